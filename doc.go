@@ -1,0 +1,31 @@
+// Package lifeboat backs up and recovers OpenShift 4 control planes. It
+// turns the OpenShift "Backup and restore" runbook into composable,
+// context-aware Go functions that platform tooling and CI jobs can import.
+//
+// This package holds no code; it is the map from the runbook to the
+// packages that implement it:
+//
+//	Chapter 1, backing up etcd                     package backup
+//	  1.1 snapshot + static pod resources          backup.Take, backup.Snapshot, backup.Verify
+//	Chapter 2, replacing an unhealthy etcd member  package member
+//	  2.2 identifying the unhealthy member         member.FindUnhealthyMember
+//	  2.3 determining its state                    member.FindUnhealthyMember (State)
+//	  2.4.1 / 2.4.2 step: remove the member        member.RemoveMember
+//	  2.4.1 / 2.4.2 step: delete its secrets       member.DeleteMemberSecrets
+//	  2.4.1 step 3: re-create the master Machine   member.RecreateMachine
+//	  2.4.2 step 1: stop the crashlooping pod      member.StopEtcdMember
+//	  2.4.2 step 4: force etcd redeployment        lifecycle.ForceRedeploy
+//	Chapter 3, shutting down gracefully            lifecycle.Shutdown
+//	Chapter 4, restarting gracefully               lifecycle.Restart
+//	  4.2 steps 4 and 6: pending CSRs              certs.ApproveNodeBootstrapperCSRs
+//	Chapter 5, disaster recovery                   package restore
+//	  5.3 restore to a previous cluster state      restore.Plan
+//	  5.3 steps 10-12: control plane rollouts      lifecycle.ForceRedeploy, lifecycle.WaitAllNodesAtLatestRevision
+//	  5.4 expired control plane certificates       certs.ApproveNodeBootstrapperCSRs
+//
+// Supporting packages: host (root access to a master over SSH, a debug pod or
+// locally), etcdconn (etcd clients from ETCDCTL_* variables or TLS files),
+// plan (dry-run, progress and resume for multi-step procedures) and
+// clustertest (a simulated OpenShift control plane on real etcd and a real
+// kube-apiserver, for lifeboat's tests and yours).
+package lifeboat

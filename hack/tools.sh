@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Builds the binaries lifeboat's tests and demo run against -- etcd, etcdctl,
+# etcdutl (v3.7.3) and kube-apiserver (v1.35.4) -- from the Go module proxy,
+# using the pinned tools modules under tools/. Binaries land in a cache outside
+# the repository, in a directory named by version, so they are rebuilt only
+# when a pinned version changes. clustertest looks for them in the same place.
+#
+#   hack/tools.sh            build what is missing, print the bin directory
+#   hack/tools.sh --print    print the bin directory only
+#
+# Environment:
+#   LIFEBOAT_CACHE_DIR   cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/lifeboat)
+#   LIFEBOAT_ETCD, LIFEBOAT_ETCDCTL, LIFEBOAT_ETCDUTL, LIFEBOAT_KUBE_APISERVER
+#                        use these binaries instead; nothing is built for them
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cache=${LIFEBOAT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/lifeboat}
+
+version() { awk -v m="$2" '$1 == m { print $2; exit } $1 == "require" && $2 == m { print $3; exit }' "$top/tools/$1/go.mod"; }
+etcd_dir="$cache/bin/etcd-$(version etcd go.etcd.io/etcd/server/v3)"
+kas_dir="$cache/bin/kube-apiserver-$(version kube-apiserver k8s.io/kubernetes)"
+
+if [ "${1:-}" = "--print" ]; then
+  echo "LIFEBOAT_ETCD=${LIFEBOAT_ETCD:-$etcd_dir/etcd}"
+  echo "LIFEBOAT_ETCDCTL=${LIFEBOAT_ETCDCTL:-$etcd_dir/etcdctl}"
+  echo "LIFEBOAT_ETCDUTL=${LIFEBOAT_ETCDUTL:-$etcd_dir/etcdutl}"
+  echo "LIFEBOAT_KUBE_APISERVER=${LIFEBOAT_KUBE_APISERVER:-$kas_dir/kube-apiserver}"
+  exit 0
+fi
+
+build() { # module dir, output dir, name=package...
+  local mod=$1 out=$2; shift 2
+  rm -rf "$out.tmp" && mkdir -p "$out.tmp"
+  for np in "$@"; do
+    (cd "$top/tools/$mod" && GOFLAGS=-mod=mod go build -trimpath -o "$out.tmp/${np%%=*}" "${np#*=}")
+  done
+  rm -rf "$out" && mv "$out.tmp" "$out"
+}
+
+if [ -z "${LIFEBOAT_ETCD:-}${LIFEBOAT_ETCDCTL:-}${LIFEBOAT_ETCDUTL:-}" ] && [ ! -x "$etcd_dir/etcdutl" ]; then
+  echo "lifeboat: building etcd, etcdctl, etcdutl v3.7.3 into $etcd_dir (about a minute, once)" >&2
+  build etcd "$etcd_dir" etcd=go.etcd.io/etcd/server/v3 etcdctl=go.etcd.io/etcd/etcdctl/v3 etcdutl=go.etcd.io/etcd/etcdutl/v3
+fi
+if [ -z "${LIFEBOAT_KUBE_APISERVER:-}" ] && [ ! -x "$kas_dir/kube-apiserver" ]; then
+  echo "lifeboat: building kube-apiserver v1.35.4 into $kas_dir (about 8 minutes on 2 cores, once)" >&2
+  build kube-apiserver "$kas_dir" kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver
+fi
+"$0" --print

@@ -1,0 +1,14 @@
+// Package plan runs lifeboat's procedures as plans: ordered lists of
+// idempotent steps that can be listed without acting (a dry run, see
+// [Plan.Describe]) and executed with progress (see [Plan.Run]), each step
+// reported as started, done, skipped or failed through an optional callback
+// so that a CI job can show where a recovery stands.
+//
+// A [State] makes a plan resumable: the restore procedure records each
+// finished step on the recovery host, and a second run after a crash or a
+// cancel starts at the first unfinished step.
+//
+// Errors: a failing step is returned as a *[StepError] naming the plan and
+// the step and wrapping the step's own error; a step returning an error
+// wrapping [ErrSkipped] is reported as skipped, not failed.
+package plan
