@@ -1,11 +1,21 @@
 package host
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
 
+// ErrInvalidPath is wrapped (inside an *fs.PathError) by every operation
+// given a host path that is not absolute, contains a NUL byte or has a ".."
+// element. Host paths are absolute paths on the host; ".." is refused
+// outright so that no path can climb out of a [Local] root.
+var ErrInvalidPath = errors.New("invalid host path")
+
 // ExitError is returned by Run when the command ran and exited non-zero.
+// Typed operations of the remote hosts ([SSH], [DebugPod]) return it too
+// when their shell command fails for a reason that has no better error
+// (fs.ErrNotExist, fs.ErrExist); Argv is then the shell command line.
 type ExitError struct {
 	Host   string
 	Argv   []string

@@ -1,0 +1,501 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"time"
+)
+
+// Runtime is the part of a host that is not its filesystem: the container
+// runtime, the kubelet service and the power switch. [Local] delegates to
+// it; clustertest plugs its simulated kubelet in here.
+type Runtime interface {
+	// Containers lists the running containers whose name contains name
+	// (all of them for ""), as "crictl ps --name <name>" does.
+	Containers(ctx context.Context, name string) ([]Container, error)
+	// RestartKubelet restarts the kubelet ("systemctl restart kubelet.service").
+	RestartKubelet(ctx context.Context) error
+	// Shutdown halts the host after delay ("shutdown -h 1").
+	Shutdown(ctx context.Context, delay time.Duration) error
+}
+
+// LocalOptions configures a [Local] host. The zero value is usable.
+type LocalOptions struct {
+	// Runtime carries out Containers, RestartKubelet and Shutdown. Nil
+	// means the real commands of the machine lifeboat runs on:
+	// "crictl ps --name <name> -o json", "systemctl restart
+	// kubelet.service" and "shutdown -h +<minutes>", run through Run.
+	Runtime Runtime
+	// Logger receives debug records of every operation. Nil discards them.
+	Logger *slog.Logger
+}
+
+// Local is a host whose filesystem is reachable from this process: the
+// machine lifeboat runs on (root "/"), or a directory tree standing in for a
+// host (clustertest, unit tests, a mounted disk of a dead master).
+//
+// Host paths are absolute ("/var/lib/etcd") and are resolved beneath root.
+// A path with a ".." element is refused ([ErrInvalidPath]); beneath a root
+// other than "/", symbolic links are followed only while they stay inside
+// the root (os.Root), so no operation reads or writes outside the tree.
+//
+// Run executes commands on the local machine as the user running this
+// process, without any mapping of paths. On a real master lifeboat must run
+// as root (as "chroot /host" or "sudo" give the runbook's administrator);
+// Local does not escalate privileges itself.
+type Local struct {
+	name    string
+	root    string
+	runtime Runtime
+	log     *slog.Logger
+}
+
+var _ Host = (*Local)(nil)
+
+// NewLocal returns the host called name (its node name) whose filesystem
+// root is the directory root. root "/" is the machine itself. The root does
+// not have to exist yet; each operation opens it afresh.
+func NewLocal(name, root string, opts LocalOptions) *Local {
+	if root == "" {
+		root = "/"
+	}
+	root = filepath.Clean(root)
+	l := &Local{name: name, root: root, runtime: opts.Runtime, log: opts.Logger}
+	if l.log == nil {
+		l.log = slog.New(slog.DiscardHandler)
+	}
+	l.log = l.log.With("host", name)
+	return l
+}
+
+// Name returns the node name of the host.
+func (l *Local) Name() string { return l.name }
+
+// Root returns the directory that is "/" for this host.
+func (l *Local) Root() string { return l.root }
+
+// LocalPath maps a host path to its path on this machine. It returns "",
+// false for a path that is not absolute or contains "..".
+func (l *Local) LocalPath(p string) (string, bool) {
+	rel, err := hostRel("localpath", p)
+	if err != nil {
+		return "", false
+	}
+	return filepath.Join(l.root, filepath.FromSlash(rel)), true
+}
+
+func (l *Local) openFS() (fsys, error) {
+	if l.root == "/" {
+		return realFS{}, nil
+	}
+	r, err := os.OpenRoot(l.root)
+	if err != nil {
+		return nil, fmt.Errorf("host %s: opening root: %w", l.name, err)
+	}
+	return r, nil
+}
+
+// prepare checks ctx, validates p and opens the root.
+func (l *Local) prepare(ctx context.Context, op, p string) (fsys, string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, "", fmt.Errorf("host %s: %s %s: %w", l.name, op, p, err)
+	}
+	rel, err := hostRel(op, p)
+	if err != nil {
+		return nil, "", l.wrap(op, p, err)
+	}
+	f, err := l.openFS()
+	if err != nil {
+		return nil, "", err
+	}
+	return f, rel, nil
+}
+
+// wrap reports err for host path p: an *fs.PathError from the root (which
+// names the path relative to it) is renamed to the host path, and the host
+// name is put in front.
+func (l *Local) wrap(op, p string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("host %s: %w", l.name, &fs.PathError{Op: op, Path: p, Err: err})
+}
+
+// ReadFile returns the content of path.
+func (l *Local) ReadFile(ctx context.Context, p string) ([]byte, error) {
+	rc, err := l.Open(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, l.wrap("read", p, err)
+	}
+	return b, nil
+}
+
+// Open opens path for reading. Reads fail once ctx is cancelled.
+func (l *Local) Open(ctx context.Context, p string) (io.ReadCloser, error) {
+	fsys, rel, err := l.prepare(ctx, "open", p)
+	if err != nil {
+		return nil, err
+	}
+	defer fsys.Close()
+	f, err := fsys.Open(rel)
+	if err != nil {
+		return nil, l.wrap("open", p, err)
+	}
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		f.Close()
+		return nil, l.wrap("open", p, errors.New("is a directory"))
+	}
+	return &ctxReadCloser{ctx: ctx, r: f, c: f}, nil
+}
+
+// WriteFile writes r to path with exactly perm, atomically: a temporary
+// file in the same directory is written, synced, renamed over path, and the
+// directory is synced. The parent directory must exist.
+func (l *Local) WriteFile(ctx context.Context, p string, r io.Reader, perm fs.FileMode) error {
+	fsys, rel, err := l.prepare(ctx, "write", p)
+	if err != nil {
+		return err
+	}
+	defer fsys.Close()
+	if rel == "." {
+		return l.wrap("write", p, errors.New("is a directory"))
+	}
+	tmp := path.Join(path.Dir(rel), "."+path.Base(rel)+".lifeboat-"+randomSuffix())
+	f, err := fsys.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return l.wrap("write", p, err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			f.Close()
+			fsys.Remove(tmp)
+		}
+	}()
+	if _, err := io.Copy(f, &ctxReadCloser{ctx: ctx, r: r}); err != nil {
+		return l.wrap("write", p, err)
+	}
+	if err := f.Chmod(perm.Perm()); err != nil {
+		return l.wrap("write", p, err)
+	}
+	if err := f.Sync(); err != nil {
+		return l.wrap("write", p, err)
+	}
+	if err := f.Close(); err != nil {
+		return l.wrap("write", p, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return l.wrap("write", p, err)
+	}
+	if err := fsys.Rename(tmp, rel); err != nil {
+		return l.wrap("write", p, err)
+	}
+	committed = true
+	if err := syncDir(fsys, path.Dir(rel)); err != nil {
+		return l.wrap("write", p, err)
+	}
+	l.log.Debug("wrote file", "path", p, "mode", perm.Perm())
+	return nil
+}
+
+func syncDir(fsys fsys, rel string) error {
+	d, err := fsys.Open(rel)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Stat describes path without following a final symlink.
+func (l *Local) Stat(ctx context.Context, p string) (FileInfo, error) {
+	fsys, rel, err := l.prepare(ctx, "stat", p)
+	if err != nil {
+		return FileInfo{}, err
+	}
+	defer fsys.Close()
+	fi, err := fsys.Lstat(rel)
+	if err != nil {
+		return FileInfo{}, l.wrap("stat", p, err)
+	}
+	info := fileInfoFrom(fi)
+	if rel == "." {
+		info.Name = "/"
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		if info.LinkTarget, err = fsys.Readlink(rel); err != nil {
+			return FileInfo{}, l.wrap("stat", p, err)
+		}
+	}
+	return info, nil
+}
+
+// ReadDir lists the directory path, sorted by name.
+func (l *Local) ReadDir(ctx context.Context, p string) ([]FileInfo, error) {
+	fsys, rel, err := l.prepare(ctx, "readdir", p)
+	if err != nil {
+		return nil, err
+	}
+	defer fsys.Close()
+	d, err := fsys.Open(rel)
+	if err != nil {
+		return nil, l.wrap("readdir", p, err)
+	}
+	defer d.Close()
+	entries, err := d.ReadDir(-1)
+	if err != nil {
+		return nil, l.wrap("readdir", p, err)
+	}
+	out := make([]FileInfo, 0, len(entries))
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return nil, l.wrap("readdir", p, err)
+		}
+		fi, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed while listing
+		}
+		if err != nil {
+			return nil, l.wrap("readdir", p, err)
+		}
+		info := fileInfoFrom(fi)
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			if info.LinkTarget, err = fsys.Readlink(path.Join(rel, e.Name())); err != nil {
+				return nil, l.wrap("readdir", p, err)
+			}
+		}
+		out = append(out, info)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// MkdirAll creates path and any missing parents with perm (before umask).
+func (l *Local) MkdirAll(ctx context.Context, p string, perm fs.FileMode) error {
+	fsys, rel, err := l.prepare(ctx, "mkdir", p)
+	if err != nil {
+		return err
+	}
+	defer fsys.Close()
+	if err := fsys.MkdirAll(rel, perm.Perm()); err != nil {
+		return l.wrap("mkdir", p, err)
+	}
+	return nil
+}
+
+// Move renames src to dst (a file or a directory tree), never overwriting:
+// src missing and dst present counts as already moved (nil); both present
+// is an error wrapping fs.ErrExist; both missing wraps fs.ErrNotExist. The
+// parent of dst must exist. When src and dst are on different filesystems
+// the tree is copied beside dst, renamed into place and only then is src
+// removed, as mv(1) does.
+func (l *Local) Move(ctx context.Context, src, dst string) error {
+	fsys, srcRel, err := l.prepare(ctx, "move", src)
+	if err != nil {
+		return err
+	}
+	defer fsys.Close()
+	dstRel, err := hostRel("move", dst)
+	if err != nil {
+		return l.wrap("move", dst, err)
+	}
+	srcExists, err := exists(fsys, srcRel)
+	if err != nil {
+		return l.wrap("move", src, err)
+	}
+	dstExists, err := exists(fsys, dstRel)
+	if err != nil {
+		return l.wrap("move", dst, err)
+	}
+	switch {
+	case !srcExists && dstExists:
+		l.log.Debug("already moved", "src", src, "dst", dst)
+		return nil
+	case !srcExists:
+		return l.wrap("move", src, fs.ErrNotExist)
+	case dstExists:
+		return l.wrap("move", dst, fs.ErrExist)
+	}
+	err = fsys.Rename(srcRel, dstRel)
+	if isCrossDevice(err) {
+		err = moveByCopy(ctx, fsys, srcRel, dstRel)
+	}
+	if err != nil {
+		return fmt.Errorf("host %s: move %s to %s: %w", l.name, src, dst, unwrapPathError(err))
+	}
+	l.log.Debug("moved", "src", src, "dst", dst)
+	return nil
+}
+
+func unwrapPathError(err error) error {
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func exists(fsys fsys, rel string) (bool, error) {
+	_, err := fsys.Lstat(rel)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	default:
+		return false, err
+	}
+}
+
+// Containers lists running containers through the Runtime, or
+// "crictl ps --name <name> -o json" when there is none.
+func (l *Local) Containers(ctx context.Context, name string) ([]Container, error) {
+	if l.runtime != nil {
+		return l.runtime.Containers(ctx, name)
+	}
+	out, err := l.Run(ctx, nil, crictlArgv(name)...)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := parseCrictlPS(out)
+	if err != nil {
+		return nil, fmt.Errorf("host %s: %w", l.name, err)
+	}
+	return cs, nil
+}
+
+// RestartKubelet restarts the kubelet through the Runtime, or runs
+// "systemctl restart kubelet.service" when there is none.
+func (l *Local) RestartKubelet(ctx context.Context) error {
+	if l.runtime != nil {
+		return l.runtime.RestartKubelet(ctx)
+	}
+	_, err := l.Run(ctx, nil, restartKubeletArgv...)
+	return err
+}
+
+// Shutdown halts the host through the Runtime, or runs
+// "shutdown -h +<minutes>" (delay rounded up to whole minutes, at least
+// one, as the runbook's "shutdown -h 1") when there is none.
+func (l *Local) Shutdown(ctx context.Context, delay time.Duration) error {
+	if l.runtime != nil {
+		return l.runtime.Shutdown(ctx, delay)
+	}
+	_, err := l.Run(ctx, nil, shutdownArgv(delay)...)
+	return err
+}
+
+// Run runs argv on this machine, as the user running this process, with
+// stdin (nil for none), and returns its standard output. A non-zero exit is
+// an *ExitError with the standard error; when ctx is cancelled the process
+// group is killed and the error wraps ctx.Err().
+func (l *Local) Run(ctx context.Context, stdin io.Reader, argv ...string) ([]byte, error) {
+	if len(argv) == 0 {
+		return nil, fmt.Errorf("host %s: run: empty command", l.name)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("host %s: run %s: %w", l.name, argv[0], err)
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Stdin = stdin
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	killProcessGroup(cmd)
+	// Children that keep the output pipes open must not hold Run forever
+	// after the command was killed.
+	cmd.WaitDelay = 2 * time.Second
+	l.log.Debug("run", "argv", argv)
+	err := cmd.Run()
+	if ctxErr := ctx.Err(); ctxErr != nil && err != nil {
+		return stdout.Bytes(), fmt.Errorf("host %s: run %s: %w", l.name, argv[0], ctxErr)
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return stdout.Bytes(), &ExitError{Host: l.name, Argv: argv, Code: ee.ExitCode(), Stderr: stderr.Bytes()}
+	}
+	if err != nil {
+		return stdout.Bytes(), fmt.Errorf("host %s: run %s: %w", l.name, argv[0], err)
+	}
+	return stdout.Bytes(), nil
+}
+
+// ctxReadCloser fails reads once ctx is done.
+type ctxReadCloser struct {
+	ctx context.Context
+	r   io.Reader
+	c   io.Closer
+}
+
+func (c *ctxReadCloser) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+func (c *ctxReadCloser) Close() error {
+	if c.c == nil {
+		return nil
+	}
+	return c.c.Close()
+}
+
+func fileInfoFrom(fi fs.FileInfo) FileInfo {
+	return FileInfo{Name: fi.Name(), Size: fi.Size(), Mode: fi.Mode(), ModTime: fi.ModTime()}
+}
+
+func randomSuffix() string {
+	var b [6]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Commands the runbook runs for the typed operations, shared by every
+// implementation that runs commands.
+var restartKubeletArgv = []string{"systemctl", "restart", "kubelet.service"}
+
+func crictlArgv(name string) []string {
+	if name == "" {
+		return []string{"crictl", "ps", "-o", "json"}
+	}
+	// crictl's --name is a regular expression; quote it so name matches as
+	// a plain substring, like the runbook's "grep etcd".
+	return []string{"crictl", "ps", "--name", regexp.QuoteMeta(name), "-o", "json"}
+}
+
+// shutdownArgv is "shutdown -h +N": the delay in whole minutes, rounded up,
+// at least one (the runbook's "shutdown -h 1").
+func shutdownArgv(delay time.Duration) []string {
+	minutes := int64((delay + time.Minute - 1) / time.Minute)
+	if minutes < 1 {
+		minutes = 1
+	}
+	return []string{"shutdown", "-h", fmt.Sprintf("+%d", minutes)}
+}
