@@ -244,7 +244,7 @@ func TestLocalMove(t *testing.T) {
 			name:    "dangling symlink is moved, not followed",
 			entries: []string{"etc/link -> /nowhere", "tmp/"},
 			src:     "/etc/link", dst: "/tmp/link",
-			absent:  []string{"etc/link"},
+			absent: []string{"etc/link"},
 		},
 		{
 			name:    "invalid path",
