@@ -1,0 +1,355 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/lifeboat-dev/lifeboat/internal/atomicfile"
+)
+
+// SnapshotClient is the part of an etcd client that Snapshot uses.
+// *clientv3.Client satisfies it.
+type SnapshotClient interface {
+	// Endpoints lists the client URLs the client knows.
+	Endpoints() []string
+	// Status asks the member at endpoint for its status (leader, revision,
+	// database size, version, errors). It stops when ctx is cancelled.
+	Status(ctx context.Context, endpoint string) (*clientv3.StatusResponse, error)
+	// MemberList lists the cluster's members (used to name the member the
+	// snapshot came from).
+	MemberList(ctx context.Context, opts ...clientv3.OpOption) (*clientv3.MemberListResponse, error)
+	// SnapshotWithVersion streams a point-in-time snapshot of the member's
+	// database followed by its sha256. Cancelling ctx breaks the stream.
+	SnapshotWithVersion(ctx context.Context) (*clientv3.SnapshotResponse, error)
+}
+
+var _ SnapshotClient = (*clientv3.Client)(nil)
+
+// SnapshotOptions configure Snapshot. The zero value streams from the first
+// healthy follower (or the leader when it is the only healthy member) into
+// "snapshot_<YYYY-MM-DD_HHMMSS>.db" stamped with the local time now.
+type SnapshotOptions struct {
+	// Name is the file name inside dir. Empty means
+	// "snapshot_<timestamp>.db" with the time from Now.
+	Name string
+	// Endpoint is the client URL of the member to stream from; it must be
+	// healthy. Empty means the first healthy follower among the client's
+	// endpoints, else the healthy leader.
+	Endpoint string
+	// Progress, when set, is called from Snapshot's goroutine after each
+	// write with the number of bytes written so far.
+	Progress func(written int64)
+	// Logger receives progress and decisions; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock for the default file name; nil means time.Now.
+	Now func() time.Time
+	// BufferSize is the size of the single copy buffer; 0 means 1 MiB.
+	// Memory use does not grow with the database size.
+	BufferSize int
+	// WrapWriter, when set, wraps the destination file (for rate limiting,
+	// quotas or tests simulating a full disk). Data written to the returned
+	// writer must reach the file for the snapshot to be valid.
+	WrapWriter func(w io.Writer) io.Writer
+	// StatusTimeout bounds each member status request; 0 means 5 seconds.
+	StatusTimeout time.Duration
+}
+
+// Member identifies an etcd member.
+type Member struct {
+	ID       uint64 `json:"id,string"`
+	Name     string `json:"name,omitempty"`
+	Endpoint string `json:"endpoint"`
+}
+
+// String is the member's name, or its endpoint when the name is unknown.
+func (m Member) String() string {
+	if m.Name != "" {
+		return m.Name
+	}
+	return m.Endpoint
+}
+
+// SnapshotResult describes a saved snapshot.
+type SnapshotResult struct {
+	// Path of the snapshot file.
+	Path string
+	// Size in bytes, including the 32-byte sha256 trailer.
+	Size int64
+	// Revision is the member's revision when the snapshot began (from a
+	// status request just before it); the snapshot holds at least this
+	// revision.
+	Revision int64
+	// EtcdVersion is the version reported with the snapshot (etcd >= 3.6
+	// sends its storage version), else the member's server version.
+	EtcdVersion string
+	// DBSize is the member's database size reported just before the
+	// snapshot.
+	DBSize int64
+	// Member the snapshot was streamed from.
+	Member Member
+	// SHA256 is the hex sha256 of the whole file (as sha256sum prints it).
+	SHA256 string
+	// DBSHA256 is the hex sha256 of the database part, which equals the
+	// trailer etcd appended.
+	DBSHA256 string
+	// Duration of the transfer.
+	Duration time.Duration
+}
+
+const defaultBufferSize = 1 << 20
+
+// Snapshot saves a snapshot of one healthy etcd member to dir (created if
+// missing) and returns what it saved.
+//
+// The stream goes to "<name>.part"; its trailing sha256 is checked while it
+// streams (no second read), then the file is synced, made mode 0600 and
+// renamed to its name. On any failure (hash mismatch, missing trailer,
+// truncated or broken stream, cancelled ctx, member gone, disk full) no
+// file is left behind and the error is a *SnapshotError wrapping the cause
+// ([ErrHashMismatch], [ErrNoHash], [ErrTruncated], [ErrShortWrite],
+// [ErrNoHealthyMember], context.Canceled, ...).
+//
+// When c is a *clientv3.Client with several endpoints, the stream is pinned
+// to the chosen member over a connection of its own; other clients are
+// used as they are (give them a single endpoint).
+func Snapshot(ctx context.Context, c SnapshotClient, dir string, opts SnapshotOptions) (*SnapshotResult, error) {
+	log := logger(opts.Logger)
+	name := opts.Name
+	if name == "" {
+		name = SnapshotFileName(Timestamp(now(opts.Now)), false)
+	}
+	path := filepath.Join(dir, name)
+
+	st, err := chooseMember(ctx, c, opts.Endpoint, opts.StatusTimeout, log)
+	if err != nil {
+		return nil, &SnapshotError{Op: "status", Path: path, Err: err}
+	}
+	member := st.member
+	member.Name = memberName(ctx, c, member.ID, opts.StatusTimeout)
+
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, &SnapshotError{Op: "open", Member: member.String(), Path: path, Err: err}
+	}
+	res, oerr := streamSnapshot(ctx, c, member.Endpoint, path, opts, log.With("member", member.String()))
+	if oerr != nil {
+		return nil, &SnapshotError{Op: oerr.op, Member: member.String(), Path: path, Err: oerr.err}
+	}
+	res.Member = member
+	res.Revision = st.resp.Header.GetRevision()
+	res.DBSize = st.resp.DbSize
+	if res.EtcdVersion == "" {
+		res.EtcdVersion = st.resp.Version
+	}
+	log.Info("snapshot saved", "path", path, "bytes", res.Size, "revision", res.Revision,
+		"etcdVersion", res.EtcdVersion, "sha256", res.SHA256, "took", res.Duration)
+	return res, nil
+}
+
+type memberStatus struct {
+	member Member
+	resp   *clientv3.StatusResponse
+}
+
+// chooseMember asks each candidate endpoint for its status and picks the
+// wanted one (which must be healthy) or the first healthy follower, else
+// the healthy leader.
+func chooseMember(ctx context.Context, c SnapshotClient, want string, timeout time.Duration, log *slog.Logger) (*memberStatus, error) {
+	if timeout == 0 {
+		timeout = 5 * time.Second
+	}
+	eps := c.Endpoints()
+	if want != "" {
+		eps = []string{want}
+	}
+	if len(eps) == 0 {
+		return nil, fmt.Errorf("%w: the client has no endpoints", ErrNoHealthyMember)
+	}
+	var leader *memberStatus
+	var errs []error
+	for _, ep := range eps {
+		sctx, cancel := context.WithTimeout(ctx, timeout)
+		resp, err := c.Status(sctx, ep)
+		cancel()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if err == nil && len(resp.Errors) > 0 {
+			err = fmt.Errorf("member reports errors: %v", resp.Errors)
+		}
+		if err != nil {
+			log.Warn("etcd member not usable for a snapshot", "endpoint", ep, "err", err)
+			errs = append(errs, fmt.Errorf("%s: %w", ep, err))
+			continue
+		}
+		ms := &memberStatus{member: Member{ID: resp.Header.GetMemberId(), Endpoint: ep}, resp: resp}
+		if want != "" || resp.Leader != resp.Header.GetMemberId() {
+			return ms, nil
+		}
+		if leader == nil {
+			leader = ms
+		}
+	}
+	if leader != nil {
+		return leader, nil
+	}
+	return nil, fmt.Errorf("%w: %w", ErrNoHealthyMember, errors.Join(errs...))
+}
+
+// memberName looks the member's name up; "" when it cannot.
+func memberName(ctx context.Context, c SnapshotClient, id uint64, timeout time.Duration) string {
+	if timeout == 0 {
+		timeout = 5 * time.Second
+	}
+	lctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	resp, err := c.MemberList(lctx)
+	if err != nil {
+		return ""
+	}
+	for _, m := range resp.Members {
+		if m.ID == id {
+			return m.Name
+		}
+	}
+	return ""
+}
+
+type opError struct {
+	op  string
+	err error
+}
+
+// openStream starts the snapshot stream from endpoint, on a connection of
+// its own when c is a *clientv3.Client balancing over several endpoints.
+func openStream(ctx context.Context, c SnapshotClient, endpoint string) (*clientv3.SnapshotResponse, func(), error) {
+	if cc, ok := c.(*clientv3.Client); ok && (len(cc.Endpoints()) != 1 || cc.Endpoints()[0] != endpoint) {
+		conn, err := cc.Dial(endpoint)
+		if err != nil {
+			return nil, nil, err
+		}
+		m := clientv3.NewMaintenanceFromMaintenanceClient(pb.NewMaintenanceClient(conn), cc)
+		resp, err := m.SnapshotWithVersion(ctx)
+		if err != nil {
+			conn.Close()
+			return nil, nil, err
+		}
+		return resp, func() { resp.Snapshot.Close(); conn.Close() }, nil
+	}
+	resp, err := c.SnapshotWithVersion(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return resp, func() { resp.Snapshot.Close() }, nil
+}
+
+func streamSnapshot(ctx context.Context, c SnapshotClient, endpoint, path string, opts SnapshotOptions, log *slog.Logger) (*SnapshotResult, *opError) {
+	f, err := atomicfile.Create(path, 0o600)
+	if err != nil {
+		return nil, &opError{"open", err}
+	}
+	defer f.Abort()
+
+	start := time.Now()
+	// The stream gets its own cancellable context so that a failure on our
+	// side (disk full) stops the member from sending the rest.
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	resp, closeStream, err := openStream(sctx, c, endpoint)
+	if err != nil {
+		return nil, &opError{"open", ctxErr(ctx, err)}
+	}
+	defer closeStream()
+	log.Info("streaming snapshot", "endpoint", endpoint, "path", path, "etcdVersion", resp.Version)
+
+	var w io.Writer = f
+	if opts.WrapWriter != nil {
+		w = opts.WrapWriter(f)
+	}
+	h := newTrailerHasher()
+	size := opts.BufferSize
+	if size <= 0 {
+		size = defaultBufferSize
+	}
+	buf := make([]byte, size)
+	var written int64
+	for {
+		n, rerr := io.ReadFull(resp.Snapshot, buf)
+		if n > 0 {
+			h.Write(buf[:n])
+			m, werr := w.Write(buf[:n])
+			written += int64(m)
+			if werr == nil && m < n {
+				werr = io.ErrShortWrite
+			}
+			if werr != nil {
+				if errors.Is(werr, io.ErrShortWrite) {
+					werr = fmt.Errorf("%w after %d bytes: %w", ErrShortWrite, written, werr)
+				}
+				return nil, &opError{"write", werr}
+			}
+			if opts.Progress != nil {
+				opts.Progress(written)
+			}
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			break
+		}
+		if rerr != nil {
+			if ctx.Err() != nil {
+				return nil, &opError{"receive", ctx.Err()}
+			}
+			return nil, &opError{"receive", fmt.Errorf("%w: stream broke after %d bytes: %w", ErrTruncated, h.Size(), rerr)}
+		}
+	}
+	// A cancelled context may surface as a clean end of stream from the
+	// pipe; never accept a snapshot once ctx is done.
+	if err := ctx.Err(); err != nil {
+		return nil, &opError{"receive", err}
+	}
+	tr, err := h.Finish()
+	if err != nil {
+		return nil, &opError{"verify", err}
+	}
+	if err := f.Commit(); err != nil {
+		return nil, &opError{"commit", err}
+	}
+	return &SnapshotResult{
+		Path:        path,
+		Size:        tr.Size,
+		EtcdVersion: resp.Version,
+		SHA256:      tr.FileSHA,
+		DBSHA256:    tr.DBSHA,
+		Duration:    time.Since(start),
+	}, nil
+}
+
+// ctxErr prefers the context's error when ctx is done.
+func ctxErr(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	return err
+}
+
+func logger(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
+}
+
+func now(f func() time.Time) time.Time {
+	if f == nil {
+		return time.Now()
+	}
+	return f()
+}
