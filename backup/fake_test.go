@@ -10,9 +10,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	bolt "go.etcd.io/bbolt"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	bolt "go.etcd.io/bbolt"
 )
 
 // fakeEtcd is a SnapshotClient serving a fixed byte stream, with hooks to

@@ -1,0 +1,331 @@
+package backup
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/internal/atomicfile"
+)
+
+// Components are the static pods whose latest resources a backup keeps, in
+// the order cluster-backup.sh archives them.
+var Components = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"}
+
+// DefaultConfigDir is where a master keeps its static pod manifests
+// (manifests/) and resources (static-pod-resources/).
+const DefaultConfigDir = "/etc/kubernetes"
+
+// ResourcesOptions configure ArchiveStaticResources. The zero value archives
+// the four Components from /etc/kubernetes into
+// "static_kuberesources_<YYYY-MM-DD_HHMMSS>.tar.gz" stamped now.
+type ResourcesOptions struct {
+	// Name is the archive's file name inside dir. Empty means
+	// "static_kuberesources_<timestamp>.tar.gz" with the time from Now.
+	Name string
+	// ConfigDir is the host's Kubernetes configuration directory; empty
+	// means /etc/kubernetes.
+	ConfigDir string
+	// Components to archive; nil means Components.
+	Components []string
+	// Logger receives what was found; nil discards it.
+	Logger *slog.Logger
+	// Now is the clock for the default name; nil means time.Now.
+	Now func() time.Time
+}
+
+// ResourceDir is the static pod resource directory archived for one
+// component.
+type ResourceDir struct {
+	Component string `json:"component"`
+	Revision  int    `json:"revision"`
+	// Path on the host, e.g. /etc/kubernetes/static-pod-resources/etcd-pod-2.
+	Path string `json:"path"`
+	// Source says how the revision was found: "manifest" (the live static
+	// pod manifest references it) or "highest" (the manifest is missing; the
+	// highest revision on disk was taken).
+	Source string `json:"source"`
+}
+
+// Revision sources.
+const (
+	SourceManifest = "manifest"
+	SourceHighest  = "highest"
+)
+
+// ResourcesResult describes a written static resources archive.
+type ResourcesResult struct {
+	Path   string
+	Size   int64
+	SHA256 string
+	Dirs   []ResourceDir
+	// Fallbacks names the components whose manifest was missing, so the
+	// highest revision on disk was archived instead of the live one.
+	Fallbacks []string
+}
+
+// ArchiveStaticResources writes the latest static pod resource directories
+// of the host into a gzipped tar in dir (local to this process), with paths
+// relative to the configuration directory
+// ("static-pod-resources/etcd-pod-2/..."), modes and times preserved,
+// mode 0600, atomically: the layout cluster-backup.sh writes and
+// cluster-restore.sh reads.
+//
+// The latest revision of a component is the one its live manifest
+// (/etc/kubernetes/manifests/<component>-pod.yaml) references, through a
+// hostPath volume or its "revision" label. Only when the manifest is
+// missing is the highest revision on disk taken; that is logged as a
+// warning and reported in Fallbacks. A referenced directory that does not
+// exist is an error wrapping [ErrResourcesMissing].
+func ArchiveStaticResources(ctx context.Context, h host.Host, dir string, opts ResourcesOptions) (*ResourcesResult, error) {
+	log := logger(opts.Logger)
+	cfg := opts.ConfigDir
+	if cfg == "" {
+		cfg = DefaultConfigDir
+	}
+	comps := opts.Components
+	if comps == nil {
+		comps = Components
+	}
+	name := opts.Name
+	if name == "" {
+		name = ResourcesFileName(Timestamp(now(opts.Now)), false)
+	}
+	res := &ResourcesResult{Path: filepath.Join(dir, name)}
+	for _, c := range comps {
+		rd, err := LatestResourceDir(ctx, h, cfg, c)
+		if err != nil {
+			return nil, err
+		}
+		if rd.Source == SourceHighest {
+			log.Warn("static pod manifest missing; archiving the highest revision on disk", "component", c, "path", rd.Path)
+			res.Fallbacks = append(res.Fallbacks, c)
+		}
+		log.Info("found latest "+c+"-pod", "path", rd.Path, "revision", rd.Revision, "source", rd.Source)
+		res.Dirs = append(res.Dirs, rd)
+	}
+
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	f, err := atomicfile.Create(res.Path, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Abort()
+	sum := sha256.New()
+	cw := &countWriter{w: io.MultiWriter(f, sum)}
+	zw := gzip.NewWriter(cw)
+	tw := tar.NewWriter(zw)
+	for _, rd := range res.Dirs {
+		if err := addTree(ctx, h, tw, rd.Path, strings.TrimPrefix(rd.Path, strings.TrimSuffix(cfg, "/")+"/")); err != nil {
+			return nil, fmt.Errorf("archiving %s: %w", rd.Path, err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	if err := f.Commit(); err != nil {
+		return nil, err
+	}
+	res.Size = cw.n
+	res.SHA256 = hex.EncodeToString(sum.Sum(nil))
+	log.Info("static pod resources archived", "path", res.Path, "bytes", res.Size)
+	return res, nil
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// LatestResourceDir finds the static pod resource directory the live
+// manifest of component references (see ArchiveStaticResources), on host
+// h whose Kubernetes configuration lives in configDir.
+func LatestResourceDir(ctx context.Context, h host.Host, configDir, component string) (ResourceDir, error) {
+	resDir := path.Join(configDir, "static-pod-resources")
+	manifest := path.Join(configDir, "manifests", component+"-pod.yaml")
+	rd := ResourceDir{Component: component}
+	data, err := h.ReadFile(ctx, manifest)
+	switch {
+	case err == nil:
+		rev, err := manifestRevision(data, resDir, component)
+		if err != nil {
+			return rd, fmt.Errorf("%w: %s: %w", ErrResourcesMissing, manifest, err)
+		}
+		rd.Revision, rd.Source = rev, SourceManifest
+	case errors.Is(err, fs.ErrNotExist):
+		rev, err := highestRevision(ctx, h, resDir, component)
+		if err != nil {
+			return rd, err
+		}
+		rd.Revision, rd.Source = rev, SourceHighest
+	default:
+		return rd, fmt.Errorf("reading %s: %w", manifest, err)
+	}
+	rd.Path = path.Join(resDir, fmt.Sprintf("%s-pod-%d", component, rd.Revision))
+	fi, err := h.Stat(ctx, rd.Path)
+	if err != nil {
+		return rd, fmt.Errorf("%w: %s (referenced by %s): %w", ErrResourcesMissing, rd.Path, manifest, err)
+	}
+	if !fi.IsDir() {
+		return rd, fmt.Errorf("%w: %s is not a directory", ErrResourcesMissing, rd.Path)
+	}
+	return rd, nil
+}
+
+// manifestRevision reads the revision a static pod manifest runs: the
+// resource directory of a hostPath volume, else the "revision" label, else
+// the first mention of the directory in the text (what cluster-backup.sh
+// greps for).
+func manifestRevision(data []byte, resDir, component string) (int, error) {
+	re := regexp.MustCompile("^" + regexp.QuoteMeta(resDir+"/"+component+"-pod-") + `(\d+)(/|$)`)
+	var pod corev1.Pod
+	if err := yaml.Unmarshal(data, &pod); err == nil {
+		for _, v := range pod.Spec.Volumes {
+			if v.HostPath == nil {
+				continue
+			}
+			if m := re.FindStringSubmatch(path.Clean(v.HostPath.Path)); m != nil {
+				return strconv.Atoi(m[1])
+			}
+		}
+		if l, ok := pod.Labels["revision"]; ok {
+			if n, err := strconv.Atoi(l); err == nil {
+				return n, nil
+			}
+		}
+	}
+	loose := regexp.MustCompile(regexp.QuoteMeta(resDir+"/"+component+"-pod-") + `(\d+)`)
+	if m := loose.FindSubmatch(data); m != nil {
+		return strconv.Atoi(string(m[1]))
+	}
+	return 0, fmt.Errorf("the manifest references no %s/%s-pod-N directory", resDir, component)
+}
+
+// highestRevision is the largest N of resDir/<component>-pod-N.
+func highestRevision(ctx context.Context, h host.Host, resDir, component string) (int, error) {
+	entries, err := h.ReadDir(ctx, resDir)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrResourcesMissing, err)
+	}
+	prefix := component + "-pod-"
+	best := -1
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name, prefix) {
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimPrefix(e.Name, prefix))
+		if err == nil && n > best {
+			best = n
+		}
+	}
+	if best < 0 {
+		return 0, fmt.Errorf("%w: no %s/%sN directory", ErrResourcesMissing, resDir, prefix)
+	}
+	return best, nil
+}
+
+// addTree writes the host directory src and everything beneath it to tw
+// under the name dst, in name order.
+func addTree(ctx context.Context, h host.Host, tw *tar.Writer, src, dst string) error {
+	fi, err := h.Stat(ctx, src)
+	if err != nil {
+		return err
+	}
+	return addEntry(ctx, h, tw, src, dst, fi)
+}
+
+func addEntry(ctx context.Context, h host.Host, tw *tar.Writer, src, dst string, fi host.FileInfo) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	hdr := &tar.Header{
+		Name:    dst,
+		Mode:    int64(fi.Mode.Perm()),
+		ModTime: fi.ModTime,
+		Uname:   "root",
+		Gname:   "root",
+	}
+	if fi.Mode&fs.ModeSetuid != 0 {
+		hdr.Mode |= 0o4000
+	}
+	if fi.Mode&fs.ModeSetgid != 0 {
+		hdr.Mode |= 0o2000
+	}
+	if fi.Mode&fs.ModeSticky != 0 {
+		hdr.Mode |= 0o1000
+	}
+	switch {
+	case fi.Mode.IsDir():
+		hdr.Typeflag = tar.TypeDir
+		hdr.Name += "/"
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		entries, err := h.ReadDir(ctx, src)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if err := addEntry(ctx, h, tw, path.Join(src, e.Name), dst+"/"+e.Name, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	case fi.Mode&fs.ModeSymlink != 0:
+		hdr.Typeflag = tar.TypeSymlink
+		hdr.Linkname = fi.LinkTarget
+		return tw.WriteHeader(hdr)
+	case fi.Mode.IsRegular():
+		hdr.Typeflag = tar.TypeReg
+		hdr.Size = fi.Size
+		rc, err := h.Open(ctx, src)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		n, err := io.Copy(tw, rc)
+		if err != nil {
+			return fmt.Errorf("%s: %w", src, err)
+		}
+		if n != fi.Size {
+			return fmt.Errorf("%s changed size while being archived (%d, now %d bytes)", src, fi.Size, n)
+		}
+		return nil
+	default:
+		// Sockets, devices and fifos have no place in static pod resources;
+		// tar would store them, but nothing restores them usefully.
+		return nil
+	}
+}
