@@ -1,0 +1,401 @@
+//go:build lifeboat_c2wip
+
+package clustertest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	operatorv1 "github.com/openshift/api/operator/v1"
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// The etcd operator. On top of the static pod rollout (operator_staticpod.go)
+// it does what cluster-etcd-operator does for the runbook:
+//
+//   - installing a revision on a master whose member is missing from the
+//     etcd member list (a replaced machine, a member removed after its data
+//     directory was moved aside, the other masters after a restore) first
+//     adds the member (MemberAdd with the host's peer URL), then writes an
+//     etcd-pod.yaml with --initial-cluster-state=existing and the current
+//     members as --initial-cluster; the simulated kubelet starts it on an
+//     empty data directory and it joins. A stale data directory left on such
+//     a host is moved aside to /var/lib/etcd-backup/member-<time>, never
+//     deleted. The node is at the new revision once its member answers a
+//     linearizable read.
+//   - a new master Node makes a new revision (its member changes the
+//     initial cluster), so a re-created master machine gets its member
+//     without a forced redeployment; a member moved aside on an existing
+//     node needs the forced redeployment, as in runbook 2.4.2 and 5.3.
+//   - EtcdMembersAvailable, EtcdMembersDegraded and EtcdMembersProgressing
+//     come from the real members: each started member gets a linearizable
+//     read on its own client URL with a short timeout; the messages are
+//     cluster-etcd-operator's ("3 members are available", "2 of 3 members
+//     are available, master-1 is unhealthy", "... NAME-PENDING-<host> has
+//     not started"). The ClusterOperator etcd's Available and Degraded follow.
+
+const (
+	condEtcdMembersAvailable   = "EtcdMembersAvailable"
+	condEtcdMembersDegraded    = "EtcdMembersDegraded"
+	condEtcdMembersProgressing = "EtcdMembersProgressing"
+
+	etcdHealthTimeout = time.Second
+	etcdCallTimeout   = 5 * time.Second
+)
+
+var etcdOperator = &staticPodOperator{
+	name: "etcd", component: "etcd",
+	get: func(ctx context.Context, c *Cluster) (*staticPodObject, error) {
+		o, err := c.Operator.OperatorV1().Etcds().Get(ctx, "cluster", metav1.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return wrapEtcd(o), nil
+	},
+	update: func(ctx context.Context, c *Cluster, o *staticPodObject) (*staticPodObject, error) {
+		u, err := c.Operator.OperatorV1().Etcds().Update(ctx, o.obj.(*operatorv1.Etcd), metav1.UpdateOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return wrapEtcd(u), nil
+	},
+	updateStatus: func(ctx context.Context, c *Cluster, o *staticPodObject) (*staticPodObject, error) {
+		u, err := c.Operator.OperatorV1().Etcds().UpdateStatus(ctx, o.obj.(*operatorv1.Etcd), metav1.UpdateOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return wrapEtcd(u), nil
+	},
+}
+
+func wrapEtcd(o *operatorv1.Etcd) *staticPodObject {
+	return &staticPodObject{obj: o, meta: &o.ObjectMeta, spec: &o.Spec.StaticPodOperatorSpec, status: &o.Status.StaticPodOperatorStatus}
+}
+
+// syncEtcdOperator is one pass of the etcd operator.
+func (c *Cluster) syncEtcdOperator(ctx context.Context) error {
+	o, err := c.syncStaticPodOperator(ctx, etcdOperator, &etcdInstaller{c: c})
+	if err != nil {
+		return err
+	}
+	conds, err := c.etcdMemberConditions(ctx)
+	if err != nil {
+		return err
+	}
+	before := o.status.DeepCopy()
+	for _, cond := range conds {
+		setOperatorCondition(&o.status.Conditions, cond)
+	}
+	if !equality.Semantic.DeepEqual(before, o.status) {
+		if o, err = etcdOperator.updateStatus(ctx, c, o); err != nil {
+			return fmt.Errorf("updating etcd member conditions: %w", err)
+		}
+	}
+	return c.syncClusterOperator(ctx, "etcd", staticPodClusterOperatorConditions(o.status, conds))
+}
+
+// etcdEndpoints are the client URLs of the master hosts.
+func (c *Cluster) etcdMasterEndpoints(ctx context.Context) ([]string, error) {
+	masters, err := c.masterNodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var eps []string
+	for _, m := range masters {
+		if h := c.Host(m); h != nil {
+			eps = append(eps, h.EtcdClientURL())
+		}
+	}
+	if len(eps) == 0 {
+		return nil, errors.New("no master hosts")
+	}
+	return eps, nil
+}
+
+// etcdHealthClient is a cached etcd client for one endpoint (or, under the
+// key "*", for all master endpoints).
+type etcdHealthClient struct {
+	endpoints []string
+	client    *clientv3.Client
+}
+
+// etcdClientFor returns the cached client under key for endpoints,
+// replacing it when the endpoints changed.
+func (c *Cluster) etcdClientFor(key string, endpoints []string) (*clientv3.Client, error) {
+	s := c.sim()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if hc := s.etcdHealth[key]; hc != nil {
+		if slices.Equal(hc.endpoints, endpoints) {
+			return hc.client, nil
+		}
+		_ = hc.client.Close()
+		delete(s.etcdHealth, key)
+	}
+	cl, err := newEtcdClient(endpoints, c.EtcdTLS())
+	if err != nil {
+		return nil, err
+	}
+	s.etcdHealth[key] = &etcdHealthClient{endpoints: slices.Clone(endpoints), client: cl}
+	return cl, nil
+}
+
+func (s *simState) closeEtcdHealthClients() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, hc := range s.etcdHealth {
+		_ = hc.client.Close()
+		delete(s.etcdHealth, k)
+	}
+}
+
+// etcdMembersClient is a client over all master endpoints.
+func (c *Cluster) etcdMembersClient(ctx context.Context) (*clientv3.Client, error) {
+	eps, err := c.etcdMasterEndpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.etcdClientFor("*", eps)
+}
+
+// memberList lists the etcd members, bounded in time.
+func (c *Cluster) memberList(ctx context.Context) ([]*etcdserverpb.Member, error) {
+	cl, err := c.etcdMembersClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, etcdCallTimeout)
+	defer cancel()
+	resp, err := cl.MemberList(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing etcd members: %w", err)
+	}
+	return resp.Members, nil
+}
+
+// memberHealthy does a linearizable read on the member's own client URL.
+func (c *Cluster) memberHealthy(ctx context.Context, clientURL string) bool {
+	cl, err := c.etcdClientFor(clientURL, []string{clientURL})
+	if err != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, etcdHealthTimeout)
+	defer cancel()
+	_, err = cl.Get(ctx, "health")
+	return err == nil
+}
+
+// memberDisplayName is the member's name, or for a member that has not
+// started yet, NAME-PENDING-<peer host> as cluster-etcd-operator shows it.
+func memberDisplayName(m *etcdserverpb.Member) string {
+	if m.Name != "" {
+		return m.Name
+	}
+	if len(m.PeerURLs) == 0 {
+		return "NAME-PENDING-BAD-PEER-URL"
+	}
+	u, err := url.Parse(m.PeerURLs[0])
+	if err != nil {
+		return "NAME-PENDING-BAD-PEER-URL"
+	}
+	return "NAME-PENDING-" + u.Hostname()
+}
+
+// etcdMemberConditions checks every member and returns the three member
+// conditions.
+func (c *Cluster) etcdMemberConditions(ctx context.Context) ([]operatorv1.OperatorCondition, error) {
+	members, err := c.memberList(ctx)
+	if err != nil {
+		return nil, err
+	}
+	healthy := make([]bool, len(members))
+	var wg sync.WaitGroup
+	for i, m := range members {
+		if len(m.ClientURLs) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, u := range m.ClientURLs {
+				if c.memberHealthy(ctx, u) {
+					healthy[i] = true
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var available, unhealthy, unstarted []string
+	for i, m := range members {
+		switch {
+		case len(m.ClientURLs) == 0 || m.Name == "":
+			unstarted = append(unstarted, memberDisplayName(m))
+		case healthy[i]:
+			available = append(available, m.Name)
+		default:
+			unhealthy = append(unhealthy, m.Name)
+		}
+	}
+	msg := etcdMembersMessage(available, unhealthy, unstarted, len(members))
+	conds := []operatorv1.OperatorCondition{
+		{Type: condEtcdMembersDegraded, Status: operatorv1.ConditionFalse, Reason: "AsExpected", Message: "No unhealthy members found"},
+		{Type: condEtcdMembersProgressing, Status: operatorv1.ConditionFalse, Reason: "AsExpected", Message: "No unstarted etcd members found"},
+		{Type: condEtcdMembersAvailable, Status: operatorv1.ConditionTrue, Reason: "EtcdQuorate", Message: msg},
+	}
+	if len(unhealthy) > 0 {
+		conds[0].Status, conds[0].Reason, conds[0].Message = operatorv1.ConditionTrue, "UnhealthyMembers", msg
+	}
+	if len(unstarted) > 0 {
+		conds[1].Status, conds[1].Reason, conds[1].Message = operatorv1.ConditionTrue, "MembersNotStarted", msg
+	}
+	if len(available) <= len(members)/2 {
+		conds[2].Status, conds[2].Reason = operatorv1.ConditionFalse, "NoQuorum"
+	}
+	return conds, nil
+}
+
+// etcdMembersMessage formats the member health the way cluster-etcd-operator
+// does.
+func etcdMembersMessage(available, unhealthy, unstarted []string, total int) string {
+	var parts []string
+	switch {
+	case len(available) > 0 && len(available) == total:
+		parts = append(parts, fmt.Sprintf("%d members are available", len(available)))
+	case len(available) > 0:
+		parts = append(parts, fmt.Sprintf("%d of %d members are available", len(available), total))
+	}
+	for _, n := range unhealthy {
+		parts = append(parts, n+" is unhealthy")
+	}
+	for _, n := range unstarted {
+		parts = append(parts, n+" has not started")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// etcdInstaller installs etcd revisions, adding members where needed.
+type etcdInstaller struct {
+	c *Cluster
+}
+
+func (e *etcdInstaller) newRevisionForNewNode() bool { return true }
+
+func (e *etcdInstaller) start(ctx context.Context, node string, h *Host, revision int32) error {
+	c := e.c
+	members, err := c.memberList(ctx)
+	if err != nil {
+		return err
+	}
+	peer := h.EtcdPeerURL()
+	mine := slices.IndexFunc(members, func(m *etcdserverpb.Member) bool {
+		return m.Name == node || slices.Contains(m.PeerURLs, peer)
+	})
+	if mine < 0 || members[mine].Name == "" {
+		// A new (or never started) member starts from an empty data dir.
+		if err := moveAsideEtcdData(h); err != nil {
+			return err
+		}
+	}
+	if mine < 0 {
+		cl, err := c.etcdMembersClient(ctx)
+		if err != nil {
+			return err
+		}
+		actx, cancel := context.WithTimeout(ctx, etcdCallTimeout)
+		resp, err := cl.MemberAdd(actx, []string{peer})
+		cancel()
+		if err != nil {
+			return fmt.Errorf("adding etcd member %s (%s): %w", node, peer, err)
+		}
+		members = resp.Members
+	}
+	initialCluster := c.initialCluster(members, node, peer)
+	if err := c.writeStaticPodRevision(h, "etcd", int(revision)); err != nil {
+		return err
+	}
+	h.setCrashloop(false)
+	return writeManifest(h, "etcd", c.etcdPodManifest(node, int(revision), initialCluster, "existing"))
+}
+
+// initialCluster renders --initial-cluster for node from the member list:
+// name=peerURL for every member, unstarted members named after their host.
+func (c *Cluster) initialCluster(members []*etcdserverpb.Member, node, peer string) string {
+	var parts []string
+	for _, m := range members {
+		name := m.Name
+		if name == "" {
+			if slices.Contains(m.PeerURLs, peer) {
+				name = node
+			} else {
+				name = c.nodeForPeerURL(m.PeerURLs)
+			}
+		}
+		if name == "" {
+			continue
+		}
+		for _, u := range m.PeerURLs {
+			parts = append(parts, name+"="+u)
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// nodeForPeerURL finds the host whose etcd peer URL is among urls.
+func (c *Cluster) nodeForPeerURL(urls []string) string {
+	for _, n := range c.Masters() {
+		if h := c.Host(n); h != nil && slices.Contains(urls, h.EtcdPeerURL()) {
+			return n
+		}
+	}
+	return ""
+}
+
+// moveAsideEtcdData moves a member directory left in /var/lib/etcd to
+// /var/lib/etcd-backup/member-<time>.
+func moveAsideEtcdData(h *Host) error {
+	src := filepath.Join(h.Root(), "var", "lib", "etcd", "member")
+	if _, err := os.Stat(src); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	dstDir := filepath.Join(h.Root(), "var", "lib", "etcd-backup")
+	if err := os.MkdirAll(dstDir, 0o700); err != nil {
+		return err
+	}
+	dst := filepath.Join(dstDir, "member-"+time.Now().UTC().Format("20060102T150405.000000000"))
+	if err := os.Rename(src, dst); err != nil {
+		return fmt.Errorf("moving stale etcd data aside: %w", err)
+	}
+	return nil
+}
+
+func (e *etcdInstaller) done(ctx context.Context, node string, h *Host, revision int32, since time.Time) (bool, error) {
+	c := e.c
+	b, err := os.ReadFile(hostManifestPath(h, "etcd"))
+	if err != nil || fileRevision(b) != revision {
+		return false, nil // moved away or replaced: wait (a newer revision restarts the install)
+	}
+	if !h.etcdRunning() || !c.etcdRunsRevision(node, h, revision, since) {
+		return false, nil
+	}
+	members, err := c.memberList(ctx)
+	if err != nil {
+		return false, nil
+	}
+	i := slices.IndexFunc(members, func(m *etcdserverpb.Member) bool { return m.Name == node })
+	if i < 0 || len(members[i].ClientURLs) == 0 {
+		return false, nil
+	}
+	return c.memberHealthy(ctx, members[i].ClientURLs[0]), nil
+}

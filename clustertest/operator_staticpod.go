@@ -1,0 +1,621 @@
+//go:build lifeboat_c2wip
+
+package clustertest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	configv1 "github.com/openshift/api/config/v1"
+	operatorv1 "github.com/openshift/api/operator/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/lifeboat-dev/lifeboat/internal/atomicfile"
+)
+
+// The static pod operators (etcd, kube-apiserver, kube-controller-manager,
+// kube-scheduler) share library-go's revision and installer controllers; the
+// simulation plays them the same way:
+//
+//   - a new spec.forceRedeploymentReason (one not seen before) makes a new
+//     revision: status.latestAvailableRevision goes up by one;
+//   - nodes not at the latest revision are moved one at a time: the node's
+//     nodeStatuses[].targetRevision is set, the revision's files are written
+//     under /etc/kubernetes/static-pod-resources/<component>-pod-N and the
+//     live manifest into /etc/kubernetes/manifests on that host, and once the
+//     operand runs the new revision, currentRevision is set and
+//     targetRevision cleared;
+//   - NodeInstallerProgressing is True (reason NodeInstaller) while a node is
+//     behind, with library-go's message ("2 nodes are at revision 6; 1 nodes
+//     are at revision 7"), and False with reason AllNodesAtLatestRevision
+//     ("3 nodes are at revision 7") when all are at the latest;
+//   - nodeStatuses follow the master Nodes: a new master gets an entry (and
+//     the latest revision installed), a deleted one loses it.
+//
+// A node whose machine is powered off is not installed until it is on again
+// (its installer pod could not run), so a rollout waits for it.
+//
+// The last forceRedeploymentReason acted upon and the revision it made are
+// kept in annotations on the operator object, so the simulation picks up
+// where it was after a restore brings back an older object.
+
+const (
+	annoObservedReason   = "clustertest.lifeboat.dev/observed-force-redeployment-reason"
+	annoObservedRevision = "clustertest.lifeboat.dev/observed-revision"
+
+	condNodeInstallerProgressing = "NodeInstallerProgressing"
+	reasonNodeInstaller          = "NodeInstaller"
+	reasonAllNodesAtLatest       = "AllNodesAtLatestRevision"
+
+	masterRoleLabel = "node-role.kubernetes.io/master"
+)
+
+// staticPodObject is one of the four operator objects, seen through the parts
+// they share.
+type staticPodObject struct {
+	obj    any
+	meta   *metav1.ObjectMeta
+	spec   *operatorv1.StaticPodOperatorSpec
+	status *operatorv1.StaticPodOperatorStatus
+}
+
+// staticPodOperator describes one static pod operator.
+type staticPodOperator struct {
+	// name is the ClusterOperator's name and the rollout key.
+	name string
+	// component is the static pod's name: manifests/<component>-pod.yaml.
+	component string
+
+	get          func(ctx context.Context, c *Cluster) (*staticPodObject, error)
+	update       func(ctx context.Context, c *Cluster, o *staticPodObject) (*staticPodObject, error)
+	updateStatus func(ctx context.Context, c *Cluster, o *staticPodObject) (*staticPodObject, error)
+}
+
+// installing is the node a rollout is moving.
+type installing struct {
+	node     string
+	revision int32
+	started  time.Time
+}
+
+// staticPodInstaller installs a revision of a component on a node.
+type staticPodInstaller interface {
+	// start writes the revision's files and manifest on node's host.
+	start(ctx context.Context, node string, h *Host, revision int32) error
+	// done reports whether node runs revision.
+	done(ctx context.Context, node string, h *Host, revision int32, since time.Time) (bool, error)
+	// newRevisionForNewNode reports whether a new master makes a new
+	// revision (etcd: its initial cluster changes) rather than just getting
+	// the latest one installed.
+	newRevisionForNewNode() bool
+}
+
+var (
+	kubeAPIServerOperator = &staticPodOperator{
+		name: "kube-apiserver", component: "kube-apiserver",
+		get: func(ctx context.Context, c *Cluster) (*staticPodObject, error) {
+			o, err := c.Operator.OperatorV1().KubeAPIServers().Get(ctx, "cluster", metav1.GetOptions{})
+			if err != nil {
+				return nil, err
+			}
+			return &staticPodObject{obj: o, meta: &o.ObjectMeta, spec: &o.Spec.StaticPodOperatorSpec, status: &o.Status.StaticPodOperatorStatus}, nil
+		},
+		update: func(ctx context.Context, c *Cluster, o *staticPodObject) (*staticPodObject, error) {
+			u, err := c.Operator.OperatorV1().KubeAPIServers().Update(ctx, o.obj.(*operatorv1.KubeAPIServer), metav1.UpdateOptions{})
+			if err != nil {
+				return nil, err
+			}
+			return &staticPodObject{obj: u, meta: &u.ObjectMeta, spec: &u.Spec.StaticPodOperatorSpec, status: &u.Status.StaticPodOperatorStatus}, nil
+		},
+		updateStatus: func(ctx context.Context, c *Cluster, o *staticPodObject) (*staticPodObject, error) {
+			u, err := c.Operator.OperatorV1().KubeAPIServers().UpdateStatus(ctx, o.obj.(*operatorv1.KubeAPIServer), metav1.UpdateOptions{})
+			if err != nil {
+				return nil, err
+			}
+			return &staticPodObject{obj: u, meta: &u.ObjectMeta, spec: &u.Spec.StaticPodOperatorSpec, status: &u.Status.StaticPodOperatorStatus}, nil
+		},
+	}
+	kubeControllerManagerOperator = &staticPodOperator{
+		name: "kube-controller-manager", component: "kube-controller-manager",
+		get: func(ctx context.Context, c *Cluster) (*staticPodObject, error) {
+			o, err := c.Operator.OperatorV1().KubeControllerManagers().Get(ctx, "cluster", metav1.GetOptions{})
+			if err != nil {
+				return nil, err
+			}
+			return &staticPodObject{obj: o, meta: &o.ObjectMeta, spec: &o.Spec.StaticPodOperatorSpec, status: &o.Status.StaticPodOperatorStatus}, nil
+		},
+		update: func(ctx context.Context, c *Cluster, o *staticPodObject) (*staticPodObject, error) {
+			u, err := c.Operator.OperatorV1().KubeControllerManagers().Update(ctx, o.obj.(*operatorv1.KubeControllerManager), metav1.UpdateOptions{})
+			if err != nil {
+				return nil, err
+			}
+			return &staticPodObject{obj: u, meta: &u.ObjectMeta, spec: &u.Spec.StaticPodOperatorSpec, status: &u.Status.StaticPodOperatorStatus}, nil
+		},
+		updateStatus: func(ctx context.Context, c *Cluster, o *staticPodObject) (*staticPodObject, error) {
+			u, err := c.Operator.OperatorV1().KubeControllerManagers().UpdateStatus(ctx, o.obj.(*operatorv1.KubeControllerManager), metav1.UpdateOptions{})
+			if err != nil {
+				return nil, err
+			}
+			return &staticPodObject{obj: u, meta: &u.ObjectMeta, spec: &u.Spec.StaticPodOperatorSpec, status: &u.Status.StaticPodOperatorStatus}, nil
+		},
+	}
+	kubeSchedulerOperator = &staticPodOperator{
+		name: "kube-scheduler", component: "kube-scheduler",
+		get: func(ctx context.Context, c *Cluster) (*staticPodObject, error) {
+			o, err := c.Operator.OperatorV1().KubeSchedulers().Get(ctx, "cluster", metav1.GetOptions{})
+			if err != nil {
+				return nil, err
+			}
+			return &staticPodObject{obj: o, meta: &o.ObjectMeta, spec: &o.Spec.StaticPodOperatorSpec, status: &o.Status.StaticPodOperatorStatus}, nil
+		},
+		update: func(ctx context.Context, c *Cluster, o *staticPodObject) (*staticPodObject, error) {
+			u, err := c.Operator.OperatorV1().KubeSchedulers().Update(ctx, o.obj.(*operatorv1.KubeScheduler), metav1.UpdateOptions{})
+			if err != nil {
+				return nil, err
+			}
+			return &staticPodObject{obj: u, meta: &u.ObjectMeta, spec: &u.Spec.StaticPodOperatorSpec, status: &u.Status.StaticPodOperatorStatus}, nil
+		},
+		updateStatus: func(ctx context.Context, c *Cluster, o *staticPodObject) (*staticPodObject, error) {
+			u, err := c.Operator.OperatorV1().KubeSchedulers().UpdateStatus(ctx, o.obj.(*operatorv1.KubeScheduler), metav1.UpdateOptions{})
+			if err != nil {
+				return nil, err
+			}
+			return &staticPodObject{obj: u, meta: &u.ObjectMeta, spec: &u.Spec.StaticPodOperatorSpec, status: &u.Status.StaticPodOperatorStatus}, nil
+		},
+	}
+)
+
+// staticPodOperatorSync returns the reconcile pass of op for a component
+// whose manifest is just a file (no process checks).
+func (c *Cluster) staticPodOperatorSync(op *staticPodOperator) func(context.Context) error {
+	inst := &fileInstaller{c: c, component: op.component}
+	return func(ctx context.Context) error {
+		o, err := c.syncStaticPodOperator(ctx, op, inst)
+		if err != nil {
+			return err
+		}
+		return c.syncClusterOperator(ctx, op.name, staticPodClusterOperatorConditions(o.status, nil))
+	}
+}
+
+// masterNodes lists the names of the Nodes with the master role, sorted.
+func (c *Cluster) masterNodes(ctx context.Context) ([]string, error) {
+	nodes, err := c.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: masterRoleLabel})
+	if err != nil {
+		return nil, fmt.Errorf("listing master nodes: %w", err)
+	}
+	var names []string
+	for _, n := range nodes.Items {
+		if n.DeletionTimestamp == nil {
+			names = append(names, n.Name)
+		}
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// syncStaticPodOperator is one pass of op's revision and installer
+// controllers. It returns the object as last written.
+func (c *Cluster) syncStaticPodOperator(ctx context.Context, op *staticPodOperator, inst staticPodInstaller) (*staticPodObject, error) {
+	o, err := op.get(ctx, c)
+	if err != nil {
+		return nil, fmt.Errorf("getting %s operator: %w", op.name, err)
+	}
+	masters, err := c.masterNodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+
+	// Node statuses follow the master nodes. A new entry cannot carry
+	// revisions on creation, so it is written on its own first.
+	st := o.status
+	var added []string
+	kept := st.NodeStatuses[:0:0]
+	for _, ns := range st.NodeStatuses {
+		if slices.Contains(masters, ns.NodeName) {
+			kept = append(kept, ns)
+		}
+	}
+	for _, m := range masters {
+		if !slices.ContainsFunc(kept, func(ns operatorv1.NodeStatus) bool { return ns.NodeName == m }) {
+			kept = append(kept, operatorv1.NodeStatus{NodeName: m})
+			added = append(added, m)
+		}
+	}
+	if len(kept) != len(st.NodeStatuses) || len(added) > 0 {
+		st.NodeStatuses = kept
+		if o, err = op.updateStatus(ctx, c, o); err != nil {
+			return nil, fmt.Errorf("updating %s node statuses: %w", op.name, err)
+		}
+		st = o.status
+		if len(added) > 0 && inst.newRevisionForNewNode() && st.LatestAvailableRevision > 0 {
+			if o, err = c.newRevision(ctx, op, o, false); err != nil {
+				return nil, err
+			}
+			st = o.status
+		}
+	}
+
+	// A new forceRedeploymentReason makes a new revision.
+	observed, seen := o.meta.Annotations[annoObservedReason]
+	switch {
+	case !seen:
+		// First sight: the current reason was already acted upon.
+		if o, err = c.markObserved(ctx, op, o, st.LatestAvailableRevision); err != nil {
+			return nil, err
+		}
+		st = o.status
+	case observed != o.spec.ForceRedeploymentReason:
+		if o, err = c.newRevision(ctx, op, o, true); err != nil {
+			return nil, err
+		}
+		st = o.status
+	}
+	if rev, err := strconv.ParseInt(o.meta.Annotations[annoObservedRevision], 10, 32); err == nil && int32(rev) > st.LatestAvailableRevision {
+		st.LatestAvailableRevision = int32(rev)
+		st.LatestAvailableRevisionReason = "forced redeployment or configuration change"
+		if o, err = op.updateStatus(ctx, c, o); err != nil {
+			return nil, fmt.Errorf("updating %s latest revision: %w", op.name, err)
+		}
+		st = o.status
+	}
+
+	before := st.DeepCopy()
+	if err := c.progressInstall(ctx, op, inst, st); err != nil {
+		return nil, err
+	}
+	setNodeInstallerProgressing(st)
+	if !equality.Semantic.DeepEqual(before, st) {
+		if o, err = op.updateStatus(ctx, c, o); err != nil {
+			return nil, fmt.Errorf("updating %s status: %w", op.name, err)
+		}
+	}
+	return o, nil
+}
+
+// markObserved records that o's current forceRedeploymentReason was acted
+// upon with revision.
+func (c *Cluster) markObserved(ctx context.Context, op *staticPodOperator, o *staticPodObject, revision int32) (*staticPodObject, error) {
+	if o.meta.Annotations == nil {
+		o.meta.Annotations = map[string]string{}
+	}
+	o.meta.Annotations[annoObservedReason] = o.spec.ForceRedeploymentReason
+	o.meta.Annotations[annoObservedRevision] = strconv.Itoa(int(revision))
+	u, err := op.update(ctx, c, o)
+	if err != nil {
+		return nil, fmt.Errorf("annotating %s operator: %w", op.name, err)
+	}
+	return u, nil
+}
+
+// newRevision records a new revision for op (for a new
+// forceRedeploymentReason when forced, else for a configuration change).
+func (c *Cluster) newRevision(ctx context.Context, op *staticPodOperator, o *staticPodObject, forced bool) (*staticPodObject, error) {
+	rev := o.status.LatestAvailableRevision
+	if r, err := strconv.ParseInt(o.meta.Annotations[annoObservedRevision], 10, 32); err == nil && int32(r) > rev {
+		rev = int32(r)
+	}
+	rev++
+	if !forced {
+		// Keep the observed reason; only the revision moves.
+		if o.meta.Annotations == nil {
+			o.meta.Annotations = map[string]string{}
+		}
+		o.meta.Annotations[annoObservedRevision] = strconv.Itoa(int(rev))
+		u, err := op.update(ctx, c, o)
+		if err != nil {
+			return nil, fmt.Errorf("annotating %s operator: %w", op.name, err)
+		}
+		return u, nil
+	}
+	return c.markObserved(ctx, op, o, rev)
+}
+
+// progressInstall advances the rollout of op by at most one node.
+func (c *Cluster) progressInstall(ctx context.Context, op *staticPodOperator, inst staticPodInstaller, st *operatorv1.StaticPodOperatorStatus) error {
+	s := c.sim()
+	s.mu.Lock()
+	cur := s.rollouts[op.name]
+	s.mu.Unlock()
+	setRollout := func(in *installing) {
+		s.mu.Lock()
+		if in == nil {
+			delete(s.rollouts, op.name)
+		} else {
+			s.rollouts[op.name] = in
+		}
+		s.mu.Unlock()
+	}
+	latest := st.LatestAvailableRevision
+	if latest == 0 {
+		return nil
+	}
+	idx := func(node string) int {
+		return slices.IndexFunc(st.NodeStatuses, func(ns operatorv1.NodeStatus) bool { return ns.NodeName == node })
+	}
+
+	if cur != nil {
+		i := idx(cur.node)
+		switch {
+		case i < 0:
+			setRollout(nil) // node went away
+		case cur.revision != latest:
+			// A newer revision superseded this install: start over.
+			st.NodeStatuses[i].TargetRevision = 0
+			setRollout(nil)
+		default:
+			h := c.Host(cur.node)
+			if h == nil {
+				setRollout(nil)
+				break
+			}
+			ok, err := inst.done(ctx, cur.node, h, cur.revision, cur.started)
+			if err != nil {
+				return fmt.Errorf("%s on %s: %w", op.name, cur.node, err)
+			}
+			if !ok {
+				return nil
+			}
+			ns := &st.NodeStatuses[i]
+			if ns.CurrentRevision < cur.revision {
+				ns.CurrentRevision = cur.revision
+			}
+			ns.TargetRevision = 0
+			setRollout(nil)
+			return nil // one step per pass
+		}
+	}
+
+	// Pick the next node behind the latest revision whose machine is up.
+	for i := range st.NodeStatuses {
+		ns := &st.NodeStatuses[i]
+		if ns.CurrentRevision >= latest {
+			ns.TargetRevision = 0
+			continue
+		}
+		h := c.Host(ns.NodeName)
+		if h == nil || !h.Powered() {
+			continue
+		}
+		for j := range st.NodeStatuses {
+			st.NodeStatuses[j].TargetRevision = 0
+		}
+		if err := inst.start(ctx, ns.NodeName, h, latest); err != nil {
+			ns.LastFailedRevision = latest
+			now := metav1.Now()
+			ns.LastFailedTime = &now
+			ns.LastFailedReason = "InstallerFailed"
+			ns.LastFailedRevisionErrors = []string{err.Error()}
+			return fmt.Errorf("installing %s revision %d on %s: %w", op.name, latest, ns.NodeName, err)
+		}
+		ns.TargetRevision = latest
+		setRollout(&installing{node: ns.NodeName, revision: latest, started: time.Now()})
+		return nil
+	}
+	return nil
+}
+
+// setNodeInstallerProgressing sets the NodeInstallerProgressing condition
+// from the node statuses, in library-go's words.
+func setNodeInstallerProgressing(st *operatorv1.StaticPodOperatorStatus) {
+	counts := map[int32]int{}
+	behind := 0
+	for _, ns := range st.NodeStatuses {
+		counts[ns.CurrentRevision]++
+		if ns.CurrentRevision != st.LatestAvailableRevision {
+			behind++
+		}
+	}
+	var revs []int32
+	for r := range counts {
+		revs = append(revs, r)
+	}
+	slices.Sort(revs)
+	var parts []string
+	for _, r := range revs {
+		parts = append(parts, fmt.Sprintf("%d nodes are at revision %d", counts[r], r))
+	}
+	if behind > 0 && counts[st.LatestAvailableRevision] == 0 {
+		parts = append(parts, fmt.Sprintf("0 nodes have achieved new revision %d", st.LatestAvailableRevision))
+	}
+	msg := strings.Join(parts, "; ")
+	cond := operatorv1.OperatorCondition{Type: condNodeInstallerProgressing, Status: operatorv1.ConditionFalse, Reason: reasonAllNodesAtLatest, Message: msg}
+	if behind > 0 {
+		cond.Status, cond.Reason = operatorv1.ConditionTrue, reasonNodeInstaller
+	}
+	setOperatorCondition(&st.Conditions, cond)
+}
+
+// setOperatorCondition sets cond in conds, keeping its transition time
+// unless its status changes.
+func setOperatorCondition(conds *[]operatorv1.OperatorCondition, cond operatorv1.OperatorCondition) {
+	now := metav1.NewTime(time.Now().Truncate(time.Second))
+	for i := range *conds {
+		old := &(*conds)[i]
+		if old.Type != cond.Type {
+			continue
+		}
+		if old.Status != cond.Status {
+			old.LastTransitionTime = now
+		}
+		old.Status, old.Reason, old.Message = cond.Status, cond.Reason, cond.Message
+		return
+	}
+	cond.LastTransitionTime = now
+	*conds = append(*conds, cond)
+}
+
+// operatorCondition finds the condition of type t.
+func operatorCondition(conds []operatorv1.OperatorCondition, t string) *operatorv1.OperatorCondition {
+	for i := range conds {
+		if conds[i].Type == t {
+			return &conds[i]
+		}
+	}
+	return nil
+}
+
+// staticPodClusterOperatorConditions derives the ClusterOperator's
+// Available, Progressing and Degraded conditions from the operator status the
+// way library-go's status controller unions them (type prefix in messages,
+// "<Condition>_<Reason>" reasons). extraDegraded are further *Degraded
+// operator conditions (etcd's EtcdMembersDegraded).
+func staticPodClusterOperatorConditions(st *operatorv1.StaticPodOperatorStatus, extra []operatorv1.OperatorCondition) []configv1.ClusterOperatorStatusCondition {
+	prog := operatorCondition(st.Conditions, condNodeInstallerProgressing)
+	progressing := configv1.ClusterOperatorStatusCondition{Type: configv1.OperatorProgressing, Status: configv1.ConditionFalse, Reason: "AsExpected"}
+	if prog != nil {
+		progressing.Message = condNodeInstallerProgressing + ": " + prog.Message
+		if prog.Status == operatorv1.ConditionTrue {
+			progressing.Status, progressing.Reason = configv1.ConditionTrue, condNodeInstallerProgressing+"_"+prog.Reason
+		}
+	}
+	active := 0
+	for _, ns := range st.NodeStatuses {
+		if ns.CurrentRevision > 0 {
+			active++
+		}
+	}
+	available := configv1.ClusterOperatorStatusCondition{Type: configv1.OperatorAvailable, Status: configv1.ConditionTrue, Reason: "AsExpected"}
+	var availMsgs []string
+	if prog != nil {
+		availMsgs = append(availMsgs, fmt.Sprintf("StaticPodsAvailable: %d nodes are active; %s", active, prog.Message))
+	}
+	if active == 0 {
+		available.Status, available.Reason = configv1.ConditionFalse, "StaticPods_ZeroNodesActive"
+	}
+	degraded := configv1.ClusterOperatorStatusCondition{Type: configv1.OperatorDegraded, Status: configv1.ConditionFalse, Reason: "AsExpected"}
+	var degMsgs []string
+	for _, e := range extra {
+		switch {
+		case strings.HasSuffix(e.Type, "Degraded"):
+			degMsgs = append(degMsgs, e.Type+": "+e.Message)
+			if e.Status == operatorv1.ConditionTrue {
+				degraded.Status = configv1.ConditionTrue
+				degraded.Reason = strings.TrimSuffix(e.Type, "Degraded") + "_" + e.Reason
+			}
+		case strings.HasSuffix(e.Type, "Available"):
+			availMsgs = append(availMsgs, e.Type+": "+e.Message)
+			if e.Status != operatorv1.ConditionTrue {
+				available.Status = configv1.ConditionFalse
+				available.Reason = strings.TrimSuffix(e.Type, "Available") + "_" + strings.ReplaceAll(e.Reason, " ", "")
+			}
+		}
+	}
+	available.Message = strings.Join(availMsgs, "\n")
+	degraded.Message = strings.Join(degMsgs, "\n")
+	return []configv1.ClusterOperatorStatusCondition{available, progressing, degraded}
+}
+
+// syncClusterOperator writes conds into the ClusterOperator name, only when
+// something changed. A missing ClusterOperator is left alone.
+func (c *Cluster) syncClusterOperator(ctx context.Context, name string, conds []configv1.ClusterOperatorStatusCondition) error {
+	co, err := c.Config.ConfigV1().ClusterOperators().Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("getting clusteroperator %s: %w", name, err)
+	}
+	changed := false
+	now := metav1.NewTime(time.Now().Truncate(time.Second))
+	for _, want := range conds {
+		i := slices.IndexFunc(co.Status.Conditions, func(x configv1.ClusterOperatorStatusCondition) bool { return x.Type == want.Type })
+		if i < 0 {
+			want.LastTransitionTime = now
+			co.Status.Conditions = append(co.Status.Conditions, want)
+			changed = true
+			continue
+		}
+		have := &co.Status.Conditions[i]
+		if have.Status == want.Status && have.Reason == want.Reason && have.Message == want.Message {
+			continue
+		}
+		if have.Status != want.Status {
+			have.LastTransitionTime = now
+		}
+		have.Status, have.Reason, have.Message = want.Status, want.Reason, want.Message
+		changed = true
+	}
+	if !changed {
+		return nil
+	}
+	if _, err := c.Config.ConfigV1().ClusterOperators().UpdateStatus(ctx, co, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("updating clusteroperator %s: %w", name, err)
+	}
+	return nil
+}
+
+// fileInstaller installs a revision of a component that the simulated
+// kubelet runs no process for (kube-controller-manager, kube-scheduler) or
+// whose single process follows the manifest files (kube-apiserver): the
+// revision's files and the live manifest are written, and it is done.
+type fileInstaller struct {
+	c         *Cluster
+	component string
+}
+
+func (f *fileInstaller) newRevisionForNewNode() bool { return false }
+
+func (f *fileInstaller) start(ctx context.Context, node string, h *Host, revision int32) error {
+	if err := f.c.writeStaticPodRevision(h, f.component, int(revision)); err != nil {
+		return err
+	}
+	return installRevisionManifest(h, f.component, revision)
+}
+
+func (f *fileInstaller) done(ctx context.Context, node string, h *Host, revision int32, since time.Time) (bool, error) {
+	b, err := os.ReadFile(hostManifestPath(h, f.component))
+	if err != nil {
+		return false, nil
+	}
+	return fileRevision(b) == revision, nil
+}
+
+// hostManifestPath is the file of component's live manifest in h's tree.
+func hostManifestPath(h *Host, component string) string {
+	return filepath.Join(h.Root(), filepath.FromSlash(manifestPath(component)))
+}
+
+// hostRevisionDir is the directory of revision of component in h's tree.
+func hostRevisionDir(h *Host, component string, revision int32) string {
+	return filepath.Join(h.Root(), filepath.FromSlash(revisionDir(component, int(revision))))
+}
+
+// installRevisionManifest copies the revision's pod manifest into the
+// manifest directory, as the installer pod does.
+func installRevisionManifest(h *Host, component string, revision int32) error {
+	src := filepath.Join(hostRevisionDir(h, component, revision), component+"-pod.yaml")
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return fmt.Errorf("reading revision manifest: %w", err)
+	}
+	return writeManifest(h, component, b)
+}
+
+// writeManifest atomically writes manifests/<component>-pod.yaml on h.
+func writeManifest(h *Host, component string, data []byte) error {
+	p := hostManifestPath(h, component)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(p, bytes.NewReader(data), 0o600)
+}
+
+// fileRevision reads the revision label of a static pod manifest, 0 if
+// there is none or it does not parse.
+func fileRevision(b []byte) int32 {
+	pod, err := parsePodManifest(b)
+	if err != nil {
+		return 0
+	}
+	return int32(manifestRevision(pod))
+}
