@@ -89,9 +89,11 @@ func NewPKI(dir string) (*PKI, error) {
 		return nil, fmt.Errorf("clustertest: generating CA key: %w", err)
 	}
 	now := time.Now()
+	// A CN of its own makes "signed by unknown authority" errors name the CA.
+	serial := randomSerial()
 	tmpl := &x509.Certificate{
-		SerialNumber:          randomSerial(),
-		Subject:               pkix.Name{CommonName: "lifeboat-clustertest-ca", Organization: []string{"lifeboat"}},
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: fmt.Sprintf("lifeboat-clustertest-ca-%08x", serial.Uint64()&0xffffffff), Organization: []string{"lifeboat"}},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.AddDate(10, 0, 0),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,

@@ -1,0 +1,47 @@
+// Package etcdconn builds etcd clients for the runbook's procedures.
+//
+// Every step of the OpenShift "Backup and restore" runbook that talks to etcd
+// does it with etcdctl in a shell that already knows how to reach the
+// cluster. In sections 2.4.1 and 2.4.2 (replacing an unhealthy member) the
+// administrator runs
+//
+//	$ oc rsh -n openshift-etcd etcd-<healthy master>
+//	sh-4.2# etcdctl member list -w table
+//	sh-4.2# etcdctl member remove <id>
+//
+// and in section 2.4.1's verification "etcdctl endpoint health --cluster".
+// The shell `oc rsh` opens is in the etcdctl container of a healthy
+// master's etcd pod, whose environment carries what etcdctl needs:
+// ETCDCTL_API=3, ETCDCTL_ENDPOINTS (the client URLs of all members,
+// comma separated), ETCDCTL_CACERT (the etcd serving CA bundle),
+// ETCDCTL_CERT and ETCDCTL_KEY (that node's etcd peer certificate, which etcd
+// accepts as a client certificate), all mounted from
+// /etc/kubernetes/static-pod-certs. FromEnv reads the same variables (plus
+// ETCDCTL_DIAL_TIMEOUT), so a program run in that shell, or in a pod or CI
+// job given the same variables, gets the client the runbook's commands use.
+// New takes the same settings explicitly.
+//
+// Both check, before returning, that at least one endpoint answers a status
+// request (which needs no quorum, so it works on the degraded clusters the
+// runbook repairs), and explain a failure instead of timing out later. Set
+// Config.SkipCheck to connect lazily.
+//
+// # Errors
+//
+// Problems with the settings are *ConfigError, naming the variable (FromEnv)
+// or Config field (New) and the file, wrapping one of:
+//
+//   - ErrNoEndpoints: ETCDCTL_ENDPOINTS is unset or empty.
+//   - ErrInvalidSetting: ETCDCTL_DIAL_TIMEOUT does not parse.
+//   - ErrCA: the CA bundle is unreadable or holds no certificate.
+//   - ErrKeyPair: the client certificate or key is unreadable, they do not
+//     match, only one is set, or the certificate has expired.
+//
+// Failure to reach the cluster is *ConnectError wrapping ErrUnreachable and,
+// when a TLS handshake shows the cause, ErrServerUntrusted (the members'
+// certificates are not signed by the CA bundle: wrong ETCDCTL_CACERT) or
+// ErrClientRejected (the members refuse the client certificate). File and
+// OS causes stay in the chain (errors.Is(err, fs.ErrNotExist)).
+//
+// Certificate and key contents are never logged or put in errors.
+package etcdconn

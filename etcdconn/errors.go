@@ -1,0 +1,111 @@
+package etcdconn
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Sentinels for the ways building a client fails. Errors returned by New and
+// FromEnv wrap one of them; check with errors.Is. Configuration problems are
+// also a *ConfigError (naming the setting and file), connection problems a
+// *ConnectError (naming the endpoints).
+var (
+	// ErrNoEndpoints: no endpoint was given (ETCDCTL_ENDPOINTS unset or empty).
+	ErrNoEndpoints = errors.New("no etcd endpoints")
+	// ErrInvalidSetting: a value cannot be parsed (e.g. ETCDCTL_DIAL_TIMEOUT).
+	ErrInvalidSetting = errors.New("invalid setting")
+	// ErrCA: the CA bundle cannot be read or holds no PEM certificate.
+	ErrCA = errors.New("unusable CA bundle")
+	// ErrKeyPair: the client certificate or key cannot be read, does not
+	// parse, the two do not match, or only one of them is given.
+	ErrKeyPair = errors.New("unusable client certificate and key")
+	// ErrUnreachable: no endpoint answered a status request within the dial
+	// timeout.
+	ErrUnreachable = errors.New("no etcd endpoint reachable")
+	// ErrServerUntrusted: an endpoint's certificate is not signed by the CA
+	// bundle (or does not name the endpoint's host). Wrapped together with
+	// ErrUnreachable.
+	ErrServerUntrusted = errors.New("etcd server certificate not trusted")
+	// ErrClientRejected: an endpoint refused the client certificate (wrong CA,
+	// expired, or no certificate given to a server that requires one).
+	// Wrapped together with ErrUnreachable.
+	ErrClientRejected = errors.New("client certificate rejected by etcd")
+)
+
+// ConfigError reports a setting New or FromEnv cannot use.
+type ConfigError struct {
+	// Setting is the environment variable (FromEnv, e.g. "ETCDCTL_CACERT")
+	// or the Config field (New, e.g. "Config.CAFile") at fault.
+	Setting string
+	// Path is the file involved, if any.
+	Path string
+	// Kind is the sentinel: ErrNoEndpoints, ErrInvalidSetting, ErrCA or
+	// ErrKeyPair.
+	Kind error
+	// Err is the underlying cause (may be nil).
+	Err error
+}
+
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	b.WriteString("etcdconn: ")
+	b.WriteString(e.Setting)
+	if e.Path != "" {
+		fmt.Fprintf(&b, " (%s)", e.Path)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Kind.Error())
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the sentinel and the cause, so errors.Is matches both
+// (errors.Is(err, ErrCA), errors.Is(err, fs.ErrNotExist)).
+func (e *ConfigError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{e.Kind}
+	}
+	return []error{e.Kind, e.Err}
+}
+
+// ConnectError reports that the client could not talk to any endpoint.
+type ConnectError struct {
+	Endpoints []string
+	// Kind is ErrServerUntrusted or ErrClientRejected when a TLS handshake
+	// explains the failure, else nil.
+	Kind error
+	// Err is what the last attempt returned.
+	Err error
+	// Hint names the setting to look at, when Kind points at one.
+	Hint string
+}
+
+func (e *ConnectError) Error() string {
+	msg := fmt.Sprintf("etcdconn: %s (%s)", ErrUnreachable, strings.Join(e.Endpoints, ","))
+	if e.Kind != nil {
+		msg += ": " + e.Kind.Error()
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	if e.Hint != "" {
+		msg += " (" + e.Hint + ")"
+	}
+	return msg
+}
+
+// Unwrap returns ErrUnreachable, Kind and the cause.
+func (e *ConnectError) Unwrap() []error {
+	errs := []error{ErrUnreachable}
+	if e.Kind != nil {
+		errs = append(errs, e.Kind)
+	}
+	if e.Err != nil {
+		errs = append(errs, e.Err)
+	}
+	return errs
+}

@@ -1,0 +1,412 @@
+package etcdconn
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+)
+
+// DefaultDialTimeout bounds connecting and the reachability check when
+// Config.DialTimeout is zero.
+const DefaultDialTimeout = 5 * time.Second
+
+// Config describes how to reach an etcd cluster.
+type Config struct {
+	// Endpoints are the members' client URLs ("https://10.0.0.3:2379") or
+	// host:port pairs. Required.
+	Endpoints []string
+	// CAFile is the PEM bundle that verifies the members' serving
+	// certificates; empty means the system roots.
+	CAFile string
+	// CertFile and KeyFile are the PEM client certificate and key; both or
+	// neither. OpenShift's etcd requires a client certificate.
+	CertFile, KeyFile string
+	// DialTimeout bounds each connection attempt and the reachability check;
+	// zero means DefaultDialTimeout.
+	DialTimeout time.Duration
+	// SkipCheck makes New return without contacting the cluster. By default
+	// New asks every endpoint for its status and fails, explaining why (TLS
+	// trust, rejected client certificate, nothing listening), unless at least
+	// one answers. The check does not need quorum.
+	SkipCheck bool
+	// Logger receives a debug record of the check; nil discards.
+	Logger *slog.Logger
+}
+
+// settings names the settings in error messages: environment variables for
+// FromEnv, Config fields for New.
+type settings struct{ endpoints, ca, cert, key, dialTimeout string }
+
+var (
+	configSettings = settings{"Config.Endpoints", "Config.CAFile", "Config.CertFile", "Config.KeyFile", "Config.DialTimeout"}
+	envSettings    = settings{"ETCDCTL_ENDPOINTS", "ETCDCTL_CACERT", "ETCDCTL_CERT", "ETCDCTL_KEY", "ETCDCTL_DIAL_TIMEOUT"}
+)
+
+// New returns a client for the cluster cfg describes. Unless cfg.SkipCheck
+// is set it first makes sure at least one endpoint answers (see Config),
+// within ctx and cfg.DialTimeout. The client is not bound to ctx; the caller
+// closes it.
+//
+// Errors are *ConfigError (wrapping ErrNoEndpoints, ErrInvalidSetting, ErrCA
+// or ErrKeyPair) for settings that cannot be used, and *ConnectError
+// (wrapping ErrUnreachable, and ErrServerUntrusted or ErrClientRejected when
+// TLS explains it) when no endpoint answers.
+func New(ctx context.Context, cfg Config) (*clientv3.Client, error) {
+	return newClient(ctx, cfg, configSettings)
+}
+
+// FromEnv returns a client configured the way etcdctl is inside an etcd pod:
+// from ETCDCTL_ENDPOINTS (comma separated, required), ETCDCTL_CACERT,
+// ETCDCTL_CERT, ETCDCTL_KEY and ETCDCTL_DIAL_TIMEOUT (a Go duration such as
+// "10s"). It checks reachability as New does; errors name the variable at
+// fault.
+func FromEnv(ctx context.Context) (*clientv3.Client, error) {
+	cfg, err := ConfigFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	return newClient(ctx, cfg, envSettings)
+}
+
+// ConfigFromEnv reads the ETCDCTL_* variables FromEnv uses into a Config,
+// without checking the files.
+func ConfigFromEnv() (Config, error) {
+	cfg := Config{
+		Endpoints: splitEndpoints(os.Getenv("ETCDCTL_ENDPOINTS")),
+		CAFile:    os.Getenv("ETCDCTL_CACERT"),
+		CertFile:  os.Getenv("ETCDCTL_CERT"),
+		KeyFile:   os.Getenv("ETCDCTL_KEY"),
+	}
+	if v := strings.TrimSpace(os.Getenv("ETCDCTL_DIAL_TIMEOUT")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err == nil && d <= 0 {
+			err = errors.New("must be positive")
+		}
+		if err != nil {
+			return Config{}, &ConfigError{Setting: "ETCDCTL_DIAL_TIMEOUT", Kind: ErrInvalidSetting, Err: fmt.Errorf("%q: %w", v, err)}
+		}
+		cfg.DialTimeout = d
+	}
+	return cfg, nil
+}
+
+func splitEndpoints(s string) []string {
+	var eps []string
+	for _, e := range strings.Split(s, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			eps = append(eps, e)
+		}
+	}
+	return eps
+}
+
+func newClient(ctx context.Context, cfg Config, names settings) (*clientv3.Client, error) {
+	var eps []string
+	for _, e := range cfg.Endpoints {
+		eps = append(eps, splitEndpoints(e)...)
+	}
+	if len(eps) == 0 {
+		return nil, &ConfigError{Setting: names.endpoints, Kind: ErrNoEndpoints}
+	}
+	if cfg.DialTimeout < 0 {
+		return nil, &ConfigError{Setting: names.dialTimeout, Kind: ErrInvalidSetting, Err: fmt.Errorf("negative: %v", cfg.DialTimeout)}
+	}
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = DefaultDialTimeout
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	tc, err := tlsConfig(cfg, eps, names)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	cl, err := clientv3.New(clientv3.Config{
+		Endpoints:   eps,
+		TLS:         tc,
+		DialTimeout: cfg.DialTimeout,
+		Logger:      zap.NewNop(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("etcdconn: creating client for %s: %w", strings.Join(eps, ","), err)
+	}
+	if cfg.SkipCheck {
+		return cl, nil
+	}
+	if err := check(ctx, cl, eps, tc, cfg.DialTimeout, logger); err != nil {
+		cl.Close()
+		var ce *ConnectError
+		if errors.As(err, &ce) {
+			ce.Hint = hint(ce.Kind, cfg, names)
+		}
+		return nil, err
+	}
+	return cl, nil
+}
+
+// hint tells which setting a TLS failure points at.
+func hint(kind error, cfg Config, names settings) string {
+	switch {
+	case errors.Is(kind, ErrServerUntrusted) && cfg.CAFile == "":
+		return fmt.Sprintf("%s is not set, so the system roots were used", names.ca)
+	case errors.Is(kind, ErrServerUntrusted):
+		return fmt.Sprintf("check %s=%s: it must hold the CA that signed the etcd serving certificates", names.ca, cfg.CAFile)
+	case errors.Is(kind, ErrClientRejected) && cfg.CertFile == "":
+		return fmt.Sprintf("%s and %s are not set; etcd requires a client certificate", names.cert, names.key)
+	case errors.Is(kind, ErrClientRejected):
+		return fmt.Sprintf("check %s=%s: etcd does not accept it", names.cert, cfg.CertFile)
+	}
+	return ""
+}
+
+// tlsConfig loads the CA and key pair. It returns nil (plain TCP) only when
+// no file is given and no endpoint is https.
+func tlsConfig(cfg Config, eps []string, names settings) (*tls.Config, error) {
+	secure := cfg.CAFile != "" || cfg.CertFile != "" || cfg.KeyFile != ""
+	for _, e := range eps {
+		if strings.HasPrefix(e, "https://") || strings.HasPrefix(e, "unixs://") {
+			secure = true
+		}
+	}
+	if !secure {
+		return nil, nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.CAFile != "" {
+		pool, err := loadCA(cfg.CAFile)
+		if err != nil {
+			return nil, &ConfigError{Setting: names.ca, Path: cfg.CAFile, Kind: ErrCA, Err: err}
+		}
+		tc.RootCAs = pool
+	}
+	switch {
+	case cfg.CertFile == "" && cfg.KeyFile == "":
+	case cfg.CertFile == "":
+		return nil, &ConfigError{Setting: names.cert, Kind: ErrKeyPair, Err: fmt.Errorf("not set but %s is", names.key)}
+	case cfg.KeyFile == "":
+		return nil, &ConfigError{Setting: names.key, Kind: ErrKeyPair, Err: fmt.Errorf("not set but %s is", names.cert)}
+	default:
+		cert, err := loadKeyPair(cfg.CertFile, cfg.KeyFile, names)
+		if err != nil {
+			return nil, err
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// loadCA reads a PEM bundle; every CERTIFICATE block must parse and there
+// must be at least one.
+func loadCA(path string) (*x509.CertPool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	n := 0
+	for rest := data; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("certificate %d: %w", n+1, err)
+		}
+		pool.AddCert(c)
+		n++
+	}
+	if n == 0 {
+		return nil, errors.New("no PEM CERTIFICATE block")
+	}
+	return pool, nil
+}
+
+func loadKeyPair(certFile, keyFile string, names settings) (tls.Certificate, error) {
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return tls.Certificate{}, &ConfigError{Setting: names.cert, Path: certFile, Kind: ErrKeyPair, Err: err}
+	}
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		return tls.Certificate{}, &ConfigError{Setting: names.key, Path: keyFile, Kind: ErrKeyPair, Err: err}
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return tls.Certificate{}, &ConfigError{
+			Setting: names.cert + " and " + names.key, Path: certFile + ", " + keyFile, Kind: ErrKeyPair, Err: err,
+		}
+	}
+	if now := time.Now(); now.After(cert.Leaf.NotAfter) {
+		return tls.Certificate{}, &ConfigError{
+			Setting: names.cert, Path: certFile, Kind: ErrKeyPair,
+			Err: fmt.Errorf("certificate expired at %s", cert.Leaf.NotAfter.UTC().Format(time.RFC3339)),
+		}
+	}
+	return cert, nil
+}
+
+// probeDelay is how long check waits for a status answer before probing
+// the endpoints' TLS itself, to explain (and end early) a failure.
+const probeDelay = 250 * time.Millisecond
+
+// check asks each endpoint for its status; one answer is enough. If none
+// answers quickly it also probes each endpoint's TLS: when every endpoint
+// fails the handshake for a TLS reason (untrusted server, rejected client)
+// it gives up at once with that reason instead of waiting for the timeout.
+func check(ctx context.Context, cl *clientv3.Client, eps []string, tc *tls.Config, timeout time.Duration, logger *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	type result struct {
+		ep        string
+		err, kind error
+	}
+	statuses := make(chan result, len(eps))
+	for _, ep := range eps {
+		go func() {
+			resp, err := cl.Status(ctx, ep)
+			if err == nil {
+				logger.Debug("etcd endpoint answered", "endpoint", ep, "version", resp.Version, "leader", resp.Leader != 0)
+			}
+			statuses <- result{ep: ep, err: err}
+		}()
+	}
+	probes := make(chan result, len(eps))
+	probeTimer := time.NewTimer(probeDelay)
+	defer probeTimer.Stop()
+
+	var lastStatus error
+	probeErr := map[string]result{}
+	statusLeft, probesLeft := len(eps), 0
+	for statusLeft > 0 {
+		select {
+		case r := <-statuses:
+			statusLeft--
+			if r.err == nil {
+				return nil
+			}
+			lastStatus = fmt.Errorf("%s: %w", r.ep, r.err)
+		case <-probeTimer.C:
+			if tc == nil {
+				continue
+			}
+			probesLeft = len(eps)
+			for _, ep := range eps {
+				go func() {
+					kind, err := probeTLS(ctx, ep, tc)
+					probes <- result{ep: ep, err: err, kind: kind}
+				}()
+			}
+		case r := <-probes:
+			probesLeft--
+			probeErr[r.ep] = r
+			if probesLeft > 0 {
+				continue
+			}
+			allTLS := true
+			for _, pr := range probeErr {
+				allTLS = allTLS && pr.kind != nil
+			}
+			if allTLS {
+				first := probeErr[eps[0]]
+				err := &ConnectError{Endpoints: eps, Kind: first.kind, Err: fmt.Errorf("%s: %w", first.ep, first.err)}
+				logger.Debug("etcd endpoints refused TLS", "err", err)
+				return err
+			}
+		}
+	}
+	cerr := &ConnectError{Endpoints: eps, Err: lastStatus}
+	// Prefer what a probe saw (a TLS reason, "connection refused") to the
+	// status calls' bare deadline.
+	for _, ep := range eps {
+		if pr, ok := probeErr[ep]; ok && pr.err != nil {
+			cerr.Kind, cerr.Err = pr.kind, fmt.Errorf("%s: %w", ep, pr.err)
+			if pr.kind != nil {
+				break
+			}
+		}
+	}
+	logger.Debug("no etcd endpoint answered", "err", cerr)
+	return cerr
+}
+
+// probeTLS handshakes with ep and reads until the server speaks, to tell a
+// server certificate the CA does not trust from a client certificate the
+// server refuses (with TLS 1.3 the server reports the latter after the
+// handshake). It returns a nil kind when TLS is not the problem.
+func probeTLS(ctx context.Context, ep string, tc *tls.Config) (kind error, err error) {
+	host := ep
+	if u, perr := url.Parse(ep); perr == nil && u.Host != "" {
+		if u.Scheme != "https" {
+			return nil, nil
+		}
+		host = u.Host
+	}
+	if ctx.Err() != nil {
+		return nil, nil
+	}
+	hostname, _, serr := net.SplitHostPort(host)
+	if serr != nil {
+		return nil, nil
+	}
+	c := tc.Clone()
+	if c.ServerName == "" {
+		c.ServerName = hostname
+	}
+	c.NextProtos = []string{"h2"}
+	d := tls.Dialer{Config: c}
+	conn, err := d.DialContext(ctx, "tcp", host)
+	if err != nil {
+		var unknown x509.UnknownAuthorityError
+		var hostErr x509.HostnameError
+		var invalid x509.CertificateInvalidError
+		var verr *tls.CertificateVerificationError
+		switch {
+		case errors.As(err, &unknown), errors.As(err, &hostErr), errors.As(err, &invalid), errors.As(err, &verr):
+			return ErrServerUntrusted, err
+		case isTLSAlert(err):
+			return ErrClientRejected, err
+		}
+		return nil, err
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetReadDeadline(dl)
+	}
+	_, err = conn.Read(make([]byte, 1))
+	if err != nil && isTLSAlert(err) {
+		return ErrClientRejected, err
+	}
+	return nil, nil
+}
+
+// isTLSAlert reports whether err is an alert the server sent during or
+// right after the handshake.
+func isTLSAlert(err error) bool {
+	var alert tls.AlertError
+	if errors.As(err, &alert) {
+		return true
+	}
+	// Alerts received from the peer surface as "remote error: tls: ...".
+	return strings.Contains(err.Error(), "remote error: tls:")
+}
