@@ -160,9 +160,9 @@ func (c *Cluster) provisionMachine(ctx context.Context, m *machinev1beta1.Machin
 // bootMachine brings up the host and Node of a provisioning Machine and
 // moves it to Running.
 func (c *Cluster) bootMachine(ctx context.Context, m *machinev1beta1.Machine, node string) error {
-	role := m.Labels[machineRoleLabel]
-	if role == "" {
-		role = "worker"
+	role := RoleWorker
+	if m.Labels[machineRoleLabel] == RoleMaster {
+		role = RoleMaster
 	}
 	h := c.Host(node)
 	if h == nil {
@@ -246,11 +246,7 @@ func (c *Cluster) deleteMachine(ctx context.Context, m *machinev1beta1.Machine) 
 		if err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("deleting node %s: %w", node, err)
 		}
-		if c.Host(node) != nil {
-			if err := c.removeHost(node); err != nil {
-				return fmt.Errorf("removing host %s: %w", node, err)
-			}
-		}
+		c.removeHost(node)
 	}
 	m.Finalizers = slices.DeleteFunc(m.Finalizers, func(f string) bool { return f == machineFinalizer })
 	if _, err := c.Machine.MachineV1beta1().Machines(machineNamespace).Update(ctx, m, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {

@@ -151,6 +151,26 @@ func (c *Cluster) etcdClientFor(key string, endpoints []string) (*clientv3.Clien
 	return cl, nil
 }
 
+// pruneEtcdHealthClients closes the cached clients of endpoints no member
+// has any more.
+func (c *Cluster) pruneEtcdHealthClients(members []*etcdserverpb.Member) {
+	keep := map[string]bool{"*": true}
+	for _, m := range members {
+		for _, u := range m.ClientURLs {
+			keep[u] = true
+		}
+	}
+	s := c.sim()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, hc := range s.etcdHealth {
+		if !keep[k] {
+			_ = hc.client.Close()
+			delete(s.etcdHealth, k)
+		}
+	}
+}
+
 func (s *simState) closeEtcdHealthClients() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -237,6 +257,7 @@ func (c *Cluster) etcdMemberConditions(ctx context.Context) ([]operatorv1.Operat
 		}()
 	}
 	wg.Wait()
+	c.pruneEtcdHealthClients(members)
 	var available, unhealthy, unstarted []string
 	for i, m := range members {
 		switch {
@@ -322,11 +343,8 @@ func (e *etcdInstaller) start(ctx context.Context, node string, h *Host, revisio
 		members = resp.Members
 	}
 	initialCluster := c.initialCluster(members, node, peer)
-	if err := c.writeStaticPodRevision(h, "etcd", int(revision)); err != nil {
-		return err
-	}
 	h.setCrashloop(false)
-	return writeManifest(h, "etcd", c.etcdPodManifest(node, int(revision), initialCluster, "existing"))
+	return c.writeEtcdRevision(h, int(revision), initialCluster, "existing")
 }
 
 // initialCluster renders --initial-cluster for node from the member list:

@@ -3,7 +3,6 @@
 package clustertest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -18,8 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/lifeboat-dev/lifeboat/internal/atomicfile"
 )
 
 // The static pod operators (etcd, kube-apiserver, kube-controller-manager,
@@ -566,10 +563,7 @@ type fileInstaller struct {
 func (f *fileInstaller) newRevisionForNewNode() bool { return false }
 
 func (f *fileInstaller) start(ctx context.Context, node string, h *Host, revision int32) error {
-	if err := f.c.writeStaticPodRevision(h, f.component, int(revision)); err != nil {
-		return err
-	}
-	return installRevisionManifest(h, f.component, revision)
+	return f.c.writeStaticPodRevision(h, f.component, int(revision))
 }
 
 func (f *fileInstaller) done(ctx context.Context, node string, h *Host, revision int32, since time.Time) (bool, error) {
@@ -588,26 +582,6 @@ func hostManifestPath(h *Host, component string) string {
 // hostRevisionDir is the directory of revision of component in h's tree.
 func hostRevisionDir(h *Host, component string, revision int32) string {
 	return filepath.Join(h.Root(), filepath.FromSlash(revisionDir(component, int(revision))))
-}
-
-// installRevisionManifest copies the revision's pod manifest into the
-// manifest directory, as the installer pod does.
-func installRevisionManifest(h *Host, component string, revision int32) error {
-	src := filepath.Join(hostRevisionDir(h, component, revision), component+"-pod.yaml")
-	b, err := os.ReadFile(src)
-	if err != nil {
-		return fmt.Errorf("reading revision manifest: %w", err)
-	}
-	return writeManifest(h, component, b)
-}
-
-// writeManifest atomically writes manifests/<component>-pod.yaml on h.
-func writeManifest(h *Host, component string, data []byte) error {
-	p := hostManifestPath(h, component)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(p, bytes.NewReader(data), 0o600)
 }
 
 // fileRevision reads the revision label of a static pod manifest, 0 if
