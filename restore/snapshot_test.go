@@ -1,0 +1,232 @@
+package restore
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	bolt "go.etcd.io/bbolt"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+func TestRestoreSnapshotBumpsAndCompacts(t *testing.T) {
+	snap, rev := makeSnapshot(t, 20)
+	ctx := context.Background()
+	pu := freeURL(t)
+	peer := pu.String()
+	dataDir := filepath.Join(t.TempDir(), "var", "lib", "etcd")
+	if err := os.MkdirAll(dataDir, 0o700); err != nil { // an empty target is fine
+		t.Fatal(err)
+	}
+	revFile := filepath.Join(t.TempDir(), "revision.json")
+	if err := os.WriteFile(revFile, []byte(`{"clusterId":"0","raftIndex":{"https://10.0.0.1:2379":5000},"maxRaftIndex":5000,"created":""}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := RestoreSnapshot(ctx, snap, dataDir, SnapshotOptions{
+		Name: "master-0", PeerURL: peer, RevisionFile: revFile,
+		ClusterVersion: "4.5.2", BackupVersion: "v4.5.2", ClusterEtcdVersion: LibraryEtcdVersion,
+	})
+	if err != nil {
+		t.Fatalf("RestoreSnapshot: %v", err)
+	}
+	wantBump := RevisionBumpFor(5000, rev)
+	if res.Snapshot.Revision != rev || res.RevisionBump != wantBump || res.NewRevision != rev+int64(wantBump) {
+		t.Fatalf("result revision %d bump %d new %d; want %d, %d, %d", res.Snapshot.Revision, res.RevisionBump, res.NewRevision, rev, wantBump, rev+int64(wantBump))
+	}
+	if !res.Snapshot.HasHash || res.Snapshot.StorageVersion == "" {
+		t.Errorf("snapshot info %+v: want a hash and a storage version", res.Snapshot)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "member", "wal")); err != nil {
+		t.Fatalf("restored data dir lacks member/wal: %v", err)
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(dataDir), ".etcd.restore-*"))
+	if len(leftovers) != 0 {
+		t.Errorf("temporary directories left: %v", leftovers)
+	}
+
+	// The restored directory starts as a single member with the data, the
+	// bumped revision, and everything before it compacted.
+	te := startEmbed(t, dataDir, "master-0", peer)
+	members, err := te.client.MemberList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(members.Members) != 1 || members.Members[0].Name != "master-0" || members.Members[0].PeerURLs[0] != peer {
+		t.Fatalf("members = %v, want the single member master-0 at %s", members.Members, peer)
+	}
+	got, err := te.client.Get(ctx, "/registry/test/7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Kvs) != 1 || string(got.Kvs[0].Value) != "value-7" {
+		t.Fatalf("restored key = %v", got.Kvs)
+	}
+	if got.Header.Revision != res.NewRevision {
+		t.Errorf("header revision %d, want %d", got.Header.Revision, res.NewRevision)
+	}
+	_, err = te.client.Get(ctx, "/registry/test/7", clientv3.WithRev(rev))
+	if !errors.Is(err, rpctypes.ErrCompacted) {
+		t.Errorf("read at the old revision %d: err %v, want compacted", rev, err)
+	}
+	// A watch from an old revision is cancelled as compacted.
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wr := <-te.client.Watch(wctx, "/registry/", clientv3.WithPrefix(), clientv3.WithRev(rev-5))
+	if wr.CompactRevision == 0 {
+		t.Errorf("watch from revision %d: %+v, want a compacted response", rev-5, wr)
+	}
+}
+
+func TestRestoreSnapshotRefusals(t *testing.T) {
+	snap, _ := makeSnapshot(t, 5)
+	data, err := os.ReadFile(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(t *testing.T, b []byte) string {
+		p := filepath.Join(t.TempDir(), "snapshot_x.db")
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	corrupt := append([]byte(nil), data...)
+	corrupt[len(corrupt)/2] ^= 0xff
+	cases := []struct {
+		name     string
+		snapshot func(t *testing.T) string
+		target   func(t *testing.T, dir string)
+		opts     SnapshotOptions
+		want     error
+		wantType any
+	}{
+		{name: "non-empty target", snapshot: func(t *testing.T) string { return snap },
+			target: func(t *testing.T, dir string) {
+				os.MkdirAll(filepath.Join(dir, "member"), 0o700)
+				os.WriteFile(filepath.Join(dir, "member", "keep"), []byte("old"), 0o600)
+			},
+			want: ErrTargetNotEmpty, wantType: new(*TargetNotEmptyError)},
+		{name: "target is a file", snapshot: func(t *testing.T) string { return snap },
+			target: func(t *testing.T, dir string) {
+				os.RemoveAll(dir)
+				os.WriteFile(dir, []byte("file"), 0o600)
+			},
+			want: ErrTargetNotEmpty},
+		{name: "corrupt snapshot", snapshot: func(t *testing.T) string { return write(t, corrupt) },
+			want: ErrHashMismatch, wantType: new(*SnapshotError)},
+		{name: "truncated snapshot", snapshot: func(t *testing.T) string { return write(t, data[:len(data)-1000]) },
+			want: ErrTruncated, wantType: new(*SnapshotError)},
+		{name: "snapshot without trailer", snapshot: func(t *testing.T) string { return write(t, data[:len(data)-32]) },
+			want: ErrNoHash},
+		{name: "tiny file", snapshot: func(t *testing.T) string { return write(t, []byte("not a db")) },
+			want: ErrTruncated},
+		{name: "other z-stream", snapshot: func(t *testing.T) string { return snap },
+			opts: SnapshotOptions{ClusterVersion: "4.5.2", BackupVersion: "4.5.3"},
+			want: ErrVersionMismatch, wantType: new(*VersionMismatchError)},
+		{name: "pre-3.6 snapshot needs the restore pod", snapshot: func(t *testing.T) string { return withoutStorageVersion(t, data) },
+			want: ErrNeedsRestorePod, wantType: new(*NeedsRestorePodError)},
+		{name: "older cluster etcd needs the restore pod", snapshot: func(t *testing.T) string { return withoutStorageVersion(t, data) },
+			opts: SnapshotOptions{ClusterEtcdVersion: "3.5.9"},
+			want: ErrNeedsRestorePod, wantType: new(*NeedsRestorePodError)},
+		{name: "snapshot newer than cluster etcd", snapshot: func(t *testing.T) string { return snap },
+			opts: SnapshotOptions{ClusterEtcdVersion: "3.5.9"},
+			want: ErrSnapshotTooNew},
+		{name: "missing member name", snapshot: func(t *testing.T) string { return snap },
+			opts: SnapshotOptions{Name: "-"},
+			want: ErrInvalidOptions},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			dataDir := filepath.Join(root, "etcd")
+			os.MkdirAll(dataDir, 0o700)
+			if tc.target != nil {
+				tc.target(t, dataDir)
+			}
+			before := listTree(t, root)
+			opts := tc.opts
+			if opts.Name == "" {
+				opts.Name = "master-0"
+			} else if opts.Name == "-" {
+				opts.Name = ""
+			}
+			opts.PeerURL = "https://10.0.0.1:2380"
+			_, err := RestoreSnapshot(context.Background(), tc.snapshot(t), dataDir, opts)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+			if tc.wantType != nil && !errors.As(err, tc.wantType) {
+				t.Fatalf("err %T does not match %T", err, tc.wantType)
+			}
+			if after := listTree(t, root); after != before {
+				t.Fatalf("refusal changed the target:\nbefore %s\nafter  %s", before, after)
+			}
+		})
+	}
+}
+
+func TestRestoreSnapshotVersionOverride(t *testing.T) {
+	snap, _ := makeSnapshot(t, 3)
+	dir := filepath.Join(t.TempDir(), "etcd")
+	res, err := RestoreSnapshot(context.Background(), snap, dir, SnapshotOptions{
+		Name: "m", PeerURL: "https://10.0.0.1:2380", ClusterVersion: "4.5.2", BackupVersion: "4.5.3",
+		AllowVersionMismatch: true, NoRevisionBump: true,
+	})
+	if err != nil {
+		t.Fatalf("override refused: %v", err)
+	}
+	if res.RevisionBump != 0 || res.NewRevision != res.Snapshot.Revision {
+		t.Errorf("NoRevisionBump bumped: %+v", res)
+	}
+	if !strings.HasPrefix(res.ClusterToken, "openshift-etcd-") {
+		t.Errorf("token %q", res.ClusterToken)
+	}
+}
+
+// withoutStorageVersion rewrites a snapshot as etcd before 3.6 would have
+// saved it: no storage version in the meta bucket, a fresh sha256 trailer.
+func withoutStorageVersion(t *testing.T, snapshot []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "snapshot_old.db")
+	if err := os.WriteFile(p, snapshot[:len(snapshot)-sha256.Size], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(p, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Delete([]byte("storageVersion")) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	if err := os.WriteFile(p, append(b, sum[:]...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func listTree(t *testing.T, root string) string {
+	t.Helper()
+	var b strings.Builder
+	filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return nil
+		}
+		r, _ := filepath.Rel(root, p)
+		b.WriteString(r + ":" + fi.Mode().String() + ";")
+		return nil
+	})
+	return b.String()
+}

@@ -1,0 +1,99 @@
+package restore
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestDecide(t *testing.T) {
+	lib := LibraryEtcdVersion // 3.7.x
+	cases := []struct {
+		name          string
+		storage, etcd string
+		want          Method
+		wantErr       error
+	}{
+		{"same as library", "3.7.0", lib, InProcess, nil},
+		{"newer cluster etcd", "3.7.0", "3.8.1", InProcess, nil},
+		{"older cluster etcd, 3.6 snapshot", "3.6.0", "v3.6.4", RestorePod, nil},
+		{"4.5-era cluster", "", "3.4.9", RestorePod, nil},
+		{"unknown cluster, current snapshot", "3.7.0", "", InProcess, nil},
+		{"unknown cluster, 3.6 snapshot", "3.6.0", "", RestorePod, nil},
+		{"nothing known", "", "", RestorePod, nil},
+		{"snapshot newer than cluster", "3.7.0", "3.6.9", "", ErrSnapshotTooNew},
+		{"bad cluster version", "3.7.0", "three", "", ErrInvalidOptions},
+		{"bad storage version", "x", lib, "", ErrCorruptSnapshot},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := Decide(tc.storage, tc.etcd)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if err == nil && d.Method != tc.want {
+				t.Fatalf("method = %s (%s), want %s", d.Method, d.Reason, tc.want)
+			}
+			if err == nil && d.Reason == "" {
+				t.Error("decision without a reason")
+			}
+		})
+	}
+}
+
+func TestCheckVersions(t *testing.T) {
+	cases := []struct {
+		name, backup, cluster string
+		mismatch              bool
+	}{
+		{"same", "4.5.2", "4.5.2", false},
+		{"v prefix and build metadata", "v4.5.2+abc", "4.5.2", false},
+		{"other z", "4.5.2", "4.5.3", true},
+		{"other minor", "4.4.2", "4.5.2", true},
+		{"backup unknown", "", "4.5.2", false},
+		{"cluster unknown", "4.5.2", "", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckVersions(tc.backup, tc.cluster)
+			var vm *VersionMismatchError
+			if got := errors.As(err, &vm); got != tc.mismatch {
+				t.Fatalf("mismatch = %v (%v), want %v", got, err, tc.mismatch)
+			}
+			if tc.mismatch && (vm.BackupVersion != tc.backup || vm.ClusterVersion != tc.cluster || !errors.Is(err, ErrVersionMismatch)) {
+				t.Fatalf("error %+v does not carry both versions", vm)
+			}
+		})
+	}
+}
+
+func TestRevisionBump(t *testing.T) {
+	cases := []struct {
+		name    string
+		json    string
+		snapRev int64
+		want    uint64
+	}{
+		{"unknown", `{"maxRaftIndex":0}`, 100, DefaultRevisionBump},
+		{"recent snapshot", `{"maxRaftIndex":1000}`, 1000, 200},
+		{"old snapshot", `{"maxRaftIndex":1000}`, 400, 600 + 200},
+		{"max from raftIndex map", `{"raftIndex":{"a":10,"b":5000}}`, 5000, 1000},
+		{"tiny", `{"maxRaftIndex":3}`, 3, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec, err := ParseRevisionJSON([]byte(tc.json))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := RevisionBumpFor(rec.MaxRaftIndex, tc.snapRev); got != tc.want {
+				t.Fatalf("bump = %d, want %d", got, tc.want)
+			}
+			if rec.MaxRaftIndex > 0 && uint64(tc.snapRev)+RevisionBumpFor(rec.MaxRaftIndex, tc.snapRev) <= rec.MaxRaftIndex {
+				t.Fatalf("bumped revision does not exceed the last raft index")
+			}
+		})
+	}
+	if _, err := ParseRevisionJSON([]byte("{")); err == nil {
+		t.Error("bad JSON accepted")
+	}
+}
