@@ -53,7 +53,7 @@ type shellHost struct {
 }
 
 // quote makes s one word for a POSIX shell: single quotes, with each
-// embedded single quote written as '\''.
+// embedded single quote written as '\”.
 func quote(s string) string {
 	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") == "" {
 		return s

@@ -287,7 +287,7 @@ func runHostSuite(t *testing.T, h Host, dir, log string) {
 		cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 		defer cancel()
 		start := time.Now()
-		if _, err := h.Run(cctx, nil, "sleep", "30"); !errors.Is(err, context.DeadlineExceeded) {
+		if _, err := h.Run(cctx, nil, "sleep", "10"); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Run(sleep) after deadline = %v", err)
 		}
 		if d := time.Since(start); d > 10*time.Second {

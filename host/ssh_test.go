@@ -1,0 +1,323 @@
+package host
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// sshdPath is Debian's openssh-server daemon.
+const sshdPath = "/usr/sbin/sshd"
+
+// testSSHD is a real sshd listening on a loopback port, accepting the
+// current user with a generated key.
+type testSSHD struct {
+	Addr       string
+	HostKey    ssh.PublicKey
+	UserSigner ssh.Signer
+	UserKey    string // path of the user's private key (OpenSSH PEM)
+	KnownHosts string // known_hosts file listing Addr with HostKey
+	User       string
+	Bin, Log   string // fake commands first on the session PATH, their log
+}
+
+func newEd25519(t *testing.T) (ssh.Signer, []byte) {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer, pem.EncodeToMemory(block)
+}
+
+// startSSHD starts sshd for the test, or skips when it is not installed
+// (fails instead when LIFEBOAT_REQUIRE_SSHD=1, as CI sets).
+func startSSHD(t *testing.T) *testSSHD {
+	t.Helper()
+	if _, err := os.Stat(sshdPath); err != nil {
+		msg := fmt.Sprintf("%s not installed (Debian: apt-get install openssh-server): %v", sshdPath, err)
+		if os.Getenv("LIFEBOAT_REQUIRE_SSHD") == "1" {
+			t.Fatal(msg + "; LIFEBOAT_REQUIRE_SSHD=1 requires it")
+		}
+		t.Skip(msg)
+	}
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Uid == "0" {
+		// sshd started as root wants its privilege separation directory,
+		// which Debian's service unit normally creates.
+		if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	hostSigner, hostPEM := newEd25519(t)
+	userSigner, userPEM := newEd25519(t)
+	files := map[string][]byte{
+		"host_key":        hostPEM,
+		"user_key":        userPEM,
+		"authorized_keys": ssh.MarshalAuthorizedKey(userSigner.PublicKey()),
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	_, port, _ := net.SplitHostPort(addr)
+
+	bin, log := fakeCommands(t)
+	config := strings.Join([]string{
+		"Port " + port,
+		"ListenAddress 127.0.0.1",
+		"HostKey " + filepath.Join(dir, "host_key"),
+		"PidFile " + filepath.Join(dir, "sshd.pid"),
+		"AuthorizedKeysFile " + filepath.Join(dir, "authorized_keys"),
+		"StrictModes no",
+		"PermitRootLogin yes",
+		"UsePAM no",
+		"PasswordAuthentication no",
+		"KbdInteractiveAuthentication no",
+		"PubkeyAuthentication yes",
+		"AllowUsers " + u.Username,
+		"SetEnv PATH=" + bin + ":/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin",
+		"LogLevel VERBOSE",
+		"",
+	}, "\n")
+	configPath := filepath.Join(dir, "sshd_config")
+	if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logFile, err := os.Create(filepath.Join(dir, "sshd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	cmd := exec.Command(sshdPath, "-D", "-e", "-f", configPath)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			b, _ := os.ReadFile(logFile.Name())
+			t.Logf("sshd log:\n%s", b)
+		}
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		select {
+		case <-exited:
+			b, _ := os.ReadFile(logFile.Name())
+			t.Fatalf("sshd exited: %s", b)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sshd did not listen on %s: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	kh := filepath.Join(dir, "known_hosts")
+	line := knownhosts.Line([]string{knownhosts.Normalize(addr)}, hostSigner.PublicKey())
+	if err := os.WriteFile(kh, []byte(line+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &testSSHD{
+		Addr: addr, HostKey: hostSigner.PublicKey(), UserSigner: userSigner,
+		UserKey: filepath.Join(dir, "user_key"), KnownHosts: kh, User: u.Username,
+		Bin: bin, Log: log,
+	}
+}
+
+func (d *testSSHD) config(t *testing.T) SSHConfig {
+	t.Helper()
+	cb, err := KnownHosts(d.KnownHosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return SSHConfig{Name: "master-0", Addr: d.Addr, User: d.User, KeyFile: d.UserKey, HostKeyCallback: cb, DialTimeout: 10 * time.Second}
+}
+
+func TestSSHSuite(t *testing.T) {
+	d := startSSHD(t)
+	ctx := context.Background()
+	// Commands go through "sudo -n": the fake sudo on the session's PATH
+	// records it and runs the rest.
+	h, err := NewSSH(ctx, d.config(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	runHostSuite(t, h, t.TempDir(), d.Log)
+
+	calls(t, d.Log)
+	if _, err := h.Run(ctx, nil, "true"); err != nil {
+		t.Fatal(err)
+	}
+	if got := calls(t, d.Log); len(got) != 1 || got[0] != "sudo -n sh -c true" {
+		t.Errorf("commands = %q, want sudo -n sh -c true", got)
+	}
+
+	cfg := d.config(t)
+	cfg.NoSudo = true
+	cfg.KeyFile, cfg.Signer = "", d.UserSigner
+	direct, err := NewSSH(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Close()
+	if out, err := direct.Run(ctx, nil, "echo", "direct"); err != nil || string(out) != "direct\n" {
+		t.Fatalf("Run without sudo = %q, %v", out, err)
+	}
+	if got := calls(t, d.Log); len(got) != 0 {
+		t.Errorf("NoSudo ran %q", got)
+	}
+}
+
+func TestSSHRefusesHostKey(t *testing.T) {
+	d := startSSHD(t)
+	dir := t.TempDir()
+	other, _ := newEd25519(t)
+	tests := []struct {
+		name         string
+		knownHosts   string
+		wantMismatch bool
+	}{
+		{name: "unknown host", knownHosts: knownhosts.Line([]string{"[127.0.0.1]:1"}, d.HostKey) + "\n"},
+		{name: "empty known_hosts", knownHosts: ""},
+		{name: "other key for the host", knownHosts: knownhosts.Line([]string{knownhosts.Normalize(d.Addr)}, other.PublicKey()) + "\n", wantMismatch: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			kh := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "_"))
+			if err := os.WriteFile(kh, []byte(tt.knownHosts), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cb, err := KnownHosts(kh)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := d.config(t)
+			cfg.HostKeyCallback = cb
+			h, err := NewSSH(context.Background(), cfg)
+			if err == nil {
+				h.Close()
+				t.Fatal("NewSSH accepted a host key not in known_hosts")
+			}
+			var hk *HostKeyError
+			if !errors.As(err, &hk) {
+				t.Fatalf("err = %v (%T), want *HostKeyError", err, err)
+			}
+			if hk.Mismatch != tt.wantMismatch || hk.Fingerprint != ssh.FingerprintSHA256(d.HostKey) {
+				t.Errorf("HostKeyError = %+v", hk)
+			}
+			t.Log(err)
+		})
+	}
+	t.Run("no callback", func(t *testing.T) {
+		cfg := d.config(t)
+		cfg.HostKeyCallback = nil
+		if _, err := NewSSH(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "HostKeyCallback is required") {
+			t.Errorf("NewSSH without HostKeyCallback = %v", err)
+		}
+	})
+	t.Run("wrong user key", func(t *testing.T) {
+		cfg := d.config(t)
+		cfg.KeyFile, cfg.Signer = "", other
+		if _, err := NewSSH(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "unable to authenticate") {
+			t.Errorf("NewSSH with an unauthorized key = %v", err)
+		}
+	})
+}
+
+func TestSSHReconnectsAndCloses(t *testing.T) {
+	d := startSSHD(t)
+	ctx := context.Background()
+	cfg := d.config(t)
+	cfg.NoSudo = true
+	h, err := NewSSH(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Drop the connection under the host: the next operation redials.
+	h.mu.Lock()
+	h.client.Close()
+	h.mu.Unlock()
+	if out, err := h.Run(ctx, nil, "echo", "again"); err != nil || string(out) != "again\n" {
+		t.Fatalf("Run after a lost connection = %q, %v", out, err)
+	}
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Run(ctx, nil, "true"); err == nil {
+		t.Error("Run after Close succeeded")
+	}
+}
+
+func TestSSHDialHonoursContext(t *testing.T) {
+	// A listener that accepts and never speaks: the handshake hangs until
+	// ctx ends.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	signer, _ := newEd25519(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = NewSSH(ctx, SSHConfig{Addr: l.Addr().String(), Signer: signer, HostKeyCallback: ssh.InsecureIgnoreHostKey()})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("NewSSH = %v, want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("NewSSH returned after %v", d)
+	}
+}
