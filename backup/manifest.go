@@ -1,0 +1,105 @@
+package backup
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"time"
+
+	"github.com/lifeboat-dev/lifeboat/internal/atomicfile"
+)
+
+// ManifestFormat is the version of the backup.json format.
+const ManifestFormat = 1
+
+// Manifest is lifeboat's description of a backup, saved as backup.json
+// beside the snapshot and the archive. It adds to the layout
+// cluster-backup.sh writes and never replaces it: a backup without it is
+// still whole. It holds no secret (no proxy URLs, no keys).
+type Manifest struct {
+	Format    int       `json:"format"`
+	Timestamp string    `json:"timestamp"`
+	CreatedAt time.Time `json:"createdAt"`
+	// PossiblyDirty is set when the backup was forced past the operator
+	// check (the files carry the __POSSIBLY_DIRTY__ marker).
+	PossiblyDirty bool `json:"possiblyDirty,omitempty"`
+	// ClusterVersion is the OpenShift z-stream the backup was taken from
+	// ("" when it could not be read); restore needs the same one.
+	ClusterVersion string `json:"clusterVersion,omitempty"`
+	EtcdVersion    string `json:"etcdVersion,omitempty"`
+	// Revision is the etcd revision when the snapshot began.
+	Revision int64  `json:"revision"`
+	DBSize   int64  `json:"dbSize,omitempty"`
+	Member   Member `json:"member"`
+	// Encryption is the APIServer encryption type; when enabled the
+	// archive holds the encryption keys and should be stored apart from
+	// the snapshot.
+	Encryption        string        `json:"encryption,omitempty"`
+	EncryptionEnabled bool          `json:"encryptionEnabled"`
+	LifeboatVersion   string        `json:"lifeboatVersion"`
+	Snapshot          ManifestFile  `json:"snapshot"`
+	Resources         ManifestFile  `json:"resources"`
+	ResourceDirs      []ResourceDir `json:"resourceDirs"`
+}
+
+// ManifestFile records one file of the backup.
+type ManifestFile struct {
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+	// DBSHA256 is, for the snapshot, the sha256 of the database part (the
+	// trailer etcd appended).
+	DBSHA256 string `json:"dbSHA256,omitempty"`
+}
+
+// WriteManifest writes m as dir/backup.json, mode 0600, atomically.
+func WriteManifest(dir string, m *Manifest) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(filepath.Join(dir, ManifestFileName), bytes.NewReader(append(b, '\n')), 0o600)
+}
+
+// ReadManifest reads dir/backup.json. A missing file is an error wrapping
+// fs.ErrNotExist; a malformed one wraps ErrBadManifest.
+func ReadManifest(dir string) (*Manifest, error) {
+	b, err := os.ReadFile(filepath.Join(dir, ManifestFileName))
+	if err != nil {
+		return nil, err
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadManifest, err)
+	}
+	if m.Format != ManifestFormat {
+		return nil, fmt.Errorf("%w: format %d, this lifeboat reads %d", ErrBadManifest, m.Format, ManifestFormat)
+	}
+	return &m, nil
+}
+
+const modulePath = "github.com/lifeboat-dev/lifeboat"
+
+// Version is the version of lifeboat compiled into the running program
+// ("(devel)" when built from a work tree).
+func Version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	if bi.Main.Path == modulePath {
+		return bi.Main.Version
+	}
+	for _, d := range bi.Deps {
+		if d.Path == modulePath {
+			if d.Replace != nil {
+				return d.Replace.Version
+			}
+			return d.Version
+		}
+	}
+	return "(devel)"
+}
