@@ -7,19 +7,65 @@
 // kubelet, shut down), so one procedure runs unchanged on every
 // implementation:
 //
-//   - [Local]: the machine lifeboat runs on, or a directory tree standing in
-//     for a host (what clustertest uses);
+//   - [Local]: the machine lifeboat runs on (root "/"), or a directory tree
+//     standing in for a host (what clustertest uses, with its simulated
+//     kubelet plugged in as the [Runtime]). Paths are mapped beneath the
+//     root and cannot leave it, by ".." or by a symlink. On a real master
+//     lifeboat must run as root: Local does not escalate privileges.
 //   - [SSH]: a remote master over SSH with key authentication, host-key
-//     checking and sudo, as "ssh core@<node> sudo ..." does;
+//     checking ([KnownHosts]) and "sudo -n", as "ssh core@<node> sudo ..."
+//     does. One connection, one session per command.
 //   - [DebugPod]: a privileged pod on the node with the host filesystem at
-//     /host, commands run through "chroot /host" by exec through the API,
-//     as "oc debug node/<name>" does.
+//     /host, commands run as "chroot /host sh -c ..." through the exec
+//     subresource, as "oc debug node/<name>" does.
+//
+// SSH and DebugPod carry every typed operation out as the runbook's own
+// shell commands, built once for both: "cat" (ReadFile, Open, streamed),
+// "cat > tmp && sync && mv tmp path" (WriteFile), "mkdir -p", "mv -n" guarded
+// by "test -e" on both paths (Move), "stat -c" and "readlink" (Stat,
+// ReadDir), "crictl ps --name <name> -o json", "systemctl restart
+// kubelet.service", "shutdown -h +<minutes>". Arguments are single-quoted,
+// so any path is safe.
 //
 // Runbook steps covered: 1.1 steps 1-2 (reaching a master), 2.4.2 step 1
-// (moving the etcd manifest and data directory aside), 3.2 step 1 (shutdown
-// -h 1), 5.3.1 steps 4, 7 and 8 (moving static pod manifests, crictl ps,
-// restarting the kubelet).
+// (moving the etcd manifest and data directory aside), 3.2 step 1
+// (shutdown -h 1), 5.3.1 steps 4, 7, 8 and 9 (moving static pod manifests
+// and the data directory, crictl ps, restarting the kubelet).
 //
-// Errors: a missing path wraps fs.ErrNotExist; a move onto an existing path
-// wraps fs.ErrExist; a command that exits non-zero is an *ExitError.
+// # Errors
+//
+// Errors name the host and the path, and wrap:
+//
+//   - fs.ErrNotExist for a missing path (for Move: neither source nor
+//     destination, or a missing destination parent);
+//   - fs.ErrExist when Move finds both source and destination (a move
+//     already done, source gone and destination present, returns nil);
+//   - [ErrInvalidPath] for a path that is not absolute or contains "..";
+//   - *[ExitError] for a command that exited non-zero (Run, and the
+//     commands behind Containers, RestartKubelet, Shutdown);
+//   - *[HostKeyError] from [NewSSH] when the server's host key is unknown
+//     or differs from known_hosts;
+//   - [ErrDebugPodNotRunning] from [NewDebugPod] when its pod does not
+//     start (the pod is deleted);
+//   - ctx.Err() when the context ends.
+//
+// # Testing
+//
+// Local is tested on directory trees and on the real filesystem; the shell
+// commands of the remote hosts are tested by running them with the local
+// sh, and SSH against a real sshd (Debian's openssh-server) that the test
+// starts on a loopback port with generated keys. A DebugPod is tested for
+// the pod it creates against a real kube-apiserver (clustertest), but no
+// kubelet runs pods there, so its exec path (the commands themselves) is
+// not exercised by the tests; those commands are the ones SSH runs.
+//
+// # Limitations
+//
+// Cancelling ctx stops waiting at once, but whether the remote command
+// stops too depends on the far side: SSH sends SIGTERM to the session,
+// which sshd refuses for a root login ("session signalling requires
+// privilege separation"), and a cancelled exec stream may leave its command
+// running in the debug pod. The commands lifeboat runs are short or
+// idempotent. Modification times read over SSH or a debug pod have a
+// resolution of one second.
 package host
