@@ -1,5 +1,3 @@
-//go:build lifeboat_c2wip
-
 package clustertest
 
 import (
@@ -67,16 +65,16 @@ func (c *Cluster) sim() *simState {
 
 // controllerInterval is the reconcile period of the simulated controllers.
 func (c *Cluster) controllerInterval() time.Duration {
-	if c.opts.Interval > 0 {
-		return c.opts.Interval
+	if c.interval > 0 {
+		return c.interval
 	}
 	return defaultControllerInterval
 }
 
 // controllerLogger is the logger of the simulated controllers.
 func (c *Cluster) controllerLogger() *slog.Logger {
-	if c.opts.Logger != nil {
-		return c.opts.Logger.With("component", "clustertest-controllers")
+	if c.log != nil {
+		return c.log.With("component", "controllers")
 	}
 	return slog.New(slog.DiscardHandler)
 }

@@ -1,5 +1,3 @@
-//go:build lifeboat_c2wip
-
 package clustertest
 
 import (

@@ -1,5 +1,3 @@
-//go:build lifeboat_c2wip
-
 package clustertest
 
 import (
@@ -343,7 +341,6 @@ func (e *etcdInstaller) start(ctx context.Context, node string, h *Host, revisio
 		members = resp.Members
 	}
 	initialCluster := c.initialCluster(members, node, peer)
-	h.setCrashloop(false)
 	return c.writeEtcdRevision(h, int(revision), initialCluster, "existing")
 }
 
@@ -404,7 +401,7 @@ func (e *etcdInstaller) done(ctx context.Context, node string, h *Host, revision
 	if err != nil || fileRevision(b) != revision {
 		return false, nil // moved away or replaced: wait (a newer revision restarts the install)
 	}
-	if !h.etcdRunning() || !c.etcdRunsRevision(node, h, revision, since) {
+	if rev, _, ok := h.etcdRevision(); !ok || rev != int(revision) {
 		return false, nil
 	}
 	members, err := c.memberList(ctx)

@@ -1,5 +1,3 @@
-//go:build lifeboat_c2wip
-
 package clustertest
 
 import (
@@ -255,7 +253,8 @@ func TestSetNodeInstallerProgressing(t *testing.T) {
 		{"new node", 4, []int32{4, 0, 4}, operatorv1.ConditionTrue, reasonNodeInstaller, "1 nodes are at revision 0; 2 nodes are at revision 4"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st := &operatorv1.StaticPodOperatorStatus{LatestAvailableRevision: tc.latest}
+			st := &operatorv1.StaticPodOperatorStatus{}
+			st.LatestAvailableRevision = tc.latest
 			for i, r := range tc.revs {
 				st.NodeStatuses = append(st.NodeStatuses, operatorv1.NodeStatus{NodeName: fmt.Sprintf("m%d", i), CurrentRevision: r})
 			}
