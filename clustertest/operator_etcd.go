@@ -311,6 +311,29 @@ type etcdInstaller struct {
 
 func (e *etcdInstaller) newRevisionForNewNode() bool { return true }
 
+// firstChoices are the masters without a started member: scaling up before
+// restarting existing members keeps a two-member cluster from losing quorum
+// while one of them restarts.
+func (e *etcdInstaller) firstChoices(ctx context.Context) []string {
+	members, err := e.c.memberList(ctx)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, n := range e.c.Masters() {
+		h := e.c.Host(n)
+		if h == nil {
+			continue
+		}
+		if !slices.ContainsFunc(members, func(m *etcdserverpb.Member) bool {
+			return m.Name == n && len(m.ClientURLs) > 0
+		}) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 func (e *etcdInstaller) start(ctx context.Context, node string, h *Host, revision int32) error {
 	c := e.c
 	members, err := c.memberList(ctx)

@@ -88,6 +88,8 @@ type staticPodInstaller interface {
 	start(ctx context.Context, node string, h *Host, revision int32) error
 	// done reports whether node runs revision.
 	done(ctx context.Context, node string, h *Host, revision int32, since time.Time) (bool, error)
+	// firstChoices names nodes to install before the others.
+	firstChoices(ctx context.Context) []string
 	// newRevisionForNewNode reports whether a new master makes a new
 	// revision (etcd: its initial cluster changes) rather than just getting
 	// the latest one installed.
@@ -370,32 +372,45 @@ func (c *Cluster) progressInstall(ctx context.Context, op *staticPodOperator, in
 		}
 	}
 
-	// Pick the next node behind the latest revision whose machine is up.
+	// Pick the next node behind the latest revision whose machine is up:
+	// the installer's first choices, then the oldest revision, then by name.
+	var candidates []int
 	for i := range st.NodeStatuses {
 		ns := &st.NodeStatuses[i]
 		if ns.CurrentRevision >= latest {
 			ns.TargetRevision = 0
 			continue
 		}
-		h := c.Host(ns.NodeName)
-		if h == nil || !h.Powered() {
-			continue
+		if h := c.Host(ns.NodeName); h != nil && h.Powered() {
+			candidates = append(candidates, i)
 		}
-		for j := range st.NodeStatuses {
-			st.NodeStatuses[j].TargetRevision = 0
-		}
-		if err := inst.start(ctx, ns.NodeName, h, latest); err != nil {
-			ns.LastFailedRevision = latest
-			now := metav1.Now()
-			ns.LastFailedTime = &now
-			ns.LastFailedReason = "InstallerFailed"
-			ns.LastFailedRevisionErrors = []string{err.Error()}
-			return fmt.Errorf("installing %s revision %d on %s: %w", op.name, latest, ns.NodeName, err)
-		}
-		ns.TargetRevision = latest
-		setRollout(&installing{node: ns.NodeName, revision: latest, started: time.Now()})
+	}
+	if len(candidates) == 0 {
 		return nil
 	}
+	first := inst.firstChoices(ctx)
+	slices.SortStableFunc(candidates, func(a, b int) int {
+		na, nb := st.NodeStatuses[a], st.NodeStatuses[b]
+		fa, fb := slices.Contains(first, na.NodeName), slices.Contains(first, nb.NodeName)
+		switch {
+		case fa && !fb:
+			return -1
+		case fb && !fa:
+			return 1
+		case na.CurrentRevision != nb.CurrentRevision:
+			return int(na.CurrentRevision - nb.CurrentRevision)
+		}
+		return strings.Compare(na.NodeName, nb.NodeName)
+	})
+	ns := &st.NodeStatuses[candidates[0]]
+	for j := range st.NodeStatuses {
+		st.NodeStatuses[j].TargetRevision = 0
+	}
+	if err := inst.start(ctx, ns.NodeName, c.Host(ns.NodeName), latest); err != nil {
+		return fmt.Errorf("installing %s revision %d on %s: %w", op.name, latest, ns.NodeName, err)
+	}
+	ns.TargetRevision = latest
+	setRollout(&installing{node: ns.NodeName, revision: latest, started: time.Now()})
 	return nil
 }
 
@@ -559,6 +574,8 @@ type fileInstaller struct {
 }
 
 func (f *fileInstaller) newRevisionForNewNode() bool { return false }
+
+func (f *fileInstaller) firstChoices(ctx context.Context) []string { return nil }
 
 func (f *fileInstaller) start(ctx context.Context, node string, h *Host, revision int32) error {
 	return f.c.writeStaticPodRevision(h, f.component, int(revision))
