@@ -61,11 +61,11 @@
 //
 // # Limitations
 //
-// Cancelling ctx stops waiting at once, but whether the remote command
-// stops too depends on the far side: SSH sends SIGTERM to the session,
-// which sshd refuses for a root login ("session signalling requires
-// privilege separation"), and a cancelled exec stream may leave its command
-// running in the debug pod. The commands lifeboat runs are short or
-// idempotent. Modification times read over SSH or a debug pod have a
+// Cancelling ctx stops waiting at once. For SSH and DebugPod the command
+// on the host is then stopped by a second, short command that sends
+// SIGTERM to it and its children (every shell line reports its PID first,
+// because sshd refuses signal requests for root logins and exec streams
+// carry no signals); a command whose grandchildren run on may leave them
+// running. Modification times read over SSH or a debug pod have a
 // resolution of one second.
 package host

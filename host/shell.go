@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -111,8 +112,12 @@ func (h *shellHost) run(ctx context.Context, op, line string, stdin io.Reader, w
 		w = &out
 	}
 	errBuf := &limitedBuffer{n: stderrLimit}
+	pids := &pidFilter{w: errBuf}
 	h.log.Debug("shell", "op", op, "line", line)
-	code, err = h.t.runLine(ctx, line, stdin, w, errBuf)
+	code, err = h.t.runLine(ctx, pidPrefix+line, stdin, w, pids)
+	if err != nil && ctx.Err() != nil {
+		h.stopRemote(ctx, pids.get())
+	}
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
 			err = fmt.Errorf("%w (%v)", ctxErr, err)
@@ -120,6 +125,74 @@ func (h *shellHost) run(ctx context.Context, op, line string, stdin io.Reader, w
 		return out.Bytes(), code, errBuf.Bytes(), fmt.Errorf("host %s: %s: %w", h.name, op, err)
 	}
 	return out.Bytes(), code, errBuf.Bytes(), nil
+}
+
+// pidPrefix makes every shell line report its process ID on the first
+// line of standard error, so that a cancelled command can be stopped on the
+// far side (see stopRemote); pidFilter takes the line out again.
+const pidPrefix = `echo "lifeboat-pid $$" >&2; `
+
+// pidFilter passes standard error through to w, except its first line
+// when that is pidPrefix's report, whose PID it keeps.
+type pidFilter struct {
+	w    io.Writer
+	mu   sync.Mutex
+	head []byte
+	done bool
+	pid  int
+}
+
+func (f *pidFilter) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.done {
+		return f.w.Write(p)
+	}
+	f.head = append(f.head, p...)
+	i := bytes.IndexByte(f.head, '\n')
+	if i < 0 {
+		if len(f.head) > 64 { // not our report
+			f.done = true
+			_, err := f.w.Write(f.head)
+			return len(p), err
+		}
+		return len(p), nil
+	}
+	f.done = true
+	first, rest := f.head[:i], f.head[i+1:]
+	if pid, ok := strings.CutPrefix(string(first), "lifeboat-pid "); ok {
+		f.pid, _ = strconv.Atoi(pid)
+	} else {
+		rest = f.head
+	}
+	if len(rest) > 0 {
+		if _, err := f.w.Write(rest); err != nil {
+			return len(p), err
+		}
+	}
+	return len(p), nil
+}
+
+func (f *pidFilter) get() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.pid
+}
+
+// stopRemote terminates a cancelled command and its children on the host,
+// with a separate short command, because neither transport reliably
+// signals the command when its stream is closed (sshd refuses signals for
+// root logins; exec streams carry none).
+func (h *shellHost) stopRemote(ctx context.Context, pid int) {
+	if pid <= 1 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	line := fmt.Sprintf("pkill -TERM -P %d; kill -TERM %d; exit 0", pid, pid)
+	if _, err := h.t.runLine(ctx, line, nil, io.Discard, io.Discard); err != nil {
+		h.log.Debug("stopping cancelled command", "pid", pid, "err", err)
+	}
 }
 
 // pathErr maps the special exit codes to fs errors on p (or on parentOf

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -63,6 +64,35 @@ func TestQuote(t *testing.T) {
 			out, err := exec.Command("sh", "-c", "printf %s "+quote(tt.in)).Output()
 			if err != nil || string(out) != tt.in {
 				t.Errorf("sh read %s as %q, %v", quote(tt.in), out, err)
+			}
+		})
+	}
+}
+
+func TestPIDFilter(t *testing.T) {
+	tests := []struct {
+		name    string
+		writes  []string
+		wantPID int
+		wantOut string
+	}{
+		{name: "report then stderr", writes: []string{"lifeboat-pid 4242\noops\n"}, wantPID: 4242, wantOut: "oops\n"},
+		{name: "split writes", writes: []string{"lifeboat-", "pid 17", "\nmore", " text"}, wantPID: 17, wantOut: "more text"},
+		{name: "no report", writes: []string{"sudo: a password is required\n"}, wantOut: "sudo: a password is required\n"},
+		{name: "long first line", writes: []string{strings.Repeat("x", 100), "\n"}, wantOut: strings.Repeat("x", 100) + "\n"},
+		{name: "report only", writes: []string{"lifeboat-pid 9\n"}, wantPID: 9},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out strings.Builder
+			f := &pidFilter{w: &out}
+			for _, w := range tt.writes {
+				if n, err := f.Write([]byte(w)); n != len(w) || err != nil {
+					t.Fatalf("Write = %d, %v", n, err)
+				}
+			}
+			if f.get() != tt.wantPID || out.String() != tt.wantOut {
+				t.Errorf("pid %d, stderr %q; want %d, %q", f.get(), out.String(), tt.wantPID, tt.wantOut)
 			}
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -287,11 +288,23 @@ func runHostSuite(t *testing.T, h Host, dir, log string) {
 		cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 		defer cancel()
 		start := time.Now()
-		if _, err := h.Run(cctx, nil, "sleep", "10"); !errors.Is(err, context.DeadlineExceeded) {
+		const sleeper = "29.4817" // an argument no other process uses
+		if _, err := h.Run(cctx, nil, "sleep", sleeper); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Run(sleep) after deadline = %v", err)
 		}
 		if d := time.Since(start); d > 10*time.Second {
 			t.Errorf("Run returned %v after the deadline", d)
+		}
+		// The command itself was stopped on the host (this machine).
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			out, _ := exec.Command("pgrep", "-f", "sleep "+sleeper).Output()
+			if len(bytes.TrimSpace(out)) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("cancelled command still running: pids %s", out)
+				break
+			}
 		}
 	})
 
