@@ -3,14 +3,10 @@ package clustertest
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,7 +16,6 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 	"k8s.io/apimachinery/pkg/util/wait"
 )
 
@@ -69,39 +64,11 @@ type EtcdCluster struct {
 	clientTLS TLSFiles
 
 	mu      sync.Mutex
+	ctx     context.Context // ends on Close
+	cancel  context.CancelFunc
 	clients []*clientv3.Client
 	closed  bool
 }
-
-// EtcdMember is one member of an EtcdCluster. Its methods are safe for
-// concurrent use.
-type EtcdMember struct {
-	Name      string
-	ClientURL string // https://127.0.0.1:<port>
-	PeerURL   string // https://127.0.0.1:<port>
-	DataDir   string
-	// LogFile receives the member's stdout and stderr (appended across
-	// restarts).
-	LogFile string
-	// ServerTLS and PeerTLS are the member's serving and peer certificates.
-	ServerTLS, PeerTLS TLSFiles
-
-	cluster *EtcdCluster
-	args    []string
-
-	mu   sync.Mutex
-	proc *process
-}
-
-// Timing of the simulated etcd members: a loopback cluster elects a leader in
-// well under a second with these, instead of etcd's defaults of 100ms/1s.
-const (
-	etcdHeartbeatMillis = 50
-	etcdElectionMillis  = 500
-	etcdStopTimeout     = 10 * time.Second
-	etcdPollInterval    = 50 * time.Millisecond
-	etcdStartAttempts   = 3
-)
 
 // StartEtcd starts an etcd cluster for the test and registers its Close with
 // t.Cleanup. It fails the test if the cluster does not come up. When the test
@@ -126,9 +93,11 @@ func StartEtcd(t testing.TB, opts EtcdOptions) *EtcdCluster {
 	return c
 }
 
-// NewEtcdCluster starts an etcd cluster and waits until every member serves a
-// linearizable read. The caller must Close it. ctx bounds the startup only;
-// the processes run until Close.
+// NewEtcdCluster starts a new etcd cluster and waits until every member
+// serves a linearizable read. The caller must Close it. ctx bounds the
+// startup only; the processes run until Close. Member data dirs left in
+// opts.Dir by an earlier cluster are removed: the cluster is always new
+// (a CA already in Dir/pki is reused).
 func NewEtcdCluster(ctx context.Context, opts EtcdOptions) (_ *EtcdCluster, err error) {
 	if opts.Members == 0 {
 		opts.Members = 3
@@ -153,7 +122,9 @@ func NewEtcdCluster(ctx context.Context, opts EtcdOptions) (_ *EtcdCluster, err 
 		return nil, fmt.Errorf("%w: etcd %s: %v", ErrBinariesMissing, bin.Etcd, err)
 	}
 
-	c := &EtcdCluster{binary: bin.Etcd, logger: logger}
+	// The cluster's own context: outlives the startup ctx, ends on Close.
+	cctx, ccancel := context.WithCancel(context.WithoutCancel(ctx))
+	c := &EtcdCluster{binary: bin.Etcd, logger: logger, ctx: cctx, cancel: ccancel}
 	if opts.Dir == "" {
 		d, err := os.MkdirTemp("", "lifeboat-etcd-")
 		if err != nil {
@@ -249,8 +220,18 @@ func (c *EtcdCluster) bootstrap(ctx context.Context, opts EtcdOptions) error {
 		})
 		m.args = append(m.args, opts.ExtraArgs...)
 	}
+	// Start members one after the other, each once the previous one serves
+	// its peer URL. etcd bootstrapping a new cluster first asks every peer
+	// whether it already joined, waiting up to a second for each peer that
+	// accepts connections but does not answer yet -- which is what members
+	// started at the same moment do to each other. Peers that refuse the
+	// connection or answer are dealt with in milliseconds.
 	for _, m := range c.Members {
 		if err := m.launch(); err != nil {
+			c.killAll()
+			return err
+		}
+		if err := m.waitPeerServing(ctx); err != nil {
 			c.killAll()
 			return err
 		}
@@ -262,9 +243,12 @@ func (c *EtcdCluster) bootstrap(ctx context.Context, opts EtcdOptions) error {
 	return nil
 }
 
+// killAll kills every member without waiting for anything.
 func (c *EtcdCluster) killAll() {
 	for _, m := range c.Members {
-		m.Kill()
+		if p := m.current(); p != nil {
+			p.kill()
+		}
 	}
 }
 
@@ -294,13 +278,16 @@ func (c *EtcdCluster) Close() error {
 	already := c.closed
 	c.closed = true
 	c.mu.Unlock()
+	c.cancel()
 	for _, cl := range clients {
 		cl.Close()
 	}
 	var errs []error
 	for _, m := range c.Members {
-		if err := m.Kill(); err != nil {
-			errs = append(errs, err)
+		if p := m.current(); p != nil {
+			if err := p.kill(); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	if c.removeDir && !already {
@@ -390,321 +377,31 @@ func (c *EtcdCluster) LogTails(t testing.TB, n int) {
 	}
 }
 
-// launch starts the member's process unless it is running.
-func (m *EtcdMember) launch() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.proc != nil && m.proc.running() {
-		return nil
+// waitSurvivors waits until the running members serve a linearizable read,
+// if they are a quorum and the cluster is not closing.
+func (c *EtcdCluster) waitSurvivors() {
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	var eps []string
+	for _, m := range c.Members {
+		if m.Running() {
+			eps = append(eps, m.ClientURL)
+		}
 	}
-	argv := append([]string{m.cluster.binary}, m.args...)
-	p, err := startProcess("etcd member "+m.Name, argv, nil, m.LogFile)
+	if closed || len(eps) < len(c.Members)/2+1 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
+	defer cancel()
+	cl, err := newEtcdClient(eps, c.clientTLS)
 	if err != nil {
-		return err
-	}
-	m.proc = p
-	m.cluster.logger.Info("etcd member started", "member", m.Name, "pid", p.pid(), "client", m.ClientURL)
-	return nil
-}
-
-func (m *EtcdMember) current() *process {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.proc
-}
-
-// waitReady polls the member until it serves a linearizable read, its
-// process exits, or ctx ends.
-func (m *EtcdMember) waitReady(ctx context.Context) error {
-	p := m.current()
-	if p == nil {
-		return fmt.Errorf("clustertest: etcd member %s is not started", m.Name)
-	}
-	cl, err := newEtcdClient([]string{m.ClientURL}, m.cluster.clientTLS)
-	if err != nil {
-		return err
+		return
 	}
 	defer cl.Close()
-	// Stop waiting as soon as the process exits.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-p.exited():
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	var last error
+	start := time.Now()
 	err = wait.PollUntilContextCancel(ctx, etcdPollInterval, true, func(ctx context.Context) (bool, error) {
-		select {
-		case <-p.exited():
-			return false, m.exitError(p)
-		default:
-		}
-		last = etcdReadOnce(ctx, cl)
-		return last == nil, nil
+		return etcdReadOnce(ctx, cl) == nil, nil
 	})
-	if err != nil && !p.running() {
-		err = m.exitError(p)
-	}
-	if err != nil {
-		if last != nil && p.running() {
-			err = fmt.Errorf("%w (last check: %v)", err, last)
-		}
-		return fmt.Errorf("clustertest: waiting for etcd member %s: %w", m.Name, err)
-	}
-	return nil
-}
-
-func (m *EtcdMember) exitError(p *process) error {
-	why := exitSummary(p.logFile.Name(), p.logOffset)
-	err := fmt.Errorf("etcd member %s exited (code %d): %s", m.Name, p.exitCode(), why)
-	if strings.Contains(why, "address already in use") {
-		return fmt.Errorf("%w: %w", errPortInUse, err)
-	}
-	return err
-}
-
-// exitSummary picks the lines that say why a process exited from its log,
-// reading what it wrote from offset on: its fatal or panic lines, else lines
-// mentioning an error, else its first lines (a usage message starts with the
-// complaint).
-func exitSummary(path string, offset int64) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return "(" + err.Error() + ")"
-	}
-	defer f.Close()
-	const maxBytes = 256 << 10
-	if fi, err := f.Stat(); err == nil && fi.Size()-offset > maxBytes {
-		offset = fi.Size() - maxBytes
-	}
-	data, err := io.ReadAll(io.NewSectionReader(f, offset, maxBytes))
-	if err != nil {
-		return "(" + err.Error() + ")"
-	}
-	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-	pick := func(match func(string) bool) []string {
-		var out []string
-		for _, l := range lines {
-			if match(l) {
-				out = append(out, strings.TrimSpace(l))
-			}
-		}
-		if len(out) > 3 {
-			out = out[len(out)-3:]
-		}
-		return out
-	}
-	out := pick(func(l string) bool {
-		return strings.Contains(l, `"level":"fatal"`) || strings.Contains(l, `"level":"panic"`) || strings.HasPrefix(l, "panic:")
-	})
-	if len(out) == 0 {
-		out = pick(func(l string) bool { return strings.Contains(strings.ToLower(l), "error") })
-	}
-	if len(out) == 0 {
-		out = lines[:min(3, len(lines))]
-	}
-	return strings.Join(out, " | ")
-}
-
-// etcdReadOnce does one linearizable read, bounded to a second.
-func etcdReadOnce(ctx context.Context, cl *clientv3.Client) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	_, err := cl.Get(ctx, "health")
-	return err
-}
-
-// Kill sends SIGKILL to the member's process and waits for it to die, like a
-// crash. Killing a stopped member is a no-op.
-func (m *EtcdMember) Kill() error {
-	p := m.current()
-	if p == nil {
-		return nil
-	}
-	if p.running() {
-		m.cluster.logger.Info("killing etcd member", "member", m.Name, "pid", p.pid())
-	}
-	return p.kill()
-}
-
-// Stop sends SIGTERM to the member's process and waits for it to exit
-// (SIGKILL after 10s). Stopping a stopped member is a no-op.
-func (m *EtcdMember) Stop() error {
-	p := m.current()
-	if p == nil {
-		return nil
-	}
-	if p.running() {
-		m.cluster.logger.Info("stopping etcd member", "member", m.Name, "pid", p.pid())
-	}
-	return p.stop(etcdStopTimeout)
-}
-
-// Start restarts a stopped or killed member on its data dir and ports, and
-// waits until it has rejoined and serves a linearizable read (which needs a
-// quorum of running members; see EtcdCluster.StartMembers). Starting a
-// running member only waits for it to be ready.
-func (m *EtcdMember) Start(ctx context.Context) error {
-	if err := m.launch(); err != nil {
-		return err
-	}
-	return m.waitReady(ctx)
-}
-
-// Running reports whether the member's process is alive.
-func (m *EtcdMember) Running() bool {
-	p := m.current()
-	return p != nil && p.running()
-}
-
-// PID is the member's process id, or 0 when it is not running.
-func (m *EtcdMember) PID() int {
-	p := m.current()
-	if p == nil || !p.running() {
-		return 0
-	}
-	return p.pid()
-}
-
-// Exited is closed when the member's current process exits (closed already
-// when the member is not running).
-func (m *EtcdMember) Exited() <-chan struct{} {
-	p := m.current()
-	if p == nil {
-		ch := make(chan struct{})
-		close(ch)
-		return ch
-	}
-	return p.exited()
-}
-
-// IssueEtcdMemberCerts issues a member's serving certificate
-// ("etcd-serving-<name>", server and client usage, for 127.0.0.1 and
-// localhost) and peer certificate ("etcd-peer-<name>", both usages), as the
-// etcd operator does for each master.
-func IssueEtcdMemberCerts(p *PKI, name string) (server, peer TLSFiles, err error) {
-	sans := CertOptions{
-		CommonName: "system:etcd-server:" + name,
-		DNSNames:   []string{"localhost"},
-		IPs:        []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	if server, err = p.Issue("etcd-serving-"+name, sans); err != nil {
-		return TLSFiles{}, TLSFiles{}, err
-	}
-	sans.CommonName = "system:etcd-peer:" + name
-	if peer, err = p.Issue("etcd-peer-"+name, sans); err != nil {
-		return TLSFiles{}, TLSFiles{}, err
-	}
-	return server, peer, nil
-}
-
-// EtcdMemberConfig describe one member's command line (see EtcdMemberArgs).
-type EtcdMemberConfig struct {
-	Name, DataDir      string
-	ClientURL, PeerURL string
-	// InitialCluster is the --initial-cluster value (name=peerURL,...).
-	InitialCluster string
-	// InitialClusterNew selects --initial-cluster-state new; false is
-	// "existing" (a member added to a running cluster).
-	InitialClusterNew bool
-	ClusterToken      string
-	ServerTLS         TLSFiles
-	PeerTLS           TLSFiles
-	QuotaBackendBytes int64
-}
-
-// EtcdMemberArgs returns the etcd arguments (without the binary) for a member
-// with TLS and client certificate authentication on client and peer URLs and
-// timing suited to loopback. The simulated kubelets run members with the same
-// flags.
-func EtcdMemberArgs(cfg EtcdMemberConfig) []string {
-	state := "existing"
-	if cfg.InitialClusterNew {
-		state = "new"
-	}
-	args := []string{
-		"--name=" + cfg.Name,
-		"--data-dir=" + cfg.DataDir,
-		"--listen-client-urls=" + cfg.ClientURL,
-		"--advertise-client-urls=" + cfg.ClientURL,
-		"--listen-peer-urls=" + cfg.PeerURL,
-		"--initial-advertise-peer-urls=" + cfg.PeerURL,
-		"--initial-cluster=" + cfg.InitialCluster,
-		"--initial-cluster-state=" + state,
-		"--cert-file=" + cfg.ServerTLS.CertFile,
-		"--key-file=" + cfg.ServerTLS.KeyFile,
-		"--trusted-ca-file=" + cfg.ServerTLS.CAFile,
-		"--client-cert-auth=true",
-		"--peer-cert-file=" + cfg.PeerTLS.CertFile,
-		"--peer-key-file=" + cfg.PeerTLS.KeyFile,
-		"--peer-trusted-ca-file=" + cfg.PeerTLS.CAFile,
-		"--peer-client-cert-auth=true",
-		"--heartbeat-interval=" + strconv.Itoa(etcdHeartbeatMillis),
-		"--election-timeout=" + strconv.Itoa(etcdElectionMillis),
-		"--logger=zap",
-		"--log-outputs=stderr",
-	}
-	if cfg.ClusterToken != "" {
-		args = append(args, "--initial-cluster-token="+cfg.ClusterToken)
-	}
-	if cfg.QuotaBackendBytes > 0 {
-		args = append(args, "--quota-backend-bytes="+strconv.FormatInt(cfg.QuotaBackendBytes, 10))
-	}
-	return args
-}
-
-// newEtcdClient returns a client for endpoints using the TLS files. It
-// connects lazily; etcd client logging is discarded.
-func newEtcdClient(endpoints []string, files TLSFiles) (*clientv3.Client, error) {
-	tc, err := tlsConfig(files)
-	if err != nil {
-		return nil, err
-	}
-	cl, err := clientv3.New(clientv3.Config{
-		Endpoints:   endpoints,
-		TLS:         tc,
-		DialTimeout: 5 * time.Second,
-		Logger:      zap.NewNop(),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("clustertest: etcd client for %v: %w", endpoints, err)
-	}
-	return cl, nil
-}
-
-// tlsConfig builds a client TLS configuration from PEM files.
-func tlsConfig(files TLSFiles) (*tls.Config, error) {
-	caPEM, err := os.ReadFile(files.CAFile)
-	if err != nil {
-		return nil, fmt.Errorf("clustertest: reading CA: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		return nil, fmt.Errorf("clustertest: %s holds no PEM certificate", files.CAFile)
-	}
-	cert, err := tls.LoadX509KeyPair(files.CertFile, files.KeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("clustertest: loading client certificate %s: %w", files.CertFile, err)
-	}
-	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
-}
-
-// tailFile returns the last n lines of a file (or why it cannot be read).
-func tailFile(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return "(" + err.Error() + ")"
-	}
-	const maxBytes = 64 << 10
-	if len(data) > maxBytes {
-		data = data[len(data)-maxBytes:]
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	c.logger.Debug("surviving etcd members serve again", "members", len(eps), "waited", time.Since(start), "err", err)
 }

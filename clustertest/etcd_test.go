@@ -119,7 +119,7 @@ func TestStartEtcd(t *testing.T) {
 	// Plain TCP without a client certificate is refused: client-cert-auth is on.
 	files := c.ClientTLS()
 	out, err := exec.CommandContext(ctx, mustBinaries(t).Etcdctl, "--endpoints="+c.Members[0].ClientURL,
-		"--cacert="+files.CAFile, "--dial-timeout=2s", "--command-timeout=3s", "get", "x").CombinedOutput()
+		"--cacert="+files.CAFile, "--dial-timeout=1s", "--command-timeout=1s", "get", "x").CombinedOutput()
 	if err == nil {
 		t.Errorf("etcdctl without a client certificate succeeded: %s", out)
 	}
@@ -127,6 +127,36 @@ func TestStartEtcd(t *testing.T) {
 		"--cacert="+files.CAFile, "--cert="+files.CertFile, "--key="+files.KeyFile, "endpoint", "health").CombinedOutput()
 	if err != nil {
 		t.Errorf("etcdctl endpoint health: %v: %s", err, out)
+	}
+}
+
+// logRecorder captures what is logged through a testing.TB.
+type logRecorder struct {
+	testing.TB
+	logs []string
+}
+
+func (r *logRecorder) Logf(format string, args ...any) {
+	r.logs = append(r.logs, fmt.Sprintf(format, args...))
+}
+
+func TestEtcdLogTails(t *testing.T) {
+	requireEtcd(t)
+	c := StartEtcd(t, EtcdOptions{})
+	rec := &logRecorder{TB: t}
+	c.LogTails(rec, 3)
+	if len(rec.logs) != 3 {
+		t.Fatalf("got %d log entries, want one per member", len(rec.logs))
+	}
+	for i, m := range c.Members {
+		entry := rec.logs[i]
+		if !strings.Contains(entry, m.Name) || !strings.Contains(entry, m.LogFile) {
+			t.Errorf("entry %d does not name %s and its log: %q", i, m.Name, entry)
+		}
+		// etcd logs JSON lines; the tail holds exactly 3 of them.
+		if body := entry[strings.Index(entry, "---\n")+4:]; strings.Count(body, "\n") != 2 || !strings.Contains(body, `"level"`) {
+			t.Errorf("entry %d tail is not 3 etcd log lines: %q", i, body)
+		}
 	}
 }
 
@@ -147,7 +177,20 @@ func TestEtcdKillMember(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := c.Members[1]
+	// Kill the leader: the hardest case for requests sent right after.
+	var m *EtcdMember
+	for _, mm := range c.Members {
+		st, err := cl.Status(ctx, mm.ClientURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Header.MemberId == st.Leader {
+			m = mm
+		}
+	}
+	if m == nil {
+		t.Fatal("no member is the leader")
+	}
 	pid := m.PID()
 	if err := m.Kill(); err != nil {
 		t.Fatal(err)

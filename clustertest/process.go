@@ -3,9 +3,11 @@ package clustertest
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -151,4 +153,64 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// exitSummary picks the lines that say why a process exited from its log,
+// reading what it wrote from offset on: its fatal or panic lines, else lines
+// mentioning an error, else its first lines (a usage message starts with the
+// complaint).
+func exitSummary(path string, offset int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	defer f.Close()
+	const maxBytes = 256 << 10
+	if fi, err := f.Stat(); err == nil && fi.Size()-offset > maxBytes {
+		offset = fi.Size() - maxBytes
+	}
+	data, err := io.ReadAll(io.NewSectionReader(f, offset, maxBytes))
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	pick := func(match func(string) bool) []string {
+		var out []string
+		for _, l := range lines {
+			if match(l) {
+				out = append(out, strings.TrimSpace(l))
+			}
+		}
+		if len(out) > 3 {
+			out = out[len(out)-3:]
+		}
+		return out
+	}
+	out := pick(func(l string) bool {
+		return strings.Contains(l, `"level":"fatal"`) || strings.Contains(l, `"level":"panic"`) || strings.HasPrefix(l, "panic:")
+	})
+	if len(out) == 0 {
+		out = pick(func(l string) bool { return strings.Contains(strings.ToLower(l), "error") })
+	}
+	if len(out) == 0 {
+		out = lines[:min(3, len(lines))]
+	}
+	return strings.Join(out, " | ")
+}
+
+// tailFile returns the last n lines of a file (or why it cannot be read).
+func tailFile(path string, n int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	const maxBytes = 64 << 10
+	if len(data) > maxBytes {
+		data = data[len(data)-maxBytes:]
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
