@@ -1,0 +1,373 @@
+package certs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	machineclient "github.com/openshift/client-go/machine/clientset/versioned"
+	certv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
+)
+
+// Outcome is what happened to a CSR.
+type Outcome string
+
+const (
+	// Approved: the CSR passed validation and was approved (or, with
+	// DryRun, would have been), or was found approved by someone else.
+	Approved Outcome = "Approved"
+	// Denied: the CSR failed validation and Deny was asked for.
+	Denied Outcome = "Denied"
+	// Skipped: the CSR was left pending; Reasons says why.
+	Skipped Outcome = "Skipped"
+)
+
+// Decision reports what a review did with one CSR.
+type Decision struct {
+	Name    string
+	Node    string // the node the CSR is for, when it names one
+	Kind    Kind
+	Outcome Outcome
+	// Policy that allowed the CSR, when it passed validation.
+	Policy Policy
+	// Reasons lists every check the CSR failed (empty when it passed), or
+	// why it was out of scope.
+	Reasons []string
+	// DryRun is true when Outcome was decided but not written.
+	DryRun bool
+	// Note adds what happened beyond the outcome ("already approved by
+	// someone else").
+	Note string
+}
+
+func (d Decision) String() string {
+	s := fmt.Sprintf("%s %s", d.Name, d.Outcome)
+	if d.DryRun {
+		s += " (dry run)"
+	}
+	s += fmt.Sprintf(" kind=%s", d.Kind)
+	if d.Node != "" {
+		s += " node=" + d.Node
+	}
+	if d.Policy != "" {
+		s += " policy=" + string(d.Policy)
+	}
+	if d.Note != "" {
+		s += ": " + d.Note
+	}
+	if len(d.Reasons) > 0 {
+		s += ": " + strings.Join(d.Reasons, "; ")
+	}
+	return s
+}
+
+// ApproveOptions configures the Approve functions. The zero value approves
+// every valid CSR of the function's kind, denies nothing, logs nothing,
+// uses time.Now, reads Machines from openshift-machine-api and writes 4
+// approvals at a time.
+type ApproveOptions struct {
+	// DryRun decides but writes nothing.
+	DryRun bool
+	// Deny denies the pending CSRs of the function's kinds that fail
+	// validation (never CSRs of other signers). Off by default: a CSR that
+	// fails because a Machine is not provisioned yet may pass later.
+	Deny bool
+	// Logger receives one line per decision; nil discards.
+	Logger *slog.Logger
+	// Now is the clock for condition times; time.Now when nil.
+	Now func() time.Time
+	// MachineNamespace holds the Machines; DefaultMachineNamespace when empty.
+	MachineNamespace string
+	// UseNodeAddresses checks serving CSRs against the Node's own addresses
+	// when machines is nil (no Machine API).
+	UseNodeAddresses bool
+	// Parallel is how many approvals are written at once; 4 when zero.
+	Parallel int
+	// Names, when not empty, limits the review to these CSRs (as
+	// "oc adm certificate approve <name>" does).
+	Names []string
+}
+
+func (o ApproveOptions) withDefaults() ApproveOptions {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.MachineNamespace == "" {
+		o.MachineNamespace = DefaultMachineNamespace
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = 4
+	}
+	return o
+}
+
+// IsPending reports whether nobody decided on the CSR yet: it has no
+// Approved, Denied or Failed condition and no certificate.
+func IsPending(csr *certv1.CertificateSigningRequest) bool {
+	if len(csr.Status.Certificate) > 0 {
+		return false
+	}
+	for _, c := range csr.Status.Conditions {
+		switch c.Type {
+		case certv1.CertificateApproved, certv1.CertificateDenied, certv1.CertificateFailed:
+			return false
+		}
+	}
+	return true
+}
+
+// IsApproved reports whether the CSR has an Approved condition that is True.
+func IsApproved(csr *certv1.CertificateSigningRequest) bool {
+	for _, c := range csr.Status.Conditions {
+		if c.Type == certv1.CertificateApproved && c.Status != corev1.ConditionFalse {
+			return true
+		}
+	}
+	return false
+}
+
+// PendingCSRs lists the pending CSRs (see IsPending), sorted by name.
+func PendingCSRs(ctx context.Context, kube kubernetes.Interface) ([]certv1.CertificateSigningRequest, error) {
+	list, err := kube.CertificatesV1().CertificateSigningRequests().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing certificate signing requests: %w", err)
+	}
+	var pending []certv1.CertificateSigningRequest
+	for _, csr := range list.Items {
+		if IsPending(&csr) {
+			pending = append(pending, csr)
+		}
+	}
+	sort.Slice(pending, func(i, j int) bool { return pending[i].Name < pending[j].Name })
+	return pending, nil
+}
+
+// LoadInventory reads the Machines (when machines is not nil) and Nodes
+// that CSRs are checked against.
+func LoadInventory(ctx context.Context, kube kubernetes.Interface, machines machineclient.Interface, opts ApproveOptions) (*Inventory, error) {
+	opts = opts.withDefaults()
+	inv := &Inventory{Nodes: map[string]*corev1.Node{}, UseNodeAddresses: opts.UseNodeAddresses}
+	if machines != nil {
+		ml, err := machines.MachineV1beta1().Machines(opts.MachineNamespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("listing machines in %s: %w", opts.MachineNamespace, err)
+		}
+		inv.MachineAPI, inv.Machines = true, ml.Items
+	}
+	nl, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing nodes: %w", err)
+	}
+	for i := range nl.Items {
+		inv.Nodes[nl.Items[i].Name] = &nl.Items[i]
+	}
+	return inv, nil
+}
+
+// ApproveNodeBootstrapperCSRs reviews the pending CSRs and approves the
+// valid node-bootstrapper client CSRs (runbook 5.4 step 3), under
+// PolicyNewNode or PolicyExpiredClientCertificate. It returns a Decision for
+// every pending CSR: kubelet serving CSRs are skipped as out of scope, other
+// signers as never approved. A CSR that fails validation is not an error.
+func ApproveNodeBootstrapperCSRs(ctx context.Context, kube kubernetes.Interface, machines machineclient.Interface, opts ApproveOptions) ([]Decision, error) {
+	return review(ctx, kube, machines, opts, KindNodeClient)
+}
+
+// ApproveKubeletServingCSRs is ApproveNodeBootstrapperCSRs for kubelet
+// serving CSRs (PolicyKubeletServing).
+func ApproveKubeletServingCSRs(ctx context.Context, kube kubernetes.Interface, machines machineclient.Interface, opts ApproveOptions) ([]Decision, error) {
+	return review(ctx, kube, machines, opts, KindKubeletServing)
+}
+
+// ApprovePendingCSRs approves the valid CSRs of both kinds, what runbook
+// chapter 4 steps 4 and 6 ask ("approve each valid CSR").
+func ApprovePendingCSRs(ctx context.Context, kube kubernetes.Interface, machines machineclient.Interface, opts ApproveOptions) ([]Decision, error) {
+	return review(ctx, kube, machines, opts, KindNodeClient, KindKubeletServing)
+}
+
+func review(ctx context.Context, kube kubernetes.Interface, machines machineclient.Interface, opts ApproveOptions, kinds ...Kind) ([]Decision, error) {
+	opts = opts.withDefaults()
+	pending, err := PendingCSRs(ctx, kube)
+	if err != nil {
+		return nil, err
+	}
+	if len(opts.Names) > 0 {
+		var keep []certv1.CertificateSigningRequest
+		for _, csr := range pending {
+			for _, n := range opts.Names {
+				if csr.Name == n {
+					keep = append(keep, csr)
+				}
+			}
+		}
+		pending = keep
+	}
+	if len(pending) == 0 {
+		return nil, nil
+	}
+	inv, err := LoadInventory(ctx, kube, machines, opts)
+	if err != nil {
+		return nil, err
+	}
+	decisions := make([]Decision, len(pending))
+	errs := make([]error, len(pending))
+	sem := make(chan struct{}, opts.Parallel)
+	var wg sync.WaitGroup
+	for i := range pending {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			decisions[i], errs[i] = decide(ctx, kube, inv, &pending[i], opts, kinds)
+			logDecision(opts.Logger, decisions[i], errs[i])
+		}()
+	}
+	wg.Wait()
+	return decisions, errors.Join(errs...)
+}
+
+func logDecision(l *slog.Logger, d Decision, err error) {
+	attrs := []any{"csr", d.Name, "kind", d.Kind, "outcome", d.Outcome}
+	if d.Node != "" {
+		attrs = append(attrs, "node", d.Node)
+	}
+	if d.Policy != "" {
+		attrs = append(attrs, "policy", d.Policy)
+	}
+	if d.DryRun {
+		attrs = append(attrs, "dryRun", true)
+	}
+	if len(d.Reasons) > 0 {
+		attrs = append(attrs, "reasons", strings.Join(d.Reasons, "; "))
+	}
+	if err != nil {
+		l.Error("reviewing CSR failed", append(attrs, "err", err)...)
+		return
+	}
+	l.Info("reviewed CSR", attrs...)
+}
+
+// decide validates one CSR and writes the approval (or denial), retrying
+// on conflict with a fresh read and a fresh validation.
+func decide(ctx context.Context, kube kubernetes.Interface, inv *Inventory, csr *certv1.CertificateSigningRequest, opts ApproveOptions, kinds []Kind) (Decision, error) {
+	v := Validate(csr, inv)
+	d := Decision{Name: csr.Name, Node: v.Node, Kind: v.Kind, Policy: v.Policy, Reasons: v.Reasons, Outcome: Skipped}
+	inScope := false
+	for _, k := range kinds {
+		inScope = inScope || k == v.Kind
+	}
+	if !inScope {
+		d.Policy = ""
+		if v.Kind != KindOther {
+			d.Reasons = []string{fmt.Sprintf("out of scope: a %s CSR is not reviewed here", v.Kind)}
+		}
+		return d, nil
+	}
+	switch {
+	case v.Valid():
+		d.Outcome = Approved
+	case opts.Deny:
+		d.Outcome = Denied
+	default:
+		return d, nil
+	}
+	if opts.DryRun {
+		d.DryRun = true
+		return d, nil
+	}
+
+	csrs := kube.CertificatesV1().CertificateSigningRequests()
+	cur := csr.DeepCopy()
+	first := true
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if !first {
+			fresh, err := csrs.Get(ctx, csr.Name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			cur = fresh
+			if !IsPending(cur) {
+				return nil
+			}
+			v = Validate(cur, inv)
+			d.Node, d.Policy, d.Reasons = v.Node, v.Policy, v.Reasons
+			if !v.Valid() && d.Outcome == Approved {
+				// The CSR changed under us and no longer passes.
+				d.Outcome = Skipped
+				if !opts.Deny {
+					return nil
+				}
+				d.Outcome = Denied
+			}
+		}
+		first = false
+		cur.Status.Conditions = append(cur.Status.Conditions, condition(d, opts.Now()))
+		_, err := csrs.UpdateApproval(ctx, cur.Name, cur, metav1.UpdateOptions{})
+		return err
+	})
+	switch {
+	case err != nil && apierrors.IsNotFound(err):
+		d.Outcome, d.Note = Skipped, "CSR was deleted"
+		return d, nil
+	case err != nil:
+		verb := "approving"
+		if d.Outcome == Denied {
+			verb = "denying"
+		}
+		d.Outcome = Skipped
+		return d, fmt.Errorf("%s certificate signing request %s: %w", verb, csr.Name, err)
+	}
+	if !IsPending(cur) && len(cur.Status.Conditions) > 0 && !hasOurCondition(cur, d) {
+		// Someone else decided between our read and our write.
+		if IsApproved(cur) {
+			d.Outcome, d.Note = Approved, "already approved by someone else"
+		} else {
+			d.Outcome, d.Note = Skipped, "already decided by someone else"
+		}
+	}
+	return d, nil
+}
+
+func hasOurCondition(csr *certv1.CertificateSigningRequest, d Decision) bool {
+	for _, c := range csr.Status.Conditions {
+		if strings.HasPrefix(c.Reason, "Lifeboat") && (c.Type == certv1.CertificateApproved) == (d.Outcome == Approved) {
+			return true
+		}
+	}
+	return false
+}
+
+func condition(d Decision, now time.Time) certv1.CertificateSigningRequestCondition {
+	t := metav1.NewTime(now)
+	if d.Outcome == Approved {
+		return certv1.CertificateSigningRequestCondition{
+			Type:               certv1.CertificateApproved,
+			Status:             corev1.ConditionTrue,
+			Reason:             d.Policy.conditionReason(),
+			Message:            fmt.Sprintf("approved by lifeboat under policy %s for node %s", d.Policy, d.Node),
+			LastUpdateTime:     t,
+			LastTransitionTime: t,
+		}
+	}
+	return certv1.CertificateSigningRequestCondition{
+		Type:               certv1.CertificateDenied,
+		Status:             corev1.ConditionTrue,
+		Reason:             "LifeboatValidationFailed",
+		Message:            "denied by lifeboat: " + strings.Join(d.Reasons, "; "),
+		LastUpdateTime:     t,
+		LastTransitionTime: t,
+	}
+}

@@ -1,0 +1,491 @@
+package certs
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	machinev1beta1 "github.com/openshift/api/machine/v1beta1"
+	certv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Names the cluster uses for the kubelet's certificates.
+const (
+	// NodeBootstrapperUser is the requestor of a node's first (or, after
+	// section 5.4, renewed) client certificate.
+	NodeBootstrapperUser = "system:serviceaccount:openshift-machine-config-operator:node-bootstrapper"
+	// NodeUserPrefix prefixes a node's user name and certificate CN.
+	NodeUserPrefix = "system:node:"
+	// NodesGroup is the group of every node and the only organisation a
+	// kubelet certificate carries.
+	NodesGroup = "system:nodes"
+	// AuthenticatedGroup is added by the API server to every authenticated user.
+	AuthenticatedGroup = "system:authenticated"
+	// DefaultMachineNamespace is where the Machine API keeps Machines.
+	DefaultMachineNamespace = "openshift-machine-api"
+	// MachineClockSkew is how much older than its Machine a new node's CSR
+	// may look, to allow for clocks that disagree.
+	MachineClockSkew = 10 * time.Second
+)
+
+// NodeBootstrapperGroups are exactly the groups the node-bootstrapper
+// service account authenticates with.
+var NodeBootstrapperGroups = []string{
+	AuthenticatedGroup,
+	"system:serviceaccounts",
+	"system:serviceaccounts:openshift-machine-config-operator",
+}
+
+// ErrMalformedRequest is wrapped by ParseRequest when a CSR's spec.request is
+// not one PEM "CERTIFICATE REQUEST" block holding a valid, self-signed
+// PKCS#10 request.
+var ErrMalformedRequest = errors.New("malformed certificate request")
+
+// Kind says which kind of certificate a CSR asks for, from its signer.
+type Kind string
+
+const (
+	// KindNodeClient is a kubelet client certificate
+	// (kubernetes.io/kube-apiserver-client-kubelet), filed by the
+	// node-bootstrapper for a new node or one whose certificate expired.
+	KindNodeClient Kind = "node-client"
+	// KindKubeletServing is a kubelet serving certificate
+	// (kubernetes.io/kubelet-serving), filed by the node itself.
+	KindKubeletServing Kind = "kubelet-serving"
+	// KindOther is any other signer; lifeboat never approves it.
+	KindOther Kind = "other"
+)
+
+// Policy names the rule that allowed a CSR.
+type Policy string
+
+const (
+	// PolicyNewNode: a node-bootstrapper client CSR for a node whose Machine
+	// has no nodeRef yet, filed after the Machine was created.
+	PolicyNewNode Policy = "new-node"
+	// PolicyExpiredClientCertificate: a node-bootstrapper client CSR for a
+	// node that exists, is the nodeRef of its Machine, and is not Ready
+	// because its client certificate expired (runbook 5.4).
+	PolicyExpiredClientCertificate Policy = "expired-client-certificate"
+	// PolicyKubeletServing: a serving CSR whose names are all addresses of
+	// the node's Machine.
+	PolicyKubeletServing Policy = "kubelet-serving"
+	// PolicyKubeletServingNodeAddresses: as PolicyKubeletServing, checked
+	// against the Node's own addresses because there is no Machine API.
+	PolicyKubeletServingNodeAddresses Policy = "kubelet-serving-node-addresses"
+)
+
+// conditionReason is the reason written in the Approved condition.
+func (p Policy) conditionReason() string {
+	switch p {
+	case PolicyNewNode:
+		return "LifeboatNodeBootstrapper"
+	case PolicyExpiredClientCertificate:
+		return "LifeboatExpiredClientCertificate"
+	case PolicyKubeletServing:
+		return "LifeboatKubeletServing"
+	case PolicyKubeletServingNodeAddresses:
+		return "LifeboatKubeletServingNodeAddresses"
+	}
+	return "Lifeboat"
+}
+
+// Inventory is what a CSR is checked against: the cluster's Machines and
+// Nodes, read once per review.
+type Inventory struct {
+	// MachineAPI is false when the cluster has no Machine API (or the
+	// caller passed none); then Machines is ignored.
+	MachineAPI bool
+	Machines   []machinev1beta1.Machine
+	// Nodes by name.
+	Nodes map[string]*corev1.Node
+	// UseNodeAddresses allows, when MachineAPI is false, checking a serving
+	// CSR's names against the Node's own status addresses. They are
+	// reported by the kubelet itself, so this is weaker than a Machine.
+	UseNodeAddresses bool
+}
+
+// Validation is the outcome of checking one CSR.
+type Validation struct {
+	Kind Kind
+	// Node is the node the CSR is for, when it names one.
+	Node string
+	// Policy is the rule that allows the CSR; empty when Reasons is not.
+	Policy Policy
+	// Reasons lists every check the CSR failed.
+	Reasons []string
+}
+
+// Valid reports whether the CSR passed every check.
+func (v Validation) Valid() bool { return len(v.Reasons) == 0 && v.Policy != "" }
+
+func (v *Validation) fail(format string, args ...any) {
+	v.Reasons = append(v.Reasons, fmt.Sprintf(format, args...))
+}
+
+// KindOf classifies a CSR by its signer.
+func KindOf(csr *certv1.CertificateSigningRequest) Kind {
+	switch csr.Spec.SignerName {
+	case certv1.KubeAPIServerClientKubeletSignerName:
+		return KindNodeClient
+	case certv1.KubeletServingSignerName:
+		return KindKubeletServing
+	}
+	return KindOther
+}
+
+// ParseRequest decodes the PKCS#10 request of a CSR and checks its
+// signature. Errors wrap ErrMalformedRequest.
+func ParseRequest(csr *certv1.CertificateSigningRequest) (*x509.CertificateRequest, error) {
+	block, rest := pem.Decode(csr.Spec.Request)
+	if block == nil {
+		return nil, fmt.Errorf("%w: no PEM block", ErrMalformedRequest)
+	}
+	if block.Type != "CERTIFICATE REQUEST" {
+		return nil, fmt.Errorf("%w: PEM block is %q, not CERTIFICATE REQUEST", ErrMalformedRequest, block.Type)
+	}
+	if len(strings.TrimSpace(string(rest))) != 0 {
+		return nil, fmt.Errorf("%w: data after the PEM block", ErrMalformedRequest)
+	}
+	req, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformedRequest, err)
+	}
+	if err := req.CheckSignature(); err != nil {
+		return nil, fmt.Errorf("%w: signature: %v", ErrMalformedRequest, err)
+	}
+	return req, nil
+}
+
+// Validate checks a CSR against the policies of its kind and returns every
+// reason it fails. It does not look at whether the CSR is pending, except
+// that a Denied or Failed CSR always fails.
+func Validate(csr *certv1.CertificateSigningRequest, inv *Inventory) Validation {
+	if inv == nil {
+		inv = &Inventory{}
+	}
+	v := Validation{Kind: KindOf(csr)}
+	for _, c := range csr.Status.Conditions {
+		switch c.Type {
+		case certv1.CertificateDenied, certv1.CertificateFailed:
+			v.fail("CSR is already %s (%s); a %s CSR is never approved", c.Type, c.Reason, c.Type)
+		}
+	}
+	switch v.Kind {
+	case KindNodeClient:
+		validateNodeClient(csr, inv, &v)
+	case KindKubeletServing:
+		validateKubeletServing(csr, inv, &v)
+	default:
+		v.fail("signer %q is not a kubelet signer: lifeboat never approves it", csr.Spec.SignerName)
+	}
+	if len(v.Reasons) != 0 {
+		v.Policy = ""
+	}
+	return v
+}
+
+var (
+	clientUsages = [][]certv1.KeyUsage{
+		{certv1.UsageDigitalSignature, certv1.UsageClientAuth},
+		// Kubelets of OpenShift 4.5 (Kubernetes 1.18) always add key
+		// encipherment, whatever their key type; cluster-machine-approver
+		// and kube-controller-manager accept both sets.
+		{certv1.UsageDigitalSignature, certv1.UsageKeyEncipherment, certv1.UsageClientAuth},
+	}
+	servingUsages = [][]certv1.KeyUsage{
+		{certv1.UsageDigitalSignature, certv1.UsageServerAuth},
+		{certv1.UsageDigitalSignature, certv1.UsageKeyEncipherment, certv1.UsageServerAuth},
+	}
+)
+
+// checkUsages reports the usages that are not allowed and, when none is
+// extra, the ones missing from the smallest allowed set.
+func checkUsages(v *Validation, got []certv1.KeyUsage, allowed [][]certv1.KeyUsage, what string) {
+	gotSet := map[certv1.KeyUsage]bool{}
+	for _, u := range got {
+		gotSet[u] = true
+	}
+	for _, set := range allowed {
+		if len(set) == len(got) && len(gotSet) == len(got) {
+			ok := true
+			for _, u := range set {
+				ok = ok && gotSet[u]
+			}
+			if ok {
+				return
+			}
+		}
+	}
+	union := map[certv1.KeyUsage]bool{}
+	for _, set := range allowed {
+		for _, u := range set {
+			union[u] = true
+		}
+	}
+	var extra, missing []string
+	for u := range gotSet {
+		if !union[u] {
+			extra = append(extra, string(u))
+		}
+	}
+	for _, u := range allowed[0] {
+		if !gotSet[u] {
+			missing = append(missing, string(u))
+		}
+	}
+	sort.Strings(extra)
+	var want []string
+	for _, set := range allowed {
+		want = append(want, "["+joinUsages(set)+"]")
+	}
+	msg := fmt.Sprintf("usages [%s] are not the %s set (%s)", joinUsages(got), what, strings.Join(want, " or "))
+	if len(extra) > 0 {
+		msg += "; not allowed: " + strings.Join(extra, ", ")
+	}
+	if len(missing) > 0 {
+		msg += "; missing: " + strings.Join(missing, ", ")
+	}
+	if len(gotSet) != len(got) {
+		msg += "; repeated usages"
+	}
+	v.fail("%s", msg)
+}
+
+func joinUsages(us []certv1.KeyUsage) string {
+	s := make([]string, len(us))
+	for i, u := range us {
+		s[i] = string(u)
+	}
+	return strings.Join(s, ", ")
+}
+
+// checkSubject checks O and the absence of SANs that a kubelet never asks for.
+func checkOrganization(v *Validation, req *x509.CertificateRequest) {
+	if !slices.Equal(req.Subject.Organization, []string{NodesGroup}) {
+		v.fail("subject organization %q is not exactly [%q]", req.Subject.Organization, NodesGroup)
+	}
+}
+
+func validateNodeClient(csr *certv1.CertificateSigningRequest, inv *Inventory, v *Validation) {
+	if csr.Spec.Username != NodeBootstrapperUser {
+		v.fail("requestor %q is not the node-bootstrapper (%s)", csr.Spec.Username, NodeBootstrapperUser)
+	}
+	checkGroups(v, csr.Spec.Groups, NodeBootstrapperGroups, NodeBootstrapperGroups)
+	checkUsages(v, csr.Spec.Usages, clientUsages, "kubelet client")
+
+	req, err := ParseRequest(csr)
+	if err != nil {
+		v.fail("%v", err)
+		return
+	}
+	node, ok := strings.CutPrefix(req.Subject.CommonName, NodeUserPrefix)
+	if !ok || node == "" {
+		v.fail("subject common name %q is not %s<node>", req.Subject.CommonName, NodeUserPrefix)
+	} else {
+		v.Node = node
+	}
+	checkOrganization(v, req)
+	if len(req.DNSNames) > 0 {
+		v.fail("DNS names %q are not allowed in a client certificate", req.DNSNames)
+	}
+	if len(req.IPAddresses) > 0 {
+		v.fail("IP addresses %v are not allowed in a client certificate", req.IPAddresses)
+	}
+	if len(req.EmailAddresses) > 0 {
+		v.fail("email addresses %q are not allowed in a client certificate", req.EmailAddresses)
+	}
+	if len(req.URIs) > 0 {
+		v.fail("URIs %v are not allowed in a client certificate", req.URIs)
+	}
+	if v.Node == "" {
+		return
+	}
+
+	if !inv.MachineAPI {
+		v.fail("no Machine API: a node-bootstrapper CSR for %s cannot be checked against a Machine", node)
+		return
+	}
+	var named []*machinev1beta1.Machine
+	for i := range inv.Machines {
+		m := &inv.Machines[i]
+		if machineNamesNode(m, node) {
+			named = append(named, m)
+		}
+	}
+	switch len(named) {
+	case 0:
+		v.fail("no Machine has %s among its status addresses", node)
+		return
+	case 1:
+	default:
+		names := make([]string, len(named))
+		for i, m := range named {
+			names[i] = m.Name
+		}
+		v.fail("%d Machines name %s in their addresses (%s): ambiguous", len(named), node, strings.Join(names, ", "))
+		return
+	}
+	m := named[0]
+	n := inv.Nodes[node]
+	switch {
+	case m.Status.NodeRef == nil:
+		// A new node: it gets its first client certificate.
+		if n != nil {
+			v.fail("node %s already exists but Machine %s has no nodeRef: not a new node", node, m.Name)
+		}
+		if csr.CreationTimestamp.Time.Before(m.CreationTimestamp.Add(-MachineClockSkew)) {
+			v.fail("CSR created %s, before Machine %s (created %s)", csr.CreationTimestamp.UTC().Format(time.RFC3339),
+				m.Name, m.CreationTimestamp.UTC().Format(time.RFC3339))
+		}
+		v.Policy = PolicyNewNode
+	case m.Status.NodeRef.Name == node:
+		// Runbook 5.4: the node exists and its client certificate expired.
+		if n == nil {
+			v.fail("Machine %s has nodeRef %s but that Node does not exist", m.Name, node)
+		} else if ready := nodeReady(n); ready {
+			v.fail("node %s is Ready: a node whose client certificate works needs no node-bootstrapper certificate", node)
+		}
+		v.Policy = PolicyExpiredClientCertificate
+	default:
+		v.fail("Machine %s names %s in its addresses but its nodeRef is node %s", m.Name, node, m.Status.NodeRef.Name)
+	}
+}
+
+func validateKubeletServing(csr *certv1.CertificateSigningRequest, inv *Inventory, v *Validation) {
+	node, ok := strings.CutPrefix(csr.Spec.Username, NodeUserPrefix)
+	if !ok || node == "" {
+		v.fail("requestor %q is not a node (%s<node>)", csr.Spec.Username, NodeUserPrefix)
+	} else {
+		v.Node = node
+	}
+	checkGroups(v, csr.Spec.Groups, []string{NodesGroup, AuthenticatedGroup}, []string{NodesGroup})
+	checkUsages(v, csr.Spec.Usages, servingUsages, "kubelet serving")
+
+	req, err := ParseRequest(csr)
+	if err != nil {
+		v.fail("%v", err)
+		return
+	}
+	if req.Subject.CommonName != csr.Spec.Username {
+		v.fail("subject common name %q does not match the requestor %q", req.Subject.CommonName, csr.Spec.Username)
+	}
+	checkOrganization(v, req)
+	if len(req.DNSNames) == 0 && len(req.IPAddresses) == 0 {
+		v.fail("no DNS name or IP address: a serving certificate must name its node")
+	}
+	if len(req.EmailAddresses) > 0 {
+		v.fail("email addresses %q are not allowed in a serving certificate", req.EmailAddresses)
+	}
+	if len(req.URIs) > 0 {
+		v.fail("URIs %v are not allowed in a serving certificate", req.URIs)
+	}
+	if v.Node == "" {
+		return
+	}
+
+	var addrs []corev1.NodeAddress
+	var owner string
+	switch {
+	case inv.MachineAPI:
+		var m *machinev1beta1.Machine
+		for i := range inv.Machines {
+			if ref := inv.Machines[i].Status.NodeRef; ref != nil && ref.Name == node {
+				if m != nil {
+					v.fail("Machines %s and %s both have nodeRef %s: ambiguous", m.Name, inv.Machines[i].Name, node)
+					return
+				}
+				m = &inv.Machines[i]
+			}
+		}
+		if m == nil {
+			v.fail("no Machine has nodeRef %s", node)
+			return
+		}
+		addrs, owner = m.Status.Addresses, "Machine "+m.Name
+		v.Policy = PolicyKubeletServing
+	case inv.UseNodeAddresses:
+		n := inv.Nodes[node]
+		if n == nil {
+			v.fail("node %s does not exist", node)
+			return
+		}
+		addrs, owner = n.Status.Addresses, "Node "+node
+		v.Policy = PolicyKubeletServingNodeAddresses
+	default:
+		v.fail("no Machine API and node addresses not allowed: the names of %s cannot be checked", node)
+		return
+	}
+	for _, name := range req.DNSNames {
+		if !hasAddress(addrs, name, corev1.NodeInternalDNS, corev1.NodeExternalDNS, corev1.NodeHostName) {
+			v.fail("DNS name %q is not an address of %s (node %s)", name, owner, node)
+		}
+	}
+	for _, ip := range req.IPAddresses {
+		if !hasIP(addrs, ip) {
+			v.fail("IP address %s is not an address of %s (node %s)", ip, owner, node)
+		}
+	}
+}
+
+// checkGroups reports groups missing from required and groups not in allowed.
+func checkGroups(v *Validation, got, allowed, required []string) {
+	var missing, extra []string
+	for _, g := range required {
+		if !slices.Contains(got, g) {
+			missing = append(missing, g)
+		}
+	}
+	for _, g := range got {
+		if !slices.Contains(allowed, g) {
+			extra = append(extra, g)
+		}
+	}
+	if len(missing) > 0 {
+		v.fail("requestor groups %q lack %q", got, missing)
+	}
+	if len(extra) > 0 {
+		v.fail("requestor groups %q include unexpected %q", got, extra)
+	}
+}
+
+func machineNamesNode(m *machinev1beta1.Machine, node string) bool {
+	return hasAddress(m.Status.Addresses, node, corev1.NodeInternalDNS, corev1.NodeExternalDNS, corev1.NodeHostName)
+}
+
+func hasAddress(addrs []corev1.NodeAddress, name string, types ...corev1.NodeAddressType) bool {
+	for _, a := range addrs {
+		if slices.Contains(types, a.Type) && strings.EqualFold(strings.TrimSuffix(a.Address, "."), strings.TrimSuffix(name, ".")) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasIP(addrs []corev1.NodeAddress, ip net.IP) bool {
+	for _, a := range addrs {
+		if a.Type != corev1.NodeInternalIP && a.Type != corev1.NodeExternalIP {
+			continue
+		}
+		if parsed := net.ParseIP(a.Address); parsed != nil && parsed.Equal(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func nodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
