@@ -53,42 +53,80 @@ func VerifySnapshot(ctx context.Context, path string, allowNoHash bool) (Snapsho
 	}
 	// A bolt database is a whole number of pages (multiples of 512 bytes);
 	// etcd appends 32 bytes of sha256.
-	const minDB = 4 * 512
-	switch rem := info.Size % 512; {
-	case info.Size < minDB:
-		return fail(fmt.Errorf("%w: %d bytes is smaller than any database", ErrTruncated, info.Size))
-	case rem == sha256.Size:
-		info.HasHash = true
-	case rem == 0:
-		if !allowNoHash {
-			return fail(fmt.Errorf("%w (a copy of a data directory's db needs SkipHashCheck)", ErrNoHash))
-		}
-	default:
-		return fail(fmt.Errorf("%w: size %d is neither a database nor a database plus its sha256", ErrTruncated, info.Size))
-	}
-	dbSize := info.Size
-	if info.HasHash {
-		dbSize -= sha256.Size
-	}
-	h := sha256.New()
-	if _, err := io.CopyBuffer(h, &ctxReader{ctx: ctx, r: io.LimitReader(f, dbSize)}, make([]byte, 1<<20)); err != nil {
+	if info.HasHash, err = classifySize(info.Size, allowNoHash); err != nil {
 		return fail(err)
 	}
-	sum := h.Sum(nil)
-	info.SHA256 = hex.EncodeToString(sum)
-	if info.HasHash {
-		trailer := make([]byte, sha256.Size)
-		if _, err := io.ReadFull(f, trailer); err != nil {
-			return fail(fmt.Errorf("%w: reading trailer: %v", ErrTruncated, err))
-		}
-		if !bytes.Equal(trailer, sum) {
-			return fail(fmt.Errorf("%w: trailer %x, data %x", ErrHashMismatch, trailer, sum))
-		}
+	sum, err := hashSnapshot(ctx, f, info.Size, info.HasHash)
+	if err != nil {
+		return fail(err)
 	}
+	info.SHA256 = sum
 	if err := readSnapshotMeta(path, &info); err != nil {
 		return fail(err)
 	}
 	return info, nil
+}
+
+// classifySize tells from a snapshot's size whether it carries etcd's
+// sha256 trailer. A bolt database is a whole number of pages (multiples of
+// 512 bytes); etcd appends 32 bytes of sha256.
+func classifySize(size int64, allowNoHash bool) (hasHash bool, err error) {
+	const minDB = 4 * 512
+	switch rem := size % 512; {
+	case size < minDB:
+		return false, fmt.Errorf("%w: %d bytes is smaller than any database", ErrTruncated, size)
+	case rem == sha256.Size:
+		return true, nil
+	case rem == 0:
+		if !allowNoHash {
+			return false, fmt.Errorf("%w (a copy of a data directory's db needs SkipHashCheck)", ErrNoHash)
+		}
+		return false, nil
+	default:
+		return false, fmt.Errorf("%w: size %d is neither a database nor a database plus its sha256", ErrTruncated, size)
+	}
+}
+
+// hashSnapshot reads a snapshot of size bytes from r, returns the hex
+// sha256 of its database part and, when hasHash, checks it against the
+// trailer.
+func hashSnapshot(ctx context.Context, r io.Reader, size int64, hasHash bool) (string, error) {
+	dbSize := size
+	if hasHash {
+		dbSize -= sha256.Size
+	}
+	h := sha256.New()
+	n, err := io.CopyBuffer(h, &ctxReader{ctx: ctx, r: io.LimitReader(r, dbSize)}, make([]byte, 1<<20))
+	if err != nil {
+		return "", err
+	}
+	if n != dbSize {
+		return "", fmt.Errorf("%w: read %d of %d bytes", ErrTruncated, n, dbSize)
+	}
+	sum := h.Sum(nil)
+	if hasHash {
+		trailer := make([]byte, sha256.Size)
+		if _, err := io.ReadFull(r, trailer); err != nil {
+			return "", fmt.Errorf("%w: reading trailer: %v", ErrTruncated, err)
+		}
+		if !bytes.Equal(trailer, sum) {
+			return "", fmt.Errorf("%w: trailer %x, data %x", ErrHashMismatch, trailer, sum)
+		}
+	}
+	return hex.EncodeToString(sum), nil
+}
+
+// VerifySnapshotStream checks a snapshot read from r (size bytes, e.g. a
+// file on a remote host) the way VerifySnapshot does, without the database
+// checks: the revision and storage version stay unknown.
+func VerifySnapshotStream(ctx context.Context, r io.Reader, size int64, allowNoHash bool) (SnapshotInfo, error) {
+	info := SnapshotInfo{Size: size}
+	var err error
+	if info.HasHash, err = classifySize(size, allowNoHash); err != nil {
+		return info, err
+	}
+	info.SHA256, err = hashSnapshot(ctx, r, size, info.HasHash)
+	return info, err
 }
 
 // readSnapshotMeta opens the database read-only and reads its latest

@@ -1,6 +1,7 @@
 package safetar
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -103,8 +104,17 @@ func Extract(ctx context.Context, open func() (io.ReadCloser, error), dst Target
 			if err = dst.MkdirAll(ctx, path.Dir(p), 0o755); err != nil {
 				break
 			}
+			lr := &io.LimitedReader{R: &ctxReader{ctx: ctx, r: tr}, N: e.Size}
+			var src io.Reader = lr
 			if opts.BeforeWrite != nil {
-				if err = opts.BeforeWrite(ctx, p, e); errors.Is(err, ErrSkipWrite) {
+				var content []byte
+				if e.Size <= MaxCompareSize {
+					if content, err = io.ReadAll(lr); err != nil {
+						break
+					}
+					src = bytes.NewReader(content)
+				}
+				if err = opts.BeforeWrite(ctx, p, e, content); errors.Is(err, ErrSkipWrite) {
 					err = nil
 					done = append(done, e)
 					continue
@@ -112,8 +122,7 @@ func Extract(ctx context.Context, open func() (io.ReadCloser, error), dst Target
 					break
 				}
 			}
-			lr := &io.LimitedReader{R: &ctxReader{ctx: ctx, r: tr}, N: e.Size}
-			err = dst.WriteFile(ctx, p, lr, e.Mode)
+			err = dst.WriteFile(ctx, p, src, e.Mode)
 			if err == nil && lr.N != 0 {
 				err = io.ErrUnexpectedEOF
 			}

@@ -45,12 +45,16 @@ type Options struct {
 	// refused as a whole.
 	Include func(name string) bool
 	// BeforeWrite, when set, is called with the destination path of each
-	// regular file before it is written. Returning ErrSkipWrite leaves the
-	// file as it is (for example when its content is already identical);
-	// any other error stops the extraction. It is where a caller moves an
-	// existing file aside instead of overwriting it.
-	BeforeWrite func(ctx context.Context, dst string, e Entry) error
+	// regular file before it is written, and its content when it is at
+	// most MaxCompareSize bytes (nil otherwise). Returning ErrSkipWrite
+	// leaves the file as it is (for example when its content is already
+	// identical); any other error stops the extraction. It is where a
+	// caller moves an existing file aside instead of overwriting it.
+	BeforeWrite func(ctx context.Context, dst string, e Entry, content []byte) error
 }
+
+// MaxCompareSize is the largest file whose content BeforeWrite receives.
+const MaxCompareSize = 16 << 20
 
 // ErrSkipWrite, returned by Options.BeforeWrite, skips writing one file.
 var ErrSkipWrite = errors.New("skip write")

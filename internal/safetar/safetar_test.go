@@ -209,8 +209,11 @@ func TestExtractGood(t *testing.T) {
 	var seen []string
 	done, err := Extract(context.Background(), opener(mkTar(t, true, ents...)), dt, "/", Options{
 		Include: func(n string) bool { return strings.HasPrefix(n, "static-pod-resources") },
-		BeforeWrite: func(ctx context.Context, dst string, e Entry) error {
+		BeforeWrite: func(ctx context.Context, dst string, e Entry, content []byte) error {
 			seen = append(seen, dst)
+			if int64(len(content)) != e.Size {
+				t.Errorf("content of %s: %d bytes, want %d", dst, len(content), e.Size)
+			}
 			return nil
 		},
 	})
@@ -256,7 +259,7 @@ func TestBeforeWriteSkip(t *testing.T) {
 	dt, _ := NewDirTarget(dir)
 	defer dt.Close()
 	_, err := Extract(context.Background(), opener(mkTar(t, false, ent{name: "a", typ: tar.TypeReg, body: "new"}, ent{name: "b", typ: tar.TypeReg, body: "b"})), dt, "/", Options{
-		BeforeWrite: func(ctx context.Context, dst string, e Entry) error {
+		BeforeWrite: func(ctx context.Context, dst string, e Entry, content []byte) error {
 			if dst == "/a" {
 				return ErrSkipWrite
 			}

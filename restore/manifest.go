@@ -1,0 +1,127 @@
+package restore
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// Static pod components, in the order cluster-restore.sh stops them.
+var stopOrder = []string{"kube-scheduler", "kube-controller-manager", "etcd", "kube-apiserver"}
+
+// startOrder is the order the manifests go back, etcd first.
+var startOrder = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"}
+
+// Containers each component's pod runs, as "crictl ps" names them; the
+// restore waits for all of them to stop.
+var componentContainers = map[string][]string{
+	"etcd":                    {"etcd", "etcdctl", "etcd-metrics"},
+	"kube-apiserver":          {"kube-apiserver"},
+	"kube-controller-manager": {"kube-controller-manager"},
+	"kube-scheduler":          {"kube-scheduler"},
+}
+
+// Host paths of the OpenShift layout (data, not code: Options can move
+// them).
+const (
+	DefaultManifestDir     = "/etc/kubernetes/manifests"
+	DefaultConfigDir       = "/etc/kubernetes" // the archive's paths are relative to it
+	DefaultEtcdDataDir     = "/var/lib/etcd"
+	DefaultEtcdBackupDir   = "/var/lib/etcd-backup"
+	DefaultRemoteBackupDir = "/home/core/backup"
+	DefaultAsideDir        = "/var/lib/lifeboat/restore-aside"
+	DefaultStatePath       = "/var/lib/lifeboat/restore-state.json"
+	// ClusterRestorePodPath is where the cluster keeps its own restore pod
+	// manifest (cluster-restore.sh copies it into the manifest directory).
+	ClusterRestorePodPath = "/etc/kubernetes/static-pod-resources/etcd-certs/configmaps/restore-etcd-pod/pod.yaml"
+)
+
+var podRevisionRE = regexp.MustCompile(`^static-pod-resources/([a-z-]+)-pod-([0-9]+)/([a-z-]+)-pod\.yaml$`)
+
+// revisionsInArchive finds, among the archive entry names, the newest
+// static-pod-resources/<component>-pod-N/<component>-pod.yaml of each
+// component.
+func revisionsInArchive(names []string) map[string]int {
+	out := map[string]int{}
+	for _, n := range names {
+		m := podRevisionRE.FindStringSubmatch(n)
+		if m == nil || m[1] != m[3] {
+			continue
+		}
+		rev, err := strconv.Atoi(m[2])
+		if err != nil {
+			continue
+		}
+		if rev > out[m[1]] {
+			out[m[1]] = rev
+		}
+	}
+	return out
+}
+
+// MemberIdentity is what a restored member needs to know about itself.
+type MemberIdentity struct {
+	Name    string
+	PeerURL string
+}
+
+// MemberFromEtcdPod reads the member name and peer URL from an etcd-pod.yaml:
+// the --name and --initial-advertise-peer-urls flags of the "etcd"
+// container, in its command or args, written as "--flag=value" or
+// "--flag value" (also inside a "sh -c" script), with ${VAR} and $VAR
+// expanded from the container's env.
+func MemberFromEtcdPod(manifest []byte) (MemberIdentity, error) {
+	var pod corev1.Pod
+	if err := yaml.Unmarshal(manifest, &pod); err != nil {
+		return MemberIdentity{}, fmt.Errorf("parsing etcd pod manifest: %w", err)
+	}
+	var ctr *corev1.Container
+	for i := range pod.Spec.Containers {
+		if pod.Spec.Containers[i].Name == "etcd" {
+			ctr = &pod.Spec.Containers[i]
+		}
+	}
+	if ctr == nil {
+		return MemberIdentity{}, fmt.Errorf("etcd pod manifest has no etcd container")
+	}
+	env := map[string]string{}
+	for _, e := range ctr.Env {
+		env[e.Name] = e.Value
+	}
+	expand := func(s string) string {
+		return os.Expand(s, func(k string) string { return env[k] })
+	}
+	var tokens []string
+	for _, s := range append(append([]string{}, ctr.Command...), ctr.Args...) {
+		s = strings.ReplaceAll(s, "\\\n", " ")
+		tokens = append(tokens, strings.Fields(s)...)
+	}
+	flag := func(name string) string {
+		for i, t := range tokens {
+			t = strings.Trim(t, `"'`)
+			if v, ok := strings.CutPrefix(t, name+"="); ok {
+				return expand(strings.Trim(v, `"'`))
+			}
+			if t == name && i+1 < len(tokens) {
+				return expand(strings.Trim(tokens[i+1], `"'`))
+			}
+		}
+		return ""
+	}
+	id := MemberIdentity{Name: flag("--name"), PeerURL: flag("--initial-advertise-peer-urls")}
+	if id.Name == "" {
+		id.Name = env["ETCD_NAME"]
+	}
+	if i := strings.IndexByte(id.PeerURL, ','); i >= 0 {
+		id.PeerURL = id.PeerURL[:i]
+	}
+	if strings.Contains(id.Name, "$") || strings.Contains(id.PeerURL, "$") {
+		return id, fmt.Errorf("etcd pod manifest: member name %q or peer URL %q refers to variables the manifest does not set", id.Name, id.PeerURL)
+	}
+	return id, nil
+}

@@ -1,0 +1,158 @@
+package restore
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	machineclient "github.com/openshift/client-go/machine/clientset/versioned"
+	operatorclient "github.com/openshift/client-go/operator/clientset/versioned"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/plan"
+)
+
+// Options configures Plan and Run. Recovery, Kube and Operator are
+// required, and one of BackupDir or BackupOnHost; every other zero value is
+// documented on its field.
+type Options struct {
+	// BackupDir is a backup directory on the machine running lifeboat; it
+	// is copied to RemoteBackupDir on the recovery host (runbook step 3)
+	// unless that is the same directory.
+	BackupDir string
+	// BackupOnHost is a backup directory already on the recovery host.
+	// It wins over BackupDir.
+	BackupOnHost string
+	// RemoteBackupDir is where BackupDir is copied on the recovery host;
+	// DefaultRemoteBackupDir ("/home/core/backup") when empty.
+	RemoteBackupDir string
+
+	// Recovery is the control-plane host the backup is restored on.
+	Recovery host.Host
+	// Others are the other masters that are still there. Lost masters
+	// (section 5.2) are simply left out: zero others is valid.
+	Others []host.Host
+
+	// Kube, Operator and Machine reach the API (through its load
+	// balancer): Kube and Operator are required; Machine is used to check
+	// node-bootstrapper CSRs against Machines and may be nil.
+	Kube     kubernetes.Interface
+	Operator operatorclient.Interface
+	Machine  machineclient.Interface
+
+	// ClusterVersion is the OpenShift version the cluster runs ("4.5.2").
+	// The backup's (from backup.json) must be the same z-stream unless
+	// AllowVersionMismatch; "" skips the check with a warning (a backup of
+	// cluster-backup.sh records no version either).
+	ClusterVersion       string
+	AllowVersionMismatch bool
+	// ClusterEtcdVersion is the etcd version the cluster runs; "" takes
+	// the backup's (same z-stream, same etcd). It chooses between an
+	// in-process restore and the restore pod (Decide).
+	ClusterEtcdVersion string
+	// ForceRestorePod always restores through a static pod running the
+	// cluster's etcd image, even when the in-process restore is possible.
+	ForceRestorePod bool
+
+	// MemberName and PeerURL of the restored member; empty: read from the
+	// backup's etcd-pod.yaml for the recovery host (--name,
+	// --initial-advertise-peer-urls), the name falling back to the host's
+	// name.
+	MemberName string
+	PeerURL    string
+	// RevisionBump overrides the bump (see SnapshotOptions.RevisionBump);
+	// NoRevisionBump disables bump and compaction.
+	RevisionBump   uint64
+	NoRevisionBump bool
+
+	// Host paths; the OpenShift ones when empty (DefaultManifestDir,
+	// DefaultConfigDir, DefaultEtcdDataDir, DefaultEtcdBackupDir,
+	// DefaultAsideDir, DefaultStatePath). AsideDir receives everything the
+	// restore moves out of the way on every host (a directory under
+	// /var/lib rather than the runbook's /tmp, which may be a tmpfs).
+	ManifestDir   string
+	ConfigDir     string
+	EtcdDataDir   string
+	EtcdBackupDir string
+	AsideDir      string
+	StatePath     string
+
+	// SkipCSRApproval leaves pending node-bootstrapper CSRs alone (5.4);
+	// by default the last step approves the valid ones.
+	SkipCSRApproval bool
+	// DryRun makes Run verify the backup and list the plan without
+	// changing anything.
+	DryRun bool
+
+	// Interval is the polling interval of every wait; 2s when zero.
+	Interval time.Duration
+	// ContainerTimeout bounds each wait for containers to stop or start;
+	// 10 minutes when zero.
+	ContainerTimeout time.Duration
+	// APITimeout bounds the wait for the single-member control plane and
+	// the final member check; 20 minutes when zero.
+	APITimeout time.Duration
+	// RolloutTimeout bounds each operator's rollout; 30 minutes when zero.
+	RolloutTimeout time.Duration
+
+	// Logger receives records of every action; nil discards them.
+	Logger *slog.Logger
+	// Report receives the plan's progress events (Run only).
+	Report func(plan.Event)
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Recovery == nil {
+		return o, fmt.Errorf("%w: Recovery host is required", ErrInvalidOptions)
+	}
+	if o.Kube == nil || o.Operator == nil {
+		return o, fmt.Errorf("%w: Kube and Operator clients are required", ErrInvalidOptions)
+	}
+	if o.BackupDir == "" && o.BackupOnHost == "" {
+		return o, fmt.Errorf("%w: BackupDir or BackupOnHost is required", ErrInvalidOptions)
+	}
+	seen := map[string]bool{o.Recovery.Name(): true}
+	for _, h := range o.Others {
+		if h == nil {
+			return o, fmt.Errorf("%w: nil host in Others", ErrInvalidOptions)
+		}
+		if seen[h.Name()] {
+			return o, fmt.Errorf("%w: host %s given twice", ErrInvalidOptions, h.Name())
+		}
+		seen[h.Name()] = true
+	}
+	def := func(s *string, d string) {
+		if *s == "" {
+			*s = d
+		}
+	}
+	def(&o.RemoteBackupDir, DefaultRemoteBackupDir)
+	def(&o.ManifestDir, DefaultManifestDir)
+	def(&o.ConfigDir, DefaultConfigDir)
+	def(&o.EtcdDataDir, DefaultEtcdDataDir)
+	def(&o.EtcdBackupDir, DefaultEtcdBackupDir)
+	def(&o.AsideDir, DefaultAsideDir)
+	def(&o.StatePath, DefaultStatePath)
+	if o.Interval <= 0 {
+		o.Interval = 2 * time.Second
+	}
+	if o.ContainerTimeout <= 0 {
+		o.ContainerTimeout = 10 * time.Minute
+	}
+	if o.APITimeout <= 0 {
+		o.APITimeout = 20 * time.Minute
+	}
+	if o.RolloutTimeout <= 0 {
+		o.RolloutTimeout = 30 * time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o, nil
+}

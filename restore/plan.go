@@ -1,0 +1,207 @@
+package restore
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+
+	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/lifecycle"
+	"github.com/lifeboat-dev/lifeboat/plan"
+)
+
+// PlanName names the restore plan in events and errors.
+const PlanName = "restore-to-previous-cluster-state"
+
+// runner carries what the steps share. Everything a step needs from an
+// earlier step is read back from the state, so a resumed run whose
+// earlier steps are skipped has it too.
+type runner struct {
+	opts  Options
+	state *State
+	log   *slog.Logger
+	local host.Host // the machine running lifeboat, for BackupDir
+}
+
+// Plan builds the plan of section 5.3, "Restoring to a previous cluster
+// state", without touching anything; print it with Describe (a dry run) or
+// run it with Run, which keeps its state on the recovery host.
+//
+// The steps, in the runbook's order:
+//
+//	verify-backup                      both files, sha256 trailer, archive entries, z-stream, versions
+//	copy-backup                        to RemoteBackupDir on the recovery host (step 3)
+//	stop-etcd/<other>                  move etcd-pod.yaml aside, wait for its containers to stop (4b, 4c)
+//	stop-kube-apiserver/<other>        the same for kube-apiserver-pod.yaml (4d, 4e)
+//	move-etcd-data/<other>             move /var/lib/etcd aside (4f)
+//	stop-static-pods/<recovery>        move the four manifests aside, wait for the containers (7)
+//	move-etcd-data/<recovery>          move the data directory's content to /var/lib/etcd-backup (7)
+//	extract-resources/<recovery>       the archive's static-pod-resources into /etc/kubernetes (7)
+//	restore-snapshot/<recovery>        single-member data directory, revision bumped and compacted (7)
+//	start-control-plane/<recovery>     etcd, kube-apiserver, kube-controller-manager, kube-scheduler (7)
+//	restart-kubelet/<each master>      (8)
+//	wait-single-member                 etcd running on the recovery host, API serving, etcd pod Running (9)
+//	force-redeploy/<operator>          forceRedeploymentReason, then
+//	wait-rollout/<operator>            all nodes at the latest revision, for etcd, kube-apiserver,
+//	                                   kube-controller-manager, kube-scheduler in turn (10-12)
+//	verify-members                     an etcd pod Running on every master, EtcdMembersAvailable (13)
+//	approve-csrs                       pending node-bootstrapper CSRs approved (5.4)
+func Plan(opts Options) (*plan.Plan, error) {
+	p, _, err := build(opts)
+	return p, err
+}
+
+func build(opts Options) (*plan.Plan, *runner, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, nil, err
+	}
+	r := &runner{
+		opts:  o,
+		state: NewState(o.Recovery, o.StatePath),
+		log:   o.Logger.With("plan", PlanName),
+		local: host.NewLocal("local", "/", host.LocalOptions{Logger: o.Logger}),
+	}
+	p := &plan.Plan{Name: PlanName}
+	add := func(id, desc string, run func(ctx context.Context, progress func(string)) error) {
+		p.Steps = append(p.Steps, plan.Step{ID: id, Description: desc, Run: run})
+	}
+	rec := o.Recovery
+	add("verify-backup", "verify the backup: snapshot sha256, static pod resources archive, cluster and etcd versions", r.verifyBackup)
+	add("copy-backup", "copy the backup directory to "+o.RemoteBackupDir+" on "+rec.Name(), r.copyBackup)
+	for _, h := range o.Others {
+		h := h
+		add("stop-etcd/"+h.Name(), "move etcd-pod.yaml out of "+o.ManifestDir+" on "+h.Name()+" and wait for the etcd containers to stop",
+			func(ctx context.Context, progress func(string)) error {
+				return r.stopComponents(ctx, h, "stop-etcd/"+h.Name(), []string{"etcd"}, progress)
+			})
+		add("stop-kube-apiserver/"+h.Name(), "move kube-apiserver-pod.yaml out of "+o.ManifestDir+" on "+h.Name()+" and wait for kube-apiserver to stop",
+			func(ctx context.Context, progress func(string)) error {
+				return r.stopComponents(ctx, h, "stop-kube-apiserver/"+h.Name(), []string{"kube-apiserver"}, progress)
+			})
+		add("move-etcd-data/"+h.Name(), "move "+o.EtcdDataDir+" aside on "+h.Name(),
+			func(ctx context.Context, progress func(string)) error { return r.moveOtherData(ctx, h, progress) })
+	}
+	add("stop-static-pods/"+rec.Name(), "move the etcd, kube-apiserver, kube-controller-manager and kube-scheduler manifests aside on "+rec.Name()+" and wait for their containers to stop",
+		func(ctx context.Context, progress func(string)) error {
+			return r.stopComponents(ctx, rec, "stop-static-pods/"+rec.Name(), stopOrder, progress)
+		})
+	add("move-etcd-data/"+rec.Name(), "move the content of "+o.EtcdDataDir+" to "+o.EtcdBackupDir+" on "+rec.Name(), r.moveRecoveryData)
+	add("extract-resources/"+rec.Name(), "extract the backup's static-pod-resources into "+o.ConfigDir+" on "+rec.Name(), r.extractResources)
+	add("restore-snapshot/"+rec.Name(), "restore the snapshot into "+o.EtcdDataDir+" on "+rec.Name()+" as a single-member cluster", r.restoreSnapshot)
+	add("start-control-plane/"+rec.Name(), "put the etcd, kube-apiserver, kube-controller-manager and kube-scheduler manifests of the backup's revisions into "+o.ManifestDir+" on "+rec.Name(), r.startControlPlane)
+	for _, h := range append([]host.Host{rec}, o.Others...) {
+		h := h
+		add("restart-kubelet/"+h.Name(), "restart the kubelet on "+h.Name(),
+			func(ctx context.Context, progress func(string)) error { return h.RestartKubelet(ctx) })
+	}
+	add("wait-single-member", "wait for etcd on "+rec.Name()+", the API server, and the etcd pod of "+rec.Name()+" Running", r.waitSingleMember)
+	for _, op := range []lifecycle.Operator{lifecycle.Etcd, lifecycle.KubeAPIServer, lifecycle.KubeControllerManager, lifecycle.KubeScheduler} {
+		op := op
+		add("force-redeploy/"+string(op), "force a new "+string(op)+" revision (spec.forceRedeploymentReason)",
+			func(ctx context.Context, progress func(string)) error { return r.forceRedeploy(ctx, op, progress) })
+		add("wait-rollout/"+string(op), "wait until every node runs the latest "+string(op)+" revision",
+			func(ctx context.Context, progress func(string)) error { return r.waitRollout(ctx, op, progress) })
+	}
+	add("verify-members", "verify that every master runs an etcd pod and all members are available", r.verifyMembers)
+	if !o.SkipCSRApproval {
+		add("approve-csrs", "approve pending node-bootstrapper CSRs that match a node or machine", r.approveCSRs)
+	}
+	return p, r, nil
+}
+
+// Run builds the plan and runs it with its state on the recovery host
+// (StatePath): a second Run after a crash or a cancel skips the steps
+// already finished and resumes with the one that was interrupted. With
+// DryRun it runs only verify-backup (which reads) and reports every other
+// step as skipped. It returns the state as the run left it (nil for a dry
+// run) and the first error, a *plan.StepError.
+func Run(ctx context.Context, opts Options) (*StateData, error) {
+	p, r, err := build(opts)
+	if err != nil {
+		return nil, err
+	}
+	if r.opts.DryRun {
+		return nil, r.dryRun(ctx, p)
+	}
+	if err := r.state.Update(ctx, func(d *StateData) {
+		if d.Plan == "" {
+			d.Plan, d.Started = PlanName, r.opts.Now().UTC()
+		}
+	}); err != nil {
+		return nil, err
+	}
+	runErr := p.Run(ctx, plan.RunOptions{Report: r.opts.Report, State: r.state, Now: r.opts.Now})
+	d, err := r.state.Get(ctx)
+	if err != nil && runErr == nil {
+		runErr = err
+	}
+	return &d, runErr
+}
+
+func (r *runner) dryRun(ctx context.Context, p *plan.Plan) error {
+	report := func(e plan.Event) {
+		if r.opts.Report != nil {
+			e.Plan, e.Total, e.Time = p.Name, len(p.Steps), r.opts.Now()
+			r.opts.Report(e)
+		}
+	}
+	for i, s := range p.Steps {
+		ev := plan.Event{Step: s, Index: i + 1}
+		if s.ID == "approve-csrs" {
+			// Show what would be approved, when the API answers.
+			var msgs []string
+			err := r.approve(ctx, true, func(m string) { msgs = append(msgs, m) })
+			ev.Status, ev.Message = plan.Skipped, "dry run: would "+s.Description
+			if err == nil && len(msgs) > 0 {
+				ev.Message += ": " + strings.Join(msgs, "; ")
+			}
+			report(ev)
+			continue
+		}
+		if s.ID != "verify-backup" {
+			ev.Status, ev.Message = plan.Skipped, "dry run: would "+s.Description
+			report(ev)
+			continue
+		}
+		ev.Status = plan.Started
+		report(ev)
+		rec, revs, err := r.checkBackup(ctx, func(msg string) {
+			pe := ev
+			pe.Status, pe.Message = plan.Progress, msg
+			report(pe)
+		})
+		if err != nil {
+			ev.Status, ev.Err = plan.Failed, err
+			report(ev)
+			return &plan.StepError{Plan: p.Name, Step: s.ID, Err: err}
+		}
+		ev.Status, ev.Message = plan.Done, fmt.Sprintf("%s (revision %d, cluster %s, etcd %s, static pods %v)", rec.Snapshot, rec.Revision, orUnknown(rec.ClusterVersion), orUnknown(rec.EtcdVersion), revs)
+		report(ev)
+	}
+	return nil
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+// backupDirOnRecovery is where the restore reads the backup on the
+// recovery host, and whether BackupDir must be copied there.
+func (r *runner) backupDirOnRecovery() (dir string, copyNeeded bool) {
+	if r.opts.BackupOnHost != "" {
+		return r.opts.BackupOnHost, false
+	}
+	if lp, ok := r.opts.Recovery.LocalPath(r.opts.RemoteBackupDir); ok {
+		a, _ := filepath.Abs(r.opts.BackupDir)
+		if filepath.Clean(lp) == a {
+			return r.opts.RemoteBackupDir, false
+		}
+	}
+	return r.opts.RemoteBackupDir, true
+}

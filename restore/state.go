@@ -1,0 +1,193 @@
+package restore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sync"
+	"time"
+
+	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/plan"
+)
+
+// Move is one file or directory the restore moved aside. Nothing the
+// restore displaces is deleted: Undo lists the moves to put back.
+type Move struct {
+	Host string `json:"host"`
+	From string `json:"from"`
+	To   string `json:"to"`
+	Step string `json:"step"`
+	// Done is false while the move is only intended (recorded before it
+	// is made, so a crash in between is resumed with the same destination).
+	Done bool      `json:"done"`
+	Time time.Time `json:"time"`
+}
+
+// BackupRecord is what the restore learned about its backup.
+type BackupRecord struct {
+	// Dir is the backup directory on the recovery host.
+	Dir            string `json:"dir"`
+	Snapshot       string `json:"snapshot"` // base names
+	Archive        string `json:"archive"`
+	SHA256         string `json:"sha256,omitempty"`
+	Revision       int64  `json:"revision"`
+	StorageVersion string `json:"storageVersion,omitempty"`
+	ClusterVersion string `json:"clusterVersion,omitempty"`
+	EtcdVersion    string `json:"etcdVersion,omitempty"`
+}
+
+// RestoreRecord is what the restore step did.
+type RestoreRecord struct {
+	Method       Method `json:"method"`
+	Reason       string `json:"reason"`
+	Member       string `json:"member"`
+	PeerURL      string `json:"peerURL"`
+	ClusterToken string `json:"clusterToken"`
+	RevisionBump uint64 `json:"revisionBump"`
+	NewRevision  int64  `json:"newRevision"`
+}
+
+// StateData is the JSON document kept on the recovery host.
+type StateData struct {
+	Plan     string               `json:"plan"`
+	Started  time.Time            `json:"started"`
+	Finished map[string]time.Time `json:"finished"`
+	Moves    []Move               `json:"moves,omitempty"`
+	Backup   *BackupRecord        `json:"backup,omitempty"`
+	// Revisions are the backup's static pod revisions per component.
+	Revisions map[string]int `json:"revisions,omitempty"`
+	Restore   *RestoreRecord `json:"restore,omitempty"`
+	// Rollouts holds, per operator, the latest revision before the forced
+	// redeployment, for the wait after it.
+	Rollouts map[string]int32 `json:"rollouts,omitempty"`
+}
+
+// State is the restore's plan.State, kept as a JSON file on the recovery
+// host and rewritten atomically (host.WriteFile) after every change.
+type State struct {
+	h    host.Host
+	path string
+
+	mu     sync.Mutex
+	data   *StateData
+	loaded bool
+}
+
+var _ plan.State = (*State)(nil)
+
+// NewState returns the state stored at statePath on h (DefaultStatePath
+// when empty). Nothing is read until first use.
+func NewState(h host.Host, statePath string) *State {
+	if statePath == "" {
+		statePath = DefaultStatePath
+	}
+	return &State{h: h, path: statePath}
+}
+
+// Path is where the state lives on the host.
+func (s *State) Path() string { return s.path }
+
+func (s *State) load(ctx context.Context) error {
+	if s.loaded {
+		return nil
+	}
+	b, err := s.h.ReadFile(ctx, s.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		s.data = &StateData{Finished: map[string]time.Time{}}
+	case err != nil:
+		return fmt.Errorf("reading restore state %s on %s: %w", s.path, s.h.Name(), err)
+	default:
+		var d StateData
+		if err := json.Unmarshal(b, &d); err != nil {
+			return fmt.Errorf("restore state %s on %s is not valid JSON: %w", s.path, s.h.Name(), err)
+		}
+		if d.Finished == nil {
+			d.Finished = map[string]time.Time{}
+		}
+		s.data = &d
+	}
+	s.loaded = true
+	return nil
+}
+
+func (s *State) save(ctx context.Context) error {
+	b, err := json.MarshalIndent(s.data, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := s.h.MkdirAll(ctx, path.Dir(s.path), 0o700); err != nil {
+		return fmt.Errorf("saving restore state on %s: %w", s.h.Name(), err)
+	}
+	if err := s.h.WriteFile(ctx, s.path, bytes.NewReader(append(b, '\n')), 0o600); err != nil {
+		return fmt.Errorf("saving restore state on %s: %w", s.h.Name(), err)
+	}
+	return nil
+}
+
+// Update applies fn to the state and saves it.
+func (s *State) Update(ctx context.Context, fn func(d *StateData)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.load(ctx); err != nil {
+		return err
+	}
+	fn(s.data)
+	return s.save(ctx)
+}
+
+// Get returns a copy of the state.
+func (s *State) Get(ctx context.Context) (StateData, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.load(ctx); err != nil {
+		return StateData{}, err
+	}
+	d := *s.data
+	d.Moves = append([]Move(nil), s.data.Moves...)
+	return d, nil
+}
+
+// Finished implements plan.State. It reads the file afresh.
+func (s *State) Finished(ctx context.Context) (map[string]bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loaded = false
+	if err := s.load(ctx); err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(s.data.Finished))
+	for id := range s.data.Finished {
+		out[id] = true
+	}
+	return out, nil
+}
+
+// MarkFinished implements plan.State.
+func (s *State) MarkFinished(ctx context.Context, id string) error {
+	return s.Update(ctx, func(d *StateData) { d.Finished[id] = time.Now().UTC() })
+}
+
+// Undo lists, newest first, the moves to reverse to put every displaced
+// file back where it was (mv To From on Host). It changes nothing.
+func (s *State) Undo(ctx context.Context) ([]Move, error) {
+	d, err := s.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Move
+	for _, m := range d.Moves {
+		if m.Done {
+			out = append(out, m)
+		}
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, nil
+}

@@ -1,0 +1,209 @@
+package restore
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/lifeboat-dev/lifeboat/certs"
+	"github.com/lifeboat-dev/lifeboat/lifecycle"
+	"github.com/lifeboat-dev/lifeboat/plan"
+)
+
+const etcdNamespace = "openshift-etcd"
+
+// waitSingleMember is step 9: etcd runs on the recovery host, the API
+// answers, and the etcd pod of the recovery host is Running.
+func (r *runner) waitSingleMember(ctx context.Context, progress func(string)) error {
+	h := r.opts.Recovery
+	last := ""
+	err := r.poll(ctx, r.opts.APITimeout, func(ctx context.Context) (bool, error) {
+		state := r.singleMemberState(ctx)
+		if state != last {
+			progress(state)
+			last = state
+		}
+		return state == "", nil
+	})
+	if err != nil {
+		return fmt.Errorf("single-member control plane on %s not up (%s): %w", h.Name(), last, err)
+	}
+	return nil
+}
+
+// singleMemberState says what is still missing ("" when nothing).
+func (r *runner) singleMemberState(ctx context.Context) string {
+	h := r.opts.Recovery
+	running, err := runningContainers(ctx, h, []string{"etcd"})
+	if err != nil {
+		return err.Error()
+	}
+	etcdUp := false
+	for _, c := range running {
+		if c == "etcd" {
+			etcdUp = true
+		}
+	}
+	if !etcdUp {
+		return "waiting for the etcd container on " + h.Name()
+	}
+	if _, err := r.opts.Kube.Discovery().ServerVersion(); err != nil {
+		return "waiting for the API server: " + err.Error()
+	}
+	pod, err := r.opts.Kube.CoreV1().Pods(etcdNamespace).Get(ctx, "etcd-"+h.Name(), metav1.GetOptions{})
+	if err != nil {
+		return "waiting for pod etcd-" + h.Name() + ": " + err.Error()
+	}
+	if pod.Status.Phase != corev1.PodRunning {
+		return fmt.Sprintf("waiting for pod etcd-%s to be Running (it is %s)", h.Name(), pod.Status.Phase)
+	}
+	return ""
+}
+
+func (r *runner) forceRedeploy(ctx context.Context, op lifecycle.Operator, progress func(string)) error {
+	// The API may still be settling: retry reading the current revision.
+	var before int32
+	err := r.poll(ctx, r.opts.APITimeout, func(ctx context.Context) (bool, error) {
+		st, err := lifecycle.Revisions(ctx, r.opts.Operator, op)
+		if err != nil {
+			progress("reading " + string(op) + " revisions: " + err.Error())
+			return false, nil
+		}
+		before = st.LatestAvailableRevision
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("reading %s revisions: %w", op, err)
+	}
+	if err := r.state.Update(ctx, func(d *StateData) {
+		if d.Rollouts == nil {
+			d.Rollouts = map[string]int32{}
+		}
+		d.Rollouts[string(op)] = before
+	}); err != nil {
+		return err
+	}
+	reason, err := lifecycle.ForceRedeploy(ctx, r.opts.Operator, op, lifecycle.ForceRedeployOptions{Logger: r.log, Now: r.opts.Now})
+	if err != nil {
+		return err
+	}
+	progress(fmt.Sprintf("forceRedeploymentReason %q (latest revision was %d)", reason, before))
+	return nil
+}
+
+func (r *runner) waitRollout(ctx context.Context, op lifecycle.Operator, progress func(string)) error {
+	d, err := r.state.Get(ctx)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.opts.RolloutTimeout)
+	defer cancel()
+	rev, err := lifecycle.WaitAllNodesAtLatestRevision(ctx, r.opts.Operator, op, lifecycle.WaitOptions{
+		AfterRevision: d.Rollouts[string(op)], Progress: progress, Logger: r.log,
+	})
+	if err != nil {
+		return err
+	}
+	progress(fmt.Sprintf("AllNodesAtLatestRevision: revision %d", rev))
+	return nil
+}
+
+// masterNodes lists the master nodes; the hosts' names when the API lists
+// none.
+func (r *runner) masterNodes(ctx context.Context) ([]string, error) {
+	var names []string
+	for _, sel := range []string{"node-role.kubernetes.io/master", "node-role.kubernetes.io/control-plane"} {
+		nodes, err := r.opts.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: sel})
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range nodes.Items {
+			names = append(names, n.Name)
+		}
+		if len(names) > 0 {
+			break
+		}
+	}
+	if len(names) == 0 {
+		names = append(names, r.opts.Recovery.Name())
+		for _, h := range r.opts.Others {
+			names = append(names, h.Name())
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// verifyMembers is step 13: an etcd pod Running on every master, and the
+// etcd operator reporting every member available.
+func (r *runner) verifyMembers(ctx context.Context, progress func(string)) error {
+	last := ""
+	err := r.poll(ctx, r.opts.APITimeout, func(ctx context.Context) (bool, error) {
+		state, err := r.membersState(ctx)
+		if err != nil {
+			state = err.Error()
+		}
+		if state != last {
+			progress(state)
+			last = state
+		}
+		return err == nil && strings.HasPrefix(state, "ok:"), nil
+	})
+	if err != nil {
+		return fmt.Errorf("not every master joined (%s): %w", last, err)
+	}
+	return nil
+}
+
+func (r *runner) membersState(ctx context.Context) (string, error) {
+	masters, err := r.masterNodes(ctx)
+	if err != nil {
+		return "", err
+	}
+	var notRunning []string
+	for _, n := range masters {
+		pod, err := r.opts.Kube.CoreV1().Pods(etcdNamespace).Get(ctx, "etcd-"+n, metav1.GetOptions{})
+		if err != nil || pod.Status.Phase != corev1.PodRunning {
+			notRunning = append(notRunning, "etcd-"+n)
+		}
+	}
+	if len(notRunning) > 0 {
+		return "waiting for " + strings.Join(notRunning, ", ") + " to be Running", nil
+	}
+	etcd, err := r.opts.Operator.OperatorV1().Etcds().Get(ctx, "cluster", metav1.GetOptions{})
+	if err != nil {
+		return "", err
+	}
+	for _, c := range etcd.Status.Conditions {
+		if c.Type == "EtcdMembersAvailable" {
+			if c.Status != "True" {
+				return "waiting for EtcdMembersAvailable: " + c.Message, nil
+			}
+			return fmt.Sprintf("ok: %d etcd pods Running; %s", len(masters), c.Message), nil
+		}
+	}
+	return fmt.Sprintf("ok: %d etcd pods Running (the operator reports no EtcdMembersAvailable condition)", len(masters)), nil
+}
+
+// approveCSRs hands over to certs.ApproveNodeBootstrapperCSRs (5.4).
+func (r *runner) approveCSRs(ctx context.Context, progress func(string)) error {
+	return r.approve(ctx, false, progress)
+}
+
+func (r *runner) approve(ctx context.Context, dryRun bool, progress func(string)) error {
+	decisions, err := certs.ApproveNodeBootstrapperCSRs(ctx, r.opts.Kube, r.opts.Machine, certs.ApproveOptions{DryRun: dryRun, Logger: r.log})
+	if err != nil {
+		return err
+	}
+	if len(decisions) == 0 {
+		return plan.Skip("no pending node-bootstrapper CSRs")
+	}
+	for _, d := range decisions {
+		progress(d.String())
+	}
+	return nil
+}

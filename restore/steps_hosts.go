@@ -1,0 +1,258 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/internal/safetar"
+	"github.com/lifeboat-dev/lifeboat/plan"
+)
+
+// checkBackup verifies the backup where it is (BackupOnHost on the
+// recovery host, else BackupDir here) and the versions; it writes nothing.
+func (r *runner) checkBackup(ctx context.Context, progress func(string)) (*BackupRecord, map[string]int, error) {
+	h, dir := r.local, r.opts.BackupDir
+	if r.opts.BackupOnHost != "" {
+		h, dir = r.opts.Recovery, r.opts.BackupOnHost
+	} else if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	progress(fmt.Sprintf("checking %s on %s", dir, h.Name()))
+	rec, revs, err := verifyBackupOn(ctx, h, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec.Dir, _ = r.backupDirOnRecovery()
+	if err := CheckVersions(rec.ClusterVersion, r.opts.ClusterVersion); err != nil {
+		if !r.opts.AllowVersionMismatch {
+			return nil, nil, err
+		}
+		progress("WARNING: " + err.Error() + "; going on as AllowVersionMismatch asks")
+	} else if rec.ClusterVersion == "" || r.opts.ClusterVersion == "" {
+		progress(fmt.Sprintf("z-stream not checked: backup version %s, cluster version %s", orUnknown(rec.ClusterVersion), orUnknown(r.opts.ClusterVersion)))
+	}
+	d, err := Decide(rec.StorageVersion, r.clusterEtcdVersion(rec))
+	if err != nil {
+		return nil, nil, err
+	}
+	progress(fmt.Sprintf("snapshot %s: revision %d, sha256 %s; restore %s: %s", rec.Snapshot, rec.Revision, short(rec.SHA256), r.method(d), d.Reason))
+	return rec, revs, nil
+}
+
+func short(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}
+
+func (r *runner) clusterEtcdVersion(rec *BackupRecord) string {
+	if r.opts.ClusterEtcdVersion != "" {
+		return r.opts.ClusterEtcdVersion
+	}
+	return rec.EtcdVersion
+}
+
+// method is the restore method the plan uses: the decision, turned into
+// the restore pod when forced or when the recovery host's files are not
+// local to this process.
+func (r *runner) method(d Decision) Method {
+	if r.opts.ForceRestorePod {
+		return RestorePod
+	}
+	if _, ok := r.opts.Recovery.LocalPath(r.opts.EtcdDataDir); !ok {
+		return RestorePod
+	}
+	return d.Method
+}
+
+func (r *runner) verifyBackup(ctx context.Context, progress func(string)) error {
+	rec, revs, err := r.checkBackup(ctx, progress)
+	if err != nil {
+		return err
+	}
+	return r.state.Update(ctx, func(d *StateData) { d.Backup, d.Revisions = rec, revs })
+}
+
+// backup returns the verified backup record from the state.
+func (r *runner) backup(ctx context.Context) (*BackupRecord, StateData, error) {
+	d, err := r.state.Get(ctx)
+	if err != nil {
+		return nil, d, err
+	}
+	if d.Backup == nil {
+		return nil, d, errors.New("the state has no verified backup: run verify-backup first")
+	}
+	return d.Backup, d, nil
+}
+
+func (r *runner) copyBackup(ctx context.Context, progress func(string)) error {
+	dst, needed := r.backupDirOnRecovery()
+	if !needed {
+		return plan.Skip("the backup is already on " + r.opts.Recovery.Name() + " at " + dst)
+	}
+	rec, _, err := r.backup(ctx)
+	if err != nil {
+		return err
+	}
+	h := r.opts.Recovery
+	if err := h.MkdirAll(ctx, dst, 0o700); err != nil {
+		return err
+	}
+	for _, name := range []string{rec.Snapshot, rec.Archive, "backup.json"} {
+		src := filepath.Join(r.opts.BackupDir, name)
+		f, err := os.Open(src)
+		if errors.Is(err, fs.ErrNotExist) && name == "backup.json" {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return err
+		}
+		if cur, err := h.Stat(ctx, path.Join(dst, name)); err == nil && cur.Size == fi.Size() {
+			f.Close()
+			progress(name + " already copied")
+			continue
+		}
+		progress(fmt.Sprintf("copying %s (%d bytes) to %s:%s", name, fi.Size(), h.Name(), dst))
+		err = h.WriteFile(ctx, path.Join(dst, name), f, 0o600)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("copying %s to %s: %w", name, h.Name(), err)
+		}
+	}
+	return nil
+}
+
+// stopComponents moves the components' manifests aside on h and waits for
+// their containers to stop.
+func (r *runner) stopComponents(ctx context.Context, h host.Host, step string, comps []string, progress func(string)) error {
+	var names []string
+	moved := 0
+	for _, c := range comps {
+		m, err := r.moveAside(ctx, h, step, path.Join(r.opts.ManifestDir, c+"-pod.yaml"), path.Join(r.opts.AsideDir, "manifests"))
+		if err != nil {
+			return err
+		}
+		if m {
+			moved++
+			progress("...stopping " + c + "-pod.yaml")
+		}
+		names = append(names, componentContainers[c]...)
+	}
+	if err := r.waitContainersGone(ctx, h, names, progress); err != nil {
+		return err
+	}
+	if moved == 0 {
+		return plan.Skip("no manifest to move: already stopped")
+	}
+	return nil
+}
+
+func (r *runner) moveOtherData(ctx context.Context, h host.Host, progress func(string)) error {
+	moved, err := r.moveAside(ctx, h, "move-etcd-data/"+h.Name(), r.opts.EtcdDataDir, r.opts.AsideDir)
+	if err != nil {
+		return err
+	}
+	if !moved {
+		return plan.Skip(r.opts.EtcdDataDir + " does not exist on " + h.Name())
+	}
+	return nil
+}
+
+// moveRecoveryData moves every entry of the data directory (member/,
+// revision.json, ...) into EtcdBackupDir, as cluster-restore.sh moves
+// member/ to /var/lib/etcd-backup, and leaves the directory itself empty
+// for the restore.
+func (r *runner) moveRecoveryData(ctx context.Context, progress func(string)) error {
+	h := r.opts.Recovery
+	step := "move-etcd-data/" + h.Name()
+	d, err := r.state.Get(ctx)
+	if err != nil {
+		return err
+	}
+	var srcs []string
+	for _, m := range d.Moves {
+		if m.Step == step && m.Host == h.Name() && !m.Done {
+			srcs = append(srcs, m.From) // an interrupted move first
+		}
+	}
+	entries, err := h.ReadDir(ctx, r.opts.EtcdDataDir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	for _, e := range entries {
+		srcs = append(srcs, path.Join(r.opts.EtcdDataDir, e.Name))
+	}
+	for _, src := range srcs {
+		moved, err := r.moveAside(ctx, h, step, src, r.opts.EtcdBackupDir)
+		if err != nil {
+			return err
+		}
+		if moved {
+			progress("Moving etcd data " + src + " to " + r.opts.EtcdBackupDir)
+		}
+	}
+	return h.MkdirAll(ctx, r.opts.EtcdDataDir, 0o700)
+}
+
+// extractResources writes the archive's static-pod-resources into
+// ConfigDir. A file already there with the same content is left alone; one
+// with other content is moved aside first.
+func (r *runner) extractResources(ctx context.Context, progress func(string)) error {
+	rec, _, err := r.backup(ctx)
+	if err != nil {
+		return err
+	}
+	h := r.opts.Recovery
+	step := "extract-resources/" + h.Name()
+	archive := path.Join(rec.Dir, rec.Archive)
+	open := func() (io.ReadCloser, error) { return h.Open(ctx, archive) }
+	written, skipped := 0, 0
+	_, err = safetar.Extract(ctx, open, h, r.opts.ConfigDir, safetar.Options{
+		Include: func(name string) bool {
+			return name == "static-pod-resources" || strings.HasPrefix(name, "static-pod-resources/")
+		},
+		BeforeWrite: func(ctx context.Context, dst string, e safetar.Entry, content []byte) error {
+			fi, err := h.Stat(ctx, dst)
+			if errors.Is(err, fs.ErrNotExist) {
+				written++
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if content != nil && fi.Size == e.Size && !fi.IsDir() {
+				if same, err := sameContent(ctx, h, dst, content); err != nil {
+					return err
+				} else if same {
+					skipped++
+					return safetar.ErrSkipWrite
+				}
+			}
+			rel := strings.TrimPrefix(dst, r.opts.ConfigDir+"/")
+			if _, err := r.moveAside(ctx, h, step, dst, path.Join(r.opts.AsideDir, "config", path.Dir(rel))); err != nil {
+				return err
+			}
+			written++
+			return nil
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("extracting %s on %s: %w", archive, h.Name(), err)
+	}
+	progress(fmt.Sprintf("static-pod-resources: %d files written, %d already in place", written, skipped))
+	return nil
+}

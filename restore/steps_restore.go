@@ -1,0 +1,294 @@
+package restore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"strconv"
+
+	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/plan"
+)
+
+// movedTo returns where the state says from was moved on h ("" if not).
+func movedTo(d StateData, h, from string) string {
+	to := ""
+	for _, m := range d.Moves {
+		if m.Host == h && m.From == from && m.Done {
+			to = m.To
+		}
+	}
+	return to
+}
+
+// backupPodPath is the backup's manifest of comp on the recovery host,
+// after extract-resources.
+func (r *runner) backupPodPath(d StateData, comp string) (string, error) {
+	n := d.Revisions[comp]
+	if n == 0 {
+		return "", fmt.Errorf("%w: no %s revision recorded from the archive", ErrBackupIncomplete, comp)
+	}
+	return fmt.Sprintf("%s/static-pod-resources/%s-pod-%d/%s-pod.yaml", r.opts.ConfigDir, comp, n, comp), nil
+}
+
+// ownEtcdPod returns the recovery host's own etcd-pod.yaml, as moved aside
+// by stop-static-pods (nil when it had none).
+func (r *runner) ownEtcdPod(ctx context.Context, d StateData) ([]byte, error) {
+	h := r.opts.Recovery
+	p := movedTo(d, h.Name(), path.Join(r.opts.ManifestDir, "etcd-pod.yaml"))
+	if p == "" {
+		return nil, nil
+	}
+	return h.ReadFile(ctx, p)
+}
+
+// memberIdentity finds the restored member's name and peer URL: the
+// options, else the recovery host's own etcd-pod.yaml, else the backup's.
+func (r *runner) memberIdentity(ctx context.Context, d StateData) (MemberIdentity, error) {
+	id := MemberIdentity{Name: r.opts.MemberName, PeerURL: r.opts.PeerURL}
+	if id.Name != "" && id.PeerURL != "" {
+		return id, nil
+	}
+	var sources [][]byte
+	if own, err := r.ownEtcdPod(ctx, d); err != nil {
+		return id, err
+	} else if own != nil {
+		sources = append(sources, own)
+	}
+	if p, err := r.backupPodPath(d, "etcd"); err == nil {
+		if b, err := r.opts.Recovery.ReadFile(ctx, p); err == nil {
+			sources = append(sources, b)
+		}
+	}
+	for _, src := range sources {
+		got, err := MemberFromEtcdPod(src)
+		if err != nil {
+			continue
+		}
+		if id.Name == "" {
+			id.Name = got.Name
+		}
+		if id.PeerURL == "" && (got.Name == id.Name || got.Name == "") {
+			id.PeerURL = got.PeerURL
+		}
+		if id.Name != "" && id.PeerURL != "" {
+			break
+		}
+	}
+	if id.Name == "" {
+		id.Name = r.opts.Recovery.Name()
+	}
+	if id.PeerURL == "" {
+		return id, fmt.Errorf("%w: the peer URL of member %s is not in its etcd-pod.yaml; set Options.PeerURL", ErrInvalidOptions, id.Name)
+	}
+	return id, nil
+}
+
+func (r *runner) restoreSnapshot(ctx context.Context, progress func(string)) error {
+	rec, d, err := r.backup(ctx)
+	if err != nil {
+		return err
+	}
+	h := r.opts.Recovery
+	dec, err := Decide(rec.StorageVersion, r.clusterEtcdVersion(rec))
+	if err != nil {
+		return err
+	}
+	method := r.method(dec)
+	id, err := r.memberIdentity(ctx, d)
+	if err != nil {
+		return err
+	}
+	memberDir := path.Join(r.opts.EtcdDataDir, "member")
+	if d.Restore != nil && d.Restore.Method == InProcess && method == InProcess {
+		// An earlier run restored (the rename into place is the last
+		// thing RestoreSnapshot does) and stopped before recording it.
+		if ok, err := exists(ctx, h, memberDir); err != nil {
+			return err
+		} else if ok {
+			return plan.Skip("the data directory was restored by an earlier run")
+		}
+	}
+	token := "openshift-etcd-" + randomHex(8)
+	if d.Restore != nil && d.Restore.ClusterToken != "" {
+		token = d.Restore.ClusterToken
+	}
+	rr := &RestoreRecord{Method: method, Reason: dec.Reason, Member: id.Name, PeerURL: id.PeerURL, ClusterToken: token}
+	if method != dec.Method {
+		rr.Reason = "restore pod forced (ForceRestorePod, or the recovery host is remote)"
+	}
+	if err := r.state.Update(ctx, func(d *StateData) { d.Restore = rr }); err != nil {
+		return err
+	}
+	revJSON := movedTo(d, h.Name(), path.Join(r.opts.EtcdDataDir, "revision.json"))
+	progress(fmt.Sprintf("restoring %s as member %s (%s), %s: %s", rec.Snapshot, id.Name, id.PeerURL, method, rr.Reason))
+
+	switch method {
+	case InProcess:
+		snap, _ := h.LocalPath(path.Join(rec.Dir, rec.Snapshot))
+		dataDir, _ := h.LocalPath(r.opts.EtcdDataDir)
+		revFile := ""
+		if revJSON != "" {
+			revFile, _ = h.LocalPath(revJSON)
+		}
+		res, err := RestoreSnapshot(ctx, snap, dataDir, SnapshotOptions{
+			Name: id.Name, PeerURL: id.PeerURL, InitialClusterToken: token,
+			RevisionBump: r.opts.RevisionBump, NoRevisionBump: r.opts.NoRevisionBump, RevisionFile: revFile,
+			ClusterVersion: r.opts.ClusterVersion, BackupVersion: rec.ClusterVersion,
+			AllowVersionMismatch: r.opts.AllowVersionMismatch,
+			ClusterEtcdVersion:   r.clusterEtcdVersion(rec),
+			Logger:               r.log,
+		})
+		if err != nil {
+			return err
+		}
+		progress(fmt.Sprintf("restored revision %d, bumped by %d to %d and marked compacted", res.Snapshot.Revision, res.RevisionBump, res.NewRevision))
+		return r.state.Update(ctx, func(d *StateData) {
+			d.Restore.RevisionBump, d.Restore.NewRevision = res.RevisionBump, res.NewRevision
+		})
+	default:
+		return r.writeRestorePod(ctx, h, rec, d, id, token, revJSON, progress)
+	}
+}
+
+// writeRestorePod stages the snapshot in EtcdBackupDir/snapshot.db and
+// starts the restore pod: the cluster's own restore-etcd-pod when the host
+// has it (as cluster-restore.sh does), else one built from the host's etcd
+// pod by BuildRestorePod.
+func (r *runner) writeRestorePod(ctx context.Context, h host.Host, rec *BackupRecord, d StateData, id MemberIdentity, token, revJSON string, progress func(string)) error {
+	if err := h.MkdirAll(ctx, r.opts.EtcdBackupDir, 0o700); err != nil {
+		return err
+	}
+	staged := path.Join(r.opts.EtcdBackupDir, "snapshot.db")
+	src := path.Join(rec.Dir, rec.Snapshot)
+	srcInfo, err := h.Stat(ctx, src)
+	if err != nil {
+		return err
+	}
+	if cur, err := h.Stat(ctx, staged); err != nil || cur.Size != srcInfo.Size {
+		progress("copying the snapshot to " + staged)
+		if err := copyOnHost(ctx, h, src, staged, 0o600); err != nil {
+			return fmt.Errorf("staging the snapshot on %s: %w", h.Name(), err)
+		}
+	}
+
+	var manifest []byte
+	if own, err := h.ReadFile(ctx, ClusterRestorePodPath); err == nil {
+		manifest = own
+		progress("using the cluster's restore pod " + ClusterRestorePodPath)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	} else {
+		base, err := r.ownEtcdPod(ctx, d)
+		if err != nil {
+			return err
+		}
+		if base == nil {
+			p, err := r.backupPodPath(d, "etcd")
+			if err != nil {
+				return err
+			}
+			if base, err = h.ReadFile(ctx, p); err != nil {
+				return err
+			}
+		}
+		var bump uint64
+		if !r.opts.NoRevisionBump {
+			bump = r.opts.RevisionBump
+			if bump == 0 {
+				var maxRaft uint64
+				if revJSON != "" {
+					if b, err := h.ReadFile(ctx, revJSON); err == nil {
+						if rec, err := ParseRevisionJSON(b); err == nil {
+							maxRaft = rec.MaxRaftIndex
+						}
+					}
+				}
+				bump = RevisionBumpFor(maxRaft, rec.Revision)
+			}
+		}
+		manifest, err = BuildRestorePod(base, RestorePodConfig{Member: id, ClusterToken: token, RevisionBump: bump,
+			SnapshotPath: staged, DataDir: r.opts.EtcdDataDir})
+		if err != nil {
+			return err
+		}
+		if err := r.state.Update(ctx, func(d *StateData) {
+			d.Restore.RevisionBump, d.Restore.NewRevision = bump, rec.Revision+int64(bump)
+		}); err != nil {
+			return err
+		}
+		progress("restore pod built from the etcd pod, revision bump " + strconv.FormatUint(bump, 10))
+	}
+	progress("starting restore-etcd static pod")
+	return r.putManifest(ctx, h, "restore-snapshot/"+h.Name(), "etcd", manifest)
+}
+
+// putManifest writes a static pod manifest into ManifestDir, moving aside
+// a different one that is in the way.
+func (r *runner) putManifest(ctx context.Context, h host.Host, step, comp string, content []byte) error {
+	dst := path.Join(r.opts.ManifestDir, comp+"-pod.yaml")
+	if same, err := sameContent(ctx, h, dst, content); err != nil {
+		return err
+	} else if same {
+		return nil
+	}
+	if _, err := r.moveAside(ctx, h, step, dst, path.Join(r.opts.AsideDir, "manifests-replaced")); err != nil {
+		return err
+	}
+	if err := h.MkdirAll(ctx, r.opts.ManifestDir, 0o755); err != nil {
+		return err
+	}
+	return h.WriteFile(ctx, dst, bytes.NewReader(content), 0o644)
+}
+
+func (r *runner) startControlPlane(ctx context.Context, progress func(string)) error {
+	_, d, err := r.backup(ctx)
+	if err != nil {
+		return err
+	}
+	if d.Restore == nil {
+		return errors.New("the state records no restore: run restore-snapshot first")
+	}
+	h := r.opts.Recovery
+	for _, comp := range startOrder {
+		var content []byte
+		p, err := r.backupPodPath(d, comp)
+		if err != nil {
+			return err
+		}
+		if comp == "etcd" {
+			if d.Restore.Method == RestorePod {
+				continue // the restore pod is the etcd pod
+			}
+			// The backup's etcd manifest when it describes this member,
+			// else the host's own (another master's manifest would start
+			// etcd under the wrong name), as cluster-restore.sh puts the
+			// host's manifest back after an etcdctl restore.
+			if b, err := h.ReadFile(ctx, p); err == nil {
+				if id, err := MemberFromEtcdPod(b); err == nil && id.Name == d.Restore.Member && id.PeerURL == d.Restore.PeerURL {
+					content = b
+				}
+			}
+			if content == nil {
+				own, err := r.ownEtcdPod(ctx, d)
+				if err != nil {
+					return err
+				}
+				if own == nil {
+					return fmt.Errorf("neither %s nor the host's own etcd-pod.yaml describes member %s", p, d.Restore.Member)
+				}
+				content, p = own, "the host's own etcd-pod.yaml"
+			}
+		} else if content, err = h.ReadFile(ctx, p); err != nil {
+			return fmt.Errorf("reading the backup's %s manifest: %w", comp, err)
+		}
+		if err := r.putManifest(ctx, h, "start-control-plane/"+h.Name(), comp, content); err != nil {
+			return err
+		}
+		progress("starting " + comp + "-pod.yaml from " + p)
+	}
+	return nil
+}
