@@ -1,0 +1,177 @@
+// Command backup takes an etcd backup of an OpenShift cluster: runbook
+// chapter 1, what "cluster-backup.sh <dir>" does on a master, with its
+// checks, a manifest and a final verification.
+//
+// Run it on a master (oc debug node/<master>, chroot /host) or anywhere
+// that reaches the cluster's API and etcd and sees the master's file
+// system under -host-root:
+//
+//	backup -kubeconfig ~/.kube/config \
+//	    -endpoints https://10.0.0.3:2379 -cacert ca.crt -cert client.crt -key client.key \
+//	    /home/core/assets/backup
+//
+// Without -endpoints the ETCDCTL_ENDPOINTS, ETCDCTL_CACERT, ETCDCTL_CERT and
+// ETCDCTL_KEY variables are used, as etcdctl does in the etcd pod. Without
+// -kubeconfig, $KUBECONFIG or the in-cluster configuration is used.
+//
+// Exit codes: 0 backup taken and verified, 1 failed, 2 bad usage,
+// 3 a pre-check failed (the message names the fix).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	configclient "github.com/openshift/client-go/config/clientset/versioned"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/lifeboat-dev/lifeboat/backup"
+	"github.com/lifeboat-dev/lifeboat/etcdconn"
+	"github.com/lifeboat-dev/lifeboat/host"
+)
+
+const (
+	exitOK       = 0
+	exitFailed   = 1
+	exitUsage    = 2
+	exitPrecheck = 3
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		kubeconfig = fs.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig file; empty means the in-cluster configuration")
+		endpoints  = fs.String("endpoints", "", "comma-separated etcd client URLs; empty means $ETCDCTL_ENDPOINTS and the other ETCDCTL_* variables")
+		cacert     = fs.String("cacert", "", "etcd CA bundle (with -endpoints)")
+		cert       = fs.String("cert", "", "etcd client certificate (with -endpoints)")
+		key        = fs.String("key", "", "etcd client key (with -endpoints)")
+		member     = fs.String("member", "", "client URL of the member to snapshot; empty means the first healthy follower")
+		hostRoot   = fs.String("host-root", "/", "where the master's file system is mounted (\"/host\" in an oc debug pod without chroot)")
+		node       = fs.String("node", "", "node name of the master (for messages); empty means the host name")
+		force      = fs.Bool("force", false, "skip the ClusterOperator check and mark the files __POSSIBLY_DIRTY__ (cluster-backup.sh --force)")
+		verbose    = fs.Bool("v", false, "log debug records")
+	)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: backup [flags] <backup-dir>")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	dir := fs.Arg(0)
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		fmt.Fprintf(stderr, "backup: %s is a file, not a directory\n", dir)
+		return exitUsage
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	cli, err := etcdClient(ctx, *endpoints, *cacert, *cert, *key)
+	if err != nil {
+		fmt.Fprintf(stderr, "backup: connecting to etcd: %v\n", err)
+		return exitFailed
+	}
+	defer cli.Close()
+
+	var cfg configclient.Interface
+	restCfg, err := restConfig(*kubeconfig)
+	if err == nil {
+		cfg, err = configclient.NewForConfig(restCfg)
+	}
+	if err != nil && !*force {
+		fmt.Fprintf(stderr, "backup: Kubernetes API configuration: %v (use -force to back up without the API)\n", err)
+		return exitUsage
+	}
+
+	name := *node
+	if name == "" {
+		name, _ = os.Hostname()
+	}
+	lastPercent := int64(-1)
+	b, err := backup.Take(ctx, cli, dir, backup.TakeOptions{
+		Host:     host.NewLocal(name, *hostRoot, host.LocalOptions{}),
+		Config:   cfg,
+		Force:    *force,
+		Endpoint: *member,
+		Logger:   log,
+		Progress: func(e backup.Event) {
+			if e.Step != "snapshot" || e.Written == 0 {
+				fmt.Fprintf(stdout, "%-9s %s\n", e.Step, e.Message)
+				return
+			}
+			if e.Total > 0 {
+				if p := 10 * e.Written / e.Total; p != lastPercent {
+					lastPercent = p
+					fmt.Fprintf(stdout, "%-9s %d MiB of about %d MiB\n", e.Step, e.Written>>20, e.Total>>20)
+				}
+			}
+		},
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "backup: %v\n", err)
+		if pe := (*backup.PrecheckError)(nil); errors.As(err, &pe) {
+			return exitPrecheck
+		}
+		return exitFailed
+	}
+	if b.Proxy.Enabled() {
+		fmt.Fprintf(stdout, "cluster-wide proxy: export %s\n", strings.Join(b.Proxy.Env(), " "))
+	}
+	for _, w := range b.Warnings {
+		fmt.Fprintf(stdout, "warning: %s\n", w)
+	}
+
+	fmt.Fprintf(stdout, "verifying %s\n", dir)
+	if _, err := backup.Verify(ctx, dir, backup.VerifyOptions{Timestamp: b.Timestamp, Logger: log}); err != nil {
+		fmt.Fprintf(stderr, "backup: %v\n", err)
+		return exitFailed
+	}
+	fmt.Fprintf(stdout, "snapshot  %s (%d bytes, revision %d, etcd %s, sha256 %s)\n", b.Snapshot.Path, b.Snapshot.Size, b.Revision, b.EtcdVersion, b.Snapshot.SHA256)
+	fmt.Fprintf(stdout, "resources %s (sha256 %s)\n", b.Resources.Path, b.Resources.SHA256)
+	if b.ClusterVersion != "" {
+		fmt.Fprintf(stdout, "cluster version %s: restore this backup on %s only\n", b.ClusterVersion, b.ClusterVersion)
+	}
+	fmt.Fprintf(stdout, "snapshot db and kube resources are successfully saved to %s\n", dir)
+	return exitOK
+}
+
+// etcdClient connects with the flags, or with the ETCDCTL_* variables.
+func etcdClient(ctx context.Context, endpoints, cacert, cert, key string) (*clientv3.Client, error) {
+	if endpoints == "" {
+		return etcdconn.FromEnv(ctx)
+	}
+	return etcdconn.New(ctx, etcdconn.Config{
+		Endpoints: strings.Split(endpoints, ","),
+		CAFile:    cacert, CertFile: cert, KeyFile: key,
+	})
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig == "" {
+		return rest.InClusterConfig()
+	}
+	return clientcmd.BuildConfigFromFlags("", kubeconfig)
+}
