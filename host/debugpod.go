@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -91,6 +92,7 @@ type DebugPod struct {
 	kube       kubernetes.Interface
 	restConfig *rest.Config
 	execClient rest.Interface // core/v1 client built from restConfig, for exec
+	spdyOnly   atomic.Bool    // the API server refused WebSocket exec once
 	namespace  string
 	pod        string
 }
@@ -270,21 +272,30 @@ func (d *DebugPod) runLine(ctx context.Context, line string, stdin io.Reader, st
 			Stderr:    true,
 		}, scheme.ParameterCodec)
 	u := req.URL()
-	ws, err := remotecommand.NewWebSocketExecutor(d.restConfig, "GET", u.String())
-	if err != nil {
-		return -1, err
+	streams := remotecommand.StreamOptions{Stdin: stdin, Stdout: stdout, Stderr: stderr}
+	if !d.spdyOnly.Load() {
+		ws, err := remotecommand.NewWebSocketExecutor(d.restConfig, "GET", u.String())
+		if err != nil {
+			return -1, err
+		}
+		err = ws.StreamWithContext(ctx, streams)
+		if !httpstream.IsUpgradeFailure(err) && !httpstream.IsHTTPSProxyError(err) {
+			return execResult(ctx, err)
+		}
+		// An API server older than Kubernetes 1.30 (OpenShift 4.5 is 1.18)
+		// speaks SPDY only: use it from now on.
+		d.log.Debug("exec over WebSocket refused, falling back to SPDY", "err", err)
+		d.spdyOnly.Store(true)
 	}
 	spdy, err := remotecommand.NewSPDYExecutor(d.restConfig, "POST", u)
 	if err != nil {
 		return -1, err
 	}
-	exec, err := remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool {
-		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
-	})
-	if err != nil {
-		return -1, err
-	}
-	err = exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: stdin, Stdout: stdout, Stderr: stderr})
+	return execResult(ctx, spdy.StreamWithContext(ctx, streams))
+}
+
+// execResult turns the error of an exec stream into an exit code.
+func execResult(ctx context.Context, err error) (int, error) {
 	var ee utilexec.ExitError
 	if errors.As(err, &ee) && ee.Exited() {
 		return ee.ExitStatus(), nil

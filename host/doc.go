@@ -55,9 +55,12 @@
 // commands of the remote hosts are tested by running them with the local
 // sh, and SSH against a real sshd (Debian's openssh-server) that the test
 // starts on a loopback port with generated keys. A DebugPod is tested for
-// the pod it creates against a real kube-apiserver (clustertest), but no
-// kubelet runs pods there, so its exec path (the commands themselves) is
-// not exercised by the tests; those commands are the ones SSH runs.
+// the pod it creates against a real kube-apiserver (clustertest). No
+// kubelet runs that pod there (clustertest's kubelets only run static
+// pods), so the test marks it Running itself and exec is not exercised
+// against the real API server; the exec path is tested instead against a
+// test server speaking the API server's SPDY remote command protocol,
+// which runs every typed operation.
 //
 // # Limitations
 //
