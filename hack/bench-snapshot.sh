@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of runbook chapter 1's snapshot step.
+#
+# Starts one etcd member (TLS on loopback, quota raised), fills it with
+# BENCH_BYTES of incompressible values, then in one run and alternating
+# ROUNDS times measures, each as a child process timed by GNU time
+# (wall clock and peak RSS from wait4):
+#
+#   script  = "etcdctl snapshot save" followed by "etcdutl snapshot status"
+#             (what cluster-backup.sh does to take and check a snapshot)
+#   lifeboat = backup.Snapshot (backup/internal/benchsnap save), which checks
+#             the sha256 trailer while the snapshot streams
+#
+# and prints a table with the ratios. Targets: lifeboat <= 0.85 x the
+# script's two steps, <= 1.0 x "etcdctl snapshot save" alone, peak RSS
+# < 64 MiB.
+#
+#   hack/bench-snapshot.sh                 # 1.1 GiB, 2 rounds
+#   BENCH_BYTES=$((2<<30)) ROUNDS=3 hack/bench-snapshot.sh
+#   BENCH_DIR=/var/tmp/bench hack/bench-snapshot.sh   # keep data elsewhere
+#
+# It takes a few minutes and about 4x BENCH_BYTES of disk; run it on a quiet
+# machine. Not part of the test command.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+bytes=${BENCH_BYTES:-$((1100 << 20))}
+rounds=${ROUNDS:-2}
+timebin=${TIME:-/usr/bin/time}
+"$timebin" -f %e true 2>/dev/null || { echo "bench-snapshot: GNU time ($timebin) is required" >&2; exit 1; }
+command -v openssl >/dev/null || { echo "bench-snapshot: openssl is required for the test certificates" >&2; exit 1; }
+
+eval "$(hack/tools.sh | sed 's/^/export /')"
+work=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/bench-snapshot.XXXXXX")
+etcd_pid=""
+cleanup() {
+  if [ -n "$etcd_pid" ]; then kill "$etcd_pid" 2>/dev/null || true; wait "$etcd_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "building backup/internal/benchsnap" >&2
+go build -o "$work/benchsnap" ./backup/internal/benchsnap
+
+# Certificates: a CA, a server certificate for 127.0.0.1, a client certificate.
+pki=$work/pki
+mkdir -p "$pki"
+(
+  cd "$pki"
+  openssl ecparam -name prime256v1 -genkey -noout -out ca.key
+  openssl req -x509 -new -key ca.key -subj /CN=bench-ca -days 2 -out ca.crt
+  for n in server client; do
+    openssl ecparam -name prime256v1 -genkey -noout -out $n.key
+    openssl req -new -key $n.key -subj /CN=$n -out $n.csr
+  done
+  printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' >server.ext
+  printf 'extendedKeyUsage=clientAuth\n' >client.ext
+  for n in server client; do
+    openssl x509 -req -in $n.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile $n.ext -out $n.crt
+  done
+) 2>/dev/null
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+cport=$(port)
+pport=$(port)
+ep=https://127.0.0.1:$cport
+tls=(--cacert "$pki/ca.crt" --cert "$pki/client.crt" --key "$pki/client.key")
+
+"$LIFEBOAT_ETCD" --name bench --data-dir "$work/data" \
+  --listen-client-urls "$ep" --advertise-client-urls "$ep" \
+  --listen-peer-urls "http://127.0.0.1:$pport" --initial-advertise-peer-urls "http://127.0.0.1:$pport" \
+  --initial-cluster "bench=http://127.0.0.1:$pport" \
+  --cert-file "$pki/server.crt" --key-file "$pki/server.key" --trusted-ca-file "$pki/ca.crt" --client-cert-auth \
+  --quota-backend-bytes $((8 << 30)) >"$work/etcd.log" 2>&1 &
+etcd_pid=$!
+for _ in $(seq 100); do
+  "$LIFEBOAT_ETCDCTL" --endpoints "$ep" "${tls[@]}" endpoint health >/dev/null 2>&1 && break
+  sleep 0.2
+done
+
+echo "filling etcd with $((bytes >> 20)) MiB" >&2
+"$work/benchsnap" fill -endpoint "$ep" -cacert "$pki/ca.crt" -cert "$pki/client.crt" -key "$pki/client.key" -bytes "$bytes"
+dbsize=$(stat -c %s "$work/data/member/snap/db")
+echo "etcd database: $((dbsize >> 20)) MiB" >&2
+
+# measure LABEL CMD...: runs CMD as a child, appends "LABEL seconds maxrss_kib".
+results=$work/results
+measure() {
+  local label=$1; shift
+  "$timebin" -f "$label %e %M" -o "$results.one" "$@" >"$work/out.log" 2>&1 || {
+    echo "bench-snapshot: $label failed:" >&2; cat "$work/out.log" >&2; exit 1; }
+  cat "$results.one" >>"$results"
+}
+
+for r in $(seq "$rounds"); do
+  echo "round $r/$rounds" >&2
+  measure etcdctl-save env ETCDCTL_API=3 "$LIFEBOAT_ETCDCTL" --endpoints "$ep" "${tls[@]}" snapshot save "$work/etcdctl.db"
+  measure etcdutl-status "$LIFEBOAT_ETCDUTL" snapshot status "$work/etcdctl.db" -w table
+  rm -f "$work/etcdctl.db"
+  measure lifeboat "$work/benchsnap" save -endpoint "$ep" -cacert "$pki/ca.crt" -cert "$pki/client.crt" -key "$pki/client.key" -out "$work/lifeboat.db"
+  rm -f "$work/lifeboat.db"
+done
+
+awk -v rounds="$rounds" -v db="$dbsize" '
+  { t[$1, ++n[$1]] = $2; m[$1, n[$1]] = $3 }
+  END {
+    printf "etcd database %.0f MiB, %d rounds, each step a child process (GNU time: wall, max RSS)\n\n", db / 1048576, rounds
+    printf "%-5s %-28s %9s %13s\n", "round", "step", "wall (s)", "peak RSS (MiB)"
+    best_ls = best_lb = best_s = 1e9
+    for (i = 1; i <= rounds; i++) {
+      s = t["etcdctl-save", i]; st = t["etcdutl-status", i]; lb = t["lifeboat", i]
+      printf "%-5d %-28s %9.2f %13.1f\n", i, "etcdctl snapshot save", s, m["etcdctl-save", i] / 1024
+      printf "%-5d %-28s %9.2f %13.1f\n", i, "etcdutl snapshot status", st, m["etcdutl-status", i] / 1024
+      printf "%-5d %-28s %9.2f %13.1f\n", i, "script (save + status)", s + st, (m["etcdctl-save", i] > m["etcdutl-status", i] ? m["etcdctl-save", i] : m["etcdutl-status", i]) / 1024
+      printf "%-5d %-28s %9.2f %13.1f\n", i, "lifeboat backup.Snapshot", lb, m["lifeboat", i] / 1024
+      printf "%-5d %-28s %9.2f   (target <= 0.85)\n", i, "ratio lifeboat / script", lb / (s + st)
+      printf "%-5d %-28s %9.2f   (target <= 1.00)\n", i, "ratio lifeboat / save alone", lb / s
+      if (s + st < best_ls) best_ls = s + st
+      if (s < best_s) best_s = s
+      if (lb < best_lb) best_lb = lb
+      if (m["lifeboat", i] > peak_lb) peak_lb = m["lifeboat", i]
+      if (m["etcdutl-status", i] > peak_st) peak_st = m["etcdutl-status", i]
+    }
+    printf "\nbest of %d: script %.2f s, etcdctl save %.2f s, lifeboat %.2f s\n", rounds, best_ls, best_s, best_lb
+    printf "ratios (best): lifeboat/script %.2f (target <= 0.85), lifeboat/save %.2f (target <= 1.00)\n", best_lb / best_ls, best_lb / best_s
+    printf "peak RSS: lifeboat %.1f MiB (target < 64), etcdutl status %.1f MiB\n", peak_lb / 1024, peak_st / 1024
+  }' "$results"
