@@ -23,8 +23,10 @@ func TestValidate(t *testing.T) {
 		wantReasons []string
 	}{
 		{
-			name:       "new node client CSR",
-			csr:        func(t *testing.T) *certv1.CertificateSigningRequest { return clientCSR(t, "c", "worker-new", newCSRTime) },
+			name: "new node client CSR",
+			csr: func(t *testing.T) *certv1.CertificateSigningRequest {
+				return clientCSR(t, "c", "worker-new", newCSRTime)
+			},
 			wantPolicy: PolicyNewNode, wantNode: "worker-new",
 		},
 		{
@@ -42,13 +44,17 @@ func TestValidate(t *testing.T) {
 			wantPolicy: PolicyExpiredClientCertificate, wantNode: "master-0",
 		},
 		{
-			name:       "serving CSR naming only its own machine's addresses",
-			csr:        func(t *testing.T) *certv1.CertificateSigningRequest { return servingCSR(t, "s", "master-0", []string{"master-0"}, []string{"10.0.0.10"}) },
+			name: "serving CSR naming only its own machine's addresses",
+			csr: func(t *testing.T) *certv1.CertificateSigningRequest {
+				return servingCSR(t, "s", "master-0", []string{"master-0"}, []string{"10.0.0.10"})
+			},
 			wantPolicy: PolicyKubeletServing, wantNode: "master-0",
 		},
 		{
 			name: "serving CSR checked against node addresses without machine API",
-			csr:  func(t *testing.T) *certv1.CertificateSigningRequest { return servingCSR(t, "s", "ghost", []string{"ghost"}, []string{"10.0.0.99"}) },
+			csr: func(t *testing.T) *certv1.CertificateSigningRequest {
+				return servingCSR(t, "s", "ghost", []string{"ghost"}, []string{"10.0.0.99"})
+			},
 			inv: func() *Inventory {
 				inv := fixtureInventory()
 				inv.MachineAPI, inv.Machines, inv.UseNodeAddresses = false, nil, true
@@ -58,14 +64,18 @@ func TestValidate(t *testing.T) {
 		},
 		// Adversarial cases: none may pass, each must say why.
 		{
-			name:        "serving CSR whose SANs name the API server",
-			csr:         func(t *testing.T) *certv1.CertificateSigningRequest { return servingCSR(t, "s", "master-0", []string{"master-0", "api-int.cluster.example.com", "api.cluster.example.com"}, []string{"10.0.0.10"}) },
+			name: "serving CSR whose SANs name the API server",
+			csr: func(t *testing.T) *certv1.CertificateSigningRequest {
+				return servingCSR(t, "s", "master-0", []string{"master-0", "api-int.cluster.example.com", "api.cluster.example.com"}, []string{"10.0.0.10"})
+			},
 			wantNode:    "master-0",
 			wantReasons: []string{`DNS name "api-int.cluster.example.com" is not an address of Machine cluster-master-0`, `DNS name "api.cluster.example.com" is not an address`},
 		},
 		{
-			name:        "serving CSR whose SANs name another node",
-			csr:         func(t *testing.T) *certv1.CertificateSigningRequest { return servingCSR(t, "s", "master-0", []string{"master-1"}, []string{"10.0.0.11"}) },
+			name: "serving CSR whose SANs name another node",
+			csr: func(t *testing.T) *certv1.CertificateSigningRequest {
+				return servingCSR(t, "s", "master-0", []string{"master-1"}, []string{"10.0.0.11"})
+			},
 			wantNode:    "master-0",
 			wantReasons: []string{`DNS name "master-1" is not an address of Machine cluster-master-0`, `IP address 10.0.0.11 is not an address of Machine cluster-master-0`},
 		},
@@ -178,8 +188,10 @@ func TestValidate(t *testing.T) {
 			wantReasons: []string{`no Machine has ghost among its status addresses`},
 		},
 		{
-			name:        "serving CSR for a node with no Machine",
-			csr:         func(t *testing.T) *certv1.CertificateSigningRequest { return servingCSR(t, "s", "ghost", []string{"ghost"}, nil) },
+			name: "serving CSR for a node with no Machine",
+			csr: func(t *testing.T) *certv1.CertificateSigningRequest {
+				return servingCSR(t, "s", "ghost", []string{"ghost"}, nil)
+			},
 			wantNode:    "ghost",
 			wantReasons: []string{`no Machine has nodeRef ghost`},
 		},

@@ -1,0 +1,382 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	configv1 "github.com/openshift/api/config/v1"
+	configclient "github.com/openshift/client-go/config/clientset/versioned"
+	machineclient "github.com/openshift/client-go/machine/clientset/versioned"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/lifeboat-dev/lifeboat/certs"
+)
+
+// ErrClusterDidNotRecover is wrapped by the *RecoveryError Restart returns
+// when the cluster did not come back in time. The runbook's answer (chapter
+// 4) is to restore the cluster to a previous state from an etcd backup:
+// runbook 5.3, restore.Plan.
+var ErrClusterDidNotRecover = errors.New("cluster did not recover after restart: restore it to a previous cluster state from an etcd backup (runbook 5.3, restore.Plan)")
+
+// RecoveryError says which phase of Restart did not finish and what was
+// still wrong. errors.Is(err, ErrClusterDidNotRecover) holds; Unwrap gives
+// the cause (a timeout, a cancelled context).
+type RecoveryError struct {
+	// Phase is "masters", "workers" or "operators".
+	Phase string
+	// NotReady lists the nodes not Ready, or the ClusterOperators not
+	// Available or Degraded, with their state.
+	NotReady []string
+	Err      error
+}
+
+func (e *RecoveryError) Error() string {
+	return fmt.Sprintf("restart: %s not ready (%s): %v; %v", e.Phase, strings.Join(e.NotReady, "; "), e.Err, ErrClusterDidNotRecover)
+}
+
+func (e *RecoveryError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrClusterDidNotRecover) hold.
+func (e *RecoveryError) Is(target error) bool { return target == ErrClusterDidNotRecover }
+
+// RestartOptions configures Restart. The zero value polls every 10 s, gives
+// masters and workers 20 minutes each and ClusterOperators 30 minutes,
+// approves the valid pending CSRs while nodes are not Ready, and leaves
+// unschedulable masters alone (listing them in the result).
+type RestartOptions struct {
+	// Interval between checks; 10 s when zero.
+	Interval time.Duration
+	// MastersTimeout, WorkersTimeout and OperatorsTimeout bound each
+	// phase; 20, 20 and 30 minutes when zero.
+	MastersTimeout   time.Duration
+	WorkersTimeout   time.Duration
+	OperatorsTimeout time.Duration
+	// SkipCSRApproval only waits: pending CSRs are left to someone else.
+	SkipCSRApproval bool
+	// CSR configures the CSR review (its DryRun reviews without approving;
+	// its Logger defaults to Logger).
+	CSR certs.ApproveOptions
+	// UncordonMasters marks unschedulable masters schedulable once they are
+	// Ready (runbook chapter 3's note on drained masters).
+	UncordonMasters bool
+	// Progress, when set, receives one line per change of state.
+	Progress func(msg string)
+	// Logger receives progress too; nil discards.
+	Logger *slog.Logger
+}
+
+func (o RestartOptions) withDefaults() RestartOptions {
+	if o.Interval <= 0 {
+		o.Interval = 10 * time.Second
+	}
+	if o.MastersTimeout <= 0 {
+		o.MastersTimeout = 20 * time.Minute
+	}
+	if o.WorkersTimeout <= 0 {
+		o.WorkersTimeout = 20 * time.Minute
+	}
+	if o.OperatorsTimeout <= 0 {
+		o.OperatorsTimeout = 30 * time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.CSR.Logger == nil {
+		o.CSR.Logger = o.Logger
+	}
+	return o
+}
+
+// NodeState is a node's readiness at the end of Restart.
+type NodeState struct {
+	Name          string
+	Ready         bool
+	Unschedulable bool
+	// Reason is the Ready condition's reason and message when not Ready.
+	Reason string
+}
+
+// OperatorState is a ClusterOperator's state at the end of Restart.
+type OperatorState struct {
+	Name                             string
+	Available, Progressing, Degraded bool
+	// Message is the Degraded (or, when not Available, Available)
+	// condition's message.
+	Message string
+}
+
+// OK reports Available=True and Degraded not True.
+func (o OperatorState) OK() bool { return o.Available && !o.Degraded }
+
+// RestartResult reports a Restart, as far as it got.
+type RestartResult struct {
+	Masters []NodeState
+	Workers []NodeState
+	// CSRs holds the last decision on each CSR reviewed, sorted by name.
+	CSRs []certs.Decision
+	// Operators holds every ClusterOperator; NotReadyOperators names those
+	// not Available or Degraded.
+	Operators         []OperatorState
+	NotReadyOperators []string
+	// Uncordoned are the masters made schedulable (UncordonMasters).
+	Uncordoned []string
+	// UnschedulableMasters are masters left unschedulable: make them
+	// schedulable if they were drained for the shutdown.
+	UnschedulableMasters []string
+	Elapsed              time.Duration
+}
+
+// Restart performs runbook chapter 4 steps 3 to 7, after the caller powered
+// on the cluster's dependencies and started its machines (steps 1-2):
+//
+//  1. wait for every master to be Ready; while one is not, review the
+//     pending CSRs and approve the valid ones (certs.ApprovePendingCSRs);
+//  2. the same for the workers;
+//  3. wait for every ClusterOperator to be Available and not Degraded.
+//
+// API errors while the control plane comes up are reported as progress and
+// retried until the phase's timeout. When a phase does not finish, Restart
+// returns a *RecoveryError (errors.Is ErrClusterDidNotRecover) listing what
+// is not ready: the runbook then restores from a backup (5.3). config may
+// be nil to skip step 3; machines may be nil when there is no Machine API
+// (see certs.ApproveOptions.UseNodeAddresses).
+func Restart(ctx context.Context, kube kubernetes.Interface, config configclient.Interface, machines machineclient.Interface, opts RestartOptions) (*RestartResult, error) {
+	opts = opts.withDefaults()
+	start := time.Now()
+	res := &RestartResult{}
+	r := &restarter{kube: kube, config: config, machines: machines, opts: opts, res: res, decisions: map[string]certs.Decision{}}
+	defer func() {
+		res.Elapsed = time.Since(start)
+		res.CSRs = r.sortedDecisions()
+	}()
+
+	if err := r.waitNodes(ctx, "masters", true, opts.MastersTimeout); err != nil {
+		return res, err
+	}
+	if err := r.uncordon(ctx); err != nil {
+		return res, err
+	}
+	if err := r.waitNodes(ctx, "workers", false, opts.WorkersTimeout); err != nil {
+		return res, err
+	}
+	if config == nil {
+		r.progress("no config client: ClusterOperators not checked")
+		return res, nil
+	}
+	return res, r.waitOperators(ctx)
+}
+
+type restarter struct {
+	kube      kubernetes.Interface
+	config    configclient.Interface
+	machines  machineclient.Interface
+	opts      RestartOptions
+	res       *RestartResult
+	decisions map[string]certs.Decision
+	last      string
+}
+
+// progress reports msg unless it repeats the previous message.
+func (r *restarter) progress(msg string) {
+	if msg == r.last {
+		return
+	}
+	r.last = msg
+	r.opts.Logger.Info(msg)
+	if r.opts.Progress != nil {
+		r.opts.Progress(msg)
+	}
+}
+
+func (r *restarter) sortedDecisions() []certs.Decision {
+	out := make([]certs.Decision, 0, len(r.decisions))
+	for _, d := range r.decisions {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func (r *restarter) waitNodes(ctx context.Context, phase string, masters bool, timeout time.Duration) error {
+	var states []NodeState
+	err := wait.PollUntilContextTimeout(ctx, r.opts.Interval, timeout, true, func(ctx context.Context) (bool, error) {
+		list, err := r.kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			r.progress(fmt.Sprintf("%s: API not reachable yet: %v", phase, err))
+			return false, nil
+		}
+		states = states[:0]
+		var notReady []string
+		for i := range list.Items {
+			n := &list.Items[i]
+			if isMaster(n) != masters {
+				continue
+			}
+			st := nodeState(n)
+			states = append(states, st)
+			if !st.Ready {
+				notReady = append(notReady, n.Name)
+			}
+		}
+		sort.Slice(states, func(i, j int) bool { return states[i].Name < states[j].Name })
+		if masters {
+			r.res.Masters = append([]NodeState(nil), states...)
+		} else {
+			r.res.Workers = append([]NodeState(nil), states...)
+		}
+		if masters && len(states) == 0 {
+			r.progress("masters: no master node listed yet")
+			return false, nil
+		}
+		if len(notReady) == 0 {
+			r.progress(fmt.Sprintf("%s: all %d Ready", phase, len(states)))
+			return true, nil
+		}
+		r.progress(fmt.Sprintf("%s: %d of %d not Ready: %s", phase, len(notReady), len(states), strings.Join(notReady, ", ")))
+		if !r.opts.SkipCSRApproval {
+			r.reviewCSRs(ctx)
+		}
+		return false, nil
+	})
+	if err != nil {
+		var notReady []string
+		for _, st := range states {
+			if !st.Ready {
+				notReady = append(notReady, st.Name+" "+st.Reason)
+			}
+		}
+		if len(states) == 0 {
+			notReady = []string{"no node listed"}
+		}
+		return &RecoveryError{Phase: phase, NotReady: notReady, Err: err}
+	}
+	return nil
+}
+
+// reviewCSRs approves the valid pending CSRs; errors are progress, not
+// failures (the API may still be settling).
+func (r *restarter) reviewCSRs(ctx context.Context) {
+	ds, err := certs.ApprovePendingCSRs(ctx, r.kube, r.machines, r.opts.CSR)
+	for _, d := range ds {
+		prev, seen := r.decisions[d.Name]
+		r.decisions[d.Name] = d
+		if d.Outcome == certs.Approved && !d.DryRun {
+			r.progress("approved CSR " + d.String())
+		} else if !seen || prev.Outcome != d.Outcome || strings.Join(prev.Reasons, ";") != strings.Join(d.Reasons, ";") {
+			r.progress("CSR " + d.String())
+		}
+	}
+	if err != nil {
+		r.progress(fmt.Sprintf("reviewing CSRs: %v", err))
+	}
+}
+
+func nodeState(n *corev1.Node) NodeState {
+	st := NodeState{Name: n.Name, Unschedulable: n.Spec.Unschedulable, Reason: "no Ready condition"}
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			st.Ready = c.Status == corev1.ConditionTrue
+			st.Reason = strings.TrimSpace(fmt.Sprintf("Ready=%s %s %s", c.Status, c.Reason, c.Message))
+		}
+	}
+	if st.Ready {
+		st.Reason = ""
+	}
+	return st
+}
+
+// uncordon makes unschedulable masters schedulable when asked, and
+// otherwise lists them.
+func (r *restarter) uncordon(ctx context.Context) error {
+	for i, m := range r.res.Masters {
+		if !m.Unschedulable {
+			continue
+		}
+		if !r.opts.UncordonMasters {
+			r.res.UnschedulableMasters = append(r.res.UnschedulableMasters, m.Name)
+			continue
+		}
+		patch := []byte(`{"spec":{"unschedulable":false}}`)
+		if _, err := r.kube.CoreV1().Nodes().Patch(ctx, m.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+			return fmt.Errorf("restart: making master %s schedulable: %w", m.Name, err)
+		}
+		r.res.Masters[i].Unschedulable = false
+		r.res.Uncordoned = append(r.res.Uncordoned, m.Name)
+		r.progress("master " + m.Name + " marked schedulable")
+	}
+	if len(r.res.UnschedulableMasters) > 0 {
+		r.progress("masters still unschedulable: " + strings.Join(r.res.UnschedulableMasters, ", ") + ": " + SchedulableReminder)
+	}
+	return nil
+}
+
+func (r *restarter) waitOperators(ctx context.Context) error {
+	err := wait.PollUntilContextTimeout(ctx, r.opts.Interval, r.opts.OperatorsTimeout, true, func(ctx context.Context) (bool, error) {
+		list, err := r.config.ConfigV1().ClusterOperators().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			r.progress(fmt.Sprintf("operators: cannot list ClusterOperators yet: %v", err))
+			return false, nil
+		}
+		r.res.Operators = r.res.Operators[:0]
+		r.res.NotReadyOperators = nil
+		for i := range list.Items {
+			st := operatorState(&list.Items[i])
+			r.res.Operators = append(r.res.Operators, st)
+			if !st.OK() {
+				r.res.NotReadyOperators = append(r.res.NotReadyOperators, st.Name)
+			}
+		}
+		sort.Slice(r.res.Operators, func(i, j int) bool { return r.res.Operators[i].Name < r.res.Operators[j].Name })
+		sort.Strings(r.res.NotReadyOperators)
+		if len(r.res.NotReadyOperators) == 0 {
+			r.progress(fmt.Sprintf("operators: all %d Available and not Degraded", len(r.res.Operators)))
+			return true, nil
+		}
+		r.progress(fmt.Sprintf("operators: %d of %d not ready: %s", len(r.res.NotReadyOperators), len(r.res.Operators), strings.Join(r.res.NotReadyOperators, ", ")))
+		return false, nil
+	})
+	if err != nil {
+		var details []string
+		for _, o := range r.res.Operators {
+			if !o.OK() {
+				details = append(details, fmt.Sprintf("%s Available=%v Degraded=%v %s", o.Name, o.Available, o.Degraded, o.Message))
+			}
+		}
+		if len(r.res.Operators) == 0 {
+			details = []string{"ClusterOperators could not be listed"}
+		}
+		return &RecoveryError{Phase: "operators", NotReady: details, Err: err}
+	}
+	return nil
+}
+
+func operatorState(co *configv1.ClusterOperator) OperatorState {
+	st := OperatorState{Name: co.Name}
+	var availMsg, degMsg string
+	for _, c := range co.Status.Conditions {
+		switch c.Type {
+		case configv1.OperatorAvailable:
+			st.Available, availMsg = c.Status == configv1.ConditionTrue, c.Message
+		case configv1.OperatorDegraded:
+			st.Degraded, degMsg = c.Status == configv1.ConditionTrue, c.Message
+		case configv1.OperatorProgressing:
+			st.Progressing = c.Status == configv1.ConditionTrue
+		}
+	}
+	switch {
+	case st.Degraded:
+		st.Message = degMsg
+	case !st.Available:
+		st.Message = availMsg
+	}
+	return st
+}
