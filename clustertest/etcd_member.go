@@ -35,10 +35,11 @@ type EtcdMember struct {
 
 // launch starts the member's process unless it is running.
 func (m *EtcdMember) launch() error {
+	// Hold the cluster lock while starting so Close either sees the new
+	// process or prevents it.
 	m.cluster.mu.Lock()
-	closed := m.cluster.closed
-	m.cluster.mu.Unlock()
-	if closed {
+	defer m.cluster.mu.Unlock()
+	if m.cluster.closed {
 		return fmt.Errorf("clustertest: starting etcd member %s: cluster closed", m.Name)
 	}
 	m.mu.Lock()

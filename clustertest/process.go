@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -52,13 +53,37 @@ func startProcess(name string, argv []string, env []string, logPath string) (*pr
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	if err := startOnSpawnThread(cmd); err != nil {
 		logFile.Close()
 		return nil, fmt.Errorf("clustertest: starting %s: %w", name, err)
 	}
 	p := &process{name: name, cmd: cmd, logFile: logFile, logOffset: offset, done: make(chan struct{}), code: -1}
 	go p.wait()
 	return p, nil
+}
+
+// Pdeathsig is delivered when the OS thread that forked the child ends, not
+// only when the process does, and Go ends a thread when a goroutine locked to
+// it exits. So children are forked from one goroutine locked to its thread for
+// the life of the test binary: its thread never ends before the process.
+var spawner struct {
+	once sync.Once
+	reqs chan func()
+}
+
+func startOnSpawnThread(cmd *exec.Cmd) error {
+	spawner.once.Do(func() {
+		spawner.reqs = make(chan func())
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread lives as long as the process
+			for f := range spawner.reqs {
+				f()
+			}
+		}()
+	})
+	errc := make(chan error, 1)
+	spawner.reqs <- func() { errc <- cmd.Start() }
+	return <-errc
 }
 
 func (p *process) wait() {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -200,5 +201,39 @@ func TestFreePort(t *testing.T) {
 			t.Fatalf("port %d returned twice while bound", port)
 		}
 		seen[port] = true
+	}
+}
+
+// TestProcessDiesWithTestBinary runs this test binary as a helper that starts
+// a long-lived child and then exits abruptly (as a test binary killed by a
+// timeout would): the child must not outlive it.
+func TestProcessDiesWithTestBinary(t *testing.T) {
+	if pidFile := os.Getenv("LIFEBOAT_SPAWN_HELPER_PIDFILE"); pidFile != "" {
+		p, err := startProcess("orphan", []string{"/bin/sleep", "60"}, nil, pidFile+".log")
+		if err != nil {
+			os.Exit(3)
+		}
+		if err := os.WriteFile(pidFile, []byte(strconv.Itoa(p.pid())+"\n"), 0o600); err != nil {
+			os.Exit(4)
+		}
+		os.Exit(0)
+	}
+	pidFile := filepath.Join(t.TempDir(), "child.pid")
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestProcessDiesWithTestBinary$")
+	cmd.Env = append(os.Environ(), "LIFEBOAT_SPAWN_HELPER_PIDFILE="+pidFile)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("helper: %v: %s", err, out)
+	}
+	child, err := strconv.Atoi(strings.TrimSpace(string(waitFile(t, pidFile))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for alive(child) {
+		if time.Now().After(deadline) {
+			syscall.Kill(child, syscall.SIGKILL)
+			t.Fatalf("child %d outlived the test binary that started it", child)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -71,7 +71,9 @@ func New(ctx context.Context, cfg Config) (*clientv3.Client, error) {
 // from ETCDCTL_ENDPOINTS (comma separated, required), ETCDCTL_CACERT,
 // ETCDCTL_CERT, ETCDCTL_KEY and ETCDCTL_DIAL_TIMEOUT (a Go duration such as
 // "10s"). It checks reachability as New does; errors name the variable at
-// fault.
+// fault. Unlike etcdctl it has no default endpoint: an unset
+// ETCDCTL_ENDPOINTS is ErrNoEndpoints. Other ETCDCTL_* variables (ETCDCTL_API,
+// user/password, insecure modes) are ignored.
 func FromEnv(ctx context.Context) (*clientv3.Client, error) {
 	cfg, err := ConfigFromEnv()
 	if err != nil {
@@ -135,7 +137,7 @@ func newClient(ctx context.Context, cfg Config, names settings) (*clientv3.Clien
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("etcdconn: connecting to %s: %w", strings.Join(eps, ","), err)
 	}
 	cl, err := clientv3.New(clientv3.Config{
 		Endpoints:   eps,
