@@ -272,6 +272,9 @@ func minutes(d time.Duration) string {
 }
 
 func shutdownNode(ctx context.Context, hosts HostFunc, node string, delay time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("shutting down node %s: %w", node, err)
+	}
 	h, err := hosts(node)
 	if err != nil {
 		return fmt.Errorf("host of node %s: %w", node, err)

@@ -1,0 +1,290 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/lifeboat-dev/lifeboat/backup"
+	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/plan"
+)
+
+// fakeHost is a host.Host whose Shutdown is recorded; other methods panic.
+type fakeHost struct {
+	host.Host
+	name  string
+	fleet *fakeFleet
+}
+
+func (h *fakeHost) Name() string { return h.name }
+
+func (h *fakeHost) Shutdown(ctx context.Context, delay time.Duration) error {
+	f := h.fleet
+	f.mu.Lock()
+	f.running++
+	if f.running > f.maxRunning {
+		f.maxRunning = f.running
+	}
+	f.mu.Unlock()
+	time.Sleep(f.hold)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.running--
+	if err := f.fail[h.name]; err != nil {
+		return err
+	}
+	f.shutdowns = append(f.shutdowns, fmt.Sprintf("%s/%s", h.name, delay))
+	return nil
+}
+
+type fakeFleet struct {
+	mu         sync.Mutex
+	fail       map[string]error
+	hold       time.Duration
+	running    int
+	maxRunning int
+	shutdowns  []string
+	unknown    map[string]bool
+}
+
+func (f *fakeFleet) hosts(node string) (host.Host, error) {
+	if f.unknown[node] {
+		return nil, fmt.Errorf("no SSH address for %s", node)
+	}
+	return &fakeHost{name: node, fleet: f}, nil
+}
+
+func testNode(name string, master, ready, unschedulable bool) *corev1.Node {
+	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{}}}
+	if master {
+		n.Labels[MasterLabel] = ""
+	} else {
+		n.Labels["node-role.kubernetes.io/worker"] = ""
+	}
+	n.Spec.Unschedulable = unschedulable
+	status := corev1.ConditionUnknown
+	if ready {
+		status = corev1.ConditionTrue
+	}
+	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: status, Reason: "NodeStatusUnknown"}}
+	return n
+}
+
+func clusterNodes() []runtime.Object {
+	return []runtime.Object{
+		testNode("master-1", true, true, false),
+		testNode("master-0", true, true, true), // drained for custom workloads
+		testNode("master-2", true, true, false),
+		testNode("worker-1", false, true, false),
+		testNode("worker-0", false, true, false),
+	}
+}
+
+func TestShutdown(t *testing.T) {
+	emptyDir := t.TempDir()
+	tests := []struct {
+		name       string
+		opts       ShutdownOptions
+		fleet      *fakeFleet
+		wantErr    []error
+		wantStatus map[string]NodeShutdownStatus
+		wantCalls  []string // sorted order is not guaranteed; compared as a set
+	}{
+		{
+			name:    "refused without backup or override",
+			opts:    ShutdownOptions{},
+			wantErr: []error{ErrNoRecentBackup},
+		},
+		{
+			name:    "refused when the backup does not verify",
+			opts:    ShutdownOptions{BackupDir: emptyDir},
+			wantErr: []error{ErrNoRecentBackup, backup.ErrMissingFile},
+		},
+		{
+			name: "dry run touches no host",
+			opts: ShutdownOptions{Override: "test", DryRun: true},
+			wantStatus: map[string]NodeShutdownStatus{"master-0": ShutdownWouldSchedule, "master-1": ShutdownWouldSchedule,
+				"master-2": ShutdownWouldSchedule, "worker-0": ShutdownWouldSchedule, "worker-1": ShutdownWouldSchedule},
+		},
+		{
+			name: "override shuts every node down in one minute",
+			opts: ShutdownOptions{Override: "maintenance window, backup in vault"},
+			wantStatus: map[string]NodeShutdownStatus{"master-0": ShutdownScheduled, "master-1": ShutdownScheduled,
+				"master-2": ShutdownScheduled, "worker-0": ShutdownScheduled, "worker-1": ShutdownScheduled},
+			wantCalls: []string{"master-0/1m0s", "master-1/1m0s", "master-2/1m0s", "worker-0/1m0s", "worker-1/1m0s"},
+		},
+		{
+			name: "negative delay shuts down at once",
+			opts: ShutdownOptions{Override: "x", Delay: -1},
+			wantStatus: map[string]NodeShutdownStatus{"master-0": ShutdownScheduled, "master-1": ShutdownScheduled,
+				"master-2": ShutdownScheduled, "worker-0": ShutdownScheduled, "worker-1": ShutdownScheduled},
+			wantCalls: []string{"master-0/0s", "master-1/0s", "master-2/0s", "worker-0/0s", "worker-1/0s"},
+		},
+		{
+			name:    "a failing host and an unknown host are reported, the rest shut down",
+			opts:    ShutdownOptions{Override: "x"},
+			fleet:   &fakeFleet{fail: map[string]error{"master-2": errors.New("ssh: connection refused")}, unknown: map[string]bool{"worker-1": true}},
+			wantErr: []error{ErrShutdownIncomplete},
+			wantStatus: map[string]NodeShutdownStatus{"master-0": ShutdownScheduled, "master-1": ShutdownScheduled,
+				"master-2": ShutdownFailed, "worker-0": ShutdownScheduled, "worker-1": ShutdownFailed},
+			wantCalls: []string{"master-0/1m0s", "master-1/1m0s", "worker-0/1m0s"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fleet := tc.fleet
+			if fleet == nil {
+				fleet = &fakeFleet{}
+			}
+			kube := fake.NewClientset(clusterNodes()...)
+			var reported []string
+			tc.opts.Report = func(n NodeShutdown) { reported = append(reported, n.Node) }
+			res, err := Shutdown(context.Background(), kube, fleet.hosts, tc.opts)
+			for _, want := range tc.wantErr {
+				if !errors.Is(err, want) {
+					t.Errorf("err = %v, want errors.Is %v", err, want)
+				}
+			}
+			if len(tc.wantErr) == 0 && err != nil {
+				t.Fatalf("err = %v", err)
+			}
+			if res == nil {
+				t.Fatal("nil result")
+			}
+			if res.Reminder != SchedulableReminder {
+				t.Errorf("Reminder = %q", res.Reminder)
+			}
+			got := map[string]NodeShutdownStatus{}
+			for _, n := range res.Nodes {
+				got[n.Node] = n.Status
+				if (n.Status == ShutdownFailed) != (n.Err != nil) {
+					t.Errorf("%s: status %s err %v", n.Node, n.Status, n.Err)
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.wantStatus) && !(len(got) == 0 && len(tc.wantStatus) == 0) {
+				t.Errorf("statuses %v, want %v", got, tc.wantStatus)
+			}
+			if len(tc.wantStatus) > 0 {
+				// workers first, then masters
+				var order []string
+				for _, n := range res.Nodes {
+					order = append(order, n.Node)
+				}
+				if strings.Join(order, ",") != "worker-0,worker-1,master-0,master-1,master-2" {
+					t.Errorf("order %v", order)
+				}
+				if strings.Join(res.UnschedulableMasters, ",") != "master-0" {
+					t.Errorf("UnschedulableMasters = %v", res.UnschedulableMasters)
+				}
+				if len(reported) != len(tc.wantStatus) {
+					t.Errorf("reported %v", reported)
+				}
+			}
+			calls := append([]string(nil), fleet.shutdowns...)
+			sortStrings(calls)
+			if strings.Join(calls, ",") != strings.Join(tc.wantCalls, ",") {
+				t.Errorf("host shutdowns %v, want %v", calls, tc.wantCalls)
+			}
+		})
+	}
+}
+
+func sortStrings(s []string) {
+	for i := range s {
+		for j := i + 1; j < len(s); j++ {
+			if s[j] < s[i] {
+				s[i], s[j] = s[j], s[i]
+			}
+		}
+	}
+}
+
+func TestShutdownBoundedParallelism(t *testing.T) {
+	var objs []runtime.Object
+	for i := range 12 {
+		objs = append(objs, testNode(fmt.Sprintf("worker-%02d", i), false, true, false))
+	}
+	fleet := &fakeFleet{hold: 20 * time.Millisecond}
+	res, err := Shutdown(context.Background(), fake.NewClientset(objs...), fleet.hosts, ShutdownOptions{Override: "x", MaxParallel: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fleet.shutdowns) != 12 || len(res.Nodes) != 12 {
+		t.Fatalf("%d shutdowns, %d results", len(fleet.shutdowns), len(res.Nodes))
+	}
+	if fleet.maxRunning > 3 || fleet.maxRunning < 2 {
+		t.Errorf("at most %d shutdowns ran at once, want 2..3", fleet.maxRunning)
+	}
+}
+
+func TestShutdownCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	fleet := &fakeFleet{}
+	res, err := Shutdown(ctx, fake.NewClientset(clusterNodes()...), fleet.hosts, ShutdownOptions{Override: "x"})
+	if !errors.Is(err, ErrShutdownIncomplete) || len(res.Failed()) != 5 {
+		t.Fatalf("err = %v, failed %v", err, res.Failed())
+	}
+	for _, n := range res.Nodes {
+		if !errors.Is(n.Err, context.Canceled) {
+			t.Errorf("%s: %v", n.Node, n.Err)
+		}
+	}
+	if len(fleet.shutdowns) != 0 {
+		t.Errorf("shut down %v after cancel", fleet.shutdowns)
+	}
+}
+
+func TestShutdownPlan(t *testing.T) {
+	fleet := &fakeFleet{}
+	p, err := ShutdownPlan(context.Background(), fake.NewClientset(clusterNodes()...), fleet.hosts, ShutdownOptions{Override: "drill"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc := p.Describe()
+	for _, want := range []string{"check-backup", "overridden (drill)", "shutdown/worker-0", "shutdown/master-2", "shutdown -h 1", "reminder/schedulable-masters", "master-0"} {
+		if !strings.Contains(desc, want) {
+			t.Errorf("Describe lacks %q:\n%s", want, desc)
+		}
+	}
+	if len(fleet.shutdowns) != 0 {
+		t.Fatal("building the plan shut hosts down")
+	}
+	var skipped []string
+	err = p.Run(context.Background(), plan.RunOptions{Report: func(e plan.Event) {
+		if e.Status == plan.Skipped {
+			skipped = append(skipped, e.Step.ID)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fleet.shutdowns) != 5 || strings.Join(skipped, ",") != "reminder/schedulable-masters" {
+		t.Errorf("shutdowns %v skipped %v", fleet.shutdowns, skipped)
+	}
+
+	// Without a backup the plan stops at its first step.
+	fleet = &fakeFleet{}
+	p, err = ShutdownPlan(context.Background(), fake.NewClientset(clusterNodes()...), fleet.hosts, ShutdownOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.Run(context.Background(), plan.RunOptions{})
+	var se *plan.StepError
+	if !errors.As(err, &se) || se.Step != "check-backup" || !errors.Is(err, ErrNoRecentBackup) {
+		t.Fatalf("err = %v", err)
+	}
+	if len(fleet.shutdowns) != 0 {
+		t.Fatal("hosts shut down without a backup")
+	}
+}
