@@ -329,3 +329,33 @@ func TestEtcdMemberExitsDuringStart(t *testing.T) {
 		t.Fatalf("failure took %v", d)
 	}
 }
+
+// A member that loses the race for its port is recognised, so NewEtcdCluster
+// retries on new ports instead of failing.
+func TestEtcdPortInUseIsRetryable(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name, script string
+		retry        bool
+	}{
+		{"port taken", `echo '{"level":"fatal","msg":"listen failed","error":"listen tcp 127.0.0.1:2380: bind: address already in use"}'; exit 1`, true},
+		{"other failure", `echo '{"level":"fatal","msg":"cannot access data directory","error":"permission denied"}'; exit 1`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := &EtcdMember{Name: "master-0", LogFile: filepath.Join(dir, tt.name+".log")}
+			p, err := startProcess("fake etcd", []string{"/bin/sh", "-c", tt.script}, nil, m.LogFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			<-p.exited()
+			err = m.exitError(p)
+			if errors.Is(err, errPortInUse) != tt.retry {
+				t.Fatalf("errors.Is(%v, errPortInUse) = %v, want %v", err, !tt.retry, tt.retry)
+			}
+			if !strings.Contains(err.Error(), "master-0 exited (code 1)") || !strings.Contains(err.Error(), `"level":"fatal"`) {
+				t.Fatalf("error does not carry the fatal log line: %v", err)
+			}
+		})
+	}
+}
