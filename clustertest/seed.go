@@ -1,0 +1,708 @@
+package clustertest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	configv1 "github.com/openshift/api/config/v1"
+	machinev1beta1 "github.com/openshift/api/machine/v1beta1"
+	operatorv1 "github.com/openshift/api/operator/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
+)
+
+// The seed: what a freshly installed 4.5 cluster on AWS holds that the
+// runbook looks at. Node names are AWS private DNS names
+// (ip-10-0-X-Y.ec2.internal, InternalIP 10.0.X.Y), masters spread over three
+// zones, Machines named <infra>-master-<i> and <infra>-worker-<zone>-<id>.
+
+// Namespaces of the seeded cluster.
+const (
+	nsEtcd       = "openshift-etcd"
+	nsMachineAPI = "openshift-machine-api"
+	nsConfig     = "openshift-config"
+
+	seedRegion        = "us-east-1"
+	seedKubeletVer    = "v1.18.3"
+	seedMasterType    = "m4.xlarge"
+	seedWorkerType    = "m4.large"
+	providerAPIVerAWS = "awsproviderconfig.openshift.io/v1beta1"
+)
+
+var seedNamespaces = []string{
+	nsEtcd, "openshift-etcd-operator", nsMachineAPI, nsConfig, "openshift-config-managed",
+	"openshift-kube-apiserver", "openshift-kube-apiserver-operator",
+	"openshift-kube-controller-manager", "openshift-kube-controller-manager-operator",
+	"openshift-kube-scheduler", "openshift-kube-scheduler-operator",
+	"openshift-cluster-machine-approver", "openshift-machine-config-operator",
+	"openshift-cluster-version", "openshift-authentication",
+}
+
+// seedClusterOperators are the ClusterOperators of a 4.5 installation.
+var seedClusterOperators = []string{
+	"authentication", "cloud-credential", "cluster-autoscaler", "config-operator", "console",
+	"csi-snapshot-controller", "dns", "etcd", "image-registry", "ingress", "insights",
+	"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-storage-version-migrator",
+	"machine-api", "machine-approver", "machine-config", "marketplace", "monitoring", "network",
+	"node-tuning", "openshift-apiserver", "openshift-controller-manager", "openshift-samples",
+	"operator-lifecycle-manager", "operator-lifecycle-manager-catalog",
+	"operator-lifecycle-manager-packageserver", "service-ca", "storage",
+}
+
+var seedZones = []string{"us-east-1a", "us-east-1b", "us-east-1c"}
+
+// nodePlan is one node of the seed.
+type nodePlan struct {
+	name, role, ip, zone, machine, instanceID string
+}
+
+// planNodes names the seed's nodes and machines.
+func (c *Cluster) planNodes() ([]nodePlan, error) {
+	used := map[string]bool{}
+	var plan []nodePlan
+	add := func(role string, i int) error {
+		zi := i % len(seedZones)
+		zone := seedZones[zi]
+		for range 1000 {
+			// AWS subnets of the zones: 10.0.128.0/20, 10.0.144.0/20, 10.0.160.0/20.
+			ip := fmt.Sprintf("10.0.%d.%d", 128+16*zi+randInt(16), 2+randInt(250))
+			name := "ip-" + strings.ReplaceAll(ip, ".", "-") + ".ec2.internal"
+			if used[name] {
+				continue
+			}
+			used[name] = true
+			machine := fmt.Sprintf("%s-master-%d", c.name, i)
+			if role == RoleWorker {
+				machine = fmt.Sprintf("%s-worker-%s-%s", c.name, zone, randomName(5))
+			}
+			plan = append(plan, nodePlan{name: name, role: role, ip: ip, zone: zone, machine: machine, instanceID: "i-0" + randomHex16()})
+			return nil
+		}
+		return errors.New("clustertest: no free node name")
+	}
+	for i := range c.opts.Masters {
+		if err := add(RoleMaster, i); err != nil {
+			return nil, err
+		}
+	}
+	for i := range c.opts.Workers {
+		if err := add(RoleWorker, i); err != nil {
+			return nil, err
+		}
+	}
+	return plan, nil
+}
+
+// buildHosts creates the hosts of the plan with their trees: for masters the
+// etcd certificates and the four static pods at their initial revisions,
+// etcd bootstrapping a new cluster of all masters.
+func (c *Cluster) buildHosts(plan []nodePlan) (map[string]*memberCerts, error) {
+	certs := map[string]*memberCerts{}
+	var masters []*Host
+	for _, p := range plan {
+		h, err := c.newHost(p.name, p.role, p.ip)
+		if err != nil {
+			return nil, err
+		}
+		if err := h.baseTree(); err != nil {
+			return nil, err
+		}
+		if p.role == RoleMaster {
+			if certs[p.name], err = c.issueEtcdCerts(h); err != nil {
+				return nil, err
+			}
+			masters = append(masters, h)
+		}
+		c.mu.Lock()
+		c.hosts[p.name] = h
+		c.order = append(c.order, p.name)
+		c.machines[p.name] = p.machine
+		c.mu.Unlock()
+	}
+	var peers []string
+	for _, h := range masters {
+		peers = append(peers, h.name+"="+h.peerURL)
+	}
+	for _, h := range masters {
+		if err := c.writeEtcdRevision(h, initialRevisions[componentEtcd], strings.Join(peers, ","), "new"); err != nil {
+			return nil, err
+		}
+		for _, comp := range staticPodComponents[1:] {
+			if err := c.writeStaticPodRevision(h, comp, initialRevisions[comp]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return certs, nil
+}
+
+// seed creates the installation's objects.
+func (c *Cluster) seed(ctx context.Context, plan []nodePlan, certs map[string]*memberCerts) error {
+	if err := parallel(len(seedNamespaces), func(i int) error { return c.createNamespace(ctx, seedNamespaces[i]) }); err != nil {
+		return err
+	}
+	installed := metav1.NewTime(time.Now().Add(-6 * time.Hour).Truncate(time.Second))
+	var tasks []func() error
+	for _, p := range plan {
+		tasks = append(tasks, func() error { return c.seedNode(ctx, p, installed) })
+		tasks = append(tasks, func() error { return c.seedMachine(ctx, p, installed) })
+		if mc := certs[p.name]; mc != nil {
+			tasks = append(tasks, func() error { return c.ensureEtcdSecrets(ctx, p.name, mc) })
+		}
+	}
+	tasks = append(tasks,
+		func() error { return c.seedEtcdClientObjects(ctx) },
+		func() error { return c.seedStaticPodOperators(ctx, plan) },
+		func() error { return c.seedClusterVersion(ctx, installed) },
+		func() error { return c.seedConfigObjects(ctx) },
+	)
+	for _, name := range seedClusterOperators {
+		tasks = append(tasks, func() error { return c.seedClusterOperator(ctx, name, installed) })
+	}
+	return parallel(len(tasks), func(i int) error { return tasks[i]() })
+}
+
+func (c *Cluster) createNamespace(ctx context.Context, name string) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name:        name,
+		Labels:      map[string]string{"openshift.io/run-level": "0", "openshift.io/cluster-monitoring": "true"},
+		Annotations: map[string]string{"openshift.io/node-selector": ""},
+	}}
+	if _, err := c.Kube.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("clustertest: creating namespace %s: %w", name, err)
+	}
+	return nil
+}
+
+func (c *Cluster) seedNode(ctx context.Context, p nodePlan, installed metav1.Time) error {
+	labels := map[string]string{
+		"beta.kubernetes.io/arch":                  "amd64",
+		"beta.kubernetes.io/os":                    "linux",
+		"beta.kubernetes.io/instance-type":         seedMasterType,
+		"kubernetes.io/arch":                       "amd64",
+		"kubernetes.io/os":                         "linux",
+		"kubernetes.io/hostname":                   p.name,
+		"node.kubernetes.io/instance-type":         seedMasterType,
+		"topology.kubernetes.io/region":            seedRegion,
+		"topology.kubernetes.io/zone":              p.zone,
+		"failure-domain.beta.kubernetes.io/region": seedRegion,
+		"failure-domain.beta.kubernetes.io/zone":   p.zone,
+		"node.openshift.io/os_id":                  "rhcos",
+		"node-role.kubernetes.io/" + p.role:        "",
+	}
+	var taints []corev1.Taint
+	if p.role == RoleMaster {
+		taints = []corev1.Taint{{Key: "node-role.kubernetes.io/master", Effect: corev1.TaintEffectNoSchedule}}
+	} else {
+		labels["beta.kubernetes.io/instance-type"] = seedWorkerType
+		labels["node.kubernetes.io/instance-type"] = seedWorkerType
+	}
+	node := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:   p.name,
+			Labels: labels,
+			Annotations: map[string]string{
+				"machine.openshift.io/machine":                           nsMachineAPI + "/" + p.machine,
+				"machineconfiguration.openshift.io/currentConfig":        "rendered-" + p.role + "-" + randomHex16()[:16],
+				"machineconfiguration.openshift.io/state":                "Done",
+				"volumes.kubernetes.io/controller-managed-attach-detach": "true",
+			},
+		},
+		Spec: corev1.NodeSpec{ProviderID: providerID(p), Taints: taints},
+		Status: corev1.NodeStatus{
+			Capacity:    nodeResources(),
+			Allocatable: nodeResources(),
+			Conditions:  readyNodeConditions(installed),
+			Addresses: []corev1.NodeAddress{
+				{Type: corev1.NodeInternalIP, Address: p.ip},
+				{Type: corev1.NodeHostName, Address: p.name},
+				{Type: corev1.NodeInternalDNS, Address: p.name},
+			},
+			NodeInfo: corev1.NodeSystemInfo{
+				MachineID:               randomHex16() + randomHex16(),
+				SystemUUID:              "ec2" + randomHex16()[:5],
+				BootID:                  randomHex16(),
+				KernelVersion:           "4.18.0-193.13.2.el8_2.x86_64",
+				OSImage:                 "Red Hat Enterprise Linux CoreOS 45.82.202007240629-0 (Ootpa)",
+				ContainerRuntimeVersion: "cri-o://1.18.3-5.rhaos4.5.git1c13d1d.el8",
+				KubeletVersion:          seedKubeletVer,
+				KubeProxyVersion:        seedKubeletVer,
+				OperatingSystem:         "linux",
+				Architecture:            "amd64",
+			},
+		},
+	}
+	created, err := c.Kube.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
+	if err != nil {
+		return fmt.Errorf("clustertest: creating node %s: %w", p.name, err)
+	}
+	if len(created.Status.Conditions) == 0 {
+		created.Status = node.Status
+		if _, err := c.Kube.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("clustertest: node %s status: %w", p.name, err)
+		}
+	}
+	return nil
+}
+
+func readyNodeConditions(t metav1.Time) []corev1.NodeCondition {
+	cond := func(typ corev1.NodeConditionType, st corev1.ConditionStatus, reason, msg string) corev1.NodeCondition {
+		return corev1.NodeCondition{Type: typ, Status: st, Reason: reason, Message: msg, LastHeartbeatTime: metav1.Now(), LastTransitionTime: t}
+	}
+	return []corev1.NodeCondition{
+		cond(corev1.NodeMemoryPressure, corev1.ConditionFalse, "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+		cond(corev1.NodeDiskPressure, corev1.ConditionFalse, "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+		cond(corev1.NodePIDPressure, corev1.ConditionFalse, "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+		cond(corev1.NodeReady, corev1.ConditionTrue, "KubeletReady", "kubelet is posting ready status"),
+	}
+}
+
+func nodeResources() corev1.ResourceList {
+	return corev1.ResourceList{
+		corev1.ResourceCPU:    resource.MustParse("4"),
+		corev1.ResourceMemory: resource.MustParse("16116152Ki"),
+		corev1.ResourcePods:   resource.MustParse("250"),
+	}
+}
+
+func providerID(p nodePlan) string { return "aws:///" + p.zone + "/" + p.instanceID }
+
+func (c *Cluster) seedMachine(ctx context.Context, p nodePlan, installed metav1.Time) error {
+	itype := seedMasterType
+	if p.role == RoleWorker {
+		itype = seedWorkerType
+	}
+	spec, err := json.Marshal(map[string]any{
+		"apiVersion":         providerAPIVerAWS,
+		"kind":               "AWSMachineProviderConfig",
+		"instanceType":       itype,
+		"placement":          map[string]string{"region": seedRegion, "availabilityZone": p.zone},
+		"ami":                map[string]string{"id": "ami-0d5f9982f029fbc14"},
+		"credentialsSecret":  map[string]string{"name": "aws-cloud-credentials"},
+		"userDataSecret":     map[string]string{"name": p.role + "-user-data"},
+		"iamInstanceProfile": map[string]string{"id": c.name + "-" + p.role + "-profile"},
+		"subnet":             map[string]any{"filters": []map[string]any{{"name": "tag:Name", "values": []string{c.name + "-private-" + p.zone}}}},
+		"securityGroups":     []map[string]any{{"filters": []map[string]any{{"name": "tag:Name", "values": []string{c.name + "-" + p.role + "-sg"}}}}},
+		"tags":               []map[string]string{{"name": "kubernetes.io/cluster/" + c.name, "value": "owned"}},
+	})
+	if err != nil {
+		return err
+	}
+	m := &machinev1beta1.Machine{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      p.machine,
+			Namespace: nsMachineAPI,
+			Labels: map[string]string{
+				"machine.openshift.io/cluster-api-cluster":      c.name,
+				"machine.openshift.io/cluster-api-machine-role": p.role,
+				"machine.openshift.io/cluster-api-machine-type": p.role,
+				"machine.openshift.io/instance-type":            itype,
+				"machine.openshift.io/region":                   seedRegion,
+				"machine.openshift.io/zone":                     p.zone,
+			},
+			Annotations: map[string]string{"machine.openshift.io/instance-state": "running"},
+			Finalizers:  []string{"machine.machine.openshift.io"},
+		},
+		Spec: machinev1beta1.MachineSpec{
+			ProviderSpec: machinev1beta1.ProviderSpec{Value: &runtime.RawExtension{Raw: spec}},
+			ProviderID:   ptr.To(providerID(p)),
+		},
+	}
+	if p.role == RoleWorker {
+		m.Labels["machine.openshift.io/cluster-api-machineset"] = strings.TrimSuffix(p.machine, p.machine[strings.LastIndex(p.machine, "-"):])
+	}
+	created, err := c.Machine.MachineV1beta1().Machines(nsMachineAPI).Create(ctx, m, metav1.CreateOptions{})
+	if err != nil {
+		return fmt.Errorf("clustertest: creating machine %s: %w", p.machine, err)
+	}
+	node, err := c.Kube.CoreV1().Nodes().Get(ctx, p.name, metav1.GetOptions{})
+	var uid string
+	if err == nil {
+		uid = string(node.UID)
+	}
+	created.Status = machinev1beta1.MachineStatus{
+		NodeRef:     &corev1.ObjectReference{Kind: "Node", Name: p.name, UID: types.UID(uid)},
+		LastUpdated: &installed,
+		Addresses: []corev1.NodeAddress{
+			{Type: corev1.NodeInternalIP, Address: p.ip},
+			{Type: corev1.NodeInternalDNS, Address: p.name},
+			{Type: corev1.NodeHostName, Address: p.name},
+		},
+		Phase:          ptr.To("Running"),
+		ProviderStatus: awsProviderStatus(p.instanceID, "running", installed),
+	}
+	if _, err := c.Machine.MachineV1beta1().Machines(nsMachineAPI).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("clustertest: machine %s status: %w", p.machine, err)
+	}
+	return nil
+}
+
+// awsProviderStatus is an AWSMachineProviderStatus as raw JSON.
+func awsProviderStatus(instanceID, state string, t metav1.Time) *runtime.RawExtension {
+	b, _ := json.Marshal(map[string]any{
+		"apiVersion":    providerAPIVerAWS,
+		"kind":          "AWSMachineProviderStatus",
+		"instanceId":    instanceID,
+		"instanceState": state,
+		"conditions": []map[string]any{{
+			"type": "MachineCreation", "status": "True", "reason": "MachineCreationSucceeded",
+			"message": "machine successfully created", "lastProbeTime": t, "lastTransitionTime": t,
+		}},
+	})
+	return &runtime.RawExtension{Raw: b}
+}
+
+// seedEtcdClientObjects creates the etcd client certificate secret and the
+// CA bundle an administrator's tooling reads (openshift-etcd and
+// openshift-config).
+func (c *Cluster) seedEtcdClientObjects(ctx context.Context) error {
+	crt, err := os.ReadFile(c.etcdTLS.CertFile)
+	if err != nil {
+		return err
+	}
+	key, err := os.ReadFile(c.etcdTLS.KeyFile)
+	if err != nil {
+		return err
+	}
+	ca := c.PKI.CAPEM()
+	for _, ns := range []string{nsEtcd, nsConfig} {
+		s := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: "etcd-client", Namespace: ns},
+			Type:       corev1.SecretTypeTLS,
+			Data:       map[string][]byte{corev1.TLSCertKey: crt, corev1.TLSPrivateKeyKey: key},
+		}
+		if _, err := c.Kube.CoreV1().Secrets(ns).Create(ctx, s, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("clustertest: creating secret %s/etcd-client: %w", ns, err)
+		}
+		for _, name := range []string{"etcd-serving-ca", "etcd-ca-bundle"} {
+			cm := &corev1.ConfigMap{
+				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+				Data:       map[string]string{"ca-bundle.crt": string(ca)},
+			}
+			if _, err := c.Kube.CoreV1().ConfigMaps(ns).Create(ctx, cm, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+				return fmt.Errorf("clustertest: creating configmap %s/%s: %w", ns, name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// staticPodConditions are the conditions of a static pod operator with
+// every node at revision.
+func staticPodConditions(component string, n, revision int, t metav1.Time) []operatorv1.OperatorCondition {
+	cond := func(typ string, st operatorv1.ConditionStatus, reason, msg string) operatorv1.OperatorCondition {
+		return operatorv1.OperatorCondition{Type: typ, Status: st, Reason: reason, Message: msg, LastTransitionTime: t}
+	}
+	conds := []operatorv1.OperatorCondition{
+		cond("NodeInstallerProgressing", operatorv1.ConditionFalse, "AllNodesAtLatestRevision", fmt.Sprintf("%d nodes are at revision %d", n, revision)),
+		cond("NodeInstallerDegraded", operatorv1.ConditionFalse, "", ""),
+		cond("StaticPodsAvailable", operatorv1.ConditionTrue, "AsExpected", fmt.Sprintf("%d nodes are active; %d nodes are at revision %d", n, n, revision)),
+		cond("StaticPodsDegraded", operatorv1.ConditionFalse, "AsExpected", ""),
+		cond("InstallerControllerDegraded", operatorv1.ConditionFalse, "AsExpected", ""),
+		cond("RevisionControllerDegraded", operatorv1.ConditionFalse, "AsExpected", ""),
+	}
+	if component == componentEtcd {
+		conds = append(conds,
+			cond("EtcdMembersAvailable", operatorv1.ConditionTrue, "EtcdQuorate", fmt.Sprintf("%d members are available", n)),
+			cond("EtcdMembersDegraded", operatorv1.ConditionFalse, "AsExpected", "No unhealthy members found"),
+			cond("EtcdMembersProgressing", operatorv1.ConditionFalse, "AsExpected", "No unstarted etcd members found"),
+		)
+	}
+	return conds
+}
+
+func (c *Cluster) staticPodStatus(component string, plan []nodePlan, t metav1.Time) operatorv1.StaticPodOperatorStatus {
+	rev := initialRevisions[component]
+	var nodes []operatorv1.NodeStatus
+	for _, p := range plan {
+		if p.role == RoleMaster {
+			nodes = append(nodes, operatorv1.NodeStatus{NodeName: p.name, CurrentRevision: int32(rev)})
+		}
+	}
+	return operatorv1.StaticPodOperatorStatus{
+		OperatorStatus: operatorv1.OperatorStatus{
+			ObservedGeneration:      1,
+			Conditions:              staticPodConditions(component, len(nodes), rev, t),
+			ReadyReplicas:           0,
+			LatestAvailableRevision: int32(rev),
+		},
+		LatestAvailableRevisionReason: "",
+		NodeStatuses:                  nodes,
+	}
+}
+
+func staticPodSpec() operatorv1.StaticPodOperatorSpec {
+	return operatorv1.StaticPodOperatorSpec{OperatorSpec: operatorv1.OperatorSpec{
+		ManagementState:  operatorv1.Managed,
+		LogLevel:         operatorv1.Normal,
+		OperatorLogLevel: operatorv1.Normal,
+	}}
+}
+
+// seedStaticPodOperators creates the cluster Etcd, KubeAPIServer,
+// KubeControllerManager and KubeScheduler with every master at its
+// component's initial revision.
+func (c *Cluster) seedStaticPodOperators(ctx context.Context, plan []nodePlan) error {
+	t := metav1.NewTime(time.Now().Add(-5 * time.Hour).Truncate(time.Second))
+	ops := c.Operator.OperatorV1()
+	meta := metav1.ObjectMeta{Name: "cluster"}
+	spec := staticPodSpec()
+	return parallel(len(staticPodComponents), func(i int) error {
+		comp := staticPodComponents[i]
+		status := c.staticPodStatus(comp, plan, t)
+		var err error
+		switch comp {
+		case componentEtcd:
+			err = seedStatus(ctx, ops.Etcds(), &operatorv1.Etcd{ObjectMeta: meta, Spec: operatorv1.EtcdSpec{StaticPodOperatorSpec: spec}},
+				func(o *operatorv1.Etcd) *operatorv1.StaticPodOperatorStatus { return &o.Status.StaticPodOperatorStatus }, status)
+		case componentKubeAPIServer:
+			err = seedStatus(ctx, ops.KubeAPIServers(), &operatorv1.KubeAPIServer{ObjectMeta: meta, Spec: operatorv1.KubeAPIServerSpec{StaticPodOperatorSpec: spec}},
+				func(o *operatorv1.KubeAPIServer) *operatorv1.StaticPodOperatorStatus {
+					return &o.Status.StaticPodOperatorStatus
+				}, status)
+		case componentKubeControllerManager:
+			err = seedStatus(ctx, ops.KubeControllerManagers(), &operatorv1.KubeControllerManager{ObjectMeta: meta, Spec: operatorv1.KubeControllerManagerSpec{StaticPodOperatorSpec: spec}},
+				func(o *operatorv1.KubeControllerManager) *operatorv1.StaticPodOperatorStatus {
+					return &o.Status.StaticPodOperatorStatus
+				}, status)
+		case componentKubeScheduler:
+			err = seedStatus(ctx, ops.KubeSchedulers(), &operatorv1.KubeScheduler{ObjectMeta: meta, Spec: operatorv1.KubeSchedulerSpec{StaticPodOperatorSpec: spec}},
+				func(o *operatorv1.KubeScheduler) *operatorv1.StaticPodOperatorStatus {
+					return &o.Status.StaticPodOperatorStatus
+				}, status)
+		}
+		if err != nil {
+			return fmt.Errorf("clustertest: seeding %s operator: %w", comp, err)
+		}
+		return nil
+	})
+}
+
+// staticPodClient is the part of a generated operator client seedStatus uses.
+type staticPodClient[T any] interface {
+	Create(ctx context.Context, o T, opts metav1.CreateOptions) (T, error)
+	UpdateStatus(ctx context.Context, o T, opts metav1.UpdateOptions) (T, error)
+}
+
+// seedStatus creates obj and writes status into it in two steps, as the
+// installer controller does: the CRD refuses a nodeStatus that appears with
+// its currentRevision already set.
+func seedStatus[T any](ctx context.Context, api staticPodClient[T], obj T, st func(T) *operatorv1.StaticPodOperatorStatus, want operatorv1.StaticPodOperatorStatus) error {
+	o, err := api.Create(ctx, obj, metav1.CreateOptions{})
+	if err != nil {
+		return err
+	}
+	first := want
+	first.NodeStatuses = nil
+	for _, ns := range want.NodeStatuses {
+		first.NodeStatuses = append(first.NodeStatuses, operatorv1.NodeStatus{NodeName: ns.NodeName})
+	}
+	*st(o) = first
+	if o, err = api.UpdateStatus(ctx, o, metav1.UpdateOptions{}); err != nil {
+		return err
+	}
+	*st(o) = want
+	_, err = api.UpdateStatus(ctx, o, metav1.UpdateOptions{})
+	return err
+}
+
+func (c *Cluster) releaseImage() string {
+	return "quay.io/openshift-release-dev/ocp-release@sha256:" + fmt.Sprintf("%064x", new(big.Int).SetBytes([]byte(c.opts.ClusterVersion)))
+}
+
+func clusterOperatorConditions(version string, t metav1.Time) []configv1.ClusterOperatorStatusCondition {
+	return []configv1.ClusterOperatorStatusCondition{
+		{Type: configv1.OperatorAvailable, Status: configv1.ConditionTrue, Reason: "AsExpected", LastTransitionTime: t},
+		{Type: configv1.OperatorProgressing, Status: configv1.ConditionFalse, Reason: "AsExpected", LastTransitionTime: t},
+		{Type: configv1.OperatorDegraded, Status: configv1.ConditionFalse, Reason: "AsExpected", LastTransitionTime: t},
+		{Type: configv1.OperatorUpgradeable, Status: configv1.ConditionTrue, Reason: "AsExpected", LastTransitionTime: t},
+	}
+}
+
+func (c *Cluster) seedClusterOperator(ctx context.Context, name string, t metav1.Time) error {
+	api := c.Config.ConfigV1().ClusterOperators()
+	co, err := api.Create(ctx, &configv1.ClusterOperator{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	if err != nil {
+		return fmt.Errorf("clustertest: creating clusteroperator %s: %w", name, err)
+	}
+	co.Status = configv1.ClusterOperatorStatus{
+		Conditions: clusterOperatorConditions(c.opts.ClusterVersion, t),
+		Versions:   []configv1.OperandVersion{{Name: "operator", Version: c.opts.ClusterVersion}},
+	}
+	switch name {
+	case "etcd":
+		co.Status.Versions = append(co.Status.Versions, configv1.OperandVersion{Name: "etcd", Version: c.opts.ClusterVersion})
+	case "kube-apiserver", "kube-controller-manager", "kube-scheduler":
+		co.Status.Versions = append(co.Status.Versions, configv1.OperandVersion{Name: name, Version: strings.TrimPrefix(seedKubeletVer, "v")})
+	}
+	if _, err := api.UpdateStatus(ctx, co, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("clustertest: clusteroperator %s status: %w", name, err)
+	}
+	return nil
+}
+
+func (c *Cluster) seedClusterVersion(ctx context.Context, installed metav1.Time) error {
+	api := c.Config.ConfigV1().ClusterVersions()
+	cv, err := api.Create(ctx, &configv1.ClusterVersion{
+		ObjectMeta: metav1.ObjectMeta{Name: "version"},
+		Spec: configv1.ClusterVersionSpec{
+			ClusterID: configv1.ClusterID(newUUID()),
+			Channel:   "stable-" + minorOf(c.opts.ClusterVersion),
+			Upstream:  "https://api.openshift.com/api/upgrades_info/v1/graph",
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return fmt.Errorf("clustertest: creating clusterversion: %w", err)
+	}
+	done := metav1.NewTime(installed.Add(35 * time.Minute))
+	v, image := c.opts.ClusterVersion, c.releaseImage()
+	cv.Status = configv1.ClusterVersionStatus{
+		Desired:            configv1.Release{Version: v, Image: image},
+		History:            []configv1.UpdateHistory{{State: configv1.CompletedUpdate, StartedTime: installed, CompletionTime: &done, Version: v, Image: image, Verified: false}},
+		ObservedGeneration: cv.Generation,
+		VersionHash:        "wLZ2jBSX0Tk=",
+		AvailableUpdates:   nil,
+		Conditions: []configv1.ClusterOperatorStatusCondition{
+			{Type: configv1.OperatorAvailable, Status: configv1.ConditionTrue, LastTransitionTime: done, Message: "Done applying " + v},
+			{Type: configv1.OperatorDegraded, Status: configv1.ConditionFalse, LastTransitionTime: done},
+			{Type: configv1.OperatorProgressing, Status: configv1.ConditionFalse, LastTransitionTime: done, Message: "Cluster version is " + v},
+			{Type: configv1.RetrievedUpdates, Status: configv1.ConditionFalse, LastTransitionTime: done, Reason: "RemoteFailed", Message: "Unable to retrieve available updates"},
+		},
+	}
+	if _, err := api.UpdateStatus(ctx, cv, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("clustertest: clusterversion status: %w", err)
+	}
+	return nil
+}
+
+// seedConfigObjects creates the Proxy and the APIServer "cluster".
+func (c *Cluster) seedConfigObjects(ctx context.Context) error {
+	cfg := c.Config.ConfigV1()
+	px, err := cfg.Proxies().Create(ctx, &configv1.Proxy{ObjectMeta: metav1.ObjectMeta{Name: "cluster"}, Spec: c.opts.Proxy}, metav1.CreateOptions{})
+	if err != nil {
+		return fmt.Errorf("clustertest: creating proxy/cluster: %w", err)
+	}
+	if sp := c.opts.Proxy; sp.HTTPProxy != "" || sp.HTTPSProxy != "" {
+		noProxy := []string{".cluster.local", ".svc", ".ec2.internal", "10.0.0.0/16", "10.128.0.0/14", "127.0.0.1", serviceNetwork,
+			"api-int." + c.domain, "etcd-0." + c.domain, "localhost"}
+		if sp.NoProxy != "" {
+			noProxy = append(noProxy, strings.Split(sp.NoProxy, ",")...)
+		}
+		px.Status = configv1.ProxyStatus{HTTPProxy: sp.HTTPProxy, HTTPSProxy: sp.HTTPSProxy, NoProxy: strings.Join(noProxy, ",")}
+		if _, err := cfg.Proxies().UpdateStatus(ctx, px, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("clustertest: proxy/cluster status: %w", err)
+		}
+	}
+	_, err = cfg.APIServers().Create(ctx, &configv1.APIServer{
+		ObjectMeta: metav1.ObjectMeta{Name: "cluster"},
+		Spec:       configv1.APIServerSpec{Audit: configv1.Audit{Profile: configv1.DefaultAuditProfileType}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return fmt.Errorf("clustertest: creating apiserver/cluster: %w", err)
+	}
+	return nil
+}
+
+// ---- small helpers ----
+
+// parallel runs f(0..n-1) concurrently (at most 8 at a time) and joins the
+// errors.
+func parallel(n int, f func(i int) error) error {
+	errs := make([]error, n)
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs[i] = f(i)
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// pollUntil polls cond every interval until it is true, it fails or ctx
+// ends; what names the wait in the error.
+func pollUntil(ctx context.Context, interval time.Duration, cond wait.ConditionWithContextFunc, what string) error {
+	if interval <= 0 {
+		interval = 50 * time.Millisecond
+	}
+	if err := wait.PollUntilContextCancel(ctx, interval, true, cond); err != nil {
+		return fmt.Errorf("clustertest: waiting for %s: %w", what, err)
+	}
+	return nil
+}
+
+var metavGet = metav1.GetOptions{}
+
+// podEtcdReady reports whether pod is Running with a running, ready etcd
+// container.
+func podEtcdReady(pod *corev1.Pod) bool {
+	if pod.Status.Phase != corev1.PodRunning {
+		return false
+	}
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.Name == "etcd" {
+			return cs.Ready && cs.State.Running != nil
+		}
+	}
+	return false
+}
+
+const nameAlphabet = "bcdfghjklmnpqrstvwxz2456789"
+
+// randomName returns n random characters from the alphabet Kubernetes uses
+// for generated names.
+func randomName(n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = nameAlphabet[randInt(len(nameAlphabet))]
+	}
+	return string(b)
+}
+
+func randInt(n int) int {
+	v, err := rand.Int(rand.Reader, big.NewInt(int64(n)))
+	if err != nil {
+		return 0
+	}
+	return int(v.Int64())
+}
+
+func randomHex16() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%016x", b)
+}
+
+func newUUID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// minorOf returns "4.5" for "4.5.2".
+func minorOf(v string) string {
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) < 2 {
+		return v
+	}
+	return parts[0] + "." + parts[1]
+}
