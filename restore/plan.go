@@ -126,13 +126,6 @@ func Run(ctx context.Context, opts Options) (*StateData, error) {
 	if r.opts.DryRun {
 		return nil, r.dryRun(ctx, p)
 	}
-	if err := r.state.Update(ctx, func(d *StateData) {
-		if d.Plan == "" {
-			d.Plan, d.Started = PlanName, r.opts.Now().UTC()
-		}
-	}); err != nil {
-		return nil, err
-	}
 	runErr := p.Run(ctx, plan.RunOptions{Report: r.opts.Report, State: r.state, Now: r.opts.Now})
 	d, err := r.state.Get(ctx)
 	if err != nil && runErr == nil {

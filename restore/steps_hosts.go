@@ -79,7 +79,14 @@ func (r *runner) verifyBackup(ctx context.Context, progress func(string)) error 
 	if err != nil {
 		return err
 	}
-	return r.state.Update(ctx, func(d *StateData) { d.Backup, d.Revisions = rec, revs })
+	// The first write of the state: a backup that fails its checks leaves
+	// every host as it was.
+	return r.state.Update(ctx, func(d *StateData) {
+		if d.Plan == "" {
+			d.Plan, d.Started = PlanName, r.opts.Now().UTC()
+		}
+		d.Backup, d.Revisions = rec, revs
+	})
 }
 
 // backup returns the verified backup record from the state.
