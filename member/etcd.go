@@ -1,0 +1,200 @@
+package member
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc"
+)
+
+// Cluster is the part of *clientv3.Client that lists and removes members.
+type Cluster interface {
+	// MemberList lists the current cluster membership. It is linearizable
+	// unless clientv3.WithSerializable() is passed.
+	MemberList(ctx context.Context, opts ...clientv3.OpOption) (*clientv3.MemberListResponse, error)
+	// MemberRemove removes an existing member from the cluster.
+	MemberRemove(ctx context.Context, id uint64) (*clientv3.MemberRemoveResponse, error)
+}
+
+// Dialer is the part of *clientv3.Client that connects to one endpoint with
+// the client's own credentials.
+type Dialer interface {
+	Dial(ep string) (*grpc.ClientConn, error)
+}
+
+var (
+	_ Cluster = (*clientv3.Client)(nil)
+	_ Dialer  = (*clientv3.Client)(nil)
+)
+
+// HealthChecker checks one member, reached at one of its client URLs.
+type HealthChecker interface {
+	// CheckHealth returns nil when the member at clientURL serves a
+	// linearizable read (what "etcdctl endpoint health" does). It must
+	// return when ctx ends.
+	CheckHealth(ctx context.Context, clientURL string) error
+}
+
+// HealthCheckFunc adapts a function to HealthChecker.
+type HealthCheckFunc func(ctx context.Context, clientURL string) error
+
+// CheckHealth calls f.
+func (f HealthCheckFunc) CheckHealth(ctx context.Context, clientURL string) error {
+	return f(ctx, clientURL)
+}
+
+// DialHealthChecker checks a member by dialing its client URL alone with
+// d's credentials (a *clientv3.Client) and reading the key "health"
+// linearizably, which succeeds only when the member is part of a quorum.
+func DialHealthChecker(d Dialer) HealthChecker {
+	return HealthCheckFunc(func(ctx context.Context, clientURL string) error {
+		conn, err := d.Dial(clientURL)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		_, err = pb.NewKVClient(conn).Range(ctx, &pb.RangeRequest{Key: []byte("health")}, grpc.WaitForReady(true))
+		if err != nil && ctx.Err() != nil {
+			return fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
+		}
+		return err
+	})
+}
+
+func healthCheckerFor(h HealthChecker, c any) (HealthChecker, error) {
+	if h != nil {
+		return h, nil
+	}
+	if d, ok := c.(Dialer); ok {
+		return DialHealthChecker(d), nil
+	}
+	return nil, errors.New("member: no HealthChecker given and the etcd client cannot dial single endpoints")
+}
+
+// MemberHealth is one member and the result of its health check.
+type MemberHealth struct {
+	ID         uint64
+	Name       string // empty until the member has started
+	PeerURLs   []string
+	ClientURLs []string
+	IsLearner  bool
+	// Started is false for a member that was added but never started
+	// (no name, no client URLs): etcdctl's "unstarted".
+	Started bool
+	Healthy bool
+	// Err is why the member is unhealthy.
+	Err  error
+	Took time.Duration
+}
+
+// DisplayName is the member name or, for an unstarted member, the host of
+// its first peer URL (what the etcd operator prints).
+func (m MemberHealth) DisplayName() string {
+	if m.Name != "" {
+		return m.Name
+	}
+	for _, p := range m.PeerURLs {
+		if u, err := url.Parse(p); err == nil && u.Hostname() != "" {
+			return u.Hostname()
+		}
+	}
+	return fmt.Sprintf("%x", m.ID)
+}
+
+// Health describes the member's health in the words of
+// "etcdctl endpoint health".
+func (m MemberHealth) Health() string {
+	ep := m.DisplayName()
+	if len(m.ClientURLs) > 0 {
+		ep = m.ClientURLs[0]
+	}
+	switch {
+	case !m.Started:
+		return fmt.Sprintf("%s (%x) has not started", m.DisplayName(), m.ID)
+	case m.Healthy:
+		return fmt.Sprintf("%s is healthy: successfully committed proposal: took = %v", ep, m.Took)
+	default:
+		return fmt.Sprintf("%s is unhealthy: failed to commit proposal: %v", ep, m.Err)
+	}
+}
+
+// CheckMembers checks every member in parallel, each with its own timeout,
+// and returns the results in the order of members.
+func CheckMembers(ctx context.Context, hc HealthChecker, members []*pb.Member, timeout time.Duration) []MemberHealth {
+	if timeout <= 0 {
+		timeout = DefaultHealthTimeout
+	}
+	out := make([]MemberHealth, len(members))
+	var wg sync.WaitGroup
+	for i, m := range members {
+		out[i] = MemberHealth{
+			ID: m.ID, Name: m.Name, PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs,
+			IsLearner: m.IsLearner, Started: len(m.ClientURLs) > 0,
+		}
+		if !out[i].Started {
+			out[i].Err = errors.New("member has not started")
+			continue
+		}
+		wg.Add(1)
+		go func(r *MemberHealth) {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			start := time.Now()
+			err := hc.CheckHealth(cctx, r.ClientURLs[0])
+			r.Took = time.Since(start)
+			r.Healthy, r.Err = err == nil, err
+		}(&out[i])
+	}
+	wg.Wait()
+	return out
+}
+
+// DefaultHealthTimeout bounds one member's health check when the caller
+// gives no timeout; etcdctl's default command timeout.
+const DefaultHealthTimeout = 5 * time.Second
+
+// quorum of n voting members.
+func quorum(n int) int { return n/2 + 1 }
+
+// votingHealth counts voting members and healthy voting members.
+func votingHealth(hs []MemberHealth) (voting, healthy int) {
+	for _, h := range hs {
+		if h.IsLearner {
+			continue
+		}
+		voting++
+		if h.Healthy {
+			healthy++
+		}
+	}
+	return voting, healthy
+}
+
+// listMembers lists members linearizably; when that fails (no quorum), it
+// falls back to the serializable list of whichever member answers, and
+// reports linearizable=false.
+func listMembers(ctx context.Context, c Cluster, timeout time.Duration) (members []*pb.Member, linearizable bool, err error) {
+	lctx, cancel := context.WithTimeout(ctx, timeout)
+	resp, err := c.MemberList(lctx)
+	cancel()
+	if err == nil {
+		return resp.Members, true, nil
+	}
+	if ctx.Err() != nil {
+		return nil, false, ctx.Err()
+	}
+	sctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	resp, serr := c.MemberList(sctx, clientv3.WithSerializable())
+	if serr != nil {
+		return nil, false, fmt.Errorf("listing etcd members: %w", err)
+	}
+	return resp.Members, false, nil
+}

@@ -1,0 +1,309 @@
+package member
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"time"
+
+	machinev1beta1 "github.com/openshift/api/machine/v1beta1"
+	machineclient "github.com/openshift/client-go/machine/clientset/versioned"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/yaml"
+
+	"github.com/lifeboat-dev/lifeboat/internal/atomicfile"
+)
+
+// Annotations RecreateMachine puts on the new Machine so that a second run
+// finds it after the old one is gone.
+const (
+	AnnotationReplacesMachine = "lifeboat.dev/replaces-machine"
+	AnnotationReplacesNode    = "lifeboat.dev/replaces-node"
+)
+
+// NewMachineFile is the runbook's name for the edited Machine.
+const NewMachineFile = "new-master-machine.yaml"
+
+// RecreateOptions configures RecreateMachine. The zero value works in
+// openshift-machine-api, polls every 5 seconds, saves nothing to disk.
+type RecreateOptions struct {
+	Namespace string // "openshift-machine-api"
+	// SaveDir, when set, receives <old-machine>.yaml (the Machine as it
+	// was) and new-master-machine.yaml (the edited copy) before the old
+	// Machine is deleted; a re-run that finds neither Machine creates the
+	// new one from the saved file.
+	SaveDir string
+	// Interval between status reads while waiting; 5s when zero.
+	Interval time.Duration
+	// Progress receives phase changes ("machine master-3 is Provisioning").
+	Progress func(msg string)
+	Logger   *slog.Logger
+}
+
+// RecreateResult is what RecreateMachine did.
+type RecreateResult struct {
+	OldName string
+	// Old is the Machine as it was, and OldYAML its YAML ("oc get machine
+	// -o yaml > ..."); nil when a previous run already deleted it.
+	Old     *machinev1beta1.Machine
+	OldYAML []byte
+	// New is the Machine created (as last read, phase Running), NewYAML the
+	// edited manifest (new-master-machine.yaml).
+	New     *machinev1beta1.Machine
+	NewYAML []byte
+	// NewNode is status.nodeRef.name of the new Machine, once set.
+	NewNode string
+	// Resumed: the old Machine was already gone.
+	Resumed bool
+}
+
+// RecreateMachine deletes and re-creates the master Machine of node
+// (runbook 2.4.1 step 3): it saves the Machine, builds the new one under
+// the next free index of the same base name (master-0 -> master-3 when 1
+// and 2 exist) without status, spec.providerID, annotations, generation,
+// resourceVersion, uid, selfLink, creationTimestamp and managedFields,
+// deletes the old Machine and waits until it is gone, creates the new one
+// and waits for phase Running. Re-running it after a failure continues
+// where it stopped. When no Machine points to node (the masters were not
+// created with the Machine API) it returns a *NoMachineError saying what
+// to do instead.
+func RecreateMachine(ctx context.Context, machines machineclient.Interface, node string, opts RecreateOptions) (*RecreateResult, error) {
+	if opts.Namespace == "" {
+		opts.Namespace = MachineNamespace
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = 5 * time.Second
+	}
+	if opts.Progress == nil {
+		opts.Progress = func(string) {}
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	mc := machines.MachineV1beta1().Machines(opts.Namespace)
+	list, err := mc.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("member: listing machines in %s: %w", opts.Namespace, err)
+	}
+	res := &RecreateResult{}
+	var old, existingNew *machinev1beta1.Machine
+	for i := range list.Items {
+		m := &list.Items[i]
+		if m.Status.NodeRef != nil && m.Status.NodeRef.Name == node && m.Annotations[AnnotationReplacesNode] == "" {
+			old = m
+		}
+		if m.Annotations[AnnotationReplacesNode] == node {
+			existingNew = m
+		}
+	}
+
+	var desired *machinev1beta1.Machine
+	switch {
+	case old != nil:
+		res.OldName, res.Old = old.Name, old.DeepCopy()
+		if res.OldYAML, err = machineYAML(old); err != nil {
+			return nil, err
+		}
+		if existingNew == nil {
+			desired = NewMachineFrom(old, nextMachineName(old.Name, list.Items))
+		} else {
+			desired = existingNew
+		}
+	case existingNew != nil:
+		res.Resumed, res.OldName = true, existingNew.Annotations[AnnotationReplacesMachine]
+	default:
+		saved, err := loadSaved(opts.SaveDir, node)
+		if err != nil {
+			return nil, err
+		}
+		if saved == nil {
+			return nil, &NoMachineError{Node: node, Namespace: opts.Namespace}
+		}
+		res.Resumed, res.OldName, desired = true, saved.Annotations[AnnotationReplacesMachine], saved
+	}
+	if desired != nil {
+		if res.NewYAML, err = machineYAML(desired); err != nil {
+			return nil, err
+		}
+	}
+
+	if old != nil {
+		if opts.SaveDir != "" {
+			if err := saveFiles(opts.SaveDir, old.Name, res.OldYAML, res.NewYAML); err != nil {
+				return res, err
+			}
+		}
+		opts.Progress(fmt.Sprintf("deleting machine %s of node %s", old.Name, node))
+		if err := mc.Delete(ctx, old.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return res, fmt.Errorf("member: deleting machine %s: %w", old.Name, err)
+		}
+		err := wait.PollUntilContextCancel(ctx, opts.Interval, true, func(ctx context.Context) (bool, error) {
+			_, err := mc.Get(ctx, old.Name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return true, nil
+			}
+			opts.Progress(fmt.Sprintf("waiting for machine %s to be deleted", old.Name))
+			return false, err
+		})
+		if err != nil {
+			return res, fmt.Errorf("member: waiting for machine %s to be deleted: %w", old.Name, err)
+		}
+	}
+	newName := ""
+	if existingNew != nil {
+		newName = existingNew.Name
+	} else {
+		created, err := mc.Create(ctx, desired, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			created, err = mc.Get(ctx, desired.Name, metav1.GetOptions{})
+		}
+		if err != nil {
+			return res, fmt.Errorf("member: creating machine %s: %w", desired.Name, err)
+		}
+		newName = created.Name
+		log.InfoContext(ctx, "created machine", "machine", newName, "replaces", res.OldName, "node", node)
+	}
+
+	lastPhase := "-"
+	err = wait.PollUntilContextCancel(ctx, opts.Interval, true, func(ctx context.Context) (bool, error) {
+		m, err := mc.Get(ctx, newName, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		res.New = m
+		phase := ""
+		if m.Status.Phase != nil {
+			phase = *m.Status.Phase
+		}
+		if phase != lastPhase {
+			lastPhase = phase
+			if phase == "" {
+				phase = "created, no phase yet"
+			}
+			opts.Progress(fmt.Sprintf("machine %s is %s", newName, phase))
+		}
+		if m.Status.Phase != nil && *m.Status.Phase == "Failed" {
+			return false, fmt.Errorf("machine %s failed: %s", newName, deref(m.Status.ErrorMessage))
+		}
+		return m.Status.Phase != nil && *m.Status.Phase == "Running", nil
+	})
+	if err != nil {
+		return res, fmt.Errorf("member: waiting for machine %s to be Running: %w", newName, err)
+	}
+	if res.New.Status.NodeRef != nil {
+		res.NewNode = res.New.Status.NodeRef.Name
+	}
+	return res, nil
+}
+
+// NewMachineFrom returns the Machine the runbook's edited
+// new-master-machine.yaml describes: old renamed to name, without status,
+// spec.providerID, annotations, generation, resourceVersion, uid, selfLink,
+// creationTimestamp and managedFields, annotated with what it replaces.
+func NewMachineFrom(old *machinev1beta1.Machine, name string) *machinev1beta1.Machine {
+	m := old.DeepCopy()
+	m.TypeMeta = metav1.TypeMeta{APIVersion: "machine.openshift.io/v1beta1", Kind: "Machine"}
+	m.Name = name
+	m.Status = machinev1beta1.MachineStatus{}
+	m.Spec.ProviderID = nil
+	node := ""
+	if old.Status.NodeRef != nil {
+		node = old.Status.NodeRef.Name
+	}
+	m.Annotations = map[string]string{AnnotationReplacesMachine: old.Name, AnnotationReplacesNode: node}
+	m.Generation = 0
+	m.ResourceVersion = ""
+	m.UID = ""
+	m.SelfLink = ""
+	m.CreationTimestamp = metav1.Time{}
+	m.ManagedFields = nil
+	m.DeletionTimestamp = nil
+	m.DeletionGracePeriodSeconds = nil
+	return m
+}
+
+var indexed = regexp.MustCompile(`^(.*)-(\d+)$`)
+
+// nextMachineName keeps the base name and uses the next index after the
+// highest one in use: clustername-8qw5l-master-0 -> ...-master-3 when 1
+// and 2 exist.
+func nextMachineName(old string, all []machinev1beta1.Machine) string {
+	base, highest := old, -1
+	if m := indexed.FindStringSubmatch(old); m != nil {
+		base = m[1]
+		highest, _ = strconv.Atoi(m[2])
+	}
+	taken := map[string]bool{}
+	for _, o := range all {
+		taken[o.Name] = true
+		if m := indexed.FindStringSubmatch(o.Name); m != nil && m[1] == base {
+			if n, err := strconv.Atoi(m[2]); err == nil && n > highest {
+				highest = n
+			}
+		}
+	}
+	for n := highest + 1; ; n++ {
+		if name := base + "-" + strconv.Itoa(n); !taken[name] {
+			return name
+		}
+	}
+}
+
+func machineYAML(m *machinev1beta1.Machine) ([]byte, error) {
+	c := m.DeepCopy()
+	c.TypeMeta = metav1.TypeMeta{APIVersion: "machine.openshift.io/v1beta1", Kind: "Machine"}
+	b, err := yaml.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("member: encoding machine %s: %w", m.Name, err)
+	}
+	return b, nil
+}
+
+func saveFiles(dir, oldName string, oldYAML, newYAML []byte) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("member: saving machines: %w", err)
+	}
+	for name, data := range map[string][]byte{oldName + ".yaml": oldYAML, NewMachineFile: newYAML} {
+		if err := atomicfile.WriteFile(filepath.Join(dir, name), bytes.NewReader(data), 0o600); err != nil {
+			return fmt.Errorf("member: saving %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func loadSaved(dir, node string) (*machinev1beta1.Machine, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(filepath.Join(dir, NewMachineFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("member: reading saved machine: %w", err)
+	}
+	m := &machinev1beta1.Machine{}
+	if err := yaml.Unmarshal(b, m); err != nil {
+		return nil, fmt.Errorf("member: decoding %s: %w", NewMachineFile, err)
+	}
+	if m.Annotations[AnnotationReplacesNode] != node {
+		return nil, nil
+	}
+	return m, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

@@ -1,0 +1,150 @@
+package member
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+)
+
+// RemoveOptions configures RemoveMember. The zero value refuses unsafe
+// removals and checks health with DefaultHealthTimeout.
+type RemoveOptions struct {
+	// Force removes the member even when it is healthy or when its removal
+	// leaves fewer healthy members than a quorum. The runbook warns:
+	// removing a good member might lead to quorum loss.
+	Force bool
+	// Health checks members; nil: the cluster's own connections when it is
+	// a Dialer (a *clientv3.Client is).
+	Health HealthChecker
+	// HealthTimeout bounds each health check and each member list call.
+	HealthTimeout time.Duration
+	// Logger; slog.Default() when nil.
+	Logger *slog.Logger
+}
+
+// RemoveResult says what RemoveMember did.
+type RemoveResult struct {
+	// Removed is the member as listed before removal; nil when it was
+	// already absent.
+	Removed *pb.Member
+	// AlreadyAbsent: the ID was not a member; nothing was done.
+	AlreadyAbsent bool
+	// Before and After are the member lists around the removal; print them
+	// with MemberTable, as "etcdctl member list -w table" would.
+	Before, After []*pb.Member
+	// Health is every member's health before the removal.
+	Health []MemberHealth
+}
+
+// RemoveMember removes the member with id (runbook 2.4.1 step 1d / 2.4.2
+// step 2d, "etcdctl member remove <id>"), guarded against losing quorum:
+//
+//   - a member that is not in the list is success (AlreadyAbsent);
+//   - a healthy member is refused with ErrMemberHealthy;
+//   - a removal that leaves fewer healthy voting members than a quorum of
+//     the remaining voting members is refused with ErrWouldLoseQuorum
+//     (wrapped in a *QuorumLostError's words when quorum is already lost);
+//
+// unless opts.Force. Afterwards it lists the members again (step 1e) and
+// fails if the member is still there.
+func RemoveMember(ctx context.Context, cluster Cluster, id uint64, opts RemoveOptions) (*RemoveResult, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	timeout := opts.HealthTimeout
+	if timeout <= 0 {
+		timeout = DefaultHealthTimeout
+	}
+	hc, err := healthCheckerFor(opts.Health, cluster)
+	if err != nil {
+		return nil, err
+	}
+	res := &RemoveResult{}
+	lctx, cancel := context.WithTimeout(ctx, timeout)
+	resp, err := cluster.MemberList(lctx)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("member: remove %x: listing members: %w", id, err)
+	}
+	res.Before = resp.Members
+	var target *pb.Member
+	for _, m := range resp.Members {
+		if m.ID == id {
+			target = m
+		}
+	}
+	if target == nil {
+		res.AlreadyAbsent, res.After = true, resp.Members
+		log.InfoContext(ctx, "etcd member already removed", "id", fmt.Sprintf("%x", id))
+		return res, nil
+	}
+	res.Health = CheckMembers(ctx, hc, resp.Members, timeout)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var self MemberHealth
+	var remaining []MemberHealth
+	for _, h := range res.Health {
+		if h.ID == id {
+			self = h
+		} else {
+			remaining = append(remaining, h)
+		}
+	}
+	name := self.DisplayName()
+	if !opts.Force {
+		if self.Healthy {
+			return res, fmt.Errorf("member: refusing to remove %s (%x): %w: %s; removing a good etcd member might lead to quorum loss",
+				name, id, ErrMemberHealthy, self.Health())
+		}
+		voting, healthy := votingHealth(remaining)
+		if !self.IsLearner && healthy < quorum(voting) {
+			return res, fmt.Errorf("member: refusing to remove %s (%x): %w: %d of the %d remaining voting members are healthy, quorum needs %d",
+				name, id, ErrWouldLoseQuorum, healthy, voting, quorum(voting))
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	_, err = cluster.MemberRemove(rctx, id)
+	cancel()
+	if err != nil && !errors.Is(err, rpctypes.ErrMemberNotFound) && !errors.Is(err, rpctypes.ErrGRPCMemberNotFound) {
+		return res, fmt.Errorf("member: remove %s (%x): %w", name, id, err)
+	}
+	res.Removed = target
+
+	// Verify, as step 1e does.
+	lctx, cancel = context.WithTimeout(ctx, timeout)
+	after, err := cluster.MemberList(lctx)
+	cancel()
+	if err != nil {
+		return res, fmt.Errorf("member: remove %s (%x): listing members afterwards: %w", name, id, err)
+	}
+	res.After = after.Members
+	for _, m := range after.Members {
+		if m.ID == id {
+			return res, fmt.Errorf("member: remove %s (%x): still listed after removal", name, id)
+		}
+	}
+	log.InfoContext(ctx, "removed etcd member", "member", name, "id", fmt.Sprintf("%x", id), "members", len(after.Members))
+	return res, nil
+}
+
+// Lookup returns the member named name (a node name on OpenShift), or
+// ErrMemberNotFound.
+func Lookup(ctx context.Context, cluster Cluster, name string) (*pb.Member, error) {
+	resp, err := cluster.MemberList(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("member: listing members: %w", err)
+	}
+	for _, m := range resp.Members {
+		if m.Name == name {
+			return m, nil
+		}
+	}
+	return nil, fmt.Errorf("member: %q: %w", name, ErrMemberNotFound)
+}

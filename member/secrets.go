@@ -1,0 +1,40 @@
+package member
+
+import (
+	"context"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// SecretNames returns the names of the peer, serving and serving-metrics
+// secrets of node's etcd member in openshift-etcd (runbook 2.4.1 step 2).
+func SecretNames(node string) []string {
+	return []string{"etcd-peer-" + node, "etcd-serving-" + node, "etcd-serving-metrics-" + node}
+}
+
+// DeleteMemberSecrets deletes the etcd-peer-<node>, etcd-serving-<node>
+// and etcd-serving-metrics-<node> secrets in openshift-etcd (runbook 2.4.1
+// step 2, 2.4.2 step 3), so the etcd operator issues new certificates for
+// the member that replaces it. Secrets already gone count as deleted; the
+// result lists the ones that existed and were deleted by this call.
+func DeleteMemberSecrets(ctx context.Context, kube kubernetes.Interface, node string) ([]string, error) {
+	if node == "" {
+		return nil, fmt.Errorf("member: DeleteMemberSecrets: empty node name")
+	}
+	secrets := kube.CoreV1().Secrets(EtcdNamespace)
+	var deleted []string
+	for _, name := range SecretNames(node) {
+		err := secrets.Delete(ctx, name, metav1.DeleteOptions{})
+		switch {
+		case err == nil:
+			deleted = append(deleted, name)
+		case apierrors.IsNotFound(err):
+		default:
+			return deleted, fmt.Errorf("member: deleting secret %s/%s: %w", EtcdNamespace, name, err)
+		}
+	}
+	return deleted, nil
+}
