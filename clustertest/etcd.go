@@ -98,7 +98,11 @@ func StartEtcd(t testing.TB, opts EtcdOptions) *EtcdCluster {
 // startup only; the processes run until Close. Member data dirs left in
 // opts.Dir by an earlier cluster are removed: the cluster is always new
 // (a CA already in Dir/pki is reused).
-func NewEtcdCluster(ctx context.Context, opts EtcdOptions) (_ *EtcdCluster, err error) {
+func NewEtcdCluster(ctx context.Context, opts EtcdOptions) (*EtcdCluster, error) {
+	return newEtcdCluster(ctx, opts)
+}
+
+func newEtcdCluster(ctx context.Context, opts EtcdOptions) (_ *EtcdCluster, err error) {
 	if opts.Members == 0 {
 		opts.Members = 3
 	}

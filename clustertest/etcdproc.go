@@ -90,7 +90,7 @@ func IssueEtcdMemberCerts(p *PKI, name string) (server, peer TLSFiles, err error
 	return server, peer, nil
 }
 
-// EtcdMemberConfig describe one member's command line (see EtcdMemberArgs).
+// EtcdMemberConfig describes one member's command line (see EtcdMemberArgs).
 type EtcdMemberConfig struct {
 	Name, DataDir      string
 	ClientURL, PeerURL string
