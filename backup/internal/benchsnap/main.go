@@ -4,9 +4,11 @@
 //
 //	benchsnap save -endpoint URL [-cacert F -cert F -key F] -out FILE
 //	benchsnap fill -endpoint URL [-cacert F -cert F -key F] -bytes N
+//	benchsnap verify -out FILE
 //
 // save prints one JSON line describing the snapshot; fill writes N bytes
-// of incompressible values in 1 MiB keys (the benchmark's data set).
+// of incompressible values in 1 MiB keys (the benchmark's data set);
+// verify runs backup.VerifySnapshot (hash pass and bolt check) on a file.
 package main
 
 import (
@@ -40,6 +42,15 @@ func main() {
 	fs.Parse(os.Args[2:])
 
 	ctx := context.Background()
+	if os.Args[1] == "verify" {
+		info, err := backup.VerifySnapshot(ctx, *out, backup.VerifySnapshotOptions{})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		json.NewEncoder(os.Stdout).Encode(info)
+		return
+	}
 	cli, err := etcdconn.New(ctx, etcdconn.Config{Endpoints: []string{*endpoint}, CAFile: *cacert, CertFile: *cert, KeyFile: *key})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
