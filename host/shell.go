@@ -115,6 +115,7 @@ func (h *shellHost) run(ctx context.Context, op, line string, stdin io.Reader, w
 	pids := &pidFilter{w: errBuf}
 	h.log.Debug("shell", "op", op, "line", line)
 	code, err = h.t.runLine(ctx, pidPrefix+line, stdin, w, pids)
+	pids.flush()
 	if err != nil && ctx.Err() != nil {
 		h.stopRemote(ctx, pids.get())
 	}
@@ -173,6 +174,17 @@ func (f *pidFilter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// flush passes on a first line that never ended (stderr shorter than a
+// line, from a command that failed before the report).
+func (f *pidFilter) flush() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.done {
+		f.done = true
+		f.w.Write(f.head)
+	}
+}
+
 func (f *pidFilter) get() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -195,8 +207,8 @@ func (h *shellHost) stopRemote(ctx context.Context, pid int) {
 	}
 }
 
-// pathErr maps the special exit codes to fs errors on p (or on parentOf
-// for exitParentNotExist), anything else non-zero to an *ExitError.
+// pathErr maps the special exit codes to fs errors on p, anything else
+// non-zero to an *ExitError.
 func (h *shellHost) pathErr(op, p, line string, code int, stderr []byte) error {
 	var inner error
 	switch code {

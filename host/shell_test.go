@@ -81,6 +81,7 @@ func TestPIDFilter(t *testing.T) {
 		{name: "no report", writes: []string{"sudo: a password is required\n"}, wantOut: "sudo: a password is required\n"},
 		{name: "long first line", writes: []string{strings.Repeat("x", 100), "\n"}, wantOut: strings.Repeat("x", 100) + "\n"},
 		{name: "report only", writes: []string{"lifeboat-pid 9\n"}, wantPID: 9},
+		{name: "short line without newline", writes: []string{"oops"}, wantOut: "oops"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -91,6 +92,7 @@ func TestPIDFilter(t *testing.T) {
 					t.Fatalf("Write = %d, %v", n, err)
 				}
 			}
+			f.flush()
 			if f.get() != tt.wantPID || out.String() != tt.wantOut {
 				t.Errorf("pid %d, stderr %q; want %d, %q", f.get(), out.String(), tt.wantPID, tt.wantOut)
 			}
