@@ -67,12 +67,17 @@ var _ Host = (*Local)(nil)
 
 // NewLocal returns the host called name (its node name) whose filesystem
 // root is the directory root. root "/" is the machine itself. The root does
-// not have to exist yet; each operation opens it afresh.
+// not have to exist yet; each operation opens it afresh. A relative root is
+// made absolute against the working directory.
 func NewLocal(name, root string, opts LocalOptions) *Local {
 	if root == "" {
 		root = "/"
 	}
-	root = filepath.Clean(root)
+	if abs, err := filepath.Abs(root); err == nil {
+		root = abs // so LocalPath gives absolute paths
+	} else {
+		root = filepath.Clean(root)
+	}
 	l := &Local{name: name, root: root, runtime: opts.Runtime, log: opts.Logger}
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)

@@ -554,3 +554,18 @@ func TestLocalCancelledContext(t *testing.T) {
 		t.Errorf("Move ran despite the cancelled context: %v", err)
 	}
 }
+
+func TestNewLocalRelativeRoot(t *testing.T) {
+	t.Chdir(t.TempDir())
+	h := NewLocal("master-0", "hosts/master-0", LocalOptions{})
+	wd, _ := os.Getwd()
+	if got, want := h.Root(), filepath.Join(wd, "hosts/master-0"); got != want {
+		t.Errorf("Root = %q, want %q", got, want)
+	}
+	if got, _ := h.LocalPath("/var/lib/etcd"); !filepath.IsAbs(got) {
+		t.Errorf("LocalPath = %q, want an absolute path", got)
+	}
+	if NewLocal("x", "", LocalOptions{}).Root() != "/" {
+		t.Error(`root "" is not "/"`)
+	}
+}
