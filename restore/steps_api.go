@@ -23,10 +23,10 @@ func (r *runner) waitSingleMember(ctx context.Context, progress func(string)) er
 	last := ""
 	err := r.poll(ctx, r.opts.APITimeout, func(ctx context.Context) (bool, error) {
 		state := r.singleMemberState(ctx)
-		if state != last {
+		if state != last && state != "" {
 			progress(state)
-			last = state
 		}
+		last = state
 		return state == "", nil
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/internal/safetar"
 	"github.com/lifeboat-dev/lifeboat/plan"
@@ -29,6 +30,18 @@ func (r *runner) checkBackup(ctx context.Context, progress func(string)) (*Backu
 	rec, revs, err := verifyBackupOn(ctx, h, dir)
 	if err != nil {
 		return nil, nil, err
+	}
+	// backup.Verify adds the bolt consistency check and the sizes and
+	// checksums backup.json records; it reads local directories.
+	if lp, ok := h.LocalPath(dir); ok {
+		stamp := ""
+		if m := snapshotRE.FindStringSubmatch(rec.Snapshot); m != nil {
+			stamp = m[1]
+		}
+		progress("backup.Verify " + lp)
+		if _, err := backup.Verify(ctx, lp, backup.VerifyOptions{Timestamp: stamp, Logger: r.log}); err != nil {
+			return nil, nil, fmt.Errorf("%w: %w", ErrBackupIncomplete, err)
+		}
 	}
 	rec.Dir, _ = r.backupDirOnRecovery()
 	if err := CheckVersions(rec.ClusterVersion, r.opts.ClusterVersion); err != nil {
