@@ -85,6 +85,13 @@ func (c *Cluster) controllerLogger() *slog.Logger {
 func (c *Cluster) startControllers(ctx context.Context) error {
 	s := c.sim()
 	log := c.controllerLogger()
+	// Record the forceRedeploymentReason each operator starts with before
+	// anyone can change it, so a patch right after New makes a revision.
+	for _, op := range []*staticPodOperator{etcdOperator, kubeAPIServerOperator, kubeControllerManagerOperator, kubeSchedulerOperator} {
+		if err := c.observeInitialReason(ctx, op); err != nil {
+			return err
+		}
+	}
 	loops := []struct {
 		name string
 		sync func(context.Context) error

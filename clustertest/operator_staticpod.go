@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 )
 
 // The static pod operators (etcd, kube-apiserver, kube-controller-manager,
@@ -277,6 +278,28 @@ func (c *Cluster) syncStaticPodOperator(ctx context.Context, op *staticPodOperat
 		}
 	}
 	return o, nil
+}
+
+// observeInitialReason marks op's current forceRedeploymentReason as acted
+// upon, unless an earlier run (or a restored object) already recorded one.
+func (c *Cluster) observeInitialReason(ctx context.Context, op *staticPodOperator) error {
+	err := retry.OnError(retry.DefaultBackoff, func(err error) bool {
+		return apierrors.IsConflict(err) || apierrors.IsServerTimeout(err) || apierrors.IsTooManyRequests(err)
+	}, func() error {
+		o, err := op.get(ctx, c)
+		if err != nil {
+			return err
+		}
+		if _, seen := o.meta.Annotations[annoObservedReason]; seen {
+			return nil
+		}
+		_, err = c.markObserved(ctx, op, o, o.status.LatestAvailableRevision)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("clustertest: %s operator: %w", op.name, err)
+	}
+	return nil
 }
 
 // markObserved records that o's current forceRedeploymentReason was acted

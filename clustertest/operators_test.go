@@ -27,7 +27,9 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func(ctx 
 	var last string
 	err := wait.PollUntilContextTimeout(t.Context(), 50*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		ok, state := cond(ctx)
-		last = state
+		if ctx.Err() == nil {
+			last = state
+		}
 		return ok, nil
 	})
 	if err != nil {
