@@ -96,8 +96,8 @@ func TestFindUnhealthyMember(t *testing.T) {
 		},
 		{
 			name: "node object gone", etcd: newFakeEtcd(masters...).down("master-2"),
-			condition: "2 of 3 members are available, master-2 is unhealthy",
-			kube:      []runtime.Object{readyNode("master-0"), readyNode("master-1")},
+			condition:  "2 of 3 members are available, master-2 is unhealthy",
+			kube:       []runtime.Object{readyNode("master-0"), readyNode("master-1")},
 			wantMember: "master-2", wantState: NodeNotReady,
 			evidence: []string{"machine check skipped: no Machine API client", "node master-2 does not exist: the node is not ready"},
 		},
@@ -110,8 +110,8 @@ func TestFindUnhealthyMember(t *testing.T) {
 		},
 		{
 			name: "etcd pod Error", etcd: newFakeEtcd(masters...).down("master-0"),
-			condition: "2 of 3 members are available, master-0 is unhealthy",
-			kube:      with(allReady(), etcdPod("master-0", errorExit)),
+			condition:  "2 of 3 members are available, master-0 is unhealthy",
+			kube:       with(allReady(), etcdPod("master-0", errorExit)),
 			wantMember: "master-0", wantState: EtcdPodCrashlooping,
 			evidence: []string{"status is Error (7 restarts): the etcd pod is crashlooping"},
 		},
@@ -148,8 +148,8 @@ func TestFindUnhealthyMember(t *testing.T) {
 		},
 		{
 			name: "unstarted member found by address", etcd: unstarted(),
-			condition: "2 of 3 members are available, 10.0.0.9 has not started",
-			kube:      with(allReady(), nodeWithAddr()),
+			condition:  "2 of 3 members are available, 10.0.0.9 has not started",
+			kube:       with(allReady(), nodeWithAddr()),
 			wantMember: "10.0.0.9", wantNode: "master-9", wantState: NodeNotReady,
 			evidence: []string{"10.0.0.9 (9) has not started"},
 		},

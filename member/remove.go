@@ -48,7 +48,8 @@ type RemoveResult struct {
 //   - a healthy member is refused with ErrMemberHealthy;
 //   - a removal that leaves fewer healthy voting members than a quorum of
 //     the remaining voting members is refused with ErrWouldLoseQuorum
-//     (wrapped in a *QuorumLostError's words when quorum is already lost);
+//     and a cluster that already lost quorum with a *QuorumLostError
+//     (ErrQuorumLost, pointing to the restore procedure);
 //
 // unless opts.Force. Afterwards it lists the members again (step 1e) and
 // fails if the member is still there.
@@ -66,25 +67,31 @@ func RemoveMember(ctx context.Context, cluster Cluster, id uint64, opts RemoveOp
 		return nil, err
 	}
 	res := &RemoveResult{}
-	lctx, cancel := context.WithTimeout(ctx, timeout)
-	resp, err := cluster.MemberList(lctx)
-	cancel()
+	members, linearizable, err := listMembers(ctx, cluster, timeout)
 	if err != nil {
-		return nil, fmt.Errorf("member: remove %x: listing members: %w", id, err)
+		return nil, fmt.Errorf("member: remove %x: %w", id, err)
 	}
-	res.Before = resp.Members
+	res.Before = members
+	if !linearizable {
+		// Only a serializable list: the cluster may have lost quorum.
+		res.Health = CheckMembers(ctx, hc, members, timeout)
+		if voting, healthy := votingHealth(res.Health); healthy < quorum(voting) {
+			return res, fmt.Errorf("member: refusing to remove %x: %w", id, quorumLost(res.Health, healthy, voting))
+		}
+		return res, fmt.Errorf("member: remove %x: the member list is only available serializably; try again", id)
+	}
 	var target *pb.Member
-	for _, m := range resp.Members {
+	for _, m := range members {
 		if m.ID == id {
 			target = m
 		}
 	}
 	if target == nil {
-		res.AlreadyAbsent, res.After = true, resp.Members
+		res.AlreadyAbsent, res.After = true, members
 		log.InfoContext(ctx, "etcd member already removed", "id", fmt.Sprintf("%x", id))
 		return res, nil
 	}
-	res.Health = CheckMembers(ctx, hc, resp.Members, timeout)
+	res.Health = CheckMembers(ctx, hc, members, timeout)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -103,10 +110,16 @@ func RemoveMember(ctx context.Context, cluster Cluster, id uint64, opts RemoveOp
 			return res, fmt.Errorf("member: refusing to remove %s (%x): %w: %s; removing a good etcd member might lead to quorum loss",
 				name, id, ErrMemberHealthy, self.Health())
 		}
-		voting, healthy := votingHealth(remaining)
-		if !self.IsLearner && healthy < quorum(voting) {
-			return res, fmt.Errorf("member: refusing to remove %s (%x): %w: %d of the %d remaining voting members are healthy, quorum needs %d",
-				name, id, ErrWouldLoseQuorum, healthy, voting, quorum(voting))
+		var errs []error
+		if voting, healthy := votingHealth(remaining); !self.IsLearner && healthy < quorum(voting) {
+			errs = append(errs, fmt.Errorf("%w: %d of the %d remaining voting members are healthy, quorum needs %d",
+				ErrWouldLoseQuorum, healthy, voting, quorum(voting)))
+		}
+		if voting, healthy := votingHealth(res.Health); healthy < quorum(voting) {
+			errs = append(errs, quorumLost(res.Health, healthy, voting))
+		}
+		if len(errs) > 0 {
+			return res, fmt.Errorf("member: refusing to remove %s (%x): %w", name, id, errors.Join(errs...))
 		}
 	}
 	rctx, cancel := context.WithTimeout(ctx, timeout)
@@ -118,9 +131,9 @@ func RemoveMember(ctx context.Context, cluster Cluster, id uint64, opts RemoveOp
 	res.Removed = target
 
 	// Verify, as step 1e does.
-	lctx, cancel = context.WithTimeout(ctx, timeout)
+	lctx, cancel2 := context.WithTimeout(ctx, timeout)
 	after, err := cluster.MemberList(lctx)
-	cancel()
+	cancel2()
 	if err != nil {
 		return res, fmt.Errorf("member: remove %s (%x): listing members afterwards: %w", name, id, err)
 	}
@@ -147,4 +160,14 @@ func Lookup(ctx context.Context, cluster Cluster, name string) (*pb.Member, erro
 		}
 	}
 	return nil, fmt.Errorf("member: %q: %w", name, ErrMemberNotFound)
+}
+
+func quorumLost(hs []MemberHealth, healthy, voting int) *QuorumLostError {
+	var names []string
+	for _, h := range hs {
+		if !h.Healthy {
+			names = append(names, h.DisplayName())
+		}
+	}
+	return &QuorumLostError{Healthy: healthy, Voting: voting, Unhealthy: names, Source: "member health checks"}
 }
