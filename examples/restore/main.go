@@ -1,0 +1,169 @@
+// Command restore restores an OpenShift cluster to a previous state from an
+// etcd backup: runbook section 5.3 (and 5.2, lost masters, by leaving them
+// out), with the node-bootstrapper CSR approval of 5.4 at the end.
+//
+//	restore -backup ./backup -recovery 10.0.0.3 -masters 10.0.0.4,10.0.0.5 \
+//	    -ssh-key ~/.ssh/id_ed25519 -known-hosts ~/.ssh/known_hosts \
+//	    -kubeconfig ~/.kube/config -cluster-version 4.5.2
+//
+// Hosts are "addr" or "node=addr" (the node name as the cluster knows it;
+// it defaults to the address). Every master is reached over SSH as core
+// with sudo. -dry-run checks the backup and prints the plan without
+// touching anything. An interrupted restore resumes where it stopped when
+// run again with the same flags: the plan's state is kept on the recovery
+// host (/var/lib/lifeboat/restore-state.json).
+//
+// Exit codes: 0 restored, 1 failed (run again to resume), 2 bad usage,
+// 3 the backup was refused (nothing was changed), 130 interrupted.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	machineclient "github.com/openshift/client-go/machine/clientset/versioned"
+	operatorclient "github.com/openshift/client-go/operator/clientset/versioned"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/plan"
+	"github.com/lifeboat-dev/lifeboat/restore"
+)
+
+const (
+	exitOK          = 0
+	exitFailed      = 1
+	exitUsage       = 2
+	exitRefused     = 3
+	exitInterrupted = 130
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		backupDir    = fs.String("backup", "", "local backup directory (snapshot_<ts>.db, static_kuberesources_<ts>.tar.gz); copied to the recovery host")
+		backupOnHost = fs.String("backup-on-host", "", "backup directory already on the recovery host (instead of -backup)")
+		recovery     = fs.String("recovery", "", "recovery master: addr or node=addr")
+		masters      = fs.String("masters", "", "the other surviving masters, comma-separated addr or node=addr (none when they are lost)")
+		user         = fs.String("user", "core", "SSH user (commands run under sudo)")
+		keyFile      = fs.String("ssh-key", "", "SSH private key")
+		knownHosts   = fs.String("known-hosts", os.ExpandEnv("$HOME/.ssh/known_hosts"), "known_hosts file with the masters' host keys")
+		kubeconfig   = fs.String("kubeconfig", os.Getenv("KUBECONFIG"), "admin kubeconfig (the API through its load balancer)")
+		clusterVer   = fs.String("cluster-version", "", "OpenShift version the cluster runs, checked against the backup's z-stream")
+		allowVer     = fs.Bool("allow-version-mismatch", false, "restore a backup from another z-stream")
+		restorePod   = fs.Bool("restore-pod", false, "restore through a static pod running the cluster's etcd image")
+		noCSR        = fs.Bool("skip-csr-approval", false, "leave pending node-bootstrapper CSRs alone")
+		dryRun       = fs.Bool("dry-run", false, "check the backup and print the plan; change nothing")
+		verbose      = fs.Bool("v", false, "log every action")
+	)
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() != 0 || *recovery == "" || (*backupDir == "") == (*backupOnHost == "") {
+		fmt.Fprintln(stderr, "usage: restore (-backup DIR | -backup-on-host DIR) -recovery HOST [-masters HOST,...] -ssh-key KEY -kubeconfig FILE")
+		fs.PrintDefaults()
+		return exitUsage
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
+	if err != nil {
+		fmt.Fprintf(stderr, "restore: kubeconfig: %v\n", err)
+		return exitUsage
+	}
+	kube, err1 := kubernetes.NewForConfig(cfg)
+	ops, err2 := operatorclient.NewForConfig(cfg)
+	machines, err3 := machineclient.NewForConfig(cfg)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		fmt.Fprintf(stderr, "restore: API clients: %v\n", err)
+		return exitUsage
+	}
+	hostKeys, err := host.KnownHosts(*knownHosts)
+	if err != nil {
+		fmt.Fprintf(stderr, "restore: %v\n", err)
+		return exitUsage
+	}
+	connect := func(spec string) (host.Host, error) {
+		name, addr, ok := strings.Cut(spec, "=")
+		if !ok {
+			name, addr = "", spec
+		}
+		return host.NewSSH(ctx, host.SSHConfig{Name: name, Addr: addr, User: *user, KeyFile: *keyFile, HostKeyCallback: hostKeys, Logger: log})
+	}
+	rec, err := connect(*recovery)
+	if err != nil {
+		fmt.Fprintf(stderr, "restore: recovery host: %v\n", err)
+		return exitFailed
+	}
+	var others []host.Host
+	for _, m := range strings.Split(*masters, ",") {
+		if m = strings.TrimSpace(m); m == "" {
+			continue
+		}
+		h, err := connect(m)
+		if err != nil {
+			fmt.Fprintf(stderr, "restore: master %s: %v\n", m, err)
+			return exitFailed
+		}
+		others = append(others, h)
+	}
+
+	opts := restore.Options{
+		BackupDir: *backupDir, BackupOnHost: *backupOnHost,
+		Recovery: rec, Others: others,
+		Kube: kube, Operator: ops, Machine: machines,
+		ClusterVersion: *clusterVer, AllowVersionMismatch: *allowVer,
+		ForceRestorePod: *restorePod, SkipCSRApproval: *noCSR, DryRun: *dryRun,
+		Logger: log,
+		Report: func(e plan.Event) { fmt.Fprintln(stdout, e.String()) },
+	}
+	if *dryRun {
+		p, err := restore.Plan(opts)
+		if err != nil {
+			fmt.Fprintf(stderr, "restore: %v\n", err)
+			return exitUsage
+		}
+		fmt.Fprint(stdout, p.Describe())
+	}
+	state, err := restore.Run(ctx, opts)
+	var se *plan.StepError
+	switch {
+	case err == nil && *dryRun:
+		fmt.Fprintln(stdout, "dry run: the backup is usable; nothing was changed")
+		return exitOK
+	case err == nil:
+		fmt.Fprintf(stdout, "restored: revision %d (bumped by %d); moved-aside files are listed in %s on %s\n",
+			state.Restore.NewRevision, state.Restore.RevisionBump, restore.DefaultStatePath, rec.Name())
+		return exitOK
+	case errors.Is(err, restore.ErrInvalidOptions):
+		fmt.Fprintf(stderr, "restore: %v\n", err)
+		return exitUsage
+	case errors.As(err, &se) && se.Step == "verify-backup":
+		fmt.Fprintf(stderr, "restore: backup refused, nothing changed: %v\n", err)
+		return exitRefused
+	case ctx.Err() != nil:
+		fmt.Fprintf(stderr, "restore: interrupted: %v\nrun again with the same flags to resume\n", err)
+		return exitInterrupted
+	default:
+		fmt.Fprintf(stderr, "restore: %v\nfix the cause and run again with the same flags to resume\n", err)
+		return exitFailed
+	}
+}
