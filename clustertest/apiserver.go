@@ -70,6 +70,7 @@ type apiServer struct {
 
 	mu        sync.Mutex
 	proc      *process
+	stopping  *process // being stopped; it still serves until it exits
 	starts    int
 	nextStart time.Time
 	backoff   time.Duration
@@ -250,13 +251,16 @@ func (a *apiServer) reconcile() {
 		a.mu.Unlock()
 	case !want && a.proc != nil:
 		p := a.proc
-		a.proc = nil
+		a.proc, a.stopping = nil, p
 		a.backoff, a.nextStart = 0, time.Time{}
 		a.mu.Unlock()
 		a.c.log.Info("kube-apiserver stopping: no master has kube-apiserver-pod.yaml")
 		if err := p.stop(apiServerStopGrace); err != nil {
 			a.c.log.Warn("stopping kube-apiserver", "err", err)
 		}
+		a.mu.Lock()
+		a.stopping = nil
+		a.mu.Unlock()
 	default:
 		a.mu.Unlock()
 	}
@@ -302,11 +306,11 @@ func (a *apiServer) kill() {
 	}
 }
 
-// running reports whether the process runs.
+// running reports whether the process runs (or is still stopping).
 func (a *apiServer) running() bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.proc != nil && a.proc.running()
+	return (a.proc != nil && a.proc.running()) || (a.stopping != nil && a.stopping.running())
 }
 
 // startAndWait starts the API server for the first time and waits until

@@ -26,7 +26,7 @@ import (
 //     command (binary "etcd", mapped to Binaries.Etcd) is started with its
 //     absolute paths mapped into the host tree through the container's
 //     volumeMounts and the pod's hostPath volumes;
-//   - stops the member (SIGTERM, then SIGKILL) when the file is moved away,
+//   - stops the member (SIGTERM, then SIGKILL after 2s) when the file is moved away,
 //     and restarts it when the file's content changes (a new revision);
 //   - restarts a member that exited with a back-off that doubles from
 //     10 ticks up to 100 ticks (the real kubelet's 10s to 5min, scaled), the
@@ -50,8 +50,11 @@ const (
 	// from the API even when nothing changed locally (it may have been
 	// deleted, or brought back by a restore).
 	mirrorResyncTicks = 20
-	// etcdStopGrace is how long a stopping etcd gets after SIGTERM.
-	etcdStopGrace = 10 * time.Second
+	// etcdStopGrace is how long a stopping etcd gets after SIGTERM before
+	// SIGKILL. etcd spends several seconds draining the API server's watch
+	// streams; the kubelet's real grace period would let it, the simulation
+	// does not wait (a SIGKILL loses nothing: the page cache survives).
+	etcdStopGrace = 2 * time.Second
 	// shutdownTicksPerMinute scales host.Shutdown delays: one minute is
 	// this many ticks.
 	shutdownTicksPerMinute = 10
@@ -81,6 +84,9 @@ type kubelet struct {
 	crashHash string
 
 	etcd *etcdInstance
+	// terminating is the instance being stopped (its manifest was moved
+	// away or replaced): its containers are listed until it has exited.
+	terminating *etcdInstance
 
 	// Mirror pod sync state.
 	mirrorKey   string
@@ -248,11 +254,11 @@ func (k *kubelet) syncEtcd(ctx context.Context) {
 		k.mu.Unlock()
 		return
 	}
-	var old *process
+	var oldInst *etcdInstance
 	switch {
 	case readErr != nil:
 		if k.etcd != nil {
-			old = k.etcd.proc
+			oldInst = k.etcd
 			k.etcd = nil
 			k.log.Info("etcd-pod.yaml gone: stopping etcd", "err", readErr)
 		}
@@ -260,7 +266,7 @@ func (k *kubelet) syncEtcd(ctx context.Context) {
 		hash := contentHash(data)
 		if k.etcd == nil || k.etcd.hash != hash {
 			if k.etcd != nil {
-				old = k.etcd.proc
+				oldInst = k.etcd
 				k.log.Info("etcd-pod.yaml changed: restarting etcd")
 			}
 			inst := &etcdInstance{hash: hash, created: now}
@@ -277,12 +283,17 @@ func (k *kubelet) syncEtcd(ctx context.Context) {
 			}
 		}
 	}
+	k.terminating = oldInst
 	k.mu.Unlock()
-	if old != nil {
-		if err := old.stop(etcdStopGrace); err != nil {
+	if oldInst != nil && oldInst.proc != nil {
+		if err := oldInst.proc.stop(etcdStopGrace); err != nil {
 			k.log.Warn("stopping etcd", "err", err)
 		}
+		k.log.Info("etcd stopped", "code", oldInst.proc.exitCode())
 	}
+	k.mu.Lock()
+	k.terminating = nil
+	k.mu.Unlock()
 
 	// Phase 2: reap an exited process, start one when due.
 	k.mu.Lock()
@@ -486,6 +497,15 @@ func (k *kubelet) Containers(ctx context.Context, name string) ([]host.Container
 	}
 	for _, comp := range staticPodComponents {
 		if comp == componentEtcd {
+			if t := k.terminating; t != nil && t.pod != nil && t.proc != nil && t.proc.running() {
+				for _, ctr := range t.pod.Spec.Containers {
+					id := containerID(k.h.name, ctr.Name, t.hash, 0)
+					if ctr.Name == "etcd" {
+						id = t.containerID
+					}
+					add(ctr.Name, t.pod.Name+"-"+k.h.name, id)
+				}
+			}
 			inst := k.etcd
 			if inst == nil || inst.pod == nil {
 				continue
@@ -549,7 +569,7 @@ func (k *kubelet) Shutdown(ctx context.Context, delay time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("host %s: shutdown: %w", k.h.name, err)
 	}
-	scaled := time.Duration(float64(delay) / float64(time.Minute) * float64(shutdownTicksPerMinute*k.c.interval))
+	scaled := scaledShutdownDelay(delay, k.c.interval)
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if !k.powered {
@@ -565,6 +585,12 @@ func (k *kubelet) Shutdown(ctx context.Context, delay time.Duration) error {
 	})
 	k.log.Info("shutdown scheduled", "delay", delay, "scaled", scaled)
 	return nil
+}
+
+// scaledShutdownDelay is how long the simulation waits for a shutdown
+// delay: one minute is shutdownTicksPerMinute ticks of interval.
+func scaledShutdownDelay(delay, interval time.Duration) time.Duration {
+	return time.Duration(float64(delay) / float64(time.Minute) * float64(shutdownTicksPerMinute*interval))
 }
 
 func contentHash(b []byte) string {
