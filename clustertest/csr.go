@@ -79,7 +79,7 @@ type nodeCerts struct {
 func (c *Cluster) ExpireNodeCertificates(ctx context.Context, nodes ...string) error {
 	for _, n := range nodes {
 		if c.Host(n) == nil {
-			return fmt.Errorf("clustertest: expiring certificates of node %q: no such host", n)
+			return fmt.Errorf("clustertest: expiring certificates of node %q: %w", n, ErrNoHost)
 		}
 		if _, err := c.Kube.CoreV1().Nodes().Get(ctx, n, metav1.GetOptions{}); err != nil {
 			return fmt.Errorf("clustertest: expiring certificates of node %q: %w", n, err)

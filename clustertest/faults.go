@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"k8s.io/client-go/util/retry"
 )
 
 // Faults to inject into a running Cluster. Each works on the hosts and the
@@ -66,14 +68,17 @@ func (c *Cluster) StartMachine(ctx context.Context, node string) error {
 // (the machine controller would on its next pass). A node without a Machine
 // is fine: only the host changes.
 func (c *Cluster) recordInstanceState(ctx context.Context, node, state string) error {
-	m, err := c.machineForNode(ctx, node)
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		m, err := c.machineForNode(ctx, node)
+		if err != nil {
+			return err
+		}
+		return c.setInstanceState(ctx, m, state)
+	})
 	if errors.Is(err, errNoMachine) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("clustertest: machine of %s: %w", node, err)
-	}
-	if err := c.setInstanceState(ctx, m, state); err != nil {
 		return fmt.Errorf("clustertest: machine of %s: %w", node, err)
 	}
 	return nil
