@@ -265,6 +265,16 @@ func machineYAML(m *machinev1beta1.Machine) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("member: encoding machine %s: %w", m.Name, err)
 	}
+	var obj map[string]any
+	if err := yaml.Unmarshal(b, &obj); err != nil {
+		return nil, fmt.Errorf("member: encoding machine %s: %w", m.Name, err)
+	}
+	if st, ok := obj["status"].(map[string]any); ok && len(st) == 0 {
+		delete(obj, "status") // the runbook removes the entire status section
+		if b, err = yaml.Marshal(obj); err != nil {
+			return nil, fmt.Errorf("member: encoding machine %s: %w", m.Name, err)
+		}
+	}
 	return b, nil
 }
 
