@@ -93,8 +93,15 @@ func MemberFromEtcdPod(manifest []byte) (MemberIdentity, error) {
 	for _, e := range ctr.Env {
 		env[e.Name] = e.Value
 	}
+	var missing []string
 	expand := func(s string) string {
-		return os.Expand(s, func(k string) string { return env[k] })
+		return os.Expand(s, func(k string) string {
+			v, ok := env[k]
+			if !ok {
+				missing = append(missing, k)
+			}
+			return v
+		})
 	}
 	var tokens []string
 	for _, s := range append(append([]string{}, ctr.Command...), ctr.Args...) {
@@ -120,8 +127,8 @@ func MemberFromEtcdPod(manifest []byte) (MemberIdentity, error) {
 	if i := strings.IndexByte(id.PeerURL, ','); i >= 0 {
 		id.PeerURL = id.PeerURL[:i]
 	}
-	if strings.Contains(id.Name, "$") || strings.Contains(id.PeerURL, "$") {
-		return id, fmt.Errorf("etcd pod manifest: member name %q or peer URL %q refers to variables the manifest does not set", id.Name, id.PeerURL)
+	if len(missing) > 0 {
+		return MemberIdentity{}, fmt.Errorf("etcd pod manifest: the member name or peer URL refers to %v, which the etcd container's env does not set", missing)
 	}
 	return id, nil
 }
