@@ -228,27 +228,62 @@ type opError struct {
 	err error
 }
 
-// openStream starts the snapshot stream from endpoint, on a connection of
-// its own when c is a *clientv3.Client balancing over several endpoints.
-func openStream(ctx context.Context, c SnapshotClient, endpoint string) (*clientv3.SnapshotResponse, func(), error) {
-	if cc, ok := c.(*clientv3.Client); ok && (len(cc.Endpoints()) != 1 || cc.Endpoints()[0] != endpoint) {
+// snapshotStream is an open snapshot transfer.
+type snapshotStream struct {
+	io.Reader
+	version string
+	close   func()
+}
+
+// openStream starts the snapshot stream from endpoint. A *clientv3.Client
+// gets a connection of its own to that member (so the stream cannot land
+// on another one) and its messages are read straight off the gRPC stream;
+// other clients stream through SnapshotWithVersion.
+func openStream(ctx context.Context, c SnapshotClient, endpoint string) (*snapshotStream, error) {
+	if cc, ok := c.(*clientv3.Client); ok {
 		conn, err := cc.Dial(endpoint)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		m := clientv3.NewMaintenanceFromMaintenanceClient(pb.NewMaintenanceClient(conn), cc)
-		resp, err := m.SnapshotWithVersion(ctx)
-		if err != nil {
-			conn.Close()
-			return nil, nil, err
+		ss, err := pb.NewMaintenanceClient(conn).Snapshot(ctx, &pb.SnapshotRequest{})
+		if err == nil {
+			var first *pb.SnapshotResponse
+			if first, err = ss.Recv(); err == nil {
+				return &snapshotStream{
+					Reader:  &grpcSnapshotReader{ss: ss, pending: first.Blob},
+					version: first.Version,
+					close:   func() { conn.Close() },
+				}, nil
+			}
 		}
-		return resp, func() { resp.Snapshot.Close(); conn.Close() }, nil
+		conn.Close()
+		return nil, err
 	}
 	resp, err := c.SnapshotWithVersion(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return resp, func() { resp.Snapshot.Close() }, nil
+	return &snapshotStream{Reader: resp.Snapshot, version: resp.Version, close: func() { resp.Snapshot.Close() }}, nil
+}
+
+// grpcSnapshotReader reads the blobs of a snapshot stream; it ends with
+// io.EOF when the member closes the stream after the sha256.
+type grpcSnapshotReader struct {
+	ss      pb.Maintenance_SnapshotClient
+	pending []byte
+}
+
+func (r *grpcSnapshotReader) Read(p []byte) (int, error) {
+	for len(r.pending) == 0 {
+		resp, err := r.ss.Recv()
+		if err != nil {
+			return 0, err
+		}
+		r.pending = resp.Blob
+	}
+	n := copy(p, r.pending)
+	r.pending = r.pending[n:]
+	return n, nil
 }
 
 func streamSnapshot(ctx context.Context, c SnapshotClient, endpoint, path string, opts SnapshotOptions, log *slog.Logger) (*SnapshotResult, *opError) {
@@ -263,13 +298,16 @@ func streamSnapshot(ctx context.Context, c SnapshotClient, endpoint, path string
 	// side (disk full) stops the member from sending the rest.
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	resp, closeStream, err := openStream(sctx, c, endpoint)
+	stream, err := openStream(sctx, c, endpoint)
 	if err != nil {
 		return nil, &opError{"open", ctxErr(ctx, err)}
 	}
-	defer closeStream()
-	log.Info("streaming snapshot", "endpoint", endpoint, "path", path, "etcdVersion", resp.Version)
+	defer stream.close()
+	log.Info("streaming snapshot", "endpoint", endpoint, "path", path, "etcdVersion", stream.version)
 
+	// Start writing back to disk as data arrives, so the final fsync does
+	// not have the whole database to flush at once.
+	wb := newWriteback(f.File)
 	var w io.Writer = f
 	if opts.WrapWriter != nil {
 		w = opts.WrapWriter(f)
@@ -282,7 +320,7 @@ func streamSnapshot(ctx context.Context, c SnapshotClient, endpoint, path string
 	buf := make([]byte, size)
 	var written int64
 	for {
-		n, rerr := io.ReadFull(resp.Snapshot, buf)
+		n, rerr := io.ReadFull(stream, buf)
 		if n > 0 {
 			h.Write(buf[:n])
 			m, werr := w.Write(buf[:n])
@@ -296,6 +334,7 @@ func streamSnapshot(ctx context.Context, c SnapshotClient, endpoint, path string
 				}
 				return nil, &opError{"write", werr}
 			}
+			wb.written(written)
 			if opts.Progress != nil {
 				opts.Progress(written)
 			}
@@ -325,7 +364,7 @@ func streamSnapshot(ctx context.Context, c SnapshotClient, endpoint, path string
 	return &SnapshotResult{
 		Path:        path,
 		Size:        tr.Size,
-		EtcdVersion: resp.Version,
+		EtcdVersion: stream.version,
 		SHA256:      tr.FileSHA,
 		DBSHA256:    tr.DBSHA,
 		Duration:    time.Since(start),
