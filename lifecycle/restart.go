@@ -141,7 +141,9 @@ type RestartResult struct {
 //  1. wait for every master to be Ready; while one is not, review the
 //     pending CSRs and approve the valid ones (certs.ApprovePendingCSRs);
 //  2. the same for the workers;
-//  3. wait for every ClusterOperator to be Available and not Degraded.
+//  3. wait for every ClusterOperator to be Available and not Degraded,
+//     still approving valid CSRs (the kubelet-serving CSRs nodes file once
+//     their client certificate is issued).
 //
 // API errors while the control plane comes up are reported as progress and
 // retried until the phase's timeout. When a phase does not finish, Restart
@@ -170,6 +172,9 @@ func Restart(ctx context.Context, kube kubernetes.Interface, config configclient
 	}
 	if config == nil {
 		r.progress("no config client: ClusterOperators not checked")
+		if !opts.SkipCSRApproval {
+			r.reviewCSRs(ctx) // the serving CSRs nodes file once Ready
+		}
 		return res, nil
 	}
 	return res, r.waitOperators(ctx)
@@ -321,6 +326,11 @@ func (r *restarter) uncordon(ctx context.Context) error {
 
 func (r *restarter) waitOperators(ctx context.Context) error {
 	err := wait.PollUntilContextTimeout(ctx, r.opts.Interval, r.opts.OperatorsTimeout, true, func(ctx context.Context) (bool, error) {
+		if !r.opts.SkipCSRApproval {
+			// Nodes file kubelet-serving CSRs once their client
+			// certificate is issued; approve the valid ones meanwhile.
+			r.reviewCSRs(ctx)
+		}
 		list, err := r.config.ConfigV1().ClusterOperators().List(ctx, metav1.ListOptions{})
 		if err != nil {
 			r.progress(fmt.Sprintf("operators: cannot list ClusterOperators yet: %v", err))
