@@ -16,6 +16,7 @@ import (
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -363,8 +364,56 @@ func (e *etcdInstaller) start(ctx context.Context, node string, h *Host, revisio
 		}
 		members = resp.Members
 	}
+	if err := c.ensureMemberSecrets(ctx, h); err != nil {
+		return err
+	}
 	initialCluster := c.initialCluster(members, node, peer)
 	return c.writeEtcdRevision(h, int(revision), initialCluster, "existing")
+}
+
+// ensureMemberSecrets re-creates the etcd-peer-, etcd-serving- and
+// etcd-serving-metrics-<node> secrets of a member being installed when any
+// is missing (runbook 2.4 deletes them), as the operator's certificate
+// signer does: from the certificates on the host, or newly issued ones when
+// the host has none.
+func (c *Cluster) ensureMemberSecrets(ctx context.Context, h *Host) error {
+	missing := false
+	for _, prefix := range []string{"etcd-peer-", "etcd-serving-", "etcd-serving-metrics-"} {
+		_, err := c.Kube.CoreV1().Secrets(nsEtcd).Get(ctx, prefix+h.name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			missing = true
+		} else if err != nil {
+			return fmt.Errorf("getting secret %s%s: %w", prefix, h.name, err)
+		}
+	}
+	if !missing {
+		return nil
+	}
+	mc := &memberCerts{}
+	peerCrt, peerKey, servingCrt, servingKey, metricsCrt, metricsKey := etcdCertPaths(h.name)
+	var readErr error
+	for _, f := range []struct {
+		dst *[]byte
+		rel string
+	}{
+		{&mc.peerCrt, peerCrt}, {&mc.peerKey, peerKey},
+		{&mc.servingCrt, servingCrt}, {&mc.servingKey, servingKey},
+		{&mc.metricsCrt, metricsCrt}, {&mc.metricsKey, metricsKey},
+	} {
+		b, err := os.ReadFile(h.path(etcdCertsDir + "/" + f.rel))
+		if err != nil {
+			readErr = err
+			break
+		}
+		*f.dst = b
+	}
+	if readErr != nil {
+		var err error
+		if mc, err = c.issueEtcdCerts(h); err != nil {
+			return err
+		}
+	}
+	return c.ensureEtcdSecrets(ctx, h.name, mc)
 }
 
 // initialCluster renders --initial-cluster for node from the member list:

@@ -288,3 +288,99 @@ func TestEtcdMembersMessage(t *testing.T) {
 		})
 	}
 }
+
+// TestCrashloopingMemberReplaced runs runbook 2.4.2 on the simulator: the
+// crashlooping member's manifest and data directory are moved aside, the
+// member and its secrets are removed, and a forced redeployment adds it back
+// as a new member with new secrets.
+func TestCrashloopingMemberReplaced(t *testing.T) {
+	c := Start(t, fastOptions())
+	ctx := t.Context()
+	victim := c.Masters()[1]
+	if err := c.CrashloopEtcd(ctx, victim); err != nil {
+		t.Fatal(err)
+	}
+	waitEtcdMessage(t, c, condEtcdMembersAvailable, fmt.Sprintf("2 of 3 members are available, %s is unhealthy", victim))
+
+	// 1. Stop the crashlooping pod and move its data directory.
+	h := c.Host(victim)
+	steps := []struct{ op, a, b string }{
+		{"mkdir", "/var/lib/etcd-backup", ""},
+		{"mv", "/etc/kubernetes/manifests/etcd-pod.yaml", "/var/lib/etcd-backup/etcd-pod.yaml"},
+		{"mv", "/var/lib/etcd", "/tmp/etcd"},
+	}
+	for _, s := range steps {
+		var err error
+		if s.op == "mkdir" {
+			err = h.MkdirAll(ctx, s.a, 0o700)
+		} else {
+			err = h.Move(ctx, s.a, s.b)
+		}
+		if err != nil {
+			t.Fatalf("%s %s: %v", s.op, s.a, err)
+		}
+	}
+
+	// 2. Remove the member; 3. remove its secrets.
+	cli, err := c.EtcdClient(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	list, err := cli.MemberList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var oldID uint64
+	for _, m := range list.Members {
+		if m.Name == victim {
+			oldID = m.ID
+			if _, err := cli.MemberRemove(ctx, m.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if oldID == 0 {
+		t.Fatalf("no member %s", victim)
+	}
+	for _, p := range []string{"etcd-peer-", "etcd-serving-", "etcd-serving-metrics-"} {
+		if err := c.Kube.CoreV1().Secrets(nsEtcd).Delete(ctx, p+victim, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitEtcdMessage(t, c, condEtcdMembersAvailable, "2 members are available")
+
+	// 4. Force etcd redeployment.
+	st, err := staticPodStatus(ctx, c, "etcd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forceRedeployment(t, c, "etcd")
+	waitAllAtRevision(t, c, "etcd", st.LatestAvailableRevision, 3)
+	waitEtcdMessage(t, c, condEtcdMembersAvailable, "3 members are available")
+
+	list, err = cli.MemberList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, m := range list.Members {
+		if m.Name == victim {
+			found = true
+			if m.ID == oldID {
+				t.Errorf("member %s kept its old ID", victim)
+			}
+		}
+	}
+	if !found || len(list.Members) != 3 {
+		t.Errorf("members after redeployment: %v", list.Members)
+	}
+	for _, p := range []string{"etcd-peer-", "etcd-serving-", "etcd-serving-metrics-"} {
+		if _, err := c.Kube.CoreV1().Secrets(nsEtcd).Get(ctx, p+victim, metav1.GetOptions{}); err != nil {
+			t.Errorf("secret %s%s: %v", p, victim, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(h.Root(), "tmp", "etcd", "member")); err != nil {
+		t.Errorf("moved data directory: %v", err)
+	}
+}
