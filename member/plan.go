@@ -1,0 +1,363 @@
+package member
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/lifeboat-dev/lifeboat/backup"
+	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/lifecycle"
+	"github.com/lifeboat-dev/lifeboat/plan"
+)
+
+// ReplaceOptions configures the replacement plans. Node is required; the
+// rest has documented defaults.
+type ReplaceOptions struct {
+	// Node is the unhealthy member's name, which on OpenShift is its node
+	// (Finding.Node).
+	Node string
+	// State chooses the procedure in ReplacePlan (Finding.State).
+	State State
+
+	// BackupDir is a backup taken before the replacement (runbook 2.1). It
+	// is checked with VerifyBackup before anything changes.
+	BackupDir string
+	// SkipBackupCheck proceeds without a verified backup. The runbook
+	// insists on one; set it only deliberately.
+	SkipBackupCheck bool
+	// VerifyBackup checks BackupDir; nil uses backup.Verify.
+	VerifyBackup func(ctx context.Context, dir string) error
+
+	// Host is the unhealthy master, for 2.4.2 (stopping the pod there).
+	Host host.Host
+	// Stop configures StopEtcdMember (2.4.2).
+	Stop StopOptions
+	// Machine configures RecreateMachine (2.4.1).
+	Machine RecreateOptions
+
+	// ExpectedMembers is the member count at the end; 3 when zero.
+	ExpectedMembers int
+	// HealthTimeout bounds each member health check.
+	HealthTimeout time.Duration
+	// Interval between polls (machine phase, verification); 5s when zero.
+	Interval time.Duration
+	// VerifyTimeout bounds the final verification wait; 15m when zero.
+	VerifyTimeout time.Duration
+	// RedeployPrefix replaces the forceRedeploymentReason prefix:
+	// "recovery-" (2.4.1) and "single-master-recovery-" (2.4.2).
+	RedeployPrefix string
+	Logger         *slog.Logger
+}
+
+func (o ReplaceOptions) withDefaults() ReplaceOptions {
+	if o.ExpectedMembers <= 0 {
+		o.ExpectedMembers = 3
+	}
+	if o.Interval <= 0 {
+		o.Interval = 5 * time.Second
+	}
+	if o.VerifyTimeout <= 0 {
+		o.VerifyTimeout = 15 * time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.VerifyBackup == nil {
+		o.VerifyBackup = func(ctx context.Context, dir string) error {
+			_, err := backup.Verify(ctx, dir, backup.VerifyOptions{Logger: o.Logger})
+			return err
+		}
+	}
+	if o.Machine.Interval <= 0 {
+		o.Machine.Interval = o.Interval
+	}
+	if o.Machine.Logger == nil {
+		o.Machine.Logger = o.Logger
+	}
+	if o.Stop.Logger == nil {
+		o.Stop.Logger = o.Logger
+	}
+	return o
+}
+
+// ReplacePlan returns the plan for the member's state: ReplaceMachinePlan
+// for MachineNotRunning and NodeNotReady (2.4.1), ReplaceCrashloopingPlan
+// for EtcdPodCrashlooping (2.4.2). A Healthy member needs no replacement
+// (the runbook's note in 2.3) and an Unknown state has no procedure: both
+// are errors.
+func ReplacePlan(deps Deps, opts ReplaceOptions) (*plan.Plan, error) {
+	switch opts.State {
+	case MachineNotRunning, NodeNotReady:
+		return ReplaceMachinePlan(deps, opts)
+	case EtcdPodCrashlooping:
+		return ReplaceCrashloopingPlan(deps, opts)
+	case Healthy:
+		return nil, fmt.Errorf("member: %s is healthy again: it needs no replacement; the etcd cluster Operator syncs it", opts.Node)
+	}
+	return nil, fmt.Errorf("member: no procedure of chapter 2 applies to %s in state %q", opts.Node, opts.State)
+}
+
+// replacement carries what steps learn for later steps.
+type replacement struct {
+	deps      Deps
+	o         ReplaceOptions
+	procedure string
+	memberID  uint64
+	newNode   string
+	afterRev  int32
+}
+
+func newReplacement(deps Deps, opts ReplaceOptions, procedure string) (*replacement, error) {
+	if opts.Node == "" {
+		return nil, errors.New("member: ReplaceOptions.Node is required")
+	}
+	if deps.Etcd == nil || deps.Kube == nil || deps.Operator == nil {
+		return nil, errors.New("member: the replacement needs Deps.Etcd, Deps.Kube and Deps.Operator")
+	}
+	if opts.BackupDir == "" && !opts.SkipBackupCheck {
+		return nil, errors.New("member: take an etcd backup first (runbook 2.1): set ReplaceOptions.BackupDir, or SkipBackupCheck to proceed without one")
+	}
+	return &replacement{deps: deps, o: opts.withDefaults(), procedure: procedure}, nil
+}
+
+// ReplaceMachinePlan is runbook 2.4.1, replacing a member whose machine is
+// not running or whose node is not ready: identify, check the backup,
+// remove the member, delete its secrets, delete and re-create the master
+// Machine, force an etcd redeployment if fewer etcd pods than masters run,
+// wait until every node is at the latest revision, verify.
+func ReplaceMachinePlan(deps Deps, opts ReplaceOptions) (*plan.Plan, error) {
+	r, err := newReplacement(deps, opts, "2.4.1")
+	if err != nil {
+		return nil, err
+	}
+	if r.o.RedeployPrefix == "" {
+		r.o.RedeployPrefix = lifecycle.DefaultRedeployPrefix
+	}
+	n := r.o.Node
+	return &plan.Plan{
+		Name: "replace etcd member " + n + " (machine not running / node not ready, runbook 2.4.1)",
+		Steps: []plan.Step{
+			{ID: "identify", Description: "confirm that " + n + " is the unhealthy member and that its machine is not running or its node is not ready (2.2, 2.3)", Run: r.identify},
+			{ID: "check-backup", Description: "check that an etcd backup was taken (2.1)", Run: r.checkBackup},
+			{ID: "remove-member", Description: "remove the unhealthy member " + n + " (etcdctl member remove), then list the members again", Run: r.removeMember},
+			{ID: "delete-secrets", Description: "delete secrets etcd-peer-, etcd-serving-, etcd-serving-metrics-" + n + " in openshift-etcd", Run: r.deleteSecrets},
+			{ID: "recreate-machine", Description: "save, delete and re-create the master machine of " + n + ", wait for phase Running", Run: r.recreateMachine},
+			{ID: "force-redeploy", Description: "force an etcd redeployment if fewer etcd pods than masters are running", Run: r.forceRedeployIfNeeded},
+			{ID: "wait-revision", Description: "wait until all nodes are at the latest etcd revision (AllNodesAtLatestRevision)", Run: r.waitRevision},
+			{ID: "verify", Description: fmt.Sprintf("verify exactly %d started, healthy members and a Running etcd pod on every master", r.o.ExpectedMembers), Run: r.verify},
+		},
+	}, nil
+}
+
+// ReplaceCrashloopingPlan is runbook 2.4.2, replacing a member whose etcd
+// pod is crashlooping: identify, check the backup, stop the pod on its host
+// (manifest and data directory moved aside), remove the member, delete its
+// secrets, force an etcd redeployment, wait until every node is at the
+// latest revision, verify.
+func ReplaceCrashloopingPlan(deps Deps, opts ReplaceOptions) (*plan.Plan, error) {
+	r, err := newReplacement(deps, opts, "2.4.2")
+	if err != nil {
+		return nil, err
+	}
+	if opts.Host == nil {
+		return nil, errors.New("member: 2.4.2 needs ReplaceOptions.Host, the crashlooping master")
+	}
+	if r.o.RedeployPrefix == "" {
+		r.o.RedeployPrefix = "single-master-recovery-"
+	}
+	n := r.o.Node
+	return &plan.Plan{
+		Name: "replace etcd member " + n + " (etcd pod crashlooping, runbook 2.4.2)",
+		Steps: []plan.Step{
+			{ID: "identify", Description: "confirm that " + n + " is the unhealthy member and that its etcd pod is crashlooping (2.2, 2.3)", Run: r.identify},
+			{ID: "check-backup", Description: "check that an etcd backup was taken (2.1)", Run: r.checkBackup},
+			{ID: "stop-etcd", Description: "on " + n + ": move etcd-pod.yaml to /var/lib/etcd-backup, wait for etcd to stop, move /var/lib/etcd to /tmp", Run: r.stopEtcd},
+			{ID: "remove-member", Description: "remove the unhealthy member " + n + " (etcdctl member remove), then list the members again", Run: r.removeMember},
+			{ID: "delete-secrets", Description: "delete secrets etcd-peer-, etcd-serving-, etcd-serving-metrics-" + n + " in openshift-etcd", Run: r.deleteSecrets},
+			{ID: "force-redeploy", Description: "force an etcd redeployment (forceRedeploymentReason " + r.o.RedeployPrefix + "<timestamp>)", Run: r.forceRedeploy},
+			{ID: "wait-revision", Description: "wait until all nodes are at the latest etcd revision (AllNodesAtLatestRevision)", Run: r.waitRevision},
+			{ID: "verify", Description: fmt.Sprintf("verify exactly %d started, healthy members (endpoint health --cluster) and a Running etcd pod on every master", r.o.ExpectedMembers), Run: r.verify},
+		},
+	}, nil
+}
+
+func (r *replacement) identify(ctx context.Context, progress func(string)) error {
+	f, err := FindUnhealthyMember(ctx, r.deps, FindOptions{HealthTimeout: r.o.HealthTimeout, Logger: r.o.Logger})
+	if errors.Is(err, ErrNoUnhealthyMember) {
+		if _, lerr := Lookup(ctx, r.deps.Etcd, r.o.Node); errors.Is(lerr, ErrMemberNotFound) {
+			return plan.Skip(r.o.Node + " is no longer a member (removed earlier)")
+		}
+		return fmt.Errorf("%s is healthy: nothing to replace: %w", r.o.Node, err)
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range f.Evidence {
+		progress(e)
+	}
+	if f.Disagreement != "" {
+		progress("note: " + f.Disagreement)
+	}
+	switch {
+	case f.Node != r.o.Node && f.Member.Name != r.o.Node:
+		return fmt.Errorf("the unhealthy member is %s, not %s", f.Member.DisplayName(), r.o.Node)
+	case f.State == Healthy:
+		return fmt.Errorf("%s is healthy again: it needs no replacement (runbook 2.3 note)", r.o.Node)
+	case f.State.Procedure() != r.procedure:
+		return fmt.Errorf("%s is in state %s, which procedure %s does not cover (it needs %q)", r.o.Node, f.State, r.procedure, f.State.Procedure())
+	}
+	r.memberID = f.Member.ID
+	return nil
+}
+
+func (r *replacement) checkBackup(ctx context.Context, progress func(string)) error {
+	if r.o.BackupDir == "" {
+		return plan.Skip("backup check skipped by the caller (SkipBackupCheck)")
+	}
+	if err := r.o.VerifyBackup(ctx, r.o.BackupDir); err != nil {
+		return fmt.Errorf("the backup in %s does not verify; take a new one (runbook 2.1): %w", r.o.BackupDir, err)
+	}
+	progress("backup in " + r.o.BackupDir + " verified")
+	return nil
+}
+
+func (r *replacement) stopEtcd(ctx context.Context, progress func(string)) error {
+	so := r.o.Stop
+	so.Progress = progress
+	res, err := StopEtcdMember(ctx, r.o.Host, so)
+	if err != nil {
+		return err
+	}
+	for _, n := range res.Notes {
+		progress(n)
+	}
+	progress(fmt.Sprintf("manifest now at %s, data directory now at %s", res.ManifestMovedTo, res.DataDirMovedTo))
+	return nil
+}
+
+func (r *replacement) removeMember(ctx context.Context, progress func(string)) error {
+	id := r.memberID
+	if id == 0 {
+		m, err := Lookup(ctx, r.deps.Etcd, r.o.Node)
+		if errors.Is(err, ErrMemberNotFound) {
+			return plan.Skip(r.o.Node + " is not a member (already removed)")
+		}
+		if err != nil {
+			return err
+		}
+		id = m.ID
+	}
+	res, err := RemoveMember(ctx, r.deps.Etcd, id, RemoveOptions{Health: r.deps.Health, HealthTimeout: r.o.HealthTimeout, Logger: r.o.Logger})
+	if err != nil {
+		return err
+	}
+	if res.AlreadyAbsent {
+		return plan.Skip(fmt.Sprintf("member %x is not listed (already removed)", id))
+	}
+	progress(fmt.Sprintf("Member %x removed; members now:\n%s", id, MemberTable(res.After)))
+	return nil
+}
+
+func (r *replacement) deleteSecrets(ctx context.Context, progress func(string)) error {
+	deleted, err := DeleteMemberSecrets(ctx, r.deps.Kube, r.o.Node)
+	if err != nil {
+		return err
+	}
+	if len(deleted) == 0 {
+		return plan.Skip("no secrets of " + r.o.Node + " left")
+	}
+	for _, d := range deleted {
+		progress("deleted secret " + EtcdNamespace + "/" + d)
+	}
+	return nil
+}
+
+func (r *replacement) recreateMachine(ctx context.Context, progress func(string)) error {
+	if r.deps.Machine == nil {
+		return &NoMachineError{Node: r.o.Node, Namespace: MachineNamespace}
+	}
+	mo := r.o.Machine
+	mo.Progress = progress
+	res, err := RecreateMachine(ctx, r.deps.Machine, r.o.Node, mo)
+	if err != nil {
+		return err
+	}
+	r.newNode = res.NewNode
+	progress(fmt.Sprintf("machine %s replaced %s; node %s", res.New.Name, res.OldName, res.NewNode))
+	return nil
+}
+
+// runningEtcdPods counts master nodes with a Running etcd pod.
+func (r *replacement) runningEtcdPods(ctx context.Context) (int, error) {
+	nodes, err := r.deps.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: MasterLabel})
+	if err != nil {
+		return 0, err
+	}
+	running := 0
+	for _, n := range nodes.Items {
+		p, err := r.deps.Kube.CoreV1().Pods(EtcdNamespace).Get(ctx, "etcd-"+n.Name, metav1.GetOptions{})
+		if err == nil && p.Status.Phase == corev1.PodRunning {
+			if _, crashing, _ := podStatus(p); !crashing {
+				running++
+			}
+		}
+	}
+	return running, nil
+}
+
+func (r *replacement) forceRedeployIfNeeded(ctx context.Context, progress func(string)) error {
+	n, err := r.runningEtcdPods(ctx)
+	if err != nil {
+		return err
+	}
+	if n >= r.o.ExpectedMembers {
+		return plan.Skip(fmt.Sprintf("%d etcd pods are running", n))
+	}
+	progress(fmt.Sprintf("only %d etcd pods are running: forcing a redeployment", n))
+	return r.forceRedeploy(ctx, progress)
+}
+
+func (r *replacement) forceRedeploy(ctx context.Context, progress func(string)) error {
+	before, err := lifecycle.Revisions(ctx, r.deps.Operator, lifecycle.Etcd)
+	if err != nil {
+		return err
+	}
+	reason, err := lifecycle.ForceRedeploy(ctx, r.deps.Operator, lifecycle.Etcd, lifecycle.ForceRedeployOptions{Prefix: r.o.RedeployPrefix, Logger: r.o.Logger})
+	if err != nil {
+		return err
+	}
+	r.afterRev = before.LatestAvailableRevision
+	progress(fmt.Sprintf("forceRedeploymentReason %s set (latest revision was %d)", reason, before.LatestAvailableRevision))
+	return nil
+}
+
+func (r *replacement) waitRevision(ctx context.Context, progress func(string)) error {
+	rev, err := lifecycle.WaitAllNodesAtLatestRevision(ctx, r.deps.Operator, lifecycle.Etcd,
+		lifecycle.WaitOptions{AfterRevision: r.afterRev, Progress: progress, Logger: r.o.Logger})
+	if err != nil {
+		return err
+	}
+	progress(fmt.Sprintf("%s: all nodes are at revision %d", lifecycle.AllNodesAtLatestRevision, rev))
+	return nil
+}
+
+func (r *replacement) verify(ctx context.Context, progress func(string)) error {
+	ctx, cancel := context.WithTimeout(ctx, r.o.VerifyTimeout)
+	defer cancel()
+	gone := ""
+	if r.procedure == "2.4.1" && r.newNode != r.o.Node {
+		gone = r.o.Node // the new machine brings a new node; 2.4.2 re-adds the same one
+	}
+	v, err := WaitVerified(ctx, r.deps, VerifyOptions{Expected: r.o.ExpectedMembers, Gone: gone, HealthTimeout: r.o.HealthTimeout}, r.o.Interval, progress)
+	if err != nil {
+		return err
+	}
+	progress(v.Summary())
+	return nil
+}
