@@ -29,7 +29,10 @@ type Manifest struct {
 	// ClusterVersion is the OpenShift z-stream the backup was taken from
 	// ("" when it could not be read); restore needs the same one.
 	ClusterVersion string `json:"clusterVersion,omitempty"`
-	EtcdVersion    string `json:"etcdVersion,omitempty"`
+	// EtcdVersion is the version etcd sent with the snapshot (its storage
+	// version); EtcdServerVersion the serving member's binary version.
+	EtcdVersion       string `json:"etcdVersion,omitempty"`
+	EtcdServerVersion string `json:"etcdServerVersion,omitempty"`
 	// Revision is the etcd revision when the snapshot began.
 	Revision int64  `json:"revision"`
 	DBSize   int64  `json:"dbSize,omitempty"`

@@ -89,8 +89,11 @@ type SnapshotResult struct {
 	// revision.
 	Revision int64
 	// EtcdVersion is the version reported with the snapshot (etcd >= 3.6
-	// sends its storage version), else the member's server version.
+	// sends its storage version, e.g. "3.7.0"), else the member's server
+	// version.
 	EtcdVersion string
+	// ServerVersion is the member's etcd server version (e.g. "3.7.3").
+	ServerVersion string
 	// DBSize is the member's database size reported just before the
 	// snapshot.
 	DBSize int64
@@ -146,6 +149,7 @@ func Snapshot(ctx context.Context, c SnapshotClient, dir string, opts SnapshotOp
 	res.Member = member
 	res.Revision = st.resp.Header.GetRevision()
 	res.DBSize = st.resp.DbSize
+	res.ServerVersion = st.resp.Version
 	if res.EtcdVersion == "" {
 		res.EtcdVersion = st.resp.Version
 	}

@@ -78,7 +78,8 @@ func TestSnapshotRealEtcd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Revision != wantRev || res.Member.Name == "" || res.EtcdVersion == "" || res.Size < 40<<20 {
+		if res.Revision != wantRev || res.Member.Name == "" || res.EtcdVersion == "" || res.Size < 40<<20 ||
+			"v"+res.ServerVersion != clustertest.EtcdVersion {
 			t.Errorf("result %+v", res)
 		}
 		out, err := exec.Command(bin.Etcdutl, "snapshot", "status", res.Path, "-w", "json").CombinedOutput()

@@ -224,18 +224,19 @@ func Take(ctx context.Context, etcd SnapshotClient, dir string, opts TakeOptions
 
 	// 4. Manifest.
 	m := &Manifest{
-		Format:          ManifestFormat,
-		Timestamp:       stamp,
-		CreatedAt:       t.UTC(),
-		PossiblyDirty:   opts.Force,
-		EtcdVersion:     sr.EtcdVersion,
-		Revision:        sr.Revision,
-		DBSize:          sr.DBSize,
-		Member:          sr.Member,
-		LifeboatVersion: Version(),
-		Snapshot:        ManifestFile{Name: b.Snapshot.Name, Size: sr.Size, SHA256: sr.SHA256, DBSHA256: sr.DBSHA256},
-		Resources:       ManifestFile{Name: b.Resources.Name, Size: rr.Size, SHA256: rr.SHA256},
-		ResourceDirs:    rr.Dirs,
+		Format:            ManifestFormat,
+		Timestamp:         stamp,
+		CreatedAt:         t.UTC(),
+		PossiblyDirty:     opts.Force,
+		EtcdVersion:       sr.EtcdVersion,
+		EtcdServerVersion: sr.ServerVersion,
+		Revision:          sr.Revision,
+		DBSize:            sr.DBSize,
+		Member:            sr.Member,
+		LifeboatVersion:   Version(),
+		Snapshot:          ManifestFile{Name: b.Snapshot.Name, Size: sr.Size, SHA256: sr.SHA256, DBSHA256: sr.DBSHA256},
+		Resources:         ManifestFile{Name: b.Resources.Name, Size: rr.Size, SHA256: rr.SHA256},
+		ResourceDirs:      rr.Dirs,
 	}
 	if info != nil {
 		m.ClusterVersion = info.Version

@@ -185,7 +185,7 @@ func TestTake(t *testing.T) {
 				t.Fatal(err)
 			}
 			if m.Snapshot.SHA256 != b.Snapshot.SHA256 || m.Resources.SHA256 != b.Resources.SHA256 || m.Revision != 42 ||
-				m.EtcdVersion != "3.7.0" || m.PossiblyDirty != tc.dirty || m.Timestamp != "2020-03-18_220218" {
+				m.EtcdVersion != "3.7.0" || m.EtcdServerVersion != "3.7.3" || m.PossiblyDirty != tc.dirty || m.Timestamp != "2020-03-18_220218" {
 				t.Errorf("manifest %+v", m)
 			}
 			if tc.config == nil {
