@@ -45,6 +45,10 @@ type Decision struct {
 	Reasons []string
 	// DryRun is true when Outcome was decided but not written.
 	DryRun bool
+	// OutOfScope is true for a CSR this review never approves: another
+	// signer, or the other kubelet kind (a serving CSR in
+	// ApproveNodeBootstrapperCSRs).
+	OutOfScope bool
 	// Note adds what happened beyond the outcome ("already approved by
 	// someone else").
 	Note string
@@ -269,8 +273,8 @@ func decide(ctx context.Context, kube kubernetes.Interface, inv *Inventory, csr 
 	for _, k := range kinds {
 		inScope = inScope || k == v.Kind
 	}
-	if !inScope {
-		d.Policy = ""
+	if !inScope || v.Kind == KindOther {
+		d.Policy, d.OutOfScope = "", true
 		if v.Kind != KindOther {
 			d.Reasons = []string{fmt.Sprintf("out of scope: a %s CSR is not reviewed here", v.Kind)}
 		}

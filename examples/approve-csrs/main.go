@@ -1,0 +1,115 @@
+// Command approve-csrs reviews the pending certificate signing requests and
+// approves the valid ones: runbook 5.4 ("approve each valid node-bootstrapper
+// CSR") and chapter 4 steps 4 and 6. Every pending CSR gets one line saying
+// what was done and why.
+//
+//	approve-csrs [-kubeconfig FILE] [-kind bootstrapper|serving|all] [-dry-run] [-deny]
+//
+// Exit codes: 0 every reviewed CSR of the chosen kind was approved (or none
+// was pending); 2 some were left pending or denied (read the reasons);
+// 1 an error (API, flags).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	machineclient "github.com/openshift/client-go/machine/clientset/versioned"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/lifeboat-dev/lifeboat/certs"
+)
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	kubeconfig := flag.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig file; empty means in-cluster configuration")
+	kind := flag.String("kind", "bootstrapper", "which CSRs to approve: bootstrapper (5.4), serving, or all (chapter 4)")
+	dryRun := flag.Bool("dry-run", false, "decide and print, approve nothing")
+	deny := flag.Bool("deny", false, "deny the CSRs of the chosen kind that fail validation")
+	noMachineAPI := flag.Bool("no-machine-api", false, "cluster without Machine API: check serving CSRs against Node addresses")
+	names := flag.String("names", "", "comma-separated CSR names to limit the review to")
+	verbose := flag.Bool("v", false, "log each decision as structured records on stderr")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	cfg, err := restConfig(*kubeconfig)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "approve-csrs:", err)
+		return 1
+	}
+	cfg.QPS, cfg.Burst = 50, 100 // one approval write per CSR
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "approve-csrs:", err)
+		return 1
+	}
+	var machines machineclient.Interface
+	if !*noMachineAPI {
+		if machines, err = machineclient.NewForConfig(cfg); err != nil {
+			fmt.Fprintln(os.Stderr, "approve-csrs:", err)
+			return 1
+		}
+	}
+	opts := certs.ApproveOptions{DryRun: *dryRun, Deny: *deny, UseNodeAddresses: *noMachineAPI}
+	if *names != "" {
+		opts.Names = strings.Split(*names, ",")
+	}
+	if *verbose {
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+
+	approve := map[string]func(context.Context, kubernetes.Interface, machineclient.Interface, certs.ApproveOptions) ([]certs.Decision, error){
+		"bootstrapper": certs.ApproveNodeBootstrapperCSRs,
+		"serving":      certs.ApproveKubeletServingCSRs,
+		"all":          certs.ApprovePendingCSRs,
+	}[*kind]
+	if approve == nil {
+		fmt.Fprintf(os.Stderr, "approve-csrs: -kind %q: want bootstrapper, serving or all\n", *kind)
+		return 1
+	}
+	decisions, err := approve(ctx, kube, machines, opts)
+	attention := 0
+	for _, d := range decisions {
+		fmt.Println(d)
+		if d.Outcome != certs.Approved && !d.OutOfScope {
+			attention++
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "approve-csrs:", err)
+		return 1
+	}
+	if len(decisions) == 0 {
+		fmt.Println("no pending CSR")
+	}
+	if attention > 0 {
+		fmt.Fprintf(os.Stderr, "approve-csrs: %d CSR(s) not approved, see the reasons above\n", attention)
+		return 2
+	}
+	return 0
+}
+
+// restConfig loads a kubeconfig file, or the in-cluster configuration when
+// the path is empty.
+func restConfig(path string) (*rest.Config, error) {
+	if path == "" {
+		cfg, err := rest.InClusterConfig()
+		if errors.Is(err, rest.ErrNotInCluster) {
+			return nil, errors.New("no -kubeconfig and not running in a cluster")
+		}
+		return cfg, err
+	}
+	return clientcmd.BuildConfigFromFlags("", path)
+}

@@ -1,0 +1,111 @@
+// Command restart brings an OpenShift cluster back after a graceful
+// shutdown (runbook chapter 4, steps 3-7), once its dependencies are powered
+// on and its machines started: it waits for the masters to be Ready,
+// approving the valid pending CSRs meanwhile, then the workers, then every
+// ClusterOperator Available and not Degraded.
+//
+//	restart -kubeconfig FILE [-uncordon-masters] [-csr-dry-run] [-interval 10s]
+//
+// Exit codes: 0 the cluster recovered; 3 it did not: restore it to a
+// previous state from an etcd backup (runbook 5.3, restore.Plan and
+// examples/restore); 1 other errors.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	configclient "github.com/openshift/client-go/config/clientset/versioned"
+	machineclient "github.com/openshift/client-go/machine/clientset/versioned"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/lifeboat-dev/lifeboat/certs"
+	"github.com/lifeboat-dev/lifeboat/lifecycle"
+)
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	kubeconfig := flag.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig file; empty means in-cluster configuration")
+	interval := flag.Duration("interval", 10*time.Second, "time between checks")
+	mastersTimeout := flag.Duration("masters-timeout", 20*time.Minute, "how long masters may take to be Ready")
+	workersTimeout := flag.Duration("workers-timeout", 20*time.Minute, "how long workers may take to be Ready")
+	operatorsTimeout := flag.Duration("operators-timeout", 30*time.Minute, "how long ClusterOperators may take to settle")
+	uncordon := flag.Bool("uncordon-masters", false, "mark masters drained before the shutdown schedulable again")
+	skipCSR := flag.Bool("skip-csr-approval", false, "only wait; leave pending CSRs alone")
+	csrDryRun := flag.Bool("csr-dry-run", false, "review pending CSRs and print decisions, approve nothing")
+	noMachineAPI := flag.Bool("no-machine-api", false, "cluster without Machine API: check serving CSRs against Node addresses")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fail := func(err error) int { fmt.Fprintln(os.Stderr, "restart:", err); return 1 }
+
+	cfg, err := restConfig(*kubeconfig)
+	if err != nil {
+		return fail(err)
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fail(err)
+	}
+	config, err := configclient.NewForConfig(cfg)
+	if err != nil {
+		return fail(err)
+	}
+	var machines machineclient.Interface
+	if !*noMachineAPI {
+		if machines, err = machineclient.NewForConfig(cfg); err != nil {
+			return fail(err)
+		}
+	}
+
+	start := time.Now()
+	res, err := lifecycle.Restart(ctx, kube, config, machines, lifecycle.RestartOptions{
+		Interval: *interval, MastersTimeout: *mastersTimeout, WorkersTimeout: *workersTimeout, OperatorsTimeout: *operatorsTimeout,
+		SkipCSRApproval: *skipCSR, UncordonMasters: *uncordon,
+		CSR:      certs.ApproveOptions{DryRun: *csrDryRun, UseNodeAddresses: *noMachineAPI},
+		Progress: func(msg string) { fmt.Printf("%s %s\n", time.Since(start).Round(time.Second), msg) },
+	})
+	if res != nil {
+		for _, o := range res.Operators {
+			if !o.OK() {
+				fmt.Printf("operator %s Available=%v Degraded=%v %s\n", o.Name, o.Available, o.Degraded, o.Message)
+			}
+		}
+		if len(res.UnschedulableMasters) > 0 {
+			fmt.Printf("NOTE: masters %v are unschedulable; %s\n", res.UnschedulableMasters, lifecycle.SchedulableReminder)
+		}
+	}
+	switch {
+	case errors.Is(err, lifecycle.ErrClusterDidNotRecover):
+		fmt.Fprintln(os.Stderr, "restart:", err)
+		return 3
+	case err != nil:
+		return fail(err)
+	}
+	fmt.Printf("cluster recovered in %s: %d masters and %d workers Ready, %d ClusterOperators healthy\n",
+		res.Elapsed.Round(time.Second), len(res.Masters), len(res.Workers), len(res.Operators))
+	return 0
+}
+
+// restConfig loads a kubeconfig file, or the in-cluster configuration when
+// the path is empty.
+func restConfig(path string) (*rest.Config, error) {
+	if path == "" {
+		cfg, err := rest.InClusterConfig()
+		if errors.Is(err, rest.ErrNotInCluster) {
+			return nil, errors.New("no -kubeconfig and not running in a cluster")
+		}
+		return cfg, err
+	}
+	return clientcmd.BuildConfigFromFlags("", path)
+}

@@ -1,0 +1,157 @@
+// Command shutdown shuts an OpenShift cluster down gracefully (runbook
+// chapter 3): it checks the etcd backup taken beforehand, lists the nodes
+// and runs "sudo shutdown -h 1" on each over SSH, as the runbook's loop does.
+//
+//	shutdown -kubeconfig FILE -backup-dir DIR [-ssh-key FILE] [-known-hosts FILE] [-dry-run]
+//	shutdown -kubeconfig FILE -override "reason" ...
+//
+// Host keys are checked against known_hosts; there is no insecure mode.
+// Exit codes: 0 every node will power off; 2 refused: no recent verified
+// backup; 3 some nodes could not be told to shut down; 1 other errors.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/lifecycle"
+)
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	home, _ := os.UserHomeDir()
+	kubeconfig := flag.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig file; empty means in-cluster configuration")
+	backupDir := flag.String("backup-dir", "", "directory of the etcd backup taken before the shutdown (verified)")
+	maxAge := flag.Duration("max-backup-age", 24*time.Hour, "how old the backup may be")
+	override := flag.String("override", "", "reason to shut down without a verified backup")
+	dryRun := flag.Bool("dry-run", false, "check the backup and list the nodes, touch no host")
+	parallel := flag.Int("parallel", 10, "hosts told to shut down at once")
+	delay := flag.Duration("delay", time.Minute, "delay before the hosts halt (shutdown -h 1)")
+	user := flag.String("ssh-user", "core", "SSH login user")
+	key := flag.String("ssh-key", filepath.Join(home, ".ssh", "id_ed25519"), "SSH private key")
+	knownHosts := flag.String("known-hosts", filepath.Join(home, ".ssh", "known_hosts"), "known_hosts file with the nodes' host keys")
+	byIP := flag.Bool("ssh-internal-ip", false, "connect to each node's InternalIP instead of its name")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fail := func(err error) int { fmt.Fprintln(os.Stderr, "shutdown:", err); return 1 }
+
+	cfg, err := restConfig(*kubeconfig)
+	if err != nil {
+		return fail(err)
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fail(err)
+	}
+
+	var (
+		mu    sync.Mutex
+		conns []*host.SSH
+	)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	hosts := func(node string) (host.Host, error) {
+		hostKeys, err := host.KnownHosts(*knownHosts)
+		if err != nil {
+			return nil, err
+		}
+		addr := node
+		if *byIP {
+			if addr, err = internalIP(ctx, kube, node); err != nil {
+				return nil, err
+			}
+		}
+		h, err := host.NewSSH(ctx, host.SSHConfig{Name: node, Addr: net.JoinHostPort(addr, "22"), User: *user, KeyFile: *key, HostKeyCallback: hostKeys})
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		conns = append(conns, h)
+		mu.Unlock()
+		return h, nil
+	}
+
+	opts := lifecycle.ShutdownOptions{
+		BackupDir: *backupDir, MaxBackupAge: *maxAge, Override: *override,
+		DryRun: *dryRun, MaxParallel: *parallel, Delay: *delay,
+		Report: func(n lifecycle.NodeShutdown) { fmt.Println("====", n) },
+	}
+	if *delay == 0 {
+		opts.Delay = -1 // at once
+	}
+	res, err := lifecycle.Shutdown(ctx, kube, hosts, opts)
+	if res != nil && res.Backup != nil {
+		fmt.Printf("backup %s (%s, revision %d) verified\n", res.Backup.Timestamp, res.Backup.Dir, res.Backup.Revision)
+	}
+	if res != nil && res.Override != "" {
+		fmt.Printf("WARNING: no backup check, overridden: %s\n", res.Override)
+	}
+	switch {
+	case errors.Is(err, lifecycle.ErrNoRecentBackup):
+		fmt.Fprintln(os.Stderr, "shutdown: refused:", err)
+		return 2
+	case errors.Is(err, lifecycle.ErrShutdownIncomplete):
+		fmt.Fprintln(os.Stderr, "shutdown:", err)
+		return 3
+	case err != nil:
+		return fail(err)
+	}
+	if len(res.UnschedulableMasters) > 0 {
+		fmt.Printf("unschedulable masters: %v\n", res.UnschedulableMasters)
+	}
+	fmt.Println("NOTE:", res.Reminder)
+	if *dryRun {
+		fmt.Println("dry run: no host was touched")
+	} else {
+		fmt.Println("shut off cluster dependencies (storage, LDAP) that are no longer needed (runbook 3.2 step 2)")
+	}
+	return 0
+}
+
+func internalIP(ctx context.Context, kube kubernetes.Interface, node string) (string, error) {
+	n, err := kube.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+	if err != nil {
+		return "", err
+	}
+	for _, a := range n.Status.Addresses {
+		if a.Type == corev1.NodeInternalIP {
+			return a.Address, nil
+		}
+	}
+	return "", fmt.Errorf("node %s has no InternalIP", node)
+}
+
+// restConfig loads a kubeconfig file, or the in-cluster configuration when
+// the path is empty.
+func restConfig(path string) (*rest.Config, error) {
+	if path == "" {
+		cfg, err := rest.InClusterConfig()
+		if errors.Is(err, rest.ErrNotInCluster) {
+			return nil, errors.New("no -kubeconfig and not running in a cluster")
+		}
+		return cfg, err
+	}
+	return clientcmd.BuildConfigFromFlags("", path)
+}
