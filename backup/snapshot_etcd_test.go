@@ -132,6 +132,27 @@ func TestSnapshotRealEtcd(t *testing.T) {
 		}
 	})
 
+	t.Run("Take and Verify", func(t *testing.T) {
+		root := t.TempDir()
+		masterTree(t, root)
+		dir := filepath.Join(t.TempDir(), "assets", "backup")
+		b, err := Take(t.Context(), cli, dir, TakeOptions{
+			Host:   host.NewLocal("master-0", root, host.LocalOptions{}),
+			Config: configFakeHealthy(t),
+			Now:    func() time.Time { return testNow },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := Verify(t.Context(), dir, VerifyOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Revision != wantRev || b.Revision != wantRev || v.Snapshot.SHA256 != b.Snapshot.SHA256 || v.ClusterVersion != "4.5.2" {
+			t.Errorf("Take %+v\nVerify %+v", b, v)
+		}
+	})
+
 	t.Run("context cancelled mid-stream", func(t *testing.T) {
 		dir := t.TempDir()
 		ctx, cancel := context.WithCancel(t.Context())

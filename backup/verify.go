@@ -151,7 +151,7 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Backup, error
 
 // choosePair picks the snapshot and archive names of one backup.
 func choosePair(snaps, archives map[string][]string, want string, problem func(string, error)) (snap, arch string) {
-	one := func(kind string, names []string) string {
+	one := func(names []string) string {
 		if len(names) > 1 {
 			// The same stamp, forced and not: two different backups.
 			problem("", fmt.Errorf("%w: %s", ErrAmbiguous, strings.Join(names, ", ")))
@@ -162,7 +162,7 @@ func choosePair(snaps, archives map[string][]string, want string, problem func(s
 		return names[0]
 	}
 	if want != "" {
-		snap, arch = one("snapshot", snaps[want]), one("archive", archives[want])
+		snap, arch = one(snaps[want]), one(archives[want])
 		if snap == "" {
 			problem("", fmt.Errorf("%w: no %s", ErrMissingFile, SnapshotFileName(want, false)))
 		}
@@ -185,12 +185,12 @@ func choosePair(snaps, archives map[string][]string, want string, problem func(s
 		return "", ""
 	}
 	if len(ss) == 1 {
-		snap = one("snapshot", snaps[ss[0]])
+		snap = one(snaps[ss[0]])
 	} else {
 		problem("", fmt.Errorf("%w: no snapshot_<timestamp>.db", ErrMissingFile))
 	}
 	if len(as) == 1 {
-		arch = one("archive", archives[as[0]])
+		arch = one(archives[as[0]])
 	} else {
 		problem("", fmt.Errorf("%w: no static_kuberesources_<timestamp>.tar.gz", ErrMissingFile))
 	}
