@@ -104,11 +104,16 @@ func FindUnhealthyMember(ctx context.Context, deps Deps, opts FindOptions) (*Fin
 	// 2.2: the operator's view.
 	var avail *Availability
 	if deps.Operator != nil {
-		etcd, err := deps.Operator.OperatorV1().Etcds().Get(ctx, "cluster", metav1.GetOptions{})
+		// Best effort: without quorum the API server cannot answer.
+		octx, cancel := context.WithTimeout(ctx, timeout)
+		etcd, err := deps.Operator.OperatorV1().Etcds().Get(octx, "cluster", metav1.GetOptions{})
+		cancel()
 		if err != nil {
-			return nil, fmt.Errorf("member: reading etcd/cluster: %w", err)
-		}
-		if c := findCondition(etcd.Status.Conditions, EtcdMembersAvailable); c != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			f.Evidence = append(f.Evidence, fmt.Sprintf("reading etcd/cluster for %s failed: %v", EtcdMembersAvailable, err))
+		} else if c := findCondition(etcd.Status.Conditions, EtcdMembersAvailable); c != nil {
 			f.Condition = c.Message
 			f.Evidence = append(f.Evidence, fmt.Sprintf("%s: %s", EtcdMembersAvailable, c.Message))
 			if a, err := ParseMembersAvailable(c.Message); err == nil {
