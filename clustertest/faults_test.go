@@ -92,11 +92,7 @@ func TestStopAndStartMachine(t *testing.T) {
 		t.Errorf("machine of %s: instanceState %q, annotation %q, %v; want running", victim, state, anno, err)
 	}
 	waitEtcdMessage(t, c, condEtcdMembersAvailable, "3 members are available")
-}
 
-func TestFaultsUnknownNode(t *testing.T) {
-	c := Start(t, fastOptions())
-	ctx := t.Context()
 	for name, f := range map[string]func() error{
 		"StopMachine":            func() error { return c.StopMachine(ctx, "nope") },
 		"StartMachine":           func() error { return c.StartMachine(ctx, "nope") },
@@ -105,7 +101,7 @@ func TestFaultsUnknownNode(t *testing.T) {
 		"LoseHost":               func() error { return c.LoseHost(ctx, "nope") },
 		"ExpireNodeCertificates": func() error { return c.ExpireNodeCertificates(ctx, "nope") },
 	} {
-		t.Run(name, func(t *testing.T) {
+		t.Run("unknown node/"+name, func(t *testing.T) {
 			if err := f(); !errors.Is(err, ErrNoHost) {
 				t.Errorf("err = %v, want ErrNoHost", err)
 			}
@@ -113,44 +109,18 @@ func TestFaultsUnknownNode(t *testing.T) {
 	}
 
 	// Losing a host deletes its tree and stops its machine.
-	victim := c.Workers()[0]
-	if err := c.LoseHost(ctx, victim); err != nil {
+	lost := c.Workers()[0]
+	if err := c.LoseHost(ctx, lost); err != nil {
 		t.Fatal(err)
 	}
-	entries, err := os.ReadDir(c.Host(victim).Root())
+	entries, err := os.ReadDir(c.Host(lost).Root())
 	if err != nil || len(entries) != 0 {
 		t.Errorf("host tree after LoseHost: %d entries, %v", len(entries), err)
 	}
-	waitNodeNotReady(t, c, victim)
-}
-
-func TestCrashloopEtcd(t *testing.T) {
-	c := Start(t, fastOptions())
-	ctx := t.Context()
-	victim := c.Masters()[0]
-	if err := c.CrashloopEtcd(ctx, victim); err != nil {
-		t.Fatal(err)
+	if state, _, err := machineState(ctx, c, lost); err != nil || state != instanceStopped {
+		t.Errorf("machine of lost host: %q, %v", state, err)
 	}
-	waitEtcdMessage(t, c, condEtcdMembersAvailable, fmt.Sprintf("2 of 3 members are available, %s is unhealthy", victim))
-	eventually(t, 30*time.Second, "etcd pod Error/CrashLoopBackOff", func(ctx context.Context) (bool, string) {
-		pod, err := c.Kube.CoreV1().Pods("openshift-etcd").Get(ctx, "etcd-"+victim, metav1.GetOptions{})
-		if err != nil {
-			return false, err.Error()
-		}
-		for _, cs := range pod.Status.ContainerStatuses {
-			if cs.Name != "etcd" {
-				continue
-			}
-			if w := cs.State.Waiting; w != nil && w.Reason == "CrashLoopBackOff" {
-				return true, "CrashLoopBackOff"
-			}
-			if tm := cs.State.Terminated; tm != nil && tm.Reason == "Error" {
-				return true, "Error"
-			}
-			return false, fmt.Sprintf("%+v", cs.State)
-		}
-		return false, "no etcd container status"
-	})
+	waitNodeNotReady(t, c, lost)
 }
 
 func TestExpireNodeCertificates(t *testing.T) {
@@ -161,6 +131,7 @@ func TestExpireNodeCertificates(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitNodeNotReady(t, c, node)
+	t.Run("denied CSR is not signed", func(t *testing.T) { testDeniedCSR(t, c, c.Masters()[0]) })
 
 	// A pending client CSR from the node-bootstrapper appears.
 	var csr *certificatesv1.CertificateSigningRequest
@@ -170,7 +141,7 @@ func TestExpireNodeCertificates(t *testing.T) {
 			return false, err.Error()
 		}
 		for i := range list.Items {
-			if list.Items[i].Spec.Username == nodeBootstrapperUser {
+			if list.Items[i].Spec.Username == nodeBootstrapperUser && csrSubject(&list.Items[i]) == "system:node:"+node {
 				csr = &list.Items[i]
 				return true, ""
 			}
@@ -235,10 +206,8 @@ func TestExpireNodeCertificates(t *testing.T) {
 	})
 }
 
-func TestDeniedCSRIsNotSigned(t *testing.T) {
-	c := Start(t, fastOptions())
+func testDeniedCSR(t *testing.T, c *Cluster, node string) {
 	ctx := t.Context()
-	node := c.Masters()[0]
 	if err := c.ExpireNodeCertificates(ctx, node); err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +218,7 @@ func TestDeniedCSRIsNotSigned(t *testing.T) {
 			return false, err.Error()
 		}
 		for _, x := range list.Items {
-			if x.Spec.Username == nodeBootstrapperUser {
+			if x.Spec.Username == nodeBootstrapperUser && csrSubject(&x) == "system:node:"+node {
 				name = x.Name
 				return true, ""
 			}
@@ -277,4 +246,17 @@ func TestDeniedCSRIsNotSigned(t *testing.T) {
 	if ready, _, _, _ := nodeState(ctx, c, node); ready == corev1.ConditionTrue {
 		t.Error("node Ready with a denied CSR")
 	}
+}
+
+// csrSubject is the common name a CSR asks for.
+func csrSubject(csr *certificatesv1.CertificateSigningRequest) string {
+	block, _ := pem.Decode(csr.Spec.Request)
+	if block == nil {
+		return ""
+	}
+	req, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		return ""
+	}
+	return req.Subject.CommonName
 }

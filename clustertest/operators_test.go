@@ -139,7 +139,7 @@ func waitAllAtRevision(t *testing.T, c *Cluster, resource string, before int32, 
 	return latest
 }
 
-func TestEtcdOperator(t *testing.T) {
+func TestStaticPodOperators(t *testing.T) {
 	c := Start(t, fastOptions())
 	ctx := t.Context()
 	masters := c.Masters()
@@ -204,10 +204,13 @@ func TestEtcdOperator(t *testing.T) {
 		}
 	}
 	waitEtcdMessage(t, c, condEtcdMembersAvailable, "3 members are available")
+
+	testStaticPodRollouts(t, c)
 }
 
-func TestStaticPodOperatorsRollout(t *testing.T) {
-	c := Start(t, fastOptions())
+// testStaticPodRollouts forces a redeployment of the three other static pod
+// operators and checks every master reaches the new revision.
+func testStaticPodRollouts(t *testing.T, c *Cluster) {
 	ctx := t.Context()
 	for _, tc := range []struct {
 		resource, component string
@@ -301,6 +304,7 @@ func TestCrashloopingMemberReplaced(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitEtcdMessage(t, c, condEtcdMembersAvailable, fmt.Sprintf("2 of 3 members are available, %s is unhealthy", victim))
+	waitEtcdPodCrashing(t, c, victim)
 
 	// 1. Stop the crashlooping pod and move its data directory.
 	h := c.Host(victim)
@@ -383,4 +387,29 @@ func TestCrashloopingMemberReplaced(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(h.Root(), "tmp", "etcd", "member")); err != nil {
 		t.Errorf("moved data directory: %v", err)
 	}
+}
+
+// waitEtcdPodCrashing waits for the etcd pod of node to show Error or
+// CrashLoopBackOff, as "oc get pods -n openshift-etcd" does.
+func waitEtcdPodCrashing(t *testing.T, c *Cluster, victim string) {
+	t.Helper()
+	eventually(t, 30*time.Second, "etcd pod Error/CrashLoopBackOff", func(ctx context.Context) (bool, string) {
+		pod, err := c.Kube.CoreV1().Pods("openshift-etcd").Get(ctx, "etcd-"+victim, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, cs := range pod.Status.ContainerStatuses {
+			if cs.Name != "etcd" {
+				continue
+			}
+			if w := cs.State.Waiting; w != nil && w.Reason == "CrashLoopBackOff" {
+				return true, "CrashLoopBackOff"
+			}
+			if tm := cs.State.Terminated; tm != nil && tm.Reason == "Error" {
+				return true, "Error"
+			}
+			return false, fmt.Sprintf("%+v", cs.State)
+		}
+		return false, "no etcd container status"
+	})
 }
