@@ -86,7 +86,7 @@ func (c *Cluster) setupAPIServer() error {
 		return fmt.Errorf("clustertest: %w", err)
 	}
 	var err error
-	if a.port, err = freePort(); err != nil {
+	if a.port, err = a.c.allocPort(); err != nil {
 		return err
 	}
 	a.serving, err = c.PKI.Issue("kube-apiserver-serving", CertOptions{
@@ -331,7 +331,7 @@ func (a *apiServer) startAndWait(ctx context.Context) error {
 		}
 		if try < apiServerStartTries && strings.Contains(tailFile(a.logPath, 20), "address already in use") {
 			a.stop()
-			if a.port, err = freePort(); err != nil {
+			if a.port, err = a.c.allocPort(); err != nil {
 				return err
 			}
 			if err := a.c.writeKubeconfig(); err != nil {
@@ -364,7 +364,17 @@ func (a *apiServer) waitReady(ctx context.Context, p *process) error {
 			last = err
 			return false, nil
 		}
-		return strings.TrimSpace(string(body)) == "ok", nil
+		if strings.TrimSpace(string(body)) != "ok" {
+			return false, nil
+		}
+		// Whoever answered, it must be our process (it exits at once when
+		// its port was taken).
+		v, err := rc.Get().AbsPath("/version").DoRaw(rctx)
+		if err != nil || !strings.Contains(string(v), "gitVersion") {
+			last = fmt.Errorf("/version: %v", err)
+			return false, nil
+		}
+		return p.running(), nil
 	})
 	if err != nil && last != nil && ctx.Err() != nil {
 		return fmt.Errorf("clustertest: waiting for kube-apiserver /readyz: %w (last: %v)", err, last)

@@ -17,6 +17,7 @@ import (
 	machineclient "github.com/openshift/client-go/machine/clientset/versioned"
 	operatorclient "github.com/openshift/client-go/operator/clientset/versioned"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 )
@@ -97,6 +98,7 @@ type Cluster struct {
 	machines map[string]string // node name -> Machine name
 	clients  []*clientv3.Client
 	closed   bool
+	ports    map[int]bool // handed out by allocPort
 }
 
 // Start starts a cluster for a test and registers Close with t.Cleanup. It
@@ -392,8 +394,25 @@ func (c *Cluster) masterHosts() []*Host {
 	return out
 }
 
-// MachineName returns the name of node's Machine ("" if unknown).
+// MachineName returns the name of node's Machine: the Machine in
+// openshift-machine-api whose status.nodeRef names node, or, while the API
+// does not answer, the last one known. "" if there is none.
 func (c *Cluster) MachineName(node string) string {
+	if c.Machine != nil && c.ctx.Err() == nil {
+		ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
+		list, err := c.Machine.MachineV1beta1().Machines(nsMachineAPI).List(ctx, metav1.ListOptions{})
+		cancel()
+		if err == nil {
+			name := ""
+			for _, m := range list.Items {
+				if m.Status.NodeRef != nil && m.Status.NodeRef.Name == node && m.DeletionTimestamp == nil {
+					name = m.Name
+				}
+			}
+			c.setMachineName(node, name)
+			return name
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.machines[node]
@@ -501,6 +520,29 @@ func (c *Cluster) etcdHealthy(ctx context.Context) bool {
 		}
 	}
 	return true
+}
+
+// allocPort returns a free loopback port never handed out before by this
+// cluster: the API server's port and the members' ports are chosen before
+// any of them binds, and the kernel may offer the same free port twice.
+func (c *Cluster) allocPort() (int, error) {
+	for range 100 {
+		p, err := freePort()
+		if err != nil {
+			return 0, err
+		}
+		c.mu.Lock()
+		if c.ports == nil {
+			c.ports = map[int]bool{}
+		}
+		taken := c.ports[p]
+		c.ports[p] = true
+		c.mu.Unlock()
+		if !taken {
+			return p, nil
+		}
+	}
+	return 0, errors.New("clustertest: no free port")
 }
 
 func loopbackIPs() []net.IP { return []net.IP{net.IPv4(127, 0, 0, 1)} }

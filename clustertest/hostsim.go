@@ -214,11 +214,11 @@ func (c *Cluster) newHost(node, role, ip string) (*Host, error) {
 	root := filepath.Join(c.dir, "hosts", node)
 	h := &Host{c: c, name: node, role: role, ip: ip, root: root}
 	if role == RoleMaster {
-		cp, err := freePort()
+		cp, err := c.allocPort()
 		if err != nil {
 			return nil, err
 		}
-		pp, err := freePort()
+		pp, err := c.allocPort()
 		if err != nil {
 			return nil, err
 		}

@@ -147,8 +147,7 @@ func fakeImage(component string) string {
 // its data directory holds a member). The etcdctl container carries the
 // ETCDCTL_* variables an administrator's "oc rsh" gets.
 //
-// For C2's etcd operator: write it with writeEtcdRevision (or
-// writeStaticPodRevision after setEtcdBootstrap).
+// The etcd operator installs it with writeEtcdRevision.
 func (c *Cluster) etcdPodManifest(node string, revision int, initialCluster string, state string) []byte {
 	h := c.Host(node)
 	clientURL, peerURL := "", ""
