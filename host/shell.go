@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -113,12 +114,24 @@ func (h *shellHost) run(ctx context.Context, op, line string, stdin io.Reader, w
 	}
 	errBuf := &limitedBuffer{n: stderrLimit}
 	pids := &pidFilter{w: errBuf}
+	// A transport may still be copying when it returns after ctx ended:
+	// the gates cut it off from the caller's reader and writers.
+	gOut, gErr := &gatedWriter{w: w}, &gatedWriter{w: pids}
+	var gIn io.Reader
+	if stdin != nil {
+		gIn = &gatedReader{r: stdin}
+	}
 	h.log.Debug("shell", "op", op, "line", line)
-	code, err = h.t.runLine(ctx, pidPrefix+line, stdin, w, pids)
-	pids.flush()
+	code, err = h.t.runLine(ctx, pidPrefix+line, gIn, gOut, gErr)
 	if err != nil && ctx.Err() != nil {
 		h.stopRemote(ctx, pids.get())
 	}
+	gOut.close() // waits for a write in progress (Open: until read or closed)
+	gErr.close()
+	if gIn != nil {
+		gIn.(*gatedReader).closed.Store(true)
+	}
+	pids.flush()
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
 			err = fmt.Errorf("%w (%v)", ctxErr, err)
@@ -126,6 +139,42 @@ func (h *shellHost) run(ctx context.Context, op, line string, stdin io.Reader, w
 		return out.Bytes(), code, errBuf.Bytes(), fmt.Errorf("host %s: %s: %w", h.name, op, err)
 	}
 	return out.Bytes(), code, errBuf.Bytes(), nil
+}
+
+// gatedWriter forwards writes to w until closed, and fails them after.
+type gatedWriter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	closed bool
+}
+
+func (g *gatedWriter) Write(p []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return 0, io.ErrClosedPipe
+	}
+	return g.w.Write(p)
+}
+
+func (g *gatedWriter) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+}
+
+// gatedReader reads from r until closed, and returns io.EOF after. A Read
+// already in progress when it is closed is not interrupted.
+type gatedReader struct {
+	r      io.Reader
+	closed atomic.Bool
+}
+
+func (g *gatedReader) Read(p []byte) (int, error) {
+	if g.closed.Load() {
+		return 0, io.EOF
+	}
+	return g.r.Read(p)
 }
 
 // pidPrefix makes every shell line report its process ID on the first
