@@ -77,7 +77,7 @@ func (d Decision) String() string {
 
 // ApproveOptions configures the Approve functions. The zero value approves
 // every valid CSR of the function's kind, denies nothing, logs nothing,
-// uses time.Now, reads Machines from openshift-machine-api and writes 4
+// uses time.Now, reads Machines from openshift-machine-api and writes 8
 // approvals at a time.
 type ApproveOptions struct {
 	// DryRun decides but writes nothing.
@@ -95,7 +95,9 @@ type ApproveOptions struct {
 	// UseNodeAddresses checks serving CSRs against the Node's own addresses
 	// when machines is nil (no Machine API).
 	UseNodeAddresses bool
-	// Parallel is how many approvals are written at once; 4 when zero.
+	// Parallel is how many approvals are written at once; 8 when zero.
+	// The client's own rate limit (rest.Config QPS, 5 by default) also
+	// bounds it: raise it to approve hundreds of CSRs quickly.
 	Parallel int
 	// Names, when not empty, limits the review to these CSRs (as
 	// "oc adm certificate approve <name>" does).
@@ -113,7 +115,7 @@ func (o ApproveOptions) withDefaults() ApproveOptions {
 		o.MachineNamespace = DefaultMachineNamespace
 	}
 	if o.Parallel <= 0 {
-		o.Parallel = 4
+		o.Parallel = 8
 	}
 	return o
 }

@@ -59,7 +59,7 @@ func impersonate(t *testing.T, cfg *rest.Config, user string, groups ...string) 
 	return k
 }
 
-func pemCSR(t *testing.T, tmpl *x509.CertificateRequest) []byte {
+func pemCSR(t testing.TB, tmpl *x509.CertificateRequest) []byte {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
