@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -177,18 +178,33 @@ func chooseMember(ctx context.Context, c SnapshotClient, want string, timeout ti
 	if len(eps) == 0 {
 		return nil, fmt.Errorf("%w: the client has no endpoints", ErrNoHealthyMember)
 	}
+	// Ask every endpoint at once: a dead member answers only when the
+	// timeout expires, and it should cost that once, not once per member.
+	type answer struct {
+		resp *clientv3.StatusResponse
+		err  error
+	}
+	answers := make([]answer, len(eps))
+	var wg sync.WaitGroup
+	for i, ep := range eps {
+		wg.Go(func() {
+			sctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			resp, err := c.Status(sctx, ep)
+			if err == nil && len(resp.Errors) > 0 {
+				err = fmt.Errorf("member reports errors: %v", resp.Errors)
+			}
+			answers[i] = answer{resp, err}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	var leader *memberStatus
 	var errs []error
-	for _, ep := range eps {
-		sctx, cancel := context.WithTimeout(ctx, timeout)
-		resp, err := c.Status(sctx, ep)
-		cancel()
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		if err == nil && len(resp.Errors) > 0 {
-			err = fmt.Errorf("member reports errors: %v", resp.Errors)
-		}
+	for i, ep := range eps {
+		resp, err := answers[i].resp, answers[i].err
 		if err != nil {
 			log.Warn("etcd member not usable for a snapshot", "endpoint", ep, "err", err)
 			errs = append(errs, fmt.Errorf("%s: %w", ep, err))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -153,6 +154,27 @@ func TestSnapshotRealEtcd(t *testing.T) {
 		}
 	})
 
+	// The real stream, altered in transit.
+	for _, tc := range []struct {
+		name    string
+		alter   func(io.Reader) io.Reader
+		wantErr error
+	}{
+		{"flipped byte", func(r io.Reader) io.Reader { return &flipReader{r: r, at: 5 << 20} }, ErrHashMismatch},
+		{"truncated stream", func(r io.Reader) io.Reader { return io.LimitReader(r, 10<<20+100) }, ErrTruncated},
+		{"without sha256", func(r io.Reader) io.Reader { return &dropTailReader{r: r, n: 32} }, ErrNoHash},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			_, err := Snapshot(t.Context(), alteredClient{cli, tc.alter}, dir, SnapshotOptions{})
+			var se *SnapshotError
+			if !errors.Is(err, tc.wantErr) || !errors.As(err, &se) || se.Op != "verify" {
+				t.Fatalf("err = %v, want a *SnapshotError op verify wrapping %v", err, tc.wantErr)
+			}
+			assertNoFiles(t, dir)
+		})
+	}
+
 	t.Run("context cancelled mid-stream", func(t *testing.T) {
 		dir := t.TempDir()
 		ctx, cancel := context.WithCancel(t.Context())
@@ -207,6 +229,68 @@ func TestSnapshotRealEtcd(t *testing.T) {
 			t.Errorf("snapshot from the killed member %s", m.Name)
 		}
 	})
+}
+
+// alteredClient streams the real snapshot through alter.
+type alteredClient struct {
+	*clientv3.Client
+	alter func(io.Reader) io.Reader
+}
+
+func (a alteredClient) SnapshotWithVersion(ctx context.Context) (*clientv3.SnapshotResponse, error) {
+	resp, err := a.Client.SnapshotWithVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	resp.Snapshot = struct {
+		io.Reader
+		io.Closer
+	}{a.alter(resp.Snapshot), resp.Snapshot}
+	return resp, nil
+}
+
+// flipReader flips one bit of the byte at offset at.
+type flipReader struct {
+	r   io.Reader
+	at  int64
+	off int64
+}
+
+func (f *flipReader) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if f.at >= f.off && f.at < f.off+int64(n) {
+		p[f.at-f.off] ^= 0x10
+	}
+	f.off += int64(n)
+	return n, err
+}
+
+// dropTailReader passes everything but the last n bytes of r.
+type dropTailReader struct {
+	r   io.Reader
+	n   int
+	buf []byte
+	eof bool
+}
+
+func (d *dropTailReader) Read(p []byte) (int, error) {
+	for !d.eof && len(d.buf) <= d.n {
+		chunk := make([]byte, 32<<10)
+		m, err := d.r.Read(chunk)
+		d.buf = append(d.buf, chunk[:m]...)
+		if err == io.EOF {
+			d.eof = true
+		} else if err != nil {
+			return 0, err
+		}
+	}
+	avail := len(d.buf) - d.n
+	if avail <= 0 {
+		return 0, io.EOF
+	}
+	m := copy(p, d.buf[:avail])
+	d.buf = d.buf[m:]
+	return m, nil
 }
 
 func lastLine(b []byte) []byte {
