@@ -306,6 +306,13 @@ func (a *apiServer) kill() {
 	}
 }
 
+// startCount is how many times the process was started.
+func (a *apiServer) startCount() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.starts
+}
+
 // running reports whether the process runs (or is still stopping).
 func (a *apiServer) running() bool {
 	a.mu.Lock()

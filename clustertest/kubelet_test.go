@@ -187,7 +187,7 @@ func TestKubelet(t *testing.T) {
 	})
 
 	t.Run("kube-apiserver follows its manifests and restarts fresh", func(t *testing.T) {
-		starts := c.apiserver.starts
+		starts := c.apiserver.startCount()
 		for _, n := range masters {
 			if err := c.Host(n).Move(ctx, manifestPath(componentKubeAPIServer), "/tmp/kube-apiserver-pod.yaml"); err != nil {
 				t.Fatal(err)
@@ -206,8 +206,8 @@ func TestKubelet(t *testing.T) {
 			_, err := c.Kube.CoreV1().Namespaces().Get(ctx, "default", metav1.GetOptions{})
 			return err == nil, err
 		})
-		if c.apiserver.starts != starts+1 {
-			t.Fatalf("kube-apiserver started %d times, want %d", c.apiserver.starts, starts+1)
+		if got := c.apiserver.startCount(); got != starts+1 {
+			t.Fatalf("kube-apiserver started %d times, want %d", got, starts+1)
 		}
 		for _, n := range masters[1:] {
 			if err := c.Host(n).Move(ctx, "/tmp/kube-apiserver-pod.yaml", manifestPath(componentKubeAPIServer)); err != nil {
