@@ -77,9 +77,6 @@ func pemCSR(t testing.TB, tmpl *x509.CertificateRequest) []byte {
 // CSRs, and ApproveNodeBootstrapperCSRs approves exactly the valid ones
 // through the approval subresource; then the serving CSRs the nodes file.
 func TestApproveOnClusterTest(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a simulated cluster")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	c := clustertest.Start(t, clustertest.Options{})

@@ -2,14 +2,32 @@
 //
 // Runbook steps covered:
 //
-//   - Chapter 3, shutting the cluster down gracefully: Shutdown.
-//   - Chapter 4, restarting the cluster gracefully: Restart (masters Ready,
-//     pending CSRs reviewed and approved, then workers, then no degraded
-//     ClusterOperator).
+//   - Chapter 3, shutting the cluster down gracefully: Shutdown (and
+//     ShutdownPlan, the same as a plan.Plan). It refuses unless the caller
+//     shows a verified etcd backup younger than MaxBackupAge (backup.Verify)
+//     or an explicit Override reason, lists the nodes and runs
+//     "shutdown -h 1" on each through host.Host.Shutdown, workers first, at
+//     most MaxParallel at once. ShutdownResult.Reminder and
+//     UnschedulableMasters carry the runbook's note on drained masters.
+//   - Chapter 4, restarting the cluster gracefully: Restart, after the
+//     caller started the machines. It waits for the masters to be Ready,
+//     reviewing the pending CSRs meanwhile and approving the valid ones
+//     (certs.ApprovePendingCSRs), then the workers the same way, then for
+//     every ClusterOperator to be Available and not Degraded; with
+//     UncordonMasters it marks unschedulable masters schedulable.
 //   - The rollouts of 2.4.1 (verification), 2.4.2 step 4 and 5.3.1 steps
 //     10-12: ForceRedeploy sets a unique spec.forceRedeploymentReason on the
 //     etcd, kubeapiserver, kubecontrollermanager or kubescheduler operator
 //     object, and WaitAllNodesAtLatestRevision watches its
 //     NodeInstallerProgressing condition until every node is at the latest
 //     revision (AllNodesAtLatestRevision).
+//
+// Errors of Shutdown and Restart: ErrNoRecentBackup (no verified backup
+// recent enough, and no override; wraps the *backup.VerifyError when the
+// backup does not verify), ErrShutdownIncomplete (some hosts refused or
+// were unreachable: ShutdownResult.Nodes says which), and *RecoveryError,
+// for which errors.Is(err, ErrClusterDidNotRecover) holds, when a phase of
+// Restart timed out: it names the phase and what is not ready, and the
+// runbook's answer is to restore a previous cluster state (5.3,
+// restore.Plan).
 package lifecycle

@@ -24,9 +24,6 @@ import (
 // node-bootstrapper CSRs, Restart approves them, every node is Ready and no
 // ClusterOperator is degraded.
 func TestShutdownRestartDrillOnClusterTest(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a simulated cluster")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	c := clustertest.Start(t, clustertest.Options{})

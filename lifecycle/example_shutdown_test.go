@@ -1,0 +1,108 @@
+package lifecycle_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	configv1 "github.com/openshift/api/config/v1"
+	configfake "github.com/openshift/client-go/config/clientset/versioned/fake"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/lifecycle"
+)
+
+// powerSwitch is a host.Runtime that records "shutdown -h" in a shared
+// log instead of halting anything.
+type powerSwitch struct {
+	node string
+	log  *haltLog
+}
+
+type haltLog struct {
+	mu     sync.Mutex
+	halted map[string]time.Duration
+}
+
+func (p powerSwitch) Containers(context.Context, string) ([]host.Container, error) { return nil, nil }
+func (p powerSwitch) RestartKubelet(context.Context) error                         { return nil }
+func (p powerSwitch) Shutdown(_ context.Context, delay time.Duration) error {
+	p.log.mu.Lock()
+	defer p.log.mu.Unlock()
+	p.log.halted[p.node] = delay
+	return nil
+}
+
+func node(name, role string, unschedulable bool) *corev1.Node {
+	return &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"node-role.kubernetes.io/" + role: ""}},
+		Spec:       corev1.NodeSpec{Unschedulable: unschedulable},
+		Status:     corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}},
+	}
+}
+
+// Runbook chapter 3 with an override instead of a backup directory (a real
+// caller passes BackupDir, checked with backup.Verify). The hosts here are
+// local directory trees whose runtime only records the shutdown; on a real
+// cluster HostFunc returns host.NewSSH connections.
+func ExampleShutdown() {
+	ctx := context.Background()
+	kube := fake.NewClientset(
+		node("master-0", "master", true), // drained for a custom workload
+		node("master-1", "master", false),
+		node("worker-0", "worker", false),
+	)
+	log := &haltLog{halted: map[string]time.Duration{}}
+	hosts := func(name string) (host.Host, error) {
+		return host.NewLocal(name, os.TempDir(), host.LocalOptions{Runtime: powerSwitch{node: name, log: log}}), nil
+	}
+
+	res, err := lifecycle.Shutdown(ctx, kube, hosts, lifecycle.ShutdownOptions{Override: "backup stored off-site at 09:00"})
+	if err != nil {
+		fmt.Println("error:", err)
+		return
+	}
+	for _, n := range res.Nodes {
+		fmt.Printf("%s, halts in %s\n", n, log.halted[n.Node])
+	}
+	fmt.Println("unschedulable masters:", res.UnschedulableMasters)
+	// Output:
+	// worker-0 (worker): ShutdownScheduled, halts in 1m0s
+	// master-0 (master): ShutdownScheduled, halts in 1m0s
+	// master-1 (master): ShutdownScheduled, halts in 1m0s
+	// unschedulable masters: [master-0]
+}
+
+// Runbook chapter 4 after the machines were started: Restart waits for the
+// nodes and the ClusterOperators (and would approve the valid pending CSRs
+// of nodes that are not Ready).
+func ExampleRestart() {
+	ctx := context.Background()
+	kube := fake.NewClientset(node("master-0", "master", false), node("worker-0", "worker", false))
+	config := configfake.NewClientset(&configv1.ClusterOperator{
+		ObjectMeta: metav1.ObjectMeta{Name: "etcd"},
+		Status: configv1.ClusterOperatorStatus{Conditions: []configv1.ClusterOperatorStatusCondition{
+			{Type: configv1.OperatorAvailable, Status: configv1.ConditionTrue},
+			{Type: configv1.OperatorDegraded, Status: configv1.ConditionFalse},
+		}},
+	})
+	res, err := lifecycle.Restart(ctx, kube, config, nil, lifecycle.RestartOptions{
+		Interval: 10 * time.Millisecond,
+		Progress: func(msg string) { fmt.Println(msg) },
+	})
+	if err != nil {
+		fmt.Println("error:", err) // errors.Is(err, lifecycle.ErrClusterDidNotRecover): restore (runbook 5.3)
+		return
+	}
+	fmt.Println("not ready operators:", res.NotReadyOperators)
+	// Output:
+	// masters: all 1 Ready
+	// workers: all 1 Ready
+	// operators: all 1 Available and not Degraded
+	// not ready operators: []
+}
