@@ -36,9 +36,14 @@ type simState struct {
 	machineNodes map[string]string
 	// rollouts holds, per static pod operator, the node being installed.
 	rollouts map[string]*installing
-	// observed holds, per static pod operator, the last
-	// forceRedeploymentReason acted on (mirrors the annotation).
+	// etcdHealth caches etcd clients per member client URL ("*": all
+	// masters).
 	etcdHealth map[string]*etcdHealthClient
+	// masters caches the master node names for one tick (masterNodes).
+	masters   []string
+	mastersAt time.Time
+	// coWritten holds the ClusterOperator conditions last written.
+	coWritten map[string]*writtenConditions
 }
 
 var (
@@ -57,6 +62,7 @@ func (c *Cluster) sim() *simState {
 			machineNodes: map[string]string{},
 			rollouts:     map[string]*installing{},
 			etcdHealth:   map[string]*etcdHealthClient{},
+			coWritten:    map[string]*writtenConditions{},
 		}
 		simStates[c] = s
 	}

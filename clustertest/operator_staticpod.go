@@ -186,7 +186,17 @@ func (c *Cluster) staticPodOperatorSync(op *staticPodOperator) func(context.Cont
 }
 
 // masterNodes lists the names of the Nodes with the master role, sorted.
+// The list is shared by the controllers for one tick, so the four operators
+// make one request between them.
 func (c *Cluster) masterNodes(ctx context.Context) ([]string, error) {
+	s := c.sim()
+	s.mu.Lock()
+	if time.Since(s.mastersAt) < c.controllerInterval()/2 {
+		names := slices.Clone(s.masters)
+		s.mu.Unlock()
+		return names, nil
+	}
+	s.mu.Unlock()
 	nodes, err := c.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: masterRoleLabel})
 	if err != nil {
 		return nil, fmt.Errorf("listing master nodes: %w", err)
@@ -198,6 +208,9 @@ func (c *Cluster) masterNodes(ctx context.Context) ([]string, error) {
 		}
 	}
 	slices.Sort(names)
+	s.mu.Lock()
+	s.masters, s.mastersAt = slices.Clone(names), time.Now()
+	s.mu.Unlock()
 	return names, nil
 }
 
@@ -551,6 +564,20 @@ func staticPodClusterOperatorConditions(st *operatorv1.StaticPodOperatorStatus, 
 // syncClusterOperator writes conds into the ClusterOperator name, only when
 // something changed. A missing ClusterOperator is left alone.
 func (c *Cluster) syncClusterOperator(ctx context.Context, name string, conds []configv1.ClusterOperatorStatusCondition) error {
+	// Conditions written (or found right) less than clusterOperatorRecheck
+	// ago are not fetched again.
+	s := c.sim()
+	s.mu.Lock()
+	last := s.coWritten[name]
+	s.mu.Unlock()
+	if last != nil && time.Since(last.at) < clusterOperatorRecheck && equality.Semantic.DeepEqual(last.conds, conds) {
+		return nil
+	}
+	remember := func() {
+		s.mu.Lock()
+		s.coWritten[name] = &writtenConditions{conds: conds, at: time.Now()}
+		s.mu.Unlock()
+	}
 	co, err := c.Config.ConfigV1().ClusterOperators().Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil
@@ -579,12 +606,24 @@ func (c *Cluster) syncClusterOperator(ctx context.Context, name string, conds []
 		changed = true
 	}
 	if !changed {
+		remember()
 		return nil
 	}
 	if _, err := c.Config.ConfigV1().ClusterOperators().UpdateStatus(ctx, co, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("updating clusteroperator %s: %w", name, err)
 	}
+	remember()
 	return nil
+}
+
+// clusterOperatorRecheck is how long conditions known to be written are
+// trusted before the ClusterOperator is read again.
+const clusterOperatorRecheck = 5 * time.Second
+
+// writtenConditions are ClusterOperator conditions known to be in the API.
+type writtenConditions struct {
+	conds []configv1.ClusterOperatorStatusCondition
+	at    time.Time
 }
 
 // fileInstaller installs a revision of a component that the simulated
