@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -35,16 +34,17 @@ type SnapshotClient interface {
 
 var _ SnapshotClient = (*clientv3.Client)(nil)
 
-// SnapshotOptions configure Snapshot. The zero value streams from the first
-// healthy follower (or the leader when it is the only healthy member) into
+// SnapshotOptions configure Snapshot. The zero value streams from a healthy
+// follower (or the leader when it is the only healthy member) into
 // "snapshot_<YYYY-MM-DD_HHMMSS>.db" stamped with the local time now.
 type SnapshotOptions struct {
 	// Name is the file name inside dir. Empty means
 	// "snapshot_<timestamp>.db" with the time from Now.
 	Name string
 	// Endpoint is the client URL of the member to stream from; it must be
-	// healthy. Empty means the first healthy follower among the client's
-	// endpoints, else the healthy leader.
+	// healthy. Empty means the first of the client's endpoints to answer as
+	// a healthy follower, else the healthy leader (a snapshot blocks the
+	// member serving it; followers spare the leader).
 	Endpoint string
 	// Progress, when set, is called from Snapshot's goroutine after each
 	// write with the number of bytes written so far.
@@ -164,9 +164,9 @@ type memberStatus struct {
 	resp   *clientv3.StatusResponse
 }
 
-// chooseMember asks each candidate endpoint for its status and picks the
-// wanted one (which must be healthy) or the first healthy follower, else
-// the healthy leader.
+// chooseMember asks the candidate endpoints for their status and picks
+// the wanted one (which must be healthy) or the first healthy follower to
+// answer, else the healthy leader.
 func chooseMember(ctx context.Context, c SnapshotClient, want string, timeout time.Duration, log *slog.Logger) (*memberStatus, error) {
 	if timeout == 0 {
 		timeout = 5 * time.Second
@@ -178,45 +178,42 @@ func chooseMember(ctx context.Context, c SnapshotClient, want string, timeout ti
 	if len(eps) == 0 {
 		return nil, fmt.Errorf("%w: the client has no endpoints", ErrNoHealthyMember)
 	}
-	// Ask every endpoint at once: a dead member answers only when the
-	// timeout expires, and it should cost that once, not once per member.
+	// Ask every endpoint at once and take the first healthy follower to
+	// answer: a dead member answers only when the timeout expires.
 	type answer struct {
+		ep   string
 		resp *clientv3.StatusResponse
 		err  error
 	}
-	answers := make([]answer, len(eps))
-	var wg sync.WaitGroup
-	for i, ep := range eps {
-		wg.Go(func() {
-			sctx, cancel := context.WithTimeout(ctx, timeout)
-			defer cancel()
-			resp, err := c.Status(sctx, ep)
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	answers := make(chan answer, len(eps))
+	for _, ep := range eps {
+		go func() {
+			resp, err := c.Status(actx, ep)
 			if err == nil && len(resp.Errors) > 0 {
 				err = fmt.Errorf("member reports errors: %v", resp.Errors)
 			}
-			answers[i] = answer{resp, err}
-		})
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, err
+			answers <- answer{ep, resp, err}
+		}()
 	}
 	var leader *memberStatus
 	var errs []error
-	for i, ep := range eps {
-		resp, err := answers[i].resp, answers[i].err
-		if err != nil {
-			log.Warn("etcd member not usable for a snapshot", "endpoint", ep, "err", err)
-			errs = append(errs, fmt.Errorf("%s: %w", ep, err))
+	for range eps {
+		a := <-answers
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if a.err != nil {
+			log.Warn("etcd member not usable for a snapshot", "endpoint", a.ep, "err", a.err)
+			errs = append(errs, fmt.Errorf("%s: %w", a.ep, a.err))
 			continue
 		}
-		ms := &memberStatus{member: Member{ID: resp.Header.GetMemberId(), Endpoint: ep}, resp: resp}
-		if want != "" || resp.Leader != resp.Header.GetMemberId() {
+		ms := &memberStatus{member: Member{ID: a.resp.Header.GetMemberId(), Endpoint: a.ep}, resp: a.resp}
+		if want != "" || a.resp.Leader != a.resp.Header.GetMemberId() {
 			return ms, nil
 		}
-		if leader == nil {
-			leader = ms
-		}
+		leader = ms
 	}
 	if leader != nil {
 		return leader, nil
