@@ -1,0 +1,55 @@
+// Package member replaces an unhealthy etcd member of an OpenShift 4
+// control plane: chapter 2 of the "Backup and restore" runbook.
+//
+// Runbook steps covered:
+//
+//   - 2.2, identifying an unhealthy member: FindUnhealthyMember reads the
+//     etcd operator's EtcdMembersAvailable condition (ParseMembersAvailable)
+//     and checks every member's own health in parallel (a linearizable read
+//     through the member's client URL, HealthChecker / DialHealthChecker),
+//     and says when the two disagree.
+//   - 2.3, the member's state: DetermineState runs the runbook's checks in
+//     its order (machine instanceState, node unreachable taint or NotReady,
+//     pod etcd-<node> in Error or CrashLoopBackOff) and returns a State with
+//     evidence in the runbook's words; State.Procedure names 2.4.1 or 2.4.2.
+//     A member that answers again is Healthy: it needs no replacement.
+//   - 2.4.1 and 2.4.2 step "remove the unhealthy member": RemoveMember,
+//     quorum-guarded and idempotent; MemberTable prints the list as
+//     "etcdctl member list -w table" does.
+//   - "remove the old secrets": DeleteMemberSecrets.
+//   - 2.4.1 step 3, "delete and recreate the master machine":
+//     RecreateMachine (NewMachineFrom builds the runbook's edited
+//     new-master-machine.yaml).
+//   - 2.4.2 step 1, "stop the crashlooping etcd pod": StopEtcdMember, on a
+//     host.Host (SSH, debug pod or clustertest), moving aside, never deleting.
+//   - The whole procedures as plans that can be listed (dry run) and run
+//     with progress: ReplacePlan, ReplaceMachinePlan (2.4.1),
+//     ReplaceCrashloopingPlan (2.4.2); their last step is Verify / WaitVerified
+//     (exactly the expected members, started and healthy, etcd pods Running
+//     on every master). The redeployment and rollout waits are
+//     lifecycle.ForceRedeploy and lifecycle.WaitAllNodesAtLatestRevision.
+//
+// # etcd access
+//
+// The package consumes two narrow interfaces that *clientv3.Client
+// satisfies: Cluster (MemberList, MemberRemove) and Dialer (Dial, to reach
+// one member alone for its health check).
+//
+// # Errors
+//
+//   - ErrQuorumLost (*QuorumLostError): a majority of members is down;
+//     replacing one member cannot help, restore from a backup instead
+//     (restore.Plan, runbook 5.3).
+//   - ErrWouldLoseQuorum: RemoveMember refuses a removal that leaves fewer
+//     healthy members than a quorum of the rest.
+//   - ErrMemberHealthy: RemoveMember refuses to remove a healthy member.
+//   - ErrMemberNotFound: Lookup found no member of that name.
+//   - ErrNoUnhealthyMember: FindUnhealthyMember found nothing to replace.
+//   - ErrNoMachine (*NoMachineError): the node has no Machine (user-
+//     provisioned infrastructure): create the new master the way the
+//     original was created.
+//
+// Every removal or deletion the runbook performs is idempotent here: an
+// absent member, a missing secret, an already deleted Machine and an
+// already moved manifest or data directory count as done.
+package member
