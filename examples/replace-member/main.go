@@ -1,0 +1,178 @@
+// Command replace-member replaces the unhealthy etcd member of an OpenShift
+// 4 cluster (runbook chapter 2): it identifies the member and its state
+// (2.2, 2.3), picks procedure 2.4.1 (machine not running / node not ready)
+// or 2.4.2 (etcd pod crashlooping), and runs it step by step.
+//
+//	replace-member -kubeconfig FILE -backup-dir DIR [-dry-run]
+//	    [-etcd-endpoints URLS -etcd-cacert F -etcd-cert F -etcd-key F]  (default: ETCDCTL_* variables)
+//	    [-host debug-pod | -host ssh -ssh-addr HOST -ssh-key F -known-hosts F]  (2.4.2 only)
+//
+// Exit codes: 0 replaced (or, with -dry-run, listed); 2 nothing to replace;
+// 3 quorum is lost: restore from a backup instead (runbook 5.3,
+// examples/restore); 4 no chapter 2 procedure applies (unknown state, or
+// masters not made by the Machine API); 1 other errors.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	machineclient "github.com/openshift/client-go/machine/clientset/versioned"
+	operatorclient "github.com/openshift/client-go/operator/clientset/versioned"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/lifeboat-dev/lifeboat/etcdconn"
+	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/member"
+	"github.com/lifeboat-dev/lifeboat/plan"
+)
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	kubeconfig := flag.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig file; empty means in-cluster configuration")
+	endpoints := flag.String("etcd-endpoints", "", "etcd client URLs, comma separated (default $ETCDCTL_ENDPOINTS)")
+	cacert := flag.String("etcd-cacert", "", "etcd CA bundle (default $ETCDCTL_CACERT)")
+	cert := flag.String("etcd-cert", "", "etcd client certificate (default $ETCDCTL_CERT)")
+	key := flag.String("etcd-key", "", "etcd client key (default $ETCDCTL_KEY)")
+	backupDir := flag.String("backup-dir", "", "etcd backup taken before the replacement (runbook 2.1), verified first")
+	skipBackup := flag.Bool("skip-backup-check", false, "proceed without a verified backup (not recommended)")
+	dryRun := flag.Bool("dry-run", false, "identify the member and list the steps; change nothing")
+	hostKind := flag.String("host", "debug-pod", "how to reach the crashlooping master for 2.4.2: debug-pod or ssh")
+	sshAddr := flag.String("ssh-addr", "", "ssh: host[:port] of the crashlooping master (default: its node name)")
+	sshUser := flag.String("ssh-user", "core", "ssh: login user (commands run under sudo)")
+	sshKey := flag.String("ssh-key", os.ExpandEnv("$HOME/.ssh/id_rsa"), "ssh: private key file")
+	knownHosts := flag.String("known-hosts", os.ExpandEnv("$HOME/.ssh/known_hosts"), "ssh: known_hosts file")
+	saveDir := flag.String("save-dir", ".", "2.4.1: where the old Machine and new-master-machine.yaml are saved")
+	healthTimeout := flag.Duration("health-timeout", 5*time.Second, "timeout of each member health check")
+	interval := flag.Duration("interval", 5*time.Second, "time between status checks")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fail := func(code int, err error) int { fmt.Fprintln(os.Stderr, "replace-member:", err); return code }
+
+	cfg, err := restConfig(*kubeconfig)
+	if err != nil {
+		return fail(1, err)
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fail(1, err)
+	}
+	ops, err := operatorclient.NewForConfig(cfg)
+	if err != nil {
+		return fail(1, err)
+	}
+	machines, err := machineclient.NewForConfig(cfg)
+	if err != nil {
+		return fail(1, err)
+	}
+	ec, err := etcdconn.ConfigFromEnv()
+	if *endpoints != "" {
+		ec, err = etcdconn.Config{Endpoints: strings.Split(*endpoints, ","), CAFile: *cacert, CertFile: *cert, KeyFile: *key}, nil
+	}
+	if err != nil {
+		return fail(1, fmt.Errorf("etcd connection: %w (use -etcd-endpoints or ETCDCTL_ENDPOINTS)", err))
+	}
+	etcd, err := etcdconn.New(ctx, ec)
+	if err != nil {
+		return fail(1, err)
+	}
+	defer etcd.Close()
+	deps := member.Deps{Etcd: etcd, Operator: ops, Kube: kube, Machine: machines}
+
+	// 2.2 and 2.3.
+	f, err := member.FindUnhealthyMember(ctx, deps, member.FindOptions{HealthTimeout: *healthTimeout})
+	switch {
+	case errors.Is(err, member.ErrQuorumLost):
+		return fail(3, err)
+	case errors.Is(err, member.ErrNoUnhealthyMember):
+		fmt.Println(err)
+		return 2
+	case err != nil:
+		return fail(1, err)
+	}
+	fmt.Printf("unhealthy member %s (%x) on node %s: %s\n", f.Member.DisplayName(), f.Member.ID, f.Node, f.State)
+	for _, e := range f.Evidence {
+		fmt.Println("  " + e)
+	}
+	if f.Disagreement != "" {
+		fmt.Println("  note:", f.Disagreement)
+	}
+	if f.State == member.Healthy {
+		fmt.Println("the member is healthy again: it needs no replacement")
+		return 2
+	}
+	if f.State.Procedure() == "" {
+		return fail(4, fmt.Errorf("no procedure of chapter 2 applies to state %s", f.State))
+	}
+
+	opts := member.ReplaceOptions{
+		Node: f.Node, State: f.State, BackupDir: *backupDir, SkipBackupCheck: *skipBackup,
+		HealthTimeout: *healthTimeout, Interval: *interval,
+		Machine: member.RecreateOptions{SaveDir: *saveDir},
+	}
+	if f.State == member.EtcdPodCrashlooping {
+		if *dryRun { // listed only, never run: no debug pod, no ssh session
+			opts.Host = host.NewLocal(f.Node, "/nonexistent", host.LocalOptions{})
+		} else if opts.Host, err = openHost(ctx, *hostKind, f.Node, kube, cfg, *sshAddr, *sshUser, *sshKey, *knownHosts); err != nil {
+			return fail(1, err)
+		}
+		if c, ok := opts.Host.(interface{ Close() error }); ok {
+			defer c.Close()
+		}
+	}
+	p, err := member.ReplacePlan(deps, opts)
+	if err != nil {
+		return fail(1, err)
+	}
+	fmt.Print(p.Describe())
+	if *dryRun {
+		return 0
+	}
+	err = p.Run(ctx, plan.RunOptions{Report: func(e plan.Event) { fmt.Println(time.Now().Format("15:04:05"), e) }})
+	switch {
+	case errors.Is(err, member.ErrQuorumLost):
+		return fail(3, err)
+	case errors.Is(err, member.ErrNoMachine):
+		return fail(4, err)
+	case err != nil:
+		return fail(1, err)
+	}
+	fmt.Println("etcd member replaced")
+	return 0
+}
+
+func openHost(ctx context.Context, kind, node string, kube kubernetes.Interface, cfg *rest.Config, addr, user, keyFile, knownHosts string) (host.Host, error) {
+	switch kind {
+	case "debug-pod":
+		return host.NewDebugPod(ctx, kube, cfg, host.DebugPodConfig{Node: node})
+	case "ssh":
+		cb, err := host.KnownHosts(knownHosts)
+		if err != nil {
+			return nil, err
+		}
+		if addr == "" {
+			addr = node
+		}
+		return host.NewSSH(ctx, host.SSHConfig{Name: node, Addr: addr, User: user, KeyFile: keyFile, HostKeyCallback: cb})
+	}
+	return nil, fmt.Errorf("-host %q: want debug-pod or ssh", kind)
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig == "" {
+		return rest.InClusterConfig()
+	}
+	return clientcmd.BuildConfigFromFlags("", kubeconfig)
+}
