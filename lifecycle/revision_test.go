@@ -3,6 +3,8 @@ package lifecycle
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -146,3 +148,5 @@ func TestWaitHonoursContext(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+var quietLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
