@@ -17,11 +17,11 @@ import (
 
 // Small helpers of the simulation.
 
-// parallel runs f(0..n-1) concurrently (at most 8 at a time) and joins the
+// parallel runs f(0..n-1) concurrently (at most 16 at a time) and joins the
 // errors.
 func parallel(n int, f func(i int) error) error {
 	errs := make([]error, n)
-	sem := make(chan struct{}, 8)
+	sem := make(chan struct{}, 16)
 	var wg sync.WaitGroup
 	for i := range n {
 		sem <- struct{}{}
