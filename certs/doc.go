@@ -36,6 +36,18 @@
 // counts as done. DryRun approves nothing; Deny (off by default) denies the
 // CSRs of their kind that fail validation.
 //
+// A node whose client certificate expired keeps its Ready condition until
+// the node controller notices the missing heartbeats (about 40 s on a real
+// cluster); a node-bootstrapper CSR filed meanwhile is skipped with the
+// reason "node ... is Ready" and approved by a later review (Restart
+// reviews on every poll; re-run approve-csrs).
+//
+// Every review lists the CSRs once, the Machines and Nodes once, and writes
+// one approval per approved CSR, Parallel (8) at a time; the client's rate
+// limit (rest.Config QPS, 5 by default) bounds it too. On two cores 1,000
+// pending CSRs of 500 nodes are reviewed and approved in about 5 s with
+// 1,003 API calls (BenchmarkApprovePendingCSRsOnClusterTest).
+//
 // Errors: ErrMalformedRequest (wrapped) when a CSR's request cannot be
 // parsed; API errors are wrapped with the operation and the CSR name. A CSR
 // that fails validation is not an error: its Decision carries the reasons.
