@@ -85,6 +85,7 @@ func (c *Cluster) ExpireNodeCertificates(ctx context.Context, nodes ...string) e
 		}
 	}
 	s := c.sim()
+	defer c.kickControllers()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, n := range nodes {
@@ -131,7 +132,7 @@ func (c *Cluster) ensureCSRFilerRBAC(ctx context.Context) error {
 			{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: "system:nodes"},
 		},
 	}
-	_, err := c.Kube.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{})
+	_, err := c.ctlKube().RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating cluster role binding %s: %w", nodeBootstrapperRBAC, err)
 	}
@@ -177,7 +178,7 @@ func (c *Cluster) syncNodeCSR(ctx context.Context, node string) error {
 	needServe, servingName := st.needServe, st.servingCSR
 	s.mu.Unlock()
 
-	csrs := c.Kube.CertificatesV1().CertificateSigningRequests()
+	csrs := c.ctlKube().CertificatesV1().CertificateSigningRequests()
 	if expired {
 		if clientName != "" {
 			csr, err := csrs.Get(ctx, clientName, metav1.GetOptions{})
@@ -249,7 +250,7 @@ func (c *Cluster) syncNodeCSR(ctx context.Context, node string) error {
 			return err
 		}
 	}
-	n, err := c.Kube.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+	n, err := c.ctlKube().CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
 	if err != nil {
 		return err
 	}
@@ -343,7 +344,7 @@ func csrDenied(csr *certificatesv1.CertificateSigningRequest) bool {
 // CSR gets a certificate from the cluster CA, written through the status
 // subresource.
 func (c *Cluster) syncCSRSigner(ctx context.Context) error {
-	list, err := c.Kube.CertificatesV1().CertificateSigningRequests().List(ctx, metav1.ListOptions{})
+	list, err := c.ctlKube().CertificatesV1().CertificateSigningRequests().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return fmt.Errorf("listing CSRs: %w", err)
 	}
@@ -368,7 +369,7 @@ func (c *Cluster) syncCSRSigner(ctx context.Context) error {
 			continue
 		}
 		csr.Status.Certificate = certPEM
-		if _, err := c.Kube.CertificatesV1().CertificateSigningRequests().UpdateStatus(ctx, csr, metav1.UpdateOptions{}); err != nil {
+		if _, err := c.ctlKube().CertificatesV1().CertificateSigningRequests().UpdateStatus(ctx, csr, metav1.UpdateOptions{}); err != nil {
 			errs = append(errs, fmt.Errorf("issuing CSR %s: %w", csr.Name, err))
 		}
 	}

@@ -43,6 +43,7 @@ func (c *Cluster) StopMachine(ctx context.Context, node string) error {
 			return fmt.Errorf("clustertest: stopping machine of %s: %w", node, err)
 		}
 	}
+	defer c.kickControllers()
 	return c.recordInstanceState(ctx, node, instanceStopped)
 }
 
@@ -61,6 +62,7 @@ func (c *Cluster) StartMachine(ctx context.Context, node string) error {
 			return fmt.Errorf("clustertest: starting machine of %s: %w", node, err)
 		}
 	}
+	defer c.kickControllers()
 	return c.recordInstanceState(ctx, node, instanceRunning)
 }
 
@@ -98,6 +100,7 @@ func (c *Cluster) CrashloopEtcd(ctx context.Context, node string) error {
 		return err
 	}
 	h.setCrashloop(true)
+	c.kickControllers()
 	return nil
 }
 
@@ -113,6 +116,7 @@ func (c *Cluster) KillEtcd(ctx context.Context, node string) error {
 	if err := h.killEtcd(); err != nil {
 		return fmt.Errorf("clustertest: killing etcd on %s: %w", node, err)
 	}
+	c.kickControllers()
 	return nil
 }
 

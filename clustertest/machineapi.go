@@ -47,7 +47,7 @@ const (
 
 // syncMachines is one pass of the machine controller.
 func (c *Cluster) syncMachines(ctx context.Context) error {
-	list, err := c.Machine.MachineV1beta1().Machines(machineNamespace).List(ctx, metav1.ListOptions{})
+	list, err := c.ctlMachine().MachineV1beta1().Machines(machineNamespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return fmt.Errorf("listing machines: %w", err)
 	}
@@ -61,7 +61,7 @@ func (c *Cluster) syncMachines(ctx context.Context) error {
 }
 
 func (c *Cluster) syncMachine(ctx context.Context, m *machinev1beta1.Machine) error {
-	machines := c.Machine.MachineV1beta1().Machines(machineNamespace)
+	machines := c.ctlMachine().MachineV1beta1().Machines(machineNamespace)
 	if m.DeletionTimestamp != nil {
 		return c.deleteMachine(ctx, m)
 	}
@@ -107,7 +107,7 @@ func (c *Cluster) machineNode(m *machinev1beta1.Machine) string {
 
 // provisionMachine moves a new Machine to Provisioning with an instance.
 func (c *Cluster) provisionMachine(ctx context.Context, m *machinev1beta1.Machine) error {
-	machines := c.Machine.MachineV1beta1().Machines(machineNamespace)
+	machines := c.ctlMachine().MachineV1beta1().Machines(machineNamespace)
 	node, err := c.newNodeName(ctx)
 	if err != nil {
 		return err
@@ -170,7 +170,7 @@ func (c *Cluster) bootMachine(ctx context.Context, m *machinev1beta1.Machine, no
 		}
 	}
 	addrs := nodeAddresses(node)
-	n, err := c.Kube.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+	n, err := c.ctlKube().CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		n, err = c.createNode(ctx, node, role, addrs, m)
 	}
@@ -183,7 +183,7 @@ func (c *Cluster) bootMachine(ctx context.Context, m *machinev1beta1.Machine, no
 	m.Status.NodeRef = &corev1.ObjectReference{Kind: "Node", Name: n.Name, UID: n.UID}
 	now := metav1.Now()
 	m.Status.LastUpdated = &now
-	if _, err := c.Machine.MachineV1beta1().Machines(machineNamespace).UpdateStatus(ctx, m, metav1.UpdateOptions{}); err != nil {
+	if _, err := c.ctlMachine().MachineV1beta1().Machines(machineNamespace).UpdateStatus(ctx, m, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("setting phase Running: %w", err)
 	}
 	return nil
@@ -210,7 +210,7 @@ func (c *Cluster) createNode(ctx context.Context, node, role string, addrs []cor
 	if role == "master" {
 		n.Spec.Taints = []corev1.Taint{{Key: "node-role.kubernetes.io/master", Effect: corev1.TaintEffectNoSchedule}}
 	}
-	created, err := c.Kube.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{})
+	created, err := c.ctlKube().CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -221,7 +221,7 @@ func (c *Cluster) createNode(ctx context.Context, node, role string, addrs []cor
 		LastHeartbeatTime: now, LastTransitionTime: now,
 	}}
 	created.Status.NodeInfo.KubeletVersion = "v1.18.3"
-	return c.Kube.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{})
+	return c.ctlKube().CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{})
 }
 
 // deleteMachine releases the instance of a deleted Machine: its Node and
@@ -233,21 +233,21 @@ func (c *Cluster) deleteMachine(ctx context.Context, m *machinev1beta1.Machine) 
 	if m.Status.Phase == nil || *m.Status.Phase != machinePhaseDeleting {
 		phase := machinePhaseDeleting
 		m.Status.Phase = &phase
-		updated, err := c.Machine.MachineV1beta1().Machines(machineNamespace).UpdateStatus(ctx, m, metav1.UpdateOptions{})
+		updated, err := c.ctlMachine().MachineV1beta1().Machines(machineNamespace).UpdateStatus(ctx, m, metav1.UpdateOptions{})
 		if err != nil {
 			return fmt.Errorf("setting phase Deleting: %w", err)
 		}
 		m = updated
 	}
 	if node := c.machineNode(m); node != "" {
-		err := c.Kube.CoreV1().Nodes().Delete(ctx, node, metav1.DeleteOptions{})
+		err := c.ctlKube().CoreV1().Nodes().Delete(ctx, node, metav1.DeleteOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("deleting node %s: %w", node, err)
 		}
 		c.removeHost(node)
 	}
 	m.Finalizers = slices.DeleteFunc(m.Finalizers, func(f string) bool { return f == machineFinalizer })
-	if _, err := c.Machine.MachineV1beta1().Machines(machineNamespace).Update(ctx, m, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
+	if _, err := c.ctlMachine().MachineV1beta1().Machines(machineNamespace).Update(ctx, m, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("removing finalizer: %w", err)
 	}
 	s := c.sim()
@@ -260,7 +260,7 @@ func (c *Cluster) deleteMachine(ctx context.Context, m *machinev1beta1.Machine) 
 // setInstanceState records the instance's state in the Machine's
 // providerStatus and instance-state annotation, writing only on change.
 func (c *Cluster) setInstanceState(ctx context.Context, m *machinev1beta1.Machine, state string) error {
-	machines := c.Machine.MachineV1beta1().Machines(machineNamespace)
+	machines := c.ctlMachine().MachineV1beta1().Machines(machineNamespace)
 	if m.Annotations[machineInstanceStateAnno] != state {
 		if m.Annotations == nil {
 			m.Annotations = map[string]string{}
@@ -291,7 +291,7 @@ func (c *Cluster) setInstanceState(ctx context.Context, m *machinev1beta1.Machin
 // machineForNode finds the Machine whose nodeRef (or provisioning record)
 // names node.
 func (c *Cluster) machineForNode(ctx context.Context, node string) (*machinev1beta1.Machine, error) {
-	list, err := c.Machine.MachineV1beta1().Machines(machineNamespace).List(ctx, metav1.ListOptions{})
+	list, err := c.ctlMachine().MachineV1beta1().Machines(machineNamespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("listing machines: %w", err)
 	}
@@ -341,7 +341,7 @@ func providerInstanceState(raw *runtime.RawExtension) string {
 // newNodeName picks an AWS-style node name (ip-10-0-X-Y.ec2.internal) used
 // by no Node and no host.
 func (c *Cluster) newNodeName(ctx context.Context) (string, error) {
-	nodes, err := c.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	nodes, err := c.ctlKube().CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return "", fmt.Errorf("listing nodes: %w", err)
 	}

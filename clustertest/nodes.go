@@ -40,7 +40,7 @@ func (c *Cluster) kubeletPosting(node string) (posting bool, known bool) {
 
 // syncNodes is one pass of the node lifecycle controller.
 func (c *Cluster) syncNodes(ctx context.Context) error {
-	nodes, err := c.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	nodes, err := c.ctlKube().CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return fmt.Errorf("listing nodes: %w", err)
 	}
@@ -57,7 +57,7 @@ func (c *Cluster) syncNodes(ctx context.Context) error {
 			continue
 		}
 		if !taintsEqual(n.Spec.Taints, want.Spec.Taints) {
-			updated, err := c.Kube.CoreV1().Nodes().Update(ctx, want, metav1.UpdateOptions{})
+			updated, err := c.ctlKube().CoreV1().Nodes().Update(ctx, want, metav1.UpdateOptions{})
 			if err != nil {
 				if firstErr == nil {
 					firstErr = fmt.Errorf("updating node %s taints: %w", n.Name, err)
@@ -68,7 +68,7 @@ func (c *Cluster) syncNodes(ctx context.Context) error {
 			want = updated
 		}
 		if !nodeStatusEqual(n, want) {
-			if _, err := c.Kube.CoreV1().Nodes().UpdateStatus(ctx, want, metav1.UpdateOptions{}); err != nil && firstErr == nil {
+			if _, err := c.ctlKube().CoreV1().Nodes().UpdateStatus(ctx, want, metav1.UpdateOptions{}); err != nil && firstErr == nil {
 				firstErr = fmt.Errorf("updating node %s status: %w", n.Name, err)
 			}
 		}

@@ -56,21 +56,21 @@ const (
 var etcdOperator = &staticPodOperator{
 	name: "etcd", component: "etcd",
 	get: func(ctx context.Context, c *Cluster) (*staticPodObject, error) {
-		o, err := c.Operator.OperatorV1().Etcds().Get(ctx, "cluster", metav1.GetOptions{})
+		o, err := c.ctlOperator().OperatorV1().Etcds().Get(ctx, "cluster", metav1.GetOptions{})
 		if err != nil {
 			return nil, err
 		}
 		return wrapEtcd(o), nil
 	},
 	update: func(ctx context.Context, c *Cluster, o *staticPodObject) (*staticPodObject, error) {
-		u, err := c.Operator.OperatorV1().Etcds().Update(ctx, o.obj.(*operatorv1.Etcd), metav1.UpdateOptions{})
+		u, err := c.ctlOperator().OperatorV1().Etcds().Update(ctx, o.obj.(*operatorv1.Etcd), metav1.UpdateOptions{})
 		if err != nil {
 			return nil, err
 		}
 		return wrapEtcd(u), nil
 	},
 	updateStatus: func(ctx context.Context, c *Cluster, o *staticPodObject) (*staticPodObject, error) {
-		u, err := c.Operator.OperatorV1().Etcds().UpdateStatus(ctx, o.obj.(*operatorv1.Etcd), metav1.UpdateOptions{})
+		u, err := c.ctlOperator().OperatorV1().Etcds().UpdateStatus(ctx, o.obj.(*operatorv1.Etcd), metav1.UpdateOptions{})
 		if err != nil {
 			return nil, err
 		}
@@ -379,7 +379,7 @@ func (e *etcdInstaller) start(ctx context.Context, node string, h *Host, revisio
 func (c *Cluster) ensureMemberSecrets(ctx context.Context, h *Host) error {
 	missing := false
 	for _, prefix := range []string{"etcd-peer-", "etcd-serving-", "etcd-serving-metrics-"} {
-		_, err := c.Kube.CoreV1().Secrets(nsEtcd).Get(ctx, prefix+h.name, metav1.GetOptions{})
+		_, err := c.ctlKube().CoreV1().Secrets(nsEtcd).Get(ctx, prefix+h.name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			missing = true
 		} else if err != nil {

@@ -101,21 +101,21 @@ var (
 	kubeAPIServerOperator = &staticPodOperator{
 		name: "kube-apiserver", component: "kube-apiserver",
 		get: func(ctx context.Context, c *Cluster) (*staticPodObject, error) {
-			o, err := c.Operator.OperatorV1().KubeAPIServers().Get(ctx, "cluster", metav1.GetOptions{})
+			o, err := c.ctlOperator().OperatorV1().KubeAPIServers().Get(ctx, "cluster", metav1.GetOptions{})
 			if err != nil {
 				return nil, err
 			}
 			return &staticPodObject{obj: o, meta: &o.ObjectMeta, spec: &o.Spec.StaticPodOperatorSpec, status: &o.Status.StaticPodOperatorStatus}, nil
 		},
 		update: func(ctx context.Context, c *Cluster, o *staticPodObject) (*staticPodObject, error) {
-			u, err := c.Operator.OperatorV1().KubeAPIServers().Update(ctx, o.obj.(*operatorv1.KubeAPIServer), metav1.UpdateOptions{})
+			u, err := c.ctlOperator().OperatorV1().KubeAPIServers().Update(ctx, o.obj.(*operatorv1.KubeAPIServer), metav1.UpdateOptions{})
 			if err != nil {
 				return nil, err
 			}
 			return &staticPodObject{obj: u, meta: &u.ObjectMeta, spec: &u.Spec.StaticPodOperatorSpec, status: &u.Status.StaticPodOperatorStatus}, nil
 		},
 		updateStatus: func(ctx context.Context, c *Cluster, o *staticPodObject) (*staticPodObject, error) {
-			u, err := c.Operator.OperatorV1().KubeAPIServers().UpdateStatus(ctx, o.obj.(*operatorv1.KubeAPIServer), metav1.UpdateOptions{})
+			u, err := c.ctlOperator().OperatorV1().KubeAPIServers().UpdateStatus(ctx, o.obj.(*operatorv1.KubeAPIServer), metav1.UpdateOptions{})
 			if err != nil {
 				return nil, err
 			}
@@ -125,21 +125,21 @@ var (
 	kubeControllerManagerOperator = &staticPodOperator{
 		name: "kube-controller-manager", component: "kube-controller-manager",
 		get: func(ctx context.Context, c *Cluster) (*staticPodObject, error) {
-			o, err := c.Operator.OperatorV1().KubeControllerManagers().Get(ctx, "cluster", metav1.GetOptions{})
+			o, err := c.ctlOperator().OperatorV1().KubeControllerManagers().Get(ctx, "cluster", metav1.GetOptions{})
 			if err != nil {
 				return nil, err
 			}
 			return &staticPodObject{obj: o, meta: &o.ObjectMeta, spec: &o.Spec.StaticPodOperatorSpec, status: &o.Status.StaticPodOperatorStatus}, nil
 		},
 		update: func(ctx context.Context, c *Cluster, o *staticPodObject) (*staticPodObject, error) {
-			u, err := c.Operator.OperatorV1().KubeControllerManagers().Update(ctx, o.obj.(*operatorv1.KubeControllerManager), metav1.UpdateOptions{})
+			u, err := c.ctlOperator().OperatorV1().KubeControllerManagers().Update(ctx, o.obj.(*operatorv1.KubeControllerManager), metav1.UpdateOptions{})
 			if err != nil {
 				return nil, err
 			}
 			return &staticPodObject{obj: u, meta: &u.ObjectMeta, spec: &u.Spec.StaticPodOperatorSpec, status: &u.Status.StaticPodOperatorStatus}, nil
 		},
 		updateStatus: func(ctx context.Context, c *Cluster, o *staticPodObject) (*staticPodObject, error) {
-			u, err := c.Operator.OperatorV1().KubeControllerManagers().UpdateStatus(ctx, o.obj.(*operatorv1.KubeControllerManager), metav1.UpdateOptions{})
+			u, err := c.ctlOperator().OperatorV1().KubeControllerManagers().UpdateStatus(ctx, o.obj.(*operatorv1.KubeControllerManager), metav1.UpdateOptions{})
 			if err != nil {
 				return nil, err
 			}
@@ -149,21 +149,21 @@ var (
 	kubeSchedulerOperator = &staticPodOperator{
 		name: "kube-scheduler", component: "kube-scheduler",
 		get: func(ctx context.Context, c *Cluster) (*staticPodObject, error) {
-			o, err := c.Operator.OperatorV1().KubeSchedulers().Get(ctx, "cluster", metav1.GetOptions{})
+			o, err := c.ctlOperator().OperatorV1().KubeSchedulers().Get(ctx, "cluster", metav1.GetOptions{})
 			if err != nil {
 				return nil, err
 			}
 			return &staticPodObject{obj: o, meta: &o.ObjectMeta, spec: &o.Spec.StaticPodOperatorSpec, status: &o.Status.StaticPodOperatorStatus}, nil
 		},
 		update: func(ctx context.Context, c *Cluster, o *staticPodObject) (*staticPodObject, error) {
-			u, err := c.Operator.OperatorV1().KubeSchedulers().Update(ctx, o.obj.(*operatorv1.KubeScheduler), metav1.UpdateOptions{})
+			u, err := c.ctlOperator().OperatorV1().KubeSchedulers().Update(ctx, o.obj.(*operatorv1.KubeScheduler), metav1.UpdateOptions{})
 			if err != nil {
 				return nil, err
 			}
 			return &staticPodObject{obj: u, meta: &u.ObjectMeta, spec: &u.Spec.StaticPodOperatorSpec, status: &u.Status.StaticPodOperatorStatus}, nil
 		},
 		updateStatus: func(ctx context.Context, c *Cluster, o *staticPodObject) (*staticPodObject, error) {
-			u, err := c.Operator.OperatorV1().KubeSchedulers().UpdateStatus(ctx, o.obj.(*operatorv1.KubeScheduler), metav1.UpdateOptions{})
+			u, err := c.ctlOperator().OperatorV1().KubeSchedulers().UpdateStatus(ctx, o.obj.(*operatorv1.KubeScheduler), metav1.UpdateOptions{})
 			if err != nil {
 				return nil, err
 			}
@@ -197,7 +197,7 @@ func (c *Cluster) masterNodes(ctx context.Context) ([]string, error) {
 		return names, nil
 	}
 	s.mu.Unlock()
-	nodes, err := c.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: masterRoleLabel})
+	nodes, err := c.ctlKube().CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: masterRoleLabel})
 	if err != nil {
 		return nil, fmt.Errorf("listing master nodes: %w", err)
 	}
@@ -578,7 +578,7 @@ func (c *Cluster) syncClusterOperator(ctx context.Context, name string, conds []
 		s.coWritten[name] = &writtenConditions{conds: conds, at: time.Now()}
 		s.mu.Unlock()
 	}
-	co, err := c.Config.ConfigV1().ClusterOperators().Get(ctx, name, metav1.GetOptions{})
+	co, err := c.ctlConfig().ConfigV1().ClusterOperators().Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
@@ -609,7 +609,7 @@ func (c *Cluster) syncClusterOperator(ctx context.Context, name string, conds []
 		remember()
 		return nil
 	}
-	if _, err := c.Config.ConfigV1().ClusterOperators().UpdateStatus(ctx, co, metav1.UpdateOptions{}); err != nil {
+	if _, err := c.ctlConfig().ConfigV1().ClusterOperators().UpdateStatus(ctx, co, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("updating clusteroperator %s: %w", name, err)
 	}
 	remember()
