@@ -3,7 +3,9 @@ package host
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
+	"time"
 )
 
 // crictlPS is the part of "crictl ps -o json" (a CRI ListContainersResponse
@@ -49,4 +51,27 @@ func criState(s string) string {
 		return ""
 	}
 	return strings.ToUpper(s[:1]) + strings.ToLower(s[1:])
+}
+
+// Commands the runbook runs for the typed operations, shared by every
+// implementation that runs commands.
+var restartKubeletArgv = []string{"systemctl", "restart", "kubelet.service"}
+
+func crictlArgv(name string) []string {
+	if name == "" {
+		return []string{"crictl", "ps", "-o", "json"}
+	}
+	// crictl's --name is a regular expression; quote it so name matches as
+	// a plain substring, like the runbook's "grep etcd".
+	return []string{"crictl", "ps", "--name", regexp.QuoteMeta(name), "-o", "json"}
+}
+
+// shutdownArgv is "shutdown -h +N": the delay in whole minutes, rounded up,
+// at least one (the runbook's "shutdown -h 1").
+func shutdownArgv(delay time.Duration) []string {
+	minutes := int64((delay + time.Minute - 1) / time.Minute)
+	if minutes < 1 {
+		minutes = 1
+	}
+	return []string{"shutdown", "-h", fmt.Sprintf("+%d", minutes)}
 }

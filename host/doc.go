@@ -64,11 +64,12 @@
 //
 // # Limitations
 //
-// Cancelling ctx stops waiting at once. For SSH and DebugPod the command
-// on the host is then stopped by a second, short command that sends
-// SIGTERM to it and its children (every shell line reports its PID first,
-// because sshd refuses signal requests for root logins and exec streams
-// carry no signals); a command whose grandchildren run on may leave them
-// running. Modification times read over SSH or a debug pod have a
+// Cancelling ctx stops a Local command at once (its process group is
+// killed). For SSH and DebugPod the command on the host is stopped by a
+// second, short command (bounded to 10 seconds) that sends SIGTERM to it
+// and its children before the operation returns: every shell line reports
+// its PID first, because sshd refuses signal requests for root logins and
+// exec streams carry no signals. Grandchildren of a cancelled command may
+// run on. Modification times read over SSH or a debug pod have a
 // resolution of one second.
 package host

@@ -173,7 +173,7 @@ func (d *testSSHD) config(t *testing.T) SSHConfig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return SSHConfig{Name: "master-0", Addr: d.Addr, User: d.User, KeyFile: d.UserKey, HostKeyCallback: cb, DialTimeout: 10 * time.Second}
+	return SSHConfig{Name: "master-0", Addr: d.Addr, User: d.User, KeyFile: d.UserKey, HostKeyCallback: cb, DialTimeout: 30 * time.Second}
 }
 
 func TestSSHSuite(t *testing.T) {
@@ -317,7 +317,7 @@ func TestSSHDialHonoursContext(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("NewSSH = %v, want context.DeadlineExceeded", err)
 	}
-	if d := time.Since(start); d > 10*time.Second {
+	if d := time.Since(start); d > 30*time.Second {
 		t.Errorf("NewSSH returned after %v", d)
 	}
 }

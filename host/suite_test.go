@@ -292,11 +292,11 @@ func runHostSuite(t *testing.T, h Host, dir, log string) {
 		if _, err := h.Run(cctx, nil, "sleep", sleeper); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Run(sleep) after deadline = %v", err)
 		}
-		if d := time.Since(start); d > 10*time.Second {
+		if d := time.Since(start); d > 30*time.Second {
 			t.Errorf("Run returned %v after the deadline", d)
 		}
 		// The command itself was stopped on the host (this machine).
-		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 			out, _ := exec.Command("pgrep", "-f", "sleep "+sleeper).Output()
 			if len(bytes.TrimSpace(out)) == 0 {
 				break
