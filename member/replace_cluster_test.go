@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/clustertest"
 	"github.com/lifeboat-dev/lifeboat/plan"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -95,6 +96,11 @@ func TestReplaceStoppedMachine(t *testing.T) {
 	putKeys(t, ctx, cli, 50)
 	victim := c.Masters()[0]
 	oldMachine := c.MachineName(victim)
+	// Runbook 2.1: a backup first; the plan verifies it.
+	backupDir := t.TempDir()
+	if _, err := backup.Take(ctx, cli, backupDir, backup.TakeOptions{Host: c.Host(c.Masters()[1]), Config: c.Config, MinClusterAge: -1, Logger: quiet}); err != nil {
+		t.Fatal(err)
+	}
 	if err := c.StopMachine(ctx, victim); err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +108,7 @@ func TestReplaceStoppedMachine(t *testing.T) {
 	t.Logf("finding: %s %s (procedure %s)\n%s", f.Node, f.State, f.State.Procedure(), strings.Join(f.Evidence, "\n"))
 
 	saveDir := t.TempDir()
-	p, err := ReplacePlan(deps, ReplaceOptions{Node: f.Node, State: f.State, SkipBackupCheck: true,
+	p, err := ReplacePlan(deps, ReplaceOptions{Node: f.Node, State: f.State, BackupDir: backupDir,
 		Interval: 200 * time.Millisecond, HealthTimeout: 2 * time.Second, Logger: quiet,
 		Machine: RecreateOptions{SaveDir: saveDir}})
 	if err != nil {
