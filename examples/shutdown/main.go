@@ -43,7 +43,7 @@ func run() int {
 	override := flag.String("override", "", "reason to shut down without a verified backup")
 	dryRun := flag.Bool("dry-run", false, "check the backup and list the nodes, touch no host")
 	parallel := flag.Int("parallel", 10, "hosts told to shut down at once")
-	delay := flag.Duration("delay", time.Minute, "delay before the hosts halt (shutdown -h 1)")
+	delay := flag.Duration("delay", time.Minute, "delay before the hosts halt (shutdown -h 1); 0 halts at once")
 	user := flag.String("ssh-user", "core", "SSH login user")
 	key := flag.String("ssh-key", filepath.Join(home, ".ssh", "id_ed25519"), "SSH private key")
 	knownHosts := flag.String("known-hosts", filepath.Join(home, ".ssh", "known_hosts"), "known_hosts file with the nodes' host keys")
