@@ -148,3 +148,44 @@ func TestShutdownRestartDrillOnClusterTest(t *testing.T) {
 		t.Errorf("client CSRs approved for %v, want all of %s", approved, strings.Join(nodes, ", "))
 	}
 }
+
+// A master that does not come back (its machine was never started): Restart
+// gives up after its timeout with a RecoveryError naming the master and
+// pointing to the restore procedure.
+func TestRestartDidNotRecoverOnClusterTest(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c := clustertest.Start(t, clustertest.Options{Workers: -1})
+	lost := c.Masters()[2]
+	if err := c.StopMachine(ctx, lost); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		n, err := c.Kube.CoreV1().Nodes().Get(ctx, lost, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		for _, cond := range n.Status.Conditions {
+			if cond.Type == corev1.NodeReady {
+				return cond.Status != corev1.ConditionTrue, nil
+			}
+		}
+		return false, nil
+	}); err != nil {
+		t.Fatalf("%s did not turn NotReady: %v", lost, err)
+	}
+	_, err := lifecycle.Restart(ctx, c.Kube, c.Config, c.Machine, lifecycle.RestartOptions{
+		Interval: 200 * time.Millisecond, MastersTimeout: 5 * time.Second,
+		Progress: func(m string) { t.Log(m) },
+	})
+	var re *lifecycle.RecoveryError
+	if !errors.Is(err, lifecycle.ErrClusterDidNotRecover) || !errors.As(err, &re) {
+		t.Fatalf("err = %v, want a RecoveryError", err)
+	}
+	if re.Phase != "masters" || len(re.NotReady) != 1 || !strings.HasPrefix(re.NotReady[0], lost+" ") {
+		t.Errorf("phase %q not ready %q, want masters [%s ...]", re.Phase, re.NotReady, lost)
+	}
+	if !strings.Contains(err.Error(), "runbook 5.3") {
+		t.Errorf("error does not point to the restore procedure: %v", err)
+	}
+}
