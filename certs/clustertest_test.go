@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	machinev1beta1 "github.com/openshift/api/machine/v1beta1"
 	certv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -198,5 +199,45 @@ func TestApproveOnClusterTest(t *testing.T) {
 	})
 	if err != nil {
 		t.Errorf("nodes not Ready after approval: %v", err)
+	}
+
+	// A new node (PolicyNewNode): a Machine with addresses and no nodeRef
+	// yet, no Node, and a node-bootstrapper CSR filed after the Machine. The
+	// Machine lives in a namespace of its own so that clustertest's machine
+	// controller does not provision it.
+	const ns = "lifeboat-new-nodes"
+	if _, err := c.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.Machine.MachineV1beta1().Machines(ns).Create(ctx, &machinev1beta1.Machine{ObjectMeta: metav1.ObjectMeta{Name: "new-worker-machine"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalDNS, Address: "new-worker.ec2.internal"}, {Type: corev1.NodeInternalIP, Address: "10.0.200.1"}}
+	if _, err := c.Machine.MachineV1beta1().Machines(ns).UpdateStatus(ctx, m, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	mkCSR(bootstrapper, "new-worker-client", certv1.KubeAPIServerClientKubeletSignerName,
+		&x509.CertificateRequest{Subject: pkix.Name{CommonName: "system:node:new-worker.ec2.internal", Organization: []string{"system:nodes"}}}, clientUsages...)
+	ds, err = certs.ApproveNodeBootstrapperCSRs(ctx, c.Kube, c.Machine, certs.ApproveOptions{MachineNamespace: ns, Names: []string{"new-worker-client", "bogus-masters"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]certs.Decision{}
+	for _, d := range ds {
+		got[d.Name] = d
+	}
+	if d := got["new-worker-client"]; d.Outcome != certs.Approved || d.Policy != certs.PolicyNewNode {
+		t.Errorf("new node CSR: %v", d)
+	}
+	if d := got["bogus-masters"]; d.Outcome != certs.Skipped {
+		t.Errorf("bogus-masters: %v", d)
+	}
+	nw, err := c.Kube.CertificatesV1().CertificateSigningRequests().Get(ctx, "new-worker-client", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !certs.IsApproved(nw) || nw.Status.Conditions[0].Reason != "LifeboatNodeBootstrapper" {
+		t.Errorf("new-worker-client conditions %+v", nw.Status.Conditions)
 	}
 }
