@@ -92,8 +92,8 @@ type ApproveOptions struct {
 	Now func() time.Time
 	// MachineNamespace holds the Machines; DefaultMachineNamespace when empty.
 	MachineNamespace string
-	// UseNodeAddresses checks serving CSRs against the Node's own addresses
-	// when machines is nil (no Machine API).
+	// UseNodeAddresses, when machines is nil (no Machine API), checks CSRs
+	// against the Nodes instead (see Inventory.UseNodeAddresses).
 	UseNodeAddresses bool
 	// Parallel is how many approvals are written at once; 8 when zero.
 	// The client's own rate limit (rest.Config QPS, 5 by default) also

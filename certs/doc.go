@@ -18,7 +18,9 @@
 //     one: PolicyNewNode (the Machine has no nodeRef yet and the CSR is newer
 //     than the Machine) and PolicyExpiredClientCertificate (section 5.4: the
 //     Machine's nodeRef is that node, the Node exists and is not Ready
-//     because its client certificate expired).
+//     because its client certificate expired). Without Machine API
+//     (ApproveOptions.UseNodeAddresses) only the second is possible,
+//     checked against the Node alone.
 //   - Kubelet serving CSRs (signer kubernetes.io/kubelet-serving) must come
 //     from system:node:<name> in group system:nodes, ask for CN equal to the
 //     requestor and O system:nodes only, the kubelet serving usages, and

@@ -106,9 +106,13 @@ type Inventory struct {
 	Machines   []machinev1beta1.Machine
 	// Nodes by name.
 	Nodes map[string]*corev1.Node
-	// UseNodeAddresses allows, when MachineAPI is false, checking a serving
-	// CSR's names against the Node's own status addresses. They are
-	// reported by the kubelet itself, so this is weaker than a Machine.
+	// UseNodeAddresses allows, when MachineAPI is false (user-provisioned
+	// clusters), checking CSRs against the Nodes: a serving CSR's names
+	// against the Node's own status addresses, and a node-bootstrapper CSR
+	// only for a Node that exists and is not Ready
+	// (PolicyExpiredClientCertificate; a new node is never approved this
+	// way). Node addresses are reported by the kubelet itself, so this is
+	// weaker than a Machine.
 	UseNodeAddresses bool
 }
 
@@ -267,7 +271,7 @@ func joinUsages(us []certv1.KeyUsage) string {
 	return strings.Join(s, ", ")
 }
 
-// checkSubject checks O and the absence of SANs that a kubelet never asks for.
+// checkOrganization checks that O is exactly system:nodes.
 func checkOrganization(v *Validation, req *x509.CertificateRequest) {
 	if !slices.Equal(req.Subject.Organization, []string{NodesGroup}) {
 		v.fail("subject organization %q is not exactly [%q]", req.Subject.Organization, NodesGroup)
@@ -310,7 +314,19 @@ func validateNodeClient(csr *certv1.CertificateSigningRequest, inv *Inventory, v
 	}
 
 	if !inv.MachineAPI {
-		v.fail("no Machine API: a node-bootstrapper CSR for %s cannot be checked against a Machine", node)
+		if !inv.UseNodeAddresses {
+			v.fail("no Machine API: a node-bootstrapper CSR for %s cannot be checked against a Machine", node)
+			return
+		}
+		// Without Machine API only the recovery case can be checked: the
+		// Node exists and stopped reporting. A new node cannot.
+		switch n := inv.Nodes[node]; {
+		case n == nil:
+			v.fail("no Machine API and no Node %s: a new node cannot be checked", node)
+		case nodeReady(n):
+			v.fail("node %s is Ready: a node whose client certificate works needs no node-bootstrapper certificate", node)
+		}
+		v.Policy = PolicyExpiredClientCertificate
 		return
 	}
 	var named []*machinev1beta1.Machine

@@ -62,6 +62,40 @@ func TestValidate(t *testing.T) {
 			},
 			wantPolicy: PolicyKubeletServingNodeAddresses, wantNode: "ghost",
 		},
+		{
+			name: "expired client certificate without machine API, checked against the Node",
+			csr:  func(t *testing.T) *certv1.CertificateSigningRequest { return clientCSR(t, "c", "ghost", newCSRTime) },
+			inv: func() *Inventory {
+				inv := fixtureInventory()
+				inv.MachineAPI, inv.Machines, inv.UseNodeAddresses = false, nil, true
+				return inv
+			},
+			wantPolicy: PolicyExpiredClientCertificate, wantNode: "ghost",
+		},
+		{
+			name: "new node without machine API is never approved",
+			csr: func(t *testing.T) *certv1.CertificateSigningRequest {
+				return clientCSR(t, "c", "worker-new", newCSRTime)
+			},
+			inv: func() *Inventory {
+				inv := fixtureInventory()
+				inv.MachineAPI, inv.Machines, inv.UseNodeAddresses = false, nil, true
+				return inv
+			},
+			wantNode:    "worker-new",
+			wantReasons: []string{"no Machine API and no Node worker-new"},
+		},
+		{
+			name: "client CSR without machine API and without node addresses allowed",
+			csr:  func(t *testing.T) *certv1.CertificateSigningRequest { return clientCSR(t, "c", "master-0", newCSRTime) },
+			inv: func() *Inventory {
+				inv := fixtureInventory()
+				inv.MachineAPI, inv.Machines = false, nil
+				return inv
+			},
+			wantNode:    "master-0",
+			wantReasons: []string{"no Machine API: a node-bootstrapper CSR for master-0 cannot be checked"},
+		},
 		// Adversarial cases: none may pass, each must say why.
 		{
 			name: "serving CSR whose SANs name the API server",
