@@ -13,7 +13,10 @@
 //     must come from the node-bootstrapper service account of
 //     openshift-machine-config-operator with exactly its groups, ask for
 //     CN system:node:<name> and O system:nodes only, carry no subject
-//     alternative name, ask for exactly the kubelet client usages, and name
+//     alternative name, ask for exactly the kubelet client usages (digital
+//     signature and client auth, with or without key encipherment: OpenShift
+//     4.5 kubelets add it whatever their key type, and cluster-machine-approver
+//     and kube-controller-manager accept both sets), and name
 //     a node that a Machine's status addresses name. Two policies allow
 //     one: PolicyNewNode (the Machine has no nodeRef yet and the CSR is newer
 //     than the Machine) and PolicyExpiredClientCertificate (section 5.4: the
