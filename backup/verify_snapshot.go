@@ -43,7 +43,7 @@ type VerifySnapshotOptions struct {
 // *SnapshotError wrapping ErrHashMismatch, ErrNoHash, ErrTruncated or
 // ErrCorruptDatabase.
 //
-// Memory: the hash pass uses one 1 MiB buffer. The database check maps the
+// Memory: the hash pass uses one 128 KiB buffer. The database check maps the
 // file without MAP_POPULATE and walks every page, so the process's
 // resident set grows by up to the file size in clean, shared page-cache
 // pages that the kernel reclaims under pressure; SkipDBCheck avoids it.
@@ -55,7 +55,7 @@ func VerifySnapshot(ctx context.Context, path string, opts VerifySnapshotOptions
 	}
 	defer f.Close()
 	h := newTrailerHasher()
-	buf := make([]byte, defaultBufferSize)
+	buf := make([]byte, 128<<10)
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, fail("read", err)
