@@ -38,7 +38,7 @@ func (p powerSwitch) Shutdown(_ context.Context, delay time.Duration) error {
 	return nil
 }
 
-func node(name, role string, unschedulable bool) *corev1.Node {
+func exampleNode(name, role string, unschedulable bool) *corev1.Node {
 	return &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"node-role.kubernetes.io/" + role: ""}},
 		Spec:       corev1.NodeSpec{Unschedulable: unschedulable},
@@ -53,9 +53,9 @@ func node(name, role string, unschedulable bool) *corev1.Node {
 func ExampleShutdown() {
 	ctx := context.Background()
 	kube := fake.NewClientset(
-		node("master-0", "master", true), // drained for a custom workload
-		node("master-1", "master", false),
-		node("worker-0", "worker", false),
+		exampleNode("master-0", "master", true), // drained for a custom workload
+		exampleNode("master-1", "master", false),
+		exampleNode("worker-0", "worker", false),
 	)
 	log := &haltLog{halted: map[string]time.Duration{}}
 	hosts := func(name string) (host.Host, error) {
@@ -83,7 +83,7 @@ func ExampleShutdown() {
 // of nodes that are not Ready).
 func ExampleRestart() {
 	ctx := context.Background()
-	kube := fake.NewClientset(node("master-0", "master", false), node("worker-0", "worker", false))
+	kube := fake.NewClientset(exampleNode("master-0", "master", false), exampleNode("worker-0", "worker", false))
 	config := configfake.NewClientset(&configv1.ClusterOperator{
 		ObjectMeta: metav1.ObjectMeta{Name: "etcd"},
 		Status: configv1.ClusterOperatorStatus{Conditions: []configv1.ClusterOperatorStatusCondition{

@@ -66,7 +66,7 @@ func testMachine(node string) *machinev1beta1.Machine {
 	}
 }
 
-func co(name string, available, degraded bool) *configv1.ClusterOperator {
+func testOperator(name string, available, degraded bool) *configv1.ClusterOperator {
 	b := func(v bool) configv1.ConditionStatus {
 		if v {
 			return configv1.ConditionTrue
@@ -119,7 +119,7 @@ func restartCluster(t *testing.T, unschedulableMaster bool) (*fake.Clientset, *m
 func TestRestart(t *testing.T) {
 	ctx := context.Background()
 	kube, machines := restartCluster(t, true)
-	config := configfake.NewClientset(co("etcd", true, false), co("kube-apiserver", true, false))
+	config := configfake.NewClientset(testOperator("etcd", true, false), testOperator("kube-apiserver", true, false))
 	var progress []string
 	res, err := Restart(ctx, kube, config, machines, RestartOptions{
 		Interval: 5 * time.Millisecond, UncordonMasters: true,
@@ -192,7 +192,7 @@ func TestRestartFailures(t *testing.T) {
 			name: "a degraded ClusterOperator",
 			setup: func(t *testing.T) (*fake.Clientset, *machinefake.Clientset, *configfake.Clientset) {
 				k, m := restartCluster(t, false)
-				return k, m, configfake.NewClientset(co("etcd", true, false), co("authentication", true, true), co("console", false, false))
+				return k, m, configfake.NewClientset(testOperator("etcd", true, false), testOperator("authentication", true, true), testOperator("console", false, false))
 			},
 			opts:      RestartOptions{OperatorsTimeout: 50 * time.Millisecond},
 			wantPhase: "operators",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -191,21 +192,11 @@ func TestShutdown(t *testing.T) {
 				}
 			}
 			calls := append([]string(nil), fleet.shutdowns...)
-			sortStrings(calls)
+			sort.Strings(calls)
 			if strings.Join(calls, ",") != strings.Join(tc.wantCalls, ",") {
 				t.Errorf("host shutdowns %v, want %v", calls, tc.wantCalls)
 			}
 		})
-	}
-}
-
-func sortStrings(s []string) {
-	for i := range s {
-		for j := i + 1; j < len(s); j++ {
-			if s[j] < s[i] {
-				s[i], s[j] = s[j], s[i]
-			}
-		}
 	}
 }
 
