@@ -98,7 +98,7 @@ func RecreateMachine(ctx context.Context, machines machineclient.Interface, node
 	var old, existingNew *machinev1beta1.Machine
 	for i := range list.Items {
 		m := &list.Items[i]
-		if m.Status.NodeRef != nil && m.Status.NodeRef.Name == node && m.Annotations[AnnotationReplacesNode] == "" {
+		if m.Status.NodeRef != nil && m.Status.NodeRef.Name == node && m.Annotations[AnnotationReplacesNode] != node {
 			old = m
 		}
 		if m.Annotations[AnnotationReplacesNode] == node {

@@ -165,6 +165,12 @@ func TestRecreateMachine(t *testing.T) {
 	if len(list.Items) != 3 {
 		t.Fatalf("%d machines after re-run, want 3", len(list.Items))
 	}
+
+	// The replacement's own node fails later: it is replaced in turn.
+	third, err := RecreateMachine(ctx, mc, "new-node-for-cl-master-3", RecreateOptions{Interval: 10 * time.Millisecond, Logger: quiet})
+	if err != nil || third.OldName != "cl-master-3" || third.New.Name != "cl-master-4" || third.Resumed {
+		t.Fatalf("replacing the replacement: %+v, %v", third, err)
+	}
 }
 
 func TestRecreateMachineResumesFromSavedFile(t *testing.T) {
