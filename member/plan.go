@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -209,6 +210,8 @@ func (r *replacement) identify(ctx context.Context, progress func(string)) error
 		return fmt.Errorf("the unhealthy member is %s, not %s", f.Member.DisplayName(), r.o.Node)
 	case f.State == Healthy:
 		return fmt.Errorf("%s is healthy again: it needs no replacement (runbook 2.3 note)", r.o.Node)
+	case r.procedure == "2.4.2" && f.State == Unknown && r.stoppedEarlier(ctx):
+		progress("etcd on " + r.o.Node + " was stopped by an earlier run (its manifest is in " + r.stopDir() + "); continuing")
 	case f.State.Procedure() != r.procedure:
 		return fmt.Errorf("%s is in state %s, which procedure %s does not cover (it needs %q)", r.o.Node, f.State, r.procedure, f.State.Procedure())
 	}
@@ -360,4 +363,19 @@ func (r *replacement) verify(ctx context.Context, progress func(string)) error {
 	}
 	progress(v.Summary())
 	return nil
+}
+
+func (r *replacement) stopDir() string {
+	return r.o.Stop.withDefaults().BackupDir
+}
+
+// stoppedEarlier reports whether StopEtcdMember already ran on the host:
+// the manifest is out of the manifest directory and in the backup one.
+func (r *replacement) stoppedEarlier(ctx context.Context) bool {
+	so := r.o.Stop.withDefaults()
+	if _, err := r.o.Host.Stat(ctx, so.ManifestPath); err == nil {
+		return false
+	}
+	_, err := r.o.Host.Stat(ctx, path.Join(so.BackupDir, path.Base(so.ManifestPath)))
+	return err == nil
 }

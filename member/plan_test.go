@@ -3,8 +3,11 @@ package member
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	operatorfake "github.com/openshift/client-go/operator/clientset/versioned/fake"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -133,3 +136,42 @@ func TestReplacePlanIdentifyRefuses(t *testing.T) {
 }
 
 var metav1Get = metav1.GetOptions{}
+
+// A 2.4.2 run interrupted after stopping etcd on the host is run again
+// without a plan.State: identify accepts the stopped member, the stop step
+// finds its moves done, and the member is removed.
+func TestCrashloopingPlanRerunAfterStop(t *testing.T) {
+	root, h := hostTree(t, false)
+	if err := os.MkdirAll(filepath.Join(root, "var/lib/etcd-backup"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(root, "etc/kubernetes/manifests/etcd-pod.yaml"), filepath.Join(root, "var/lib/etcd-backup/etcd-pod.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	f := newFakeEtcd("master-0", "master-1", "master-2").down("master-0")
+	deps := planDeps(f, readyNode("master-0"), readyNode("master-1"), readyNode("master-2"), secret("etcd-peer-master-0"))
+	p, err := ReplacePlan(deps, ReplaceOptions{Node: "master-0", State: EtcdPodCrashlooping, Host: h, SkipBackupCheck: true, Logger: quiet,
+		Stop: StopOptions{Interval: time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	var events []string
+	err = p.Run(ctx, plan.RunOptions{Report: func(e plan.Event) {
+		if e.Status != plan.Progress {
+			events = append(events, e.Step.ID+" "+string(e.Status))
+		}
+	}})
+	// No operator rolls anything out here: the run ends waiting for the revision.
+	var se *plan.StepError
+	if !errors.As(err, &se) || se.Step != "wait-revision" {
+		t.Fatalf("err = %v; events %q", err, events)
+	}
+	if len(f.removed) != 1 {
+		t.Fatalf("removed %x; events %q", f.removed, events)
+	}
+	if _, err := os.Stat(filepath.Join(root, "tmp/etcd/member/snap/db")); err != nil {
+		t.Fatal(err)
+	}
+}
