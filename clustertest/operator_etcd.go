@@ -196,7 +196,9 @@ func (c *Cluster) memberList(ctx context.Context) ([]*etcdserverpb.Member, error
 	}
 	ctx, cancel := context.WithTimeout(ctx, etcdCallTimeout)
 	defer cancel()
-	resp, err := cl.MemberList(ctx)
+	// Serializable: the list must be readable while a member just added
+	// has not started and the cluster waits for it to regain quorum.
+	resp, err := cl.MemberList(ctx, clientv3.WithSerializable())
 	if err != nil {
 		return nil, fmt.Errorf("listing etcd members: %w", err)
 	}
@@ -345,13 +347,17 @@ func (e *etcdInstaller) start(ctx context.Context, node string, h *Host, revisio
 	mine := slices.IndexFunc(members, func(m *etcdserverpb.Member) bool {
 		return m.Name == node || slices.Contains(m.PeerURLs, peer)
 	})
-	if mine < 0 || members[mine].Name == "" {
-		// A new (or never started) member starts from an empty data dir.
+	switch {
+	case mine < 0:
+		// Everything that needs the API comes first: once the member is
+		// added, a one- or two-member cluster has no quorum (and so no API)
+		// until it starts.
+		if err := c.ensureMemberSecrets(ctx, h); err != nil {
+			return err
+		}
 		if err := moveAsideEtcdData(h); err != nil {
 			return err
 		}
-	}
-	if mine < 0 {
 		cl, err := c.etcdMembersClient(ctx)
 		if err != nil {
 			return err
@@ -363,12 +369,21 @@ func (e *etcdInstaller) start(ctx context.Context, node string, h *Host, revisio
 			return fmt.Errorf("adding etcd member %s (%s): %w", node, peer, err)
 		}
 		members = resp.Members
+	case members[mine].Name == "":
+		// Added before but never started: start it on an empty data dir.
+		// The API may be down until it does, so its secrets are best effort.
+		if err := c.ensureMemberSecrets(ctx, h); err != nil {
+			c.controllerLogger().Debug("etcd member secrets", "node", node, "err", err)
+		}
+		if err := moveAsideEtcdData(h); err != nil {
+			return err
+		}
+	default:
+		if err := c.ensureMemberSecrets(ctx, h); err != nil {
+			return err
+		}
 	}
-	if err := c.ensureMemberSecrets(ctx, h); err != nil {
-		return err
-	}
-	initialCluster := c.initialCluster(members, node, peer)
-	return c.writeEtcdRevision(h, int(revision), initialCluster, "existing")
+	return c.writeEtcdRevision(h, int(revision), c.initialCluster(members, node, peer), "existing")
 }
 
 // ensureMemberSecrets re-creates the etcd-peer-, etcd-serving- and
