@@ -114,6 +114,20 @@ func TestReplaceStoppedMachine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// First run: interrupted once the old Machine is being deleted.
+	rctx, interrupt := context.WithCancel(ctx)
+	err = p.Run(rctx, plan.RunOptions{Report: func(e plan.Event) {
+		t.Log(e.String())
+		if e.Step.ID == "recreate-machine" && strings.HasPrefix(e.Message, "waiting for machine") {
+			interrupt()
+		}
+	}})
+	interrupt()
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: %v", err)
+	}
+	// Second run, without any saved plan state: every step recognises what
+	// the first run did.
 	runPlan(t, ctx, p)
 
 	// End state the runbook's verification checks.
