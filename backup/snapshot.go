@@ -54,8 +54,10 @@ type SnapshotOptions struct {
 	// Now is the clock for the default file name; nil means time.Now.
 	Now func() time.Time
 	// BufferSize is the size of each of the two copy buffers (one
-	// receiving while the other is hashed and written); 0 means 64 KiB,
-	// which keeps both in the CPU's cache (larger buffers measured slower).
+	// receiving while the other is hashed and written) used for clients
+	// other than *clientv3.Client, whose gRPC messages (32 KiB) are hashed
+	// and written as they arrive, without a copy. 0 means 64 KiB, which
+	// keeps both buffers in the CPU's cache (larger ones measured slower).
 	// Memory use does not grow with the database size.
 	BufferSize int
 	// WrapWriter, when set, wraps the destination file (for rate limiting,
@@ -247,9 +249,12 @@ type opError struct {
 	err error
 }
 
-// snapshotStream is an open snapshot transfer.
+// snapshotStream is an open snapshot transfer: either a gRPC stream whose
+// messages are used as they arrive (no copy), or a reader.
 type snapshotStream struct {
-	io.Reader
+	grpc    pb.Maintenance_SnapshotClient
+	first   []byte // the first message's data (grpc)
+	reader  io.Reader
 	version string
 	close   func()
 }
@@ -269,7 +274,8 @@ func openStream(ctx context.Context, c SnapshotClient, endpoint string) (*snapsh
 			var first *pb.SnapshotResponse
 			if first, err = ss.Recv(); err == nil {
 				return &snapshotStream{
-					Reader:  &grpcSnapshotReader{ss: ss, pending: first.Blob},
+					grpc:    ss,
+					first:   first.Blob,
 					version: first.Version,
 					close:   func() { conn.Close() },
 				}, nil
@@ -282,27 +288,7 @@ func openStream(ctx context.Context, c SnapshotClient, endpoint string) (*snapsh
 	if err != nil {
 		return nil, err
 	}
-	return &snapshotStream{Reader: resp.Snapshot, version: resp.Version, close: func() { resp.Snapshot.Close() }}, nil
-}
-
-// grpcSnapshotReader reads the blobs of a snapshot stream; it ends with
-// io.EOF when the member closes the stream after the sha256.
-type grpcSnapshotReader struct {
-	ss      pb.Maintenance_SnapshotClient
-	pending []byte
-}
-
-func (r *grpcSnapshotReader) Read(p []byte) (int, error) {
-	for len(r.pending) == 0 {
-		resp, err := r.ss.Recv()
-		if err != nil {
-			return 0, err
-		}
-		r.pending = resp.Blob
-	}
-	n := copy(p, r.pending)
-	r.pending = r.pending[n:]
-	return n, nil
+	return &snapshotStream{reader: resp.Snapshot, version: resp.Version, close: func() { resp.Snapshot.Close() }}, nil
 }
 
 func streamSnapshot(ctx context.Context, c SnapshotClient, endpoint, path string, opts SnapshotOptions, log *slog.Logger) (*SnapshotResult, *opError) {
@@ -332,9 +318,9 @@ func streamSnapshot(ctx context.Context, c SnapshotClient, endpoint, path string
 	if size <= 0 {
 		size = defaultBufferSize
 	}
-	// Two buffers take turns: one fills from the network in a receiving
-	// goroutine while the other is hashed and written, so receiving
-	// overlaps disk writes. Memory stays at two buffers.
+	// A receiving goroutine hands data over while this one hashes and
+	// writes it, so receiving overlaps hashing and disk writes. Memory
+	// stays at a few messages or two buffers.
 	chunks := receive(sctx, stream, size)
 	defer func() {
 		cancel()
@@ -344,10 +330,10 @@ func streamSnapshot(ctx context.Context, c SnapshotClient, endpoint, path string
 	}()
 	var written int64
 	for c := range chunks.full {
-		n, rerr := c.n, c.err
+		n, rerr := len(c.data), c.err
 		if n > 0 {
-			h.Write(c.buf[:n])
-			m, werr := w.Write(c.buf[:n])
+			h.Write(c.data)
+			m, werr := w.Write(c.data)
 			written += int64(m)
 			if werr == nil && m < n {
 				werr = io.ErrShortWrite
@@ -362,7 +348,9 @@ func streamSnapshot(ctx context.Context, c SnapshotClient, endpoint, path string
 				opts.Progress(written)
 			}
 		}
-		chunks.free <- c.buf
+		if c.buf != nil {
+			chunks.free <- c.buf
+		}
 		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
 			break
 		}
@@ -395,12 +383,13 @@ func streamSnapshot(ctx context.Context, c SnapshotClient, endpoint, path string
 	}, nil
 }
 
-// chunk is one buffer of received data; err is the read's error (io.EOF
-// or io.ErrUnexpectedEOF at the end of the stream).
+// chunk is received data; err is the receive's error (io.EOF or
+// io.ErrUnexpectedEOF at the end of the stream). buf, when set, is the
+// buffer data lives in, to give back on the receiver's free channel.
 type chunk struct {
-	buf []byte
-	n   int
-	err error
+	data []byte
+	buf  []byte
+	err  error
 }
 
 type receiver struct {
@@ -408,12 +397,37 @@ type receiver struct {
 	full chan chunk
 }
 
-// receive reads r into two rotating buffers of size bytes in a goroutine
-// of its own. The consumer takes chunks from full and gives each buffer
-// back on free; full is closed after the chunk carrying an error, or when
-// ctx is done while waiting for a free buffer.
-func receive(ctx context.Context, r io.Reader, size int) *receiver {
-	rc := &receiver{free: make(chan []byte, 2), full: make(chan chunk, 2)}
+// receive runs the receiving side of a transfer in a goroutine of its
+// own. A gRPC stream's messages are handed over as they are (each is a
+// fresh allocation); a reader is read into two rotating buffers of size
+// bytes. The consumer takes chunks from full (and gives buffers back on
+// free); full is closed after the chunk carrying an error, or when ctx is
+// done while waiting for a free buffer.
+func receive(ctx context.Context, s *snapshotStream, size int) *receiver {
+	const depth = 4
+	rc := &receiver{free: make(chan []byte, 2), full: make(chan chunk, depth)}
+	if s.grpc != nil {
+		go func() {
+			defer close(rc.full)
+			rc.full <- chunk{data: s.first}
+			for {
+				resp, err := s.grpc.Recv()
+				var data []byte
+				if err == nil {
+					data = resp.Blob
+				}
+				select {
+				case rc.full <- chunk{data: data, err: err}:
+				case <-ctx.Done():
+					return
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+		return rc
+	}
 	rc.free <- make([]byte, size)
 	rc.free <- make([]byte, size)
 	go func() {
@@ -425,9 +439,9 @@ func receive(ctx context.Context, r io.Reader, size int) *receiver {
 			case <-ctx.Done():
 				return
 			}
-			n, err := io.ReadFull(r, buf)
-			// Never blocks: full holds as many chunks as there are buffers.
-			rc.full <- chunk{buf, n, err}
+			n, err := io.ReadFull(s.reader, buf)
+			// Never blocks: full holds more chunks than there are buffers.
+			rc.full <- chunk{data: buf[:n], buf: buf, err: err}
 			if err != nil {
 				return
 			}
