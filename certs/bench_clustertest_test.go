@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -133,8 +135,12 @@ func seedBench(b *testing.B, ctx context.Context, c *clustertest.Cluster, nodes 
 // pending CSRs (500 nodes, a client and a serving CSR each) against the real
 // kube-apiserver, and prints the time and the API calls made next to the
 // 10 s target. Run with -benchtime=1x (the CSRs are consumed).
+//
+// LIFEBOAT_BENCH_PARALLEL sets ApproveOptions.Parallel (default: its zero
+// value, 8 approvals at a time).
 func BenchmarkApprovePendingCSRsOnClusterTest(b *testing.B) {
 	const nodes = 500
+	parallel, _ := strconv.Atoi(os.Getenv("LIFEBOAT_BENCH_PARALLEL"))
 	ctx := context.Background()
 	c := clustertest.Start(b, clustertest.Options{Workers: -1})
 	seedBench(b, ctx, c, nodes)
@@ -149,7 +155,7 @@ func BenchmarkApprovePendingCSRsOnClusterTest(b *testing.B) {
 	for b.Loop() {
 		calls.Store(0)
 		start := time.Now()
-		ds, err := certs.ApprovePendingCSRs(ctx, kube, machines, certs.ApproveOptions{MachineNamespace: benchNamespace})
+		ds, err := certs.ApprovePendingCSRs(ctx, kube, machines, certs.ApproveOptions{MachineNamespace: benchNamespace, Parallel: parallel})
 		elapsed := time.Since(start)
 		if err != nil {
 			b.Fatal(err)
@@ -162,8 +168,8 @@ func BenchmarkApprovePendingCSRsOnClusterTest(b *testing.B) {
 		}
 		b.ReportMetric(float64(calls.Load()), "api-calls/op")
 		b.ReportMetric(float64(approved), "approved/op")
-		fmt.Printf("reviewed %d pending CSRs, approved %d, in %s with %d API calls (target 10s: ratio %.2f)\n",
-			len(ds), approved, elapsed.Round(time.Millisecond), calls.Load(), elapsed.Seconds()/10)
+		fmt.Printf("reviewed %d pending CSRs, approved %d, in %s with %d API calls, parallel %d (target 10s: ratio %.2f)\n",
+			len(ds), approved, elapsed.Round(time.Millisecond), calls.Load(), parallel, elapsed.Seconds()/10)
 		if approved != 2*nodes {
 			b.Errorf("approved %d of %d", approved, 2*nodes)
 		}
