@@ -249,3 +249,23 @@ func TestStateProcedure(t *testing.T) {
 		}
 	}
 }
+
+// Five members, two down: quorum holds; the first one both sources name is
+// returned, the other is listed for a later replacement.
+func TestFindUnhealthyMemberSeveral(t *testing.T) {
+	f := newFakeEtcd("m0", "m1", "m2", "m3", "m4").down("m1", "m3")
+	var kube []runtime.Object
+	for _, n := range []string{"m0", "m2", "m4"} {
+		kube = append(kube, readyNode(n))
+	}
+	kube = append(kube, notReadyNode("m1", true), notReadyNode("m3", true))
+	deps := Deps{Etcd: f, Health: f, Kube: kubefake.NewClientset(kube...),
+		Operator: operatorfake.NewClientset(etcdOperator("3 of 5 members are available, m3 is unhealthy, m1 is unhealthy"))}
+	got, err := FindUnhealthyMember(t.Context(), deps, FindOptions{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Member.Name != "m1" || got.State != NodeNotReady || len(got.OtherUnhealthy) != 1 || got.OtherUnhealthy[0].Name != "m3" || got.Disagreement != "" {
+		t.Fatalf("member %s state %s others %v disagreement %q", got.Member.Name, got.State, got.OtherUnhealthy, got.Disagreement)
+	}
+}
