@@ -229,7 +229,7 @@ func CheckFreeSpace(dir string, dbSize int64, freeSpace func(dir string) (uint64
 			Err:    fmt.Errorf("%w: %w", ErrInsufficientSpace, err),
 		}
 	}
-	need := uint64(2 * dbSize)
+	need := 2 * uint64(max(dbSize, 0))
 	if free < need {
 		return &PrecheckError{
 			Check:  "free-space",

@@ -146,7 +146,9 @@ func Take(ctx context.Context, etcd SnapshotClient, dir string, opts TakeOptions
 		}
 	}
 	var info *ClusterInfo
-	if opts.Config != nil {
+	if opts.Config == nil {
+		warn("no Kubernetes API client: cluster version, proxy and encryption not recorded, certificate rotation not checked")
+	} else {
 		progress(Event{Step: "precheck", Message: "reading cluster version, proxy and encryption settings"})
 		var err error
 		info, err = ReadClusterInfo(ctx, opts.Config)

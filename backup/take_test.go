@@ -105,6 +105,7 @@ func TestTake(t *testing.T) {
 				return true, nil, errors.New("connection refused")
 			})
 		}, opts: func(o *TakeOptions) { o.Force = true }, dirty: true, warnings: 2},
+		{name: "force without an API client", opts: func(o *TakeOptions) { o.Force, o.Config = true, nil }, dirty: true, warnings: 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -188,7 +189,7 @@ func TestTake(t *testing.T) {
 				m.EtcdVersion != "3.7.0" || m.EtcdServerVersion != "3.7.3" || m.PossiblyDirty != tc.dirty || m.Timestamp != "2020-03-18_220218" {
 				t.Errorf("manifest %+v", m)
 			}
-			if tc.config == nil {
+			if tc.config == nil && opts.Config != nil {
 				if m.ClusterVersion != "4.5.2" || !m.EncryptionEnabled || m.Encryption != "aescbc" {
 					t.Errorf("manifest cluster info %+v", m)
 				}
