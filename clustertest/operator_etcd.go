@@ -53,30 +53,9 @@ const (
 	etcdCallTimeout   = 5 * time.Second
 )
 
-var etcdOperator = &staticPodOperator{
-	name: "etcd", component: "etcd",
-	get: func(ctx context.Context, c *Cluster) (*staticPodObject, error) {
-		o, err := c.ctlOperator().OperatorV1().Etcds().Get(ctx, "cluster", metav1.GetOptions{})
-		if err != nil {
-			return nil, err
-		}
-		return wrapEtcd(o), nil
-	},
-	update: func(ctx context.Context, c *Cluster, o *staticPodObject) (*staticPodObject, error) {
-		u, err := c.ctlOperator().OperatorV1().Etcds().Update(ctx, o.obj.(*operatorv1.Etcd), metav1.UpdateOptions{})
-		if err != nil {
-			return nil, err
-		}
-		return wrapEtcd(u), nil
-	},
-	updateStatus: func(ctx context.Context, c *Cluster, o *staticPodObject) (*staticPodObject, error) {
-		u, err := c.ctlOperator().OperatorV1().Etcds().UpdateStatus(ctx, o.obj.(*operatorv1.Etcd), metav1.UpdateOptions{})
-		if err != nil {
-			return nil, err
-		}
-		return wrapEtcd(u), nil
-	},
-}
+var etcdOperator = newStaticPodOperator("etcd",
+	func(c *Cluster) operatorClient[*operatorv1.Etcd] { return c.ctlOperator().OperatorV1().Etcds() },
+	wrapEtcd)
 
 func wrapEtcd(o *operatorv1.Etcd) *staticPodObject {
 	return &staticPodObject{obj: o, meta: &o.ObjectMeta, spec: &o.Spec.StaticPodOperatorSpec, status: &o.Status.StaticPodOperatorStatus}

@@ -97,79 +97,64 @@ type staticPodInstaller interface {
 	newRevisionForNewNode() bool
 }
 
+// operatorClient is the part of a typed operator client the simulation uses.
+type operatorClient[T any] interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (T, error)
+	Update(ctx context.Context, obj T, opts metav1.UpdateOptions) (T, error)
+	UpdateStatus(ctx context.Context, obj T, opts metav1.UpdateOptions) (T, error)
+}
+
+// newStaticPodOperator describes the operator of component whose object
+// "cluster" is reached through client and seen through wrap.
+func newStaticPodOperator[T any](component string, client func(*Cluster) operatorClient[T], wrap func(T) *staticPodObject) *staticPodOperator {
+	return &staticPodOperator{
+		name: component, component: component,
+		get: func(ctx context.Context, c *Cluster) (*staticPodObject, error) {
+			o, err := client(c).Get(ctx, "cluster", metav1.GetOptions{})
+			if err != nil {
+				return nil, err
+			}
+			return wrap(o), nil
+		},
+		update: func(ctx context.Context, c *Cluster, o *staticPodObject) (*staticPodObject, error) {
+			u, err := client(c).Update(ctx, o.obj.(T), metav1.UpdateOptions{})
+			if err != nil {
+				return nil, err
+			}
+			return wrap(u), nil
+		},
+		updateStatus: func(ctx context.Context, c *Cluster, o *staticPodObject) (*staticPodObject, error) {
+			u, err := client(c).UpdateStatus(ctx, o.obj.(T), metav1.UpdateOptions{})
+			if err != nil {
+				return nil, err
+			}
+			return wrap(u), nil
+		},
+	}
+}
+
 var (
-	kubeAPIServerOperator = &staticPodOperator{
-		name: "kube-apiserver", component: "kube-apiserver",
-		get: func(ctx context.Context, c *Cluster) (*staticPodObject, error) {
-			o, err := c.ctlOperator().OperatorV1().KubeAPIServers().Get(ctx, "cluster", metav1.GetOptions{})
-			if err != nil {
-				return nil, err
-			}
-			return &staticPodObject{obj: o, meta: &o.ObjectMeta, spec: &o.Spec.StaticPodOperatorSpec, status: &o.Status.StaticPodOperatorStatus}, nil
+	kubeAPIServerOperator = newStaticPodOperator("kube-apiserver",
+		func(c *Cluster) operatorClient[*operatorv1.KubeAPIServer] {
+			return c.ctlOperator().OperatorV1().KubeAPIServers()
 		},
-		update: func(ctx context.Context, c *Cluster, o *staticPodObject) (*staticPodObject, error) {
-			u, err := c.ctlOperator().OperatorV1().KubeAPIServers().Update(ctx, o.obj.(*operatorv1.KubeAPIServer), metav1.UpdateOptions{})
-			if err != nil {
-				return nil, err
-			}
-			return &staticPodObject{obj: u, meta: &u.ObjectMeta, spec: &u.Spec.StaticPodOperatorSpec, status: &u.Status.StaticPodOperatorStatus}, nil
+		func(o *operatorv1.KubeAPIServer) *staticPodObject {
+			return &staticPodObject{obj: o, meta: &o.ObjectMeta, spec: &o.Spec.StaticPodOperatorSpec, status: &o.Status.StaticPodOperatorStatus}
+		})
+	kubeControllerManagerOperator = newStaticPodOperator("kube-controller-manager",
+		func(c *Cluster) operatorClient[*operatorv1.KubeControllerManager] {
+			return c.ctlOperator().OperatorV1().KubeControllerManagers()
 		},
-		updateStatus: func(ctx context.Context, c *Cluster, o *staticPodObject) (*staticPodObject, error) {
-			u, err := c.ctlOperator().OperatorV1().KubeAPIServers().UpdateStatus(ctx, o.obj.(*operatorv1.KubeAPIServer), metav1.UpdateOptions{})
-			if err != nil {
-				return nil, err
-			}
-			return &staticPodObject{obj: u, meta: &u.ObjectMeta, spec: &u.Spec.StaticPodOperatorSpec, status: &u.Status.StaticPodOperatorStatus}, nil
+		func(o *operatorv1.KubeControllerManager) *staticPodObject {
+			return &staticPodObject{obj: o, meta: &o.ObjectMeta, spec: &o.Spec.StaticPodOperatorSpec, status: &o.Status.StaticPodOperatorStatus}
+		})
+	kubeSchedulerOperator = newStaticPodOperator("kube-scheduler",
+		func(c *Cluster) operatorClient[*operatorv1.KubeScheduler] {
+			return c.ctlOperator().OperatorV1().KubeSchedulers()
 		},
-	}
-	kubeControllerManagerOperator = &staticPodOperator{
-		name: "kube-controller-manager", component: "kube-controller-manager",
-		get: func(ctx context.Context, c *Cluster) (*staticPodObject, error) {
-			o, err := c.ctlOperator().OperatorV1().KubeControllerManagers().Get(ctx, "cluster", metav1.GetOptions{})
-			if err != nil {
-				return nil, err
-			}
-			return &staticPodObject{obj: o, meta: &o.ObjectMeta, spec: &o.Spec.StaticPodOperatorSpec, status: &o.Status.StaticPodOperatorStatus}, nil
-		},
-		update: func(ctx context.Context, c *Cluster, o *staticPodObject) (*staticPodObject, error) {
-			u, err := c.ctlOperator().OperatorV1().KubeControllerManagers().Update(ctx, o.obj.(*operatorv1.KubeControllerManager), metav1.UpdateOptions{})
-			if err != nil {
-				return nil, err
-			}
-			return &staticPodObject{obj: u, meta: &u.ObjectMeta, spec: &u.Spec.StaticPodOperatorSpec, status: &u.Status.StaticPodOperatorStatus}, nil
-		},
-		updateStatus: func(ctx context.Context, c *Cluster, o *staticPodObject) (*staticPodObject, error) {
-			u, err := c.ctlOperator().OperatorV1().KubeControllerManagers().UpdateStatus(ctx, o.obj.(*operatorv1.KubeControllerManager), metav1.UpdateOptions{})
-			if err != nil {
-				return nil, err
-			}
-			return &staticPodObject{obj: u, meta: &u.ObjectMeta, spec: &u.Spec.StaticPodOperatorSpec, status: &u.Status.StaticPodOperatorStatus}, nil
-		},
-	}
-	kubeSchedulerOperator = &staticPodOperator{
-		name: "kube-scheduler", component: "kube-scheduler",
-		get: func(ctx context.Context, c *Cluster) (*staticPodObject, error) {
-			o, err := c.ctlOperator().OperatorV1().KubeSchedulers().Get(ctx, "cluster", metav1.GetOptions{})
-			if err != nil {
-				return nil, err
-			}
-			return &staticPodObject{obj: o, meta: &o.ObjectMeta, spec: &o.Spec.StaticPodOperatorSpec, status: &o.Status.StaticPodOperatorStatus}, nil
-		},
-		update: func(ctx context.Context, c *Cluster, o *staticPodObject) (*staticPodObject, error) {
-			u, err := c.ctlOperator().OperatorV1().KubeSchedulers().Update(ctx, o.obj.(*operatorv1.KubeScheduler), metav1.UpdateOptions{})
-			if err != nil {
-				return nil, err
-			}
-			return &staticPodObject{obj: u, meta: &u.ObjectMeta, spec: &u.Spec.StaticPodOperatorSpec, status: &u.Status.StaticPodOperatorStatus}, nil
-		},
-		updateStatus: func(ctx context.Context, c *Cluster, o *staticPodObject) (*staticPodObject, error) {
-			u, err := c.ctlOperator().OperatorV1().KubeSchedulers().UpdateStatus(ctx, o.obj.(*operatorv1.KubeScheduler), metav1.UpdateOptions{})
-			if err != nil {
-				return nil, err
-			}
-			return &staticPodObject{obj: u, meta: &u.ObjectMeta, spec: &u.Spec.StaticPodOperatorSpec, status: &u.Status.StaticPodOperatorStatus}, nil
-		},
-	}
+		func(o *operatorv1.KubeScheduler) *staticPodObject {
+			return &staticPodObject{obj: o, meta: &o.ObjectMeta, spec: &o.Spec.StaticPodOperatorSpec, status: &o.Status.StaticPodOperatorStatus}
+		})
 )
 
 // staticPodOperatorSync returns the reconcile pass of op for a component
