@@ -20,8 +20,12 @@ import (
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
-// MasterLabel marks master nodes (OpenShift 4.5).
-const MasterLabel = "node-role.kubernetes.io/master"
+// MasterLabel marks master nodes (OpenShift 4.5). Nodes labelled
+// ControlPlaneLabel (later releases add it) count as masters too.
+const (
+	MasterLabel       = "node-role.kubernetes.io/master"
+	ControlPlaneLabel = "node-role.kubernetes.io/control-plane"
+)
 
 // SchedulableReminder is the runbook's note on drained masters (chapter 3),
 // carried in ShutdownResult.Reminder.
@@ -309,8 +313,9 @@ func listNodes(ctx context.Context, kube kubernetes.Interface, res *ShutdownResu
 }
 
 func isMaster(n *corev1.Node) bool {
-	_, ok := n.Labels[MasterLabel]
-	return ok
+	_, master := n.Labels[MasterLabel]
+	_, controlPlane := n.Labels[ControlPlaneLabel]
+	return master || controlPlane
 }
 
 // checkBackup enforces runbook 3.1: a verified backup younger than

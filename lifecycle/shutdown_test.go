@@ -279,3 +279,23 @@ func TestShutdownPlan(t *testing.T) {
 		t.Fatal("hosts shut down without a backup")
 	}
 }
+
+func TestIsMaster(t *testing.T) {
+	tests := []struct {
+		name   string
+		labels map[string]string
+		want   bool
+	}{
+		{"master label", map[string]string{MasterLabel: ""}, true},
+		{"control-plane label", map[string]string{ControlPlaneLabel: ""}, true},
+		{"worker", map[string]string{"node-role.kubernetes.io/worker": ""}, false},
+		{"no labels", nil, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := isMaster(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Labels: tc.labels}}); got != tc.want {
+				t.Errorf("isMaster = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
