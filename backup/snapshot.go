@@ -126,9 +126,10 @@ const defaultBufferSize = 64 << 10
 // ([ErrHashMismatch], [ErrNoHash], [ErrTruncated], [ErrShortWrite],
 // [ErrNoHealthyMember], context.Canceled, ...).
 //
-// When c is a *clientv3.Client with several endpoints, the stream is pinned
-// to the chosen member over a connection of its own; other clients are
-// used as they are (give them a single endpoint).
+// When c is a *clientv3.Client, the stream runs over a connection of its
+// own to the chosen member, so it cannot be balanced to another one; other
+// SnapshotClients are used through SnapshotWithVersion as they are (give
+// them a single endpoint).
 func Snapshot(ctx context.Context, c SnapshotClient, dir string, opts SnapshotOptions) (*SnapshotResult, error) {
 	log := logger(opts.Logger)
 	name := opts.Name
