@@ -22,6 +22,18 @@
 //     NodeInstallerProgressing condition until every node is at the latest
 //     revision (AllNodesAtLatestRevision).
 //
+// The rollout targets are the Operator constants Etcd, KubeAPIServer,
+// KubeControllerManager and KubeScheduler, each naming the operator.openshift.io/v1
+// object ObjectName ("cluster"). Revisions reads where a rollout stands
+// (RevisionStatus.Summary speaks the operator's words: "2 nodes are at
+// revision 6; 1 nodes are at revision 7"); read it before ForceRedeploy and
+// pass its LatestAvailableRevision as WaitOptions.AfterRevision, so that the
+// wait cannot return on the state from before the redeployment.
+//
+// Errors of the rollouts: ForceRedeploy wraps the API error after its
+// conflict retries; WaitAllNodesAtLatestRevision, when its context ends
+// first, returns an error wrapping both ctx.Err() and ErrRolloutNotFinished.
+//
 // Errors of Shutdown and Restart: ErrNoRecentBackup (no verified backup
 // recent enough, and no override; wraps the *backup.VerifyError when the
 // backup does not verify), ErrShutdownIncomplete (some hosts refused or
