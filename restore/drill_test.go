@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,7 +37,9 @@ type drill struct {
 
 const drillNS = "lifeboat-drill"
 
-func startDrill(t *testing.T) *drill {
+// startDrill prepares the disaster; with loseHosts the two other masters
+// are lost with their disks (LoseHost) instead of having etcd killed.
+func startDrill(t *testing.T, loseHosts bool) *drill {
 	t.Helper()
 	if _, err := clustertest.FindBinaries(); err != nil {
 		t.Skipf("etcd and kube-apiserver binaries missing (run hack/tools.sh): %v", err)
@@ -79,9 +82,18 @@ func startDrill(t *testing.T) *drill {
 	}
 	d.oldRV = cm.ResourceVersion
 
-	// Quorum loss.
-	for _, n := range d.others {
-		if err := c.KillEtcd(ctx, n); err != nil {
+	// Quorum loss. With loseHosts the first other master is lost with its
+	// disk (LoseHost needs the API, so it goes first) and the second has
+	// its etcd killed.
+	for i, n := range d.others {
+		fault := c.KillEtcd
+		if loseHosts && i == 0 {
+			fault = c.LoseHost
+		}
+		fctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		err := fault(fctx, n)
+		cancel()
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -195,7 +207,7 @@ func TestDrillRestoreToPreviousState(t *testing.T) {
 		t.Skip("the drill starts a whole simulated cluster")
 	}
 	start := time.Now()
-	d := startDrill(t)
+	d := startDrill(t, false)
 	setup := time.Since(start)
 	t0 := time.Now()
 	state, err := restore.Run(t.Context(), d.options(t))
@@ -213,14 +225,15 @@ func TestDrillCancelledAndResumed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the drill starts a whole simulated cluster")
 	}
-	d := startDrill(t)
+	d := startDrill(t, false)
 	opts := d.options(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	report := opts.Report
 	opts.Report = func(e plan.Event) {
 		report(e)
-		// Cancel in the middle: while the single member is coming up.
-		if e.Step.ID == "wait-single-member" && e.Status == plan.Started {
+		// Cancel in the middle: every data directory is moved aside, the
+		// snapshot not restored yet.
+		if strings.HasPrefix(e.Step.ID, "restore-snapshot/") && e.Status == plan.Started {
 			cancel()
 		}
 	}
@@ -232,6 +245,34 @@ func TestDrillCancelledAndResumed(t *testing.T) {
 	if _, err := restore.Run(t.Context(), opts); err != nil {
 		d.c.LogTails(t, 40)
 		t.Fatalf("resumed run: %v", err)
+	}
+	d.check(t)
+}
+
+// TestDrillLostMasters is section 5.2: one master is lost with its disk
+// and another has its etcd killed (quorum lost); the restore runs with the
+// survivors and replaces the lost master's Machine, whose new host joins
+// as a member.
+func TestDrillLostMasters(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the drill starts a whole simulated cluster")
+	}
+	d := startDrill(t, true)
+	lost := d.others[0]
+	opts := d.options(t)
+	opts.Others, opts.LostMasters = []host.Host{d.c.Host(d.others[1])}, []string{lost}
+	if _, err := restore.Run(t.Context(), opts); err != nil {
+		d.c.LogTails(t, 40)
+		t.Fatalf("restore: %v", err)
+	}
+	masters := d.c.Masters()
+	if len(masters) != 3 {
+		t.Errorf("masters after the restore: %v", masters)
+	}
+	for _, n := range masters {
+		if n == lost {
+			t.Errorf("lost master %s is still a node", n)
+		}
 	}
 	d.check(t)
 }

@@ -38,7 +38,21 @@ type testEtcd struct {
 // ("" picks one).
 func startEmbed(t *testing.T, dir, name, peer string) *testEtcd {
 	t.Helper()
+	return startEmbedWith(t, dir, name, peer, 0)
+}
+
+// startEmbedQuota starts a new member with a backend quota of quota bytes.
+func startEmbedQuota(t *testing.T, dir string, quota int64) *testEtcd {
+	t.Helper()
+	return startEmbedWith(t, dir, "src", "", quota)
+}
+
+func startEmbedWith(t *testing.T, dir, name, peer string, quota int64) *testEtcd {
+	t.Helper()
 	cfg := embed.NewConfig()
+	if quota > 0 {
+		cfg.QuotaBackendBytes = quota
+	}
 	cfg.Dir = dir
 	cfg.Name = name
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())

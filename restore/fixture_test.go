@@ -222,24 +222,28 @@ func newFixture(t *testing.T) *fixture {
 			time.Sleep(10 * time.Millisecond)
 			c := f.ops.OperatorV1()
 			if o, err := c.Etcds().Get(ctx, "cluster", metav1.GetOptions{}); err == nil && o.Spec.ForceRedeploymentReason != seen["etcd"] {
-				seen["etcd"] = o.Spec.ForceRedeploymentReason
 				o.Status.StaticPodOperatorStatus = status(o.Status.LatestAvailableRevision + 1)
-				c.Etcds().UpdateStatus(ctx, o, metav1.UpdateOptions{})
+				if _, err := c.Etcds().UpdateStatus(ctx, o, metav1.UpdateOptions{}); err == nil {
+					seen["etcd"] = o.Spec.ForceRedeploymentReason
+				}
 			}
 			if o, err := c.KubeAPIServers().Get(ctx, "cluster", metav1.GetOptions{}); err == nil && o.Spec.ForceRedeploymentReason != seen["kas"] {
-				seen["kas"] = o.Spec.ForceRedeploymentReason
 				o.Status.StaticPodOperatorStatus = status(o.Status.LatestAvailableRevision + 1)
-				c.KubeAPIServers().UpdateStatus(ctx, o, metav1.UpdateOptions{})
+				if _, err := c.KubeAPIServers().UpdateStatus(ctx, o, metav1.UpdateOptions{}); err == nil {
+					seen["kas"] = o.Spec.ForceRedeploymentReason
+				}
 			}
 			if o, err := c.KubeControllerManagers().Get(ctx, "cluster", metav1.GetOptions{}); err == nil && o.Spec.ForceRedeploymentReason != seen["kcm"] {
-				seen["kcm"] = o.Spec.ForceRedeploymentReason
 				o.Status.StaticPodOperatorStatus = status(o.Status.LatestAvailableRevision + 1)
-				c.KubeControllerManagers().UpdateStatus(ctx, o, metav1.UpdateOptions{})
+				if _, err := c.KubeControllerManagers().UpdateStatus(ctx, o, metav1.UpdateOptions{}); err == nil {
+					seen["kcm"] = o.Spec.ForceRedeploymentReason
+				}
 			}
 			if o, err := c.KubeSchedulers().Get(ctx, "cluster", metav1.GetOptions{}); err == nil && o.Spec.ForceRedeploymentReason != seen["ks"] {
-				seen["ks"] = o.Spec.ForceRedeploymentReason
 				o.Status.StaticPodOperatorStatus = status(o.Status.LatestAvailableRevision + 1)
-				c.KubeSchedulers().UpdateStatus(ctx, o, metav1.UpdateOptions{})
+				if _, err := c.KubeSchedulers().UpdateStatus(ctx, o, metav1.UpdateOptions{}); err == nil {
+					seen["ks"] = o.Spec.ForceRedeploymentReason
+				}
 			}
 		}
 	}()

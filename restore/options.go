@@ -34,6 +34,14 @@ type Options struct {
 	// (section 5.2) are simply left out: zero others is valid.
 	Others []host.Host
 
+	// LostMasters are the node names of masters whose hosts are gone
+	// (section 5.2). After the single member is up, each one's Machine is
+	// deleted and re-created (member.RecreateMachine), so the forced etcd
+	// rollout that follows adds the new masters as members. Requires
+	// Machine. Empty: the restore leaves the Machines alone, and
+	// replacement masters can join later the chapter 2 way.
+	LostMasters []string
+
 	// Kube, Operator and Machine reach the API (through its load
 	// balancer): Kube and Operator are required; Machine is used to check
 	// node-bootstrapper CSRs against Machines and may be nil.
@@ -114,6 +122,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.BackupDir == "" && o.BackupOnHost == "" {
 		return o, fmt.Errorf("%w: BackupDir or BackupOnHost is required", ErrInvalidOptions)
 	}
+	if len(o.LostMasters) > 0 && o.Machine == nil {
+		return o, fmt.Errorf("%w: LostMasters needs the Machine client", ErrInvalidOptions)
+	}
 	seen := map[string]bool{o.Recovery.Name(): true}
 	for _, h := range o.Others {
 		if h == nil {
@@ -123,6 +134,12 @@ func (o Options) withDefaults() (Options, error) {
 			return o, fmt.Errorf("%w: host %s given twice", ErrInvalidOptions, h.Name())
 		}
 		seen[h.Name()] = true
+	}
+	for _, n := range o.LostMasters {
+		if seen[n] {
+			return o, fmt.Errorf("%w: lost master %s is also given as a host", ErrInvalidOptions, n)
+		}
+		seen[n] = true
 	}
 	def := func(s *string, d string) {
 		if *s == "" {

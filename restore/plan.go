@@ -43,6 +43,7 @@ type runner struct {
 //	start-control-plane/<recovery>     etcd, kube-apiserver, kube-controller-manager, kube-scheduler (7)
 //	restart-kubelet/<each master>      (8)
 //	wait-single-member                 etcd running on the recovery host, API serving, etcd pod Running (9)
+//	recreate-machine/<lost master>     a new Machine for each of Options.LostMasters (5.2)
 //	force-redeploy/<operator>          forceRedeploymentReason, then
 //	wait-rollout/<operator>            all nodes at the latest revision, for etcd, kube-apiserver,
 //	                                   kube-controller-manager, kube-scheduler in turn (10-12)
@@ -98,6 +99,11 @@ func build(opts Options) (*plan.Plan, *runner, error) {
 			func(ctx context.Context, progress func(string)) error { return h.RestartKubelet(ctx) })
 	}
 	add("wait-single-member", "wait for etcd on "+rec.Name()+", the API server, and the etcd pod of "+rec.Name()+" Running", r.waitSingleMember)
+	for _, n := range o.LostMasters {
+		n := n
+		add("recreate-machine/"+n, "delete and re-create the Machine of the lost master "+n+" (member.RecreateMachine)",
+			func(ctx context.Context, progress func(string)) error { return r.recreateMachine(ctx, n, progress) })
+	}
 	for _, op := range []lifecycle.Operator{lifecycle.Etcd, lifecycle.KubeAPIServer, lifecycle.KubeControllerManager, lifecycle.KubeScheduler} {
 		op := op
 		add("force-redeploy/"+string(op), "force a new "+string(op)+" revision (spec.forceRedeploymentReason)",

@@ -2,15 +2,19 @@ package restore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/lifeboat-dev/lifeboat/certs"
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
+	"github.com/lifeboat-dev/lifeboat/member"
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
@@ -20,14 +24,30 @@ const etcdNamespace = "openshift-etcd"
 // answers, and the etcd pod of the recovery host is Running.
 func (r *runner) waitSingleMember(ctx context.Context, progress func(string)) error {
 	h := r.opts.Recovery
+	d, err := r.state.Get(ctx)
+	if err != nil {
+		return err
+	}
+	var minRV int64
+	if d.Restore != nil && d.Restore.RevisionBump > 0 {
+		minRV = d.Restore.NewRevision
+	}
 	last := ""
-	err := r.poll(ctx, r.opts.APITimeout, func(ctx context.Context) (bool, error) {
-		state := r.singleMemberState(ctx)
+	ok := 0
+	err = r.poll(ctx, r.opts.APITimeout, func(ctx context.Context) (bool, error) {
+		state := r.singleMemberState(ctx, minRV)
 		if state != last && state != "" {
 			progress(state)
 		}
 		last = state
-		return state == "", nil
+		// The API server of the old cluster may still answer for a moment
+		// before it is restarted: ask for a few good answers in a row.
+		if state != "" {
+			ok = 0
+			return false, nil
+		}
+		ok++
+		return ok >= 3, nil
 	})
 	if err != nil {
 		return fmt.Errorf("single-member control plane on %s not up (%s): %w", h.Name(), last, err)
@@ -36,7 +56,7 @@ func (r *runner) waitSingleMember(ctx context.Context, progress func(string)) er
 }
 
 // singleMemberState says what is still missing ("" when nothing).
-func (r *runner) singleMemberState(ctx context.Context) string {
+func (r *runner) singleMemberState(ctx context.Context, minRV int64) string {
 	h := r.opts.Recovery
 	running, err := runningContainers(ctx, h, []string{"etcd"})
 	if err != nil {
@@ -53,6 +73,15 @@ func (r *runner) singleMemberState(ctx context.Context) string {
 	}
 	if _, err := r.opts.Kube.Discovery().ServerVersion(); err != nil {
 		return "waiting for the API server: " + err.Error()
+	}
+	// A list's resourceVersion is the etcd revision behind the API: at
+	// least the bumped revision once it serves the restored member.
+	list, err := r.opts.Kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{Limit: 1})
+	if err != nil {
+		return "waiting for the API server: " + err.Error()
+	}
+	if rv, err := strconv.ParseInt(list.ResourceVersion, 10, 64); err == nil && rv < minRV {
+		return fmt.Sprintf("waiting for the API server to serve the restored etcd (resourceVersion %d, restored revision %d)", rv, minRV)
 	}
 	pod, err := r.opts.Kube.CoreV1().Pods(etcdNamespace).Get(ctx, "etcd-"+h.Name(), metav1.GetOptions{})
 	if err != nil {
@@ -187,6 +216,47 @@ func (r *runner) membersState(ctx context.Context) (string, error) {
 		}
 	}
 	return fmt.Sprintf("ok: %d etcd pods Running (the operator reports no EtcdMembersAvailable condition)", len(masters)), nil
+}
+
+// recreateMachine replaces the Machine of a lost master (5.2); the new
+// master joins etcd at the forced etcd rollout.
+func (r *runner) recreateMachine(ctx context.Context, node string, progress func(string)) error {
+	ctx, cancel := context.WithTimeout(ctx, r.opts.RolloutTimeout)
+	defer cancel()
+	// RecreateMachine resumes where it stopped: retry it while the API
+	// settles after the restore.
+	var res *member.RecreateResult
+	var lastErr error
+	err := wait.PollUntilContextCancel(ctx, r.opts.Interval, true, func(ctx context.Context) (bool, error) {
+		var err error
+		res, err = member.RecreateMachine(ctx, r.opts.Machine, node, member.RecreateOptions{
+			Interval: r.opts.Interval, Progress: progress, Logger: r.log,
+		})
+		var nm *member.NoMachineError
+		if errors.As(err, &nm) {
+			return false, err
+		}
+		if err != nil {
+			if lastErr == nil || lastErr.Error() != err.Error() {
+				progress("retrying: " + err.Error())
+			}
+			lastErr = err
+			return false, nil
+		}
+		return true, nil
+	})
+	if err != nil {
+		if lastErr != nil && !errors.As(err, new(*member.NoMachineError)) {
+			return fmt.Errorf("%w (last error: %v)", err, lastErr)
+		}
+		return err
+	}
+	newName := ""
+	if res.New != nil {
+		newName = res.New.Name
+	}
+	progress(fmt.Sprintf("machine %s replaced by %s (node %s)", res.OldName, newName, res.NewNode))
+	return nil
 }
 
 // approveCSRs hands over to certs.ApproveNodeBootstrapperCSRs (5.4).

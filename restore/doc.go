@@ -1,0 +1,73 @@
+// Package restore implements runbook chapter 5, disaster recovery: turning
+// an etcd snapshot into a data directory (RestoreSnapshot), and the
+// multi-host procedure of section 5.3, "Restoring to a previous cluster
+// state", as a plan that can be printed, run, interrupted and resumed
+// (Plan, Run). Section 5.2 (lost master hosts) is the same plan with the
+// survivors only (Options.Others may be empty) and the lost masters' Machines
+// re-created (Options.LostMasters); section 5.4 (expired control-plane
+// certificates) is its last step, the approval of pending node-bootstrapper
+// CSRs through certs.ApproveNodeBootstrapperCSRs.
+//
+// # Restoring a snapshot
+//
+// RestoreSnapshot restores in process with etcd's etcdutl library, the code
+// behind "etcdutl snapshot restore", as a new single-member cluster (member
+// name, peer URL, a fresh "openshift-etcd-<random>" token). Before writing
+// anything it refuses a non-empty target, checks the sha256 trailer etcd
+// appends to a snapshot in one streaming pass (etcdutl is then told not to
+// hash again), refuses a backup of another z-stream than the cluster's
+// (the runbook: "a 4.5.2 cluster must use an etcd backup taken from 4.5.2")
+// and decides whether the in-process restore is safe (Decide). It writes
+// into a temporary directory beside the target and renames it into place.
+// By default the revision is bumped and the new revision marked compacted,
+// so that watch caches and informers of the old cluster are told "too old
+// resource version" instead of being served stale objects. The bump is sized
+// from revision.json (RevisionBumpFor: 20% of the last raft index the
+// cluster recorded, as the cluster's restore pod does, plus the gap between
+// that index and the snapshot's revision) or is DefaultRevisionBump (one
+// billion).
+//
+// # Version safety
+//
+// Decide compares the snapshot's storage version and the cluster's etcd
+// version with lifeboat's etcd libraries (LibraryEtcdVersion). When the
+// cluster's etcd is older than the libraries, etcdutl might write a data
+// directory that etcd cannot read, so the plan does not restore in process:
+// it stages the snapshot in /var/lib/etcd-backup/snapshot.db and starts a
+// restore static pod that runs the cluster's own etcd image, as
+// cluster-restore.sh does: the cluster's restore-etcd-pod when the host has
+// it, else one built from the host's etcd-pod.yaml by BuildRestorePod, whose
+// script restores with the image's etcdutl (or etcdctl) and then runs the
+// original etcd command. A snapshot newer than the cluster's etcd is refused.
+// What is tested: Decide's table; the in-process restore against a real etcd
+// started on the result (data, bumped revision, reads and watches at old
+// revisions compacted); the restore pod's manifest and its script, run with
+// the real etcdutl binary standing for the image's. The restore pod has not
+// run under a real kubelet: the simulated cluster runs etcd 3.7, so its
+// drills take the in-process path.
+//
+// # The plan
+//
+// Plan lists the runbook's steps (see Plan for the list); Run executes them,
+// reporting each start, progress message and end, and keeps a State as JSON
+// on the recovery host (DefaultStatePath), written atomically after every
+// step, so that a run stopped by a crash or a cancelled context resumes at
+// the step that was interrupted. Every step is idempotent. Nothing is
+// deleted: manifests, data directories and static pod resources in the way
+// are moved aside (into Options.AsideDir, or /var/lib/etcd-backup for the
+// recovery host's data as cluster-restore.sh does), each move recorded in
+// the state before it is made; State.Undo lists them to be put back. A
+// backup that fails its checks stops the plan before anything is written on
+// any host.
+//
+// # Errors
+//
+// Typed errors callers branch on, all matching their sentinel with
+// errors.Is: *TargetNotEmptyError (ErrTargetNotEmpty), *SnapshotError
+// (ErrHashMismatch, ErrNoHash, ErrTruncated, ErrCorruptSnapshot),
+// *VersionMismatchError (ErrVersionMismatch, with both versions),
+// *NeedsRestorePodError (ErrNeedsRestorePod), ErrSnapshotTooNew,
+// ErrBackupIncomplete, ErrInvalidOptions. A failed step of Run is a
+// *plan.StepError naming the step and wrapping the cause; an unsafe backup
+// archive wraps safetar's ErrUnsafeEntry.
+package restore

@@ -1,0 +1,73 @@
+package restore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	kubefake "k8s.io/client-go/kubernetes/fake"
+
+	operatorfake "github.com/openshift/client-go/operator/clientset/versioned/fake"
+
+	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/restore"
+)
+
+// A snapshot is refused before anything is written when the target data
+// directory is not empty.
+func ExampleRestoreSnapshot() {
+	dir, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(dir)
+	dataDir := filepath.Join(dir, "etcd")
+	os.MkdirAll(filepath.Join(dataDir, "member"), 0o700)
+
+	_, err := restore.RestoreSnapshot(context.Background(), filepath.Join(dir, "snapshot.db"), dataDir, restore.SnapshotOptions{
+		Name:    "master-0",
+		PeerURL: "https://10.0.0.3:2380",
+	})
+	var notEmpty *restore.TargetNotEmptyError
+	fmt.Println(errors.As(err, &notEmpty), notEmpty.Entries)
+	// Output: true [member]
+}
+
+// Decide chooses how a snapshot is restored: in process when the cluster's
+// etcd reads what lifeboat's etcdutl writes, else with the cluster's own
+// etcd image.
+func ExampleDecide() {
+	for _, clusterEtcd := range []string{"3.7.3", "3.4.9"} {
+		d, _ := restore.Decide("", clusterEtcd)
+		fmt.Println(clusterEtcd, d.Method)
+	}
+	// Output:
+	// 3.7.3 in-process
+	// 3.4.9 restore-pod
+}
+
+// Plan lists the steps without touching anything: a dry run.
+func ExamplePlan() {
+	root, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(root)
+	p, err := restore.Plan(restore.Options{
+		BackupDir: filepath.Join(root, "backup"),
+		Recovery:  host.NewLocal("master-0", filepath.Join(root, "master-0"), host.LocalOptions{}),
+		Others:    []host.Host{host.NewLocal("master-1", filepath.Join(root, "master-1"), host.LocalOptions{})},
+		Kube:      kubefake.NewClientset(),
+		Operator:  operatorfake.NewClientset(),
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, s := range p.Steps[:6] {
+		fmt.Println(s.ID)
+	}
+	// Output:
+	// verify-backup
+	// copy-backup
+	// stop-etcd/master-1
+	// stop-kube-apiserver/master-1
+	// move-etcd-data/master-1
+	// stop-static-pods/master-0
+}
