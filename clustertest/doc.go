@@ -52,6 +52,33 @@
 // Moving manifests and data directories around with the runbook's commands
 // therefore has the runbook's effects.
 //
+// # Operators and faults
+//
+// The controllers play what the cluster does on its own: a new
+// spec.forceRedeploymentReason on an operator object makes a new revision
+// that the nodes reach one at a time (NodeInstallerProgressing in the
+// installer's words, "2 nodes are at revision 6; 1 nodes are at revision
+// 7"); the etcd operator adds a member for a master that has none before it
+// restarts the others, and writes EtcdMembersAvailable from the members'
+// real health ("2 of 3 members are available, <node> is unhealthy"); a new
+// Machine goes Provisioning to Running with a new host, Node and nodeRef,
+// and a deleted one takes its Node and host along (its etcd member stays
+// listed until someone removes it); a powered-off machine's Node turns
+// NotReady with the node.kubernetes.io/unreachable taints; a node whose
+// certificates expired files a real node-bootstrapper CSR, and once it is
+// approved the signer issues it and the node files its kubelet-serving CSR.
+//
+// The faults are methods of [Cluster]: [Cluster.StopMachine] and
+// [Cluster.StartMachine] (power and providerStatus.instanceState),
+// [Cluster.CrashloopEtcd] (the member really exits, again and again, until
+// its manifest changes), [Cluster.KillEtcd] (SIGKILL, not restarted until
+// the kubelet restarts), [Cluster.LoseHost] (the machine stops and its
+// disk is wiped: the one place the simulator deletes data) and
+// [Cluster.ExpireNodeCertificates]. Deleting objects is done with the
+// clients. StartMachine writes through the API, so after a whole-cluster
+// shutdown power the hosts on first ([Host.PowerOn]) and record the
+// machines as started once etcd has quorum again.
+//
 // # Time
 //
 // The simulation ticks every [Options].Interval (100ms by default). Waits
