@@ -29,9 +29,9 @@ import (
 const benchChildEnv = "LIFEBOAT_BENCH_RESTORE_CHILD"
 
 func TestMain(m *testing.M) {
-	if args := os.Getenv(benchChildEnv); args != "" {
-		// Child: restore snapshot into dir, in process.
-		snap, dir, _ := strings.Cut(args, "\x00")
+	if snap := os.Getenv(benchChildEnv); snap != "" {
+		// Child: restore the snapshot into the directory, in process.
+		dir := os.Getenv(benchChildEnv + "_DIR")
 		_, err := RestoreSnapshot(context.Background(), snap, dir, SnapshotOptions{
 			Name: "bench", PeerURL: "http://127.0.0.1:2380", RevisionBump: DefaultRevisionBump,
 		})
@@ -105,7 +105,7 @@ func TestBenchRestoreVsEtcdutl(t *testing.T) {
 		"--initial-advertise-peer-urls", "http://127.0.0.1:2380",
 		"--bump-revision", strconv.FormatUint(DefaultRevisionBump, 10), "--mark-compacted"))
 	child := exec.Command(self, "-test.run=^$")
-	child.Env = append(os.Environ(), benchChildEnv+"="+snap+"\x00"+outLib)
+	child.Env = append(os.Environ(), benchChildEnv+"="+snap, benchChildEnv+"_DIR="+outLib)
 	lib := measure("lifeboat", child)
 	os.RemoveAll(outUtl)
 	os.RemoveAll(outLib)
