@@ -12,6 +12,7 @@ import (
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc"
 
 	"github.com/lifeboat-dev/lifeboat/internal/atomicfile"
 )
@@ -254,6 +255,7 @@ type opError struct {
 // messages are used as they arrive (no copy), or a reader.
 type snapshotStream struct {
 	grpc    pb.Maintenance_SnapshotClient
+	codec   *snapshotCodec
 	first   []byte // the first message's data (grpc)
 	reader  io.Reader
 	version string
@@ -270,12 +272,14 @@ func openStream(ctx context.Context, c SnapshotClient, endpoint string) (*snapsh
 		if err != nil {
 			return nil, err
 		}
-		ss, err := pb.NewMaintenanceClient(conn).Snapshot(ctx, &pb.SnapshotRequest{})
+		codec := &snapshotCodec{free: make(chan []byte, receiveDepth+2)}
+		ss, err := pb.NewMaintenanceClient(conn).Snapshot(ctx, &pb.SnapshotRequest{}, grpc.ForceCodecV2(codec))
 		if err == nil {
 			var first *pb.SnapshotResponse
 			if first, err = ss.Recv(); err == nil {
 				return &snapshotStream{
 					grpc:    ss,
+					codec:   codec,
 					first:   first.Blob,
 					version: first.Version,
 					close:   func() { conn.Close() },
@@ -350,7 +354,7 @@ func streamSnapshot(ctx context.Context, c SnapshotClient, endpoint, path string
 			}
 		}
 		if c.buf != nil {
-			chunks.free <- c.buf
+			chunks.recycle(c.buf)
 		}
 		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
 			break
@@ -398,19 +402,29 @@ type receiver struct {
 	full chan chunk
 }
 
+// recycle gives a buffer back without ever blocking.
+func (rc *receiver) recycle(b []byte) {
+	select {
+	case rc.free <- b:
+	default:
+	}
+}
+
+// receiveDepth is how many received chunks may wait for the writer.
+const receiveDepth = 4
+
 // receive runs the receiving side of a transfer in a goroutine of its
-// own. A gRPC stream's messages are handed over as they are (each is a
-// fresh allocation); a reader is read into two rotating buffers of size
-// bytes. The consumer takes chunks from full (and gives buffers back on
+// own. A gRPC stream's blobs are handed over as the codec decoded them,
+// and their buffers go back to the codec; a reader is read into two
+// rotating buffers of size bytes. The consumer takes chunks from full (and gives buffers back on
 // free); full is closed after the chunk carrying an error, or when ctx is
 // done while waiting for a free buffer.
 func receive(ctx context.Context, s *snapshotStream, size int) *receiver {
-	const depth = 4
-	rc := &receiver{free: make(chan []byte, 2), full: make(chan chunk, depth)}
 	if s.grpc != nil {
+		rc := &receiver{free: s.codec.free, full: make(chan chunk, receiveDepth)}
 		go func() {
 			defer close(rc.full)
-			rc.full <- chunk{data: s.first}
+			rc.full <- chunk{data: s.first, buf: s.first}
 			for {
 				resp, err := s.grpc.Recv()
 				var data []byte
@@ -418,7 +432,7 @@ func receive(ctx context.Context, s *snapshotStream, size int) *receiver {
 					data = resp.Blob
 				}
 				select {
-				case rc.full <- chunk{data: data, err: err}:
+				case rc.full <- chunk{data: data, buf: data, err: err}:
 				case <-ctx.Done():
 					return
 				}
@@ -429,6 +443,7 @@ func receive(ctx context.Context, s *snapshotStream, size int) *receiver {
 		}()
 		return rc
 	}
+	rc := &receiver{free: make(chan []byte, 2), full: make(chan chunk, receiveDepth)}
 	rc.free <- make([]byte, size)
 	rc.free <- make([]byte, size)
 	go func() {
