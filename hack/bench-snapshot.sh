@@ -4,7 +4,7 @@
 # Starts one etcd member (TLS on loopback, quota raised), fills it with
 # BENCH_BYTES of incompressible values, then in one run and alternating
 # ROUNDS times measures, each as a child process timed by GNU time
-# (wall clock and peak RSS from wait4):
+# (wall clock, peak RSS and CPU time from wait4):
 #
 #   script  = "etcdctl snapshot save" followed by "etcdutl snapshot status"
 #             (what cluster-backup.sh does to take and check a snapshot)
@@ -91,37 +91,51 @@ echo "etcd database: $((dbsize >> 20)) MiB" >&2
 results=$work/results
 measure() {
   local label=$1; shift
-  "$timebin" -f "$label %e %M" -o "$results.one" "$@" >"$work/out.log" 2>&1 || {
+  "$timebin" -f "$label %e %M %U %S" -o "$results.one" "$@" >"$work/out.log" 2>&1 || {
     echo "bench-snapshot: $label failed:" >&2; cat "$work/out.log" >&2; exit 1; }
   cat "$results.one" >>"$results"
 }
 
-for r in $(seq "$rounds"); do
-  echo "round $r/$rounds" >&2
+script_side() {
   measure etcdctl-save env ETCDCTL_API=3 "$LIFEBOAT_ETCDCTL" --endpoints "$ep" "${tls[@]}" snapshot save "$work/etcdctl.db"
   measure etcdutl-status "$LIFEBOAT_ETCDUTL" snapshot status "$work/etcdctl.db" -w table
   rm -f "$work/etcdctl.db"
+}
+lifeboat_side() {
   measure lifeboat "$work/benchsnap" save -endpoint "$ep" -cacert "$pki/ca.crt" -cert "$pki/client.crt" -key "$pki/client.key" -out "$work/lifeboat.db"
   # Informational: backup.VerifySnapshot (what Verify does to a snapshot).
   measure lifeboat-verify "$work/benchsnap" verify -out "$work/lifeboat.db"
   rm -f "$work/lifeboat.db"
+}
+for r in $(seq "$rounds"); do
+  echo "round $r/$rounds" >&2
+  # Alternate which side goes first, so neither always meets a cold cache
+  # or the other's write-back.
+  if [ $((r % 2)) = 1 ]; then script_side; lifeboat_side; else lifeboat_side; script_side; fi
+  sync
 done
 
 awk -v rounds="$rounds" -v db="$dbsize" '
-  { t[$1, ++n[$1]] = $2; m[$1, n[$1]] = $3 }
+  function median(a, n,   i, j, t, b) {
+    for (i = 1; i <= n; i++) b[i] = a[i]
+    for (i = 2; i <= n; i++) for (j = i; j > 1 && b[j-1] > b[j]; j--) { t = b[j]; b[j] = b[j-1]; b[j-1] = t }
+    return n % 2 ? b[(n+1)/2] : (b[n/2] + b[n/2+1]) / 2
+  }
+  { t[$1, ++n[$1]] = $2; m[$1, n[$1]] = $3; c[$1, n[$1]] = $4 + $5 }
   END {
     printf "etcd database %.0f MiB, %d rounds, each step a child process (GNU time: wall, max RSS)\n\n", db / 1048576, rounds
-    printf "%-5s %-28s %9s %13s\n", "round", "step", "wall (s)", "peak RSS (MiB)"
+    printf "%-5s %-28s %9s %15s %8s\n", "round", "step", "wall (s)", "peak RSS (MiB)", "CPU (s)"
     best_ls = best_lb = best_s = 1e9
     for (i = 1; i <= rounds; i++) {
       s = t["etcdctl-save", i]; st = t["etcdutl-status", i]; lb = t["lifeboat", i]
-      printf "%-5d %-28s %9.2f %13.1f\n", i, "etcdctl snapshot save", s, m["etcdctl-save", i] / 1024
-      printf "%-5d %-28s %9.2f %13.1f\n", i, "etcdutl snapshot status", st, m["etcdutl-status", i] / 1024
-      printf "%-5d %-28s %9.2f %13.1f\n", i, "script (save + status)", s + st, (m["etcdctl-save", i] > m["etcdutl-status", i] ? m["etcdctl-save", i] : m["etcdutl-status", i]) / 1024
-      printf "%-5d %-28s %9.2f %13.1f\n", i, "lifeboat backup.Snapshot", lb, m["lifeboat", i] / 1024
-      printf "%-5d %-28s %9.2f %13.1f\n", i, "(lifeboat VerifySnapshot)", t["lifeboat-verify", i], m["lifeboat-verify", i] / 1024
+      printf "%-5d %-28s %9.2f %15.1f %8.2f\n", i, "etcdctl snapshot save", s, m["etcdctl-save", i] / 1024, c["etcdctl-save", i]
+      printf "%-5d %-28s %9.2f %15.1f %8.2f\n", i, "etcdutl snapshot status", st, m["etcdutl-status", i] / 1024, c["etcdutl-status", i]
+      printf "%-5d %-28s %9.2f %15.1f %8.2f\n", i, "script (save + status)", s + st, (m["etcdctl-save", i] > m["etcdutl-status", i] ? m["etcdctl-save", i] : m["etcdutl-status", i]) / 1024, c["etcdctl-save", i] + c["etcdutl-status", i]
+      printf "%-5d %-28s %9.2f %15.1f %8.2f\n", i, "lifeboat backup.Snapshot", lb, m["lifeboat", i] / 1024, c["lifeboat", i]
+      printf "%-5d %-28s %9.2f %15.1f %8.2f\n", i, "(lifeboat VerifySnapshot)", t["lifeboat-verify", i], m["lifeboat-verify", i] / 1024, c["lifeboat-verify", i]
       printf "%-5d %-28s %9.2f   (target <= 0.85)\n", i, "ratio lifeboat / script", lb / (s + st)
       printf "%-5d %-28s %9.2f   (target <= 1.00)\n", i, "ratio lifeboat / save alone", lb / s
+      rs[i] = lb / (s + st); rsave[i] = lb / s
       if (s + st < best_ls) best_ls = s + st
       if (s < best_s) best_s = s
       if (lb < best_lb) best_lb = lb
@@ -130,5 +144,6 @@ awk -v rounds="$rounds" -v db="$dbsize" '
     }
     printf "\nbest of %d: script %.2f s, etcdctl save %.2f s, lifeboat %.2f s\n", rounds, best_ls, best_s, best_lb
     printf "ratios (best): lifeboat/script %.2f (target <= 0.85), lifeboat/save %.2f (target <= 1.00)\n", best_lb / best_ls, best_lb / best_s
+    printf "ratios (median of rounds): lifeboat/script %.2f, lifeboat/save %.2f\n", median(rs, rounds), median(rsave, rounds)
     printf "peak RSS: lifeboat %.1f MiB (target < 64), etcdutl status %.1f MiB\n", peak_lb / 1024, peak_st / 1024
   }' "$results"
