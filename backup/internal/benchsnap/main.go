@@ -3,11 +3,12 @@
 // RSS are measured the same way as etcdctl's and etcdutl's.
 //
 //	benchsnap save -endpoint URL [-cacert F -cert F -key F] -out FILE
-//	benchsnap fill -endpoint URL [-cacert F -cert F -key F] -bytes N
+//	benchsnap fill -endpoint URL [-cacert F -cert F -key F] -bytes N [-value-size N]
 //	benchsnap verify -out FILE
 //
 // save prints one JSON line describing the snapshot; fill writes N bytes
-// of incompressible values in 1 MiB keys (the benchmark's data set);
+// of incompressible values in keys of -value-size bytes (the benchmark's
+// data set);
 // verify runs backup.VerifySnapshot (hash pass and bolt check) on a file.
 package main
 
@@ -39,6 +40,7 @@ func main() {
 	key := fs.String("key", "", "client key")
 	out := fs.String("out", "", "snapshot file (save)")
 	size := fs.Int64("bytes", 1<<30, "bytes to write (fill)")
+	valueSize := fs.Int("value-size", 1<<20, "bytes per value (fill); small values are written 128 to a transaction")
 	fs.Parse(os.Args[2:])
 
 	ctx := context.Background()
@@ -61,7 +63,7 @@ func main() {
 	case "save":
 		err = save(ctx, cli, *out)
 	case "fill":
-		err = fill(ctx, cli, *size)
+		err = fill(ctx, cli, *size, *valueSize)
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -81,17 +83,24 @@ func save(ctx context.Context, cli *clientv3.Client, out string) error {
 	})
 }
 
-func fill(ctx context.Context, cli *clientv3.Client, total int64) error {
-	const chunk = 1 << 20
+func fill(ctx context.Context, cli *clientv3.Client, total int64, valueSize int) error {
 	r := rand.NewChaCha8([32]byte{1})
-	val := make([]byte, chunk)
+	perTxn := max(1, min(128, (1<<20)/valueSize))
 	start := time.Now()
-	for i := int64(0); i*chunk < total; i++ {
-		r.Read(val)
-		if _, err := cli.Put(ctx, fmt.Sprintf("/bench/%06d", i), string(val)); err != nil {
+	var key int64
+	for written := int64(0); written < total; {
+		ops := make([]clientv3.Op, 0, perTxn)
+		for range perTxn {
+			val := make([]byte, valueSize)
+			r.Read(val)
+			ops = append(ops, clientv3.OpPut(fmt.Sprintf("/bench/%09d", key), string(val)))
+			key++
+			written += int64(valueSize)
+		}
+		if _, err := cli.Txn(ctx).Then(ops...).Commit(); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(os.Stderr, "wrote %d MiB in %s\n", total>>20, time.Since(start).Round(time.Second))
+	fmt.Fprintf(os.Stderr, "wrote %d MiB in %d keys of %d bytes in %s\n", total>>20, key, valueSize, time.Since(start).Round(time.Second))
 	return nil
 }
