@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"path"
 	"strings"
@@ -159,7 +158,8 @@ func exists(ctx context.Context, h host.Host, p string) (bool, error) {
 	return err == nil, err
 }
 
-// copyFile streams src to dst on h (or from a reader) with perm.
+// copyOnHost streams src to dst on h with perm. On a remote host the
+// bytes pass through this process.
 func copyOnHost(ctx context.Context, h host.Host, src, dst string, perm fs.FileMode) error {
 	rc, err := h.Open(ctx, src)
 	if err != nil {
@@ -168,5 +168,3 @@ func copyOnHost(ctx context.Context, h host.Host, src, dst string, perm fs.FileM
 	defer rc.Close()
 	return h.WriteFile(ctx, dst, rc, perm)
 }
-
-var _ io.Reader = (*bytes.Reader)(nil)
