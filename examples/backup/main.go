@@ -61,6 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		member     = fs.String("member", "", "client URL of the member to snapshot; empty means the first healthy follower")
 		hostRoot   = fs.String("host-root", "/", "where the master's file system is mounted (\"/host\" in an oc debug pod without chroot)")
 		node       = fs.String("node", "", "node name of the master (for messages); empty means the host name")
+		minAge     = fs.Duration("min-cluster-age", backup.DefaultMinClusterAge, "refuse to back up a cluster younger than this (its first certificate rotation); negative disables the check")
 		force      = fs.Bool("force", false, "skip the ClusterOperator check and mark the files __POSSIBLY_DIRTY__ (cluster-backup.sh --force)")
 		verbose    = fs.Bool("v", false, "log debug records")
 	)
@@ -112,11 +113,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	lastPercent := int64(-1)
 	b, err := backup.Take(ctx, cli, dir, backup.TakeOptions{
-		Host:     host.NewLocal(name, *hostRoot, host.LocalOptions{}),
-		Config:   cfg,
-		Force:    *force,
-		Endpoint: *member,
-		Logger:   log,
+		Host:          host.NewLocal(name, *hostRoot, host.LocalOptions{}),
+		Config:        cfg,
+		Force:         *force,
+		MinClusterAge: *minAge,
+		Endpoint:      *member,
+		Logger:        log,
 		Progress: func(e backup.Event) {
 			if e.Step != "snapshot" || e.Written == 0 {
 				fmt.Fprintf(stdout, "%-9s %s\n", e.Step, e.Message)

@@ -47,9 +47,14 @@ const (
 	exitInterrupted = 130
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, nil)) }
 
-func run(args []string, stdout, stderr io.Writer) int {
+// dialFunc reaches one master; name may be empty (then addr names it).
+type dialFunc func(ctx context.Context, name, addr string) (host.Host, error)
+
+// run is the program; dial nil means SSH with the -user, -ssh-key and
+// -known-hosts flags (tests pass the hosts of a simulated cluster).
+func run(args []string, stdout, stderr io.Writer, dial dialFunc) int {
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -66,6 +71,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		restorePod   = fs.Bool("restore-pod", false, "restore through a static pod running the cluster's etcd image")
 		noCSR        = fs.Bool("skip-csr-approval", false, "leave pending node-bootstrapper CSRs alone")
 		dryRun       = fs.Bool("dry-run", false, "check the backup and print the plan; change nothing")
+		interval     = fs.Duration("interval", 0, "how often waits poll (0: the library's 2s)")
 		verbose      = fs.Bool("v", false, "log every action")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -96,17 +102,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "restore: API clients: %v\n", err)
 		return exitUsage
 	}
-	hostKeys, err := host.KnownHosts(*knownHosts)
-	if err != nil {
-		fmt.Fprintf(stderr, "restore: %v\n", err)
-		return exitUsage
+	if dial == nil {
+		hostKeys, err := host.KnownHosts(*knownHosts)
+		if err != nil {
+			fmt.Fprintf(stderr, "restore: %v\n", err)
+			return exitUsage
+		}
+		dial = func(ctx context.Context, name, addr string) (host.Host, error) {
+			return host.NewSSH(ctx, host.SSHConfig{Name: name, Addr: addr, User: *user, KeyFile: *keyFile, HostKeyCallback: hostKeys, Logger: log})
+		}
 	}
 	connect := func(spec string) (host.Host, error) {
 		name, addr, ok := strings.Cut(spec, "=")
 		if !ok {
 			name, addr = "", spec
 		}
-		return host.NewSSH(ctx, host.SSHConfig{Name: name, Addr: addr, User: *user, KeyFile: *keyFile, HostKeyCallback: hostKeys, Logger: log})
+		return dial(ctx, name, addr)
 	}
 	rec, err := connect(*recovery)
 	if err != nil {
@@ -132,8 +143,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Kube: kube, Operator: ops, Machine: machines,
 		ClusterVersion: *clusterVer, AllowVersionMismatch: *allowVer,
 		ForceRestorePod: *restorePod, SkipCSRApproval: *noCSR, DryRun: *dryRun,
-		Logger: log,
-		Report: func(e plan.Event) { fmt.Fprintln(stdout, e.String()) },
+		Interval: *interval,
+		Logger:   log,
+		Report:   func(e plan.Event) { fmt.Fprintln(stdout, e.String()) },
 	}
 	if *dryRun {
 		p, err := restore.Plan(opts)

@@ -18,7 +18,7 @@ func TestUsage(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer
-			if code := run(tc.args, &out, &errb); code != exitUsage {
+			if code := run(tc.args, &out, &errb, nil); code != exitUsage {
 				t.Fatalf("exit %d, want %d (%s)", code, exitUsage, errb.String())
 			}
 		})
