@@ -211,22 +211,8 @@ func (c *Cluster) syncNodeCSR(ctx context.Context, node string) error {
 		if err != nil {
 			return err
 		}
-		kc, err := c.impersonatedKube(nodeBootstrapperUser, nodeBootstrapperGroups)
-		if err != nil {
-			return err
-		}
-		created, err := kc.CertificatesV1().CertificateSigningRequests().Create(ctx, &certificatesv1.CertificateSigningRequest{
-			ObjectMeta: metav1.ObjectMeta{GenerateName: "csr-"},
-			Spec: certificatesv1.CertificateSigningRequestSpec{
-				Request:    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: req}),
-				SignerName: certificatesv1.KubeAPIServerClientKubeletSignerName,
-				Usages: []certificatesv1.KeyUsage{
-					certificatesv1.UsageDigitalSignature,
-					certificatesv1.UsageKeyEncipherment,
-					certificatesv1.UsageClientAuth,
-				},
-			},
-		}, metav1.CreateOptions{})
+		created, err := c.fileCSR(ctx, nodeBootstrapperUser, nodeBootstrapperGroups, req,
+			certificatesv1.KubeAPIServerClientKubeletSignerName, certificatesv1.UsageClientAuth)
 		if err != nil {
 			return fmt.Errorf("filing client CSR: %w", err)
 		}
@@ -275,22 +261,8 @@ func (c *Cluster) syncNodeCSR(ctx context.Context, node string) error {
 	if err != nil {
 		return err
 	}
-	kc, err := c.impersonatedKube("system:node:"+node, []string{"system:nodes", "system:authenticated"})
-	if err != nil {
-		return err
-	}
-	created, err := kc.CertificatesV1().CertificateSigningRequests().Create(ctx, &certificatesv1.CertificateSigningRequest{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "csr-"},
-		Spec: certificatesv1.CertificateSigningRequestSpec{
-			Request:    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: req}),
-			SignerName: certificatesv1.KubeletServingSignerName,
-			Usages: []certificatesv1.KeyUsage{
-				certificatesv1.UsageDigitalSignature,
-				certificatesv1.UsageKeyEncipherment,
-				certificatesv1.UsageServerAuth,
-			},
-		},
-	}, metav1.CreateOptions{})
+	created, err := c.fileCSR(ctx, "system:node:"+node, []string{"system:nodes", "system:authenticated"}, req,
+		certificatesv1.KubeletServingSignerName, certificatesv1.UsageServerAuth)
 	if err != nil {
 		return fmt.Errorf("filing serving CSR: %w", err)
 	}
@@ -374,4 +346,21 @@ func (c *Cluster) syncCSRSigner(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// fileCSR creates a CSR for the DER request as user (impersonated) with the
+// kubelet's usages: digital signature, key encipherment and purpose.
+func (c *Cluster) fileCSR(ctx context.Context, user string, groups []string, req []byte, signer string, purpose certificatesv1.KeyUsage) (*certificatesv1.CertificateSigningRequest, error) {
+	kc, err := c.impersonatedKube(user, groups)
+	if err != nil {
+		return nil, err
+	}
+	return kc.CertificatesV1().CertificateSigningRequests().Create(ctx, &certificatesv1.CertificateSigningRequest{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "csr-"},
+		Spec: certificatesv1.CertificateSigningRequestSpec{
+			Request:    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: req}),
+			SignerName: signer,
+			Usages:     []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageKeyEncipherment, purpose},
+		},
+	}, metav1.CreateOptions{})
 }
