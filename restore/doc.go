@@ -58,16 +58,27 @@
 // recovery host's data as cluster-restore.sh does), each move recorded in
 // the state before it is made; State.Undo lists them to be put back. A
 // backup that fails its checks stops the plan before anything is written on
-// any host.
+// any host, and so does any check a later step would apply (the hosts
+// answer, the archive's links, free space, versions, the restored member,
+// the restore pod's image, revision.json): verify-backup applies them all
+// first (*PreflightError).
 //
 // # Errors
 //
-// Typed errors callers branch on, all matching their sentinel with
-// errors.Is: *TargetNotEmptyError (ErrTargetNotEmpty), *SnapshotError
-// (ErrHashMismatch, ErrNoHash, ErrTruncated, ErrCorruptSnapshot),
-// *VersionMismatchError (ErrVersionMismatch, with both versions),
-// *NeedsRestorePodError (ErrNeedsRestorePod), ErrSnapshotTooNew,
-// ErrBackupIncomplete, ErrInvalidOptions. A failed step of Run is a
-// *plan.StepError naming the step and wrapping the cause; an unsafe backup
-// archive wraps safetar's ErrUnsafeEntry.
+// The backup format (file names, backup.json, the snapshot and archive
+// checks and their sentinels) has one home, package backup: a backup is
+// verified by backup.VerifyOn wherever it lies, and refused with a
+// *backup.VerifyError listing every problem (backup.ErrMissingFile,
+// ErrTimestampMismatch, ErrHashMismatch, ErrCorruptDatabase,
+// ErrBadArchive, ...). Typed errors callers branch on, all matching their
+// sentinel with errors.Is: *TargetNotEmptyError (ErrTargetNotEmpty),
+// *SnapshotError (backup's type: backup.ErrHashMismatch, ErrNoHash,
+// ErrTruncated, ErrCorruptDatabase, also named here as ErrHashMismatch,
+// ErrNoHash, ErrTruncated, ErrCorruptSnapshot), *VersionMismatchError
+// (ErrVersionMismatch, with both versions), *NeedsRestorePodError
+// (ErrNeedsRestorePod), ErrSnapshotTooNew, *PreflightError (its Check,
+// wrapping the sentinel of the check), ErrRestorePodImage,
+// ErrInvalidOptions. A failed step of Run is a *plan.StepError naming the
+// step and wrapping the cause; an unsafe backup archive wraps safetar's
+// ErrUnsafeEntry.
 package restore

@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
@@ -85,6 +86,12 @@ type Options struct {
 	EtcdBackupDir string
 	AsideDir      string
 	StatePath     string
+
+	// FreeSpace measures the room at a path of a host (its nearest
+	// existing ancestor) for verify-backup's free-space check; nil: statfs
+	// for hosts whose files are local to this process, else "stat -f"
+	// run on the host.
+	FreeSpace func(ctx context.Context, h host.Host, path string) (FreeSpace, error)
 
 	// SkipCSRApproval leaves pending node-bootstrapper CSRs alone (5.4);
 	// by default the last step approves the valid ones.

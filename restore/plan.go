@@ -31,7 +31,10 @@ type runner struct {
 //
 // The steps, in the runbook's order:
 //
-//	verify-backup                      both files, sha256 trailer, archive entries, z-stream, versions
+//	verify-backup                      the backup (backup.VerifyOn, wherever it lies), then every check a
+//	                                   later step applies: hosts answer, archive links, free space,
+//	                                   z-stream and etcd versions, member identity, restore pod image,
+//	                                   revision.json (see preflight)
 //	copy-backup                        to RemoteBackupDir on the recovery host (step 3)
 //	stop-etcd/<other>                  move etcd-pod.yaml aside, wait for its containers to stop (4b, 4c)
 //	stop-kube-apiserver/<other>        the same for kube-apiserver-pod.yaml (4d, 4e)

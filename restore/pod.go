@@ -64,6 +64,9 @@ func BuildRestorePod(etcdPod []byte, cfg RestorePodConfig) ([]byte, error) {
 		return nil, fmt.Errorf("etcd pod manifest has no etcd container")
 	}
 	ctr := &pod.Spec.Containers[idx]
+	if ctr.Image == "" {
+		return nil, fmt.Errorf("%w: the etcd container of the etcd pod manifest names no image", ErrRestorePodImage)
+	}
 	original := originalCommand(ctr)
 
 	q := shellQuote

@@ -120,7 +120,7 @@ func RestoreSnapshot(ctx context.Context, snapshotPath, dataDir string, opts Sna
 	}
 
 	log.Info("checking snapshot", "path", snapshotPath)
-	info, err := VerifySnapshot(ctx, snapshotPath, opts.SkipHashCheck)
+	info, err := verifySnapshot(ctx, snapshotPath, opts.SkipHashCheck)
 	if err != nil {
 		return nil, err
 	}

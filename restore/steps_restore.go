@@ -48,43 +48,18 @@ func (r *runner) ownEtcdPod(ctx context.Context, d StateData) ([]byte, error) {
 // memberIdentity finds the restored member's name and peer URL: the
 // options, else the recovery host's own etcd-pod.yaml, else the backup's.
 func (r *runner) memberIdentity(ctx context.Context, d StateData) (MemberIdentity, error) {
-	id := MemberIdentity{Name: r.opts.MemberName, PeerURL: r.opts.PeerURL}
-	if id.Name != "" && id.PeerURL != "" {
-		return id, nil
+	if r.opts.MemberName != "" && r.opts.PeerURL != "" {
+		return MemberIdentity{Name: r.opts.MemberName, PeerURL: r.opts.PeerURL}, nil
 	}
-	var sources [][]byte
-	if own, err := r.ownEtcdPod(ctx, d); err != nil {
-		return id, err
-	} else if own != nil {
-		sources = append(sources, own)
+	own, err := r.ownEtcdPod(ctx, d)
+	if err != nil {
+		return MemberIdentity{}, err
 	}
+	var fromBackup []byte
 	if p, err := r.backupPodPath(d, "etcd"); err == nil {
-		if b, err := r.opts.Recovery.ReadFile(ctx, p); err == nil {
-			sources = append(sources, b)
-		}
+		fromBackup, _ = r.opts.Recovery.ReadFile(ctx, p)
 	}
-	for _, src := range sources {
-		got, err := MemberFromEtcdPod(src)
-		if err != nil {
-			continue
-		}
-		if id.Name == "" {
-			id.Name = got.Name
-		}
-		if id.PeerURL == "" && (got.Name == id.Name || got.Name == "") {
-			id.PeerURL = got.PeerURL
-		}
-		if id.Name != "" && id.PeerURL != "" {
-			break
-		}
-	}
-	if id.Name == "" {
-		id.Name = r.opts.Recovery.Name()
-	}
-	if id.PeerURL == "" {
-		return id, fmt.Errorf("%w: the peer URL of member %s is not in its etcd-pod.yaml; set Options.PeerURL", ErrInvalidOptions, id.Name)
-	}
-	return id, nil
+	return resolveIdentity(r.opts.MemberName, r.opts.PeerURL, r.opts.Recovery.Name(), own, fromBackup)
 }
 
 func (r *runner) restoreSnapshot(ctx context.Context, progress func(string)) error {
