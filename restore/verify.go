@@ -61,7 +61,7 @@ func VerifySnapshot(ctx context.Context, path string, allowNoHash bool) (Snapsho
 		return fail(err)
 	}
 	info.SHA256 = sum
-	if err := readSnapshotMeta(path, &info); err != nil {
+	if err := checkSnapshotDB(ctx, path, &info); err != nil {
 		return fail(err)
 	}
 	return info, nil
