@@ -2,17 +2,14 @@ package backup
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path"
-	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/internal/boltcheck"
 )
 
 // SnapshotInfo describes a snapshot file checked by VerifySnapshot.
@@ -35,9 +32,8 @@ type SnapshotInfo struct {
 // VerifySnapshotOptions configure VerifySnapshot. The zero value checks
 // hash and database.
 type VerifySnapshotOptions struct {
-	// SkipDBCheck skips the bolt consistency check (tx.Check), which reads
-	// every page of the database; the revision and storage version are
-	// still read.
+	// SkipDBCheck skips the database check, a second read of the tree
+	// pages; Revision and StorageVersion then stay unknown (0, "").
 	SkipDBCheck bool
 	// AllowNoHash accepts a file without etcd's sha256 trailer (a db file
 	// copied from a data directory); a file with a trailer is always
@@ -51,16 +47,17 @@ const minDBSize = 4 * 512
 
 // VerifySnapshot checks a local snapshot file as etcd's restore would: the
 // trailing sha256 matches the database (one sequential read), and the bolt
-// database opens read-only and passes its consistency check. It reads the
-// revision and storage version from the database. Errors are
-// *SnapshotError wrapping ErrHashMismatch, ErrNoHash (unless
-// AllowNoHash), ErrTruncated or ErrCorruptDatabase. The read stops when
-// ctx is cancelled.
+// database passes lifeboat's structure check (meta pages, every tree page
+// of every bucket, the freelist, and the etcd schema rules etcd's restore
+// relies on; see internal/boltcheck). It reads the revision and storage
+// version from the database. Errors are *SnapshotError wrapping
+// ErrHashMismatch, ErrNoHash (unless AllowNoHash), ErrTruncated or
+// ErrCorruptDatabase; no input makes it panic. The read stops when ctx is
+// cancelled.
 //
-// Memory: the hash pass uses one 128 KiB buffer. The database check maps the
-// file without MAP_POPULATE and walks every page, so the process's
-// resident set grows by up to the file size in clean, shared page-cache
-// pages that the kernel reclaims under pressure; SkipDBCheck avoids it.
+// Memory: the hash pass uses one 128 KiB buffer; the database check reads
+// page by page through ordinary reads (no memory map) within a 64 MiB
+// budget, whatever the file's size.
 func VerifySnapshot(ctx context.Context, path string, opts VerifySnapshotOptions) (*SnapshotInfo, error) {
 	fail := func(op string, err error) error { return &SnapshotError{Op: op, Path: path, Err: err} }
 	f, err := os.Open(path)
@@ -220,52 +217,31 @@ func checkDatabase(ctx context.Context, path string, info *SnapshotInfo, skipChe
 	return checkBolt(ctx, path, info, skipCheck)
 }
 
-// checkBolt opens the database read-only, reads revision and storage
-// version, and runs bolt's consistency check.
-func checkBolt(ctx context.Context, path string, info *SnapshotInfo, skipCheck bool) (err error) {
-	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrCorruptDatabase, err)
-	}
-	defer db.Close()
-	return db.View(func(tx *bolt.Tx) (err error) {
-		defer func() {
-			// bolt panics on some corruptions it meets while reading.
-			if r := recover(); r != nil {
-				err = fmt.Errorf("%w: %v", ErrCorruptDatabase, r)
-			}
-		}()
-		if kb := tx.Bucket([]byte("key")); kb != nil {
-			if k, _ := kb.Cursor().Last(); len(k) >= 8 {
-				info.Revision = int64(binary.BigEndian.Uint64(k[:8]))
-			} else if k != nil {
-				return fmt.Errorf("%w: malformed revision key", ErrCorruptDatabase)
-			}
-		} else {
-			return fmt.Errorf("%w: no \"key\" bucket: not an etcd database", ErrCorruptDatabase)
-		}
-		if mb := tx.Bucket([]byte("meta")); mb != nil {
-			info.StorageVersion = string(mb.Get([]byte("storageVersion")))
-		}
-		if skipCheck {
-			return nil
-		}
-		var problems []error
-		for cerr := range tx.Check() {
-			if len(problems) < 10 {
-				problems = append(problems, cerr)
-			}
-			if ctx.Err() != nil {
-				// Drain: Check's goroutine must finish before the tx ends.
-				continue
-			}
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if len(problems) > 0 {
-			return fmt.Errorf("%w: %w", ErrCorruptDatabase, errors.Join(problems...))
-		}
+// checkBolt checks the database part of the snapshot (the file without
+// its trailer) with lifeboat's own bolt structure checker, which reads it
+// page by page and cannot panic or fault on any input (bbolt maps the file
+// and asserts on damage, in goroutines no recover reaches), and reads the
+// revision and storage version from it. With skipCheck the database is
+// not read at all and both stay unknown.
+func checkBolt(ctx context.Context, path string, info *SnapshotInfo, skipCheck bool) error {
+	if skipCheck {
 		return nil
-	})
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	size := info.Size
+	if info.HasHash {
+		size -= trailerSize
+	}
+	rep, err := boltcheck.CheckEtcd(ctx, f, size, boltcheck.Options{})
+	if errors.Is(err, boltcheck.ErrCorrupt) {
+		return fmt.Errorf("%w: %w", ErrCorruptDatabase, err)
+	} else if err != nil {
+		return err
+	}
+	info.Revision, info.StorageVersion = rep.Revision, rep.StorageVersion
+	return nil
 }

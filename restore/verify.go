@@ -13,11 +13,11 @@ type SnapshotInfo = backup.SnapshotInfo
 
 // verifySnapshot is the check RestoreSnapshot applies before it writes:
 // backup.VerifySnapshot (the sha256 trailer in one streaming pass, then
-// the revision and storage version from the database) without the walk
-// of every database page, which etcdutl's restore does not need. Errors
-// are *backup.SnapshotError.
+// lifeboat's own structure check of every database page, which cannot
+// panic on any input, so nothing corrupt reaches etcdutl, whose bbolt
+// asserts on damage). Errors are *backup.SnapshotError.
 func verifySnapshot(ctx context.Context, path string, allowNoHash bool) (SnapshotInfo, error) {
-	info, err := backup.VerifySnapshot(ctx, path, backup.VerifySnapshotOptions{SkipDBCheck: true, AllowNoHash: allowNoHash})
+	info, err := backup.VerifySnapshot(ctx, path, backup.VerifySnapshotOptions{AllowNoHash: allowNoHash})
 	if info == nil {
 		return SnapshotInfo{Path: path}, err
 	}
