@@ -22,10 +22,12 @@
 // By default the revision is bumped and the new revision marked compacted,
 // so that watch caches and informers of the old cluster are told "too old
 // resource version" instead of being served stale objects. The bump is sized
-// from revision.json (RevisionBumpFor: 20% of the last raft index the
-// cluster recorded, as the cluster's restore pod does, plus the gap between
-// that index and the snapshot's revision) or is DefaultRevisionBump (one
-// billion).
+// from raft indexes only (RevisionBumpFor): the gap between revision.json's
+// maxRaftIndex and the snapshot's consistent index, which bounds the
+// revisions handed out after the snapshot on restored and never-restored
+// clusters alike, plus slack for a stale revision.json, and never less than
+// the 1.2 × maxRaftIndex the cluster's restore pod adds; without a usable
+// revision.json it is DefaultRevisionBump (one billion).
 //
 // # Version safety
 //

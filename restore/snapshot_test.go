@@ -34,7 +34,11 @@ func TestRestoreSnapshotBumpsAndCompacts(t *testing.T) {
 	if err != nil {
 		t.Fatalf("RestoreSnapshot: %v", err)
 	}
-	wantBump := RevisionBumpFor(5000, rev)
+	ci, err := SnapshotConsistentIndex(snap)
+	if err != nil || ci == 0 {
+		t.Fatalf("consistent index %d, %v", ci, err)
+	}
+	wantBump := RevisionBumpFor(5000, ci)
 	if res.Snapshot.Revision != rev || res.RevisionBump != wantBump || res.NewRevision != rev+int64(wantBump) {
 		t.Fatalf("result revision %d bump %d new %d; want %d, %d, %d", res.Snapshot.Revision, res.RevisionBump, res.NewRevision, rev, wantBump, rev+int64(wantBump))
 	}
