@@ -13,12 +13,15 @@
 // RestoreSnapshot restores in process with etcd's etcdutl library, the code
 // behind "etcdutl snapshot restore", as a new single-member cluster (member
 // name, peer URL, a fresh "openshift-etcd-<random>" token). Before writing
-// anything it refuses a non-empty target, checks the sha256 trailer etcd
-// appends to a snapshot in one streaming pass (etcdutl is then told not to
-// hash again), refuses a backup of another z-stream than the cluster's
-// (the runbook: "a 4.5.2 cluster must use an etcd backup taken from 4.5.2")
-// and decides whether the in-process restore is safe (Decide). It writes
-// into a temporary directory beside the target and renames it into place.
+// anything it refuses a non-empty target (lost+found, as on a fresh ext4
+// mount, is tolerated), a snapshot whose size is neither a database nor a
+// database plus etcd's sha256 trailer, a backup of another z-stream than
+// the cluster's (the runbook: "a 4.5.2 cluster must use an etcd backup
+// taken from 4.5.2") and decides whether the in-process restore is safe
+// (Decide). The trailer is checked by etcdutl in the pass that copies the
+// database, not in an extra read before it. The restore is staged on the
+// target's own filesystem (inside the target when it exists, which may be a
+// mount point) and renamed into place.
 // By default the revision is bumped and the new revision marked compacted,
 // so that watch caches and informers of the old cluster are told "too old
 // resource version" instead of being served stale objects. The bump is sized
