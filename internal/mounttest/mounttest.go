@@ -32,6 +32,14 @@ func Mount(t testing.TB, kind Kind) string {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	MountAt(t, kind, dir)
+	return dir
+}
+
+// MountAt mounts a fresh filesystem of kind on the existing directory dir,
+// unmounted at cleanup.
+func MountAt(t testing.TB, kind Kind, dir string) {
+	t.Helper()
 	var args []string
 	switch kind {
 	case Tmpfs:
@@ -63,7 +71,6 @@ func Mount(t testing.TB, kind Kind) string {
 			exec.Command("umount", "-l", dir).Run()
 		}
 	})
-	return dir
 }
 
 func unavailable(t testing.TB, format string, args ...any) {
