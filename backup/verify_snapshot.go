@@ -27,6 +27,10 @@ type SnapshotInfo struct {
 	// StorageVersion is the etcd storage version recorded in the database
 	// (etcd >= 3.6), e.g. "3.7.0"; "" for older snapshots.
 	StorageVersion string
+	// ConsistentIndex is the raft index of the last entry applied to the
+	// database (etcd's meta bucket "consistent_index"); 0 when the
+	// database records none or was not checked (SkipDBCheck).
+	ConsistentIndex uint64
 }
 
 // VerifySnapshotOptions configure VerifySnapshot. The zero value checks
@@ -243,5 +247,20 @@ func checkBolt(ctx context.Context, path string, info *SnapshotInfo, skipCheck b
 		return err
 	}
 	info.Revision, info.StorageVersion = rep.Revision, rep.StorageVersion
+	if rep.HasConsistentIndex {
+		info.ConsistentIndex = rep.ConsistentIndex
+	}
 	return nil
+}
+
+// CheckSnapshotDatabase runs VerifySnapshot's database check alone on a
+// local snapshot file whose size and trailer are already known (info.Size,
+// info.HasHash), and fills in Revision, StorageVersion and
+// ConsistentIndex. It reads the tree pages, not the whole file, and never
+// panics; a damaged database is an error wrapping ErrCorruptDatabase. It
+// lets a caller that checks the sha256 trailer elsewhere (etcdutl's
+// restore checks it while it copies) still keep corrupt pages away from
+// code that asserts on them.
+func CheckSnapshotDatabase(ctx context.Context, path string, info *SnapshotInfo) error {
+	return checkDatabase(ctx, path, info, false)
 }

@@ -13,19 +13,24 @@
 // RestoreSnapshot restores in process with etcd's etcdutl library, the code
 // behind "etcdutl snapshot restore", as a new single-member cluster (member
 // name, peer URL, a fresh "openshift-etcd-<random>" token). Before writing
-// anything it refuses a non-empty target, checks the sha256 trailer etcd
-// appends to a snapshot in one streaming pass (etcdutl is then told not to
-// hash again), refuses a backup of another z-stream than the cluster's
-// (the runbook: "a 4.5.2 cluster must use an etcd backup taken from 4.5.2")
-// and decides whether the in-process restore is safe (Decide). It writes
-// into a temporary directory beside the target and renames it into place.
+// anything it refuses a non-empty target (lost+found, as on a fresh ext4
+// mount, is tolerated), a snapshot whose size is neither a database nor a
+// database plus etcd's sha256 trailer, a backup of another z-stream than
+// the cluster's (the runbook: "a 4.5.2 cluster must use an etcd backup
+// taken from 4.5.2") and decides whether the in-process restore is safe
+// (Decide). The trailer is checked by etcdutl in the pass that copies the
+// database, not in an extra read before it. The restore is staged on the
+// target's own filesystem (inside the target when it exists, which may be a
+// mount point) and renamed into place.
 // By default the revision is bumped and the new revision marked compacted,
 // so that watch caches and informers of the old cluster are told "too old
 // resource version" instead of being served stale objects. The bump is sized
-// from revision.json (RevisionBumpFor: 20% of the last raft index the
-// cluster recorded, as the cluster's restore pod does, plus the gap between
-// that index and the snapshot's revision) or is DefaultRevisionBump (one
-// billion).
+// from raft indexes only (RevisionBumpFor): the gap between revision.json's
+// maxRaftIndex and the snapshot's consistent index, which bounds the
+// revisions handed out after the snapshot on restored and never-restored
+// clusters alike, plus slack for a stale revision.json, and never less than
+// the 1.2 × maxRaftIndex the cluster's restore pod adds; without a usable
+// revision.json it is DefaultRevisionBump (one billion).
 //
 // # Version safety
 //

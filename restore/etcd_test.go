@@ -117,22 +117,34 @@ func makeSnapshot(t *testing.T, n int) (string, int64) {
 		}
 		rev = r.Header.Revision
 	}
-	rc, err := te.client.Snapshot(ctx)
+	p, _ := saveSnapshot(t, te.client, filepath.Join(t.TempDir(), "snapshot_2026-11-24_180000.db"))
+	te.stop()
+	return p, rev
+}
+
+// saveSnapshot saves a snapshot of c's member (with etcd's sha256 trailer)
+// to path and returns path and the revision the snapshot holds.
+func saveSnapshot(t *testing.T, c *clientv3.Client, path string) (string, int64) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := c.Status(ctx, c.Endpoints()[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(t.TempDir(), "snapshot_2026-11-24_180000.db")
-	f, err := os.Create(p)
+	rc, err := c.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := io.Copy(f, rc); err != nil {
 		t.Fatal(err)
 	}
-	rc.Close()
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	te.stop()
-	return p, rev
+	return path, st.Header.Revision
 }

@@ -118,7 +118,11 @@ func TestPlanRunResumesAfterFailure(t *testing.T) {
 	if d.Restore == nil || d.Restore.Method != InProcess || d.Restore.Member != "master-0" || d.Restore.PeerURL != f.peers["master-0"] {
 		t.Errorf("restore record %+v", d.Restore)
 	}
-	if want := f.snapRev + int64(RevisionBumpFor(5000, f.snapRev)); d.Restore.NewRevision != want {
+	ci, err := SnapshotConsistentIndex(context.Background(), filepath.Join(f.backupDir, "snapshot_2026-11-24_180000.db"))
+	if err != nil || ci == 0 {
+		t.Fatalf("consistent index of the backup: %d, %v", ci, err)
+	}
+	if want := f.snapRev + int64(RevisionBumpFor(5000, ci)); d.Restore.NewRevision != want {
 		t.Errorf("new revision %d, want %d (bump sized from revision.json)", d.Restore.NewRevision, want)
 	}
 	undo, err := NewState(f.hosts["master-0"], "").Undo(ctx)

@@ -182,7 +182,14 @@ func (r *runner) writeRestorePod(ctx context.Context, h host.Host, rec *BackupRe
 						}
 					}
 				}
-				bump = RevisionBumpFor(maxRaft, rec.Revision)
+				// The snapshot's consistent index bounds the revisions
+				// issued after it together with maxRaftIndex; unreadable
+				// (a remote host) leaves it 0 and the bump at the default.
+				var ci uint64
+				if p, ok := h.LocalPath(src); ok {
+					ci, _ = SnapshotConsistentIndex(ctx, p)
+				}
+				bump = RevisionBumpFor(maxRaft, ci)
 			}
 		}
 		manifest, err = BuildRestorePod(base, RestorePodConfig{Member: id, ClusterToken: token, RevisionBump: bump,

@@ -111,8 +111,8 @@ func TestVerifyBackupSameWhereverItLies(t *testing.T) {
 			copyDir(t, f.backupDir, filepath.Join(f.roots["master-0"], onHost))
 
 			where := map[string]func(o *Options){
-				"BackupDir":           func(o *Options) {},
-				"BackupOnHost":        func(o *Options) { o.BackupOnHost = onHost },
+				"BackupDir":    func(o *Options) {},
+				"BackupOnHost": func(o *Options) { o.BackupOnHost = onHost },
 				"BackupOnHost remote": func(o *Options) {
 					o.BackupOnHost, o.Recovery = onHost, remoteView{o.Recovery}
 					// Run of a test host runs here, not in its tree.
