@@ -94,7 +94,7 @@ func ForceRedeployOnce(ctx context.Context, ops operatorclient.Interface, target
 	switch {
 	case havePrior && prior.Reason != "":
 		rec.Reason = prior.Reason
-	case rec.Reason == current:
+	case rec.Reason != "" && rec.Reason == current:
 		return RedeployRecord{}, false, fmt.Errorf("lifecycle: force redeployment of %s/%s: reason %q: %w", target, ObjectName, rec.Reason, ErrReasonAlreadySet)
 	case rec.Reason == "":
 		now := opts.Now

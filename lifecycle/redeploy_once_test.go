@@ -54,6 +54,7 @@ func TestForceRedeployOnce(t *testing.T) {
 		wantPatched bool
 	}{
 		{"first run records then patches", etcdAt(6, "old"), nil, RedeployRecord{fresh, 6}, true},
+		{"first run on an object with no reason yet", etcdAt(3, ""), nil, RedeployRecord{fresh, 3}, true},
 		{"resumed after the patch: nothing patched, recorded revision kept", etcdAt(7, "recovery-before-crash"),
 			&RedeployRecord{"recovery-before-crash", 6}, RedeployRecord{"recovery-before-crash", 6}, false},
 		{"resumed between record and patch: recorded reason patched", etcdAt(6, "old"),

@@ -183,7 +183,10 @@ func (r *runner) forceRedeploy(ctx context.Context, op lifecycle.Operator, progr
 			return true, nil
 		}
 		if ctx.Err() != nil {
-			return false, err
+			if errors.Is(err, ctx.Err()) {
+				return false, err
+			}
+			return false, fmt.Errorf("%w (last error: %w)", ctx.Err(), err)
 		}
 		if msg := err.Error(); msg != last {
 			progress("retrying: " + msg)
