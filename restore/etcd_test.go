@@ -76,7 +76,7 @@ func startEmbedWith(t *testing.T, dir, name, peer string, quota int64) *testEtcd
 	}
 	select {
 	case <-e.Server.ReadyNotify():
-	case <-time.After(30 * time.Second):
+	case <-time.After(2 * time.Minute): // catches a hang only
 		e.Close()
 		t.Fatal("etcd did not become ready")
 	}
@@ -116,6 +116,22 @@ func makeSnapshot(t *testing.T, n int) (string, int64) {
 			t.Fatal(err)
 		}
 		rev = r.Header.Revision
+	}
+	// etcd writes its storage version a moment after it starts, from a
+	// background monitor: a snapshot taken before then has none (and reads
+	// as a pre-3.6 snapshot). On a busy machine that moment comes late, so
+	// wait for it rather than for luck.
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute) // catches a hang only
+	defer cancel()
+	for {
+		st, err := te.client.Status(sctx, te.client.Endpoints()[0])
+		if err == nil && st.StorageVersion != "" {
+			break
+		}
+		if sctx.Err() != nil {
+			t.Fatalf("etcd never reported a storage version: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	rc, err := te.client.Snapshot(ctx)
 	if err != nil {
