@@ -294,7 +294,8 @@ func (f *fixture) options(recovery string) Options {
 		Operator:       f.ops,
 		ClusterVersion: "4.5.2",
 		Interval:       10 * time.Millisecond,
-		APITimeout:     20 * time.Second, ContainerTimeout: 5 * time.Second, RolloutTimeout: 20 * time.Second,
+		// Deadlines catch hangs; a loaded machine must not reach them.
+		APITimeout: 3 * time.Minute, ContainerTimeout: 2 * time.Minute, RolloutTimeout: 3 * time.Minute,
 	}
 	for _, n := range fixtureMasters {
 		if n != recovery {

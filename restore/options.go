@@ -110,6 +110,12 @@ type Options struct {
 	APITimeout time.Duration
 	// RolloutTimeout bounds each operator's rollout; 30 minutes when zero.
 	RolloutTimeout time.Duration
+	// RolloutStallTimeout is how long an operator may leave a forced
+	// redeployment unanswered (no new revision, no rollout progress)
+	// before its wait fails with lifecycle.ErrRolloutStalled instead of
+	// waiting out RolloutTimeout; lifecycle.DefaultStallTimeout when zero,
+	// never when negative.
+	RolloutStallTimeout time.Duration
 
 	// Logger receives records of every action; nil discards them.
 	Logger *slog.Logger

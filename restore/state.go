@@ -65,6 +65,10 @@ type StateData struct {
 	// Rollouts holds, per operator, the latest revision before the forced
 	// redeployment, for the wait after it.
 	Rollouts map[string]int32 `json:"rollouts,omitempty"`
+	// Redeploys holds, per operator, the forceRedeploymentReason recorded
+	// before it was set (see forceRedeploy), so a resumed run does not
+	// patch twice and waits on the revision read before the patch.
+	Redeploys map[string]Redeploy `json:"redeploys,omitempty"`
 }
 
 // State is the restore's plan.State, kept as a JSON file on the recovery
