@@ -107,6 +107,10 @@ func TestPlanRestorePodRestagesStaleSnapshot(t *testing.T) {
 	if err != nil || !bytes.Equal(staged, orig) {
 		t.Fatalf("staged snapshot is not the backup's (err %v, stale one kept in place: %v)", err, bytes.Equal(staged, stale))
 	}
+	kept, err := os.ReadFile(filepath.Join(r, DefaultAsideDir, "stale/snapshot.db"))
+	if err != nil || !bytes.Equal(kept, stale) {
+		t.Fatalf("the stale snapshot was not kept aside: %v", err)
+	}
 }
 
 // patient gives the fixture's waits room on a loaded machine.
