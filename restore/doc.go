@@ -57,7 +57,16 @@
 // reporting each start, progress message and end, and keeps a State as JSON
 // on the recovery host (DefaultStatePath), written atomically after every
 // step, so that a run stopped by a crash or a cancelled context resumes at
-// the step that was interrupted. Every step is idempotent. Nothing is
+// the step that was interrupted. The state records the run's identity
+// (RunIdentity: the backup snapshot's sha256, the recovery host, the other
+// and the lost masters, the restore method): only a run with the same
+// identity resumes it; another one is refused with *AnotherRunError while
+// it is unfinished (Options.AbandonUnfinished sets it aside, kept), and a
+// finished run's state is renamed with its finish time so that the next
+// run starts fresh. Every step is idempotent, and "already done" is judged
+// by content: a staged snapshot, a copied backup file or a static pod
+// file is reused only when its sha256 (or bytes) match, never by name or
+// size. Nothing is
 // deleted: manifests, data directories and static pod resources in the way
 // are moved aside (into Options.AsideDir, or /var/lib/etcd-backup for the
 // recovery host's data as cluster-restore.sh does), each move recorded in
@@ -83,7 +92,8 @@
 // (ErrVersionMismatch, with both versions), *NeedsRestorePodError
 // (ErrNeedsRestorePod), ErrSnapshotTooNew, *PreflightError (its Check,
 // wrapping the sentinel of the check), ErrRestorePodImage,
-// ErrInvalidOptions. A failed step of Run is a *plan.StepError naming the
+// ErrInvalidOptions, *AnotherRunError (ErrAnotherRunUnfinished, naming
+// both runs). A failed step of Run is a *plan.StepError naming the
 // step and wrapping the cause; an unsafe backup archive wraps safetar's
 // ErrUnsafeEntry.
 package restore

@@ -99,6 +99,14 @@ type Options struct {
 	// DryRun makes Run verify the backup and list the plan without
 	// changing anything.
 	DryRun bool
+	// AbandonUnfinished lets Run start although the recovery host holds
+	// the unfinished state of another run (another backup, other hosts or
+	// another method; see RunIdentity): that state is renamed
+	// "<StatePath without .json>.abandoned-<UTC time>.json", kept for audit
+	// with its list of moved files (State.Undo), and nothing the old run
+	// did is undone. False: Run refuses with *AnotherRunError. A state of
+	// the same run is always resumed.
+	AbandonUnfinished bool
 
 	// Interval is the polling interval of every wait; 2s when zero.
 	Interval time.Duration

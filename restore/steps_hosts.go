@@ -74,11 +74,16 @@ func (r *runner) verifyBackup(ctx context.Context, progress func(string)) error 
 	}
 	// The first write of the state: a backup that fails its checks leaves
 	// every host as it was.
+	id, err := r.identityOf(rec)
+	if err != nil {
+		return err
+	}
 	return r.state.Update(ctx, func(d *StateData) {
 		if d.Plan == "" {
 			d.Plan, d.Started = PlanName, r.opts.Now().UTC()
 		}
 		d.Backup, d.Revisions = rec, revs
+		r.recordRun(d, id)
 	})
 }
 
@@ -107,43 +112,19 @@ func (r *runner) copyBackup(ctx context.Context, progress func(string)) error {
 	if err := h.MkdirAll(ctx, dst, 0o700); err != nil {
 		return err
 	}
-	// Every file is copied, even one of the same size already there: only
-	// the bytes verify-backup checked may be restored. The snapshot is
-	// hashed as it streams and must still be the one verified.
+	srcDir, err := filepath.Abs(r.opts.BackupDir)
+	if err != nil {
+		return err
+	}
 	for _, name := range []string{rec.Snapshot, rec.Archive, backup.ManifestFileName} {
-		src := filepath.Join(r.opts.BackupDir, name)
-		f, err := os.Open(src)
-		if errors.Is(err, fs.ErrNotExist) && name == backup.ManifestFileName {
+		src := filepath.Join(srcDir, name)
+		if _, err := os.Stat(src); errors.Is(err, fs.ErrNotExist) && name == backup.ManifestFileName {
 			continue
 		}
-		if err != nil {
-			return err
-		}
-		fi, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return err
-		}
-		progress(fmt.Sprintf("copying %s (%d bytes) to %s:%s", name, fi.Size(), h.Name(), dst))
-		var src2 io.Reader = f
-		var hs *backup.SnapshotHasher
-		if name == rec.Snapshot {
-			hs = backup.NewSnapshotHasher()
-			src2 = io.TeeReader(f, hs)
-		}
-		err = h.WriteFile(ctx, path.Join(dst, name), src2, 0o600)
-		f.Close()
-		if err != nil {
+		// By content: a file of the same name left by another backup is
+		// moved aside, never taken for this one.
+		if err := r.copyFile(ctx, r.local, src, h, "copy-backup", path.Join(dst, name), progress); err != nil {
 			return fmt.Errorf("copying %s to %s: %w", name, h.Name(), err)
-		}
-		if hs != nil {
-			info, err := hs.Sum(false)
-			if err == nil && rec.SHA256 != "" && info.DBSHA256 != rec.SHA256 {
-				err = fmt.Errorf("%w: %s changed since verify-backup (sha256 %s, verified %s)", backup.ErrHashMismatch, src, info.DBSHA256, rec.SHA256)
-			}
-			if err != nil {
-				return &backup.SnapshotError{Op: "copy", Path: src, Err: err}
-			}
 		}
 	}
 	return nil
@@ -245,7 +226,7 @@ func (r *runner) extractResources(ctx context.Context, progress func(string)) er
 			if err != nil {
 				return err
 			}
-			if content != nil && fi.Size == e.Size && !fi.IsDir() {
+			if content != nil && fi.Size == e.Size && fi.Mode.IsRegular() {
 				if same, err := sameContent(ctx, h, dst, content); err != nil {
 					return err
 				} else if same {
