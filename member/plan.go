@@ -200,6 +200,15 @@ func ReplaceCrashloopingPlan(deps Deps, opts ReplaceOptions) (*plan.Plan, error)
 }
 
 func (r *replacement) identify(ctx context.Context, progress func(string)) error {
+	// 2.4.1 re-creates the Machine under a new node name: once the old
+	// member is removed, a run resumed after a crash finds the new master
+	// joining (unstarted or a learner), which is unhealthy but not the one
+	// to replace. The old member's absence says the removal was done.
+	if r.procedure == "2.4.1" {
+		if _, lerr := Lookup(ctx, r.deps.Etcd, r.o.Node); errors.Is(lerr, ErrMemberNotFound) {
+			return plan.Skip(r.o.Node + " is no longer a member (removed earlier)")
+		}
+	}
 	f, err := FindUnhealthyMember(ctx, r.deps, FindOptions{HealthTimeout: r.o.HealthTimeout, Logger: r.o.Logger})
 	if errors.Is(err, ErrNoUnhealthyMember) {
 		if _, lerr := Lookup(ctx, r.deps.Etcd, r.o.Node); errors.Is(lerr, ErrMemberNotFound) {
