@@ -9,8 +9,10 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
+	configv1 "github.com/openshift/api/config/v1"
 	machinev1beta1 "github.com/openshift/api/machine/v1beta1"
 	certv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -111,9 +113,33 @@ type Inventory struct {
 	// against the Node's own status addresses, and a node-bootstrapper CSR
 	// only for a Node that exists and is not Ready
 	// (PolicyExpiredClientCertificate; a new node is never approved this
-	// way). Node addresses are reported by the kubelet itself, so this is
-	// weaker than a Machine.
+	// way). Node addresses are reported by the kubelet itself, so a
+	// serving CSR's names must also pass the cross-checks of Rule, which
+	// need Infrastructure and Network.
 	UseNodeAddresses bool
+	// Infrastructure and Network are the cluster's config objects named
+	// "cluster" (config.openshift.io/v1): the API server's names and the
+	// service and pod networks. With UseNodeAddresses and no Machine API a
+	// serving CSR is refused (RuleClusterIdentitiesUnknown) when either is
+	// nil or unusable.
+	Infrastructure *configv1.Infrastructure
+	Network        *configv1.Network
+
+	once  sync.Once
+	ids   *identities
+	idErr error
+	index *nodeIndex
+}
+
+// crossChecks derives, once per Inventory, the in-cluster identities and
+// the index of Node addresses. Do not change the Inventory's Nodes,
+// Infrastructure or Network after the first Validate.
+func (inv *Inventory) crossChecks() (*identities, *nodeIndex, error) {
+	inv.once.Do(func() {
+		inv.ids, inv.idErr = clusterIdentities(inv.Infrastructure, inv.Network)
+		inv.index = newNodeIndex(inv.Nodes)
+	})
+	return inv.ids, inv.index, inv.idErr
 }
 
 // Validation is the outcome of checking one CSR.
@@ -125,6 +151,9 @@ type Validation struct {
 	Policy Policy
 	// Reasons lists every check the CSR failed.
 	Reasons []string
+	// Rules lists, once each, the cross-check rules that refused a name or
+	// address (a subset of what Reasons says, for callers that branch).
+	Rules []Rule
 }
 
 // Valid reports whether the CSR passed every check.
@@ -132,6 +161,15 @@ func (v Validation) Valid() bool { return len(v.Reasons) == 0 && v.Policy != "" 
 
 func (v *Validation) fail(format string, args ...any) {
 	v.Reasons = append(v.Reasons, fmt.Sprintf(format, args...))
+}
+
+// refuse records a failure by a cross-check rule; the reason starts with
+// "refused by rule <rule>: ".
+func (v *Validation) refuse(r Rule, format string, args ...any) {
+	v.fail("refused by rule %s: %s", r, fmt.Sprintf(format, args...))
+	if !slices.Contains(v.Rules, r) {
+		v.Rules = append(v.Rules, r)
+	}
 }
 
 // KindOf classifies a CSR by its signer.
@@ -174,6 +212,9 @@ func ParseRequest(csr *certv1.CertificateSigningRequest) (*x509.CertificateReque
 func Validate(csr *certv1.CertificateSigningRequest, inv *Inventory) Validation {
 	if inv == nil {
 		inv = &Inventory{}
+	}
+	if csr == nil {
+		return Validation{Kind: KindOther, Reasons: []string{"no CSR"}}
 	}
 	v := Validation{Kind: KindOf(csr)}
 	for _, c := range csr.Status.Conditions {
@@ -323,8 +364,8 @@ func validateNodeClient(csr *certv1.CertificateSigningRequest, inv *Inventory, v
 		switch n := inv.Nodes[node]; {
 		case n == nil:
 			v.fail("no Machine API and no Node %s: a new node cannot be checked", node)
-		case nodeReady(n):
-			v.fail("node %s is Ready: a node whose client certificate works needs no node-bootstrapper certificate", node)
+		default:
+			checkStoppedReporting(v, n)
 		}
 		v.Policy = PolicyExpiredClientCertificate
 		return
@@ -366,88 +407,12 @@ func validateNodeClient(csr *certv1.CertificateSigningRequest, inv *Inventory, v
 		// Runbook 5.4: the node exists and its client certificate expired.
 		if n == nil {
 			v.fail("Machine %s has nodeRef %s but that Node does not exist", m.Name, node)
-		} else if ready := nodeReady(n); ready {
-			v.fail("node %s is Ready: a node whose client certificate works needs no node-bootstrapper certificate", node)
+		} else {
+			checkStoppedReporting(v, n)
 		}
 		v.Policy = PolicyExpiredClientCertificate
 	default:
 		v.fail("Machine %s names %s in its addresses but its nodeRef is node %s", m.Name, node, m.Status.NodeRef.Name)
-	}
-}
-
-func validateKubeletServing(csr *certv1.CertificateSigningRequest, inv *Inventory, v *Validation) {
-	node, ok := strings.CutPrefix(csr.Spec.Username, NodeUserPrefix)
-	if !ok || node == "" {
-		v.fail("requestor %q is not a node (%s<node>)", csr.Spec.Username, NodeUserPrefix)
-	} else {
-		v.Node = node
-	}
-	checkGroups(v, csr.Spec.Groups, []string{NodesGroup, AuthenticatedGroup}, []string{NodesGroup})
-	checkUsages(v, csr.Spec.Usages, servingUsages, "kubelet serving")
-
-	req, err := ParseRequest(csr)
-	if err != nil {
-		v.fail("%v", err)
-		return
-	}
-	if req.Subject.CommonName != csr.Spec.Username {
-		v.fail("subject common name %q does not match the requestor %q", req.Subject.CommonName, csr.Spec.Username)
-	}
-	checkOrganization(v, req)
-	if len(req.DNSNames) == 0 && len(req.IPAddresses) == 0 {
-		v.fail("no DNS name or IP address: a serving certificate must name its node")
-	}
-	if len(req.EmailAddresses) > 0 {
-		v.fail("email addresses %q are not allowed in a serving certificate", req.EmailAddresses)
-	}
-	if len(req.URIs) > 0 {
-		v.fail("URIs %v are not allowed in a serving certificate", req.URIs)
-	}
-	if v.Node == "" {
-		return
-	}
-
-	var addrs []corev1.NodeAddress
-	var owner string
-	switch {
-	case inv.MachineAPI:
-		var m *machinev1beta1.Machine
-		for i := range inv.Machines {
-			if ref := inv.Machines[i].Status.NodeRef; ref != nil && ref.Name == node {
-				if m != nil {
-					v.fail("Machines %s and %s both have nodeRef %s: ambiguous", m.Name, inv.Machines[i].Name, node)
-					return
-				}
-				m = &inv.Machines[i]
-			}
-		}
-		if m == nil {
-			v.fail("no Machine has nodeRef %s", node)
-			return
-		}
-		addrs, owner = m.Status.Addresses, "Machine "+m.Name
-		v.Policy = PolicyKubeletServing
-	case inv.UseNodeAddresses:
-		n := inv.Nodes[node]
-		if n == nil {
-			v.fail("node %s does not exist", node)
-			return
-		}
-		addrs, owner = n.Status.Addresses, "Node "+node
-		v.Policy = PolicyKubeletServingNodeAddresses
-	default:
-		v.fail("no Machine API and node addresses not allowed: the names of %s cannot be checked", node)
-		return
-	}
-	for _, name := range req.DNSNames {
-		if !hasAddress(addrs, name, corev1.NodeInternalDNS, corev1.NodeExternalDNS, corev1.NodeHostName) {
-			v.fail("DNS name %q is not an address of %s (node %s)", name, owner, node)
-		}
-	}
-	for _, ip := range req.IPAddresses {
-		if !hasIP(addrs, ip) {
-			v.fail("IP address %s is not an address of %s (node %s)", ip, owner, node)
-		}
 	}
 }
 
@@ -497,11 +462,41 @@ func hasIP(addrs []corev1.NodeAddress, ip net.IP) bool {
 	return false
 }
 
-func nodeReady(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
+// TaintUnreachable is the taint the node controller puts on a Node whose
+// kubelet stopped posting status; a node cannot set or remove its own
+// taints (the NodeRestriction admission plugin, on in OpenShift).
+const TaintUnreachable = "node.kubernetes.io/unreachable"
+
+// checkStoppedReporting checks that a Node's kubelet stopped posting
+// status, the sign of an expired client certificate (runbook 5.4). The
+// Ready condition alone is written by the node's own kubelet, so it is
+// cross-checked: Ready must be Unknown (what the node controller sets when
+// heartbeats stop; a kubelet that reports Ready=False is posting, so its
+// client certificate works) and the node controller's unreachable taint
+// must be there.
+func checkStoppedReporting(v *Validation, n *corev1.Node) {
+	var ready *corev1.NodeCondition
+	for i := range n.Status.Conditions {
+		if n.Status.Conditions[i].Type == corev1.NodeReady {
+			ready = &n.Status.Conditions[i]
+			break
 		}
 	}
-	return false
+	switch {
+	case ready == nil:
+		v.fail("node %s has no Ready condition: the node controller has not seen it stop reporting", n.Name)
+		return
+	case ready.Status == corev1.ConditionTrue:
+		v.fail("node %s is Ready: a node whose client certificate works needs no node-bootstrapper certificate", n.Name)
+		return
+	case ready.Status != corev1.ConditionUnknown:
+		v.fail("node %s reports Ready=%s (%s): its kubelet is posting status, so its client certificate works", n.Name, ready.Status, ready.Reason)
+		return
+	}
+	for _, t := range n.Spec.Taints {
+		if t.Key == TaintUnreachable {
+			return
+		}
+	}
+	v.fail("node %s is Ready=Unknown without the node controller's %s taint: its Ready condition alone is written by the node itself", n.Name, TaintUnreachable)
 }
