@@ -183,9 +183,26 @@ func KindOf(csr *certv1.CertificateSigningRequest) Kind {
 	return KindOther
 }
 
+// MaxRequestBytes bounds a CSR's spec.request: a kubelet's request is
+// under 2 KiB; a larger one is refused before it is parsed (or its
+// signature checked with a key of any size).
+const MaxRequestBytes = 64 << 10
+
 // ParseRequest decodes the PKCS#10 request of a CSR and checks its
-// signature. Errors wrap ErrMalformedRequest.
-func ParseRequest(csr *certv1.CertificateSigningRequest) (*x509.CertificateRequest, error) {
+// signature. Errors wrap ErrMalformedRequest; a panic of the decoder on a
+// corrupt request is contained and reported as ErrMalformedRequest too.
+func ParseRequest(csr *certv1.CertificateSigningRequest) (req *x509.CertificateRequest, err error) {
+	if csr == nil {
+		return nil, fmt.Errorf("%w: no CSR", ErrMalformedRequest)
+	}
+	if n := len(csr.Spec.Request); n > MaxRequestBytes {
+		return nil, fmt.Errorf("%w: request is %d bytes, more than %d", ErrMalformedRequest, n, MaxRequestBytes)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			req, err = nil, fmt.Errorf("%w: decoder failed: %v", ErrMalformedRequest, r)
+		}
+	}()
 	block, rest := pem.Decode(csr.Spec.Request)
 	if block == nil {
 		return nil, fmt.Errorf("%w: no PEM block", ErrMalformedRequest)
@@ -196,7 +213,7 @@ func ParseRequest(csr *certv1.CertificateSigningRequest) (*x509.CertificateReque
 	if len(strings.TrimSpace(string(rest))) != 0 {
 		return nil, fmt.Errorf("%w: data after the PEM block", ErrMalformedRequest)
 	}
-	req, err := x509.ParseCertificateRequest(block.Bytes)
+	req, err = x509.ParseCertificateRequest(block.Bytes)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformedRequest, err)
 	}
