@@ -42,21 +42,20 @@ func (c *Cluster) seedClusterNetworkConfig(ctx context.Context) error {
 		return fmt.Errorf("clustertest: infrastructure/cluster status: %w", err)
 	}
 
+	// The networks CRD has no status subresource: status is written with
+	// the object.
 	entries := []configv1.ClusterNetworkEntry{{CIDR: clusterNetwork, HostPrefix: 23}}
-	nw, err := cfg.Networks().Create(ctx, &configv1.Network{
+	_, err = cfg.Networks().Create(ctx, &configv1.Network{
 		ObjectMeta: metav1.ObjectMeta{Name: "cluster"},
 		Spec: configv1.NetworkSpec{
 			ClusterNetwork: entries,
 			ServiceNetwork: []string{serviceNetwork},
 			NetworkType:    "OpenShiftSDN",
 		},
+		Status: configv1.NetworkStatus{ClusterNetwork: entries, ServiceNetwork: []string{serviceNetwork}, NetworkType: "OpenShiftSDN", ClusterNetworkMTU: 8951},
 	}, metav1.CreateOptions{})
 	if err != nil {
 		return fmt.Errorf("clustertest: creating network/cluster: %w", err)
-	}
-	nw.Status = configv1.NetworkStatus{ClusterNetwork: entries, ServiceNetwork: []string{serviceNetwork}, NetworkType: "OpenShiftSDN", ClusterNetworkMTU: 8951}
-	if _, err := cfg.Networks().UpdateStatus(ctx, nw, metav1.UpdateOptions{}); err != nil {
-		return fmt.Errorf("clustertest: network/cluster status: %w", err)
 	}
 	return nil
 }
