@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	configclient "github.com/openshift/client-go/config/clientset/versioned"
 	machineclient "github.com/openshift/client-go/machine/clientset/versioned"
 	certv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -43,6 +44,8 @@ type Decision struct {
 	// Reasons lists every check the CSR failed (empty when it passed), or
 	// why it was out of scope.
 	Reasons []string
+	// Rules are the cross-check rules among Reasons (see Validation.Rules).
+	Rules []Rule
 	// DryRun is true when Outcome was decided but not written.
 	DryRun bool
 	// OutOfScope is true for a CSR this review never approves: another
@@ -95,6 +98,12 @@ type ApproveOptions struct {
 	// UseNodeAddresses, when machines is nil (no Machine API), checks CSRs
 	// against the Nodes instead (see Inventory.UseNodeAddresses).
 	UseNodeAddresses bool
+	// Config reads the Infrastructure and Network config objects
+	// ("cluster") that name the in-cluster identities a serving CSR checked
+	// against Node addresses must not claim (see Rule). Without it, with
+	// UseNodeAddresses and no Machine API, every serving CSR is refused
+	// (RuleClusterIdentitiesUnknown). Not read when machines is given.
+	Config configclient.Interface
 	// Parallel is how many approvals are written at once; 8 when zero.
 	// The client's own rate limit (rest.Config QPS, 5 by default) also
 	// bounds it: raise it to approve hundreds of CSRs quickly.
@@ -172,6 +181,22 @@ func LoadInventory(ctx context.Context, kube kubernetes.Interface, machines mach
 			return nil, fmt.Errorf("listing machines in %s: %w", opts.MachineNamespace, err)
 		}
 		inv.MachineAPI, inv.Machines = true, ml.Items
+	}
+	if machines == nil && opts.UseNodeAddresses && opts.Config != nil {
+		infra, err := opts.Config.ConfigV1().Infrastructures().Get(ctx, "cluster", metav1.GetOptions{})
+		switch {
+		case err == nil:
+			inv.Infrastructure = infra
+		case !apierrors.IsNotFound(err):
+			return nil, fmt.Errorf("reading infrastructure/cluster: %w", err)
+		}
+		network, err := opts.Config.ConfigV1().Networks().Get(ctx, "cluster", metav1.GetOptions{})
+		switch {
+		case err == nil:
+			inv.Network = network
+		case !apierrors.IsNotFound(err):
+			return nil, fmt.Errorf("reading network/cluster: %w", err)
+		}
 	}
 	nl, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -270,13 +295,13 @@ func logDecision(l *slog.Logger, d Decision, err error) {
 // on conflict with a fresh read and a fresh validation.
 func decide(ctx context.Context, kube kubernetes.Interface, inv *Inventory, csr *certv1.CertificateSigningRequest, opts ApproveOptions, kinds []Kind) (Decision, error) {
 	v := Validate(csr, inv)
-	d := Decision{Name: csr.Name, Node: v.Node, Kind: v.Kind, Policy: v.Policy, Reasons: v.Reasons, Outcome: Skipped}
+	d := Decision{Name: csr.Name, Node: v.Node, Kind: v.Kind, Policy: v.Policy, Reasons: v.Reasons, Rules: v.Rules, Outcome: Skipped}
 	inScope := false
 	for _, k := range kinds {
 		inScope = inScope || k == v.Kind
 	}
 	if !inScope || v.Kind == KindOther {
-		d.Policy, d.OutOfScope = "", true
+		d.Policy, d.Rules, d.OutOfScope = "", nil, true
 		if v.Kind != KindOther {
 			d.Reasons = []string{fmt.Sprintf("out of scope: a %s CSR is not reviewed here", v.Kind)}
 		}
@@ -309,7 +334,7 @@ func decide(ctx context.Context, kube kubernetes.Interface, inv *Inventory, csr 
 				return nil
 			}
 			v = Validate(cur, inv)
-			d.Node, d.Policy, d.Reasons = v.Node, v.Policy, v.Reasons
+			d.Node, d.Policy, d.Reasons, d.Rules = v.Node, v.Policy, v.Reasons, v.Rules
 			if !v.Valid() && d.Outcome == Approved {
 				// The CSR changed under us and no longer passes.
 				d.Outcome = Skipped

@@ -93,7 +93,8 @@ func seedBench(b *testing.B, ctx context.Context, c *clustertest.Cluster, nodes 
 				errs <- err
 				return
 			}
-			n, err := kube.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+			n, err := kube.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name},
+				Spec: corev1.NodeSpec{Taints: []corev1.Taint{{Key: certs.TaintUnreachable, Effect: corev1.TaintEffectNoExecute}}}}, metav1.CreateOptions{})
 			if err != nil {
 				errs <- err
 				return

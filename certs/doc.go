@@ -23,13 +23,23 @@
 //     Machine's nodeRef is that node, the Node exists and is not Ready
 //     because its client certificate expired). Without Machine API
 //     (ApproveOptions.UseNodeAddresses) only the second is possible,
-//     checked against the Node alone.
+//     checked against the Node alone. Either way the Node must have stopped
+//     reporting as the node controller sees it (Ready=Unknown and its
+//     node.kubernetes.io/unreachable taint): a Ready condition alone is
+//     written by the node's own kubelet.
 //   - Kubelet serving CSRs (signer kubernetes.io/kubelet-serving) must come
 //     from system:node:<name> in group system:nodes, ask for CN equal to the
 //     requestor and O system:nodes only, the kubelet serving usages, and
 //     every DNS and IP subject alternative name must be an address of that
 //     node's Machine (or of the Node when the caller allows it and there is
-//     no Machine API).
+//     no Machine API). A Node's addresses are written by its own kubelet,
+//     so in that mode every name must also pass the cross-checks of Rule,
+//     each refusal's reason starting "refused by rule <rule>": not a name
+//     or IP of the kubernetes service, of the service or pod network
+//     (Network config), of the API server or a platform VIP
+//     (Infrastructure config, read through ApproveOptions.Config; without
+//     it nothing is approved this way), not an address or name another
+//     Node reports, not loopback, link-local or a wildcard.
 //   - A CSR for any other signer is never approved; a Denied or Failed CSR is
 //     never approved; a CSR whose request is not a PEM certificate request
 //     fails with a reason.

@@ -48,9 +48,13 @@ func ExampleApproveNodeBootstrapperCSRs() {
 		}
 	}
 	kube := fake.NewClientset(
-		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "master-0"}, Status: corev1.NodeStatus{
-			Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionUnknown}},
-		}},
+		// master-0 stopped posting status: the node controller set
+		// Ready=Unknown and the unreachable taint.
+		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "master-0"},
+			Spec: corev1.NodeSpec{Taints: []corev1.Taint{{Key: certs.TaintUnreachable, Effect: corev1.TaintEffectNoExecute}}},
+			Status: corev1.NodeStatus{
+				Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionUnknown}},
+			}},
 		csr("csr-good", newRequest("system:node:master-0", "system:nodes")),
 		csr("csr-bad", newRequest("system:node:master-0", "system:nodes", "system:masters")),
 	)

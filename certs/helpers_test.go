@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	configv1 "github.com/openshift/api/config/v1"
 	machinev1beta1 "github.com/openshift/api/machine/v1beta1"
 	certv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -136,12 +137,16 @@ func machine(name, node string, nodeRef bool, created time.Time, ip string) *mac
 }
 
 func node(name string, ready bool, ip string) *corev1.Node {
+	// A node that stopped posting: Ready=Unknown and the node controller's
+	// unreachable taints.
 	status := corev1.ConditionUnknown
+	taints := []corev1.Taint{{Key: TaintUnreachable, Effect: corev1.TaintEffectNoSchedule}, {Key: TaintUnreachable, Effect: corev1.TaintEffectNoExecute}}
 	if ready {
-		status = corev1.ConditionTrue
+		status, taints = corev1.ConditionTrue, nil
 	}
 	return &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec:       corev1.NodeSpec{Taints: taints},
 		Status: corev1.NodeStatus{
 			Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: status}},
 			Addresses: []corev1.NodeAddress{
@@ -178,5 +183,37 @@ func fixtureInventory() *Inventory {
 	for _, n := range ns {
 		inv.Nodes[n.Name] = n
 	}
+	return inv
+}
+
+// clusterConfig is the Infrastructure and Network config of the fixture
+// cluster "cluster.example.com" (OpenShift's default networks).
+func clusterConfig() (*configv1.Infrastructure, *configv1.Network) {
+	infra := &configv1.Infrastructure{
+		ObjectMeta: metav1.ObjectMeta{Name: "cluster"},
+		Status: configv1.InfrastructureStatus{
+			APIServerURL:         "https://api.cluster.example.com:6443",
+			APIServerInternalURL: "https://api-int.cluster.example.com:6443",
+			PlatformStatus: &configv1.PlatformStatus{Type: configv1.BareMetalPlatformType, BareMetal: &configv1.BareMetalPlatformStatus{
+				APIServerInternalIPs: []string{"10.0.0.5"}, IngressIPs: []string{"10.0.0.6"},
+			}},
+		},
+	}
+	network := &configv1.Network{
+		ObjectMeta: metav1.ObjectMeta{Name: "cluster"},
+		Spec: configv1.NetworkSpec{
+			ClusterNetwork: []configv1.ClusterNetworkEntry{{CIDR: "10.128.0.0/14", HostPrefix: 23}},
+			ServiceNetwork: []string{"172.30.0.0/16"},
+		},
+	}
+	return infra, network
+}
+
+// nodeAddressInventory is the fixture without Machine API, checked against
+// Node addresses, with the cluster's config.
+func nodeAddressInventory() *Inventory {
+	inv := fixtureInventory()
+	inv.MachineAPI, inv.Machines, inv.UseNodeAddresses = false, nil, true
+	inv.Infrastructure, inv.Network = clusterConfig()
 	return inv
 }

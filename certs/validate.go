@@ -9,8 +9,10 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
+	configv1 "github.com/openshift/api/config/v1"
 	machinev1beta1 "github.com/openshift/api/machine/v1beta1"
 	certv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -111,9 +113,33 @@ type Inventory struct {
 	// against the Node's own status addresses, and a node-bootstrapper CSR
 	// only for a Node that exists and is not Ready
 	// (PolicyExpiredClientCertificate; a new node is never approved this
-	// way). Node addresses are reported by the kubelet itself, so this is
-	// weaker than a Machine.
+	// way). Node addresses are reported by the kubelet itself, so a
+	// serving CSR's names must also pass the cross-checks of Rule, which
+	// need Infrastructure and Network.
 	UseNodeAddresses bool
+	// Infrastructure and Network are the cluster's config objects named
+	// "cluster" (config.openshift.io/v1): the API server's names and the
+	// service and pod networks. With UseNodeAddresses and no Machine API a
+	// serving CSR is refused (RuleClusterIdentitiesUnknown) when either is
+	// nil or unusable.
+	Infrastructure *configv1.Infrastructure
+	Network        *configv1.Network
+
+	once  sync.Once
+	ids   *identities
+	idErr error
+	index *nodeIndex
+}
+
+// crossChecks derives, once per Inventory, the in-cluster identities and
+// the index of Node addresses. Do not change the Inventory's Nodes,
+// Infrastructure or Network after the first Validate.
+func (inv *Inventory) crossChecks() (*identities, *nodeIndex, error) {
+	inv.once.Do(func() {
+		inv.ids, inv.idErr = clusterIdentities(inv.Infrastructure, inv.Network)
+		inv.index = newNodeIndex(inv.Nodes)
+	})
+	return inv.ids, inv.index, inv.idErr
 }
 
 // Validation is the outcome of checking one CSR.
@@ -125,6 +151,9 @@ type Validation struct {
 	Policy Policy
 	// Reasons lists every check the CSR failed.
 	Reasons []string
+	// Rules lists, once each, the cross-check rules that refused a name or
+	// address (a subset of what Reasons says, for callers that branch).
+	Rules []Rule
 }
 
 // Valid reports whether the CSR passed every check.
@@ -132,6 +161,15 @@ func (v Validation) Valid() bool { return len(v.Reasons) == 0 && v.Policy != "" 
 
 func (v *Validation) fail(format string, args ...any) {
 	v.Reasons = append(v.Reasons, fmt.Sprintf(format, args...))
+}
+
+// refuse records a failure by a cross-check rule; the reason starts with
+// "refused by rule <rule>: ".
+func (v *Validation) refuse(r Rule, format string, args ...any) {
+	v.fail("refused by rule %s: %s", r, fmt.Sprintf(format, args...))
+	if !slices.Contains(v.Rules, r) {
+		v.Rules = append(v.Rules, r)
+	}
 }
 
 // KindOf classifies a CSR by its signer.
@@ -145,9 +183,26 @@ func KindOf(csr *certv1.CertificateSigningRequest) Kind {
 	return KindOther
 }
 
+// MaxRequestBytes bounds a CSR's spec.request: a kubelet's request is
+// under 2 KiB; a larger one is refused before it is parsed (or its
+// signature checked with a key of any size).
+const MaxRequestBytes = 64 << 10
+
 // ParseRequest decodes the PKCS#10 request of a CSR and checks its
-// signature. Errors wrap ErrMalformedRequest.
-func ParseRequest(csr *certv1.CertificateSigningRequest) (*x509.CertificateRequest, error) {
+// signature. Errors wrap ErrMalformedRequest; a panic of the decoder on a
+// corrupt request is contained and reported as ErrMalformedRequest too.
+func ParseRequest(csr *certv1.CertificateSigningRequest) (req *x509.CertificateRequest, err error) {
+	if csr == nil {
+		return nil, fmt.Errorf("%w: no CSR", ErrMalformedRequest)
+	}
+	if n := len(csr.Spec.Request); n > MaxRequestBytes {
+		return nil, fmt.Errorf("%w: request is %d bytes, more than %d", ErrMalformedRequest, n, MaxRequestBytes)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			req, err = nil, fmt.Errorf("%w: decoder failed: %v", ErrMalformedRequest, r)
+		}
+	}()
 	block, rest := pem.Decode(csr.Spec.Request)
 	if block == nil {
 		return nil, fmt.Errorf("%w: no PEM block", ErrMalformedRequest)
@@ -158,7 +213,7 @@ func ParseRequest(csr *certv1.CertificateSigningRequest) (*x509.CertificateReque
 	if len(strings.TrimSpace(string(rest))) != 0 {
 		return nil, fmt.Errorf("%w: data after the PEM block", ErrMalformedRequest)
 	}
-	req, err := x509.ParseCertificateRequest(block.Bytes)
+	req, err = x509.ParseCertificateRequest(block.Bytes)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformedRequest, err)
 	}
@@ -174,6 +229,9 @@ func ParseRequest(csr *certv1.CertificateSigningRequest) (*x509.CertificateReque
 func Validate(csr *certv1.CertificateSigningRequest, inv *Inventory) Validation {
 	if inv == nil {
 		inv = &Inventory{}
+	}
+	if csr == nil {
+		return Validation{Kind: KindOther, Reasons: []string{"no CSR"}}
 	}
 	v := Validation{Kind: KindOf(csr)}
 	for _, c := range csr.Status.Conditions {
@@ -278,179 +336,6 @@ func checkOrganization(v *Validation, req *x509.CertificateRequest) {
 	}
 }
 
-func validateNodeClient(csr *certv1.CertificateSigningRequest, inv *Inventory, v *Validation) {
-	if csr.Spec.Username != NodeBootstrapperUser {
-		v.fail("requestor %q is not the node-bootstrapper (%s)", csr.Spec.Username, NodeBootstrapperUser)
-	}
-	checkGroups(v, csr.Spec.Groups, NodeBootstrapperGroups, NodeBootstrapperGroups)
-	checkUsages(v, csr.Spec.Usages, clientUsages, "kubelet client")
-
-	req, err := ParseRequest(csr)
-	if err != nil {
-		v.fail("%v", err)
-		return
-	}
-	node, ok := strings.CutPrefix(req.Subject.CommonName, NodeUserPrefix)
-	if !ok || node == "" {
-		v.fail("subject common name %q is not %s<node>", req.Subject.CommonName, NodeUserPrefix)
-	} else {
-		v.Node = node
-	}
-	checkOrganization(v, req)
-	if len(req.DNSNames) > 0 {
-		v.fail("DNS names %q are not allowed in a client certificate", req.DNSNames)
-	}
-	if len(req.IPAddresses) > 0 {
-		v.fail("IP addresses %v are not allowed in a client certificate", req.IPAddresses)
-	}
-	if len(req.EmailAddresses) > 0 {
-		v.fail("email addresses %q are not allowed in a client certificate", req.EmailAddresses)
-	}
-	if len(req.URIs) > 0 {
-		v.fail("URIs %v are not allowed in a client certificate", req.URIs)
-	}
-	if v.Node == "" {
-		return
-	}
-
-	if !inv.MachineAPI {
-		if !inv.UseNodeAddresses {
-			v.fail("no Machine API: a node-bootstrapper CSR for %s cannot be checked against a Machine", node)
-			return
-		}
-		// Without Machine API only the recovery case can be checked: the
-		// Node exists and stopped reporting. A new node cannot.
-		switch n := inv.Nodes[node]; {
-		case n == nil:
-			v.fail("no Machine API and no Node %s: a new node cannot be checked", node)
-		case nodeReady(n):
-			v.fail("node %s is Ready: a node whose client certificate works needs no node-bootstrapper certificate", node)
-		}
-		v.Policy = PolicyExpiredClientCertificate
-		return
-	}
-	var named []*machinev1beta1.Machine
-	for i := range inv.Machines {
-		m := &inv.Machines[i]
-		if machineNamesNode(m, node) {
-			named = append(named, m)
-		}
-	}
-	switch len(named) {
-	case 0:
-		v.fail("no Machine has %s among its status addresses", node)
-		return
-	case 1:
-	default:
-		names := make([]string, len(named))
-		for i, m := range named {
-			names[i] = m.Name
-		}
-		v.fail("%d Machines name %s in their addresses (%s): ambiguous", len(named), node, strings.Join(names, ", "))
-		return
-	}
-	m := named[0]
-	n := inv.Nodes[node]
-	switch {
-	case m.Status.NodeRef == nil:
-		// A new node: it gets its first client certificate.
-		if n != nil {
-			v.fail("node %s already exists but Machine %s has no nodeRef: not a new node", node, m.Name)
-		}
-		if csr.CreationTimestamp.Time.Before(m.CreationTimestamp.Add(-MachineClockSkew)) {
-			v.fail("CSR created %s, before Machine %s (created %s)", csr.CreationTimestamp.UTC().Format(time.RFC3339),
-				m.Name, m.CreationTimestamp.UTC().Format(time.RFC3339))
-		}
-		v.Policy = PolicyNewNode
-	case m.Status.NodeRef.Name == node:
-		// Runbook 5.4: the node exists and its client certificate expired.
-		if n == nil {
-			v.fail("Machine %s has nodeRef %s but that Node does not exist", m.Name, node)
-		} else if ready := nodeReady(n); ready {
-			v.fail("node %s is Ready: a node whose client certificate works needs no node-bootstrapper certificate", node)
-		}
-		v.Policy = PolicyExpiredClientCertificate
-	default:
-		v.fail("Machine %s names %s in its addresses but its nodeRef is node %s", m.Name, node, m.Status.NodeRef.Name)
-	}
-}
-
-func validateKubeletServing(csr *certv1.CertificateSigningRequest, inv *Inventory, v *Validation) {
-	node, ok := strings.CutPrefix(csr.Spec.Username, NodeUserPrefix)
-	if !ok || node == "" {
-		v.fail("requestor %q is not a node (%s<node>)", csr.Spec.Username, NodeUserPrefix)
-	} else {
-		v.Node = node
-	}
-	checkGroups(v, csr.Spec.Groups, []string{NodesGroup, AuthenticatedGroup}, []string{NodesGroup})
-	checkUsages(v, csr.Spec.Usages, servingUsages, "kubelet serving")
-
-	req, err := ParseRequest(csr)
-	if err != nil {
-		v.fail("%v", err)
-		return
-	}
-	if req.Subject.CommonName != csr.Spec.Username {
-		v.fail("subject common name %q does not match the requestor %q", req.Subject.CommonName, csr.Spec.Username)
-	}
-	checkOrganization(v, req)
-	if len(req.DNSNames) == 0 && len(req.IPAddresses) == 0 {
-		v.fail("no DNS name or IP address: a serving certificate must name its node")
-	}
-	if len(req.EmailAddresses) > 0 {
-		v.fail("email addresses %q are not allowed in a serving certificate", req.EmailAddresses)
-	}
-	if len(req.URIs) > 0 {
-		v.fail("URIs %v are not allowed in a serving certificate", req.URIs)
-	}
-	if v.Node == "" {
-		return
-	}
-
-	var addrs []corev1.NodeAddress
-	var owner string
-	switch {
-	case inv.MachineAPI:
-		var m *machinev1beta1.Machine
-		for i := range inv.Machines {
-			if ref := inv.Machines[i].Status.NodeRef; ref != nil && ref.Name == node {
-				if m != nil {
-					v.fail("Machines %s and %s both have nodeRef %s: ambiguous", m.Name, inv.Machines[i].Name, node)
-					return
-				}
-				m = &inv.Machines[i]
-			}
-		}
-		if m == nil {
-			v.fail("no Machine has nodeRef %s", node)
-			return
-		}
-		addrs, owner = m.Status.Addresses, "Machine "+m.Name
-		v.Policy = PolicyKubeletServing
-	case inv.UseNodeAddresses:
-		n := inv.Nodes[node]
-		if n == nil {
-			v.fail("node %s does not exist", node)
-			return
-		}
-		addrs, owner = n.Status.Addresses, "Node "+node
-		v.Policy = PolicyKubeletServingNodeAddresses
-	default:
-		v.fail("no Machine API and node addresses not allowed: the names of %s cannot be checked", node)
-		return
-	}
-	for _, name := range req.DNSNames {
-		if !hasAddress(addrs, name, corev1.NodeInternalDNS, corev1.NodeExternalDNS, corev1.NodeHostName) {
-			v.fail("DNS name %q is not an address of %s (node %s)", name, owner, node)
-		}
-	}
-	for _, ip := range req.IPAddresses {
-		if !hasIP(addrs, ip) {
-			v.fail("IP address %s is not an address of %s (node %s)", ip, owner, node)
-		}
-	}
-}
-
 // checkGroups reports groups missing from required and groups not in allowed.
 func checkGroups(v *Validation, got, allowed, required []string) {
 	var missing, extra []string
@@ -472,10 +357,6 @@ func checkGroups(v *Validation, got, allowed, required []string) {
 	}
 }
 
-func machineNamesNode(m *machinev1beta1.Machine, node string) bool {
-	return hasAddress(m.Status.Addresses, node, corev1.NodeInternalDNS, corev1.NodeExternalDNS, corev1.NodeHostName)
-}
-
 func hasAddress(addrs []corev1.NodeAddress, name string, types ...corev1.NodeAddressType) bool {
 	for _, a := range addrs {
 		if slices.Contains(types, a.Type) && strings.EqualFold(strings.TrimSuffix(a.Address, "."), strings.TrimSuffix(name, ".")) {
@@ -492,15 +373,6 @@ func hasIP(addrs []corev1.NodeAddress, ip net.IP) bool {
 		}
 		if parsed := net.ParseIP(a.Address); parsed != nil && parsed.Equal(ip) {
 			return true
-		}
-	}
-	return false
-}
-
-func nodeReady(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
 		}
 	}
 	return false

@@ -55,11 +55,7 @@ func TestValidate(t *testing.T) {
 			csr: func(t *testing.T) *certv1.CertificateSigningRequest {
 				return servingCSR(t, "s", "ghost", []string{"ghost"}, []string{"10.0.0.99"})
 			},
-			inv: func() *Inventory {
-				inv := fixtureInventory()
-				inv.MachineAPI, inv.Machines, inv.UseNodeAddresses = false, nil, true
-				return inv
-			},
+			inv:        nodeAddressInventory,
 			wantPolicy: PolicyKubeletServingNodeAddresses, wantNode: "ghost",
 		},
 		{

@@ -60,6 +60,8 @@ var openshiftCRDs = []openshiftCRD{
 	{"config/v1/zz_generated.crd-manifests", "clusterversions", "config.openshift.io"},
 	{"config/v1/zz_generated.crd-manifests", "proxies", "config.openshift.io"},
 	{"config/v1/zz_generated.crd-manifests", "apiservers", "config.openshift.io"},
+	{"config/v1/zz_generated.crd-manifests", "infrastructures", "config.openshift.io"},
+	{"config/v1/zz_generated.crd-manifests", "networks", "config.openshift.io"},
 	{"machine/v1beta1/zz_generated.crd-manifests", "machines", "machine.openshift.io"},
 }
 

@@ -12,7 +12,7 @@
 //     standing for the three API servers behind the internal load balancer;
 //   - the OpenShift CRDs the runbook touches (Etcd, KubeAPIServer,
 //     KubeControllerManager, KubeScheduler, ClusterOperator, ClusterVersion,
-//     Proxy, APIServer, Machine), read at run time from the
+//     Proxy, APIServer, Infrastructure, Network, Machine), read at run time from the
 //     github.com/openshift/api module's zz_generated.crd-manifests in the Go
 //     module cache ([OpenShiftAPIDir]);
 //   - a seeded installation: masters and workers as Nodes (roles, Ready,

@@ -162,6 +162,7 @@ func (c *Cluster) seed(ctx context.Context, plan []nodePlan, certs map[string]*m
 		func() error { return c.seedStaticPodOperators(ctx, plan) },
 		func() error { return c.seedClusterVersion(ctx, installed) },
 		func() error { return c.seedConfigObjects(ctx) },
+		func() error { return c.seedClusterNetworkConfig(ctx) },
 	)
 	for _, name := range seedClusterOperators {
 		tasks = append(tasks, func() error { return c.seedClusterOperator(ctx, name, installed) })

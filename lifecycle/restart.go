@@ -270,7 +270,11 @@ func (r *restarter) waitNodes(ctx context.Context, phase string, masters bool, t
 // reviewCSRs approves the valid pending CSRs; errors are progress, not
 // failures (the API may still be settling).
 func (r *restarter) reviewCSRs(ctx context.Context) {
-	ds, err := certs.ApprovePendingCSRs(ctx, r.kube, r.machines, r.opts.CSR)
+	csrOpts := r.opts.CSR
+	if csrOpts.Config == nil && r.config != nil {
+		csrOpts.Config = r.config // the in-cluster names, for UseNodeAddresses
+	}
+	ds, err := certs.ApprovePendingCSRs(ctx, r.kube, r.machines, csrOpts)
 	for _, d := range ds {
 		prev, seen := r.decisions[d.Name]
 		r.decisions[d.Name] = d

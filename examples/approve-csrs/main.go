@@ -21,6 +21,7 @@ import (
 	"strings"
 	"syscall"
 
+	configclient "github.com/openshift/client-go/config/clientset/versioned"
 	machineclient "github.com/openshift/client-go/machine/clientset/versioned"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -63,6 +64,13 @@ func run() int {
 		}
 	}
 	opts := certs.ApproveOptions{DryRun: *dryRun, Deny: *deny, UseNodeAddresses: *noMachineAPI}
+	if *noMachineAPI {
+		// The Infrastructure and Network config name what no node may claim.
+		if opts.Config, err = configclient.NewForConfig(cfg); err != nil {
+			fmt.Fprintln(os.Stderr, "approve-csrs:", err)
+			return 1
+		}
+	}
 	if *names != "" {
 		opts.Names = strings.Split(*names, ",")
 	}
