@@ -3,6 +3,7 @@ package restore_test
 import (
 	"encoding/json"
 	"fmt"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -215,9 +216,26 @@ func crashRestoreCase(t *testing.T, cs crashtest.Case, lost bool) {
 func checkRestoreState(t *testing.T, d *drill, lost bool, real func(string) string) {
 	t.Helper()
 	ctx := t.Context()
-	st, err := restore.NewState(d.c.Host(d.recovery), "").Get(ctx)
+	// A finished run retires its state: read the newest retired file.
+	h := d.c.Host(d.recovery)
+	dir, base := path.Split(restore.DefaultStatePath)
+	prefix := strings.TrimSuffix(base, ".json") + ".finished-"
+	entries, err := h.ReadDir(ctx, dir)
 	if err != nil {
-		t.Fatalf("restore state: %v", err)
+		t.Fatalf("listing %s: %v", dir, err)
+	}
+	retired := ""
+	for _, e := range entries { // sorted by name: the newest finish time last
+		if strings.HasPrefix(e.Name, prefix) {
+			retired = path.Join(dir, e.Name)
+		}
+	}
+	if retired == "" {
+		t.Fatalf("no retired restore state (%s*) in %s on %s: the run did not finish", prefix, dir, d.recovery)
+	}
+	st, err := restore.NewState(h, retired).Get(ctx)
+	if err != nil {
+		t.Fatalf("restore state %s: %v", retired, err)
 	}
 	for _, id := range planIDs(t, lost) {
 		if _, ok := st.Finished[real(id)]; !ok {
