@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -334,7 +333,7 @@ func (e *etcdInstaller) start(ctx context.Context, node string, h *Host, revisio
 		if err := c.ensureMemberSecrets(ctx, h); err != nil {
 			return err
 		}
-		if err := moveAsideEtcdData(h); err != nil {
+		if err := moveAsideEtcdData(ctx, h); err != nil {
 			return err
 		}
 		cl, err := c.etcdMembersClient(ctx)
@@ -354,7 +353,7 @@ func (e *etcdInstaller) start(ctx context.Context, node string, h *Host, revisio
 		if err := c.ensureMemberSecrets(ctx, h); err != nil {
 			c.controllerLogger().Debug("etcd member secrets", "node", node, "err", err)
 		}
-		if err := moveAsideEtcdData(h); err != nil {
+		if err := moveAsideEtcdData(ctx, h); err != nil {
 			return err
 		}
 	default:
@@ -444,18 +443,21 @@ func (c *Cluster) nodeForPeerURL(urls []string) string {
 }
 
 // moveAsideEtcdData moves a member directory left in /var/lib/etcd to
-// /var/lib/etcd-backup/member-<time>.
-func moveAsideEtcdData(h *Host) error {
-	src := filepath.Join(h.Root(), "var", "lib", "etcd", "member")
-	if _, err := os.Stat(src); errors.Is(err, os.ErrNotExist) {
+// /var/lib/etcd-backup/member-<time>, as the operator's installer does
+// before a member joins. It goes through the host's Move, so a data
+// directory on its own filesystem (/var/lib/etcd a mount point, where a
+// plain rename fails with EXDEV) is copied across and the source removed.
+func moveAsideEtcdData(ctx context.Context, h *Host) error {
+	src := "/var/lib/etcd/member"
+	if _, err := os.Lstat(h.path(src)); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	dstDir := filepath.Join(h.Root(), "var", "lib", "etcd-backup")
-	if err := os.MkdirAll(dstDir, 0o700); err != nil {
-		return err
+	dstDir := "/var/lib/etcd-backup"
+	if err := h.local.MkdirAll(ctx, dstDir, 0o700); err != nil {
+		return fmt.Errorf("moving stale etcd data aside: %w", err)
 	}
-	dst := filepath.Join(dstDir, "member-"+time.Now().UTC().Format("20060102T150405.000000000"))
-	if err := os.Rename(src, dst); err != nil {
+	dst := dstDir + "/member-" + time.Now().UTC().Format("20060102T150405.000000000")
+	if err := h.local.Move(ctx, src, dst); err != nil {
 		return fmt.Errorf("moving stale etcd data aside: %w", err)
 	}
 	return nil

@@ -326,45 +326,6 @@ func (h *shellHost) MkdirAll(ctx context.Context, p string, perm fs.FileMode) er
 	return h.pathErr("mkdir", p, line, code, stderr)
 }
 
-// Move renames src to dst ("mv -n src dst") with the idempotence of
-// Host.Move: tests on both paths decide between done, already done, both
-// present (fs.ErrExist) and neither (fs.ErrNotExist), and the source is
-// checked after the move so that mv -n's silent refusal is not taken for
-// success.
-func (h *shellHost) Move(ctx context.Context, src, dst string) error {
-	s, err := cleanAbs("move", src)
-	if err != nil {
-		return h.invalid(err)
-	}
-	d, err := cleanAbs("move", dst)
-	if err != nil {
-		return h.invalid(err)
-	}
-	qs, qd, qpd := quote(s), quote(d), quote(path.Dir(d))
-	srcThere := "{ [ -e " + qs + " ] || [ -L " + qs + " ]; }"
-	dstThere := "{ [ -e " + qd + " ] || [ -L " + qd + " ]; }"
-	line := "if " + srcThere + "; then " +
-		"if " + dstThere + "; then exit " + strconv.Itoa(exitExist) + "; fi; " +
-		"if [ ! -d " + qpd + " ]; then exit " + strconv.Itoa(exitParentNotExist) + "; fi; " +
-		"mv -n -- " + qs + " " + qd + " || exit 1; " +
-		"if " + srcThere + "; then exit " + strconv.Itoa(exitExist) + "; fi; exit 0; " +
-		"fi; " +
-		"if " + dstThere + "; then exit 0; fi; exit " + strconv.Itoa(exitNotExist)
-	_, code, stderr, err := h.run(ctx, "move "+src, line, nil, nil)
-	if err != nil {
-		return err
-	}
-	switch code {
-	case exitExist, exitParentNotExist:
-		return h.pathErr("move", dst, line, code, stderr)
-	}
-	if err := h.pathErr("move", src, line, code, stderr); err != nil {
-		return err
-	}
-	h.log.Debug("moved", "src", src, "dst", dst)
-	return nil
-}
-
 // Containers runs "crictl ps --name <name> -o json".
 func (h *shellHost) Containers(ctx context.Context, name string) ([]Container, error) {
 	out, err := h.Run(ctx, nil, crictlArgv(name)...)

@@ -30,7 +30,13 @@
 // revisions handed out after the snapshot on restored and never-restored
 // clusters alike, plus slack for a stale revision.json, and never less than
 // the 1.2 × maxRaftIndex the cluster's restore pod adds; without a usable
-// revision.json it is DefaultRevisionBump (one billion).
+// revision.json it is DefaultRevisionBump (one billion). When the plan
+// uses the cluster's own restore pod (ClusterRestorePodPath), which bumps
+// by 1.2 × the maxRaftIndex of /var/lib/etcd-backup/revision.json, it
+// stages there a copy of this run's revision.json whose maxRaftIndex is
+// scaled (PodRaftIndexFor) so that the pod's bump is at least
+// RevisionBumpFor's; the copy records the original value and path, and the
+// original is kept aside, never edited.
 //
 // # Version safety
 //

@@ -83,7 +83,7 @@ func BuildRestorePod(etcdPod []byte, cfg RestorePodConfig) ([]byte, error) {
 	b.WriteString("#!/bin/sh\nset -eu\n")
 	b.WriteString("# Written by lifeboat: restore the snapshot with this image's own etcd tools, then run etcd.\n")
 	fmt.Fprintf(&b, "if [ -d %s/member ]; then\n  echo \"data directory already restored\"\nelse\n", q(cfg.DataDir))
-	fmt.Fprintf(&b, "  if [ -n \"$(ls -A %s 2>/dev/null | grep -v '^restore-')\" ]; then echo \"%s is not empty\" >&2; exit 1; fi\n", q(cfg.DataDir), cfg.DataDir)
+	fmt.Fprintf(&b, "  if [ -n \"$(ls -A %s 2>/dev/null | grep -v -e '^restore-' -e '^lost+found$')\" ]; then echo \"%s is not empty\" >&2; exit 1; fi\n", q(cfg.DataDir), cfg.DataDir)
 	fmt.Fprintf(&b, "  rm -rf %s\n", q(tmp)) // only our own half-written output of an earlier attempt
 	b.WriteString("  if command -v etcdutl >/dev/null 2>&1; then\n")
 	bump := ""

@@ -10,6 +10,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/lifeboat-dev/lifeboat/internal/mounttest"
 )
 
 // An etcd-pod.yaml in the style of the cluster's: a shell script with the
@@ -127,7 +129,8 @@ func TestBuildRestorePodManifest(t *testing.T) {
 
 // TestRestorePodScriptRestores runs the restore pod's script the way the
 // container would, with the real etcdutl binary standing for the image's,
-// and checks the data directory it leaves: restored, bumped, compacted.
+// and checks the data directory it leaves: restored, bumped, compacted,
+// also when the data directory is its own disk (lost+found is tolerated).
 func TestRestorePodScriptRestores(t *testing.T) {
 	etcdutl := os.Getenv("LIFEBOAT_ETCDUTL")
 	if etcdutl == "" {
@@ -137,55 +140,69 @@ func TestRestorePodScriptRestores(t *testing.T) {
 	if _, err := os.Stat(etcdutl); err != nil {
 		t.Skipf("etcdutl binary missing (run hack/tools.sh): %v", err)
 	}
-	snap, rev := makeSnapshot(t, 8)
-	root := t.TempDir()
-	dataDir := filepath.Join(root, "var/lib/etcd")
-	staged := filepath.Join(root, "var/lib/etcd-backup/snapshot.db")
-	os.MkdirAll(dataDir, 0o700)
-	os.MkdirAll(filepath.Dir(staged), 0o700)
-	b, _ := os.ReadFile(snap)
-	os.WriteFile(staged, b, 0o600)
+	cases := []struct {
+		name    string
+		ownDisk bool // the data directory is a fresh ext4 mount holding lost+found
+	}{
+		{name: "data directory"},
+		{name: "data directory on its own disk", ownDisk: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			snap, rev := makeSnapshot(t, 8)
+			root := t.TempDir()
+			dataDir := filepath.Join(root, "var/lib/etcd")
+			staged := filepath.Join(root, "var/lib/etcd-backup/snapshot.db")
+			os.MkdirAll(dataDir, 0o700)
+			if tc.ownDisk {
+				mounttest.MountAt(t, mounttest.Ext4, dataDir) // holds lost+found
+			}
+			os.MkdirAll(filepath.Dir(staged), 0o700)
+			b, _ := os.ReadFile(snap)
+			os.WriteFile(staged, b, 0o600)
 
-	pu := freeURL(t)
-	peer := pu.String()
-	base := etcdPodYAML("master-0", peer, 3)
-	// The "etcd" started after the restore is a marker here.
-	base = strings.Replace(base, "    - etcd\n", "    - touch\n    - "+filepath.Join(root, "etcd-started")+"\n    - etcd\n", 1)
-	out, err := BuildRestorePod([]byte(base), RestorePodConfig{
-		Member: MemberIdentity{Name: "master-0", PeerURL: peer}, ClusterToken: "tok", RevisionBump: 777,
-		SnapshotPath: staged, DataDir: dataDir,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pod corev1.Pod
-	yaml.Unmarshal(out, &pod)
-	script := pod.Spec.Containers[0].Command[2]
-	bin := t.TempDir()
-	os.Symlink(etcdutl, filepath.Join(bin, "etcdutl"))
-	// The marker command ignores etcd's flags.
-	os.WriteFile(filepath.Join(bin, "touch"), []byte("#!/bin/sh\n: > \"$1\"\n"), 0o755)
-	for run := 1; run <= 2; run++ { // a restarted container must not fail
-		cmd := exec.Command("/bin/sh", "-c", script)
-		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
-		if o, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("run %d of the restore script: %v\n%s", run, err, o)
-		}
-	}
-	if _, err := os.Stat(filepath.Join(root, "etcd-started")); err != nil {
-		t.Fatal("the script did not go on to start etcd")
-	}
-	// Restored, the staged copy is consumed, as the cluster's restore
-	// pod removes it: no later attempt can restore it by mistake.
-	if _, err := os.Stat(staged); !os.IsNotExist(err) {
-		t.Errorf("staged snapshot %s still there after the restore: %v", staged, err)
-	}
-	te := startEmbed(t, dataDir, "master-0", peer)
-	got, err := te.client.Get(context.Background(), "/registry/test/3")
-	if err != nil || len(got.Kvs) != 1 {
-		t.Fatalf("restored data: %v %v", err, got)
-	}
-	if got.Header.Revision != rev+777 {
-		t.Errorf("revision %d, want %d", got.Header.Revision, rev+777)
+			pu := freeURL(t)
+			peer := pu.String()
+			base := etcdPodYAML("master-0", peer, 3)
+			// The "etcd" started after the restore is a marker here.
+			base = strings.Replace(base, "    - etcd\n", "    - touch\n    - "+filepath.Join(root, "etcd-started")+"\n    - etcd\n", 1)
+			out, err := BuildRestorePod([]byte(base), RestorePodConfig{
+				Member: MemberIdentity{Name: "master-0", PeerURL: peer}, ClusterToken: "tok", RevisionBump: 777,
+				SnapshotPath: staged, DataDir: dataDir,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var pod corev1.Pod
+			yaml.Unmarshal(out, &pod)
+			script := pod.Spec.Containers[0].Command[2]
+			bin := t.TempDir()
+			os.Symlink(etcdutl, filepath.Join(bin, "etcdutl"))
+			// The marker command ignores etcd's flags.
+			os.WriteFile(filepath.Join(bin, "touch"), []byte("#!/bin/sh\n: > \"$1\"\n"), 0o755)
+			for run := 1; run <= 2; run++ { // a restarted container must not fail
+				cmd := exec.Command("/bin/sh", "-c", script)
+				cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+				if o, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("run %d of the restore script: %v\n%s", run, err, o)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(root, "etcd-started")); err != nil {
+				t.Fatal("the script did not go on to start etcd")
+			}
+			// Restored, the staged copy is consumed, as the cluster's restore
+			// pod removes it: no later attempt can restore it by mistake.
+			if _, err := os.Stat(staged); !os.IsNotExist(err) {
+				t.Errorf("staged snapshot %s still there after the restore: %v", staged, err)
+			}
+			te := startEmbed(t, dataDir, "master-0", peer)
+			got, err := te.client.Get(context.Background(), "/registry/test/3")
+			if err != nil || len(got.Kvs) != 1 {
+				t.Fatalf("restored data: %v %v", err, got)
+			}
+			if got.Header.Revision != rev+777 {
+				t.Errorf("revision %d, want %d", got.Header.Revision, rev+777)
+			}
+		})
 	}
 }

@@ -117,3 +117,51 @@ func SnapshotConsistentIndex(ctx context.Context, path string) (uint64, error) {
 	}
 	return info.ConsistentIndex, nil
 }
+
+// PodRaftIndexFor returns the smallest maxRaftIndex m for which the
+// cluster's restore pod, which bumps the snapshot's revision by
+// floor(1.2 × maxRaftIndex) from /var/lib/etcd-backup/revision.json
+// (computed in floating point by jq), bumps by at least bump: m + m/5 ≥
+// bump + 1, the extra one absorbing the rounding of 1.2 in binary. The
+// result saturates as RevisionBumpFor does.
+func PodRaftIndexFor(bump uint64) uint64 {
+	target := addSat(bump, 1)
+	m := target - target/6
+	for m > 0 && addSat(m-1, (m-1)/5) >= target {
+		m--
+	}
+	for addSat(m, m/5) < target && m < 1<<62 {
+		m++
+	}
+	return m
+}
+
+// scaledRevisionJSON returns the revision.json to stage for the cluster's
+// restore pod so that it bumps by at least bump: orig (a revision.json)
+// with maxRaftIndex set to PodRaftIndexFor(bump), every other field kept,
+// and the original value and path recorded as lifeboatOriginalMaxRaftIndex
+// and lifeboatOriginalPath. It also returns the pod's bump for that file,
+// floor(1.2 × maxRaftIndex).
+func scaledRevisionJSON(orig []byte, origPath string, bump uint64) ([]byte, uint64, error) {
+	rv, err := ParseRevisionJSON(orig)
+	if err != nil {
+		return nil, 0, err
+	}
+	fields := map[string]json.RawMessage{}
+	if err := json.Unmarshal(orig, &fields); err != nil || fields == nil {
+		return nil, 0, fmt.Errorf("parsing revision.json: not an object")
+	}
+	m := max(PodRaftIndexFor(bump), rv.MaxRaftIndex)
+	set := func(k string, v any) {
+		b, _ := json.Marshal(v) // numbers and strings always marshal
+		fields[k] = b
+	}
+	set("maxRaftIndex", m)
+	set("lifeboatOriginalMaxRaftIndex", rv.MaxRaftIndex)
+	set("lifeboatOriginalPath", origPath)
+	b, err := json.Marshal(fields)
+	if err != nil {
+		return nil, 0, err
+	}
+	return b, addSat(m, m/5), nil
+}

@@ -169,7 +169,8 @@ func (r *runner) moveOtherData(ctx context.Context, h host.Host, progress func(s
 // moveRecoveryData moves every entry of the data directory (member/,
 // revision.json, ...) into EtcdBackupDir, as cluster-restore.sh moves
 // member/ to /var/lib/etcd-backup, and leaves the directory itself empty
-// for the restore.
+// for the restore. A lost+found stays: it belongs to the filesystem when
+// the data directory is its own disk, and RestoreSnapshot tolerates it.
 func (r *runner) moveRecoveryData(ctx context.Context, progress func(string)) error {
 	h := r.opts.Recovery
 	step := "move-etcd-data/" + h.Name()
@@ -188,6 +189,9 @@ func (r *runner) moveRecoveryData(ctx context.Context, progress func(string)) er
 		return err
 	}
 	for _, e := range entries {
+		if e.Name == lostFound {
+			continue // it belongs to the filesystem (a data dir on its own disk)
+		}
 		srcs = append(srcs, path.Join(r.opts.EtcdDataDir, e.Name))
 	}
 	for _, src := range srcs {

@@ -211,31 +211,92 @@ func (r *runner) writeRestorePod(ctx context.Context, h host.Host, rec *BackupRe
 	if ownPod {
 		// The cluster's restore pod sizes its bump from
 		// EtcdBackupDir/revision.json: it must be this run's.
-		if err := r.stageRevisionJSON(ctx, h, step, revJSON, progress); err != nil {
+		bump, err := r.stageRevisionJSON(ctx, h, step, rec, revJSON, progress)
+		if err != nil {
 			return err
+		}
+		if bump > 0 {
+			if err := r.state.Update(ctx, func(d *StateData) {
+				d.Restore.RevisionBump, d.Restore.NewRevision = bump, rec.Revision+int64(bump)
+			}); err != nil {
+				return err
+			}
 		}
 	}
 	progress("starting restore-etcd static pod")
 	return r.putManifest(ctx, h, step, "etcd", manifest)
 }
 
-// stageRevisionJSON makes EtcdBackupDir/revision.json the one this run
-// moved out of the data directory (revJSON, "" when there was none): one
-// left there by an earlier restore is moved aside.
-func (r *runner) stageRevisionJSON(ctx context.Context, h host.Host, step, revJSON string, progress func(string)) error {
+// stageRevisionJSON stages EtcdBackupDir/revision.json for the cluster's
+// restore pod, which adds floor(1.2 × maxRaftIndex) read from that file to
+// the snapshot's revision. On a cluster that was restored before that is
+// too small (raft indexes restart at a restore, revisions do not; see
+// RevisionBumpFor), so the staged file is a copy of this run's revision.json
+// (revJSON, moved out of the data directory) whose maxRaftIndex is scaled by
+// PodRaftIndexFor so that the pod's bump is at least
+// RevisionBumpFor(maxRaftIndex, the snapshot's consistent index), or
+// Options.RevisionBump when set. The copy keeps the original's other fields
+// and records the original's maxRaftIndex and path ("lifeboatOriginal...").
+// The original is never edited: when it lies at the staged path it is
+// first moved to AsideDir/revision-json. It returns the pod's bump (0 when
+// there is no revision.json: any left by an earlier restore is moved aside,
+// and the pod adds its default of one billion).
+func (r *runner) stageRevisionJSON(ctx context.Context, h host.Host, step string, rec *BackupRecord, revJSON string, progress func(string)) (uint64, error) {
 	dst := path.Join(r.opts.EtcdBackupDir, "revision.json")
+	if revJSON == "" {
+		if moved, err := r.moveAside(ctx, h, step, dst, path.Join(r.opts.AsideDir, "stale")); err != nil {
+			return 0, err
+		} else if moved {
+			progress("moved a revision.json of an earlier restore out of " + r.opts.EtcdBackupDir)
+		}
+		return 0, nil
+	}
+	orig := revJSON
 	if revJSON == dst {
-		return nil
+		d, err := r.state.Get(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if orig = movedTo(d, h.Name(), dst); orig == "" {
+			if orig, err = r.moveAsideTo(ctx, h, step, dst, path.Join(r.opts.AsideDir, "revision-json")); err != nil {
+				return 0, err
+			}
+		}
 	}
-	if revJSON != "" {
-		return r.stageFile(ctx, h, step, revJSON, dst, progress)
+	b, err := h.ReadFile(ctx, orig)
+	if err != nil {
+		return 0, fmt.Errorf("staging revision.json on %s: %w", h.Name(), err)
 	}
-	if moved, err := r.moveAside(ctx, h, step, dst, path.Join(r.opts.AsideDir, "stale")); err != nil {
-		return err
-	} else if moved {
-		progress("moved a revision.json of an earlier restore out of " + r.opts.EtcdBackupDir)
+	var ci uint64
+	if p, ok := h.LocalPath(path.Join(rec.Dir, rec.Snapshot)); ok {
+		ci, _ = SnapshotConsistentIndex(ctx, p) // unreadable: 0, the bump of an unknown gap
 	}
-	return nil
+	want := r.opts.RevisionBump
+	if want == 0 {
+		rv, err := ParseRevisionJSON(b)
+		if err != nil {
+			return 0, fmt.Errorf("staging revision.json on %s: %s: %w", h.Name(), orig, err)
+		}
+		want = RevisionBumpFor(rv.MaxRaftIndex, ci)
+	}
+	staged, bump, err := scaledRevisionJSON(b, orig, want)
+	if err != nil {
+		return 0, fmt.Errorf("staging revision.json on %s: %s: %w", h.Name(), orig, err)
+	}
+	if same, err := sameContent(ctx, h, dst, staged); err != nil {
+		return 0, err
+	} else if !same {
+		if moved, err := r.moveAside(ctx, h, step+"/stale-revision-json", dst, path.Join(r.opts.AsideDir, "stale")); err != nil {
+			return 0, err
+		} else if moved {
+			progress("moved a revision.json of an earlier restore out of " + r.opts.EtcdBackupDir)
+		}
+		if err := h.WriteFile(ctx, dst, bytes.NewReader(staged), 0o644); err != nil {
+			return 0, fmt.Errorf("staging revision.json on %s: %w", h.Name(), err)
+		}
+	}
+	progress(fmt.Sprintf("staged %s for the cluster's restore pod: revision bump %d (the original is kept at %s)", dst, bump, orig))
+	return bump, nil
 }
 
 // putManifest writes a static pod manifest into ManifestDir, moving aside
