@@ -26,20 +26,27 @@ import (
 //   - installing a revision on a master whose member is missing from the
 //     etcd member list (a replaced machine, a member removed after its data
 //     directory was moved aside, the other masters after a restore) first
-//     adds the member (MemberAdd with the host's peer URL), then writes an
-//     etcd-pod.yaml with --initial-cluster-state=existing and the current
-//     members as --initial-cluster; the simulated kubelet starts it on an
-//     empty data directory and it joins. A stale data directory left on such
-//     a host is moved aside to /var/lib/etcd-backup/member-<time>, never
-//     deleted. The node is at the new revision once its member answers a
+//     adds the member as a learner (MemberAddAsLearner with the host's peer
+//     URL, event MemberAddAsLearner), then writes an etcd-pod.yaml with
+//     --initial-cluster-state=existing and the current members as
+//     --initial-cluster; the simulated kubelet starts it on an empty data
+//     directory and it joins. A learner does not vote, so adding one never
+//     costs quorum. Every pass promotes each started learner that answers a
+//     serializable read (MemberPromote, event MemberPromote; etcd refuses
+//     until the learner has caught up with the leader, and the next pass
+//     tries again). A stale data directory left on such a host is moved
+//     aside to /var/lib/etcd-backup/member-<time>, never deleted. The node
+//     is at the new revision once its member is a voter and answers a
 //     linearizable read.
 //   - a new master Node makes a new revision (its member changes the
 //     initial cluster), so a re-created master machine gets its member
 //     without a forced redeployment; a member moved aside on an existing
 //     node needs the forced redeployment, as in runbook 2.4.2 and 5.3.
 //   - EtcdMembersAvailable, EtcdMembersDegraded and EtcdMembersProgressing
-//     come from the real members: each started member gets a linearizable
-//     read on its own client URL with a short timeout; the messages are
+//     come from the real members: each started member gets a read on its own
+//     client URL with a short timeout (linearizable for a voter,
+//     serializable for a learner, as cluster-etcd-operator checks them);
+//     quorum counts voters only; the messages are
 //     cluster-etcd-operator's ("3 members are available", "2 of 3 members
 //     are available, master-1 is unhealthy", "... NAME-PENDING-<host> has
 //     not started"). The ClusterOperator etcd's Available and Degraded follow.
@@ -67,6 +74,7 @@ func (c *Cluster) syncEtcdOperator(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	c.promoteLearners(ctx)
 	conds, err := c.etcdMemberConditions(ctx)
 	if err != nil {
 		return err
@@ -132,7 +140,7 @@ func (c *Cluster) etcdClientFor(key string, endpoints []string) (*clientv3.Clien
 // pruneEtcdHealthClients closes the cached clients of endpoints no member
 // has any more.
 func (c *Cluster) pruneEtcdHealthClients(members []*etcdserverpb.Member) {
-	keep := map[string]bool{"*": true}
+	keep := map[string]bool{"*": true, votersKey: true}
 	for _, m := range members {
 		for _, u := range m.ClientURLs {
 			keep[u] = true
@@ -184,15 +192,21 @@ func (c *Cluster) memberList(ctx context.Context) ([]*etcdserverpb.Member, error
 	return resp.Members, nil
 }
 
-// memberHealthy does a linearizable read on the member's own client URL.
-func (c *Cluster) memberHealthy(ctx context.Context, clientURL string) bool {
+// memberHealthy reads the key "health" on the member's own client URL:
+// linearizably for a voter, serializably for a learner (which refuses
+// linearizable reads), as cluster-etcd-operator's health check does.
+func (c *Cluster) memberHealthy(ctx context.Context, clientURL string, learner bool) bool {
 	cl, err := c.etcdClientFor(clientURL, []string{clientURL})
 	if err != nil {
 		return false
 	}
 	ctx, cancel := context.WithTimeout(ctx, etcdHealthTimeout)
 	defer cancel()
-	_, err = cl.Get(ctx, "health")
+	var opts []clientv3.OpOption
+	if learner {
+		opts = append(opts, clientv3.WithSerializable())
+	}
+	_, err = cl.Get(ctx, "health", opts...)
 	return err == nil
 }
 
@@ -229,7 +243,7 @@ func (c *Cluster) etcdMemberConditions(ctx context.Context) ([]operatorv1.Operat
 		go func() {
 			defer wg.Done()
 			for _, u := range m.ClientURLs {
-				if c.memberHealthy(ctx, u) {
+				if c.memberHealthy(ctx, u, m.IsLearner) {
 					healthy[i] = true
 					return
 				}
@@ -239,7 +253,14 @@ func (c *Cluster) etcdMemberConditions(ctx context.Context) ([]operatorv1.Operat
 	wg.Wait()
 	c.pruneEtcdHealthClients(members)
 	var available, unhealthy, unstarted []string
+	voters, healthyVoters := 0, 0
 	for i, m := range members {
+		if !m.IsLearner {
+			voters++
+			if healthy[i] && m.Name != "" {
+				healthyVoters++
+			}
+		}
 		switch {
 		case len(m.ClientURLs) == 0 || m.Name == "":
 			unstarted = append(unstarted, memberDisplayName(m))
@@ -261,7 +282,7 @@ func (c *Cluster) etcdMemberConditions(ctx context.Context) ([]operatorv1.Operat
 	if len(unstarted) > 0 {
 		conds[1].Status, conds[1].Reason, conds[1].Message = operatorv1.ConditionTrue, "MembersNotStarted", msg
 	}
-	if len(available) <= len(members)/2 {
+	if healthyVoters <= voters/2 {
 		conds[2].Status, conds[2].Reason = operatorv1.ConditionFalse, "NoQuorum"
 	}
 	return conds, nil
@@ -328,25 +349,26 @@ func (e *etcdInstaller) start(ctx context.Context, node string, h *Host, revisio
 	})
 	switch {
 	case mine < 0:
-		// Everything that needs the API comes first: once the member is
-		// added, a one- or two-member cluster has no quorum (and so no API)
-		// until it starts.
+		// Everything that needs the API comes first. A learner does not
+		// vote, so adding one keeps quorum (and the API); a member added
+		// by an older simulation as a voter would not.
 		if err := c.ensureMemberSecrets(ctx, h); err != nil {
 			return err
 		}
 		if err := moveAsideEtcdData(h); err != nil {
 			return err
 		}
-		cl, err := c.etcdMembersClient(ctx)
+		cl, err := c.etcdVotersClient(members)
 		if err != nil {
 			return err
 		}
 		actx, cancel := context.WithTimeout(ctx, etcdCallTimeout)
-		resp, err := cl.MemberAdd(actx, []string{peer})
+		resp, err := cl.MemberAddAsLearner(actx, []string{peer})
 		cancel()
 		if err != nil {
-			return fmt.Errorf("adding etcd member %s (%s): %w", node, peer, err)
+			return fmt.Errorf("adding etcd member %s (%s) as a learner: %w", node, peer, err)
 		}
+		c.etcdOperatorEvent(ctx, EventMemberAddAsLearner, fmt.Sprintf("added learner member %s (%x) with peer URL %s", node, resp.Member.ID, peer))
 		members = resp.Members
 	case members[mine].Name == "":
 		// Added before but never started: start it on an empty data dir.
@@ -475,8 +497,8 @@ func (e *etcdInstaller) done(ctx context.Context, node string, h *Host, revision
 		return false, nil
 	}
 	i := slices.IndexFunc(members, func(m *etcdserverpb.Member) bool { return m.Name == node })
-	if i < 0 || len(members[i].ClientURLs) == 0 {
-		return false, nil
+	if i < 0 || len(members[i].ClientURLs) == 0 || members[i].IsLearner {
+		return false, nil // a learner is done once promoted (promoteLearners)
 	}
-	return c.memberHealthy(ctx, members[i].ClientURLs[0]), nil
+	return c.memberHealthy(ctx, members[i].ClientURLs[0], false), nil
 }
