@@ -349,9 +349,9 @@ func (e *etcdInstaller) start(ctx context.Context, node string, h *Host, revisio
 	})
 	switch {
 	case mine < 0:
-		// Everything that needs the API comes first. A learner does not
-		// vote, so adding one keeps quorum (and the API); a member added
-		// by an older simulation as a voter would not.
+		// Everything that needs the API comes first. The member joins as a
+		// learner, which does not vote: adding it keeps quorum (and the
+		// API), unlike adding a voter to a one- or two-member cluster.
 		if err := c.ensureMemberSecrets(ctx, h); err != nil {
 			return err
 		}
