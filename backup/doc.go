@@ -22,7 +22,9 @@
 //     backup taken by lifeboat restores with cluster-restore.sh and one
 //     taken by the script restores with lifeboat.
 //   - Before a restore (chapter 5.3), "the backup must be whole": Verify
-//     and VerifySnapshot.
+//     (a local directory) and VerifyOn (a directory on any host.Host, read
+//     as a stream), VerifySnapshot and VerifySnapshotOn: the one verifier of
+//     the backup format, which package restore uses wherever the backup lies.
 //
 // Snapshot streams from one healthy member into "<name>.part" and checks
 // the sha256 etcd appends to the stream while it arrives, so a snapshot is
@@ -45,7 +47,7 @@
 //     ErrTooEarly, ErrInsufficientSpace, ErrClusterInfo.
 //   - ErrResourcesMissing (ArchiveStaticResources): a static pod resource
 //     directory the manifests reference is not on the host.
-//   - *VerifyError (Verify) lists every Problem and unwraps to all of
+//   - *VerifyError (Verify, VerifyOn; matches ErrInvalidBackup) lists every Problem and unwraps to all of
 //     them: ErrMissingFile, ErrAmbiguous, ErrTimestampMismatch,
 //     ErrHashMismatch, ErrNoHash, ErrTruncated, ErrCorruptDatabase,
 //     ErrBadArchive, ErrBadManifest.

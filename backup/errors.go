@@ -49,6 +49,11 @@ var (
 	// ErrResourcesMissing: a static pod resource directory the backup needs
 	// does not exist on the host.
 	ErrResourcesMissing = errors.New("static pod resources missing")
+	// ErrUnsafeResource: a static pod resource directory holds a symbolic
+	// link that leaves it, dangles or loops. The archive stores in-tree
+	// links as the files they lead to (see ArchiveStaticResources); such a
+	// link has no faithful copy a restore could write.
+	ErrUnsafeResource = errors.New("static pod resource link leaves its directory")
 
 	// ErrMissingFile: a backup directory lacks the snapshot or the static
 	// resources archive.
@@ -67,6 +72,9 @@ var (
 	ErrBadArchive = errors.New("static resources archive invalid")
 	// ErrBadManifest: backup.json cannot be parsed.
 	ErrBadManifest = errors.New("backup manifest invalid")
+	// ErrInvalidBackup is matched by every *VerifyError, whatever its
+	// problems: the backup directory is not a whole, usable backup.
+	ErrInvalidBackup = errors.New("backup is not whole")
 )
 
 // SnapshotError is returned by [Snapshot] and [VerifySnapshot]. Op is the
@@ -147,6 +155,9 @@ func (e *VerifyError) Error() string {
 	}
 	return fmt.Sprintf("backup %s is not whole: %s", e.Dir, strings.Join(parts, "; "))
 }
+
+// Is matches ErrInvalidBackup.
+func (e *VerifyError) Is(target error) bool { return target == ErrInvalidBackup }
 
 func (e *VerifyError) Unwrap() []error {
 	errs := make([]error, len(e.Problems))

@@ -2,13 +2,16 @@ package backup
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime/debug"
 	"time"
 
+	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/internal/atomicfile"
 )
 
@@ -74,6 +77,31 @@ func ReadManifest(dir string) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ParseManifest(b)
+}
+
+// ReadManifestOn reads dir/backup.json on h, with ReadManifest's errors.
+func ReadManifestOn(ctx context.Context, h host.Host, dir string) (*Manifest, error) {
+	fi, err := h.Stat(ctx, path.Join(dir, ManifestFileName))
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size > MaxManifestSize {
+		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrBadManifest, fi.Size, MaxManifestSize)
+	}
+	b, err := h.ReadFile(ctx, path.Join(dir, ManifestFileName))
+	if err != nil {
+		return nil, err
+	}
+	return ParseManifest(b)
+}
+
+// MaxManifestSize bounds the backup.json ReadManifestOn reads.
+const MaxManifestSize = 1 << 20
+
+// ParseManifest parses the content of a backup.json. Errors wrap
+// ErrBadManifest.
+func ParseManifest(b []byte) (*Manifest, error) {
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadManifest, err)

@@ -2,6 +2,7 @@ package backup
 
 import (
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -55,3 +56,17 @@ func parseName(name string) (kind, stamp string, dirty bool) {
 	}
 	return "", "", false
 }
+
+// ResourcesRoot is the directory of the archive (relative to the
+// configuration directory, /etc/kubernetes) that holds the static pod
+// resources; cluster-restore.sh extracts only it.
+const ResourcesRoot = "static-pod-resources"
+
+// InResources reports whether the cleaned archive entry name lies in
+// ResourcesRoot: the entries a restore extracts.
+func InResources(name string) bool {
+	return name == ResourcesRoot || strings.HasPrefix(name, ResourcesRoot+"/")
+}
+
+// resourceDirRE splits "static-pod-resources/<component>-pod-<N>[/<rest>]".
+var resourceDirRE = regexp.MustCompile(`^` + ResourcesRoot + `/([a-z-]+)-pod-(\d+)(?:/(.*))?$`)

@@ -89,6 +89,14 @@ type ResourcesResult struct {
 // mode 0600, atomically: the layout cluster-backup.sh writes and
 // cluster-restore.sh reads.
 //
+// The archive holds no links. A symbolic link that resolves inside its
+// component's directory is stored as the file or directory it leads to
+// (tar -h): a restore writes the same content, and every extractor can
+// write it (cluster-restore.sh's tar, and lifeboat's restore, whose host
+// interface creates files and directories but no links). A link that
+// leaves the component's directory, dangles or loops has no faithful copy
+// and fails the archive with an error wrapping [ErrUnsafeResource].
+//
 // The latest revision of a component is the one its live manifest
 // (/etc/kubernetes/manifests/<component>-pod.yaml) references, through a
 // hostPath volume or its "revision" label. Only when the manifest is
@@ -260,12 +268,41 @@ func addTree(ctx context.Context, h host.Host, tw *tar.Writer, src, dst string) 
 	if err != nil {
 		return err
 	}
-	return addEntry(ctx, h, tw, src, dst, fi)
+	a := &archiver{h: h, tw: tw, root: path.Clean(src), open: map[string]bool{}}
+	return a.add(ctx, src, dst, fi)
 }
 
-func addEntry(ctx context.Context, h host.Host, tw *tar.Writer, src, dst string, fi host.FileInfo) error {
+// archiver writes one component's resource directory (root) to tw.
+type archiver struct {
+	h    host.Host
+	tw   *tar.Writer
+	root string
+	// open are the directories being written (src paths, links resolved),
+	// to refuse a directory link that loops.
+	open map[string]bool
+}
+
+// maxLinkHops bounds the links followed to resolve one path, as the
+// kernel's ELOOP does.
+const maxLinkHops = 40
+
+func (a *archiver) add(ctx context.Context, src, dst string, fi host.FileInfo) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if fi.Mode&fs.ModeSymlink != 0 {
+		// The archive holds no links: an in-tree link is stored as what it
+		// leads to, so that every extractor writes it (tar and
+		// cluster-restore.sh, and lifeboat through the host interface,
+		// which creates regular files and directories only).
+		resolved, rfi, err := a.resolve(ctx, src)
+		if err != nil {
+			return fmt.Errorf("%w: %s -> %s: %v", ErrUnsafeResource, src, fi.LinkTarget, err)
+		}
+		if rfi.IsDir() && (a.open[resolved] || strings.HasPrefix(src+"/", resolved+"/")) {
+			return fmt.Errorf("%w: %s -> %s: loops back to a directory being archived", ErrUnsafeResource, src, fi.LinkTarget)
+		}
+		src, fi = resolved, rfi
 	}
 	hdr := &tar.Header{
 		Name:    dst,
@@ -287,35 +324,33 @@ func addEntry(ctx context.Context, h host.Host, tw *tar.Writer, src, dst string,
 	case fi.Mode.IsDir():
 		hdr.Typeflag = tar.TypeDir
 		hdr.Name += "/"
-		if err := tw.WriteHeader(hdr); err != nil {
+		if err := a.tw.WriteHeader(hdr); err != nil {
 			return err
 		}
-		entries, err := h.ReadDir(ctx, src)
+		entries, err := a.h.ReadDir(ctx, src)
 		if err != nil {
 			return err
 		}
+		a.open[src] = true
+		defer delete(a.open, src)
 		for _, e := range entries {
-			if err := addEntry(ctx, h, tw, path.Join(src, e.Name), dst+"/"+e.Name, e); err != nil {
+			if err := a.add(ctx, path.Join(src, e.Name), dst+"/"+e.Name, e); err != nil {
 				return err
 			}
 		}
 		return nil
-	case fi.Mode&fs.ModeSymlink != 0:
-		hdr.Typeflag = tar.TypeSymlink
-		hdr.Linkname = fi.LinkTarget
-		return tw.WriteHeader(hdr)
 	case fi.Mode.IsRegular():
 		hdr.Typeflag = tar.TypeReg
 		hdr.Size = fi.Size
-		rc, err := h.Open(ctx, src)
+		rc, err := a.h.Open(ctx, src)
 		if err != nil {
 			return err
 		}
 		defer rc.Close()
-		if err := tw.WriteHeader(hdr); err != nil {
+		if err := a.tw.WriteHeader(hdr); err != nil {
 			return err
 		}
-		n, err := io.Copy(tw, rc)
+		n, err := io.Copy(a.tw, rc)
 		if err != nil {
 			return fmt.Errorf("%s: %w", src, err)
 		}
@@ -328,4 +363,54 @@ func addEntry(ctx context.Context, h host.Host, tw *tar.Writer, src, dst string,
 		// tar would store them, but nothing restores them usefully.
 		return nil
 	}
+}
+
+// resolve follows the link p (beneath root) element by element, through
+// every link met on the way, and returns where it leads with its
+// description. It fails when a step leaves root, a link is absolute and
+// outside root, an element does not exist, or more than maxLinkHops links
+// are followed.
+func (a *archiver) resolve(ctx context.Context, p string) (string, host.FileInfo, error) {
+	within := func(q string) bool { return q == a.root || strings.HasPrefix(q, a.root+"/") }
+	if !within(p) {
+		return "", host.FileInfo{}, fmt.Errorf("%s is not beneath %s", p, a.root)
+	}
+	parts := strings.Split(strings.TrimPrefix(strings.TrimPrefix(p, a.root), "/"), "/")
+	cur, hops := a.root, 0
+	for i := 0; i < len(parts); i++ {
+		switch el := parts[i]; el {
+		case "", ".":
+			continue
+		case "..":
+			if cur == a.root {
+				return "", host.FileInfo{}, fmt.Errorf("leads out of %s", a.root)
+			}
+			cur = path.Dir(cur)
+			continue
+		}
+		next := path.Join(cur, parts[i])
+		fi, err := a.h.Stat(ctx, next)
+		if err != nil {
+			return "", host.FileInfo{}, err
+		}
+		if fi.Mode&fs.ModeSymlink == 0 {
+			cur = next
+			continue
+		}
+		if hops++; hops > maxLinkHops {
+			return "", host.FileInfo{}, fmt.Errorf("more than %d links", maxLinkHops)
+		}
+		t := fi.LinkTarget
+		if path.IsAbs(t) {
+			t = path.Clean(t)
+			if !within(t) {
+				return "", host.FileInfo{}, fmt.Errorf("absolute link to %s, outside %s", t, a.root)
+			}
+			cur, t = a.root, strings.TrimPrefix(strings.TrimPrefix(t, a.root), "/")
+		}
+		parts = append(strings.Split(t, "/"), parts[i+1:]...)
+		i = -1
+	}
+	fi, err := a.h.Stat(ctx, cur)
+	return cur, fi, err
 }

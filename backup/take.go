@@ -92,6 +92,10 @@ type Backup struct {
 	Manifest *Manifest
 	// ResourceDirs are the archived component directories.
 	ResourceDirs []ResourceDir
+	// SnapshotInfo and Archive are what Verify read in the two files
+	// (nil from Take, or when the file could not be read).
+	SnapshotInfo *SnapshotInfo
+	Archive      *ArchiveInfo
 	// Proxy are the cluster-wide proxy settings Take found (export them
 	// with Proxy.Env() for anything run on the master).
 	Proxy Proxy

@@ -1,8 +1,6 @@
 package backup
 
 import (
-	"archive/tar"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,12 +9,14 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"os"
+	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/internal/safetar"
 )
 
 // VerifyOptions configure Verify. The zero value requires the directory to
@@ -34,32 +34,84 @@ type VerifyOptions struct {
 	Logger *slog.Logger
 }
 
-// Verify checks that the backup in dir is whole and returns its
+// ArchiveInfo is what Verify read in the static resources archive.
+type ArchiveInfo struct {
+	// Entries is the number of entries in the archive.
+	Entries int
+	// FileBytes is the total size of the regular files under
+	// static-pod-resources/: what extracting the archive writes.
+	FileBytes int64
+	// Links are the names of the symbolic and hard links under
+	// static-pod-resources/ (they passed the archive rules; extracting
+	// them needs a target that can create links, see
+	// ArchiveStaticResources).
+	Links []string
+	// PodManifests holds, per component, the content of
+	// static-pod-resources/<component>-pod-N/<component>-pod.yaml for the
+	// archived revision N (at most MaxPodManifestSize bytes each).
+	PodManifests map[string][]byte
+}
+
+// MaxPodManifestSize bounds the pod manifests Verify keeps in memory.
+const MaxPodManifestSize = 1 << 20
+
+// Verify checks that the backup in the local directory dir is whole and
+// returns its description; it is VerifyOn with this machine as the host.
+// See VerifyOn for the checks and errors.
+func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Backup, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		abs = dir
+	}
+	b, err := VerifyOn(ctx, host.NewLocal("local", "/", host.LocalOptions{}), filepath.ToSlash(abs), opts)
+	// Name the files as the caller named the directory.
+	b.Dir = dir
+	for _, f := range []*BackupFile{&b.Snapshot, &b.Resources} {
+		if f.Name != "" {
+			f.Path = filepath.Join(dir, f.Name)
+		}
+	}
+	if b.SnapshotInfo != nil {
+		b.SnapshotInfo.Path = b.Snapshot.Path
+	}
+	var ve *VerifyError
+	if errors.As(err, &ve) {
+		ve.Dir = dir
+	}
+	return b, err
+}
+
+// VerifyOn checks that the backup in the directory dir of host h is whole,
+// reading every file once, as a stream, through the host interface (a
+// file local to this process is read in place), and returns its
 // description:
 //
 //   - one snapshot_<stamp>.db and one static_kuberesources_<stamp>.tar.gz
 //     with the same stamp (or the ones of opts.Timestamp), forced
 //     (__POSSIBLY_DIRTY__) or not;
 //   - the snapshot's sha256 trailer matches and its bolt database passes
-//     its consistency check (VerifySnapshot);
-//   - the archive is a readable gzipped tar holding a
-//     static-pod-resources/<component>-pod-N directory, with its
+//     its consistency check (VerifySnapshotOn);
+//   - the archive is a readable gzipped tar (its gzip checksum included)
+//     whose every entry passes the archive rules extraction applies (no
+//     absolute or escaping names or links, no special files, size limits),
+//     holding a static-pod-resources/<component>-pod-N directory, with its
 //     <component>-pod.yaml, for each of the four components;
 //   - when backup.json describes this pair, sizes and sha256s match it.
 //
 // It works on backups cluster-backup.sh or "etcdctl snapshot save" wrote
 // (no manifest): the revision and etcd version then come from the
-// snapshot. Every problem found is listed in a *VerifyError, which
-// unwraps to sentinels (ErrMissingFile, ErrAmbiguous,
+// snapshot. It writes nothing on h. Every problem found is listed in a
+// *VerifyError, which unwraps to sentinels (ErrMissingFile, ErrAmbiguous,
 // ErrTimestampMismatch, ErrHashMismatch, ErrNoHash, ErrTruncated,
-// ErrCorruptDatabase, ErrBadArchive, ErrBadManifest). The returned Backup
-// describes what was found even when err is not nil.
-func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Backup, error) {
+// ErrCorruptDatabase, ErrBadArchive, ErrBadManifest) and, for an archive
+// entry, to the archive rule's error. The returned Backup describes what
+// was found even when err is not nil; it is never nil.
+func VerifyOn(ctx context.Context, h host.Host, dir string, opts VerifyOptions) (*Backup, error) {
 	log := logger(opts.Logger)
 	b := &Backup{Dir: dir}
-	verr := &VerifyError{Dir: dir}
+	verr := &VerifyError{Dir: h.Name() + ":" + dir}
 	problem := func(file string, err error) {
-		log.Warn("backup problem", "file", file, "err", err)
+		log.Warn("backup problem", "host", h.Name(), "dir", dir, "file", file, "err", err)
 		verr.Problems = append(verr.Problems, Problem{File: file, Err: err})
 	}
 	result := func() (*Backup, error) {
@@ -69,24 +121,24 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Backup, error
 		return b, nil
 	}
 
-	entries, err := os.ReadDir(dir)
+	entries, err := h.ReadDir(ctx, dir)
 	if err != nil {
 		problem("", fmt.Errorf("%w: %w", ErrMissingFile, err))
 		return result()
 	}
 	snaps, archives := map[string][]string{}, map[string][]string{}
 	for _, e := range entries {
-		if !e.Type().IsRegular() {
+		if !e.Mode.IsRegular() {
 			continue
 		}
-		switch kind, stamp, _ := parseName(e.Name()); kind {
+		switch kind, stamp, _ := parseName(e.Name); kind {
 		case "snapshot":
-			snaps[stamp] = append(snaps[stamp], e.Name())
+			snaps[stamp] = append(snaps[stamp], e.Name)
 		case "resources":
-			archives[stamp] = append(archives[stamp], e.Name())
+			archives[stamp] = append(archives[stamp], e.Name)
 		default:
-			if strings.HasSuffix(e.Name(), ".part") {
-				b.Warnings = append(b.Warnings, e.Name()+" is the remains of an interrupted write")
+			if strings.HasSuffix(e.Name, ".part") {
+				b.Warnings = append(b.Warnings, e.Name+" is the remains of an interrupted write")
 			}
 		}
 	}
@@ -99,10 +151,11 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Backup, error
 	}
 
 	if snapName != "" {
-		p := filepath.Join(dir, snapName)
-		info, err := VerifySnapshot(ctx, p, VerifySnapshotOptions{SkipDBCheck: opts.SkipDBCheck})
+		p := path.Join(dir, snapName)
+		info, err := VerifySnapshotOn(ctx, h, p, VerifySnapshotOptions{SkipDBCheck: opts.SkipDBCheck})
 		if info != nil {
 			b.Snapshot = BackupFile{Name: snapName, Path: p, Size: info.Size, SHA256: info.SHA256}
+			b.SnapshotInfo = info
 			b.Revision, b.EtcdVersion = info.Revision, info.StorageVersion
 		}
 		if err != nil {
@@ -114,16 +167,16 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Backup, error
 		}
 	}
 	if archName != "" {
-		p := filepath.Join(dir, archName)
-		size, sum, dirs, err := checkArchive(ctx, p, opts.Components)
+		p := path.Join(dir, archName)
+		size, sum, dirs, ai, err := checkArchive(ctx, h, p, opts.Components)
 		b.Resources = BackupFile{Name: archName, Path: p, Size: size, SHA256: sum}
-		b.ResourceDirs = dirs
+		b.ResourceDirs, b.Archive = dirs, ai
 		if err != nil {
 			problem(archName, err)
 		}
 	}
 
-	m, err := ReadManifest(dir)
+	m, err := ReadManifestOn(ctx, h, dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
@@ -132,7 +185,13 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Backup, error
 		b.Warnings = append(b.Warnings, fmt.Sprintf("%s describes another backup (%s)", ManifestFileName, m.Timestamp))
 	default:
 		b.Manifest = m
-		b.Revision, b.EtcdVersion, b.ClusterVersion = m.Revision, m.EtcdVersion, m.ClusterVersion
+		b.ClusterVersion = m.ClusterVersion
+		if m.Revision != 0 {
+			b.Revision = m.Revision
+		}
+		if m.EtcdVersion != "" {
+			b.EtcdVersion = m.EtcdVersion
+		}
 		for _, c := range []struct {
 			got  BackupFile
 			want ManifestFile
@@ -144,7 +203,7 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Backup, error
 		}
 	}
 	if len(verr.Problems) == 0 {
-		log.Info("backup verified", "dir", dir, "timestamp", b.Timestamp, "revision", b.Revision)
+		log.Info("backup verified", "host", h.Name(), "dir", dir, "timestamp", b.Timestamp, "revision", b.Revision)
 	}
 	return result()
 }
@@ -200,87 +259,100 @@ func choosePair(snaps, archives map[string][]string, want string, problem func(s
 	return snap, arch
 }
 
-var resourceDirRE = regexp.MustCompile(`^static-pod-resources/([a-z-]+)-pod-(\d+)/(.*)$`)
-
-// checkArchive reads the whole archive once (gzip checksums included) and
-// checks it holds each component's resource directory and pod manifest.
-func checkArchive(ctx context.Context, path string, comps []string) (int64, string, []ResourceDir, error) {
+// checkArchive reads the archive p on h once: its size and sha256, every
+// entry checked against the archive rules of extraction (safetar.Check,
+// default limits, gzip trailer included), each component's resource
+// directory and pod manifest.
+func checkArchive(ctx context.Context, h host.Host, p string, comps []string) (int64, string, []ResourceDir, *ArchiveInfo, error) {
 	if comps == nil {
 		comps = Components
 	}
-	f, err := os.Open(path)
+	rc, err := h.Open(ctx, p)
 	if err != nil {
-		return 0, "", nil, fmt.Errorf("%w: %w", ErrBadArchive, err)
+		return 0, "", nil, nil, fmt.Errorf("%w: %w", ErrBadArchive, err)
 	}
-	defer f.Close()
+	defer rc.Close()
 	sum := sha256.New()
 	cr := &countWriter{w: sum}
 	finish := func() (int64, string) {
-		// Hash whatever the readers left unread so the checksum is the file's.
-		io.Copy(cr, f)
+		// Hash whatever the reader left unread so the checksum is the file's.
+		copyCtx(ctx, cr, rc)
 		return cr.n, hex.EncodeToString(sum.Sum(nil))
 	}
-	tee := io.TeeReader(f, cr)
-	zr, err := gzip.NewReader(tee)
-	if err != nil {
-		n, s := finish()
-		return n, s, nil, fmt.Errorf("%w: %w", ErrBadArchive, err)
-	}
-	tr := tar.NewReader(zr)
 	type found struct {
 		rev      int
-		manifest bool
+		manifest []byte
 	}
 	seen := map[string]*found{}
-	for {
-		if err := ctx.Err(); err != nil {
-			n, s := finish()
-			return n, s, nil, err
+	ai := &ArchiveInfo{PodManifests: map[string][]byte{}}
+	onFile := func(e safetar.Entry, r io.Reader) error {
+		c, rev, rest, ok := resourcePath(e.Name)
+		if !ok || rest != c+"-pod.yaml" || e.Size > MaxPodManifestSize {
+			return nil
 		}
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
+		if fd := seen[c]; fd != nil && fd.rev > rev {
+			return nil
 		}
-		if err == nil {
-			_, err = io.Copy(io.Discard, tr)
-		}
+		body, err := io.ReadAll(io.LimitReader(r, MaxPodManifestSize))
 		if err != nil {
-			n, s := finish()
-			return n, s, nil, fmt.Errorf("%w: %w", ErrBadArchive, err)
+			return err
 		}
-		m := resourceDirRE.FindStringSubmatch(strings.TrimPrefix(hdr.Name, "./"))
-		if m == nil {
+		seen[c] = &found{rev: rev, manifest: body}
+		return nil
+	}
+	entries, err := safetar.Check(ctx, io.TeeReader(rc, cr), safetar.Options{Include: InResources, OnFile: onFile})
+	n, s := finish()
+	if err != nil {
+		if ctx.Err() != nil {
+			return n, s, nil, nil, err
+		}
+		return n, s, nil, nil, fmt.Errorf("%w: %w", ErrBadArchive, err)
+	}
+	ai.Entries = len(entries)
+	newest := map[string]int{}
+	for _, e := range entries {
+		if !e.Included {
 			continue
 		}
-		rev, _ := strconv.Atoi(m[2])
-		fd := seen[m[1]]
-		if fd == nil || rev > fd.rev {
-			fd = &found{rev: rev}
-			seen[m[1]] = fd
+		switch e.Type {
+		case safetar.TypeFile:
+			ai.FileBytes += e.Size
+		case safetar.TypeSymlink, safetar.TypeLink:
+			ai.Links = append(ai.Links, e.Name)
 		}
-		if rev == fd.rev && m[3] == m[1]+"-pod.yaml" {
-			fd.manifest = true
+		if c, rev, _, ok := resourcePath(e.Name); ok && rev > newest[c] {
+			newest[c] = rev
 		}
 	}
-	// Reading to the end checks the gzip trailer (CRC and length).
-	if _, err := io.Copy(io.Discard, zr); err != nil {
-		n, s := finish()
-		return n, s, nil, fmt.Errorf("%w: %w", ErrBadArchive, err)
-	}
-	n, s := finish()
 	var dirs []ResourceDir
 	var errs []error
 	for _, c := range comps {
-		fd := seen[c]
-		if fd == nil {
-			errs = append(errs, fmt.Errorf("%w: no static-pod-resources/%s-pod-N directory", ErrBadArchive, c))
+		rev, ok := newest[c]
+		if !ok {
+			errs = append(errs, fmt.Errorf("%w: no %s/%s-pod-N directory", ErrBadArchive, ResourcesRoot, c))
 			continue
 		}
-		p := fmt.Sprintf("static-pod-resources/%s-pod-%d", c, fd.rev)
-		if !fd.manifest {
-			errs = append(errs, fmt.Errorf("%w: %s has no %s-pod.yaml", ErrBadArchive, p, c))
+		d := fmt.Sprintf("%s/%s-pod-%d", ResourcesRoot, c, rev)
+		if fd := seen[c]; fd == nil || fd.rev != rev {
+			errs = append(errs, fmt.Errorf("%w: %s has no %s-pod.yaml", ErrBadArchive, d, c))
+		} else {
+			ai.PodManifests[c] = fd.manifest
 		}
-		dirs = append(dirs, ResourceDir{Component: c, Revision: fd.rev, Path: DefaultConfigDir + "/" + p})
+		dirs = append(dirs, ResourceDir{Component: c, Revision: rev, Path: DefaultConfigDir + "/" + d})
 	}
-	return n, s, dirs, errors.Join(errs...)
+	return n, s, dirs, ai, errors.Join(errs...)
+}
+
+// resourcePath splits an archive name
+// "static-pod-resources/<component>-pod-<N>/<rest>".
+func resourcePath(name string) (component string, rev int, rest string, ok bool) {
+	m := resourceDirRE.FindStringSubmatch(name)
+	if m == nil {
+		return "", 0, "", false
+	}
+	rev, err := strconv.Atoi(m[2])
+	if err != nil {
+		return "", 0, "", false
+	}
+	return m[1], rev, m[3], true
 }

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
 )
 
@@ -281,19 +282,28 @@ func (c *Cluster) syncStaticPodOperator(ctx context.Context, op *staticPodOperat
 // observeInitialReason marks op's current forceRedeploymentReason as acted
 // upon, unless an earlier run (or a restored object) already recorded one.
 func (c *Cluster) observeInitialReason(ctx context.Context, op *staticPodOperator) error {
-	err := retry.OnError(retry.DefaultBackoff, func(err error) bool {
-		return apierrors.IsConflict(err) || apierrors.IsServerTimeout(err) || apierrors.IsTooManyRequests(err)
-	}, func() error {
+	// retry.OnError would sleep through a cancelled ctx: back off with it.
+	var last error
+	err := wait.ExponentialBackoffWithContext(ctx, retry.DefaultBackoff, func(ctx context.Context) (bool, error) {
 		o, err := op.get(ctx, c)
-		if err != nil {
-			return err
+		if err == nil {
+			if _, seen := o.meta.Annotations[annoObservedReason]; seen {
+				return true, nil
+			}
+			_, err = c.markObserved(ctx, op, o, o.status.LatestAvailableRevision)
 		}
-		if _, seen := o.meta.Annotations[annoObservedReason]; seen {
-			return nil
+		switch {
+		case err == nil:
+			return true, nil
+		case apierrors.IsConflict(err) || apierrors.IsServerTimeout(err) || apierrors.IsTooManyRequests(err):
+			last = err
+			return false, nil
 		}
-		_, err = c.markObserved(ctx, op, o, o.status.LatestAvailableRevision)
-		return err
+		return false, err
 	})
+	if err != nil && last != nil && wait.Interrupted(err) {
+		err = fmt.Errorf("%w (last error: %w)", err, last)
+	}
 	if err != nil {
 		return fmt.Errorf("clustertest: %s operator: %w", op.name, err)
 	}

@@ -311,8 +311,11 @@ func (l *Local) MkdirAll(ctx context.Context, p string, perm fs.FileMode) error 
 // src missing and dst present counts as already moved (nil); both present
 // is an error wrapping fs.ErrExist; both missing wraps fs.ErrNotExist. The
 // parent of dst must exist. When src and dst are on different filesystems
-// the tree is copied beside dst, renamed into place and only then is src
-// removed, as mv(1) does.
+// (EXDEV) the tree is copied beside dst, renamed into place and only then is
+// src removed, as mv(1) does. When src is itself a mount point (/var/lib/etcd
+// on its own disk; rename answers EBUSY) its content is moved that way and
+// the mount point stays, empty but for lost+found; Move on such an emptied
+// mount point with dst present counts as already moved.
 func (l *Local) Move(ctx context.Context, src, dst string) error {
 	fsys, srcRel, err := l.prepare(ctx, "move", src)
 	if err != nil {
@@ -338,10 +341,19 @@ func (l *Local) Move(ctx context.Context, src, dst string) error {
 	case !srcExists:
 		return l.wrap("move", src, fs.ErrNotExist)
 	case dstExists:
+		if done, err := mountMoved(fsys, srcRel); err != nil {
+			return l.wrap("move", src, err)
+		} else if done {
+			l.log.Debug("already moved (the mount point stays)", "src", src, "dst", dst)
+			return nil
+		}
 		return l.wrap("move", dst, fs.ErrExist)
 	}
 	err = fsys.Rename(srcRel, dstRel)
-	if isCrossDevice(err) {
+	switch {
+	case (isCrossDevice(err) || isBusy(err)) && isMountPoint(fsys, srcRel):
+		err = moveMountContent(ctx, fsys, srcRel, dstRel)
+	case isCrossDevice(err):
 		err = moveByCopy(ctx, fsys, srcRel, dstRel)
 	}
 	if err != nil {

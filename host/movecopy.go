@@ -122,3 +122,109 @@ func setMode(fsys fsys, name string, mode fs.FileMode) error {
 	defer f.Close()
 	return f.Chmod(mode & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky))
 }
+
+// lostFound is what mkfs leaves at the root of an ext4 filesystem; it
+// belongs to the filesystem, so it stays when a mount's content moves.
+const lostFound = "lost+found"
+
+// isMountPoint reports whether src (a directory) is the root of a mount.
+func isMountPoint(fsys fsys, src string) bool {
+	fi, err := fsys.Lstat(src)
+	if err != nil || !fi.IsDir() {
+		return false
+	}
+	pfi, err := fsys.Lstat(path.Dir(src))
+	return err == nil && onOtherDevice(fi, pfi)
+}
+
+// mountMoved reports whether src is a mount point left empty (but for
+// lost+found) by moveMountContent: Move then counts as done.
+func mountMoved(fsys fsys, src string) (bool, error) {
+	if !isMountPoint(fsys, src) {
+		return false, nil
+	}
+	names, err := readNames(fsys, src)
+	if err != nil {
+		return false, err
+	}
+	for _, n := range names {
+		if n != lostFound {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// moveMountContent moves a mount point src to dst, which rename refuses
+// (EBUSY) and no tool can do: the tree is copied to dst as moveByCopy does
+// (lost+found excepted), and then src's entries are removed, leaving the
+// mount point itself, with its lost+found, empty in place. If anything
+// fails before dst is in place, src is untouched.
+func moveMountContent(ctx context.Context, fsys fsys, src, dst string) error {
+	tmp := path.Join(path.Dir(dst), "."+path.Base(dst)+".lifeboat-"+randomSuffix())
+	if err := copyTreeExcept(ctx, fsys, src, tmp, lostFound); err != nil {
+		fsys.RemoveAll(tmp)
+		return err
+	}
+	if err := fsys.Rename(tmp, dst); err != nil {
+		fsys.RemoveAll(tmp)
+		return err
+	}
+	if err := syncDir(fsys, path.Dir(dst)); err != nil {
+		return err
+	}
+	names, err := readNames(fsys, src)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if n == lostFound {
+			continue
+		}
+		if err := fsys.RemoveAll(path.Join(src, n)); err != nil {
+			return err
+		}
+	}
+	return syncDir(fsys, src)
+}
+
+// copyTreeExcept copies the directory src to dst as copyTree does, without
+// src's top-level entry named skip.
+func copyTreeExcept(ctx context.Context, fsys fsys, src, dst, skip string) error {
+	fi, err := fsys.Lstat(src)
+	if err != nil {
+		return err
+	}
+	if err := fsys.MkdirAll(dst, 0o700); err != nil {
+		return err
+	}
+	names, err := readNames(fsys, src)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if n == skip {
+			continue
+		}
+		if err := copyTree(ctx, fsys, path.Join(src, n), path.Join(dst, n)); err != nil {
+			return err
+		}
+	}
+	if err := setMode(fsys, dst, fi.Mode()); err != nil {
+		return err
+	}
+	copyOwner(fsys, dst, fi)
+	if err := syncDir(fsys, dst); err != nil {
+		return err
+	}
+	return fsys.Chtimes(dst, fi.ModTime(), fi.ModTime())
+}
+
+func readNames(fsys fsys, dir string) ([]string, error) {
+	d, err := fsys.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.Readdirnames(-1)
+}

@@ -14,3 +14,7 @@ func killProcessGroup(cmd *exec.Cmd) {}
 func isCrossDevice(err error) bool { return false }
 
 func copyOwner(fsys fsys, name string, fi fs.FileInfo) {}
+
+func isBusy(err error) bool { return false }
+
+func onOtherDevice(fi, pfi fs.FileInfo) bool { return false }

@@ -30,3 +30,14 @@ func copyOwner(fsys fsys, name string, fi fs.FileInfo) {
 		_ = fsys.Lchown(name, int(st.Uid), int(st.Gid))
 	}
 }
+
+// isBusy reports EBUSY, what rename(2) answers for a mount point.
+func isBusy(err error) bool { return errors.Is(err, syscall.EBUSY) }
+
+// onOtherDevice reports whether fi (a directory) lives on another device
+// than its parent pfi: it is the root of a mount.
+func onOtherDevice(fi, pfi fs.FileInfo) bool {
+	a, ok1 := fi.Sys().(*syscall.Stat_t)
+	b, ok2 := pfi.Sys().(*syscall.Stat_t)
+	return ok1 && ok2 && a.Dev != b.Dev
+}

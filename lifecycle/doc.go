@@ -30,9 +30,23 @@
 // pass its LatestAvailableRevision as WaitOptions.AfterRevision, so that the
 // wait cannot return on the state from before the redeployment.
 //
+// A procedure that may be resumed after a crash forces its redeployments
+// with ForceRedeployOnce: the reason and the revision before it are saved in
+// a RedeployStore (the plan's persisted state, or AnnotationRedeployStore in
+// the cluster) before the patch, and a resumed call finding the object
+// already carrying the recorded reason patches nothing and returns the
+// recorded revision to wait on.
+//
+// Every call takes ctx first and returns promptly when it ends, including
+// between retries and inside the wait.
+//
 // Errors of the rollouts: ForceRedeploy wraps the API error after its
-// conflict retries; WaitAllNodesAtLatestRevision, when its context ends
-// first, returns an error wrapping both ctx.Err() and ErrRolloutNotFinished.
+// conflict retries, and ErrReasonAlreadySet when the reason asked for is
+// already set (a no-op patch); WaitAllNodesAtLatestRevision, when its
+// context ends first, returns an error wrapping both ctx.Err() and
+// ErrRolloutNotFinished, and when the operator leaves a forced redeployment
+// unanswered (no new revision, no progress) for WaitOptions.StallTimeout, a
+// *RolloutStalledError (errors.Is ErrRolloutStalled) naming the reason.
 //
 // Errors of Shutdown and Restart: ErrNoRecentBackup (no verified backup
 // recent enough, and no override; wraps the *backup.VerifyError when the

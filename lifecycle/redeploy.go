@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -25,12 +26,14 @@ type ForceRedeployOptions struct {
 	// Prefix replaces "recovery-" (2.4.2 uses "single-master-recovery-").
 	Prefix string
 	// Reason, when set, is used as is instead of Prefix + timestamp. It must
-	// differ from the current value, or the operator rolls nothing out.
+	// differ from the current value, or the operator rolls nothing out:
+	// ForceRedeploy then fails with ErrReasonAlreadySet and patches nothing.
 	Reason string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Backoff paces retries on conflicts and transient API errors;
-	// retry.DefaultBackoff when zero.
+	// retry.DefaultBackoff when zero. The sleeps between tries end early
+	// when ctx ends.
 	Backoff wait.Backoff
 	// Logger receives one line per patch; slog.Default() when nil.
 	Logger *slog.Logger
@@ -43,9 +46,15 @@ type ForceRedeployOptions struct {
 //	oc patch etcd cluster -p='{"spec": {"forceRedeploymentReason": "recovery-'"$( date --rfc-3339=ns )"'"}}' --type=merge
 //
 // It retries on conflicts and on transient API errors (the API server may
-// be restarting during a recovery) and returns the reason it set. Wait for
-// the rollout with WaitAllNodesAtLatestRevision, passing the revision seen
-// before the call (LatestRevision) as AfterRevision.
+// be restarting during a recovery), for Backoff.Steps tries at most, and
+// returns the reason it set. It returns promptly, wrapping ctx.Err(), when
+// ctx ends, including between tries. Wait for the rollout with
+// WaitAllNodesAtLatestRevision, passing the revision seen before the call
+// (Revisions) as AfterRevision and the reason returned as Reason.
+//
+// ForceRedeploy is not idempotent by itself: every call starts a rollout.
+// A procedure that may be resumed after a crash uses ForceRedeployOnce,
+// which records the reason before the patch.
 func ForceRedeploy(ctx context.Context, ops operatorclient.Interface, target Operator, opts ForceRedeployOptions) (string, error) {
 	c, err := clientFor(ops, target)
 	if err != nil {
@@ -69,10 +78,7 @@ func ForceRedeploy(ctx context.Context, ops operatorclient.Interface, target Ope
 	}
 
 	var reason string
-	err = retry.OnError(backoff, retriable, func() error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	err = retryWithContext(ctx, backoff, retriable, func() error {
 		obj, err := c.get(ctx)
 		if err != nil {
 			return err
@@ -81,14 +87,9 @@ func ForceRedeploy(ctx context.Context, ops operatorclient.Interface, target Ope
 		current := sp.Spec.ForceRedeploymentReason
 		reason = opts.Reason
 		if reason == "" {
-			t := now().UTC()
-			reason = prefix + t.Format(time.RFC3339Nano)
-			for reason == current { // same clock reading twice: stay unique
-				t = t.Add(time.Nanosecond)
-				reason = prefix + t.Format(time.RFC3339Nano)
-			}
+			reason = uniqueReason(prefix, now(), current)
 		} else if reason == current {
-			return fmt.Errorf("reason %q is already set; the operator would roll nothing out", reason)
+			return fmt.Errorf("reason %q: %w", reason, ErrReasonAlreadySet)
 		}
 		patch, err := json.Marshal(map[string]any{"spec": map[string]any{"forceRedeploymentReason": reason}})
 		if err != nil {
@@ -101,6 +102,59 @@ func ForceRedeploy(ctx context.Context, ops operatorclient.Interface, target Ope
 	}
 	log.InfoContext(ctx, "forced redeployment", "operator", string(target), "forceRedeploymentReason", reason)
 	return reason, nil
+}
+
+// ErrReasonAlreadySet is returned (wrapped) by ForceRedeploy when the
+// reason asked for is already spec.forceRedeploymentReason: setting it again
+// would be a no-op patch, and the operator would roll nothing out.
+var ErrReasonAlreadySet = errors.New("forceRedeploymentReason already set: the operator would roll nothing out")
+
+// uniqueReason is prefix + t in RFC 3339 with nanoseconds, moved on by a
+// nanosecond while it equals current (the same clock reading twice).
+func uniqueReason(prefix string, t time.Time, current string) string {
+	t = t.UTC()
+	reason := prefix + t.Format(time.RFC3339Nano)
+	for reason == current {
+		t = t.Add(time.Nanosecond)
+		reason = prefix + t.Format(time.RFC3339Nano)
+	}
+	return reason
+}
+
+// retryWithContext calls fn until it succeeds, fails with an error
+// retriable does not accept, or backoff.Steps tries were made, sleeping
+// backoff's durations in between. Unlike retry.OnError it stops as soon as
+// ctx ends, also during a sleep, and then returns an error wrapping
+// ctx.Err() (and the last error of fn, if any).
+func retryWithContext(ctx context.Context, backoff wait.Backoff, retriable func(error) bool, fn func() error) error {
+	var last error
+	err := wait.ExponentialBackoffWithContext(ctx, backoff, func(ctx context.Context) (bool, error) {
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		switch err := fn(); {
+		case err == nil:
+			return true, nil
+		case retriable(err):
+			last = err
+			return false, nil
+		default:
+			return false, err
+		}
+	})
+	if err == nil {
+		return nil
+	}
+	if cerr := ctx.Err(); cerr != nil && (errors.Is(err, cerr) || wait.Interrupted(err)) {
+		if last != nil {
+			return fmt.Errorf("%w (last error: %w)", cerr, last)
+		}
+		return err
+	}
+	if wait.Interrupted(err) && last != nil {
+		return last // tries exhausted: the last error is the answer
+	}
+	return err
 }
 
 func retriable(err error) bool {

@@ -7,12 +7,14 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	operatorv1 "github.com/openshift/api/operator/v1"
 	operatorclient "github.com/openshift/client-go/operator/clientset/versioned"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
@@ -129,6 +131,22 @@ type WaitOptions struct {
 	// before a redeployment was forced: the wait only ends on a revision
 	// newer than it, so it cannot return on the state before the rollout.
 	AfterRevision int32
+	// Reason is the spec.forceRedeploymentReason that forced the rollout
+	// (what ForceRedeploy returned), named by a *RolloutStalledError.
+	Reason string
+	// StallTimeout bounds how long, when AfterRevision or Reason is set,
+	// the operator may show no revision newer than AfterRevision and no
+	// change at all in its rollout status (latest revision, node revisions,
+	// NodeInstallerProgressing) before the wait gives up with a
+	// *RolloutStalledError instead of waiting until ctx ends. 10 minutes
+	// when zero (an operator restarting after a recovery may take minutes
+	// before it acts); negative disables the check. It counts from the
+	// start of the wait and restarts at every change seen.
+	StallTimeout time.Duration
+	// Resync is how often the object is listed afresh besides the watch,
+	// so that a watch event lost on the way (a client or proxy that drops
+	// one) delays the wait by at most Resync; 15 seconds when zero.
+	Resync time.Duration
 	// Progress receives Summary() each time it changes, e.g.
 	// "2 nodes are at revision 6; 1 nodes are at revision 7".
 	Progress func(msg string)
@@ -141,13 +159,23 @@ type WaitOptions struct {
 // state seen.
 var ErrRolloutNotFinished = errors.New("rollout not finished")
 
+// Defaults of WaitOptions.
+const (
+	DefaultStallTimeout = 10 * time.Minute
+	DefaultResync       = 15 * time.Second
+)
+
 // WaitAllNodesAtLatestRevision waits until every node of target runs the
 // latest available revision (5.3.1 step 11: NodeInstallerProgressing reason
 // AllNodesAtLatestRevision, "3 nodes are at revision 7") and returns that
 // revision. It lists and watches the operator object (re-listing when the
-// watch expires) instead of polling, so it returns as soon as the status
-// that completes the rollout is written. It stops when ctx ends, with an
-// error wrapping both ctx.Err() and ErrRolloutNotFinished.
+// watch expires, and every WaitOptions.Resync in case an event was lost)
+// instead of polling, so it returns as soon as the status that completes
+// the rollout is written. It stops when ctx ends, with an error wrapping
+// both ctx.Err() and ErrRolloutNotFinished. After a forced redeployment
+// (AfterRevision or Reason set), an operator that makes no new revision and
+// changes nothing for WaitOptions.StallTimeout ends the wait early with a
+// *RolloutStalledError (errors.Is ErrRolloutStalled) naming the reason.
 func WaitAllNodesAtLatestRevision(ctx context.Context, ops operatorclient.Interface, target Operator, opts WaitOptions) (int32, error) {
 	c, err := clientFor(ops, target)
 	if err != nil {
@@ -168,10 +196,22 @@ func WaitAllNodesAtLatestRevision(ctx context.Context, ops operatorclient.Interf
 			return c.watch(ctx, o)
 		},
 	}, ops) // fakes say they cannot stream lists
+	stall := opts.StallTimeout
+	if stall == 0 {
+		stall = DefaultStallTimeout
+	}
+	watchStall := stall > 0 && (opts.AfterRevision > 0 || opts.Reason != "")
+	resync := opts.Resync
+	if resync <= 0 {
+		resync = DefaultResync
+	}
 	var last *RevisionStatus
 	lastSummary := ""
+	lastKey := ""
+	start := time.Now()
+	lastChange := start
 	var done int32
-	_, err = watchtools.UntilWithSync(ctx, lw, c.empty, nil, func(ev watch.Event) (bool, error) {
+	cond := func(ev watch.Event) (bool, error) {
 		if ev.Type == watch.Deleted || ev.Type == watch.Error {
 			return false, nil
 		}
@@ -183,6 +223,12 @@ func WaitAllNodesAtLatestRevision(ctx context.Context, ops operatorclient.Interf
 			return false, nil
 		}
 		last = s
+		if key := s.progressKey(); key != lastKey {
+			if lastKey != "" {
+				lastChange = time.Now()
+			}
+			lastKey = key
+		}
 		if sum := s.Summary(); sum != lastSummary {
 			lastSummary = sum
 			log.InfoContext(ctx, "rollout", "operator", string(target), "latestAvailableRevision", s.LatestAvailableRevision, "status", sum)
@@ -195,8 +241,33 @@ func WaitAllNodesAtLatestRevision(ctx context.Context, ops operatorclient.Interf
 		}
 		done = s.LatestAvailableRevision
 		return true, nil
-	})
-	if err != nil {
+	}
+	for {
+		// Each pass lists afresh and then watches, for at most resync or
+		// until the stall bound, whichever comes first.
+		pass := resync
+		if watchStall {
+			if left := stall - time.Since(lastChange); left < pass {
+				pass = max(left, time.Millisecond)
+			}
+		}
+		pctx, cancel := context.WithTimeout(ctx, pass)
+		_, err = watchtools.UntilWithSync(pctx, lw, c.empty, nil, cond)
+		cancel()
+		if err == nil {
+			return done, nil
+		}
+		if ctx.Err() != nil || !(wait.Interrupted(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, watchtools.ErrWatchClosed)) {
+			break
+		}
+		if watchStall && last != nil && last.LatestAvailableRevision <= opts.AfterRevision && time.Since(lastChange) >= stall {
+			return 0, &RolloutStalledError{
+				Operator: target, Reason: opts.Reason, CurrentReason: last.ForceRedeploymentReason,
+				AfterRevision: opts.AfterRevision, Status: last, Waited: time.Since(lastChange),
+			}
+		}
+	}
+	{
 		state := "no status seen"
 		if last != nil {
 			state = fmt.Sprintf("latest available revision %d, %s", last.LatestAvailableRevision, last.Summary())
@@ -210,5 +281,49 @@ func WaitAllNodesAtLatestRevision(ctx context.Context, ops operatorclient.Interf
 		return 0, fmt.Errorf("lifecycle: waiting for all %s nodes at the latest revision (after %d): %w (%s): %w",
 			target, opts.AfterRevision, ErrRolloutNotFinished, state, err)
 	}
-	return done, nil
 }
+
+// progressKey is what changes while an operator acts on a rollout.
+func (s *RevisionStatus) progressKey() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d", s.LatestAvailableRevision)
+	for _, n := range s.Nodes {
+		fmt.Fprintf(&b, ";%s=%d/%d", n.Node, n.CurrentRevision, n.TargetRevision)
+	}
+	if s.Condition != nil {
+		b.WriteString(";" + s.Condition.Reason)
+	}
+	return b.String()
+}
+
+// ErrRolloutStalled is matched (errors.Is) by a *RolloutStalledError.
+var ErrRolloutStalled = errors.New("forced redeployment not acted upon")
+
+// RolloutStalledError is returned by WaitAllNodesAtLatestRevision when,
+// after a forced redeployment, the operator made no revision newer than
+// AfterRevision and changed nothing in its rollout status for
+// WaitOptions.StallTimeout: the redeployment was not acted upon (the
+// operator is down, or the reason was overwritten or never landed).
+type RolloutStalledError struct {
+	Operator Operator
+	// Reason is the forceRedeploymentReason the caller set; CurrentReason
+	// the one the object carried when the wait gave up.
+	Reason, CurrentReason string
+	AfterRevision         int32
+	// Status is the last status seen.
+	Status *RevisionStatus
+	// Waited is how long nothing changed.
+	Waited time.Duration
+}
+
+func (e *RolloutStalledError) Error() string {
+	msg := fmt.Sprintf("lifecycle: %s/%s: forceRedeploymentReason %q was not acted upon: no revision after %d and no rollout progress for %s (latest available revision %d, %s)",
+		e.Operator, ObjectName, e.Reason, e.AfterRevision, e.Waited.Round(time.Second), e.Status.LatestAvailableRevision, e.Status.Summary())
+	if e.CurrentReason != e.Reason {
+		msg += fmt.Sprintf("; the object now carries forceRedeploymentReason %q", e.CurrentReason)
+	}
+	return msg
+}
+
+// Is reports whether target is ErrRolloutStalled.
+func (e *RolloutStalledError) Is(target error) bool { return target == ErrRolloutStalled }

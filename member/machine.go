@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	machinev1beta1 "github.com/openshift/api/machine/v1beta1"
@@ -39,7 +40,9 @@ type RecreateOptions struct {
 	// SaveDir, when set, receives <old-machine>.yaml (the Machine as it
 	// was) and new-master-machine.yaml (the edited copy) before the old
 	// Machine is deleted; a re-run that finds neither Machine creates the
-	// new one from the saved file.
+	// new one from the saved file. Once the new Machine runs, the saved
+	// file is renamed new-master-machine.done-<UTC time>.yaml (kept), so a
+	// later replacement never takes a finished one's Machine for its own.
 	SaveDir string
 	// Interval between status reads while waiting; 5s when zero.
 	Interval time.Duration
@@ -199,6 +202,9 @@ func RecreateMachine(ctx context.Context, machines machineclient.Interface, node
 	if err != nil {
 		return res, fmt.Errorf("member: waiting for machine %s to be Running: %w", newName, err)
 	}
+	if err := retireSaved(opts.SaveDir, node, time.Now()); err != nil {
+		return res, err
+	}
 	if res.New.Status.NodeRef != nil {
 		res.NewNode = res.New.Status.NodeRef.Name
 	}
@@ -316,4 +322,29 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// retireSaved renames the saved new-master-machine.yaml of node's finished
+// replacement to new-master-machine.done-<UTC time>.yaml, so that no later
+// run resumes from it. A file of another node, or none, is left alone.
+func retireSaved(dir, node string, now time.Time) error {
+	if dir == "" {
+		return nil
+	}
+	saved, err := loadSaved(dir, node)
+	if err != nil || saved == nil {
+		return err
+	}
+	ext := filepath.Ext(NewMachineFile)
+	to := filepath.Join(dir, strings.TrimSuffix(NewMachineFile, ext)+".done-"+now.UTC().Format("20060102T150405Z")+ext)
+	for i := 1; ; i++ {
+		if _, err := os.Stat(to); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		to = filepath.Join(dir, strings.TrimSuffix(NewMachineFile, ext)+".done-"+now.UTC().Format("20060102T150405Z")+fmt.Sprintf(".%d", i)+ext)
+	}
+	if err := os.Rename(filepath.Join(dir, NewMachineFile), to); err != nil {
+		return fmt.Errorf("member: retiring the finished replacement's %s: %w", NewMachineFile, err)
+	}
+	return nil
 }

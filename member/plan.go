@@ -53,7 +53,14 @@ type ReplaceOptions struct {
 	// RedeployPrefix replaces the forceRedeploymentReason prefix:
 	// "recovery-" (2.4.1) and "single-master-recovery-" (2.4.2).
 	RedeployPrefix string
-	Logger         *slog.Logger
+	// RedeployStore records the forced etcd redeployment (its reason and
+	// the revision before it) before the patch, so that a run resumed after
+	// a crash neither patches twice nor waits on the wrong revision. Nil
+	// keeps the record in the cluster, in an annotation of the etcd
+	// operator object (lifecycle.NewAnnotationRedeployStore, key
+	// "replace-<Node>"), removed once the rollout finished.
+	RedeployStore lifecycle.RedeployStore
+	Logger        *slog.Logger
 }
 
 func (o ReplaceOptions) withDefaults() ReplaceOptions {
@@ -111,7 +118,7 @@ type replacement struct {
 	procedure string
 	memberID  uint64
 	newNode   string
-	afterRev  int32
+	redeploy  lifecycle.RedeployRecord
 }
 
 func newReplacement(deps Deps, opts ReplaceOptions, procedure string) (*replacement, error) {
@@ -124,7 +131,11 @@ func newReplacement(deps Deps, opts ReplaceOptions, procedure string) (*replacem
 	if opts.BackupDir == "" && !opts.SkipBackupCheck {
 		return nil, errors.New("member: take an etcd backup first (runbook 2.1): set ReplaceOptions.BackupDir, or SkipBackupCheck to proceed without one")
 	}
-	return &replacement{deps: deps, o: opts.withDefaults(), procedure: procedure}, nil
+	o := opts.withDefaults()
+	if o.RedeployStore == nil {
+		o.RedeployStore = lifecycle.NewAnnotationRedeployStore(deps.Operator, "replace-"+o.Node)
+	}
+	return &replacement{deps: deps, o: o, procedure: procedure}, nil
 }
 
 // ReplaceMachinePlan is runbook 2.4.1, replacing a member whose machine is
@@ -189,6 +200,15 @@ func ReplaceCrashloopingPlan(deps Deps, opts ReplaceOptions) (*plan.Plan, error)
 }
 
 func (r *replacement) identify(ctx context.Context, progress func(string)) error {
+	// 2.4.1 re-creates the Machine under a new node name: once the old
+	// member is removed, a run resumed after a crash finds the new master
+	// joining (unstarted or a learner), which is unhealthy but not the one
+	// to replace. The old member's absence says the removal was done.
+	if r.procedure == "2.4.1" {
+		if _, lerr := Lookup(ctx, r.deps.Etcd, r.o.Node); errors.Is(lerr, ErrMemberNotFound) {
+			return plan.Skip(r.o.Node + " is no longer a member (removed earlier)")
+		}
+	}
 	f, err := FindUnhealthyMember(ctx, r.deps, FindOptions{HealthTimeout: r.o.HealthTimeout, Logger: r.o.Logger})
 	if errors.Is(err, ErrNoUnhealthyMember) {
 		if _, lerr := Lookup(ctx, r.deps.Etcd, r.o.Node); errors.Is(lerr, ErrMemberNotFound) {
@@ -326,25 +346,47 @@ func (r *replacement) forceRedeployIfNeeded(ctx context.Context, progress func(s
 	return r.forceRedeploy(ctx, progress)
 }
 
+// forceRedeploy sets a new forceRedeploymentReason on the etcd operator,
+// recorded in RedeployStore before the patch (lifecycle.ForceRedeployOnce):
+// resumed after a crash that followed the patch, it patches nothing again.
 func (r *replacement) forceRedeploy(ctx context.Context, progress func(string)) error {
-	before, err := lifecycle.Revisions(ctx, r.deps.Operator, lifecycle.Etcd)
+	rec, patched, err := lifecycle.ForceRedeployOnce(ctx, r.deps.Operator, lifecycle.Etcd, r.o.RedeployStore,
+		lifecycle.ForceRedeployOptions{Prefix: r.o.RedeployPrefix, Logger: r.o.Logger})
 	if err != nil {
 		return err
 	}
-	reason, err := lifecycle.ForceRedeploy(ctx, r.deps.Operator, lifecycle.Etcd, lifecycle.ForceRedeployOptions{Prefix: r.o.RedeployPrefix, Logger: r.o.Logger})
-	if err != nil {
-		return err
+	r.redeploy = rec
+	if !patched {
+		progress(fmt.Sprintf("forceRedeploymentReason %s already set by an earlier run (latest revision was %d)", rec.Reason, rec.AfterRevision))
+		return nil
 	}
-	r.afterRev = before.LatestAvailableRevision
-	progress(fmt.Sprintf("forceRedeploymentReason %s set (latest revision was %d)", reason, before.LatestAvailableRevision))
+	progress(fmt.Sprintf("forceRedeploymentReason %s set (latest revision was %d)", rec.Reason, rec.AfterRevision))
 	return nil
 }
 
+// waitRevision waits for the rollout of the redeployment forced by this run
+// or, resumed, by the run recorded in RedeployStore; then drops the record.
 func (r *replacement) waitRevision(ctx context.Context, progress func(string)) error {
+	rec := r.redeploy
+	if rec.Reason == "" {
+		stored, ok, err := r.o.RedeployStore.LoadRedeploy(ctx, lifecycle.Etcd)
+		if err != nil {
+			return fmt.Errorf("reading the recorded etcd redeployment: %w", err)
+		}
+		if ok {
+			rec = stored
+		}
+	}
 	rev, err := lifecycle.WaitAllNodesAtLatestRevision(ctx, r.deps.Operator, lifecycle.Etcd,
-		lifecycle.WaitOptions{AfterRevision: r.afterRev, Progress: progress, Logger: r.o.Logger})
+		lifecycle.WaitOptions{AfterRevision: rec.AfterRevision, Reason: rec.Reason, Progress: progress, Logger: r.o.Logger})
 	if err != nil {
 		return err
+	}
+	if rec.Reason != "" {
+		if err := r.o.RedeployStore.SaveRedeploy(ctx, lifecycle.Etcd, lifecycle.RedeployRecord{}); err != nil {
+			return fmt.Errorf("dropping the record of the etcd redeployment %q: %w", rec.Reason, err)
+		}
+		r.redeploy = lifecycle.RedeployRecord{}
 	}
 	progress(fmt.Sprintf("%s: all nodes are at revision %d", lifecycle.AllNodesAtLatestRevision, rev))
 	return nil

@@ -155,15 +155,20 @@ func TestCrashloopingPlanRerunAfterStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	// No operator rolls anything out here: the run is stopped once it
+	// waits for the revision (not by a deadline that a slow machine could
+	// reach in an earlier step).
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	var events []string
 	err = p.Run(ctx, plan.RunOptions{Report: func(e plan.Event) {
 		if e.Status != plan.Progress {
 			events = append(events, e.Step.ID+" "+string(e.Status))
 		}
+		if e.Step.ID == "wait-revision" && e.Status == plan.Started {
+			cancel()
+		}
 	}})
-	// No operator rolls anything out here: the run ends waiting for the revision.
 	var se *plan.StepError
 	if !errors.As(err, &se) || se.Step != "wait-revision" {
 		t.Fatalf("err = %v; events %q", err, events)

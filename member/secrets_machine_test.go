@@ -145,7 +145,15 @@ func TestRecreateMachine(t *testing.T) {
 	if _, err := mc.MachineV1beta1().Machines(MachineNamespace).Get(ctx, "cl-master-0", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("old machine still there: %v", err)
 	}
-	saved, err := os.ReadFile(filepath.Join(dir, NewMachineFile))
+	// The finished replacement's file is kept under a name no run resumes.
+	if _, err := os.Stat(filepath.Join(dir, NewMachineFile)); !os.IsNotExist(err) {
+		t.Fatalf("%s still live after the replacement finished: %v", NewMachineFile, err)
+	}
+	done, _ := filepath.Glob(filepath.Join(dir, "new-master-machine.done-*.yaml"))
+	if len(done) != 1 {
+		t.Fatalf("retired saved machine: %v", done)
+	}
+	saved, err := os.ReadFile(done[0])
 	if err != nil || !strings.Contains(string(saved), "name: cl-master-3") || strings.Contains(string(saved), "providerID") {
 		t.Fatalf("saved %s: %v\n%s", NewMachineFile, err, saved)
 	}
@@ -170,6 +178,34 @@ func TestRecreateMachine(t *testing.T) {
 	third, err := RecreateMachine(ctx, mc, "new-node-for-cl-master-3", RecreateOptions{Interval: 10 * time.Millisecond, Logger: quiet})
 	if err != nil || third.OldName != "cl-master-3" || third.New.Name != "cl-master-4" || third.Resumed {
 		t.Fatalf("replacing the replacement: %+v, %v", third, err)
+	}
+}
+
+// TestRecreateMachineDoesNotReuseFinishedRunsFile: the saved Machine of a
+// finished replacement of node-0 must not be created again by a later
+// replacement of a node of the same name that has no Machine.
+func TestRecreateMachineDoesNotReuseFinishedRunsFile(t *testing.T) {
+	ctx := t.Context()
+	mc := fakeMachineAPI(t,
+		machine("cl-master-0", "node-0", "stopped", "Running"),
+		machine("cl-master-1", "node-1", "running", "Running"))
+	dir := t.TempDir()
+	opts := RecreateOptions{SaveDir: dir, Interval: 10 * time.Millisecond, Logger: quiet}
+	first, err := RecreateMachine(ctx, mc, "node-0", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Later the replacement is gone, and a host named node-0 again has
+	// no Machine.
+	if err := mc.MachineV1beta1().Machines(MachineNamespace).Delete(ctx, first.New.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = RecreateMachine(ctx, mc, "node-0", opts)
+	if !errors.Is(err, ErrNoMachine) {
+		t.Fatalf("err = %v, want ErrNoMachine (not a Machine re-created from the finished run's file)", err)
+	}
+	if _, err := mc.MachineV1beta1().Machines(MachineNamespace).Get(ctx, first.New.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("the finished replacement's Machine was created again: %v", err)
 	}
 }
 

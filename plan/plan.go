@@ -73,7 +73,11 @@ func (e Event) String() string {
 }
 
 // State remembers which steps of a plan finished, so that a second run after
-// a crash or a cancel resumes where the first stopped.
+// a crash or a cancel resumes where the first stopped. A State belongs to
+// one run of one procedure: an implementation that persists it must record
+// what identifies the run (its inputs) and must not answer for a run with
+// other inputs, nor outlive the run once it finished (restore.State records
+// a RunIdentity and is retired when the run completes).
 type State interface {
 	// Finished returns the IDs of the steps recorded as finished.
 	Finished(ctx context.Context) (map[string]bool, error)

@@ -13,19 +13,24 @@
 // RestoreSnapshot restores in process with etcd's etcdutl library, the code
 // behind "etcdutl snapshot restore", as a new single-member cluster (member
 // name, peer URL, a fresh "openshift-etcd-<random>" token). Before writing
-// anything it refuses a non-empty target, checks the sha256 trailer etcd
-// appends to a snapshot in one streaming pass (etcdutl is then told not to
-// hash again), refuses a backup of another z-stream than the cluster's
-// (the runbook: "a 4.5.2 cluster must use an etcd backup taken from 4.5.2")
-// and decides whether the in-process restore is safe (Decide). It writes
-// into a temporary directory beside the target and renames it into place.
+// anything it refuses a non-empty target (lost+found, as on a fresh ext4
+// mount, is tolerated), a snapshot whose size is neither a database nor a
+// database plus etcd's sha256 trailer, a backup of another z-stream than
+// the cluster's (the runbook: "a 4.5.2 cluster must use an etcd backup
+// taken from 4.5.2") and decides whether the in-process restore is safe
+// (Decide). The trailer is checked by etcdutl in the pass that copies the
+// database, not in an extra read before it. The restore is staged on the
+// target's own filesystem (inside the target when it exists, which may be a
+// mount point) and renamed into place.
 // By default the revision is bumped and the new revision marked compacted,
 // so that watch caches and informers of the old cluster are told "too old
 // resource version" instead of being served stale objects. The bump is sized
-// from revision.json (RevisionBumpFor: 20% of the last raft index the
-// cluster recorded, as the cluster's restore pod does, plus the gap between
-// that index and the snapshot's revision) or is DefaultRevisionBump (one
-// billion).
+// from raft indexes only (RevisionBumpFor): the gap between revision.json's
+// maxRaftIndex and the snapshot's consistent index, which bounds the
+// revisions handed out after the snapshot on restored and never-restored
+// clusters alike, plus slack for a stale revision.json, and never less than
+// the 1.2 × maxRaftIndex the cluster's restore pod adds; without a usable
+// revision.json it is DefaultRevisionBump (one billion).
 //
 // # Version safety
 //
@@ -52,22 +57,43 @@
 // reporting each start, progress message and end, and keeps a State as JSON
 // on the recovery host (DefaultStatePath), written atomically after every
 // step, so that a run stopped by a crash or a cancelled context resumes at
-// the step that was interrupted. Every step is idempotent. Nothing is
+// the step that was interrupted. The state records the run's identity
+// (RunIdentity: the backup snapshot's sha256, the recovery host, the other
+// and the lost masters, the restore method): only a run with the same
+// identity resumes it; another one is refused with *AnotherRunError while
+// it is unfinished (Options.AbandonUnfinished sets it aside, kept), and a
+// finished run's state is renamed with its finish time so that the next
+// run starts fresh. Every step is idempotent, and "already done" is judged
+// by content: a staged snapshot, a copied backup file or a static pod
+// file is reused only when its sha256 (or bytes) match, never by name or
+// size. Nothing is
 // deleted: manifests, data directories and static pod resources in the way
 // are moved aside (into Options.AsideDir, or /var/lib/etcd-backup for the
 // recovery host's data as cluster-restore.sh does), each move recorded in
 // the state before it is made; State.Undo lists them to be put back. A
 // backup that fails its checks stops the plan before anything is written on
-// any host.
+// any host, and so does any check a later step would apply (the hosts
+// answer, the archive's links, free space, versions, the restored member,
+// the restore pod's image, revision.json): verify-backup applies them all
+// first (*PreflightError).
 //
 // # Errors
 //
-// Typed errors callers branch on, all matching their sentinel with
-// errors.Is: *TargetNotEmptyError (ErrTargetNotEmpty), *SnapshotError
-// (ErrHashMismatch, ErrNoHash, ErrTruncated, ErrCorruptSnapshot),
-// *VersionMismatchError (ErrVersionMismatch, with both versions),
-// *NeedsRestorePodError (ErrNeedsRestorePod), ErrSnapshotTooNew,
-// ErrBackupIncomplete, ErrInvalidOptions. A failed step of Run is a
-// *plan.StepError naming the step and wrapping the cause; an unsafe backup
-// archive wraps safetar's ErrUnsafeEntry.
+// The backup format (file names, backup.json, the snapshot and archive
+// checks and their sentinels) has one home, package backup: a backup is
+// verified by backup.VerifyOn wherever it lies, and refused with a
+// *backup.VerifyError listing every problem (backup.ErrMissingFile,
+// ErrTimestampMismatch, ErrHashMismatch, ErrCorruptDatabase,
+// ErrBadArchive, ...). Typed errors callers branch on, all matching their
+// sentinel with errors.Is: *TargetNotEmptyError (ErrTargetNotEmpty),
+// *SnapshotError (backup's type: backup.ErrHashMismatch, ErrNoHash,
+// ErrTruncated, ErrCorruptDatabase, also named here as ErrHashMismatch,
+// ErrNoHash, ErrTruncated, ErrCorruptSnapshot), *VersionMismatchError
+// (ErrVersionMismatch, with both versions), *NeedsRestorePodError
+// (ErrNeedsRestorePod), ErrSnapshotTooNew, *PreflightError (its Check,
+// wrapping the sentinel of the check), ErrRestorePodImage,
+// ErrInvalidOptions, *AnotherRunError (ErrAnotherRunUnfinished, naming
+// both runs). A failed step of Run is a *plan.StepError naming the
+// step and wrapping the cause; an unsafe backup archive wraps safetar's
+// ErrUnsafeEntry.
 package restore

@@ -190,7 +190,7 @@ func (d *drill) check(t *testing.T) {
 			t.Errorf("member %s has not started", m.Name)
 			continue
 		}
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second) // catches a hang only
 		st, err := etcd.Status(sctx, m.ClientURLs[0])
 		cancel()
 		if err != nil || len(st.Errors) > 0 {

@@ -3,25 +3,39 @@ package restore
 import (
 	"errors"
 	"fmt"
+
+	"github.com/lifeboat-dev/lifeboat/backup"
 )
 
-// Sentinel errors; the typed errors below wrap them. Test with errors.Is.
+// The backup format's sentinels live in package backup, with one meaning
+// wherever a backup or a snapshot is checked; restore names the same
+// values so that callers testing the restore names keep working.
+var (
+	// Deprecated: the same value as backup.ErrHashMismatch.
+	ErrHashMismatch = backup.ErrHashMismatch
+	// Deprecated: the same value as backup.ErrNoHash (a snapshot copied
+	// from a data directory needs SnapshotOptions.SkipHashCheck).
+	ErrNoHash = backup.ErrNoHash
+	// Deprecated: the same value as backup.ErrTruncated.
+	ErrTruncated = backup.ErrTruncated
+	// Deprecated: the same value as backup.ErrCorruptDatabase.
+	ErrCorruptSnapshot = backup.ErrCorruptDatabase
+	// Deprecated: the same value as backup.ErrInvalidBackup, which every
+	// *backup.VerifyError matches.
+	ErrBackupIncomplete = backup.ErrInvalidBackup
+)
+
+// SnapshotError reports a snapshot that failed its checks: backup's type.
+// Err wraps backup.ErrHashMismatch, ErrNoHash, ErrTruncated,
+// ErrCorruptDatabase or an I/O error.
+type SnapshotError = backup.SnapshotError
+
+// Sentinel errors of the restore itself; the typed errors below wrap them.
+// Test with errors.Is.
 var (
 	// ErrTargetNotEmpty: the data directory to restore into exists and is
 	// not empty. Nothing was changed.
 	ErrTargetNotEmpty = errors.New("restore target is not empty")
-	// ErrHashMismatch: the snapshot's data does not match the sha256 etcd
-	// appended to it (a corrupt snapshot).
-	ErrHashMismatch = errors.New("snapshot sha256 mismatch")
-	// ErrNoHash: the snapshot has no sha256 trailer (it was copied from a
-	// data directory rather than saved from a member) and
-	// SkipHashCheck was not set.
-	ErrNoHash = errors.New("snapshot has no sha256 trailer")
-	// ErrTruncated: the snapshot's size is neither a whole database nor a
-	// database plus its trailer, or it is too small to be a database.
-	ErrTruncated = errors.New("snapshot truncated")
-	// ErrCorruptSnapshot: the snapshot's database cannot be read.
-	ErrCorruptSnapshot = errors.New("snapshot database unreadable")
 	// ErrVersionMismatch: the backup was taken from another z-stream than
 	// the cluster runs (see [VersionMismatchError]).
 	ErrVersionMismatch = errors.New("backup is from another cluster version")
@@ -34,6 +48,10 @@ var (
 	ErrNeedsRestorePod = errors.New("restore must run in the cluster's etcd image")
 	// ErrInvalidOptions: an option is missing or malformed.
 	ErrInvalidOptions = errors.New("invalid restore options")
+	// ErrRestorePodImage: the restore must run in the cluster's etcd image
+	// and no etcd pod manifest at hand (the cluster's restore pod, the
+	// recovery host's etcd-pod.yaml, the backup's) names one.
+	ErrRestorePodImage = errors.New("restore pod image unknown")
 )
 
 // TargetNotEmptyError reports the non-empty data directory.
@@ -47,17 +65,6 @@ func (e *TargetNotEmptyError) Error() string {
 }
 
 func (e *TargetNotEmptyError) Unwrap() error { return ErrTargetNotEmpty }
-
-// SnapshotError reports a snapshot that failed its checks. Err wraps
-// ErrHashMismatch, ErrNoHash, ErrTruncated, ErrCorruptSnapshot or an I/O
-// error.
-type SnapshotError struct {
-	Path string
-	Err  error
-}
-
-func (e *SnapshotError) Error() string { return fmt.Sprintf("snapshot %s: %v", e.Path, e.Err) }
-func (e *SnapshotError) Unwrap() error { return e.Err }
 
 // VersionMismatchError names both versions when the backup's z-stream is
 // not the cluster's. The runbook requires a backup from the same z-stream

@@ -76,7 +76,7 @@ func startEmbedWith(t *testing.T, dir, name, peer string, quota int64) *testEtcd
 	}
 	select {
 	case <-e.Server.ReadyNotify():
-	case <-time.After(30 * time.Second):
+	case <-time.After(2 * time.Minute): // catches a hang only
 		e.Close()
 		t.Fatal("etcd did not become ready")
 	}
@@ -117,22 +117,48 @@ func makeSnapshot(t *testing.T, n int) (string, int64) {
 		}
 		rev = r.Header.Revision
 	}
-	rc, err := te.client.Snapshot(ctx)
+	p, _ := saveSnapshot(t, te.client, filepath.Join(t.TempDir(), "snapshot_2026-11-24_180000.db"))
+	te.stop()
+	return p, rev
+}
+
+// saveSnapshot saves a snapshot of c's member (with etcd's sha256 trailer)
+// to path and returns path and the revision the snapshot holds.
+func saveSnapshot(t *testing.T, c *clientv3.Client, path string) (string, int64) {
+	t.Helper()
+	ctx := context.Background()
+	// etcd writes its storage version a moment after it starts, from a
+	// background monitor: a snapshot taken before then has none (and reads
+	// as a pre-3.6 snapshot). On a busy machine that moment comes late, so
+	// wait for it rather than for luck.
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute) // catches a hang only
+	defer cancel()
+	var st *clientv3.StatusResponse
+	for {
+		var err error
+		st, err = c.Status(sctx, c.Endpoints()[0])
+		if err == nil && st.StorageVersion != "" {
+			break
+		}
+		if sctx.Err() != nil {
+			t.Fatalf("etcd never reported a storage version: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	rc, err := c.Snapshot(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(t.TempDir(), "snapshot_2026-11-24_180000.db")
-	f, err := os.Create(p)
+	defer rc.Close()
+	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := io.Copy(f, rc); err != nil {
 		t.Fatal(err)
 	}
-	rc.Close()
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	te.stop()
-	return p, rev
+	return path, st.Header.Revision
 }

@@ -5,10 +5,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 
+	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/host"
 )
 
@@ -71,6 +75,8 @@ type fixture struct {
 	ops       *operatorfake.Clientset
 	peers     map[string]string
 	snapRev   int64
+	stamp     string            // of the backup
+	files     map[string]string // the archive's files
 }
 
 var fixtureMasters = []string{"master-0", "master-1", "master-2"}
@@ -162,8 +168,9 @@ func newFixture(t *testing.T) *fixture {
 		"static-pod-resources/kube-controller-manager-pod-6/kube-controller-manager-pod.yaml": podYAML("kube-controller-manager", 6),
 		"static-pod-resources/kube-scheduler-pod-5/kube-scheduler-pod.yaml":                   podYAML("kube-scheduler", 5),
 	}
+	f.stamp, f.files = stamp, files
 	writeFile(t, filepath.Join(f.backupDir, "static_kuberesources_"+stamp+".tar.gz"), string(archive(t, files)))
-	writeFile(t, filepath.Join(f.backupDir, "backup.json"), `{"format":1,"clusterVersion":"4.5.2","etcdVersion":"`+LibraryEtcdVersion+`","revision":1}`)
+	writeManifest(t, f.backupDir, stamp, "4.5.2", rev)
 
 	for _, n := range fixtureMasters {
 		root := filepath.Join(t.TempDir(), n)
@@ -250,6 +257,35 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
+// writeManifest writes the backup.json backup.Take would write for the
+// backup of stamp in dir, from cluster version cv.
+func writeManifest(t *testing.T, dir, stamp, cv string, rev int64) {
+	t.Helper()
+	file := func(name string) backup.ManifestFile {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(b)
+		return backup.ManifestFile{Name: name, Size: int64(len(b)), SHA256: hex.EncodeToString(sum[:])}
+	}
+	m := &backup.Manifest{Format: backup.ManifestFormat, Timestamp: stamp, ClusterVersion: cv, EtcdVersion: LibraryEtcdVersion, Revision: rev,
+		Snapshot: file(backup.SnapshotFileName(stamp, false)), Resources: file(backup.ResourcesFileName(stamp, false))}
+	if err := backup.WriteManifest(dir, m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// archiveEntries are the fixture archive's files, in name order.
+func (f *fixture) archiveEntries() []tarEntry {
+	var out []tarEntry
+	for n, b := range f.files {
+		out = append(out, tarEntry{name: n, body: b})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
 func (f *fixture) options(recovery string) Options {
 	o := Options{
 		BackupDir:      f.backupDir,
@@ -258,7 +294,8 @@ func (f *fixture) options(recovery string) Options {
 		Operator:       f.ops,
 		ClusterVersion: "4.5.2",
 		Interval:       10 * time.Millisecond,
-		APITimeout:     20 * time.Second, ContainerTimeout: 5 * time.Second, RolloutTimeout: 20 * time.Second,
+		// Deadlines catch hangs; a loaded machine must not reach them.
+		APITimeout: 3 * time.Minute, ContainerTimeout: 2 * time.Minute, RolloutTimeout: 3 * time.Minute,
 	}
 	for _, n := range fixtureMasters {
 		if n != recovery {

@@ -3,8 +3,11 @@ package restore
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"strings"
@@ -167,4 +170,91 @@ func copyOnHost(ctx context.Context, h host.Host, src, dst string, perm fs.FileM
 	}
 	defer rc.Close()
 	return h.WriteFile(ctx, dst, rc, perm)
+}
+
+// fileSHA256 returns the hex sha256 of the whole file p on h (streamed; on
+// a remote host the bytes pass through this process). A missing file
+// wraps fs.ErrNotExist.
+func fileSHA256(ctx context.Context, h host.Host, p string) (string, error) {
+	rc, err := h.Open(ctx, p)
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	sum := sha256.New()
+	if _, err := io.CopyBuffer(sum, &stagingReader{ctx: ctx, r: rc}, make([]byte, 1<<20)); err != nil {
+		return "", fmt.Errorf("hashing %s on %s: %w", p, h.Name(), err)
+	}
+	return hex.EncodeToString(sum.Sum(nil)), nil
+}
+
+// stageFile makes dst on h a copy of src on h, judged by content (see
+// copyFile).
+func (r *runner) stageFile(ctx context.Context, h host.Host, step, src, dst string, progress func(string)) error {
+	return r.copyFile(ctx, h, src, h, step, dst, progress)
+}
+
+// copyFile makes dst on h a copy of src on from, judged by content, never
+// by name, size or time: a dst with src's sha256 is left alone; any other
+// dst is moved aside (into AsideDir/stale, recorded under step) before src
+// is copied. The copy is hashed as it streams and must match the hash read
+// before.
+func (r *runner) copyFile(ctx context.Context, from host.Host, src string, h host.Host, step, dst string, progress func(string)) error {
+	want, err := fileSHA256(ctx, from, src)
+	if err != nil {
+		return err
+	}
+	got, err := fileSHA256(ctx, h, dst)
+	switch {
+	case err == nil && got == want:
+		progress(dst + " already holds " + path.Base(src) + " (same sha256)")
+		return nil
+	case err == nil:
+		to, err := r.moveAsideTo(ctx, h, step, dst, path.Join(r.opts.AsideDir, "stale"))
+		if err != nil {
+			return err
+		}
+		progress(fmt.Sprintf("%s held other content (sha256 %s, want %s): moved to %s", dst, shortHash(got), shortHash(want), to))
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	progress(fmt.Sprintf("copying %s:%s to %s:%s", from.Name(), src, h.Name(), dst))
+	rc, err := from.Open(ctx, src)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	sum := sha256.New()
+	if err := h.WriteFile(ctx, dst, io.TeeReader(&stagingReader{ctx: ctx, r: rc}, sum), 0o600); err != nil {
+		return fmt.Errorf("copying %s to %s on %s: %w", src, dst, h.Name(), err)
+	}
+	if copied := hex.EncodeToString(sum.Sum(nil)); copied != want {
+		return fmt.Errorf("%w: %s changed while it was copied to %s on %s (sha256 %s, then %s)", ErrHashMismatch, src, dst, h.Name(), shortHash(want), shortHash(copied))
+	}
+	return nil
+}
+
+// moveAsideTo is moveAside, returning where src went.
+func (r *runner) moveAsideTo(ctx context.Context, h host.Host, step, src, dstDir string) (string, error) {
+	if _, err := r.moveAside(ctx, h, step, src, dstDir); err != nil {
+		return "", err
+	}
+	d, err := r.state.Get(ctx)
+	if err != nil {
+		return "", err
+	}
+	return movedTo(d, h.Name(), src), nil
+}
+
+// stagingReader stops a copy or a hash when ctx is cancelled.
+type stagingReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *stagingReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }

@@ -3,12 +3,12 @@ package restore
 import (
 	"fmt"
 	"os"
-	"regexp"
-	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/lifeboat-dev/lifeboat/backup"
 )
 
 // Static pod components, in the order cluster-restore.sh stops them.
@@ -30,7 +30,7 @@ var componentContainers = map[string][]string{
 // them).
 const (
 	DefaultManifestDir     = "/etc/kubernetes/manifests"
-	DefaultConfigDir       = "/etc/kubernetes" // the archive's paths are relative to it
+	DefaultConfigDir       = backup.DefaultConfigDir // the archive's paths are relative to it
 	DefaultEtcdDataDir     = "/var/lib/etcd"
 	DefaultEtcdBackupDir   = "/var/lib/etcd-backup"
 	DefaultRemoteBackupDir = "/home/core/backup"
@@ -40,29 +40,6 @@ const (
 	// manifest (cluster-restore.sh copies it into the manifest directory).
 	ClusterRestorePodPath = "/etc/kubernetes/static-pod-resources/etcd-certs/configmaps/restore-etcd-pod/pod.yaml"
 )
-
-var podRevisionRE = regexp.MustCompile(`^static-pod-resources/([a-z-]+)-pod-([0-9]+)/([a-z-]+)-pod\.yaml$`)
-
-// revisionsInArchive finds, among the archive entry names, the newest
-// static-pod-resources/<component>-pod-N/<component>-pod.yaml of each
-// component.
-func revisionsInArchive(names []string) map[string]int {
-	out := map[string]int{}
-	for _, n := range names {
-		m := podRevisionRE.FindStringSubmatch(n)
-		if m == nil || m[1] != m[3] {
-			continue
-		}
-		rev, err := strconv.Atoi(m[2])
-		if err != nil {
-			continue
-		}
-		if rev > out[m[1]] {
-			out[m[1]] = rev
-		}
-	}
-	return out
-}
 
 // MemberIdentity is what a restored member needs to know about itself.
 type MemberIdentity struct {

@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
@@ -86,12 +87,26 @@ type Options struct {
 	AsideDir      string
 	StatePath     string
 
+	// FreeSpace measures the room at a path of a host (its nearest
+	// existing ancestor) for verify-backup's free-space check; nil: statfs
+	// for hosts whose files are local to this process, else "stat -f"
+	// run on the host.
+	FreeSpace func(ctx context.Context, h host.Host, path string) (FreeSpace, error)
+
 	// SkipCSRApproval leaves pending node-bootstrapper CSRs alone (5.4);
 	// by default the last step approves the valid ones.
 	SkipCSRApproval bool
 	// DryRun makes Run verify the backup and list the plan without
 	// changing anything.
 	DryRun bool
+	// AbandonUnfinished lets Run start although the recovery host holds
+	// the unfinished state of another run (another backup, other hosts or
+	// another method; see RunIdentity): that state is renamed
+	// "<StatePath without .json>.abandoned-<UTC time>.json", kept for audit
+	// with its list of moved files (State.Undo), and nothing the old run
+	// did is undone. False: Run refuses with *AnotherRunError. A state of
+	// the same run is always resumed.
+	AbandonUnfinished bool
 
 	// Interval is the polling interval of every wait; 2s when zero.
 	Interval time.Duration
@@ -103,6 +118,12 @@ type Options struct {
 	APITimeout time.Duration
 	// RolloutTimeout bounds each operator's rollout; 30 minutes when zero.
 	RolloutTimeout time.Duration
+	// RolloutStallTimeout is how long an operator may leave a forced
+	// redeployment unanswered (no new revision, no rollout progress)
+	// before its wait fails with lifecycle.ErrRolloutStalled instead of
+	// waiting out RolloutTimeout; lifecycle.DefaultStallTimeout when zero,
+	// never when negative.
+	RolloutStallTimeout time.Duration
 
 	// Logger receives records of every action; nil discards them.
 	Logger *slog.Logger

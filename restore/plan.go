@@ -2,6 +2,7 @@ package restore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -23,6 +24,10 @@ type runner struct {
 	state *State
 	log   *slog.Logger
 	local host.Host // the machine running lifeboat, for BackupDir
+	// steps are the plan's step IDs, and previous where admit retired
+	// the state of an earlier run; both are recorded by verify-backup.
+	steps    []string
+	previous string
 }
 
 // Plan builds the plan of section 5.3, "Restoring to a previous cluster
@@ -31,7 +36,10 @@ type runner struct {
 //
 // The steps, in the runbook's order:
 //
-//	verify-backup                      both files, sha256 trailer, archive entries, z-stream, versions
+//	verify-backup                      the backup (backup.VerifyOn, wherever it lies), then every check a
+//	                                   later step applies: hosts answer, archive links, free space,
+//	                                   z-stream and etcd versions, member identity, restore pod image,
+//	                                   revision.json (see preflight)
 //	copy-backup                        to RemoteBackupDir on the recovery host (step 3)
 //	stop-etcd/<other>                  move etcd-pod.yaml aside, wait for its containers to stop (4b, 4c)
 //	stop-kube-apiserver/<other>        the same for kube-apiserver-pod.yaml (4d, 4e)
@@ -59,9 +67,11 @@ func build(opts Options) (*plan.Plan, *runner, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	st := NewState(o.Recovery, o.StatePath)
+	st.now = o.Now
 	r := &runner{
 		opts:  o,
-		state: NewState(o.Recovery, o.StatePath),
+		state: st,
 		log:   o.Logger.With("plan", PlanName),
 		local: host.NewLocal("local", "/", host.LocalOptions{Logger: o.Logger}),
 	}
@@ -115,27 +125,51 @@ func build(opts Options) (*plan.Plan, *runner, error) {
 	if !o.SkipCSRApproval {
 		add("approve-csrs", "approve pending node-bootstrapper CSRs that match a node or machine", r.approveCSRs)
 	}
+	r.steps = stepIDs(p)
 	return p, r, nil
 }
 
 // Run builds the plan and runs it with its state on the recovery host
-// (StatePath): a second Run after a crash or a cancel skips the steps
-// already finished and resumes with the one that was interrupted. With
-// DryRun it runs only verify-backup (which reads) and reports every other
-// step as skipped. It returns the state as the run left it (nil for a dry
-// run) and the first error, a *plan.StepError.
+// (StatePath). The state records the run's identity (RunIdentity: the
+// backup snapshot's sha256, the recovery host, the other and the lost
+// masters, the restore method):
+//   - a second Run with the same identity after a crash or a cancel skips
+//     the steps already finished and resumes with the one that was
+//     interrupted (the backup is verified again to compare it);
+//   - a Run with another identity against an unfinished state changes
+//     nothing and returns *AnotherRunError (ErrAnotherRunUnfinished),
+//     naming both runs; Options.AbandonUnfinished retires the old state
+//     instead ("<name>.abandoned-<UTC time>.json" beside it, kept for
+//     audit and State.Undo) and starts afresh;
+//   - when every step finished, the state is retired to
+//     "<name>.finished-<UTC finish time>.json" beside StatePath (recorded
+//     in the returned StateData.RetiredTo), so the next Run on the host
+//     starts fresh.
+//
+// With DryRun it runs only verify-backup (which reads) and reports every
+// other step as skipped; a conflicting state is reported, never retired.
+// It returns the state as the run left it (nil for a dry run or when the
+// run was refused before its first step) and the first error: a
+// *plan.StepError, an *AnotherRunError, or an error reading the state.
 func Run(ctx context.Context, opts Options) (*StateData, error) {
 	p, r, err := build(opts)
 	if err != nil {
+		return nil, err
+	}
+	if err := r.admit(ctx, r.opts.DryRun); err != nil {
 		return nil, err
 	}
 	if r.opts.DryRun {
 		return nil, r.dryRun(ctx, p)
 	}
 	runErr := p.Run(ctx, plan.RunOptions{Report: r.opts.Report, State: r.state, Now: r.opts.Now})
+	if runErr == nil {
+		d, err := r.complete(ctx)
+		return &d, err
+	}
 	d, err := r.state.Get(ctx)
-	if err != nil && runErr == nil {
-		runErr = err
+	if err != nil {
+		return nil, errors.Join(runErr, err)
 	}
 	return &d, runErr
 }

@@ -39,7 +39,9 @@ const RestorePodAnnotation = "lifeboat.dev/restore-pod"
 //
 // The snapshot must be at cfg.SnapshotPath inside the pod; a hostPath
 // volume for its directory (DefaultEtcdBackupDir) is added when the pod
-// does not mount it.
+// does not mount it. Once restored, the staged snapshot is removed (the
+// backup itself stays where it is), as the cluster's restore pod removes
+// /var/lib/etcd-backup/snapshot.db.
 func BuildRestorePod(etcdPod []byte, cfg RestorePodConfig) ([]byte, error) {
 	if cfg.Member.Name == "" || cfg.Member.PeerURL == "" || cfg.ClusterToken == "" {
 		return nil, fmt.Errorf("%w: restore pod needs the member name, peer URL and cluster token", ErrInvalidOptions)
@@ -64,6 +66,9 @@ func BuildRestorePod(etcdPod []byte, cfg RestorePodConfig) ([]byte, error) {
 		return nil, fmt.Errorf("etcd pod manifest has no etcd container")
 	}
 	ctr := &pod.Spec.Containers[idx]
+	if ctr.Image == "" {
+		return nil, fmt.Errorf("%w: the etcd container of the etcd pod manifest names no image", ErrRestorePodImage)
+	}
 	original := originalCommand(ctr)
 
 	q := shellQuote
@@ -90,6 +95,9 @@ func BuildRestorePod(etcdPod []byte, cfg RestorePodConfig) ([]byte, error) {
 	fmt.Fprintf(&b, "    ETCDCTL_API=3 etcdctl %s\n", strings.Join(restoreArgs, " "))
 	b.WriteString("  fi\n")
 	fmt.Fprintf(&b, "  mv %s/member %s/member\n  rmdir %s\n", q(tmp), q(cfg.DataDir), q(tmp))
+	// As the cluster's restore pod does: the staged copy is consumed, so
+	// no later attempt can restore it by mistake.
+	fmt.Fprintf(&b, "  rm -f %s\n", q(cfg.SnapshotPath))
 	b.WriteString("fi\n")
 	b.WriteString(original)
 	b.WriteString("\n")

@@ -175,6 +175,11 @@ func TestRestorePodScriptRestores(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "etcd-started")); err != nil {
 		t.Fatal("the script did not go on to start etcd")
 	}
+	// Restored, the staged copy is consumed, as the cluster's restore
+	// pod removes it: no later attempt can restore it by mistake.
+	if _, err := os.Stat(staged); !os.IsNotExist(err) {
+		t.Errorf("staged snapshot %s still there after the restore: %v", staged, err)
+	}
 	te := startEmbed(t, dataDir, "master-0", peer)
 	got, err := te.client.Get(context.Background(), "/registry/test/3")
 	if err != nil || len(got.Kvs) != 1 {

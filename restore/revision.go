@@ -1,23 +1,45 @@
 package restore
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+
+	"github.com/lifeboat-dev/lifeboat/backup"
 )
 
-// DefaultRevisionBump is added to the snapshot's revision when nothing is
-// known about the revisions the lost cluster handed out: a billion, as
-// etcd's own recovery guide and the cluster's restore pod use.
+// DefaultRevisionBump is added to the snapshot's revision when nothing
+// bounds the revisions the lost cluster handed out after the snapshot: a
+// billion, what the cluster's restore pod uses without revision.json
+// ("1bn would be an etcd running at 1000 writes/s for about eleven days").
 const DefaultRevisionBump uint64 = 1_000_000_000
+
+// MinRevisionSlack is the least number of raft entries the bump allows for
+// on top of what revision.json proves. The cluster's revision writer
+// ("cluster-etcd-operator rev") rewrites revision.json every 10 s, so the
+// recorded index lags the last one the cluster reached by up to one poll
+// interval of writes, more when it could not reach any member for a while.
+// A million entries is twenty seconds at 50,000 commits/s, above what etcd
+// sustains, so two missed polls are covered however busy the cluster was.
+const MinRevisionSlack uint64 = 1_000_000
 
 // RevisionJSONPath is where the cluster's etcd pods record the last raft
 // indexes they saw.
 const RevisionJSONPath = "/var/lib/etcd/revision.json"
 
-// RevisionRecord is the content of revision.json, which a sidecar of the
-// cluster's etcd pods rewrites regularly:
+// RevisionRecord is the content of revision.json, which the "rev" sidecar
+// of the cluster's etcd pods (4.16 and later) rewrites every 10 s from the
+// Status of every member, as .tmp plus rename:
 //
-//	{"clusterId":"...","raftIndex":{"https://10.0.0.3:2379":2345},"maxRaftIndex":2345,"created":"..."}
+//	{"clusterId":123,"raftIndex":{"https://10.0.0.3:2379":2345},"maxRaftIndex":2345,"created":"2026-11-30 09:55:02.1 +0000 UTC"}
+//
+// It records raft indexes, not revisions: on a cluster that was never
+// restored both counters grow together, but a restore starts the raft log
+// again at 1 while the revision keeps (and bumps) the snapshot's, so the
+// two can differ by any amount. The restore pod copies revision.json back
+// into the new data directory, so a file from before an earlier restore can
+// survive until the sidecar rewrites it.
 type RevisionRecord struct {
 	ClusterID    any               `json:"clusterId,omitempty"`
 	RaftIndex    map[string]uint64 `json:"raftIndex,omitempty"`
@@ -40,27 +62,58 @@ func ParseRevisionJSON(b []byte) (RevisionRecord, error) {
 	return r, nil
 }
 
-// RevisionBumpFor sizes the revision bump from the last raft index the
-// cluster is known to have reached (maxRaftIndex of revision.json, 0 when
-// unknown) and the snapshot's revision.
+// RevisionBumpFor sizes the revision bump from two raft indexes of the same
+// cluster: maxRaftIndex, the last one the cluster is known to have reached
+// (revision.json; 0 when unknown), and snapshotConsistentIndex, the index
+// of the last entry applied to the snapshot (the "consistent_index" of its
+// meta bucket, [SnapshotConsistentIndex]; 0 when unknown). It never looks at
+// revisions, whose distance to the raft index is arbitrary once a cluster
+// has been restored.
 //
-// Every revision etcd hands out is at most the raft index of the entry that
-// made it, so after the restore the revision must exceed maxRaftIndex for
-// no client to see a revision twice. The cluster's restore pod bumps by 20%
-// of maxRaftIndex, which covers that only when the snapshot is recent; this
-// function adds the gap between maxRaftIndex and the snapshot's revision to
-// the same 20% margin, so an old snapshot is bumped far enough too. Unknown
-// (0) gives DefaultRevisionBump.
-func RevisionBumpFor(maxRaftIndex uint64, snapshotRevision int64) uint64 {
-	if maxRaftIndex == 0 {
-		return DefaultRevisionBump
+// Each raft entry creates at most one revision, so the cluster handed out at
+// most maxRaftIndex − snapshotConsistentIndex revisions after the snapshot,
+// whatever its history. The bump is that gap plus a slack for entries after
+// revision.json was last written (the larger of MinRevisionSlack and 20% of
+// maxRaftIndex), and never less than what the cluster's restore pod adds to
+// the snapshot's revision, floor(1.2 × maxRaftIndex). Then the first
+// revision after the restore exceeds every revision handed out after the
+// snapshot.
+//
+// When maxRaftIndex is 0, snapshotConsistentIndex is 0, or maxRaftIndex is
+// below the snapshot's index (the record predates the snapshot: stale, or
+// from before an earlier restore), the gap is unknown and the bump is the
+// larger of DefaultRevisionBump and the restore pod's amount. The sum
+// saturates instead of overflowing.
+func RevisionBumpFor(maxRaftIndex, snapshotConsistentIndex uint64) uint64 {
+	pod := addSat(maxRaftIndex, maxRaftIndex/5)
+	if maxRaftIndex == 0 || snapshotConsistentIndex == 0 || maxRaftIndex < snapshotConsistentIndex {
+		return max(DefaultRevisionBump, pod)
 	}
-	bump := maxRaftIndex / 5
-	if snapshotRevision >= 0 && maxRaftIndex > uint64(snapshotRevision) {
-		bump += maxRaftIndex - uint64(snapshotRevision)
+	slack := max(MinRevisionSlack, maxRaftIndex/5)
+	return max(pod, addSat(maxRaftIndex-snapshotConsistentIndex, slack))
+}
+
+func addSat(a, b uint64) uint64 {
+	if s := a + b; s >= a && s <= 1<<62 {
+		return s
 	}
-	if bump == 0 {
-		bump = 1
+	return 1 << 62 // far below the int64 revision limit, still enormous
+}
+
+// SnapshotConsistentIndex reads the raft index of the last entry applied to
+// the snapshot at path (etcd 3.x stores it as "consistent_index", 8 bytes
+// big-endian, in the meta bucket; a trailing sha256 is allowed). It returns
+// 0 and no error when the snapshot has none, and an error wrapping
+// ErrCorruptSnapshot when the database is damaged. It reads through
+// lifeboat's own structure check, so no input makes it panic.
+func SnapshotConsistentIndex(ctx context.Context, path string) (uint64, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, err
 	}
-	return bump
+	info := SnapshotInfo{Path: path, Size: fi.Size(), HasHash: fi.Size()%512 == 32}
+	if err := backup.CheckSnapshotDatabase(ctx, path, &info); err != nil {
+		return 0, fmt.Errorf("reading consistent index of %s: %w", path, err)
+	}
+	return info.ConsistentIndex, nil
 }

@@ -3,20 +3,22 @@ package restore
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.etcd.io/etcd/etcdutl/v3/snapshot"
 	"go.uber.org/zap"
 
+	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/internal/atomicfile"
 )
 
@@ -87,14 +89,22 @@ type SnapshotResult struct {
 // directory dataDir of a new single-member cluster, in process with etcd's
 // etcdutl library (the same code as "etcdutl snapshot restore").
 //
-// Before anything is written it refuses a non-empty dataDir
-// (*TargetNotEmptyError), checks the snapshot's sha256 trailer in one
-// streaming pass (*SnapshotError), the z-stream of the backup
-// (*VersionMismatchError) and the storage version against the cluster's
-// etcd (*NeedsRestorePodError, ErrSnapshotTooNew). Then it restores into a
-// temporary directory beside dataDir and renames it into place, so dataDir
-// either stays as it was or holds the whole restored member. The sha256
-// is not computed a second time by etcdutl.
+// Before anything is written it refuses a dataDir that is not a directory
+// or holds anything but "lost+found" (*TargetNotEmptyError; a fresh ext4
+// mount holds that), the z-stream of the backup (*VersionMismatchError), a
+// snapshot whose size is neither a database nor a database plus etcd's
+// sha256 trailer (*SnapshotError), and a storage version the cluster's etcd
+// cannot read (*NeedsRestorePodError, ErrSnapshotTooNew). The sha256
+// trailer is checked by etcdutl in the pass that copies the database, so the
+// snapshot is not read once more before it; a mismatch is reported as a
+// *SnapshotError wrapping ErrHashMismatch and leaves nothing behind.
+//
+// The restore is staged on dataDir's own filesystem, so it works when
+// dataDir is a mount point ("/var/lib/etcd" on its own disk): inside dataDir
+// when it exists, else beside it in its parent; the result is renamed into
+// place, so dataDir either stays as it was or holds the whole restored
+// member. A staging directory a crashed earlier call left in dataDir is
+// removed.
 //
 // etcdutl's restore cannot be interrupted: ctx is checked between phases.
 func RestoreSnapshot(ctx context.Context, snapshotPath, dataDir string, opts SnapshotOptions) (*SnapshotResult, error) {
@@ -120,7 +130,7 @@ func RestoreSnapshot(ctx context.Context, snapshotPath, dataDir string, opts Sna
 	}
 
 	log.Info("checking snapshot", "path", snapshotPath)
-	info, err := VerifySnapshot(ctx, snapshotPath, opts.SkipHashCheck)
+	info, trailer, err := inspectSnapshot(ctx, snapshotPath, opts.SkipHashCheck)
 	if err != nil {
 		return nil, err
 	}
@@ -135,31 +145,12 @@ func RestoreSnapshot(ctx context.Context, snapshotPath, dataDir string, opts Sna
 		}
 		log.Warn("restoring in process against the version decision", "reason", res.Decision.Reason)
 	}
-
 	if !opts.NoRevisionBump {
-		res.RevisionBump = opts.RevisionBump
-		if res.RevisionBump == 0 {
-			var maxRaft uint64
-			if opts.RevisionFile != "" {
-				b, err := os.ReadFile(opts.RevisionFile)
-				switch {
-				case err == nil:
-					rec, err := ParseRevisionJSON(b)
-					if err != nil {
-						return nil, fmt.Errorf("%s: %w", opts.RevisionFile, err)
-					}
-					maxRaft = rec.MaxRaftIndex
-				case errors.Is(err, fs.ErrNotExist):
-				default:
-					return nil, err
-				}
-			}
-			res.RevisionBump = RevisionBumpFor(maxRaft, info.Revision)
+		if res.RevisionBump, err = snapshotBump(info.ConsistentIndex, opts); err != nil {
+			return nil, err
 		}
-		res.NewRevision = info.Revision + int64(res.RevisionBump)
-	} else {
-		res.NewRevision = info.Revision
 	}
+	res.NewRevision = info.Revision + int64(res.RevisionBump)
 	res.ClusterToken = opts.InitialClusterToken
 	if res.ClusterToken == "" {
 		res.ClusterToken = "openshift-etcd-" + randomHex(8)
@@ -168,71 +159,198 @@ func RestoreSnapshot(ctx context.Context, snapshotPath, dataDir string, opts Sna
 		return nil, err
 	}
 
-	parent := filepath.Dir(dataDir)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return nil, err
+	stage, err := stagingDir(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("staging the restore of %s: %w", dataDir, err)
 	}
-	tmp := filepath.Join(parent, "."+filepath.Base(dataDir)+".restore-"+randomHex(4))
-	log.Info("restoring snapshot", "snapshot", snapshotPath, "dir", tmp, "member", opts.Name,
+	log.Info("restoring snapshot", "snapshot", snapshotPath, "dir", stage, "member", opts.Name,
 		"revision", info.Revision, "bump", res.RevisionBump)
 	cfg := snapshot.RestoreConfig{
 		SnapshotPath:        snapshotPath,
 		Name:                opts.Name,
-		OutputDataDir:       tmp,
+		OutputDataDir:       stage,
 		PeerURLs:            []string{opts.PeerURL},
 		InitialCluster:      opts.Name + "=" + opts.PeerURL,
 		InitialClusterToken: res.ClusterToken,
-		// The trailer was checked above; etcdutl still strips it.
-		SkipHashCheck: true,
+		// etcdutl checks the trailer while it copies the database; a
+		// snapshot without one was accepted above (SkipHashCheck).
+		SkipHashCheck: !info.HasHash,
 		RevisionBump:  res.RevisionBump,
 		MarkCompacted: res.RevisionBump > 0,
 	}
 	if err := snapshot.NewV3(zap.NewNop()).Restore(cfg); err != nil {
-		os.RemoveAll(tmp) // our own partial output
+		os.RemoveAll(stage) // our own partial output
+		if info.HasHash {
+			// Say why in lifeboat's terms: etcdutl's error is text.
+			if _, herr := verifySnapshot(ctx, snapshotPath, false); herr != nil {
+				return nil, herr
+			}
+		}
 		return nil, fmt.Errorf("restoring snapshot %s: %w", snapshotPath, err)
 	}
+	if info.HasHash {
+		info.SHA256 = hex.EncodeToString(trailer) // etcdutl found the data equal to it
+		res.Snapshot = info
+	}
 	if err := ctx.Err(); err != nil {
-		os.RemoveAll(tmp)
+		os.RemoveAll(stage)
 		return nil, err
 	}
-	if err := moveIntoPlace(tmp, dataDir); err != nil {
-		os.RemoveAll(tmp)
+	if err := moveIntoPlace(stage, dataDir); err != nil {
+		os.RemoveAll(stage)
 		return nil, fmt.Errorf("moving restored data into %s: %w", dataDir, err)
-	}
-	if err := atomicfile.SyncDir(parent); err != nil {
-		return nil, err
 	}
 	res.Duration = time.Since(start)
 	log.Info("restored snapshot", "dir", dataDir, "new-revision", res.NewRevision, "duration", res.Duration)
 	return res, nil
 }
 
-// moveIntoPlace renames tmp to dataDir, or, when dataDir is an existing
-// (empty) directory, renames tmp's entries ("member") into it and removes
-// tmp, keeping dataDir's own mode, owner and labels.
-func moveIntoPlace(tmp, dataDir string) error {
+// inspectSnapshot checks the snapshot without hashing it: its size is a
+// database or a database plus etcd's sha256 trailer, and its database
+// passes lifeboat's structure check (backup.CheckSnapshotDatabase: the
+// tree pages, not the whole file, and no input makes it panic), which
+// gives the revision, storage version and consistent index. It returns
+// the trailer when the file has one (nil otherwise); the trailer itself is
+// checked by etcdutl in the pass that copies the database. A snapshot
+// without a trailer (SkipHashCheck) is verified here in full, since
+// nothing checks it later.
+func inspectSnapshot(ctx context.Context, path string, allowNoHash bool) (SnapshotInfo, []byte, error) {
+	info := SnapshotInfo{Path: path}
+	fail := func(err error) (SnapshotInfo, []byte, error) {
+		return info, nil, &SnapshotError{Op: "check", Path: path, Err: err}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fail(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fail(err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fail(fmt.Errorf("%w: not a regular file", ErrCorruptSnapshot))
+	}
+	info.Size = fi.Size()
+	// A bolt database is a whole number of 512-byte multiples; etcd
+	// appends 32 bytes of sha256.
+	info.HasHash = info.Size%512 == sha256.Size
+	if !info.HasHash {
+		v, err := verifySnapshot(ctx, path, allowNoHash)
+		return v, nil, err
+	}
+	trailer := make([]byte, sha256.Size)
+	if _, err := f.ReadAt(trailer, info.Size-sha256.Size); err != nil {
+		return fail(fmt.Errorf("%w: reading trailer: %v", ErrTruncated, err))
+	}
+	if err := backup.CheckSnapshotDatabase(ctx, path, &info); err != nil {
+		if ctx.Err() != nil {
+			return info, nil, ctx.Err()
+		}
+		// A hash mismatch says more than "corrupt" (a truncated copy, a
+		// changed file): report it when the hash does not match either.
+		if _, herr := verifySnapshot(ctx, path, false); herr != nil {
+			return info, nil, herr
+		}
+		return fail(err)
+	}
+	return info, trailer, nil
+}
+
+// snapshotBump is the revision bump for the snapshot at path: the caller's
+// RevisionBump, else RevisionBumpFor from the maxRaftIndex of RevisionFile
+// (0 when it is not set or missing) and the snapshot's consistent index
+// (ci, read by the database check).
+func snapshotBump(ci uint64, opts SnapshotOptions) (uint64, error) {
+	if opts.RevisionBump > 0 {
+		return opts.RevisionBump, nil
+	}
+	var maxRaft uint64
+	if opts.RevisionFile != "" {
+		b, err := os.ReadFile(opts.RevisionFile)
+		switch {
+		case err == nil:
+			rec, err := ParseRevisionJSON(b)
+			if err != nil {
+				return 0, fmt.Errorf("%s: %w", opts.RevisionFile, err)
+			}
+			maxRaft = rec.MaxRaftIndex
+		case errors.Is(err, fs.ErrNotExist):
+		default:
+			return 0, fmt.Errorf("reading %s: %w", opts.RevisionFile, err)
+		}
+	}
+	return RevisionBumpFor(maxRaft, ci), nil
+}
+
+// stagePrefix names the staging directories RestoreSnapshot creates inside
+// the target; lostFound is what mkfs leaves at the root of an ext4 mount.
+const (
+	stagePrefix = ".lifeboat-restore-"
+	lostFound   = "lost+found"
+)
+
+// stagingDir picks where etcdutl writes the restored member: inside dataDir
+// when it exists (so a dataDir that is a mount point keeps everything on its
+// own filesystem), else beside it in its parent, where dataDir will be
+// created. Staging directories an interrupted earlier call left inside
+// dataDir are removed first. The directory returned does not exist yet.
+func stagingDir(dataDir string) (string, error) {
 	if _, err := os.Lstat(dataDir); errors.Is(err, fs.ErrNotExist) {
-		return os.Rename(tmp, dataDir)
+		parent := filepath.Dir(dataDir)
+		if err := os.MkdirAll(parent, 0o755); err != nil {
+			return "", err
+		}
+		return filepath.Join(parent, "."+filepath.Base(dataDir)+stagePrefix+randomHex(4)), nil
+	} else if err != nil {
+		return "", err
+	}
+	names, err := readNames(dataDir)
+	if err != nil {
+		return "", err
+	}
+	for _, n := range names {
+		if strings.HasPrefix(n, stagePrefix) {
+			if err := os.RemoveAll(filepath.Join(dataDir, n)); err != nil {
+				return "", fmt.Errorf("removing an earlier staging directory: %w", err)
+			}
+		}
+	}
+	return filepath.Join(dataDir, stagePrefix+randomHex(4)), nil
+}
+
+// moveIntoPlace renames stage to dataDir, or, when dataDir is an existing
+// directory (empty but for lost+found and stage itself), renames stage's
+// entries ("member") into it and removes stage, keeping dataDir's own mode,
+// owner, labels and mount. Both are on one filesystem (stagingDir), so no
+// rename crosses a mount; the directories are synced after.
+func moveIntoPlace(stage, dataDir string) error {
+	if _, err := os.Lstat(dataDir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.Rename(stage, dataDir); err != nil {
+			return err
+		}
+		return atomicfile.SyncDir(filepath.Dir(dataDir))
 	}
 	if err := checkEmptyTarget(dataDir); err != nil {
 		return err
 	}
-	entries, err := os.ReadDir(tmp)
+	entries, err := os.ReadDir(stage)
 	if err != nil {
 		return err
 	}
 	for _, e := range entries {
-		if err := os.Rename(filepath.Join(tmp, e.Name()), filepath.Join(dataDir, e.Name())); err != nil {
+		if err := os.Rename(filepath.Join(stage, e.Name()), filepath.Join(dataDir, e.Name())); err != nil {
 			return err
 		}
 	}
-	if err := atomicfile.SyncDir(dataDir); err != nil {
+	if err := os.Remove(stage); err != nil {
 		return err
 	}
-	return os.Remove(tmp)
+	return atomicfile.SyncDir(dataDir)
 }
 
-// checkEmptyTarget accepts a missing directory or an empty one.
+// checkEmptyTarget accepts a missing directory or one that holds nothing
+// but lost+found (a directory) and staging directories of an earlier call.
 func checkEmptyTarget(dir string) error {
 	fi, err := os.Lstat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -244,19 +362,37 @@ func checkEmptyTarget(dir string) error {
 	if !fi.IsDir() {
 		return &TargetNotEmptyError{Dir: dir, Entries: []string{"(not a directory)"}}
 	}
-	f, err := os.Open(dir)
+	names, err := readNames(dir)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	names, err := f.Readdirnames(5)
-	if err != nil && err != io.EOF {
-		return err
+	var other []string
+	for _, n := range names {
+		if strings.HasPrefix(n, stagePrefix) {
+			continue
+		}
+		if n == lostFound {
+			if fi, err := os.Lstat(filepath.Join(dir, n)); err == nil && fi.IsDir() {
+				continue
+			}
+		}
+		if other = append(other, n); len(other) == 5 {
+			break
+		}
 	}
-	if len(names) > 0 {
-		return &TargetNotEmptyError{Dir: dir, Entries: names}
+	if len(other) > 0 {
+		return &TargetNotEmptyError{Dir: dir, Entries: other}
 	}
 	return nil
+}
+
+func readNames(dir string) ([]string, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.Readdirnames(-1)
 }
 
 func randomHex(n int) string {

@@ -6,12 +6,15 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/lifeboat-dev/lifeboat/internal/mounttest"
 )
 
 func TestRestoreSnapshotBumpsAndCompacts(t *testing.T) {
@@ -34,7 +37,11 @@ func TestRestoreSnapshotBumpsAndCompacts(t *testing.T) {
 	if err != nil {
 		t.Fatalf("RestoreSnapshot: %v", err)
 	}
-	wantBump := RevisionBumpFor(5000, rev)
+	ci, err := SnapshotConsistentIndex(context.Background(), snap)
+	if err != nil || ci == 0 {
+		t.Fatalf("consistent index %d, %v", ci, err)
+	}
+	wantBump := RevisionBumpFor(5000, ci)
 	if res.Snapshot.Revision != rev || res.RevisionBump != wantBump || res.NewRevision != rev+int64(wantBump) {
 		t.Fatalf("result revision %d bump %d new %d; want %d, %d, %d", res.Snapshot.Revision, res.RevisionBump, res.NewRevision, rev, wantBump, rev+int64(wantBump))
 	}
@@ -229,4 +236,72 @@ func listTree(t *testing.T, root string) string {
 		return nil
 	})
 	return b.String()
+}
+
+// TestRestoreSnapshotIntoMountPoint restores into a data directory that is
+// its own filesystem, as /var/lib/etcd on its own disk: an empty tmpfs, and
+// a fresh ext4 that holds lost+found (left in place). Other content on such
+// a mount is still refused and left as it was.
+func TestRestoreSnapshotIntoMountPoint(t *testing.T) {
+	snap, rev := makeSnapshot(t, 5)
+	cases := []struct {
+		name    string
+		kind    mounttest.Kind
+		prepare func(t *testing.T, dir string)
+		want    error
+	}{
+		{name: "empty tmpfs", kind: mounttest.Tmpfs},
+		{name: "fresh ext4 with lost+found", kind: mounttest.Ext4},
+		{name: "ext4 with an old member", kind: mounttest.Ext4, want: ErrTargetNotEmpty,
+			prepare: func(t *testing.T, dir string) {
+				if err := os.MkdirAll(filepath.Join(dir, "member", "snap"), 0o700); err != nil {
+					t.Fatal(err)
+				}
+			}},
+		{name: "tmpfs with a file named lost+found", kind: mounttest.Tmpfs, want: ErrTargetNotEmpty,
+			prepare: func(t *testing.T, dir string) {
+				if err := os.WriteFile(filepath.Join(dir, "lost+found"), nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dataDir := mounttest.Mount(t, tc.kind)
+			if tc.prepare != nil {
+				tc.prepare(t, dataDir)
+			}
+			before := listTree(t, dataDir)
+			peer := freeURL(t)
+			res, err := RestoreSnapshot(context.Background(), snap, dataDir, SnapshotOptions{
+				Name: "master-0", PeerURL: peer.String(), NoRevisionBump: true,
+			})
+			if tc.want != nil {
+				if !errors.Is(err, tc.want) {
+					t.Fatalf("err = %v, want %v", err, tc.want)
+				}
+				if after := listTree(t, dataDir); after != before {
+					t.Fatalf("refusal changed the mount:\nbefore %s\nafter  %s", before, after)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("RestoreSnapshot into the mount point %s: %v", dataDir, err)
+			}
+			names, _ := readNames(dataDir)
+			want := []string{"member"}
+			if tc.kind == mounttest.Ext4 {
+				want = []string{"lost+found", "member"}
+			}
+			slices.Sort(names)
+			if !slices.Equal(names, want) {
+				t.Errorf("mount holds %v, want %v", names, want)
+			}
+			te := startEmbed(t, dataDir, "master-0", peer.String())
+			got, err := te.client.Get(context.Background(), "/registry/test/3")
+			if err != nil || len(got.Kvs) != 1 || got.Header.Revision != rev || res.NewRevision != rev {
+				t.Fatalf("restored member: %v, %v; revision %d, want %d", got, err, got.Header.Revision, rev)
+			}
+		})
+	}
 }

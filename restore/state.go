@@ -54,17 +54,35 @@ type RestoreRecord struct {
 
 // StateData is the JSON document kept on the recovery host.
 type StateData struct {
-	Plan     string               `json:"plan"`
-	Started  time.Time            `json:"started"`
+	Plan    string    `json:"plan"`
+	Started time.Time `json:"started"`
+	// Identity is the run's identity, recorded by verify-backup; a Run
+	// asking for another identity does not resume this state.
+	Identity *RunIdentity `json:"identity,omitempty"`
+	// Steps are the IDs of the run's plan, recorded by verify-backup.
+	Steps    []string             `json:"steps,omitempty"`
 	Finished map[string]time.Time `json:"finished"`
-	Moves    []Move               `json:"moves,omitempty"`
-	Backup   *BackupRecord        `json:"backup,omitempty"`
+	// Completed is when the last of Steps finished (zero while the run is
+	// unfinished).
+	Completed time.Time `json:"completed,omitzero"`
+	// RetiredTo is where the state file was renamed when the run finished
+	// or was abandoned (kept for audit); "" while it is the live state.
+	RetiredTo string `json:"retiredTo,omitempty"`
+	// Previous is where the state of the run before this one on the host
+	// was retired to by this run, when it found one.
+	Previous string        `json:"previous,omitempty"`
+	Moves    []Move        `json:"moves,omitempty"`
+	Backup   *BackupRecord `json:"backup,omitempty"`
 	// Revisions are the backup's static pod revisions per component.
 	Revisions map[string]int `json:"revisions,omitempty"`
 	Restore   *RestoreRecord `json:"restore,omitempty"`
 	// Rollouts holds, per operator, the latest revision before the forced
 	// redeployment, for the wait after it.
 	Rollouts map[string]int32 `json:"rollouts,omitempty"`
+	// Redeploys holds, per operator, the forceRedeploymentReason recorded
+	// before it was set (see forceRedeploy), so a resumed run does not
+	// patch twice and waits on the revision read before the patch.
+	Redeploys map[string]Redeploy `json:"redeploys,omitempty"`
 }
 
 // State is the restore's plan.State, kept as a JSON file on the recovery
@@ -72,6 +90,7 @@ type StateData struct {
 type State struct {
 	h    host.Host
 	path string
+	now  func() time.Time
 
 	mu     sync.Mutex
 	data   *StateData
@@ -86,7 +105,7 @@ func NewState(h host.Host, statePath string) *State {
 	if statePath == "" {
 		statePath = DefaultStatePath
 	}
-	return &State{h: h, path: statePath}
+	return &State{h: h, path: statePath, now: time.Now}
 }
 
 // Path is where the state lives on the host.
@@ -168,9 +187,53 @@ func (s *State) Finished(ctx context.Context) (map[string]bool, error) {
 	return out, nil
 }
 
-// MarkFinished implements plan.State.
+// MarkFinished implements plan.State. Marking the last of the recorded
+// Steps also records the run as Completed, in the same write.
 func (s *State) MarkFinished(ctx context.Context, id string) error {
-	return s.Update(ctx, func(d *StateData) { d.Finished[id] = time.Now().UTC() })
+	return s.Update(ctx, func(d *StateData) {
+		now := s.now().UTC()
+		d.Finished[id] = now
+		if d.Completed.IsZero() && d.allStepsFinished() {
+			d.Completed = now
+		}
+	})
+}
+
+func (d *StateData) allStepsFinished() bool {
+	if len(d.Steps) == 0 {
+		return false
+	}
+	for _, id := range d.Steps {
+		if _, ok := d.Finished[id]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// Done reports whether the run the state describes has finished: it is
+// Completed, or (a state written before run identities) it recorded the
+// final verify-members step.
+func (d *StateData) Done() bool {
+	if !d.Completed.IsZero() || d.allStepsFinished() {
+		return true
+	}
+	_, verified := d.Finished["verify-members"]
+	return len(d.Steps) == 0 && verified
+}
+
+// progressed reports whether the run changed anything: a step finished or
+// a move was recorded.
+func (d *StateData) progressed() bool {
+	if len(d.Moves) > 0 {
+		return true
+	}
+	for id := range d.Finished {
+		if id != "verify-backup" {
+			return true
+		}
+	}
+	return false
 }
 
 // Undo lists, newest first, the moves to reverse to put every displaced

@@ -2,8 +2,10 @@ package restore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -11,6 +13,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/lifeboat-dev/lifeboat/certs"
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
@@ -55,6 +59,40 @@ func (r *runner) waitSingleMember(ctx context.Context, progress func(string)) er
 	return nil
 }
 
+// serverVersion is Discovery().ServerVersion() bound to ctx: GET /version
+// through the discovery REST client, so a server that never answers holds
+// it no longer than ctx. A client without a REST client (the fakes) is
+// asked through ServerVersion, abandoned when ctx ends.
+func serverVersion(ctx context.Context, kube kubernetes.Interface) (*version.Info, error) {
+	d := kube.Discovery()
+	if rc := d.RESTClient(); rc != nil && !reflect.ValueOf(rc).IsNil() {
+		body, err := rc.Get().AbsPath("/version").Do(ctx).Raw()
+		if err != nil {
+			return nil, err
+		}
+		var info version.Info
+		if err := json.Unmarshal(body, &info); err != nil {
+			return nil, fmt.Errorf("decoding /version: %w", err)
+		}
+		return &info, nil
+	}
+	type answer struct {
+		info *version.Info
+		err  error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		info, err := d.ServerVersion()
+		ch <- answer{info, err}
+	}()
+	select {
+	case a := <-ch:
+		return a.info, a.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // singleMemberState says what is still missing ("" when nothing).
 func (r *runner) singleMemberState(ctx context.Context, minRV int64) string {
 	h := r.opts.Recovery
@@ -71,7 +109,7 @@ func (r *runner) singleMemberState(ctx context.Context, minRV int64) string {
 	if !etcdUp {
 		return "waiting for the etcd container on " + h.Name()
 	}
-	if _, err := r.opts.Kube.Discovery().ServerVersion(); err != nil {
+	if _, err := serverVersion(ctx, r.opts.Kube); err != nil {
 		return "waiting for the API server: " + err.Error()
 	}
 	// A list's resourceVersion is the etcd revision behind the API: at
@@ -93,34 +131,80 @@ func (r *runner) singleMemberState(ctx context.Context, minRV int64) string {
 	return ""
 }
 
-func (r *runner) forceRedeploy(ctx context.Context, op lifecycle.Operator, progress func(string)) error {
-	// The API may still be settling: retry reading the current revision.
-	var before int32
-	err := r.poll(ctx, r.opts.APITimeout, func(ctx context.Context) (bool, error) {
-		st, err := lifecycle.Revisions(ctx, r.opts.Operator, op)
-		if err != nil {
-			progress("reading " + string(op) + " revisions: " + err.Error())
-			return false, nil
-		}
-		before = st.LatestAvailableRevision
-		return true, nil
-	})
+// Redeploy is a forced redeployment as the restore records it before the
+// patch: the reason and the latest revision before it.
+type Redeploy = lifecycle.RedeployRecord
+
+var _ lifecycle.RedeployStore = (*State)(nil)
+
+// LoadRedeploy implements lifecycle.RedeployStore from StateData.Redeploys.
+func (s *State) LoadRedeploy(ctx context.Context, target lifecycle.Operator) (lifecycle.RedeployRecord, bool, error) {
+	d, err := s.Get(ctx)
 	if err != nil {
-		return fmt.Errorf("reading %s revisions: %w", op, err)
+		return lifecycle.RedeployRecord{}, false, err
 	}
-	if err := r.state.Update(ctx, func(d *StateData) {
+	rec, ok := d.Redeploys[string(target)]
+	return rec, ok, nil
+}
+
+// SaveRedeploy implements lifecycle.RedeployStore: the record is written
+// to the state file before it returns, and StateData.Rollouts gets its
+// AfterRevision for the wait.
+func (s *State) SaveRedeploy(ctx context.Context, target lifecycle.Operator, rec lifecycle.RedeployRecord) error {
+	return s.Update(ctx, func(d *StateData) {
+		if rec == (lifecycle.RedeployRecord{}) {
+			delete(d.Redeploys, string(target))
+			return
+		}
+		if d.Redeploys == nil {
+			d.Redeploys = map[string]Redeploy{}
+		}
 		if d.Rollouts == nil {
 			d.Rollouts = map[string]int32{}
 		}
-		d.Rollouts[string(op)] = before
-	}); err != nil {
-		return err
-	}
-	reason, err := lifecycle.ForceRedeploy(ctx, r.opts.Operator, op, lifecycle.ForceRedeployOptions{Logger: r.log, Now: r.opts.Now})
+		d.Redeploys[string(target)] = rec
+		d.Rollouts[string(target)] = rec.AfterRevision
+	})
+}
+
+// forceRedeploy is steps 10-12's patch. The reason and the revision before
+// it are saved in the state before the patch: a run resumed after a crash
+// between the patch and the step's record finds the object carrying the
+// recorded reason, patches nothing, and waits on the recorded revision.
+func (r *runner) forceRedeploy(ctx context.Context, op lifecycle.Operator, progress func(string)) error {
+	var rec lifecycle.RedeployRecord
+	var patched bool
+	last := ""
+	// The API may still be settling after the restore: retry.
+	err := r.poll(ctx, r.opts.APITimeout, func(ctx context.Context) (bool, error) {
+		var err error
+		rec, patched, err = lifecycle.ForceRedeployOnce(ctx, r.opts.Operator, op, r.state, lifecycle.ForceRedeployOptions{Logger: r.log, Now: r.opts.Now})
+		if err == nil {
+			return true, nil
+		}
+		if ctx.Err() != nil {
+			if errors.Is(err, ctx.Err()) {
+				return false, err
+			}
+			return false, fmt.Errorf("%w (last error: %w)", ctx.Err(), err)
+		}
+		if msg := err.Error(); msg != last {
+			progress("retrying: " + msg)
+			last = msg
+		}
+		return false, nil
+	})
 	if err != nil {
-		return err
+		if last != "" {
+			return fmt.Errorf("forcing a redeployment of %s: %w (last error: %s)", op, err, last)
+		}
+		return fmt.Errorf("forcing a redeployment of %s: %w", op, err)
 	}
-	progress(fmt.Sprintf("forceRedeploymentReason %q (latest revision was %d)", reason, before))
+	if !patched {
+		progress(fmt.Sprintf("forceRedeploymentReason %q already set by an earlier run (latest revision was %d)", rec.Reason, rec.AfterRevision))
+		return nil
+	}
+	progress(fmt.Sprintf("forceRedeploymentReason %q (latest revision was %d)", rec.Reason, rec.AfterRevision))
 	return nil
 }
 
@@ -132,7 +216,8 @@ func (r *runner) waitRollout(ctx context.Context, op lifecycle.Operator, progres
 	ctx, cancel := context.WithTimeout(ctx, r.opts.RolloutTimeout)
 	defer cancel()
 	rev, err := lifecycle.WaitAllNodesAtLatestRevision(ctx, r.opts.Operator, op, lifecycle.WaitOptions{
-		AfterRevision: d.Rollouts[string(op)], Progress: progress, Logger: r.log,
+		AfterRevision: d.Rollouts[string(op)], Reason: d.Redeploys[string(op)].Reason,
+		StallTimeout: r.opts.RolloutStallTimeout, Progress: progress, Logger: r.log,
 	})
 	if err != nil {
 		return err

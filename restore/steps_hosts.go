@@ -17,46 +17,26 @@ import (
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
-// checkBackup verifies the backup where it is (BackupOnHost on the
-// recovery host, else BackupDir here) and the versions; it writes nothing.
+// checkBackup is verify-backup without its record: it verifies the backup
+// where it lies (BackupOnHost on the recovery host, else BackupDir here)
+// with backup.VerifyOn, then runs the pre-flight checks (preflight), so
+// that every check a later step applies is applied before any host is
+// touched. It writes nothing.
 func (r *runner) checkBackup(ctx context.Context, progress func(string)) (*BackupRecord, map[string]int, error) {
 	h, dir := r.local, r.opts.BackupDir
 	if r.opts.BackupOnHost != "" {
 		h, dir = r.opts.Recovery, r.opts.BackupOnHost
 	} else if abs, err := filepath.Abs(dir); err == nil {
-		dir = abs
+		dir = filepath.ToSlash(abs)
 	}
-	progress(fmt.Sprintf("checking %s on %s", dir, h.Name()))
-	rec, revs, err := verifyBackupOn(ctx, h, dir)
+	rec, revs, b, err := verifyBackupOn(ctx, h, dir, progress)
 	if err != nil {
 		return nil, nil, err
-	}
-	// backup.Verify adds the bolt consistency check and the sizes and
-	// checksums backup.json records; it reads local directories.
-	if lp, ok := h.LocalPath(dir); ok {
-		stamp := ""
-		if m := snapshotRE.FindStringSubmatch(rec.Snapshot); m != nil {
-			stamp = m[1]
-		}
-		progress("backup.Verify " + lp)
-		if _, err := backup.Verify(ctx, lp, backup.VerifyOptions{Timestamp: stamp, Logger: r.log}); err != nil {
-			return nil, nil, fmt.Errorf("%w: %w", ErrBackupIncomplete, err)
-		}
 	}
 	rec.Dir, _ = r.backupDirOnRecovery()
-	if err := CheckVersions(rec.ClusterVersion, r.opts.ClusterVersion); err != nil {
-		if !r.opts.AllowVersionMismatch {
-			return nil, nil, err
-		}
-		progress("WARNING: " + err.Error() + "; going on as AllowVersionMismatch asks")
-	} else if rec.ClusterVersion == "" || r.opts.ClusterVersion == "" {
-		progress(fmt.Sprintf("z-stream not checked: backup version %s, cluster version %s", orUnknown(rec.ClusterVersion), orUnknown(r.opts.ClusterVersion)))
-	}
-	d, err := Decide(rec.StorageVersion, r.clusterEtcdVersion(rec))
-	if err != nil {
+	if err := r.preflight(ctx, rec, b, progress); err != nil {
 		return nil, nil, err
 	}
-	progress(fmt.Sprintf("snapshot %s: revision %d, sha256 %s; restore %s: %s", rec.Snapshot, rec.Revision, short(rec.SHA256), r.method(d), d.Reason))
 	return rec, revs, nil
 }
 
@@ -94,11 +74,16 @@ func (r *runner) verifyBackup(ctx context.Context, progress func(string)) error 
 	}
 	// The first write of the state: a backup that fails its checks leaves
 	// every host as it was.
+	id, err := r.identityOf(rec)
+	if err != nil {
+		return err
+	}
 	return r.state.Update(ctx, func(d *StateData) {
 		if d.Plan == "" {
 			d.Plan, d.Started = PlanName, r.opts.Now().UTC()
 		}
 		d.Backup, d.Revisions = rec, revs
+		r.recordRun(d, id)
 	})
 }
 
@@ -127,29 +112,18 @@ func (r *runner) copyBackup(ctx context.Context, progress func(string)) error {
 	if err := h.MkdirAll(ctx, dst, 0o700); err != nil {
 		return err
 	}
-	for _, name := range []string{rec.Snapshot, rec.Archive, "backup.json"} {
-		src := filepath.Join(r.opts.BackupDir, name)
-		f, err := os.Open(src)
-		if errors.Is(err, fs.ErrNotExist) && name == "backup.json" {
+	srcDir, err := filepath.Abs(r.opts.BackupDir)
+	if err != nil {
+		return err
+	}
+	for _, name := range []string{rec.Snapshot, rec.Archive, backup.ManifestFileName} {
+		src := filepath.Join(srcDir, name)
+		if _, err := os.Stat(src); errors.Is(err, fs.ErrNotExist) && name == backup.ManifestFileName {
 			continue
 		}
-		if err != nil {
-			return err
-		}
-		fi, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return err
-		}
-		if cur, err := h.Stat(ctx, path.Join(dst, name)); err == nil && cur.Size == fi.Size() {
-			f.Close()
-			progress(name + " already copied")
-			continue
-		}
-		progress(fmt.Sprintf("copying %s (%d bytes) to %s:%s", name, fi.Size(), h.Name(), dst))
-		err = h.WriteFile(ctx, path.Join(dst, name), f, 0o600)
-		f.Close()
-		if err != nil {
+		// By content: a file of the same name left by another backup is
+		// moved aside, never taken for this one.
+		if err := r.copyFile(ctx, r.local, src, h, "copy-backup", path.Join(dst, name), progress); err != nil {
 			return fmt.Errorf("copying %s to %s: %w", name, h.Name(), err)
 		}
 	}
@@ -242,9 +216,7 @@ func (r *runner) extractResources(ctx context.Context, progress func(string)) er
 	open := func() (io.ReadCloser, error) { return h.Open(ctx, archive) }
 	written, skipped := 0, 0
 	_, err = safetar.Extract(ctx, open, h, r.opts.ConfigDir, safetar.Options{
-		Include: func(name string) bool {
-			return name == "static-pod-resources" || strings.HasPrefix(name, "static-pod-resources/")
-		},
+		Include: backup.InResources,
 		BeforeWrite: func(ctx context.Context, dst string, e safetar.Entry, content []byte) error {
 			fi, err := h.Stat(ctx, dst)
 			if errors.Is(err, fs.ErrNotExist) {
@@ -254,7 +226,7 @@ func (r *runner) extractResources(ctx context.Context, progress func(string)) er
 			if err != nil {
 				return err
 			}
-			if content != nil && fi.Size == e.Size && !fi.IsDir() {
+			if content != nil && fi.Size == e.Size && fi.Mode.IsRegular() {
 				if same, err := sameContent(ctx, h, dst, content); err != nil {
 					return err
 				} else if same {

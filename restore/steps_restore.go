@@ -48,43 +48,18 @@ func (r *runner) ownEtcdPod(ctx context.Context, d StateData) ([]byte, error) {
 // memberIdentity finds the restored member's name and peer URL: the
 // options, else the recovery host's own etcd-pod.yaml, else the backup's.
 func (r *runner) memberIdentity(ctx context.Context, d StateData) (MemberIdentity, error) {
-	id := MemberIdentity{Name: r.opts.MemberName, PeerURL: r.opts.PeerURL}
-	if id.Name != "" && id.PeerURL != "" {
-		return id, nil
+	if r.opts.MemberName != "" && r.opts.PeerURL != "" {
+		return MemberIdentity{Name: r.opts.MemberName, PeerURL: r.opts.PeerURL}, nil
 	}
-	var sources [][]byte
-	if own, err := r.ownEtcdPod(ctx, d); err != nil {
-		return id, err
-	} else if own != nil {
-		sources = append(sources, own)
+	own, err := r.ownEtcdPod(ctx, d)
+	if err != nil {
+		return MemberIdentity{}, err
 	}
+	var fromBackup []byte
 	if p, err := r.backupPodPath(d, "etcd"); err == nil {
-		if b, err := r.opts.Recovery.ReadFile(ctx, p); err == nil {
-			sources = append(sources, b)
-		}
+		fromBackup, _ = r.opts.Recovery.ReadFile(ctx, p)
 	}
-	for _, src := range sources {
-		got, err := MemberFromEtcdPod(src)
-		if err != nil {
-			continue
-		}
-		if id.Name == "" {
-			id.Name = got.Name
-		}
-		if id.PeerURL == "" && (got.Name == id.Name || got.Name == "") {
-			id.PeerURL = got.PeerURL
-		}
-		if id.Name != "" && id.PeerURL != "" {
-			break
-		}
-	}
-	if id.Name == "" {
-		id.Name = r.opts.Recovery.Name()
-	}
-	if id.PeerURL == "" {
-		return id, fmt.Errorf("%w: the peer URL of member %s is not in its etcd-pod.yaml; set Options.PeerURL", ErrInvalidOptions, id.Name)
-	}
-	return id, nil
+	return resolveIdentity(r.opts.MemberName, r.opts.PeerURL, r.opts.Recovery.Name(), own, fromBackup)
 }
 
 func (r *runner) restoreSnapshot(ctx context.Context, progress func(string)) error {
@@ -157,27 +132,17 @@ func (r *runner) restoreSnapshot(ctx context.Context, progress func(string)) err
 // writeRestorePod stages the snapshot in EtcdBackupDir/snapshot.db and
 // starts the restore pod: the cluster's own restore-etcd-pod when the host
 // has it (as cluster-restore.sh does), else one built from the host's etcd
-// pod by BuildRestorePod.
+// pod by BuildRestorePod. A snapshot.db already staged is used only when
+// its content (sha256) is the backup's; any other one, left by an earlier
+// attempt or by cluster-restore.sh, is moved aside first. The restore pod
+// removes the staged copy once it restored it, as the cluster's does.
 func (r *runner) writeRestorePod(ctx context.Context, h host.Host, rec *BackupRecord, d StateData, id MemberIdentity, token, revJSON string, progress func(string)) error {
-	if err := h.MkdirAll(ctx, r.opts.EtcdBackupDir, 0o700); err != nil {
-		return err
-	}
+	step := "restore-snapshot/" + h.Name()
 	staged := path.Join(r.opts.EtcdBackupDir, "snapshot.db")
-	src := path.Join(rec.Dir, rec.Snapshot)
-	srcInfo, err := h.Stat(ctx, src)
-	if err != nil {
-		return err
-	}
-	if cur, err := h.Stat(ctx, staged); err != nil || cur.Size != srcInfo.Size {
-		progress("copying the snapshot to " + staged)
-		if err := copyOnHost(ctx, h, src, staged, 0o600); err != nil {
-			return fmt.Errorf("staging the snapshot on %s: %w", h.Name(), err)
-		}
-	}
-
+	ownPod := false
 	var manifest []byte
 	if own, err := h.ReadFile(ctx, ClusterRestorePodPath); err == nil {
-		manifest = own
+		manifest, ownPod = own, true
 		progress("using the cluster's restore pod " + ClusterRestorePodPath)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
@@ -207,7 +172,14 @@ func (r *runner) writeRestorePod(ctx context.Context, h host.Host, rec *BackupRe
 						}
 					}
 				}
-				bump = RevisionBumpFor(maxRaft, rec.Revision)
+				// The snapshot's consistent index bounds the revisions
+				// issued after it together with maxRaftIndex; unreadable
+				// (a remote host) leaves it 0 and the bump at the default.
+				var ci uint64
+				if p, ok := h.LocalPath(path.Join(rec.Dir, rec.Snapshot)); ok {
+					ci, _ = SnapshotConsistentIndex(ctx, p)
+				}
+				bump = RevisionBumpFor(maxRaft, ci)
 			}
 		}
 		manifest, err = BuildRestorePod(base, RestorePodConfig{Member: id, ClusterToken: token, RevisionBump: bump,
@@ -222,8 +194,48 @@ func (r *runner) writeRestorePod(ctx context.Context, h host.Host, rec *BackupRe
 		}
 		progress("restore pod built from the etcd pod, revision bump " + strconv.FormatUint(bump, 10))
 	}
+	// stop-static-pods moved every etcd-pod.yaml of before this run
+	// aside: one with this content was written by this step, and the
+	// restore pod may already have consumed the staged snapshot.
+	if same, err := sameContent(ctx, h, path.Join(r.opts.ManifestDir, "etcd-pod.yaml"), manifest); err != nil {
+		return err
+	} else if same {
+		return plan.Skip("the restore pod was started by an earlier attempt of this run")
+	}
+	if err := h.MkdirAll(ctx, r.opts.EtcdBackupDir, 0o700); err != nil {
+		return err
+	}
+	if err := r.stageFile(ctx, h, step, path.Join(rec.Dir, rec.Snapshot), staged, progress); err != nil {
+		return fmt.Errorf("staging the snapshot on %s: %w", h.Name(), err)
+	}
+	if ownPod {
+		// The cluster's restore pod sizes its bump from
+		// EtcdBackupDir/revision.json: it must be this run's.
+		if err := r.stageRevisionJSON(ctx, h, step, revJSON, progress); err != nil {
+			return err
+		}
+	}
 	progress("starting restore-etcd static pod")
-	return r.putManifest(ctx, h, "restore-snapshot/"+h.Name(), "etcd", manifest)
+	return r.putManifest(ctx, h, step, "etcd", manifest)
+}
+
+// stageRevisionJSON makes EtcdBackupDir/revision.json the one this run
+// moved out of the data directory (revJSON, "" when there was none): one
+// left there by an earlier restore is moved aside.
+func (r *runner) stageRevisionJSON(ctx context.Context, h host.Host, step, revJSON string, progress func(string)) error {
+	dst := path.Join(r.opts.EtcdBackupDir, "revision.json")
+	if revJSON == dst {
+		return nil
+	}
+	if revJSON != "" {
+		return r.stageFile(ctx, h, step, revJSON, dst, progress)
+	}
+	if moved, err := r.moveAside(ctx, h, step, dst, path.Join(r.opts.AsideDir, "stale")); err != nil {
+		return err
+	} else if moved {
+		progress("moved a revision.json of an earlier restore out of " + r.opts.EtcdBackupDir)
+	}
+	return nil
 }
 
 // putManifest writes a static pod manifest into ManifestDir, moving aside

@@ -65,35 +65,3 @@ func TestCheckVersions(t *testing.T) {
 		})
 	}
 }
-
-func TestRevisionBump(t *testing.T) {
-	cases := []struct {
-		name    string
-		json    string
-		snapRev int64
-		want    uint64
-	}{
-		{"unknown", `{"maxRaftIndex":0}`, 100, DefaultRevisionBump},
-		{"recent snapshot", `{"maxRaftIndex":1000}`, 1000, 200},
-		{"old snapshot", `{"maxRaftIndex":1000}`, 400, 600 + 200},
-		{"max from raftIndex map", `{"raftIndex":{"a":10,"b":5000}}`, 5000, 1000},
-		{"tiny", `{"maxRaftIndex":3}`, 3, 1},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			rec, err := ParseRevisionJSON([]byte(tc.json))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := RevisionBumpFor(rec.MaxRaftIndex, tc.snapRev); got != tc.want {
-				t.Fatalf("bump = %d, want %d", got, tc.want)
-			}
-			if rec.MaxRaftIndex > 0 && uint64(tc.snapRev)+RevisionBumpFor(rec.MaxRaftIndex, tc.snapRev) <= rec.MaxRaftIndex {
-				t.Fatalf("bumped revision does not exceed the last raft index")
-			}
-		})
-	}
-	if _, err := ParseRevisionJSON([]byte("{")); err == nil {
-		t.Error("bad JSON accepted")
-	}
-}

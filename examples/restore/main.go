@@ -11,10 +11,17 @@
 // with sudo. -dry-run checks the backup and prints the plan without
 // touching anything. An interrupted restore resumes where it stopped when
 // run again with the same flags: the plan's state is kept on the recovery
-// host (/var/lib/lifeboat/restore-state.json).
+// host (/var/lib/lifeboat/restore-state.json) with the run's identity (the
+// backup's sha256, the hosts, the restore method). Run with another backup
+// or other hosts while that state is unfinished, the program refuses and
+// names both runs; -abandon-unfinished sets the old state aside (kept) and
+// starts afresh. A finished restore's state is renamed with its finish
+// time, so the next restore on the host starts fresh.
 //
 // Exit codes: 0 restored, 1 failed (run again to resume), 2 bad usage,
-// 3 the backup was refused (nothing was changed), 130 interrupted.
+// 3 the backup was refused (nothing was changed), 4 another restore's
+// unfinished state is on the recovery host (nothing was changed),
+// 130 interrupted.
 package main
 
 import (
@@ -44,6 +51,7 @@ const (
 	exitFailed      = 1
 	exitUsage       = 2
 	exitRefused     = 3
+	exitOtherRun    = 4
 	exitInterrupted = 130
 )
 
@@ -71,6 +79,7 @@ func run(args []string, stdout, stderr io.Writer, dial dialFunc) int {
 		restorePod   = fs.Bool("restore-pod", false, "restore through a static pod running the cluster's etcd image")
 		noCSR        = fs.Bool("skip-csr-approval", false, "leave pending node-bootstrapper CSRs alone")
 		dryRun       = fs.Bool("dry-run", false, "check the backup and print the plan; change nothing")
+		abandon      = fs.Bool("abandon-unfinished", false, "set aside (keep) the unfinished state of another restore on the recovery host and start afresh")
 		interval     = fs.Duration("interval", 0, "how often waits poll (0: the library's 2s)")
 		verbose      = fs.Bool("v", false, "log every action")
 	)
@@ -143,9 +152,10 @@ func run(args []string, stdout, stderr io.Writer, dial dialFunc) int {
 		Kube: kube, Operator: ops, Machine: machines,
 		ClusterVersion: *clusterVer, AllowVersionMismatch: *allowVer,
 		ForceRestorePod: *restorePod, SkipCSRApproval: *noCSR, DryRun: *dryRun,
-		Interval: *interval,
-		Logger:   log,
-		Report:   func(e plan.Event) { fmt.Fprintln(stdout, e.String()) },
+		AbandonUnfinished: *abandon,
+		Interval:          *interval,
+		Logger:            log,
+		Report:            func(e plan.Event) { fmt.Fprintln(stdout, e.String()) },
 	}
 	if *dryRun {
 		p, err := restore.Plan(opts)
@@ -161,10 +171,18 @@ func run(args []string, stdout, stderr io.Writer, dial dialFunc) int {
 	case err == nil && *dryRun:
 		fmt.Fprintln(stdout, "dry run: the backup is usable; nothing was changed")
 		return exitOK
+	case err == nil && (state == nil || state.Restore == nil || state.Backup == nil):
+		fmt.Fprintf(stderr, "restore: the run finished without a restore record\n")
+		return exitFailed
 	case err == nil:
-		fmt.Fprintf(stdout, "restored: revision %d (bumped by %d); moved-aside files are listed in %s on %s\n",
-			state.Restore.NewRevision, state.Restore.RevisionBump, restore.DefaultStatePath, rec.Name())
+		// This run's own record: a finished run's state is retired, so
+		// it cannot be an earlier run's.
+		fmt.Fprintf(stdout, "restored: %s (sha256 %s), revision %d (bumped by %d); moved-aside files are listed in %s on %s\n",
+			state.Backup.Snapshot, state.Backup.SHA256, state.Restore.NewRevision, state.Restore.RevisionBump, state.RetiredTo, rec.Name())
 		return exitOK
+	case errors.Is(err, restore.ErrAnotherRunUnfinished):
+		fmt.Fprintf(stderr, "restore: nothing changed: %v\n", err)
+		return exitOtherRun
 	case errors.Is(err, restore.ErrInvalidOptions):
 		fmt.Fprintf(stderr, "restore: %v\n", err)
 		return exitUsage

@@ -79,7 +79,7 @@ func TestRestoreProgram(t *testing.T) {
 		c.LogTails(t, 30)
 		t.Fatalf("restore: exit %d\n%s%s", code, out.String(), errb.String())
 	}
-	if !strings.Contains(out.String(), "restored: revision") {
+	if !strings.Contains(out.String(), "restored: snapshot_") || !strings.Contains(out.String(), ", revision ") {
 		t.Errorf("output:\n%s", out.String())
 	}
 	if _, err := c.Kube.CoreV1().Namespaces().Get(ctx, "keep-me", metav1.GetOptions{}); err != nil {

@@ -1,7 +1,9 @@
 // Package atomicfile writes files the way a backup must be written: into
 // "<name>.part", synced, then renamed into place and the directory synced,
 // so a reader never sees a partial file under the final name and a failure
-// leaves nothing behind.
+// leaves nothing behind. The part file lies in the final name's directory,
+// so the rename never crosses a filesystem, whatever is mounted where (a
+// backup directory on its own disk, /var/lib/etcd on its own disk).
 package atomicfile
 
 import (

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lifeboat-dev/lifeboat/internal/mounttest"
 )
 
 func TestCommitWritesModeAndRemovesPart(t *testing.T) {
@@ -63,3 +65,24 @@ func TestWriteFileFailingReaderLeavesNothing(t *testing.T) {
 type failingReader struct{}
 
 func (failingReader) Read([]byte) (int, error) { return 0, errors.New("stream broke") }
+
+// TestWriteFileOnMounts writes into directories that are their own
+// filesystems (a real tmpfs and ext4 mount): the part file is staged there,
+// so the commit never renames across a mount.
+func TestWriteFileOnMounts(t *testing.T) {
+	for _, kind := range []mounttest.Kind{mounttest.Tmpfs, mounttest.Ext4} {
+		t.Run(string(kind), func(t *testing.T) {
+			dir := mounttest.Mount(t, kind)
+			p := filepath.Join(dir, "snapshot_2026-11-30_100000.db")
+			if err := WriteFile(p, strings.NewReader("data"), 0o600); err != nil {
+				t.Fatalf("WriteFile on a %s mount: %v", kind, err)
+			}
+			if b, err := os.ReadFile(p); err != nil || string(b) != "data" {
+				t.Fatalf("read back %q, %v", b, err)
+			}
+			if _, err := os.Stat(p + ".part"); !os.IsNotExist(err) {
+				t.Errorf("part file left: %v", err)
+			}
+		})
+	}
+}

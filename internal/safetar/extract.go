@@ -34,6 +34,28 @@ type Linker interface {
 // target cannot create them.
 var ErrLinksUnsupported = errors.New("target cannot create links")
 
+// CanLink reports whether dst can create the links an archive holds.
+func CanLink(dst Target) bool {
+	_, ok := dst.(Linker)
+	return ok
+}
+
+// CheckLinkSupport returns an *EntryError wrapping ErrLinksUnsupported
+// for the first included link among entries when dst cannot create links:
+// the rule Extract applies before writing anything, for a caller that
+// checks ahead of time with the entries Check returned.
+func CheckLinkSupport(entries []Entry, dst Target) error {
+	if CanLink(dst) {
+		return nil
+	}
+	for _, e := range entries {
+		if e.Included && (e.Type == TypeSymlink || e.Type == TypeLink) {
+			return &EntryError{Name: e.Name, Err: ErrLinksUnsupported}
+		}
+	}
+	return nil
+}
+
 // Extract validates the archive (Check on a first reader from open), then
 // extracts the included entries beneath dir of dst from a second reader.
 // dir is an absolute slash-separated path on the target. Nothing is written
@@ -54,19 +76,17 @@ func Extract(ctx context.Context, open func() (io.ReadCloser, error), dst Target
 	if err != nil {
 		return nil, err
 	}
-	linker, canLink := dst.(Linker)
-	for _, e := range entries {
-		if e.Included && (e.Type == TypeSymlink || e.Type == TypeLink) && !canLink {
-			return nil, &EntryError{Name: e.Name, Err: ErrLinksUnsupported}
-		}
+	if err := CheckLinkSupport(entries, dst); err != nil {
+		return nil, err
 	}
+	linker, _ := dst.(Linker)
 
 	rc, err = open()
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	tr, closeFn, err := newReader(rc)
+	tr, _, closeFn, err := newReader(rc)
 	if err != nil {
 		return nil, err
 	}

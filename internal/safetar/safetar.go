@@ -51,6 +51,11 @@ type Options struct {
 	// identical); any other error stops the extraction. It is where a
 	// caller moves an existing file aside instead of overwriting it.
 	BeforeWrite func(ctx context.Context, dst string, e Entry, content []byte) error
+	// OnFile, when set, is called by Check with each valid regular file
+	// and a reader of its content (what it leaves unread is read by
+	// Check). An error stops the check. It lets a verifier look at small
+	// files (pod manifests) in the same pass.
+	OnFile func(e Entry, r io.Reader) error
 }
 
 // MaxCompareSize is the largest file whose content BeforeWrite receives.
@@ -106,7 +111,7 @@ func (e *EntryError) Unwrap() error { return e.Err }
 // It returns the entries in archive order.
 func Check(ctx context.Context, r io.Reader, opts Options) ([]Entry, error) {
 	opts = opts.withDefaults()
-	tr, closeFn, err := newReader(r)
+	tr, rest, closeFn, err := newReader(r)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +136,15 @@ func Check(ctx context.Context, r io.Reader, opts Options) ([]Entry, error) {
 		if e.Type == TypeFile {
 			// Read the content so that a truncated archive is found now,
 			// not half way through the extraction.
-			n, err := io.Copy(io.Discard, &ctxReader{ctx: ctx, r: tr})
+			cr := &countReader{r: &ctxReader{ctx: ctx, r: tr}}
+			if opts.OnFile != nil {
+				e.Included = opts.Include == nil || opts.Include(e.Name)
+				if err := opts.OnFile(e, cr); err != nil {
+					return nil, &EntryError{Name: hdr.Name, Err: err}
+				}
+			}
+			_, err := io.Copy(io.Discard, cr)
+			n := cr.n
 			if err != nil {
 				return nil, &EntryError{Name: hdr.Name, Err: fmt.Errorf("reading content: %w", err)}
 			}
@@ -145,26 +158,32 @@ func Check(ctx context.Context, r io.Reader, opts Options) ([]Entry, error) {
 		e.Included = opts.Include == nil || opts.Include(e.Name)
 		entries = append(entries, e)
 	}
+	// Reading to the end checks the gzip trailer (CRC and length).
+	if _, err := io.Copy(io.Discard, &ctxReader{ctx: ctx, r: rest}); err != nil {
+		return nil, fmt.Errorf("reading tar archive: %w", err)
+	}
 	if err := v.recheckLinks(); err != nil {
 		return nil, err
 	}
 	return entries, nil
 }
 
-func newReader(r io.Reader) (*tar.Reader, func(), error) {
+// newReader returns a tar reader of r (gunzipped when r starts with the
+// gzip magic) and the stream it reads, to drain after the last entry.
+func newReader(r io.Reader) (*tar.Reader, io.Reader, func(), error) {
 	br := bufio.NewReader(r)
 	magic, err := br.Peek(2)
 	if err != nil && err != io.EOF {
-		return nil, nil, fmt.Errorf("reading tar archive: %w", err)
+		return nil, nil, nil, fmt.Errorf("reading tar archive: %w", err)
 	}
 	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, nil, fmt.Errorf("reading gzip stream: %w", err)
+			return nil, nil, nil, fmt.Errorf("reading gzip stream: %w", err)
 		}
-		return tar.NewReader(zr), func() { zr.Close() }, nil
+		return tar.NewReader(zr), zr, func() { zr.Close() }, nil
 	}
-	return tar.NewReader(br), func() {}, nil
+	return tar.NewReader(br), br, func() {}, nil
 }
 
 type validator struct {
@@ -353,6 +372,17 @@ func (v *validator) recheckLinks() error {
 		}
 	}
 	return nil
+}
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 type ctxReader struct {
