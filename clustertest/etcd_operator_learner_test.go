@@ -3,6 +3,7 @@ package clustertest
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -106,4 +107,95 @@ func compareResourceVersion(a, b string) int {
 		return 1
 	}
 	return 0
+}
+
+// TestEtcdOperatorRemovesOrphanedLearner holds etcd's single learner slot
+// with a learner whose peer URL is no host's (its machine was deleted
+// before it started) while a master's member is being replaced as in
+// runbook 2.4.2. Before the fix the operator's every attempt to add the
+// replacement failed with "too many learner members in cluster" and the
+// rollout never finished; cluster-etcd-operator removes the members of
+// machines that are gone, so the orphan is removed (event MemberRemove),
+// the replacement joins as a learner, is promoted, and the rollout
+// completes with three voters.
+func TestEtcdOperatorRemovesOrphanedLearner(t *testing.T) {
+	c := Start(t, fastOptions())
+	ctx := t.Context()
+	victim := c.Masters()[2]
+	h := c.Host(victim)
+	if err := h.MkdirAll(ctx, "/var/lib/etcd-backup", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, mv := range [][2]string{
+		{"/etc/kubernetes/manifests/etcd-pod.yaml", "/var/lib/etcd-backup/etcd-pod.yaml"},
+		{"/var/lib/etcd", "/tmp/etcd"},
+	} {
+		if err := h.Move(ctx, mv[0], mv[1]); err != nil {
+			t.Fatalf("mv %s: %v", mv[0], err)
+		}
+	}
+	cli, err := c.EtcdClient(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	list, err := cli.MemberList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range list.Members {
+		if m.Name == victim {
+			if _, err := cli.MemberRemove(ctx, m.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphanPeer := "https://" + l.Addr().String()
+	_ = l.Close()
+	orphan, err := cli.MemberAddAsLearner(ctx, []string{orphanPeer})
+	if err != nil {
+		t.Fatalf("adding the orphaned learner: %v", err)
+	}
+
+	st, err := staticPodStatus(ctx, c, "etcd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forceRedeployment(t, c, "etcd")
+	waitAllAtRevision(t, c, "etcd", st.LatestAvailableRevision, 3)
+	waitEtcdMessage(t, c, condEtcdMembersAvailable, "3 members are available")
+
+	list, err = cli.MemberList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range list.Members {
+		if m.ID == orphan.Member.ID {
+			t.Errorf("orphaned learner %x (%s) is still a member", m.ID, orphanPeer)
+		}
+		if m.IsLearner {
+			t.Errorf("member %s is still a learner after the rollout completed", memberDisplayName(m))
+		}
+		names = append(names, m.Name)
+	}
+	if len(list.Members) != 3 || !slices.Contains(names, victim) {
+		t.Errorf("members after the rollout: %v, want 3 voters including %s", names, victim)
+	}
+	eventually(t, 20*time.Second, "MemberRemove event for the orphaned learner", func(ctx context.Context) (bool, string) {
+		evs, err := c.Kube.CoreV1().Events(nsEtcdOperator).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, e := range evs.Items {
+			if e.Reason == EventMemberRemove && strings.Contains(e.Message, fmt.Sprintf("%x", orphan.Member.ID)) {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%d events, none MemberRemove for %x", len(evs.Items), orphan.Member.ID)
+	})
 }

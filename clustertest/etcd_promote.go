@@ -25,6 +25,8 @@ import (
 const (
 	EventMemberAddAsLearner = "MemberAddAsLearner"
 	EventMemberPromote      = "MemberPromote"
+	// EventMemberRemove: a learner whose host is gone was removed.
+	EventMemberRemove = "MemberRemove"
 
 	nsEtcdOperator = "openshift-etcd-operator"
 	// votersKey caches the client over the voting members' client URLs.
@@ -45,6 +47,59 @@ func (c *Cluster) etcdVotersClient(members []*etcdserverpb.Member) (*clientv3.Cl
 		return nil, errors.New("no started voting etcd member")
 	}
 	return c.etcdClientFor(votersKey, eps)
+}
+
+// errLearnerPending: a member is not added while another is a learner.
+var errLearnerPending = errors.New("waiting for the pending etcd learner to start and be promoted")
+
+// firstLearner is the first learner in members, or nil.
+func firstLearner(members []*etcdserverpb.Member) *etcdserverpb.Member {
+	for _, m := range members {
+		if m.IsLearner {
+			return m
+		}
+	}
+	return nil
+}
+
+// reconcileLearners removes the learners of hosts that are gone, then
+// promotes the started, caught-up ones. Failures are logged only.
+func (c *Cluster) reconcileLearners(ctx context.Context) {
+	c.removeOrphanLearners(ctx)
+	c.promoteLearners(ctx)
+}
+
+// removeOrphanLearners removes every learner whose peer URL is no master
+// host's (its machine was deleted, or the host lost, before it started or
+// was promoted), as cluster-etcd-operator removes the members of machines
+// that are gone; otherwise it would hold etcd's single learner slot and no
+// replacement master could ever join. A learner does not vote, so removing
+// it never costs quorum. Voting members are left to the tool under test.
+func (c *Cluster) removeOrphanLearners(ctx context.Context) {
+	members, err := c.memberList(ctx)
+	if err != nil {
+		return
+	}
+	log := c.controllerLogger()
+	for _, m := range members {
+		if !m.IsLearner || c.nodeForPeerURL(m.PeerURLs) != "" {
+			continue
+		}
+		cl, err := c.etcdVotersClient(members)
+		if err != nil {
+			log.Debug("removing orphaned etcd learner", "member", memberDisplayName(m), "err", err)
+			return
+		}
+		rctx, cancel := context.WithTimeout(ctx, etcdCallTimeout)
+		_, err = cl.MemberRemove(rctx, m.ID)
+		cancel()
+		if err != nil {
+			log.Debug("removing orphaned etcd learner", "member", memberDisplayName(m), "err", err)
+			continue
+		}
+		log.Info("orphaned etcd learner removed", "member", memberDisplayName(m), "id", fmt.Sprintf("%x", m.ID))
+		c.etcdOperatorEvent(ctx, EventMemberRemove, fmt.Sprintf("removed learner member %s (%x): no master host has its peer URL %v", memberDisplayName(m), m.ID, m.PeerURLs))
+	}
 }
 
 // promoteLearners promotes every started learner that answers a

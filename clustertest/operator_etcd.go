@@ -31,7 +31,12 @@ import (
 //     --initial-cluster-state=existing and the current members as
 //     --initial-cluster; the simulated kubelet starts it on an empty data
 //     directory and it joins. A learner does not vote, so adding one never
-//     costs quorum. Every pass promotes each started learner that answers a
+//     costs quorum. Like cluster-etcd-operator it adds one learner at a
+//     time (etcd allows one by default): while a member is a learner no
+//     other is added, and the master whose member was added but has not
+//     started is installed first. Every pass, whatever the installer does,
+//     removes each learner whose peer URL is no master host's (event
+//     MemberRemove) and promotes each started learner that answers a
 //     serializable read (MemberPromote, event MemberPromote; etcd refuses
 //     until the learner has caught up with the leader, and the next pass
 //     tries again). A stale data directory left on such a host is moved
@@ -70,11 +75,15 @@ func wrapEtcd(o *operatorv1.Etcd) *staticPodObject {
 
 // syncEtcdOperator is one pass of the etcd operator.
 func (c *Cluster) syncEtcdOperator(ctx context.Context) error {
+	// Learners are promoted and orphaned learners removed whatever the
+	// installer does: an install that waits for a learner's promotion
+	// (errLearnerPending) must not hold the promotion back.
+	c.reconcileLearners(ctx)
 	o, err := c.syncStaticPodOperator(ctx, etcdOperator, &etcdInstaller{c: c})
 	if err != nil {
 		return err
 	}
-	c.promoteLearners(ctx)
+	c.reconcileLearners(ctx)
 	conds, err := c.etcdMemberConditions(ctx)
 	if err != nil {
 		return err
@@ -316,25 +325,32 @@ func (e *etcdInstaller) newRevisionForNewNode() bool { return true }
 
 // firstChoices are the masters without a started member: scaling up before
 // restarting existing members keeps a two-member cluster from losing quorum
-// while one of them restarts.
+// while one of them restarts. A master whose member was added but has not
+// started comes first: etcd holds one learner at a time, so no other member
+// can be added until it has started and been promoted.
 func (e *etcdInstaller) firstChoices(ctx context.Context) []string {
 	members, err := e.c.memberList(ctx)
 	if err != nil {
 		return nil
 	}
-	var out []string
+	var pending, missing []string
 	for _, n := range e.c.Masters() {
 		h := e.c.Host(n)
 		if h == nil {
 			continue
 		}
-		if !slices.ContainsFunc(members, func(m *etcdserverpb.Member) bool {
-			return m.Name == n && len(m.ClientURLs) > 0
-		}) {
-			out = append(out, n)
+		peer := h.EtcdPeerURL()
+		i := slices.IndexFunc(members, func(m *etcdserverpb.Member) bool {
+			return m.Name == n || slices.Contains(m.PeerURLs, peer)
+		})
+		switch {
+		case i < 0:
+			missing = append(missing, n)
+		case members[i].Name == "" || len(members[i].ClientURLs) == 0:
+			pending = append(pending, n)
 		}
 	}
-	return out
+	return append(pending, missing...)
 }
 
 func (e *etcdInstaller) start(ctx context.Context, node string, h *Host, revision int32) error {
@@ -349,6 +365,12 @@ func (e *etcdInstaller) start(ctx context.Context, node string, h *Host, revisio
 	})
 	switch {
 	case mine < 0:
+		// One learner at a time, as cluster-etcd-operator scales up (and
+		// etcd allows one learner by default): wait until the pending one
+		// has started and been promoted.
+		if l := firstLearner(members); l != nil {
+			return fmt.Errorf("adding etcd member %s: %w: %s", node, errLearnerPending, memberDisplayName(l))
+		}
 		// Everything that needs the API comes first. The member joins as a
 		// learner, which does not vote: adding it keeps quorum (and the
 		// API), unlike adding a voter to a one- or two-member cluster.
