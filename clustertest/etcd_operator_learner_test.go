@@ -150,13 +150,29 @@ func TestEtcdOperatorRemovesOrphanedLearner(t *testing.T) {
 			}
 		}
 	}
+	waitEtcdMessage(t, c, condEtcdMembersAvailable, "2 members are available")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	orphanPeer := "https://" + l.Addr().String()
 	_ = l.Close()
-	orphan, err := cli.MemberAddAsLearner(ctx, []string{orphanPeer})
+	// Through the survivors only: the removed member may still hold a
+	// request it will never answer.
+	var eps []string
+	for _, n := range c.Masters() {
+		if n != victim {
+			eps = append(eps, c.Host(n).EtcdClientURL())
+		}
+	}
+	survivors, err := newEtcdClient(eps, c.EtcdTLS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer survivors.Close()
+	actx, cancel := context.WithTimeout(ctx, time.Minute)
+	orphan, err := survivors.MemberAddAsLearner(actx, []string{orphanPeer})
+	cancel()
 	if err != nil {
 		t.Fatalf("adding the orphaned learner: %v", err)
 	}
