@@ -43,9 +43,11 @@ type SnapshotOptions struct {
 	// "snapshot_<timestamp>.db" with the time from Now.
 	Name string
 	// Endpoint is the client URL of the member to stream from; it must be
-	// healthy. Empty means the first of the client's endpoints to answer as
-	// a healthy follower, else the healthy leader (a snapshot blocks the
-	// member serving it; followers spare the leader).
+	// a healthy voting member. Empty means the first of the client's
+	// endpoints to answer as a healthy voting follower, else the healthy
+	// leader (a snapshot blocks the member serving it; followers spare the
+	// leader). Learners (masters the etcd operator is still adding) are
+	// never chosen: their data may lag behind the cluster's.
 	Endpoint string
 	// Progress, when set, is called from Snapshot's goroutine after each
 	// write with the number of bytes written so far.
@@ -171,8 +173,11 @@ type memberStatus struct {
 }
 
 // chooseMember asks the candidate endpoints for their status and picks
-// the wanted one (which must be healthy) or the first healthy follower to
-// answer, else the healthy leader.
+// the wanted one (which must be a healthy voter) or the first healthy
+// voting follower to answer, else the healthy leader. A learner answers
+// Status (and would serve a snapshot), but it is not part of the quorum
+// and may not have caught up: it is skipped, as etcd's client skips
+// learners when it syncs its endpoints.
 func chooseMember(ctx context.Context, c SnapshotClient, want string, timeout time.Duration, log *slog.Logger) (*memberStatus, error) {
 	if timeout == 0 {
 		timeout = 5 * time.Second
@@ -209,6 +214,9 @@ func chooseMember(ctx context.Context, c SnapshotClient, want string, timeout ti
 		a := <-answers
 		if err := ctx.Err(); err != nil {
 			return nil, err
+		}
+		if a.err == nil && a.resp.IsLearner {
+			a.err = errors.New("member is a learner: its data may lag behind the cluster's; snapshot a voting member")
 		}
 		if a.err != nil {
 			log.Warn("etcd member not usable for a snapshot", "endpoint", a.ep, "err", a.err)

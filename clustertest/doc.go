@@ -59,8 +59,9 @@
 // that the nodes reach one at a time (NodeInstallerProgressing in the
 // installer's words, "2 nodes are at revision 6; 1 nodes are at revision
 // 7"); the etcd operator adds a member for a master that has none before it
-// restarts the others, and writes EtcdMembersAvailable from the members'
-// real health ("2 of 3 members are available, <node> is unhealthy"); a new
+// restarts the others (as a learner, promoted once caught up, with the
+// events MemberAddAsLearner and MemberPromote), and writes
+// EtcdMembersAvailable from the members' real health ("2 of 3 members are available, <node> is unhealthy"); a new
 // Machine goes Provisioning to Running with a new host, Node and nodeRef,
 // and a deleted one takes its Node and host along (its etcd member stays
 // listed until someone removes it); a powered-off machine's Node turns

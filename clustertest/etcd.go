@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,6 +63,9 @@ type EtcdCluster struct {
 	binary    string
 	logger    *slog.Logger
 	clientTLS TLSFiles
+	// extraArgs are EtcdOptions.ExtraArgs (and the quota), for learners
+	// added later.
+	extraArgs []string
 
 	mu      sync.Mutex
 	ctx     context.Context // ends on Close
@@ -223,6 +227,10 @@ func (c *EtcdCluster) bootstrap(ctx context.Context, opts EtcdOptions) error {
 			QuotaBackendBytes: opts.QuotaBackendBytes,
 		})
 		m.args = append(m.args, opts.ExtraArgs...)
+	}
+	c.extraArgs = slices.Clone(opts.ExtraArgs)
+	if opts.QuotaBackendBytes > 0 {
+		c.extraArgs = append(c.extraArgs, "--quota-backend-bytes="+strconv.FormatInt(opts.QuotaBackendBytes, 10))
 	}
 	// Start members one after the other, each once the previous one serves
 	// its peer URL. etcd bootstrapping a new cluster first asks every peer
@@ -388,12 +396,17 @@ func (c *EtcdCluster) waitSurvivors() {
 	closed := c.closed
 	c.mu.Unlock()
 	var eps []string
+	voters := 0
 	for _, m := range c.Members {
+		if m.IsLearner() {
+			continue // learners neither vote nor serve linearizable reads
+		}
+		voters++
 		if m.Running() {
 			eps = append(eps, m.ClientURL)
 		}
 	}
-	if closed || len(eps) < len(c.Members)/2+1 {
+	if closed || len(eps) < voters/2+1 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)

@@ -28,9 +28,11 @@ type EtcdMember struct {
 
 	cluster *EtcdCluster
 	args    []string
+	id      uint64 // known for members added by AddLearner
 
-	mu   sync.Mutex
-	proc *process
+	mu      sync.Mutex
+	proc    *process
+	learner bool // added by AddLearner, not yet promoted
 }
 
 // launch starts the member's process unless it is running.
@@ -63,7 +65,8 @@ func (m *EtcdMember) current() *process {
 	return m.proc
 }
 
-// waitReady polls the member until it serves a linearizable read, its
+// waitReady polls the member until it serves a linearizable read (a
+// serializable one for a learner, which refuses linearizable reads), its
 // process exits, or ctx ends.
 func (m *EtcdMember) waitReady(ctx context.Context) error {
 	p := m.current()
@@ -93,7 +96,11 @@ func (m *EtcdMember) waitReady(ctx context.Context) error {
 			return false, m.exitError(p)
 		default:
 		}
-		last = etcdReadOnce(ctx, cl)
+		if m.IsLearner() {
+			last = etcdSerializableReadOnce(ctx, cl)
+		} else {
+			last = etcdReadOnce(ctx, cl)
+		}
 		return last == nil, nil
 	})
 	if err != nil && !p.running() {

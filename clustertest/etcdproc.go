@@ -70,6 +70,15 @@ func etcdReadOnce(ctx context.Context, cl *clientv3.Client) error {
 	return err
 }
 
+// etcdSerializableReadOnce does one serializable read, bounded to a second:
+// what a learner serves.
+func etcdSerializableReadOnce(ctx context.Context, cl *clientv3.Client) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	_, err := cl.Get(ctx, "health", clientv3.WithSerializable())
+	return err
+}
+
 // IssueEtcdMemberCerts issues a member's serving certificate
 // ("etcd-serving-<name>", server and client usage, for 127.0.0.1 and
 // localhost) and peer certificate ("etcd-peer-<name>", both usages), as the

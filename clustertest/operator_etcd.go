@@ -25,20 +25,32 @@ import (
 //   - installing a revision on a master whose member is missing from the
 //     etcd member list (a replaced machine, a member removed after its data
 //     directory was moved aside, the other masters after a restore) first
-//     adds the member (MemberAdd with the host's peer URL), then writes an
-//     etcd-pod.yaml with --initial-cluster-state=existing and the current
-//     members as --initial-cluster; the simulated kubelet starts it on an
-//     empty data directory and it joins. A stale data directory left on such
-//     a host is moved aside to /var/lib/etcd-backup/member-<time>, never
-//     deleted. The node is at the new revision once its member answers a
+//     adds the member as a learner (MemberAddAsLearner with the host's peer
+//     URL, event MemberAddAsLearner), then writes an etcd-pod.yaml with
+//     --initial-cluster-state=existing and the current members as
+//     --initial-cluster; the simulated kubelet starts it on an empty data
+//     directory and it joins. A learner does not vote, so adding one never
+//     costs quorum. Like cluster-etcd-operator it adds one learner at a
+//     time (etcd allows one by default): while a member is a learner no
+//     other is added, and the master whose member was added but has not
+//     started is installed first. Every pass, whatever the installer does,
+//     removes each learner whose peer URL is no master host's (event
+//     MemberRemove) and promotes each started learner that answers a
+//     serializable read (MemberPromote, event MemberPromote; etcd refuses
+//     until the learner has caught up with the leader, and the next pass
+//     tries again). A stale data directory left on such a host is moved
+//     aside to /var/lib/etcd-backup/member-<time>, never deleted. The node
+//     is at the new revision once its member is a voter and answers a
 //     linearizable read.
 //   - a new master Node makes a new revision (its member changes the
 //     initial cluster), so a re-created master machine gets its member
 //     without a forced redeployment; a member moved aside on an existing
 //     node needs the forced redeployment, as in runbook 2.4.2 and 5.3.
 //   - EtcdMembersAvailable, EtcdMembersDegraded and EtcdMembersProgressing
-//     come from the real members: each started member gets a linearizable
-//     read on its own client URL with a short timeout; the messages are
+//     come from the real members: each started member gets a read on its own
+//     client URL with a short timeout (linearizable for a voter,
+//     serializable for a learner, as cluster-etcd-operator checks them);
+//     quorum counts voters only; the messages are
 //     cluster-etcd-operator's ("3 members are available", "2 of 3 members
 //     are available, master-1 is unhealthy", "... NAME-PENDING-<host> has
 //     not started"). The ClusterOperator etcd's Available and Degraded follow.
@@ -62,10 +74,15 @@ func wrapEtcd(o *operatorv1.Etcd) *staticPodObject {
 
 // syncEtcdOperator is one pass of the etcd operator.
 func (c *Cluster) syncEtcdOperator(ctx context.Context) error {
+	// Learners are promoted and orphaned learners removed whatever the
+	// installer does: an install that waits for a learner's promotion
+	// (errLearnerPending) must not hold the promotion back.
+	c.reconcileLearners(ctx)
 	o, err := c.syncStaticPodOperator(ctx, etcdOperator, &etcdInstaller{c: c})
 	if err != nil {
 		return err
 	}
+	c.reconcileLearners(ctx)
 	conds, err := c.etcdMemberConditions(ctx)
 	if err != nil {
 		return err
@@ -131,7 +148,7 @@ func (c *Cluster) etcdClientFor(key string, endpoints []string) (*clientv3.Clien
 // pruneEtcdHealthClients closes the cached clients of endpoints no member
 // has any more.
 func (c *Cluster) pruneEtcdHealthClients(members []*etcdserverpb.Member) {
-	keep := map[string]bool{"*": true}
+	keep := map[string]bool{"*": true, votersKey: true}
 	for _, m := range members {
 		for _, u := range m.ClientURLs {
 			keep[u] = true
@@ -183,15 +200,21 @@ func (c *Cluster) memberList(ctx context.Context) ([]*etcdserverpb.Member, error
 	return resp.Members, nil
 }
 
-// memberHealthy does a linearizable read on the member's own client URL.
-func (c *Cluster) memberHealthy(ctx context.Context, clientURL string) bool {
+// memberHealthy reads the key "health" on the member's own client URL:
+// linearizably for a voter, serializably for a learner (which refuses
+// linearizable reads), as cluster-etcd-operator's health check does.
+func (c *Cluster) memberHealthy(ctx context.Context, clientURL string, learner bool) bool {
 	cl, err := c.etcdClientFor(clientURL, []string{clientURL})
 	if err != nil {
 		return false
 	}
 	ctx, cancel := context.WithTimeout(ctx, etcdHealthTimeout)
 	defer cancel()
-	_, err = cl.Get(ctx, "health")
+	var opts []clientv3.OpOption
+	if learner {
+		opts = append(opts, clientv3.WithSerializable())
+	}
+	_, err = cl.Get(ctx, "health", opts...)
 	return err == nil
 }
 
@@ -228,7 +251,7 @@ func (c *Cluster) etcdMemberConditions(ctx context.Context) ([]operatorv1.Operat
 		go func() {
 			defer wg.Done()
 			for _, u := range m.ClientURLs {
-				if c.memberHealthy(ctx, u) {
+				if c.memberHealthy(ctx, u, m.IsLearner) {
 					healthy[i] = true
 					return
 				}
@@ -238,7 +261,14 @@ func (c *Cluster) etcdMemberConditions(ctx context.Context) ([]operatorv1.Operat
 	wg.Wait()
 	c.pruneEtcdHealthClients(members)
 	var available, unhealthy, unstarted []string
+	voters, healthyVoters := 0, 0
 	for i, m := range members {
+		if !m.IsLearner {
+			voters++
+			if healthy[i] && m.Name != "" {
+				healthyVoters++
+			}
+		}
 		switch {
 		case len(m.ClientURLs) == 0 || m.Name == "":
 			unstarted = append(unstarted, memberDisplayName(m))
@@ -260,7 +290,7 @@ func (c *Cluster) etcdMemberConditions(ctx context.Context) ([]operatorv1.Operat
 	if len(unstarted) > 0 {
 		conds[1].Status, conds[1].Reason, conds[1].Message = operatorv1.ConditionTrue, "MembersNotStarted", msg
 	}
-	if len(available) <= len(members)/2 {
+	if healthyVoters <= voters/2 {
 		conds[2].Status, conds[2].Reason = operatorv1.ConditionFalse, "NoQuorum"
 	}
 	return conds, nil
@@ -294,25 +324,32 @@ func (e *etcdInstaller) newRevisionForNewNode() bool { return true }
 
 // firstChoices are the masters without a started member: scaling up before
 // restarting existing members keeps a two-member cluster from losing quorum
-// while one of them restarts.
+// while one of them restarts. A master whose member was added but has not
+// started comes first: etcd holds one learner at a time, so no other member
+// can be added until it has started and been promoted.
 func (e *etcdInstaller) firstChoices(ctx context.Context) []string {
 	members, err := e.c.memberList(ctx)
 	if err != nil {
 		return nil
 	}
-	var out []string
+	var pending, missing []string
 	for _, n := range e.c.Masters() {
 		h := e.c.Host(n)
 		if h == nil {
 			continue
 		}
-		if !slices.ContainsFunc(members, func(m *etcdserverpb.Member) bool {
-			return m.Name == n && len(m.ClientURLs) > 0
-		}) {
-			out = append(out, n)
+		peer := h.EtcdPeerURL()
+		i := slices.IndexFunc(members, func(m *etcdserverpb.Member) bool {
+			return m.Name == n || slices.Contains(m.PeerURLs, peer)
+		})
+		switch {
+		case i < 0:
+			missing = append(missing, n)
+		case members[i].Name == "" || len(members[i].ClientURLs) == 0:
+			pending = append(pending, n)
 		}
 	}
-	return out
+	return append(pending, missing...)
 }
 
 func (e *etcdInstaller) start(ctx context.Context, node string, h *Host, revision int32) error {
@@ -327,25 +364,32 @@ func (e *etcdInstaller) start(ctx context.Context, node string, h *Host, revisio
 	})
 	switch {
 	case mine < 0:
-		// Everything that needs the API comes first: once the member is
-		// added, a one- or two-member cluster has no quorum (and so no API)
-		// until it starts.
+		// One learner at a time, as cluster-etcd-operator scales up (and
+		// etcd allows one learner by default): wait until the pending one
+		// has started and been promoted.
+		if l := firstLearner(members); l != nil {
+			return fmt.Errorf("adding etcd member %s: %w: %s", node, errLearnerPending, memberDisplayName(l))
+		}
+		// Everything that needs the API comes first. The member joins as a
+		// learner, which does not vote: adding it keeps quorum (and the
+		// API), unlike adding a voter to a one- or two-member cluster.
 		if err := c.ensureMemberSecrets(ctx, h); err != nil {
 			return err
 		}
 		if err := moveAsideEtcdData(ctx, h); err != nil {
 			return err
 		}
-		cl, err := c.etcdMembersClient(ctx)
+		cl, err := c.etcdVotersClient(members)
 		if err != nil {
 			return err
 		}
 		actx, cancel := context.WithTimeout(ctx, etcdCallTimeout)
-		resp, err := cl.MemberAdd(actx, []string{peer})
+		resp, err := cl.MemberAddAsLearner(actx, []string{peer})
 		cancel()
 		if err != nil {
-			return fmt.Errorf("adding etcd member %s (%s): %w", node, peer, err)
+			return fmt.Errorf("adding etcd member %s (%s) as a learner: %w", node, peer, err)
 		}
+		c.etcdOperatorEvent(ctx, EventMemberAddAsLearner, fmt.Sprintf("added learner member %s (%x) with peer URL %s", node, resp.Member.ID, peer))
 		members = resp.Members
 	case members[mine].Name == "":
 		// Added before but never started: start it on an empty data dir.
@@ -477,8 +521,8 @@ func (e *etcdInstaller) done(ctx context.Context, node string, h *Host, revision
 		return false, nil
 	}
 	i := slices.IndexFunc(members, func(m *etcdserverpb.Member) bool { return m.Name == node })
-	if i < 0 || len(members[i].ClientURLs) == 0 {
-		return false, nil
+	if i < 0 || len(members[i].ClientURLs) == 0 || members[i].IsLearner {
+		return false, nil // a learner is done once promoted (promoteLearners)
 	}
-	return c.memberHealthy(ctx, members[i].ClientURLs[0]), nil
+	return c.memberHealthy(ctx, members[i].ClientURLs[0], false), nil
 }

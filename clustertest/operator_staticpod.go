@@ -90,7 +90,7 @@ type staticPodInstaller interface {
 	start(ctx context.Context, node string, h *Host, revision int32) error
 	// done reports whether node runs revision.
 	done(ctx context.Context, node string, h *Host, revision int32, since time.Time) (bool, error)
-	// firstChoices names nodes to install before the others.
+	// firstChoices names nodes to install before the others, in order.
 	firstChoices(ctx context.Context) []string
 	// newRevisionForNewNode reports whether a new master makes a new
 	// revision (etcd: its initial cluster changes) rather than just getting
@@ -420,14 +420,17 @@ func (c *Cluster) progressInstall(ctx context.Context, op *staticPodOperator, in
 		return nil
 	}
 	first := inst.firstChoices(ctx)
+	rank := func(node string) int { // first choices in their order, then the rest
+		if i := slices.Index(first, node); i >= 0 {
+			return i
+		}
+		return len(first)
+	}
 	slices.SortStableFunc(candidates, func(a, b int) int {
 		na, nb := st.NodeStatuses[a], st.NodeStatuses[b]
-		fa, fb := slices.Contains(first, na.NodeName), slices.Contains(first, nb.NodeName)
-		switch {
-		case fa && !fb:
-			return -1
-		case fb && !fa:
-			return 1
+		switch ra, rb := rank(na.NodeName), rank(nb.NodeName); {
+		case ra != rb:
+			return ra - rb
 		case na.CurrentRevision != nb.CurrentRevision:
 			return int(na.CurrentRevision - nb.CurrentRevision)
 		}

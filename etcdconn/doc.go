@@ -40,7 +40,10 @@
 // Failure to reach the cluster is *ConnectError wrapping ErrUnreachable and,
 // when a TLS handshake shows the cause, ErrServerUntrusted (the members'
 // certificates are not signed by the CA bundle: wrong ETCDCTL_CACERT) or
-// ErrClientRejected (the members refuse the client certificate). File and
+// ErrClientRejected (the members refuse the client certificate), or
+// ErrOnlyLearners (only learners answered: members the etcd operator is
+// still adding, which refuse linearizable requests and member management;
+// a client keeps no learner endpoint when a voting member answers). File and
 // OS causes stay in the chain (errors.Is(err, fs.ErrNotExist)).
 //
 // Certificate and key contents are never logged or put in errors.

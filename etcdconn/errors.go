@@ -31,6 +31,11 @@ var (
 	// expired, or no certificate given to a server that requires one).
 	// Wrapped together with ErrUnreachable.
 	ErrClientRejected = errors.New("client certificate rejected by etcd")
+	// ErrOnlyLearners: the only endpoints that answered are learners,
+	// members that do not vote yet and refuse linearizable requests and
+	// member management ("etcdserver: rpc not supported for learner").
+	// Wrapped together with ErrUnreachable.
+	ErrOnlyLearners = errors.New("only etcd learners answered")
 )
 
 // ConfigError reports a setting New or FromEnv cannot use.
@@ -76,7 +81,8 @@ func (e *ConfigError) Unwrap() []error {
 type ConnectError struct {
 	Endpoints []string
 	// Kind is ErrServerUntrusted or ErrClientRejected when a TLS handshake
-	// explains the failure, else nil.
+	// explains the failure, ErrOnlyLearners when only learners answered,
+	// else nil.
 	Kind error
 	// Err is what the last attempt returned.
 	Err error

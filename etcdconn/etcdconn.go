@@ -38,8 +38,12 @@ type Config struct {
 	DialTimeout time.Duration
 	// SkipCheck makes New return without contacting the cluster. By default
 	// New asks every endpoint for its status and fails, explaining why (TLS
-	// trust, rejected client certificate, nothing listening), unless at least
-	// one answers. The check does not need quorum.
+	// trust, rejected client certificate, nothing listening, only learners
+	// answering), unless at least one voting member answers. The check does
+	// not need quorum. It also drops the endpoints of learners (members the
+	// etcd operator is still adding, which refuse linearizable requests and
+	// member management) from the client, as etcd's own client does when it
+	// syncs its endpoints; with SkipCheck the endpoints are used as given.
 	SkipCheck bool
 	// Logger receives a debug record of the check; nil discards.
 	Logger *slog.Logger
@@ -151,7 +155,8 @@ func newClient(ctx context.Context, cfg Config, names settings) (*clientv3.Clien
 	if cfg.SkipCheck {
 		return cl, nil
 	}
-	if err := check(ctx, cl, eps, tc, cfg.DialTimeout, logger); err != nil {
+	learners, err := check(ctx, cl, eps, tc, cfg.DialTimeout, logger)
+	if err != nil {
 		cl.Close()
 		var ce *ConnectError
 		if errors.As(err, &ce) {
@@ -159,6 +164,7 @@ func newClient(ctx context.Context, cfg Config, names settings) (*clientv3.Clien
 		}
 		return nil, err
 	}
+	dropLearners(ctx, cl, eps, learners, cfg.DialTimeout, logger)
 	return cl, nil
 }
 
@@ -173,6 +179,8 @@ func hint(kind error, cfg Config, names settings) string {
 		return fmt.Sprintf("%s and %s are not set; etcd requires a client certificate", names.cert, names.key)
 	case errors.Is(kind, ErrClientRejected):
 		return fmt.Sprintf("check %s=%s: etcd does not accept it", names.cert, cfg.CertFile)
+	case errors.Is(kind, ErrOnlyLearners):
+		return fmt.Sprintf("add a voting member's client URL to %s", names.endpoints)
 	}
 	return ""
 }
@@ -272,25 +280,28 @@ func loadKeyPair(certFile, keyFile string, names settings) (tls.Certificate, err
 // the endpoints' TLS itself, to explain (and end early) a failure.
 const probeDelay = 250 * time.Millisecond
 
-// check asks each endpoint for its status; one answer is enough. If none
+// check asks each endpoint for its status; one answer from a voting member
+// is enough. It returns the endpoints that answered as learners. If none
 // answers quickly it also probes each endpoint's TLS: when every endpoint
 // fails the handshake for a TLS reason (untrusted server, rejected client)
 // it gives up at once with that reason instead of waiting for the timeout.
-func check(ctx context.Context, cl *clientv3.Client, eps []string, tc *tls.Config, timeout time.Duration, logger *slog.Logger) error {
+// When only learners answer it fails with ErrOnlyLearners.
+func check(ctx context.Context, cl *clientv3.Client, eps []string, tc *tls.Config, timeout time.Duration, logger *slog.Logger) (learners []string, _ error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	type result struct {
 		ep        string
 		err, kind error
+		learner   bool
 	}
 	statuses := make(chan result, len(eps))
 	for _, ep := range eps {
 		go func() {
 			resp, err := cl.Status(ctx, ep)
 			if err == nil {
-				logger.Debug("etcd endpoint answered", "endpoint", ep, "version", resp.Version, "leader", resp.Leader != 0)
+				logger.Debug("etcd endpoint answered", "endpoint", ep, "version", resp.Version, "leader", resp.Leader != 0, "learner", resp.IsLearner)
 			}
-			statuses <- result{ep: ep, err: err}
+			statuses <- result{ep: ep, err: err, learner: err == nil && resp.IsLearner}
 		}()
 	}
 	probes := make(chan result, len(eps))
@@ -304,8 +315,12 @@ func check(ctx context.Context, cl *clientv3.Client, eps []string, tc *tls.Confi
 		select {
 		case r := <-statuses:
 			statusLeft--
+			if r.err == nil && r.learner {
+				learners = append(learners, r.ep)
+				continue
+			}
 			if r.err == nil {
-				return nil
+				return learners, nil
 			}
 			lastStatus = fmt.Errorf("%s: %w", r.ep, r.err)
 		case <-probeTimer.C:
@@ -333,11 +348,19 @@ func check(ctx context.Context, cl *clientv3.Client, eps []string, tc *tls.Confi
 				first := probeErr[eps[0]]
 				err := &ConnectError{Endpoints: eps, Kind: first.kind, Err: fmt.Errorf("%s: %w", first.ep, first.err)}
 				logger.Debug("etcd endpoints refused TLS", "err", err)
-				return err
+				return nil, err
 			}
 		}
 	}
+	if len(learners) > 0 && lastStatus == nil {
+		err := &ConnectError{Endpoints: eps, Kind: ErrOnlyLearners, Err: fmt.Errorf("%s answered as learners", strings.Join(learners, ","))}
+		logger.Debug("only etcd learners answered", "err", err)
+		return learners, err
+	}
 	cerr := &ConnectError{Endpoints: eps, Err: lastStatus}
+	if len(learners) > 0 {
+		cerr.Kind = ErrOnlyLearners
+	}
 	// Prefer what a probe saw (a TLS reason, "connection refused") to the
 	// status calls' bare deadline.
 	for _, ep := range eps {
@@ -349,7 +372,54 @@ func check(ctx context.Context, cl *clientv3.Client, eps []string, tc *tls.Confi
 		}
 	}
 	logger.Debug("no etcd endpoint answered", "err", cerr)
-	return cerr
+	return learners, cerr
+}
+
+// dropLearners removes the endpoints of learners from the client: those
+// that answered check as learners, and those the member list (serializable,
+// so it needs no quorum) shows as learners. It never removes the last
+// endpoint and never adds one. Failing to list members keeps what check
+// found.
+func dropLearners(ctx context.Context, cl *clientv3.Client, eps, learners []string, timeout time.Duration, logger *slog.Logger) {
+	isLearner := map[string]bool{}
+	for _, ep := range learners {
+		isLearner[hostPort(ep)] = true
+	}
+	lctx, cancel := context.WithTimeout(ctx, timeout)
+	resp, err := cl.MemberList(lctx, clientv3.WithSerializable())
+	cancel()
+	if err == nil {
+		for _, m := range resp.Members {
+			if m.IsLearner {
+				for _, u := range m.ClientURLs {
+					isLearner[hostPort(u)] = true
+				}
+			}
+		}
+	} else {
+		logger.Debug("listing etcd members to find learners", "err", err)
+	}
+	var keep, dropped []string
+	for _, ep := range eps {
+		if isLearner[hostPort(ep)] {
+			dropped = append(dropped, ep)
+		} else {
+			keep = append(keep, ep)
+		}
+	}
+	if len(dropped) == 0 || len(keep) == 0 {
+		return
+	}
+	cl.SetEndpoints(keep...)
+	logger.Debug("dropped etcd learner endpoints", "learners", dropped, "endpoints", keep)
+}
+
+// hostPort is the host:port of an endpoint given as a URL or as host:port.
+func hostPort(ep string) string {
+	if u, err := url.Parse(ep); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return ep
 }
 
 // probeTLS handshakes with ep and reads until the server speaks, to tell a

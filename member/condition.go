@@ -65,4 +65,7 @@ func (a Availability) Names() []string {
 }
 
 // QuorumLost reports whether the counts say that no majority is available.
+// The operator's counts include learners, which do not vote, so this is
+// only an estimate: FindUnhealthyMember uses it only when the member list
+// (which says who is a learner) cannot be read.
 func (a Availability) QuorumLost() bool { return a.Total > 0 && a.Available < quorum(a.Total) }

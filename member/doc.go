@@ -5,9 +5,10 @@
 //
 //   - 2.2, identifying an unhealthy member: FindUnhealthyMember reads the
 //     etcd operator's EtcdMembersAvailable condition (ParseMembersAvailable)
-//     and checks every member's own health in parallel (a linearizable read
-//     through the member's client URL, HealthChecker / DialHealthChecker),
-//     and says when the two disagree.
+//     and checks every member's own health in parallel (through the
+//     member's client URL, HealthChecker / DialHealthChecker: a
+//     linearizable read for a voting member, a serializable one for a
+//     learner, LearnerHealthChecker), and says when the two disagree.
 //   - 2.3, the member's state: DetermineState runs the runbook's checks in
 //     its order (machine instanceState, node unreachable taint or NotReady,
 //     pod etcd-<node> in Error or CrashLoopBackOff) and returns a State with
@@ -25,7 +26,7 @@
 //   - The whole procedures as plans that can be listed (dry run) and run
 //     with progress: ReplacePlan, ReplaceMachinePlan (2.4.1),
 //     ReplaceCrashloopingPlan (2.4.2); their last step is Verify / WaitVerified
-//     (exactly the expected members, started and healthy, etcd pods Running
+//     (exactly the expected members, started, healthy and voting, etcd pods Running
 //     on every master). The redeployment and rollout waits are
 //     lifecycle.ForceRedeploy and lifecycle.WaitAllNodesAtLatestRevision.
 //
@@ -35,9 +36,17 @@
 // satisfies: Cluster (MemberList, MemberRemove) and Dialer (Dial, to reach
 // one member alone for its health check).
 //
+// # Learners
+//
+// The etcd operator adds a master as a learner and promotes it once it has
+// caught up. A learner is a member in its own right here, as in etcd: its
+// health is a serializable read (it refuses linearizable ones), a healthy
+// learner is never the member to replace and RemoveMember refuses it
+// without Force, and quorum counts voting members only.
+//
 // # Errors
 //
-//   - ErrQuorumLost (*QuorumLostError): a majority of members is down;
+//   - ErrQuorumLost (*QuorumLostError): a majority of voting members is down;
 //     replacing one member cannot help, restore from a backup instead
 //     (restore.Plan, runbook 5.3).
 //   - ErrWouldLoseQuorum: RemoveMember refuses a removal that leaves fewer

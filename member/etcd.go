@@ -33,12 +33,25 @@ var (
 	_ Dialer  = (*clientv3.Client)(nil)
 )
 
-// HealthChecker checks one member, reached at one of its client URLs.
+// HealthChecker checks one voting member, reached at one of its client
+// URLs.
 type HealthChecker interface {
 	// CheckHealth returns nil when the member at clientURL serves a
 	// linearizable read (what "etcdctl endpoint health" does). It must
 	// return when ctx ends.
 	CheckHealth(ctx context.Context, clientURL string) error
+}
+
+// LearnerHealthChecker is implemented by a HealthChecker that can also
+// check a learner. A learner does not vote and refuses linearizable reads
+// ("etcdserver: rpc not supported for learner"), so its health is a
+// serializable read on its own client URL, as cluster-etcd-operator checks
+// it. CheckMembers uses CheckLearnerHealth for learners when the checker
+// has it, and CheckHealth otherwise.
+type LearnerHealthChecker interface {
+	// CheckLearnerHealth returns nil when the learner at clientURL serves
+	// a serializable read. It must return when ctx ends.
+	CheckLearnerHealth(ctx context.Context, clientURL string) error
 }
 
 // HealthCheckFunc adapts a function to HealthChecker.
@@ -50,21 +63,46 @@ func (f HealthCheckFunc) CheckHealth(ctx context.Context, clientURL string) erro
 }
 
 // DialHealthChecker checks a member by dialing its client URL alone with
-// d's credentials (a *clientv3.Client) and reading the key "health"
-// linearizably, which succeeds only when the member is part of a quorum.
+// d's credentials (a *clientv3.Client) and reading the key "health":
+// linearizably for a voting member (CheckHealth), which succeeds only when
+// the member is part of a quorum, and serializably for a learner
+// (CheckLearnerHealth; the returned checker is a LearnerHealthChecker).
 func DialHealthChecker(d Dialer) HealthChecker {
-	return HealthCheckFunc(func(ctx context.Context, clientURL string) error {
-		conn, err := d.Dial(clientURL)
-		if err != nil {
-			return err
-		}
-		defer conn.Close()
-		_, err = pb.NewKVClient(conn).Range(ctx, &pb.RangeRequest{Key: []byte("health")}, grpc.WaitForReady(true))
-		if err != nil && ctx.Err() != nil {
-			return fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
-		}
+	return dialHealthChecker{d}
+}
+
+type dialHealthChecker struct{ d Dialer }
+
+var _ LearnerHealthChecker = dialHealthChecker{}
+
+func (h dialHealthChecker) CheckHealth(ctx context.Context, clientURL string) error {
+	return h.read(ctx, clientURL, false)
+}
+
+func (h dialHealthChecker) CheckLearnerHealth(ctx context.Context, clientURL string) error {
+	return h.read(ctx, clientURL, true)
+}
+
+func (h dialHealthChecker) read(ctx context.Context, clientURL string, serializable bool) error {
+	conn, err := h.d.Dial(clientURL)
+	if err != nil {
 		return err
-	})
+	}
+	defer conn.Close()
+	_, err = pb.NewKVClient(conn).Range(ctx, &pb.RangeRequest{Key: []byte("health"), Serializable: serializable}, grpc.WaitForReady(true))
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
+	}
+	return err
+}
+
+// checkOne checks m with hc: a learner with CheckLearnerHealth when hc has
+// it.
+func checkOne(ctx context.Context, hc HealthChecker, m MemberHealth) error {
+	if lh, ok := hc.(LearnerHealthChecker); ok && m.IsLearner {
+		return lh.CheckLearnerHealth(ctx, m.ClientURLs[0])
+	}
+	return hc.CheckHealth(ctx, m.ClientURLs[0])
 }
 
 func healthCheckerFor(h HealthChecker, c any) (HealthChecker, error) {
@@ -83,7 +121,9 @@ type MemberHealth struct {
 	Name       string // empty until the member has started
 	PeerURLs   []string
 	ClientURLs []string
-	IsLearner  bool
+	// IsLearner: the member does not vote (yet). Its health is a
+	// serializable read, and it counts for no quorum.
+	IsLearner bool
 	// Started is false for a member that was added but never started
 	// (no name, no client URLs): etcdctl's "unstarted".
 	Started bool
@@ -108,15 +148,22 @@ func (m MemberHealth) DisplayName() string {
 }
 
 // Health describes the member's health in the words of
-// "etcdctl endpoint health".
+// "etcdctl endpoint health"; a learner is marked "(learner)".
 func (m MemberHealth) Health() string {
 	ep := m.DisplayName()
 	if len(m.ClientURLs) > 0 {
 		ep = m.ClientURLs[0]
 	}
+	if m.IsLearner {
+		ep += " (learner)"
+	}
 	switch {
+	case !m.Started && m.IsLearner:
+		return fmt.Sprintf("%s (%x, learner) has not started", m.DisplayName(), m.ID)
 	case !m.Started:
 		return fmt.Sprintf("%s (%x) has not started", m.DisplayName(), m.ID)
+	case m.Healthy && m.IsLearner:
+		return fmt.Sprintf("%s is healthy: served a serializable read: took = %v", ep, m.Took)
 	case m.Healthy:
 		return fmt.Sprintf("%s is healthy: successfully committed proposal: took = %v", ep, m.Took)
 	default:
@@ -125,7 +172,9 @@ func (m MemberHealth) Health() string {
 }
 
 // CheckMembers checks every member in parallel, each with its own timeout,
-// and returns the results in the order of members.
+// and returns the results in the order of members. Voting members get
+// hc.CheckHealth; learners get a serializable read when hc is a
+// LearnerHealthChecker (DialHealthChecker's is).
 func CheckMembers(ctx context.Context, hc HealthChecker, members []*pb.Member, timeout time.Duration) []MemberHealth {
 	if timeout <= 0 {
 		timeout = DefaultHealthTimeout
@@ -147,7 +196,7 @@ func CheckMembers(ctx context.Context, hc HealthChecker, members []*pb.Member, t
 			cctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
 			start := time.Now()
-			err := hc.CheckHealth(cctx, r.ClientURLs[0])
+			err := checkOne(cctx, hc, *r)
 			r.Took = time.Since(start)
 			r.Healthy, r.Err = err == nil, err
 		}(&out[i])
@@ -163,7 +212,8 @@ const DefaultHealthTimeout = 5 * time.Second
 // quorum of n voting members.
 func quorum(n int) int { return n/2 + 1 }
 
-// votingHealth counts voting members and healthy voting members.
+// votingHealth counts voting members and healthy voting members: learners
+// vote in no quorum, whatever their health.
 func votingHealth(hs []MemberHealth) (voting, healthy int) {
 	for _, h := range hs {
 		if h.IsLearner {

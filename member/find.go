@@ -72,12 +72,17 @@ type Finding struct {
 
 // FindUnhealthyMember implements runbook 2.2 and 2.3: it reads the
 // EtcdMembersAvailable condition of the etcd operator, checks every
-// member's own health in parallel (a linearizable read, each with a
-// timeout), picks the unhealthy member and determines its state. It
-// returns:
+// member's own health in parallel (each with a timeout: a linearizable
+// read for a voting member, a serializable read for a learner, as
+// cluster-etcd-operator checks them), picks the unhealthy member and
+// determines its state. A learner (a master the operator is adding) is a
+// member in its own right: named only when it does not answer, after the
+// unhealthy voting members (the condition's choice first), and never
+// counted for quorum. It returns:
 //
 //   - a *QuorumLostError (errors.Is ErrQuorumLost) when a majority of the
-//     voting members is unhealthy: restore from a backup instead;
+//     voting members (learners excluded) is unhealthy: restore from a
+//     backup instead;
 //   - ErrNoUnhealthyMember when every member is healthy and the condition
 //     names nobody;
 //   - a Finding with State Healthy when the condition names a member that
@@ -164,8 +169,12 @@ func FindUnhealthyMember(ctx context.Context, deps Deps, opts FindOptions) (*Fin
 
 	switch {
 	case len(unhealthy) > 0:
-		// Prefer a member both sources agree on.
+		// Prefer a member both sources agree on, then a voting member: a
+		// lost voter weighs on quorum, a lost learner does not.
 		idx := slices.IndexFunc(unhealthy, isNamed)
+		if idx < 0 {
+			idx = slices.IndexFunc(unhealthy, func(m MemberHealth) bool { return !m.IsLearner })
+		}
 		if idx < 0 {
 			idx = 0
 		}
@@ -219,7 +228,7 @@ func FindUnhealthyMember(ctx context.Context, deps Deps, opts FindOptions) (*Fin
 	f.Report, f.State = rep, rep.State
 	f.Evidence = append(f.Evidence, rep.Evidence...)
 	log.InfoContext(ctx, "unhealthy etcd member", "member", f.Member.DisplayName(), "id", fmt.Sprintf("%x", f.Member.ID),
-		"node", f.Node, "state", string(f.State), "procedure", f.State.Procedure())
+		"learner", f.Member.IsLearner, "node", f.Node, "state", string(f.State), "procedure", f.State.Procedure())
 	return f, nil
 }
 

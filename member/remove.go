@@ -45,9 +45,12 @@ type RemoveResult struct {
 // step 2d, "etcdctl member remove <id>"), guarded against losing quorum:
 //
 //   - a member that is not in the list is success (AlreadyAbsent);
-//   - a healthy member is refused with ErrMemberHealthy;
+//   - a healthy member is refused with ErrMemberHealthy, a learner too
+//     (its health is a serializable read, as cluster-etcd-operator checks
+//     it; a learner is how the operator adds a master);
 //   - a removal that leaves fewer healthy voting members than a quorum of
 //     the remaining voting members is refused with ErrWouldLoseQuorum
+//     (learners are not counted; removing a learner never loses quorum)
 //     and a cluster that already lost quorum with a *QuorumLostError
 //     (ErrQuorumLost, pointing to the restore procedure);
 //

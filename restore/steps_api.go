@@ -293,9 +293,17 @@ func (r *runner) membersState(ctx context.Context) (string, error) {
 		return "", err
 	}
 	for _, c := range etcd.Status.Conditions {
-		if c.Type == "EtcdMembersAvailable" {
+		if c.Type == member.EtcdMembersAvailable {
 			if c.Status != "True" {
 				return "waiting for EtcdMembersAvailable: " + c.Message, nil
+			}
+			// Every master's member must be there and available, not just a
+			// quorum: the operator adds the other masters one at a time, as
+			// learners it promotes once caught up (the etcd rollout waited
+			// for before this step completes only then).
+			if a, err := member.ParseMembersAvailable(c.Message); err == nil &&
+				(a.Available != len(masters) || a.Total != len(masters) || len(a.Names()) > 0) {
+				return fmt.Sprintf("waiting for all %d members to be available: %s", len(masters), c.Message), nil
 			}
 			return fmt.Sprintf("ok: %d etcd pods Running; %s", len(masters), c.Message), nil
 		}
