@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lifeboat-dev/lifeboat/plan"
@@ -35,12 +36,9 @@ type AnotherRunError struct {
 }
 
 func (e *AnotherRunError) Error() string {
-	ns, name := EtcdNamespace, e.ConfigMap
-	for i := 0; i < len(e.ConfigMap); i++ {
-		if e.ConfigMap[i] == '/' {
-			ns, name = e.ConfigMap[:i], e.ConfigMap[i+1:]
-			break
-		}
+	ns, name, ok := strings.Cut(e.ConfigMap, "/")
+	if !ok {
+		ns, name = EtcdNamespace, e.ConfigMap
 	}
 	return fmt.Sprintf("%v: ConfigMap %s holds an unfinished member replacement (%s) started %s with %d steps finished; "+
 		"this run is %s (differs in %v). Finish the old run by running its plan again, or abandon it: "+
