@@ -24,8 +24,9 @@ import (
 
 // The crash drill of chapter 2: ReplacePlan runs in a child process that
 // kills itself with SIGKILL inside one step; a second child runs the plan
-// again (the plan keeps no state: every step must recognise what the
-// first run did) and the parent checks the runbook's verification. Both
+// again (it resumes from its run state, the ConfigMap
+// DefaultStateConfigMap in openshift-etcd: finished steps are skipped, the
+// others must recognise what the first run did) and the parent checks the runbook's verification. Both
 // procedures are covered: 2.4.1 (machine stopped, Machine re-created) and
 // 2.4.2 (etcd pod crashlooping). Steps: internal/crashtest.Select; each
 // case starts its own simulated cluster.
@@ -208,6 +209,24 @@ func crashReplaceCase(t *testing.T, cs crashtest.Case) {
 				t.Errorf("%s is not kept: %v", p, err)
 			}
 		}
+	}
+	// The run state was retired as finished: the next replacement starts
+	// fresh.
+	cms, err := c.Kube.CoreV1().ConfigMaps(EtcdNamespace).List(ctx, metav1.ListOptions{LabelSelector: LabelReplacementState})
+	if err != nil {
+		t.Fatal(err)
+	}
+	finished := 0
+	for _, cm := range cms.Items {
+		switch {
+		case cm.Name == DefaultStateConfigMap:
+			t.Errorf("the run state %s was not retired", cm.Name)
+		case strings.HasPrefix(cm.Name, DefaultStateConfigMap+".finished-"):
+			finished++
+		}
+	}
+	if finished != 1 {
+		t.Errorf("%d finished run states, want 1", finished)
 	}
 	checkKeys(t, ctx, cli, 50)
 	row.Verified = !t.Failed()

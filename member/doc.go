@@ -30,6 +30,24 @@
 //     on every master). The redeployment and rollout waits are
 //     lifecycle.ForceRedeploy and lifecycle.WaitAllNodesAtLatestRevision.
 //
+// # Run state
+//
+// ReplacePlan keeps the run's state (ReplaceRunState) in the cluster, in
+// the ConfigMap DefaultStateConfigMap ("lifeboat-member-replacement") of
+// openshift-etcd (ReplaceOptions.StateConfigMap): the plan runs from an
+// admin machine, and 2.4.1 loses the master itself, so the cluster, which
+// keeps quorum throughout a member replacement, is where a resumed run
+// finds it. It records the run's identity (ReplaceIdentity: procedure and
+// node), the finished steps with their times, and what they learned (the
+// old member's ID, the new node). A run resumed after a crash skips the
+// finished steps, so identify and stop-etcd never mistake the new member,
+// which joins under the same node name in 2.4.2, for the one to replace.
+// When the last step finishes the state is copied to
+// "<name>.finished-<UTC time>" (kept for audit) and deleted. The
+// unfinished state of another replacement (another node or procedure) is
+// refused with *AnotherRunError (ErrAnotherRunUnfinished) unless
+// ReplaceOptions.AbandonUnfinished retires it as "<name>.abandoned-<time>".
+//
 // # etcd access
 //
 // The package consumes two narrow interfaces that *clientv3.Client
@@ -54,6 +72,8 @@
 //   - ErrMemberHealthy: RemoveMember refuses to remove a healthy member.
 //   - ErrMemberNotFound: Lookup found no member of that name.
 //   - ErrNoUnhealthyMember: FindUnhealthyMember found nothing to replace.
+//   - ErrAnotherRunUnfinished (*AnotherRunError): another replacement's
+//     unfinished state is in the cluster; finish or abandon it.
 //   - ErrNoMachine (*NoMachineError): the node has no Machine (user-
 //     provisioned infrastructure): create the new master the way the
 //     original was created.

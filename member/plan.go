@@ -60,7 +60,24 @@ type ReplaceOptions struct {
 	// operator object (lifecycle.NewAnnotationRedeployStore, key
 	// "replace-<Node>"), removed once the rollout finished.
 	RedeployStore lifecycle.RedeployStore
-	Logger        *slog.Logger
+
+	// StateConfigMap names the ConfigMap in openshift-etcd that keeps the
+	// run's state (ReplaceRunState): the steps finished and what they
+	// learned, so that a run resumed after a crash skips the finished steps
+	// and never mistakes the new member for the one it replaces.
+	// DefaultStateConfigMap when empty. The state lives in the cluster (the
+	// plan runs from an admin machine, and 2.4.1 loses the master itself);
+	// it is written after each step and, once the last step finished,
+	// copied to "<name>.finished-<UTC yyyymmdd-hhmmss>" and deleted.
+	StateConfigMap string
+	// AbandonUnfinished lets the run retire the unfinished state of another
+	// replacement (another node or procedure) as
+	// "<name>.abandoned-<time>" instead of refusing with *AnotherRunError.
+	AbandonUnfinished bool
+	// Now is the clock for the state; time.Now when nil.
+	Now func() time.Time
+
+	Logger *slog.Logger
 }
 
 func (o ReplaceOptions) withDefaults() ReplaceOptions {
@@ -75,6 +92,12 @@ func (o ReplaceOptions) withDefaults() ReplaceOptions {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.StateConfigMap == "" {
+		o.StateConfigMap = DefaultStateConfigMap
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	if o.VerifyBackup == nil {
 		o.VerifyBackup = func(ctx context.Context, dir string) error {
@@ -119,6 +142,22 @@ type replacement struct {
 	memberID  uint64
 	newNode   string
 	redeploy  lifecycle.RedeployRecord
+
+	// The run's persisted state (runstate.go).
+	store    *stateStore
+	steps    []string
+	state    ReplaceRunState
+	admitted bool
+}
+
+// track wraps every step of p with the run state (replacement.tracked).
+func (r *replacement) track(p *plan.Plan) *plan.Plan {
+	r.steps = make([]string, len(p.Steps))
+	for i := range p.Steps {
+		r.steps[i] = p.Steps[i].ID
+		p.Steps[i].Run = r.tracked(p.Steps[i].ID, p.Steps[i].Run)
+	}
+	return p
 }
 
 func newReplacement(deps Deps, opts ReplaceOptions, procedure string) (*replacement, error) {
@@ -135,7 +174,8 @@ func newReplacement(deps Deps, opts ReplaceOptions, procedure string) (*replacem
 	if o.RedeployStore == nil {
 		o.RedeployStore = lifecycle.NewAnnotationRedeployStore(deps.Operator, "replace-"+o.Node)
 	}
-	return &replacement{deps: deps, o: o, procedure: procedure}, nil
+	store := &stateStore{kube: deps.Kube, namespace: EtcdNamespace, name: o.StateConfigMap}
+	return &replacement{deps: deps, o: o, procedure: procedure, store: store}, nil
 }
 
 // ReplaceMachinePlan is runbook 2.4.1, replacing a member whose machine is
@@ -152,7 +192,7 @@ func ReplaceMachinePlan(deps Deps, opts ReplaceOptions) (*plan.Plan, error) {
 		r.o.RedeployPrefix = lifecycle.DefaultRedeployPrefix
 	}
 	n := r.o.Node
-	return &plan.Plan{
+	return r.track(&plan.Plan{
 		Name: "replace etcd member " + n + " (machine not running / node not ready, runbook 2.4.1)",
 		Steps: []plan.Step{
 			{ID: "identify", Description: "confirm that " + n + " is the unhealthy member and that its machine is not running or its node is not ready (2.2, 2.3)", Run: r.identify},
@@ -164,7 +204,7 @@ func ReplaceMachinePlan(deps Deps, opts ReplaceOptions) (*plan.Plan, error) {
 			{ID: "wait-revision", Description: "wait until all nodes are at the latest etcd revision (AllNodesAtLatestRevision)", Run: r.waitRevision},
 			{ID: "verify", Description: fmt.Sprintf("verify exactly %d started, healthy members and a Running etcd pod on every master", r.o.ExpectedMembers), Run: r.verify},
 		},
-	}, nil
+	}), nil
 }
 
 // ReplaceCrashloopingPlan is runbook 2.4.2, replacing a member whose etcd
@@ -184,7 +224,7 @@ func ReplaceCrashloopingPlan(deps Deps, opts ReplaceOptions) (*plan.Plan, error)
 		r.o.RedeployPrefix = "single-master-recovery-"
 	}
 	n := r.o.Node
-	return &plan.Plan{
+	return r.track(&plan.Plan{
 		Name: "replace etcd member " + n + " (etcd pod crashlooping, runbook 2.4.2)",
 		Steps: []plan.Step{
 			{ID: "identify", Description: "confirm that " + n + " is the unhealthy member and that its etcd pod is crashlooping (2.2, 2.3)", Run: r.identify},
@@ -196,7 +236,7 @@ func ReplaceCrashloopingPlan(deps Deps, opts ReplaceOptions) (*plan.Plan, error)
 			{ID: "wait-revision", Description: "wait until all nodes are at the latest etcd revision (AllNodesAtLatestRevision)", Run: r.waitRevision},
 			{ID: "verify", Description: fmt.Sprintf("verify exactly %d started, healthy members (endpoint health --cluster) and a Running etcd pod on every master", r.o.ExpectedMembers), Run: r.verify},
 		},
-	}, nil
+	}), nil
 }
 
 func (r *replacement) identify(ctx context.Context, progress func(string)) error {

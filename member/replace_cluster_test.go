@@ -126,7 +126,8 @@ func TestReplaceStoppedMachine(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted run: %v", err)
 	}
-	// Second run, without any saved plan state: every step recognises what
+	// Second run of the same plan: it resumes from the run state in the
+	// cluster (finished steps skipped); recreate-machine recognises what
 	// the first run did.
 	runPlan(t, ctx, p)
 
@@ -160,8 +161,13 @@ func TestReplaceStoppedMachine(t *testing.T) {
 			t.Errorf("secret %s of the old member: %v", s, err)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(saveDir, NewMachineFile)); err != nil {
-		t.Error(err)
+	// The saved new-master-machine.yaml is kept, retired under a done-
+	// name once the replacement finished, so no later run re-creates it.
+	if _, err := os.Stat(filepath.Join(saveDir, NewMachineFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s not retired: %v", NewMachineFile, err)
+	}
+	if done, _ := filepath.Glob(filepath.Join(saveDir, "new-master-machine.done-*.yaml")); len(done) != 1 {
+		t.Errorf("retired %s: %q, want one", NewMachineFile, done)
 	}
 	checkKeys(t, ctx, cli, 50)
 }

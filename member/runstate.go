@@ -1,0 +1,230 @@
+package member
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// DefaultStateConfigMap is the ConfigMap, in openshift-etcd, that holds the
+// run state of the member replacement in progress (ReplaceRunState, JSON,
+// under key StateConfigMapKey). There is one per cluster: the runbook
+// replaces one member at a time.
+const (
+	DefaultStateConfigMap = "lifeboat-member-replacement"
+	StateConfigMapKey     = "state.json"
+	// LabelReplacementState marks the live state ("live") and the retired
+	// ones ("finished", "abandoned") for listing.
+	LabelReplacementState = "lifeboat.dev/member-replacement"
+)
+
+// Why a state is retired; part of the retired ConfigMap's name.
+const (
+	retiredFinished  = "finished"
+	retiredAbandoned = "abandoned"
+)
+
+// ReplaceIdentity is what makes a member replacement run the run it is: the
+// procedure (runbook "2.4.1" or "2.4.2") and the member's node name. A
+// plan resumes a state only when it asks for the same identity.
+type ReplaceIdentity struct {
+	Procedure string `json:"procedure"`
+	Node      string `json:"node"`
+}
+
+func (id ReplaceIdentity) String() string {
+	return fmt.Sprintf("procedure %s for node %s", id.Procedure, id.Node)
+}
+
+// Differences names the fields in which id and other differ; none means
+// they are the same run.
+func (id ReplaceIdentity) Differences(other ReplaceIdentity) []string {
+	var out []string
+	if id.Procedure != other.Procedure {
+		out = append(out, "procedure")
+	}
+	if id.Node != other.Node {
+		out = append(out, "node")
+	}
+	return out
+}
+
+// ReplaceRunState is the persisted state of one run of ReplacePlan: which
+// steps finished (and when), and what the steps learned that later steps
+// need after a crash.
+type ReplaceRunState struct {
+	Identity ReplaceIdentity `json:"identity"`
+	// Steps are the IDs of the run's plan.
+	Steps    []string             `json:"steps"`
+	Started  time.Time            `json:"started"`
+	Finished map[string]time.Time `json:"finished"`
+	// Completed is when the last step finished (zero while unfinished).
+	Completed time.Time `json:"completed,omitzero"`
+	// MemberID is the etcd member ID (hex) identify found for the node:
+	// the one member remove-member removes, also after a crash, and never
+	// the new member that joins later under the same name.
+	MemberID string `json:"memberID,omitempty"`
+	// NewNode is the node of the re-created Machine (2.4.1).
+	NewNode string `json:"newNode,omitempty"`
+	// RetiredTo is the ConfigMap the state was copied to when the run
+	// finished or was abandoned; "" while it is the live state.
+	RetiredTo string `json:"retiredTo,omitempty"`
+	// Previous is where this run retired the state it found.
+	Previous string `json:"previous,omitempty"`
+}
+
+// Done reports whether every step of the run finished.
+func (d *ReplaceRunState) Done() bool {
+	if !d.Completed.IsZero() {
+		return true
+	}
+	if len(d.Steps) == 0 {
+		return false
+	}
+	for _, id := range d.Steps {
+		if _, ok := d.Finished[id]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// progressed reports whether the run changed anything in the cluster: a
+// step other than the read-only identify and check-backup finished.
+func (d *ReplaceRunState) progressed() bool {
+	for id := range d.Finished {
+		if id != "identify" && id != "check-backup" {
+			return true
+		}
+	}
+	return false
+}
+
+// stateStore keeps a ReplaceRunState in a ConfigMap, written with the
+// resourceVersion it read (a concurrent writer makes the write fail with a
+// conflict instead of being overwritten).
+type stateStore struct {
+	kube      kubernetes.Interface
+	namespace string
+	name      string
+	exists    bool   // the live ConfigMap exists
+	rv        string // its resourceVersion as last read or written
+}
+
+func (s *stateStore) where() string { return s.namespace + "/" + s.name }
+
+// load reads the live state; ok is false when there is none.
+func (s *stateStore) load(ctx context.Context) (ReplaceRunState, bool, error) {
+	cm, err := s.kube.CoreV1().ConfigMaps(s.namespace).Get(ctx, s.name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		s.exists, s.rv = false, ""
+		return ReplaceRunState{}, false, nil
+	}
+	if err != nil {
+		return ReplaceRunState{}, false, fmt.Errorf("member: reading the replacement state %s: %w", s.where(), err)
+	}
+	s.exists, s.rv = true, cm.ResourceVersion
+	d, err := decodeState(cm)
+	if err != nil {
+		return ReplaceRunState{}, false, fmt.Errorf("member: replacement state %s: %w", s.where(), err)
+	}
+	return d, true, nil
+}
+
+func decodeState(cm *corev1.ConfigMap) (ReplaceRunState, error) {
+	var d ReplaceRunState
+	if err := json.Unmarshal([]byte(cm.Data[StateConfigMapKey]), &d); err != nil {
+		return ReplaceRunState{}, fmt.Errorf("key %s is not a valid state: %w", StateConfigMapKey, err)
+	}
+	if d.Finished == nil {
+		d.Finished = map[string]time.Time{}
+	}
+	return d, nil
+}
+
+func stateConfigMap(namespace, name, label string, d ReplaceRunState) (*corev1.ConfigMap, error) {
+	b, err := json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name,
+			Labels: map[string]string{"app.kubernetes.io/managed-by": "lifeboat", LabelReplacementState: label}},
+		Data: map[string]string{StateConfigMapKey: string(b) + "\n"},
+	}, nil
+}
+
+// save writes d as the live state, creating the ConfigMap when absent.
+func (s *stateStore) save(ctx context.Context, d ReplaceRunState) error {
+	cm, err := stateConfigMap(s.namespace, s.name, "live", d)
+	if err != nil {
+		return err
+	}
+	cms := s.kube.CoreV1().ConfigMaps(s.namespace)
+	var out *corev1.ConfigMap
+	if !s.exists {
+		out, err = cms.Create(ctx, cm, metav1.CreateOptions{})
+	} else {
+		cm.ResourceVersion = s.rv
+		out, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
+	}
+	if err != nil {
+		return fmt.Errorf("member: saving the replacement state %s: %w", s.where(), err)
+	}
+	s.exists, s.rv = true, out.ResourceVersion
+	return nil
+}
+
+// retiredName is the ConfigMap a state named name takes when retired for
+// why at t: "lifeboat-member-replacement.finished-20261130-095501".
+func retiredName(name, why string, t time.Time) string {
+	return name + "." + why + "-" + t.UTC().Format("20060102-150405")
+}
+
+// retire copies the live state d to a ConfigMap named for why and at
+// (kept for audit), recording that name in the live state first, then
+// deletes the live state, so that the next run starts fresh. An
+// interrupted retire is finished at the name it recorded. It returns the
+// retired ConfigMap's name.
+func (s *stateStore) retire(ctx context.Context, d ReplaceRunState, why string, at time.Time) (string, error) {
+	cms := s.kube.CoreV1().ConfigMaps(s.namespace)
+	if d.RetiredTo == "" {
+		base := retiredName(s.name, why, at)
+		to := base
+		for i := 2; ; i++ {
+			_, err := cms.Get(ctx, to, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				break
+			}
+			if err != nil {
+				return "", fmt.Errorf("member: retiring the replacement state %s: %w", s.where(), err)
+			}
+			if i > 100 {
+				return "", fmt.Errorf("member: retiring the replacement state %s: no free name after %s", s.where(), to)
+			}
+			to = fmt.Sprintf("%s-%d", base, i)
+		}
+		d.RetiredTo = to
+		if err := s.save(ctx, d); err != nil {
+			return "", err
+		}
+	}
+	cm, err := stateConfigMap(s.namespace, d.RetiredTo, why, d)
+	if err != nil {
+		return "", err
+	}
+	if _, err := cms.Create(ctx, cm, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return "", fmt.Errorf("member: retiring the replacement state %s to %s: %w", s.where(), d.RetiredTo, err)
+	}
+	if err := cms.Delete(ctx, s.name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return "", fmt.Errorf("member: retiring the replacement state %s (deleting it): %w", s.where(), err)
+	}
+	s.exists, s.rv = false, ""
+	return d.RetiredTo, nil
+}

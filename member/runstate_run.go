@@ -1,0 +1,188 @@
+package member
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lifeboat-dev/lifeboat/plan"
+)
+
+// ErrAnotherRunUnfinished: the cluster holds the unfinished state of a
+// member replacement with another identity (another node or procedure)
+// than the one asked for. Nothing was changed. See [AnotherRunError].
+var ErrAnotherRunUnfinished = errors.New("the member replacement state belongs to another, unfinished run")
+
+// AnotherRunError names both runs when ReplacePlan finds the unfinished
+// state of another replacement. Finish the old run by running its plan
+// again (same Node and State), or abandon it: set
+// ReplaceOptions.AbandonUnfinished (the old state is copied to
+// AbandonedName, kept for audit), or delete the ConfigMap yourself (the
+// message gives the command). It matches ErrAnotherRunUnfinished.
+type AnotherRunError struct {
+	// ConfigMap is the live state, "<namespace>/<name>".
+	ConfigMap  string
+	Unfinished ReplaceIdentity
+	// Started is when the old run began; Steps counts its finished steps.
+	Started     time.Time
+	Steps       int
+	Requested   ReplaceIdentity
+	Differences []string
+	// AbandonedName is the ConfigMap AbandonUnfinished would copy it to.
+	AbandonedName string
+}
+
+func (e *AnotherRunError) Error() string {
+	ns, name, ok := strings.Cut(e.ConfigMap, "/")
+	if !ok {
+		ns, name = EtcdNamespace, e.ConfigMap
+	}
+	return fmt.Sprintf("%v: ConfigMap %s holds an unfinished member replacement (%s) started %s with %d steps finished; "+
+		"this run is %s (differs in %v). Finish the old run by running its plan again, or abandon it: "+
+		"set ReplaceOptions.AbandonUnfinished (kept as %s), or run `oc delete configmap -n %s %s`",
+		ErrAnotherRunUnfinished, e.ConfigMap, e.Unfinished, e.Started.UTC().Format(time.RFC3339), e.Steps,
+		e.Requested, e.Differences, e.AbandonedName, ns, name)
+}
+
+func (e *AnotherRunError) Unwrap() error { return ErrAnotherRunUnfinished }
+
+// admit decides, before the first step runs, what to do with a state
+// already in the cluster:
+//   - none: the run starts fresh (the state is written when its first
+//     step finishes);
+//   - the same identity: resume it; finished steps are skipped and what
+//     they learned (the member ID, the new node) is taken from it;
+//   - another identity, finished or with nothing changed yet: retire it
+//     and start fresh;
+//   - another identity, unfinished: refuse with *AnotherRunError, unless
+//     ReplaceOptions.AbandonUnfinished retires it as abandoned.
+func (r *replacement) admit(ctx context.Context, progress func(string)) error {
+	if r.admitted {
+		return nil
+	}
+	want := ReplaceIdentity{Procedure: r.procedure, Node: r.o.Node}
+	fresh := ReplaceRunState{Identity: want, Steps: r.steps, Started: r.o.Now().UTC(), Finished: map[string]time.Time{}}
+	d, exists, err := r.store.load(ctx)
+	if err != nil {
+		return err
+	}
+	if exists {
+		diff := d.Identity.Differences(want)
+		if len(diff) == 0 {
+			progress(fmt.Sprintf("resuming the run started %s (%d steps finished; state in ConfigMap %s)",
+				d.Started.UTC().Format(time.RFC3339), len(d.Finished), r.store.where()))
+			if d.MemberID != "" {
+				if id, err := strconv.ParseUint(d.MemberID, 16, 64); err == nil {
+					r.memberID = id
+				}
+			}
+			r.newNode = d.NewNode
+			r.state, r.admitted = d, true
+			return nil
+		}
+		why := retiredAbandoned
+		at := r.o.Now()
+		switch {
+		case d.Done():
+			why = retiredFinished
+			if !d.Completed.IsZero() {
+				at = d.Completed
+			}
+		case !d.progressed():
+			// Nothing in the cluster to account for.
+		case !r.o.AbandonUnfinished:
+			return &AnotherRunError{ConfigMap: r.store.where(), Unfinished: d.Identity, Started: d.Started,
+				Steps: len(d.Finished), Requested: want, Differences: diff,
+				AbandonedName: retiredName(r.store.name, retiredAbandoned, at)}
+		}
+		to, err := r.store.retire(ctx, d, why, at)
+		if err != nil {
+			return err
+		}
+		progress(fmt.Sprintf("the %s state of another run (%s) was moved to ConfigMap %s/%s (kept for audit)", why, d.Identity, r.store.namespace, to))
+		fresh.Previous = to
+	}
+	r.state, r.admitted = fresh, true
+	return nil
+}
+
+// tracked wraps a step's Run: it admits the run's state first, skips the
+// step when the state records it as finished, records it as finished
+// (with what the run learned) when it ends without error, and, after the
+// last step, retires the state as finished.
+func (r *replacement) tracked(id string, run func(context.Context, func(string)) error) func(context.Context, func(string)) error {
+	return func(ctx context.Context, progress func(string)) error {
+		if len(r.steps) > 0 && r.steps[0] == id {
+			r.admitted = false // each Run of the plan reads the state afresh
+		}
+		if err := r.admit(ctx, progress); err != nil {
+			return err
+		}
+		last := len(r.steps) > 0 && r.steps[len(r.steps)-1] == id
+		if at, ok := r.state.Finished[id]; ok {
+			if last {
+				if err := r.complete(ctx, progress); err != nil {
+					return err
+				}
+			}
+			return plan.Skip(fmt.Sprintf("finished in an earlier run at %s", at.UTC().Format(time.RFC3339)))
+		}
+		err := run(ctx, progress)
+		if err != nil && !errors.Is(err, plan.ErrSkipped) {
+			return err
+		}
+		if merr := r.markFinished(ctx, id); merr != nil {
+			return merr
+		}
+		if last {
+			if cerr := r.complete(ctx, progress); cerr != nil {
+				return cerr
+			}
+		}
+		return err
+	}
+}
+
+func (r *replacement) markFinished(ctx context.Context, id string) error {
+	d := r.state
+	d.Finished = make(map[string]time.Time, len(r.state.Finished)+1)
+	for k, v := range r.state.Finished {
+		d.Finished[k] = v
+	}
+	d.Finished[id] = r.o.Now().UTC()
+	if r.memberID != 0 {
+		d.MemberID = strconv.FormatUint(r.memberID, 16)
+	}
+	if r.newNode != "" {
+		d.NewNode = r.newNode
+	}
+	if err := r.store.save(ctx, d); err != nil {
+		return fmt.Errorf("recording step %s as finished: %w", id, err)
+	}
+	r.state = d
+	return nil
+}
+
+// complete records the run as completed and retires its state, named with
+// its finish time, so that the next replacement starts fresh.
+func (r *replacement) complete(ctx context.Context, progress func(string)) error {
+	if r.state.Completed.IsZero() {
+		d := r.state
+		d.Completed = r.o.Now().UTC()
+		if err := r.store.save(ctx, d); err != nil {
+			return err
+		}
+		r.state = d
+	}
+	to, err := r.store.retire(ctx, r.state, retiredFinished, r.state.Completed)
+	if err != nil {
+		return err
+	}
+	r.state.RetiredTo = to
+	r.admitted = false
+	progress(fmt.Sprintf("run finished; its state is kept in ConfigMap %s/%s", r.store.namespace, to))
+	return nil
+}
