@@ -86,6 +86,11 @@ func TestApproveOnClusterTest(t *testing.T) {
 		t.Fatal(err)
 	}
 	valid := pendingOfKind(t, ctx, c.Kube, certv1.KubeAPIServerClientKubeletSignerName, len(nodes))
+	// Runbook 4.2: the nodes are NotReady before their CSRs are approved.
+	// The node controller's verdict (Ready=Unknown and the unreachable
+	// taint) can come after the kubelet filed its CSR: wait for it, as an
+	// administrator checks "oc get nodes" first.
+	waitNodesUnreachable(t, ctx, c.Kube, nodes)
 
 	// Bogus CSRs filed through the real API, each must stay pending.
 	groups := []string{"system:serviceaccounts", "system:serviceaccounts:openshift-machine-config-operator"}
@@ -239,5 +244,38 @@ func TestApproveOnClusterTest(t *testing.T) {
 	}
 	if !certs.IsApproved(nw) || nw.Status.Conditions[0].Reason != "LifeboatNodeBootstrapper" {
 		t.Errorf("new-worker-client conditions %+v", nw.Status.Conditions)
+	}
+}
+
+// waitNodesUnreachable waits until every node carries the node
+// controller's verdict on a kubelet that stopped posting status:
+// Ready=Unknown and the unreachable taint.
+func waitNodesUnreachable(t *testing.T, ctx context.Context, k kubernetes.Interface, nodes []string) {
+	t.Helper()
+	err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		for _, n := range nodes {
+			node, err := k.CoreV1().Nodes().Get(ctx, n, metav1.GetOptions{})
+			if err != nil {
+				return false, nil
+			}
+			unknown, tainted := false, false
+			for _, cond := range node.Status.Conditions {
+				if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionUnknown {
+					unknown = true
+				}
+			}
+			for _, tn := range node.Spec.Taints {
+				if tn.Key == certs.TaintUnreachable {
+					tainted = true
+				}
+			}
+			if !unknown || !tainted {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		t.Fatalf("nodes %v never became unreachable (Ready=Unknown, %s): %v", nodes, certs.TaintUnreachable, err)
 	}
 }
