@@ -78,6 +78,11 @@ func testNode(name string, master, ready, unschedulable bool) *corev1.Node {
 		status = corev1.ConditionTrue
 	}
 	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: status, Reason: "NodeStatusUnknown"}}
+	if !ready {
+		// The node controller's verdict on a kubelet that stopped
+		// posting status.
+		n.Spec.Taints = []corev1.Taint{{Key: "node.kubernetes.io/unreachable", Effect: corev1.TaintEffectNoExecute}}
+	}
 	return n
 }
 
