@@ -11,6 +11,8 @@ import (
 	operatorv1 "github.com/openshift/api/operator/v1"
 	operatorfake "github.com/openshift/client-go/operator/clientset/versioned/fake"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	clienttesting "k8s.io/client-go/testing"
 
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
 )
@@ -56,21 +58,27 @@ func ExampleWaitAllNodesAtLatestRevision() {
 	lifecycle.ForceRedeploy(ctx, ops, lifecycle.Etcd, lifecycle.ForceRedeployOptions{Logger: discard})
 
 	// The operator (played here) rolls revision 7 out, one node at a time,
-	// once the wait has seen the starting state.
-	var once sync.Once
+	// once the wait watches. (A real API server replays what changed since
+	// the wait's list; the fake has no resource versions, so its operator
+	// starts only when the watch is open.)
 	operator := func() {
 		setRollout(ctx, ops, 7, "NodeInstaller", 6, 6, 6)
 		setRollout(ctx, ops, 7, "NodeInstaller", 7, 6, 6)
 		setRollout(ctx, ops, 7, "NodeInstaller", 7, 7, 6)
 		setRollout(ctx, ops, 7, lifecycle.AllNodesAtLatestRevision, 7, 7, 7)
 	}
+	var once sync.Once
+	ops.PrependWatchReactor("etcds", func(a clienttesting.Action) (bool, watch.Interface, error) {
+		w, err := ops.Tracker().Watch(a.GetResource(), a.GetNamespace(), a.(clienttesting.WatchActionImpl).ListOptions)
+		if err == nil {
+			once.Do(func() { go operator() })
+		}
+		return true, w, err
+	})
 	rev, err := lifecycle.WaitAllNodesAtLatestRevision(ctx, ops, lifecycle.Etcd, lifecycle.WaitOptions{
 		AfterRevision: before.LatestAvailableRevision,
 		Logger:        discard,
-		Progress: func(msg string) {
-			fmt.Println(msg)
-			once.Do(func() { go operator() })
-		},
+		Progress:      func(msg string) { fmt.Println(msg) },
 	})
 	fmt.Println(lifecycle.AllNodesAtLatestRevision, rev, err)
 	// Output:

@@ -109,7 +109,8 @@ func TestForceRedeployResumedAfterCrash(t *testing.T) {
 	if d, _ := NewState(f.hosts["master-0"], "").Get(ctx); d.Finished["wait-single-member"].IsZero() || !d.Finished["force-redeploy/etcd"].IsZero() {
 		t.Fatalf("the crash did not happen at force-redeploy/etcd: finished %v", d.Finished)
 	}
-	if _, err := Run(ctx, opts); err != nil {
+	final, err := Run(ctx, opts)
+	if err != nil {
 		t.Fatalf("resumed run: %v", err)
 	}
 	for res, n := range patches {
@@ -126,7 +127,11 @@ func TestForceRedeployResumedAfterCrash(t *testing.T) {
 			t.Errorf("%s: latest revision %d, want exactly one new revision after %d", op, st.LatestAvailableRevision, rev)
 		}
 	}
-	d, err := NewState(f.hosts["master-0"], "").Get(ctx)
+	// The finished run retired its state: read the retired file.
+	if final.RetiredTo == "" {
+		t.Fatal("the resumed run finished but did not retire its state")
+	}
+	d, err := NewState(f.hosts["master-0"], final.RetiredTo).Get(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
