@@ -211,9 +211,9 @@ func (s *SSH) session(ctx context.Context) (*ssh.Session, error) {
 	if s.client == nil {
 		return nil, fmt.Errorf("ssh %s: closed", s.cfg.Addr)
 	}
-	sess, err := s.client.NewSession()
-	if err == nil {
-		return sess, nil
+	sess, err := newSession(ctx, s.client)
+	if err == nil || ctx.Err() != nil {
+		return sess, err
 	}
 	s.log.Debug("ssh session failed, reconnecting", "err", err)
 	s.client.Close()
@@ -222,7 +222,33 @@ func (s *SSH) session(ctx context.Context) (*ssh.Session, error) {
 		return nil, fmt.Errorf("ssh %s: new session: %v; reconnecting: %w", s.cfg.Addr, err, derr)
 	}
 	s.client = client
-	return s.client.NewSession()
+	return newSession(ctx, s.client)
+}
+
+// newSession opens a session on c, or returns ctx.Err() when ctx ends
+// first: a server that never answers the channel request would otherwise
+// block the caller forever. The connection is then closed (the next
+// operation redials), which also ends the pending request.
+func newSession(ctx context.Context, c *ssh.Client) (*ssh.Session, error) {
+	type result struct {
+		sess *ssh.Session
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		sess, err := c.NewSession()
+		done <- result{sess, err}
+	}()
+	select {
+	case r := <-done:
+		return r.sess, r.err
+	case <-ctx.Done():
+		c.Close()
+		if r := <-done; r.sess != nil {
+			r.sess.Close()
+		}
+		return nil, ctx.Err()
+	}
 }
 
 // runLine runs line under "sudo -n sh -c" in a new session. ctx ending

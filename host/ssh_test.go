@@ -321,3 +321,53 @@ func TestSSHDialHonoursContext(t *testing.T) {
 		t.Errorf("NewSSH returned after %v", d)
 	}
 }
+
+// TestSSHSessionHonoursContext: a server that completes the handshake but
+// never answers a session request must not hold the caller past ctx; the
+// next operation redials.
+func TestSSHSessionHonoursContext(t *testing.T) {
+	hostKey, _ := newEd25519(t)
+	srv := &ssh.ServerConfig{NoClientAuth: true}
+	srv.AddHostKey(hostKey)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_, chans, reqs, err := ssh.NewServerConn(c, srv)
+				if err != nil {
+					return
+				}
+				go ssh.DiscardRequests(reqs)
+				for range chans { // channel requests are never answered
+				}
+			}()
+		}
+	}()
+	signer, _ := newEd25519(t)
+	h, err := NewSSH(t.Context(), SSHConfig{Addr: l.Addr().String(), Signer: signer, HostKeyCallback: ssh.InsecureIgnoreHostKey(), NoSudo: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	for i := range 2 { // the second call redials and hangs again
+		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+		start := time.Now()
+		_, err = h.Run(ctx, nil, "true")
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("call %d: Run = %v, want context.DeadlineExceeded", i, err)
+		}
+		if d := time.Since(start); d > 30*time.Second {
+			t.Errorf("call %d: Run returned after %v", i, d)
+		}
+	}
+}
