@@ -18,7 +18,8 @@ func validateNodeClient(csr *certv1.CertificateSigningRequest, inv *Inventory, v
 	if csr.Spec.Username != NodeBootstrapperUser {
 		v.fail("requestor %q is not the node-bootstrapper (%s)", csr.Spec.Username, NodeBootstrapperUser)
 	}
-	checkGroups(v, csr.Spec.Groups, NodeBootstrapperGroups, NodeBootstrapperGroups)
+	groups := NodeBootstrapperGroups()
+	checkGroups(v, csr.Spec.Groups, groups, groups)
 	checkUsages(v, csr.Spec.Usages, clientUsages, "kubelet client")
 
 	req, err := ParseRequest(csr)

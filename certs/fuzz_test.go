@@ -78,7 +78,7 @@ func FuzzValidate(f *testing.F) {
 			},
 		}
 		if strings.HasPrefix(username, "system:serviceaccount:") {
-			csr.Spec.Groups = append([]string(nil), NodeBootstrapperGroups...)
+			csr.Spec.Groups = NodeBootstrapperGroups()
 		}
 		for _, u := range strings.Split(usages, ",") {
 			csr.Spec.Usages = append(csr.Spec.Usages, certv1.KeyUsage(u))

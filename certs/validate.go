@@ -37,12 +37,14 @@ const (
 	MachineClockSkew = 10 * time.Second
 )
 
-// NodeBootstrapperGroups are exactly the groups the node-bootstrapper
-// service account authenticates with.
-var NodeBootstrapperGroups = []string{
-	AuthenticatedGroup,
-	"system:serviceaccounts",
-	"system:serviceaccounts:openshift-machine-config-operator",
+// NodeBootstrapperGroups returns exactly the groups the node-bootstrapper
+// service account authenticates with (a new slice on each call).
+func NodeBootstrapperGroups() []string {
+	return []string{
+		AuthenticatedGroup,
+		"system:serviceaccounts",
+		"system:serviceaccounts:openshift-machine-config-operator",
+	}
 }
 
 // ErrMalformedRequest is wrapped by ParseRequest when a CSR's spec.request is

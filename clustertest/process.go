@@ -122,14 +122,6 @@ func (p *process) exitCode() int {
 	return p.code
 }
 
-// waitErr is the error exec.Cmd.Wait returned (nil for exit status 0, nil
-// while running).
-func (p *process) waitErr() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.err
-}
-
 // kill sends SIGKILL to the process group and waits for the process to be
 // reaped. Killing an exited process is not an error.
 func (p *process) kill() error {

@@ -29,15 +29,6 @@ const ObjectName = "cluster"
 
 func (o Operator) String() string { return string(o) }
 
-// Valid reports whether o is one of the four known operators.
-func (o Operator) Valid() bool {
-	switch o {
-	case Etcd, KubeAPIServer, KubeControllerManager, KubeScheduler:
-		return true
-	}
-	return false
-}
-
 // staticPodObject is the part every static-pod operator object shares.
 type staticPodObject struct {
 	Name        string
@@ -70,61 +61,44 @@ type client struct {
 	empty runtime.Object
 }
 
+// typedClient is the part of each generated operator.openshift.io/v1
+// client (EtcdInterface, KubeAPIServerInterface, ...) this package uses.
+type typedClient[T, L runtime.Object] interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (T, error)
+	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (T, error)
+	List(ctx context.Context, opts metav1.ListOptions) (L, error)
+	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
+}
+
+// clientOf reduces a generated client to what this package does with the
+// operator's single object: read it, merge-patch it, list and watch it.
+func clientOf[T, L runtime.Object](c typedClient[T, L], empty T) client {
+	return client{
+		get: func(ctx context.Context) (runtime.Object, error) { return c.Get(ctx, ObjectName, metav1.GetOptions{}) },
+		patch: func(ctx context.Context, d []byte) error {
+			_, err := c.Patch(ctx, ObjectName, types.MergePatchType, d, metav1.PatchOptions{})
+			return err
+		},
+		list:  func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return c.List(ctx, o) },
+		watch: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) { return c.Watch(ctx, o) },
+		empty: empty,
+	}
+}
+
 func clientFor(ops operatorclient.Interface, target Operator) (client, error) {
 	if ops == nil {
 		return client{}, fmt.Errorf("lifecycle: %s: nil operator client", target)
 	}
 	v1 := ops.OperatorV1()
-	po := metav1.PatchOptions{}
 	switch target {
 	case Etcd:
-		c := v1.Etcds()
-		return client{
-			get: func(ctx context.Context) (runtime.Object, error) { return c.Get(ctx, ObjectName, metav1.GetOptions{}) },
-			patch: func(ctx context.Context, d []byte) error {
-				_, err := c.Patch(ctx, ObjectName, types.MergePatchType, d, po)
-				return err
-			},
-			list:  func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return c.List(ctx, o) },
-			watch: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) { return c.Watch(ctx, o) },
-			empty: &operatorv1.Etcd{},
-		}, nil
+		return clientOf(v1.Etcds(), &operatorv1.Etcd{}), nil
 	case KubeAPIServer:
-		c := v1.KubeAPIServers()
-		return client{
-			get: func(ctx context.Context) (runtime.Object, error) { return c.Get(ctx, ObjectName, metav1.GetOptions{}) },
-			patch: func(ctx context.Context, d []byte) error {
-				_, err := c.Patch(ctx, ObjectName, types.MergePatchType, d, po)
-				return err
-			},
-			list:  func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return c.List(ctx, o) },
-			watch: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) { return c.Watch(ctx, o) },
-			empty: &operatorv1.KubeAPIServer{},
-		}, nil
+		return clientOf(v1.KubeAPIServers(), &operatorv1.KubeAPIServer{}), nil
 	case KubeControllerManager:
-		c := v1.KubeControllerManagers()
-		return client{
-			get: func(ctx context.Context) (runtime.Object, error) { return c.Get(ctx, ObjectName, metav1.GetOptions{}) },
-			patch: func(ctx context.Context, d []byte) error {
-				_, err := c.Patch(ctx, ObjectName, types.MergePatchType, d, po)
-				return err
-			},
-			list:  func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return c.List(ctx, o) },
-			watch: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) { return c.Watch(ctx, o) },
-			empty: &operatorv1.KubeControllerManager{},
-		}, nil
+		return clientOf(v1.KubeControllerManagers(), &operatorv1.KubeControllerManager{}), nil
 	case KubeScheduler:
-		c := v1.KubeSchedulers()
-		return client{
-			get: func(ctx context.Context) (runtime.Object, error) { return c.Get(ctx, ObjectName, metav1.GetOptions{}) },
-			patch: func(ctx context.Context, d []byte) error {
-				_, err := c.Patch(ctx, ObjectName, types.MergePatchType, d, po)
-				return err
-			},
-			list:  func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return c.List(ctx, o) },
-			watch: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) { return c.Watch(ctx, o) },
-			empty: &operatorv1.KubeScheduler{},
-		}, nil
+		return clientOf(v1.KubeSchedulers(), &operatorv1.KubeScheduler{}), nil
 	}
 	return client{}, fmt.Errorf("lifecycle: unknown operator %q (want etcd, kubeapiserver, kubecontrollermanager or kubescheduler)", string(target))
 }

@@ -35,7 +35,7 @@ type ForceRedeployOptions struct {
 	// retry.DefaultBackoff when zero. The sleeps between tries end early
 	// when ctx ends.
 	Backoff wait.Backoff
-	// Logger receives one line per patch; slog.Default() when nil.
+	// Logger receives one line per patch; discarded when nil.
 	Logger *slog.Logger
 }
 
@@ -74,7 +74,7 @@ func ForceRedeploy(ctx context.Context, ops operatorclient.Interface, target Ope
 	}
 	log := opts.Logger
 	if log == nil {
-		log = slog.Default()
+		log = slog.New(slog.DiscardHandler)
 	}
 
 	var reason string

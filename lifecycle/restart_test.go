@@ -51,7 +51,7 @@ func bootstrapCSR(t *testing.T, name, node string, extraOrg ...string) *certv1.C
 			SignerName: certv1.KubeAPIServerClientKubeletSignerName,
 			Usages:     []certv1.KeyUsage{certv1.UsageDigitalSignature, certv1.UsageKeyEncipherment, certv1.UsageClientAuth},
 			Username:   certs.NodeBootstrapperUser,
-			Groups:     certs.NodeBootstrapperGroups,
+			Groups:     certs.NodeBootstrapperGroups(),
 		},
 	}
 }

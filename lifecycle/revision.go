@@ -124,8 +124,7 @@ func Revisions(ctx context.Context, ops operatorclient.Interface, target Operato
 }
 
 // WaitOptions configures WaitAllNodesAtLatestRevision. The zero value waits
-// for the current latest revision, reports nothing and logs to
-// slog.Default().
+// for the current latest revision, reports nothing and logs nothing.
 type WaitOptions struct {
 	// AfterRevision, when non-zero, is the latestAvailableRevision seen
 	// before a redeployment was forced: the wait only ends on a revision
@@ -150,7 +149,7 @@ type WaitOptions struct {
 	// Progress receives Summary() each time it changes, e.g.
 	// "2 nodes are at revision 6; 1 nodes are at revision 7".
 	Progress func(msg string)
-	// Logger receives the same progress lines; slog.Default() when nil.
+	// Logger receives the same progress lines; discarded when nil.
 	Logger *slog.Logger
 }
 
@@ -183,7 +182,7 @@ func WaitAllNodesAtLatestRevision(ctx context.Context, ops operatorclient.Interf
 	}
 	log := opts.Logger
 	if log == nil {
-		log = slog.Default()
+		log = slog.New(slog.DiscardHandler)
 	}
 	selector := fields.OneTermEqualSelector("metadata.name", ObjectName).String()
 	lw := cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{

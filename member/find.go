@@ -41,7 +41,7 @@ type FindOptions struct {
 	// list). DefaultHealthTimeout when zero.
 	HealthTimeout time.Duration
 	StateOptions
-	// Logger; slog.Default() when nil.
+	// Logger; discarded when nil.
 	Logger *slog.Logger
 }
 
@@ -102,7 +102,7 @@ func FindUnhealthyMember(ctx context.Context, deps Deps, opts FindOptions) (*Fin
 	}
 	log := opts.Logger
 	if log == nil {
-		log = slog.Default()
+		log = slog.New(slog.DiscardHandler)
 	}
 	f := &Finding{}
 

@@ -48,7 +48,8 @@ type RecreateOptions struct {
 	Interval time.Duration
 	// Progress receives phase changes ("machine master-3 is Provisioning").
 	Progress func(msg string)
-	Logger   *slog.Logger
+	// Logger receives what the step does; nil discards.
+	Logger *slog.Logger
 }
 
 // RecreateResult is what RecreateMachine did.
@@ -90,7 +91,7 @@ func RecreateMachine(ctx context.Context, machines machineclient.Interface, node
 	}
 	log := opts.Logger
 	if log == nil {
-		log = slog.Default()
+		log = slog.New(slog.DiscardHandler)
 	}
 	mc := machines.MachineV1beta1().Machines(opts.Namespace)
 	list, err := mc.List(ctx, metav1.ListOptions{})

@@ -77,6 +77,7 @@ type ReplaceOptions struct {
 	// Now is the clock for the state; time.Now when nil.
 	Now func() time.Time
 
+	// Logger receives what each step does; nil discards.
 	Logger *slog.Logger
 }
 
@@ -91,7 +92,7 @@ func (o ReplaceOptions) withDefaults() ReplaceOptions {
 		o.VerifyTimeout = 15 * time.Minute
 	}
 	if o.Logger == nil {
-		o.Logger = slog.Default()
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.StateConfigMap == "" {
 		o.StateConfigMap = DefaultStateConfigMap

@@ -23,7 +23,7 @@ type RemoveOptions struct {
 	Health HealthChecker
 	// HealthTimeout bounds each health check and each member list call.
 	HealthTimeout time.Duration
-	// Logger; slog.Default() when nil.
+	// Logger; discarded when nil.
 	Logger *slog.Logger
 }
 
@@ -59,7 +59,7 @@ type RemoveResult struct {
 func RemoveMember(ctx context.Context, cluster Cluster, id uint64, opts RemoveOptions) (*RemoveResult, error) {
 	log := opts.Logger
 	if log == nil {
-		log = slog.Default()
+		log = slog.New(slog.DiscardHandler)
 	}
 	timeout := opts.HealthTimeout
 	if timeout <= 0 {

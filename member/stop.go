@@ -31,7 +31,8 @@ type StopOptions struct {
 	Now func() time.Time
 	// Progress receives what the step waits for; may be nil.
 	Progress func(msg string)
-	Logger   *slog.Logger
+	// Logger receives what the step does; nil discards.
+	Logger *slog.Logger
 }
 
 func (o StopOptions) withDefaults() StopOptions {
@@ -57,7 +58,7 @@ func (o StopOptions) withDefaults() StopOptions {
 		o.Progress = func(string) {}
 	}
 	if o.Logger == nil {
-		o.Logger = slog.Default()
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return o
 }

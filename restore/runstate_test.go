@@ -35,7 +35,7 @@ func (f *fixture) secondBackup(t *testing.T, n int) (string, int64) {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(dir, "static_kuberesources_"+stamp+".tar.gz"), string(arch))
-	writeFile(t, filepath.Join(dir, "backup.json"), `{"format":1,"clusterVersion":"4.5.2","etcdVersion":"`+LibraryEtcdVersion+`","revision":1}`)
+	writeFile(t, filepath.Join(dir, "backup.json"), `{"format":1,"clusterVersion":"4.5.2","etcdVersion":"`+LibraryEtcdVersion()+`","revision":1}`)
 	return dir, rev
 }
 

@@ -32,7 +32,7 @@ func TestRestoreSnapshotBumpsAndCompacts(t *testing.T) {
 	}
 	res, err := RestoreSnapshot(ctx, snap, dataDir, SnapshotOptions{
 		Name: "master-0", PeerURL: peer, RevisionFile: revFile,
-		ClusterVersion: "4.5.2", BackupVersion: "v4.5.2", ClusterEtcdVersion: LibraryEtcdVersion,
+		ClusterVersion: "4.5.2", BackupVersion: "v4.5.2", ClusterEtcdVersion: LibraryEtcdVersion(),
 	})
 	if err != nil {
 		t.Fatalf("RestoreSnapshot: %v", err)

@@ -9,8 +9,8 @@ import (
 )
 
 // LibraryEtcdVersion is the version of the etcd libraries (etcdutl) that
-// lifeboat restores with in process.
-var LibraryEtcdVersion = etcdversion.Version
+// lifeboat restores with in process, e.g. "3.7.3".
+func LibraryEtcdVersion() string { return etcdversion.Version }
 
 // Method is how a snapshot is turned into a data directory.
 type Method string
@@ -57,9 +57,9 @@ func Decide(snapshotStorageVersion, clusterEtcdVersion string) (Decision, error)
 	d := Decision{
 		SnapshotStorageVersion: snapshotStorageVersion,
 		ClusterEtcdVersion:     clusterEtcdVersion,
-		LibraryEtcdVersion:     LibraryEtcdVersion,
+		LibraryEtcdVersion:     LibraryEtcdVersion(),
 	}
-	lib, err := majorMinor(LibraryEtcdVersion)
+	lib, err := majorMinor(LibraryEtcdVersion())
 	if err != nil {
 		return d, fmt.Errorf("library etcd version: %w", err)
 	}
@@ -81,16 +81,16 @@ func Decide(snapshotStorageVersion, clusterEtcdVersion string) (Decision, error)
 	switch {
 	case haveCluster && !less(cluster, lib):
 		d.Method = InProcess
-		d.Reason = fmt.Sprintf("the cluster runs etcd %s, which reads data directories written by etcdutl %s", clusterEtcdVersion, LibraryEtcdVersion)
+		d.Reason = fmt.Sprintf("the cluster runs etcd %s, which reads data directories written by etcdutl %s", clusterEtcdVersion, LibraryEtcdVersion())
 	case haveCluster:
 		d.Method = RestorePod
-		d.Reason = fmt.Sprintf("the cluster runs etcd %s, older than lifeboat's etcdutl %s: restore with the cluster's own etcd image", clusterEtcdVersion, LibraryEtcdVersion)
+		d.Reason = fmt.Sprintf("the cluster runs etcd %s, older than lifeboat's etcdutl %s: restore with the cluster's own etcd image", clusterEtcdVersion, LibraryEtcdVersion())
 	case haveSnap && !less(snap, lib):
 		d.Method = InProcess
-		d.Reason = fmt.Sprintf("the cluster's etcd version is unknown; the snapshot's storage version %s is at least etcdutl %s", snapshotStorageVersion, LibraryEtcdVersion)
+		d.Reason = fmt.Sprintf("the cluster's etcd version is unknown; the snapshot's storage version %s is at least etcdutl %s", snapshotStorageVersion, LibraryEtcdVersion())
 	case haveSnap:
 		d.Method = RestorePod
-		d.Reason = fmt.Sprintf("the cluster's etcd version is unknown and the snapshot's storage version %s is older than etcdutl %s: restore with the cluster's own etcd image", snapshotStorageVersion, LibraryEtcdVersion)
+		d.Reason = fmt.Sprintf("the cluster's etcd version is unknown and the snapshot's storage version %s is older than etcdutl %s: restore with the cluster's own etcd image", snapshotStorageVersion, LibraryEtcdVersion())
 	default:
 		d.Method = RestorePod
 		d.Reason = "the snapshot records no storage version (etcd older than 3.6) and the cluster's etcd version is unknown: restore with the cluster's own etcd image"

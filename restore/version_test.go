@@ -6,7 +6,7 @@ import (
 )
 
 func TestDecide(t *testing.T) {
-	lib := LibraryEtcdVersion // 3.7.x
+	lib := LibraryEtcdVersion() // 3.7.x
 	cases := []struct {
 		name          string
 		storage, etcd string
