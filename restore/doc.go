@@ -100,6 +100,6 @@
 // wrapping the sentinel of the check), ErrRestorePodImage,
 // ErrInvalidOptions, *AnotherRunError (ErrAnotherRunUnfinished, naming
 // both runs). A failed step of Run is a *plan.StepError naming the
-// step and wrapping the cause; an unsafe backup archive wraps safetar's
+// step and wrapping the cause; an unsafe backup archive wraps
 // ErrUnsafeEntry.
 package restore

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/lifeboat-dev/lifeboat/backup"
+	"github.com/lifeboat-dev/lifeboat/internal/safetar"
 )
 
 // The backup format's sentinels live in package backup, with one meaning
@@ -24,6 +25,13 @@ var (
 	// *backup.VerifyError matches.
 	ErrBackupIncomplete = backup.ErrInvalidBackup
 )
+
+// ErrUnsafeEntry is wrapped by the error of a restore whose static pod
+// resources archive holds an entry that would write outside its target
+// (an absolute name, a ".." element, a link escaping the tree, a device):
+// nothing of that archive was written. It is the same value as the one
+// the archive reader (an internal package) wraps, so errors.Is matches.
+var ErrUnsafeEntry = safetar.ErrUnsafeEntry
 
 // SnapshotError reports a snapshot that failed its checks: backup's type.
 // Err wraps backup.ErrHashMismatch, ErrNoHash, ErrTruncated,

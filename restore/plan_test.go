@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lifeboat-dev/lifeboat/internal/safetar"
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
@@ -197,7 +196,7 @@ func TestPlanRefusalsTouchNothing(t *testing.T) {
 			tw.Close()
 			zw.Close()
 			os.WriteFile(p, buf.Bytes(), 0o600)
-		}, safetar.ErrUnsafeEntry},
+		}, ErrUnsafeEntry},
 		{"archive without a component", func(t *testing.T, f *fixture, o *Options) {
 			p := globOne(t, f.backupDir, "static_kuberesources_*.tar.gz")
 			os.WriteFile(p, archive(t, map[string]string{"static-pod-resources/etcd-pod-3/etcd-pod.yaml": "x"}), 0o600)
