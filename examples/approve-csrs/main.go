@@ -12,7 +12,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -24,10 +23,9 @@ import (
 	configclient "github.com/openshift/client-go/config/clientset/versioned"
 	machineclient "github.com/openshift/client-go/machine/clientset/versioned"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/lifeboat-dev/lifeboat/certs"
+	"github.com/lifeboat-dev/lifeboat/examples/internal/cli"
 )
 
 func main() { os.Exit(run()) }
@@ -45,7 +43,7 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	cfg, err := restConfig(*kubeconfig)
+	cfg, err := cli.RestConfig(*kubeconfig)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "approve-csrs:", err)
 		return 1
@@ -107,17 +105,4 @@ func run() int {
 		return 2
 	}
 	return 0
-}
-
-// restConfig loads a kubeconfig file, or the in-cluster configuration when
-// the path is empty.
-func restConfig(path string) (*rest.Config, error) {
-	if path == "" {
-		cfg, err := rest.InClusterConfig()
-		if errors.Is(err, rest.ErrNotInCluster) {
-			return nil, errors.New("no -kubeconfig and not running in a cluster")
-		}
-		return cfg, err
-	}
-	return clientcmd.BuildConfigFromFlags("", path)
 }

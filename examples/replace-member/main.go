@@ -28,9 +28,9 @@ import (
 	operatorclient "github.com/openshift/client-go/operator/clientset/versioned"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/lifeboat-dev/lifeboat/etcdconn"
+	"github.com/lifeboat-dev/lifeboat/examples/internal/cli"
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/member"
 	"github.com/lifeboat-dev/lifeboat/plan"
@@ -61,7 +61,7 @@ func run() int {
 	defer stop()
 	fail := func(code int, err error) int { fmt.Fprintln(os.Stderr, "replace-member:", err); return code }
 
-	cfg, err := restConfig(*kubeconfig)
+	cfg, err := cli.RestConfig(*kubeconfig)
 	if err != nil {
 		return fail(1, err)
 	}
@@ -168,11 +168,4 @@ func openHost(ctx context.Context, kind, node string, kube kubernetes.Interface,
 		return host.NewSSH(ctx, host.SSHConfig{Name: node, Addr: addr, User: user, KeyFile: keyFile, HostKeyCallback: cb})
 	}
 	return nil, fmt.Errorf("-host %q: want debug-pod or ssh", kind)
-}
-
-func restConfig(kubeconfig string) (*rest.Config, error) {
-	if kubeconfig == "" {
-		return rest.InClusterConfig()
-	}
-	return clientcmd.BuildConfigFromFlags("", kubeconfig)
 }

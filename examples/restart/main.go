@@ -24,10 +24,9 @@ import (
 	configclient "github.com/openshift/client-go/config/clientset/versioned"
 	machineclient "github.com/openshift/client-go/machine/clientset/versioned"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/lifeboat-dev/lifeboat/certs"
+	"github.com/lifeboat-dev/lifeboat/examples/internal/cli"
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
 )
 
@@ -49,7 +48,7 @@ func run() int {
 	defer stop()
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, "restart:", err); return 1 }
 
-	cfg, err := restConfig(*kubeconfig)
+	cfg, err := cli.RestConfig(*kubeconfig)
 	if err != nil {
 		return fail(err)
 	}
@@ -95,17 +94,4 @@ func run() int {
 	fmt.Printf("cluster recovered in %s: %d masters and %d workers Ready, %d ClusterOperators healthy\n",
 		res.Elapsed.Round(time.Second), len(res.Masters), len(res.Workers), len(res.Operators))
 	return 0
-}
-
-// restConfig loads a kubeconfig file, or the in-cluster configuration when
-// the path is empty.
-func restConfig(path string) (*rest.Config, error) {
-	if path == "" {
-		cfg, err := rest.InClusterConfig()
-		if errors.Is(err, rest.ErrNotInCluster) {
-			return nil, errors.New("no -kubeconfig and not running in a cluster")
-		}
-		return cfg, err
-	}
-	return clientcmd.BuildConfigFromFlags("", path)
 }

@@ -26,9 +26,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/lifeboat-dev/lifeboat/examples/internal/cli"
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
 )
@@ -54,7 +53,7 @@ func run() int {
 	defer stop()
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, "shutdown:", err); return 1 }
 
-	cfg, err := restConfig(*kubeconfig)
+	cfg, err := cli.RestConfig(*kubeconfig)
 	if err != nil {
 		return fail(err)
 	}
@@ -141,17 +140,4 @@ func internalIP(ctx context.Context, kube kubernetes.Interface, node string) (st
 		}
 	}
 	return "", fmt.Errorf("node %s has no InternalIP", node)
-}
-
-// restConfig loads a kubeconfig file, or the in-cluster configuration when
-// the path is empty.
-func restConfig(path string) (*rest.Config, error) {
-	if path == "" {
-		cfg, err := rest.InClusterConfig()
-		if errors.Is(err, rest.ErrNotInCluster) {
-			return nil, errors.New("no -kubeconfig and not running in a cluster")
-		}
-		return cfg, err
-	}
-	return clientcmd.BuildConfigFromFlags("", path)
 }
