@@ -73,10 +73,9 @@ func Detect(ctx context.Context, deps Deps, opts Options) (Decision, error) {
 			return d, err
 		}
 		d.Evidence = append(d.Evidence, api.evidence...)
-		if !d.Overridden {
-			d.Version, d.Target = api.completed, api.target
-		} else if api.target != "" {
-			d.Target = api.target
+		d.Target = api.target
+		if opts.Version == "" {
+			d.Version = api.completed
 		}
 	}
 	var hf hostFinding
