@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +13,8 @@ import (
 	configfake "github.com/openshift/client-go/config/clientset/versioned/fake"
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/lifeboat-dev/lifeboat/host"
 )
 
 var (
@@ -224,4 +227,46 @@ func TestDetectContext(t *testing.T) {
 			t.Fatalf("error %v, want context.Canceled (not a fallback to the host)", err)
 		}
 	})
+}
+
+// brokenHost fails every read with err, as a host that went down or
+// refuses the session does.
+type brokenHost struct {
+	host.Host
+	err error
+}
+
+func (b brokenHost) Name() string { return "master-1" }
+func (b brokenHost) Open(context.Context, string) (io.ReadCloser, error) {
+	return nil, b.err
+}
+func (b brokenHost) Stat(context.Context, string) (host.FileInfo, error) {
+	return host.FileInfo{}, b.err
+}
+func (b brokenHost) ReadDir(context.Context, string) ([]host.FileInfo, error) {
+	return nil, b.err
+}
+
+// TestDetectUnreadableHost: a host that cannot be read decides nothing and
+// its errors are reported; the API still decides when it answers.
+func TestDetectUnreadableHost(t *testing.T) {
+	down := errors.New("ssh: handshake failed")
+	h := brokenHost{err: down}
+	_, err := Detect(t.Context(), Deps{Host: h}, Options{})
+	if !errors.Is(err, ErrUndecided) || !errors.Is(err, down) {
+		t.Fatalf("host only: %v, want ErrUndecided carrying the host's error", err)
+	}
+	d, err := Detect(t.Context(), Deps{Config: fakeConfig(history("4.20.3")), Host: h}, Options{})
+	if err != nil || d.Generation != GenerationEtcdOnly || d.Conflict {
+		t.Fatalf("with the API: %s, %v; want etcd-only from ClusterVersion", d, err)
+	}
+	unreadable := 0
+	for _, e := range d.Evidence {
+		if e.Source == SourceHost && errors.Is(e.Err, down) {
+			unreadable++
+		}
+	}
+	if unreadable == 0 {
+		t.Errorf("the host's read errors are not in the evidence:\n%s", dump(d))
+	}
 }
