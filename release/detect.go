@@ -24,7 +24,7 @@ import (
 //     the host shows.
 //  3. The recovery host (deps.Host): its etcd static pod manifests (live,
 //     stopped, newest revision), /usr/local/bin scripts and revision.json
-//     (see fromHost in hostevidence.go for what each shows). It decides
+//     (what each shows is in the package documentation). It decides
 //     when the API gave no generation (no client, API down or timed out,
 //     no Completed entry, unparsable version).
 //

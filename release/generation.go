@@ -27,8 +27,8 @@ const (
 	// cluster-restore.sh only.
 	GenerationClassic
 
-	// GenerationEtcdOnly is OpenShift 4.18 and later (the 4.18 "Backup and
-	// restore" book calls it the simplified restore): the etcd-only restore
+	// GenerationEtcdOnly is OpenShift 4.18 and later (the 4.18 release notes
+	// announce it as the updated, simplified etcd recovery): the etcd-only restore
 	// and the quorum restore. disable-etcd.sh stops only the etcd static pod
 	// on every control-plane host; cluster-restore.sh starts a restore pod
 	// that restores with --mark-compacted and a revision bump of
