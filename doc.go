@@ -23,6 +23,18 @@
 //	  5.3 steps 10-12: control plane rollouts      lifecycle.ForceRedeploy, lifecycle.WaitAllNodesAtLatestRevision
 //	  5.4 expired control plane certificates       certs.ApproveNodeBootstrapperCSRs
 //
+// Releases: package release decides which generation of these procedures
+// applies to a cluster. release.Detect takes an override first
+// (Options.Version or Options.Generation), then the newest Completed entry
+// of ClusterVersion status.history (an upgrade in progress does not count),
+// then, when the API is down or gives nothing, the recovery host's etcd
+// static pod and /usr/local/bin scripts (an etcd-rev container,
+// disable-etcd.sh or quorum-restore.sh show 4.18+); when the API and the
+// host disagree the host wins and the conflict is reported. 4.5-4.17 is
+// GenerationClassic (the runbook above), 4.18+ GenerationEtcdOnly (etcd-only
+// restore, quorum restore). No procedure uses the generation yet: every
+// package runs the classic procedures.
+//
 // Supporting packages: host (root access to a master over SSH, a debug pod or
 // locally), etcdconn (etcd clients from ETCDCTL_* variables or TLS files),
 // plan (dry-run, progress and resume for multi-step procedures) and

@@ -3,6 +3,7 @@ module github.com/lifeboat-dev/lifeboat
 go 1.26.0
 
 require (
+	github.com/blang/semver/v4 v4.0.0
 	github.com/openshift/api v0.0.0-20260318185450-1f2fa3f09f4e
 	github.com/openshift/client-go v0.0.0-20260320040014-4b5fc2cdad98
 	go.etcd.io/bbolt v1.5.0

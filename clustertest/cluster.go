@@ -31,8 +31,14 @@ type Options struct {
 	Workers int
 	// ClusterVersion is the OpenShift version the cluster runs
 	// (ClusterVersion status.desired.version and history, ClusterOperator
-	// versions); "" means "4.5.2".
+	// versions); "" means Release.
 	ClusterVersion string
+	// Release is the OpenShift release the simulation plays ("4.5.2",
+	// "4.14.8", "4.20.3"): its version in ClusterVersion (status.history
+	// Completed) and its hosts' layout (see release.go). "" means
+	// ClusterVersion, and both "" mean "4.5.2" (the 4.5 runbook's cluster).
+	// When both are set they must be equal; a release before 4.5 is refused.
+	Release string
 	// ClusterName is the cluster's name; the infrastructure name (the prefix
 	// of Machine names) is ClusterName plus a random suffix. "" means
 	// "lifeboat".
@@ -144,8 +150,8 @@ func New(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	case opts.Workers < 0:
 		opts.Workers = 0
 	}
-	if opts.ClusterVersion == "" {
-		opts.ClusterVersion = "4.5.2"
+	if _, err := resolveRelease(&opts); err != nil {
+		return nil, err
 	}
 	if opts.ClusterName == "" {
 		opts.ClusterName = "lifeboat"

@@ -22,7 +22,9 @@
 //     latestAvailableRevision, nodeStatuses and conditions
 //     (NodeInstallerProgressing "3 nodes are at revision N",
 //     EtcdMembersAvailable), ClusterOperators, a ClusterVersion with its
-//     install history, the Proxy and APIServer, the etcd pods and the
+//     install history (Options.Release, 4.5.2 by default: the release's
+//     version Completed, and its etcd pod containers and 4.18+ scripts on
+//     each master), the Proxy and APIServer, the etcd pods and the
 //     etcd-peer-, etcd-serving-, etcd-serving-metrics-<node> secrets;
 //   - small controllers playing the operators, the machine API, the node
 //     lifecycle controller and the CSR signer, and fault injectors

@@ -205,6 +205,7 @@ func (c *Cluster) etcdPodManifest(node string, revision int, initialCluster stri
 			VolumeMounts: mounts,
 		},
 	}
+	pod.Spec.Containers = append(pod.Spec.Containers, c.releaseEtcdContainers(image, mounts)...)
 	pod.Spec.Volumes = []corev1.Volume{
 		hostPathVolume("resource-dir", revisionDir(componentEtcd, revision)),
 		hostPathVolume("cert-dir", etcdCertsDir),

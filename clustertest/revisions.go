@@ -90,6 +90,11 @@ func (c *Cluster) installRevision(h *Host, component string, revision int, manif
 	if err := writeTree(h.root, files); err != nil {
 		return err
 	}
+	if component == componentEtcd {
+		if err := c.writeReleaseScripts(h); err != nil {
+			return err
+		}
+	}
 	if !live {
 		return nil
 	}

@@ -1,0 +1,82 @@
+package release
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	configclient "github.com/openshift/client-go/config/clientset/versioned"
+
+	"github.com/lifeboat-dev/lifeboat/host"
+)
+
+// DefaultAPITimeout bounds the ClusterVersion read when Options.APITimeout
+// is zero. An API server that does not answer within it counts as down and
+// the recovery host is asked instead.
+const DefaultAPITimeout = 30 * time.Second
+
+// Deps are the sources Detect may read. Both are optional; with neither,
+// only an override decides.
+type Deps struct {
+	// Config reads ClusterVersion "version". Nil: the API is not consulted
+	// (the caller has no client, or knows the API is down).
+	Config configclient.Interface
+	// Host is the recovery host (or any control-plane host): its etcd static
+	// pod manifests, /usr/local/bin scripts and /var/lib/etcd/revision.json
+	// are read, never written. Nil: no host evidence.
+	Host host.Host
+}
+
+// Options tune Detect. The zero value detects from Deps with
+// DefaultAPITimeout, applies the conflict rule (the host wins) and logs
+// nothing.
+type Options struct {
+	// Generation, when not GenerationUnknown, is the caller's decision; it
+	// wins over the cluster's evidence (which is still read and reported).
+	Generation Generation
+	// Version, when not "", is the caller's statement of the cluster's
+	// OpenShift version ("4.14.8"); its generation (GenerationOf) wins like
+	// Generation. When both are set they must agree.
+	Version string
+	// APITimeout bounds the ClusterVersion read; 0 means DefaultAPITimeout.
+	// Negative is invalid.
+	APITimeout time.Duration
+	// RefuseConflict makes Detect return ErrConflict, instead of applying
+	// the conflict rule, when the ClusterVersion and the host indicate
+	// different generations. An override still wins over a conflict.
+	RefuseConflict bool
+	// Logger receives one debug record per piece of evidence and an info
+	// record of the decision. Nil discards.
+	Logger *slog.Logger
+}
+
+// Validate checks the options without any I/O. Errors wrap
+// ErrInvalidOptions (and ErrInvalidGeneration, ErrInvalidVersion or
+// ErrUnsupportedRelease for the overrides).
+func (o Options) Validate() error {
+	if o.Generation != GenerationUnknown && !o.Generation.Valid() {
+		return fmt.Errorf("%w: Generation: %w: %d", ErrInvalidOptions, ErrInvalidGeneration, int(o.Generation))
+	}
+	if o.Version != "" {
+		g, err := GenerationOfVersion(o.Version)
+		if err != nil {
+			return fmt.Errorf("%w: Version: %w", ErrInvalidOptions, err)
+		}
+		if o.Generation != GenerationUnknown && g != o.Generation {
+			return fmt.Errorf("%w: Version %s is generation %s, Generation says %s", ErrInvalidOptions, o.Version, g, o.Generation)
+		}
+	}
+	if o.APITimeout < 0 {
+		return fmt.Errorf("%w: APITimeout %v is negative", ErrInvalidOptions, o.APITimeout)
+	}
+	return nil
+}
+
+func (o Options) apiTimeout() time.Duration {
+	if o.APITimeout == 0 {
+		return DefaultAPITimeout
+	}
+	return o.APITimeout
+}
+
+func (o Options) overridden() bool { return o.Generation != GenerationUnknown || o.Version != "" }
