@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lifeboat-dev/lifeboat/host"
@@ -52,6 +53,25 @@ type Host struct {
 
 	// Loopback URLs of this host's etcd member (masters only).
 	clientURL, peerURL string
+
+	// joining is the ID of the etcd member the operator added for this
+	// host and started on its data directory (0: none yet): that
+	// directory is this member's, even before the member publishes its
+	// name, and must never be moved aside as stale.
+	joinMu  sync.Mutex
+	joining uint64
+}
+
+func (h *Host) setJoining(id uint64) {
+	h.joinMu.Lock()
+	defer h.joinMu.Unlock()
+	h.joining = id
+}
+
+func (h *Host) joiningMember() uint64 {
+	h.joinMu.Lock()
+	defer h.joinMu.Unlock()
+	return h.joining
 }
 
 var _ host.Host = (*Host)(nil)

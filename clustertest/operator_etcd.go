@@ -390,15 +390,24 @@ func (e *etcdInstaller) start(ctx context.Context, node string, h *Host, revisio
 			return fmt.Errorf("adding etcd member %s (%s) as a learner: %w", node, peer, err)
 		}
 		c.etcdOperatorEvent(ctx, EventMemberAddAsLearner, fmt.Sprintf("added learner member %s (%x) with peer URL %s", node, resp.Member.ID, peer))
+		h.setJoining(resp.Member.ID)
 		members = resp.Members
 	case members[mine].Name == "":
-		// Added before but never started: start it on an empty data dir.
+		// Added before but not started yet, as far as the member list
+		// tells: a member publishes its name only once it has joined, which
+		// on a busy machine comes well after it received the leader's log.
 		// The API may be down until it does, so its secrets are best effort.
 		if err := c.ensureMemberSecrets(ctx, h); err != nil {
 			c.controllerLogger().Debug("etcd member secrets", "node", node, "err", err)
 		}
-		if err := moveAsideEtcdData(ctx, h); err != nil {
-			return err
+		// A data directory this member was started on is its own: moving
+		// it aside would lose the log the leader counts as replicated, and
+		// the member would panic at every start ("tocommit(N) is out of
+		// range"). Only another member's data is stale.
+		if h.joiningMember() != members[mine].ID {
+			if err := moveAsideEtcdData(ctx, h); err != nil {
+				return err
+			}
 		}
 	default:
 		if err := c.ensureMemberSecrets(ctx, h); err != nil {

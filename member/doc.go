@@ -11,7 +11,8 @@
 //     learner, LearnerHealthChecker), and says when the two disagree.
 //   - 2.3, the member's state: DetermineState runs the runbook's checks in
 //     its order (machine instanceState, node unreachable taint or NotReady,
-//     pod etcd-<node> in Error or CrashLoopBackOff) and returns a State with
+//     pod etcd-<node> in Error or CrashLoopBackOff, or Running between two
+//     crashes) and returns a State with
 //     evidence in the runbook's words; State.Procedure names 2.4.1 or 2.4.2.
 //     A member that answers again is Healthy: it needs no replacement.
 //   - 2.4.1 and 2.4.2 step "remove the unhealthy member": RemoveMember,

@@ -367,7 +367,7 @@ func (r *replacement) runningEtcdPods(ctx context.Context) (int, error) {
 	for _, n := range nodes.Items {
 		p, err := r.deps.Kube.CoreV1().Pods(EtcdNamespace).Get(ctx, "etcd-"+n.Name, metav1.GetOptions{})
 		if err == nil && p.Status.Phase == corev1.PodRunning {
-			if _, crashing, _ := podStatus(p); !crashing {
+			if _, crashing, _ := podStatus(p, time.Time{}, 0); !crashing {
 				running++
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	machinev1beta1 "github.com/openshift/api/machine/v1beta1"
 	machineclient "github.com/openshift/client-go/machine/clientset/versioned"
@@ -25,7 +26,9 @@ const (
 	// is not Ready (procedure 2.4.1).
 	NodeNotReady State = "NodeNotReady"
 	// EtcdPodCrashlooping: the machine runs, the node is Ready, and pod
-	// etcd-<node> is in Error or CrashLoopBackOff (procedure 2.4.2).
+	// etcd-<node> is in Error or CrashLoopBackOff, or runs again for less
+	// than StateOptions.CrashLoopWindow after exiting with an error
+	// (procedure 2.4.2).
 	EtcdPodCrashlooping State = "EtcdPodCrashlooping"
 	// Healthy: the member answers its health check again. The runbook's
 	// note in 2.3: it needs no replacement; the etcd cluster Operator syncs
@@ -73,7 +76,21 @@ type StateReport struct {
 type StateOptions struct {
 	MachineNamespace string // "openshift-machine-api"
 	EtcdNamespace    string // "openshift-etcd"
+	// CrashLoopWindow: an etcd container that is running again after it
+	// exited with an error counts as crashlooping until it has run this
+	// long; CrashLoopWindow (10 minutes, when the kubelet forgets a
+	// container's back-off) when zero. A crashlooping pod shows Running
+	// between its crashes; read at that instant it is still in the loop.
+	CrashLoopWindow time.Duration
+	// Now is the clock the window is measured with; time.Now when nil.
+	Now func() time.Time
 }
+
+// CrashLoopWindow is how long a restarted container must run before the
+// kubelet resets its crash back-off (twice the 5-minute maximum back-off):
+// until then a container that exited with an error is still in its crash
+// loop, whatever it shows at the moment.
+const CrashLoopWindow = 10 * time.Minute
 
 func (o StateOptions) withDefaults() StateOptions {
 	if o.MachineNamespace == "" {
@@ -81,6 +98,12 @@ func (o StateOptions) withDefaults() StateOptions {
 	}
 	if o.EtcdNamespace == "" {
 		o.EtcdNamespace = EtcdNamespace
+	}
+	if o.CrashLoopWindow <= 0 {
+		o.CrashLoopWindow = CrashLoopWindow
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	return o
 }
@@ -173,7 +196,7 @@ func DetermineState(ctx context.Context, kube kubernetes.Interface, machines mac
 	case err != nil:
 		return nil, fmt.Errorf("member: reading pod %s/%s: %w", opts.EtcdNamespace, podName, err)
 	default:
-		status, crashing, restarts := podStatus(pod)
+		status, crashing, restarts := podStatus(pod, opts.Now(), opts.CrashLoopWindow)
 		if crashing {
 			r.State = EtcdPodCrashlooping
 			add("pod %s/%s status is %s (%d restarts): the etcd pod is crashlooping", opts.EtcdNamespace, podName, status, restarts)
@@ -223,8 +246,11 @@ func nodeReady(n *corev1.Node) *corev1.NodeCondition {
 }
 
 // podStatus returns the STATUS column of "oc get pods" for pod, whether
-// that is Error or CrashLoopBackOff, and the total restart count.
-func podStatus(pod *corev1.Pod) (status string, crashlooping bool, restarts int32) {
+// the pod is crashlooping, and the total restart count. Crashlooping is
+// Error or CrashLoopBackOff, or a container running for less than window
+// (at now) since it last exited with an error: a crashlooping pod shows
+// Running between its crashes.
+func podStatus(pod *corev1.Pod, now time.Time, window time.Duration) (status string, crashlooping bool, restarts int32) {
 	status = string(pod.Status.Phase)
 	if pod.Status.Reason != "" {
 		status = pod.Status.Reason
@@ -245,7 +271,19 @@ func podStatus(pod *corev1.Pod) (status string, crashlooping bool, restarts int3
 				status = "Error"
 			}
 			crashlooping = true
+		case cs.State.Running != nil && failedExit(cs.LastTerminationState.Terminated):
+			if up := now.Sub(cs.State.Running.StartedAt.Time); up < window {
+				if !crashlooping {
+					status = fmt.Sprintf("Running (container %s up %s after exit code %d)", cs.Name, up.Round(time.Second), cs.LastTerminationState.Terminated.ExitCode)
+				}
+				crashlooping = true
+			}
 		}
 	}
 	return status, crashlooping, restarts
+}
+
+// failedExit reports whether t is an exit with an error.
+func failedExit(t *corev1.ContainerStateTerminated) bool {
+	return t != nil && (t.ExitCode != 0 || t.Reason == "Error")
 }

@@ -100,7 +100,7 @@ func Verify(ctx context.Context, deps Deps, opts VerifyOptions) (*Verification, 
 			case err != nil:
 				return v, fmt.Errorf("member: reading pod etcd-%s: %w", n.Name, err)
 			default:
-				status, crashing, _ := podStatus(pod)
+				status, crashing, _ := podStatus(pod, time.Time{}, 0) // what it shows now
 				v.Pods[n.Name] = status
 				if crashing || pod.Status.Phase != corev1.PodRunning {
 					add("pod %s/etcd-%s is %s, not Running", EtcdNamespace, n.Name, status)
