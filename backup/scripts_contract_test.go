@@ -119,3 +119,47 @@ func TestLifeboatLayoutForRestoreScripts(t *testing.T) {
 		})
 	}
 }
+
+// TestTakeWarnsWhenScriptsCouldTakeAnotherFile: a backup taken into a
+// directory that already holds files the scripts' globs match is kept
+// (lifeboat restores it by name) but comes with a warning naming them,
+// since cluster-restore.sh would take the last match instead.
+func TestTakeWarnsWhenScriptsCouldTakeAnotherFile(t *testing.T) {
+	good := withTrailer(makeBoltDB(t, 120))
+	tests := []struct {
+		name      string
+		existing  []string
+		wantNamed []string
+	}{
+		{name: "empty directory"},
+		{name: "lifeboat's own extras only", existing: []string{ManifestFileName + ".part", "notes.txt"}},
+		{name: "an etcdctl snapshot.db", existing: []string{"snapshot.db"}, wantNamed: []string{"snapshot.db"}},
+		{name: "a newer backup's pair", existing: []string{SnapshotFileName("2030-01-01_000000", false), ResourcesFileName("2030-01-01_000000", false)},
+			wantNamed: []string{SnapshotFileName("2030-01-01_000000", false), ResourcesFileName("2030-01-01_000000", false)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for _, n := range tc.existing {
+				if err := os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			b := takeFake(t, dir, testNow, good)
+			var warned string
+			for _, w := range b.Warnings {
+				if strings.Contains(w, "cluster-restore.sh") {
+					warned = w
+				}
+			}
+			if (warned != "") != (len(tc.wantNamed) > 0) {
+				t.Fatalf("warnings %q, want a cluster-restore.sh warning: %v", b.Warnings, len(tc.wantNamed) > 0)
+			}
+			for _, n := range tc.wantNamed {
+				if !strings.Contains(warned, n) {
+					t.Errorf("warning %q does not name %s", warned, n)
+				}
+			}
+		})
+	}
+}

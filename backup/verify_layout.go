@@ -2,6 +2,7 @@ package backup
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 )
@@ -57,6 +58,23 @@ func nonEmpty(s ...string) []string {
 	for _, x := range s {
 		if x != "" {
 			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// scriptGlobOthers lists the entries of the local directory dir, other
+// than keep, that cluster-restore.sh's globs match (nil if dir cannot be
+// read: this only feeds a warning).
+func scriptGlobOthers(dir string, keep ...string) []string {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		if matchesScriptGlob(e.Name()) && !slices.Contains(keep, e.Name()) {
+			out = append(out, e.Name())
 		}
 	}
 	return out
