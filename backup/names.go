@@ -85,13 +85,13 @@ func matchesScriptGlob(name string) bool {
 // names of cluster-backup.sh) into a folder of its own:
 //
 //   - an EtcdBackup (operator.openshift.io/v1alpha1, one-off, or created per
-//     run by a Backup config.openshift.io/v1alpha1 schedule) writes
-//     "backup-<EtcdBackup name>-<stamp>" on its PVC (mounted at
-//     /etc/kubernetes/cluster-backup); from 4.14, where the job ran
-//     "cluster-backup.sh --force" and so wrote __POSSIBLY_DIRTY__ names,
-//     then the operator's own Go writer (no directory entries in the
-//     archive, no marker);
-//   - the default Backup without a PVC (4.18+) has every master's
+//     run, named after the run's job, by a Backup config.openshift.io/v1alpha1
+//     schedule) writes "backup-<EtcdBackup name>-<stamp>" on its PVC
+//     (mounted at /etc/kubernetes/cluster-backup). On 4.14 the job runs
+//     "cluster-backup.sh --force", so the files carry __POSSIBLY_DIRTY__;
+//     from 4.15 the operator's own writer makes them (no marker, and an
+//     archive of regular files only, without directory entries);
+//   - the Backup named "default" (4.18+) has every master's
 //     etcd-backup-server write "<stamp>" folders under
 //     /var/lib/etcd-auto-backup on the host.
 //
