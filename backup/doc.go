@@ -25,6 +25,10 @@
 //     (a local directory) and VerifyOn (a directory on any host.Host, read
 //     as a stream), VerifySnapshot and VerifySnapshotOn: the one verifier of
 //     the backup format, which package restore uses wherever the backup lies.
+//     It accepts what the cluster wrote too: every release's
+//     cluster-backup.sh (forced runs reported possibly dirty) and one folder
+//     of its automated backups, which Folders and LatestFolder (and their
+//     On variants) list and pick in a PVC root or /var/lib/etcd-auto-backup.
 //
 // Snapshot streams from one healthy member into "<name>.part" and checks
 // the sha256 etcd appends to the stream while it arrives, so a snapshot is
@@ -48,7 +52,7 @@
 //   - ErrResourcesMissing (ArchiveStaticResources): a static pod resource
 //     directory the manifests reference is not on the host.
 //   - *VerifyError (Verify, VerifyOn; matches ErrInvalidBackup) lists every Problem and unwraps to all of
-//     them: ErrMissingFile, ErrAmbiguous, ErrTimestampMismatch,
+//     them: ErrMissingFile, ErrAmbiguous, ErrBackupRoot, ErrTimestampMismatch,
 //     ErrHashMismatch, ErrNoHash, ErrTruncated, ErrCorruptDatabase,
 //     ErrBadArchive, ErrBadManifest.
 package backup

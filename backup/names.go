@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"path"
 	"regexp"
 	"strings"
 	"time"
@@ -53,6 +54,71 @@ func parseName(name string) (kind, stamp string, dirty bool) {
 	}
 	if m := resourcesNameRE.FindStringSubmatch(name); m != nil {
 		return "resources", m[1], m[2] != ""
+	}
+	return "", "", false
+}
+
+// The globs every release's cluster-restore.sh (4.4 to today) expands in
+// the backup directory: it takes the last match of each in version order
+// ("ls -v ... | tail -1"). A backup directory must hold exactly one match
+// of each, or the script may restore another file than lifeboat checked;
+// lifeboat's own extras (ManifestFileName, "<name>.part" while a file is
+// written) match neither.
+const (
+	ScriptSnapshotGlob  = "snapshot*.db"
+	ScriptResourcesGlob = "static_kuberesources*.tar.gz"
+)
+
+// matchesScriptGlob reports whether cluster-restore.sh would take name for
+// a snapshot or an archive.
+func matchesScriptGlob(name string) bool {
+	for _, g := range []string{ScriptSnapshotGlob, ScriptResourcesGlob} {
+		if ok, _ := path.Match(g, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Folders of the cluster's own automated backups. Each run writes a
+// snapshot_<stamp>.db and static_kuberesources_<stamp>.tar.gz pair (the
+// names of cluster-backup.sh) into a folder of its own:
+//
+//   - an EtcdBackup (operator.openshift.io/v1alpha1, one-off, or created per
+//     run, named after the run's job, by a Backup config.openshift.io/v1alpha1
+//     schedule) writes "backup-<EtcdBackup name>-<stamp>" on its PVC
+//     (mounted at /etc/kubernetes/cluster-backup). On 4.14 the job runs
+//     "cluster-backup.sh --force", so the files carry __POSSIBLY_DIRTY__;
+//     from 4.15 the operator's own writer makes them (no marker, and an
+//     archive of regular files only, without directory entries);
+//   - the Backup named "default" (4.18+) has every master's
+//     etcd-backup-server write "<stamp>" folders under
+//     /var/lib/etcd-auto-backup on the host.
+//
+// The folder's stamp is taken when the run is requested (UTC in the
+// operator's pods), the files' when they are written: they need not match.
+const (
+	// AutomatedBackupPrefix starts the folders an EtcdBackup writes.
+	AutomatedBackupPrefix = "backup-"
+	// AutomatedBackupPVCDir is where the backup job mounts the PVC.
+	AutomatedBackupPVCDir = "/etc/kubernetes/cluster-backup"
+	// AutomatedBackupHostDir is where etcd-backup-server writes on a master.
+	AutomatedBackupHostDir = "/var/lib/etcd-auto-backup"
+)
+
+var (
+	etcdBackupFolderRE   = regexp.MustCompile(`^` + AutomatedBackupPrefix + `([a-z0-9](?:[-a-z0-9.]*[a-z0-9])?)-(\d{4}-\d{2}-\d{2}_\d{6})$`)
+	serverBackupFolderRE = regexp.MustCompile(`^(\d{4}-\d{2}-\d{2}_\d{6})$`)
+)
+
+// parseFolder recognises an automated backup folder name: the EtcdBackup
+// name ("" for an etcd-backup-server folder) and the stamp.
+func parseFolder(name string) (backupName, stamp string, ok bool) {
+	if m := etcdBackupFolderRE.FindStringSubmatch(name); m != nil {
+		return m[1], m[2], true
+	}
+	if m := serverBackupFolderRE.FindStringSubmatch(name); m != nil {
+		return "", m[1], true
 	}
 	return "", "", false
 }

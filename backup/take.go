@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	configclient "github.com/openshift/client-go/config/clientset/versioned"
@@ -258,6 +259,10 @@ func Take(ctx context.Context, etcd SnapshotClient, dir string, opts TakeOptions
 		warn("writing %s: %v", ManifestFileName, err)
 	} else {
 		b.Manifest = m
+	}
+	if others := scriptGlobOthers(dir, b.Snapshot.Name, b.Resources.Name); len(others) > 0 {
+		warn("%s also holds %s, which cluster-restore.sh's %s / %s globs match: the script takes the last match in version order, "+
+			"so give it this backup in a directory of its own", dir, strings.Join(others, ", "), ScriptSnapshotGlob, ScriptResourcesGlob)
 	}
 	log.Info("snapshot db and kube resources are successfully saved", "dir", dir, "snapshot", b.Snapshot.Name, "resources", b.Resources.Name)
 	return b, nil

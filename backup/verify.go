@@ -87,8 +87,10 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Backup, error
 // description:
 //
 //   - one snapshot_<stamp>.db and one static_kuberesources_<stamp>.tar.gz
-//     with the same stamp (or the ones of opts.Timestamp), forced
-//     (__POSSIBLY_DIRTY__) or not;
+//     with the same stamp (or the ones of opts.Timestamp), both forced
+//     (__POSSIBLY_DIRTY__) or both not, and no other file that
+//     cluster-restore.sh's globs (ScriptSnapshotGlob, ScriptResourcesGlob)
+//     would take instead (ErrAmbiguous names them);
 //   - the snapshot's sha256 trailer matches and its bolt database passes
 //     its consistency check (VerifySnapshotOn);
 //   - the archive is a readable gzipped tar (its gzip checksum included)
@@ -98,11 +100,19 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Backup, error
 //     <component>-pod.yaml, for each of the four components;
 //   - when backup.json describes this pair, sizes and sha256s match it.
 //
-// It works on backups cluster-backup.sh or "etcdctl snapshot save" wrote
-// (no manifest): the revision and etcd version then come from the
-// snapshot. It writes nothing on h. Every problem found is listed in a
+// Accepted layouts: lifeboat's (with backup.json); what every release's
+// cluster-backup.sh writes, 4.4 on, --force runs (__POSSIBLY_DIRTY__)
+// included, and "etcdctl snapshot save" beside such an archive (no
+// manifest: the revision and etcd version then come from the snapshot);
+// one folder of the cluster's automated backups (AutomatedBackupPrefix:
+// "backup-<name>-<stamp>" on an EtcdBackup's PVC, "<stamp>" under
+// /var/lib/etcd-auto-backup), whose archive may hold no directory entries.
+// A possibly dirty backup is accepted with Backup.PossiblyDirty set and
+// PossiblyDirtyWarning among the warnings. The root holding such folders
+// is refused (ErrBackupRoot, naming them): pick one with LatestFolder or
+// Folders. It writes nothing on h. Every problem found is listed in a
 // *VerifyError, which unwraps to sentinels (ErrMissingFile, ErrAmbiguous,
-// ErrTimestampMismatch, ErrHashMismatch, ErrNoHash, ErrTruncated,
+// ErrBackupRoot, ErrTimestampMismatch, ErrHashMismatch, ErrNoHash, ErrTruncated,
 // ErrCorruptDatabase, ErrBadArchive, ErrBadManifest) and, for an archive
 // entry, to the archive rule's error. The returned Backup describes what
 // was found even when err is not nil; it is never nil.
@@ -127,7 +137,21 @@ func VerifyOn(ctx context.Context, h host.Host, dir string, opts VerifyOptions) 
 		return result()
 	}
 	snaps, archives := map[string][]string{}, map[string][]string{}
+	// Names cluster-restore.sh would take (regular files, others), and
+	// automated backup folders.
+	var globbed, irregular, folders []string
 	for _, e := range entries {
+		if matchesScriptGlob(e.Name) {
+			if !e.Mode.IsRegular() {
+				// A link or directory the script could still take.
+				irregular = append(irregular, e.Name)
+			} else {
+				globbed = append(globbed, e.Name)
+			}
+		}
+		if _, _, ok := parseFolder(e.Name); ok && e.IsDir() {
+			folders = append(folders, e.Name)
+		}
 		if !e.Mode.IsRegular() {
 			continue
 		}
@@ -143,11 +167,22 @@ func VerifyOn(ctx context.Context, h host.Host, dir string, opts VerifyOptions) 
 		}
 	}
 
+	if len(snaps) == 0 && len(archives) == 0 && len(folders) > 0 {
+		// A PVC root or /var/lib/etcd-auto-backup: which run to restore is
+		// the caller's choice, never a guess.
+		problem("", fmt.Errorf("%w (%w): %s; verify one of them (LatestFolder picks the newest)",
+			ErrBackupRoot, ErrMissingFile, strings.Join(folders, ", ")))
+		return result()
+	}
 	snapName, archName := choosePair(snaps, archives, opts.Timestamp, problem)
 	if snapName != "" {
 		_, b.Timestamp, b.PossiblyDirty = parseName(snapName)
 	} else if archName != "" {
 		_, b.Timestamp, b.PossiblyDirty = parseName(archName)
+	}
+	checkScriptView(snapName, archName, globbed, irregular, opts.Timestamp != "", b, problem)
+	if b.PossiblyDirty {
+		b.Warnings = append(b.Warnings, PossiblyDirtyWarning)
 	}
 
 	if snapName != "" {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,6 +54,8 @@ func TestVerify(t *testing.T) {
 		opts     VerifyOptions
 		wantErrs []error
 		revision int64
+		// wantWarning is a part of a warning the result must carry.
+		wantWarning string
 	}{
 		{name: "whole", revision: 42},
 		{name: "flipped snapshot byte", mutate: func(t *testing.T, dir string) {
@@ -111,7 +114,7 @@ func TestVerify(t *testing.T) {
 		}, wantErrs: []error{ErrAmbiguous}},
 		{name: "two backups, one chosen", mutate: func(t *testing.T, dir string) {
 			takeFake(t, dir, testNow.Add(time.Hour), good)
-		}, opts: VerifyOptions{Timestamp: stamp}, revision: 120},
+		}, opts: VerifyOptions{Timestamp: stamp}, revision: 120, wantWarning: "cluster-restore.sh would take the newest backup"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -127,6 +130,9 @@ func TestVerify(t *testing.T) {
 				}
 				if b.Timestamp != stamp || b.Revision != tc.revision || b.EtcdVersion == "" {
 					t.Errorf("backup %+v", b)
+				}
+				if tc.wantWarning != "" && !strings.Contains(strings.Join(b.Warnings, "\n"), tc.wantWarning) {
+					t.Errorf("warnings %q, want one saying %q", b.Warnings, tc.wantWarning)
 				}
 				return
 			}

@@ -21,7 +21,7 @@ type remoteView struct{ host.Host }
 
 func (remoteView) LocalPath(string) (string, bool) { return "", false }
 
-// copyDir copies the regular files of src into dst.
+// copyDir copies the regular files of src, and its directories, into dst.
 func copyDir(t *testing.T, src, dst string) {
 	t.Helper()
 	entries, err := os.ReadDir(src)
@@ -29,6 +29,10 @@ func copyDir(t *testing.T, src, dst string) {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
+		if e.IsDir() {
+			copyDir(t, filepath.Join(src, e.Name()), filepath.Join(dst, e.Name()))
+			continue
+		}
 		b, err := os.ReadFile(filepath.Join(src, e.Name()))
 		if err != nil {
 			t.Fatal(err)
@@ -92,6 +96,18 @@ func TestVerifyBackupSameWhereverItLies(t *testing.T) {
 			copyFile(t, globOne(t, dir, "snapshot_*.db"), filepath.Join(dir, backup.SnapshotFileName("2026-11-25_090000", false)))
 			copyFile(t, globOne(t, dir, "static_kuberesources_*.tar.gz"), filepath.Join(dir, backup.ResourcesFileName("2026-11-25_090000", false)))
 		}, backup.ErrAmbiguous},
+		{"root of the automated backups' folders", func(t *testing.T, dir string) {
+			run := filepath.Join(dir, "backup-nightly-2026-11-24_180000")
+			if err := os.Mkdir(run, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			for _, g := range []string{backup.ScriptSnapshotGlob, backup.ScriptResourcesGlob, backup.ManifestFileName} {
+				p := globOne(t, dir, g)
+				if err := os.Rename(p, filepath.Join(run, filepath.Base(p))); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}, backup.ErrBackupRoot},
 		{"manifest records another sha256", func(t *testing.T, dir string) {
 			m, err := backup.ReadManifest(dir)
 			if err != nil {
