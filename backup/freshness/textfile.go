@@ -69,9 +69,16 @@ func ReadTextfile(path string, r *Recorder) error {
 			if dest == "" {
 				continue
 			}
-			v := series.GetGauge().GetValue()
-			if mf.GetType() == dto.MetricType_COUNTER {
+			var v float64
+			switch {
+			case series.Gauge != nil:
+				v = series.GetGauge().GetValue()
+			case series.Counter != nil:
 				v = series.GetCounter().GetValue()
+			case series.Untyped != nil:
+				v = series.GetUntyped().GetValue()
+			default:
+				return fmt.Errorf("reading textfile %s: %s is a %s", path, m.name, mf.GetType())
 			}
 			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
 				return fmt.Errorf("reading textfile %s: %s{destination=%q} is %v", path, m.name, dest, v)
