@@ -25,8 +25,8 @@ import (
 // The metrics are gathered through a pedantic registry, so an
 // inconsistent metric is an error, not a silently wrong file.
 func WriteTextfile(path string, r *Recorder) error {
-	if !strings.HasSuffix(path, ".prom") {
-		return fmt.Errorf("%w: textfile %q: node-exporter reads only *.prom files", ErrInvalid, path)
+	if err := CheckTextfileName(path); err != nil {
+		return err
 	}
 	reg := prometheus.NewPedanticRegistry()
 	if err := reg.Register(r); err != nil {
@@ -34,6 +34,15 @@ func WriteTextfile(path string, r *Recorder) error {
 	}
 	if err := prometheus.WriteToTextfile(path, reg); err != nil {
 		return fmt.Errorf("writing textfile %s: %w", path, err)
+	}
+	return nil
+}
+
+// CheckTextfileName returns an error wrapping ErrInvalid unless path ends
+// in ".prom", the only files node-exporter's textfile collector reads.
+func CheckTextfileName(path string) error {
+	if !strings.HasSuffix(path, ".prom") {
+		return fmt.Errorf("%w: textfile %q: node-exporter reads only *.prom files", ErrInvalid, path)
 	}
 	return nil
 }
