@@ -1,9 +1,13 @@
 package retention_test
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
+	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/backup/retention"
 )
 
@@ -38,4 +42,47 @@ func ExampleSelect() {
 	// delete 2026-11-25 [expired]
 	// delete 2026-11-24 [expired]
 	// delete 2026-11-23 [expired]
+}
+
+// A dry run over a directory holding one backup.Take output per
+// subdirectory (and other things, which are left alone).
+func ExampleApply() {
+	root, _ := os.MkdirTemp("", "backups")
+	defer os.RemoveAll(root)
+	for d := 1; d <= 4; d++ {
+		taken := time.Date(2026, 11, d, 2, 15, 0, 0, time.UTC)
+		writeBackup(root, taken) // what backup.Take writes
+	}
+	_ = os.WriteFile(filepath.Join(root, "README"), []byte("not a backup"), 0o600)
+
+	store, err := retention.NewDirStore(root, retention.DirStoreOptions{})
+	if err != nil {
+		panic(err)
+	}
+	rep, err := retention.Apply(context.Background(), store, retention.Policy{KeepLast: 2}, retention.ApplyOptions{DryRun: true})
+	if err != nil {
+		panic(err)
+	}
+	for _, d := range rep.Delete {
+		fmt.Println("would delete", d.Backup.ID, d.Reasons)
+	}
+	// Output:
+	// would delete 2026-11-02_021500 [expired]
+	// would delete 2026-11-01_021500 [expired]
+}
+
+// writeBackup stands in for backup.Take: the two files and backup.json.
+func writeBackup(root string, taken time.Time) {
+	stamp := backup.Timestamp(taken)
+	dir := filepath.Join(root, stamp)
+	_ = os.Mkdir(dir, 0o700)
+	m := &backup.Manifest{Format: backup.ManifestFormat, Timestamp: stamp, CreatedAt: taken}
+	for _, f := range []struct {
+		mf   *backup.ManifestFile
+		name string
+	}{{&m.Snapshot, backup.SnapshotFileName(stamp, false)}, {&m.Resources, backup.ResourcesFileName(stamp, false)}} {
+		_ = os.WriteFile(filepath.Join(dir, f.name), []byte("data"), 0o600)
+		*f.mf = backup.ManifestFile{Name: f.name, Size: 4}
+	}
+	_ = backup.WriteManifest(dir, m)
 }
