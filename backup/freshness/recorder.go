@@ -100,10 +100,10 @@ func NewRecorder(opts Options) (*Recorder, error) {
 	return r, nil
 }
 
-// Record adds an attempt: it becomes the destination's last attempt
-// (unless an attempt that finished later is already recorded, as when
-// runs overlap or state was restored from a later file), and its last
-// success if Err is nil. Errors wrap ErrInvalid (no destination, no
+// Record adds an attempt: it becomes the destination's last attempt, and
+// its last success if Err is nil, unless an attempt (a success) that
+// finished later is already recorded, as when runs overlap or state was
+// restored from a later file. Errors wrap ErrInvalid (no destination, no
 // Finished time, negative sizes); nothing is recorded then.
 func (r *Recorder) Record(a Attempt) error {
 	switch {
@@ -121,15 +121,13 @@ func (r *Recorder) Record(a Attempt) error {
 	if a.Err != nil {
 		s.Failures++
 	}
-	if a.Finished.Before(s.LastAttempt) {
-		r.state[a.Destination] = s
-		return nil
+	if !a.Finished.Before(s.LastAttempt) {
+		s.LastAttempt, s.LastAttemptOK, s.LastDuration = a.Finished, a.Err == nil, 0
+		if !a.Started.IsZero() && a.Finished.After(a.Started) {
+			s.LastDuration = a.Finished.Sub(a.Started)
+		}
 	}
-	s.LastAttempt, s.LastAttemptOK, s.LastDuration = a.Finished, a.Err == nil, 0
-	if !a.Started.IsZero() && a.Finished.After(a.Started) {
-		s.LastDuration = a.Finished.Sub(a.Started)
-	}
-	if a.Err == nil {
+	if a.Err == nil && !a.Finished.Before(s.LastSuccess) {
 		s.LastSuccess = a.Finished
 		s.SnapshotBytes, s.ResourcesBytes, s.StoredBytes = a.SnapshotBytes, a.ResourcesBytes, a.StoredBytes
 	}

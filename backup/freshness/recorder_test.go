@@ -130,13 +130,16 @@ func TestRecorderOutOfOrder(t *testing.T) {
 	for _, a := range []Attempt{
 		{Destination: "d", Finished: t2, Err: errors.New("late failure")},
 		{Destination: "d", Finished: t1, SnapshotBytes: 5}, // an older run reporting late
+		{Destination: "d", Finished: t1.Add(-time.Hour), SnapshotBytes: 7},
 	} {
 		if err := r.Record(a); err != nil {
 			t.Fatal(err)
 		}
 	}
 	s, _ := r.State("d")
-	if !s.LastAttempt.Equal(t2) || s.LastAttemptOK || !s.LastSuccess.IsZero() || s.Attempts != 2 || s.Failures != 1 {
+	// The late report is still the last success; the last attempt stays
+	// the later failure.
+	if !s.LastAttempt.Equal(t2) || s.LastAttemptOK || !s.LastSuccess.Equal(t1) || s.SnapshotBytes != 5 || s.Attempts != 3 || s.Failures != 1 {
 		t.Errorf("state %+v", s)
 	}
 }
