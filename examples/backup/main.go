@@ -14,6 +14,11 @@
 // ETCDCTL_KEY variables are used, as etcdctl does in the etcd pod. Without
 // -kubeconfig, $KUBECONFIG or the in-cluster configuration is used.
 //
+// With -metrics-textfile (a *.prom file in node-exporter's textfile
+// directory) or -pushgateway (a Pushgateway URL) the run reports its
+// outcome as the backup freshness metrics of package backup/freshness;
+// examples/cronjob/prometheusrule.yaml alerts on them.
+//
 // Exit codes: 0 backup taken and verified, 1 failed, 2 bad usage,
 // 3 a pre-check failed (the message names the fix).
 package main
@@ -49,7 +54,7 @@ const (
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdout, stderr io.Writer) (code int) {
 	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -64,6 +69,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		minAge     = fs.Duration("min-cluster-age", backup.DefaultMinClusterAge, "refuse to back up a cluster younger than this (its first certificate rotation); negative disables the check")
 		force      = fs.Bool("force", false, "skip the ClusterOperator check and mark the files __POSSIBLY_DIRTY__ (cluster-backup.sh --force)")
 		verbose    = fs.Bool("v", false, "log debug records")
+		textfile   = fs.String("metrics-textfile", "", "write backup freshness metrics to this *.prom file for node-exporter's textfile collector")
+		pushgw     = fs.String("pushgateway", "", "push backup freshness metrics to this Pushgateway URL (http://host:9091)")
+		metricDest = fs.String("metrics-destination", "local", "the destination label of the freshness metrics")
 	)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: backup [flags] <backup-dir>")
@@ -81,6 +89,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "backup: %s is a file, not a directory\n", dir)
 		return exitUsage
 	}
+	metrics, err := newMetrics(*textfile, *pushgw, *metricDest)
+	if err != nil {
+		fmt.Fprintf(stderr, "backup: %v\n", err)
+		return exitUsage
+	}
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug
@@ -89,6 +102,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+
+	// From here on the run is a backup attempt: report how it ended.
+	var taken *backup.Backup
+	if metrics != nil {
+		defer func() {
+			var failed error
+			if code != exitOK {
+				failed = fmt.Errorf("exit code %d", code)
+			}
+			metrics.report(ctx, taken, failed, stderr)
+		}()
+	}
 
 	cli, err := etcdClient(ctx, *endpoints, *cacert, *cert, *key)
 	if err != nil {
@@ -157,6 +182,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "cluster version %s: restore this backup on %s only\n", b.ClusterVersion, b.ClusterVersion)
 	}
 	fmt.Fprintf(stdout, "snapshot db and kube resources are successfully saved to %s\n", dir)
+	taken = b
 	return exitOK
 }
 

@@ -1,0 +1,28 @@
+// Package freshness exposes, for Prometheus, whether backups are fresh:
+// issue 15 item 6, "freshness you can alert on". Per destination it
+// reports when the last backup succeeded, when the last attempt finished
+// and whether it succeeded, how long it took, the sizes of the last
+// successful backup, and counts of attempts and failures; the metric
+// names (lifeboat_backup_*, see MetricNames) follow the Prometheus naming
+// conventions (base units: seconds, bytes; counters end in _total).
+//
+// A Recorder is a prometheus.Collector with no package-level state: the
+// embedder creates one, registers it where it wants (its own /metrics),
+// and calls Record after each attempt. A program that runs once per
+// backup (examples/backup in a CronJob) instead writes the Recorder for
+// node-exporter's textfile collector (WriteTextfile, atomic; ReadTextfile
+// first to carry the last success over from the previous run) or pushes
+// it to a Pushgateway (Push, one group per destination, POST by default
+// so that a failed run keeps the last success the Pushgateway holds).
+//
+// examples/cronjob/prometheusrule.yaml alerts on these metrics: no
+// success within the window, the last attempt failed, attempts but never
+// a success; a test there checks it names only metrics of this package.
+//
+// # Errors
+//
+// Validate methods, NewRecorder, Record and WriteTextfile's file name
+// check return errors wrapping ErrInvalid; Push and the textfile
+// functions wrap the I/O error with the operation and target. Destination
+// names become label values: never put a URL with credentials in them.
+package freshness

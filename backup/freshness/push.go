@@ -1,0 +1,98 @@
+package freshness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/prometheus/client_golang/prometheus/push"
+	"github.com/prometheus/common/model"
+)
+
+// DefaultJob is the Pushgateway job name when PushOptions.Job is empty.
+const DefaultJob = "lifeboat_backup"
+
+// PushOptions configure Push. URL is required.
+type PushOptions struct {
+	// URL is the Pushgateway's base URL, e.g. "http://pushgateway:9091",
+	// without credentials (they would show in error messages).
+	URL string
+	// Job is the job grouping label; empty means DefaultJob.
+	Job string
+	// Grouping adds grouping labels (e.g. {"cluster": "prod-1"}); not
+	// "job" or "destination", nor a name of Options.ConstLabels.
+	Grouping map[string]string
+	// Client sends the requests; nil means http.DefaultClient. Give one
+	// with TLS settings or an authenticating transport as needed.
+	Client *http.Client
+	// Replace pushes with PUT, replacing every metric of the group;
+	// false pushes with POST, replacing only the metrics pushed, so the
+	// last-success metrics a failed run does not know stay as the last
+	// successful run pushed them.
+	Replace bool
+}
+
+// Validate checks the options; errors wrap ErrInvalid.
+func (o PushOptions) Validate() error {
+	var errs []error
+	if u, err := url.Parse(o.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("%w: PushOptions.URL is not an http(s) URL", ErrInvalid))
+	} else if u.User != nil {
+		// Error messages carry the URL: credentials go in Client.
+		errs = append(errs, fmt.Errorf("%w: PushOptions.URL carries credentials; give them to Client's transport", ErrInvalid))
+	}
+	for name, value := range o.Grouping {
+		switch {
+		case !model.LegacyValidation.IsValidLabelName(name):
+			errs = append(errs, fmt.Errorf("%w: Grouping: %q is not a label name", ErrInvalid, name))
+		case name == "job" || name == LabelDestination:
+			errs = append(errs, fmt.Errorf("%w: Grouping: label %q is set by Push", ErrInvalid, name))
+		case value == "":
+			errs = append(errs, fmt.Errorf("%w: Grouping: label %q has an empty value", ErrInvalid, name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Push sends r's metrics to a Pushgateway, one group per destination
+// (grouping labels job, destination and opts.Grouping), through
+// client_golang's push package in its default protobuf format. A
+// destination's group holds only its own series, so pushing one
+// destination never drops another's. It stops at the first error and
+// honours ctx.
+func Push(ctx context.Context, r *Recorder, opts PushOptions) error {
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	for name := range opts.Grouping {
+		if _, ok := r.constLabels[name]; ok {
+			return fmt.Errorf("%w: Grouping: label %q is also a constant label", ErrInvalid, name)
+		}
+	}
+	job := opts.Job
+	if job == "" {
+		job = DefaultJob
+	}
+	for _, dest := range r.Destinations() {
+		s, _ := r.State(dest)
+		p := push.New(opts.URL, job).Collector(destination{r: r, state: s}).Grouping(LabelDestination, dest)
+		for name, value := range opts.Grouping {
+			p = p.Grouping(name, value)
+		}
+		if opts.Client != nil {
+			p = p.Client(opts.Client)
+		}
+		var err error
+		if opts.Replace {
+			err = p.PushContext(ctx)
+		} else {
+			err = p.AddContext(ctx)
+		}
+		if err != nil {
+			return fmt.Errorf("pushing backup metrics of %s to %s: %w", dest, opts.URL, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,202 @@
+package freshness
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
+)
+
+// Options configure a Recorder. The zero value is valid: no constant
+// labels.
+type Options struct {
+	// ConstLabels are added to every series (e.g. {"cluster": "prod-1"}).
+	// Names must be valid Prometheus label names, not "destination", not
+	// "job" or "instance" (the scraper's) and not start with "__".
+	ConstLabels map[string]string
+}
+
+// ErrInvalid is wrapped by the errors of Validate methods and of Record
+// for an invalid Attempt.
+var ErrInvalid = errors.New("invalid freshness option")
+
+// Validate checks the constant labels.
+func (o Options) Validate() error {
+	var errs []error
+	for name, value := range o.ConstLabels {
+		switch {
+		case !model.LegacyValidation.IsValidLabelName(name):
+			errs = append(errs, fmt.Errorf("%w: ConstLabels: %q is not a label name", ErrInvalid, name))
+		case name == LabelDestination || name == "job" || name == "instance" || len(name) > 1 && name[:2] == "__":
+			errs = append(errs, fmt.Errorf("%w: ConstLabels: label %q is reserved", ErrInvalid, name))
+		case value == "":
+			errs = append(errs, fmt.Errorf("%w: ConstLabels: label %q has an empty value", ErrInvalid, name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// State is what a Recorder knows about one destination.
+type State struct {
+	// LastSuccess is when the last successful attempt finished (zero:
+	// none known).
+	LastSuccess time.Time
+	// LastAttempt is when the last attempt finished (zero: none), and
+	// LastAttemptOK its result, LastDuration its duration.
+	LastAttempt   time.Time
+	LastAttemptOK bool
+	LastDuration  time.Duration
+	// Sizes of the last successful backup, in bytes.
+	SnapshotBytes, ResourcesBytes, StoredBytes int64
+	// Attempts and Failures count attempts and failed ones.
+	Attempts, Failures uint64
+}
+
+// Attempt is one backup attempt to one destination.
+type Attempt struct {
+	// Destination is the caller's name for where the backup went
+	// ("local", "s3-primary"). Required. Never put a URL with
+	// credentials here: it becomes a label value.
+	Destination string
+	// Started and Finished bound the attempt; Finished is required,
+	// Started may be zero (duration then unknown, recorded as 0).
+	Started, Finished time.Time
+	// Err is the attempt's error; nil means success.
+	Err error
+	// SnapshotBytes, ResourcesBytes and StoredBytes are the sizes of a
+	// successful backup (0 when not known).
+	SnapshotBytes, ResourcesBytes, StoredBytes int64
+}
+
+// Recorder holds the freshness state of backups per destination and
+// exposes it as a prometheus.Collector. It has no package-level state:
+// create one with NewRecorder and register it (prometheus.Register, or a
+// registry of your own), or write it with WriteTextfile or Push. It is
+// safe for concurrent use.
+type Recorder struct {
+	constLabels prometheus.Labels
+	labeled     []*prometheus.Desc // with the destination label
+	unlabeled   []*prometheus.Desc // without it, for the Pushgateway
+
+	mu    sync.Mutex
+	state map[string]State
+}
+
+// NewRecorder returns an empty Recorder; errors wrap ErrInvalid.
+func NewRecorder(opts Options) (*Recorder, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	r := &Recorder{constLabels: prometheus.Labels(maps.Clone(opts.ConstLabels)), state: map[string]State{}}
+	for _, m := range metrics {
+		r.labeled = append(r.labeled, prometheus.NewDesc(m.name, m.help, []string{LabelDestination}, r.constLabels))
+		r.unlabeled = append(r.unlabeled, prometheus.NewDesc(m.name, m.help, nil, r.constLabels))
+	}
+	return r, nil
+}
+
+// Record adds an attempt: it becomes the destination's last attempt, and
+// its last success if Err is nil, unless an attempt (a success) that
+// finished later is already recorded, as when runs overlap or state was
+// restored from a later file. Errors wrap ErrInvalid (no destination, no
+// Finished time, negative sizes); nothing is recorded then.
+func (r *Recorder) Record(a Attempt) error {
+	switch {
+	case a.Destination == "":
+		return fmt.Errorf("%w: Attempt.Destination is empty", ErrInvalid)
+	case a.Finished.IsZero():
+		return fmt.Errorf("%w: Attempt.Finished is zero", ErrInvalid)
+	case a.SnapshotBytes < 0 || a.ResourcesBytes < 0 || a.StoredBytes < 0:
+		return fmt.Errorf("%w: negative size in %+v", ErrInvalid, a)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.state[a.Destination]
+	s.Attempts++
+	if a.Err != nil {
+		s.Failures++
+	}
+	if !a.Finished.Before(s.LastAttempt) {
+		s.LastAttempt, s.LastAttemptOK, s.LastDuration = a.Finished, a.Err == nil, 0
+		if !a.Started.IsZero() && a.Finished.After(a.Started) {
+			s.LastDuration = a.Finished.Sub(a.Started)
+		}
+	}
+	if a.Err == nil && !a.Finished.Before(s.LastSuccess) {
+		s.LastSuccess = a.Finished
+		s.SnapshotBytes, s.ResourcesBytes, s.StoredBytes = a.SnapshotBytes, a.ResourcesBytes, a.StoredBytes
+	}
+	r.state[a.Destination] = s
+	return nil
+}
+
+// State returns what the Recorder knows about dest.
+func (r *Recorder) State(dest string) (State, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.state[dest]
+	return s, ok
+}
+
+// Restore sets dest's state, e.g. from a previous run (ReadTextfile does
+// it from a textfile): a CronJob is a new process each time, and without
+// it a failed run would no longer report when the last success was.
+func (r *Recorder) Restore(dest string, s State) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.state[dest] = s
+}
+
+// Destinations lists the destinations with a state, sorted.
+func (r *Recorder) Destinations() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Sorted(maps.Keys(r.state))
+}
+
+// Describe implements prometheus.Collector.
+func (r *Recorder) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range r.labeled {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector: one series per metric and
+// destination; the last_success metrics only once a success is known.
+func (r *Recorder) Collect(ch chan<- prometheus.Metric) {
+	r.mu.Lock()
+	states := maps.Clone(r.state)
+	r.mu.Unlock()
+	for _, dest := range slices.Sorted(maps.Keys(states)) {
+		r.collect(ch, states[dest], r.labeled, dest)
+	}
+}
+
+func (r *Recorder) collect(ch chan<- prometheus.Metric, s State, descs []*prometheus.Desc, labelValues ...string) {
+	for i, m := range metrics {
+		if v, ok := m.value(s); ok {
+			ch <- prometheus.MustNewConstMetric(descs[i], m.typ, v, labelValues...)
+		}
+	}
+}
+
+// destination is the Collector of one destination's series without the
+// destination label: what is pushed to the Pushgateway group of that
+// destination.
+type destination struct {
+	r     *Recorder
+	state State
+}
+
+func (d destination) Describe(ch chan<- *prometheus.Desc) {
+	for _, desc := range d.r.unlabeled {
+		ch <- desc
+	}
+}
+
+func (d destination) Collect(ch chan<- prometheus.Metric) { d.r.collect(ch, d.state, d.r.unlabeled) }

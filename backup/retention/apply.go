@@ -1,0 +1,148 @@
+package retention
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+)
+
+// Store is where backups live: the local backup directory (DirStore) or
+// an object-storage destination.
+type Store interface {
+	// List returns lifeboat's own backups in the store, and only those
+	// (a backup is recognised by its manifest; other files and objects
+	// are never listed, so they are never deleted). It stops when ctx is
+	// cancelled.
+	List(ctx context.Context) ([]Backup, error)
+	// Delete removes the backup with this ID, all of it or, on error, so
+	// that List no longer reports it as verified. A backup already gone
+	// returns an error wrapping ErrNotFound. It stops when ctx is
+	// cancelled.
+	Delete(ctx context.Context, id string) error
+}
+
+// ErrNotFound is wrapped by Store.Delete when the backup is already gone;
+// Apply counts it as deleted (deleting is idempotent).
+var ErrNotFound = errors.New("backup not found")
+
+// ApplyOptions configure Apply. The zero value deletes what Select
+// chooses under Options' zero value, without logging or progress.
+type ApplyOptions struct {
+	// Options are Select's (clock, calendar zone, DeleteUnverified).
+	Options
+	// DryRun lists and selects but deletes nothing: the returned Result
+	// is the plan.
+	DryRun bool
+	// Logger receives one record per decision and deletion; nil discards.
+	Logger *slog.Logger
+	// Progress, when set, is called before and after each deletion.
+	Progress func(Event)
+}
+
+// Validate checks the options; Apply calls it, with the policy's, before
+// any store call. Every value of today's fields is valid (nil Now, nil
+// Location and nil Logger have documented defaults), so it returns nil;
+// it is the place for checks of fields to come.
+func (o ApplyOptions) Validate() error { return nil }
+
+// Event reports Apply's progress.
+type Event struct {
+	// ID is the backup being deleted.
+	ID string
+	// Done is false before the deletion, true after it succeeded.
+	Done bool
+	// N is the deletion's rank (1-based) and Total the number planned.
+	N, Total int
+}
+
+// Report is what Apply did.
+type Report struct {
+	// Result is Select's decision on what the store listed.
+	*Result
+	// Deleted are the IDs deleted (or already gone), oldest first. Empty
+	// on a dry run.
+	Deleted []string
+}
+
+// Apply lists the store's backups, decides with Select, and deletes what
+// Select chose, oldest first, one at a time: it never deletes a backup the
+// store did not list or Select kept (see Select for the invariants), and a
+// backup taken after the listing is not seen, so not deleted. With DryRun
+// it stops after Select.
+//
+// Errors, each wrapped with the operation: p.Validate's *PolicyError and
+// opts.Validate's before any store call; the store's List error; Select's
+// ErrInvalidBackup (nothing is deleted); the first Delete error other than
+// ErrNotFound (Apply stops there; the Report says what was deleted
+// before); ctx.Err() when cancelled between deletions. The Report is
+// never nil.
+func Apply(ctx context.Context, store Store, p Policy, opts ApplyOptions) (*Report, error) {
+	rep := &Report{Result: &Result{}}
+	if err := errors.Join(p.Validate(), opts.Validate()); err != nil {
+		return rep, fmt.Errorf("retention: %w", err)
+	}
+	if store == nil {
+		return rep, errors.New("retention: nil Store")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	backups, err := store.List(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("retention: listing backups: %w", err)
+	}
+	res, err := Select(backups, p, opts.Options)
+	if err != nil {
+		return rep, fmt.Errorf("retention: %w", err)
+	}
+	rep.Result = res
+	log.Info("retention", "policy", p.String(), "backups", len(backups), "keep", len(res.Keep),
+		"delete", len(res.Delete), "newestVerified", res.NewestVerified, "dryRun", opts.DryRun)
+	for _, d := range res.Keep {
+		log.Debug("keep", "id", d.Backup.ID, "taken", d.Backup.Taken, "reasons", reasonStrings(d.Reasons))
+	}
+	for _, d := range res.Delete {
+		log.Debug("delete", "id", d.Backup.ID, "taken", d.Backup.Taken, "reason", d.Reasons[0].String(), "dryRun", opts.DryRun)
+	}
+	if opts.DryRun {
+		return rep, nil
+	}
+	progress := func(e Event) {
+		if opts.Progress != nil {
+			opts.Progress(e)
+		}
+	}
+	del := slices.Clone(res.Delete)
+	slices.Reverse(del) // oldest first: an interrupted run leaves the newest
+	for i, d := range del {
+		if err := ctx.Err(); err != nil {
+			return rep, fmt.Errorf("retention: stopped before deleting %s: %w", d.Backup.ID, err)
+		}
+		id := d.Backup.ID
+		progress(Event{ID: id, N: i + 1, Total: len(del)})
+		err := store.Delete(ctx, id)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			log.Info("backup already gone", "id", id)
+		case err != nil:
+			return rep, fmt.Errorf("retention: deleting backup %s: %w", id, err)
+		default:
+			log.Info("backup deleted", "id", id, "taken", d.Backup.Taken, "reason", d.Reasons[0].String())
+		}
+		rep.Deleted = append(rep.Deleted, id)
+		progress(Event{ID: id, Done: true, N: i + 1, Total: len(del)})
+	}
+	return rep, nil
+}
+
+func reasonStrings(rs []Reason) []string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = r.String()
+	}
+	return s
+}

@@ -1,0 +1,38 @@
+// Package retention decides which backups to keep and deletes the others:
+// issue 15 item 5, "retention that means what users think", per
+// destination (the local backup directory or an object-storage one).
+//
+// Select is pure policy: given the backups a Store listed (ID, time taken,
+// verified or not), a Policy and a clock, it returns which to keep and
+// which to delete, each with the rules that decided, newest first. That
+// result is the dry run. Apply lists a Store, calls Select and deletes
+// what it chose, oldest first, with progress, logging and cancellation.
+// DirStore is the Store of a local directory of backup.Take outputs; the
+// object-storage destinations implement Store in their own package.
+//
+// Policy rules (keep last N, keep within a duration, keep N hourly, daily,
+// weekly, monthly, yearly) follow restic's "forget --keep-*": each rule
+// keeps the newest verified backup of each of its N most recent calendar
+// periods that hold one, independently of the other rules. Periods are
+// UTC (Options.Location to change it) and weeks are ISO 8601 weeks. Two
+// deliberate differences: KeepWithin is measured from now (as borg's
+// --keep-within), and when a rule finds fewer periods than N, the oldest
+// backup is not kept in addition (restic and borg do).
+//
+// Whatever the policy, Select never deletes the newest verified backup or
+// any backup taken no earlier than it (it may be in progress or awaiting
+// verification), deletes an unverified backup only with
+// Options.DeleteUnverified, deletes nothing when no backup is verified or
+// the Policy is empty, and keeps a backup whose time is unknown.
+//
+// # Errors
+//
+//   - *PolicyError (errors.Is ErrInvalidPolicy): Policy.Validate refused a
+//     field (a negative count or duration); nothing was listed.
+//   - ErrInvalidBackup: a Store listed a backup without an ID or one ID
+//     twice; nothing was deleted.
+//   - ErrNotFound: Store.Delete found the backup gone (Apply counts it as
+//     deleted).
+//   - ErrNotBackup: DirStore.Delete was asked to delete something that is
+//     not one of lifeboat's backup directories.
+package retention

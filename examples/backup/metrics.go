@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/lifeboat-dev/lifeboat/backup"
+	"github.com/lifeboat-dev/lifeboat/backup/freshness"
+)
+
+// metrics reports the run's outcome as backup freshness metrics
+// (package backup/freshness): to node-exporter's textfile collector,
+// to a Pushgateway, or both.
+type metrics struct {
+	textfile    string
+	push        freshness.PushOptions
+	destination string
+	started     time.Time
+}
+
+// newMetrics checks the flags; it returns nil when neither output is set.
+func newMetrics(textfile, pushgateway, destination string) (*metrics, error) {
+	if textfile == "" && pushgateway == "" {
+		return nil, nil
+	}
+	m := &metrics{textfile: textfile, destination: destination, started: time.Now()}
+	if destination == "" {
+		return nil, errors.New("-metrics-destination must not be empty")
+	}
+	if pushgateway != "" {
+		m.push = freshness.PushOptions{URL: pushgateway}
+		if err := m.push.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	if textfile != "" {
+		if err := freshness.CheckTextfileName(textfile); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// report records the attempt (b is nil when it failed) and writes it out.
+// A failure here does not change the backup's exit code: the backup is
+// there; the LifeboatBackupTooOld alert notices missing metrics.
+func (m *metrics) report(ctx context.Context, b *backup.Backup, failed error, stderr io.Writer) {
+	// Report even when the run was interrupted (SIGTERM), within bounds.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	rec, err := freshness.NewRecorder(freshness.Options{})
+	if err == nil && m.textfile != "" {
+		// Carry the last success of earlier runs over.
+		err = freshness.ReadTextfile(m.textfile, rec)
+	}
+	if err == nil {
+		a := freshness.Attempt{Destination: m.destination, Started: m.started, Finished: time.Now(), Err: failed}
+		if b != nil && failed == nil {
+			a.SnapshotBytes, a.ResourcesBytes = b.Snapshot.Size, b.Resources.Size
+			a.StoredBytes = a.SnapshotBytes + a.ResourcesBytes // stored as taken, locally
+		}
+		err = rec.Record(a)
+	}
+	if err == nil && m.textfile != "" {
+		err = freshness.WriteTextfile(m.textfile, rec)
+	}
+	if err == nil && m.push.URL != "" {
+		err = freshness.Push(ctx, rec, m.push)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "backup: metrics: %v\n", err)
+	}
+}
