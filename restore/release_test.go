@@ -128,8 +128,8 @@ func TestReleaseDecision(t *testing.T) {
 			},
 			line: []string{"generation classic (4.5-4.17), from override Options.Generation"}},
 		{name: "Release.Version 4.19.1 refused",
-			setup: func(t *testing.T, f *fixture, o *Options) { o.Release.Version = "4.19.1" },
-			line:  []string{"release 4.19.1: generation etcd-only (4.18+), from override Options.Version"},
+			setup:  func(t *testing.T, f *fixture, o *Options) { o.Release.Version = "4.19.1" },
+			line:   []string{"release 4.19.1: generation etcd-only (4.18+), from override Options.Version"},
 			refuse: ErrProcedureNotForRelease, wantGen: release.GenerationEtcdOnly},
 		{name: "nothing decides",
 			setup: func(t *testing.T, f *fixture, o *Options) {
