@@ -85,7 +85,7 @@ func build(opts Options) (*plan.Plan, *runner, error) {
 		p.Steps = append(p.Steps, plan.Step{ID: id, Description: desc, Run: run})
 	}
 	rec := o.Recovery
-	add("verify-backup", "verify the backup: snapshot sha256, static pod resources archive, cluster and etcd versions", r.verifyBackup)
+	add("verify-backup", "decide the procedure generation, verify the backup: snapshot sha256, static pod resources archive, cluster and etcd versions", r.verifyBackup)
 	add("copy-backup", "copy the backup directory to "+o.RemoteBackupDir+" on "+rec.Name(), r.copyBackup)
 	for _, h := range o.Others {
 		h := h
