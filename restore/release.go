@@ -79,6 +79,18 @@ func releaseLine(d release.Decision, accepted bool) string {
 // is kept in r.release for the state.
 func (r *runner) checkRelease(ctx context.Context, progress func(string)) error {
 	d, err := release.Detect(ctx, release.Deps{Config: r.opts.Config, Host: r.opts.Recovery}, r.opts.Release)
+	var undecided *release.UndecidedError
+	if err != nil && ctx.Err() == nil && errors.As(err, &undecided) {
+		// Nothing on the API or the host shows a release: no sign of the
+		// etcd-only generation either (its etcd-rev container and scripts
+		// are what a 4.18+ host always has). Run the classic procedure,
+		// and say so, with what was read.
+		line := "release unknown: nothing decided (" + err.Error() + "); the classic procedure (" +
+			release.GenerationClassic.Releases() + ") runs; state the release with Options.Release to be sure"
+		progress(line)
+		r.release = &ReleaseRecord{Generation: release.GenerationClassic, Line: line}
+		return nil
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("deciding the procedure generation: %w", err)

@@ -94,12 +94,11 @@ func TestReleaseDecision(t *testing.T) {
 			},
 			line:   []string{"generation etcd-only (4.18+)", manifest, "etcd-rev"},
 			refuse: ErrProcedureNotForRelease, wantGen: release.GenerationEtcdOnly},
-		{name: "revision.json alone refused",
+		{name: "revision.json beside a classic manifest decides nothing",
 			setup: func(t *testing.T, f *fixture, o *Options) {
 				writeFile(t, filepath.Join(f.roots[rec], "var/lib/etcd/revision.json"), `{"maxRaftIndex":5000}`)
 			},
-			line:   []string{"generation etcd-only", "/var/lib/etcd/revision.json: present"},
-			refuse: ErrProcedureNotForRelease, wantGen: release.GenerationEtcdOnly},
+			line: []string{"generation classic", manifest}},
 		{name: "conflict: ClusterVersion 4.17.9, host etcd-only: the host wins",
 			setup: func(t *testing.T, f *fixture, o *Options) {
 				o.Config = clusterVersionClient("4.17.9")
@@ -131,13 +130,13 @@ func TestReleaseDecision(t *testing.T) {
 			setup:  func(t *testing.T, f *fixture, o *Options) { o.Release.Version = "4.19.1" },
 			line:   []string{"release 4.19.1: generation etcd-only (4.18+), from override Options.Version"},
 			refuse: ErrProcedureNotForRelease, wantGen: release.GenerationEtcdOnly},
-		{name: "nothing decides",
+		{name: "nothing decides: the classic procedure, said so",
 			setup: func(t *testing.T, f *fixture, o *Options) {
 				if err := os.Remove(filepath.Join(f.roots[rec], "etc/kubernetes/manifests/etcd-pod.yaml")); err != nil {
 					t.Fatal(err)
 				}
 			},
-			refuse: release.ErrUndecided},
+			line: []string{"release unknown: nothing decided", "the classic procedure (4.5-4.17) runs", "state the release"}},
 		{name: "unsupported release",
 			setup:  func(t *testing.T, f *fixture, o *Options) { o.Config = clusterVersionClient("4.4.9") },
 			refuse: release.ErrUnsupportedRelease},
