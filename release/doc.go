@@ -40,10 +40,10 @@
 //     timed out, no Completed entry, unparsable version): an etcd-rev
 //     container in any etcd manifest (live, stopped, newest revision),
 //     disable-etcd.sh or quorum-restore.sh in /usr/local/bin, a
-//     cluster-restore.sh that knows etcd-rev show (revision.json is reported
-//     but decides nothing: other tools write it too)
-//     GenerationEtcdOnly; an etcd manifest or cluster-restore.sh without
-//     them shows GenerationClassic.
+//     cluster-restore.sh that knows etcd-rev show GenerationEtcdOnly
+//     (revision.json is reported but decides nothing: other tools write it
+//     too); an etcd manifest or cluster-restore.sh without them shows
+//     GenerationClassic.
 //
 // When the ClusterVersion and the host disagree, the host wins (its scripts
 // and static pod are what exist there) and Decision.Conflict is set, or
