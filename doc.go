@@ -32,8 +32,10 @@
 // disable-etcd.sh or quorum-restore.sh show 4.18+); when the API and the
 // host disagree the host wins and the conflict is reported. 4.5-4.17 is
 // GenerationClassic (the runbook above), 4.18+ GenerationEtcdOnly (etcd-only
-// restore, quorum restore). No procedure uses the generation yet: every
-// package runs the classic procedures.
+// restore, quorum restore). Every package still runs the classic
+// procedures; the restore plan decides the generation first, names it in its
+// dry run, and refuses an etcd-only cluster before touching a host unless
+// restore.Options.AllowClassicOnEtcdOnly.
 //
 // Supporting packages: host (root access to a master over SSH, a debug pod or
 // locally), etcdconn (etcd clients from ETCDCTL_* variables or TLS files),

@@ -107,7 +107,7 @@ func TestDetect(t *testing.T) {
 			},
 			wantGen: GenerationEtcdOnly, decided: []string{"etcd-pod-12/etcd-pod.yaml"}},
 		{name: "revision.json alone", noAPI: true, host: map[string]string{RevisionJSONPath: `{"maxRaftIndex":7}`},
-			wantGen: GenerationEtcdOnly, decided: []string{"revision.json"}},
+			wantErr: []error{ErrUndecided}},
 		{name: "classic host with the backported bump", hist: history("4.14.8"),
 			host:    map[string]string{EtcdManifestPath: classicPod, ScriptsDir + "/cluster-restore.sh": "# ETCD_ETCDCTL_RESTORE_ENABLE_BUMP - when set\n"},
 			wantGen: GenerationClassic, wantVer: "4.14.8", caps: []Capability{CapabilityRestoreBumpOptIn}},

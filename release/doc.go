@@ -40,9 +40,10 @@
 //     timed out, no Completed entry, unparsable version): an etcd-rev
 //     container in any etcd manifest (live, stopped, newest revision),
 //     disable-etcd.sh or quorum-restore.sh in /usr/local/bin, a
-//     cluster-restore.sh that knows etcd-rev, or revision.json show
-//     GenerationEtcdOnly; an etcd manifest or cluster-restore.sh without
-//     them shows GenerationClassic.
+//     cluster-restore.sh that knows etcd-rev show GenerationEtcdOnly
+//     (revision.json is reported but decides nothing: other tools write it
+//     too); an etcd manifest or cluster-restore.sh without them shows
+//     GenerationClassic.
 //
 // When the ClusterVersion and the host disagree, the host wins (its scripts
 // and static pod are what exist there) and Decision.Conflict is set, or
@@ -60,6 +61,8 @@
 // error wrapped when ctx ends. Read failures of a source are evidence, not
 // errors, while another source can decide.
 //
-// No procedure package uses the generation yet: restore, member and
-// lifecycle still run the classic procedures.
+// restore.Plan decides the generation before it touches a host, reports
+// it with its evidence, and refuses its classic procedure on an etcd-only
+// cluster unless the caller accepts it (lifeboat does not implement the
+// etcd-only restore yet). member and lifecycle do not use it yet.
 package release

@@ -51,8 +51,8 @@ type hostFinding struct {
 // fromHost reads the recovery host's etcd manifests, scripts and
 // revision.json. A piece of evidence indicating GenerationEtcdOnly (an
 // etcd-rev container in any etcd manifest, disable-etcd.sh,
-// quorum-restore.sh, a cluster-restore.sh that knows etcd-rev,
-// revision.json) decides GenerationEtcdOnly: the live manifest alone is not
+// quorum-restore.sh, a cluster-restore.sh that knows etcd-rev) decides
+// GenerationEtcdOnly (revision.json is reported but decides nothing): the live manifest alone is not
 // enough, since during a 4.18 restore it is the restore pod, which has no
 // etcd-rev. Otherwise an etcd manifest without etcd-rev, or a
 // cluster-restore.sh that does not know it, decides GenerationClassic.
@@ -117,7 +117,10 @@ func fromHost(ctx context.Context, h host.Host) (hostFinding, error) {
 	case ctx.Err() != nil:
 		return f, stop("stat", RevisionJSONPath)
 	case err == nil:
-		add(Evidence{Source: SourceHost, Where: where(RevisionJSONPath), Finding: "present (written by etcd-rev)", Generation: GenerationEtcdOnly})
+		// Reported, never decisive: etcd-rev writes it on 4.18+, but a
+		// recovery tool (lifeboat's own restore pod among them) may leave
+		// one on an older host too.
+		add(Evidence{Source: SourceHost, Where: where(RevisionJSONPath), Finding: "present (etcd-rev writes it on 4.18+; not decisive alone)"})
 	case errors.Is(err, fs.ErrNotExist):
 		// Absence shows nothing: a classic host has none, and neither has a
 		// 4.18 host whose etcd-rev has not written it yet.

@@ -57,6 +57,28 @@
 // run under a real kubelet: the simulated cluster runs etcd 3.7, so its
 // drills take the in-process path.
 //
+// # The procedure generation
+//
+// The plan is the classic procedure of the 4.5 runbook, the one of
+// OpenShift 4.5 to 4.17 (package release, GenerationClassic). Before any
+// other check, verify-backup decides the cluster's generation with
+// release.Detect: from ClusterVersion "version" through Options.Config
+// (bounded by Options.Release.APITimeout), and from the recovery host's
+// etcd static pod and /usr/local/bin scripts when the API does not answer
+// (the normal case during a restore); Options.Release states the release
+// instead. The dry run and the run report the decision as a progress line
+// ("release 4.20.3: generation etcd-only (4.18+), from ClusterVersion
+// ...: completed version 4.20.3"), and the state records it
+// (StateData.Release): a resumed run reports the recorded decision and
+// does not decide again, since mid-restore the host's manifests are moved
+// aside. An etcd-only cluster (4.18+), whose restore stops only etcd, is
+// refused before any host is touched (*ReleaseMismatchError, matching
+// ErrProcedureNotForRelease, in a *PreflightError of check "release"),
+// unless Options.AllowClassicOnEtcdOnly accepts the classic procedure
+// there (reported and recorded). A generation nothing decides, an
+// unsupported release (before 4.5) or a conflict refused by
+// Options.Release.RefuseConflict are refused the same way.
+//
 // # The plan
 //
 // Plan lists the runbook's steps (see Plan for the list); Run executes them,
@@ -97,7 +119,10 @@
 // ErrNoHash, ErrTruncated, ErrCorruptSnapshot), *VersionMismatchError
 // (ErrVersionMismatch, with both versions), *NeedsRestorePodError
 // (ErrNeedsRestorePod), ErrSnapshotTooNew, *PreflightError (its Check,
-// wrapping the sentinel of the check), ErrRestorePodImage,
+// wrapping the sentinel of the check), *ReleaseMismatchError
+// (ErrProcedureNotForRelease, with the release.Decision; in a
+// *PreflightError of check "release", as are release.ErrUndecided,
+// release.ErrConflict and release.ErrUnsupportedRelease), ErrRestorePodImage,
 // ErrInvalidOptions, *AnotherRunError (ErrAnotherRunUnfinished, naming
 // both runs). A failed step of Run is a *plan.StepError naming the
 // step and wrapping the cause; an unsafe backup archive wraps

@@ -26,6 +26,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/release"
 )
 
 // fakeKubelet is a host.Runtime that "runs" the containers of every
@@ -293,7 +294,10 @@ func (f *fixture) options(recovery string) Options {
 		Kube:           f.kube,
 		Operator:       f.ops,
 		ClusterVersion: "4.5.2",
-		Interval:       10 * time.Millisecond,
+		// The hosts carry revision.json (it sizes the bump), which only
+		// 4.18+'s etcd-rev writes: the fixture states its release.
+		Release:  release.Options{Version: "4.5.2"},
+		Interval: 10 * time.Millisecond,
 		// Deadlines catch hangs; a loaded machine must not reach them.
 		APITimeout: 3 * time.Minute, ContainerTimeout: 2 * time.Minute, RolloutTimeout: 3 * time.Minute,
 	}

@@ -6,12 +6,14 @@ import (
 	"log/slog"
 	"time"
 
+	configclient "github.com/openshift/client-go/config/clientset/versioned"
 	machineclient "github.com/openshift/client-go/machine/clientset/versioned"
 	operatorclient "github.com/openshift/client-go/operator/clientset/versioned"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/plan"
+	"github.com/lifeboat-dev/lifeboat/release"
 )
 
 // Options configures Plan and Run. Recovery, Kube and Operator are
@@ -49,6 +51,28 @@ type Options struct {
 	Kube     kubernetes.Interface
 	Operator operatorclient.Interface
 	Machine  machineclient.Interface
+
+	// Config reads ClusterVersion "version", the first evidence of the
+	// cluster's procedure generation (release.Detect); nil: the recovery
+	// host alone decides. During a restore the API is usually down: the
+	// read is bounded by Release.APITimeout and the host decides then.
+	Config configclient.Interface
+	// Release tunes that decision (release.Options): the zero value
+	// detects from Config and the recovery host; Release.Version or
+	// Release.Generation states the release instead (the evidence is still
+	// read and reported). Release.Logger nil: Logger. verify-backup
+	// decides first, before any other check, in a dry run too, and
+	// reports the generation, the version and the evidence that decided;
+	// the run's state records it (StateData.Release). This plan is the
+	// classic procedure (4.5-4.17): any other generation, or none decided,
+	// is refused with a *PreflightError (Check "release").
+	Release release.Options
+	// AllowClassicOnEtcdOnly runs this plan, the 4.5 runbook's classic
+	// restore, on a cluster decided to be of another generation (etcd-only,
+	// 4.18+), which is otherwise refused with ErrProcedureNotForRelease.
+	// The acceptance is reported and recorded in the state. It does not
+	// help when nothing decides: state the release in Release then.
+	AllowClassicOnEtcdOnly bool
 
 	// ClusterVersion is the OpenShift version the cluster runs ("4.5.2").
 	// The backup's (from backup.json) must be the same z-stream unless
@@ -143,6 +167,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.BackupDir == "" && o.BackupOnHost == "" {
 		return o, fmt.Errorf("%w: BackupDir or BackupOnHost is required", ErrInvalidOptions)
 	}
+	if err := o.Release.Validate(); err != nil {
+		return o, fmt.Errorf("%w: Release: %w", ErrInvalidOptions, err)
+	}
 	if len(o.LostMasters) > 0 && o.Machine == nil {
 		return o, fmt.Errorf("%w: LostMasters needs the Machine client", ErrInvalidOptions)
 	}
@@ -188,6 +215,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Release.Logger == nil {
+		o.Release.Logger = o.Logger
 	}
 	if o.Now == nil {
 		o.Now = time.Now

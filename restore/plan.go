@@ -28,6 +28,9 @@ type runner struct {
 	// the state of an earlier run; both are recorded by verify-backup.
 	steps    []string
 	previous string
+	// release is the procedure generation decision of verify-backup
+	// (checkRelease), recorded in the state with the backup.
+	release *ReleaseRecord
 }
 
 // Plan builds the plan of section 5.3, "Restoring to a previous cluster
@@ -36,7 +39,9 @@ type runner struct {
 //
 // The steps, in the runbook's order:
 //
-//	verify-backup                      the backup (backup.VerifyOn, wherever it lies), then every check a
+//	verify-backup                      the cluster's procedure generation (release.Detect; refused unless
+//	                                   classic or Options.AllowClassicOnEtcdOnly), the backup
+//	                                   (backup.VerifyOn, wherever it lies), then every check a
 //	                                   later step applies: hosts answer, archive links, free space,
 //	                                   z-stream and etcd versions, member identity, restore pod image,
 //	                                   revision.json (see preflight)
@@ -80,7 +85,7 @@ func build(opts Options) (*plan.Plan, *runner, error) {
 		p.Steps = append(p.Steps, plan.Step{ID: id, Description: desc, Run: run})
 	}
 	rec := o.Recovery
-	add("verify-backup", "verify the backup: snapshot sha256, static pod resources archive, cluster and etcd versions", r.verifyBackup)
+	add("verify-backup", "decide the procedure generation, verify the backup: snapshot sha256, static pod resources archive, cluster and etcd versions", r.verifyBackup)
 	add("copy-backup", "copy the backup directory to "+o.RemoteBackupDir+" on "+rec.Name(), r.copyBackup)
 	for _, h := range o.Others {
 		h := h
@@ -162,7 +167,14 @@ func Run(ctx context.Context, opts Options) (*StateData, error) {
 	if r.opts.DryRun {
 		return nil, r.dryRun(ctx, p)
 	}
-	runErr := p.Run(ctx, plan.RunOptions{Report: r.opts.Report, State: r.state, Now: r.opts.Now})
+	report := r.opts.Report
+	if d, err := r.state.Get(ctx); err != nil {
+		return nil, err
+	} else if d.Release != nil {
+		r.log.Info("resuming with the recorded procedure generation", "decision", d.Release.Line)
+		report = resumedReport(report, d.Release)
+	}
+	runErr := p.Run(ctx, plan.RunOptions{Report: report, State: r.state, Now: r.opts.Now})
 	if runErr == nil {
 		d, err := r.complete(ctx)
 		return &d, err
@@ -201,11 +213,17 @@ func (r *runner) dryRun(ctx context.Context, p *plan.Plan) error {
 		}
 		ev.Status = plan.Started
 		report(ev)
-		rec, revs, err := r.checkBackup(ctx, func(msg string) {
+		progress := func(msg string) {
 			pe := ev
 			pe.Status, pe.Message = plan.Progress, msg
 			report(pe)
-		})
+		}
+		var rec *BackupRecord
+		var revs map[string]int
+		err := r.checkRelease(ctx, progress)
+		if err == nil {
+			rec, revs, err = r.checkBackup(ctx, progress)
+		}
 		if err != nil {
 			ev.Status, ev.Err = plan.Failed, err
 			report(ev)

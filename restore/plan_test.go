@@ -75,7 +75,7 @@ func TestPlanRunResumesAfterFailure(t *testing.T) {
 		if e.Step.ID == "restart-kubelet/master-1" {
 			break
 		}
-		if e.Status != plan.Skipped || e.Message != "finished in an earlier run" {
+		if e.Status != plan.Skipped || !strings.HasPrefix(e.Message, "finished in an earlier run") {
 			t.Fatalf("second run re-ran %s (%s %s)", e.Step.ID, e.Status, e.Message)
 		}
 	}

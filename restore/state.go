@@ -70,9 +70,12 @@ type StateData struct {
 	RetiredTo string `json:"retiredTo,omitempty"`
 	// Previous is where the state of the run before this one on the host
 	// was retired to by this run, when it found one.
-	Previous string        `json:"previous,omitempty"`
-	Moves    []Move        `json:"moves,omitempty"`
-	Backup   *BackupRecord `json:"backup,omitempty"`
+	Previous string `json:"previous,omitempty"`
+	Moves    []Move `json:"moves,omitempty"`
+	// Release is the procedure generation decision verify-backup made and
+	// reported; a resumed run reports it again.
+	Release *ReleaseRecord `json:"release,omitempty"`
+	Backup  *BackupRecord  `json:"backup,omitempty"`
 	// Revisions are the backup's static pod revisions per component.
 	Revisions map[string]int `json:"revisions,omitempty"`
 	Restore   *RestoreRecord `json:"restore,omitempty"`

@@ -68,6 +68,9 @@ func (r *runner) method(d Decision) Method {
 }
 
 func (r *runner) verifyBackup(ctx context.Context, progress func(string)) error {
+	if err := r.checkRelease(ctx, progress); err != nil {
+		return err
+	}
 	rec, revs, err := r.checkBackup(ctx, progress)
 	if err != nil {
 		return err
@@ -82,7 +85,7 @@ func (r *runner) verifyBackup(ctx context.Context, progress func(string)) error 
 		if d.Plan == "" {
 			d.Plan, d.Started = PlanName, r.opts.Now().UTC()
 		}
-		d.Backup, d.Revisions = rec, revs
+		d.Backup, d.Revisions, d.Release = rec, revs, r.release
 		r.recordRun(d, id)
 	})
 }

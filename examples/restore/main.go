@@ -18,6 +18,12 @@
 // starts afresh. A finished restore's state is renamed with its finish
 // time, so the next restore on the host starts fresh.
 //
+// The restore first decides the cluster's procedure generation from the
+// ClusterVersion, else from the recovery host, and prints it; it refuses a
+// 4.18+ (etcd-only) cluster, whose own restore stops only etcd, unless
+// -allow-classic-on-etcd-only; -release states the version when the
+// evidence is wrong or missing.
+//
 // Exit codes: 0 restored, 1 failed (run again to resume), 2 bad usage,
 // 3 the backup was refused (nothing was changed), 4 another restore's
 // unfinished state is on the recovery host (nothing was changed),
@@ -36,6 +42,7 @@ import (
 	"strings"
 	"syscall"
 
+	configclient "github.com/openshift/client-go/config/clientset/versioned"
 	machineclient "github.com/openshift/client-go/machine/clientset/versioned"
 	operatorclient "github.com/openshift/client-go/operator/clientset/versioned"
 	"k8s.io/client-go/kubernetes"
@@ -43,6 +50,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/plan"
+	"github.com/lifeboat-dev/lifeboat/release"
 	"github.com/lifeboat-dev/lifeboat/restore"
 )
 
@@ -76,6 +84,8 @@ func run(args []string, stdout, stderr io.Writer, dial dialFunc) int {
 		kubeconfig   = fs.String("kubeconfig", os.Getenv("KUBECONFIG"), "admin kubeconfig (the API through its load balancer)")
 		clusterVer   = fs.String("cluster-version", "", "OpenShift version the cluster runs, checked against the backup's z-stream")
 		allowVer     = fs.Bool("allow-version-mismatch", false, "restore a backup from another z-stream")
+		releaseVer   = fs.String("release", "", "state the cluster's OpenShift version for the procedure generation instead of detecting it")
+		allowClassic = fs.Bool("allow-classic-on-etcd-only", false, "run this (4.5-4.17, classic) restore on a cluster detected as 4.18+ (etcd-only)")
 		restorePod   = fs.Bool("restore-pod", false, "restore through a static pod running the cluster's etcd image")
 		noCSR        = fs.Bool("skip-csr-approval", false, "leave pending node-bootstrapper CSRs alone")
 		dryRun       = fs.Bool("dry-run", false, "check the backup and print the plan; change nothing")
@@ -107,7 +117,8 @@ func run(args []string, stdout, stderr io.Writer, dial dialFunc) int {
 	kube, err1 := kubernetes.NewForConfig(cfg)
 	ops, err2 := operatorclient.NewForConfig(cfg)
 	machines, err3 := machineclient.NewForConfig(cfg)
-	if err := errors.Join(err1, err2, err3); err != nil {
+	config, err4 := configclient.NewForConfig(cfg)
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
 		fmt.Fprintf(stderr, "restore: API clients: %v\n", err)
 		return exitUsage
 	}
@@ -149,7 +160,8 @@ func run(args []string, stdout, stderr io.Writer, dial dialFunc) int {
 	opts := restore.Options{
 		BackupDir: *backupDir, BackupOnHost: *backupOnHost,
 		Recovery: rec, Others: others,
-		Kube: kube, Operator: ops, Machine: machines,
+		Kube: kube, Operator: ops, Machine: machines, Config: config,
+		Release: release.Options{Version: *releaseVer}, AllowClassicOnEtcdOnly: *allowClassic,
 		ClusterVersion: *clusterVer, AllowVersionMismatch: *allowVer,
 		ForceRestorePod: *restorePod, SkipCSRApproval: *noCSR, DryRun: *dryRun,
 		AbandonUnfinished: *abandon,
