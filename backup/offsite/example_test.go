@@ -55,7 +55,7 @@ func ExampleUpload() {
 	}
 
 	key, _ := age.GenerateX25519Identity() // keep its String() somewhere safe, off the cluster
-	bucket := "file://" + filepath.Join(work, "bucket")
+	bucket := "file://" + filepath.Join(work, "bucket") + "?create_dir=1"
 	m, err := offsite.Upload(ctx, b.Dir, offsite.UploadOptions{
 		Destination: offsite.Destination{URL: bucket, Prefix: "prod", Recipients: []string{key.Recipient().String()}},
 	})

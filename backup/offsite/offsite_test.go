@@ -254,6 +254,7 @@ func TestFetchRefusals(t *testing.T) {
 					if !errors.Is(err, tc.wantErr) || !errors.As(err, &oe) {
 						t.Fatalf("err = %v, want an *ObjectError matching %v", err, tc.wantErr)
 					}
+					t.Logf("refused: %v", err)
 					if after := tree(t, dir); !slices.Equal(before, after) {
 						t.Errorf("target directory changed:\nbefore %v\nafter  %v", before, after)
 					}
