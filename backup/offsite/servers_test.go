@@ -170,7 +170,7 @@ func startAzurite(t *testing.T) string {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "--blobHost", "127.0.0.1", "--blobPort", strconv.Itoa(port),
-		"--location", dir, "--skipApiVersionCheck", "--loose", "--inMemoryPersistence")
+		"--location", dir, "--skipApiVersionCheck", "--loose")
 	var logs bytes.Buffer
 	var mu sync.Mutex
 	w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(p) })
@@ -203,7 +203,9 @@ func startAzurite(t *testing.T) string {
 		}
 		if time.Now().After(deadline) {
 			mu.Lock()
-			t.Fatalf("azurite: creating the container: %v\n%s", err, logs.String())
+			out := logs.String()
+			mu.Unlock()
+			t.Fatalf("azurite: creating the container: %v\n%s", err, out)
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
