@@ -65,7 +65,7 @@ if [ -z "${LIFEBOAT_KUBE_APISERVER:-}" ] && [ ! -x "$kas_dir/kube-apiserver" ]; 
   build kube-apiserver "$kas_dir" kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver
 fi
 if [ -n "$want_s3" ] && [ -z "${LIFEBOAT_WEED:-}" ] && [ ! -x "$weed_dir/weed" ]; then
-  echo "lifeboat: building SeaweedFS weed into $weed_dir (about 25 minutes on a busy 2-core machine, once)" >&2
+  echo "lifeboat: building SeaweedFS weed into $weed_dir (about 19 CPU-minutes: 10 minutes on an idle 2-core machine, an hour on a loaded one; once)" >&2
   build weed "$weed_dir" weed=github.com/seaweedfs/seaweedfs/weed
 fi
 if [ -n "$want_azurite" ] && [ -z "${LIFEBOAT_AZURITE:-}" ] && [ ! -x "$azurite_dir/node_modules/.bin/azurite-blob" ]; then
