@@ -82,6 +82,17 @@ func TestParseManifest(t *testing.T) {
 		},
 		"other kind": func(s string) string { return strings.Replace(s, ManifestKind, "x", 1) },
 	}
+	// A manifest sealed with a valid checksum is still checked.
+	escaping := *m
+	escaping.Objects = append([]Object(nil), m.Objects...)
+	escaping.Objects[0].Key = "../snapshot_2020-03-18_220218.db.zst.age"
+	sealed, err := escaping.marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseManifest(sealed); !errors.Is(err, ErrBadManifest) || !strings.Contains(err.Error(), "not a file under") {
+		t.Errorf("sealed manifest with an escaping key: err = %v", err)
+	}
 	for name, alter := range tests {
 		t.Run(name, func(t *testing.T) {
 			if _, err := ParseManifest([]byte(alter(string(good)))); !errors.Is(err, ErrBadManifest) {
