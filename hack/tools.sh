@@ -7,10 +7,16 @@
 #
 #   hack/tools.sh            build what is missing, print the bin directory
 #   hack/tools.sh --print    print the bin directory only
+#   hack/tools.sh s3         also build SeaweedFS's weed (the S3 server of
+#                            backup/offsite's tests; minutes on 2 cores, once)
+#   hack/tools.sh azurite    also install Azurite (the Azure Blob emulator)
+#                            from npm into the cache (needs node and npm)
+#   hack/tools.sh all        both
 #
 # Environment:
 #   LIFEBOAT_CACHE_DIR   cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/lifeboat)
-#   LIFEBOAT_ETCD, LIFEBOAT_ETCDCTL, LIFEBOAT_ETCDUTL, LIFEBOAT_KUBE_APISERVER
+#   LIFEBOAT_ETCD, LIFEBOAT_ETCDCTL, LIFEBOAT_ETCDUTL, LIFEBOAT_KUBE_APISERVER,
+#   LIFEBOAT_WEED, LIFEBOAT_AZURITE
 #                        use these binaries instead; nothing is built for them
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,14 +25,27 @@ cache=${LIFEBOAT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/lifeboat}
 version() { awk -v m="$2" '$1 == m { print $2; exit } $1 == "require" && $2 == m { print $3; exit }' "$top/tools/$1/go.mod"; }
 etcd_dir="$cache/bin/etcd-$(version etcd go.etcd.io/etcd/server/v3)"
 kas_dir="$cache/bin/kube-apiserver-$(version kube-apiserver k8s.io/kubernetes)"
+weed_dir="$cache/bin/weed-$(version weed github.com/seaweedfs/seaweedfs)"
+azurite_version=3.35.0
+azurite_dir="$cache/azurite-$azurite_version"
 
 if [ "${1:-}" = "--print" ]; then
   echo "LIFEBOAT_ETCD=${LIFEBOAT_ETCD:-$etcd_dir/etcd}"
   echo "LIFEBOAT_ETCDCTL=${LIFEBOAT_ETCDCTL:-$etcd_dir/etcdctl}"
   echo "LIFEBOAT_ETCDUTL=${LIFEBOAT_ETCDUTL:-$etcd_dir/etcdutl}"
   echo "LIFEBOAT_KUBE_APISERVER=${LIFEBOAT_KUBE_APISERVER:-$kas_dir/kube-apiserver}"
+  echo "LIFEBOAT_WEED=${LIFEBOAT_WEED:-$weed_dir/weed}"
+  echo "LIFEBOAT_AZURITE=${LIFEBOAT_AZURITE:-$azurite_dir/node_modules/.bin/azurite-blob}"
   exit 0
 fi
+want_s3=; want_azurite=
+case "${1:-}" in
+  "") ;;
+  s3) want_s3=1 ;;
+  azurite) want_azurite=1 ;;
+  all) want_s3=1; want_azurite=1 ;;
+  *) echo "usage: $0 [--print | s3 | azurite | all]" >&2; exit 2 ;;
+esac
 
 build() { # module dir, output dir, name=package...
   local mod=$1 out=$2; shift 2
@@ -44,5 +63,15 @@ fi
 if [ -z "${LIFEBOAT_KUBE_APISERVER:-}" ] && [ ! -x "$kas_dir/kube-apiserver" ]; then
   echo "lifeboat: building kube-apiserver v1.35.4 into $kas_dir (about 8 minutes on 2 cores, once)" >&2
   build kube-apiserver "$kas_dir" kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver
+fi
+if [ -n "$want_s3" ] && [ -z "${LIFEBOAT_WEED:-}" ] && [ ! -x "$weed_dir/weed" ]; then
+  echo "lifeboat: building SeaweedFS weed into $weed_dir (about 19 CPU-minutes: 10 minutes on an idle 2-core machine, an hour on a loaded one; once)" >&2
+  build weed "$weed_dir" weed=github.com/seaweedfs/seaweedfs/weed
+fi
+if [ -n "$want_azurite" ] && [ -z "${LIFEBOAT_AZURITE:-}" ] && [ ! -x "$azurite_dir/node_modules/.bin/azurite-blob" ]; then
+  echo "lifeboat: installing Azurite $azurite_version from npm into $azurite_dir (once)" >&2
+  rm -rf "$azurite_dir.tmp" && mkdir -p "$azurite_dir.tmp"
+  npm install --prefix "$azurite_dir.tmp" --no-audit --no-fund --loglevel=error "azurite@$azurite_version" >&2
+  rm -rf "$azurite_dir" && mv "$azurite_dir.tmp" "$azurite_dir"
 fi
 "$0" --print

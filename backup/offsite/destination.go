@@ -1,0 +1,144 @@
+package offsite
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"path"
+	"strings"
+
+	"gocloud.dev/blob"
+	// The destinations lifeboat opens by URL.
+	_ "gocloud.dev/blob/azureblob"
+	_ "gocloud.dev/blob/fileblob"
+	_ "gocloud.dev/blob/gcsblob"
+	_ "gocloud.dev/blob/s3blob"
+)
+
+// Destination is a place backups are stored: a bucket, a prefix in it,
+// and (for uploads) the recipients objects are encrypted to.
+//
+// Credentials come only from the destination's standard sources, never
+// from lifeboat: for s3:// the AWS SDK's chain (AWS_ACCESS_KEY_ID /
+// AWS_SECRET_ACCESS_KEY, AWS_PROFILE and the shared files, web identity,
+// instance roles); for azblob:// AZURE_STORAGE_ACCOUNT with
+// AZURE_STORAGE_KEY, AZURE_STORAGE_SAS_TOKEN or a connection string, else
+// azidentity's default chain (workload identity included); for gs://
+// Application Default Credentials.
+type Destination struct {
+	// URL opens the bucket with gocloud.dev/blob.OpenBucket, e.g.
+	//   s3://bucket?region=us-east-1
+	//   s3://bucket?endpoint=http://127.0.0.1:8333&region=us-east-1&use_path_style=true
+	//   azblob://container   gs://bucket   file:///var/backups/etcd
+	// (see each driver's URL parameters). It is never logged nor put in
+	// errors with its query. Ignored when Bucket is set.
+	URL string
+	// Bucket, when not nil, is used instead of URL; the caller keeps it
+	// and closes it.
+	Bucket *blob.Bucket
+	// Prefix is prepended to every key ("clusters/prod" stores backups
+	// under clusters/prod/<id>/); "" means the bucket's root. No leading
+	// slash, no "." or ".." elements.
+	Prefix string
+	// Recipients are the age X25519 ("age1…") or SSH ("ssh-ed25519 …",
+	// "ssh-rsa …") public keys uploads encrypt to; at least one for an
+	// upload, ignored by Fetch and List.
+	Recipients []string
+}
+
+// set reports whether d names a bucket.
+func (d *Destination) set() bool { return d != nil && (d.Bucket != nil || d.URL != "") }
+
+// validate checks d without opening it.
+func (d *Destination) validate(what string) error {
+	if !d.set() {
+		return fmt.Errorf("%w: %s: URL or Bucket is required", ErrInvalidOptions, what)
+	}
+	if d.Bucket == nil {
+		u, err := url.Parse(d.URL)
+		if err != nil {
+			return fmt.Errorf("%w: %s: URL does not parse", ErrInvalidOptions, what)
+		}
+		if !blob.DefaultURLMux().ValidBucketScheme(u.Scheme) {
+			return fmt.Errorf("%w: %s: scheme %q is not one of %v", ErrInvalidOptions, what, u.Scheme, blob.DefaultURLMux().BucketSchemes())
+		}
+	}
+	if p := d.Prefix; p != "" {
+		if strings.HasPrefix(p, "/") || path.Clean(p) != strings.TrimSuffix(p, "/") || strings.HasPrefix(path.Clean(p), "..") || path.Clean(p) == "." {
+			return fmt.Errorf("%w: %s: prefix %q must be a relative, clean path", ErrInvalidOptions, what, p)
+		}
+	}
+	return nil
+}
+
+// String names the destination for logs and errors: scheme, host and
+// path of the URL, never its query (which may carry parameters a caller
+// considers private), plus the prefix.
+func (d *Destination) String() string {
+	if d == nil {
+		return "<none>"
+	}
+	s := "<bucket>"
+	if d.Bucket == nil {
+		s = redactURL(d.URL)
+	}
+	if d.Prefix != "" {
+		s += " prefix " + d.Prefix
+	}
+	return s
+}
+
+// redactURL keeps scheme, host and path of a URL.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "<unparsable URL>"
+	}
+	r := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
+	return r.String()
+}
+
+// open returns the bucket under d's prefix and a function that closes
+// what open opened.
+func (d *Destination) open(ctx context.Context) (*blob.Bucket, func(), error) {
+	b, own := d.Bucket, false
+	if b == nil {
+		var err error
+		b, err = blob.OpenBucket(ctx, d.URL)
+		if err != nil {
+			// The driver's error may quote the URL: keep only its kind.
+			return nil, nil, fmt.Errorf("offsite: opening %s: %w", d, sanitize(err, d.URL))
+		}
+		own = true
+	}
+	pb := b
+	if d.Prefix != "" {
+		pb = blob.PrefixedBucket(b, strings.TrimSuffix(d.Prefix, "/")+"/")
+	}
+	closeFn := func() {
+		if d.Prefix != "" {
+			pb.Close()
+		}
+		if own {
+			b.Close()
+		}
+	}
+	return pb, closeFn, nil
+}
+
+// sanitize replaces a URL's query in an error's text.
+func sanitize(err error, raw string) error {
+	u, perr := url.Parse(raw)
+	if perr != nil || u.RawQuery == "" || !strings.Contains(err.Error(), u.RawQuery) {
+		return err
+	}
+	return &redactedError{msg: strings.ReplaceAll(err.Error(), u.RawQuery, "<redacted>"), err: err}
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }

@@ -1,0 +1,38 @@
+// Package offsite stores lifeboat backups outside the cluster, as the
+// runbook's chapter 1 advises ("store them in a secure location, ideally
+// outside the OpenShift Container Platform environment"), and brings them
+// back for a restore.
+//
+// A backup is a local directory in the cluster-backup.sh layout, written
+// by backup.Take and checked by backup.Verify. Upload streams each of its
+// files once through zstd (github.com/klauspost/compress/zstd) and then
+// age (filippo.io/age, to X25519 or SSH recipients) into a
+// gocloud.dev/blob bucket:
+//
+//	<prefix>/<id>/snapshot_<stamp>.db.zst.age
+//	<prefix>/<id>/static_kuberesources_<stamp>.tar.gz.zst.age
+//	<prefix>/<id>/lifeboat-offsite.json      (Manifest, written last)
+//
+// where <id> is the backup's stamp. The static resources archive holds the
+// etcd encryption keys; UploadOptions.Resources sends it to other
+// recipients and, if wanted, another bucket. The manifest is never
+// encrypted: List reads it without keys (for retention and freshness
+// checks), and it records names, codec, plaintext and stored sizes and
+// sha256s, the recipients' fingerprints and the cluster and etcd versions.
+//
+// Fetch reverses the pipeline into a local directory in the
+// cluster-backup.sh layout and refuses, before writing anything there, a
+// wrong identity, an altered, truncated or swapped object and a damaged
+// manifest.
+//
+// Errors: ErrInvalidOptions (before any I/O), ErrWrongIdentity,
+// ErrCorrupt, ErrTruncated, ErrMismatch, ErrBadManifest, ErrNotFound,
+// ErrExists and ErrSourceChanged, carried by *ObjectError (which names the
+// object key, never a URL with its query) or returned from Validate; a
+// local backup that fails verification is refused with backup's
+// *backup.VerifyError. Storage errors keep their gocloud.dev/gcerrors
+// code.
+//
+// Heavy dependencies (gocloud.dev and the cloud SDKs) live here only;
+// package backup does not import them.
+package offsite

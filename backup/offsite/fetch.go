@@ -1,0 +1,337 @@
+package offsite
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"filippo.io/age"
+	"github.com/klauspost/compress/zstd"
+	"gocloud.dev/blob"
+
+	"github.com/lifeboat-dev/lifeboat/backup"
+)
+
+// Fetch downloads the backup id from opts.Source into the local
+// directory dir, in the cluster-backup.sh layout (snapshot_<stamp>.db,
+// static_kuberesources_<stamp>.tar.gz, and backup.json when the backup
+// had one), the form restore and cluster-restore.sh read. An empty id
+// means the newest backup List reports as verified.
+//
+// Everything is checked before anything is written to dir:
+//
+//   - the manifest's checksum (ErrBadManifest; none: ErrNotFound);
+//   - each object's lifeboat metadata and first bytes (another backup's
+//     or file's: ErrMismatch), then its stored size (shorter:
+//     ErrTruncated; longer: ErrCorrupt);
+//   - the age header against opts.Identities (ErrWrongIdentity).
+//
+// Then each object streams once through age decryption, zstd
+// decompression and the checks of both sha256s (stored and plaintext)
+// and of the snapshot's etcd sha256 trailer, into a staging directory
+// dir/.lifeboat-fetch-<id>.part; an altered object fails age's
+// authentication (ErrCorrupt), an intact object of another backup fails
+// the plaintext sha256 (ErrMismatch). backup.Verify then checks the
+// staged backup as a whole (archive rules, the bolt database unless
+// SkipDBCheck, the backup's own manifest), and only then are the files
+// renamed into dir. On any error the staging directory is removed, dir
+// is left as it was, and files already in dir with the backup's names
+// are refused (ErrExists) before any download.
+//
+// Errors are *ObjectError (Key names the object) wrapping the sentinels,
+// or ErrInvalidOptions.
+func Fetch(ctx context.Context, id, dir string, opts FetchOptions) (*backup.Backup, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	log := logger(opts.Logger)
+	src, closeSrc, err := opts.Source.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer closeSrc()
+	if id == "" {
+		ls, err := List(ctx, opts.Source, ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		for i := len(ls) - 1; i >= 0; i-- {
+			if ls[i].Err == nil && ls[i].Verified {
+				id = ls[i].ID
+				break
+			}
+		}
+		if id == "" {
+			return nil, fmt.Errorf("offsite: %w: no verified backup at %s", ErrNotFound, opts.Source.String())
+		}
+	}
+	m, err := readManifest(ctx, src, id)
+	if err != nil {
+		return nil, err
+	}
+	resBucket := src
+	if m.Object(RoleResources).Destination == DestResources && !opts.Resources.set() {
+		return nil, &ObjectError{Op: "open", Key: m.Object(RoleResources).Key, Err: fmt.Errorf(
+			"%w: the archive was stored at the resources destination; set FetchOptions.Resources", ErrInvalidOptions)}
+	}
+	if m.Object(RoleResources).Destination == DestResources {
+		rb, closeRes, err := opts.Resources.open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer closeRes()
+		resBucket = rb
+	}
+
+	// Refuse files in the way before any download.
+	names := []string{m.Object(RoleSnapshot).Name, m.Object(RoleResources).Name}
+	if m.Local != nil {
+		names = append(names, backup.ManifestFileName)
+	}
+	for _, n := range names {
+		if _, err := os.Lstat(filepath.Join(dir, n)); err == nil {
+			return nil, &ObjectError{Op: "write", Key: n, Err: fmt.Errorf("%w: %s already in %s", ErrExists, n, dir)}
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, &ObjectError{Op: "write", Key: n, Err: err}
+		}
+	}
+
+	// Open every object and its age header before writing anything.
+	var streams []*fetchStream
+	defer func() {
+		for _, s := range streams {
+			s.close()
+		}
+	}()
+	for _, role := range []string{RoleSnapshot, RoleResources} {
+		o := m.Object(role)
+		b := src
+		if role == RoleResources {
+			b = resBucket
+		}
+		s, err := openStream(ctx, b, m, o, opts.Identities)
+		if err != nil {
+			return nil, err
+		}
+		streams = append(streams, s)
+	}
+
+	// Stage, verify, then move into dir.
+	created, err := mkdirAllReport(dir)
+	if err != nil {
+		return nil, &ObjectError{Op: "write", Key: dir, Err: err}
+	}
+	stage := filepath.Join(dir, ".lifeboat-fetch-"+id+".part")
+	refuse := func(err error) (*backup.Backup, error) {
+		os.RemoveAll(stage)
+		if created != "" {
+			os.RemoveAll(created)
+		}
+		return nil, err
+	}
+	os.RemoveAll(stage) // the remains of an interrupted fetch
+	if err := os.Mkdir(stage, 0o700); err != nil {
+		return refuse(&ObjectError{Op: "write", Key: stage, Err: err})
+	}
+	for _, s := range streams {
+		if err := s.copyTo(ctx, filepath.Join(stage, s.obj.Name), m.ID, opts.Progress); err != nil {
+			return refuse(err)
+		}
+	}
+	if m.Local != nil {
+		if err := backup.WriteManifest(stage, m.Local); err != nil {
+			return refuse(&ObjectError{Op: "write", Key: backup.ManifestFileName, Err: err})
+		}
+	}
+	b, err := backup.Verify(ctx, stage, backup.VerifyOptions{SkipDBCheck: opts.SkipDBCheck, Logger: log})
+	if err != nil {
+		return refuse(&ObjectError{Op: "verify", Key: m.ID, Err: fmt.Errorf("%w: %w", ErrCorrupt, err)})
+	}
+	if m.Local != nil && b.Manifest == nil {
+		return refuse(&ObjectError{Op: "verify", Key: m.ID, Err: fmt.Errorf("%w: the backup's own manifest does not describe its files", ErrMismatch)})
+	}
+	var moved []string
+	for _, n := range names {
+		if err := os.Rename(filepath.Join(stage, n), filepath.Join(dir, n)); err != nil {
+			for _, mv := range moved {
+				os.Remove(filepath.Join(dir, mv))
+			}
+			return refuse(&ObjectError{Op: "write", Key: n, Err: err})
+		}
+		moved = append(moved, n)
+	}
+	if err := syncDir(dir); err != nil {
+		log.Warn("syncing the backup directory", "dir", dir, "err", err)
+	}
+	os.RemoveAll(stage)
+	b.Dir = dir
+	for _, f := range []*backup.BackupFile{&b.Snapshot, &b.Resources} {
+		f.Path = filepath.Join(dir, f.Name)
+	}
+	if b.SnapshotInfo != nil {
+		b.SnapshotInfo.Path = b.Snapshot.Path
+	}
+	log.Info("backup fetched", "id", id, "source", opts.Source.String(), "dir", dir)
+	return b, nil
+}
+
+// fetchStream is an opened object: its reader and the age decryption of it.
+type fetchStream struct {
+	obj    *Object
+	key    string
+	r      *blob.Reader
+	stored hash.Hash
+	n      *counter
+	plain  io.Reader
+}
+
+func (s *fetchStream) close() { s.r.Close() }
+
+// openStream checks an object's size and metadata and opens its age
+// header with ids.
+func openStream(ctx context.Context, b *blob.Bucket, m *Manifest, o *Object, ids []age.Identity) (*fetchStream, error) {
+	fail := func(op string, err error) (*fetchStream, error) {
+		return nil, &ObjectError{Op: op, Key: o.Key, Err: err}
+	}
+	attrs, err := b.Attributes(ctx, o.Key)
+	if err != nil {
+		return fail("open", err)
+	}
+	for k, want := range map[string]string{metaID: m.ID, metaName: o.Name, metaSHA256: o.SHA256} {
+		if got, ok := attrs.Metadata[k]; ok && got != want {
+			return fail("verify", fmt.Errorf("%w: its %s is %q, the manifest's %q", ErrMismatch, k, got, want))
+		}
+	}
+	hr, err := b.NewRangeReader(ctx, o.Key, 0, HeadSize, nil)
+	if err != nil {
+		return fail("open", err)
+	}
+	hd := &head{}
+	_, err = io.Copy(hd, hr)
+	hr.Close()
+	if err != nil {
+		return fail("download", err)
+	}
+	switch {
+	case hd.sum() != o.HeadSHA256:
+		return fail("verify", fmt.Errorf("%w: its first %d bytes are not the stored object's", ErrMismatch, len(hd.b)))
+	case attrs.Size < o.StoredSize:
+		return fail("verify", fmt.Errorf("%w: %d of %d bytes", ErrTruncated, attrs.Size, o.StoredSize))
+	case attrs.Size > o.StoredSize:
+		return fail("verify", fmt.Errorf("%w: %d bytes, the manifest records %d", ErrCorrupt, attrs.Size, o.StoredSize))
+	}
+	r, err := b.NewReader(ctx, o.Key, nil)
+	if err != nil {
+		return fail("open", err)
+	}
+	s := &fetchStream{obj: o, key: o.Key, r: r, stored: sha256.New(), n: &counter{}}
+	plain, err := age.Decrypt(io.TeeReader(r, io.MultiWriter(s.stored, s.n)), ids...)
+	if err != nil {
+		r.Close()
+		var nim *age.NoIdentityMatchError
+		if errors.As(err, &nim) {
+			return fail("verify", fmt.Errorf("%w: encrypted to %d recipient(s) (%v), none of the %d identities given", ErrWrongIdentity, len(o.Recipients), o.Recipients, len(ids)))
+		}
+		return fail("verify", fmt.Errorf("%w: age header: %w", ErrCorrupt, err))
+	}
+	s.plain = plain
+	return s, nil
+}
+
+// copyTo decrypts, decompresses and verifies the object into path.
+func (s *fetchStream) copyTo(ctx context.Context, path, id string, progress func(Progress)) error {
+	fail := func(err error) error { return &ObjectError{Op: "verify", Key: s.key, Err: err} }
+	src := s.plain
+	if s.obj.Codec == CodecZstdAge {
+		zr, err := zstd.NewReader(s.plain, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<27))
+		if err != nil {
+			return fail(err)
+		}
+		defer zr.Close()
+		src = zr
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return &ObjectError{Op: "write", Key: path, Err: err}
+	}
+	defer f.Close()
+	plainSum := sha256.New()
+	sinks := []io.Writer{f, plainSum}
+	var snap *backup.SnapshotHasher
+	if s.obj.Role == RoleSnapshot {
+		snap = backup.NewSnapshotHasher()
+		sinks = append(sinks, snap)
+	}
+	n, err := copyProgress(ctx, io.MultiWriter(sinks...), src, func(int64) {
+		if progress != nil {
+			progress(Progress{Op: "download", ID: id, Name: s.obj.Name, Done: s.n.n, Total: s.obj.StoredSize, Attempt: 1})
+		}
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return fail(err)
+		}
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return &ObjectError{Op: "write", Key: path, Err: err}
+		}
+		// The size was checked: a stream that does not decrypt or
+		// decompress was altered.
+		return fail(fmt.Errorf("%w: %w", ErrCorrupt, err))
+	}
+	if err := f.Sync(); err != nil {
+		return &ObjectError{Op: "write", Key: path, Err: err}
+	}
+	storedSHA := hex.EncodeToString(s.stored.Sum(nil))
+	plainSHA := hex.EncodeToString(plainSum.Sum(nil))
+	switch {
+	case s.n.n < s.obj.StoredSize:
+		return fail(fmt.Errorf("%w: read %d of %d bytes", ErrTruncated, s.n.n, s.obj.StoredSize))
+	case n != s.obj.Size || plainSHA != s.obj.SHA256:
+		return fail(fmt.Errorf("%w: decrypts to %d bytes sha256 %s, the manifest records %d bytes sha256 %s", ErrMismatch, n, plainSHA, s.obj.Size, s.obj.SHA256))
+	case storedSHA != s.obj.StoredSHA256:
+		return fail(fmt.Errorf("%w: stored sha256 %s, the manifest records %s", ErrCorrupt, storedSHA, s.obj.StoredSHA256))
+	}
+	if snap != nil {
+		if _, err := snap.Sum(false); err != nil {
+			return fail(fmt.Errorf("%w: %w", ErrCorrupt, err))
+		}
+	}
+	return nil
+}
+
+// mkdirAllReport creates dir like os.MkdirAll (mode 0700) and returns
+// the topmost directory it created ("" when dir existed).
+func mkdirAllReport(dir string) (string, error) {
+	dir = filepath.Clean(dir)
+	top := ""
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+		top = d
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	return top, os.MkdirAll(dir, 0o700)
+}
+
+// syncDir fsyncs a directory so renames into it last.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

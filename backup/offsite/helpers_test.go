@@ -1,0 +1,143 @@
+package offsite_test
+
+import (
+	"crypto/rand"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+	configv1 "github.com/openshift/api/config/v1"
+	configfake "github.com/openshift/client-go/config/clientset/versioned/fake"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/lifeboat-dev/lifeboat/backup"
+	"github.com/lifeboat-dev/lifeboat/clustertest"
+	"github.com/lifeboat-dev/lifeboat/host"
+)
+
+// realEtcd starts a one-member etcd holding about mib MiB of random
+// (incompressible) values and 2000 small compressible ones.
+func realEtcd(t *testing.T, mib int) *clientv3.Client {
+	t.Helper()
+	if _, err := clustertest.FindBinaries(); err != nil {
+		t.Skipf("etcd binaries missing (run hack/tools.sh): %v", err)
+	}
+	c := clustertest.StartEtcd(t, clustertest.EtcdOptions{Members: 1})
+	cli, err := c.Client(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	val := make([]byte, 256<<10)
+	for i := range mib * 4 {
+		rand.Read(val)
+		if _, err := cli.Put(t.Context(), fmt.Sprintf("/big/%05d", i), string(val)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 2000 {
+		if _, err := cli.Put(t.Context(), fmt.Sprintf("/registry/configmaps/ns/cm-%05d", i), `{"kind":"ConfigMap","data":{"a":"b"}}`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return cli
+}
+
+// takeBackup runs backup.Take on cli with a fake healthy 4.5.2 cluster
+// and a master tree, at the time at, into a new directory.
+func takeBackup(t *testing.T, cli *clientv3.Client, at time.Time) *backup.Backup {
+	t.Helper()
+	root := t.TempDir()
+	for _, c := range backup.Components {
+		res := filepath.Join(root, "etc/kubernetes/static-pod-resources", c+"-pod-7")
+		write(t, filepath.Join(res, c+"-pod.yaml"), "kind: Pod\n")
+		write(t, filepath.Join(res, "secrets/encryption-config/encryption-config"), "not a real key\n")
+		write(t, filepath.Join(root, "etc/kubernetes/manifests", c+"-pod.yaml"), "kind: Pod\nmetadata:\n  labels:\n    revision: \"7\"\n")
+	}
+	dir := filepath.Join(t.TempDir(), "backup")
+	b, err := backup.Take(t.Context(), cli, dir, backup.TakeOptions{
+		Host:   host.NewLocal("master-0", root, host.LocalOptions{}),
+		Config: healthyConfig(at),
+		Now:    func() time.Time { return at },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func healthyConfig(at time.Time) *configfake.Clientset {
+	var objs []runtime.Object
+	for _, name := range backup.Operators {
+		co := &configv1.ClusterOperator{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		co.Status.Conditions = []configv1.ClusterOperatorStatusCondition{
+			{Type: configv1.OperatorAvailable, Status: configv1.ConditionTrue},
+			{Type: configv1.OperatorProgressing, Status: configv1.ConditionFalse},
+		}
+		objs = append(objs, co)
+	}
+	installed := metav1.NewTime(at.Add(-72 * time.Hour))
+	cv := &configv1.ClusterVersion{ObjectMeta: metav1.ObjectMeta{Name: "version", CreationTimestamp: installed}}
+	cv.Status.History = []configv1.UpdateHistory{{State: configv1.CompletedUpdate, Version: "4.5.2", StartedTime: installed, CompletionTime: &installed}}
+	as := &configv1.APIServer{ObjectMeta: metav1.ObjectMeta{Name: "cluster"}}
+	as.Spec.Encryption.Type = configv1.EncryptionTypeAESCBC
+	objs = append(objs, cv, &configv1.Proxy{ObjectMeta: metav1.ObjectMeta{Name: "cluster"}}, as)
+	return configfake.NewClientset(objs...)
+}
+
+func write(t *testing.T, p, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// newIdentity is a fresh age X25519 key pair.
+func newIdentity(t *testing.T) *age.X25519Identity {
+	t.Helper()
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// sameFile fails unless a and b have the same content.
+func sameFile(t *testing.T, a, b string) {
+	t.Helper()
+	ab, err := os.ReadFile(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bb, err := os.ReadFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(ab) != string(bb) {
+		t.Errorf("%s (%d bytes) differs from %s (%d bytes)", b, len(bb), a, len(ab))
+	}
+}
+
+// tree lists a directory recursively with sizes and modes.
+func tree(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			out = append(out, p+": "+err.Error())
+			return nil
+		}
+		out = append(out, fmt.Sprintf("%s %v %d", p, fi.Mode(), fi.Size()))
+		return nil
+	})
+	sort.Strings(out)
+	return out
+}

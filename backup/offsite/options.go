@@ -1,0 +1,204 @@
+package offsite
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/lifeboat-dev/lifeboat/backup"
+)
+
+// DefaultZstdLevel is the zstd level used when UploadOptions.ZstdLevel is 0.
+const DefaultZstdLevel = 3
+
+// NoCompression as UploadOptions.ZstdLevel stores objects encrypted only.
+const NoCompression = -1
+
+// UploadOptions configure Upload. Destination (with its Recipients) is
+// required; every other zero value is documented on its field.
+type UploadOptions struct {
+	// Destination receives the snapshot, the manifest, and (unless
+	// Resources says otherwise) the static resources archive.
+	Destination Destination
+	// Resources, when not nil, sends static_kuberesources (it holds the
+	// etcd encryption keys) elsewhere: to its bucket (or, with neither URL
+	// nor Bucket, to Destination's bucket and prefix) encrypted to its own
+	// Recipients. The runbook advises keeping it apart from the snapshot.
+	// The manifest is written to both buckets, there first.
+	Resources *Destination
+	// ZstdLevel is the zstd level (1 fastest … 22 smallest, mapped to
+	// klauspost/compress's four encoder levels); 0 means DefaultZstdLevel,
+	// NoCompression stores age-encrypted plaintext.
+	ZstdLevel int
+	// Timestamp chooses the local backup when dir holds several (see
+	// backup.VerifyOptions.Timestamp).
+	Timestamp string
+	// SkipDBCheck skips the bolt check of backup.Verify before the
+	// upload (the sha256 trailer is still checked, twice).
+	SkipDBCheck bool
+	// ReadBack re-reads every stored object after its upload and checks
+	// its sha256: it doubles the transfer, and proves the bytes at rest
+	// rather than the bytes handed to the storage client (whose transport
+	// checksums cover the transfer). Off by default.
+	ReadBack bool
+	// Retry bounds the attempts per object.
+	Retry RetryOptions
+	// PartSize is the size of the parts of a multipart upload in bytes;
+	// 0 means the driver's default (5 MiB for S3).
+	PartSize int
+	// Now is the clock for the manifest's uploadedAt; nil means time.Now.
+	Now func() time.Time
+	// Logger receives the procedure's records (never a key nor a URL's
+	// query); nil discards them.
+	Logger *slog.Logger
+	// Progress, when set, is told the bytes read of each file.
+	Progress func(Progress)
+}
+
+// RetryOptions bound the retries of a transient storage failure (a 5xx,
+// a throttling answer, a reset connection): each attempt restarts the
+// object from its first byte, after an exponential backoff with jitter.
+type RetryOptions struct {
+	// MaxAttempts per object; 0 means 5, 1 disables retries.
+	MaxAttempts int
+	// InitialInterval is the first wait; 0 means 1 s. MaxInterval caps
+	// the waits; 0 means 30 s.
+	InitialInterval, MaxInterval time.Duration
+}
+
+func (r RetryOptions) withDefaults() RetryOptions {
+	if r.MaxAttempts == 0 {
+		r.MaxAttempts = 5
+	}
+	if r.InitialInterval == 0 {
+		r.InitialInterval = time.Second
+	}
+	if r.MaxInterval == 0 {
+		r.MaxInterval = 30 * time.Second
+	}
+	return r
+}
+
+func (r RetryOptions) validate() error {
+	if r.MaxAttempts < 0 || r.InitialInterval < 0 || r.MaxInterval < 0 {
+		return fmt.Errorf("%w: retry options must not be negative", ErrInvalidOptions)
+	}
+	return nil
+}
+
+// Progress reports bytes of one file moving through Upload or Fetch.
+type Progress struct {
+	// Op is "upload", "readback" or "download".
+	Op string
+	// ID is the backup, Name the file (cluster-backup.sh name).
+	ID, Name string
+	// Done of Total plaintext bytes ("download": stored bytes).
+	Done, Total int64
+	// Attempt counts from 1.
+	Attempt int
+}
+
+// Validate checks the options without any I/O; errors wrap
+// ErrInvalidOptions.
+func (o *UploadOptions) Validate() error {
+	_, _, err := o.recipients()
+	if err != nil {
+		return err
+	}
+	if err := o.Destination.validate("destination"); err != nil {
+		return err
+	}
+	if o.Resources.set() {
+		if err := o.Resources.validate("resources destination"); err != nil {
+			return err
+		}
+	} else if o.Resources != nil && o.Resources.Prefix != "" {
+		return fmt.Errorf("%w: resources destination: a prefix needs its own URL or Bucket", ErrInvalidOptions)
+	}
+	if o.ZstdLevel != NoCompression && (o.ZstdLevel < 0 || o.ZstdLevel > 22) {
+		return fmt.Errorf("%w: zstd level %d (1–22, 0 for %d, %d for none)", ErrInvalidOptions, o.ZstdLevel, DefaultZstdLevel, NoCompression)
+	}
+	if o.PartSize < 0 {
+		return fmt.Errorf("%w: negative part size", ErrInvalidOptions)
+	}
+	return o.Retry.validate()
+}
+
+// recipients parses the snapshot's and the archive's recipients.
+func (o *UploadOptions) recipients() (snap, res *parsedRecipients, err error) {
+	snap, err = parseRecipients(o.Destination.Recipients)
+	if err != nil {
+		return nil, nil, fmt.Errorf("destination: %w", err)
+	}
+	res = snap
+	if o.Resources != nil {
+		res, err = parseRecipients(o.Resources.Recipients)
+		if err != nil {
+			return nil, nil, fmt.Errorf("resources destination: %w", err)
+		}
+	}
+	return snap, res, nil
+}
+
+// FetchOptions configure Fetch. Source and Identities are required.
+type FetchOptions struct {
+	// Source is the destination the backup was uploaded to (its
+	// Recipients are ignored).
+	Source Destination
+	// Resources is where the archive is when the manifest says it went to
+	// the resources destination; nil means Source.
+	Resources *Destination
+	// Identities open the objects (see ParseIdentities); the snapshot and
+	// the archive may need different ones: every identity is tried on
+	// each object.
+	Identities []age.Identity
+	// SkipDBCheck skips the bolt check of the fetched snapshot (the
+	// sha256 checks and the etcd trailer are always done).
+	SkipDBCheck bool
+	// Logger receives the procedure's records; nil discards them.
+	Logger *slog.Logger
+	// Progress, when set, is told the stored bytes read of each object.
+	Progress func(Progress)
+}
+
+// Validate checks the options without any I/O; errors wrap
+// ErrInvalidOptions.
+func (o *FetchOptions) Validate() error {
+	if err := o.Source.validate("source"); err != nil {
+		return err
+	}
+	if o.Resources != nil {
+		if err := o.Resources.validate("resources source"); err != nil {
+			return err
+		}
+	}
+	if len(o.Identities) == 0 {
+		return fmt.Errorf("%w: no identities to decrypt with", ErrInvalidOptions)
+	}
+	return nil
+}
+
+func logger(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return l
+}
+
+func now(f func() time.Time) time.Time {
+	if f == nil {
+		return time.Now()
+	}
+	return f()
+}
+
+// idOf is the ID of a local backup: its stamp, with the dirty marker.
+func idOf(b *backup.Backup) string {
+	if b.PossiblyDirty {
+		return b.Timestamp + backup.DirtyMarker
+	}
+	return b.Timestamp
+}

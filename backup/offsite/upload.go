@@ -1,0 +1,350 @@
+package offsite
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"filippo.io/age"
+	"github.com/klauspost/compress/zstd"
+	"gocloud.dev/blob"
+	"gocloud.dev/gcerrors"
+
+	"github.com/lifeboat-dev/lifeboat/backup"
+)
+
+// Object metadata lifeboat sets on every object it stores; Fetch refuses
+// an object whose metadata names another backup or file (ErrMismatch).
+const (
+	metaID     = "lifeboat-backup-id"
+	metaName   = "lifeboat-file"
+	metaSHA256 = "lifeboat-sha256"
+)
+
+// Upload copies the verified local backup in dir (the cluster-backup.sh
+// layout, as backup.Take writes it) to the destination, off the cluster,
+// as the runbook advises:
+//
+//  1. backup.Verify checks the local backup (refused with its
+//     *backup.VerifyError, nothing uploaded);
+//  2. each file streams once, from disk, through zstd (unless
+//     NoCompression) and age encryption to its recipients into
+//     <prefix>/<id>/<name>.zst.age, a multipart upload for large files.
+//     The same pass hashes the plaintext (which must equal the verified
+//     sha256 and size: ErrSourceChanged otherwise), checks the snapshot's
+//     etcd sha256 trailer, and hashes the stored bytes. The stored object's
+//     size is read back from the storage and compared (with ReadBack, its
+//     whole content is re-read and its sha256 compared).
+//  3. only then <prefix>/<id>/lifeboat-offsite.json, the Manifest, is
+//     written (at the resources destination first, when there is one):
+//     a reader that finds no manifest finds no backup.
+//
+// Why a verified pass rather than a read-back by default: every byte the
+// storage client was handed was hashed and checked against the verified
+// local files in the same pass, the storage's transport checksums cover
+// the transfer, and the stored size is confirmed; reading everything back
+// doubles the traffic and is what ReadBack (and a later scrub) is for.
+//
+// A transient storage failure restarts the object from its first byte
+// after a backoff (RetryOptions); when Upload fails, the objects it wrote
+// are deleted (best effort) and no manifest exists. An ID whose manifest
+// already records the same files is returned as is (uploading twice is
+// harmless); one recording other files is ErrExists.
+//
+// Errors: ErrInvalidOptions, the local *backup.VerifyError,
+// ErrSourceChanged, ErrExists, and *ObjectError wrapping the storage's
+// error (gcerrors codes) or an integrity sentinel.
+func Upload(ctx context.Context, dir string, opts UploadOptions) (*Manifest, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	snapRcp, resRcp, _ := opts.recipients()
+	log := logger(opts.Logger)
+
+	b, err := backup.Verify(ctx, dir, backup.VerifyOptions{Timestamp: opts.Timestamp, SkipDBCheck: opts.SkipDBCheck, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("offsite: upload of %s: %w", dir, err)
+	}
+	id := idOf(b)
+
+	primary, closePrimary, err := opts.Destination.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer closePrimary()
+	resBucket, resDest := primary, DestPrimary
+	if opts.Resources.set() {
+		rb, closeRes, err := opts.Resources.open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer closeRes()
+		resBucket, resDest = rb, DestResources
+	}
+
+	if m, err := readManifest(ctx, primary, id); err == nil {
+		if sameFiles(m, b) {
+			log.Info("backup already uploaded", "id", id, "destination", opts.Destination.String())
+			return m, nil
+		}
+		return nil, &ObjectError{Op: "upload", Key: manifestKey(id), Err: fmt.Errorf("%w: a manifest for %s records other files", ErrExists, id)}
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+
+	level := opts.ZstdLevel
+	if level == 0 {
+		level = DefaultZstdLevel
+	}
+	m := &Manifest{
+		Format:          ManifestFormat,
+		Kind:            ManifestKind,
+		ID:              id,
+		TakenAt:         takenAt(b),
+		ClusterVersion:  b.ClusterVersion,
+		EtcdVersion:     b.EtcdVersion,
+		Revision:        b.Revision,
+		PossiblyDirty:   b.PossiblyDirty,
+		LifeboatVersion: backup.Version(),
+		Local:           b.Manifest,
+		ReadBack:        opts.ReadBack,
+	}
+	if b.Manifest != nil {
+		m.EtcdServerVersion = b.Manifest.EtcdServerVersion
+		m.EncryptionEnabled = b.Manifest.EncryptionEnabled
+	}
+
+	u := &uploader{opts: &opts, log: log, id: id, level: level}
+	type job struct {
+		role, dest string
+		bucket     *blob.Bucket
+		file       backup.BackupFile
+		rcp        *parsedRecipients
+	}
+	jobs := []job{
+		{RoleResources, resDest, resBucket, b.Resources, resRcp},
+		{RoleSnapshot, DestPrimary, primary, b.Snapshot, snapRcp},
+	}
+	var written []func()
+	cleanup := func() {
+		for _, del := range written {
+			del()
+		}
+	}
+	for _, j := range jobs {
+		key := objectKey(id, j.file.Name, u.codec())
+		bucket := j.bucket
+		written = append(written, func() {
+			// A fresh context: the upload's may be why we clean up.
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			defer cancel()
+			if err := bucket.Delete(dctx, key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+				log.Warn("removing an object of a failed upload", "key", key, "err", err)
+			}
+		})
+		obj, err := retry(ctx, opts.Retry, func(err error, wait time.Duration) {
+			log.Warn("upload failed, retrying", "key", key, "in", wait, "err", err)
+		}, func(attempt int) (Object, error) {
+			return u.put(ctx, bucket, key, j.file, j.rcp, attempt)
+		})
+		if err != nil {
+			cleanup()
+			return nil, err
+		}
+		obj.Role, obj.Destination = j.role, j.dest
+		m.Objects = append(m.Objects, obj)
+	}
+
+	m.Verified = true
+	m.UploadedAt = now(opts.Now).UTC()
+	body, err := m.marshal()
+	if err != nil {
+		cleanup()
+		return nil, fmt.Errorf("offsite: manifest of %s: %w", id, err)
+	}
+	targets := []*blob.Bucket{primary}
+	if resBucket != primary {
+		targets = []*blob.Bucket{resBucket, primary}
+	}
+	for _, t := range targets {
+		_, err := retry(ctx, opts.Retry, func(err error, wait time.Duration) {
+			log.Warn("manifest upload failed, retrying", "id", id, "in", wait, "err", err)
+		}, func(int) (struct{}, error) {
+			return struct{}{}, t.WriteAll(ctx, manifestKey(id), body, &blob.WriterOptions{ContentType: "application/json"})
+		})
+		if err != nil {
+			// Without the primary manifest nothing is visible; remove a
+			// resources manifest already written too.
+			for _, t2 := range targets {
+				if t2 == t {
+					break
+				}
+				t2.Delete(context.WithoutCancel(ctx), manifestKey(id))
+			}
+			cleanup()
+			return nil, &ObjectError{Op: "upload", Key: manifestKey(id), Err: err}
+		}
+	}
+	size, stored := m.Size()
+	log.Info("backup uploaded", "id", id, "destination", opts.Destination.String(), "bytes", size, "stored", stored)
+	return m, nil
+}
+
+// uploader streams files to objects.
+type uploader struct {
+	opts  *UploadOptions
+	log   *slog.Logger
+	id    string
+	level int
+}
+
+func (u *uploader) codec() string {
+	if u.level == NoCompression {
+		return CodecAge
+	}
+	return CodecZstdAge
+}
+
+// put uploads one file as key, in one pass: file → hashes → zstd → age →
+// hash → bucket writer. An error cancels the writer, so the storage never
+// commits a partial object.
+func (u *uploader) put(ctx context.Context, bucket *blob.Bucket, key string, file backup.BackupFile, rcp *parsedRecipients, attempt int) (Object, error) {
+	obj := Object{Name: file.Name, Key: key, Codec: u.codec(), Recipients: rcp.desc}
+	if obj.Codec == CodecZstdAge {
+		obj.ZstdLevel = u.level
+	}
+	fail := func(op string, err error) (Object, error) { return obj, &ObjectError{Op: op, Key: key, Err: err} }
+
+	f, err := os.Open(file.Path)
+	if err != nil {
+		return fail("open", err)
+	}
+	defer f.Close()
+
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	bw, err := bucket.NewWriter(wctx, key, &blob.WriterOptions{
+		ContentType: "application/octet-stream",
+		BufferSize:  u.opts.PartSize,
+		Metadata:    map[string]string{metaID: u.id, metaName: file.Name, metaSHA256: file.SHA256},
+	})
+	if err != nil {
+		return fail("upload", err)
+	}
+	abort := func(op string, err error) (Object, error) {
+		cancel()
+		bw.Close()
+		return fail(op, err)
+	}
+	storedSum := sha256.New()
+	stored, hd := &counter{}, &head{}
+	aw, err := age.Encrypt(io.MultiWriter(bw, storedSum, stored, hd), rcp.age...)
+	if err != nil {
+		return abort("upload", err)
+	}
+	var enc io.WriteCloser = nopCloser{aw}
+	if obj.Codec == CodecZstdAge {
+		zw, err := zstd.NewWriter(aw, zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(u.level)))
+		if err != nil {
+			return abort("upload", err)
+		}
+		enc = zw
+	}
+	plainSum := sha256.New()
+	sinks := []io.Writer{enc, plainSum}
+	var snap *backup.SnapshotHasher
+	if backupKind(file.Name) == RoleSnapshot {
+		snap = backup.NewSnapshotHasher()
+		sinks = append(sinks, snap)
+	}
+	n, err := copyProgress(ctx, io.MultiWriter(sinks...), f, func(done int64) {
+		if u.opts.Progress != nil {
+			u.opts.Progress(Progress{Op: "upload", ID: u.id, Name: file.Name, Done: done, Total: file.Size, Attempt: attempt})
+		}
+	})
+	if err != nil {
+		return abort("upload", err)
+	}
+	if err := enc.Close(); err != nil {
+		return abort("upload", err)
+	}
+	if err := aw.Close(); err != nil {
+		return abort("upload", err)
+	}
+	obj.Size, obj.SHA256 = n, hex.EncodeToString(plainSum.Sum(nil))
+	if obj.Size != file.Size || obj.SHA256 != file.SHA256 {
+		return abort("verify", fmt.Errorf("%w: %s read as %d bytes sha256 %s, verified as %d bytes sha256 %s",
+			ErrSourceChanged, file.Name, obj.Size, obj.SHA256, file.Size, file.SHA256))
+	}
+	if snap != nil {
+		if _, err := snap.Sum(false); err != nil {
+			return abort("verify", fmt.Errorf("%w: %w", ErrSourceChanged, err))
+		}
+	}
+	if err := bw.Close(); err != nil {
+		return fail("upload", err)
+	}
+	obj.StoredSize, obj.StoredSHA256, obj.HeadSHA256 = stored.n, hex.EncodeToString(storedSum.Sum(nil)), hd.sum()
+
+	attrs, err := bucket.Attributes(ctx, key)
+	if err != nil {
+		return fail("verify", err)
+	}
+	if attrs.Size != obj.StoredSize {
+		return fail("verify", fmt.Errorf("%w: storage holds %d bytes, %d were written", ErrCorrupt, attrs.Size, obj.StoredSize))
+	}
+	if u.opts.ReadBack {
+		if err := u.readBack(ctx, bucket, obj, attempt); err != nil {
+			return fail("verify", err)
+		}
+	}
+	u.log.Info("object stored", "key", key, "bytes", obj.Size, "stored", obj.StoredSize, "attempt", attempt)
+	return obj, nil
+}
+
+// readBack re-reads a stored object and compares its sha256.
+func (u *uploader) readBack(ctx context.Context, bucket *blob.Bucket, obj Object, attempt int) error {
+	r, err := bucket.NewReader(ctx, obj.Key, nil)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	sum := sha256.New()
+	n, err := copyProgress(ctx, sum, r, func(done int64) {
+		if u.opts.Progress != nil {
+			u.opts.Progress(Progress{Op: "readback", ID: u.id, Name: obj.Name, Done: done, Total: obj.StoredSize, Attempt: attempt})
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if got := hex.EncodeToString(sum.Sum(nil)); n != obj.StoredSize || got != obj.StoredSHA256 {
+		return fmt.Errorf("%w: read back %d bytes sha256 %s, wrote %d bytes sha256 %s", ErrCorrupt, n, got, obj.StoredSize, obj.StoredSHA256)
+	}
+	return nil
+}
+
+// sameFiles reports whether m records b's two files.
+func sameFiles(m *Manifest, b *backup.Backup) bool {
+	s, r := m.Object(RoleSnapshot), m.Object(RoleResources)
+	return s != nil && r != nil && s.Name == b.Snapshot.Name && s.SHA256 == b.Snapshot.SHA256 &&
+		r.Name == b.Resources.Name && r.SHA256 == b.Resources.SHA256
+}
+
+// takenAt is when b was taken.
+func takenAt(b *backup.Backup) time.Time {
+	if b.Manifest != nil && !b.Manifest.CreatedAt.IsZero() {
+		return b.Manifest.CreatedAt.UTC()
+	}
+	t, err := time.ParseInLocation(backup.TimestampLayout, b.Timestamp, time.Local)
+	if err != nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
