@@ -23,7 +23,9 @@ import (
 // directory dir, in the cluster-backup.sh layout (snapshot_<stamp>.db,
 // static_kuberesources_<stamp>.tar.gz, and backup.json when the backup
 // had one), the form restore and cluster-restore.sh read. An empty id
-// means the newest backup List reports as verified.
+// means the newest backup List reports as verified; any other id must be
+// a backup stamp (Listed.ID), and dir must not be "" (ErrInvalidOptions,
+// before any I/O).
 //
 // Everything is checked before anything is written to dir:
 //
@@ -46,10 +48,17 @@ import (
 // are refused (ErrExists) before any download.
 //
 // Errors are *ObjectError (Key names the object) wrapping the sentinels,
-// or ErrInvalidOptions.
+// ErrInvalidOptions (bad options, id or dir), ErrNotFound without an
+// object when id is "" and no verified backup exists, or ctx's error.
 func Fetch(ctx context.Context, id, dir string, opts FetchOptions) (*backup.Backup, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
+	}
+	if id != "" && !idRE.MatchString(id) {
+		return nil, fmt.Errorf("%w: backup ID %q is not a backup stamp (YYYY-MM-DD_HHMMSS)", ErrInvalidOptions, id)
+	}
+	if dir == "" {
+		return nil, fmt.Errorf("%w: no target directory", ErrInvalidOptions)
 	}
 	log := logger(opts.Logger)
 	src, closeSrc, err := opts.Source.open(ctx)

@@ -104,6 +104,9 @@ type Progress struct {
 // Validate checks the options without any I/O; errors wrap
 // ErrInvalidOptions.
 func (o *UploadOptions) Validate() error {
+	if o == nil {
+		return fmt.Errorf("%w: nil UploadOptions", ErrInvalidOptions)
+	}
 	_, _, err := o.recipients()
 	if err != nil {
 		return err
@@ -167,6 +170,9 @@ type FetchOptions struct {
 // Validate checks the options without any I/O; errors wrap
 // ErrInvalidOptions.
 func (o *FetchOptions) Validate() error {
+	if o == nil {
+		return fmt.Errorf("%w: nil FetchOptions", ErrInvalidOptions)
+	}
 	if err := o.Source.validate("source"); err != nil {
 		return err
 	}
@@ -177,6 +183,11 @@ func (o *FetchOptions) Validate() error {
 	}
 	if len(o.Identities) == 0 {
 		return fmt.Errorf("%w: no identities to decrypt with", ErrInvalidOptions)
+	}
+	for i, id := range o.Identities {
+		if id == nil {
+			return fmt.Errorf("%w: identity %d is nil", ErrInvalidOptions, i)
+		}
 	}
 	return nil
 }

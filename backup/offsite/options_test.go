@@ -101,3 +101,44 @@ func TestParseManifest(t *testing.T) {
 		})
 	}
 }
+
+// TestFetchRefusesBeforeIO: bad options, a malformed ID or no target
+// directory fail with ErrInvalidOptions before the bucket is opened (the
+// bucket URL names a directory that does not exist and is not created).
+func TestFetchRefusesBeforeIO(t *testing.T) {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := Destination{URL: "file://" + t.TempDir() + "/absent"}
+	const stamp = "2020-03-18_220218"
+	tests := []struct {
+		name    string
+		id, dir string
+		opts    FetchOptions
+	}{
+		{name: "zero options", id: stamp, dir: t.TempDir()},
+		{name: "no identities", id: stamp, dir: t.TempDir(), opts: FetchOptions{Source: src}},
+		{name: "nil identity", id: stamp, dir: t.TempDir(), opts: FetchOptions{Source: src, Identities: []age.Identity{id, nil}}},
+		{name: "unknown scheme", id: stamp, dir: t.TempDir(), opts: FetchOptions{Source: Destination{URL: "ftp://x/y"}, Identities: []age.Identity{id}}},
+		{name: "escaping id", id: "../../etc", dir: t.TempDir(), opts: FetchOptions{Source: src, Identities: []age.Identity{id}}},
+		{name: "id with a slash", id: stamp + "/x", dir: t.TempDir(), opts: FetchOptions{Source: src, Identities: []age.Identity{id}}},
+		{name: "no target directory", id: stamp, opts: FetchOptions{Source: src, Identities: []age.Identity{id}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Fetch(t.Context(), tc.id, tc.dir, tc.opts)
+			if !errors.Is(err, ErrInvalidOptions) {
+				t.Fatalf("Fetch = %v, want ErrInvalidOptions", err)
+			}
+		})
+	}
+	var nilOpts *FetchOptions
+	if err := nilOpts.Validate(); !errors.Is(err, ErrInvalidOptions) {
+		t.Errorf("nil FetchOptions: Validate = %v, want ErrInvalidOptions", err)
+	}
+	var nilUp *UploadOptions
+	if err := nilUp.Validate(); !errors.Is(err, ErrInvalidOptions) {
+		t.Errorf("nil UploadOptions: Validate = %v, want ErrInvalidOptions", err)
+	}
+}
