@@ -21,8 +21,9 @@
 //
 // # Errors
 //
-// Validate methods, NewRecorder, Record and WriteTextfile's file name
-// check return errors wrapping ErrInvalid; Push and the textfile
+// Validate methods, NewRecorder, Record, WriteTextfile's file name check
+// and a nil *Recorder given to Push, WriteTextfile or ReadTextfile return
+// errors wrapping ErrInvalid; Push and the textfile
 // functions wrap the I/O error with the operation and target. Destination
 // names become label values: never put a URL with credentials in them.
 package freshness

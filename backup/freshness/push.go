@@ -61,10 +61,14 @@ func (o PushOptions) Validate() error {
 // client_golang's push package in its default protobuf format. A
 // destination's group holds only its own series, so pushing one
 // destination never drops another's. It stops at the first error and
-// honours ctx.
+// honours ctx. Errors: opts.Validate's and a nil r (ErrInvalid, before any
+// request), or the first push's, naming its destination.
 func Push(ctx context.Context, r *Recorder, opts PushOptions) error {
 	if err := opts.Validate(); err != nil {
 		return err
+	}
+	if r == nil {
+		return fmt.Errorf("%w: nil Recorder", ErrInvalid)
 	}
 	for name := range opts.Grouping {
 		if _, ok := r.constLabels[name]; ok {

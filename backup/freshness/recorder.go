@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
@@ -17,7 +18,8 @@ import (
 type Options struct {
 	// ConstLabels are added to every series (e.g. {"cluster": "prod-1"}).
 	// Names must be valid Prometheus label names, not "destination", not
-	// "job" or "instance" (the scraper's) and not start with "__".
+	// "job" or "instance" (the scraper's) and not start with "__";
+	// values must be non-empty, valid UTF-8.
 	ConstLabels map[string]string
 }
 
@@ -36,6 +38,8 @@ func (o Options) Validate() error {
 			errs = append(errs, fmt.Errorf("%w: ConstLabels: label %q is reserved", ErrInvalid, name))
 		case value == "":
 			errs = append(errs, fmt.Errorf("%w: ConstLabels: label %q has an empty value", ErrInvalid, name))
+		case !utf8.ValidString(value):
+			errs = append(errs, fmt.Errorf("%w: ConstLabels: label %q: value is not valid UTF-8", ErrInvalid, name))
 		}
 	}
 	return errors.Join(errs...)
@@ -60,11 +64,12 @@ type State struct {
 // Attempt is one backup attempt to one destination.
 type Attempt struct {
 	// Destination is the caller's name for where the backup went
-	// ("local", "s3-primary"). Required. Never put a URL with
-	// credentials here: it becomes a label value.
+	// ("local", "s3-primary"). Required, valid UTF-8. Never put a URL
+	// with credentials here: it becomes a label value.
 	Destination string
 	// Started and Finished bound the attempt; Finished is required,
-	// Started may be zero (duration then unknown, recorded as 0).
+	// Started may be zero or after Finished (duration then unknown,
+	// recorded as 0).
 	Started, Finished time.Time
 	// Err is the attempt's error; nil means success.
 	Err error
@@ -103,12 +108,17 @@ func NewRecorder(opts Options) (*Recorder, error) {
 // Record adds an attempt: it becomes the destination's last attempt, and
 // its last success if Err is nil, unless an attempt (a success) that
 // finished later is already recorded, as when runs overlap or state was
-// restored from a later file. Errors wrap ErrInvalid (no destination, no
-// Finished time, negative sizes); nothing is recorded then.
+// restored from a later file. Errors wrap ErrInvalid (nil Recorder, no
+// destination or one that is not valid UTF-8, no Finished time, negative
+// sizes); nothing is recorded then.
 func (r *Recorder) Record(a Attempt) error {
 	switch {
+	case r == nil:
+		return fmt.Errorf("%w: nil Recorder", ErrInvalid)
 	case a.Destination == "":
 		return fmt.Errorf("%w: Attempt.Destination is empty", ErrInvalid)
+	case !utf8.ValidString(a.Destination):
+		return fmt.Errorf("%w: Attempt.Destination is not valid UTF-8", ErrInvalid)
 	case a.Finished.IsZero():
 		return fmt.Errorf("%w: Attempt.Finished is zero", ErrInvalid)
 	case a.SnapshotBytes < 0 || a.ResourcesBytes < 0 || a.StoredBytes < 0:
@@ -146,6 +156,8 @@ func (r *Recorder) State(dest string) (State, bool) {
 // Restore sets dest's state, e.g. from a previous run (ReadTextfile does
 // it from a textfile): a CronJob is a new process each time, and without
 // it a failed run would no longer report when the last success was.
+// Restore does not check dest: it must be what Record accepts (non-empty,
+// valid UTF-8), or Collect fails for every destination.
 func (r *Recorder) Restore(dest string, s State) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

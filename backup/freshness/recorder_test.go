@@ -2,6 +2,7 @@ package freshness
 
 import (
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -147,6 +148,7 @@ func TestRecorderOutOfOrder(t *testing.T) {
 func TestRecorderRefuses(t *testing.T) {
 	for _, labels := range []map[string]string{
 		{"destination": "x"}, {"job": "x"}, {"instance": "x"}, {"__name__": "x"}, {"bad-name": "x"}, {"cluster": ""},
+		{"cluster": "prod-\xff"},
 	} {
 		if _, err := NewRecorder(Options{ConstLabels: labels}); !errors.Is(err, ErrInvalid) {
 			t.Errorf("ConstLabels %v: %v", labels, err)
@@ -157,6 +159,8 @@ func TestRecorderRefuses(t *testing.T) {
 		"no destination": {Finished: t1},
 		"no finish time": {Destination: "d"},
 		"negative size":  {Destination: "d", Finished: t1, StoredBytes: -1},
+		// A label value Collect could not emit: every scrape would fail.
+		"destination not UTF-8": {Destination: "s3-\xff", Finished: t1},
 	} {
 		if err := r.Record(a); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: %v", name, err)
@@ -164,5 +168,23 @@ func TestRecorderRefuses(t *testing.T) {
 	}
 	if len(r.Destinations()) != 0 {
 		t.Error("a refused attempt was recorded")
+	}
+}
+
+// TestNilRecorder: a nil *Recorder is refused with ErrInvalid, not a panic
+// (WriteTextfile's would be in a registry goroutine, beyond recover).
+func TestNilRecorder(t *testing.T) {
+	dir := t.TempDir()
+	for name, call := range map[string]func() error{
+		"Record":        func() error { var r *Recorder; return r.Record(Attempt{Destination: "d", Finished: t1}) },
+		"WriteTextfile": func() error { return WriteTextfile(filepath.Join(dir, "a.prom"), nil) },
+		"ReadTextfile":  func() error { return ReadTextfile(filepath.Join(dir, "absent.prom"), nil) },
+		"Push":          func() error { return Push(t.Context(), nil, PushOptions{URL: "http://127.0.0.1:1"}) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := call(); !errors.Is(err, ErrInvalid) {
+				t.Fatalf("%s(nil) = %v, want ErrInvalid", name, err)
+			}
+		})
 	}
 }

@@ -28,6 +28,9 @@ func WriteTextfile(path string, r *Recorder) error {
 	if err := CheckTextfileName(path); err != nil {
 		return err
 	}
+	if r == nil {
+		return fmt.Errorf("%w: nil Recorder", ErrInvalid)
+	}
 	reg := prometheus.NewPedanticRegistry()
 	if err := reg.Register(r); err != nil {
 		return fmt.Errorf("writing textfile %s: %w", path, err)
@@ -54,6 +57,9 @@ func CheckTextfileName(path string) error {
 // Metrics of other names are ignored; a file that does not parse is an
 // error and restores nothing.
 func ReadTextfile(path string, r *Recorder) error {
+	if r == nil {
+		return fmt.Errorf("%w: nil Recorder", ErrInvalid)
+	}
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
