@@ -76,11 +76,19 @@ type BackupFile struct {
 // Backup describes a backup directory's snapshot/archive pair: the result
 // of Take and Verify.
 type Backup struct {
-	Dir           string
-	Timestamp     string
+	// Dir is the directory holding the pair, as given to Take or Verify.
+	Dir string
+	// Timestamp is the pair's stamp, "2006-01-02_150405" (TimestampLayout),
+	// without DirtyMarker.
+	Timestamp string
+	// PossiblyDirty is true when the files carry DirtyMarker in their
+	// names: taken with Take's Force or cluster-backup.sh --force, without
+	// the ClusterOperator check, so possibly mid-rollout.
 	PossiblyDirty bool
-	Snapshot      BackupFile
-	Resources     BackupFile
+	// Snapshot and Resources are snapshot_<stamp>.db and
+	// static_kuberesources_<stamp>.tar.gz.
+	Snapshot  BackupFile
+	Resources BackupFile
 	// Revision is the etcd revision: from the manifest, else read from the
 	// snapshot's database.
 	Revision int64

@@ -61,7 +61,8 @@ var generationNames = map[Generation]string{
 }
 
 // String returns the generation's name: "classic", "etcd-only" or
-// "unknown" (what ParseGeneration accepts).
+// "unknown" (what ParseGeneration accepts); "Generation(N)" for a value
+// out of range.
 func (g Generation) String() string {
 	if s, ok := generationNames[g]; ok {
 		return s

@@ -74,7 +74,8 @@ type Report struct {
 // it stops after Select.
 //
 // Errors, each wrapped with the operation: p.Validate's *PolicyError and
-// opts.Validate's before any store call; the store's List error; Select's
+// opts.Validate's before any store call; an untyped error for a nil
+// store; the store's List error; Select's
 // ErrInvalidBackup (nothing is deleted); the first Delete error other than
 // ErrNotFound (Apply stops there; the Report says what was deleted
 // before); ctx.Err() when cancelled between deletions. The Report is

@@ -37,7 +37,8 @@ type DirStoreOptions struct {
 }
 
 // NewDirStore returns a DirStore over root, which must be an existing
-// directory.
+// directory: otherwise the error wraps os.Stat's (fs.ErrNotExist for a
+// missing root) or says root is not a directory. It reads nothing else.
 func NewDirStore(root string, opts DirStoreOptions) (*DirStore, error) {
 	fi, err := os.Stat(root)
 	if err != nil {

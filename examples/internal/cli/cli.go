@@ -21,7 +21,8 @@ import (
 var ErrNoKubeconfig = errors.New("no -kubeconfig and not running in a cluster")
 
 // RestConfig loads the kubeconfig file at path, or the in-cluster
-// configuration (the pod's service account) when path is empty.
+// configuration (the pod's service account) when path is empty; outside a
+// pod with no path the error is ErrNoKubeconfig.
 func RestConfig(path string) (*rest.Config, error) {
 	if path == "" {
 		cfg, err := rest.InClusterConfig()
