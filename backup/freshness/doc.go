@@ -1,5 +1,6 @@
-// Package freshness exposes, for Prometheus, whether backups are fresh:
-// issue 15 item 6, "freshness you can alert on". Per destination it
+// Package freshness exposes, for Prometheus, whether the backups of runbook
+// chapter 1 are fresh, so that a stopped backup job raises an alert. Per
+// destination it
 // reports when the last backup succeeded, when the last attempt finished
 // and whether it succeeded, how long it took, the sizes of the last
 // successful backup, and counts of attempts and failures; the metric

@@ -129,7 +129,8 @@ func (m *Manifest) Object(role string) *Object {
 	return nil
 }
 
-// Size is the total plaintext size; StoredSize the total stored size.
+// Size returns the objects' total plaintext size and total stored size,
+// in bytes.
 func (m *Manifest) Size() (size, stored int64) {
 	for _, o := range m.Objects {
 		size += o.Size

@@ -9,8 +9,8 @@ import (
 	"slices"
 )
 
-// Store is where backups live: the local backup directory (DirStore) or
-// an object-storage destination.
+// Store is where backups live: the local backup directory (DirStore), or
+// any other destination the caller implements it for.
 type Store interface {
 	// List returns lifeboat's own backups in the store, and only those
 	// (a backup is recognised by its manifest; other files and objects

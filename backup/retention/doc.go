@@ -1,14 +1,17 @@
-// Package retention decides which backups to keep and deletes the others:
-// issue 15 item 5, "retention that means what users think", per
-// destination (the local backup directory or an object-storage one).
+// Package retention decides which backups to keep and deletes the others,
+// per destination, for the backups of runbook chapter 1: a count, age and
+// calendar (grandfather-father-son) policy that never deletes the backup a
+// restore would need.
 //
 // Select is pure policy: given the backups a Store listed (ID, time taken,
 // verified or not), a Policy and a clock, it returns which to keep and
 // which to delete, each with the rules that decided, newest first. That
 // result is the dry run. Apply lists a Store, calls Select and deletes
 // what it chose, oldest first, with progress, logging and cancellation.
-// DirStore is the Store of a local directory of backup.Take outputs; the
-// object-storage destinations implement Store in their own package.
+// DirStore is the Store of a local directory of backup.Take outputs.
+// lifeboat has no Store for object storage yet (backup/offsite lists but
+// does not delete): implement Store over offsite.List and the bucket to
+// apply a policy there.
 //
 // Policy rules (keep last N, keep within a duration, keep N hourly, daily,
 // weekly, monthly, yearly) follow restic's "forget --keep-*": each rule
