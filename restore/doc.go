@@ -75,9 +75,12 @@
 // refused before any host is touched (*ReleaseMismatchError, matching
 // ErrProcedureNotForRelease, in a *PreflightError of check "release"),
 // unless Options.AllowClassicOnEtcdOnly accepts the classic procedure
-// there (reported and recorded). A generation nothing decides, an
-// unsupported release (before 4.5) or a conflict refused by
-// Options.Release.RefuseConflict are refused the same way.
+// there (reported and recorded). An unsupported release (before 4.5) or a
+// conflict refused by Options.Release.RefuseConflict are refused the same
+// way. When nothing decides (no ClusterVersion answers and the recovery
+// host shows neither an etcd manifest nor a restore script), the classic
+// procedure runs and the line says so: every etcd-only host shows its
+// etcd-rev container or scripts.
 //
 // # The plan
 //
@@ -121,8 +124,8 @@
 // (ErrNeedsRestorePod), ErrSnapshotTooNew, *PreflightError (its Check,
 // wrapping the sentinel of the check), *ReleaseMismatchError
 // (ErrProcedureNotForRelease, with the release.Decision; in a
-// *PreflightError of check "release", as are release.ErrUndecided,
-// release.ErrConflict and release.ErrUnsupportedRelease), ErrRestorePodImage,
+// *PreflightError of check "release", as are release.ErrConflict and
+// release.ErrUnsupportedRelease), ErrRestorePodImage,
 // ErrInvalidOptions, *AnotherRunError (ErrAnotherRunUnfinished, naming
 // both runs). A failed step of Run is a *plan.StepError naming the
 // step and wrapping the cause; an unsafe backup archive wraps

@@ -70,8 +70,7 @@ type Options struct {
 	// AllowClassicOnEtcdOnly runs this plan, the 4.5 runbook's classic
 	// restore, on a cluster decided to be of another generation (etcd-only,
 	// 4.18+), which is otherwise refused with ErrProcedureNotForRelease.
-	// The acceptance is reported and recorded in the state. It does not
-	// help when nothing decides: state the release in Release then.
+	// The acceptance is reported and recorded in the state.
 	AllowClassicOnEtcdOnly bool
 
 	// ClusterVersion is the OpenShift version the cluster runs ("4.5.2").

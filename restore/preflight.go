@@ -22,9 +22,8 @@ import (
 // PreflightError is a check of verify-backup that refused the restore
 // before any host was touched. Check names it: "release" (the cluster's
 // procedure generation is not the classic one this plan implements, Err a
-// *ReleaseMismatchError matching ErrProcedureNotForRelease; or nothing
-// decided it, Err a *release.UndecidedError, or release.ErrConflict,
-// release.ErrUnsupportedRelease), "hosts" (a master does not
+// *ReleaseMismatchError matching ErrProcedureNotForRelease; or
+// release.ErrConflict, release.ErrUnsupportedRelease), "hosts" (a master does not
 // answer), "archive-links" (the archive holds links the recovery host
 // cannot create), "free-space", "versions" (z-stream, snapshot storage
 // version against the cluster's etcd), "member" (the restored member's

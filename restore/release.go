@@ -73,9 +73,10 @@ func releaseLine(d release.Decision, accepted bool) string {
 // checkRelease is verify-backup's first check: it decides the cluster's
 // procedure generation (release.Detect, from Options.Config and the
 // recovery host, both read only), reports it, and refuses a generation
-// other than classic unless Options.AllowClassicOnEtcdOnly. A generation
-// nothing decides, an unsupported release or a refused conflict are
-// refused too: the classic procedure is never run blindly. The decision
+// other than classic unless Options.AllowClassicOnEtcdOnly. An
+// unsupported release or a refused conflict are refused too. When nothing
+// decides, no evidence of the etcd-only generation exists either: the
+// classic procedure runs, and the line says what was read. The decision
 // is kept in r.release for the state.
 func (r *runner) checkRelease(ctx context.Context, progress func(string)) error {
 	d, err := release.Detect(ctx, release.Deps{Config: r.opts.Config, Host: r.opts.Recovery}, r.opts.Release)
