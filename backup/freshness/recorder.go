@@ -157,7 +157,8 @@ func (r *Recorder) State(dest string) (State, bool) {
 // it from a textfile): a CronJob is a new process each time, and without
 // it a failed run would no longer report when the last success was.
 // Restore does not check dest: it must be what Record accepts (non-empty,
-// valid UTF-8), or Collect fails for every destination.
+// valid UTF-8); otherwise its series are collected as invalid metrics,
+// which the registry reports as a gather error.
 func (r *Recorder) Restore(dest string, s State) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -192,7 +193,13 @@ func (r *Recorder) Collect(ch chan<- prometheus.Metric) {
 func (r *Recorder) collect(ch chan<- prometheus.Metric, s State, descs []*prometheus.Desc, labelValues ...string) {
 	for i, m := range metrics {
 		if v, ok := m.value(s); ok {
-			ch <- prometheus.MustNewConstMetric(descs[i], m.typ, v, labelValues...)
+			// A destination Restore was given unchecked becomes one invalid
+			// metric (the gather reports it) instead of a panic.
+			c, err := prometheus.NewConstMetric(descs[i], m.typ, v, labelValues...)
+			if err != nil {
+				c = prometheus.NewInvalidMetric(descs[i], err)
+			}
+			ch <- c
 		}
 	}
 }
