@@ -188,3 +188,37 @@ func TestNilRecorder(t *testing.T) {
 		})
 	}
 }
+
+// TestRestoreBadDestinationDoesNotPanic: a destination Restore took
+// unchecked makes the gather fail with an error, never a panic, and the
+// good destinations' series are still there.
+func TestRestoreBadDestinationDoesNotPanic(t *testing.T) {
+	r, err := NewRecorder(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	r.Restore("s3://good", State{LastSuccess: at, LastAttempt: at, LastAttemptOK: true, Attempts: 1})
+	r.Restore("bad\xff", State{LastSuccess: at, LastAttempt: at, LastAttemptOK: true, Attempts: 1})
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(r); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := reg.Gather()
+	if err == nil {
+		t.Fatal("gather with an invalid destination succeeded")
+	}
+	found := false
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetValue() == "s3://good" {
+					found = true
+				}
+			}
+		}
+	}
+	if !found {
+		t.Errorf("the good destination's series are gone: %v", err)
+	}
+}
