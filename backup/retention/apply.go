@@ -28,6 +28,10 @@ type Store interface {
 // Apply counts it as deleted (deleting is idempotent).
 var ErrNotFound = errors.New("backup not found")
 
+// ErrInvalidOptions: Apply was called without a Store. Nothing was read
+// or deleted.
+var ErrInvalidOptions = errors.New("invalid retention options")
+
 // ApplyOptions configure Apply. The zero value deletes what Select
 // chooses under Options' zero value, without logging or progress.
 type ApplyOptions struct {
@@ -74,7 +78,7 @@ type Report struct {
 // it stops after Select.
 //
 // Errors, each wrapped with the operation: p.Validate's *PolicyError and
-// opts.Validate's before any store call; an untyped error for a nil
+// opts.Validate's before any store call; ErrInvalidOptions for a nil
 // store; the store's List error; Select's
 // ErrInvalidBackup (nothing is deleted); the first Delete error other than
 // ErrNotFound (Apply stops there; the Report says what was deleted
@@ -86,7 +90,7 @@ func Apply(ctx context.Context, store Store, p Policy, opts ApplyOptions) (*Repo
 		return rep, fmt.Errorf("retention: %w", err)
 	}
 	if store == nil {
-		return rep, errors.New("retention: nil Store")
+		return rep, fmt.Errorf("retention: nil Store: %w", ErrInvalidOptions)
 	}
 	log := opts.Logger
 	if log == nil {

@@ -220,3 +220,12 @@ func (s *dupStore) List(ctx context.Context) ([]Backup, error) {
 	bs, err := s.memStore.List(ctx)
 	return append(bs, bs[0]), err
 }
+
+// TestApplyRefusesNilStore: a nil Store is ErrInvalidOptions, with an
+// empty Report, before anything is read.
+func TestApplyRefusesNilStore(t *testing.T) {
+	rep, err := Apply(context.Background(), nil, Policy{KeepLast: 1}, ApplyOptions{})
+	if !errors.Is(err, ErrInvalidOptions) || rep == nil {
+		t.Fatalf("Apply(nil store) = %v, %v; want ErrInvalidOptions and a Report", rep, err)
+	}
+}

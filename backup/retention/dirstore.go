@@ -38,14 +38,14 @@ type DirStoreOptions struct {
 
 // NewDirStore returns a DirStore over root, which must be an existing
 // directory: otherwise the error wraps os.Stat's (fs.ErrNotExist for a
-// missing root) or says root is not a directory. It reads nothing else.
+// missing root) or fs.ErrInvalid when root is not a directory. It reads nothing else.
 func NewDirStore(root string, opts DirStoreOptions) (*DirStore, error) {
 	fi, err := os.Stat(root)
 	if err != nil {
 		return nil, fmt.Errorf("retention: backup directory: %w", err)
 	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("retention: backup directory %s is not a directory", root)
+		return nil, fmt.Errorf("retention: backup directory %s is not a directory: %w", root, fs.ErrInvalid)
 	}
 	if opts.Verify == nil {
 		opts.Verify = QuickCheck

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -266,4 +267,19 @@ func contextCancelled(t *testing.T) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	return ctx, cancel
+}
+
+// TestNewDirStoreRefusesFile: a root that is a file is fs.ErrInvalid, a
+// missing one fs.ErrNotExist.
+func TestNewDirStoreRefusesFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "backup.json")
+	if err := os.WriteFile(file, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewDirStore(file, DirStoreOptions{}); !errors.Is(err, fs.ErrInvalid) {
+		t.Errorf("NewDirStore(file) = %v, want fs.ErrInvalid", err)
+	}
+	if _, err := NewDirStore(filepath.Join(file, "missing"), DirStoreOptions{}); err == nil {
+		t.Error("NewDirStore(missing) succeeded")
+	}
 }
