@@ -11,6 +11,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -25,35 +26,7 @@ func TestEtcdOperatorAddsLearnerThenPromotes(t *testing.T) {
 	c := Start(t, fastOptions())
 	ctx := t.Context()
 	victim := c.Masters()[2]
-	h := c.Host(victim)
-	for _, mv := range [][2]string{
-		{"/etc/kubernetes/manifests/etcd-pod.yaml", "/var/lib/etcd-backup/etcd-pod.yaml"},
-		{"/var/lib/etcd", "/tmp/etcd"},
-	} {
-		if err := h.MkdirAll(ctx, "/var/lib/etcd-backup", 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := h.Move(ctx, mv[0], mv[1]); err != nil {
-			t.Fatalf("mv %s: %v", mv[0], err)
-		}
-	}
-	cli, err := c.EtcdClient(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	list, err := cli.MemberList(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range list.Members {
-		if m.Name == victim {
-			if _, err := cli.MemberRemove(ctx, m.ID); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	waitEtcdMessage(t, c, condEtcdMembersAvailable, "2 members are available")
+	cli := stopAndRemoveMember(t, c, victim)
 
 	st, err := staticPodStatus(ctx, c, "etcd")
 	if err != nil {
@@ -64,7 +37,7 @@ func TestEtcdOperatorAddsLearnerThenPromotes(t *testing.T) {
 	waitEtcdMessage(t, c, condEtcdMembersAvailable, "3 members are available")
 
 	// Once the rollout is done, the member votes.
-	list, err = cli.MemberList(ctx)
+	list, err := cli.MemberList(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,35 +95,7 @@ func TestEtcdOperatorRemovesOrphanedLearner(t *testing.T) {
 	c := Start(t, fastOptions())
 	ctx := t.Context()
 	victim := c.Masters()[2]
-	h := c.Host(victim)
-	if err := h.MkdirAll(ctx, "/var/lib/etcd-backup", 0o700); err != nil {
-		t.Fatal(err)
-	}
-	for _, mv := range [][2]string{
-		{"/etc/kubernetes/manifests/etcd-pod.yaml", "/var/lib/etcd-backup/etcd-pod.yaml"},
-		{"/var/lib/etcd", "/tmp/etcd"},
-	} {
-		if err := h.Move(ctx, mv[0], mv[1]); err != nil {
-			t.Fatalf("mv %s: %v", mv[0], err)
-		}
-	}
-	cli, err := c.EtcdClient(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	list, err := cli.MemberList(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range list.Members {
-		if m.Name == victim {
-			if _, err := cli.MemberRemove(ctx, m.ID); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	waitEtcdMessage(t, c, condEtcdMembersAvailable, "2 members are available")
+	cli := stopAndRemoveMember(t, c, victim)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +130,7 @@ func TestEtcdOperatorRemovesOrphanedLearner(t *testing.T) {
 	waitAllAtRevision(t, c, "etcd", st.LatestAvailableRevision, 3)
 	waitEtcdMessage(t, c, condEtcdMembersAvailable, "3 members are available")
 
-	list, err = cli.MemberList(ctx)
+	list, err := cli.MemberList(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,4 +159,44 @@ func TestEtcdOperatorRemovesOrphanedLearner(t *testing.T) {
 		}
 		return false, fmt.Sprintf("%d events, none MemberRemove for %x", len(evs.Items), orphan.Member.ID)
 	})
+}
+
+// stopAndRemoveMember does what runbook 2.4.2 does to victim's member before
+// the redeployment: the etcd pod manifest and the data directory are moved
+// aside on its host, the member is removed; it waits until the operator
+// sees two members and returns a client of the cluster (closed at the end
+// of the test).
+func stopAndRemoveMember(t *testing.T, c *Cluster, victim string) *clientv3.Client {
+	t.Helper()
+	ctx := t.Context()
+	h := c.Host(victim)
+	if err := h.MkdirAll(ctx, "/var/lib/etcd-backup", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, mv := range [][2]string{
+		{"/etc/kubernetes/manifests/etcd-pod.yaml", "/var/lib/etcd-backup/etcd-pod.yaml"},
+		{"/var/lib/etcd", "/tmp/etcd"},
+	} {
+		if err := h.Move(ctx, mv[0], mv[1]); err != nil {
+			t.Fatalf("mv %s: %v", mv[0], err)
+		}
+	}
+	cli, err := c.EtcdClient(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	list, err := cli.MemberList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range list.Members {
+		if m.Name == victim {
+			if _, err := cli.MemberRemove(ctx, m.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	waitEtcdMessage(t, c, condEtcdMembersAvailable, "2 members are available")
+	return cli
 }

@@ -36,12 +36,9 @@ import (
 	"syscall"
 
 	configclient "github.com/openshift/client-go/config/clientset/versioned"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/lifeboat-dev/lifeboat/backup"
-	"github.com/lifeboat-dev/lifeboat/etcdconn"
+	"github.com/lifeboat-dev/lifeboat/examples/internal/cli"
 	"github.com/lifeboat-dev/lifeboat/host"
 )
 
@@ -115,15 +112,15 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		}()
 	}
 
-	cli, err := etcdClient(ctx, *endpoints, *cacert, *cert, *key)
+	etcd, err := cli.EtcdClient(ctx, *endpoints, *cacert, *cert, *key)
 	if err != nil {
 		fmt.Fprintf(stderr, "backup: connecting to etcd: %v\n", err)
 		return exitFailed
 	}
-	defer cli.Close()
+	defer etcd.Close()
 
 	var cfg configclient.Interface
-	restCfg, err := restConfig(*kubeconfig)
+	restCfg, err := cli.RestConfig(*kubeconfig)
 	if err == nil {
 		cfg, err = configclient.NewForConfig(restCfg)
 	}
@@ -137,7 +134,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		name, _ = os.Hostname()
 	}
 	lastPercent := int64(-1)
-	b, err := backup.Take(ctx, cli, dir, backup.TakeOptions{
+	b, err := backup.Take(ctx, etcd, dir, backup.TakeOptions{
 		Host:          host.NewLocal(name, *hostRoot, host.LocalOptions{}),
 		Config:        cfg,
 		Force:         *force,
@@ -184,22 +181,4 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	fmt.Fprintf(stdout, "snapshot db and kube resources are successfully saved to %s\n", dir)
 	taken = b
 	return exitOK
-}
-
-// etcdClient connects with the flags, or with the ETCDCTL_* variables.
-func etcdClient(ctx context.Context, endpoints, cacert, cert, key string) (*clientv3.Client, error) {
-	if endpoints == "" {
-		return etcdconn.FromEnv(ctx)
-	}
-	return etcdconn.New(ctx, etcdconn.Config{
-		Endpoints: strings.Split(endpoints, ","),
-		CAFile:    cacert, CertFile: cert, KeyFile: key,
-	})
-}
-
-func restConfig(kubeconfig string) (*rest.Config, error) {
-	if kubeconfig == "" {
-		return rest.InClusterConfig()
-	}
-	return clientcmd.BuildConfigFromFlags("", kubeconfig)
 }
