@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -467,4 +468,13 @@ func ipFromNodeName(node string) string {
 	}
 	rest, _, _ = strings.Cut(rest, ".")
 	return strings.ReplaceAll(rest, "-", ".")
+}
+
+// DialContext implements host.Dialer: the simulated host's loopback is the
+// test machine's. It fails with ErrHostDown while the host is off.
+func (h *Host) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if err := h.down("dial", addr); err != nil {
+		return nil, err
+	}
+	return h.local.DialContext(ctx, network, addr)
 }

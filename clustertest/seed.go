@@ -163,6 +163,8 @@ func (c *Cluster) seed(ctx context.Context, plan []nodePlan, certs map[string]*m
 		func() error { return c.seedClusterVersion(ctx, installed) },
 		func() error { return c.seedConfigObjects(ctx) },
 		func() error { return c.seedClusterNetworkConfig(ctx) },
+		func() error { return c.seedKubeletSigner(ctx, installed) },
+		func() error { return c.writeRecoveryKubeconfigs(ctx) },
 	)
 	for _, name := range seedClusterOperators {
 		tasks = append(tasks, func() error { return c.seedClusterOperator(ctx, name, installed) })

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -13,8 +14,8 @@ import (
 	configclient "github.com/openshift/client-go/config/clientset/versioned"
 	machineclient "github.com/openshift/client-go/machine/clientset/versioned"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
@@ -68,6 +69,13 @@ type RestartOptions struct {
 	// UncordonMasters marks unschedulable masters schedulable once they are
 	// Ready (runbook chapter 3's note on drained masters).
 	UncordonMasters bool
+	// Uncordon lists the nodes to mark schedulable once every master and
+	// worker is Ready, in this order: ShutdownResult.Cordoned(), masters
+	// first, as current releases' "Restarting the cluster gracefully"
+	// uncordons the nodes its shutdown cordoned. A listed node that no
+	// longer exists is reported and skipped; nodes not listed are left as
+	// they are.
+	Uncordon []string
 	// Progress, when set, receives one line per change of state.
 	Progress func(msg string)
 	// Logger receives progress too; nil discards.
@@ -127,7 +135,8 @@ type RestartResult struct {
 	// not Available or Degraded.
 	Operators         []OperatorState
 	NotReadyOperators []string
-	// Uncordoned are the masters made schedulable (UncordonMasters).
+	// Uncordoned are the nodes made schedulable (UncordonMasters,
+	// Uncordon), in order.
 	Uncordoned []string
 	// UnschedulableMasters are masters left unschedulable: make them
 	// schedulable if they were drained for the shutdown.
@@ -168,6 +177,9 @@ func Restart(ctx context.Context, kube kubernetes.Interface, config configclient
 		return res, err
 	}
 	if err := r.waitNodes(ctx, "workers", false, opts.WorkersTimeout); err != nil {
+		return res, err
+	}
+	if err := r.uncordonListed(ctx); err != nil {
 		return res, err
 	}
 	if config == nil {
@@ -314,8 +326,7 @@ func (r *restarter) uncordon(ctx context.Context) error {
 			r.res.UnschedulableMasters = append(r.res.UnschedulableMasters, m.Name)
 			continue
 		}
-		patch := []byte(`{"spec":{"unschedulable":false}}`)
-		if _, err := r.kube.CoreV1().Nodes().Patch(ctx, m.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		if _, err := setUnschedulable(ctx, r.kube, m.Name, false); err != nil {
 			return fmt.Errorf("restart: making master %s schedulable: %w", m.Name, err)
 		}
 		r.res.Masters[i].Unschedulable = false
@@ -324,6 +335,28 @@ func (r *restarter) uncordon(ctx context.Context) error {
 	}
 	if len(r.res.UnschedulableMasters) > 0 {
 		r.progress("masters still unschedulable: " + strings.Join(r.res.UnschedulableMasters, ", ") + ": " + SchedulableReminder)
+	}
+	return nil
+}
+
+// uncordonListed marks opts.Uncordon schedulable, in order.
+func (r *restarter) uncordonListed(ctx context.Context) error {
+	for _, n := range r.opts.Uncordon {
+		if slices.Contains(r.res.Uncordoned, n) {
+			continue
+		}
+		changed, err := setUnschedulable(ctx, r.kube, n, false)
+		switch {
+		case apierrors.IsNotFound(err):
+			r.progress("node " + n + " to uncordon no longer exists")
+			continue
+		case err != nil:
+			return fmt.Errorf("restart: marking node %s schedulable (oc adm uncordon): %w", n, err)
+		}
+		if changed {
+			r.res.Uncordoned = append(r.res.Uncordoned, n)
+			r.progress("node " + n + " marked schedulable")
+		}
 	}
 	return nil
 }

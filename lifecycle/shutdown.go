@@ -64,8 +64,34 @@ type ShutdownOptions struct {
 	// Delay is passed to host.Host.Shutdown: one minute when zero (the
 	// runbook's "shutdown -h 1"), at once when negative.
 	Delay time.Duration
-	// DryRun checks the backup and lists the nodes it would shut down,
-	// without touching any host.
+	// PlannedDuration is how long the cluster is planned to stay shut
+	// down. When set, the kube-apiserver-to-kubelet signer must outlast
+	// it (KubeletSignerNotAfter after Now()+PlannedDuration), or Shutdown
+	// refuses with a *SignerExpiryError before touching anything; an
+	// unreadable expiry is refused too (ErrSignerExpiryUnknown). Zero
+	// checks nothing but still reports the expiry in the result.
+	PlannedDuration time.Duration
+	// IgnoreSignerExpiry shuts down even when the signer expires before
+	// the planned restart (the restart then needs the kubelets' CSRs
+	// approved by hand), with a warning.
+	IgnoreSignerExpiry bool
+	// Cordon marks every node unschedulable before the shutdown ("oc adm
+	// cordon", current releases' procedure, optional). Nodes that were
+	// already unschedulable are left as they were and not reported as
+	// cordoned, so RestartOptions.Uncordon (ShutdownResult.Cordoned())
+	// never uncordons a node the administrator cordoned.
+	Cordon bool
+	// DrainWorkers evicts the pods of every worker after cordoning it
+	// ("oc adm drain --delete-emptydir-data --ignore-daemonsets --force");
+	// it implies Cordon. A drain that does not finish within DrainTimeout
+	// is reported on its node (NodeShutdown.DrainErr) and the shutdown
+	// goes on, as the documented loop does.
+	DrainWorkers bool
+	// DrainTimeout bounds each worker's drain; DefaultDrainTimeout (15 s)
+	// when zero.
+	DrainTimeout time.Duration
+	// DryRun checks the backup and the signer and lists the nodes it would
+	// cordon, drain and shut down, without touching any node or host.
 	DryRun bool
 	// Report, when set, receives each node's result as it is known.
 	Report func(NodeShutdown)
@@ -81,6 +107,12 @@ func (o ShutdownOptions) withDefaults() ShutdownOptions {
 	}
 	if o.MaxParallel <= 0 {
 		o.MaxParallel = 10
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = DefaultDrainTimeout
+	}
+	if o.DrainWorkers {
+		o.Cordon = true
 	}
 	switch {
 	case o.Delay == 0:
@@ -115,6 +147,14 @@ type NodeShutdown struct {
 	Master bool
 	Status NodeShutdownStatus
 	Err    error
+	// Cordoned: this shutdown marked the node unschedulable (in a dry
+	// run: would have).
+	Cordoned bool
+	// Drained: the worker's pods were evicted (Evicted of them); DrainErr
+	// says why a drain did not finish.
+	Drained  bool
+	Evicted  int
+	DrainErr error
 }
 
 func (n NodeShutdown) String() string {
@@ -147,6 +187,25 @@ type ShutdownResult struct {
 	UnschedulableMasters []string
 	// Reminder is the runbook's note on drained masters (SchedulableReminder).
 	Reminder string
+	// SignerNotAfter is when the kube-apiserver-to-kubelet signer expires
+	// (zero when it could not be read): restart the cluster before it.
+	SignerNotAfter time.Time
+}
+
+// Cordoned lists the nodes this shutdown marked unschedulable, masters
+// first: give it to RestartOptions.Uncordon.
+func (r *ShutdownResult) Cordoned() []string {
+	var masters, workers []string
+	for _, n := range r.Nodes {
+		switch {
+		case !n.Cordoned:
+		case n.Master:
+			masters = append(masters, n.Node)
+		default:
+			workers = append(workers, n.Node)
+		}
+	}
+	return append(masters, workers...)
 }
 
 // Failed lists the nodes that were not shut down.
@@ -160,12 +219,24 @@ func (r *ShutdownResult) Failed() []string {
 	return out
 }
 
-// Shutdown performs runbook chapter 3: with a recent verified backup (or an
-// explicit override) it lists the nodes and tells each host to shut down
-// after opts.Delay ("shutdown -h 1"), at most opts.MaxParallel at once,
-// workers first. It returns once every host accepted or refused; hosts
-// power off after the delay. The result is returned even with an error;
-// a node that failed makes the error wrap ErrShutdownIncomplete.
+// Shutdown performs runbook chapter 3, with what "Shutting down the
+// cluster gracefully" added in later releases:
+//
+//  1. a recent verified backup (or an explicit override), else
+//     ErrNoRecentBackup;
+//  2. the kube-apiserver-to-kubelet signer's expiry, read and reported;
+//     with opts.PlannedDuration, a restart planned after it is refused
+//     (*SignerExpiryError) unless opts.IgnoreSignerExpiry;
+//  3. optionally (opts.Cordon, opts.DrainWorkers) every node cordoned and
+//     every worker drained; a failed cordon uncordons what this call
+//     cordoned and returns before any host is told to shut down;
+//  4. each host told to shut down after opts.Delay ("shutdown -h 1"), at
+//     most opts.MaxParallel at once, workers first.
+//
+// Steps 1 and 2 and the node listing run before anything is touched. It
+// returns once every host accepted or refused; hosts power off after the
+// delay. The result is returned even with an error; a node that failed
+// makes the error wrap ErrShutdownIncomplete.
 //
 // Shutting a node down twice is harmless (the second schedule replaces the
 // first). The caller shuts off the cluster's dependencies (step 2) itself.
@@ -175,17 +246,26 @@ func Shutdown(ctx context.Context, kube kubernetes.Interface, hosts HostFunc, op
 	if err := checkBackup(ctx, opts, res); err != nil {
 		return res, err
 	}
+	if err := checkSigner(ctx, kube, opts, res); err != nil {
+		return res, err
+	}
 	nodes, err := listNodes(ctx, kube, res)
 	if err != nil {
 		return res, err
 	}
-
 	res.Nodes = make([]NodeShutdown, len(nodes))
+	for i, n := range nodes {
+		res.Nodes[i] = NodeShutdown{Node: n.Name, Master: isMaster(&n)}
+	}
+	if err := cordonAll(ctx, kube, nodes, opts, res); err != nil {
+		return res, err
+	}
+	drainWorkers(ctx, kube, opts, res)
+
 	sem := make(chan struct{}, opts.MaxParallel)
 	var wg sync.WaitGroup
 	var reportMu sync.Mutex
-	for i, n := range nodes {
-		res.Nodes[i] = NodeShutdown{Node: n.Name, Master: isMaster(&n)}
+	for i := range res.Nodes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -219,7 +299,9 @@ func Shutdown(ctx context.Context, kube kubernetes.Interface, hosts HostFunc, op
 	return res, nil
 }
 
-// ShutdownPlan is Shutdown as a plan: a step checking the backup, then one
+// ShutdownPlan is Shutdown as a plan: steps checking the backup and the
+// kubelet signer, a "cordon/<node>" step per schedulable node (opts.Cordon)
+// and a "drain/<worker>" step per worker (opts.DrainWorkers), then one
 // step per node ("shutdown/<node>", workers first), run one after another
 // (each returns at once: the host powers off after opts.Delay). The nodes
 // are listed when the plan is built; Describe() is the dry run.
@@ -243,6 +325,49 @@ func ShutdownPlan(ctx context.Context, kube kubernetes.Interface, hosts HostFunc
 			return checkBackup(ctx, opts, &ShutdownResult{})
 		},
 	})
+	signerDesc := "read the kube-apiserver-to-kubelet signer's expiry"
+	if opts.PlannedDuration > 0 {
+		signerDesc = fmt.Sprintf("check that the kube-apiserver-to-kubelet signer outlasts a %s shutdown", opts.PlannedDuration)
+	}
+	p.Steps = append(p.Steps, plan.Step{
+		ID:          "check-signer",
+		Description: signerDesc,
+		Run: func(ctx context.Context, progress func(string)) error {
+			return checkSigner(ctx, kube, opts, &ShutdownResult{})
+		},
+	})
+	for _, n := range nodes {
+		if !opts.Cordon || n.Spec.Unschedulable {
+			continue
+		}
+		name := n.Name
+		p.Steps = append(p.Steps, plan.Step{
+			ID:          "cordon/" + name,
+			Description: "mark " + name + " unschedulable (oc adm cordon)",
+			Run: func(ctx context.Context, progress func(string)) error {
+				_, err := setUnschedulable(ctx, kube, name, true)
+				return err
+			},
+		})
+	}
+	for _, n := range nodes {
+		if !opts.DrainWorkers || isMaster(&n) {
+			continue
+		}
+		name := n.Name
+		p.Steps = append(p.Steps, plan.Step{
+			ID:          "drain/" + name,
+			Description: fmt.Sprintf("evict the pods of worker %s (oc adm drain --timeout=%s)", name, opts.DrainTimeout),
+			Run: func(ctx context.Context, progress func(string)) error {
+				n, err := drainNode(ctx, kube, name, opts.DrainTimeout, opts.Logger)
+				if err != nil {
+					return plan.Skip(fmt.Sprintf("drain did not finish (%v); the node is shut down anyway", err))
+				}
+				progress(fmt.Sprintf("%d pods evicted", n))
+				return nil
+			},
+		})
+	}
 	for _, n := range nodes {
 		name, role := n.Name, "worker"
 		if isMaster(&n) {
