@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -86,6 +87,9 @@ func (c *Cluster) writeRecoveryKubeconfigs(ctx context.Context) error {
 		return fmt.Errorf("clustertest: recovery kubeconfig: %w", err)
 	}
 	for _, h := range c.masterHosts() {
+		if err := h.local.MkdirAll(ctx, path.Dir(localhostRecoveryKubeconfig), 0o755); err != nil {
+			return fmt.Errorf("clustertest: recovery kubeconfig on %s: %w", h.name, err)
+		}
 		if err := h.local.WriteFile(ctx, localhostRecoveryKubeconfig, bytes.NewReader(out), 0o600); err != nil {
 			return fmt.Errorf("clustertest: recovery kubeconfig on %s: %w", h.name, err)
 		}

@@ -55,13 +55,28 @@ func TestShutdownRestartDrillOnClusterTest(t *testing.T) {
 		t.Fatalf("shutdown with a 2-day-old backup: err = %v", err)
 	}
 
-	res, err := lifecycle.Shutdown(ctx, c.Kube, hosts, lifecycle.ShutdownOptions{BackupDir: dir, Report: func(n lifecycle.NodeShutdown) { t.Log(n) }})
+	// Current releases: the kubelet signer must outlast the planned
+	// shutdown; refused before any node is cordoned.
+	signerExpiry := checkSignerRefusal(ctx, t, c, hosts, dir)
+	// The external API endpoint down: a master's localhost-recovery
+	// kubeconfig, dialled from the master, reaches its kube-apiserver.
+	checkRecoveryFallback(ctx, t, c)
+	app, daemon := seedWorkerPods(ctx, t, c, workers[0])
+
+	res, err := lifecycle.Shutdown(ctx, c.Kube, hosts, lifecycle.ShutdownOptions{
+		BackupDir: dir, PlannedDuration: 24 * time.Hour, DrainWorkers: true,
+		Report: func(n lifecycle.NodeShutdown) { t.Log(n) },
+	})
 	if err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	if res.Backup == nil || len(res.Nodes) != len(nodes) {
+	if res.Backup == nil || len(res.Nodes) != len(nodes) || !res.SignerNotAfter.Equal(signerExpiry) {
 		t.Fatalf("result %+v", res)
 	}
+	if got, want := len(res.Cordoned()), len(nodes); got != want {
+		t.Errorf("cordoned %v, want every node", res.Cordoned())
+	}
+	checkDrained(ctx, t, c, res, app, daemon)
 	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
 		for _, n := range nodes {
 			if c.Host(n).Powered() {
@@ -121,11 +136,21 @@ func TestShutdownRestartDrillOnClusterTest(t *testing.T) {
 	rr, err := lifecycle.Restart(ctx, c.Kube, c.Config, c.Machine, lifecycle.RestartOptions{
 		Interval:       200 * time.Millisecond,
 		MastersTimeout: 2 * time.Minute, WorkersTimeout: 2 * time.Minute, OperatorsTimeout: 2 * time.Minute,
+		Uncordon: res.Cordoned(),
 		Progress: func(m string) { t.Log(m) },
 	})
 	if err != nil {
 		c.LogTails(t, 40)
 		t.Fatalf("Restart: %v", err)
+	}
+	if strings.Join(rr.Uncordoned, ",") != strings.Join(res.Cordoned(), ",") {
+		t.Errorf("uncordoned %v, want %v", rr.Uncordoned, res.Cordoned())
+	}
+	for _, n := range nodes {
+		node, err := c.Kube.CoreV1().Nodes().Get(ctx, n, metav1.GetOptions{})
+		if err != nil || node.Spec.Unschedulable {
+			t.Errorf("%s still unschedulable after the restart (err %v)", n, err)
+		}
 	}
 	for _, n := range append(rr.Masters, rr.Workers...) {
 		if !n.Ready {
