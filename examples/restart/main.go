@@ -5,6 +5,13 @@
 // ClusterOperator Available and not Degraded.
 //
 //	restart -kubeconfig FILE [-uncordon-masters] [-csr-dry-run] [-interval 10s]
+//	restart -kubeconfig FILE -uncordon master-0,worker-0   (what shutdown -cordon printed)
+//	restart -kubeconfig FILE -recovery-masters m0,m1,m2 [-ssh-key FILE]
+//
+// With -recovery-masters, when the kubeconfig's API endpoint does not
+// answer (load balancer or DNS still down), the API is reached through
+// the first master whose localhost-recovery.kubeconfig answers, over SSH
+// (as "ssh core@<master>" then "oc --kubeconfig .../localhost-recovery.kubeconfig").
 //
 // Exit codes: 0 the cluster recovered; 3 it did not: restore it to a
 // previous state from an etcd backup (runbook 5.3, restore.Plan and
@@ -16,8 +23,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -27,6 +37,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/certs"
 	"github.com/lifeboat-dev/lifeboat/examples/internal/cli"
+	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
 )
 
@@ -42,6 +53,11 @@ func run() int {
 	skipCSR := flag.Bool("skip-csr-approval", false, "only wait; leave pending CSRs alone")
 	csrDryRun := flag.Bool("csr-dry-run", false, "review pending CSRs and print decisions, approve nothing")
 	noMachineAPI := flag.Bool("no-machine-api", false, "cluster without Machine API: check serving CSRs against Node addresses")
+	uncordonNodes := flag.String("uncordon", "", "comma-separated nodes to mark schedulable once all are Ready (shutdown -cordon prints them)")
+	recovery := flag.String("recovery-masters", "", "comma-separated master addresses whose localhost-recovery kubeconfig to use, over SSH, when the API endpoint is down")
+	home, _ := os.UserHomeDir()
+	sshKey := flag.String("ssh-key", filepath.Join(home, ".ssh", "id_ed25519"), "SSH private key (-recovery-masters)")
+	knownHosts := flag.String("known-hosts", filepath.Join(home, ".ssh", "known_hosts"), "known_hosts file (-recovery-masters)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -51,6 +67,27 @@ func run() int {
 	cfg, err := cli.RestConfig(*kubeconfig)
 	if err != nil {
 		return fail(err)
+	}
+	if *recovery != "" {
+		var masters []host.Host
+		for _, addr := range strings.Split(*recovery, ",") {
+			keys, err := host.KnownHosts(*knownHosts)
+			if err != nil {
+				return fail(err)
+			}
+			h, err := host.NewSSH(ctx, host.SSHConfig{Name: addr, Addr: net.JoinHostPort(addr, "22"), User: "core", KeyFile: *sshKey, HostKeyCallback: keys})
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "restart: no SSH to", addr+":", err)
+				continue
+			}
+			defer h.Close()
+			masters = append(masters, h)
+		}
+		var endpoint string
+		if cfg, endpoint, err = lifecycle.ReachableConfig(ctx, cfg, masters, lifecycle.ReachableOptions{}); err != nil {
+			return fail(err)
+		}
+		fmt.Println("kube-apiserver reached through", endpoint)
 	}
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
@@ -70,7 +107,7 @@ func run() int {
 	start := time.Now()
 	res, err := lifecycle.Restart(ctx, kube, config, machines, lifecycle.RestartOptions{
 		Interval: *interval, MastersTimeout: *mastersTimeout, WorkersTimeout: *workersTimeout, OperatorsTimeout: *operatorsTimeout,
-		SkipCSRApproval: *skipCSR, UncordonMasters: *uncordon,
+		SkipCSRApproval: *skipCSR, UncordonMasters: *uncordon, Uncordon: splitList(*uncordonNodes),
 		CSR:      certs.ApproveOptions{DryRun: *csrDryRun, UseNodeAddresses: *noMachineAPI},
 		Progress: func(msg string) { fmt.Printf("%s %s\n", time.Since(start).Round(time.Second), msg) },
 	})
@@ -94,4 +131,11 @@ func run() int {
 	fmt.Printf("cluster recovered in %s: %d masters and %d workers Ready, %d ClusterOperators healthy\n",
 		res.Elapsed.Round(time.Second), len(res.Masters), len(res.Workers), len(res.Operators))
 	return 0
+}
+
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }

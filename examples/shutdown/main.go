@@ -4,10 +4,15 @@
 //
 //	shutdown -kubeconfig FILE -backup-dir DIR [-ssh-key FILE] [-known-hosts FILE] [-dry-run]
 //	shutdown -kubeconfig FILE -override "reason" ...
+//	shutdown ... -planned-duration 720h -drain   (current releases' guidance)
 //
-// Host keys are checked against known_hosts; there is no insecure mode.
-// Exit codes: 0 every node will power off; 2 refused: no recent verified
-// backup; 3 some nodes could not be told to shut down; 1 other errors.
+// With -planned-duration the kube-apiserver-to-kubelet signer must outlast
+// the shutdown; -cordon marks every node unschedulable first and -drain
+// also evicts the workers' pods. The nodes it cordoned are printed for
+// "restart -uncordon". Host keys are checked against known_hosts; there is
+// no insecure mode. Exit codes: 0 every node will power off; 2 refused: no
+// recent verified backup, or the signer expires before the planned
+// restart; 3 some nodes could not be told to shut down; 1 other errors.
 package main
 
 import (
@@ -19,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -47,6 +53,10 @@ func run() int {
 	key := flag.String("ssh-key", filepath.Join(home, ".ssh", "id_ed25519"), "SSH private key")
 	knownHosts := flag.String("known-hosts", filepath.Join(home, ".ssh", "known_hosts"), "known_hosts file with the nodes' host keys")
 	byIP := flag.Bool("ssh-internal-ip", false, "connect to each node's InternalIP instead of its name")
+	planned := flag.Duration("planned-duration", 0, "how long the cluster stays off; refused if the kubelet signer expires before the restart")
+	ignoreSigner := flag.Bool("ignore-signer-expiry", false, "shut down even if the kubelet signer expires before the planned restart")
+	cordon := flag.Bool("cordon", false, "mark every node unschedulable before the shutdown")
+	drainWorkers := flag.Bool("drain", false, "cordon every node and evict the workers' pods before the shutdown")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -95,6 +105,7 @@ func run() int {
 	opts := lifecycle.ShutdownOptions{
 		BackupDir: *backupDir, MaxBackupAge: *maxAge, Override: *override,
 		DryRun: *dryRun, MaxParallel: *parallel, Delay: *delay,
+		PlannedDuration: *planned, IgnoreSignerExpiry: *ignoreSigner, Cordon: *cordon, DrainWorkers: *drainWorkers,
 		Report: func(n lifecycle.NodeShutdown) { fmt.Println("====", n) },
 	}
 	if *delay == 0 {
@@ -107,8 +118,11 @@ func run() int {
 	if res != nil && res.Override != "" {
 		fmt.Printf("WARNING: no backup check, overridden: %s\n", res.Override)
 	}
+	if res != nil && !res.SignerNotAfter.IsZero() {
+		fmt.Printf("kubelet signer expires %s: restart the cluster before then\n", res.SignerNotAfter.UTC().Format(time.RFC3339))
+	}
 	switch {
-	case errors.Is(err, lifecycle.ErrNoRecentBackup):
+	case errors.Is(err, lifecycle.ErrNoRecentBackup), errors.Is(err, lifecycle.ErrSignerExpiresBeforeRestart):
 		fmt.Fprintln(os.Stderr, "shutdown: refused:", err)
 		return 2
 	case errors.Is(err, lifecycle.ErrShutdownIncomplete):
@@ -119,6 +133,9 @@ func run() int {
 	}
 	if len(res.UnschedulableMasters) > 0 {
 		fmt.Printf("unschedulable masters: %v\n", res.UnschedulableMasters)
+	}
+	if c := res.Cordoned(); len(c) > 0 {
+		fmt.Printf("cordoned: after the restart run: restart -uncordon %s\n", strings.Join(c, ","))
 	}
 	fmt.Println("NOTE:", res.Reminder)
 	if *dryRun {
