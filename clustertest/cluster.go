@@ -57,6 +57,12 @@ type Options struct {
 	Logger *slog.Logger
 	// Binaries locate etcd and kube-apiserver; nil means FindBinaries.
 	Binaries *Binaries
+	// ControlPlaneMachineSet seeds the ControlPlaneMachineSet "cluster"
+	// ("Active" or "Inactive") from the masters' Machines; its controller
+	// re-creates a deleted master Machine while Active (see cpms.go). ""
+	// seeds none, as on 4.5 to 4.11 and on clusters without the Machine
+	// API. Only 3 or 5 masters are valid with a set, as on a real cluster.
+	ControlPlaneMachineSet string
 	// Interval is the tick of the simulated kubelets and controllers; 0
 	// means 100ms. Durations of the simulation scale with it (see Host).
 	Interval time.Duration
@@ -143,6 +149,15 @@ func New(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	}
 	if opts.Masters < 0 {
 		return nil, fmt.Errorf("clustertest: invalid master count %d", opts.Masters)
+	}
+	switch opts.ControlPlaneMachineSet {
+	case "":
+	case "Active", "Inactive":
+		if opts.Masters != 3 && opts.Masters != 5 {
+			return nil, fmt.Errorf("clustertest: a control plane machine set needs 3 or 5 masters, not %d", opts.Masters)
+		}
+	default:
+		return nil, fmt.Errorf("clustertest: ControlPlaneMachineSet %q: want \"Active\", \"Inactive\" or \"\"", opts.ControlPlaneMachineSet)
 	}
 	switch {
 	case opts.Workers == 0:

@@ -222,6 +222,7 @@ func (c *Cluster) startControllers(ctx context.Context) error {
 		sync func(context.Context) error
 	}{
 		{"machine-api", c.syncMachines},
+		{"control-plane-machine-set", c.syncControlPlaneMachineSet},
 		{"node-lifecycle", c.syncNodes},
 		{"kubelet-csr", c.syncNodeCSRs},
 		{"csr-signer", c.syncCSRSigner},

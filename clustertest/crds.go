@@ -63,6 +63,7 @@ var openshiftCRDs = []openshiftCRD{
 	{"config/v1/zz_generated.crd-manifests", "infrastructures", "config.openshift.io"},
 	{"config/v1/zz_generated.crd-manifests", "networks", "config.openshift.io"},
 	{"machine/v1beta1/zz_generated.crd-manifests", "machines", "machine.openshift.io"},
+	{"machine/v1/zz_generated.crd-manifests", "controlplanemachinesets", "machine.openshift.io"},
 }
 
 var (

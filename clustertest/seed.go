@@ -166,6 +166,11 @@ func (c *Cluster) seed(ctx context.Context, plan []nodePlan, certs map[string]*m
 		func() error { return c.seedKubeletSigner(ctx, installed) },
 		func() error { return c.writeRecoveryKubeconfigs(ctx) },
 	)
+	// The set reads master-0's Machine: after the machines.
+	if err := parallel(len(tasks), func(i int) error { return tasks[i]() }); err != nil {
+		return err
+	}
+	tasks = []func() error{func() error { return c.seedControlPlaneMachineSet(ctx) }}
 	for _, name := range seedClusterOperators {
 		tasks = append(tasks, func() error { return c.seedClusterOperator(ctx, name, installed) })
 	}

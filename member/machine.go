@@ -79,6 +79,13 @@ type RecreateResult struct {
 // where it stopped. When no Machine points to node (the masters were not
 // created with the Machine API) it returns a *NoMachineError saying what
 // to do instead.
+//
+// On a cluster whose ControlPlaneMachineSet is Active (current releases on
+// installer-provisioned infrastructure), the Machine is not re-created by
+// hand: RecreateMachine deletes it, as "oc delete machine" in the current
+// procedure, and waits for the Machine the set creates for the same index
+// to be Running with a node; it annotates that Machine with what it
+// replaces, so a resumed run adopts it.
 func RecreateMachine(ctx context.Context, machines machineclient.Interface, node string, opts RecreateOptions) (*RecreateResult, error) {
 	if opts.Namespace == "" {
 		opts.Namespace = MachineNamespace
@@ -108,6 +115,14 @@ func RecreateMachine(ctx context.Context, machines machineclient.Interface, node
 		if m.Annotations[AnnotationReplacesNode] == node {
 			existingNew = m
 		}
+	}
+
+	active, err := ActiveControlPlaneMachineSet(ctx, machines, opts.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	if active {
+		return recreateThroughSet(ctx, machines, node, old, existingNew, opts, log, res)
 	}
 
 	var desired *machinev1beta1.Machine
