@@ -41,6 +41,15 @@ type ReplaceOptions struct {
 	Stop StopOptions
 	// Machine configures RecreateMachine (2.4.1).
 	Machine RecreateOptions
+	// WaitForNewMaster is how long the recreate-machine step of 2.4.1
+	// waits, on a cluster whose masters have no Machine (user-provisioned
+	// infrastructure, bare metal), for the administrator to create the new
+	// master as the original was created: it reports that manual step and
+	// continues as soon as a new Ready master node joins. Zero does not
+	// wait: the step fails with a *NoMachineError naming the manual step,
+	// and running the plan again once the new node is Ready continues from
+	// there.
+	WaitForNewMaster time.Duration
 
 	// ExpectedMembers is the member count at the end; 3 when zero.
 	ExpectedMembers int
@@ -344,11 +353,15 @@ func (r *replacement) deleteSecrets(ctx context.Context, progress func(string)) 
 
 func (r *replacement) recreateMachine(ctx context.Context, progress func(string)) error {
 	if r.deps.Machine == nil {
-		return &NoMachineError{Node: r.o.Node, Namespace: MachineNamespace}
+		return r.manualMaster(ctx, &NoMachineError{Node: r.o.Node, Namespace: MachineNamespace}, progress)
 	}
 	mo := r.o.Machine
 	mo.Progress = progress
 	res, err := RecreateMachine(ctx, r.deps.Machine, r.o.Node, mo)
+	var nm *NoMachineError
+	if errors.As(err, &nm) {
+		return r.manualMaster(ctx, nm, progress)
+	}
 	if err != nil {
 		return err
 	}
