@@ -70,6 +70,11 @@ type simState struct {
 	mastersAt time.Time
 	// coWritten holds the ClusterOperator conditions last written.
 	coWritten map[string]*writtenConditions
+	// guardBlocked is the etcd quorum guard's last refusal ("" when it
+	// let a revision through or was not asked; quorumguard.go).
+	guardBlocked string
+	// revWritten is when each host's etcd-rev last wrote (etcd_rev.go).
+	revWritten map[*Host]time.Time
 }
 
 var (
@@ -227,6 +232,7 @@ func (c *Cluster) startControllers(ctx context.Context) error {
 		{"kubelet-csr", c.syncNodeCSRs},
 		{"csr-signer", c.syncCSRSigner},
 		{"etcd-operator", c.syncEtcdOperator},
+		{"etcd-rev", c.syncEtcdRev},
 		{"kube-apiserver-operator", c.staticPodOperatorSync(kubeAPIServerOperator)},
 		{"kube-controller-manager-operator", c.staticPodOperatorSync(kubeControllerManagerOperator)},
 		{"kube-scheduler-operator", c.staticPodOperatorSync(kubeSchedulerOperator)},

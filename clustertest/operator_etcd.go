@@ -87,6 +87,7 @@ func (c *Cluster) syncEtcdOperator(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	conds = append(conds, c.quorumGuardCondition()...)
 	before := o.status.DeepCopy()
 	for _, cond := range conds {
 		setOperatorCondition(&o.status.Conditions, cond)

@@ -72,6 +72,14 @@ type staticPodOperator struct {
 	// component is the static pod's name: manifests/<component>-pod.yaml.
 	component string
 
+	// mayRoll, when set, is the revision controller's precondition: a new
+	// revision is made only when it returns true (etcd's quorum guard,
+	// quorumguard.go); a refused one is tried again on the next pass.
+	mayRoll func(ctx context.Context, c *Cluster, o *staticPodObject) bool
+	// wantsRevision, when set, asks for a new revision beyond forced
+	// redeployments and new masters (etcd's membership, quorumguard.go).
+	wantsRevision func(ctx context.Context, c *Cluster, o *staticPodObject) bool
+
 	get          func(ctx context.Context, c *Cluster) (*staticPodObject, error)
 	update       func(ctx context.Context, c *Cluster, o *staticPodObject) (*staticPodObject, error)
 	updateStatus func(ctx context.Context, c *Cluster, o *staticPodObject) (*staticPodObject, error)
@@ -234,7 +242,7 @@ func (c *Cluster) syncStaticPodOperator(ctx context.Context, op *staticPodOperat
 			return nil, fmt.Errorf("updating %s node statuses: %w", op.name, err)
 		}
 		st = o.status
-		if len(added) > 0 && inst.newRevisionForNewNode() && st.LatestAvailableRevision > 0 {
+		if len(added) > 0 && inst.newRevisionForNewNode() && st.LatestAvailableRevision > 0 && op.rollAllowed(ctx, c, o) {
 			if o, err = c.newRevision(ctx, op, o, false); err != nil {
 				return nil, err
 			}
@@ -252,7 +260,15 @@ func (c *Cluster) syncStaticPodOperator(ctx context.Context, op *staticPodOperat
 		}
 		st = o.status
 	case observed != o.spec.ForceRedeploymentReason:
+		if !op.rollAllowed(ctx, c, o) {
+			break // the reason stays unobserved: tried again next pass
+		}
 		if o, err = c.newRevision(ctx, op, o, true); err != nil {
+			return nil, err
+		}
+		st = o.status
+	case op.wantsRevision != nil && op.wantsRevision(ctx, c, o) && op.rollAllowed(ctx, c, o):
+		if o, err = c.newRevision(ctx, op, o, false); err != nil {
 			return nil, err
 		}
 		st = o.status
@@ -277,6 +293,11 @@ func (c *Cluster) syncStaticPodOperator(ctx context.Context, op *staticPodOperat
 		}
 	}
 	return o, nil
+}
+
+// rollAllowed is op's revision precondition (always true without one).
+func (op *staticPodOperator) rollAllowed(ctx context.Context, c *Cluster, o *staticPodObject) bool {
+	return op.mayRoll == nil || op.mayRoll(ctx, c, o)
 }
 
 // observeInitialReason marks op's current forceRedeploymentReason as acted

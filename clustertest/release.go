@@ -26,7 +26,8 @@ import (
 //     quorum-restore.sh, written whenever an etcd revision is installed (the
 //     real etcd pod's init container copies them on every start). They are
 //     marker files: running one fails; the simulation does not play their
-//     procedures yet, and no etcd-rev process writes revision.json yet.
+//     procedures. The etcd-rev container's revision.json writer is played
+//     by etcd_rev.go, the quorum guard (4.14+) by quorumguard.go.
 
 // defaultRelease is the release of Options' zero value: the 4.5 runbook's.
 const defaultRelease = "4.5.2"

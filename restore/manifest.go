@@ -18,9 +18,12 @@ var stopOrder = []string{"kube-scheduler", "kube-controller-manager", "etcd", "k
 var startOrder = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"}
 
 // Containers each component's pod runs, as "crictl ps" names them; the
-// restore waits for all of them to stop.
+// restore waits for all of them to stop. The etcd pod's are those
+// cluster-restore.sh and disable-etcd.sh of 4.18+ wait for (etcd-readyz
+// exists from 4.10, etcd-rev from 4.18; a name no container has costs
+// nothing).
 var componentContainers = map[string][]string{
-	"etcd":                    {"etcd", "etcdctl", "etcd-metrics"},
+	"etcd":                    {"etcd", "etcdctl", "etcd-metrics", "etcd-readyz", "etcd-rev"},
 	"kube-apiserver":          {"kube-apiserver"},
 	"kube-controller-manager": {"kube-controller-manager"},
 	"kube-scheduler":          {"kube-scheduler"},

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/lifecycle"
 	"github.com/lifeboat-dev/lifeboat/plan"
 	"github.com/lifeboat-dev/lifeboat/release"
 )
@@ -148,6 +149,16 @@ type Options struct {
 	// never when negative.
 	RolloutStallTimeout time.Duration
 
+	// StablePeriod is how long the etcd-only restore (4.18+) waits for
+	// every ClusterOperator to stay Available, not Progressing, not
+	// Degraded before it turns the quorum guard back on;
+	// lifecycle.DefaultMinStablePeriod (5 minutes, the default of
+	// "oc adm wait-for-stable-cluster") when zero. StableTimeout bounds
+	// that wait (and again the one after a forced redeployment); 30
+	// minutes when zero. Negative is invalid.
+	StablePeriod  time.Duration
+	StableTimeout time.Duration
+
 	// Logger receives records of every action; nil discards them.
 	Logger *slog.Logger
 	// Report receives the plan's progress events (Run only).
@@ -211,6 +222,15 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.RolloutTimeout <= 0 {
 		o.RolloutTimeout = 30 * time.Minute
+	}
+	if o.StablePeriod < 0 || o.StableTimeout < 0 {
+		return o, fmt.Errorf("%w: StablePeriod and StableTimeout must not be negative", ErrInvalidOptions)
+	}
+	if o.StablePeriod == 0 {
+		o.StablePeriod = lifecycle.DefaultMinStablePeriod
+	}
+	if o.StableTimeout == 0 {
+		o.StableTimeout = 30 * time.Minute
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -11,6 +11,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
 	"github.com/lifeboat-dev/lifeboat/plan"
+	"github.com/lifeboat-dev/lifeboat/release"
 )
 
 // PlanName names the restore plan in events and errors.
@@ -31,6 +32,11 @@ type runner struct {
 	// release is the procedure generation decision of verify-backup
 	// (checkRelease), recorded in the state with the backup.
 	release *ReleaseRecord
+	// gen is the generation of the procedure the plan was built for;
+	// decided is Run's decision made before building it, which
+	// verify-backup reports instead of deciding again.
+	gen     release.Generation
+	decided *decided
 }
 
 // Plan builds the plan of section 5.3, "Restoring to a previous cluster
@@ -62,12 +68,18 @@ type runner struct {
 //	                                   kube-controller-manager, kube-scheduler in turn (10-12)
 //	verify-members                     an etcd pod Running on every master, EtcdMembersAvailable (13)
 //	approve-csrs                       pending node-bootstrapper CSRs approved (5.4)
+//
+// When Options.Release states an etcd-only release (4.18+, by Version or
+// Generation) and AllowClassicOnEtcdOnly is false, Plan builds the etcd-only
+// procedure instead (see etcdOnlySteps). Plan does no I/O, so without such
+// a statement it builds the classic plan; Run decides from the cluster
+// first (release.Detect) and builds the plan of the decided generation.
 func Plan(opts Options) (*plan.Plan, error) {
-	p, _, err := build(opts)
+	p, _, err := build(opts, statedGeneration(opts))
 	return p, err
 }
 
-func build(opts Options) (*plan.Plan, *runner, error) {
+func build(opts Options, gen release.Generation) (*plan.Plan, *runner, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
 		return nil, nil, err
@@ -79,10 +91,21 @@ func build(opts Options) (*plan.Plan, *runner, error) {
 		state: st,
 		log:   o.Logger.With("plan", PlanName),
 		local: host.NewLocal("local", "/", host.LocalOptions{Logger: o.Logger}),
+		gen:   release.GenerationClassic,
 	}
 	p := &plan.Plan{Name: PlanName}
 	add := func(id, desc string, run func(ctx context.Context, progress func(string)) error) {
 		p.Steps = append(p.Steps, plan.Step{ID: id, Description: desc, Run: run})
+	}
+	if gen == release.GenerationEtcdOnly && !o.AllowClassicOnEtcdOnly {
+		if o.Config == nil {
+			return nil, nil, fmt.Errorf("%w: the etcd-only restore (%s) waits for the ClusterOperators to be stable: the Config client is required",
+				ErrInvalidOptions, release.GenerationEtcdOnly.Releases())
+		}
+		r.gen = gen
+		r.etcdOnlySteps(add)
+		r.steps = stepIDs(p)
+		return p, r, nil
 	}
 	rec := o.Recovery
 	add("verify-backup", "decide the procedure generation, verify the backup: snapshot sha256, static pod resources archive, cluster and etcd versions", r.verifyBackup)
@@ -134,8 +157,15 @@ func build(opts Options) (*plan.Plan, *runner, error) {
 	return p, r, nil
 }
 
-// Run builds the plan and runs it with its state on the recovery host
-// (StatePath). The state records the run's identity (RunIdentity: the
+// Run decides the cluster's procedure generation first, reading only (a
+// resumed run: the one its state recorded; else Options.Release's
+// statement; else release.Detect from Config and the recovery host),
+// builds the plan of that generation (the etcd-only restore for 4.18+,
+// unless AllowClassicOnEtcdOnly; the classic one otherwise), and runs it
+// with its state on the recovery host (StatePath). When the etcd-only
+// plan stops with an error (a failed step, a cancelled ctx) after turning
+// the quorum guard off, Run puts the guard back as it was found before it
+// returns (see GuardRecord). The state records the run's identity (RunIdentity: the
 // backup snapshot's sha256, the recovery host, the other and the lost
 // masters, the restore method):
 //   - a second Run with the same identity after a crash or a cancel skips
@@ -157,10 +187,15 @@ func build(opts Options) (*plan.Plan, *runner, error) {
 // run was refused before its first step) and the first error: a
 // *plan.StepError, an *AnotherRunError, or an error reading the state.
 func Run(ctx context.Context, opts Options) (*StateData, error) {
-	p, r, err := build(opts)
+	gen, pre, err := decideForRun(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
+	p, r, err := build(opts, gen)
+	if err != nil {
+		return nil, err
+	}
+	r.decided = pre
 	if err := r.admit(ctx, r.opts.DryRun); err != nil {
 		return nil, err
 	}
@@ -175,6 +210,12 @@ func Run(ctx context.Context, opts Options) (*StateData, error) {
 		report = resumedReport(report, d.Release)
 	}
 	runErr := p.Run(ctx, plan.RunOptions{Report: report, State: r.state, Now: r.opts.Now})
+	if runErr != nil && r.gen == release.GenerationEtcdOnly {
+		// Failure or cancel: the quorum guard goes back as it was found.
+		if err := r.restoreGuardOnExit(ctx); err != nil {
+			runErr = errors.Join(runErr, err)
+		}
+	}
 	if runErr == nil {
 		d, err := r.complete(ctx)
 		return &d, err

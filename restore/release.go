@@ -21,15 +21,26 @@ var ErrProcedureNotForRelease = errors.New("the restore procedure is not the one
 // every piece of evidence read, and matches ErrProcedureNotForRelease.
 type ReleaseMismatchError struct {
 	Decision release.Decision
+	// Plan is the generation of the plan that refused (the zero value:
+	// classic). restore.Run builds the plan of the decided generation, so
+	// only a plan built by Plan without Options.Release, or a resumed state
+	// of another generation, meets this.
+	Plan release.Generation
 }
 
 func (e *ReleaseMismatchError) Error() string {
 	d := e.Decision
+	if e.Plan == release.GenerationEtcdOnly {
+		return fmt.Sprintf("%v: lifeboat found %s (release %s), but this plan is the etcd-only restore of %s; "+
+			"if the evidence is wrong, state the release with Options.Release.Version or Options.Release.Generation",
+			ErrProcedureNotForRelease, d.String(), orUnknown(d.Version), release.GenerationEtcdOnly.Releases())
+	}
 	return fmt.Sprintf("%v: lifeboat found %s (release %s). This plan is the 4.5 runbook's classic restore (OpenShift %s): "+
 		"it stops etcd, kube-apiserver, kube-controller-manager and kube-scheduler on every master and forces each operator to redeploy. "+
 		"On %s (OpenShift %s) the cluster's own restore stops only etcd on every control-plane host (disable-etcd.sh), restores through a "+
 		"restore pod with --mark-compacted and a bump sized from revision.json, and turns the etcd quorum guard off until the cluster is "+
-		"stable; lifeboat does not implement that restore yet. To run the classic procedure anyway, set Options.AllowClassicOnEtcdOnly "+
+		"stable; restore.Run builds that procedure when it decides the generation (restore.Plan when Options.Release states it). "+
+		"To run the classic procedure anyway, set Options.AllowClassicOnEtcdOnly "+
 		"(recorded in the run's state); if the evidence is wrong, state the release with Options.Release.Version or Options.Release.Generation",
 		ErrProcedureNotForRelease, d.String(), orUnknown(d.Version), release.GenerationClassic.Releases(),
 		d.Generation, d.Generation.Releases())
@@ -79,7 +90,7 @@ func releaseLine(d release.Decision, accepted bool) string {
 // classic procedure runs, and the line says what was read. The decision
 // is kept in r.release for the state.
 func (r *runner) checkRelease(ctx context.Context, progress func(string)) error {
-	d, err := release.Detect(ctx, release.Deps{Config: r.opts.Config, Host: r.opts.Recovery}, r.opts.Release)
+	d, err := r.detect(ctx)
 	var undecided *release.UndecidedError
 	if err != nil && ctx.Err() == nil && errors.As(err, &undecided) {
 		// Nothing on the API or the host shows a release: no sign of the
@@ -88,8 +99,12 @@ func (r *runner) checkRelease(ctx context.Context, progress func(string)) error 
 		// and say so, with what was read.
 		line := "release unknown: nothing decided (" + err.Error() + "); the classic procedure (" +
 			release.GenerationClassic.Releases() + ") runs; state the release with Options.Release to be sure"
+		if r.gen == release.GenerationEtcdOnly {
+			line = "release unknown: nothing decided (" + err.Error() + "); the etcd-only procedure (" +
+				release.GenerationEtcdOnly.Releases() + ") this run's state recorded continues"
+		}
 		progress(line)
-		r.release = &ReleaseRecord{Generation: release.GenerationClassic, Line: line}
+		r.release = &ReleaseRecord{Generation: r.gen, Line: line}
 		return nil
 	}
 	if err != nil {
@@ -99,11 +114,11 @@ func (r *runner) checkRelease(ctx context.Context, progress func(string)) error 
 		return &PreflightError{Check: "release", Host: r.opts.Recovery.Name(), Err: fmt.Errorf(
 			"%w; state the cluster's release with Options.Release.Version (\"4.14.8\") or Options.Release.Generation", err)}
 	}
-	accepted := d.Generation != release.GenerationClassic && r.opts.AllowClassicOnEtcdOnly
+	accepted := r.gen == release.GenerationClassic && d.Generation != release.GenerationClassic && r.opts.AllowClassicOnEtcdOnly
 	line := releaseLine(d, accepted)
 	progress(line)
-	if d.Generation != release.GenerationClassic && !accepted {
-		return &PreflightError{Check: "release", Err: &ReleaseMismatchError{Decision: d}}
+	if d.Generation != r.gen && !accepted {
+		return &PreflightError{Check: "release", Err: &ReleaseMismatchError{Decision: d, Plan: r.gen}}
 	}
 	rec := &ReleaseRecord{Generation: d.Generation, Version: d.Version, Target: d.Target,
 		Overridden: d.Overridden, Conflict: d.Conflict, ClassicAccepted: accepted, Line: line}

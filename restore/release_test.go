@@ -70,6 +70,8 @@ func TestReleaseDecision(t *testing.T) {
 		// refuse is what the refusal matches; nil: the dry run passes.
 		refuse  error
 		wantGen release.Generation // of a *ReleaseMismatchError
+		// etcdOnly: the dry run lists the etcd-only plan (4.18+).
+		etcdOnly bool
 	}{
 		{name: "classic host, no API client",
 			setup: func(t *testing.T, f *fixture, o *Options) {},
@@ -80,20 +82,20 @@ func TestReleaseDecision(t *testing.T) {
 		{name: "API down, the host decides",
 			setup: func(t *testing.T, f *fixture, o *Options) { o.Config = apiDownClient() },
 			line:  []string{"release unknown: generation classic", manifest}},
-		{name: "ClusterVersion 4.20.3 refused",
+		{name: "ClusterVersion 4.20.3: the etcd-only plan",
 			setup: func(t *testing.T, f *fixture, o *Options) {
 				o.Config = clusterVersionClient("4.20.3")
 				etcdOnlyHost(t, f, rec)
 			},
-			line:   []string{"release 4.20.3: generation etcd-only (4.18+), from ClusterVersion", "completed version 4.20.3"},
-			refuse: ErrProcedureNotForRelease, wantGen: release.GenerationEtcdOnly},
-		{name: "API down, the host's etcd-rev refused",
+			line:     []string{"release 4.20.3: generation etcd-only (4.18+), from ClusterVersion", "completed version 4.20.3"},
+			etcdOnly: true},
+		{name: "API down, the host's etcd-rev: the etcd-only plan",
 			setup: func(t *testing.T, f *fixture, o *Options) {
 				o.Config = apiDownClient()
 				etcdOnlyHost(t, f, rec)
 			},
-			line:   []string{"generation etcd-only (4.18+)", manifest, "etcd-rev"},
-			refuse: ErrProcedureNotForRelease, wantGen: release.GenerationEtcdOnly},
+			line:     []string{"generation etcd-only (4.18+)", manifest, "etcd-rev"},
+			etcdOnly: true},
 		{name: "revision.json beside a classic manifest decides nothing",
 			setup: func(t *testing.T, f *fixture, o *Options) {
 				writeFile(t, filepath.Join(f.roots[rec], "var/lib/etcd/revision.json"), `{"maxRaftIndex":5000}`)
@@ -104,8 +106,8 @@ func TestReleaseDecision(t *testing.T) {
 				o.Config = clusterVersionClient("4.17.9")
 				etcdOnlyHost(t, f, rec)
 			},
-			line:   []string{"release 4.17.9: generation etcd-only", "disagree"},
-			refuse: ErrProcedureNotForRelease, wantGen: release.GenerationEtcdOnly},
+			line:     []string{"release 4.17.9: generation etcd-only", "disagree"},
+			etcdOnly: true},
 		{name: "conflict refused by Release.RefuseConflict",
 			setup: func(t *testing.T, f *fixture, o *Options) {
 				o.Config = clusterVersionClient("4.17.9")
@@ -126,10 +128,13 @@ func TestReleaseDecision(t *testing.T) {
 				etcdOnlyHost(t, f, rec)
 			},
 			line: []string{"generation classic (4.5-4.17), from override Options.Generation"}},
-		{name: "Release.Version 4.19.1 refused",
-			setup:  func(t *testing.T, f *fixture, o *Options) { o.Release.Version = "4.19.1" },
-			line:   []string{"release 4.19.1: generation etcd-only (4.18+), from override Options.Version"},
-			refuse: ErrProcedureNotForRelease, wantGen: release.GenerationEtcdOnly},
+		{name: "Release.Version 4.19.1: the etcd-only plan",
+			setup: func(t *testing.T, f *fixture, o *Options) {
+				o.Release.Version = "4.19.1"
+				o.Config = apiDownClient()
+			},
+			line:     []string{"release 4.19.1: generation etcd-only (4.18+), from override Options.Version"},
+			etcdOnly: true},
 		{name: "nothing decides: the classic procedure, said so",
 			setup: func(t *testing.T, f *fixture, o *Options) {
 				if err := os.Remove(filepath.Join(f.roots[rec], "etc/kubernetes/manifests/etcd-pod.yaml")); err != nil {
@@ -168,6 +173,7 @@ func TestReleaseDecision(t *testing.T) {
 				if err != nil {
 					t.Fatalf("dry run: %v", err)
 				}
+				checkPlanGeneration(t, evs, tc.etcdOnly)
 				return
 			}
 			checkReleaseRefusal(t, err, tc.refuse, tc.wantGen)
@@ -183,6 +189,33 @@ func TestReleaseDecision(t *testing.T) {
 				t.Errorf("a refused restore changed the hosts")
 			}
 		})
+	}
+}
+
+// checkPlanGeneration checks that a dry run listed the etcd-only plan
+// (only etcd stopped, the quorum guard turned off and on) or the classic
+// one (every static pod stopped, the operators forced to redeploy).
+func checkPlanGeneration(t *testing.T, evs []plan.Event, etcdOnly bool) {
+	t.Helper()
+	steps := map[string]bool{}
+	for _, e := range evs {
+		steps[e.Step.ID] = true
+	}
+	etcdOnlySteps := []string{"quorum-guard-off", "wait-stable", "quorum-guard-on", "start-etcd/master-0", "stop-etcd/master-0"}
+	classicSteps := []string{"stop-static-pods/master-0", "force-redeploy/etcd", "restart-kubelet/master-0", "start-control-plane/master-0"}
+	want, notWant := classicSteps, etcdOnlySteps
+	if etcdOnly {
+		want, notWant = etcdOnlySteps, classicSteps
+	}
+	for _, id := range want {
+		if !steps[id] {
+			t.Errorf("the dry run lists no step %s (etcd-only plan: %v)", id, etcdOnly)
+		}
+	}
+	for _, id := range notWant {
+		if steps[id] {
+			t.Errorf("the dry run lists step %s (etcd-only plan: %v)", id, etcdOnly)
+		}
 	}
 }
 

@@ -63,6 +63,14 @@ func (r *runner) admit(ctx context.Context, dryRun bool) error {
 		note(fmt.Sprintf("would retire the %s state of another run at %s to %s", why, r.state.Path(), retiredName(r.state.Path(), why, at)))
 		return nil
 	}
+	if g := d.QuorumGuard; g != nil && !g.Restored {
+		// The abandoned run left the etcd quorum guard off: put it back
+		// as that run found it before its state is retired.
+		if _, err := r.putGuardBack(ctx, *g, "abandon", func(msg string) { note(msg) }); err != nil {
+			return fmt.Errorf("putting back the quorum guard the abandoned run turned off: %w", err)
+		}
+		note("the quorum guard the abandoned run turned off was put back: " + g.Previous.String())
+	}
 	to, err := r.state.Retire(ctx, why, at)
 	if err != nil {
 		return err

@@ -86,6 +86,9 @@ type StateData struct {
 	// before it was set (see forceRedeploy), so a resumed run does not
 	// patch twice and waits on the revision read before the patch.
 	Redeploys map[string]Redeploy `json:"redeploys,omitempty"`
+	// QuorumGuard is the etcd-only restore's record of the quorum guard,
+	// written before the guard is turned off (see GuardRecord).
+	QuorumGuard *GuardRecord `json:"quorumGuard,omitempty"`
 }
 
 // State is the restore's plan.State, kept as a JSON file on the recovery

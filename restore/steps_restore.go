@@ -318,6 +318,12 @@ func (r *runner) putManifest(ctx context.Context, h host.Host, step, comp string
 }
 
 func (r *runner) startControlPlane(ctx context.Context, progress func(string)) error {
+	return r.startComponents(ctx, "start-control-plane/"+r.opts.Recovery.Name(), startOrder, progress)
+}
+
+// startComponents puts the manifests of comps (in startOrder's order) into
+// ManifestDir on the recovery host, recording moves under step.
+func (r *runner) startComponents(ctx context.Context, step string, comps []string, progress func(string)) error {
 	_, d, err := r.backup(ctx)
 	if err != nil {
 		return err
@@ -326,7 +332,7 @@ func (r *runner) startControlPlane(ctx context.Context, progress func(string)) e
 		return errors.New("the state records no restore: run restore-snapshot first")
 	}
 	h := r.opts.Recovery
-	for _, comp := range startOrder {
+	for _, comp := range comps {
 		var content []byte
 		p, err := r.backupPodPath(d, comp)
 		if err != nil {
@@ -358,7 +364,7 @@ func (r *runner) startControlPlane(ctx context.Context, progress func(string)) e
 		} else if content, err = h.ReadFile(ctx, p); err != nil {
 			return fmt.Errorf("reading the backup's %s manifest: %w", comp, err)
 		}
-		if err := r.putManifest(ctx, h, "start-control-plane/"+h.Name(), comp, content); err != nil {
+		if err := r.putManifest(ctx, h, step, comp, content); err != nil {
 			return err
 		}
 		progress("starting " + comp + "-pod.yaml from " + p)

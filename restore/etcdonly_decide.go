@@ -1,0 +1,76 @@
+package restore
+
+import (
+	"context"
+
+	"github.com/lifeboat-dev/lifeboat/release"
+)
+
+// decided is a release.Detect answer Run obtained before building its
+// plan; verify-backup reports it instead of asking the cluster again.
+type decided struct {
+	d   release.Decision
+	err error
+}
+
+// statedGeneration is the generation Options.Release states (Generation,
+// else Version's), GenerationUnknown when it states none. It does no I/O.
+func statedGeneration(o Options) release.Generation {
+	if o.Release.Generation != release.GenerationUnknown {
+		return o.Release.Generation
+	}
+	if o.Release.Version != "" {
+		if g, err := release.GenerationOfVersion(o.Release.Version); err == nil {
+			return g
+		}
+	}
+	return release.GenerationUnknown
+}
+
+// decideForRun chooses the procedure Run builds, reading only:
+//   - an unfinished state on the recovery host that recorded a decision
+//     (a resumed run) keeps that run's procedure, unless
+//     AbandonUnfinished will retire it;
+//   - Options.Release's statement wins next;
+//   - else release.Detect decides (returned for verify-backup to report).
+//
+// The etcd-only generation builds the etcd-only plan unless
+// AllowClassicOnEtcdOnly; everything else, including no decision, the
+// classic one (whose verify-backup says why).
+func decideForRun(ctx context.Context, opts Options) (release.Generation, *decided, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return 0, nil, err
+	}
+	if !o.AbandonUnfinished {
+		st := NewState(o.Recovery, o.StatePath)
+		d, exists, err := st.peek(ctx)
+		if err != nil {
+			return 0, nil, err
+		}
+		if exists && d.Release != nil && !d.Done() {
+			if d.Release.ClassicAccepted {
+				return release.GenerationClassic, nil, nil
+			}
+			return d.Release.Generation, nil, nil
+		}
+	}
+	if g := statedGeneration(o); g != release.GenerationUnknown {
+		return g, nil, nil
+	}
+	d, err := release.Detect(ctx, release.Deps{Config: o.Config, Host: o.Recovery}, o.Release)
+	if ctx.Err() != nil {
+		return 0, nil, ctx.Err()
+	}
+	return d.Generation, &decided{d: d, err: err}, nil
+}
+
+// detect is release.Detect for checkRelease: Run's earlier answer the
+// first time, else asked now.
+func (r *runner) detect(ctx context.Context) (release.Decision, error) {
+	if p := r.decided; p != nil {
+		r.decided = nil
+		return p.d, p.err
+	}
+	return release.Detect(ctx, release.Deps{Config: r.opts.Config, Host: r.opts.Recovery}, r.opts.Release)
+}
