@@ -11,6 +11,7 @@ import (
 	"time"
 
 	operatorv1 "github.com/openshift/api/operator/v1"
+	configclient "github.com/openshift/client-go/config/clientset/versioned"
 	machineclient "github.com/openshift/client-go/machine/clientset/versioned"
 	operatorclient "github.com/openshift/client-go/operator/clientset/versioned"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -32,6 +33,12 @@ type Deps struct {
 	// Machine reads and re-creates Machines. nil: the cluster has no Machine
 	// API (user-provisioned); machine checks are skipped.
 	Machine machineclient.Interface
+	// Config reads the ClusterVersion, from which the replacement plans
+	// choose between the 4.5 runbook's procedure and the current one
+	// (quorum guard toggled, failed node deleted; see
+	// ReplaceOptions.Release). nil: only ReplaceOptions.Release decides,
+	// else the 4.5 runbook's procedure runs, and the plan says so.
+	Config configclient.Interface
 }
 
 // FindOptions configures FindUnhealthyMember. The zero value checks every

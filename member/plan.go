@@ -15,6 +15,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
 	"github.com/lifeboat-dev/lifeboat/plan"
+	"github.com/lifeboat-dev/lifeboat/release"
 )
 
 // ReplaceOptions configures the replacement plans. Node is required; the
@@ -41,6 +42,14 @@ type ReplaceOptions struct {
 	Stop StopOptions
 	// Machine configures RecreateMachine (2.4.1).
 	Machine RecreateOptions
+	// Release overrides or tunes the release detection (release.Detect
+	// over Deps.Config) that chooses the procedure: releases from
+	// QuorumGuardSince on run the current documentation's procedure (the
+	// etcd quorum guard turned off after the member is removed and back
+	// on before the verification, on every exit path; for 2.4.1 also "oc
+	// delete node" of the failed node), earlier ones and an unknown
+	// release the 4.5 runbook's. E.g. Release.Version "4.16.3".
+	Release release.Options
 	// WaitForNewMaster is how long the recreate-machine step of 2.4.1
 	// waits, on a cluster whose masters have no Machine (user-provisioned
 	// infrastructure, bare metal), for the administrator to create the new
@@ -152,6 +161,10 @@ type replacement struct {
 	memberID  uint64
 	newNode   string
 	redeploy  lifecycle.RedeployRecord
+	// current: the release runs the current procedure (guard toggled);
+	// decided by the release step, kept in the run state.
+	current  bool
+	decision string
 
 	// The run's persisted state (runstate.go).
 	store    *stateStore
@@ -180,6 +193,9 @@ func newReplacement(deps Deps, opts ReplaceOptions, procedure string) (*replacem
 	if opts.BackupDir == "" && !opts.SkipBackupCheck {
 		return nil, errors.New("member: take an etcd backup first (runbook 2.1): set ReplaceOptions.BackupDir, or SkipBackupCheck to proceed without one")
 	}
+	if err := opts.Release.Validate(); err != nil {
+		return nil, fmt.Errorf("member: ReplaceOptions.Release: %w", err)
+	}
 	o := opts.withDefaults()
 	if o.RedeployStore == nil {
 		o.RedeployStore = lifecycle.NewAnnotationRedeployStore(deps.Operator, "replace-"+o.Node)
@@ -207,11 +223,15 @@ func ReplaceMachinePlan(deps Deps, opts ReplaceOptions) (*plan.Plan, error) {
 		Steps: []plan.Step{
 			{ID: "identify", Description: "confirm that " + n + " is the unhealthy member and that its machine is not running or its node is not ready (2.2, 2.3)", Run: r.identify},
 			{ID: "check-backup", Description: "check that an etcd backup was taken (2.1)", Run: r.checkBackup},
+			{ID: "release", Description: "choose the procedure of the cluster's release (4.5 runbook, or the current one with the quorum guard)", Run: r.detectRelease},
 			{ID: "remove-member", Description: "remove the unhealthy member " + n + " (etcdctl member remove), then list the members again", Run: r.removeMember},
+			{ID: "quorum-guard-off", Description: "current releases: turn the etcd quorum guard off (unsupportedConfigOverrides." + lifecycle.QuorumGuardOverride + ": true), recording it first", Run: r.guardOff},
+			{ID: "delete-node", Description: "current releases: delete the node " + n + " (oc delete node)", Run: r.deleteNode},
 			{ID: "delete-secrets", Description: "delete secrets etcd-peer-, etcd-serving-, etcd-serving-metrics-" + n + " in openshift-etcd", Run: r.deleteSecrets},
 			{ID: "recreate-machine", Description: "save, delete and re-create the master machine of " + n + ", wait for phase Running", Run: r.recreateMachine},
 			{ID: "force-redeploy", Description: "force an etcd redeployment if fewer etcd pods than masters are running", Run: r.forceRedeployIfNeeded},
 			{ID: "wait-revision", Description: "wait until all nodes are at the latest etcd revision (AllNodesAtLatestRevision)", Run: r.waitRevision},
+			{ID: "quorum-guard-on", Description: "current releases: turn the etcd quorum guard back on (the recorded override restored)", Run: r.guardOn},
 			{ID: "verify", Description: fmt.Sprintf("verify exactly %d started, healthy members and a Running etcd pod on every master", r.o.ExpectedMembers), Run: r.verify},
 		},
 	}), nil
@@ -239,11 +259,14 @@ func ReplaceCrashloopingPlan(deps Deps, opts ReplaceOptions) (*plan.Plan, error)
 		Steps: []plan.Step{
 			{ID: "identify", Description: "confirm that " + n + " is the unhealthy member and that its etcd pod is crashlooping (2.2, 2.3)", Run: r.identify},
 			{ID: "check-backup", Description: "check that an etcd backup was taken (2.1)", Run: r.checkBackup},
+			{ID: "release", Description: "choose the procedure of the cluster's release (4.5 runbook, or the current one with the quorum guard)", Run: r.detectRelease},
 			{ID: "stop-etcd", Description: "on " + n + ": move etcd-pod.yaml to /var/lib/etcd-backup, wait for etcd to stop, move /var/lib/etcd to /tmp", Run: r.stopEtcd},
 			{ID: "remove-member", Description: "remove the unhealthy member " + n + " (etcdctl member remove), then list the members again", Run: r.removeMember},
+			{ID: "quorum-guard-off", Description: "current releases: turn the etcd quorum guard off (unsupportedConfigOverrides." + lifecycle.QuorumGuardOverride + ": true), recording it first", Run: r.guardOff},
 			{ID: "delete-secrets", Description: "delete secrets etcd-peer-, etcd-serving-, etcd-serving-metrics-" + n + " in openshift-etcd", Run: r.deleteSecrets},
 			{ID: "force-redeploy", Description: "force an etcd redeployment (forceRedeploymentReason " + r.o.RedeployPrefix + "<timestamp>)", Run: r.forceRedeploy},
 			{ID: "wait-revision", Description: "wait until all nodes are at the latest etcd revision (AllNodesAtLatestRevision)", Run: r.waitRevision},
+			{ID: "quorum-guard-on", Description: "current releases: turn the etcd quorum guard back on (the recorded override restored)", Run: r.guardOn},
 			{ID: "verify", Description: fmt.Sprintf("verify exactly %d started, healthy members (endpoint health --cluster) and a Running etcd pod on every master", r.o.ExpectedMembers), Run: r.verify},
 		},
 	}), nil

@@ -16,6 +16,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/plan"
+	"github.com/lifeboat-dev/lifeboat/release"
 )
 
 func planDeps(f *fakeEtcd, kube ...runtime.Object) Deps {
@@ -41,16 +42,17 @@ func TestReplacePlanChoosesProcedure(t *testing.T) {
 		wantErr string
 	}{
 		{"machine not running", ReplaceOptions{Node: "master-0", State: MachineNotRunning, BackupDir: "/backup"},
-			"identify,check-backup,remove-member,delete-secrets,recreate-machine,force-redeploy,wait-revision,verify", ""},
+			"identify,check-backup,release,remove-member,quorum-guard-off,delete-node,delete-secrets,recreate-machine,force-redeploy,wait-revision,quorum-guard-on,verify", ""},
 		{"node not ready", ReplaceOptions{Node: "master-0", State: NodeNotReady, SkipBackupCheck: true},
-			"identify,check-backup,remove-member,delete-secrets,recreate-machine,force-redeploy,wait-revision,verify", ""},
+			"identify,check-backup,release,remove-member,quorum-guard-off,delete-node,delete-secrets,recreate-machine,force-redeploy,wait-revision,quorum-guard-on,verify", ""},
 		{"crashlooping", ReplaceOptions{Node: "master-0", State: EtcdPodCrashlooping, BackupDir: "/backup", Host: h},
-			"identify,check-backup,stop-etcd,remove-member,delete-secrets,force-redeploy,wait-revision,verify", ""},
+			"identify,check-backup,release,stop-etcd,remove-member,quorum-guard-off,delete-secrets,force-redeploy,wait-revision,quorum-guard-on,verify", ""},
 		{"crashlooping without host", ReplaceOptions{Node: "master-0", State: EtcdPodCrashlooping, BackupDir: "/b"}, "", "needs ReplaceOptions.Host"},
 		{"healthy again", ReplaceOptions{Node: "master-0", State: Healthy, BackupDir: "/b"}, "", "needs no replacement"},
 		{"unknown", ReplaceOptions{Node: "master-0", State: Unknown, BackupDir: "/b"}, "", "no procedure"},
 		{"no backup", ReplaceOptions{Node: "master-0", State: NodeNotReady}, "", "take an etcd backup first"},
 		{"no node", ReplaceOptions{State: NodeNotReady, BackupDir: "/b"}, "", "Node is required"},
+		{"bad release override", ReplaceOptions{Node: "master-0", State: NodeNotReady, BackupDir: "/b", Release: release.Options{Version: "four"}}, "", "ReplaceOptions.Release"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

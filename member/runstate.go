@@ -10,6 +10,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/lifeboat-dev/lifeboat/lifecycle"
 )
 
 // DefaultStateConfigMap is the ConfigMap, in openshift-etcd, that holds the
@@ -72,6 +74,14 @@ type ReplaceRunState struct {
 	MemberID string `json:"memberID,omitempty"`
 	// NewNode is the node of the re-created Machine (2.4.1).
 	NewNode string `json:"newNode,omitempty"`
+	// Release is the release step's decision, one line; Current says it
+	// chose the current procedure (quorum guard toggled).
+	Release string `json:"release,omitempty"`
+	Current bool   `json:"current,omitempty"`
+	// QuorumGuard is the quorum guard override as it was before the run
+	// turned it off, recorded before the patch; nil while untouched. A
+	// resumed or failing run restores exactly this.
+	QuorumGuard *lifecycle.QuorumGuard `json:"quorumGuard,omitempty"`
 	// RetiredTo is the ConfigMap the state was copied to when the run
 	// finished or was abandoned; "" while it is the live state.
 	RetiredTo string `json:"retiredTo,omitempty"`

@@ -80,6 +80,7 @@ func (r *replacement) admit(ctx context.Context, progress func(string)) error {
 				}
 			}
 			r.newNode = d.NewNode
+			r.current, r.decision = d.Current, d.Release
 			r.state, r.admitted = d, true
 			return nil
 		}
@@ -132,6 +133,7 @@ func (r *replacement) tracked(id string, run func(context.Context, func(string))
 		}
 		err := run(ctx, progress)
 		if err != nil && !errors.Is(err, plan.ErrSkipped) {
+			r.restoreGuardAfterFailure(ctx, id, err, progress)
 			return err
 		}
 		if merr := r.markFinished(ctx, id); merr != nil {
@@ -158,6 +160,9 @@ func (r *replacement) markFinished(ctx context.Context, id string) error {
 	}
 	if r.newNode != "" {
 		d.NewNode = r.newNode
+	}
+	if r.decision != "" {
+		d.Release, d.Current = r.decision, r.current
 	}
 	if err := r.store.save(ctx, d); err != nil {
 		return fmt.Errorf("recording step %s as finished: %w", id, err)
