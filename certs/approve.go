@@ -323,7 +323,7 @@ func decide(ctx context.Context, kube kubernetes.Interface, inv *Inventory, csr 
 	csrs := kube.CertificatesV1().CertificateSigningRequests()
 	cur := csr.DeepCopy()
 	first := true
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	approveOnce := func() error {
 		if !first {
 			fresh, err := csrs.Get(ctx, csr.Name, metav1.GetOptions{})
 			if err != nil {
@@ -348,7 +348,18 @@ func decide(ctx context.Context, kube kubernetes.Interface, inv *Inventory, csr 
 		cur.Status.Conditions = append(cur.Status.Conditions, condition(d, opts.Now()))
 		_, err := csrs.UpdateApproval(ctx, cur.Name, cur, metav1.UpdateOptions{})
 		return err
+	}
+	// RetryOnConflict returns nil when fn fails with a context error (it
+	// counts it as an interrupted wait and returns its last conflict,
+	// none): keep fn's own last error and use it then.
+	var lastErr error
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		lastErr = approveOnce()
+		return lastErr
 	})
+	if err == nil {
+		err = lastErr
+	}
 	switch {
 	case err != nil && apierrors.IsNotFound(err):
 		d.Outcome, d.Note = Skipped, "CSR was deleted"

@@ -2,6 +2,7 @@ package certs
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -344,6 +345,31 @@ func TestIsPending(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := IsPending(&certv1.CertificateSigningRequest{Status: tc.status}); got != tc.want {
 				t.Errorf("IsPending = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestApproveCancelledIsNotApproved: an approval whose write fails with
+// the caller's cancellation is reported as an error, never as Approved
+// (retry.RetryOnConflict turns a context error into success: it counts
+// context.Canceled as an interrupted wait and returns its last conflict,
+// nil).
+func TestApproveCancelledIsNotApproved(t *testing.T) {
+	for _, cause := range []error{context.Canceled, context.DeadlineExceeded} {
+		t.Run(cause.Error(), func(t *testing.T) {
+			kube, machines := fakes(t, clientCSR(t, "new-node", "worker-new", t0.Add(3*time.Hour)))
+			kube.PrependReactor("update", "certificatesigningrequests", func(a k8stesting.Action) (bool, runtime.Object, error) {
+				return true, nil, cause
+			})
+			ds, err := ApproveNodeBootstrapperCSRs(context.Background(), kube, machines, ApproveOptions{})
+			if !errors.Is(err, cause) {
+				t.Fatalf("err = %v, want %v", err, cause)
+			}
+			for _, d := range ds {
+				if d.Outcome == Approved {
+					t.Errorf("decision %v: reported approved although the write failed", d)
+				}
 			}
 		})
 	}

@@ -70,13 +70,20 @@ func (c *Cluster) StartMachine(ctx context.Context, node string) error {
 // (the machine controller would on its next pass). A node without a Machine
 // is fine: only the host changes.
 func (c *Cluster) recordInstanceState(ctx context.Context, node, state string) error {
+	// RetryOnConflict turns a context error of fn into nil (an
+	// interrupted wait with no conflict): keep fn's last error.
+	var last error
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		m, err := c.machineForNode(ctx, node)
-		if err != nil {
-			return err
+		if err == nil {
+			err = c.setInstanceState(ctx, m, state)
 		}
-		return c.setInstanceState(ctx, m, state)
+		last = err
+		return err
 	})
+	if err == nil {
+		err = last
+	}
 	if errors.Is(err, errNoMachine) {
 		return nil
 	}

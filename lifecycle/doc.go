@@ -22,6 +22,18 @@
 //     NodeInstallerProgressing condition until every node is at the latest
 //     revision (AllNodesAtLatestRevision).
 //
+// The 4.18+ restore's quorum guard and stable wait: DisableQuorumGuard and
+// RestoreQuorumGuard merge-patch the key QuorumGuardOverride of
+// spec.unsupportedConfigOverrides on etcds/cluster, keeping every other
+// override key; Disable returns the override as found (a QuorumGuard,
+// JSON-serialisable, to record before the change) and Restore puts exactly
+// that back, so a guard that was already off stays off.
+// WaitForStableCluster waits, as "oc adm wait-for-stable-cluster", until
+// every ClusterOperator has been Available=True, Progressing=False,
+// Degraded=False for a minimum stable period (DefaultMinStablePeriod, 5
+// minutes), and fails with a *NotStableError (ErrClusterNotStable) naming
+// the unstable operators and their conditions.
+//
 // The rollout targets are the Operator constants Etcd, KubeAPIServer,
 // KubeControllerManager and KubeScheduler, each naming the operator.openshift.io/v1
 // object ObjectName ("cluster"). Revisions reads where a rollout stands

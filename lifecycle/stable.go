@@ -37,7 +37,8 @@ type NotStableError struct {
 	Waited, MinStablePeriod time.Duration
 	// Unstable are the operators not stable at the last look, sorted by
 	// name; StableFor is how long all had been stable (0 when some were
-	// not). LastError is the last listing error, if the last look failed.
+	// not). LastError is why the last look failed (a listing error, or
+	// what a caller's own precondition still waits for).
 	Unstable  []OperatorState
 	StableFor time.Duration
 	LastError error
@@ -49,7 +50,7 @@ func (e *NotStableError) Error() string {
 	var why string
 	switch {
 	case e.LastError != nil:
-		why = "ClusterOperators could not be listed: " + e.LastError.Error()
+		why = e.LastError.Error()
 	case e.NoOperators:
 		why = "no ClusterOperators listed"
 	case len(e.Unstable) > 0:
@@ -182,7 +183,7 @@ func WaitForStableCluster(ctx context.Context, config configclient.Interface, op
 			if ctx.Err() != nil {
 				return false, nil // the deadline or the caller, judged below
 			}
-			since, lastErr, last = time.Time{}, err, nil
+			since, lastErr, last = time.Time{}, fmt.Errorf("ClusterOperators could not be listed: %w", err), nil
 			say("cannot list ClusterOperators: " + err.Error())
 			return false, nil
 		}

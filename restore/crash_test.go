@@ -41,6 +41,11 @@ type crashParams struct {
 	Others         []string `json:"others"`
 	LostMasters    []string `json:"lostMasters,omitempty"`
 	ClusterVersion string   `json:"clusterVersion"`
+	// DetectRelease gives the child the config client, so that the
+	// ClusterVersion decides the procedure (etcd-only drills);
+	// StablePeriod is then the stable wait's period.
+	DetectRelease bool          `json:"detectRelease,omitempty"`
+	StablePeriod  time.Duration `json:"stablePeriod,omitempty"`
 }
 
 // crashStep is one row of the matrix: a step ID with placeholder host
@@ -108,6 +113,9 @@ func TestCrashHelper(t *testing.T) {
 	}
 	for _, n := range p.Others {
 		opts.Others = append(opts.Others, c.Host(t, n))
+	}
+	if p.DetectRelease {
+		opts.Config, opts.StablePeriod = c.Config, p.StablePeriod
 	}
 	if _, err := restore.Run(t.Context(), opts); err != nil {
 		t.Fatalf("restore: %v", err)

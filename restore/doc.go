@@ -59,19 +59,26 @@
 //
 // # The procedure generation
 //
-// The plan is the classic procedure of the 4.5 runbook, the one of
-// OpenShift 4.5 to 4.17 (package release, GenerationClassic). Before any
-// other check, verify-backup decides the cluster's generation with
+// Run decides the cluster's generation before it builds its plan, with
 // release.Detect: from ClusterVersion "version" through Options.Config
 // (bounded by Options.Release.APITimeout), and from the recovery host's
 // etcd static pod and /usr/local/bin scripts when the API does not answer
 // (the normal case during a restore); Options.Release states the release
-// instead. The dry run and the run report the decision as a progress line
-// ("release 4.20.3: generation etcd-only (4.18+), from ClusterVersion
-// ...: completed version 4.20.3"), and the state records it
-// (StateData.Release): a resumed run reports the recorded decision and
-// does not decide again, since mid-restore the host's manifests are moved
-// aside. An etcd-only cluster (4.18+), whose restore stops only etcd, is
+// instead, and a resumed run keeps the generation its state recorded
+// (StateData.Release; mid-restore the host's manifests are moved aside).
+// OpenShift 4.5 to 4.17 (GenerationClassic) gets the classic procedure of
+// the 4.5 runbook; 4.18 and later (GenerationEtcdOnly) the etcd-only
+// restore (see the file etcdonly.go and GuardRecord): only etcd is stopped
+// and restored, kube-apiserver, kube-controller-manager and kube-scheduler
+// keep running, and the quorum guard is off while the operator brings the
+// other members back, then put back as found, on every exit path. Plan,
+// which does no I/O, builds the etcd-only plan only when Options.Release
+// states such a release.
+//
+// verify-backup reports the decision as a progress line ("release 4.20.3:
+// generation etcd-only (4.18+), from ClusterVersion ...: completed
+// version 4.20.3"), in the dry run too, and the state records it. The
+// classic plan on an etcd-only cluster (Plan without Options.Release) is
 // refused before any host is touched (*ReleaseMismatchError, matching
 // ErrProcedureNotForRelease, in a *PreflightError of check "release"),
 // unless Options.AllowClassicOnEtcdOnly accepts the classic procedure

@@ -41,11 +41,18 @@ const drillNS = "lifeboat-drill"
 // are lost with their disks (LoseHost) instead of having etcd killed.
 func startDrill(t *testing.T, loseHosts bool) *drill {
 	t.Helper()
+	return startDrillOf(t, loseHosts, "")
+}
+
+// startDrillOf is startDrill on a cluster of release rel ("" the
+// default, 4.5.2).
+func startDrillOf(t *testing.T, loseHosts bool, rel string) *drill {
+	t.Helper()
 	if _, err := clustertest.FindBinaries(); err != nil {
 		t.Skipf("etcd and kube-apiserver binaries missing (run hack/tools.sh): %v", err)
 	}
 	ctx := t.Context()
-	c := clustertest.Start(t, clustertest.Options{Interval: 100 * time.Millisecond})
+	c := clustertest.Start(t, clustertest.Options{Interval: 100 * time.Millisecond, Release: rel})
 	d := &drill{c: c, backupDir: t.TempDir()}
 	masters := c.Masters()
 	d.recovery, d.others = masters[0], masters[1:]

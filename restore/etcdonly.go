@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/lifeboat-dev/lifeboat/host"
@@ -115,9 +116,39 @@ func (r *runner) waitStable(ctx context.Context, progress func(string)) error {
 	return r.stableWait(ctx, progress)
 }
 
+// stableWait waits, within StableTimeout, first until every master runs
+// an etcd pod and every member is available (membersState: the
+// ClusterOperators alone can look stable before the operator has even
+// started to bring the other members back, and turning the guard on then
+// would hold that rollout for good), then for StablePeriod of stable
+// ClusterOperators. A timeout of either is a *lifecycle.NotStableError.
 func (r *runner) stableWait(ctx context.Context, progress func(string)) error {
-	_, err := lifecycle.WaitForStableCluster(ctx, r.opts.Config, lifecycle.StableOptions{
-		MinStablePeriod: r.opts.StablePeriod, Timeout: r.opts.StableTimeout, Interval: r.opts.Interval,
+	start := r.opts.Now()
+	last := ""
+	err := r.poll(ctx, r.opts.StableTimeout, func(ctx context.Context) (bool, error) {
+		state, err := r.membersState(ctx)
+		if err != nil {
+			state = err.Error()
+		}
+		if state != last {
+			progress(state)
+			last = state
+		}
+		return err == nil && strings.HasPrefix(state, "ok:"), nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("waiting for every master's etcd member (%s): %w", last, ctx.Err())
+		}
+		return &lifecycle.NotStableError{Waited: r.opts.Now().Sub(start), MinStablePeriod: r.opts.StablePeriod,
+			LastError: fmt.Errorf("not every master's etcd member is back: %s", last)}
+	}
+	left := r.opts.StableTimeout - r.opts.Now().Sub(start)
+	if left <= 0 {
+		left = r.opts.Interval // the members took it all: one look
+	}
+	_, err = lifecycle.WaitForStableCluster(ctx, r.opts.Config, lifecycle.StableOptions{
+		MinStablePeriod: r.opts.StablePeriod, Timeout: max(left, r.opts.StablePeriod+r.opts.Interval), Interval: r.opts.Interval,
 		Progress: progress, Logger: r.log, Now: r.opts.Now,
 	})
 	return err

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	configclient "github.com/openshift/client-go/config/clientset/versioned"
 	machineclient "github.com/openshift/client-go/machine/clientset/versioned"
 	operatorclient "github.com/openshift/client-go/operator/clientset/versioned"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -32,6 +33,7 @@ type Child struct {
 	Kube     kubernetes.Interface
 	Operator operatorclient.Interface
 	Machine  machineclient.Interface
+	Config   configclient.Interface
 
 	hosts map[string]host.Host
 }
@@ -71,6 +73,9 @@ func OpenChild(t *testing.T) *Child {
 		t.Fatal(err)
 	}
 	if c.Machine, err = machineclient.NewForConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if c.Config, err = configclient.NewForConfig(cfg); err != nil {
 		t.Fatal(err)
 	}
 	return c
