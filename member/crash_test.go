@@ -19,6 +19,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/clustertest"
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/internal/crashtest"
+	"github.com/lifeboat-dev/lifeboat/lifecycle"
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
@@ -81,7 +82,7 @@ func TestCrashHelper(t *testing.T) {
 	c.Params(t, &p)
 	cli := c.Etcd(t)
 	defer cli.Close()
-	deps := Deps{Etcd: cli, Operator: c.Operator, Kube: c.Kube, Machine: c.Machine}
+	deps := Deps{Etcd: cli, Operator: c.Operator, Kube: c.Kube, Machine: c.Machine, Config: c.Config}
 	opts := ReplaceOptions{Node: p.Node, State: p.State, Interval: 200 * time.Millisecond, HealthTimeout: 2 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))}
 	if p.State == EtcdPodCrashlooping {
@@ -107,11 +108,24 @@ func TestCrashReplaceEveryStep(t *testing.T) {
 		t.Skipf("etcd and kube-apiserver binaries missing (run hack/tools.sh): %v", err)
 	}
 	for _, cs := range crashtest.Select(t, memberCrashSteps(t)) {
-		t.Run(cs.Name(), func(t *testing.T) { crashReplaceCase(t, cs) })
+		t.Run(cs.Name(), func(t *testing.T) { crashReplaceCase(t, cs, "") })
 	}
 }
 
-func crashReplaceCase(t *testing.T, cs crashtest.Case) {
+// TestCrashReplaceWithGuardOff: on a 4.14 cluster the replacement turns the
+// etcd quorum guard off; killed while it is off (in wait-revision), the
+// resumed run finishes and the guard is back on, as it was before.
+func TestCrashReplaceWithGuardOff(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a whole simulated cluster")
+	}
+	if _, err := clustertest.FindBinaries(); err != nil {
+		t.Skipf("etcd and kube-apiserver binaries missing (run hack/tools.sh): %v", err)
+	}
+	crashReplaceCase(t, crashtest.Case{Step: "2.4.1/wait-revision", Point: "first"}, "4.14.8")
+}
+
+func crashReplaceCase(t *testing.T, cs crashtest.Case, rel string) {
 	start := time.Now()
 	prefix, step, _ := strings.Cut(cs.Step, "/")
 	row := crashtest.Row{Plan: "member " + prefix, Step: step, At: cs.Point}
@@ -122,7 +136,7 @@ func crashReplaceCase(t *testing.T, cs crashtest.Case) {
 		}
 		crashtest.Record(t, row)
 	}()
-	c, cli, deps := simCluster(t)
+	c, cli, deps := simClusterOf(t, clustertest.Options{Release: rel})
 	ctx := t.Context()
 	putKeys(t, ctx, cli, 50)
 	params := memberCrashParams{}
@@ -190,6 +204,9 @@ func crashReplaceCase(t *testing.T, cs crashtest.Case) {
 	v, err := Verify(ctx, deps, VerifyOptions{Gone: gone, HealthTimeout: 2 * time.Second})
 	if err != nil || !v.OK() {
 		t.Errorf("verification: %v %q", err, v.Problems)
+	}
+	if g, err := lifecycle.ReadQuorumGuard(ctx, c.Operator); err != nil || g.Set {
+		t.Errorf("quorum guard after the resumed run: %v, %v; want no override (as before)", g, err)
 	}
 	if prefix == "2.4.1" {
 		if _, err := c.Machine.MachineV1beta1().Machines(MachineNamespace).Get(ctx, oldMachine, metav1.GetOptions{}); !apierrors.IsNotFound(err) {

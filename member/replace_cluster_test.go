@@ -21,13 +21,20 @@ import (
 // simCluster starts a simulated control plane and an etcd client to it.
 func simCluster(t *testing.T) (*clustertest.Cluster, *clientv3.Client, Deps) {
 	t.Helper()
-	c := clustertest.Start(t, clustertest.Options{})
+	return simClusterOf(t, clustertest.Options{})
+}
+
+// simClusterOf starts a simulated cluster with opts; the deps carry its
+// config client, so the plans detect its release.
+func simClusterOf(t *testing.T, opts clustertest.Options) (*clustertest.Cluster, *clientv3.Client, Deps) {
+	t.Helper()
+	c := clustertest.Start(t, opts)
 	cli, err := c.EtcdClient(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cli.Close() })
-	return c, cli, Deps{Etcd: cli, Operator: c.Operator, Kube: c.Kube, Machine: c.Machine}
+	return c, cli, Deps{Etcd: cli, Operator: c.Operator, Kube: c.Kube, Machine: c.Machine, Config: c.Config}
 }
 
 func putKeys(t *testing.T, ctx context.Context, cli *clientv3.Client, n int) {

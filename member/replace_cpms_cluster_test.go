@@ -3,6 +3,8 @@ package member
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,22 +15,21 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/clustertest"
+	"github.com/lifeboat-dev/lifeboat/lifecycle"
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
-// TestReplaceStoppedMachineWithControlPlaneMachineSet: on a cluster whose
-// ControlPlaneMachineSet is Active, the stopped master's Machine is
+// TestReplaceStoppedMachineWithControlPlaneMachineSet: a 4.14 cluster whose
+// ControlPlaneMachineSet is Active. The current procedure runs (chosen
+// from the ClusterVersion): the quorum guard is turned off after the member
+// is removed and the failed node deleted; the stopped master's Machine is
 // deleted and the set's replacement (same index, the set's own name) is
-// waited for and adopted; lifeboat creates no Machine. The run is
-// interrupted once the old Machine is deleted and resumed.
+// waited for and adopted; lifeboat creates no Machine. A first run fails
+// mid-plan (its save directory is a file) and a second is cancelled once
+// the old Machine is deleted: after each the guard is back on; the third
+// finishes with the guard on, as it was.
 func TestReplaceStoppedMachineWithControlPlaneMachineSet(t *testing.T) {
-	c := clustertest.Start(t, clustertest.Options{ControlPlaneMachineSet: "Active"})
-	cli, err := c.EtcdClient(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cli.Close() })
-	deps := Deps{Etcd: cli, Operator: c.Operator, Kube: c.Kube, Machine: c.Machine}
+	c, cli, deps := simClusterOf(t, clustertest.Options{ControlPlaneMachineSet: "Active", Release: "4.14.8"})
 	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
 	defer cancel()
 	if active, err := ActiveControlPlaneMachineSet(ctx, c.Machine, ""); err != nil || !active {
@@ -45,12 +46,42 @@ func TestReplaceStoppedMachineWithControlPlaneMachineSet(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := waitForState(t, ctx, deps, victim, MachineNotRunning)
-	p, err := ReplacePlan(deps, ReplaceOptions{Node: f.Node, State: f.State, BackupDir: backupDir,
-		Interval: 200 * time.Millisecond, HealthTimeout: 2 * time.Second, Logger: quiet,
-		Machine: RecreateOptions{SaveDir: t.TempDir()}})
-	if err != nil {
+	guardOn := func(when string) {
+		t.Helper()
+		if g, err := lifecycle.ReadQuorumGuard(ctx, c.Operator); err != nil || g.Set {
+			t.Fatalf("quorum guard %s: %v, %v; want no override, as before", when, g, err)
+		}
+	}
+	newPlan := func(saveDir string) *plan.Plan {
+		p, err := ReplacePlan(deps, ReplaceOptions{Node: f.Node, State: f.State, BackupDir: backupDir,
+			Interval: 200 * time.Millisecond, HealthTimeout: 2 * time.Second, Logger: quiet,
+			Machine: RecreateOptions{SaveDir: saveDir}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// 1: fails in recreate-machine, after the guard was turned off.
+	notADir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notADir, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	sawOff := false
+	err := newPlan(notADir).Run(ctx, plan.RunOptions{Report: func(e plan.Event) {
+		t.Log(e.String())
+		if strings.Contains(e.Message, "etcd quorum guard turned off") {
+			sawOff = true
+		}
+	}})
+	if err == nil || !sawOff {
+		t.Fatalf("run with a bad save directory: err %v, guard turned off %v", err, sawOff)
+	}
+	guardOn("after a failed run")
+	if _, err := c.Kube.CoreV1().Nodes().Get(ctx, victim, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("node %s after the current procedure's delete-node: %v", victim, err)
+	}
+	// 2: cancelled once the old Machine is deleted.
+	p := newPlan(t.TempDir())
 	rctx, interrupt := context.WithCancel(ctx)
 	err = p.Run(rctx, plan.RunOptions{Report: func(e plan.Event) {
 		t.Log(e.String())
@@ -62,7 +93,10 @@ func TestReplaceStoppedMachineWithControlPlaneMachineSet(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted run: %v", err)
 	}
+	guardOn("after a cancelled run")
+	// 3: resumed to the end.
 	runPlan(t, ctx, p)
+	guardOn("after the replacement")
 
 	v, err := Verify(ctx, deps, VerifyOptions{Gone: victim, HealthTimeout: 2 * time.Second})
 	if err != nil || !v.OK() {
