@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	configclient "github.com/openshift/client-go/config/clientset/versioned"
 	machineclient "github.com/openshift/client-go/machine/clientset/versioned"
 	operatorclient "github.com/openshift/client-go/operator/clientset/versioned"
 	"k8s.io/client-go/kubernetes"
@@ -33,6 +34,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/examples/internal/cli"
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/member"
+	"github.com/lifeboat-dev/lifeboat/release"
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
@@ -55,6 +57,8 @@ func run() int {
 	saveDir := flag.String("save-dir", ".", "2.4.1: where the old Machine and new-master-machine.yaml are saved")
 	healthTimeout := flag.Duration("health-timeout", 5*time.Second, "timeout of each member health check")
 	interval := flag.Duration("interval", 5*time.Second, "time between status checks")
+	version := flag.String("release", "", "the cluster's OpenShift version (e.g. 4.16.3); default: read from ClusterVersion")
+	waitMaster := flag.Duration("wait-new-master", 0, "2.4.1 without Machine API: how long to wait for the new master you create by hand")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -89,7 +93,11 @@ func run() int {
 		return fail(1, err)
 	}
 	defer etcd.Close()
-	deps := member.Deps{Etcd: etcd, Operator: ops, Kube: kube, Machine: machines}
+	config, err := configclient.NewForConfig(cfg)
+	if err != nil {
+		return fail(1, err)
+	}
+	deps := member.Deps{Etcd: etcd, Operator: ops, Kube: kube, Machine: machines, Config: config}
 
 	// 2.2 and 2.3.
 	f, err := member.FindUnhealthyMember(ctx, deps, member.FindOptions{HealthTimeout: *healthTimeout})
@@ -121,6 +129,7 @@ func run() int {
 		Node: f.Node, State: f.State, BackupDir: *backupDir, SkipBackupCheck: *skipBackup,
 		HealthTimeout: *healthTimeout, Interval: *interval,
 		Machine: member.RecreateOptions{SaveDir: *saveDir},
+		Release: release.Options{Version: *version}, WaitForNewMaster: *waitMaster,
 	}
 	if f.State == member.EtcdPodCrashlooping {
 		if *dryRun { // listed only, never run: no debug pod, no ssh session
