@@ -34,8 +34,8 @@ import (
 	"github.com/lifeboat-dev/lifeboat/examples/internal/cli"
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/member"
-	"github.com/lifeboat-dev/lifeboat/release"
 	"github.com/lifeboat-dev/lifeboat/plan"
+	"github.com/lifeboat-dev/lifeboat/release"
 )
 
 func main() { os.Exit(run()) }
