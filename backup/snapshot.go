@@ -54,8 +54,11 @@ type SnapshotOptions struct {
 	Progress func(written int64)
 	// OnStart, when set, is called once the member is chosen, before the
 	// transfer, with that member and its database size in bytes (what
-	// the stream will carry, less the 32-byte trailer): a progress total.
-	OnStart func(from Member, dbSize int64)
+	// the stream will carry, less the 32-byte trailer): a progress total,
+	// or a last check (free space). An error it returns stops the
+	// snapshot before the transfer: a *SnapshotError with Op "start"
+	// wrapping it.
+	OnStart func(from Member, dbSize int64) error
 	// Logger receives progress and decisions; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock for the default file name; nil means time.Now.
@@ -156,7 +159,9 @@ func Snapshot(ctx context.Context, c SnapshotClient, dir string, opts SnapshotOp
 		return nil, &SnapshotError{Op: "open", Member: member.String(), Path: path, Err: err}
 	}
 	if opts.OnStart != nil {
-		opts.OnStart(member, st.resp.DbSize)
+		if err := opts.OnStart(member, st.resp.DbSize); err != nil {
+			return nil, &SnapshotError{Op: "start", Member: member.String(), Path: path, Err: err}
+		}
 	}
 	res, oerr := streamSnapshot(ctx, c, member.Endpoint, path, opts, log.With("member", member.String()))
 	if oerr != nil {

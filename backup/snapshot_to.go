@@ -29,7 +29,9 @@ func SnapshotTo(ctx context.Context, c SnapshotClient, w io.Writer, opts Snapsho
 	member := st.member
 	member.Name = memberName(ctx, c, member.ID, opts.StatusTimeout)
 	if opts.OnStart != nil {
-		opts.OnStart(member, st.resp.DbSize)
+		if err := opts.OnStart(member, st.resp.DbSize); err != nil {
+			return nil, &SnapshotError{Op: "start", Member: member.String(), Err: err}
+		}
 	}
 	res, oerr := streamTo(ctx, c, member.Endpoint, w, opts, log.With("member", member.String()))
 	if oerr != nil {

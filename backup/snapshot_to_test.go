@@ -34,7 +34,7 @@ func TestSnapshotTo(t *testing.T) {
 			var started int64 = -1
 			var last int64
 			res, err := SnapshotTo(t.Context(), newFakeEtcd(tc.data), &out, SnapshotOptions{
-				OnStart:  func(_ Member, dbSize int64) { started = dbSize },
+				OnStart:  func(_ Member, dbSize int64) error { started = dbSize; return nil },
 				Progress: func(n int64) { last = n },
 			})
 			if started < 0 {
@@ -97,5 +97,17 @@ func TestArchiveStaticResourcesToMatchesFile(t *testing.T) {
 	os.RemoveAll(filepath.Join(root, "etc/kubernetes/static-pod-resources/etcd-pod-3"))
 	if _, err := ArchiveStaticResourcesTo(t.Context(), h, &buf, ResourcesOptions{}); !errors.Is(err, ErrResourcesMissing) {
 		t.Fatalf("err = %v, want ErrResourcesMissing", err)
+	}
+}
+
+func TestSnapshotToOnStartRefuses(t *testing.T) {
+	good := withTrailer(makeBoltDB(t, 5))
+	var out bytes.Buffer
+	_, err := SnapshotTo(t.Context(), newFakeEtcd(good), &out, SnapshotOptions{
+		OnStart: func(Member, int64) error { return ErrInsufficientSpace },
+	})
+	var se *SnapshotError
+	if !errors.As(err, &se) || se.Op != "start" || !errors.Is(err, ErrInsufficientSpace) || out.Len() != 0 {
+		t.Fatalf("err = %v, %d bytes written; want a *SnapshotError op start wrapping ErrInsufficientSpace and nothing written", err, out.Len())
 	}
 }
