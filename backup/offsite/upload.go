@@ -163,33 +163,9 @@ func Upload(ctx context.Context, dir string, opts UploadOptions) (*Manifest, err
 
 	m.Verified = true
 	m.UploadedAt = now(opts.Now).UTC()
-	body, err := m.marshal()
-	if err != nil {
+	if err := publish(ctx, opts.Retry, log, primary, resBucket, m); err != nil {
 		cleanup()
-		return nil, fmt.Errorf("offsite: manifest of %s: %w", id, err)
-	}
-	targets := []*blob.Bucket{primary}
-	if resBucket != primary {
-		targets = []*blob.Bucket{resBucket, primary}
-	}
-	for _, t := range targets {
-		_, err := retry(ctx, opts.Retry, func(err error, wait time.Duration) {
-			log.Warn("manifest upload failed, retrying", "id", id, "in", wait, "err", err)
-		}, func(int) (struct{}, error) {
-			return struct{}{}, t.WriteAll(ctx, manifestKey(id), body, &blob.WriterOptions{ContentType: "application/json"})
-		})
-		if err != nil {
-			// Without the primary manifest nothing is visible; remove a
-			// resources manifest already written too.
-			for _, t2 := range targets {
-				if t2 == t {
-					break
-				}
-				t2.Delete(context.WithoutCancel(ctx), manifestKey(id))
-			}
-			cleanup()
-			return nil, &ObjectError{Op: "upload", Key: manifestKey(id), Err: err}
-		}
+		return nil, err
 	}
 	size, stored := m.Size()
 	log.Info("backup uploaded", "id", id, "destination", opts.Destination.String(), "bytes", size, "stored", stored)
