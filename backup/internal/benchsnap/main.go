@@ -5,15 +5,23 @@
 //	benchsnap save -endpoint URL [-cacert F -cert F -key F] -out FILE
 //	benchsnap fill -endpoint URL [-cacert F -cert F -key F] -bytes N [-value-size N]
 //	benchsnap verify -out FILE
+//	benchsnap stream -endpoint URL [-cacert F -cert F -key F] -dest BUCKET-URL -recipient AGE-KEY [-zstd-level N]
+//	benchsnap ceiling -endpoint URL [-cacert F -cert F -key F]
+//	benchsnap s3wait -dest BUCKET-URL
+//	benchsnap agekey
 //
 // save prints one JSON line describing the snapshot; fill writes N bytes
 // of incompressible values in keys of -value-size bytes (the benchmark's
 // data set);
-// verify runs backup.VerifySnapshot (hash pass and bolt check) on a file.
+// verify runs backup.VerifySnapshot (hash pass and bolt check) on a file;
+// stream runs offsite.Stream to a bucket (hack/bench-offsite.sh), ceiling
+// reads the snapshot stream and discards it, s3wait waits for a bucket.
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -41,9 +49,30 @@ func main() {
 	out := fs.String("out", "", "snapshot file (save)")
 	size := fs.Int64("bytes", 1<<30, "bytes to write (fill)")
 	valueSize := fs.Int("value-size", 1<<20, "bytes per value (fill); small values are written 128 to a transaction")
+	text := fs.Bool("text", false, "fill with random hex text (compresses about 2x, like etcd's protobuf objects) instead of random bytes")
+	dest := fs.String("dest", "", "bucket URL (stream, s3wait)")
+	recipient := fs.String("recipient", "", "age public key (stream)")
+	zstdLevel := fs.Int("zstd-level", 0, "zstd level (stream)")
 	fs.Parse(os.Args[2:])
 
 	ctx := context.Background()
+	switch os.Args[1] {
+	case "ceiling", "s3wait", "agekey":
+		var err error
+		switch os.Args[1] {
+		case "ceiling":
+			err = ceiling(ctx, *endpoint, *cacert, *cert, *key)
+		case "s3wait":
+			err = s3wait(ctx, *dest, 5*time.Minute)
+		default:
+			err = agekey()
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	if os.Args[1] == "verify" {
 		info, err := backup.VerifySnapshot(ctx, *out, backup.VerifySnapshotOptions{})
 		if err != nil {
@@ -63,7 +92,9 @@ func main() {
 	case "save":
 		err = save(ctx, cli, *out)
 	case "fill":
-		err = fill(ctx, cli, *size, *valueSize)
+		err = fill(ctx, cli, *size, *valueSize, *text)
+	case "stream":
+		err = stream(ctx, cli, *dest, *recipient, *zstdLevel)
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -83,7 +114,7 @@ func save(ctx context.Context, cli *clientv3.Client, out string) error {
 	})
 }
 
-func fill(ctx context.Context, cli *clientv3.Client, total int64, valueSize int) error {
+func fill(ctx context.Context, cli *clientv3.Client, total int64, valueSize int, text bool) error {
 	r := rand.NewChaCha8([32]byte{1})
 	perTxn := max(1, min(128, (1<<20)/valueSize))
 	start := time.Now()
@@ -93,6 +124,10 @@ func fill(ctx context.Context, cli *clientv3.Client, total int64, valueSize int)
 		for range perTxn {
 			val := make([]byte, valueSize)
 			r.Read(val)
+			if text {
+				src := bytes.Clone(val[:valueSize/2])
+				hex.Encode(val, src)
+			}
 			ops = append(ops, clientv3.OpPut(fmt.Sprintf("/bench/%09d", key), string(val)))
 			key++
 			written += int64(valueSize)
