@@ -39,12 +39,19 @@ type writerConfig struct {
 	partSize    int
 	concurrency int
 	metadata    map[string]string
+	// producerHashes: the caller hashes the plaintext itself (the
+	// snapshot's trailer check does, in the same pass), so the writer
+	// only counts it and Object.SHA256 is left for the caller to set.
+	producerHashes bool
 }
 
 // newObjectWriter opens key in bucket for a file called name.
 func (u *uploader) newObjectWriter(ctx context.Context, bucket *blob.Bucket, key, name string, rcp *parsedRecipients, cfg writerConfig) (*objectWriter, error) {
 	o := &objectWriter{key: key, obj: Object{Name: name, Key: key, Codec: u.codec(), Recipients: rcp.desc},
-		plain: sha256.New(), storedSum: sha256.New(), stored: &counter{}, hd: &head{}}
+		storedSum: sha256.New(), stored: &counter{}, hd: &head{}}
+	if !cfg.producerHashes {
+		o.plain = sha256.New()
+	}
 	if o.obj.Codec == CodecZstdAge {
 		o.obj.ZstdLevel = u.level
 	}
@@ -81,7 +88,9 @@ func (u *uploader) newObjectWriter(ctx context.Context, bucket *blob.Bucket, key
 // Write takes plaintext.
 func (o *objectWriter) Write(p []byte) (int, error) {
 	n, err := o.enc.Write(p)
-	o.plain.Write(p[:n])
+	if o.plain != nil {
+		o.plain.Write(p[:n])
+	}
 	o.n += int64(n)
 	if err != nil {
 		return n, &ObjectError{Op: "upload", Key: o.key, Err: err}
@@ -120,7 +129,10 @@ func (o *objectWriter) commit(ctx context.Context, bucket *blob.Bucket, readBack
 	if err != nil {
 		return o.obj, &ObjectError{Op: "upload", Key: o.key, Err: err}
 	}
-	o.obj.Size, o.obj.SHA256 = o.n, hex.EncodeToString(o.plain.Sum(nil))
+	o.obj.Size = o.n
+	if o.plain != nil {
+		o.obj.SHA256 = hex.EncodeToString(o.plain.Sum(nil))
+	}
 	o.obj.StoredSize, o.obj.StoredSHA256, o.obj.HeadSHA256 = o.stored.n, hex.EncodeToString(o.storedSum.Sum(nil)), o.hd.sum()
 	attrs, err := bucket.Attributes(ctx, o.key)
 	if err != nil {

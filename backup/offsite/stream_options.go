@@ -12,7 +12,7 @@ import (
 
 // DefaultStreamConcurrency is the number of parts of one object Stream
 // uploads at once when StreamOptions.Concurrency is 0.
-const DefaultStreamConcurrency = 4
+const DefaultStreamConcurrency = 2
 
 // StreamOptions configure Stream. Host, Destination (with its
 // Recipients) and, unless Force, Config are required; every other zero

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -149,4 +150,29 @@ func s3wait(ctx context.Context, u string, d time.Duration) error {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+// put uploads n random bytes to dest, as one multipart upload with the
+// part size and concurrency offsite.Stream uses: what the storage alone
+// costs.
+func put(ctx context.Context, dest string, n int64) error {
+	b, err := blob.OpenBucket(ctx, dest)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	start := time.Now()
+	w, err := b.NewWriter(ctx, fmt.Sprintf("put-%d", time.Now().UnixNano()), &blob.WriterOptions{MaxConcurrency: offsite.DefaultStreamConcurrency})
+	if err != nil {
+		return err
+	}
+	r := rand.NewChaCha8([32]byte{2})
+	if _, err := io.CopyN(w, r, n); err != nil {
+		w.Close()
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(map[string]any{"size": n, "seconds": time.Since(start).Seconds()})
 }
