@@ -188,6 +188,8 @@ func Stream(ctx context.Context, etcd backup.SnapshotClient, opts StreamOptions)
 			// The two files are the backup; backup.json is an addition.
 			warn("writing %s: %v", backup.ManifestFileName, err)
 			b.Manifest = nil
+		} else {
+			s.local = append(s.local, filepath.Join(opts.LocalDir, backup.ManifestFileName))
 		}
 	}
 
