@@ -118,19 +118,9 @@ func ArchiveStaticResources(ctx context.Context, h host.Host, dir string, opts R
 		name = ResourcesFileName(Timestamp(now(opts.Now)), false)
 	}
 	res := &ResourcesResult{Path: filepath.Join(dir, name)}
-	for _, c := range comps {
-		rd, err := LatestResourceDir(ctx, h, cfg, c)
-		if err != nil {
-			return nil, err
-		}
-		if rd.Source == SourceHighest {
-			log.Warn("static pod manifest missing; archiving the highest revision on disk", "component", c, "path", rd.Path)
-			res.Fallbacks = append(res.Fallbacks, c)
-		}
-		log.Info("found latest "+c+"-pod", "path", rd.Path, "revision", rd.Revision, "source", rd.Source)
-		res.Dirs = append(res.Dirs, rd)
+	if err := findResourceDirs(ctx, h, cfg, comps, res, log); err != nil {
+		return nil, err
 	}
-
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -139,28 +129,37 @@ func ArchiveStaticResources(ctx context.Context, h host.Host, dir string, opts R
 		return nil, err
 	}
 	defer f.Abort()
-	sum := sha256.New()
-	cw := &countWriter{w: io.MultiWriter(f, sum)}
-	zw := gzip.NewWriter(cw)
-	tw := tar.NewWriter(zw)
-	for _, rd := range res.Dirs {
-		if err := addTree(ctx, h, tw, rd.Path, strings.TrimPrefix(rd.Path, strings.TrimSuffix(cfg, "/")+"/")); err != nil {
-			return nil, fmt.Errorf("archiving %s: %w", rd.Path, err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
+	if err := writeArchive(ctx, h, f, cfg, res); err != nil {
 		return nil, err
 	}
 	if err := f.Commit(); err != nil {
 		return nil, err
 	}
-	res.Size = cw.n
-	res.SHA256 = hex.EncodeToString(sum.Sum(nil))
 	log.Info("static pod resources archived", "path", res.Path, "bytes", res.Size)
 	return res, nil
+}
+
+// writeArchive writes the gzipped tar of res.Dirs to w and records its
+// size and sha256 in res.
+func writeArchive(ctx context.Context, h host.Host, w io.Writer, cfg string, res *ResourcesResult) error {
+	sum := sha256.New()
+	cw := &countWriter{w: io.MultiWriter(w, sum)}
+	zw := gzip.NewWriter(cw)
+	tw := tar.NewWriter(zw)
+	for _, rd := range res.Dirs {
+		if err := addTree(ctx, h, tw, rd.Path, strings.TrimPrefix(rd.Path, strings.TrimSuffix(cfg, "/")+"/")); err != nil {
+			return fmt.Errorf("archiving %s: %w", rd.Path, err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	res.Size = cw.n
+	res.SHA256 = hex.EncodeToString(sum.Sum(nil))
+	return nil
 }
 
 type countWriter struct {

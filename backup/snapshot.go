@@ -52,6 +52,13 @@ type SnapshotOptions struct {
 	// Progress, when set, is called from Snapshot's goroutine after each
 	// write with the number of bytes written so far.
 	Progress func(written int64)
+	// OnStart, when set, is called once the member is chosen, before the
+	// transfer, with that member and its database size in bytes (what
+	// the stream will carry, less the 32-byte trailer): a progress total,
+	// or a last check (free space). An error it returns stops the
+	// snapshot before the transfer: a *SnapshotError with Op "start"
+	// wrapping it.
+	OnStart func(from Member, dbSize int64) error
 	// Logger receives progress and decisions; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock for the default file name; nil means time.Now.
@@ -150,6 +157,11 @@ func Snapshot(ctx context.Context, c SnapshotClient, dir string, opts SnapshotOp
 
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, &SnapshotError{Op: "open", Member: member.String(), Path: path, Err: err}
+	}
+	if opts.OnStart != nil {
+		if err := opts.OnStart(member, st.resp.DbSize); err != nil {
+			return nil, &SnapshotError{Op: "start", Member: member.String(), Path: path, Err: err}
+		}
 	}
 	res, oerr := streamSnapshot(ctx, c, member.Endpoint, path, opts, log.With("member", member.String()))
 	if oerr != nil {
@@ -310,7 +322,24 @@ func streamSnapshot(ctx context.Context, c SnapshotClient, endpoint, path string
 		return nil, &opError{"open", err}
 	}
 	defer f.Abort()
+	var w io.Writer = f
+	if opts.WrapWriter != nil {
+		w = opts.WrapWriter(f)
+	}
+	res, oerr := streamTo(ctx, c, endpoint, w, opts, log.With("path", path))
+	if oerr != nil {
+		return nil, oerr
+	}
+	if err := f.Commit(); err != nil {
+		return nil, &opError{"commit", err}
+	}
+	res.Path = path
+	return res, nil
+}
 
+// streamTo streams the member's snapshot into w, checking its sha256
+// trailer in the same pass; the result has no Path.
+func streamTo(ctx context.Context, c SnapshotClient, endpoint string, w io.Writer, opts SnapshotOptions, log *slog.Logger) (*SnapshotResult, *opError) {
 	start := time.Now()
 	// The stream gets its own cancellable context so that a failure on our
 	// side (disk full) stops the member from sending the rest.
@@ -320,12 +349,8 @@ func streamSnapshot(ctx context.Context, c SnapshotClient, endpoint, path string
 	if err != nil {
 		return nil, &opError{"open", ctxErr(ctx, err)}
 	}
-	log.Info("streaming snapshot", "endpoint", endpoint, "path", path, "etcdVersion", stream.version)
+	log.Info("streaming snapshot", "endpoint", endpoint, "etcdVersion", stream.version)
 
-	var w io.Writer = f
-	if opts.WrapWriter != nil {
-		w = opts.WrapWriter(f)
-	}
 	h := newTrailerHasher()
 	size := opts.BufferSize
 	if size <= 0 {
@@ -383,11 +408,7 @@ func streamSnapshot(ctx context.Context, c SnapshotClient, endpoint, path string
 	if err != nil {
 		return nil, &opError{"verify", err}
 	}
-	if err := f.Commit(); err != nil {
-		return nil, &opError{"commit", err}
-	}
 	return &SnapshotResult{
-		Path:        path,
 		Size:        tr.Size,
 		EtcdVersion: stream.version,
 		SHA256:      tr.FileSHA,

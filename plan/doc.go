@@ -2,7 +2,9 @@
 // idempotent steps that can be listed without acting (a dry run, see
 // [Plan.Describe]) and executed with progress (see [Plan.Run]), each step
 // reported as started, done, skipped or failed through an optional callback
-// so that a CI job can show where a recovery stands.
+// so that a CI job can show where a recovery stands. A step that moves
+// data reports its bytes with [ReportBytes]; they arrive as
+// [Event.BytesDone] and [Event.BytesTotal] on Progress events.
 //
 // A [State] makes a plan resumable: the restore procedure records each
 // finished step on the recovery host, and a second run after a crash or a

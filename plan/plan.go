@@ -57,6 +57,10 @@ type Event struct {
 	Message string // the progress message, or the skip reason
 	Err     error  // set when Status is Failed
 	Time    time.Time
+	// BytesDone of BytesTotal bytes the step has moved, on Progress
+	// events a step reported with ReportBytes (BytesTotal 0: unknown);
+	// both 0 on other events.
+	BytesDone, BytesTotal int64
 }
 
 func (e Event) String() string {
@@ -69,7 +73,28 @@ func (e Event) String() string {
 	case e.Status == Started:
 		s += ": " + e.Step.Description
 	}
+	if e.BytesDone > 0 || e.BytesTotal > 0 {
+		s += " (" + byteCount(e.BytesDone)
+		if e.BytesTotal > 0 {
+			s += " of " + byteCount(e.BytesTotal)
+		}
+		s += ")"
+	}
 	return s
+}
+
+// byteCount is n in B, KiB, MiB or GiB, one decimal.
+func byteCount(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 2; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMG"[exp])
 }
 
 // State remembers which steps of a plan finished, so that a second run after
@@ -155,7 +180,12 @@ func (p *Plan) Run(ctx context.Context, opts RunOptions) error {
 		}
 		ev.Status = Started
 		report(ev)
-		err := s.Run(ctx, func(msg string) {
+		sctx := context.WithValue(ctx, bytesKey{}, bytesReporter(func(msg string, done, total int64) {
+			pe := ev
+			pe.Status, pe.Message, pe.BytesDone, pe.BytesTotal = Progress, msg, done, total
+			report(pe)
+		}))
+		err := s.Run(sctx, func(msg string) {
 			pe := ev
 			pe.Status, pe.Message = Progress, msg
 			report(pe)

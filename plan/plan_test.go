@@ -95,3 +95,35 @@ func TestRunStopsWhenCancelled(t *testing.T) {
 		t.Fatalf("Run = %v after %d steps, want context.Canceled after 1", err, ran)
 	}
 }
+
+func TestReportBytes(t *testing.T) {
+	var events []Event
+	p := &Plan{Name: "copy", Steps: []Step{{ID: "download", Description: "download", Run: func(ctx context.Context, progress func(string)) error {
+		progress("starting")
+		ReportBytes(ctx, "downloading", 3<<20, 10<<20)
+		ReportBytes(ctx, "downloading", 10<<20, 0)
+		return nil
+	}}}}
+	if err := p.Run(t.Context(), RunOptions{Report: func(e Event) { events = append(events, e) }}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range events {
+		got = append(got, e.String())
+	}
+	want := []string{
+		"[1/1] download started: download",
+		"[1/1] download progress: starting",
+		"[1/1] download progress: downloading (3.0 MiB of 10.0 MiB)",
+		"[1/1] download progress: downloading (10.0 MiB)",
+		"[1/1] download done",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if e := events[2]; e.BytesDone != 3<<20 || e.BytesTotal != 10<<20 || e.Status != Progress {
+		t.Errorf("event %+v", e)
+	}
+	// Outside a plan it does nothing (and does not panic).
+	ReportBytes(t.Context(), "nothing", 1, 2)
+}

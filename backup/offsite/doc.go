@@ -20,6 +20,17 @@
 // checks), and it records names, codec, plaintext and stored sizes and
 // sha256s, the recipients' fingerprints and the cluster and etcd versions.
 //
+// Stream takes the backup straight to the bucket, with nothing staged on
+// the master's disk: backup.Take's pre-checks, then the static resources
+// archive (backup.ArchiveStaticResourcesTo) and the etcd snapshot stream
+// (backup.SnapshotTo, its sha256 trailer verified on the uncompressed
+// bytes as they pass) each go through zstd and age into a multipart
+// upload in one pass; the objects and the manifest are those Upload
+// writes, and the manifest is still written last. StreamOptions.LocalDir
+// tees the same bytes into the cluster-backup.sh layout on disk. A stream
+// cannot be re-read: a transient storage failure re-takes its source (a
+// new snapshot) after a backoff.
+//
 // Fetch reverses the pipeline into a local directory in the
 // cluster-backup.sh layout and refuses, before writing anything there, a
 // wrong identity, an altered, truncated or swapped object and a damaged

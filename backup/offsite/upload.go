@@ -11,8 +11,6 @@ import (
 	"os"
 	"time"
 
-	"filippo.io/age"
-	"github.com/klauspost/compress/zstd"
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 
@@ -163,33 +161,9 @@ func Upload(ctx context.Context, dir string, opts UploadOptions) (*Manifest, err
 
 	m.Verified = true
 	m.UploadedAt = now(opts.Now).UTC()
-	body, err := m.marshal()
-	if err != nil {
+	if err := publish(ctx, opts.Retry, log, primary, resBucket, m); err != nil {
 		cleanup()
-		return nil, fmt.Errorf("offsite: manifest of %s: %w", id, err)
-	}
-	targets := []*blob.Bucket{primary}
-	if resBucket != primary {
-		targets = []*blob.Bucket{resBucket, primary}
-	}
-	for _, t := range targets {
-		_, err := retry(ctx, opts.Retry, func(err error, wait time.Duration) {
-			log.Warn("manifest upload failed, retrying", "id", id, "in", wait, "err", err)
-		}, func(int) (struct{}, error) {
-			return struct{}{}, t.WriteAll(ctx, manifestKey(id), body, &blob.WriterOptions{ContentType: "application/json"})
-		})
-		if err != nil {
-			// Without the primary manifest nothing is visible; remove a
-			// resources manifest already written too.
-			for _, t2 := range targets {
-				if t2 == t {
-					break
-				}
-				t2.Delete(context.WithoutCancel(ctx), manifestKey(id))
-			}
-			cleanup()
-			return nil, &ObjectError{Op: "upload", Key: manifestKey(id), Err: err}
-		}
+		return nil, err
 	}
 	size, stored := m.Size()
 	log.Info("backup uploaded", "id", id, "destination", opts.Destination.String(), "bytes", size, "stored", stored)
@@ -212,97 +186,60 @@ func (u *uploader) codec() string {
 }
 
 // put uploads one file as key, in one pass: file → hashes → zstd → age →
-// hash → bucket writer. An error cancels the writer, so the storage never
-// commits a partial object.
+// hash → bucket writer (an objectWriter). An error aborts the writer, so
+// the storage never commits a partial object; the plaintext must match the
+// verified file before the object is committed.
 func (u *uploader) put(ctx context.Context, bucket *blob.Bucket, key string, file backup.BackupFile, rcp *parsedRecipients, attempt int) (Object, error) {
-	obj := Object{Name: file.Name, Key: key, Codec: u.codec(), Recipients: rcp.desc}
-	if obj.Codec == CodecZstdAge {
-		obj.ZstdLevel = u.level
+	fail := func(op string, err error) (Object, error) {
+		var oe *ObjectError
+		if errors.As(err, &oe) {
+			return Object{}, err
+		}
+		return Object{}, &ObjectError{Op: op, Key: key, Err: err}
 	}
-	fail := func(op string, err error) (Object, error) { return obj, &ObjectError{Op: op, Key: key, Err: err} }
-
 	f, err := os.Open(file.Path)
 	if err != nil {
 		return fail("open", err)
 	}
 	defer f.Close()
-
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	bw, err := bucket.NewWriter(wctx, key, &blob.WriterOptions{
-		ContentType: "application/octet-stream",
-		BufferSize:  u.opts.PartSize,
-		Metadata:    map[string]string{metaID: u.id, metaName: file.Name, metaSHA256: file.SHA256},
+	ow, err := u.newObjectWriter(ctx, bucket, key, file.Name, rcp, writerConfig{
+		partSize: u.opts.PartSize,
+		metadata: map[string]string{metaID: u.id, metaName: file.Name, metaSHA256: file.SHA256},
 	})
 	if err != nil {
-		return fail("upload", err)
+		return Object{}, err
 	}
-	abort := func(op string, err error) (Object, error) {
-		cancel()
-		bw.Close()
-		return fail(op, err)
-	}
-	storedSum := sha256.New()
-	stored, hd := &counter{}, &head{}
-	aw, err := age.Encrypt(io.MultiWriter(bw, storedSum, stored, hd), rcp.age...)
-	if err != nil {
-		return abort("upload", err)
-	}
-	var enc io.WriteCloser = nopCloser{aw}
-	if obj.Codec == CodecZstdAge {
-		zw, err := zstd.NewWriter(aw, zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(u.level)))
-		if err != nil {
-			return abort("upload", err)
-		}
-		enc = zw
-	}
-	plainSum := sha256.New()
-	sinks := []io.Writer{enc, plainSum}
+	defer ow.abort()
+	var w io.Writer = ow
 	var snap *backup.SnapshotHasher
 	if backupKind(file.Name) == RoleSnapshot {
 		snap = backup.NewSnapshotHasher()
-		sinks = append(sinks, snap)
+		w = io.MultiWriter(ow, snap)
 	}
-	n, err := copyProgress(ctx, io.MultiWriter(sinks...), f, func(done int64) {
+	n, err := copyProgress(ctx, w, f, func(done int64) {
 		if u.opts.Progress != nil {
 			u.opts.Progress(Progress{Op: "upload", ID: u.id, Name: file.Name, Done: done, Total: file.Size, Attempt: attempt})
 		}
 	})
 	if err != nil {
-		return abort("upload", err)
+		return fail("upload", err)
 	}
-	if err := enc.Close(); err != nil {
-		return abort("upload", err)
-	}
-	if err := aw.Close(); err != nil {
-		return abort("upload", err)
-	}
-	obj.Size, obj.SHA256 = n, hex.EncodeToString(plainSum.Sum(nil))
-	if obj.Size != file.Size || obj.SHA256 != file.SHA256 {
-		return abort("verify", fmt.Errorf("%w: %s read as %d bytes sha256 %s, verified as %d bytes sha256 %s",
-			ErrSourceChanged, file.Name, obj.Size, obj.SHA256, file.Size, file.SHA256))
+	if sum := hex.EncodeToString(ow.plain.Sum(nil)); n != file.Size || sum != file.SHA256 {
+		return fail("verify", fmt.Errorf("%w: %s read as %d bytes sha256 %s, verified as %d bytes sha256 %s",
+			ErrSourceChanged, file.Name, n, sum, file.Size, file.SHA256))
 	}
 	if snap != nil {
 		if _, err := snap.Sum(false); err != nil {
-			return abort("verify", fmt.Errorf("%w: %w", ErrSourceChanged, err))
+			return fail("verify", fmt.Errorf("%w: %w", ErrSourceChanged, err))
 		}
 	}
-	if err := bw.Close(); err != nil {
-		return fail("upload", err)
-	}
-	obj.StoredSize, obj.StoredSHA256, obj.HeadSHA256 = stored.n, hex.EncodeToString(storedSum.Sum(nil)), hd.sum()
-
-	attrs, err := bucket.Attributes(ctx, key)
-	if err != nil {
-		return fail("verify", err)
-	}
-	if attrs.Size != obj.StoredSize {
-		return fail("verify", fmt.Errorf("%w: storage holds %d bytes, %d were written", ErrCorrupt, attrs.Size, obj.StoredSize))
-	}
+	var readBack func(Object) error
 	if u.opts.ReadBack {
-		if err := u.readBack(ctx, bucket, obj, attempt); err != nil {
-			return fail("verify", err)
-		}
+		readBack = func(o Object) error { return u.readBack(ctx, bucket, o, attempt) }
+	}
+	obj, err := ow.commit(ctx, bucket, readBack)
+	if err != nil {
+		return Object{}, err
 	}
 	u.log.Info("object stored", "key", key, "bytes", obj.Size, "stored", obj.StoredSize, "attempt", attempt)
 	return obj, nil

@@ -19,6 +19,20 @@
 // outcome as the backup freshness metrics of package backup/freshness;
 // examples/cronjob/prometheusrule.yaml alerts on them.
 //
+// With -destination the backup streams straight from etcd to object
+// storage (offsite.Stream): zstd, age encryption to -recipient /
+// -recipients-file, a multipart upload and a manifest written last,
+// nothing written to the master's disk unless a <backup-dir> is given
+// too (then the same bytes also land there, in the cluster-backup.sh
+// layout):
+//
+//	AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... backup \
+//	    -destination 's3://etcd-backups?region=eu-west-1' -prefix prod \
+//	    -recipients-file recipients.txt
+//
+// Progress: a live bar with bytes, rate and ETA on a terminal, plain
+// lines every -progress-interval otherwise (-progress=plain forces them).
+//
 // Exit codes: 0 backup taken and verified, 1 failed, 2 bad usage,
 // 3 a pre-check failed (the message names the fix).
 package main
@@ -38,6 +52,7 @@ import (
 	configclient "github.com/openshift/client-go/config/clientset/versioned"
 
 	"github.com/lifeboat-dev/lifeboat/backup"
+	"github.com/lifeboat-dev/lifeboat/backup/offsite"
 	"github.com/lifeboat-dev/lifeboat/examples/internal/cli"
 	"github.com/lifeboat-dev/lifeboat/host"
 )
@@ -68,23 +83,48 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		verbose    = fs.Bool("v", false, "log debug records")
 		textfile   = fs.String("metrics-textfile", "", "write backup freshness metrics to this *.prom file for node-exporter's textfile collector")
 		pushgw     = fs.String("pushgateway", "", "push backup freshness metrics to this Pushgateway URL (http://host:9091)")
-		metricDest = fs.String("metrics-destination", "local", "the destination label of the freshness metrics")
+		metricDest = fs.String("metrics-destination", "local", "the destination label of the freshness metrics (\"offsite\" by default with -destination)")
+		progress   = fs.String("progress", "auto", "progress display: auto (a bar on a terminal, plain lines otherwise), bar, plain")
+		progEvery  = fs.Duration("progress-interval", cli.DefaultProgressInterval, "time between plain progress lines")
+		off        offsiteFlags
 	)
+	off.register(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: backup [flags] <backup-dir>")
+		fmt.Fprintln(stderr, "usage: backup [flags] <backup-dir>\n       backup [flags] -destination URL -recipient KEY [<backup-dir>]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	if fs.NArg() != 1 {
+	if fs.NArg() > 1 || (fs.NArg() == 0 && !off.set()) {
 		fs.Usage()
 		return exitUsage
 	}
 	dir := fs.Arg(0)
-	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+	if fi, err := os.Stat(dir); dir != "" && err == nil && !fi.IsDir() {
 		fmt.Fprintf(stderr, "backup: %s is a file, not a directory\n", dir)
 		return exitUsage
+	}
+	var dest offsite.Destination
+	var resDest *offsite.Destination
+	if off.set() {
+		var err error
+		if dest, resDest, err = off.options(); err == nil {
+			uo := offsite.UploadOptions{Destination: dest, Resources: resDest, ZstdLevel: off.zstdLevel, PartSize: off.partSizeMiB << 20}
+			err = uo.Validate()
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "backup: %v\n", err)
+			return exitUsage
+		}
+	}
+	prog, err := newProgress(stdout, *progress, *progEvery)
+	if err != nil {
+		fmt.Fprintf(stderr, "backup: %v\n", err)
+		return exitUsage
+	}
+	if off.set() && !flagSet(fs, "metrics-destination") {
+		*metricDest = "offsite"
 	}
 	metrics, err := newMetrics(*textfile, *pushgw, *metricDest)
 	if err != nil {
@@ -102,13 +142,14 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 
 	// From here on the run is a backup attempt: report how it ended.
 	var taken *backup.Backup
+	var stored int64
 	if metrics != nil {
 		defer func() {
 			var failed error
 			if code != exitOK {
 				failed = fmt.Errorf("exit code %d", code)
 			}
-			metrics.report(ctx, taken, failed, stderr)
+			metrics.report(ctx, taken, stored, failed, stderr)
 		}()
 	}
 
@@ -133,9 +174,31 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	if name == "" {
 		name, _ = os.Hostname()
 	}
-	lastPercent := int64(-1)
+	h := host.NewLocal(name, *hostRoot, host.LocalOptions{})
+	if off.set() {
+		res, code := streamBackup(ctx, etcd, offsite.StreamOptions{
+			Host:          h,
+			Config:        cfg,
+			Force:         *force,
+			Endpoint:      *member,
+			MinClusterAge: *minAge,
+			Destination:   dest,
+			Resources:     resDest,
+			ZstdLevel:     off.zstdLevel,
+			ReadBack:      off.readBack,
+			PartSize:      off.partSizeMiB << 20,
+			Concurrency:   off.uploadConcurrency,
+			LocalDir:      dir,
+			Logger:        log,
+		}, prog, stdout, stderr)
+		if res != nil {
+			taken = res.Backup
+			_, stored = res.Manifest.Size()
+		}
+		return code
+	}
 	b, err := backup.Take(ctx, etcd, dir, backup.TakeOptions{
-		Host:          host.NewLocal(name, *hostRoot, host.LocalOptions{}),
+		Host:          h,
 		Config:        cfg,
 		Force:         *force,
 		MinClusterAge: *minAge,
@@ -146,14 +209,10 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 				fmt.Fprintf(stdout, "%-9s %s\n", e.Step, e.Message)
 				return
 			}
-			if e.Total > 0 {
-				if p := 10 * e.Written / e.Total; p != lastPercent {
-					lastPercent = p
-					fmt.Fprintf(stdout, "%-9s %d MiB of about %d MiB\n", e.Step, e.Written>>20, e.Total>>20)
-				}
-			}
+			prog.Update("snapshot", e.Written, e.Total)
 		},
 	})
+	prog.Done("snapshot")
 	if err != nil {
 		fmt.Fprintf(stderr, "backup: %v\n", err)
 		if pe := (*backup.PrecheckError)(nil); errors.As(err, &pe) {
@@ -181,4 +240,11 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	fmt.Fprintf(stdout, "snapshot db and kube resources are successfully saved to %s\n", dir)
 	taken = b
 	return exitOK
+}
+
+// flagSet reports whether the flag name was given.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }

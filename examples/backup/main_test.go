@@ -2,15 +2,21 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"filippo.io/age"
 
 	"sigs.k8s.io/yaml"
 
 	"github.com/lifeboat-dev/lifeboat/backup"
+	"github.com/lifeboat-dev/lifeboat/backup/offsite"
 	"github.com/lifeboat-dev/lifeboat/clustertest"
 )
 
@@ -62,6 +68,67 @@ func TestBackupProgram(t *testing.T) {
 			t.Errorf("%s: %v %v", f, err, fi.Mode())
 		}
 	}
+
+	t.Run("streamed to a destination", func(t *testing.T) {
+		// Off-cluster, encrypted, nothing on the master's disk; plain
+		// progress lines since stdout is not a terminal.
+		id, err := age.GenerateX25519Identity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rcpFile := filepath.Join(t.TempDir(), "recipients")
+		if err := os.WriteFile(rcpFile, []byte("# backup key\n"+id.Recipient().String()+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		store := "file://" + t.TempDir()
+		before := hostFiles(t, c.Host(master).Root())
+		var out, errb bytes.Buffer
+		code := run(append(args, "-min-cluster-age=-1s", "-destination", store, "-prefix", "prod", "-recipients-file", rcpFile,
+			"-metrics-textfile", filepath.Join(t.TempDir(), "lifeboat.prom")), &out, &errb)
+		if code != exitOK {
+			t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
+		}
+		if !regexp.MustCompile(`(?m)^snapshot_\S+\.db: .* of .*\(100%\).*done in`).MatchString(out.String()) ||
+			!strings.Contains(out.String(), "is stored and verified at file://") {
+			t.Errorf("output lacks the progress lines or the result:\n%s", out.String())
+		}
+		if after := hostFiles(t, c.Host(master).Root()); !slices.Equal(before, after) {
+			t.Errorf("the stream wrote to the master's disk:\n%v\nwas\n%v", after, before)
+		}
+		ls, err := offsite.List(t.Context(), offsite.Destination{URL: store, Prefix: "prod"}, offsite.ListOptions{})
+		if err != nil || len(ls) != 1 || !ls[0].Verified {
+			t.Fatalf("List: %+v, %v", ls, err)
+		}
+		got, err := offsite.Fetch(t.Context(), ls[0].ID, t.TempDir(), offsite.FetchOptions{
+			Source: offsite.Destination{URL: store, Prefix: "prod"}, Identities: []age.Identity{id}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.ClusterVersion != "4.5.2" || len(got.ResourceDirs) != 4 {
+			t.Errorf("fetched %+v", got)
+		}
+	})
+}
+
+// hostFiles lists the backup files (snapshots, archives, manifests and
+// their .part files) under root, with their sizes; the simulated
+// master's etcd keeps writing its own files there.
+func hostFiles(t *testing.T, root string) []string {
+	t.Helper()
+	var out []string
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if n := d.Name(); strings.HasPrefix(n, "snapshot_") || strings.HasPrefix(n, "static_kuberesources_") ||
+			strings.HasPrefix(n, backup.ManifestFileName) || strings.HasSuffix(n, ".part") {
+			if fi, err := d.Info(); err == nil {
+				out = append(out, fmt.Sprintf("%s %d", p, fi.Size()))
+			}
+		}
+		return nil
+	})
+	return out
 }
 
 // TestCronJobUsesTheProgramsFlags keeps examples/cronjob in step with this
@@ -79,7 +146,7 @@ func TestCronJobUsesTheProgramsFlags(t *testing.T) {
 		}
 		kinds = append(kinds, obj["kind"].(string))
 	}
-	if want := "Namespace ServiceAccount ClusterRole ClusterRoleBinding Role RoleBinding CronJob"; strings.Join(kinds, " ") != want {
+	if want := "Namespace ServiceAccount ClusterRole ClusterRoleBinding Role RoleBinding ConfigMap CronJob"; strings.Join(kinds, " ") != want {
 		t.Errorf("kinds %v, want %s", kinds, want)
 	}
 	var out, errb bytes.Buffer

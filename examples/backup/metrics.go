@@ -47,7 +47,9 @@ func newMetrics(textfile, pushgateway, destination string) (*metrics, error) {
 // report records the attempt (b is nil when it failed) and writes it out.
 // A failure here does not change the backup's exit code: the backup is
 // there; the LifeboatBackupTooOld alert notices missing metrics.
-func (m *metrics) report(ctx context.Context, b *backup.Backup, failed error, stderr io.Writer) {
+// stored is the bytes stored at the destination; 0 means the files' sizes
+// (a local backup).
+func (m *metrics) report(ctx context.Context, b *backup.Backup, stored int64, failed error, stderr io.Writer) {
 	// Report even when the run was interrupted (SIGTERM), within bounds.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
@@ -60,7 +62,10 @@ func (m *metrics) report(ctx context.Context, b *backup.Backup, failed error, st
 		a := freshness.Attempt{Destination: m.destination, Started: m.started, Finished: time.Now(), Err: failed}
 		if b != nil && failed == nil {
 			a.SnapshotBytes, a.ResourcesBytes = b.Snapshot.Size, b.Resources.Size
-			a.StoredBytes = a.SnapshotBytes + a.ResourcesBytes // stored as taken, locally
+			a.StoredBytes = stored
+			if stored == 0 {
+				a.StoredBytes = a.SnapshotBytes + a.ResourcesBytes // stored as taken, locally
+			}
 		}
 		err = rec.Record(a)
 	}

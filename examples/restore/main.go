@@ -48,6 +48,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/lifeboat-dev/lifeboat/examples/internal/cli"
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/plan"
 	"github.com/lifeboat-dev/lifeboat/release"
@@ -167,7 +168,8 @@ func run(args []string, stdout, stderr io.Writer, dial dialFunc) int {
 		AbandonUnfinished: *abandon,
 		Interval:          *interval,
 		Logger:            log,
-		Report:            func(e plan.Event) { fmt.Fprintln(stdout, e.String()) },
+		// Steps that move data (plan.ReportBytes) get a progress bar.
+		Report: cli.NewProgress(stdout, cli.ProgressOptions{}).PlanReport(func(e plan.Event) { fmt.Fprintln(stdout, e.String()) }),
 	}
 	if *dryRun {
 		p, err := restore.Plan(opts)

@@ -1,0 +1,124 @@
+package offsite
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	configclient "github.com/openshift/client-go/config/clientset/versioned"
+
+	"github.com/lifeboat-dev/lifeboat/host"
+)
+
+// DefaultStreamConcurrency is the number of parts of one object Stream
+// uploads at once when StreamOptions.Concurrency is 0.
+const DefaultStreamConcurrency = 2
+
+// StreamOptions configure Stream. Host, Destination (with its
+// Recipients) and, unless Force, Config are required; every other zero
+// value is documented on its field.
+type StreamOptions struct {
+	// Host is the master whose static pod resources are archived (the
+	// runbook's "oc debug node/<master>; chroot /host"). Required.
+	Host host.Host
+	// Config reads the ClusterOperators, ClusterVersion, Proxy and
+	// APIServer objects for the pre-checks backup.Take makes. Required
+	// unless Force; with Force, nil leaves the cluster information out.
+	Config configclient.Interface
+	// Force skips the ClusterOperator check, as cluster-backup.sh --force
+	// does, and marks the backup __POSSIBLY_DIRTY__.
+	Force bool
+	// Endpoint is the etcd client URL to snapshot; empty means the first
+	// healthy voting follower (see backup.Snapshot).
+	Endpoint string
+	// ConfigDir is the host's Kubernetes configuration directory; empty
+	// means /etc/kubernetes.
+	ConfigDir string
+	// MinClusterAge is the minimum time since installation; 0 means 24 h
+	// (backup.DefaultMinClusterAge). Negative disables the check.
+	MinClusterAge time.Duration
+
+	// Destination receives the snapshot, the manifest and (unless
+	// Resources says otherwise) the static resources archive; see
+	// UploadOptions.Destination.
+	Destination Destination
+	// Resources sends the static resources archive to other recipients
+	// and, if wanted, another bucket; see UploadOptions.Resources.
+	Resources *Destination
+	// ZstdLevel is as UploadOptions.ZstdLevel: 0 means DefaultZstdLevel,
+	// NoCompression stores age-encrypted plaintext.
+	ZstdLevel int
+	// ReadBack re-reads every stored object and checks its sha256 before
+	// the manifest is written; see UploadOptions.ReadBack.
+	ReadBack bool
+	// Retry bounds the attempts per object. Each attempt re-takes its
+	// source: a new snapshot from etcd (the stream cannot be re-read, and
+	// nothing is spooled to disk), a new archive from the host.
+	Retry RetryOptions
+	// PartSize is the size in bytes of the parts of a multipart upload;
+	// 0 means the driver's default (5 MiB for S3). Memory use is about
+	// PartSize × Concurrency plus the zstd encoder's window, whatever the
+	// database size.
+	PartSize int
+	// Concurrency is how many parts of an object upload at once; 0 means
+	// DefaultStreamConcurrency.
+	Concurrency int
+
+	// LocalDir, when set, also writes the backup there in the
+	// cluster-backup.sh layout (snapshot_<stamp>.db,
+	// static_kuberesources_<stamp>.tar.gz, backup.json, mode 0600): the
+	// same bytes go to the disk and to the destination in one pass (a
+	// tee). The local files are committed (renamed from .part) only once
+	// their object is stored; a failed Stream leaves none. Empty means
+	// nothing is written to the master's disk.
+	LocalDir string
+	// FreeSpace measures the bytes available in LocalDir; nil means
+	// statfs. Only used with LocalDir.
+	FreeSpace func(dir string) (uint64, error)
+
+	// Now is the clock for the backup's stamp, the checks and the
+	// manifest; nil means time.Now.
+	Now func() time.Time
+	// Logger receives the procedure's records (never a key nor a URL's
+	// query); nil discards them.
+	Logger *slog.Logger
+	// Progress, when set, is told the plaintext bytes streamed of each
+	// file (Op "stream"; Total is the etcd database size for the
+	// snapshot, 0 for the archive, whose size is known only at its end),
+	// and of read-backs (Op "readback").
+	Progress func(Progress)
+}
+
+// upload is the part of o that UploadOptions describes.
+func (o *StreamOptions) upload() UploadOptions {
+	return UploadOptions{
+		Destination: o.Destination,
+		Resources:   o.Resources,
+		ZstdLevel:   o.ZstdLevel,
+		ReadBack:    o.ReadBack,
+		Retry:       o.Retry,
+		PartSize:    o.PartSize,
+		Now:         o.Now,
+		Logger:      o.Logger,
+		Progress:    o.Progress,
+	}
+}
+
+// Validate checks the options without any I/O; errors wrap
+// ErrInvalidOptions.
+func (o *StreamOptions) Validate() error {
+	if o == nil {
+		return fmt.Errorf("%w: nil StreamOptions", ErrInvalidOptions)
+	}
+	if o.Host == nil {
+		return fmt.Errorf("%w: Host is required (the master whose static pod resources are archived)", ErrInvalidOptions)
+	}
+	if o.Config == nil && !o.Force {
+		return fmt.Errorf("%w: Config is required unless Force is set", ErrInvalidOptions)
+	}
+	if o.Concurrency < 0 {
+		return fmt.Errorf("%w: negative concurrency", ErrInvalidOptions)
+	}
+	u := o.upload()
+	return u.Validate()
+}

@@ -1,0 +1,334 @@
+package offsite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"gocloud.dev/blob"
+
+	"github.com/lifeboat-dev/lifeboat/backup"
+	"github.com/lifeboat-dev/lifeboat/internal/atomicfile"
+)
+
+// StreamResult describes a backup Stream stored.
+type StreamResult struct {
+	// Manifest is the off-site manifest, as written.
+	Manifest *Manifest
+	// Backup describes the backup as backup.Take would: stamp, files
+	// (their Path set only with LocalDir), revision, versions, proxy and
+	// warnings; Backup.Manifest is its backup.json content (stored in
+	// Manifest.Local, and written to LocalDir with LocalDir).
+	Backup *backup.Backup
+}
+
+// Stream takes a backup straight to a destination: runbook chapter 1
+// ("Backing up etcd data") with the chapter's advice to store it outside
+// the cluster, and nothing staged on the master's disk unless
+// StreamOptions.LocalDir asks for a local copy too.
+//
+//  1. the pre-checks of backup.Take (ClusterOperators not Progressing
+//     unless Force, the cluster past its first certificate rotation, the
+//     cluster version, proxy and encryption settings read; with
+//     LocalDir, twice the database size free there);
+//  2. static_kuberesources_<stamp>.tar.gz is archived from the host
+//     (backup.ArchiveStaticResourcesTo) straight into zstd, age and the
+//     storage writer of <prefix>/<id>/<name>.zst.age;
+//  3. snapshot_<stamp>.db streams from a healthy voting etcd member
+//     (backup.SnapshotTo) into zstd, age and a multipart upload; its
+//     etcd sha256 trailer is verified on the uncompressed stream in the
+//     same pass, and the object is committed only when it matched;
+//  4. each stored object's size is read back from the storage (with
+//     ReadBack its whole content and sha256);
+//  5. only then the Manifest is written, last, at the resources
+//     destination first: a reader that finds no manifest finds no
+//     backup. It is the same contract, and the same objects, as Upload's,
+//     so List, Fetch and restore read a streamed backup like an uploaded
+//     one.
+//
+// With LocalDir the same bytes also go, in the same pass, to the
+// cluster-backup.sh layout there (a tee), committed once their object is
+// stored.
+//
+// Retries: an etcd snapshot stream cannot be re-read, and spooling it to
+// disk is what Stream avoids. So a transient storage failure (a 5xx, a
+// throttling answer, a reset connection; see RetryOptions) aborts the
+// object (nothing becomes visible) and, after a backoff, re-takes its
+// source from the start: a new snapshot of etcd (a later revision,
+// another blocking transfer on the member) or a new archive. The
+// manifest records what the successful attempt stored. Who needs the
+// transfer from etcd to happen exactly once should use backup.Take and
+// then Upload, which retries from the local files.
+//
+// When Stream fails, the objects it wrote are deleted (best effort), no
+// manifest exists and, with LocalDir, no local file is left behind.
+//
+// Errors: ErrInvalidOptions (before any I/O), the *backup.PrecheckError
+// of a failed pre-check, a *backup.SnapshotError for the etcd side
+// (backup.ErrHashMismatch, backup.ErrTruncated, backup.ErrNoHealthyMember,
+// ...), backup's errors for the archive, ErrExists when the destination
+// already holds a backup with this stamp, and *ObjectError wrapping the
+// storage's error (gcerrors codes) or an integrity sentinel.
+func Stream(ctx context.Context, etcd backup.SnapshotClient, opts StreamOptions) (*StreamResult, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if etcd == nil {
+		return nil, fmt.Errorf("%w: nil etcd client", ErrInvalidOptions)
+	}
+	uo := opts.upload()
+	snapRcp, resRcp, _ := uo.recipients()
+	log := logger(opts.Logger)
+	t := now(opts.Now)
+	stamp := backup.Timestamp(t)
+	b := &backup.Backup{Dir: opts.LocalDir, Timestamp: stamp, PossiblyDirty: opts.Force}
+	id := idOf(b)
+	warn := func(msg string, args ...any) {
+		b.Warnings = append(b.Warnings, fmt.Sprintf(msg, args...))
+		log.Warn(fmt.Sprintf(msg, args...))
+	}
+
+	info, err := streamPrechecks(ctx, &opts, t, b, warn)
+	if err != nil {
+		return nil, err
+	}
+
+	primary, closePrimary, err := opts.Destination.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer closePrimary()
+	resBucket, resDest := primary, DestPrimary
+	if opts.Resources.set() {
+		rb, closeRes, err := opts.Resources.open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer closeRes()
+		resBucket, resDest = rb, DestResources
+	}
+	if _, err := readManifest(ctx, primary, id); err == nil {
+		return nil, &ObjectError{Op: "upload", Key: manifestKey(id), Err: fmt.Errorf("%w: the destination already holds a backup stamped %s", ErrExists, id)}
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	if opts.LocalDir != "" {
+		if err := os.MkdirAll(opts.LocalDir, 0o700); err != nil {
+			return nil, err
+		}
+	}
+
+	level := opts.ZstdLevel
+	if level == 0 {
+		level = DefaultZstdLevel
+	}
+	s := &streamer{
+		u:       &uploader{opts: &uo, log: log, id: id, level: level},
+		opts:    &opts,
+		cleanup: &objectCleanup{ctx: ctx, log: log},
+	}
+	defer s.rollback()
+
+	// Static pod resources, then the snapshot, as cluster-backup.sh.
+	var rr *backup.ResourcesResult
+	resName := backup.ResourcesFileName(stamp, opts.Force)
+	resObj, err := s.object(ctx, resBucket, resName, resRcp, func(w io.Writer, _ func(int64)) (int64, string, error) {
+		r, err := backup.ArchiveStaticResourcesTo(ctx, opts.Host, w, backup.ResourcesOptions{ConfigDir: opts.ConfigDir, Logger: log})
+		if err != nil {
+			return 0, "", fmt.Errorf("archiving static pod resources: %w", err)
+		}
+		rr = r
+		return r.Size, r.SHA256, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range rr.Fallbacks {
+		warn("%s: manifest missing, archived the highest revision on disk instead of the live one", c)
+	}
+	resObj.Role, resObj.Destination = RoleResources, resDest
+
+	var sr *backup.SnapshotResult
+	snapName := backup.SnapshotFileName(stamp, opts.Force)
+	snapObj, err := s.object(ctx, primary, snapName, snapRcp, func(w io.Writer, total func(int64)) (int64, string, error) {
+		r, err := backup.SnapshotTo(ctx, etcd, w, backup.SnapshotOptions{
+			Endpoint: opts.Endpoint,
+			Logger:   log,
+			OnStart: func(from backup.Member, dbSize int64) error {
+				total(dbSize)
+				log.Info("streaming snapshot", "member", from.String(), "dbSize", dbSize, "destination", opts.Destination.String())
+				if opts.LocalDir != "" {
+					return backup.CheckFreeSpace(opts.LocalDir, dbSize, opts.FreeSpace)
+				}
+				return nil
+			},
+		})
+		if err != nil {
+			return 0, "", err
+		}
+		sr = r
+		return r.Size, r.SHA256, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	snapObj.Role, snapObj.Destination = RoleSnapshot, DestPrimary
+
+	local := streamLocalManifest(b, stamp, t, opts.Force, info, sr, rr, snapObj, resObj)
+	if local.EncryptionEnabled {
+		warn("etcd encryption (%s) is on: %s holds the keys; store it apart from the snapshot", local.Encryption, resName)
+	}
+	b.Manifest = local
+	if opts.LocalDir != "" {
+		if err := backup.WriteManifest(opts.LocalDir, local); err != nil {
+			// The two files are the backup; backup.json is an addition.
+			warn("writing %s: %v", backup.ManifestFileName, err)
+			b.Manifest = nil
+		} else {
+			s.local = append(s.local, filepath.Join(opts.LocalDir, backup.ManifestFileName))
+		}
+	}
+
+	m := &Manifest{
+		Format:            ManifestFormat,
+		Kind:              ManifestKind,
+		ID:                id,
+		TakenAt:           t.UTC(),
+		ClusterVersion:    b.ClusterVersion,
+		EtcdVersion:       sr.EtcdVersion,
+		EtcdServerVersion: sr.ServerVersion,
+		Revision:          sr.Revision,
+		PossiblyDirty:     opts.Force,
+		EncryptionEnabled: local.EncryptionEnabled,
+		LifeboatVersion:   backup.Version(),
+		Objects:           []Object{resObj, snapObj},
+		Local:             local,
+		ReadBack:          opts.ReadBack,
+		Verified:          true,
+		UploadedAt:        now(opts.Now).UTC(),
+	}
+	if err := publish(ctx, opts.Retry, log, primary, resBucket, m); err != nil {
+		return nil, err
+	}
+	s.done = true
+	size, stored := m.Size()
+	log.Info("backup streamed", "id", id, "destination", opts.Destination.String(), "bytes", size, "stored", stored)
+	return &StreamResult{Manifest: m, Backup: b}, nil
+}
+
+// streamer stores the objects of one Stream and undoes them on failure.
+type streamer struct {
+	u       *uploader
+	opts    *StreamOptions
+	cleanup *objectCleanup
+	local   []string // committed local files
+	done    bool
+}
+
+// rollback deletes the objects and local files of a failed Stream.
+func (s *streamer) rollback() {
+	if s.done {
+		return
+	}
+	s.cleanup.run()
+	for _, p := range s.local {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.u.log.Error("removing a local file of a failed backup", "path", p, "err", err)
+		}
+	}
+}
+
+// produceFunc writes one file's plaintext to w and returns its size and
+// sha256 as its producer computed them; it may report the expected total
+// size through total.
+type produceFunc func(w io.Writer, total func(int64)) (size int64, sha256 string, err error)
+
+// object stores name in bucket from produce, retrying transient failures
+// with a new produce (a new snapshot, a new archive).
+func (s *streamer) object(ctx context.Context, bucket *blob.Bucket, name string, rcp *parsedRecipients, produce produceFunc) (Object, error) {
+	key := objectKey(s.u.id, name, s.u.codec())
+	s.cleanup.add(bucket, key)
+	return retry(ctx, s.opts.Retry, func(err error, wait time.Duration) {
+		s.u.log.Warn("streaming failed, taking it again", "key", key, "in", wait, "err", err)
+	}, func(attempt int) (Object, error) {
+		return s.attempt(ctx, bucket, key, name, rcp, produce, attempt)
+	})
+}
+
+// attempt is one pass: producer → [local .part] + object writer.
+func (s *streamer) attempt(ctx context.Context, bucket *blob.Bucket, key, name string, rcp *parsedRecipients, produce produceFunc, attempt int) (Object, error) {
+	concurrency := s.opts.Concurrency
+	if concurrency == 0 {
+		concurrency = DefaultStreamConcurrency
+	}
+	ow, err := s.u.newObjectWriter(ctx, bucket, key, name, rcp, writerConfig{
+		partSize: s.opts.PartSize, concurrency: concurrency,
+		metadata:       map[string]string{metaID: s.u.id, metaName: name},
+		producerHashes: true,
+	})
+	if err != nil {
+		return Object{}, err
+	}
+	defer ow.abort()
+	var w io.Writer = ow
+	var lf *atomicfile.File
+	if s.opts.LocalDir != "" {
+		lf, err = atomicfile.Create(filepath.Join(s.opts.LocalDir, name), 0o600)
+		if err != nil {
+			return Object{}, err
+		}
+		defer lf.Abort()
+		w = io.MultiWriter(lf, ow)
+	}
+	pw := &progressWriter{w: w, report: func(done, total int64) {
+		if s.opts.Progress != nil {
+			s.opts.Progress(Progress{Op: "stream", ID: s.u.id, Name: name, Done: done, Total: total, Attempt: attempt})
+		}
+	}}
+	size, sum, err := produce(pw, func(total int64) { pw.total = total })
+	if err != nil {
+		return Object{}, err
+	}
+	// The producer hashed exactly the bytes it wrote to w, in the same
+	// pass (backup.SnapshotTo checks its trailer on them): that is the
+	// plaintext's sha256, no second hash needed.
+	if ow.n != size {
+		return Object{}, &ObjectError{Op: "verify", Key: key, Err: fmt.Errorf("%w: %d bytes streamed, the source produced %d", ErrCorrupt, ow.n, size)}
+	}
+	ow.obj.SHA256 = sum
+	var readBack func(Object) error
+	if s.opts.ReadBack {
+		readBack = func(o Object) error { return s.u.readBack(ctx, bucket, o, attempt) }
+	}
+	obj, err := ow.commit(ctx, bucket, readBack)
+	if err != nil {
+		return Object{}, err
+	}
+	if lf != nil {
+		if err := lf.Commit(); err != nil {
+			return Object{}, fmt.Errorf("offsite: local copy %s: %w", lf.Path(), err)
+		}
+		s.local = append(s.local, filepath.Join(s.opts.LocalDir, name))
+	}
+	s.u.log.Info("object stored", "key", key, "bytes", obj.Size, "stored", obj.StoredSize, "attempt", attempt)
+	return obj, nil
+}
+
+// progressWriter counts what goes through it and reports it.
+type progressWriter struct {
+	w      io.Writer
+	n      int64
+	total  int64
+	report func(done, total int64)
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	p.n += int64(n)
+	p.report(p.n, p.total)
+	return n, err
+}
