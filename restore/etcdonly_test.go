@@ -138,6 +138,9 @@ func TestEtcdOnlyRestore(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(r0, "var/lib/etcd-backup/revision.json")); string(b) != `{"maxRaftIndex":5000}` {
 		t.Errorf("revision.json not moved to /var/lib/etcd-backup: %q", b)
 	}
+	if b, _ := os.ReadFile(filepath.Join(r0, "var/lib/etcd/revision.json")); string(b) != `{"maxRaftIndex":5000}` {
+		t.Errorf("revision.json not put back into the restored data directory: %q", b)
+	}
 	if b, _ := os.ReadFile(filepath.Join(r0, "var/lib/etcd-backup/member/snap/db")); string(b) != "old data of master-0" {
 		t.Errorf("old data dir not kept: %q", b)
 	}
