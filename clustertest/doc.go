@@ -27,7 +27,13 @@
 //     each master), the Proxy and APIServer, the etcd pods and the
 //     etcd-peer-, etcd-serving-, etcd-serving-metrics-<node> secrets;
 //   - small controllers playing the operators, the machine API, the node
-//     lifecycle controller and the CSR signer, and fault injectors
+//     lifecycle controller and the CSR signer (per release: from 4.14 the
+//     etcd quorum guard, which holds new etcd revisions while fewer voters
+//     are healthy than there are masters unless
+//     unsupportedConfigOverrides.useUnsupportedUnsafeNonHANonProductionUnstableEtcd
+//     is set, shown as RevisionControllerDegraded; from 4.18 the etcd-rev
+//     container keeping /var/lib/etcd/revision.json on every master, and a
+//     new etcd revision when a master has no member), and fault injectors
 //     (StopMachine, CrashloopEtcd, KillEtcd, LoseHost,
 //     ExpireNodeCertificates).
 //

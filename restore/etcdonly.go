@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 	"time"
 
@@ -67,9 +68,7 @@ func (r *runner) etcdOnlySteps(add func(id, desc string, run func(ctx context.Co
 	add("extract-resources/"+rec.Name(), "extract the backup's static-pod-resources into "+o.ConfigDir+" on "+rec.Name(), r.extractResources)
 	add("restore-snapshot/"+rec.Name(), "restore the snapshot into "+o.EtcdDataDir+" on "+rec.Name()+" as a single-member cluster, revision bumped from revision.json and marked compacted", r.restoreSnapshot)
 	add("start-etcd/"+rec.Name(), "start etcd on "+rec.Name()+" (the restore pod, or the host's etcd-pod.yaml after an in-process restore); kube-apiserver, kube-controller-manager and kube-scheduler are untouched",
-		func(ctx context.Context, progress func(string)) error {
-			return r.startComponents(ctx, "start-etcd/"+rec.Name(), []string{"etcd"}, progress)
-		})
+		func(ctx context.Context, progress func(string)) error { return r.startEtcd(ctx, progress) })
 	add("wait-single-member", "wait for etcd on "+rec.Name()+", the API server serving the restored revision, and the etcd pod of "+rec.Name()+" Running", r.waitSingleMember)
 	for _, n := range o.LostMasters {
 		n := n
@@ -83,6 +82,32 @@ func (r *runner) etcdOnlySteps(add func(id, desc string, run func(ctx context.Co
 	if !o.SkipCSRApproval {
 		add("approve-csrs", "approve pending node-bootstrapper CSRs that match a node or machine", r.approveCSRs)
 	}
+}
+
+// startEtcd starts etcd on the recovery host. After an in-process restore
+// a copy of the revision.json moved aside by move-etcd-data is put back
+// into the new data directory first, as the cluster's restore pod does
+// (the original stays in EtcdBackupDir); the restore pod starts etcd by
+// itself.
+func (r *runner) startEtcd(ctx context.Context, progress func(string)) error {
+	h := r.opts.Recovery
+	d, err := r.state.Get(ctx)
+	if err != nil {
+		return err
+	}
+	if d.Restore != nil && d.Restore.Method == InProcess {
+		moved := movedTo(d, h.Name(), path.Join(r.opts.EtcdDataDir, "revision.json"))
+		dst := path.Join(r.opts.EtcdDataDir, "revision.json")
+		if ok, err := exists(ctx, h, dst); err != nil {
+			return err
+		} else if moved != "" && !ok {
+			if err := copyOnHost(ctx, h, moved, dst, 0o644); err != nil {
+				return fmt.Errorf("putting revision.json back on %s: %w", h.Name(), err)
+			}
+			progress("put a copy of " + moved + " back to " + dst + " (the original stays)")
+		}
+	}
+	return r.startComponents(ctx, "start-etcd/"+h.Name(), []string{"etcd"}, progress)
 }
 
 // waitStable is the documentation's "oc adm wait-for-stable-cluster".

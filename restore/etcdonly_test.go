@@ -138,6 +138,9 @@ func TestEtcdOnlyRestore(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(r0, "var/lib/etcd-backup/revision.json")); string(b) != `{"maxRaftIndex":5000}` {
 		t.Errorf("revision.json not moved to /var/lib/etcd-backup: %q", b)
 	}
+	if b, _ := os.ReadFile(filepath.Join(r0, "var/lib/etcd/revision.json")); string(b) != `{"maxRaftIndex":5000}` {
+		t.Errorf("revision.json not put back into the restored data directory: %q", b)
+	}
 	if b, _ := os.ReadFile(filepath.Join(r0, "var/lib/etcd-backup/member/snap/db")); string(b) != "old data of master-0" {
 		t.Errorf("old data dir not kept: %q", b)
 	}
@@ -263,7 +266,7 @@ func TestEtcdOnlyGuardRestoredOnCancel(t *testing.T) {
 // release is the classic one; on an etcd-only cluster its verify-backup
 // refuses with the typed error, telling how to get the etcd-only plan.
 func TestEtcdOnlyClassicPlanRefuses(t *testing.T) {
-	f, o, _ := etcdOnlyFixture(t, true)
+	_, o, _ := etcdOnlyFixture(t, true)
 	p, err := Plan(o)
 	if err != nil {
 		t.Fatal(err)
@@ -285,7 +288,6 @@ func TestEtcdOnlyClassicPlanRefuses(t *testing.T) {
 	if ids := strings.Join(stepIDs(p), " "); !strings.Contains(ids, "quorum-guard-off") || strings.Contains(ids, "kube-apiserver") {
 		t.Errorf("stated 4.20.3, Plan built %s", ids)
 	}
-	_ = f
 	// Without a config client the etcd-only plan cannot wait for the
 	// ClusterOperators: refused before anything runs.
 	o.Config = nil

@@ -64,14 +64,17 @@ type Options struct {
 	// read and reported). Release.Logger nil: Logger. verify-backup
 	// decides first, before any other check, in a dry run too, and
 	// reports the generation, the version and the evidence that decided;
-	// the run's state records it (StateData.Release). This plan is the
-	// classic procedure (4.5-4.17): any other generation, or none decided,
-	// is refused with a *PreflightError (Check "release").
+	// the run's state records it (StateData.Release). Run builds the plan
+	// of the decided generation: the classic procedure for 4.5-4.17 (and
+	// when nothing decides), the etcd-only restore for 4.18+ (which needs
+	// Config, to wait for the ClusterOperators). Plan builds the etcd-only
+	// one only when Release states it; a classic plan on an etcd-only
+	// cluster is refused with a *PreflightError (Check "release").
 	Release release.Options
-	// AllowClassicOnEtcdOnly runs this plan, the 4.5 runbook's classic
-	// restore, on a cluster decided to be of another generation (etcd-only,
-	// 4.18+), which is otherwise refused with ErrProcedureNotForRelease.
-	// The acceptance is reported and recorded in the state.
+	// AllowClassicOnEtcdOnly runs the 4.5 runbook's classic restore on a
+	// cluster decided to be of the etcd-only generation (4.18+) instead of
+	// its own etcd-only restore. The acceptance is reported and recorded
+	// in the state.
 	AllowClassicOnEtcdOnly bool
 
 	// ClusterVersion is the OpenShift version the cluster runs ("4.5.2").

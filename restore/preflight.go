@@ -21,7 +21,7 @@ import (
 
 // PreflightError is a check of verify-backup that refused the restore
 // before any host was touched. Check names it: "release" (the cluster's
-// procedure generation is not the classic one this plan implements, Err a
+// procedure generation is not the one this plan implements, Err a
 // *ReleaseMismatchError matching ErrProcedureNotForRelease; or
 // release.ErrConflict, release.ErrUnsupportedRelease), "hosts" (a master does not
 // answer), "archive-links" (the archive holds links the recovery host
