@@ -161,6 +161,7 @@ func Run(ctx context.Context, opts Options) (*StateData, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer r.removeFetched()
 	if err := r.admit(ctx, r.opts.DryRun); err != nil {
 		return nil, err
 	}

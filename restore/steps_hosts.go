@@ -23,6 +23,9 @@ import (
 // that every check a later step applies is applied before any host is
 // touched. It writes nothing.
 func (r *runner) checkBackup(ctx context.Context, progress func(string)) (*BackupRecord, map[string]int, error) {
+	if err := r.fetchSource(ctx, progress); err != nil {
+		return nil, nil, err
+	}
 	h, dir := r.local, r.opts.BackupDir
 	if r.opts.BackupOnHost != "" {
 		h, dir = r.opts.Recovery, r.opts.BackupOnHost
@@ -103,6 +106,9 @@ func (r *runner) backup(ctx context.Context) (*BackupRecord, StateData, error) {
 }
 
 func (r *runner) copyBackup(ctx context.Context, progress func(string)) error {
+	if err := r.fetchSource(ctx, progress); err != nil {
+		return err
+	}
 	dst, needed := r.backupDirOnRecovery()
 	if !needed {
 		return plan.Skip("the backup is already on " + r.opts.Recovery.Name() + " at " + dst)

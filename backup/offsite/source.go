@@ -1,0 +1,59 @@
+package offsite
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/lifeboat-dev/lifeboat/backup"
+)
+
+// RestoreSource is a backup at a destination as the restore reads it:
+// set a *RestoreSource as restore.Options.Source (it implements
+// restore.Source without either package importing the other), and the
+// restore's verify-backup step fetches the backup with Fetch, verified,
+// before it touches any host; a wrong identity, an altered, truncated or
+// swapped object and a damaged manifest refuse the restore there.
+type RestoreSource struct {
+	// ID is the backup to restore (Listed.ID, a backup stamp); "" means
+	// the newest backup List reports as verified.
+	ID string
+	// Options are Fetch's: Source (the destination) and Identities are
+	// required; Resources when the archive went to another destination.
+	Options FetchOptions
+}
+
+// Validate checks the source without any I/O (FetchOptions.Validate and
+// the ID); errors wrap ErrInvalidOptions.
+func (s *RestoreSource) Validate() error {
+	if s == nil {
+		return fmt.Errorf("%w: nil RestoreSource", ErrInvalidOptions)
+	}
+	if err := s.Options.Validate(); err != nil {
+		return err
+	}
+	if s.ID != "" && !idRE.MatchString(s.ID) {
+		return fmt.Errorf("%w: backup ID %q is not a backup stamp (YYYY-MM-DD_HHMMSS)", ErrInvalidOptions, s.ID)
+	}
+	return nil
+}
+
+// Fetch is Fetch(ctx, s.ID, dir, s.Options): see there for the checks,
+// done before anything is written to dir, and the errors.
+func (s *RestoreSource) Fetch(ctx context.Context, dir string) (*backup.Backup, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return Fetch(ctx, s.ID, dir, s.Options)
+}
+
+// String names the backup and its destination (never a URL's query).
+func (s *RestoreSource) String() string {
+	if s == nil {
+		return "<no source>"
+	}
+	id := s.ID
+	if id == "" {
+		id = "the newest verified backup"
+	}
+	return id + " at " + s.Options.Source.String()
+}
