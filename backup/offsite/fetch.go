@@ -31,8 +31,9 @@ import (
 //
 //   - the manifest's checksum (ErrBadManifest; none: ErrNotFound);
 //   - each object's lifeboat metadata and first bytes (another backup's
-//     or file's: ErrMismatch), then its stored size (shorter:
-//     ErrTruncated; longer: ErrCorrupt);
+//     or file's: ErrMismatch; first bytes damaged: ErrCorrupt, or
+//     ErrTruncated when the object is also short), then its stored size
+//     (shorter: ErrTruncated; longer: ErrCorrupt);
 //   - the age header against opts.Identities (ErrWrongIdentity).
 //
 // Then each object streams once through age decryption, zstd
@@ -230,7 +231,13 @@ func openStream(ctx context.Context, b *blob.Bucket, m *Manifest, o *Object, ids
 	}
 	switch {
 	case hd.sum() != o.HeadSHA256:
-		return fail("verify", fmt.Errorf("%w: its first %d bytes are not the stored object's", ErrMismatch, len(hd.b)))
+		// Another object, or this one damaged in its first bytes.
+		err := altered(ctx, b, o, attrs.Size, ids)
+		op := "download"
+		if errors.Is(err, ErrMismatch) || errors.Is(err, ErrCorrupt) || errors.Is(err, ErrTruncated) {
+			op = "verify"
+		}
+		return fail(op, err)
 	case attrs.Size < o.StoredSize:
 		return fail("verify", fmt.Errorf("%w: %d of %d bytes", ErrTruncated, attrs.Size, o.StoredSize))
 	case attrs.Size > o.StoredSize:
