@@ -197,6 +197,7 @@ type fetchStream struct {
 	obj    *Object
 	key    string
 	r      *blob.Reader
+	src    *errReader // r, remembering its error: a failed read is not corruption
 	stored hash.Hash
 	n      *counter
 	plain  io.Reader
@@ -247,8 +248,12 @@ func openStream(ctx context.Context, b *blob.Bucket, m *Manifest, o *Object, ids
 	if err != nil {
 		return fail("open", err)
 	}
-	s := &fetchStream{obj: o, key: o.Key, r: r, stored: sha256.New(), n: &counter{}}
-	plain, err := age.Decrypt(io.TeeReader(r, io.MultiWriter(s.stored, s.n)), ids...)
+	s := &fetchStream{obj: o, key: o.Key, r: r, src: &errReader{r: r}, stored: sha256.New(), n: &counter{}}
+	plain, err := age.Decrypt(io.TeeReader(s.src, io.MultiWriter(s.stored, s.n)), ids...)
+	if s.src.err != nil {
+		r.Close()
+		return fail("download", s.src.err)
+	}
 	if err != nil {
 		r.Close()
 		var nim *age.NoIdentityMatchError
@@ -263,6 +268,25 @@ func openStream(ctx context.Context, b *blob.Bucket, m *Manifest, o *Object, ids
 
 // copyTo decrypts, decompresses and verifies the object into path.
 func (s *fetchStream) copyTo(ctx context.Context, path, id string, progress func(Progress)) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return &ObjectError{Op: "write", Key: path, Err: err}
+	}
+	defer f.Close()
+	if err := s.verifyInto(ctx, f, path, id, "download", progress); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return &ObjectError{Op: "write", Key: path, Err: err}
+	}
+	return nil
+}
+
+// verifyInto decrypts, decompresses and verifies the object into w
+// (path names w in write errors), reporting progress as op: the stored
+// size and both sha256s, the plaintext size, the snapshot's etcd sha256
+// trailer.
+func (s *fetchStream) verifyInto(ctx context.Context, w io.Writer, path, id, op string, progress func(Progress)) error {
 	fail := func(err error) error { return &ObjectError{Op: "verify", Key: s.key, Err: err} }
 	src := s.plain
 	if s.obj.Codec == CodecZstdAge {
@@ -273,13 +297,8 @@ func (s *fetchStream) copyTo(ctx context.Context, path, id string, progress func
 		defer zr.Close()
 		src = zr
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return &ObjectError{Op: "write", Key: path, Err: err}
-	}
-	defer f.Close()
 	plainSum := sha256.New()
-	sinks := []io.Writer{f, plainSum}
+	sinks := []io.Writer{w, plainSum}
 	var snap *backup.SnapshotHasher
 	if s.obj.Role == RoleSnapshot {
 		snap = backup.NewSnapshotHasher()
@@ -287,12 +306,15 @@ func (s *fetchStream) copyTo(ctx context.Context, path, id string, progress func
 	}
 	n, err := copyProgress(ctx, io.MultiWriter(sinks...), src, func(int64) {
 		if progress != nil {
-			progress(Progress{Op: "download", ID: id, Name: s.obj.Name, Done: s.n.n, Total: s.obj.StoredSize, Attempt: 1})
+			progress(Progress{Op: op, ID: id, Name: s.obj.Name, Done: s.n.n, Total: s.obj.StoredSize, Attempt: 1})
 		}
 	})
 	if err != nil {
 		if ctx.Err() != nil {
 			return fail(err)
+		}
+		if s.src.err != nil {
+			return &ObjectError{Op: "download", Key: s.key, Err: s.src.err}
 		}
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
@@ -301,9 +323,6 @@ func (s *fetchStream) copyTo(ctx context.Context, path, id string, progress func
 		// The size was checked: a stream that does not decrypt or
 		// decompress was altered.
 		return fail(fmt.Errorf("%w: %w", ErrCorrupt, err))
-	}
-	if err := f.Sync(); err != nil {
-		return &ObjectError{Op: "write", Key: path, Err: err}
 	}
 	storedSHA := hex.EncodeToString(s.stored.Sum(nil))
 	plainSHA := hex.EncodeToString(plainSum.Sum(nil))
