@@ -14,18 +14,30 @@ import (
 	"github.com/lifeboat-dev/lifeboat/restore"
 )
 
-// TestDrillRestoreFromS3 is the runbook's disaster recovered from a
-// backup kept off the cluster: the backup taken on the simulated cluster
-// is uploaded compressed (zstd) and encrypted (age) to a real S3 server,
-// the snapshot to one key and the static resources (the etcd encryption
-// keys) to another under another prefix; the local copy is deleted; the
-// restore fetches the newest verified backup from S3 in verify-backup and
-// runs the whole plan; the end state is the one the runbook checks.
-func TestDrillRestoreFromS3(t *testing.T) {
+// TestDrillRestoreFromDestination is the runbook's disaster recovered
+// from a backup kept off the cluster, on a real S3 server (SeaweedFS) and
+// on Azurite: the backup taken on the simulated cluster is uploaded
+// compressed (zstd) and encrypted (age), the snapshot to one key and the
+// static resources (the etcd encryption keys) to another under another
+// prefix; the local copy is deleted; the restore fetches the newest
+// verified backup in verify-backup and runs the whole plan; the end state
+// is the one the runbook checks.
+func TestDrillRestoreFromDestination(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the drill starts a whole simulated cluster")
 	}
-	s3 := s3test.StartWeed(t)
+	for _, dest := range []struct {
+		name  string
+		start func(t testing.TB) string
+	}{
+		{"s3", func(t testing.TB) string { return s3test.StartWeed(t).URL("") }},
+		{"azblob", s3test.StartAzurite},
+	} {
+		t.Run(dest.name, func(t *testing.T) { drillFromDestination(t, dest.start(t)) })
+	}
+}
+
+func drillFromDestination(t *testing.T, u string) {
 	d := startDrill(t, false)
 	snapKey, err := age.GenerateX25519Identity()
 	if err != nil {
@@ -36,8 +48,8 @@ func TestDrillRestoreFromS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, err := offsite.Upload(t.Context(), d.backupDir, offsite.UploadOptions{
-		Destination: offsite.Destination{URL: s3.URL(""), Prefix: "clusters/drill", Recipients: []string{snapKey.Recipient().String()}},
-		Resources:   &offsite.Destination{URL: s3.URL(""), Prefix: "keys/drill", Recipients: []string{resKey.Recipient().String()}},
+		Destination: offsite.Destination{URL: u, Prefix: "clusters/drill", Recipients: []string{snapKey.Recipient().String()}},
+		Resources:   &offsite.Destination{URL: u, Prefix: "keys/drill", Recipients: []string{resKey.Recipient().String()}},
 		ReadBack:    true,
 	})
 	if err != nil {
@@ -56,8 +68,8 @@ func TestDrillRestoreFromS3(t *testing.T) {
 	opts.BackupDir = ""
 	opts.FetchDir = t.TempDir()
 	opts.Source = &offsite.RestoreSource{Options: offsite.FetchOptions{
-		Source:     offsite.Destination{URL: s3.URL(""), Prefix: "clusters/drill"},
-		Resources:  &offsite.Destination{URL: s3.URL(""), Prefix: "keys/drill"},
+		Source:     offsite.Destination{URL: u, Prefix: "clusters/drill"},
+		Resources:  &offsite.Destination{URL: u, Prefix: "keys/drill"},
 		Identities: []age.Identity{snapKey, resKey},
 	}}
 	var fetched bool
@@ -72,11 +84,11 @@ func TestDrillRestoreFromS3(t *testing.T) {
 	state, err := restore.Run(t.Context(), opts)
 	if err != nil {
 		d.c.LogTails(t, 40)
-		t.Fatalf("restore from S3: %v", err)
+		t.Fatalf("restore from the destination: %v", err)
 	}
 	if !fetched || state.Backup == nil || state.Backup.Snapshot != snap.Name {
 		t.Errorf("the restore did not use the fetched backup: fetched %v, state backup %+v", fetched, state.Backup)
 	}
-	t.Logf("restore from S3 in %s; revision bumped by %d to %d", time.Since(t0).Round(time.Second), state.Restore.RevisionBump, state.Restore.NewRevision)
+	t.Logf("restore from the destination in %s; revision bumped by %d to %d", time.Since(t0).Round(time.Second), state.Restore.RevisionBump, state.Restore.NewRevision)
 	d.check(t)
 }
