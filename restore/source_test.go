@@ -304,3 +304,43 @@ func TestSourceOptions(t *testing.T) {
 		})
 	}
 }
+
+// TestSourceCancelledThenResumed: a restore from a destination cancelled
+// after copy-backup resumes in a new Run, which fetches the backup again
+// to compare it with the recorded run and finishes the plan.
+func TestSourceCancelledThenResumed(t *testing.T) {
+	of := newOffsiteFixture(t)
+	fetchDir := t.TempDir()
+	opts := of.sourceOptions(of.stamp, fetchDir)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	opts.Report = func(e plan.Event) {
+		if strings.HasPrefix(e.Step.ID, "extract-resources/") && e.Status == plan.Done {
+			cancel()
+		}
+	}
+	if _, err := Run(ctx, opts); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled run: %v", err)
+	}
+	if left, _ := os.ReadDir(fetchDir); len(left) != 0 {
+		t.Errorf("the cancelled run left %v in %s", left, fetchDir)
+	}
+	var evs []plan.Event
+	opts.Report = collect(&evs)
+	d, err := Run(t.Context(), opts)
+	if err != nil {
+		t.Fatalf("resumed run: %v", err)
+	}
+	skipped := map[string]bool{}
+	for _, e := range evs {
+		if e.Status == plan.Skipped {
+			skipped[e.Step.ID] = true
+		}
+	}
+	if !skipped["verify-backup"] || !skipped["copy-backup"] || d.Restore == nil {
+		t.Errorf("resume: skipped %v, restore %+v", skipped, d.Restore)
+	}
+	if left, _ := os.ReadDir(fetchDir); len(left) != 0 {
+		t.Errorf("the resumed run left %v in %s", left, fetchDir)
+	}
+}
