@@ -1,6 +1,7 @@
 package offsite_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -157,6 +158,17 @@ func TestScrub(t *testing.T) {
 					}
 				})
 			}
+
+			t.Run("cancelled", func(t *testing.T) {
+				ctx, cancel := context.WithCancel(t.Context())
+				defer cancel()
+				rep, err := offsite.Scrub(ctx, offsite.Destination{URL: u}, offsite.ScrubOptions{
+					Progress: func(offsite.Progress) { cancel() },
+				})
+				if !errors.Is(err, context.Canceled) || rep == nil || len(rep.Backups) >= len(names) {
+					t.Errorf("cancelled scrub: %v, %+v", err, rep)
+				}
+			})
 
 			t.Run("selected IDs", func(t *testing.T) {
 				rep, err := offsite.Scrub(t.Context(), offsite.Destination{URL: u}, offsite.ScrubOptions{IDs: []string{m["intact"].ID, "2001-01-01_000000"}})
