@@ -21,7 +21,8 @@ import (
 // where it lies (BackupOnHost on the recovery host, else BackupDir here)
 // with backup.VerifyOn, then runs the pre-flight checks (preflight), so
 // that every check a later step applies is applied before any host is
-// touched. It writes nothing.
+// touched. It writes nothing on any host (a Source is first fetched into
+// a local directory, fetchSource).
 func (r *runner) checkBackup(ctx context.Context, progress func(string)) (*BackupRecord, map[string]int, error) {
 	if err := r.fetchSource(ctx, progress); err != nil {
 		return nil, nil, err
