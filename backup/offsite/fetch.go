@@ -39,7 +39,9 @@ import (
 // Then each object streams once through age decryption, zstd
 // decompression and the checks of both sha256s (stored and plaintext)
 // and of the snapshot's etcd sha256 trailer, into a staging directory
-// dir/.lifeboat-fetch-<id>.part; an altered object fails age's
+// dir/.lifeboat-fetch-<id>.part (a download that fails on a transient
+// storage error, such as a broken connection, starts the object again,
+// up to opts.Retry's attempts); an altered object fails age's
 // authentication (ErrCorrupt), an intact object of another backup fails
 // the plaintext sha256 (ErrMismatch). backup.Verify then checks the
 // staged backup as a whole (archive rules, the bolt database unless
@@ -150,8 +152,8 @@ func Fetch(ctx context.Context, id, dir string, opts FetchOptions) (*backup.Back
 	if err := os.Mkdir(stage, 0o700); err != nil {
 		return refuse(&ObjectError{Op: "write", Key: stage, Err: err})
 	}
-	for _, s := range streams {
-		if err := s.copyTo(ctx, filepath.Join(stage, s.obj.Name), m.ID, opts.Progress); err != nil {
+	for i := range streams {
+		if err := fetchObject(ctx, &streams[i], filepath.Join(stage, streams[i].obj.Name), m, opts, log); err != nil {
 			return refuse(err)
 		}
 	}
@@ -194,6 +196,7 @@ func Fetch(ctx context.Context, id, dir string, opts FetchOptions) (*backup.Back
 
 // fetchStream is an opened object: its reader and the age decryption of it.
 type fetchStream struct {
+	bucket *blob.Bucket
 	obj    *Object
 	key    string
 	r      *blob.Reader
@@ -248,7 +251,7 @@ func openStream(ctx context.Context, b *blob.Bucket, m *Manifest, o *Object, ids
 	if err != nil {
 		return fail("open", err)
 	}
-	s := &fetchStream{obj: o, key: o.Key, r: r, src: &errReader{r: r}, stored: sha256.New(), n: &counter{}}
+	s := &fetchStream{bucket: b, obj: o, key: o.Key, r: r, src: &errReader{r: r}, stored: sha256.New(), n: &counter{}}
 	plain, err := age.Decrypt(io.TeeReader(s.src, io.MultiWriter(s.stored, s.n)), ids...)
 	if s.src.err != nil {
 		r.Close()

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"filippo.io/age"
 
@@ -20,9 +21,11 @@ import (
 // while cut is set, ends the body of every whole-object GET of a key
 // containing match after limit bytes by dropping the connection.
 type cutProxy struct {
-	URL   string
-	cut   atomic.Bool
-	cuts  atomic.Int64
+	URL  string
+	cut  atomic.Bool
+	cuts atomic.Int64
+	// once clears cut after the next cut.
+	once  atomic.Bool
 	match string
 	limit int64
 }
@@ -41,6 +44,9 @@ func startCutProxy(t *testing.T, target, match string, limit int64) *cutProxy {
 			return
 		}
 		p.cuts.Add(1)
+		if p.once.Load() {
+			p.cut.Store(false)
+		}
 		rec := &cutWriter{ResponseWriter: w, left: p.limit}
 		rp.ServeHTTP(rec, r)
 	})}
@@ -106,9 +112,24 @@ func TestDownloadFailureIsNotCorruption(t *testing.T) {
 	}
 
 	t.Run("fetch", func(t *testing.T) {
-		_, err := offsite.Fetch(t.Context(), b.Timestamp, t.TempDir(), offsite.FetchOptions{Source: via, Identities: []age.Identity{key}})
+		_, err := offsite.Fetch(t.Context(), b.Timestamp, t.TempDir(), offsite.FetchOptions{Source: via, Identities: []age.Identity{key},
+			Retry: offsite.RetryOptions{MaxAttempts: 2, InitialInterval: 10 * time.Millisecond}})
 		notCorrupt(t, err)
 		t.Logf("refused: %v", err)
+	})
+	t.Run("fetch retries a broken download", func(t *testing.T) {
+		proxy.once.Store(true)
+		defer func() { proxy.once.Store(false); proxy.cut.Store(true) }()
+		before := proxy.cuts.Load()
+		got, err := offsite.Fetch(t.Context(), b.Timestamp, t.TempDir(), offsite.FetchOptions{Source: via, Identities: []age.Identity{key},
+			Retry: offsite.RetryOptions{InitialInterval: 10 * time.Millisecond}})
+		if err != nil {
+			t.Fatalf("fetch with a retry: %v", err)
+		}
+		if proxy.cuts.Load() != before+1 {
+			t.Errorf("%d cuts, want 1", proxy.cuts.Load()-before)
+		}
+		sameFile(t, b.Snapshot.Path, got.Snapshot.Path)
 	})
 	for _, tc := range []struct {
 		name string
