@@ -19,7 +19,8 @@ type Source interface {
 	// Run call it with the other options, before any side effect.
 	Validate() error
 	// Fetch downloads the backup into dir, an existing empty local
-	// directory, in the cluster-backup.sh layout (snapshot_<stamp>.db,
+	// directory, telling progress (when not nil) what it does in short
+	// lines (bytes done), in the cluster-backup.sh layout (snapshot_<stamp>.db,
 	// static_kuberesources_<stamp>.tar.gz and backup.json when the backup
 	// has one), and returns backup's description of it. It must verify
 	// everything it downloads (decryption, checksums, the snapshot's
@@ -29,7 +30,7 @@ type Source interface {
 	// offsite: ErrWrongIdentity, ErrCorrupt, ErrTruncated, ErrMismatch,
 	// ErrBadManifest, ErrNotFound in an *offsite.ObjectError) match with
 	// errors.Is and errors.As. It honours ctx.
-	Fetch(ctx context.Context, dir string) (*backup.Backup, error)
+	Fetch(ctx context.Context, dir string, progress func(string)) (*backup.Backup, error)
 	// String names the source in messages; never a secret (a URL's
 	// query, a key).
 	String() string
@@ -70,7 +71,7 @@ func (r *runner) fetchSource(ctx context.Context, progress func(string)) error {
 		return &PreflightError{Check: "source", Err: fmt.Errorf("creating a local directory to fetch the backup from %s into: %w", src, err)}
 	}
 	progress("fetching the backup from " + src + " into " + dir + " (decrypted, decompressed and verified as it streams)")
-	b, err := r.opts.Source.Fetch(ctx, dir)
+	b, err := r.opts.Source.Fetch(ctx, dir, progress)
 	if err != nil {
 		os.RemoveAll(dir)
 		return &PreflightError{Check: "source", Err: fmt.Errorf("fetching the backup from %s: %w", src, err)}

@@ -221,7 +221,8 @@ func TestSourceRestore(t *testing.T) {
 			msgs = append(msgs, e.Message)
 		}
 	}
-	if !strings.Contains(strings.Join(msgs, "\n"), "fetched snapshot_"+of.stamp+".db") {
+	if !strings.Contains(strings.Join(msgs, "\n"), "fetched snapshot_"+of.stamp+".db") ||
+		!strings.Contains(strings.Join(msgs, "\n"), "snapshot_"+of.stamp+".db: 100% (") {
 		t.Errorf("the dry run did not fetch:\n%s", strings.Join(msgs, "\n"))
 	}
 
