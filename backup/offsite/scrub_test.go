@@ -209,3 +209,57 @@ func TestScrubOptions(t *testing.T) {
 		t.Errorf("nil options: %v", err)
 	}
 }
+
+// An archive stored at another destination is skipped unless
+// ScrubOptions.Resources names it; then it is checked like the rest.
+func TestScrubResourcesElsewhere(t *testing.T) {
+	cli := realEtcd(t, 0)
+	b := takeBackup(t, cli, testNow)
+	u := "file://" + t.TempDir()
+	key := newIdentity(t)
+	m, err := offsite.Upload(t.Context(), b.Dir, offsite.UploadOptions{
+		Destination: offsite.Destination{URL: u, Prefix: "snap", Recipients: []string{key.Recipient().String()}},
+		Resources:   &offsite.Destination{URL: u, Prefix: "keys", Recipients: []string{key.Recipient().String()}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := offsite.Destination{URL: u, Prefix: "snap"}
+	keys := &offsite.Destination{URL: u, Prefix: "keys"}
+	rep, err := offsite.Scrub(t.Context(), snap, offsite.ScrubOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK != 1 || len(rep.Backups[0].Objects) != 2 || archive(rep).Status != offsite.ScrubSkipped || rep.Backups[0].Status != offsite.ScrubSkipped {
+		t.Errorf("without Resources: %+v", rep.Backups)
+	}
+
+	bucket, err := blob.OpenBucket(t.Context(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bucket.Close()
+	k := "keys/" + m.Object(offsite.RoleResources).Key
+	if err := bucket.Delete(t.Context(), k); err != nil {
+		t.Fatal(err)
+	}
+	for _, ids := range [][]age.Identity{nil, {key}} {
+		rep, err = offsite.Scrub(t.Context(), snap, offsite.ScrubOptions{Resources: keys, Identities: ids})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Missing != 1 || archive(rep).Status != offsite.ScrubMissing || !errors.Is(rep.Err(), offsite.ErrMissing) {
+			t.Errorf("with Resources (identities %d): %+v", len(ids), rep.Backups)
+		}
+	}
+}
+
+// archive is the archive's verdict in the report's first backup.
+func archive(rep *offsite.ScrubReport) offsite.ScrubbedObject {
+	for _, o := range rep.Backups[0].Objects {
+		if o.Role == offsite.RoleResources {
+			return o
+		}
+	}
+	return offsite.ScrubbedObject{}
+}
