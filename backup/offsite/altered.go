@@ -1,7 +1,10 @@
 package offsite
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -73,4 +76,36 @@ func (e *errReader) Read(p []byte) (int, error) {
 		e.err = err
 	}
 	return n, err
+}
+
+// headerWithin reports whether the age header ends within b, the first
+// bytes of an object: its MAC line ("--- " and 43 base64 characters) is
+// complete there.
+func headerWithin(b []byte) bool {
+	i := bytes.Index(b, []byte("\n--- "))
+	return i >= 0 && bytes.IndexByte(b[i+1:], '\n') >= 0
+}
+
+// checkStoredSum reads the whole object and returns an error wrapping
+// ErrCorrupt when its size or sha256 is not the manifest's (ErrTruncated
+// when shorter), nil when they match, or the storage error.
+func checkStoredSum(ctx context.Context, b *blob.Bucket, o *Object) error {
+	r, err := b.NewReader(ctx, o.Key, nil)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	sum := sha256.New()
+	n, err := copyProgress(ctx, sum, r, func(int64) {})
+	if err != nil {
+		return err
+	}
+	got := hex.EncodeToString(sum.Sum(nil))
+	switch {
+	case n < o.StoredSize:
+		return fmt.Errorf("%w: %d of %d bytes", ErrTruncated, n, o.StoredSize)
+	case n != o.StoredSize || got != o.StoredSHA256:
+		return fmt.Errorf("%w: no identity opens it and its stored sha256 %s is not the manifest's %s: its header was damaged", ErrCorrupt, got, o.StoredSHA256)
+	}
+	return nil
 }

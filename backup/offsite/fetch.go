@@ -261,6 +261,16 @@ func openStream(ctx context.Context, b *blob.Bucket, m *Manifest, o *Object, ids
 		r.Close()
 		var nim *age.NoIdentityMatchError
 		if errors.As(err, &nim) {
+			if !headerWithin(hd.b) {
+				// HeadSHA256 does not cover the whole header (many or
+				// large recipients, e.g. ssh-rsa): a damaged stanza reads
+				// as another recipient. The stored sha256 tells.
+				if err := checkStoredSum(ctx, b, o); errors.Is(err, ErrCorrupt) || errors.Is(err, ErrTruncated) {
+					return fail("verify", err)
+				} else if err != nil {
+					return fail("download", err)
+				}
+			}
 			return fail("verify", fmt.Errorf("%w: encrypted to %d recipient(s) (%v), none of the %d identities given", ErrWrongIdentity, len(o.Recipients), o.Recipients, len(ids)))
 		}
 		return fail("verify", fmt.Errorf("%w: age header: %w", ErrCorrupt, err))
