@@ -115,6 +115,26 @@
 // the restore pod's image, revision.json): verify-backup applies them all
 // first (*PreflightError).
 //
+// # A backup kept off the cluster
+//
+// Options.Source restores a backup from object storage (the runbook:
+// "store them in a secure location, ideally outside the OpenShift
+// Container Platform environment"): a *offsite.RestoreSource names the
+// destination, the backup (or the newest verified one) and the age
+// identities. Source is an interface of this package that
+// backup/offsite implements, so that restoring from a local directory
+// does not link the storage clients. verify-backup fetches the backup
+// first, in a dry run too: it streams through decryption, decompression
+// and every checksum into a new directory on the machine running lifeboat
+// (Options.FetchDir), and only a backup that passed is then verified and
+// copied to the recovery host by copy-backup like any local backup. A
+// wrong identity, an altered, truncated or swapped object or a damaged
+// manifest is refused there, before any host is touched, with a
+// *PreflightError of check "source" wrapping offsite's *ObjectError and
+// sentinel (offsite.ErrWrongIdentity, ErrCorrupt, ErrTruncated,
+// ErrMismatch, ErrBadManifest, ErrNotFound). The fetched copy is removed
+// when Run returns; a resumed run fetches again to compare identities.
+//
 // # Errors
 //
 // The backup format (file names, backup.json, the snapshot and archive

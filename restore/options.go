@@ -18,8 +18,8 @@ import (
 )
 
 // Options configures Plan and Run. Recovery, Kube and Operator are
-// required, and one of BackupDir or BackupOnHost; every other zero value is
-// documented on its field.
+// required, and one of BackupDir, BackupOnHost or Source; every other zero
+// value is documented on its field.
 type Options struct {
 	// BackupDir is a backup directory on the machine running lifeboat; it
 	// is copied to RemoteBackupDir on the recovery host (runbook step 3)
@@ -31,6 +31,20 @@ type Options struct {
 	// RemoteBackupDir is where BackupDir is copied on the recovery host;
 	// DefaultRemoteBackupDir ("/home/core/backup") when empty.
 	RemoteBackupDir string
+	// Source is a backup kept elsewhere (offsite.RestoreSource: a
+	// destination, a backup ID or the newest verified one, the age
+	// identities). verify-backup first fetches it, decrypted and verified,
+	// into a new directory under FetchDir on this machine, which then
+	// serves as BackupDir; a refused fetch fails verify-backup with a
+	// *PreflightError (Check "source") before any host is touched, in a
+	// dry run too. The directory is removed when Run returns (a plan from
+	// Plan run by the caller leaves it). Excludes BackupDir and
+	// BackupOnHost.
+	Source Source
+	// FetchDir is the local directory Source's fetch creates its
+	// directory in; os.TempDir() when empty. It needs room for the
+	// uncompressed backup.
+	FetchDir string
 
 	// Recovery is the control-plane host the backup is restored on.
 	Recovery host.Host
@@ -177,8 +191,11 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Kube == nil || o.Operator == nil {
 		return o, fmt.Errorf("%w: Kube and Operator clients are required", ErrInvalidOptions)
 	}
-	if o.BackupDir == "" && o.BackupOnHost == "" {
-		return o, fmt.Errorf("%w: BackupDir or BackupOnHost is required", ErrInvalidOptions)
+	if o.BackupDir == "" && o.BackupOnHost == "" && o.Source == nil {
+		return o, fmt.Errorf("%w: BackupDir, BackupOnHost or Source is required", ErrInvalidOptions)
+	}
+	if err := validateSource(o); err != nil {
+		return o, err
 	}
 	if err := o.Release.Validate(); err != nil {
 		return o, fmt.Errorf("%w: Release: %w", ErrInvalidOptions, err)

@@ -195,6 +195,7 @@ func Run(ctx context.Context, opts Options) (*StateData, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer r.removeFetched()
 	r.decided = pre
 	if err := r.admit(ctx, r.opts.DryRun); err != nil {
 		return nil, err

@@ -28,7 +28,8 @@ import (
 // cannot create), "free-space", "versions" (z-stream, snapshot storage
 // version against the cluster's etcd), "member" (the restored member's
 // name and peer URL), "restore-pod" (the etcd image to restore with),
-// "revision-file" (revision.json, which sizes the revision bump). Host is
+// "revision-file" (revision.json, which sizes the revision bump), "source"
+// (Options.Source's fetch refused the backup; Err wraps its error). Host is
 // the host concerned ("" for none); Err wraps the sentinel (ErrLinksUnsupported
 // of the archive rules, backup.ErrInsufficientSpace, ErrVersionMismatch,
 // ErrSnapshotTooNew, ErrInvalidOptions, ErrRestorePodImage) or the cause.

@@ -21,8 +21,12 @@ import (
 // where it lies (BackupOnHost on the recovery host, else BackupDir here)
 // with backup.VerifyOn, then runs the pre-flight checks (preflight), so
 // that every check a later step applies is applied before any host is
-// touched. It writes nothing.
+// touched. It writes nothing on any host (a Source is first fetched into
+// a local directory, fetchSource).
 func (r *runner) checkBackup(ctx context.Context, progress func(string)) (*BackupRecord, map[string]int, error) {
+	if err := r.fetchSource(ctx, progress); err != nil {
+		return nil, nil, err
+	}
 	h, dir := r.local, r.opts.BackupDir
 	if r.opts.BackupOnHost != "" {
 		h, dir = r.opts.Recovery, r.opts.BackupOnHost
@@ -103,6 +107,9 @@ func (r *runner) backup(ctx context.Context) (*BackupRecord, StateData, error) {
 }
 
 func (r *runner) copyBackup(ctx context.Context, progress func(string)) error {
+	if err := r.fetchSource(ctx, progress); err != nil {
+		return err
+	}
 	dst, needed := r.backupDirOnRecovery()
 	if !needed {
 		return plan.Skip("the backup is already on " + r.opts.Recovery.Name() + " at " + dst)

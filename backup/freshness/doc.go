@@ -3,7 +3,9 @@
 // destination it
 // reports when the last backup succeeded, when the last attempt finished
 // and whether it succeeded, how long it took, the sizes of the last
-// successful backup, and counts of attempts and failures; the metric
+// successful backup, counts of attempts and failures, and, once
+// RecordScrub is given a scrub (offsite.Scrub), when the stored backups
+// were last re-read and how many were corrupt or missing; the metric
 // names (lifeboat_backup_*, see MetricNames) follow the Prometheus naming
 // conventions (base units: seconds, bytes; counters end in _total).
 //

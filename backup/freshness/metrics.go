@@ -32,6 +32,15 @@ const (
 	// AttemptsTotal and FailuresTotal count attempts and failed attempts.
 	AttemptsTotal = "lifeboat_backup_attempts_total"
 	FailuresTotal = "lifeboat_backup_failures_total"
+	// LastScrubTimestamp is when the last scrub of the destination's
+	// stored backups (offsite.Scrub, recorded with RecordScrub) finished;
+	// LastScrubBackups how many backups it checked and
+	// LastScrubCorruptBackups how many it found corrupt or missing. Alert
+	// on the latter above 0, and on time() minus the former. None of the
+	// three is exported before a scrub is recorded.
+	LastScrubTimestamp      = "lifeboat_backup_last_scrub_timestamp_seconds"
+	LastScrubBackups        = "lifeboat_backup_last_scrub_backups"
+	LastScrubCorruptBackups = "lifeboat_backup_last_scrub_corrupt_backups"
 )
 
 // LabelDestination names the destination a series is about ("local",
@@ -86,4 +95,10 @@ var metrics = []metric{
 		func(s State) (float64, bool) { return float64(s.Attempts), true }},
 	{FailuresTotal, "Failed backup attempts to the destination.", prometheus.CounterValue,
 		func(s State) (float64, bool) { return float64(s.Failures), true }},
+	{LastScrubTimestamp, "Unix time the last scrub of the backups stored at the destination finished.", prometheus.GaugeValue,
+		func(s State) (float64, bool) { return unixSeconds(s.LastScrub), !s.LastScrub.IsZero() }},
+	{LastScrubBackups, "Backups the last scrub of the destination checked.", prometheus.GaugeValue,
+		func(s State) (float64, bool) { return float64(s.ScrubBackups), !s.LastScrub.IsZero() }},
+	{LastScrubCorruptBackups, "Backups the last scrub of the destination found corrupt or missing.", prometheus.GaugeValue,
+		func(s State) (float64, bool) { return float64(s.ScrubCorrupt), !s.LastScrub.IsZero() }},
 }

@@ -140,6 +140,9 @@ func TestPush(t *testing.T) {
 	// Run 1 (its own process): both destinations succeed.
 	run1 := newRecorder(t, Options{})
 	recordTwoDays(t, run1)
+	if err := run1.RecordScrub(Scrub{Destination: "local", Finished: t2, Backups: 3}); err != nil {
+		t.Fatal(err)
+	}
 	if err := Push(t.Context(), run1, opts); err != nil {
 		t.Fatal(err)
 	}

@@ -59,6 +59,11 @@ type State struct {
 	SnapshotBytes, ResourcesBytes, StoredBytes int64
 	// Attempts and Failures count attempts and failed ones.
 	Attempts, Failures uint64
+	// LastScrub is when the last scrub finished (zero: none recorded);
+	// ScrubBackups the backups it checked, ScrubCorrupt those it found
+	// corrupt or missing (see RecordScrub).
+	LastScrub                  time.Time
+	ScrubBackups, ScrubCorrupt int
 }
 
 // Attempt is one backup attempt to one destination.

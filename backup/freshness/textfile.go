@@ -146,5 +146,11 @@ func setState(s *State, name string, v float64) {
 		s.Attempts = uint64(v)
 	case FailuresTotal:
 		s.Failures = uint64(v)
+	case LastScrubTimestamp:
+		s.LastScrub = fromSeconds(v)
+	case LastScrubBackups:
+		s.ScrubBackups = int(v)
+	case LastScrubCorruptBackups:
+		s.ScrubCorrupt = int(v)
 	}
 }

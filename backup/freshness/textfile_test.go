@@ -19,6 +19,11 @@ func TestWriteTextfile(t *testing.T) {
 	path := filepath.Join(dir, "lifeboat_backup.prom")
 	r := newRecorder(t, Options{ConstLabels: map[string]string{"cluster": "prod-1"}})
 	recordTwoDays(t, r)
+	for _, dest := range []string{"local", "s3"} {
+		if err := r.RecordScrub(Scrub{Destination: dest, Finished: t2, Backups: 3, Corrupt: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := WriteTextfile(path, r); err != nil {
 		t.Fatal(err)
 	}

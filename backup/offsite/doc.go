@@ -34,12 +34,22 @@
 // Fetch reverses the pipeline into a local directory in the
 // cluster-backup.sh layout and refuses, before writing anything there, a
 // wrong identity, an altered, truncated or swapped object and a damaged
-// manifest.
+// manifest. Verify is backup.Verify for a stored backup (a fetch into a
+// temporary directory). RestoreSource hands a stored backup to the
+// restore (restore.Options.Source), which fetches it before it touches
+// any host.
+//
+// Scrub re-reads every backup at a destination on a schedule and reports
+// each as ok, corrupt or missing before a restore needs it: without keys
+// it checks every stored byte against the manifest's stored size and
+// sha256, with the identities it also decrypts and checks what Fetch
+// checks; freshness.Recorder.RecordScrub exports the result for alerts.
 //
 // Errors: ErrInvalidOptions (before any I/O), ErrWrongIdentity,
 // ErrCorrupt, ErrTruncated, ErrMismatch, ErrBadManifest, ErrNotFound,
-// ErrExists and ErrSourceChanged, carried by *ObjectError (which names the
-// object key, never a URL with its query) or returned from Validate; a
+// ErrMissing (Scrub), ErrExists and ErrSourceChanged, carried by
+// *ObjectError (which names the object key, never a URL with its query)
+// or returned from Validate; a
 // local backup that fails verification is refused with backup's
 // *backup.VerifyError. Storage errors keep their gocloud.dev/gcerrors
 // code.

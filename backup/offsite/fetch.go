@@ -31,14 +31,17 @@ import (
 //
 //   - the manifest's checksum (ErrBadManifest; none: ErrNotFound);
 //   - each object's lifeboat metadata and first bytes (another backup's
-//     or file's: ErrMismatch), then its stored size (shorter:
-//     ErrTruncated; longer: ErrCorrupt);
+//     or file's: ErrMismatch; first bytes damaged: ErrCorrupt, or
+//     ErrTruncated when the object is also short), then its stored size
+//     (shorter: ErrTruncated; longer: ErrCorrupt);
 //   - the age header against opts.Identities (ErrWrongIdentity).
 //
 // Then each object streams once through age decryption, zstd
 // decompression and the checks of both sha256s (stored and plaintext)
 // and of the snapshot's etcd sha256 trailer, into a staging directory
-// dir/.lifeboat-fetch-<id>.part; an altered object fails age's
+// dir/.lifeboat-fetch-<id>.part (a download that fails on a transient
+// storage error, such as a broken connection, starts the object again,
+// up to opts.Retry's attempts); an altered object fails age's
 // authentication (ErrCorrupt), an intact object of another backup fails
 // the plaintext sha256 (ErrMismatch). backup.Verify then checks the
 // staged backup as a whole (archive rules, the bolt database unless
@@ -149,8 +152,8 @@ func Fetch(ctx context.Context, id, dir string, opts FetchOptions) (*backup.Back
 	if err := os.Mkdir(stage, 0o700); err != nil {
 		return refuse(&ObjectError{Op: "write", Key: stage, Err: err})
 	}
-	for _, s := range streams {
-		if err := s.copyTo(ctx, filepath.Join(stage, s.obj.Name), m.ID, opts.Progress); err != nil {
+	for i := range streams {
+		if err := fetchObject(ctx, &streams[i], filepath.Join(stage, streams[i].obj.Name), m, opts, log); err != nil {
 			return refuse(err)
 		}
 	}
@@ -193,9 +196,11 @@ func Fetch(ctx context.Context, id, dir string, opts FetchOptions) (*backup.Back
 
 // fetchStream is an opened object: its reader and the age decryption of it.
 type fetchStream struct {
+	bucket *blob.Bucket
 	obj    *Object
 	key    string
 	r      *blob.Reader
+	src    *errReader // r, remembering its error: a failed read is not corruption
 	stored hash.Hash
 	n      *counter
 	plain  io.Reader
@@ -230,7 +235,13 @@ func openStream(ctx context.Context, b *blob.Bucket, m *Manifest, o *Object, ids
 	}
 	switch {
 	case hd.sum() != o.HeadSHA256:
-		return fail("verify", fmt.Errorf("%w: its first %d bytes are not the stored object's", ErrMismatch, len(hd.b)))
+		// Another object, or this one damaged in its first bytes.
+		err := altered(ctx, b, o, attrs.Size, ids)
+		op := "download"
+		if errors.Is(err, ErrMismatch) || errors.Is(err, ErrCorrupt) || errors.Is(err, ErrTruncated) {
+			op = "verify"
+		}
+		return fail(op, err)
 	case attrs.Size < o.StoredSize:
 		return fail("verify", fmt.Errorf("%w: %d of %d bytes", ErrTruncated, attrs.Size, o.StoredSize))
 	case attrs.Size > o.StoredSize:
@@ -240,12 +251,26 @@ func openStream(ctx context.Context, b *blob.Bucket, m *Manifest, o *Object, ids
 	if err != nil {
 		return fail("open", err)
 	}
-	s := &fetchStream{obj: o, key: o.Key, r: r, stored: sha256.New(), n: &counter{}}
-	plain, err := age.Decrypt(io.TeeReader(r, io.MultiWriter(s.stored, s.n)), ids...)
+	s := &fetchStream{bucket: b, obj: o, key: o.Key, r: r, src: &errReader{r: r}, stored: sha256.New(), n: &counter{}}
+	plain, err := age.Decrypt(io.TeeReader(s.src, io.MultiWriter(s.stored, s.n)), ids...)
+	if s.src.err != nil {
+		r.Close()
+		return fail("download", s.src.err)
+	}
 	if err != nil {
 		r.Close()
 		var nim *age.NoIdentityMatchError
 		if errors.As(err, &nim) {
+			if !headerWithin(hd.b) {
+				// HeadSHA256 does not cover the whole header (many or
+				// large recipients, e.g. ssh-rsa): a damaged stanza reads
+				// as another recipient. The stored sha256 tells.
+				if err := checkStoredSum(ctx, b, o); errors.Is(err, ErrCorrupt) || errors.Is(err, ErrTruncated) {
+					return fail("verify", err)
+				} else if err != nil {
+					return fail("download", err)
+				}
+			}
 			return fail("verify", fmt.Errorf("%w: encrypted to %d recipient(s) (%v), none of the %d identities given", ErrWrongIdentity, len(o.Recipients), o.Recipients, len(ids)))
 		}
 		return fail("verify", fmt.Errorf("%w: age header: %w", ErrCorrupt, err))
@@ -256,6 +281,25 @@ func openStream(ctx context.Context, b *blob.Bucket, m *Manifest, o *Object, ids
 
 // copyTo decrypts, decompresses and verifies the object into path.
 func (s *fetchStream) copyTo(ctx context.Context, path, id string, progress func(Progress)) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return &ObjectError{Op: "write", Key: path, Err: err}
+	}
+	defer f.Close()
+	if err := s.verifyInto(ctx, f, path, id, "download", progress); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return &ObjectError{Op: "write", Key: path, Err: err}
+	}
+	return nil
+}
+
+// verifyInto decrypts, decompresses and verifies the object into w
+// (path names w in write errors), reporting progress as op: the stored
+// size and both sha256s, the plaintext size, the snapshot's etcd sha256
+// trailer.
+func (s *fetchStream) verifyInto(ctx context.Context, w io.Writer, path, id, op string, progress func(Progress)) error {
 	fail := func(err error) error { return &ObjectError{Op: "verify", Key: s.key, Err: err} }
 	src := s.plain
 	if s.obj.Codec == CodecZstdAge {
@@ -266,13 +310,8 @@ func (s *fetchStream) copyTo(ctx context.Context, path, id string, progress func
 		defer zr.Close()
 		src = zr
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return &ObjectError{Op: "write", Key: path, Err: err}
-	}
-	defer f.Close()
 	plainSum := sha256.New()
-	sinks := []io.Writer{f, plainSum}
+	sinks := []io.Writer{w, plainSum}
 	var snap *backup.SnapshotHasher
 	if s.obj.Role == RoleSnapshot {
 		snap = backup.NewSnapshotHasher()
@@ -280,12 +319,15 @@ func (s *fetchStream) copyTo(ctx context.Context, path, id string, progress func
 	}
 	n, err := copyProgress(ctx, io.MultiWriter(sinks...), src, func(int64) {
 		if progress != nil {
-			progress(Progress{Op: "download", ID: id, Name: s.obj.Name, Done: s.n.n, Total: s.obj.StoredSize, Attempt: 1})
+			progress(Progress{Op: op, ID: id, Name: s.obj.Name, Done: s.n.n, Total: s.obj.StoredSize, Attempt: 1})
 		}
 	})
 	if err != nil {
 		if ctx.Err() != nil {
 			return fail(err)
+		}
+		if s.src.err != nil {
+			return &ObjectError{Op: "download", Key: s.key, Err: s.src.err}
 		}
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
@@ -294,9 +336,6 @@ func (s *fetchStream) copyTo(ctx context.Context, path, id string, progress func
 		// The size was checked: a stream that does not decrypt or
 		// decompress was altered.
 		return fail(fmt.Errorf("%w: %w", ErrCorrupt, err))
-	}
-	if err := f.Sync(); err != nil {
-		return &ObjectError{Op: "write", Key: path, Err: err}
 	}
 	storedSHA := hex.EncodeToString(s.stored.Sum(nil))
 	plainSHA := hex.EncodeToString(plainSum.Sum(nil))

@@ -161,9 +161,15 @@ type FetchOptions struct {
 	// SkipDBCheck skips the bolt check of the fetched snapshot (the
 	// sha256 checks and the etcd trailer are always done).
 	SkipDBCheck bool
+	// Retry bounds the attempts per object when a download fails on a
+	// transient storage error (a broken connection, a 5xx): the object
+	// starts again from its first byte. An object that fails its checks
+	// is never retried.
+	Retry RetryOptions
 	// Logger receives the procedure's records; nil discards them.
 	Logger *slog.Logger
-	// Progress, when set, is told the stored bytes read of each object.
+	// Progress, when set, is told the stored bytes read of each object
+	// (Attempt is always 1; a retried object starts again from 0).
 	Progress func(Progress)
 }
 
@@ -183,6 +189,9 @@ func (o *FetchOptions) Validate() error {
 	}
 	if len(o.Identities) == 0 {
 		return fmt.Errorf("%w: no identities to decrypt with", ErrInvalidOptions)
+	}
+	if err := o.Retry.validate(); err != nil {
+		return err
 	}
 	for i, id := range o.Identities {
 		if id == nil {

@@ -1,0 +1,32 @@
+package restore_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"filippo.io/age"
+
+	"github.com/lifeboat-dev/lifeboat/backup/offsite"
+	"github.com/lifeboat-dev/lifeboat/restore"
+)
+
+// Restore from a destination: the plan's verify-backup step fetches the
+// newest verified backup, decrypted and verified, before it touches any
+// host. The other options are those of a restore from a local directory.
+func ExampleRun_fromDestination() {
+	identities, err := age.ParseIdentities(os.Stdin) // e.g. the key file, kept off the cluster
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	opts := restore.Options{
+		Source: &offsite.RestoreSource{Options: offsite.FetchOptions{
+			Source:     offsite.Destination{URL: "s3://backups?region=eu-west-1", Prefix: "clusters/prod"},
+			Identities: identities,
+		}},
+		// Recovery, Others, Kube, Operator, ... as for any restore.
+	}
+	_, err = restore.Run(context.Background(), opts)
+	fmt.Println(err)
+}
