@@ -12,7 +12,7 @@
 //	  2.3 determining its state                    member.FindUnhealthyMember (State)
 //	  2.4.1 / 2.4.2 step: remove the member        member.RemoveMember
 //	  2.4.1 / 2.4.2 step: delete its secrets       member.DeleteMemberSecrets
-//	  2.4.1 step 3: re-create the master Machine   member.RecreateMachine
+//	  2.4.1 step 3: re-create the master Machine   member.RecreateMachine (or the ControlPlaneMachineSet)
 //	  2.4.2 step 1: stop the crashlooping pod      member.StopEtcdMember
 //	  2.4.2 step 4: force etcd redeployment        lifecycle.ForceRedeploy
 //	Chapter 3, shutting down gracefully            lifecycle.Shutdown
@@ -31,11 +31,26 @@
 // static pod and /usr/local/bin scripts (an etcd-rev container,
 // disable-etcd.sh or quorum-restore.sh show 4.18+); when the API and the
 // host disagree the host wins and the conflict is reported. 4.5-4.17 is
-// GenerationClassic (the runbook above), 4.18+ GenerationEtcdOnly (etcd-only
-// restore, quorum restore). Every package still runs the classic
-// procedures; the restore plan decides the generation first, names it in its
-// dry run, and refuses an etcd-only cluster before touching a host unless
-// restore.Options.AllowClassicOnEtcdOnly.
+// GenerationClassic (the runbook above), 4.18+ GenerationEtcdOnly.
+//
+// The procedures follow the release they run on:
+//
+//   - restore.Run decides the generation first (a resumed run keeps the
+//     one it recorded) and builds the classic plan or, on 4.18+, the
+//     etcd-only one (only etcd stopped and restored, the quorum guard off
+//     while the cluster settles, back on at the end and on every exit
+//     path); restore.Plan, which does no I/O, builds the etcd-only plan
+//     when restore.Options.Release states a 4.18+ version.
+//   - member.ReplacePlan's "release" step reads the ClusterVersion
+//     (member.Deps.Config): from 4.11 (member.QuorumGuardSince) on it turns the
+//     quorum guard off after removing the member and back on before the
+//     verification, and (2.4.1) deletes the failed node; an Active
+//     ControlPlaneMachineSet re-creates the master on any release.
+//   - lifecycle.Shutdown's current-release checks (kubelet signer expiry,
+//     cordon, drain) are options that work on every release.
+//
+// Each plan names the decision and its evidence in its first step and in
+// its dry run.
 //
 // Supporting packages: host (root access to a master over SSH, a debug pod or
 // locally), etcdconn (etcd clients from ETCDCTL_* variables or TLS files),
