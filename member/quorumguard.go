@@ -28,25 +28,53 @@ const QuorumGuardSince = 11
 // a cancel, when the run's own context may be gone.
 const guardRestoreTimeout = time.Minute
 
+// ProcedureChoice is which procedure of chapter 2 a cluster's release
+// documents, and why.
+type ProcedureChoice struct {
+	// Current: the current documentation's procedure (quorum guard turned
+	// off and back on, failed node deleted); false: the 4.5 runbook's.
+	Current bool
+	// Decision is the release decision on one line (release.Decision's
+	// String, or why the release is unknown).
+	Decision string
+}
+
+// String is the choice for a progress line or a dry run.
+func (c ProcedureChoice) String() string {
+	if c.Current {
+		return c.Decision + ": the current procedure: the etcd quorum guard is turned off after the member is removed and back on before the verification"
+	}
+	return c.Decision + ": the 4.5 runbook's procedure: the etcd quorum guard is not touched"
+}
+
+// ChooseProcedure reads the cluster's release (release.Detect over
+// deps.Config, opts.Release overriding) and says which procedure the
+// replacement plans run: the release step does this, and a dry run can
+// call it to name the choice without running anything. An unknown release
+// (no Config, no override) chooses the 4.5 runbook's and says so; other
+// errors are the detection's.
+func ChooseProcedure(ctx context.Context, deps Deps, opts ReplaceOptions) (ProcedureChoice, error) {
+	d, err := release.Detect(ctx, release.Deps{Config: deps.Config}, opts.Release)
+	var undecided *release.UndecidedError
+	switch {
+	case errors.As(err, &undecided):
+		return ProcedureChoice{Decision: "release unknown (" + err.Error() + ")"}, nil
+	case err != nil:
+		return ProcedureChoice{}, fmt.Errorf("member: detecting the cluster's release: %w", err)
+	}
+	return ProcedureChoice{Current: currentProcedure(d), Decision: d.String()}, nil
+}
+
 // detectRelease is the release step: it decides, once per run (a resumed
 // run keeps the decision it recorded), between the 4.5 runbook and the
 // current procedure, and says why.
 func (r *replacement) detectRelease(ctx context.Context, progress func(string)) error {
-	d, err := release.Detect(ctx, release.Deps{Config: r.deps.Config}, r.o.Release)
-	var undecided *release.UndecidedError
-	switch {
-	case errors.As(err, &undecided):
-		r.current, r.decision = false, "release unknown ("+err.Error()+")"
-	case err != nil:
-		return fmt.Errorf("member: detecting the cluster's release: %w", err)
-	default:
-		r.current, r.decision = currentProcedure(d), d.String()
+	c, err := ChooseProcedure(ctx, r.deps, r.o)
+	if err != nil {
+		return err
 	}
-	if r.current {
-		progress(r.decision + ": the current procedure: the etcd quorum guard is turned off after the member is removed and back on before the verification")
-	} else {
-		progress(r.decision + ": the 4.5 runbook's procedure: the etcd quorum guard is not touched")
-	}
+	r.current, r.decision = c.Current, c.Decision
+	progress(c.String())
 	return nil
 }
 

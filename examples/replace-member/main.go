@@ -146,6 +146,9 @@ func run() int {
 		return fail(1, err)
 	}
 	fmt.Print(p.Describe())
+	if choice, err := member.ChooseProcedure(ctx, deps, opts); err == nil {
+		fmt.Println("procedure:", choice)
+	}
 	if *dryRun {
 		return 0
 	}
