@@ -13,6 +13,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
 )
 
 // The simulated kubelet of one host. Every Options.Interval (and at once
@@ -47,6 +48,8 @@ const (
 	// from the API even when nothing changed locally (it may have been
 	// deleted, or brought back by a restore).
 	mirrorResyncTicks = 20
+	// mirrorAPITimeout bounds each API call of a mirror pod sync.
+	mirrorAPITimeout = 5 * time.Second
 	// etcdStopGrace is how long a stopping etcd gets after SIGTERM before
 	// SIGKILL. etcd spends several seconds draining the API server's watch
 	// streams; the kubelet's real grace period would let it, the simulation
@@ -65,6 +68,15 @@ type kubelet struct {
 	h    *Host
 	log  *slog.Logger
 	wake chan struct{}
+	// mirrorWake wakes the mirror pod loop (the kubelet's status manager):
+	// it writes to the API on its own goroutine, so an API server that
+	// hangs (etcd without quorum) never delays starting or stopping etcd.
+	mirrorWake chan struct{}
+	// mirrorAPI and mirrorTimeout replace, when set, the cluster's client
+	// and the 5s bound of the mirror pod's API calls (tests: an API server
+	// that hangs).
+	mirrorAPI     kubernetes.Interface
+	mirrorTimeout time.Duration
 
 	mu       sync.Mutex
 	powered  bool
@@ -123,6 +135,8 @@ func newKubelet(c *Cluster, h *Host) *kubelet {
 		h:    h,
 		log:  c.log.With("kubelet", h.name),
 		wake: make(chan struct{}, 1),
+
+		mirrorWake: make(chan struct{}, 1),
 	}
 }
 
@@ -130,6 +144,15 @@ func newKubelet(c *Cluster, h *Host) *kubelet {
 func (k *kubelet) poke() {
 	select {
 	case k.wake <- struct{}{}:
+	default:
+	}
+	k.pokeMirror()
+}
+
+// pokeMirror makes the mirror pod loop sync now.
+func (k *kubelet) pokeMirror() {
+	select {
+	case k.mirrorWake <- struct{}{}:
 	default:
 	}
 }
@@ -219,11 +242,21 @@ func (k *kubelet) stop() {
 	}
 }
 
+// loop runs the pod loop (etcd) and, beside it, the mirror pod loop until
+// ctx ends, and returns once both returned. Only masters run pods.
 func (k *kubelet) loop(ctx context.Context) {
+	if k.h.role != RoleMaster {
+		<-ctx.Done()
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { k.mirrorLoop(ctx) })
+	defer wg.Wait()
 	t := time.NewTicker(k.c.interval)
 	defer t.Stop()
 	for {
-		k.sync(ctx)
+		k.syncEtcd(ctx)
+		k.pokeMirror()
 		select {
 		case <-ctx.Done():
 			return
@@ -233,9 +266,18 @@ func (k *kubelet) loop(ctx context.Context) {
 	}
 }
 
-func (k *kubelet) sync(ctx context.Context) {
-	if k.h.role == RoleMaster {
-		k.syncEtcd(ctx)
+// mirrorLoop keeps the mirror pod in line with the pod loop's state, every
+// tick and whenever the pod loop changed something.
+func (k *kubelet) mirrorLoop(ctx context.Context) {
+	t := time.NewTicker(k.c.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-k.mirrorWake:
+		}
 		k.syncMirrorPod(ctx)
 	}
 }

@@ -179,12 +179,21 @@ func (k *kubelet) syncMirrorPod(ctx context.Context) {
 }
 
 func (k *kubelet) writeMirror(ctx context.Context, want *corev1.Pod) error {
-	if k.c.Kube == nil {
+	k.mu.Lock()
+	kube, timeout := k.mirrorAPI, k.mirrorTimeout
+	k.mu.Unlock()
+	if kube == nil {
+		kube = k.c.Kube
+	}
+	if timeout <= 0 {
+		timeout = mirrorAPITimeout
+	}
+	if kube == nil {
 		return fmt.Errorf("no API client yet")
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	pods := k.c.Kube.CoreV1().Pods(nsEtcd)
+	pods := kube.CoreV1().Pods(nsEtcd)
 	name := mirrorPodName(components[componentEtcd].podName, k.h.name)
 	if want == nil {
 		err := pods.Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)})
