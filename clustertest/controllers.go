@@ -37,6 +37,10 @@ const defaultControllerInterval = 100 * time.Millisecond
 // maxIdleTicks bounds the back-off of a quiet controller, in intervals.
 const maxIdleTicks = 10
 
+// slowPass is the duration of a pass, in intervals, above which it is
+// logged (debug): a pass that blocks delays everything its controller does.
+const slowPass = 10
+
 // simState is the in-memory state the simulated controllers and the fault
 // injectors share for one Cluster.
 type simState struct {
@@ -251,12 +255,15 @@ func (c *Cluster) startControllers(ctx context.Context) error {
 				case <-kick:
 					delay = interval
 				}
+				began := time.Now()
 				err := l.sync(ctx)
 				if ctx.Err() != nil {
 					return
 				}
 				if err != nil {
-					log.Debug("controller pass failed", "controller", l.name, "err", err)
+					log.Debug("controller pass failed", "controller", l.name, "err", err, "took", time.Since(began))
+				} else if took := time.Since(began); took > slowPass*interval {
+					log.Debug("slow controller pass", "controller", l.name, "took", took)
 				}
 				now := s.writes.Load()
 				if err != nil || now != seen || s.busy() {
