@@ -37,6 +37,9 @@ const defaultControllerInterval = 100 * time.Millisecond
 // maxIdleTicks bounds the back-off of a quiet controller, in intervals.
 const maxIdleTicks = 10
 
+// controllerRequestTimeout bounds each API request of the controllers.
+const controllerRequestTimeout = 5 * time.Second
+
 // slowPass is the duration of a pass, in intervals, above which it is
 // logged (debug): a pass that blocks delays everything its controller does.
 const slowPass = 10
@@ -146,6 +149,12 @@ func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // REST config, with a transport counting writes.
 func (c *Cluster) newControllerClients(s *simState) error {
 	cfg := rest.CopyConfig(c.RESTConfig)
+	// A request bounded in time: while etcd has no quorum the API server
+	// holds requests for up to a minute, and client-go retries a GET whose
+	// connection was lost; a pass stuck there would act on nothing for that
+	// long after the API is back. A pass that times out is retried on the
+	// next tick, like any failed pass.
+	cfg.Timeout = controllerRequestTimeout
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return countingTransport{next: rt, writes: &s.writes} })
 	var err error
 	if s.kube, err = kubernetes.NewForConfig(cfg); err != nil {
