@@ -28,6 +28,7 @@ func TestDrillEtcdOnlyReleaseRefused(t *testing.T) {
 		t.Skipf("etcd and kube-apiserver binaries missing (run hack/tools.sh): %v", err)
 	}
 	ctx := t.Context()
+	t.Parallel() // its own cluster, like the drills (startDrill)
 	c := clustertest.Start(t, clustertest.Options{Release: "4.20.3", Interval: 100 * time.Millisecond})
 	masters := c.Masters()
 	d := &drill{c: c, backupDir: t.TempDir(), recovery: masters[0], others: masters[1:]}
