@@ -32,7 +32,9 @@ import (
 //   - keeps the mirror pod etcd-<node> in openshift-etcd true to that: phase
 //     Running with containers etcdctl, etcd and etcd-metrics (only etcd is a
 //     process; the other two are shown running while the pod runs), deleted
-//     when the manifest is gone.
+//     when the manifest is gone. The mirror pod is written by a loop of its
+//     own, as the real kubelet's status manager does: an API server that
+//     hangs (etcd without quorum) never delays starting or stopping etcd.
 //
 // The kube-apiserver, kube-controller-manager and kube-scheduler manifests
 // are not executed; their containers are listed (Containers) while their
