@@ -151,14 +151,6 @@ func (k *kubelet) poke() {
 	k.pokeMirror()
 }
 
-// pokeMirror makes the mirror pod loop sync now.
-func (k *kubelet) pokeMirror() {
-	select {
-	case k.mirrorWake <- struct{}{}:
-	default:
-	}
-}
-
 func (k *kubelet) isPowered() bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -265,22 +257,6 @@ func (k *kubelet) loop(ctx context.Context) {
 		case <-t.C:
 		case <-k.wake:
 		}
-	}
-}
-
-// mirrorLoop keeps the mirror pod in line with the pod loop's state, every
-// tick and whenever the pod loop changed something.
-func (k *kubelet) mirrorLoop(ctx context.Context) {
-	t := time.NewTicker(k.c.interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-k.mirrorWake:
-		}
-		k.syncMirrorPod(ctx)
 	}
 }
 

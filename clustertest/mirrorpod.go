@@ -146,6 +146,30 @@ func terminated(ex *exitRecord) *corev1.ContainerStateTerminated {
 	}
 }
 
+// mirrorLoop keeps the mirror pod in line with the pod loop's state, every
+// tick and whenever the pod loop changed something.
+func (k *kubelet) mirrorLoop(ctx context.Context) {
+	t := time.NewTicker(k.c.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-k.mirrorWake:
+		}
+		k.syncMirrorPod(ctx)
+	}
+}
+
+// pokeMirror makes the mirror pod loop sync now.
+func (k *kubelet) pokeMirror() {
+	select {
+	case k.mirrorWake <- struct{}{}:
+	default:
+	}
+}
+
 // syncMirrorPod writes the mirror pod when it changed locally, and re-reads
 // it from the API every mirrorResyncTicks. Failures (the API is down during
 // a restore) are retried a few ticks later.
