@@ -49,7 +49,14 @@ import (
 // Kubernetes uses /registry).
 
 const (
-	apiServerStopGrace  = 15 * time.Second
+	// apiServerStopGrace is how long a stopping kube-apiserver gets after
+	// SIGTERM before SIGKILL. When its manifests are moved away during a
+	// restore, etcd has lost quorum and the server waits out its in-flight
+	// requests (up to a minute) before it exits; the next one cannot bind
+	// the port until it has. Nothing is lost by not waiting: the state is
+	// in etcd, as on a master the kubelet kills the container at the end
+	// of its grace period.
+	apiServerStopGrace  = 3 * time.Second
 	apiServerStartTries = 3
 	// etcdPrefix is the API server's etcd key prefix on OpenShift.
 	etcdPrefix = "/kubernetes.io"

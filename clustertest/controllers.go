@@ -37,6 +37,13 @@ const defaultControllerInterval = 100 * time.Millisecond
 // maxIdleTicks bounds the back-off of a quiet controller, in intervals.
 const maxIdleTicks = 10
 
+// controllerRequestTimeout bounds each API request of the controllers.
+const controllerRequestTimeout = 5 * time.Second
+
+// slowPass is the duration of a pass, in intervals, above which it is
+// logged (debug): a pass that blocks delays everything its controller does.
+const slowPass = 10
+
 // simState is the in-memory state the simulated controllers and the fault
 // injectors share for one Cluster.
 type simState struct {
@@ -147,6 +154,12 @@ func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // REST config, with a transport counting writes.
 func (c *Cluster) newControllerClients(s *simState) error {
 	cfg := rest.CopyConfig(c.RESTConfig)
+	// A request bounded in time: while etcd has no quorum the API server
+	// holds requests for up to a minute, and client-go retries a GET whose
+	// connection was lost; a pass stuck there would act on nothing for that
+	// long after the API is back. A pass that times out is retried on the
+	// next tick, like any failed pass.
+	cfg.Timeout = controllerRequestTimeout
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return countingTransport{next: rt, writes: &s.writes} })
 	var err error
 	if s.kube, err = kubernetes.NewForConfig(cfg); err != nil {
@@ -258,12 +271,15 @@ func (c *Cluster) startControllers(ctx context.Context) error {
 				case <-kick:
 					delay = interval
 				}
+				began := time.Now()
 				err := l.sync(ctx)
 				if ctx.Err() != nil {
 					return
 				}
 				if err != nil {
-					log.Debug("controller pass failed", "controller", l.name, "err", err)
+					log.Debug("controller pass failed", "controller", l.name, "err", err, "took", time.Since(began))
+				} else if took := time.Since(began); took > slowPass*interval {
+					log.Debug("slow controller pass", "controller", l.name, "took", took)
 				}
 				now := s.writes.Load()
 				if err != nil || now != seen || s.busy() {

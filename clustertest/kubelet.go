@@ -13,6 +13,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
 )
 
 // The simulated kubelet of one host. Every Options.Interval (and at once
@@ -31,7 +32,9 @@ import (
 //   - keeps the mirror pod etcd-<node> in openshift-etcd true to that: phase
 //     Running with containers etcdctl, etcd and etcd-metrics (only etcd is a
 //     process; the other two are shown running while the pod runs), deleted
-//     when the manifest is gone.
+//     when the manifest is gone. The mirror pod is written by a loop of its
+//     own, as the real kubelet's status manager does: an API server that
+//     hangs (etcd without quorum) never delays starting or stopping etcd.
 //
 // The kube-apiserver, kube-controller-manager and kube-scheduler manifests
 // are not executed; their containers are listed (Containers) while their
@@ -47,6 +50,8 @@ const (
 	// from the API even when nothing changed locally (it may have been
 	// deleted, or brought back by a restore).
 	mirrorResyncTicks = 20
+	// mirrorAPITimeout bounds each API call of a mirror pod sync.
+	mirrorAPITimeout = 5 * time.Second
 	// etcdStopGrace is how long a stopping etcd gets after SIGTERM before
 	// SIGKILL. etcd spends several seconds draining the API server's watch
 	// streams; the kubelet's real grace period would let it, the simulation
@@ -65,6 +70,15 @@ type kubelet struct {
 	h    *Host
 	log  *slog.Logger
 	wake chan struct{}
+	// mirrorWake wakes the mirror pod loop (the kubelet's status manager):
+	// it writes to the API on its own goroutine, so an API server that
+	// hangs (etcd without quorum) never delays starting or stopping etcd.
+	mirrorWake chan struct{}
+	// mirrorAPI and mirrorTimeout replace, when set, the cluster's client
+	// and the 5s bound of the mirror pod's API calls (tests: an API server
+	// that hangs).
+	mirrorAPI     kubernetes.Interface
+	mirrorTimeout time.Duration
 
 	mu       sync.Mutex
 	powered  bool
@@ -123,6 +137,8 @@ func newKubelet(c *Cluster, h *Host) *kubelet {
 		h:    h,
 		log:  c.log.With("kubelet", h.name),
 		wake: make(chan struct{}, 1),
+
+		mirrorWake: make(chan struct{}, 1),
 	}
 }
 
@@ -132,6 +148,7 @@ func (k *kubelet) poke() {
 	case k.wake <- struct{}{}:
 	default:
 	}
+	k.pokeMirror()
 }
 
 func (k *kubelet) isPowered() bool {
@@ -219,24 +236,27 @@ func (k *kubelet) stop() {
 	}
 }
 
+// loop runs the pod loop (etcd) and, beside it, the mirror pod loop until
+// ctx ends, and returns once both returned. Only masters run pods.
 func (k *kubelet) loop(ctx context.Context) {
+	if k.h.role != RoleMaster {
+		<-ctx.Done()
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { k.mirrorLoop(ctx) })
+	defer wg.Wait()
 	t := time.NewTicker(k.c.interval)
 	defer t.Stop()
 	for {
-		k.sync(ctx)
+		k.syncEtcd(ctx)
+		k.pokeMirror()
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-k.wake:
 		}
-	}
-}
-
-func (k *kubelet) sync(ctx context.Context) {
-	if k.h.role == RoleMaster {
-		k.syncEtcd(ctx)
-		k.syncMirrorPod(ctx)
 	}
 }
 

@@ -146,6 +146,30 @@ func terminated(ex *exitRecord) *corev1.ContainerStateTerminated {
 	}
 }
 
+// mirrorLoop keeps the mirror pod in line with the pod loop's state, every
+// tick and whenever the pod loop changed something.
+func (k *kubelet) mirrorLoop(ctx context.Context) {
+	t := time.NewTicker(k.c.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-k.mirrorWake:
+		}
+		k.syncMirrorPod(ctx)
+	}
+}
+
+// pokeMirror makes the mirror pod loop sync now.
+func (k *kubelet) pokeMirror() {
+	select {
+	case k.mirrorWake <- struct{}{}:
+	default:
+	}
+}
+
 // syncMirrorPod writes the mirror pod when it changed locally, and re-reads
 // it from the API every mirrorResyncTicks. Failures (the API is down during
 // a restore) are retried a few ticks later.
@@ -179,12 +203,21 @@ func (k *kubelet) syncMirrorPod(ctx context.Context) {
 }
 
 func (k *kubelet) writeMirror(ctx context.Context, want *corev1.Pod) error {
-	if k.c.Kube == nil {
+	k.mu.Lock()
+	kube, timeout := k.mirrorAPI, k.mirrorTimeout
+	k.mu.Unlock()
+	if kube == nil {
+		kube = k.c.Kube
+	}
+	if timeout <= 0 {
+		timeout = mirrorAPITimeout
+	}
+	if kube == nil {
 		return fmt.Errorf("no API client yet")
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	pods := k.c.Kube.CoreV1().Pods(nsEtcd)
+	pods := kube.CoreV1().Pods(nsEtcd)
 	name := mirrorPodName(components[componentEtcd].podName, k.h.name)
 	if want == nil {
 		err := pods.Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)})

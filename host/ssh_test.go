@@ -109,7 +109,13 @@ func startSSHD(t *testing.T) *testSSHD {
 		"KbdInteractiveAuthentication no",
 		"PubkeyAuthentication yes",
 		"AllowUsers " + u.Username,
-		"SetEnv PATH=" + bin + ":/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin",
+		// SHLVL=1: sshd runs every command through the user's login shell,
+		// and Debian's bash, run by sshd at shell level 1, sources the
+		// user's ~/.bashrc first (SSH_SOURCE_BASHRC), whatever it does
+		// (pyenv, nvm: seconds per command on a busy machine). At level 2
+		// it does not, so the suite does not depend on the dotfiles of
+		// whoever runs it. The commands themselves run unchanged.
+		"SetEnv PATH=" + bin + ":/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin SHLVL=1",
 		"LogLevel VERBOSE",
 		"",
 	}, "\n")

@@ -126,6 +126,7 @@ func TestCrashReplaceWithGuardOff(t *testing.T) {
 }
 
 func crashReplaceCase(t *testing.T, cs crashtest.Case, rel string) {
+	t.Parallel() // each case on its own cluster, two at a time
 	start := time.Now()
 	prefix, step, _ := strings.Cut(cs.Step, "/")
 	row := crashtest.Row{Plan: "member " + prefix, Step: step, At: cs.Point}

@@ -97,6 +97,7 @@ func runPlan(t *testing.T, ctx context.Context, p *plan.Plan) {
 // cluster: a master's machine is stopped, the member is found with state
 // MachineNotRunning, and the plan replaces it.
 func TestReplaceStoppedMachine(t *testing.T) {
+	t.Parallel() // its own cluster (simCluster)
 	c, cli, deps := simCluster(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
 	defer cancel()
@@ -184,6 +185,7 @@ func TestReplaceStoppedMachine(t *testing.T) {
 // directory moved aside and kept), removes the member, deletes its secrets
 // and forces a redeployment that brings it back.
 func TestReplaceCrashloopingMember(t *testing.T) {
+	t.Parallel() // its own cluster (simCluster)
 	c, cli, deps := simCluster(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
 	defer cancel()
@@ -221,6 +223,7 @@ func TestReplaceCrashloopingMember(t *testing.T) {
 // FindUnhealthyMember and RemoveMember refuse with ErrQuorumLost, whose
 // message points to the restore procedure.
 func TestTwoMembersDownPointsToRestore(t *testing.T) {
+	t.Parallel() // its own cluster (simCluster)
 	c, cli, deps := simCluster(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()

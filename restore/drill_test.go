@@ -33,12 +33,19 @@ type drill struct {
 	oldRV     string // a resourceVersion from before the restore
 	recovery  string
 	others    []string
+	began     time.Time // when the drill started its cluster
 }
 
 const drillNS = "lifeboat-drill"
 
 // startDrill prepares the disaster; with loseHosts the two other masters
 // are lost with their disks (LoseHost) instead of having etcd killed.
+//
+// A drill runs in parallel with the package's other drills (at most
+// -parallel, GOMAXPROCS by default, at once): each has its own cluster,
+// ports, directories and backup, and spends most of its time waiting on
+// the simulation, so two of them overlap their waits. Call it before
+// anything the test times.
 func startDrill(t *testing.T, loseHosts bool) *drill {
 	t.Helper()
 	return startDrillOf(t, loseHosts, "")
@@ -51,9 +58,11 @@ func startDrillOf(t *testing.T, loseHosts bool, rel string) *drill {
 	if _, err := clustertest.FindBinaries(); err != nil {
 		t.Skipf("etcd and kube-apiserver binaries missing (run hack/tools.sh): %v", err)
 	}
+	t.Parallel()
+	began := time.Now()
 	ctx := t.Context()
 	c := clustertest.Start(t, clustertest.Options{Interval: 100 * time.Millisecond, Release: rel})
-	d := &drill{c: c, backupDir: t.TempDir()}
+	d := &drill{c: c, backupDir: t.TempDir(), began: began}
 	masters := c.Masters()
 	d.recovery, d.others = masters[0], masters[1:]
 
@@ -213,9 +222,8 @@ func TestDrillRestoreToPreviousState(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the drill starts a whole simulated cluster")
 	}
-	start := time.Now()
 	d := startDrill(t, false)
-	setup := time.Since(start)
+	setup := time.Since(d.began)
 	t0 := time.Now()
 	state, err := restore.Run(t.Context(), d.options(t))
 	if err != nil {
@@ -225,7 +233,7 @@ func TestDrillRestoreToPreviousState(t *testing.T) {
 	t.Logf("drill: cluster and backup %s, restore plan %s; revision bumped by %d to %d",
 		setup.Round(time.Second), time.Since(t0).Round(time.Second), state.Restore.RevisionBump, state.Restore.NewRevision)
 	d.check(t)
-	fmt.Fprintf(os.Stderr, "DRILL total %s (restore plan %s)\n", time.Since(start).Round(time.Second), time.Since(t0).Round(time.Second))
+	fmt.Fprintf(os.Stderr, "DRILL total %s (restore plan %s)\n", time.Since(d.began).Round(time.Second), time.Since(t0).Round(time.Second))
 }
 
 func TestDrillCancelledAndResumed(t *testing.T) {

@@ -24,6 +24,7 @@ func TestRestoreProgram(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a whole simulated cluster")
 	}
+	t.Parallel() // its own cluster; run() keeps no global state
 	ctx := t.Context()
 	c := clustertest.Start(t, clustertest.Options{Workers: -1})
 	masters := c.Masters()

@@ -28,6 +28,7 @@ func TestRestoreProgramSecondRecoveryRestoresNewBackup(t *testing.T) {
 	if _, err := clustertest.FindBinaries(); err != nil {
 		t.Skipf("etcd and kube-apiserver binaries missing (run hack/tools.sh): %v", err)
 	}
+	t.Parallel() // its own cluster; run() keeps no global state
 	ctx := t.Context()
 	c := clustertest.Start(t, clustertest.Options{Workers: -1})
 	masters := c.Masters()
