@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"k8s.io/client-go/util/retry"
 )
@@ -33,6 +34,12 @@ func (c *Cluster) faultHost(node string) (*Host, error) {
 // machine.openshift.io/instance-state annotation become "stopped", and the
 // Node turns NotReady with the node.kubernetes.io/unreachable taints.
 // Stopping a stopped machine is a no-op.
+//
+// The instance state is written through the API at once when it answers
+// within stopRecordTimeout; otherwise (the stop took the cluster's etcd
+// quorum with it) the machine controller writes it once the API is back,
+// as the real one does, and StopMachine still succeeds: the machine is
+// off either way. It fails when ctx ends first.
 func (c *Cluster) StopMachine(ctx context.Context, node string) error {
 	h, err := c.faultHost(node)
 	if err != nil {
@@ -44,8 +51,19 @@ func (c *Cluster) StopMachine(ctx context.Context, node string) error {
 		}
 	}
 	defer c.kickControllers()
-	return c.recordInstanceState(ctx, node, instanceStopped)
+	rctx, cancel := context.WithTimeout(ctx, stopRecordTimeout)
+	defer cancel()
+	if err := c.recordInstanceState(rctx, node, instanceStopped); err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		c.controllerLogger().Info("instance state not written yet; the machine controller writes it when the API answers", "node", node, "err", err)
+	}
+	return nil
 }
+
+// stopRecordTimeout bounds StopMachine's write of the instance state.
+const stopRecordTimeout = 5 * time.Second
 
 // StartMachine powers node's machine on again: its kubelet starts the
 // static pods in its manifest directory (the etcd member rejoins with its
