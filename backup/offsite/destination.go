@@ -142,3 +142,23 @@ type redactedError struct {
 
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
+
+// openBuckets opens the primary destination and the resources one (the
+// primary again when resources is not set), and says which of them holds
+// the static pod resources (DestPrimary or DestResources). closeFn closes
+// what it opened.
+func openBuckets(ctx context.Context, primary, resources *Destination) (p, res *blob.Bucket, resDest string, closeFn func(), err error) {
+	p, closePrimary, err := primary.open(ctx)
+	if err != nil {
+		return nil, nil, "", nil, err
+	}
+	if !resources.set() {
+		return p, p, DestPrimary, closePrimary, nil
+	}
+	res, closeRes, err := resources.open(ctx)
+	if err != nil {
+		closePrimary()
+		return nil, nil, "", nil, err
+	}
+	return p, res, DestResources, func() { closeRes(); closePrimary() }, nil
+}

@@ -97,20 +97,11 @@ func Stream(ctx context.Context, etcd backup.SnapshotClient, opts StreamOptions)
 		return nil, err
 	}
 
-	primary, closePrimary, err := opts.Destination.open(ctx)
+	primary, resBucket, resDest, closeBuckets, err := openBuckets(ctx, &opts.Destination, opts.Resources)
 	if err != nil {
 		return nil, err
 	}
-	defer closePrimary()
-	resBucket, resDest := primary, DestPrimary
-	if opts.Resources.set() {
-		rb, closeRes, err := opts.Resources.open(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer closeRes()
-		resBucket, resDest = rb, DestResources
-	}
+	defer closeBuckets()
 	if _, err := readManifest(ctx, primary, id); err == nil {
 		return nil, &ObjectError{Op: "upload", Key: manifestKey(id), Err: fmt.Errorf("%w: the destination already holds a backup stamped %s", ErrExists, id)}
 	} else if !errors.Is(err, ErrNotFound) {

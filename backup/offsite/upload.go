@@ -71,20 +71,11 @@ func Upload(ctx context.Context, dir string, opts UploadOptions) (*Manifest, err
 	}
 	id := idOf(b)
 
-	primary, closePrimary, err := opts.Destination.open(ctx)
+	primary, resBucket, resDest, closeBuckets, err := openBuckets(ctx, &opts.Destination, opts.Resources)
 	if err != nil {
 		return nil, err
 	}
-	defer closePrimary()
-	resBucket, resDest := primary, DestPrimary
-	if opts.Resources.set() {
-		rb, closeRes, err := opts.Resources.open(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer closeRes()
-		resBucket, resDest = rb, DestResources
-	}
+	defer closeBuckets()
 
 	if m, err := readManifest(ctx, primary, id); err == nil {
 		if sameFiles(m, b) {
