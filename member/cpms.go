@@ -79,12 +79,15 @@ func replaceThroughSet(ctx context.Context, machines machineclient.Interface, no
 			return res, fmt.Errorf("member: deleting machine %s: %w", old.Name, err)
 		}
 	}
-	newName, lastPhase := "", "-"
+	newName, lastPhase := "", "-" // "-": nothing reported yet
 	err := wait.PollUntilContextCancel(ctx, opts.Interval, true, func(ctx context.Context) (bool, error) {
 		if newName == "" {
 			m, err := findSetReplacement(ctx, mc, node, oldName, index)
 			if err != nil || m == nil {
-				opts.Progress(fmt.Sprintf("waiting for the ControlPlaneMachineSet to create the replacement of machine %s", oldName))
+				if lastPhase == "-" {
+					opts.Progress(fmt.Sprintf("waiting for the ControlPlaneMachineSet to create the replacement of machine %s", oldName))
+					lastPhase = "waiting"
+				}
 				return false, err
 			}
 			patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q,%q:%q}}}`, AnnotationReplacesMachine, oldName, AnnotationReplacesNode, node)

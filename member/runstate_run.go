@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lifeboat-dev/lifeboat/lifecycle"
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
@@ -98,6 +99,16 @@ func (r *replacement) admit(ctx context.Context, progress func(string)) error {
 			return &AnotherRunError{ConfigMap: r.store.where(), Unfinished: d.Identity, Started: d.Started,
 				Steps: len(d.Finished), Requested: want, Differences: diff,
 				AbandonedName: retiredName(r.store.name, retiredAbandoned, at)}
+		}
+		if why == retiredAbandoned && d.QuorumGuard != nil {
+			if _, on := d.Finished["quorum-guard-on"]; !on {
+				// The abandoned run turned the guard off (and crashed):
+				// put back what it recorded before leaving its state.
+				if _, err := lifecycle.RestoreQuorumGuard(ctx, r.deps.Operator, *d.QuorumGuard, lifecycle.QuorumGuardOptions{}); err != nil {
+					return fmt.Errorf("member: restoring the quorum guard the abandoned run turned off: %w", err)
+				}
+				progress("the abandoned run had turned the etcd quorum guard off: restored (" + d.QuorumGuard.String() + ")")
+			}
 		}
 		to, err := r.store.retire(ctx, d, why, at)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/lifeboat-dev/lifeboat/lifecycle"
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
@@ -177,5 +178,32 @@ func TestReplaceRunStateAnotherRun(t *testing.T) {
 				t.Fatalf("want the old state retired as %s: %v", tc.wantRetiredAs, cms)
 			}
 		})
+	}
+}
+
+// An abandoned run that crashed with the quorum guard off (its state
+// records the guard as it found it) has the guard put back before its
+// state is retired.
+func TestReplaceRunStateAbandonRestoresGuard(t *testing.T) {
+	deps := planDeps(newFakeEtcd("m0", "m1", "m2"))
+	ctx := t.Context()
+	r, err := newReplacement(deps, ReplaceOptions{Node: "m0", SkipBackupCheck: true, Logger: quiet}, "2.4.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := lifecycle.QuorumGuard{} // no override
+	if err := r.store.save(ctx, ReplaceRunState{Identity: ReplaceIdentity{"2.4.1", "m0"}, Steps: []string{"identify", "quorum-guard-off", "verify"},
+		Started: time.Now(), Finished: map[string]time.Time{"identify": time.Now(), "quorum-guard-off": time.Now()}, QuorumGuard: &before}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := lifecycle.DisableQuorumGuard(ctx, deps.Operator, lifecycle.QuorumGuardOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	runs := map[string]int{}
+	if err := trackedPlan(t, deps, "m1", "2.4.2", true, runs, "").Run(ctx, plan.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if g, err := lifecycle.ReadQuorumGuard(ctx, deps.Operator); err != nil || g.Set {
+		t.Errorf("guard after abandoning = %v, %v; want no override", g, err)
 	}
 }

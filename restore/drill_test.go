@@ -55,10 +55,20 @@ func startDrill(t *testing.T, loseHosts bool) *drill {
 // default, 4.5.2).
 func startDrillOf(t *testing.T, loseHosts bool, rel string) *drill {
 	t.Helper()
+	return startDrillWith(t, loseHosts, rel, true)
+}
+
+// startDrillWith is startDrillOf, in parallel with the other drills or
+// not: a test that sets the process environment (t.Setenv, as the object
+// storage servers of internal/s3test do) cannot run in parallel.
+func startDrillWith(t *testing.T, loseHosts bool, rel string, parallel bool) *drill {
+	t.Helper()
 	if _, err := clustertest.FindBinaries(); err != nil {
 		t.Skipf("etcd and kube-apiserver binaries missing (run hack/tools.sh): %v", err)
 	}
-	t.Parallel()
+	if parallel {
+		t.Parallel()
+	}
 	began := time.Now()
 	ctx := t.Context()
 	c := clustertest.Start(t, clustertest.Options{Interval: 100 * time.Millisecond, Release: rel})
