@@ -33,6 +33,15 @@ func poll(ctx context.Context, timeout time.Duration, cond func(context.Context)
 func (d *demo) takeBackup(ctx context.Context, root string) error {
 	d.backups++
 	dir := filepath.Join(root, fmt.Sprintf("backup-%d", d.backups))
+	// backup.Take refuses while an operator rolls out (its pre-check, as
+	// cluster-backup.sh's); after a member replacement or a restart the
+	// etcd operator may still be installing the revision that follows the
+	// new membership. Wait as "oc adm wait-for-stable-cluster" would.
+	if _, err := lifecycle.WaitForStableCluster(ctx, d.c.Config, lifecycle.StableOptions{
+		MinStablePeriod: 2 * time.Second, Timeout: 3 * time.Minute, Interval: 200 * time.Millisecond, Logger: d.logger,
+	}); err != nil {
+		return fmt.Errorf("waiting for a stable cluster before the backup: %w", err)
+	}
 	etcd, err := d.c.EtcdClient(ctx)
 	if err != nil {
 		return err
