@@ -150,8 +150,8 @@ type NodeShutdown struct {
 	// Cordoned: this shutdown marked the node unschedulable (in a dry
 	// run: would have).
 	Cordoned bool
-	// Drained: the worker's pods were evicted (Evicted of them); DrainErr
-	// says why a drain did not finish.
+	// Drained: the worker's pods were evicted (Evicted of them; in a dry
+	// run: would have been); DrainErr says why a drain did not finish.
 	Drained  bool
 	Evicted  int
 	DrainErr error
