@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"strings"
 	"time"
 
 	"github.com/lifeboat-dev/lifeboat/host"
@@ -149,18 +148,7 @@ func (r *runner) waitStable(ctx context.Context, progress func(string)) error {
 // ClusterOperators. A timeout of either is a *lifecycle.NotStableError.
 func (r *runner) stableWait(ctx context.Context, progress func(string)) error {
 	start := r.opts.Now()
-	last := ""
-	err := r.poll(ctx, r.opts.StableTimeout, func(ctx context.Context) (bool, error) {
-		state, err := r.membersState(ctx)
-		if err != nil {
-			state = err.Error()
-		}
-		if state != last {
-			progress(state)
-			last = state
-		}
-		return err == nil && strings.HasPrefix(state, "ok:"), nil
-	})
+	last, err := r.waitMembers(ctx, r.opts.StableTimeout, progress)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("waiting for every master's etcd member (%s): %w", last, ctx.Err())

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -252,11 +253,11 @@ func (r *runner) masterNodes(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-// verifyMembers is step 13: an etcd pod Running on every master, and the
-// etcd operator reporting every member available.
-func (r *runner) verifyMembers(ctx context.Context, progress func(string)) error {
+// waitMembers polls membersState until it reports "ok:" or timeout ends,
+// reporting each change; it returns the last state seen.
+func (r *runner) waitMembers(ctx context.Context, timeout time.Duration, progress func(string)) (string, error) {
 	last := ""
-	err := r.poll(ctx, r.opts.APITimeout, func(ctx context.Context) (bool, error) {
+	err := r.poll(ctx, timeout, func(ctx context.Context) (bool, error) {
 		state, err := r.membersState(ctx)
 		if err != nil {
 			state = err.Error()
@@ -267,6 +268,13 @@ func (r *runner) verifyMembers(ctx context.Context, progress func(string)) error
 		}
 		return err == nil && strings.HasPrefix(state, "ok:"), nil
 	})
+	return last, err
+}
+
+// verifyMembers is step 13: an etcd pod Running on every master, and the
+// etcd operator reporting every member available.
+func (r *runner) verifyMembers(ctx context.Context, progress func(string)) error {
+	last, err := r.waitMembers(ctx, r.opts.APITimeout, progress)
 	if err != nil {
 		return fmt.Errorf("not every master joined (%s): %w", last, err)
 	}
