@@ -6,23 +6,25 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/lifeboat-dev/lifeboat/internal/toolchain"
 )
 
-// Versions of the binaries the simulation runs. hack/tools.sh builds them from
-// the pinned tools modules under tools/ into a cache directory named by
-// version.
+// Versions of the binaries the simulation runs. EnsureBinaries (and
+// hack/tools.sh, with the same builder) builds them from pinned tools modules
+// embedded in lifeboat into a cache directory named by version.
 const (
 	EtcdVersion       = "v3.7.3"
 	KubernetesVersion = "v1.35.4"
 )
 
 // ErrBinariesMissing is returned (wrapped, naming the missing files) by
-// FindBinaries when a binary the simulation needs is not installed. Run
-// hack/tools.sh, or call EnsureBinaries, to build them.
-var ErrBinariesMissing = errors.New("clustertest: binaries missing (run hack/tools.sh to build them)")
+// FindBinaries when a binary the simulation needs is not installed. Call
+// EnsureBinaries (or, in lifeboat's repository, run hack/tools.sh) to build
+// them.
+var ErrBinariesMissing = errors.New("clustertest: binaries missing (EnsureBinaries builds them)")
 
 // Binaries are the paths of the executables the simulation runs.
 type Binaries struct {
@@ -41,27 +43,10 @@ const (
 	envCacheDir      = "LIFEBOAT_CACHE_DIR"
 )
 
-// binaryCacheDir is where hack/tools.sh puts binaries:
-// ${LIFEBOAT_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/lifeboat}/bin.
-func binaryCacheDir() (string, error) {
-	if d := os.Getenv(envCacheDir); d != "" {
-		return filepath.Join(d, "bin"), nil
-	}
-	base := os.Getenv("XDG_CACHE_HOME")
-	if base == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("clustertest: locating the binary cache: %w", err)
-		}
-		base = filepath.Join(home, ".cache")
-	}
-	return filepath.Join(base, "lifeboat", "bin"), nil
-}
-
 // FindBinaries locates etcd, etcdctl, etcdutl and kube-apiserver. Each comes
 // from its environment variable (LIFEBOAT_ETCD, LIFEBOAT_ETCDCTL,
 // LIFEBOAT_ETCDUTL, LIFEBOAT_KUBE_APISERVER) when set, otherwise from the cache
-// hack/tools.sh fills:
+// EnsureBinaries and hack/tools.sh fill:
 // ${LIFEBOAT_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/lifeboat}/bin/etcd-v3.7.3/etcd
 // (and etcdctl, etcdutl) and .../bin/kube-apiserver-v1.35.4/kube-apiserver.
 //
@@ -69,12 +54,12 @@ func binaryCacheDir() (string, error) {
 // wrapping ErrBinariesMissing that names every missing file, so a caller that
 // needs only etcd can check the one path it uses.
 func FindBinaries() (Binaries, error) {
-	cache, err := binaryCacheDir()
+	cache, err := toolchain.CacheRoot()
 	if err != nil {
 		return Binaries{}, err
 	}
-	etcdDir := filepath.Join(cache, "etcd-"+EtcdVersion)
-	kasDir := filepath.Join(cache, "kube-apiserver-"+KubernetesVersion)
+	etcdDir := filepath.Join(cache, "bin", "etcd-"+EtcdVersion)
+	kasDir := filepath.Join(cache, "bin", "kube-apiserver-"+KubernetesVersion)
 	pick := func(env, def string) string {
 		if v := os.Getenv(env); v != "" {
 			return v
@@ -120,51 +105,59 @@ func checkExecutable(path string) error {
 }
 
 // EnsureBinaries returns FindBinaries' result if every binary is present.
-// Otherwise it runs hack/tools.sh, found by walking up from the working
-// directory to the lifeboat module root, streaming the script's output to w
-// (nil discards it), and looks again. Building kube-apiserver the first time
-// takes several minutes; ctx bounds the build.
+// Otherwise it builds what is missing and looks again: etcd, etcdctl and
+// etcdutl (about a minute) and kube-apiserver (several minutes on 2 cores)
+// are built from tools modules pinned inside lifeboat, which it writes to a
+// temporary directory and builds with the go command on PATH (and the module
+// proxy), into the cache FindBinaries reads. It works from any module: no
+// lifeboat checkout is needed. A binary named by its environment variable
+// is never built. The build's output goes to w (nil discards it); ctx
+// bounds it; concurrent test processes build once.
 func EnsureBinaries(ctx context.Context, w io.Writer) (Binaries, error) {
 	b, err := FindBinaries()
 	if err == nil || !errors.Is(err, ErrBinariesMissing) {
 		return b, err
 	}
-	script, ferr := findToolsScript()
-	if ferr != nil {
-		return b, fmt.Errorf("%w; %v", err, ferr)
+	root, rerr := toolchain.CacheRoot()
+	if rerr != nil {
+		return b, rerr
 	}
-	if w == nil {
-		w = io.Discard
-	}
-	cmd := exec.CommandContext(ctx, script)
-	cmd.Stdout = w
-	cmd.Stderr = w
-	if rerr := cmd.Run(); rerr != nil {
-		return b, fmt.Errorf("clustertest: running %s: %w", script, rerr)
+	for _, want := range []struct {
+		group string
+		paths []string
+		envs  []string
+	}{
+		{"etcd", []string{b.Etcd, b.Etcdctl, b.Etcdutl}, []string{envEtcd, envEtcdctl, envEtcdutl}},
+		{"kube-apiserver", []string{b.KubeAPIServer}, []string{envKubeAPIServer}},
+	} {
+		if !anyMissing(want.paths) || anySet(want.envs) {
+			continue
+		}
+		g, gerr := toolchain.Lookup(want.group)
+		if gerr != nil {
+			return b, gerr
+		}
+		if berr := g.Build(ctx, root, w); berr != nil {
+			return b, fmt.Errorf("clustertest: %w", berr)
+		}
 	}
 	return FindBinaries()
 }
 
-// findToolsScript walks up from the working directory to the directory whose
-// go.mod declares the lifeboat module and returns its hack/tools.sh.
-func findToolsScript() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("clustertest: finding hack/tools.sh: %w", err)
-	}
-	for {
-		script := filepath.Join(dir, "hack", "tools.sh")
-		if data, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil &&
-			strings.Contains(string(data), "module github.com/lifeboat-dev/lifeboat\n") {
-			if _, err := os.Stat(script); err != nil {
-				return "", fmt.Errorf("clustertest: finding hack/tools.sh: %w", err)
-			}
-			return script, nil
+func anyMissing(paths []string) bool {
+	for _, p := range paths {
+		if checkExecutable(p) != nil {
+			return true
 		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("clustertest: hack/tools.sh not found above the working directory (not inside the lifeboat module)")
-		}
-		dir = parent
 	}
+	return false
+}
+
+func anySet(envs []string) bool {
+	for _, e := range envs {
+		if os.Getenv(e) != "" {
+			return true
+		}
+	}
+	return false
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lifeboat-dev/lifeboat/internal/toolchain"
 )
 
 // fakeBinary writes an executable (or not) file at path.
@@ -117,7 +119,7 @@ func TestFindBinaries(t *testing.T) {
 				fakeBinary(t, b.Etcdutl, 0o755)
 				return b
 			},
-			wantMissing: []string{"hack/tools.sh", "etcdctl (LIFEBOAT_ETCDCTL): not executable", "kube-apiserver (LIFEBOAT_KUBE_APISERVER): not found"},
+			wantMissing: []string{"EnsureBinaries builds them", "etcdctl (LIFEBOAT_ETCDCTL): not executable", "kube-apiserver (LIFEBOAT_KUBE_APISERVER): not found"},
 		},
 	}
 	for _, tt := range tests {
@@ -167,37 +169,112 @@ func TestEnsureBinariesPresent(t *testing.T) {
 	}
 }
 
-// With every variable pointing at a missing file, hack/tools.sh builds
-// nothing (variables mean "use these"), so EnsureBinaries runs the real
-// script cheaply, streams its output, and still reports what is missing.
-func TestEnsureBinariesRunsToolsScript(t *testing.T) {
-	clearBinaryEnv(t)
+// fakeGo puts a "go" command first on PATH that, for "go build -o OUT PKG",
+// records the package and the module it was run in, and writes an
+// executable at OUT, or fails when fail is set.
+func fakeGo(t *testing.T, fail bool) (log string) {
+	t.Helper()
 	dir := t.TempDir()
-	for env, name := range map[string]string{envEtcd: "etcd", envEtcdctl: "etcdctl", envEtcdutl: "etcdutl", envKubeAPIServer: "kas"} {
-		t.Setenv(env, filepath.Join(dir, name))
+	log = filepath.Join(dir, "log")
+	exit := "0"
+	if fail {
+		exit = "1"
 	}
-	var out bytes.Buffer
-	_, err := EnsureBinaries(t.Context(), &out)
-	if !errors.Is(err, ErrBinariesMissing) {
-		t.Fatalf("err = %v, want ErrBinariesMissing", err)
+	script := `#!/bin/sh
+out=; pkg=
+while [ $# -gt 0 ]; do
+  case $1 in -o) out=$2; shift ;; build|-trimpath) ;; *) pkg=$1 ;; esac
+  shift
+done
+echo "$pkg $(head -1 go.mod) $GOFLAGS" >> ` + log + `
+[ ` + exit + ` = 0 ] || { echo "fake go: build failed" >&2; exit 1; }
+mkdir -p "$(dirname "$out")" && printf '#!/bin/sh\n' > "$out" && chmod +x "$out"
+`
+	fakeBinary(t, filepath.Join(dir, "bin", "go"), 0o755)
+	if err := os.WriteFile(filepath.Join(dir, "bin", "go"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
 	}
-	if want := "LIFEBOAT_ETCD=" + filepath.Join(dir, "etcd"); !strings.Contains(out.String(), want) {
-		t.Fatalf("script output %q does not contain %q", out.String(), want)
-	}
+	t.Setenv("PATH", filepath.Join(dir, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return log
 }
 
-func TestFindToolsScript(t *testing.T) {
-	script, err := findToolsScript()
+// Without binaries and without lifeboat's repository (the working directory
+// is a throwaway one), EnsureBinaries writes the pinned tools modules
+// itself and builds each missing binary into the cache by version.
+func TestEnsureBinariesBuildsFromAnyModule(t *testing.T) {
+	clearBinaryEnv(t)
+	cache := t.TempDir()
+	t.Setenv(envCacheDir, cache)
+	t.Chdir(t.TempDir())
+	log := fakeGo(t, false)
+	var out bytes.Buffer
+	b, err := EnsureBinaries(t.Context(), &out)
+	if err != nil {
+		t.Fatalf("EnsureBinaries: %v (output %q)", err, out.String())
+	}
+	if want := filepath.Join(cache, "bin", "kube-apiserver-"+KubernetesVersion, "kube-apiserver"); b.KubeAPIServer != want {
+		t.Errorf("KubeAPIServer = %s, want %s", b.KubeAPIServer, want)
+	}
+	got, err := os.ReadFile(log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wd, _ := os.Getwd()
-	if want := filepath.Join(filepath.Dir(wd), "hack", "tools.sh"); script != want {
-		t.Fatalf("findToolsScript() = %s, want %s", script, want)
+	for _, want := range []string{
+		"go.etcd.io/etcd/server/v3 module github.com/lifeboat-dev/lifeboat/tools/etcd -mod=mod",
+		"go.etcd.io/etcd/etcdctl/v3 module",
+		"go.etcd.io/etcd/etcdutl/v3 module",
+		"k8s.io/kubernetes/cmd/kube-apiserver module github.com/lifeboat-dev/lifeboat/tools/kube-apiserver",
+	} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("builds %q do not include %q", got, want)
+		}
+	}
+	if !strings.Contains(out.String(), "building etcd "+EtcdVersion) {
+		t.Errorf("output %q does not say what it builds", out.String())
 	}
 
-	t.Chdir(t.TempDir())
-	if _, err := findToolsScript(); err == nil {
-		t.Fatal("found hack/tools.sh outside the module")
+	// Once built, nothing is built again.
+	os.Remove(log)
+	if _, err := EnsureBinaries(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(log); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("built again: %v", err)
+	}
+}
+
+// A failed build reports the failure, says what is missing, and leaves no
+// half-built directory in the cache.
+func TestEnsureBinariesBuildFails(t *testing.T) {
+	clearBinaryEnv(t)
+	cache := t.TempDir()
+	t.Setenv(envCacheDir, cache)
+	fakeGo(t, true)
+	var out bytes.Buffer
+	_, err := EnsureBinaries(t.Context(), &out)
+	if err == nil || !strings.Contains(err.Error(), "building etcd") {
+		t.Fatalf("err = %v, want a failed etcd build", err)
+	}
+	if !strings.Contains(out.String(), "fake go: build failed") {
+		t.Errorf("the go command's output %q was not passed on", out.String())
+	}
+	entries, _ := os.ReadDir(filepath.Join(cache, "bin"))
+	for _, e := range entries {
+		if e.IsDir() {
+			t.Errorf("cache holds %s after a failed build", e.Name())
+		}
+	}
+}
+
+// The versions clustertest documents are the versions its tools modules pin.
+func TestVersionsArePinned(t *testing.T) {
+	for group, want := range map[string]string{"etcd": EtcdVersion, "kube-apiserver": KubernetesVersion} {
+		g, err := toolchain.Lookup(group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, err := g.Version(); err != nil || v != want {
+			t.Errorf("%s module pins %q (%v), clustertest says %q", group, v, err, want)
+		}
 	}
 }

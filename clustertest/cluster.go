@@ -110,6 +110,12 @@ type Cluster struct {
 	machines map[string]string // node name -> Machine name
 	clients  []*clientv3.Client
 	closed   bool
+
+	// simSt is the simulated controllers' shared state (controllers.go).
+	simOnce sync.Once
+	simSt   *simState
+	// ports are the loopback ports this cluster reserved (ports.go).
+	ports portReservations
 }
 
 // Start starts a cluster for a test and registers Close with t.Cleanup. It
@@ -340,6 +346,7 @@ func (c *Cluster) Close() error {
 		wg.Go(h.kubelet.kill)
 	}
 	wg.Wait()
+	c.ports.release()
 	var errs []error
 	if c.logFile != nil {
 		c.log.Info("cluster closed")
@@ -541,34 +548,5 @@ func (c *Cluster) etcdHealthy(ctx context.Context) bool {
 	}
 	return true
 }
-
-// allocPort returns a free loopback port never handed out before in this
-// process: the API server's port and the members' ports are chosen before
-// any of them binds, the kernel may offer the same free port twice, and
-// clusters started side by side (parallel tests) choose theirs at the
-// same time.
-func (c *Cluster) allocPort() (int, error) {
-	for range 100 {
-		p, err := freePort()
-		if err != nil {
-			return 0, err
-		}
-		handedOutMu.Lock()
-		taken := handedOut[p]
-		handedOut[p] = true
-		handedOutMu.Unlock()
-		if !taken {
-			return p, nil
-		}
-	}
-	return 0, errors.New("clustertest: no free port")
-}
-
-// handedOut holds the ports allocPort returned in this process. A port is
-// never handed out twice: a process starts a few hundred at most.
-var (
-	handedOutMu sync.Mutex
-	handedOut   = map[int]bool{}
-)
 
 func loopbackIPs() []net.IP { return []net.IP{net.IPv4(127, 0, 0, 1)} }

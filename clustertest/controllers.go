@@ -84,27 +84,18 @@ type simState struct {
 	revWritten map[*Host]time.Time
 }
 
-var (
-	simStatesMu sync.Mutex
-	simStates   = map[*Cluster]*simState{}
-)
-
 // sim returns the controllers' shared state for c, creating it on first use.
 func (c *Cluster) sim() *simState {
-	simStatesMu.Lock()
-	defer simStatesMu.Unlock()
-	s := simStates[c]
-	if s == nil {
-		s = &simState{
+	c.simOnce.Do(func() {
+		c.simSt = &simState{
 			certs:        map[string]*nodeCerts{},
 			machineNodes: map[string]string{},
 			rollouts:     map[string]*installing{},
 			etcdHealth:   map[string]*etcdHealthClient{},
 			coWritten:    map[string]*writtenConditions{},
 		}
-		simStates[c] = s
-	}
-	return s
+	})
+	return c.simSt
 }
 
 // The controllers' clients; before startControllers made them, the
@@ -302,11 +293,7 @@ func (c *Cluster) startControllers(ctx context.Context) error {
 }
 
 // waitControllers waits until every controller started by startControllers
-// has returned (after its context was cancelled) and forgets c's state.
+// has returned (after its context was cancelled).
 func (c *Cluster) waitControllers() {
-	s := c.sim()
-	s.wg.Wait()
-	simStatesMu.Lock()
-	delete(simStates, c)
-	simStatesMu.Unlock()
+	c.sim().wg.Wait()
 }

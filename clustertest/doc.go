@@ -109,11 +109,18 @@
 //
 // # Prerequisites
 //
-// The etcd and kube-apiserver binaries are built from the Go module proxy by
-// hack/tools.sh into a cache outside the repository ([FindBinaries],
-// [EnsureBinaries]; LIFEBOAT_ETCD, LIFEBOAT_KUBE_APISERVER override them),
-// and the github.com/openshift/api module must be in the module cache
-// (LIFEBOAT_OPENSHIFT_API_DIR overrides it).
+// The etcd and kube-apiserver binaries are found by version in a cache
+// outside any repository (${LIFEBOAT_CACHE_DIR:-~/.cache/lifeboat}/bin;
+// [FindBinaries]; LIFEBOAT_ETCD, LIFEBOAT_KUBE_APISERVER and the others
+// override them). [EnsureBinaries] builds the missing ones from tools modules
+// pinned inside lifeboat, from any module: an embedder calls it once, e.g.
+// in TestMain, with the go command on PATH and the module proxy reachable
+// (kube-apiserver takes several minutes on 2 cores, once). In lifeboat's
+// repository hack/tools.sh does the same. The github.com/openshift/api
+// module must be in the module cache (a module that imports clustertest
+// has it; LIFEBOAT_OPENSHIFT_API_DIR overrides it). A cluster keeps all its
+// state in its *Cluster: clusters run side by side, in one test process or
+// several, each on loopback ports it reserves for its lifetime.
 //
 // # Errors
 //

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the binaries lifeboat's tests and demo run against -- etcd, etcdctl,
 # etcdutl (v3.7.3) and kube-apiserver (v1.35.4) -- from the Go module proxy,
-# using the pinned tools modules under tools/. Binaries land in a cache outside
+# using the pinned tools modules under internal/toolchain/modules/ (the same
+# builder clustertest.EnsureBinaries runs). Binaries land in a cache outside
 # the repository, in a directory named by version, so they are rebuilt only
 # when a pinned version changes. clustertest looks for them in the same place.
 #
@@ -22,7 +23,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cache=${LIFEBOAT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/lifeboat}
 
-version() { awk -v m="$2" '$1 == m { print $2; exit } $1 == "require" && $2 == m { print $3; exit }' "$top/tools/$1/go.mod"; }
+version() { awk -v m="$2" '$1 == m { print $2; exit } $1 == "require" && $2 == m { print $3; exit }' "$top/internal/toolchain/modules/$1/go.mod.txt"; }
 etcd_dir="$cache/bin/etcd-$(version etcd go.etcd.io/etcd/server/v3)"
 kas_dir="$cache/bin/kube-apiserver-$(version kube-apiserver k8s.io/kubernetes)"
 weed_dir="$cache/bin/weed-$(version weed github.com/seaweedfs/seaweedfs)"
@@ -47,26 +48,22 @@ case "${1:-}" in
   *) echo "usage: $0 [--print | s3 | azurite | all]" >&2; exit 2 ;;
 esac
 
-build() { # module dir, output dir, name=package...
-  local mod=$1 out=$2; shift 2
-  rm -rf "$out.tmp" && mkdir -p "$out.tmp"
-  for np in "$@"; do
-    (cd "$top/tools/$mod" && GOFLAGS=-mod=mod go build -trimpath -o "$out.tmp/${np%%=*}" "${np#*=}")
-  done
-  rm -rf "$out" && mv "$out.tmp" "$out"
+build() { # tool groups of internal/toolchain; each is built once, then cached
+  (cd "$top" && go run ./internal/toolchain/cmd/lifeboat-tools "$@")
 }
 
+groups=()
 if [ -z "${LIFEBOAT_ETCD:-}${LIFEBOAT_ETCDCTL:-}${LIFEBOAT_ETCDUTL:-}" ] && [ ! -x "$etcd_dir/etcdutl" ]; then
-  echo "lifeboat: building etcd, etcdctl, etcdutl v3.7.3 into $etcd_dir (about a minute, once)" >&2
-  build etcd "$etcd_dir" etcd=go.etcd.io/etcd/server/v3 etcdctl=go.etcd.io/etcd/etcdctl/v3 etcdutl=go.etcd.io/etcd/etcdutl/v3
+  groups+=(etcd)
 fi
 if [ -z "${LIFEBOAT_KUBE_APISERVER:-}" ] && [ ! -x "$kas_dir/kube-apiserver" ]; then
-  echo "lifeboat: building kube-apiserver v1.35.4 into $kas_dir (about 8 minutes on 2 cores, once)" >&2
-  build kube-apiserver "$kas_dir" kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver
+  groups+=(kube-apiserver)
 fi
 if [ -n "$want_s3" ] && [ -z "${LIFEBOAT_WEED:-}" ] && [ ! -x "$weed_dir/weed" ]; then
-  echo "lifeboat: building SeaweedFS weed into $weed_dir (about 19 CPU-minutes: 10 minutes on an idle 2-core machine, an hour on a loaded one; once)" >&2
-  build weed "$weed_dir" weed=github.com/seaweedfs/seaweedfs/weed
+  groups+=(weed)
+fi
+if [ ${#groups[@]} -gt 0 ]; then
+  build "${groups[@]}"
 fi
 if [ -n "$want_azurite" ] && [ -z "${LIFEBOAT_AZURITE:-}" ] && [ ! -x "$azurite_dir/node_modules/.bin/azurite-blob" ]; then
   echo "lifeboat: installing Azurite $azurite_version from npm into $azurite_dir (once)" >&2
