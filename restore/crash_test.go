@@ -61,7 +61,8 @@ func planIDs(t *testing.T, lost bool) []string {
 	t.Helper()
 	local := func(n string) host.Host { return host.NewLocal(n, t.TempDir(), host.LocalOptions{}) }
 	o := restore.Options{BackupDir: t.TempDir(), Recovery: local(phRecovery), Others: []host.Host{local(phOther1), local(phOther2)},
-		Kube: kubefake.NewClientset(), Operator: operatorfake.NewClientset(), Machine: machinefake.NewClientset()}
+		Kube: kubefake.NewClientset(), Operator: operatorfake.NewClientset(), Machine: machinefake.NewClientset(),
+		ClusterVersion: "4.5.2"} // the drill's release, which the child states too
 	if lost {
 		o.Others, o.LostMasters = []host.Host{local(phOther2)}, []string{phOther1}
 	}
