@@ -135,7 +135,9 @@ func TestQuorumRestoreRefusals(t *testing.T) {
 				}
 			}},
 		{name: "attested unreachable", version: "4.20.3", wal: true,
-			mutate: func(f *fixture, o *QuorumRestoreOptions) { o.Unreachable = map[string]string{"master-1": "powered off in the console"} }},
+			mutate: func(f *fixture, o *QuorumRestoreOptions) {
+				o.Unreachable = map[string]string{"master-1": "powered off in the console"}
+			}},
 		{name: "reachable other", version: "4.20.3", wal: true,
 			mutate: func(f *fixture, o *QuorumRestoreOptions) { o.Others = []host.Host{f.hosts["master-1"]} }},
 	}
