@@ -46,6 +46,8 @@ type crashParams struct {
 	// StablePeriod is then the stable wait's period.
 	DetectRelease bool          `json:"detectRelease,omitempty"`
 	StablePeriod  time.Duration `json:"stablePeriod,omitempty"`
+	// Quorum runs restore.RunQuorumRestore (no backup) instead.
+	Quorum bool `json:"quorum,omitempty"`
 }
 
 // crashStep is one row of the matrix: a step ID with placeholder host
@@ -117,6 +119,15 @@ func TestCrashHelper(t *testing.T) {
 	}
 	if p.DetectRelease {
 		opts.Config, opts.StablePeriod = c.Config, p.StablePeriod
+	}
+	if p.Quorum {
+		q := restore.QuorumRestoreOptions{Recovery: opts.Recovery, Others: opts.Others, Kube: c.Kube, Operator: c.Operator, Config: c.Config,
+			Interval: opts.Interval, APITimeout: opts.APITimeout, ContainerTimeout: opts.ContainerTimeout,
+			StablePeriod: p.StablePeriod, StableTimeout: 4 * time.Minute, Report: c.Report}
+		if _, err := restore.RunQuorumRestore(t.Context(), q); err != nil {
+			t.Fatalf("quorum restore: %v", err)
+		}
+		return
 	}
 	if _, err := restore.Run(t.Context(), opts); err != nil {
 		t.Fatalf("restore: %v", err)
