@@ -46,6 +46,8 @@ type crashParams struct {
 	// StablePeriod is then the stable wait's period.
 	DetectRelease bool          `json:"detectRelease,omitempty"`
 	StablePeriod  time.Duration `json:"stablePeriod,omitempty"`
+	// Quorum runs restore.RunQuorumRestore (no backup) instead.
+	Quorum bool `json:"quorum,omitempty"`
 }
 
 // crashStep is one row of the matrix: a step ID with placeholder host
@@ -61,7 +63,8 @@ func planIDs(t *testing.T, lost bool) []string {
 	t.Helper()
 	local := func(n string) host.Host { return host.NewLocal(n, t.TempDir(), host.LocalOptions{}) }
 	o := restore.Options{BackupDir: t.TempDir(), Recovery: local(phRecovery), Others: []host.Host{local(phOther1), local(phOther2)},
-		Kube: kubefake.NewClientset(), Operator: operatorfake.NewClientset(), Machine: machinefake.NewClientset()}
+		Kube: kubefake.NewClientset(), Operator: operatorfake.NewClientset(), Machine: machinefake.NewClientset(),
+		ClusterVersion: "4.5.2"} // the drill's release, which the child states too
 	if lost {
 		o.Others, o.LostMasters = []host.Host{local(phOther2)}, []string{phOther1}
 	}
@@ -116,6 +119,15 @@ func TestCrashHelper(t *testing.T) {
 	}
 	if p.DetectRelease {
 		opts.Config, opts.StablePeriod = c.Config, p.StablePeriod
+	}
+	if p.Quorum {
+		q := restore.QuorumRestoreOptions{Recovery: opts.Recovery, Others: opts.Others, Kube: c.Kube, Operator: c.Operator, Config: c.Config,
+			Interval: opts.Interval, APITimeout: opts.APITimeout, ContainerTimeout: opts.ContainerTimeout,
+			StablePeriod: p.StablePeriod, StableTimeout: 4 * time.Minute, Report: c.Report}
+		if _, err := restore.RunQuorumRestore(t.Context(), q); err != nil {
+			t.Fatalf("quorum restore: %v", err)
+		}
+		return
 	}
 	if _, err := restore.Run(t.Context(), opts); err != nil {
 		t.Fatalf("restore: %v", err)

@@ -75,6 +75,40 @@
 // which does no I/O, builds the etcd-only plan only when Options.Release
 // states such a release.
 //
+// The classic plan of 4.11-4.17 (ClassicGuardMinor; and of a release
+// nothing names, since the API is down during most restores) turns the
+// quorum guard off before the forced etcd redeployment and back on once
+// that rollout completed, as the documentation of those releases does;
+// without it their operator makes no etcd revision for a cluster of one
+// member and the restore stalls. The guard record, its restore on every
+// exit path and on resume are the etcd-only plan's.
+//
+// # Restoring quorum without a backup
+//
+// QuorumRestorePlan and RunQuorumRestore are 4.18's "Restoring etcd
+// quorum for high availability clusters" (quorum-restore.sh): a majority
+// of members is lost, one member's data directory survived, no backup is
+// used. Before anything is touched the check step refuses a release
+// without the procedure (*QuorumRestoreReleaseError, ErrNoQuorumRestore:
+// on 4.5-4.17 restore a backup with Run), a recovery host without
+// member/snap/db and member/wal (*NotMemberDirError, ErrNotMemberDir), and
+// any other master that neither answers (QuorumRestoreOptions.Others: its
+// etcd is stopped and proven stopped by its containers being gone) nor is
+// attested stopped (Unreachable, recorded in the state and reported as
+// unsafe), including every member the survivor's etcd-pod.yaml names
+// (*OthersNotStoppedError, ErrOthersNotStopped; all inside a
+// *PreflightError). The survivor's member is then started from its data
+// directory, nothing in it moved or deleted, by its own etcd pod with
+// ETCD_FORCE_NEW_CLUSTER=true and ETCD_FORCE_NEW_CLUSTER_BUMP_AMOUNT set to
+// QuorumRevisionBump (0.2 × maxRaftIndex of revision.json, 1e9 without),
+// the flags of the cluster's quorum-restore-pod.yaml given as etcd's
+// environment so that any command form takes them; once it serves the API
+// its own pod is put back, and the quorum guard / stable wait / guard
+// sequence of the etcd-only restore follows while the operator adds the
+// other members back. Upstream etcd has no --force-new-cluster-bump-amount
+// (the cluster's etcd has): the run checks the revision it serves and
+// records whether the bump was applied (QuorumRecord.BumpApplied).
+//
 // verify-backup reports the decision as a progress line ("release 4.20.3:
 // generation etcd-only (4.18+), from ClusterVersion ...: completed
 // version 4.20.3"), in the dry run too, and the state records it. The
@@ -154,7 +188,9 @@
 // *PreflightError of check "release", as are release.ErrConflict and
 // release.ErrUnsupportedRelease), ErrRestorePodImage,
 // ErrInvalidOptions, *AnotherRunError (ErrAnotherRunUnfinished, naming
-// both runs). A failed step of Run is a *plan.StepError naming the
+// both runs), and for RunQuorumRestore *QuorumRestoreReleaseError
+// (ErrNoQuorumRestore), *NotMemberDirError (ErrNotMemberDir) and
+// *OthersNotStoppedError (ErrOthersNotStopped). A failed step of Run is a *plan.StepError naming the
 // step and wrapping the cause; an unsafe backup archive wraps
 // ErrUnsafeEntry.
 package restore

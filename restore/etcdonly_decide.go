@@ -36,33 +36,41 @@ func statedGeneration(o Options) release.Generation {
 //
 // The etcd-only generation builds the etcd-only plan unless
 // AllowClassicOnEtcdOnly; everything else, including no decision, the
-// classic one (whose verify-backup says why).
-func decideForRun(ctx context.Context, opts Options) (release.Generation, *decided, error) {
+// classic one (whose verify-backup says why). It also returns the version
+// the classic plan's quorum guard steps are decided by (the recorded or
+// detected one, else planVersion; "" when none is known).
+func decideForRun(ctx context.Context, opts Options) (release.Generation, string, *decided, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
-		return 0, nil, err
+		return 0, "", nil, err
+	}
+	or := func(v string) string {
+		if v != "" {
+			return v
+		}
+		return planVersion(o)
 	}
 	if !o.AbandonUnfinished {
 		st := NewState(o.Recovery, o.StatePath)
 		d, exists, err := st.peek(ctx)
 		if err != nil {
-			return 0, nil, err
+			return 0, "", nil, err
 		}
 		if exists && d.Release != nil && !d.Done() {
 			if d.Release.ClassicAccepted {
-				return release.GenerationClassic, nil, nil
+				return release.GenerationClassic, or(d.Release.Version), nil, nil
 			}
-			return d.Release.Generation, nil, nil
+			return d.Release.Generation, or(d.Release.Version), nil, nil
 		}
 	}
 	if g := statedGeneration(o); g != release.GenerationUnknown {
-		return g, nil, nil
+		return g, or(""), nil, nil
 	}
 	d, err := release.Detect(ctx, release.Deps{Config: o.Config, Host: o.Recovery}, o.Release)
 	if ctx.Err() != nil {
-		return 0, nil, ctx.Err()
+		return 0, "", nil, ctx.Err()
 	}
-	return d.Generation, &decided{d: d, err: err}, nil
+	return d.Generation, or(d.Version), &decided{d: d, err: err}, nil
 }
 
 // detect is release.Detect for checkRelease: Run's earlier answer the

@@ -9,7 +9,8 @@ import (
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
-// GuardRecord is the etcd-only restore's record of the etcd quorum guard
+// GuardRecord is the record of the etcd quorum guard kept by the etcd-only
+// restore, the classic restore of 4.11-4.17 and the quorum restore
 // in its state. It is written before the guard is turned off, so that
 // whatever happens next (a failure, a cancel, the process killed) the
 // override is put back as it was found, never as a later read finds it

@@ -182,6 +182,9 @@ type Options struct {
 	Report func(plan.Event)
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+
+	// noBackup: the options of a quorum restore, which uses no backup.
+	noBackup bool
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -191,7 +194,7 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Kube == nil || o.Operator == nil {
 		return o, fmt.Errorf("%w: Kube and Operator clients are required", ErrInvalidOptions)
 	}
-	if o.BackupDir == "" && o.BackupOnHost == "" && o.Source == nil {
+	if o.BackupDir == "" && o.BackupOnHost == "" && o.Source == nil && !o.noBackup {
 		return o, fmt.Errorf("%w: BackupDir, BackupOnHost or Source is required", ErrInvalidOptions)
 	}
 	if err := validateSource(o); err != nil {

@@ -63,11 +63,25 @@ type runner struct {
 //	restart-kubelet/<each master>      (8)
 //	wait-single-member                 etcd running on the recovery host, API serving, etcd pod Running (9)
 //	recreate-machine/<lost master>     a new Machine for each of Options.LostMasters (5.2)
+//	quorum-guard-off                   4.11-4.17 (and an unknown release): the override recorded as
+//	                                   found, then set, before the etcd redeployment (GuardRecord)
 //	force-redeploy/<operator>          forceRedeploymentReason, then
 //	wait-rollout/<operator>            all nodes at the latest revision, for etcd, kube-apiserver,
-//	                                   kube-controller-manager, kube-scheduler in turn (10-12)
+//	                                   kube-controller-manager, kube-scheduler in turn (10-12);
+//	                                   quorum-guard-on after wait-rollout/etcd (see below)
 //	verify-members                     an etcd pod Running on every master, EtcdMembersAvailable (13)
 //	approve-csrs                       pending node-bootstrapper CSRs approved (5.4)
+//
+// The quorum guard steps follow the 4.11-4.17 documentation
+// (ClassicGuardMinor), which turns the guard off after the single member
+// serves the API and back on after the forced etcd redeployment. The
+// documentation turns it back on right after the patch; the plan waits
+// until the etcd rollout that patch started is complete, so the guard
+// cannot hold back the revision it asked for. The version deciding them
+// is Options.Release.Version, else (Run) the detected or recorded one,
+// else Options.ClusterVersion; a release known to be older than 4.11 gets
+// the 4.5 runbook's steps unchanged. The guard is put back on every exit
+// path, as in the etcd-only plan.
 //
 // When Options.Release states an etcd-only release (4.18+, by Version or
 // Generation) and AllowClassicOnEtcdOnly is false, Plan builds the etcd-only
@@ -75,11 +89,13 @@ type runner struct {
 // a statement it builds the classic plan; Run decides from the cluster
 // first (release.Detect) and builds the plan of the decided generation.
 func Plan(opts Options) (*plan.Plan, error) {
-	p, _, err := build(opts, statedGeneration(opts))
+	p, _, err := build(opts, statedGeneration(opts), planVersion(opts))
 	return p, err
 }
 
-func build(opts Options, gen release.Generation) (*plan.Plan, *runner, error) {
+// build lists the steps of gen's plan; version (possibly "") decides
+// whether the classic plan toggles the quorum guard (classicTogglesGuard).
+func build(opts Options, gen release.Generation, version string) (*plan.Plan, *runner, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
 		return nil, nil, err
@@ -142,12 +158,19 @@ func build(opts Options, gen release.Generation) (*plan.Plan, *runner, error) {
 		add("recreate-machine/"+n, "delete and re-create the Machine of the lost master "+n+" (member.RecreateMachine)",
 			func(ctx context.Context, progress func(string)) error { return r.recreateMachine(ctx, n, progress) })
 	}
+	guard, why := classicTogglesGuard(version)
 	for _, op := range []lifecycle.Operator{lifecycle.Etcd, lifecycle.KubeAPIServer, lifecycle.KubeControllerManager, lifecycle.KubeScheduler} {
 		op := op
+		if op == lifecycle.Etcd && guard {
+			add("quorum-guard-off", "record the etcd quorum guard override, then turn the guard off so the operator rolls a revision for one member ("+why+")", r.quorumGuardOff)
+		}
 		add("force-redeploy/"+string(op), "force a new "+string(op)+" revision (spec.forceRedeploymentReason)",
 			func(ctx context.Context, progress func(string)) error { return r.forceRedeploy(ctx, op, progress) })
 		add("wait-rollout/"+string(op), "wait until every node runs the latest "+string(op)+" revision",
 			func(ctx context.Context, progress func(string)) error { return r.waitRollout(ctx, op, progress) })
+		if op == lifecycle.Etcd && guard {
+			add("quorum-guard-on", "put the etcd quorum guard override back as it was found", r.quorumGuardOn)
+		}
 	}
 	add("verify-members", "verify that every master runs an etcd pod and all members are available", r.verifyMembers)
 	if !o.SkipCSRApproval {
@@ -187,11 +210,11 @@ func build(opts Options, gen release.Generation) (*plan.Plan, *runner, error) {
 // run was refused before its first step) and the first error: a
 // *plan.StepError, an *AnotherRunError, or an error reading the state.
 func Run(ctx context.Context, opts Options) (*StateData, error) {
-	gen, pre, err := decideForRun(ctx, opts)
+	gen, version, pre, err := decideForRun(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	p, r, err := build(opts, gen)
+	p, r, err := build(opts, gen, version)
 	if err != nil {
 		return nil, err
 	}
@@ -211,8 +234,9 @@ func Run(ctx context.Context, opts Options) (*StateData, error) {
 		report = resumedReport(report, d.Release)
 	}
 	runErr := p.Run(ctx, plan.RunOptions{Report: report, State: r.state, Now: r.opts.Now})
-	if runErr != nil && r.gen == release.GenerationEtcdOnly {
-		// Failure or cancel: the quorum guard goes back as it was found.
+	if runErr != nil {
+		// Failure or cancel: the quorum guard goes back as it was found
+		// (nothing to do when the state records no guard change).
 		if err := r.restoreGuardOnExit(ctx); err != nil {
 			runErr = errors.Join(runErr, err)
 		}

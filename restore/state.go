@@ -89,6 +89,8 @@ type StateData struct {
 	// QuorumGuard is the etcd-only restore's record of the quorum guard,
 	// written before the guard is turned off (see GuardRecord).
 	QuorumGuard *GuardRecord `json:"quorumGuard,omitempty"`
+	// Quorum is the quorum restore's record (RunQuorumRestore).
+	Quorum *QuorumRecord `json:"quorum,omitempty"`
 }
 
 // State is the restore's plan.State, kept as a JSON file on the recovery

@@ -28,7 +28,6 @@ const etcdNamespace = "openshift-etcd"
 // waitSingleMember is step 9: etcd runs on the recovery host, the API
 // answers, and the etcd pod of the recovery host is Running.
 func (r *runner) waitSingleMember(ctx context.Context, progress func(string)) error {
-	h := r.opts.Recovery
 	d, err := r.state.Get(ctx)
 	if err != nil {
 		return err
@@ -37,9 +36,17 @@ func (r *runner) waitSingleMember(ctx context.Context, progress func(string)) er
 	if d.Restore != nil && d.Restore.RevisionBump > 0 {
 		minRV = d.Restore.NewRevision
 	}
+	return r.waitMemberServing(ctx, minRV, progress)
+}
+
+// waitMemberServing waits, within APITimeout, until etcd runs on the
+// recovery host, the API serves at least revision minRV (0: any), and the
+// host's etcd pod is Running, three answers in a row.
+func (r *runner) waitMemberServing(ctx context.Context, minRV int64, progress func(string)) error {
+	h := r.opts.Recovery
 	last := ""
 	ok := 0
-	err = r.poll(ctx, r.opts.APITimeout, func(ctx context.Context) (bool, error) {
+	err := r.poll(ctx, r.opts.APITimeout, func(ctx context.Context) (bool, error) {
 		state := r.singleMemberState(ctx, minRV)
 		if state != last && state != "" {
 			progress(state)

@@ -1,0 +1,294 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	configclient "github.com/openshift/client-go/config/clientset/versioned"
+	operatorclient "github.com/openshift/client-go/operator/clientset/versioned"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/lifecycle"
+	"github.com/lifeboat-dev/lifeboat/plan"
+	"github.com/lifeboat-dev/lifeboat/release"
+)
+
+// QuorumPlanName names the quorum restore plan in events and errors.
+const QuorumPlanName = "restore-etcd-quorum"
+
+// DefaultQuorumStatePath is where RunQuorumRestore keeps its state on the
+// recovery host (beside, never in place of, the backup restore's).
+const DefaultQuorumStatePath = "/var/lib/lifeboat/quorum-restore-state.json"
+
+// ForceNewCluster is the RunIdentity method of a quorum restore.
+const ForceNewCluster Method = "force-new-cluster"
+
+// QuorumRestoreOptions configures QuorumRestorePlan and RunQuorumRestore.
+// Recovery, Kube, Operator and Config are required; every other zero
+// value is documented on its field. Validate checks them before anything
+// is read or changed.
+type QuorumRestoreOptions struct {
+	// Recovery is the control-plane host whose etcd member's data
+	// directory survived; quorum is restored from it. Required.
+	Recovery host.Host
+	// Others are the other control-plane hosts that still answer: etcd is
+	// stopped on each (etcd-pod.yaml moved aside) and proven stopped (no
+	// etcd container left) before the recovery host's member is forced
+	// into a new cluster. Their data directories are left alone.
+	Others []host.Host
+	// Unreachable attests, per node name, that a control-plane host that
+	// cannot be reached runs no etcd member (the value is the evidence:
+	// "machine powered off in the console at 09:12", "disk destroyed").
+	// UNSAFE: lifeboat cannot check it, and a member that is in fact
+	// running can keep (or regain) quorum with another one beside the
+	// forced cluster, a split brain that loses writes. Each attestation is
+	// recorded in the run's state and reported. A master named in the
+	// recovery host's etcd-pod.yaml that is neither in Others nor here
+	// makes the plan refuse (*OthersNotStoppedError).
+	Unreachable map[string]string
+
+	// Kube, Operator and Config reach the API once the forced member
+	// serves it: the etcd pod, the quorum guard, the ClusterOperators.
+	Kube     kubernetes.Interface
+	Operator operatorclient.Interface
+	Config   configclient.Interface
+	// Release tunes the generation decision (release.Detect from Config
+	// and the recovery host); the quorum restore exists only for the
+	// etcd-only generation (4.18+), else *QuorumRestoreReleaseError.
+	Release release.Options
+
+	// RevisionBump is what the forced member adds to its revision;
+	// 0: floor(0.2 × maxRaftIndex) of the data directory's revision.json,
+	// DefaultRevisionBump (1e9) without one, as quorum-restore-pod.yaml
+	// computes it.
+	RevisionBump uint64
+
+	// Host paths; DefaultManifestDir, DefaultEtcdDataDir, DefaultAsideDir
+	// and DefaultQuorumStatePath when empty.
+	ManifestDir string
+	EtcdDataDir string
+	AsideDir    string
+	StatePath   string
+
+	// DryRun runs only the check step (it reads) and reports every other
+	// step as skipped.
+	DryRun bool
+
+	// Interval, ContainerTimeout, APITimeout, StablePeriod and
+	// StableTimeout as in Options (2s, 10m, 20m, 5m, 30m when zero);
+	// negative is invalid.
+	Interval         time.Duration
+	ContainerTimeout time.Duration
+	APITimeout       time.Duration
+	StablePeriod     time.Duration
+	StableTimeout    time.Duration
+
+	// Logger receives records of every action; nil discards them.
+	Logger *slog.Logger
+	// Report receives the plan's progress events.
+	Report func(plan.Event)
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Validate checks the options without I/O. Errors wrap ErrInvalidOptions.
+func (q QuorumRestoreOptions) Validate() error {
+	_, err := q.options()
+	return err
+}
+
+// options turns q into the runner's Options, defaults applied.
+func (q QuorumRestoreOptions) options() (Options, error) {
+	if q.Config == nil {
+		return Options{}, fmt.Errorf("%w: the quorum restore waits for the ClusterOperators to be stable: the Config client is required", ErrInvalidOptions)
+	}
+	for _, d := range []time.Duration{q.Interval, q.ContainerTimeout, q.APITimeout} {
+		if d < 0 {
+			return Options{}, fmt.Errorf("%w: negative duration %s", ErrInvalidOptions, d)
+		}
+	}
+	names := map[string]bool{}
+	if q.Recovery != nil {
+		names[q.Recovery.Name()] = true
+	}
+	for _, h := range q.Others {
+		if h != nil {
+			names[h.Name()] = true
+		}
+	}
+	for n, why := range q.Unreachable {
+		if n == "" || why == "" {
+			return Options{}, fmt.Errorf("%w: Unreachable needs a node name and the evidence that it is stopped (%q: %q)", ErrInvalidOptions, n, why)
+		}
+		if names[n] {
+			return Options{}, fmt.Errorf("%w: %s is both a host to use and attested unreachable", ErrInvalidOptions, n)
+		}
+	}
+	state := q.StatePath
+	if state == "" {
+		state = DefaultQuorumStatePath
+	}
+	o := Options{
+		Recovery: q.Recovery, Others: q.Others, Kube: q.Kube, Operator: q.Operator, Config: q.Config,
+		Release: q.Release, ManifestDir: q.ManifestDir, EtcdDataDir: q.EtcdDataDir, AsideDir: q.AsideDir,
+		StatePath: state, SkipCSRApproval: true, DryRun: q.DryRun,
+		Interval: q.Interval, ContainerTimeout: q.ContainerTimeout, APITimeout: q.APITimeout,
+		StablePeriod: q.StablePeriod, StableTimeout: q.StableTimeout,
+		Logger: q.Logger, Report: q.Report, Now: q.Now, noBackup: true,
+	}
+	return o.withDefaults()
+}
+
+// QuorumRecord is the quorum restore's record in its state.
+type QuorumRecord struct {
+	// Bump is the revision bump asked of the forced member, and
+	// BumpSource where it came from.
+	Bump       uint64 `json:"bump"`
+	BumpSource string `json:"bumpSource"`
+	// RevisionBefore is the member's revision before it was forced (read
+	// from its stopped database; 0 when the host's files are not local).
+	RevisionBefore int64 `json:"revisionBefore,omitempty"`
+	// BumpApplied reports whether the forced member serves at least
+	// RevisionBefore + Bump (nil until checked, or when RevisionBefore is
+	// unknown). Upstream etcd has no --force-new-cluster-bump-amount (the
+	// cluster's own etcd has): it ignores ETCD_FORCE_NEW_CLUSTER_BUMP_AMOUNT.
+	BumpApplied *bool `json:"bumpApplied,omitempty"`
+	// Attested are the Unreachable attestations the run relied on.
+	Attested map[string]string `json:"attested,omitempty"`
+}
+
+type quorumRunner struct {
+	*runner
+	q QuorumRestoreOptions
+}
+
+// QuorumRestorePlan builds, without I/O, the plan of "Restoring etcd
+// quorum for high availability clusters" (4.18+, quorum-restore.sh): a
+// majority of members is lost, no backup is used, and quorum comes back
+// from the recovery host's surviving data directory. Print it with a dry
+// run (RunQuorumRestore with DryRun) or run it with RunQuorumRestore.
+//
+//	check                           the generation (etcd-only only) and its evidence; the recovery host's
+//	                                member directory (member/snap/db, member/wal); every other master named
+//	                                by the recovery host's etcd-pod.yaml either answers (Others) or is
+//	                                attested stopped (Unreachable); the revision bump sized
+//	stop-etcd/<other>               etcd-pod.yaml moved aside, no etcd container left: proven stopped
+//	stop-etcd/<recovery>            the same on the recovery host (quorum-restore.sh)
+//	force-new-cluster/<recovery>    the host's own etcd pod with ETCD_FORCE_NEW_CLUSTER=true and
+//	                                ETCD_FORCE_NEW_CLUSTER_BUMP_AMOUNT (quorum-restore-pod.yaml's flags, as
+//	                                environment so any etcd command form takes them); the data directory is
+//	                                used as it is, nothing in it moved or deleted
+//	wait-forced-member              etcd on the recovery host, the API serving at least the member's revision
+//	restore-etcd-pod/<recovery>     the host's own etcd-pod.yaml back (the forced pod moved aside)
+//	wait-single-member              the normal member serving the API
+//	quorum-guard-off                as the etcd-only restore (GuardRecord)
+//	wait-stable                     the operator adds the other members back (learners, promoted)
+//	quorum-guard-on                 put back as found, on every exit path
+//	verify-members                  an etcd pod Running on every master, all members available
+func QuorumRestorePlan(opts QuorumRestoreOptions) (*plan.Plan, error) {
+	p, _, err := buildQuorum(opts)
+	return p, err
+}
+
+func buildQuorum(q QuorumRestoreOptions) (*plan.Plan, *quorumRunner, error) {
+	o, err := q.options()
+	if err != nil {
+		return nil, nil, err
+	}
+	st := NewState(o.Recovery, o.StatePath)
+	st.now = o.Now
+	r := &quorumRunner{runner: &runner{opts: o, state: st, log: o.Logger.With("plan", QuorumPlanName),
+		local: host.NewLocal("local", "/", host.LocalOptions{Logger: o.Logger}), gen: release.GenerationEtcdOnly}, q: q}
+	p := &plan.Plan{Name: QuorumPlanName}
+	add := func(id, desc string, run func(ctx context.Context, progress func(string)) error) {
+		p.Steps = append(p.Steps, plan.Step{ID: id, Description: desc, Run: run})
+	}
+	rec := o.Recovery
+	add("check", "decide the procedure generation, check the member directory "+o.EtcdDataDir+" on "+rec.Name()+
+		", prove every other master stoppable or attested stopped, size the revision bump", r.check)
+	for _, h := range append(append([]host.Host{}, o.Others...), rec) {
+		h := h
+		id := "stop-etcd/" + h.Name()
+		add(id, "move etcd-pod.yaml out of "+o.ManifestDir+" on "+h.Name()+" and wait until no etcd container runs (proven stopped)",
+			func(ctx context.Context, progress func(string)) error {
+				return r.stopComponents(ctx, h, id, []string{"etcd"}, progress)
+			})
+	}
+	add("force-new-cluster/"+rec.Name(), "start the member of "+rec.Name()+" from its data directory as a new one-member cluster (--force-new-cluster) with the revision bump", r.forceNewCluster)
+	add("wait-forced-member", "wait for etcd on "+rec.Name()+" and the API serving at least the member's revision", r.waitForced)
+	add("restore-etcd-pod/"+rec.Name(), "put the etcd-pod.yaml of "+rec.Name()+" back as it was", r.restoreEtcdPod)
+	add("wait-single-member", "wait for the normal etcd pod of "+rec.Name()+" serving the API", func(ctx context.Context, progress func(string)) error {
+		d, err := r.state.Get(ctx)
+		if err != nil {
+			return err
+		}
+		var min int64
+		if d.Quorum != nil {
+			min = d.Quorum.RevisionBefore
+		}
+		return r.waitMemberServing(ctx, min, progress)
+	})
+	add("quorum-guard-off", "record the etcd quorum guard override, then turn the guard off (unsupportedConfigOverrides."+lifecycle.QuorumGuardOverride+")", r.quorumGuardOff)
+	add("wait-stable", fmt.Sprintf("wait until every master runs an etcd member and every ClusterOperator is stable for %s; force an etcd redeployment only if it does not settle within %s", o.StablePeriod, o.StableTimeout), r.waitStable)
+	add("quorum-guard-on", "put the etcd quorum guard override back as it was found", r.quorumGuardOn)
+	add("verify-members", "verify that every master runs an etcd pod and all members are available", r.verifyMembers)
+	r.steps = stepIDs(p)
+	return p, r, nil
+}
+
+// RunQuorumRestore decides the cluster's generation (reading only), builds
+// QuorumRestorePlan and runs it with its state on the recovery host
+// (StatePath). The check step refuses, before any host is touched, a
+// release without the procedure (*QuorumRestoreReleaseError), a recovery
+// host without a member directory (*NotMemberDirError) and any other
+// master neither reachable nor attested stopped (*OthersNotStoppedError),
+// each inside a *PreflightError. A run stopped by an error or a cancelled
+// ctx after turning the quorum guard off puts it back before it returns; a
+// run resumed after a crash (same recovery host, other hosts and
+// attestations) skips the finished steps and ends with the guard on. A
+// state of another unfinished run is refused with *AnotherRunError. It
+// returns the state as the run left it (nil for a dry run).
+func RunQuorumRestore(ctx context.Context, opts QuorumRestoreOptions) (*StateData, error) {
+	p, r, err := buildQuorum(opts)
+	if err != nil {
+		return nil, err
+	}
+	if !r.opts.DryRun {
+		if err := r.admitQuorum(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if st := statedGeneration(r.opts); st == release.GenerationUnknown {
+		d, err := release.Detect(ctx, release.Deps{Config: r.opts.Config, Host: r.opts.Recovery}, r.opts.Release)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		r.decided = &decided{d: d, err: err}
+	}
+	if r.opts.DryRun {
+		return nil, r.dryRunQuorum(ctx, p)
+	}
+	report := r.opts.Report
+	if d, err := r.state.Get(ctx); err != nil {
+		return nil, err
+	} else if d.Release != nil {
+		report = resumedReport(report, d.Release)
+	}
+	runErr := p.Run(ctx, plan.RunOptions{Report: report, State: r.state, Now: r.opts.Now})
+	if runErr != nil {
+		if err := r.restoreGuardOnExit(ctx); err != nil {
+			runErr = errors.Join(runErr, err)
+		}
+		d, err := r.state.Get(ctx)
+		if err != nil {
+			return nil, errors.Join(runErr, err)
+		}
+		return &d, runErr
+	}
+	d, err := r.complete(ctx)
+	return &d, err
+}

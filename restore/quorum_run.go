@@ -1,0 +1,71 @@
+package restore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/lifeboat-dev/lifeboat/plan"
+)
+
+// admitQuorum resumes a state of the same run, retires a finished one,
+// and refuses another unfinished run (*AnotherRunError).
+func (r *quorumRunner) admitQuorum(ctx context.Context) error {
+	d, exists, err := r.state.peek(ctx)
+	if err != nil || !exists {
+		return err
+	}
+	want := RunIdentity{Recovery: r.opts.Recovery.Name(), Method: ForceNewCluster}
+	for _, h := range r.opts.Others {
+		want.Others = append(want.Others, h.Name())
+	}
+	for n := range r.q.Unreachable {
+		want.LostMasters = append(want.LostMasters, n)
+	}
+	if d.Identity != nil && len(d.Identity.Differences(want)) == 0 && !d.Done() {
+		return nil
+	}
+	if d.Done() || !d.progressed() {
+		to, err := r.state.Retire(ctx, retiredFinished, r.opts.Now())
+		r.previous = to
+		return err
+	}
+	e := &AnotherRunError{Host: r.opts.Recovery.Name(), StatePath: r.state.Path(), Unfinished: d.Identity,
+		Started: d.Started, Steps: len(d.Finished), Moves: len(d.Moves), Requested: want}
+	if d.Identity != nil {
+		e.Differences = d.Identity.Differences(want)
+	}
+	return e
+}
+
+// dryRunQuorum runs check and reports every other step as skipped.
+func (r *quorumRunner) dryRunQuorum(ctx context.Context, p *plan.Plan) error {
+	report := func(e plan.Event) {
+		if r.opts.Report != nil {
+			e.Plan, e.Total, e.Time = p.Name, len(p.Steps), r.opts.Now()
+			r.opts.Report(e)
+		}
+	}
+	for i, s := range p.Steps {
+		ev := plan.Event{Step: s, Index: i + 1}
+		if s.ID != "check" {
+			ev.Status, ev.Message = plan.Skipped, "dry run: would "+s.Description
+			report(ev)
+			continue
+		}
+		ev.Status = plan.Started
+		report(ev)
+		rec, err := r.checkQuorum(ctx, func(msg string) {
+			pe := ev
+			pe.Status, pe.Message = plan.Progress, msg
+			report(pe)
+		})
+		if err != nil {
+			ev.Status, ev.Err = plan.Failed, err
+			report(ev)
+			return &plan.StepError{Plan: p.Name, Step: s.ID, Err: err}
+		}
+		ev.Status, ev.Message = plan.Done, fmt.Sprintf("%s; revision bump %d (%s)", r.release.Line, rec.Bump, rec.BumpSource)
+		report(ev)
+	}
+	return nil
+}

@@ -1,0 +1,196 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/plan"
+	"github.com/lifeboat-dev/lifeboat/release"
+)
+
+func quorumOptions(f *fixture, version string) QuorumRestoreOptions {
+	return QuorumRestoreOptions{
+		Recovery: f.hosts["master-0"], Kube: f.kube, Operator: f.ops, Config: clusterVersionClient(version),
+		Release:  release.Options{Version: version},
+		Interval: 10 * time.Millisecond, APITimeout: time.Minute, ContainerTimeout: time.Minute,
+	}
+}
+
+func TestQuorumRestoreOptionsValidate(t *testing.T) {
+	f := newFixture(t)
+	ok := quorumOptions(f, "4.20.3")
+	tests := []struct {
+		name   string
+		mutate func(o *QuorumRestoreOptions)
+		ok     bool
+	}{
+		{name: "valid", mutate: func(o *QuorumRestoreOptions) {}, ok: true},
+		{name: "no recovery host", mutate: func(o *QuorumRestoreOptions) { o.Recovery = nil }},
+		{name: "no config client", mutate: func(o *QuorumRestoreOptions) { o.Config = nil }},
+		{name: "no operator client", mutate: func(o *QuorumRestoreOptions) { o.Operator = nil }},
+		{name: "attestation without evidence", mutate: func(o *QuorumRestoreOptions) { o.Unreachable = map[string]string{"master-2": ""} }},
+		{name: "attested host also given", mutate: func(o *QuorumRestoreOptions) {
+			o.Others = []host.Host{f.hosts["master-1"]}
+			o.Unreachable = map[string]string{"master-1": "powered off"}
+		}},
+		{name: "recovery attested", mutate: func(o *QuorumRestoreOptions) { o.Unreachable = map[string]string{"master-0": "powered off"} }},
+		{name: "host given twice", mutate: func(o *QuorumRestoreOptions) { o.Others = []host.Host{f.hosts["master-1"], f.hosts["master-1"]} }},
+		{name: "negative interval", mutate: func(o *QuorumRestoreOptions) { o.Interval = -time.Second }},
+		{name: "negative stable period", mutate: func(o *QuorumRestoreOptions) { o.StablePeriod = -time.Second }},
+		{name: "invalid release", mutate: func(o *QuorumRestoreOptions) { o.Release.Version = "four" }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := ok
+			tc.mutate(&o)
+			err := o.Validate()
+			if tc.ok != (err == nil) || (err != nil && !errors.Is(err, ErrInvalidOptions)) {
+				t.Fatalf("Validate() = %v, want ok %v or ErrInvalidOptions", err, tc.ok)
+			}
+			if _, perr := QuorumRestorePlan(o); (perr == nil) != (err == nil) {
+				t.Errorf("QuorumRestorePlan() = %v, Validate() = %v", perr, err)
+			}
+		})
+	}
+}
+
+func TestQuorumRevisionBump(t *testing.T) {
+	tests := []struct {
+		name    string
+		maxRaft uint64
+		want    uint64
+	}{
+		{name: "no revision.json", maxRaft: 0, want: DefaultRevisionBump},
+		{name: "20 percent", maxRaft: 5000, want: 1000},
+		{name: "floored", maxRaft: 12, want: 2},
+		{name: "large", maxRaft: 1 << 40, want: (1 << 40) / 5},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := QuorumRevisionBump(tc.maxRaft); got != tc.want {
+				t.Errorf("QuorumRevisionBump(%d) = %d, want %d", tc.maxRaft, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestForcedEtcdPod(t *testing.T) {
+	in := etcdPodYAML("master-0", "https://10.0.0.10:2380", 3) + `    - name: ETCD_FORCE_NEW_CLUSTER
+      value: "false"
+`
+	out, err := forcedEtcdPod([]byte(in), 1234)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(out)
+	for _, want := range []string{"ETCD_FORCE_NEW_CLUSTER\n      value: \"true\"", "ETCD_FORCE_NEW_CLUSTER_BUMP_AMOUNT\n      value: \"1234\"", "ETCD_NODE_NAME", QuorumRestorePodAnnotation, "--initial-cluster-state=existing"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("forced pod lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, `value: "false"`) {
+		t.Errorf("the old ETCD_FORCE_NEW_CLUSTER stayed:\n%s", s)
+	}
+	if _, err := forcedEtcdPod([]byte(podYAML("kube-apiserver", 7)), 1); err == nil {
+		t.Error("a pod without an etcd container was accepted")
+	}
+}
+
+// TestQuorumRestoreRefusals: every refusal of the check step happens
+// before any host is touched, with its typed error; an attestation lets
+// the dry run through and is reported as unsafe.
+func TestQuorumRestoreRefusals(t *testing.T) {
+	tests := []struct {
+		name    string
+		version string
+		wal     bool
+		mutate  func(f *fixture, o *QuorumRestoreOptions)
+		want    error
+		check   func(t *testing.T, err error)
+	}{
+		{name: "release without the procedure", version: "4.14.8", wal: true, want: ErrNoQuorumRestore,
+			check: func(t *testing.T, err error) {
+				var re *QuorumRestoreReleaseError
+				if !errors.As(err, &re) || !strings.Contains(err.Error(), "restore.Run") {
+					t.Errorf("%v: want a *QuorumRestoreReleaseError naming the classic alternative", err)
+				}
+			}},
+		{name: "no member directory", version: "4.20.3", wal: false, want: ErrNotMemberDir,
+			check: func(t *testing.T, err error) {
+				var nm *NotMemberDirError
+				if !errors.As(err, &nm) || nm.Host != "master-0" || len(nm.Missing) != 1 || nm.Missing[0] != "member/wal" {
+					t.Errorf("%v: want a *NotMemberDirError for member/wal on master-0", err)
+				}
+			}},
+		{name: "a named member neither given nor attested", version: "4.20.3", wal: true, want: ErrOthersNotStopped,
+			check: func(t *testing.T, err error) {
+				var ns *OthersNotStoppedError
+				if !errors.As(err, &ns) || ns.Hosts["master-1"] == "" || len(ns.Hosts) != 1 {
+					t.Errorf("%v: want an *OthersNotStoppedError naming master-1", err)
+				}
+			}},
+		{name: "attested unreachable", version: "4.20.3", wal: true,
+			mutate: func(f *fixture, o *QuorumRestoreOptions) {
+				o.Unreachable = map[string]string{"master-1": "powered off in the console"}
+			}},
+		{name: "reachable other", version: "4.20.3", wal: true,
+			mutate: func(f *fixture, o *QuorumRestoreOptions) { o.Others = []host.Host{f.hosts["master-1"]} }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			if tc.wal {
+				writeFile(t, filepath.Join(f.roots["master-0"], "var/lib/etcd/member/wal/0.wal"), "wal")
+			}
+			o := quorumOptions(f, tc.version)
+			if tc.mutate != nil {
+				tc.mutate(f, &o)
+			}
+			before := f.snapshotTrees(t)
+			var evs []plan.Event
+			dry := o
+			dry.DryRun, dry.Report = true, collect(&evs)
+			_, err := RunQuorumRestore(context.Background(), dry)
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("dry run: %v", err)
+				}
+				var msgs []string
+				for _, e := range evs {
+					msgs = append(msgs, e.Message)
+				}
+				all := strings.Join(msgs, "\n")
+				for _, want := range []string{"generation etcd-only", "revision bump 1000 (0.2 × maxRaftIndex 5000"} {
+					if !strings.Contains(all, want) {
+						t.Errorf("dry run lacks %q:\n%s", want, all)
+					}
+				}
+				if o.Unreachable != nil && !strings.Contains(all, "UNSAFE: master-1 attested stopped") {
+					t.Errorf("the attestation is not reported as unsafe:\n%s", all)
+				}
+			} else {
+				var pe *PreflightError
+				if !errors.Is(err, tc.want) || !errors.As(err, &pe) {
+					t.Fatalf("dry run: %v, want a *PreflightError matching %v", err, tc.want)
+				}
+				tc.check(t, err)
+				o.Report = nil
+				state, err := RunQuorumRestore(context.Background(), o)
+				if !errors.Is(err, tc.want) {
+					t.Fatalf("run: %v, want %v", err, tc.want)
+				}
+				if state != nil && len(state.Moves) > 0 {
+					t.Errorf("the refused run moved %v", state.Moves)
+				}
+			}
+			if after := f.snapshotTrees(t); after != before {
+				t.Errorf("a refused run or a dry run changed the hosts")
+			}
+		})
+	}
+}
