@@ -66,7 +66,11 @@ func stream(ctx context.Context, cli *clientv3.Client, dest, recipient string, z
 // ceiling reads the member's snapshot stream and discards it: no disk, no
 // hash, its own gRPC connection with large flow-control windows. It is the
 // physical ceiling backup.Snapshot is measured against.
-func ceiling(ctx context.Context, endpoint, cacert, cert, key string) error {
+//
+// window is the stream's flow-control window in bytes (the connection's
+// is twice that); 0 leaves gRPC's default (64 KiB growing with its
+// bandwidth-delay estimate).
+func ceiling(ctx context.Context, endpoint, cacert, cert, key string, window int) error {
 	u, err := url.Parse(endpoint)
 	if err != nil {
 		return err
@@ -93,9 +97,11 @@ func ceiling(ctx context.Context, endpoint, cacert, cert, key string) error {
 		}
 		creds = grpc.WithTransportCredentials(credentials.NewTLS(cfg))
 	}
-	conn, err := grpc.NewClient(u.Host, creds,
-		grpc.WithInitialWindowSize(16<<20), grpc.WithInitialConnWindowSize(32<<20),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
+	dopts := []grpc.DialOption{creds, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64 << 20))}
+	if window > 0 {
+		dopts = append(dopts, grpc.WithInitialWindowSize(int32(window)), grpc.WithInitialConnWindowSize(int32(2*window)))
+	}
+	conn, err := grpc.NewClient(u.Host, dopts...)
 	if err != nil {
 		return err
 	}
