@@ -27,12 +27,12 @@ const writebackChunk = 8 << 20
 // Hints are best effort: a failing hint (a file system without support)
 // turns them off, and the data's durability is still the final fsync's.
 type writebackWriter struct {
-	f       *os.File
-	hint    func(f *os.File, off, n int64, wait bool) error
-	off     int64 // bytes written
-	started int64 // start of the range not yet handed to writeback
-	prev    int64 // start of the range handed to writeback last; -1 none
-	disabled    bool  // hints failed: plain writes
+	f        *os.File
+	hint     func(f *os.File, off, n int64, wait bool) error
+	off      int64 // bytes written
+	started  int64 // start of the range not yet handed to writeback
+	prev     int64 // start of the range handed to writeback last; -1 none
+	disabled bool  // hints failed: plain writes
 }
 
 // newWritebackWriter wraps f; where the platform has no writeback hints
