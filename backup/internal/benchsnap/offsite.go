@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"gocloud.dev/blob"
@@ -168,7 +170,20 @@ func put(ctx context.Context, dest string, n int64) error {
 	}
 	defer b.Close()
 	start := time.Now()
-	w, err := b.NewWriter(ctx, fmt.Sprintf("put-%d", time.Now().UnixNano()), &blob.WriterOptions{MaxConcurrency: offsite.DefaultStreamConcurrency})
+	// The transfer manager configured as offsite's S3 writer configures it.
+	before := func(as func(any) bool) error {
+		var tm *transfermanager.Client
+		var client *s3.Client
+		if as(&tm) && b.As(&client) {
+			*tm = *transfermanager.New(client, func(o *transfermanager.Options) {
+				o.PartSizeBytes, o.MultipartUploadThreshold = offsite.DefaultS3PartSize, offsite.DefaultS3PartSize
+				o.Concurrency = offsite.DefaultStreamConcurrency
+				o.RequestChecksumCalculation = client.Options().RequestChecksumCalculation
+			})
+		}
+		return nil
+	}
+	w, err := b.NewWriter(ctx, fmt.Sprintf("put-%d", time.Now().UnixNano()), &blob.WriterOptions{MaxConcurrency: offsite.DefaultStreamConcurrency, BeforeWrite: before})
 	if err != nil {
 		return err
 	}
