@@ -322,7 +322,7 @@ func streamSnapshot(ctx context.Context, c SnapshotClient, endpoint, path string
 		return nil, &opError{"open", err}
 	}
 	defer f.Abort()
-	var w io.Writer = f
+	w := newWritebackWriter(f.File)
 	if opts.WrapWriter != nil {
 		w = opts.WrapWriter(f)
 	}

@@ -132,11 +132,17 @@ recipient=$("$work/benchsnap" agekey)
 certs=(-endpoint "$ep" -cacert "$pki/ca.crt" -cert "$pki/client.crt" -key "$pki/client.key")
 
 results=$work/results
+# cpu_ticks PID: user+system CPU clock ticks the process has used so far
+# (0 when it is gone); the servers' share of each step's work.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+hz=$(getconf CLK_TCK)
 measure() {
   local label=$1; shift
+  local e0 w0
+  e0=$(cpu_ticks "$etcd_pid"); w0=$(cpu_ticks "$weed_pid")
   "$timebin" -f "$label %e %M %U %S" -o "$results.one" "$@" >"$work/out.log" 2>&1 || {
     echo "bench-offsite: $label failed:" >&2; cat "$work/out.log" >&2; exit 1; }
-  cat "$results.one" >>"$results"
+  echo "$(cat "$results.one") $(( $(cpu_ticks "$etcd_pid") - e0 )) $(( $(cpu_ticks "$weed_pid") - w0 ))" >>"$results"
   if [ "$label" = stream ]; then grep '^{' "$work/out.log" >>"$work/stream.json"; fi
 }
 etcdctl_save() {
@@ -171,16 +177,16 @@ for r in $(seq "$rounds"); do
 done
 
 ratio=$(python3 -c 'import json,sys; rs=[json.loads(l)["ratio"] for l in open(sys.argv[1]) if l.startswith("{")]; print("%.2f" % (sum(rs)/len(rs)))' "$work/stream.json")
-awk -v rounds="$rounds" -v db="$dbsize" -v vs="$value_size" -v kind="$kind" -v cr="$ratio" '
+awk -v rounds="$rounds" -v db="$dbsize" -v vs="$value_size" -v kind="$kind" -v cr="$ratio" -v hz="$hz" '
   function median(a, n,   i, j, t, b) {
     for (i = 1; i <= n; i++) b[i] = a[i]
     for (i = 2; i <= n; i++) for (j = i; j > 1 && b[j-1] > b[j]; j--) { t = b[j]; b[j] = b[j-1]; b[j-1] = t }
     return n % 2 ? b[(n+1)/2] : (b[n/2] + b[n/2+1]) / 2
   }
-  { t[$1, ++n[$1]] = $2; m[$1, n[$1]] = $3; c[$1, n[$1]] = $4 + $5 }
+  { t[$1, ++n[$1]] = $2; m[$1, n[$1]] = $3; c[$1, n[$1]] = $4 + $5; ce[$1, n[$1]] = $6 / hz; cw[$1, n[$1]] = $7 / hz }
   END {
     printf "etcd database %.0f MiB (values of %d bytes, %s), %d round(s), each step a child process (GNU time: wall, max RSS, CPU)\n\n", db / 1048576, vs, kind, rounds
-    printf "%-5s %-44s %9s %15s %8s\n", "round", "step", "wall (s)", "peak RSS (MiB)", "CPU (s)"
+    printf "%-5s %-44s %9s %15s %8s %9s %9s\n", "round", "step", "wall (s)", "peak RSS (MiB)", "CPU (s)", "etcd CPU", "S3 CPU"
     split("etcdctl stream ceiling snapshot stream-file s3-put idle", order, " ")
     names["etcdctl"] = "etcdctl snapshot save (local disk)"
     names["stream"] = "lifeboat offsite.Stream -> zstd -> age -> S3"
@@ -190,7 +196,7 @@ awk -v rounds="$rounds" -v db="$dbsize" -v vs="$value_size" -v kind="$kind" -v c
     names["s3-put"] = "(info) S3 upload alone, stored bytes"
     names["idle"] = "(info) the lifeboat binary idle: baseline"
     for (i = 1; i <= rounds; i++) {
-      for (k = 1; k <= 7; k++) { s = order[k]; printf "%-5d %-44s %9.2f %15.1f %8.2f\n", i, names[s], t[s, i], m[s, i] / 1024, c[s, i] }
+      for (k = 1; k <= 7; k++) { s = order[k]; printf "%-5d %-44s %9.2f %15.1f %8.2f %9.2f %9.2f\n", i, names[s], t[s, i], m[s, i] / 1024, c[s, i], ce[s, i], cw[s, i] }
       rp[i] = t["stream", i] / t["etcdctl", i]; rc[i] = t["snapshot", i] / t["ceiling", i]; re[i] = t["snapshot", i] / t["etcdctl", i]
       if (m["stream", i] > peak) peak = m["stream", i]
     }

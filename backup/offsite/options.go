@@ -47,7 +47,8 @@ type UploadOptions struct {
 	// Retry bounds the attempts per object.
 	Retry RetryOptions
 	// PartSize is the size of the parts of a multipart upload in bytes;
-	// 0 means the driver's default (5 MiB for S3).
+	// 0 means DefaultS3PartSize for S3 and the driver's default
+	// elsewhere. S3 refuses parts under 5 MiB (but the last).
 	PartSize int
 	// Now is the clock for the manifest's uploadedAt; nil means time.Now.
 	Now func() time.Time

@@ -62,6 +62,7 @@ func (u *uploader) newObjectWriter(ctx context.Context, bucket *blob.Bucket, key
 		BufferSize:     cfg.partSize,
 		MaxConcurrency: cfg.concurrency,
 		Metadata:       cfg.metadata,
+		BeforeWrite:    s3Upload(bucket, cfg.partSize, cfg.concurrency),
 	})
 	if err != nil {
 		cancel()

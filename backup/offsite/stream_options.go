@@ -56,8 +56,9 @@ type StreamOptions struct {
 	// nothing is spooled to disk), a new archive from the host.
 	Retry RetryOptions
 	// PartSize is the size in bytes of the parts of a multipart upload;
-	// 0 means the driver's default (5 MiB for S3). Memory use is about
-	// PartSize × Concurrency plus the zstd encoder's window, whatever the
+	// 0 means DefaultS3PartSize for S3 and the driver's default
+	// elsewhere. S3 refuses parts under 5 MiB (but the last). Memory use is about
+	// PartSize × (Concurrency+1) plus the zstd encoder's window, whatever the
 	// database size.
 	PartSize int
 	// Concurrency is how many parts of an object upload at once; 0 means

@@ -57,6 +57,7 @@ func main() {
 	recipient := fs.String("recipient", "", "age public key (stream)")
 	zstdLevel := fs.Int("zstd-level", 0, "zstd level (stream)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile here (stream)")
+	window := fs.Int("window", 16<<20, "gRPC stream flow-control window in bytes, the connection's twice that; 0 for gRPC's default (ceiling)")
 	memprofile := fs.String("memprofile", "", "write an allocation profile here at the end (stream, put)")
 	fs.Parse(os.Args[2:])
 	if *cpuprofile != "" {
@@ -88,7 +89,7 @@ func main() {
 		case "put":
 			err = put(ctx, *dest, *size)
 		case "ceiling":
-			err = ceiling(ctx, *endpoint, *cacert, *cert, *key)
+			err = ceiling(ctx, *endpoint, *cacert, *cert, *key, *window)
 		case "s3wait":
 			err = s3wait(ctx, *dest, 5*time.Minute)
 		default:

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"gocloud.dev/blob"
@@ -66,7 +68,11 @@ func stream(ctx context.Context, cli *clientv3.Client, dest, recipient string, z
 // ceiling reads the member's snapshot stream and discards it: no disk, no
 // hash, its own gRPC connection with large flow-control windows. It is the
 // physical ceiling backup.Snapshot is measured against.
-func ceiling(ctx context.Context, endpoint, cacert, cert, key string) error {
+//
+// window is the stream's flow-control window in bytes (the connection's
+// is twice that); 0 leaves gRPC's default (64 KiB growing with its
+// bandwidth-delay estimate).
+func ceiling(ctx context.Context, endpoint, cacert, cert, key string, window int) error {
 	u, err := url.Parse(endpoint)
 	if err != nil {
 		return err
@@ -93,9 +99,11 @@ func ceiling(ctx context.Context, endpoint, cacert, cert, key string) error {
 		}
 		creds = grpc.WithTransportCredentials(credentials.NewTLS(cfg))
 	}
-	conn, err := grpc.NewClient(u.Host, creds,
-		grpc.WithInitialWindowSize(16<<20), grpc.WithInitialConnWindowSize(32<<20),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
+	dopts := []grpc.DialOption{creds, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64 << 20))}
+	if window > 0 {
+		dopts = append(dopts, grpc.WithInitialWindowSize(int32(window)), grpc.WithInitialConnWindowSize(int32(2*window)))
+	}
+	conn, err := grpc.NewClient(u.Host, dopts...)
 	if err != nil {
 		return err
 	}
@@ -162,7 +170,20 @@ func put(ctx context.Context, dest string, n int64) error {
 	}
 	defer b.Close()
 	start := time.Now()
-	w, err := b.NewWriter(ctx, fmt.Sprintf("put-%d", time.Now().UnixNano()), &blob.WriterOptions{MaxConcurrency: offsite.DefaultStreamConcurrency})
+	// The transfer manager configured as offsite's S3 writer configures it.
+	before := func(as func(any) bool) error {
+		var tm *transfermanager.Client
+		var client *s3.Client
+		if as(&tm) && b.As(&client) {
+			*tm = *transfermanager.New(client, func(o *transfermanager.Options) {
+				o.PartSizeBytes, o.MultipartUploadThreshold = offsite.DefaultS3PartSize, offsite.DefaultS3PartSize
+				o.Concurrency = offsite.DefaultStreamConcurrency
+				o.RequestChecksumCalculation = client.Options().RequestChecksumCalculation
+			})
+		}
+		return nil
+	}
+	w, err := b.NewWriter(ctx, fmt.Sprintf("put-%d", time.Now().UnixNano()), &blob.WriterOptions{MaxConcurrency: offsite.DefaultStreamConcurrency, BeforeWrite: before})
 	if err != nil {
 		return err
 	}
