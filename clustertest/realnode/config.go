@@ -136,4 +136,3 @@ func (n *Node) debugEnv() []string {
 		"CONTAINER_RUNTIME_ENDPOINT=unix://" + n.Socket(),
 	}
 }
-

@@ -45,8 +45,8 @@ type MachineState struct {
 	Mounts []string
 	// Cgroups are the cgroup directories of a node (any controller).
 	Cgroups []string
-	// Processes are containerd, kubelet, shim and pause processes
-	// ("pid name").
+	// Processes are running (not zombie) containerd, kubelet, shim and
+	// pause processes ("pid name").
 	Processes []string
 	// Paths are which of the watched host paths exist.
 	Paths map[string]bool
@@ -222,12 +222,24 @@ func nodeProcesses() []string {
 			continue
 		}
 		comm := strings.TrimSpace(string(b))
-		if slices.Contains(processNames, comm) {
+		if slices.Contains(processNames, comm) && !zombie(e.Name()) {
 			out = append(out, e.Name()+" "+comm)
 		}
 	}
 	sort.Strings(out)
 	return out
+}
+
+// zombie reports whether the process has exited and waits to be reaped
+// (by whoever adopted it: a shim's parent is init).
+func zombie(pid string) bool {
+	b, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
+	if err != nil {
+		return true // gone
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] == 'Z' || s[i+2] == 'X'
 }
 
 // createCgroupRoot makes the node's cgroup root in every hierarchy (the

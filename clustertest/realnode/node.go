@@ -374,4 +374,3 @@ func pollUntil(ctx context.Context, interval time.Duration, cond func() (bool, e
 		}
 	}
 }
-
