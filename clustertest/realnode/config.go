@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -131,8 +132,9 @@ func (n *Node) writeFiles(files map[string]string) error {
 
 // debugEnv is the environment of DebugImage (see there).
 func (n *Node) debugEnv() []string {
+	path := append(append([]string{}, n.opts.DebugImagePath...), "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin", filepath.Dir(n.bins.Crictl))
 	return []string{
-		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:" + filepath.Dir(n.bins.Crictl),
+		"PATH=" + strings.Join(path, ":"),
 		"CONTAINER_RUNTIME_ENDPOINT=unix://" + n.Socket(),
 	}
 }

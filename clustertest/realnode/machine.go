@@ -19,14 +19,16 @@ var kernelSettings = []string{
 	"kernel/keys/root_maxkeys", "kernel/keys/root_maxbytes",
 }
 
-// hostPaths are the paths outside Node.Root that containerd or the kubelet
-// create whatever they are configured with: containerd's shim sockets
-// (/run/containerd/s) and the kubelet's container log links
-// (/var/log/containers). The others are watched only: nothing may create
-// them.
+// removablePaths are the paths outside Node.Root that containerd or the
+// kubelet create whatever they are configured with: containerd's shim
+// sockets (/run/containerd/s), the kubelet's container log links
+// (/var/log/containers) and its device plugin socket
+// (/var/lib/kubelet/device-plugins/kubelet.sock, not under --root-dir).
+// Close removes those that did not exist before. watchedPaths are only
+// watched: nothing may create them.
 var (
-	removablePaths = []string{"/run/containerd", "/var/log/containers"}
-	watchedPaths   = []string{"/var/lib/kubelet", "/var/lib/containerd", "/opt/containerd", "/etc/kubernetes",
+	removablePaths = []string{"/run/containerd", "/var/log/containers", "/var/lib/kubelet"}
+	watchedPaths   = []string{"/var/lib/containerd", "/opt/containerd", "/etc/kubernetes",
 		"/var/lib/etcd", "/var/lib/cni", "/etc/cni", "/var/log/pods", "/etc/containerd", "/var/run/netns"}
 )
 

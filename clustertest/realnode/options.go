@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -32,6 +34,11 @@ type Options struct {
 	NodeIP string
 	// Binaries are the programs the node runs. Nil means FindBinaries().
 	Binaries *Binaries
+	// DebugImagePath are directories put first on DebugImage's PATH (and
+	// so on the PATH of "chroot /host" commands run in it): a test's fake
+	// crictl, systemctl and shutdown, so that no real one is reached. Nil
+	// adds none. Each must be an absolute path.
+	DebugImagePath []string
 	// StartTimeout bounds the bring-up (containerd ready, images imported,
 	// node Ready) beyond the caller's ctx. Zero means 3 minutes; the
 	// machine may be loaded.
@@ -58,6 +65,11 @@ func (o Options) Validate() error {
 		ip := net.ParseIP(o.NodeIP)
 		if ip == nil || ip.To4() == nil || ip.IsLoopback() || ip.IsUnspecified() {
 			return fmt.Errorf("%w: NodeIP %q must be an IPv4 address outside 127.0.0.0/8", ErrInvalidOptions, o.NodeIP)
+		}
+	}
+	for _, d := range o.DebugImagePath {
+		if !filepath.IsAbs(d) || strings.ContainsAny(d, ":\n") {
+			return fmt.Errorf("%w: DebugImagePath %q is not an absolute path without ':'", ErrInvalidOptions, d)
 		}
 	}
 	if o.StartTimeout < 0 || o.LockTimeout < 0 {
