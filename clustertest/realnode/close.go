@@ -67,8 +67,15 @@ func (n *Node) Close() error {
 		note(kubelet.stop(15 * time.Second))
 	}
 	if containerd != nil && containerd.running() {
-		if _, err := n.Crictl(ctx, "rmp", "--force", "--all"); err != nil {
-			note(err)
+		// A sandbox whose shim is going away may refuse once; what
+		// survives both tries is killed below, and the final comparison
+		// is what decides.
+		for try := 1; try <= 2; try++ {
+			_, err := n.Crictl(ctx, "rmp", "--force", "--all")
+			if err == nil {
+				break
+			}
+			n.log.Warn("removing the pod sandboxes", "try", try, "err", err)
 		}
 		note(containerd.stop(15 * time.Second))
 	}
