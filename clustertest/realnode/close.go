@@ -18,8 +18,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// nodeReady reports whether the Node's Ready condition is True.
-func (n *Node) nodeReady(ctx context.Context) bool {
+// nodeReady reports whether the Node's Ready condition is True, posted
+// by this kubelet (a heartbeat after since: a Node left by an earlier
+// node may still say Ready).
+func (n *Node) nodeReady(ctx context.Context, since time.Time) bool {
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	node, err := n.cluster.Kube.CoreV1().Nodes().Get(rctx, n.opts.Name, metav1.GetOptions{})
@@ -28,7 +30,7 @@ func (n *Node) nodeReady(ctx context.Context) bool {
 	}
 	for _, c := range node.Status.Conditions {
 		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
+			return c.Status == corev1.ConditionTrue && !c.LastHeartbeatTime.Time.Before(since.Truncate(time.Second))
 		}
 	}
 	return false
@@ -79,42 +81,8 @@ func (n *Node) Close() error {
 		}
 		note(containerd.stop(15 * time.Second))
 	}
-	if n.dir != "" {
-		note(n.killLeftovers())
-		note(n.unmountAll())
-	}
-	for _, cg := range n.madeCgroups {
-		var err error
-		for try := 0; try < 50; try++ { // processes leave a cgroup as they are reaped
-			if err = removeCgroupTree(cg); err == nil {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		if err != nil {
-			note(fmt.Errorf("realnode: removing cgroup %s: %w", cg, err))
-		}
-	}
-	if n.addedAddr {
-		if out, err := exec.CommandContext(ctx, "ip", "addr", "del", n.opts.NodeIP+"/32", "dev", "lo").CombinedOutput(); err != nil {
-			note(fmt.Errorf("realnode: removing %s from lo: %w: %s", n.opts.NodeIP, err, strings.TrimSpace(string(out))))
-		}
-	}
-	for k, v := range n.before.Sysctls {
-		cur, err := os.ReadFile(filepath.Join("/proc/sys", k))
-		if err == nil && strings.TrimSpace(string(cur)) == v {
-			continue
-		}
-		if err := os.WriteFile(filepath.Join("/proc/sys", k), []byte(v+"\n"), 0o644); err != nil {
-			note(fmt.Errorf("realnode: restoring %s: %w", k, err))
-		}
-	}
-	for _, p := range removablePaths {
-		if existed, known := n.before.Paths[p]; known && !existed {
-			if err := os.RemoveAll(p); err != nil {
-				note(fmt.Errorf("realnode: removing %s: %w", p, err))
-			}
-		}
+	for _, err := range n.undo(ctx) {
+		note(err)
 	}
 	if n.cluster != nil && n.before.Sysctls != nil {
 		dctx, dcancel := context.WithTimeout(ctx, 20*time.Second)
@@ -137,6 +105,9 @@ func (n *Node) Close() error {
 				note(fmt.Errorf("%w: %s", ErrNotRestored, strings.Join(d, "; ")))
 			}
 		}
+	}
+	if len(errs) == 0 && n.before.Sysctls != nil { // this node wrote the record
+		note(removeRecord())
 	}
 	if n.lock != nil {
 		n.lock.unlock()
@@ -212,4 +183,56 @@ func (n *Node) unmountAll() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// undo puts back what the node changed outside its processes: leftover
+// processes killed, mounts under Root detached, cgroups removed, the node
+// IP taken off lo, kernel settings and host paths put back as recorded.
+// Close runs it after stopping the kubelet and containerd; New runs it on
+// the record of a node whose process died without Close (recover).
+func (n *Node) undo(ctx context.Context) []error {
+	var errs []error
+	note := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if n.dir != "" {
+		note(n.killLeftovers())
+		note(n.unmountAll())
+	}
+	for _, cg := range n.madeCgroups {
+		var err error
+		for try := 0; try < 50; try++ { // processes leave a cgroup as they are reaped
+			if err = removeCgroupTree(cg); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err != nil {
+			note(fmt.Errorf("realnode: removing cgroup %s: %w", cg, err))
+		}
+	}
+	if n.addedAddr {
+		if out, err := exec.CommandContext(ctx, "ip", "addr", "del", n.opts.NodeIP+"/32", "dev", "lo").CombinedOutput(); err != nil {
+			note(fmt.Errorf("realnode: removing %s from lo: %w: %s", n.opts.NodeIP, err, strings.TrimSpace(string(out))))
+		}
+	}
+	for k, v := range n.before.Sysctls {
+		cur, err := os.ReadFile(filepath.Join("/proc/sys", k))
+		if err == nil && strings.TrimSpace(string(cur)) == v {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join("/proc/sys", k), []byte(v+"\n"), 0o644); err != nil {
+			note(fmt.Errorf("realnode: restoring %s: %w", k, err))
+		}
+	}
+	for _, p := range removablePaths {
+		if existed, known := n.before.Paths[p]; known && !existed {
+			if err := os.RemoveAll(p); err != nil {
+				note(fmt.Errorf("realnode: removing %s: %w", p, err))
+			}
+		}
+	}
+	return errs
 }

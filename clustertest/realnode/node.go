@@ -99,6 +99,9 @@ func New(ctx context.Context, c *clustertest.Cluster, opts Options) (_ *Node, er
 			}
 		}
 	}()
+	if _, err := recoverStale(ctx, n); err != nil {
+		return n, err
+	}
 	if n.before, err = Snapshot(); err != nil {
 		return n, err
 	}
@@ -106,6 +109,9 @@ func New(ctx context.Context, c *clustertest.Cluster, opts Options) (_ *Node, er
 		return n, fmt.Errorf("realnode: %w", err)
 	}
 	n.cgroupName = cgroupPrefix + "-" + strings.TrimPrefix(filepath.Base(n.dir), rootPrefix)
+	if err := n.writeRecord(); err != nil {
+		return n, err
+	}
 	ctx, cancel = context.WithTimeout(ctx, opts.StartTimeout)
 	defer cancel()
 	if err := n.setUp(ctx); err != nil {
@@ -199,7 +205,7 @@ func (n *Node) addNodeIP(ctx context.Context) error {
 		return fmt.Errorf("realnode: adding %s to lo: %w: %s", n.opts.NodeIP, err, strings.TrimSpace(string(out)))
 	}
 	n.addedAddr = true
-	return nil
+	return n.writeRecord()
 }
 
 func (n *Node) startContainerd(ctx context.Context) error {
@@ -244,6 +250,9 @@ func (n *Node) importImages(ctx context.Context) error {
 		imageFile{path: "usr/bin/etcd", src: n.bins.Etcd},
 		imageFile{path: "usr/bin/etcdctl", src: n.bins.Etcdctl},
 		imageFile{path: "usr/bin/etcdutl", src: n.bins.Etcdutl})
+	if etcdFiles, err = withSharedLibs(ctx, etcdFiles); err != nil {
+		return err
+	}
 	stdPath := "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 	for _, spec := range []imageSpec{
 		{ref: PauseImage, files: []imageFile{{path: "pause", src: pause}}, entrypoint: []string{"/pause"}},
@@ -274,6 +283,7 @@ func (n *Node) startKubelet(ctx context.Context) error {
 		"--node-ip=" + n.opts.NodeIP,
 		"--v=2",
 	}
+	started := time.Now()
 	p, err := startProc(n.bins.Kubelet, args, nil, n.path("kubelet.log"))
 	if err != nil {
 		return err
@@ -285,7 +295,7 @@ func (n *Node) startKubelet(ctx context.Context) error {
 		if !p.running() {
 			return false, fmt.Errorf("realnode: kubelet exited: %s", tail(n.path("kubelet.log"), 20))
 		}
-		return n.nodeReady(ctx), nil
+		return n.nodeReady(ctx, started), nil
 	}, "node "+n.opts.Name+" to be Ready")
 }
 
