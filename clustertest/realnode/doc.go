@@ -48,11 +48,22 @@
 // sets (kernel.panic, kernel.panic_on_oops, vm.overcommit_memory,
 // vm.panic_on_oom, kernel.keys.root_maxkeys, kernel.keys.root_maxbytes),
 // its cgroups (under a cgroup root of its own), containerd's shim socket
-// directory /run/containerd, the kubelet's /var/log/containers, every
-// mount under [Node.Root], and every process (containerd, its shims, the
-// containers, the kubelet). The Node object is deleted from the API.
-// [Snapshot] captures the same facts so a test can assert the machine is as
-// it was ([Start] does so after Close).
+// directory /run/containerd, the kubelet's /var/log/containers and
+// /var/lib/kubelet (its device plugin socket ignores --root-dir), every
+// mount under [Node.Root] (the kubelet bind-mounts its root dir; sandboxes
+// mount shm; containerd mounts each rootfs), and every process
+// (containerd, its shims, the containers, the kubelet). The Node object is
+// deleted from the API. [Snapshot] captures the same facts; Close compares
+// the machine with the snapshot New took and fails with [ErrNotRestored]
+// when it differs, so every test of the tier asserts the machine is as it
+// was.
+//
+// The record of what a node changed is kept in the cache directory
+// (realnode.json) from before its first change until Close succeeds. When
+// the process running a node dies without Close (a test binary's timeout
+// panics, SIGKILL), containerd and the kubelet die with it (Pdeathsig) but
+// shims, containers, mounts, cgroups, the lo address and the kernel
+// settings stay: the next New undoes them from the record first.
 //
 // One real node runs at a time on a machine: [New] holds an exclusive lock
 // (a file in the lifeboat cache directory) from before it records the
