@@ -71,6 +71,7 @@ type apiServer struct {
 	serving    TLSFiles
 	etcdClient TLSFiles
 	admin      TLSFiles
+	kubelet    TLSFiles // client certificate for kubelets' APIs (exec, logs)
 	saKey      string
 	saPub      string
 	logPath    string
@@ -110,6 +111,11 @@ func (c *Cluster) setupAPIServer() error {
 		return err
 	}
 	if a.admin, err = c.PKI.Issue("system-admin", CertOptions{CommonName: "system:admin", Organization: []string{"system:masters"}, Client: true}); err != nil {
+		return err
+	}
+	// What the API server presents to a kubelet (exec, logs, port-forward);
+	// only a real kubelet (clustertest/realnode) asks for it.
+	if a.kubelet, err = c.PKI.Issue("kube-apiserver-kubelet-client", CertOptions{CommonName: "system:kube-apiserver", Organization: []string{"system:masters"}, Client: true}); err != nil {
 		return err
 	}
 	if err := a.writeServiceAccountKey(); err != nil {
@@ -202,6 +208,12 @@ func (a *apiServer) args(etcdServers []string) []string {
 		"--authorization-mode=Node,RBAC",
 		"--disable-admission-plugins=ServiceAccount,TaintNodesByCondition",
 		"--allow-privileged=true",
+		// A real kubelet (clustertest/realnode) is reached at its node's
+		// InternalIP with this client certificate; simulated ones are
+		// never dialled.
+		"--kubelet-preferred-address-types=InternalIP,Hostname",
+		"--kubelet-client-certificate=" + a.kubelet.CertFile,
+		"--kubelet-client-key=" + a.kubelet.KeyFile,
 		"--profiling=false",
 		"--enable-priority-and-fairness=false",
 		"--endpoint-reconciler-type=none",

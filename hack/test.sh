@@ -8,8 +8,13 @@ eval "$(hack/tools.sh | sed 's/^/export /')"
 # backup/offsite's servers (S3: SeaweedFS's weed, built once; Azure: Azurite
 # from npm), in parallel; without them those tests skip, unless
 # LIFEBOAT_REQUIRE_S3 / LIFEBOAT_REQUIRE_AZURITE ask for them.
+# The real-node tier (clustertest/realnode: kubelet and crictl, built
+# once) likewise; without them its tests skip unless
+# LIFEBOAT_REQUIRE_REALNODE=1.
 hack/tools.sh azurite >/dev/null & azurite_pid=$!
+hack/tools.sh realnode >/dev/null & realnode_pid=$!
 hack/tools.sh s3 >/dev/null || echo "hack/test.sh: could not build weed: backup/offsite's S3 tests skip" >&2
 wait "$azurite_pid" || echo "hack/test.sh: could not install Azurite: backup/offsite's Azure tests skip" >&2
+wait "$realnode_pid" || echo "hack/test.sh: could not build kubelet/crictl: the real-node tests skip" >&2
 if [ $# -eq 0 ]; then set -- ./...; fi
 exec go test -timeout 45m -p 2 "$@"

@@ -12,12 +12,16 @@
 #                            backup/offsite's tests; minutes on 2 cores, once)
 #   hack/tools.sh azurite    also install Azurite (the Azure Blob emulator)
 #                            from npm into the cache (needs node and npm)
-#   hack/tools.sh all        both
+#   hack/tools.sh realnode   also build kubelet (v1.35.4, from the
+#                            kube-apiserver tools module) and crictl
+#                            (v1.37.0): the real-node tier of
+#                            clustertest/realnode (minutes, once)
+#   hack/tools.sh all        s3 and azurite (not realnode)
 #
 # Environment:
 #   LIFEBOAT_CACHE_DIR   cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/lifeboat)
 #   LIFEBOAT_ETCD, LIFEBOAT_ETCDCTL, LIFEBOAT_ETCDUTL, LIFEBOAT_KUBE_APISERVER,
-#   LIFEBOAT_WEED, LIFEBOAT_AZURITE
+#   LIFEBOAT_WEED, LIFEBOAT_AZURITE, LIFEBOAT_KUBELET, LIFEBOAT_CRICTL
 #                        use these binaries instead; nothing is built for them
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,6 +31,8 @@ version() { awk -v m="$2" '$1 == m { print $2; exit } $1 == "require" && $2 == m
 etcd_dir="$cache/bin/etcd-$(version etcd go.etcd.io/etcd/server/v3)"
 kas_dir="$cache/bin/kube-apiserver-$(version kube-apiserver k8s.io/kubernetes)"
 weed_dir="$cache/bin/weed-$(version weed github.com/seaweedfs/seaweedfs)"
+kubelet_dir="$cache/bin/kubelet-$(version kube-apiserver k8s.io/kubernetes)"
+crictl_dir="$cache/bin/crictl-$(version crictl sigs.k8s.io/cri-tools)"
 azurite_version=3.35.0
 azurite_dir="$cache/azurite-$azurite_version"
 
@@ -37,15 +43,18 @@ if [ "${1:-}" = "--print" ]; then
   echo "LIFEBOAT_KUBE_APISERVER=${LIFEBOAT_KUBE_APISERVER:-$kas_dir/kube-apiserver}"
   echo "LIFEBOAT_WEED=${LIFEBOAT_WEED:-$weed_dir/weed}"
   echo "LIFEBOAT_AZURITE=${LIFEBOAT_AZURITE:-$azurite_dir/node_modules/.bin/azurite-blob}"
+  echo "LIFEBOAT_KUBELET=${LIFEBOAT_KUBELET:-$kubelet_dir/kubelet}"
+  echo "LIFEBOAT_CRICTL=${LIFEBOAT_CRICTL:-$crictl_dir/crictl}"
   exit 0
 fi
-want_s3=; want_azurite=
+want_s3=; want_azurite=; want_realnode=
 case "${1:-}" in
   "") ;;
   s3) want_s3=1 ;;
   azurite) want_azurite=1 ;;
+  realnode) want_realnode=1 ;;
   all) want_s3=1; want_azurite=1 ;;
-  *) echo "usage: $0 [--print | s3 | azurite | all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--print | s3 | azurite | realnode | all]" >&2; exit 2 ;;
 esac
 
 build() { # tool groups of internal/toolchain; each is built once, then cached
@@ -64,6 +73,14 @@ if [ -n "$want_s3" ] && [ -z "${LIFEBOAT_WEED:-}" ] && [ ! -x "$weed_dir/weed" ]
 fi
 if [ ${#groups[@]} -gt 0 ]; then
   build "${groups[@]}"
+fi
+if [ -n "$want_realnode" ] && [ -z "${LIFEBOAT_KUBELET:-}" ] && [ ! -x "$kubelet_dir/kubelet" ]; then
+  echo "lifeboat: building kubelet v1.35.4 into $kubelet_dir (a few minutes on 2 cores once kube-apiserver is built, once)" >&2
+  build kube-apiserver "$kubelet_dir" kubelet=k8s.io/kubernetes/cmd/kubelet
+fi
+if [ -n "$want_realnode" ] && [ -z "${LIFEBOAT_CRICTL:-}" ] && [ ! -x "$crictl_dir/crictl" ]; then
+  echo "lifeboat: building crictl into $crictl_dir (about a minute, once)" >&2
+  build crictl "$crictl_dir" crictl=sigs.k8s.io/cri-tools/cmd/crictl
 fi
 if [ -n "$want_azurite" ] && [ -z "${LIFEBOAT_AZURITE:-}" ] && [ ! -x "$azurite_dir/node_modules/.bin/azurite-blob" ]; then
   echo "lifeboat: installing Azurite $azurite_version from npm into $azurite_dir (once)" >&2

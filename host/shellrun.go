@@ -199,7 +199,14 @@ func (f *pidFilter) get() int {
 	return f.pid
 }
 
-// stopRemote terminates a cancelled command and its children on the host,
+// stopTreeLine stops the process %d and all its descendants, not only
+// its children: each is frozen (SIGSTOP) before its children are listed,
+// so none forks behind the walk, then sent SIGTERM and thawed. A pipeline
+// or subshell in the line runs in grandchildren of the shell; a real
+// kubelet's exec, like sshd, kills none of them when the stream closes.
+const stopTreeLine = `t() { kill -STOP "$1" 2>/dev/null; for c in $(pgrep -P "$1"); do t "$c"; done; kill -TERM "$1" 2>/dev/null; kill -CONT "$1" 2>/dev/null; }; t %d; exit 0`
+
+// stopRemote terminates a cancelled command and its descendants on the host,
 // with a separate short command, because neither transport reliably
 // signals the command when its stream is closed (sshd refuses signals for
 // root logins; exec streams carry none).
@@ -209,7 +216,7 @@ func (h *shellHost) stopRemote(ctx context.Context, pid int) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	line := fmt.Sprintf("pkill -TERM -P %d; kill -TERM %d; exit 0", pid, pid)
+	line := fmt.Sprintf(stopTreeLine, pid)
 	if _, err := h.t.runLine(ctx, line, nil, io.Discard, io.Discard); err != nil {
 		h.log.Debug("stopping cancelled command", "pid", pid, "err", err)
 	}

@@ -285,25 +285,38 @@ func runHostSuite(t *testing.T, h Host, dir, log string) {
 		if !errors.As(err, &ee) || ee.Code != 7 || strings.TrimSpace(string(ee.Stderr)) != "oops" || ee.Host != h.Name() {
 			t.Errorf("Run(exit 7) = %#v", err)
 		}
-		cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-		defer cancel()
-		start := time.Now()
-		const sleeper = "29.4817" // an argument no other process uses
-		if _, err := h.Run(cctx, nil, "sleep", sleeper); !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("Run(sleep) after deadline = %v", err)
-		}
-		if d := time.Since(start); d > 30*time.Second {
-			t.Errorf("Run returned %v after the deadline", d)
-		}
-		// The command itself was stopped on the host (this machine).
-		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			out, _ := exec.Command("pgrep", "-f", "sleep "+sleeper).Output()
-			if len(bytes.TrimSpace(out)) == 0 {
-				break
+		// A cancelled command is stopped on the host, with its
+		// descendants (a subshell's sleep is a grandchild of the shell).
+		// It would run for ten minutes by itself, so the wait below
+		// cannot pass by the command ending on its own.
+		for _, tc := range []struct {
+			argv    []string
+			sleeper string // pgrep -f pattern of the process that must stop
+		}{
+			{[]string{"sleep", "600.4817"}, "sleep 600.4817"},
+			{[]string{"sh", "-c", "(sleep 600.4818; true) | cat"}, "sleep 600.4818"},
+		} {
+			argv, sleeper := tc.argv, tc.sleeper
+			cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+			start := time.Now()
+			if _, err := h.Run(cctx, nil, argv...); !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Run(%q) after deadline = %v", argv, err)
 			}
-			if time.Now().After(deadline) {
-				t.Errorf("cancelled command still running: pids %s", out)
-				break
+			cancel()
+			if d := time.Since(start); d > 30*time.Second {
+				t.Errorf("Run returned %v after the deadline", d)
+			}
+			// The command itself was stopped on the host (this machine).
+			for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				out, _ := exec.Command("pgrep", "-f", sleeper).Output()
+				if len(bytes.TrimSpace(out)) == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Errorf("cancelled %q still running: pids %s", argv, out)
+					_ = exec.Command("pkill", "-f", sleeper).Run()
+					break
+				}
 			}
 		}
 	})

@@ -1,0 +1,67 @@
+package host_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/lifeboat-dev/lifeboat/clustertest"
+	"github.com/lifeboat-dev/lifeboat/clustertest/realnode"
+	"github.com/lifeboat-dev/lifeboat/host"
+)
+
+// TestDebugPodCancelStopsCommandOnRealNode: a Run whose ctx ends stops the
+// command on the host, whenever it ends -- before the command reported
+// its PID or after, with or without children -- and well before the
+// command would have ended by itself. A real kubelet does not kill an
+// exec'd process when its stream closes.
+func TestDebugPodCancelStopsCommandOnRealNode(t *testing.T) {
+	b := realnode.SkipUnavailable(t)
+	c := clustertest.Start(t, clustertest.Options{Masters: 1, Workers: -1})
+	n := realnode.Start(t, c, realnode.Options{Binaries: &b})
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
+	defer cancel()
+	d, err := host.NewDebugPod(ctx, c.Kube, c.RESTConfig, host.DebugPodConfig{
+		Node: n.Name(), Image: realnode.DebugImage, PollInterval: 100 * time.Millisecond, StartTimeout: 3 * time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close(context.WithoutCancel(ctx))
+
+	for i, tc := range []struct {
+		name  string
+		after time.Duration
+		argv  func(mark string) []string
+	}{
+		{"at once", 0, func(m string) []string { return []string{"sleep", m} }},
+		{"before the PID report", 20 * time.Millisecond, func(m string) []string { return []string{"sleep", m} }},
+		{"after the PID report", 3 * time.Second, func(m string) []string { return []string{"sleep", m} }},
+		{"grandchild", 3 * time.Second, func(m string) []string { return []string{"sh", "-c", "(sleep " + m + "; true) | cat"} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mark := fmt.Sprintf("%d.%d7", 600+i, time.Now().UnixNano()%1000) // an argument no other process uses
+			cctx, ccancel := context.WithCancel(ctx)
+			time.AfterFunc(tc.after, ccancel)
+			if _, err := d.Run(cctx, nil, tc.argv(mark)...); !errors.Is(err, context.Canceled) {
+				t.Fatalf("Run = %v, want context.Canceled", err)
+			}
+			// The command would run for ten minutes: it must be gone long
+			// before (a generous bound for a loaded machine).
+			for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+				out, _ := exec.Command("pgrep", "-f", "sleep "+mark).Output()
+				if len(bytes.TrimSpace(out)) == 0 {
+					return
+				}
+				if time.Now().After(deadline) {
+					_ = exec.Command("pkill", "-f", "sleep "+mark).Run()
+					t.Fatalf("cancelled command still running after a minute: pids %s", bytes.TrimSpace(out))
+				}
+			}
+		})
+	}
+}
