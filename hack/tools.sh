@@ -71,16 +71,14 @@ fi
 if [ -n "$want_s3" ] && [ -z "${LIFEBOAT_WEED:-}" ] && [ ! -x "$weed_dir/weed" ]; then
   groups+=(weed)
 fi
-if [ ${#groups[@]} -gt 0 ]; then
-  build "${groups[@]}"
-fi
 if [ -n "$want_realnode" ] && [ -z "${LIFEBOAT_KUBELET:-}" ] && [ ! -x "$kubelet_dir/kubelet" ]; then
-  echo "lifeboat: building kubelet v1.35.4 into $kubelet_dir (a few minutes on 2 cores once kube-apiserver is built, once)" >&2
-  build kube-apiserver "$kubelet_dir" kubelet=k8s.io/kubernetes/cmd/kubelet
+  groups+=(kubelet)
 fi
 if [ -n "$want_realnode" ] && [ -z "${LIFEBOAT_CRICTL:-}" ] && [ ! -x "$crictl_dir/crictl" ]; then
-  echo "lifeboat: building crictl into $crictl_dir (about a minute, once)" >&2
-  build crictl "$crictl_dir" crictl=sigs.k8s.io/cri-tools/cmd/crictl
+  groups+=(crictl)
+fi
+if [ ${#groups[@]} -gt 0 ]; then
+  build "${groups[@]}"
 fi
 if [ -n "$want_azurite" ] && [ -z "${LIFEBOAT_AZURITE:-}" ] && [ ! -x "$azurite_dir/node_modules/.bin/azurite-blob" ]; then
   echo "lifeboat: installing Azurite $azurite_version from npm into $azurite_dir (once)" >&2

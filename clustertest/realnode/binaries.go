@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/lifeboat-dev/lifeboat/clustertest"
+	"github.com/lifeboat-dev/lifeboat/internal/toolchain"
 )
 
 // Versions of the binaries hack/tools.sh realnode builds (the kubelet from
@@ -48,22 +49,6 @@ type Binaries struct {
 	Etcd, Etcdctl, Etcdutl string
 }
 
-// cacheDir is hack/tools.sh's cache root.
-func cacheDir() (string, error) {
-	if d := os.Getenv("LIFEBOAT_CACHE_DIR"); d != "" {
-		return d, nil
-	}
-	base := os.Getenv("XDG_CACHE_HOME")
-	if base == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("realnode: locating the cache: %w", err)
-		}
-		base = filepath.Join(home, ".cache")
-	}
-	return filepath.Join(base, "lifeboat"), nil
-}
-
 // FindBinaries locates the programs a node runs. The paths are returned
 // even when some are missing, with an error wrapping ErrUnavailable that
 // names every missing one.
@@ -75,7 +60,7 @@ func FindBinaries() (Binaries, error) {
 	if os.Geteuid() != 0 {
 		missing = append(missing, "root (containerd and the kubelet run as root)")
 	}
-	cache, err := cacheDir()
+	cache, err := toolchain.CacheRoot()
 	if err != nil {
 		return Binaries{}, err
 	}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/lifeboat-dev/lifeboat/internal/toolchain"
 )
 
 // machineLock is an exclusive flock on a file in the lifeboat cache
@@ -16,7 +18,7 @@ type machineLock struct{ f *os.File }
 
 // lockMachine waits (polling, ctx honoured) until it holds the lock.
 func lockMachine(ctx context.Context) (*machineLock, error) {
-	dir, err := cacheDir()
+	dir, err := toolchain.CacheRoot()
 	if err != nil {
 		return nil, err
 	}

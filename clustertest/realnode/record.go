@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/lifeboat-dev/lifeboat/internal/atomicfile"
+	"github.com/lifeboat-dev/lifeboat/internal/toolchain"
 )
 
 // record is what a running node changed, kept in the cache directory
@@ -29,7 +30,7 @@ type record struct {
 }
 
 func recordPath() (string, error) {
-	dir, err := cacheDir()
+	dir, err := toolchain.CacheRoot()
 	if err != nil {
 		return "", err
 	}

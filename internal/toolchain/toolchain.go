@@ -19,9 +19,12 @@ var modules embed.FS
 
 // Group is a set of binaries built from one tools module.
 type Group struct {
-	// Name names the module directory and the cache directory prefix,
-	// e.g. "etcd".
+	// Name names the cache directory prefix and, unless ModuleDir is
+	// set, the module directory, e.g. "etcd".
 	Name string
+	// ModuleDir is the directory under modules/ when the group shares
+	// another group's module (the kubelet builds from kube-apiserver's).
+	ModuleDir string
 	// Module is the dependency whose required version names the cache
 	// directory, e.g. "go.etcd.io/etcd/server/v3".
 	Module string
@@ -44,6 +47,12 @@ var groups = []Group{
 	{Name: "kube-apiserver", Module: "k8s.io/kubernetes", About: "about 8 minutes on 2 cores, once", Binaries: []Binary{
 		{"kube-apiserver", "k8s.io/kubernetes/cmd/kube-apiserver"},
 	}},
+	{Name: "kubelet", ModuleDir: "kube-apiserver", Module: "k8s.io/kubernetes", About: "a few minutes on 2 cores once kube-apiserver is built, once", Binaries: []Binary{
+		{"kubelet", "k8s.io/kubernetes/cmd/kubelet"},
+	}},
+	{Name: "crictl", Module: "sigs.k8s.io/cri-tools", About: "about a minute, once", Binaries: []Binary{
+		{"crictl", "sigs.k8s.io/cri-tools/cmd/crictl"},
+	}},
 	{Name: "weed", Module: "github.com/seaweedfs/seaweedfs", About: "about 19 CPU-minutes: 10 minutes on an idle 2-core machine, once", Binaries: []Binary{
 		{"weed", "github.com/seaweedfs/seaweedfs/weed"},
 	}},
@@ -65,7 +74,7 @@ func Lookup(name string) (Group, error) {
 // Version is the version of g.Module its tools module requires, e.g.
 // "v3.7.3".
 func (g Group) Version() (string, error) {
-	data, err := modules.ReadFile("modules/" + g.Name + "/go.mod.txt")
+	data, err := modules.ReadFile("modules/" + g.moduleDir() + "/go.mod.txt")
 	if err != nil {
 		return "", fmt.Errorf("toolchain: %s: %w", g.Name, err)
 	}
@@ -79,6 +88,13 @@ func (g Group) Version() (string, error) {
 		}
 	}
 	return "", fmt.Errorf("toolchain: %s: go.mod requires no %s", g.Name, g.Module)
+}
+
+func (g Group) moduleDir() string {
+	if g.ModuleDir != "" {
+		return g.ModuleDir
+	}
+	return g.Name
 }
 
 // Dir is where g's binaries live in the cache: <root>/bin/<name>-<version>.
@@ -154,7 +170,7 @@ func (g Group) Build(ctx context.Context, root string, w io.Writer) error {
 	}
 	defer os.RemoveAll(mod)
 	for _, f := range []string{"go.mod", "go.sum", "tools.go"} {
-		data, err := modules.ReadFile("modules/" + g.Name + "/" + f + ".txt")
+		data, err := modules.ReadFile("modules/" + g.moduleDir() + "/" + f + ".txt")
 		if err != nil {
 			return fmt.Errorf("toolchain: %s: %w", g.Name, err)
 		}
