@@ -77,6 +77,12 @@ type QuorumRestoreOptions struct {
 	// DryRun runs only the check step (it reads) and reports every other
 	// step as skipped.
 	DryRun bool
+	// AbandonUnfinished lets the run start although StatePath holds the
+	// unfinished state of another quorum restore (other hosts or
+	// attestations): its quorum guard change is put back and the state is
+	// renamed "<name>.abandoned-<UTC time>.json", kept for audit. False:
+	// *AnotherRunError.
+	AbandonUnfinished bool
 
 	// Interval, ContainerTimeout, APITimeout, StablePeriod and
 	// StableTimeout as in Options (2s, 10m, 20m, 5m, 30m when zero);

@@ -194,3 +194,31 @@ func TestQuorumRestoreRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestQuorumRestoreAnotherRun: the unfinished state of another quorum
+// restore (other hosts) is refused with *AnotherRunError naming where
+// AbandonUnfinished would move it, and nothing is changed.
+func TestQuorumRestoreAnotherRun(t *testing.T) {
+	f := newFixture(t)
+	writeFile(t, filepath.Join(f.roots["master-0"], "var/lib/etcd/member/wal/0.wal"), "wal")
+	o := quorumOptions(f, "4.20.3")
+	o.Others = []host.Host{f.hosts["master-1"]}
+	st := NewState(f.hosts["master-0"], DefaultQuorumStatePath)
+	if err := st.Update(context.Background(), func(d *StateData) {
+		d.Plan, d.Started = QuorumPlanName, time.Now().UTC()
+		d.Identity = &RunIdentity{Recovery: "master-0", Method: ForceNewCluster, Others: []string{"master-2"}}
+		d.Finished["check"], d.Finished["stop-etcd/master-2"] = time.Now(), time.Now()
+		d.Moves = []Move{{Host: "master-2", From: "/etc/kubernetes/manifests/etcd-pod.yaml", To: "/x", Step: "stop-etcd/master-2", Done: true}}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	before := f.snapshotTrees(t)
+	_, err := RunQuorumRestore(context.Background(), o)
+	var ar *AnotherRunError
+	if !errors.As(err, &ar) || !errors.Is(err, ErrAnotherRunUnfinished) || ar.AbandonedPath == "" || !strings.Contains(strings.Join(ar.Differences, ","), "other masters") {
+		t.Fatalf("run over another unfinished run: %v, want *AnotherRunError", err)
+	}
+	if after := f.snapshotTrees(t); after != before {
+		t.Error("the refused run changed the hosts")
+	}
+}
