@@ -16,23 +16,6 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
-	"google.golang.org/grpc"
-)
-
-// Flow-control windows of lifeboat's etcd connections, in bytes: how much
-// a member may send on one stream (StreamWindow) and on the whole
-// connection (ConnWindow) before the client acknowledges it. gRPC's
-// default starts at 64 KiB and grows with its bandwidth-delay estimate,
-// so a snapshot (a stream of 32 KiB messages etcd sends as fast as the
-// client takes them) waits for acknowledgements every few messages until
-// the estimate catches up, the longer the busier the machine. With fixed
-// windows of this size the member sends while the client hashes and
-// writes. A window is memory only while the client reads slower than the
-// member sends (a snapshot streamed through compression to object
-// storage): then up to StreamWindow bytes wait in the client.
-const (
-	StreamWindow = 4 << 20
-	ConnWindow   = 8 << 20
 )
 
 // DefaultDialTimeout bounds connecting and the reachability check when
@@ -165,7 +148,6 @@ func newClient(ctx context.Context, cfg Config, names settings) (*clientv3.Clien
 		TLS:         tc,
 		DialTimeout: cfg.DialTimeout,
 		Logger:      zap.NewNop(),
-		DialOptions: []grpc.DialOption{grpc.WithInitialWindowSize(StreamWindow), grpc.WithInitialConnWindowSize(ConnWindow)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("etcdconn: creating client for %s: %w", strings.Join(eps, ","), err)

@@ -16,7 +16,9 @@
 #   snapshot  = backup.Snapshot (benchsnap save) to local disk
 #
 # and prints both times, the ratios, the compression ratio and the peak
-# RSS. Targets (reported, never asserted): stream <= 1.10 x etcdctl, peak
+# RSS, with the CPU the etcd member and the S3 server spent during each
+# step (from /proc: on a 2-core machine the S3 server on the same cores
+# is a large part of the stream's cost). Targets (reported, never asserted): stream <= 1.10 x etcdctl, peak
 # RSS of stream < 128 MiB whatever the size, snapshot <= 1.05 x ceiling and
 # <= 1.00 x etcdctl.
 #

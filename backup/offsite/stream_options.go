@@ -58,8 +58,10 @@ type StreamOptions struct {
 	// PartSize is the size in bytes of the parts of a multipart upload;
 	// 0 means DefaultS3PartSize for S3 and the driver's default
 	// elsewhere. S3 refuses parts under 5 MiB (but the last). Memory use is about
-	// PartSize × (Concurrency+1) plus the zstd encoder's window, whatever the
-	// database size.
+	// PartSize × (Concurrency+1) plus the zstd encoder's window (8 MiB at
+	// the default level) plus, while the storage takes the data slower
+	// than etcd sends it, the etcd connection's flow-control window,
+	// whatever the database size.
 	PartSize int
 	// Concurrency is how many parts of an object upload at once; 0 means
 	// DefaultStreamConcurrency.
