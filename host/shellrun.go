@@ -84,7 +84,7 @@ func (h *shellHost) run(ctx context.Context, op, line string, stdin io.Reader, w
 	}
 	h.log.Debug("shell", "op", op, "line", line)
 	marker := newRunMarker()
-	code, err = h.t.runLine(ctx, ": "+marker+"; "+pidPrefix+line, gIn, gOut, gErr)
+	code, err = h.t.runLine(ctx, "export LIFEBOAT_RUN="+marker+"; : "+marker+"; "+pidPrefix+line, gIn, gOut, gErr)
 	if err != nil && ctx.Err() != nil {
 		h.stopRemote(ctx, pids.get(), marker)
 	}
@@ -210,9 +210,11 @@ func (f *pidFilter) get() int {
 // stream closes.
 const stopTree = `t() { kill -STOP "$1" 2>/dev/null; for c in $(pgrep -P "$1"); do t "$c"; done; kill -TERM "$1" 2>/dev/null; kill -CONT "$1" 2>/dev/null; }; `
 
-// runMarkerPrefix begins every marker: ": lifeboat-run-<16 hex>; " leads
-// each line, so the shell running it can be found by its command line
-// (pgrep -f) when its PID report never arrived.
+// runMarkerPrefix begins every marker: "export LIFEBOAT_RUN=<marker>; :
+// <marker>; " leads each line, so the shell running it can be found by
+// its command line (pgrep -f) and, once it has exec'd its last command
+// (sh does), that command and every descendant by their environment,
+// when the PID report never arrived.
 const runMarkerPrefix = "lifeboat-run-"
 
 func newRunMarker() string {
@@ -238,7 +240,7 @@ func (h *shellHost) stopRemote(ctx context.Context, pid int, marker string) {
 	case strings.HasPrefix(marker, runMarkerPrefix) && len(marker) > len(runMarkerPrefix)+1:
 		i := len(runMarkerPrefix)
 		pat := marker[:i] + "[" + marker[i:i+1] + "]" + marker[i+1:]
-		line = stopTree + fmt.Sprintf(`n=0; while [ $n -lt 10 ]; do f=; for p in $(pgrep -f '%s'); do t "$p"; f=1; done; [ -n "$f" ] && break; n=$((n+1)); sleep 0.5; done; exit 0`, pat)
+		line = stopTree + fmt.Sprintf(`n=0; while [ $n -lt 10 ]; do f=; for p in $(pgrep -f '%s') $(grep -lsF 'LIFEBOAT_RUN=%s' /proc/[0-9]*/environ | cut -d/ -f3); do t "$p"; f=1; done; [ -n "$f" ] && break; n=$((n+1)); sleep 0.5; done; exit 0`, pat, marker)
 	default:
 		return
 	}
