@@ -39,7 +39,12 @@ func TestDebugPodCancelStopsCommandOnRealNode(t *testing.T) {
 		argv  func(mark string) []string
 	}{
 		{"at once", 0, func(m string) []string { return []string{"sleep", m} }},
-		{"before the PID report", 20 * time.Millisecond, func(m string) []string { return []string{"sleep", m} }},
+		// Around the time the PID report arrives: cancelled before it,
+		// the command may start only after the stream closed.
+		{"after 20ms", 20 * time.Millisecond, func(m string) []string { return []string{"sleep", m} }},
+		{"after 80ms", 80 * time.Millisecond, func(m string) []string { return []string{"sleep", m} }},
+		{"after 150ms", 150 * time.Millisecond, func(m string) []string { return []string{"sleep", m} }},
+		{"after 300ms", 300 * time.Millisecond, func(m string) []string { return []string{"sleep", m} }},
 		{"after the PID report", 3 * time.Second, func(m string) []string { return []string{"sleep", m} }},
 		{"grandchild", 3 * time.Second, func(m string) []string { return []string{"sh", "-c", "(sleep " + m + "; true) | cat"} }},
 	} {

@@ -3,6 +3,8 @@ package host
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -81,9 +83,10 @@ func (h *shellHost) run(ctx context.Context, op, line string, stdin io.Reader, w
 		gIn = &gatedReader{r: stdin}
 	}
 	h.log.Debug("shell", "op", op, "line", line)
-	code, err = h.t.runLine(ctx, pidPrefix+line, gIn, gOut, gErr)
+	marker := newRunMarker()
+	code, err = h.t.runLine(ctx, "export LIFEBOAT_RUN="+marker+"; : "+marker+"; "+pidPrefix+line, gIn, gOut, gErr)
 	if err != nil && ctx.Err() != nil {
-		h.stopRemote(ctx, pids.get())
+		h.stopRemote(ctx, pids.get(), marker)
 	}
 	gOut.close() // waits for a write in progress (Open: until read or closed)
 	gErr.close()
@@ -199,24 +202,50 @@ func (f *pidFilter) get() int {
 	return f.pid
 }
 
-// stopTreeLine stops the process %d and all its descendants, not only
-// its children: each is frozen (SIGSTOP) before its children are listed,
-// so none forks behind the walk, then sent SIGTERM and thawed. A pipeline
-// or subshell in the line runs in grandchildren of the shell; a real
-// kubelet's exec, like sshd, kills none of them when the stream closes.
-const stopTreeLine = `t() { kill -STOP "$1" 2>/dev/null; for c in $(pgrep -P "$1"); do t "$c"; done; kill -TERM "$1" 2>/dev/null; kill -CONT "$1" 2>/dev/null; }; t %d; exit 0`
+// stopTree is a shell function that stops the process $1 and all its
+// descendants, not only its children: each is frozen (SIGSTOP) before its
+// children are listed, so none forks behind the walk, then sent SIGTERM
+// and thawed. A pipeline or subshell in the line runs in grandchildren of
+// the shell; a real kubelet's exec, like sshd, kills none of them when the
+// stream closes.
+const stopTree = `t() { kill -STOP "$1" 2>/dev/null; for c in $(pgrep -P "$1"); do t "$c"; done; kill -TERM "$1" 2>/dev/null; kill -CONT "$1" 2>/dev/null; }; `
 
-// stopRemote terminates a cancelled command and its descendants on the host,
-// with a separate short command, because neither transport reliably
+// runMarkerPrefix begins every marker: "export LIFEBOAT_RUN=<marker>; :
+// <marker>; " leads each line, so the shell running it can be found by
+// its command line (pgrep -f) and, once it has exec'd its last command
+// (sh does), that command and every descendant by their environment,
+// when the PID report never arrived.
+const runMarkerPrefix = "lifeboat-run-"
+
+func newRunMarker() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return runMarkerPrefix + hex.EncodeToString(b)
+}
+
+// stopRemote terminates a cancelled command and its descendants on the
+// host, with a separate short command, because neither transport reliably
 // signals the command when its stream is closed (sshd refuses signals for
-// root logins; exec streams carry none).
-func (h *shellHost) stopRemote(ctx context.Context, pid int) {
-	if pid <= 1 {
+// root logins; exec streams carry none). With the command's PID it stops
+// that tree. Without it -- ctx ended before the PID report arrived, and
+// the command may start only after the stream closed (a loaded kubelet) --
+// it looks for the shell by its marker for up to five seconds and stops
+// what it finds (the pattern's bracket keeps pgrep from matching the stop
+// command itself).
+func (h *shellHost) stopRemote(ctx context.Context, pid int, marker string) {
+	var line string
+	switch {
+	case pid > 1:
+		line = stopTree + fmt.Sprintf("t %d; exit 0", pid)
+	case strings.HasPrefix(marker, runMarkerPrefix) && len(marker) > len(runMarkerPrefix)+1:
+		i := len(runMarkerPrefix)
+		pat := marker[:i] + "[" + marker[i:i+1] + "]" + marker[i+1:]
+		line = stopTree + fmt.Sprintf(`n=0; while [ $n -lt 10 ]; do f=; for p in $(pgrep -f '%s') $(grep -lsF 'LIFEBOAT_RUN=%s' /proc/[0-9]*/environ | cut -d/ -f3); do t "$p"; f=1; done; [ -n "$f" ] && break; n=$((n+1)); sleep 0.5; done; exit 0`, pat, marker)
+	default:
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
-	line := fmt.Sprintf(stopTreeLine, pid)
 	if _, err := h.t.runLine(ctx, line, nil, io.Discard, io.Discard); err != nil {
 		h.log.Debug("stopping cancelled command", "pid", pid, "err", err)
 	}

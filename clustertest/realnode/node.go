@@ -149,24 +149,18 @@ func (n *Node) setUp(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("realnode: kubelet serving certificate: %w", err)
 	}
-	if err := os.MkdirAll(n.ManifestDir(), 0o755); err != nil {
-		return fmt.Errorf("realnode: %w", err)
+	for _, d := range []string{"etc/kubernetes/manifests", "images", "kubelet/root", "log/pods", "containerd/state", "containerd/root", "runc"} {
+		if err := os.MkdirAll(n.path(d), 0o755); err != nil {
+			return fmt.Errorf("realnode: %w", err)
+		}
 	}
 	if err := n.writeFiles(map[string]string{
-		"containerd.toml":             n.containerdConfig(),
-		"cni/10-loopback.conflist":    cniConfig,
-		"kubelet/config.yaml":         n.kubeletConfig(pki.CAFile(), serving.CertFile, serving.KeyFile),
-		"images/.keep":                "",
-		"kubelet/root/.keep":          "",
-		"log/pods/.keep":              "",
-		"containerd/state/.keep":      "",
-		"containerd/root/.keep":       "",
-		"runc/.keep":                  "",
-		"etc/kubernetes/manifests/.x": "",
+		"containerd.toml":          n.containerdConfig(),
+		"cni/10-loopback.conflist": cniConfig,
+		"kubelet/config.yaml":      n.kubeletConfig(pki.CAFile(), serving.CertFile, serving.KeyFile),
 	}); err != nil {
 		return err
 	}
-	_ = os.Remove(filepath.Join(n.ManifestDir(), ".x"))
 	if err := writeKubeconfig(n.path("kubelet/kubeconfig"), n.cluster.APIServerURL(), pki.CAFile(), client.CertFile, client.KeyFile); err != nil {
 		return err
 	}
