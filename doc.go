@@ -6,7 +6,7 @@
 // packages that implement it:
 //
 //	Chapter 1, backing up etcd                     package backup
-//	  1.1 snapshot + static pod resources          backup.Take, backup.Snapshot, backup.Verify
+//	  1.1 snapshot + static pod resources          backup.TakePlan, backup.Snapshot, backup.Verify
 //	Chapter 2, replacing an unhealthy etcd member  package member
 //	  2.2 identifying the unhealthy member         member.FindUnhealthyMember
 //	  2.3 determining its state                    member.FindUnhealthyMember (State)
@@ -15,8 +15,8 @@
 //	  2.4.1 step 3: re-create the master Machine   member.RecreateMachine (or the ControlPlaneMachineSet)
 //	  2.4.2 step 1: stop the crashlooping pod      member.StopEtcdMember
 //	  2.4.2 step 4: force etcd redeployment        lifecycle.ForceRedeploy
-//	Chapter 3, shutting down gracefully            lifecycle.Shutdown
-//	Chapter 4, restarting gracefully               lifecycle.Restart
+//	Chapter 3, shutting down gracefully            lifecycle.ShutdownPlan
+//	Chapter 4, restarting gracefully               lifecycle.RestartPlan
 //	  4.2 steps 4 and 6: pending CSRs              certs.ApproveNodeBootstrapperCSRs
 //	Chapter 5, disaster recovery                   package restore
 //	  5.3 restore to a previous cluster state      restore.Plan
@@ -46,11 +46,31 @@
 //     quorum guard off after removing the member and back on before the
 //     verification, and (2.4.1) deletes the failed node; an Active
 //     ControlPlaneMachineSet re-creates the master on any release.
-//   - lifecycle.Shutdown's current-release checks (kubelet signer expiry,
+//   - lifecycle.ShutdownPlan's current-release checks (kubelet signer expiry,
 //     cordon, drain) are options that work on every release.
 //
 // Each plan names the decision and its evidence in its first step and in
 // its dry run.
+//
+// One shape for every procedure: a builder XPlan(deps, opts) returns a
+// *plan.Plan without any I/O (clients and hosts in a Deps struct, tunables
+// with documented zero values in an Options struct whose Validate runs
+// before anything is built: backup.TakePlan, lifecycle.ShutdownPlan,
+// lifecycle.RestartPlan, member.ReplacePlan, restore.Plan); Describe lists
+// it, and Run(ctx, plan.RunOptions) runs it with one event type
+// (plan.Event: step, status, message, bytes done and total), a dry run
+// (RunOptions.DryRun: read-only steps run, the others report what they
+// would do), resume from a State, and parallel fan-out (a shutdown tells
+// N hosts at once, each with its own events). A plan's typed outcome, when
+// it has one, goes to Options.Result. The runbook card's single calls
+// (backup.Snapshot, member.FindUnhealthyMember, member.RemoveMember,
+// member.DeleteMemberSecrets, lifecycle.ForceRedeploy,
+// lifecycle.WaitAllNodesAtLatestRevision, certs.ApproveNodeBootstrapperCSRs)
+// report their progress through the context: as the calling step's
+// Progress events inside a plan (plan.ReportProgress, plan.ReportBytes), or
+// to plan.WithReport outside one. ForceRedeploy returns the
+// RedeployRecord that WaitAllNodesAtLatestRevision takes as WaitOptions.After,
+// so the wait never returns on the state from before the redeployment.
 //
 // Supporting packages: host (root access to a master over SSH, a debug pod or
 // locally), etcdconn (etcd clients from ETCDCTL_* variables or TLS files),

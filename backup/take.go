@@ -13,17 +13,16 @@ import (
 	configclient "github.com/openshift/client-go/config/clientset/versioned"
 
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
-// TakeOptions configure Take. Host is required, and Config unless Force;
-// every other zero value is documented on its field.
+// TakeOptions configure TakePlan (and Take). Dir is required; every other
+// zero value is documented on its field.
 type TakeOptions struct {
-	// Host is the master whose static pod resources are archived (the
-	// runbook's "oc debug node/<master>; chroot /host"). Required.
-	Host host.Host
-	// Config reads the ClusterOperators, ClusterVersion, Proxy and
-	// APIServer objects. Required unless Force, where nil means the
-	// cluster information is left out of the manifest.
+	// Host and Config are TakeDeps' Host and Config, for Take.
+	//
+	// Deprecated: Take only; TakePlan takes them in TakeDeps.
+	Host   host.Host
 	Config configclient.Interface
 	// Force skips the ClusterOperator check, as cluster-backup.sh --force
 	// does, and marks both files __POSSIBLY_DIRTY__. With Force, cluster
@@ -47,7 +46,14 @@ type TakeOptions struct {
 	FreeSpace func(dir string) (uint64, error)
 	// Logger receives the procedure's records; nil discards them.
 	Logger *slog.Logger
+	// Dir is the directory the backup is written to; required by
+	// TakePlan (Take takes it as an argument).
+	Dir string
+	// Result, when set, receives the backup when a TakePlan run finishes.
+	Result *Backup
 	// Progress, when set, is told what Take is doing.
+	//
+	// Deprecated: Take only; TakePlan reports plan.Events.
 	Progress func(Event)
 	// Snapshot tunes the snapshot transfer (BufferSize, WrapWriter,
 	// StatusTimeout); Take sets its Name, Endpoint, Now, Logger and
@@ -56,6 +62,8 @@ type TakeOptions struct {
 }
 
 // Event is a progress report of Take.
+//
+// Deprecated: TakePlan reports plan.Events.
 type Event struct {
 	// Step is "precheck", "resources", "snapshot" or "manifest".
 	Step    string
@@ -113,136 +121,209 @@ type Backup struct {
 	Warnings []string
 }
 
-// Take performs runbook chapter 1, "Backing up etcd data", the way
-// cluster-backup.sh does, with checks the script leaves to the reader:
+// TakeDeps are what TakePlan acts through; the plan keeps them and does
+// no I/O until it runs.
+type TakeDeps struct {
+	// Etcd is the cluster's etcd client; required.
+	Etcd SnapshotClient
+	// Host is the master whose static pod resources are archived (the
+	// runbook's "oc debug node/<master>; chroot /host"); required.
+	Host host.Host
+	// Config reads the ClusterOperators, ClusterVersion, Proxy and
+	// APIServer objects. Required unless TakeOptions.Force, where nil
+	// means the cluster information is left out of the manifest.
+	Config configclient.Interface
+}
+
+// TakePlan is runbook chapter 1, "Backing up etcd data", the way
+// cluster-backup.sh does it, as a plan built without I/O that writes the
+// backup into opts.Dir (required):
 //
-//  1. pre-checks, each failure a *PrecheckError naming its fix: the
-//     kube-apiserver, kube-controller-manager, kube-scheduler and etcd
-//     ClusterOperators are not Progressing (skipped with Force); the
+//  1. "precheck" (read-only): each failure a *PrecheckError naming its
+//     fix: the kube-apiserver, kube-controller-manager, kube-scheduler and
+//     etcd ClusterOperators are not Progressing (skipped with Force); the
 //     cluster is past its first certificate rotation; dir has at least
 //     twice the etcd database size free; the cluster-wide proxy settings
-//     are read and returned in Backup.Proxy;
-//  2. static_kuberesources_<stamp>.tar.gz (see ArchiveStaticResources);
-//  3. snapshot_<stamp>.db (see Snapshot), with the same stamp;
-//  4. backup.json (see Manifest).
+//     are read (Backup.Proxy);
+//  2. "resources": static_kuberesources_<stamp>.tar.gz (see
+//     ArchiveStaticResources);
+//  3. "snapshot": snapshot_<stamp>.db (see Snapshot), with the same
+//     stamp, its bytes reported as Progress events (plan.ReportBytes);
+//     if it fails, the archive just written is removed, so a failed run
+//     leaves no files (as the script's ERR trap does);
+//  4. "manifest": backup.json (see Manifest).
 //
-// If the snapshot fails, the archive just written is removed, so a failed
-// Take leaves no files (as the script's ERR trap does).
-func Take(ctx context.Context, etcd SnapshotClient, dir string, opts TakeOptions) (*Backup, error) {
-	if opts.Host == nil {
-		return nil, errors.New("backup.Take: TakeOptions.Host is required")
+// opts.Result, when set, receives the backup once the run finished. A
+// dry run (plan.RunOptions.DryRun) runs the pre-checks only. It returns an
+// error wrapping ErrInvalidOptions (a required dependency or Dir missing)
+// before building anything.
+func TakePlan(deps TakeDeps, opts TakeOptions) (*plan.Plan, error) {
+	switch {
+	case deps.Etcd == nil || deps.Host == nil:
+		return nil, fmt.Errorf("%w: TakePlan needs TakeDeps.Etcd and TakeDeps.Host", ErrInvalidOptions)
+	case deps.Config == nil && !opts.Force:
+		return nil, fmt.Errorf("%w: TakeDeps.Config is required unless Force is set", ErrInvalidOptions)
+	case opts.Dir == "":
+		return nil, fmt.Errorf("%w: TakeOptions.Dir is required", ErrInvalidOptions)
 	}
-	if opts.Config == nil && !opts.Force {
-		return nil, errors.New("backup.Take: TakeOptions.Config is required unless Force is set")
-	}
-	log := logger(opts.Logger)
-	progress := func(e Event) {
-		if opts.Progress != nil {
-			opts.Progress(e)
-		}
-	}
-	t := now(opts.Now)
-	stamp := Timestamp(t)
-	b := &Backup{Dir: dir, Timestamp: stamp, PossiblyDirty: opts.Force}
-	warn := func(msg string, args ...any) {
-		b.Warnings = append(b.Warnings, fmt.Sprintf(msg, args...))
-		log.Warn(fmt.Sprintf(msg, args...))
-	}
+	tk := &taker{deps: deps, opts: opts, log: logger(opts.Logger)}
+	return &plan.Plan{Name: "backup", Steps: []plan.Step{
+		{ID: "precheck", ReadOnly: true, Run: tk.precheck,
+			Description: "check that no control-plane operator is progressing, the certificate rotation and the free space in " + opts.Dir},
+		{ID: "resources", Run: tk.resources, Description: "archive the latest static pod resources of " + deps.Host.Name()},
+		{ID: "snapshot", Run: tk.snapshot, Description: "save an etcd snapshot, its sha256 verified as it streams"},
+		{ID: "manifest", Run: tk.manifest, Description: "write " + ManifestFileName},
+	}}, nil
+}
 
-	// 1. Pre-checks.
-	if opts.Force {
-		warn("Force: ClusterOperators not checked; files marked %s", DirtyMarker)
-	} else {
-		progress(Event{Step: "precheck", Message: "checking that no control-plane operator is progressing"})
-		if err := CheckOperators(ctx, opts.Config); err != nil {
-			return nil, err
+// Take runs TakePlan once and returns the backup: a shortcut for callers
+// that need no plan. dir replaces opts.Dir; opts.Host and opts.Config
+// give TakeDeps; opts.Progress receives the plan's Progress events as
+// Events.
+//
+// Deprecated: use TakePlan, whose events carry the progress.
+func Take(ctx context.Context, etcd SnapshotClient, dir string, opts TakeOptions) (*Backup, error) {
+	opts.Dir = dir
+	var b Backup
+	opts.Result = &b
+	p, err := TakePlan(TakeDeps{Etcd: etcd, Host: opts.Host, Config: opts.Config}, opts)
+	if err != nil {
+		return nil, err
+	}
+	report := func(e plan.Event) {
+		if opts.Progress != nil && e.Status == plan.Progress {
+			opts.Progress(Event{Step: e.Step.ID, Message: e.Message, Written: e.BytesDone, Total: e.BytesTotal})
 		}
 	}
-	var info *ClusterInfo
-	if opts.Config == nil {
-		warn("no Kubernetes API client: cluster version, proxy and encryption not recorded, certificate rotation not checked")
+	if err := p.Run(ctx, plan.RunOptions{Report: report, Now: opts.Now}); err != nil {
+		var se *plan.StepError
+		if errors.As(err, &se) {
+			return nil, se.Err // Take's callers get the step's own error, as before
+		}
+		return nil, err
+	}
+	return &b, nil
+}
+
+// taker is one run of TakePlan across its steps.
+type taker struct {
+	deps TakeDeps
+	opts TakeOptions
+	log  *slog.Logger
+	t    time.Time
+	b    *Backup
+	info *ClusterInfo
+	st   *memberStatus
+	rr   *ResourcesResult
+	sr   *SnapshotResult
+}
+
+func (tk *taker) warn(msg string, args ...any) {
+	tk.b.Warnings = append(tk.b.Warnings, fmt.Sprintf(msg, args...))
+	tk.log.Warn(fmt.Sprintf(msg, args...))
+}
+
+func (tk *taker) precheck(ctx context.Context, progress func(string)) error {
+	opts, dir := tk.opts, tk.opts.Dir
+	tk.t = now(opts.Now)
+	tk.b = &Backup{Dir: dir, Timestamp: Timestamp(tk.t), PossiblyDirty: opts.Force}
+	tk.info, tk.rr, tk.sr = nil, nil, nil
+	if opts.Force {
+		tk.warn("Force: ClusterOperators not checked; files marked %s", DirtyMarker)
 	} else {
-		progress(Event{Step: "precheck", Message: "reading cluster version, proxy and encryption settings"})
-		var err error
-		info, err = ReadClusterInfo(ctx, opts.Config)
+		progress("checking that no control-plane operator is progressing")
+		if err := CheckOperators(ctx, tk.deps.Config); err != nil {
+			return err
+		}
+	}
+	if tk.deps.Config == nil {
+		tk.warn("no Kubernetes API client: cluster version, proxy and encryption not recorded, certificate rotation not checked")
+	} else {
+		progress("reading cluster version, proxy and encryption settings")
+		info, err := ReadClusterInfo(ctx, tk.deps.Config)
 		if err != nil {
 			if !opts.Force {
-				return nil, err
+				return err
 			}
-			warn("cluster information unavailable, not recorded: %v", err)
+			tk.warn("cluster information unavailable, not recorded: %v", err)
 			info = nil
 		}
+		tk.info = info
 	}
-	if info != nil {
-		b.Proxy = info.Proxy
-		b.ClusterVersion = info.Version
+	if info := tk.info; info != nil {
+		tk.b.Proxy = info.Proxy
+		tk.b.ClusterVersion = info.Version
 		if info.Proxy.Enabled() {
-			log.Info("cluster-wide proxy enabled; export HTTP_PROXY, HTTPS_PROXY and NO_PROXY for commands on the master")
+			tk.log.Info("cluster-wide proxy enabled; export HTTP_PROXY, HTTPS_PROXY and NO_PROXY for commands on the master")
 		}
 		if opts.MinClusterAge >= 0 {
-			if err := CheckCertificateRotation(info, t, opts.MinClusterAge); err != nil {
-				return nil, err
+			if err := CheckCertificateRotation(info, tk.t, opts.MinClusterAge); err != nil {
+				return err
 			}
 		}
 	}
-	sopts := opts.Snapshot
-	st, err := chooseMember(ctx, etcd, opts.Endpoint, sopts.StatusTimeout, log)
+	st, err := chooseMember(ctx, tk.deps.Etcd, opts.Endpoint, opts.Snapshot.StatusTimeout, tk.log)
 	if err != nil {
-		return nil, &SnapshotError{Op: "status", Err: err}
+		return &SnapshotError{Op: "status", Err: err}
 	}
-	progress(Event{Step: "precheck", Message: fmt.Sprintf("checking free space in %s for a %s database", dir, humanBytes(uint64(st.resp.DbSize)))})
-	if err := CheckFreeSpace(dir, st.resp.DbSize, opts.FreeSpace); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
+	tk.st = st
+	progress(fmt.Sprintf("checking free space in %s for a %s database", dir, humanBytes(uint64(st.resp.DbSize))))
+	return CheckFreeSpace(dir, st.resp.DbSize, opts.FreeSpace)
+}
 
-	// 2. Static pod resources.
-	progress(Event{Step: "resources", Message: "archiving the latest static pod resources of " + opts.Host.Name()})
-	rr, err := ArchiveStaticResources(ctx, opts.Host, dir, ResourcesOptions{
-		Name:      ResourcesFileName(stamp, opts.Force),
-		ConfigDir: opts.ConfigDir,
-		Logger:    log,
+func (tk *taker) resources(ctx context.Context, progress func(string)) error {
+	if err := os.MkdirAll(tk.opts.Dir, 0o700); err != nil {
+		return err
+	}
+	rr, err := ArchiveStaticResources(ctx, tk.deps.Host, tk.opts.Dir, ResourcesOptions{
+		Name:      ResourcesFileName(tk.b.Timestamp, tk.opts.Force),
+		ConfigDir: tk.opts.ConfigDir,
+		Logger:    tk.log,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("archiving static pod resources: %w", err)
+		return fmt.Errorf("archiving static pod resources: %w", err)
 	}
 	for _, c := range rr.Fallbacks {
-		warn("%s: manifest missing, archived the highest revision on disk instead of the live one", c)
+		tk.warn("%s: manifest missing, archived the highest revision on disk instead of the live one", c)
 	}
 	for _, rd := range rr.Dirs {
-		progress(Event{Step: "resources", Message: fmt.Sprintf("found latest %s-pod: %s", rd.Component, rd.Path)})
+		progress(fmt.Sprintf("found latest %s-pod: %s", rd.Component, rd.Path))
 	}
-	b.Resources = BackupFile{Name: filepath.Base(rr.Path), Path: rr.Path, Size: rr.Size, SHA256: rr.SHA256}
-	b.ResourceDirs = rr.Dirs
+	tk.rr = rr
+	tk.b.Resources = BackupFile{Name: filepath.Base(rr.Path), Path: rr.Path, Size: rr.Size, SHA256: rr.SHA256}
+	tk.b.ResourceDirs = rr.Dirs
+	return nil
+}
 
-	// 3. Snapshot.
-	sopts.Name = SnapshotFileName(stamp, opts.Force)
-	sopts.Endpoint = st.member.Endpoint
-	sopts.Logger = log
-	total := st.resp.DbSize
-	sopts.Progress = func(n int64) {
-		progress(Event{Step: "snapshot", Message: "saving snapshot", Written: n, Total: total})
-	}
-	progress(Event{Step: "snapshot", Message: "saving snapshot from " + st.member.Endpoint, Total: total})
-	sr, err := Snapshot(ctx, etcd, dir, sopts)
+func (tk *taker) snapshot(ctx context.Context, progress func(string)) error {
+	sopts := tk.opts.Snapshot
+	sopts.Name = SnapshotFileName(tk.b.Timestamp, tk.opts.Force)
+	sopts.Endpoint = tk.st.member.Endpoint
+	sopts.Logger = tk.log
+	total := tk.st.resp.DbSize
+	sopts.Progress = func(n int64) { plan.ReportBytes(ctx, "saving snapshot", n, total) }
+	progress("saving snapshot from " + tk.st.member.Endpoint)
+	sr, err := Snapshot(ctx, tk.deps.Etcd, tk.opts.Dir, sopts)
 	if err != nil {
-		if rerr := os.Remove(rr.Path); rerr != nil {
-			log.Error("removing the archive of a failed backup", "path", rr.Path, "err", rerr)
+		if rerr := os.Remove(tk.rr.Path); rerr != nil {
+			tk.log.Error("removing the archive of a failed backup", "path", tk.rr.Path, "err", rerr)
 		}
-		return nil, err
+		return err
 	}
-	b.Snapshot = BackupFile{Name: filepath.Base(sr.Path), Path: sr.Path, Size: sr.Size, SHA256: sr.SHA256}
-	b.Revision = sr.Revision
-	b.EtcdVersion = sr.EtcdVersion
+	tk.sr = sr
+	tk.b.Snapshot = BackupFile{Name: filepath.Base(sr.Path), Path: sr.Path, Size: sr.Size, SHA256: sr.SHA256}
+	tk.b.Revision = sr.Revision
+	tk.b.EtcdVersion = sr.EtcdVersion
+	return nil
+}
 
-	// 4. Manifest.
+func (tk *taker) manifest(ctx context.Context, progress func(string)) error {
+	b, sr, rr, dir := tk.b, tk.sr, tk.rr, tk.opts.Dir
 	m := &Manifest{
 		Format:            ManifestFormat,
-		Timestamp:         stamp,
-		CreatedAt:         t.UTC(),
-		PossiblyDirty:     opts.Force,
+		Timestamp:         b.Timestamp,
+		CreatedAt:         tk.t.UTC(),
+		PossiblyDirty:     tk.opts.Force,
 		EtcdVersion:       sr.EtcdVersion,
 		EtcdServerVersion: sr.ServerVersion,
 		Revision:          sr.Revision,
@@ -253,25 +334,28 @@ func Take(ctx context.Context, etcd SnapshotClient, dir string, opts TakeOptions
 		Resources:         ManifestFile{Name: b.Resources.Name, Size: rr.Size, SHA256: rr.SHA256},
 		ResourceDirs:      rr.Dirs,
 	}
-	if info != nil {
+	if info := tk.info; info != nil {
 		m.ClusterVersion = info.Version
 		m.Encryption = info.Encryption
 		m.EncryptionEnabled = info.EncryptionEnabled()
 		if m.EncryptionEnabled {
-			warn("etcd encryption (%s) is on: %s holds the keys; store it apart from the snapshot", info.Encryption, b.Resources.Name)
+			tk.warn("etcd encryption (%s) is on: %s holds the keys; store it apart from the snapshot", info.Encryption, b.Resources.Name)
 		}
 	}
-	progress(Event{Step: "manifest", Message: "writing " + ManifestFileName})
+	progress("writing " + ManifestFileName)
 	if err := WriteManifest(dir, m); err != nil {
 		// The two files are the backup; the manifest is an addition.
-		warn("writing %s: %v", ManifestFileName, err)
+		tk.warn("writing %s: %v", ManifestFileName, err)
 	} else {
 		b.Manifest = m
 	}
 	if others := scriptGlobOthers(dir, b.Snapshot.Name, b.Resources.Name); len(others) > 0 {
-		warn("%s also holds %s, which cluster-restore.sh's %s / %s globs match: the script takes the last match in version order, "+
+		tk.warn("%s also holds %s, which cluster-restore.sh's %s / %s globs match: the script takes the last match in version order, "+
 			"so give it this backup in a directory of its own", dir, strings.Join(others, ", "), ScriptSnapshotGlob, ScriptResourcesGlob)
 	}
-	log.Info("snapshot db and kube resources are successfully saved", "dir", dir, "snapshot", b.Snapshot.Name, "resources", b.Resources.Name)
-	return b, nil
+	tk.log.Info("snapshot db and kube resources are successfully saved", "dir", dir, "snapshot", b.Snapshot.Name, "resources", b.Resources.Name)
+	if tk.opts.Result != nil {
+		*tk.opts.Result = *b
+	}
+	return nil
 }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/kubectl/pkg/drain"
+
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 // DefaultDrainTimeout bounds the drain of one worker before a shutdown:
@@ -68,72 +70,83 @@ func drainNode(ctx context.Context, kube kubernetes.Interface, node string, time
 	return int(evicted.Load()), nil
 }
 
-// cordonAll cordons every node when opts.Cordon is set, recording which
+// cordon marks every schedulable node unschedulable, recording which
 // nodes it changed. On a failure it uncordons those again (best effort,
 // logged) and returns the error: no host has been told to shut down yet.
-func cordonAll(ctx context.Context, kube kubernetes.Interface, nodes []corev1.Node, opts ShutdownOptions, res *ShutdownResult) error {
-	if !opts.Cordon {
-		return nil
+func (sd *shutdown) cordon(ctx context.Context, progress func(string)) error {
+	if err := sd.ensureNodes(ctx); err != nil {
+		return err
 	}
-	for i := range res.Nodes {
-		r := &res.Nodes[i]
-		if opts.DryRun {
-			r.Cordoned = !nodes[i].Spec.Unschedulable
-			continue
-		}
-		changed, err := setUnschedulable(ctx, kube, r.Node, true)
+	for i := range sd.res.Nodes {
+		r := &sd.res.Nodes[i]
+		changed, err := setUnschedulable(ctx, sd.deps.Kube, r.Node, true)
 		if err != nil {
-			undo := res.Cordoned()
+			undo := sd.res.Cordoned()
 			for _, n := range undo {
-				if _, uerr := setUnschedulable(context.WithoutCancel(ctx), kube, n, false); uerr != nil {
-					opts.Logger.Error("could not uncordon after a failed cordon", "node", n, "err", uerr)
+				if _, uerr := setUnschedulable(context.WithoutCancel(ctx), sd.deps.Kube, n, false); uerr != nil {
+					sd.opts.Logger.Error("could not uncordon after a failed cordon", "node", n, "err", uerr)
 				}
 			}
-			for j := range res.Nodes {
-				res.Nodes[j].Cordoned = false
+			for j := range sd.res.Nodes {
+				sd.res.Nodes[j].Cordoned = false
 			}
 			return fmt.Errorf("cordoning node %s before the shutdown (uncordoned %d nodes again): %w", r.Node, len(undo), err)
 		}
 		r.Cordoned = changed
-		opts.Logger.Info("cordon", "node", r.Node, "changed", changed)
+		if changed {
+			progress("cordoned " + r.Node)
+		}
+		sd.opts.Logger.Info("cordon", "node", r.Node, "changed", changed)
 	}
 	return nil
 }
 
-// drainWorkers drains every worker when opts.DrainWorkers is set, at most
-// opts.MaxParallel at once. Failures are recorded on the node and logged:
-// the shutdown goes on, as the documented loop does.
-func drainWorkers(ctx context.Context, kube kubernetes.Interface, opts ShutdownOptions, res *ShutdownResult) {
-	if !opts.DrainWorkers {
-		return
+// cordonDryRun records and reports the nodes cordon would change.
+func (sd *shutdown) cordonDryRun(ctx context.Context, _ func(string)) (string, error) {
+	if err := sd.ensureNodes(ctx); err != nil {
+		return "", err
 	}
-	sem := make(chan struct{}, opts.MaxParallel)
-	var wg sync.WaitGroup
-	for i := range res.Nodes {
-		r := &res.Nodes[i]
-		if r.Master {
+	var would []string
+	for i, n := range sd.nodes {
+		sd.res.Nodes[i].Cordoned = !n.Spec.Unschedulable
+		if !n.Spec.Unschedulable {
+			would = append(would, n.Name)
+		}
+	}
+	return "would cordon " + strings.Join(would, ", "), nil
+}
+
+// drainSteps has one sub-step per worker. A drain that does not finish is
+// recorded on its node, logged and reported skipped: the shutdown goes
+// on, as the documented loop does.
+func (sd *shutdown) drainSteps(ctx context.Context) ([]plan.Step, error) {
+	if err := sd.ensureNodes(ctx); err != nil {
+		return nil, err
+	}
+	var steps []plan.Step
+	for _, n := range sd.nodes {
+		if isMaster(&n) {
 			continue
 		}
-		if opts.DryRun {
-			r.Drained = true
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-			case <-ctx.Done():
-				r.DrainErr = ctx.Err()
-				return
-			}
-			r.Evicted, r.DrainErr = drainNode(ctx, kube, r.Node, opts.DrainTimeout, opts.Logger)
-			r.Drained = r.DrainErr == nil
-			if r.DrainErr != nil {
-				opts.Logger.Warn("drain did not finish; shutting the node down anyway", "node", r.Node, "err", r.DrainErr)
-			}
-		}()
+		name, r := n.Name, sd.node(n.Name)
+		steps = append(steps, plan.Step{
+			ID:          "drain/" + name,
+			Description: fmt.Sprintf("evict the pods of worker %s (oc adm drain --timeout=%s)", name, sd.opts.DrainTimeout),
+			Run: func(ctx context.Context, progress func(string)) error {
+				r.Evicted, r.DrainErr = drainNode(ctx, sd.deps.Kube, name, sd.opts.DrainTimeout, sd.opts.Logger)
+				r.Drained = r.DrainErr == nil
+				if r.DrainErr != nil {
+					sd.opts.Logger.Warn("drain did not finish; shutting the node down anyway", "node", name, "err", r.DrainErr)
+					return plan.Skip(fmt.Sprintf("drain did not finish (%v); the node is shut down anyway", r.DrainErr))
+				}
+				progress(fmt.Sprintf("%d pods evicted", r.Evicted))
+				return nil
+			},
+			DryRun: func(context.Context, func(string)) (string, error) {
+				r.Drained = true
+				return "would evict the pods of " + name, nil
+			},
+		})
 	}
-	wg.Wait()
+	return steps, nil
 }

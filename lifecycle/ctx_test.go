@@ -97,7 +97,7 @@ func TestCallsHonourContext(t *testing.T) {
 			return err
 		}},
 		{"WaitAllNodesAtLatestRevision, server never answers", blockingOperatorClient, 100 * time.Millisecond, func(ctx context.Context, ops operatorclient.Interface) error {
-			_, err := WaitAllNodesAtLatestRevision(ctx, ops, Etcd, WaitOptions{AfterRevision: 3, Reason: "r", Logger: quietLogger})
+			_, err := WaitAllNodesAtLatestRevision(ctx, ops, Etcd, WaitOptions{After: RedeployRecord{AfterRevision: 3, Reason: "r"}, Logger: quietLogger})
 			return err
 		}},
 	}

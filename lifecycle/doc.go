@@ -2,15 +2,16 @@
 //
 // Runbook steps covered:
 //
-//   - Chapter 3, shutting the cluster down gracefully: Shutdown (and
-//     ShutdownPlan, the same as a plan.Plan). It refuses unless the caller
+//   - Chapter 3, shutting the cluster down gracefully: ShutdownPlan(deps,
+//     opts), a plan.Plan built without I/O. It refuses unless the caller
 //     shows a verified etcd backup younger than MaxBackupAge (backup.Verify)
 //     or an explicit Override reason, lists the nodes and runs
 //     "shutdown -h 1" on each through host.Host.Shutdown, workers first, at
-//     most MaxParallel at once. ShutdownResult.Reminder and
-//     UnschedulableMasters carry the runbook's note on drained masters.
-//   - Chapter 4, restarting the cluster gracefully: Restart, after the
-//     caller started the machines. It waits for the masters to be Ready,
+//     most MaxParallel at once (a parallel plan step, one event per node).
+//     ShutdownResult.Reminder and UnschedulableMasters carry the runbook's
+//     note on drained masters.
+//   - Chapter 4, restarting the cluster gracefully: RestartPlan(deps,
+//     opts), run after the caller started the machines. It waits for the masters to be Ready,
 //     reviewing the pending CSRs meanwhile and approving the valid ones
 //     (certs.ApprovePendingCSRs), then the workers the same way, then for
 //     every ClusterOperator to be Available and not Degraded; with
@@ -38,9 +39,10 @@
 // KubeControllerManager and KubeScheduler, each naming the operator.openshift.io/v1
 // object ObjectName ("cluster"). Revisions reads where a rollout stands
 // (RevisionStatus.Summary speaks the operator's words: "2 nodes are at
-// revision 6; 1 nodes are at revision 7"); read it before ForceRedeploy and
-// pass its LatestAvailableRevision as WaitOptions.AfterRevision, so that the
-// wait cannot return on the state from before the redeployment.
+// revision 6; 1 nodes are at revision 7"). ForceRedeploy returns a
+// RedeployRecord (the reason and the revision of the object it patched);
+// pass it as WaitOptions.After, so that the wait cannot return on the state
+// from before the redeployment.
 //
 // A procedure that may be resumed after a crash forces its redeployments
 // with ForceRedeployOnce: the reason and the revision before it are saved in
@@ -60,12 +62,14 @@
 // unanswered (no new revision, no progress) for WaitOptions.StallTimeout, a
 // *RolloutStalledError (errors.Is ErrRolloutStalled) naming the reason.
 //
-// Errors of Shutdown and Restart: ErrNoRecentBackup (no verified backup
+// Errors of ShutdownPlan and RestartPlan: ErrInvalidOptions (before the
+// plan is built), then, from the run, ErrNoRecentBackup (no verified backup
 // recent enough, and no override; wraps the *backup.VerifyError when the
 // backup does not verify), ErrShutdownIncomplete (some hosts refused or
 // were unreachable: ShutdownResult.Nodes says which), and *RecoveryError,
 // for which errors.Is(err, ErrClusterDidNotRecover) holds, when a phase of
-// Restart timed out: it names the phase and what is not ready, and the
+// RestartPlan timed out: it names the phase and what is not ready, and the
 // runbook's answer is to restore a previous cluster state (5.3,
-// restore.Plan).
+// restore.Plan). The run wraps a step's error in a *plan.StepError, and the
+// parallel shutdown's node errors in a *plan.FanoutError.
 package lifecycle

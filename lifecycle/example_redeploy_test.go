@@ -15,6 +15,7 @@ import (
 	clienttesting "k8s.io/client-go/testing"
 
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -24,12 +25,12 @@ func ExampleForceRedeploy() {
 	ops := operatorfake.NewClientset(&operatorv1.Etcd{ObjectMeta: metav1.ObjectMeta{Name: "cluster"}})
 	clock := func() time.Time { return time.Date(2020, 4, 20, 17, 44, 29, 123456789, time.UTC) }
 
-	reason, err := lifecycle.ForceRedeploy(ctx, ops, lifecycle.Etcd, lifecycle.ForceRedeployOptions{Now: clock, Logger: discard})
-	fmt.Println(reason, err)
+	rec, err := lifecycle.ForceRedeploy(ctx, ops, lifecycle.Etcd, lifecycle.ForceRedeployOptions{Now: clock, Logger: discard})
+	fmt.Println(rec.Reason, err)
 
 	// 2.4.2 uses its own prefix.
-	reason, err = lifecycle.ForceRedeploy(ctx, ops, lifecycle.Etcd, lifecycle.ForceRedeployOptions{Prefix: "single-master-recovery-", Now: clock, Logger: discard})
-	fmt.Println(reason, err)
+	rec, err = lifecycle.ForceRedeploy(ctx, ops, lifecycle.Etcd, lifecycle.ForceRedeployOptions{Prefix: "single-master-recovery-", Now: clock, Logger: discard})
+	fmt.Println(rec.Reason, err)
 	// Output:
 	// recovery-2020-04-20T17:44:29.123456789Z <nil>
 	// single-master-recovery-2020-04-20T17:44:29.123456789Z <nil>
@@ -52,10 +53,9 @@ func ExampleWaitAllNodesAtLatestRevision() {
 	ops := operatorfake.NewClientset(&operatorv1.Etcd{ObjectMeta: metav1.ObjectMeta{Name: "cluster"}})
 	setRollout(ctx, ops, 6, lifecycle.AllNodesAtLatestRevision, 6, 6, 6)
 
-	// Read the revision before forcing the redeployment, so the wait
-	// cannot return on the old, complete state.
-	before, _ := lifecycle.Revisions(ctx, ops, lifecycle.Etcd)
-	lifecycle.ForceRedeploy(ctx, ops, lifecycle.Etcd, lifecycle.ForceRedeployOptions{Logger: discard})
+	// ForceRedeploy returns the reason and the revision before it: given
+	// to the wait, it cannot return on the old, complete state.
+	rec, _ := lifecycle.ForceRedeploy(ctx, ops, lifecycle.Etcd, lifecycle.ForceRedeployOptions{Logger: discard})
 
 	// The operator (played here) rolls revision 7 out, one node at a time,
 	// once the wait watches. (A real API server replays what changed since
@@ -75,11 +75,10 @@ func ExampleWaitAllNodesAtLatestRevision() {
 		}
 		return true, w, err
 	})
-	rev, err := lifecycle.WaitAllNodesAtLatestRevision(ctx, ops, lifecycle.Etcd, lifecycle.WaitOptions{
-		AfterRevision: before.LatestAvailableRevision,
-		Logger:        discard,
-		Progress:      func(msg string) { fmt.Println(msg) },
-	})
+	// Outside a plan, the wait's progress comes through plan.WithReport;
+	// inside a plan step it is that step's Progress events.
+	ctx = plan.WithReport(ctx, func(e plan.Event) { fmt.Println(e.Message) })
+	rev, err := lifecycle.WaitAllNodesAtLatestRevision(ctx, ops, lifecycle.Etcd, lifecycle.WaitOptions{After: rec, Logger: discard})
 	fmt.Println(lifecycle.AllNodesAtLatestRevision, rev, err)
 	// Output:
 	// 3 nodes are at revision 6

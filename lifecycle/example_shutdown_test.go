@@ -15,6 +15,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 // powerSwitch is a host.Runtime that records "shutdown -h" in a shared
@@ -50,7 +51,7 @@ func exampleNode(name, role string, unschedulable bool) *corev1.Node {
 // caller passes BackupDir, checked with backup.Verify). The hosts here are
 // local directory trees whose runtime only records the shutdown; on a real
 // cluster HostFunc returns host.NewSSH connections.
-func ExampleShutdown() {
+func ExampleShutdownPlan() {
 	ctx := context.Background()
 	kube := fake.NewClientset(
 		exampleNode("master-0", "master", true), // drained for a custom workload
@@ -62,8 +63,14 @@ func ExampleShutdown() {
 		return host.NewLocal(name, os.TempDir(), host.LocalOptions{Runtime: powerSwitch{node: name, log: log}}), nil
 	}
 
-	res, err := lifecycle.Shutdown(ctx, kube, hosts, lifecycle.ShutdownOptions{Override: "backup stored off-site at 09:00"})
+	res := &lifecycle.ShutdownResult{}
+	p, err := lifecycle.ShutdownPlan(lifecycle.Deps{Kube: kube, Hosts: hosts},
+		lifecycle.ShutdownOptions{Override: "backup stored off-site at 09:00", Result: res})
 	if err != nil {
+		fmt.Println("error:", err)
+		return
+	}
+	if err := p.Run(ctx, plan.RunOptions{}); err != nil {
 		fmt.Println("error:", err)
 		return
 	}
@@ -78,10 +85,10 @@ func ExampleShutdown() {
 	// unschedulable masters: [master-0]
 }
 
-// Runbook chapter 4 after the machines were started: Restart waits for the
-// nodes and the ClusterOperators (and would approve the valid pending CSRs
-// of nodes that are not Ready).
-func ExampleRestart() {
+// Runbook chapter 4 after the machines were started: the restart plan
+// waits for the nodes and the ClusterOperators (and would approve the
+// valid pending CSRs of nodes that are not Ready).
+func ExampleRestartPlan() {
 	ctx := context.Background()
 	kube := fake.NewClientset(exampleNode("master-0", "master", false), exampleNode("worker-0", "worker", false))
 	config := configfake.NewClientset(&configv1.ClusterOperator{
@@ -91,10 +98,18 @@ func ExampleRestart() {
 			{Type: configv1.OperatorDegraded, Status: configv1.ConditionFalse},
 		}},
 	})
-	res, err := lifecycle.Restart(ctx, kube, config, nil, lifecycle.RestartOptions{
-		Interval: 10 * time.Millisecond,
-		Progress: func(msg string) { fmt.Println(msg) },
-	})
+	res := &lifecycle.RestartResult{}
+	p, err := lifecycle.RestartPlan(lifecycle.Deps{Kube: kube, Config: config},
+		lifecycle.RestartOptions{Interval: 10 * time.Millisecond, Result: res})
+	if err != nil {
+		fmt.Println("error:", err)
+		return
+	}
+	err = p.Run(ctx, plan.RunOptions{Report: func(e plan.Event) {
+		if e.Status == plan.Progress {
+			fmt.Println(e.Message)
+		}
+	}})
 	if err != nil {
 		fmt.Println("error:", err) // errors.Is(err, lifecycle.ErrClusterDidNotRecover): restore (runbook 5.3)
 		return

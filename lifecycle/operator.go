@@ -31,22 +31,23 @@ func (o Operator) String() string { return string(o) }
 
 // staticPodObject is the part every static-pod operator object shares.
 type staticPodObject struct {
-	Name        string
-	Annotations map[string]string
-	Spec        *operatorv1.StaticPodOperatorSpec
-	Status      *operatorv1.StaticPodOperatorStatus
+	Name            string
+	ResourceVersion string
+	Annotations     map[string]string
+	Spec            *operatorv1.StaticPodOperatorSpec
+	Status          *operatorv1.StaticPodOperatorStatus
 }
 
 func staticPodOf(obj runtime.Object) (staticPodObject, bool) {
 	switch o := obj.(type) {
 	case *operatorv1.Etcd:
-		return staticPodObject{o.Name, o.Annotations, &o.Spec.StaticPodOperatorSpec, &o.Status.StaticPodOperatorStatus}, true
+		return staticPodObject{o.Name, o.ResourceVersion, o.Annotations, &o.Spec.StaticPodOperatorSpec, &o.Status.StaticPodOperatorStatus}, true
 	case *operatorv1.KubeAPIServer:
-		return staticPodObject{o.Name, o.Annotations, &o.Spec.StaticPodOperatorSpec, &o.Status.StaticPodOperatorStatus}, true
+		return staticPodObject{o.Name, o.ResourceVersion, o.Annotations, &o.Spec.StaticPodOperatorSpec, &o.Status.StaticPodOperatorStatus}, true
 	case *operatorv1.KubeControllerManager:
-		return staticPodObject{o.Name, o.Annotations, &o.Spec.StaticPodOperatorSpec, &o.Status.StaticPodOperatorStatus}, true
+		return staticPodObject{o.Name, o.ResourceVersion, o.Annotations, &o.Spec.StaticPodOperatorSpec, &o.Status.StaticPodOperatorStatus}, true
 	case *operatorv1.KubeScheduler:
-		return staticPodObject{o.Name, o.Annotations, &o.Spec.StaticPodOperatorSpec, &o.Status.StaticPodOperatorStatus}, true
+		return staticPodObject{o.Name, o.ResourceVersion, o.Annotations, &o.Spec.StaticPodOperatorSpec, &o.Status.StaticPodOperatorStatus}, true
 	}
 	return staticPodObject{}, false
 }

@@ -45,20 +45,24 @@ type ForceRedeployOptions struct {
 //
 //	oc patch etcd cluster -p='{"spec": {"forceRedeploymentReason": "recovery-'"$( date --rfc-3339=ns )"'"}}' --type=merge
 //
-// It retries on conflicts and on transient API errors (the API server may
-// be restarting during a recovery), for Backoff.Steps tries at most, and
-// returns the reason it set. It returns promptly, wrapping ctx.Err(), when
-// ctx ends, including between tries. Wait for the rollout with
-// WaitAllNodesAtLatestRevision, passing the revision seen before the call
-// (Revisions) as AfterRevision and the reason returned as Reason.
+// It returns what the wait needs: the reason it set and the
+// status.latestAvailableRevision of the very object version it patched
+// (the patch carries that metadata.resourceVersion, so a change between
+// the read and the patch, a new revision included, is a conflict and is
+// read again). Give the record to WaitAllNodesAtLatestRevision as
+// WaitOptions.After: the wait then cannot return on a revision that
+// existed before the reason was set. It retries on conflicts and on
+// transient API errors (the API server may be restarting during a
+// recovery), for Backoff.Steps tries at most. It returns promptly,
+// wrapping ctx.Err(), when ctx ends, including between tries.
 //
 // ForceRedeploy is not idempotent by itself: every call starts a rollout.
 // A procedure that may be resumed after a crash uses ForceRedeployOnce,
 // which records the reason before the patch.
-func ForceRedeploy(ctx context.Context, ops operatorclient.Interface, target Operator, opts ForceRedeployOptions) (string, error) {
+func ForceRedeploy(ctx context.Context, ops operatorclient.Interface, target Operator, opts ForceRedeployOptions) (RedeployRecord, error) {
 	c, err := clientFor(ops, target)
 	if err != nil {
-		return "", err
+		return RedeployRecord{}, err
 	}
 	now := opts.Now
 	if now == nil {
@@ -77,7 +81,7 @@ func ForceRedeploy(ctx context.Context, ops operatorclient.Interface, target Ope
 		log = slog.New(slog.DiscardHandler)
 	}
 
-	var reason string
+	var rec RedeployRecord
 	err = retryWithContext(ctx, backoff, retriable, func() error {
 		obj, err := c.get(ctx)
 		if err != nil {
@@ -85,23 +89,27 @@ func ForceRedeploy(ctx context.Context, ops operatorclient.Interface, target Ope
 		}
 		sp, _ := staticPodOf(obj)
 		current := sp.Spec.ForceRedeploymentReason
-		reason = opts.Reason
+		reason := opts.Reason
 		if reason == "" {
 			reason = uniqueReason(prefix, now(), current)
 		} else if reason == current {
 			return fmt.Errorf("reason %q: %w", reason, ErrReasonAlreadySet)
 		}
-		patch, err := json.Marshal(map[string]any{"spec": map[string]any{"forceRedeploymentReason": reason}})
+		rec = RedeployRecord{Reason: reason, AfterRevision: sp.Status.LatestAvailableRevision}
+		patch, err := json.Marshal(map[string]any{
+			"metadata": map[string]any{"resourceVersion": sp.ResourceVersion},
+			"spec":     map[string]any{"forceRedeploymentReason": reason},
+		})
 		if err != nil {
 			return err
 		}
 		return c.patch(ctx, patch)
 	})
 	if err != nil {
-		return "", fmt.Errorf("lifecycle: force redeployment of %s/%s: %w", target, ObjectName, err)
+		return RedeployRecord{}, fmt.Errorf("lifecycle: force redeployment of %s/%s: %w", target, ObjectName, err)
 	}
-	log.InfoContext(ctx, "forced redeployment", "operator", string(target), "forceRedeploymentReason", reason)
-	return reason, nil
+	log.InfoContext(ctx, "forced redeployment", "operator", string(target), "forceRedeploymentReason", rec.Reason, "afterRevision", rec.AfterRevision)
+	return rec, nil
 }
 
 // ErrReasonAlreadySet is returned (wrapped) by ForceRedeploy when the

@@ -15,10 +15,11 @@ import (
 	operatorclient "github.com/openshift/client-go/operator/clientset/versioned"
 )
 
-// RedeployRecord is a forced redeployment as a resumable procedure records
-// it before patching: the spec.forceRedeploymentReason it sets and the
-// status.latestAvailableRevision read before the patch (the AfterRevision of
-// the wait that follows).
+// RedeployRecord is a forced redeployment, what ForceRedeploy and
+// ForceRedeployOnce return and a resumable procedure records before
+// patching: the spec.forceRedeploymentReason set and the
+// status.latestAvailableRevision read before the patch. Give it to
+// WaitAllNodesAtLatestRevision as WaitOptions.After.
 type RedeployRecord struct {
 	Reason        string `json:"reason"`
 	AfterRevision int32  `json:"afterRevision"`
@@ -111,11 +112,20 @@ func ForceRedeployOnce(ctx context.Context, ops operatorclient.Interface, target
 		return RedeployRecord{}, false, fmt.Errorf("lifecycle: force redeployment of %s/%s: recording reason %q: %w", target, ObjectName, rec.Reason, err)
 	}
 	opts.Reason = rec.Reason
-	if _, err := ForceRedeploy(ctx, ops, target, opts); err != nil {
+	patched, err := ForceRedeploy(ctx, ops, target, opts)
+	if err != nil {
 		if errors.Is(err, ErrReasonAlreadySet) {
 			return rec, false, nil // it landed between the read and the patch
 		}
 		return RedeployRecord{}, false, err
+	}
+	if patched.AfterRevision > rec.AfterRevision {
+		// A revision appeared between the read and the patch: it predates
+		// the reason, so the wait must look past it too.
+		if err := store.SaveRedeploy(ctx, target, patched); err != nil {
+			return RedeployRecord{}, false, fmt.Errorf("lifecycle: force redeployment of %s/%s: recording revision %d: %w", target, ObjectName, patched.AfterRevision, err)
+		}
+		rec = patched
 	}
 	return rec, true, nil
 }

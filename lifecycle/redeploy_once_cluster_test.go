@@ -86,7 +86,7 @@ func TestForceRedeployOnceCrashOnClustertest(t *testing.T) {
 			if patched || rec != recorded {
 				t.Fatalf("resumed: patched %v, record %+v; want no patch and %+v", patched, rec, recorded)
 			}
-			rev, err := WaitAllNodesAtLatestRevision(ctx, c.Operator, target, WaitOptions{AfterRevision: rec.AfterRevision, Reason: rec.Reason, Logger: quietLogger})
+			rev, err := WaitAllNodesAtLatestRevision(ctx, c.Operator, target, WaitOptions{After: rec, Logger: quietLogger})
 			if err != nil {
 				t.Fatal(err)
 			}

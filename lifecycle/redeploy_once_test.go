@@ -137,7 +137,7 @@ func TestWaitReportsStalledRedeployment(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute) // catches a hang only
 	defer cancel()
 	_, err = WaitAllNodesAtLatestRevision(ctx, ops, Etcd, WaitOptions{
-		AfterRevision: 6, Reason: reason, StallTimeout: 2 * time.Second, Resync: 200 * time.Millisecond, Logger: quietLogger,
+		After: RedeployRecord{AfterRevision: 6, Reason: reason.Reason}, StallTimeout: 2 * time.Second, Resync: 200 * time.Millisecond, Logger: quietLogger,
 	})
 	var se *RolloutStalledError
 	if !errors.As(err, &se) || !errors.Is(err, ErrRolloutStalled) {
@@ -146,7 +146,7 @@ func TestWaitReportsStalledRedeployment(t *testing.T) {
 	if ctx.Err() != nil {
 		t.Fatalf("the wait ran into its deadline: %v", err)
 	}
-	if se.Reason != reason || se.AfterRevision != 6 || se.Status == nil || se.Status.LatestAvailableRevision != 6 || !strings.Contains(err.Error(), reason) {
+	if se.Reason != reason.Reason || se.AfterRevision != 6 || se.Status == nil || se.Status.LatestAvailableRevision != 6 || !strings.Contains(err.Error(), reason.Reason) {
 		t.Fatalf("stalled error %+v (%v)", se, err)
 	}
 }
@@ -172,7 +172,7 @@ func TestWaitSurvivesLostWatchEvent(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute) // catches a hang only
 	defer cancel()
-	rev, err := WaitAllNodesAtLatestRevision(ctx, ops, Etcd, WaitOptions{AfterRevision: 6, Reason: "recovery-new", Resync: 200 * time.Millisecond, Logger: quietLogger})
+	rev, err := WaitAllNodesAtLatestRevision(ctx, ops, Etcd, WaitOptions{After: RedeployRecord{AfterRevision: 6, Reason: "recovery-new"}, Resync: 200 * time.Millisecond, Logger: quietLogger})
 	if err != nil || rev != 7 {
 		t.Fatalf("rev %d, err %v; want revision 7", rev, err)
 	}

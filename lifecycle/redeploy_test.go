@@ -2,7 +2,9 @@ package lifecycle
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -62,8 +64,8 @@ func TestForceRedeploy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got != tc.want {
-				t.Fatalf("reason = %q, want %q", got, tc.want)
+			if got.Reason != tc.want {
+				t.Fatalf("reason = %q, want %q", got.Reason, tc.want)
 			}
 			if cur := currentReason(t, ctx, ops, tc.target); cur != tc.want {
 				t.Fatalf("spec.forceRedeploymentReason = %q, want %q", cur, tc.want)
@@ -99,7 +101,7 @@ func TestForceRedeployUniqueWithSameClock(t *testing.T) {
 	if first == second {
 		t.Fatalf("two redeployments set the same reason %q", first)
 	}
-	if _, err := ForceRedeploy(ctx, ops, Etcd, ForceRedeployOptions{Reason: second}); err == nil {
+	if _, err := ForceRedeploy(ctx, ops, Etcd, ForceRedeployOptions{Reason: second.Reason}); err == nil {
 		t.Fatal("setting the current reason again succeeded; the operator would roll nothing out")
 	}
 }
@@ -122,7 +124,7 @@ func TestForceRedeployRetriesConflict(t *testing.T) {
 	if conflicts != 0 {
 		t.Fatalf("%d conflicts left, want 0", conflicts)
 	}
-	if cur := currentReason(t, ctx, ops, Etcd); cur != reason || !strings.HasPrefix(reason, "recovery-") {
+	if cur := currentReason(t, ctx, ops, Etcd); cur != reason.Reason || !strings.HasPrefix(reason.Reason, "recovery-") {
 		t.Fatalf("reason %q, current %q", reason, cur)
 	}
 }
@@ -152,5 +154,52 @@ func TestForceRedeployErrors(t *testing.T) {
 				t.Fatalf("err = %v", err)
 			}
 		})
+	}
+}
+
+// TestForceRedeployRevisionOfThePatchedObject: a revision the operator
+// writes between ForceRedeploy's read and its patch predates the reason;
+// the patch is conditional on the version read, so it conflicts, and the
+// record returned names the newer revision, which the wait must pass.
+func TestForceRedeployRevisionOfThePatchedObject(t *testing.T) {
+	ctx := t.Context()
+	ops := operatorfake.NewClientset(etcdAt(6, "old"))
+	bumped := false
+	ops.PrependReactor("patch", "etcds", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		obj, err := ops.Tracker().Get(a.GetResource(), "", ObjectName)
+		if err != nil {
+			return true, nil, err
+		}
+		e := obj.(*operatorv1.Etcd).DeepCopy()
+		if !bumped { // the operator writes revision 7 just before the patch arrives
+			bumped = true
+			e.Status.LatestAvailableRevision = 7
+			e.ResourceVersion = "2"
+			if err := ops.Tracker().Update(a.GetResource(), e, ""); err != nil {
+				return true, nil, err
+			}
+		}
+		// The API server's precondition, which the fake lacks: a patch
+		// naming another resourceVersion conflicts.
+		var patch struct {
+			Metadata struct {
+				ResourceVersion string `json:"resourceVersion"`
+			} `json:"metadata"`
+		}
+		if err := json.Unmarshal(a.(clienttesting.PatchAction).GetPatch(), &patch); err != nil {
+			return true, nil, err
+		}
+		if patch.Metadata.ResourceVersion != e.ResourceVersion {
+			return true, nil, apierrors.NewConflict(schema.GroupResource{Group: "operator.openshift.io", Resource: "etcds"}, ObjectName,
+				fmt.Errorf("resourceVersion %q, object at %q", patch.Metadata.ResourceVersion, e.ResourceVersion))
+		}
+		return false, nil, nil
+	})
+	rec, err := ForceRedeploy(ctx, ops, Etcd, ForceRedeployOptions{Backoff: wait.Backoff{Steps: 5, Duration: time.Millisecond}, Logger: quietLogger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.AfterRevision != 7 {
+		t.Fatalf("record %+v: revision 7, written before the patch landed, would end the wait", rec)
 	}
 }

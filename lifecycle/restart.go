@@ -22,13 +22,13 @@ import (
 	"github.com/lifeboat-dev/lifeboat/certs"
 )
 
-// ErrClusterDidNotRecover is wrapped by the *RecoveryError Restart returns
+// ErrClusterDidNotRecover is wrapped by the *RecoveryError RestartPlan's run returns
 // when the cluster did not come back in time. The runbook's answer (chapter
 // 4) is to restore the cluster to a previous state from an etcd backup:
 // runbook 5.3, restore.Plan.
 var ErrClusterDidNotRecover = errors.New("cluster did not recover after restart: restore it to a previous cluster state from an etcd backup (runbook 5.3, restore.Plan)")
 
-// RecoveryError says which phase of Restart did not finish and what was
+// RecoveryError says which phase of RestartPlan did not finish and what was
 // still wrong. errors.Is(err, ErrClusterDidNotRecover) holds; Unwrap gives
 // the cause (a timeout, a cancelled context).
 type RecoveryError struct {
@@ -49,7 +49,7 @@ func (e *RecoveryError) Unwrap() error { return e.Err }
 // Is makes errors.Is(err, ErrClusterDidNotRecover) hold.
 func (e *RecoveryError) Is(target error) bool { return target == ErrClusterDidNotRecover }
 
-// RestartOptions configures Restart. The zero value polls every 10 s, gives
+// RestartOptions configures RestartPlan. The zero value polls every 10 s, gives
 // masters and workers 20 minutes each and ClusterOperators 30 minutes,
 // approves the valid pending CSRs while nodes are not Ready, and leaves
 // unschedulable masters alone (listing them in the result).
@@ -76,10 +76,26 @@ type RestartOptions struct {
 	// longer exists is reported and skipped; nodes not listed are left as
 	// they are.
 	Uncordon []string
-	// Progress, when set, receives one line per change of state.
-	Progress func(msg string)
-	// Logger receives progress too; nil discards.
+	// Result, when set, is filled as the plan runs (reset when it runs
+	// again): the nodes, CSR decisions and ClusterOperators as last seen.
+	Result *RestartResult
+	// Logger receives the progress lines the plan reports as events; nil
+	// discards.
 	Logger *slog.Logger
+	// Now is the clock of RestartResult.Elapsed; time.Now when nil.
+	Now func() time.Time
+}
+
+// Validate reports options RestartPlan cannot use, wrapping
+// ErrInvalidOptions.
+func (o RestartOptions) Validate() error {
+	for name, d := range map[string]time.Duration{"Interval": o.Interval, "MastersTimeout": o.MastersTimeout,
+		"WorkersTimeout": o.WorkersTimeout, "OperatorsTimeout": o.OperatorsTimeout} {
+		if d < 0 {
+			return fmt.Errorf("%w: %s %s is negative", ErrInvalidOptions, name, d)
+		}
+	}
+	return nil
 }
 
 func (o RestartOptions) withDefaults() RestartOptions {
@@ -101,10 +117,13 @@ func (o RestartOptions) withDefaults() RestartOptions {
 	if o.CSR.Logger == nil {
 		o.CSR.Logger = o.Logger
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	return o
 }
 
-// NodeState is a node's readiness at the end of Restart.
+// NodeState is a node's readiness as RestartPlan last saw it.
 type NodeState struct {
 	Name          string
 	Ready         bool
@@ -113,7 +132,7 @@ type NodeState struct {
 	Reason string
 }
 
-// OperatorState is a ClusterOperator's state at the end of Restart.
+// OperatorState is a ClusterOperator's state as RestartPlan last saw it.
 type OperatorState struct {
 	Name                             string
 	Available, Progressing, Degraded bool
@@ -125,7 +144,7 @@ type OperatorState struct {
 // OK reports Available=True and Degraded not True.
 func (o OperatorState) OK() bool { return o.Available && !o.Degraded }
 
-// RestartResult reports a Restart, as far as it got.
+// RestartResult reports a run of RestartPlan, as far as it got.
 type RestartResult struct {
 	Masters []NodeState
 	Workers []NodeState
@@ -144,54 +163,6 @@ type RestartResult struct {
 	Elapsed              time.Duration
 }
 
-// Restart performs runbook chapter 4 steps 3 to 7, after the caller powered
-// on the cluster's dependencies and started its machines (steps 1-2):
-//
-//  1. wait for every master to be Ready; while one is not, review the
-//     pending CSRs and approve the valid ones (certs.ApprovePendingCSRs);
-//  2. the same for the workers;
-//  3. wait for every ClusterOperator to be Available and not Degraded,
-//     still approving valid CSRs (the kubelet-serving CSRs nodes file once
-//     their client certificate is issued).
-//
-// API errors while the control plane comes up are reported as progress and
-// retried until the phase's timeout. When a phase does not finish, Restart
-// returns a *RecoveryError (errors.Is ErrClusterDidNotRecover) listing what
-// is not ready: the runbook then restores from a backup (5.3). config may
-// be nil to skip step 3; machines may be nil when there is no Machine API
-// (see certs.ApproveOptions.UseNodeAddresses).
-func Restart(ctx context.Context, kube kubernetes.Interface, config configclient.Interface, machines machineclient.Interface, opts RestartOptions) (*RestartResult, error) {
-	opts = opts.withDefaults()
-	start := time.Now()
-	res := &RestartResult{}
-	r := &restarter{kube: kube, config: config, machines: machines, opts: opts, res: res, decisions: map[string]certs.Decision{}}
-	defer func() {
-		res.Elapsed = time.Since(start)
-		res.CSRs = r.sortedDecisions()
-	}()
-
-	if err := r.waitNodes(ctx, "masters", true, opts.MastersTimeout); err != nil {
-		return res, err
-	}
-	if err := r.uncordon(ctx); err != nil {
-		return res, err
-	}
-	if err := r.waitNodes(ctx, "workers", false, opts.WorkersTimeout); err != nil {
-		return res, err
-	}
-	if err := r.uncordonListed(ctx); err != nil {
-		return res, err
-	}
-	if config == nil {
-		r.progress("no config client: ClusterOperators not checked")
-		if !opts.SkipCSRApproval {
-			r.reviewCSRs(ctx) // the serving CSRs nodes file once Ready
-		}
-		return res, nil
-	}
-	return res, r.waitOperators(ctx)
-}
-
 type restarter struct {
 	kube      kubernetes.Interface
 	config    configclient.Interface
@@ -200,6 +171,8 @@ type restarter struct {
 	res       *RestartResult
 	decisions map[string]certs.Decision
 	last      string
+	report    func(string) // the running step's progress
+	start     time.Time
 }
 
 // progress reports msg unless it repeats the previous message.
@@ -209,8 +182,8 @@ func (r *restarter) progress(msg string) {
 	}
 	r.last = msg
 	r.opts.Logger.Info(msg)
-	if r.opts.Progress != nil {
-		r.opts.Progress(msg)
+	if r.report != nil {
+		r.report(msg)
 	}
 }
 

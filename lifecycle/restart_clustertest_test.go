@@ -48,7 +48,7 @@ func TestShutdownRestartDrillOnClusterTest(t *testing.T) {
 		return nil, errors.New("no host for " + node)
 	}
 	// Refused when the backup is too old.
-	_, err = lifecycle.Shutdown(ctx, c.Kube, hosts, lifecycle.ShutdownOptions{
+	_, err = shutdownPlan(ctx, t, lifecycle.Deps{Kube: c.Kube, Hosts: hosts}, lifecycle.ShutdownOptions{
 		BackupDir: dir, Now: func() time.Time { return time.Now().Add(48 * time.Hour) },
 	})
 	if !errors.Is(err, lifecycle.ErrNoRecentBackup) {
@@ -63,9 +63,8 @@ func TestShutdownRestartDrillOnClusterTest(t *testing.T) {
 	checkRecoveryFallback(ctx, t, c)
 	app, daemon := seedWorkerPods(ctx, t, c, workers[0])
 
-	res, err := lifecycle.Shutdown(ctx, c.Kube, hosts, lifecycle.ShutdownOptions{
+	res, err := shutdownPlan(ctx, t, lifecycle.Deps{Kube: c.Kube, Hosts: hosts}, lifecycle.ShutdownOptions{
 		BackupDir: dir, PlannedDuration: 24 * time.Hour, DrainWorkers: true,
-		Report: func(n lifecycle.NodeShutdown) { t.Log(n) },
 	})
 	if err != nil {
 		t.Fatalf("Shutdown: %v", err)
@@ -133,11 +132,10 @@ func TestShutdownRestartDrillOnClusterTest(t *testing.T) {
 		t.Fatalf("nodes did not turn NotReady after their certificates expired: %v", err)
 	}
 
-	rr, err := lifecycle.Restart(ctx, c.Kube, c.Config, c.Machine, lifecycle.RestartOptions{
+	rr, err := restartPlan(ctx, t, lifecycle.Deps{Kube: c.Kube, Config: c.Config, Machine: c.Machine}, lifecycle.RestartOptions{
 		Interval:       200 * time.Millisecond,
 		MastersTimeout: 2 * time.Minute, WorkersTimeout: 2 * time.Minute, OperatorsTimeout: 2 * time.Minute,
 		Uncordon: res.Cordoned(),
-		Progress: func(m string) { t.Log(m) },
 	})
 	if err != nil {
 		c.LogTails(t, 40)
@@ -199,9 +197,8 @@ func TestRestartDidNotRecoverOnClusterTest(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("%s did not turn NotReady: %v", lost, err)
 	}
-	_, err := lifecycle.Restart(ctx, c.Kube, c.Config, c.Machine, lifecycle.RestartOptions{
+	_, err := restartPlan(ctx, t, lifecycle.Deps{Kube: c.Kube, Config: c.Config, Machine: c.Machine}, lifecycle.RestartOptions{
 		Interval: 200 * time.Millisecond, MastersTimeout: 5 * time.Second,
-		Progress: func(m string) { t.Log(m) },
 	})
 	var re *lifecycle.RecoveryError
 	if !errors.Is(err, lifecycle.ErrClusterDidNotRecover) || !errors.As(err, &re) {

@@ -16,17 +16,21 @@ import (
 
 	configv1 "github.com/openshift/api/config/v1"
 	machinev1beta1 "github.com/openshift/api/machine/v1beta1"
+	configclient "github.com/openshift/client-go/config/clientset/versioned"
 	configfake "github.com/openshift/client-go/config/clientset/versioned/fake"
+	machineclient "github.com/openshift/client-go/machine/clientset/versioned"
 	machinefake "github.com/openshift/client-go/machine/clientset/versioned/fake"
 	certv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/lifeboat-dev/lifeboat/certs"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 var nodesGVR = corev1.SchemeGroupVersion.WithResource("nodes")
@@ -121,10 +125,9 @@ func TestRestart(t *testing.T) {
 	kube, machines := restartCluster(t, true)
 	config := configfake.NewClientset(testOperator("etcd", true, false), testOperator("kube-apiserver", true, false))
 	var progress []string
-	res, err := Restart(ctx, kube, config, machines, RestartOptions{
+	res, err := runRestart(ctx, kube, config, machines, RestartOptions{
 		Interval: 5 * time.Millisecond, UncordonMasters: true,
-		Progress: func(m string) { progress = append(progress, m) },
-	})
+	}, &progress)
 	if err != nil {
 		t.Fatalf("Restart: %v\n%s", err, strings.Join(progress, "\n"))
 	}
@@ -221,7 +224,7 @@ func TestRestartFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			kube, machines, config := tc.setup(t)
 			tc.opts.Interval = 5 * time.Millisecond
-			res, err := Restart(context.Background(), kube, config, machines, tc.opts)
+			res, err := runRestart(context.Background(), kube, config, machines, tc.opts)
 			var re *RecoveryError
 			if !errors.Is(err, ErrClusterDidNotRecover) || !errors.As(err, &re) {
 				t.Fatalf("err = %v, want a RecoveryError", err)
@@ -254,9 +257,9 @@ func TestRestartRecoversFromAPIErrorsAndKeepsCordon(t *testing.T) {
 		return false, nil, nil
 	})
 	var progress []string
-	res, err := Restart(context.Background(), kube, nil, machines, RestartOptions{
-		Interval: 5 * time.Millisecond, Progress: func(m string) { progress = append(progress, m) },
-	})
+	res, err := runRestart(context.Background(), kube, nil, machines, RestartOptions{
+		Interval: 5 * time.Millisecond,
+	}, &progress)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,8 +278,25 @@ func TestRestartCancelled(t *testing.T) {
 	kube, machines := restartCluster(t, false)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { time.Sleep(30 * time.Millisecond); cancel() }()
-	_, err := Restart(ctx, kube, nil, machines, RestartOptions{Interval: 5 * time.Millisecond, SkipCSRApproval: true})
+	_, err := runRestart(ctx, kube, nil, machines, RestartOptions{Interval: 5 * time.Millisecond, SkipCSRApproval: true})
 	if !errors.Is(err, context.Canceled) || !errors.Is(err, ErrClusterDidNotRecover) {
 		t.Fatalf("err = %v", err)
 	}
+}
+
+// runRestart builds and runs RestartPlan as a caller does, collecting the
+// progress messages in progress (when given), and returns the result the
+// run filled.
+func runRestart(ctx context.Context, kube kubernetes.Interface, config configclient.Interface, machines machineclient.Interface, opts RestartOptions, progress ...*[]string) (*RestartResult, error) {
+	res := &RestartResult{}
+	opts.Result = res
+	p, err := RestartPlan(Deps{Kube: kube, Config: config, Machine: machines}, opts)
+	if err != nil {
+		return res, err
+	}
+	return res, p.Run(ctx, plan.RunOptions{Report: func(e plan.Event) {
+		if e.Status == plan.Progress && len(progress) > 0 {
+			*progress[0] = append(*progress[0], e.Message)
+		}
+	}})
 }

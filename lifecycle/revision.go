@@ -18,6 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
+
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 // Condition type and reason the runbook checks (5.3.1 step 11).
@@ -124,16 +126,17 @@ func Revisions(ctx context.Context, ops operatorclient.Interface, target Operato
 }
 
 // WaitOptions configures WaitAllNodesAtLatestRevision. The zero value waits
-// for the current latest revision, reports nothing and logs nothing.
+// for the latest revision as each status read says it (see the function),
+// and logs nothing.
 type WaitOptions struct {
-	// AfterRevision, when non-zero, is the latestAvailableRevision seen
-	// before a redeployment was forced: the wait only ends on a revision
-	// newer than it, so it cannot return on the state before the rollout.
-	AfterRevision int32
-	// Reason is the spec.forceRedeploymentReason that forced the rollout
-	// (what ForceRedeploy returned), named by a *RolloutStalledError.
-	Reason string
-	// StallTimeout bounds how long, when AfterRevision or Reason is set,
+	// After is the redeployment the wait follows, as ForceRedeploy or
+	// ForceRedeployOnce returned it: the wait then ends only on a revision
+	// newer than After.AfterRevision, so it cannot return on the state
+	// from before the redeployment. The cluster's static pod operators do
+	// not maintain status.observedGeneration, so the revision, not the
+	// object's generation, is what tells the rollout apart.
+	After RedeployRecord
+	// StallTimeout bounds how long, when After is set,
 	// the operator may show no revision newer than AfterRevision and no
 	// change at all in its rollout status (latest revision, node revisions,
 	// NodeInstallerProgressing) before the wait gives up with a
@@ -146,10 +149,7 @@ type WaitOptions struct {
 	// so that a watch event lost on the way (a client or proxy that drops
 	// one) delays the wait by at most Resync; 15 seconds when zero.
 	Resync time.Duration
-	// Progress receives Summary() each time it changes, e.g.
-	// "2 nodes are at revision 6; 1 nodes are at revision 7".
-	Progress func(msg string)
-	// Logger receives the same progress lines; discarded when nil.
+	// Logger receives the progress lines; discarded when nil.
 	Logger *slog.Logger
 }
 
@@ -167,7 +167,19 @@ const (
 // WaitAllNodesAtLatestRevision waits until every node of target runs the
 // latest available revision (5.3.1 step 11: NodeInstallerProgressing reason
 // AllNodesAtLatestRevision, "3 nodes are at revision 7") and returns that
-// revision. It lists and watches the operator object (re-listing when the
+// revision.
+//
+// Given opts.After (what ForceRedeploy returned), it returns only once
+// latestAvailableRevision is newer than After.AfterRevision and every node
+// runs it: never on the state from before the redeployment. Given none, it
+// returns on the first status read in which every node's currentRevision
+// equals that status's latestAvailableRevision and the condition says
+// AllNodesAtLatestRevision, at once if the operator is idle, possibly
+// before a redeployment forced just earlier was picked up.
+//
+// Each change of Summary() ("2 nodes are at revision 6; 1 nodes are at
+// revision 7") is reported with plan.ReportProgress: as a Progress event
+// of the plan step calling it, or through plan.WithReport. It lists and watches the operator object (re-listing when the
 // watch expires, and every WaitOptions.Resync in case an event was lost)
 // instead of polling, so it returns as soon as the status that completes
 // the rollout is written. It stops when ctx ends, with an error wrapping
@@ -199,7 +211,8 @@ func WaitAllNodesAtLatestRevision(ctx context.Context, ops operatorclient.Interf
 	if stall == 0 {
 		stall = DefaultStallTimeout
 	}
-	watchStall := stall > 0 && (opts.AfterRevision > 0 || opts.Reason != "")
+	after := opts.After.AfterRevision
+	watchStall := stall > 0 && (after > 0 || opts.After.Reason != "")
 	resync := opts.Resync
 	if resync <= 0 {
 		resync = DefaultResync
@@ -231,11 +244,9 @@ func WaitAllNodesAtLatestRevision(ctx context.Context, ops operatorclient.Interf
 		if sum := s.Summary(); sum != lastSummary {
 			lastSummary = sum
 			log.InfoContext(ctx, "rollout", "operator", string(target), "latestAvailableRevision", s.LatestAvailableRevision, "status", sum)
-			if opts.Progress != nil {
-				opts.Progress(sum)
-			}
+			plan.ReportProgress(ctx, sum)
 		}
-		if s.LatestAvailableRevision <= opts.AfterRevision || !s.AllAtLatest() {
+		if s.LatestAvailableRevision <= after || !s.AllAtLatest() {
 			return false, nil
 		}
 		done = s.LatestAvailableRevision
@@ -259,10 +270,10 @@ func WaitAllNodesAtLatestRevision(ctx context.Context, ops operatorclient.Interf
 		if ctx.Err() != nil || !(wait.Interrupted(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, watchtools.ErrWatchClosed)) {
 			break
 		}
-		if watchStall && last != nil && last.LatestAvailableRevision <= opts.AfterRevision && time.Since(lastChange) >= stall {
+		if watchStall && last != nil && last.LatestAvailableRevision <= after && time.Since(lastChange) >= stall {
 			return 0, &RolloutStalledError{
-				Operator: target, Reason: opts.Reason, CurrentReason: last.ForceRedeploymentReason,
-				AfterRevision: opts.AfterRevision, Status: last, Waited: time.Since(lastChange),
+				Operator: target, Reason: opts.After.Reason, CurrentReason: last.ForceRedeploymentReason,
+				AfterRevision: after, Status: last, Waited: time.Since(lastChange),
 			}
 		}
 	}
@@ -278,7 +289,7 @@ func WaitAllNodesAtLatestRevision(ctx context.Context, ops operatorclient.Interf
 			err = ctx.Err()
 		}
 		return 0, fmt.Errorf("lifecycle: waiting for all %s nodes at the latest revision (after %d): %w (%s): %w",
-			target, opts.AfterRevision, ErrRolloutNotFinished, state, err)
+			target, after, ErrRolloutNotFinished, state, err)
 	}
 }
 

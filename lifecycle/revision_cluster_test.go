@@ -1,6 +1,8 @@
 package lifecycle
 
 import (
+	"github.com/lifeboat-dev/lifeboat/plan"
+
 	"context"
 	"testing"
 	"time"
@@ -29,14 +31,14 @@ func TestRolloutOnClustertest(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			reason, err := ForceRedeploy(ctx, c.Operator, target, ForceRedeployOptions{Logger: quietLogger})
+			rec, err := ForceRedeploy(ctx, c.Operator, target, ForceRedeployOptions{Logger: quietLogger})
 			if err != nil {
 				t.Fatal(err)
 			}
 			var seen []string
-			rev, err := WaitAllNodesAtLatestRevision(ctx, c.Operator, target, WaitOptions{
-				AfterRevision: before.LatestAvailableRevision, Logger: quietLogger,
-				Progress: func(m string) { seen = append(seen, m) },
+			rctx := plan.WithReport(ctx, func(e plan.Event) { seen = append(seen, e.Message) })
+			rev, err := WaitAllNodesAtLatestRevision(rctx, c.Operator, target, WaitOptions{
+				After: rec, Logger: quietLogger,
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -45,7 +47,7 @@ func TestRolloutOnClustertest(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rev <= before.LatestAvailableRevision || after.LatestAvailableRevision != rev || !after.AllAtLatest() || after.ForceRedeploymentReason != reason {
+			if rev <= before.LatestAvailableRevision || after.LatestAvailableRevision != rev || !after.AllAtLatest() || after.ForceRedeploymentReason != rec.Reason || rec.AfterRevision != before.LatestAvailableRevision {
 				t.Fatalf("returned revision %d (before %d); now %d, %s, all at latest %v, reason %q", rev, before.LatestAvailableRevision,
 					after.LatestAvailableRevision, after.Summary(), after.AllAtLatest(), after.ForceRedeploymentReason)
 			}
@@ -88,7 +90,7 @@ func BenchmarkWaitAllNodesAtLatestRevision(b *testing.B) {
 		if _, err := ForceRedeploy(ctx, c.Operator, KubeScheduler, ForceRedeployOptions{Logger: quietLogger}); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := WaitAllNodesAtLatestRevision(ctx, c.Operator, KubeScheduler, WaitOptions{AfterRevision: before.LatestAvailableRevision, Logger: quietLogger}); err != nil {
+		if _, err := WaitAllNodesAtLatestRevision(ctx, c.Operator, KubeScheduler, WaitOptions{After: RedeployRecord{AfterRevision: before.LatestAvailableRevision}, Logger: quietLogger}); err != nil {
 			b.Fatal(err)
 		}
 		returned := time.Now()

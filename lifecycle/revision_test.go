@@ -1,6 +1,8 @@
 package lifecycle
 
 import (
+	"github.com/lifeboat-dev/lifeboat/plan"
+
 	"context"
 	"errors"
 	"io"
@@ -87,7 +89,8 @@ func TestWaitCannotReturnOnOldRevision(t *testing.T) {
 		// The fake clientset drops events written between its list and
 		// its watch (it has no resource versions); a short Resync relists
 		// so a step made in that gap is still seen, as on a real server.
-		rev, err := WaitAllNodesAtLatestRevision(ctx, ops, Etcd, WaitOptions{AfterRevision: 6, Resync: 200 * time.Millisecond, Progress: func(m string) { progress <- m }})
+		rctx := plan.WithReport(ctx, func(e plan.Event) { progress <- e.Message })
+		rev, err := WaitAllNodesAtLatestRevision(rctx, ops, Etcd, WaitOptions{After: RedeployRecord{AfterRevision: 6}, Resync: 200 * time.Millisecond})
 		done <- result{rev, err}
 	}()
 	expect := func(want string) {

@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"sort"
-	"strings"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -16,8 +14,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/lifeboat-dev/lifeboat/backup"
-	"github.com/lifeboat-dev/lifeboat/host"
-	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 // MasterLabel marks master nodes (OpenShift 4.5). Nodes labelled
@@ -32,19 +28,17 @@ const (
 const SchedulableReminder = "masters drained of custom workloads before the shutdown must be marked schedulable again " +
 	"(oc adm uncordon <node>, or Restart with UncordonMasters) before the cluster is functional after the restart"
 
-// ErrNoRecentBackup is returned (wrapped) by Shutdown and ShutdownPlan when
+// ErrNoRecentBackup is returned (wrapped) by ShutdownPlan's run when
 // the caller shows neither a recent verified etcd backup nor an override:
 // runbook chapter 3 requires a backup before the shutdown.
 var ErrNoRecentBackup = errors.New("no recent verified etcd backup")
 
-// ErrShutdownIncomplete is returned (wrapped) by Shutdown when some nodes
-// could not be told to shut down; ShutdownResult.Nodes says which.
+// ErrShutdownIncomplete is wrapped by the error of each node that could
+// not be told to shut down (the run's *plan.FanoutError holds them all);
+// ShutdownResult.Nodes says which.
 var ErrShutdownIncomplete = errors.New("not every node was shut down")
 
-// HostFunc returns the host of a node, for example an SSH connection to it.
-type HostFunc func(node string) (host.Host, error)
-
-// ShutdownOptions configures Shutdown. Either BackupDir or Override is
+// ShutdownOptions configures ShutdownPlan. Either BackupDir or Override is
 // required; the other fields have usable zero values.
 type ShutdownOptions struct {
 	// BackupDir holds the etcd backup taken before the shutdown (runbook
@@ -90,15 +84,35 @@ type ShutdownOptions struct {
 	// DrainTimeout bounds each worker's drain; DefaultDrainTimeout (15 s)
 	// when zero.
 	DrainTimeout time.Duration
-	// DryRun checks the backup and the signer and lists the nodes it would
-	// cordon, drain and shut down, without touching any node or host.
-	DryRun bool
-	// Report, when set, receives each node's result as it is known.
-	Report func(NodeShutdown)
+	// Result, when set, is filled as the plan runs (reset when it runs
+	// again): the backup verified, the signer's expiry, each node's
+	// outcome, what was cordoned (hand Result.Cordoned() to
+	// RestartOptions.Uncordon). A dry run (plan.RunOptions.DryRun) fills
+	// it with what would be done.
+	Result *ShutdownResult
 	// Logger receives progress; nil discards.
 	Logger *slog.Logger
 	// Now is the clock for the backup's age; time.Now when nil.
 	Now func() time.Time
+}
+
+// Validate reports options ShutdownPlan cannot use, wrapping
+// ErrInvalidOptions, or ErrNoRecentBackup when neither BackupDir nor
+// Override is given.
+func (o ShutdownOptions) Validate() error {
+	switch {
+	case o.BackupDir == "" && o.Override == "":
+		return fmt.Errorf("%w: %w: no backup directory given (take one with backup.TakePlan, or give an override reason)", ErrInvalidOptions, ErrNoRecentBackup)
+	case o.MaxBackupAge < 0:
+		return fmt.Errorf("%w: MaxBackupAge %s is negative", ErrInvalidOptions, o.MaxBackupAge)
+	case o.MaxParallel < 0:
+		return fmt.Errorf("%w: MaxParallel %d is negative", ErrInvalidOptions, o.MaxParallel)
+	case o.PlannedDuration < 0:
+		return fmt.Errorf("%w: PlannedDuration %s is negative", ErrInvalidOptions, o.PlannedDuration)
+	case o.DrainTimeout < 0:
+		return fmt.Errorf("%w: DrainTimeout %s is negative", ErrInvalidOptions, o.DrainTimeout)
+	}
+	return nil
 }
 
 func (o ShutdownOptions) withDefaults() ShutdownOptions {
@@ -169,7 +183,7 @@ func (n NodeShutdown) String() string {
 	return s
 }
 
-// ShutdownResult reports a Shutdown.
+// ShutdownResult reports a run of ShutdownPlan (ShutdownOptions.Result).
 type ShutdownResult struct {
 	// Backup is the verified backup, nil with Override.
 	Backup *backup.Backup
@@ -217,180 +231,6 @@ func (r *ShutdownResult) Failed() []string {
 		}
 	}
 	return out
-}
-
-// Shutdown performs runbook chapter 3, with what "Shutting down the
-// cluster gracefully" added in later releases:
-//
-//  1. a recent verified backup (or an explicit override), else
-//     ErrNoRecentBackup;
-//  2. the kube-apiserver-to-kubelet signer's expiry, read and reported;
-//     with opts.PlannedDuration, a restart planned after it is refused
-//     (*SignerExpiryError) unless opts.IgnoreSignerExpiry;
-//  3. optionally (opts.Cordon, opts.DrainWorkers) every node cordoned and
-//     every worker drained; a failed cordon uncordons what this call
-//     cordoned and returns before any host is told to shut down;
-//  4. each host told to shut down after opts.Delay ("shutdown -h 1"), at
-//     most opts.MaxParallel at once, workers first.
-//
-// Steps 1 and 2 and the node listing run before anything is touched. It
-// returns once every host accepted or refused; hosts power off after the
-// delay. The result is returned even with an error; a node that failed
-// makes the error wrap ErrShutdownIncomplete.
-//
-// Shutting a node down twice is harmless (the second schedule replaces the
-// first). The caller shuts off the cluster's dependencies (step 2) itself.
-func Shutdown(ctx context.Context, kube kubernetes.Interface, hosts HostFunc, opts ShutdownOptions) (*ShutdownResult, error) {
-	opts = opts.withDefaults()
-	res := &ShutdownResult{Override: opts.Override, DryRun: opts.DryRun, Delay: opts.Delay, Reminder: SchedulableReminder}
-	if err := checkBackup(ctx, opts, res); err != nil {
-		return res, err
-	}
-	if err := checkSigner(ctx, kube, opts, res); err != nil {
-		return res, err
-	}
-	nodes, err := listNodes(ctx, kube, res)
-	if err != nil {
-		return res, err
-	}
-	res.Nodes = make([]NodeShutdown, len(nodes))
-	for i, n := range nodes {
-		res.Nodes[i] = NodeShutdown{Node: n.Name, Master: isMaster(&n)}
-	}
-	if err := cordonAll(ctx, kube, nodes, opts, res); err != nil {
-		return res, err
-	}
-	drainWorkers(ctx, kube, opts, res)
-
-	sem := make(chan struct{}, opts.MaxParallel)
-	var wg sync.WaitGroup
-	var reportMu sync.Mutex
-	for i := range res.Nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-			case <-ctx.Done():
-				res.Nodes[i].Status, res.Nodes[i].Err = ShutdownFailed, ctx.Err()
-				return
-			}
-			r := &res.Nodes[i]
-			if opts.DryRun {
-				r.Status = ShutdownWouldSchedule
-			} else if err := shutdownNode(ctx, hosts, r.Node, opts.Delay); err != nil {
-				r.Status, r.Err = ShutdownFailed, err
-			} else {
-				r.Status = ShutdownScheduled
-			}
-			opts.Logger.Info("shutdown", "node", r.Node, "master", r.Master, "status", r.Status, "err", r.Err)
-			if opts.Report != nil {
-				reportMu.Lock()
-				opts.Report(*r)
-				reportMu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	if failed := res.Failed(); len(failed) > 0 {
-		return res, fmt.Errorf("shutting down the cluster: %w: %s", ErrShutdownIncomplete, strings.Join(failed, ", "))
-	}
-	return res, nil
-}
-
-// ShutdownPlan is Shutdown as a plan: steps checking the backup and the
-// kubelet signer, a "cordon/<node>" step per schedulable node (opts.Cordon)
-// and a "drain/<worker>" step per worker (opts.DrainWorkers), then one
-// step per node ("shutdown/<node>", workers first), run one after another
-// (each returns at once: the host powers off after opts.Delay). The nodes
-// are listed when the plan is built; Describe() is the dry run.
-// opts.MaxParallel and opts.DryRun are not used.
-func ShutdownPlan(ctx context.Context, kube kubernetes.Interface, hosts HostFunc, opts ShutdownOptions) (*plan.Plan, error) {
-	opts = opts.withDefaults()
-	res := &ShutdownResult{}
-	nodes, err := listNodes(ctx, kube, res)
-	if err != nil {
-		return nil, err
-	}
-	p := &plan.Plan{Name: "shutdown"}
-	desc := fmt.Sprintf("verify the etcd backup in %s (at most %s old)", opts.BackupDir, opts.MaxBackupAge)
-	if opts.Override != "" {
-		desc = "no backup check: overridden (" + opts.Override + ")"
-	}
-	p.Steps = append(p.Steps, plan.Step{
-		ID:          "check-backup",
-		Description: desc,
-		Run: func(ctx context.Context, progress func(string)) error {
-			return checkBackup(ctx, opts, &ShutdownResult{})
-		},
-	})
-	signerDesc := "read the kube-apiserver-to-kubelet signer's expiry"
-	if opts.PlannedDuration > 0 {
-		signerDesc = fmt.Sprintf("check that the kube-apiserver-to-kubelet signer outlasts a %s shutdown", opts.PlannedDuration)
-	}
-	p.Steps = append(p.Steps, plan.Step{
-		ID:          "check-signer",
-		Description: signerDesc,
-		Run: func(ctx context.Context, progress func(string)) error {
-			return checkSigner(ctx, kube, opts, &ShutdownResult{})
-		},
-	})
-	for _, n := range nodes {
-		if !opts.Cordon || n.Spec.Unschedulable {
-			continue
-		}
-		name := n.Name
-		p.Steps = append(p.Steps, plan.Step{
-			ID:          "cordon/" + name,
-			Description: "mark " + name + " unschedulable (oc adm cordon)",
-			Run: func(ctx context.Context, progress func(string)) error {
-				_, err := setUnschedulable(ctx, kube, name, true)
-				return err
-			},
-		})
-	}
-	for _, n := range nodes {
-		if !opts.DrainWorkers || isMaster(&n) {
-			continue
-		}
-		name := n.Name
-		p.Steps = append(p.Steps, plan.Step{
-			ID:          "drain/" + name,
-			Description: fmt.Sprintf("evict the pods of worker %s (oc adm drain --timeout=%s)", name, opts.DrainTimeout),
-			Run: func(ctx context.Context, progress func(string)) error {
-				n, err := drainNode(ctx, kube, name, opts.DrainTimeout, opts.Logger)
-				if err != nil {
-					return plan.Skip(fmt.Sprintf("drain did not finish (%v); the node is shut down anyway", err))
-				}
-				progress(fmt.Sprintf("%d pods evicted", n))
-				return nil
-			},
-		})
-	}
-	for _, n := range nodes {
-		name, role := n.Name, "worker"
-		if isMaster(&n) {
-			role = "master"
-		}
-		p.Steps = append(p.Steps, plan.Step{
-			ID:          "shutdown/" + name,
-			Description: fmt.Sprintf("shut down %s %s (shutdown -h %s)", role, name, minutes(opts.Delay)),
-			Run: func(ctx context.Context, progress func(string)) error {
-				return shutdownNode(ctx, hosts, name, opts.Delay)
-			},
-		})
-	}
-	if len(res.UnschedulableMasters) > 0 {
-		p.Steps = append(p.Steps, plan.Step{
-			ID:          "reminder/schedulable-masters",
-			Description: "after the restart, mark " + strings.Join(res.UnschedulableMasters, ", ") + " schedulable again",
-			Run: func(ctx context.Context, progress func(string)) error {
-				return plan.Skip(SchedulableReminder)
-			},
-		})
-	}
-	return p, nil
 }
 
 func minutes(d time.Duration) string {

@@ -28,7 +28,7 @@ func checkSignerRefusal(ctx context.Context, t *testing.T, c *clustertest.Cluste
 	t.Helper()
 	soon := time.Now().Add(10 * 24 * time.Hour).UTC().Truncate(time.Second)
 	setSignerExpiry(ctx, t, c.Kube, soon)
-	_, err := lifecycle.Shutdown(ctx, c.Kube, hosts, lifecycle.ShutdownOptions{
+	_, err := shutdownPlan(ctx, t, lifecycle.Deps{Kube: c.Kube, Hosts: hosts}, lifecycle.ShutdownOptions{
 		BackupDir: dir, PlannedDuration: 30 * 24 * time.Hour, DrainWorkers: true,
 	})
 	var se *lifecycle.SignerExpiryError

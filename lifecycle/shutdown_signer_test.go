@@ -98,15 +98,16 @@ func TestShutdownSignerExpiry(t *testing.T) {
 		opts     ShutdownOptions
 		wantErr  error
 		wantDown bool
+		dry      bool
 	}{
-		{"outlasts the signer: refused", signerSecret(expires, nil), ShutdownOptions{PlannedDuration: 30 * 24 * time.Hour}, ErrSignerExpiresBeforeRestart, false},
-		{"refused in a dry run too", signerSecret(expires, nil), ShutdownOptions{PlannedDuration: 30 * 24 * time.Hour, DryRun: true, Cordon: true}, ErrSignerExpiresBeforeRestart, false},
-		{"ends the second it expires: refused", signerSecret(expires, nil), ShutdownOptions{PlannedDuration: 476 * time.Hour}, ErrSignerExpiresBeforeRestart, false},
-		{"within the signer's life", signerSecret(expires, nil), ShutdownOptions{PlannedDuration: 7 * 24 * time.Hour, Cordon: true}, nil, true},
-		{"ignored", signerSecret(expires, nil), ShutdownOptions{PlannedDuration: 30 * 24 * time.Hour, IgnoreSignerExpiry: true}, nil, true},
-		{"no duration planned: only reported", signerSecret(expires, nil), ShutdownOptions{}, nil, true},
-		{"unknown expiry with a plan: refused", nil, ShutdownOptions{PlannedDuration: time.Hour}, ErrSignerExpiryUnknown, false},
-		{"unknown expiry without a plan", nil, ShutdownOptions{}, nil, true},
+		{"outlasts the signer: refused", signerSecret(expires, nil), ShutdownOptions{PlannedDuration: 30 * 24 * time.Hour}, ErrSignerExpiresBeforeRestart, false, false},
+		{"refused in a dry run too", signerSecret(expires, nil), ShutdownOptions{PlannedDuration: 30 * 24 * time.Hour, Cordon: true}, ErrSignerExpiresBeforeRestart, false, true},
+		{"ends the second it expires: refused", signerSecret(expires, nil), ShutdownOptions{PlannedDuration: 476 * time.Hour}, ErrSignerExpiresBeforeRestart, false, false},
+		{"within the signer's life", signerSecret(expires, nil), ShutdownOptions{PlannedDuration: 7 * 24 * time.Hour, Cordon: true}, nil, true, false},
+		{"ignored", signerSecret(expires, nil), ShutdownOptions{PlannedDuration: 30 * 24 * time.Hour, IgnoreSignerExpiry: true}, nil, true, false},
+		{"no duration planned: only reported", signerSecret(expires, nil), ShutdownOptions{}, nil, true, false},
+		{"unknown expiry with a plan: refused", nil, ShutdownOptions{PlannedDuration: time.Hour}, ErrSignerExpiryUnknown, false, false},
+		{"unknown expiry without a plan", nil, ShutdownOptions{}, nil, true, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -123,7 +124,7 @@ func TestShutdownSignerExpiry(t *testing.T) {
 			fleet := &fakeFleet{}
 			tc.opts.Override = "test"
 			tc.opts.Now = func() time.Time { return now }
-			res, err := Shutdown(context.Background(), kube, fleet.hosts, tc.opts)
+			res, err := runShutdown(context.Background(), kube, fleet.hosts, tc.opts, tc.dry, nil)
 			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)
 			}
@@ -136,7 +137,7 @@ func TestShutdownSignerExpiry(t *testing.T) {
 			if tc.secret != nil && res.SignerNotAfter.Format(time.RFC3339) != expires {
 				t.Errorf("SignerNotAfter = %s", res.SignerNotAfter)
 			}
-			if down := len(fleet.shutdowns) > 0; down != (tc.wantDown && !tc.opts.DryRun) {
+			if down := len(fleet.shutdowns) > 0; down != (tc.wantDown && !tc.dry) {
 				t.Errorf("host shutdowns %v", fleet.shutdowns)
 			}
 			if !tc.wantDown && patches != 0 {
@@ -161,7 +162,7 @@ func TestShutdownCordonAndDrain(t *testing.T) {
 	// helper deletes the pods instead, as it does on such an API.
 	kube.Resources = []*metav1.APIResourceList{{GroupVersion: "v1", APIResources: []metav1.APIResource{{Name: "pods", Namespaced: true, Kind: "Pod"}}}}
 	fleet := &fakeFleet{}
-	res, err := Shutdown(ctx, kube, fleet.hosts, ShutdownOptions{Override: "x", DrainWorkers: true})
+	res, err := runShutdown(ctx, kube, fleet.hosts, ShutdownOptions{Override: "x", DrainWorkers: true}, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +199,7 @@ func TestShutdownCordonFailureUndoes(t *testing.T) {
 		return false, nil, nil
 	})
 	fleet := &fakeFleet{}
-	res, err := Shutdown(ctx, kube, fleet.hosts, ShutdownOptions{Override: "x", Cordon: true})
+	res, err := runShutdown(ctx, kube, fleet.hosts, ShutdownOptions{Override: "x", Cordon: true}, false, nil)
 	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "master-1") {
 		t.Fatalf("err = %v", err)
 	}
@@ -233,7 +234,7 @@ func TestRestartUncordonsInOrder(t *testing.T) {
 		}
 		return false, nil, nil
 	})
-	res, err := Restart(context.Background(), kube, nil, machines, RestartOptions{
+	res, err := runRestart(context.Background(), kube, nil, machines, RestartOptions{
 		Interval: 5 * time.Millisecond, Uncordon: []string{"master-1", "master-9", "worker-0"},
 	})
 	if err != nil {

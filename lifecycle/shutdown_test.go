@@ -13,7 +13,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/host"
@@ -101,6 +103,7 @@ func TestShutdown(t *testing.T) {
 	tests := []struct {
 		name       string
 		opts       ShutdownOptions
+		dry        bool
 		fleet      *fakeFleet
 		wantErr    []error
 		wantStatus map[string]NodeShutdownStatus
@@ -118,7 +121,7 @@ func TestShutdown(t *testing.T) {
 		},
 		{
 			name: "dry run touches no host",
-			opts: ShutdownOptions{Override: "test", DryRun: true},
+			opts: ShutdownOptions{Override: "test"}, dry: true,
 			wantStatus: map[string]NodeShutdownStatus{"master-0": ShutdownWouldSchedule, "master-1": ShutdownWouldSchedule,
 				"master-2": ShutdownWouldSchedule, "worker-0": ShutdownWouldSchedule, "worker-1": ShutdownWouldSchedule},
 		},
@@ -154,8 +157,11 @@ func TestShutdown(t *testing.T) {
 			}
 			kube := fake.NewClientset(clusterNodes()...)
 			var reported []string
-			tc.opts.Report = func(n NodeShutdown) { reported = append(reported, n.Node) }
-			res, err := Shutdown(context.Background(), kube, fleet.hosts, tc.opts)
+			res, err := runShutdown(context.Background(), kube, fleet.hosts, tc.opts, tc.dry, func(e plan.Event) {
+				if strings.HasPrefix(e.Step.ID, "shutdown/") && (e.Status == plan.Done || e.Status == plan.Failed || e.Status == plan.WouldRun) {
+					reported = append(reported, e.Step.ID)
+				}
+			})
 			for _, want := range tc.wantErr {
 				if !errors.Is(err, want) {
 					t.Errorf("err = %v, want errors.Is %v", err, want)
@@ -167,7 +173,7 @@ func TestShutdown(t *testing.T) {
 			if res == nil {
 				t.Fatal("nil result")
 			}
-			if res.Reminder != SchedulableReminder {
+			if len(tc.wantStatus) > 0 && res.Reminder != SchedulableReminder {
 				t.Errorf("Reminder = %q", res.Reminder)
 			}
 			got := map[string]NodeShutdownStatus{}
@@ -211,7 +217,7 @@ func TestShutdownBoundedParallelism(t *testing.T) {
 		objs = append(objs, testNode(fmt.Sprintf("worker-%02d", i), false, true, false))
 	}
 	fleet := &fakeFleet{hold: 20 * time.Millisecond}
-	res, err := Shutdown(context.Background(), fake.NewClientset(objs...), fleet.hosts, ShutdownOptions{Override: "x", MaxParallel: 3})
+	res, err := runShutdown(context.Background(), fake.NewClientset(objs...), fleet.hosts, ShutdownOptions{Override: "x", MaxParallel: 3}, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,51 +233,50 @@ func TestShutdownCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	fleet := &fakeFleet{}
-	res, err := Shutdown(ctx, fake.NewClientset(clusterNodes()...), fleet.hosts, ShutdownOptions{Override: "x"})
-	if !errors.Is(err, ErrShutdownIncomplete) || len(res.Failed()) != 5 {
-		t.Fatalf("err = %v, failed %v", err, res.Failed())
-	}
-	for _, n := range res.Nodes {
-		if !errors.Is(n.Err, context.Canceled) {
-			t.Errorf("%s: %v", n.Node, n.Err)
-		}
+	_, err := runShutdown(ctx, fake.NewClientset(clusterNodes()...), fleet.hosts, ShutdownOptions{Override: "x"}, false, nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 	if len(fleet.shutdowns) != 0 {
 		t.Errorf("shut down %v after cancel", fleet.shutdowns)
 	}
 }
 
-func TestShutdownPlan(t *testing.T) {
+// runShutdown builds and runs ShutdownPlan as a caller does and returns
+// the result the run filled.
+func runShutdown(ctx context.Context, kube kubernetes.Interface, hosts HostFunc, opts ShutdownOptions, dry bool, report func(plan.Event)) (*ShutdownResult, error) {
+	res := &ShutdownResult{}
+	opts.Result = res
+	p, err := ShutdownPlan(Deps{Kube: kube, Hosts: hosts}, opts)
+	if err != nil {
+		return res, err
+	}
+	return res, p.Run(ctx, plan.RunOptions{DryRun: dry, Report: report})
+}
+
+// TestShutdownPlanBuildsWithoutIO: the plan is built and described with
+// a client whose every call fails, and touches nothing; run, it stops at
+// the backup check when there is no backup.
+func TestShutdownPlanBuildsWithoutIO(t *testing.T) {
+	dead := fake.NewClientset()
+	dead.PrependReactor("*", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		t.Errorf("building the plan called the API: %s %s", a.GetVerb(), a.GetResource().Resource)
+		return true, nil, errors.New("no API")
+	})
 	fleet := &fakeFleet{}
-	p, err := ShutdownPlan(context.Background(), fake.NewClientset(clusterNodes()...), fleet.hosts, ShutdownOptions{Override: "drill"})
+	p, err := ShutdownPlan(Deps{Kube: dead, Hosts: fleet.hosts}, ShutdownOptions{Override: "drill", Cordon: true, DrainWorkers: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	desc := p.Describe()
-	for _, want := range []string{"check-backup", "overridden (drill)", "shutdown/worker-0", "shutdown/master-2", "shutdown -h 1", "reminder/schedulable-masters", "master-0"} {
+	for _, want := range []string{"check-backup", "overridden (drill)", "list-nodes", "cordon", "drain", "shutdown -h 1", "reminder/schedulable-masters"} {
 		if !strings.Contains(desc, want) {
 			t.Errorf("Describe lacks %q:\n%s", want, desc)
 		}
 	}
-	if len(fleet.shutdowns) != 0 {
-		t.Fatal("building the plan shut hosts down")
-	}
-	var skipped []string
-	err = p.Run(context.Background(), plan.RunOptions{Report: func(e plan.Event) {
-		if e.Status == plan.Skipped {
-			skipped = append(skipped, e.Step.ID)
-		}
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(fleet.shutdowns) != 5 || strings.Join(skipped, ",") != "reminder/schedulable-masters" {
-		t.Errorf("shutdowns %v skipped %v", fleet.shutdowns, skipped)
-	}
 
-	// Without a backup the plan stops at its first step.
 	fleet = &fakeFleet{}
-	p, err = ShutdownPlan(context.Background(), fake.NewClientset(clusterNodes()...), fleet.hosts, ShutdownOptions{})
+	p, err = ShutdownPlan(Deps{Kube: fake.NewClientset(clusterNodes()...), Hosts: fleet.hosts}, ShutdownOptions{BackupDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,6 +287,69 @@ func TestShutdownPlan(t *testing.T) {
 	}
 	if len(fleet.shutdowns) != 0 {
 		t.Fatal("hosts shut down without a backup")
+	}
+}
+
+// TestShutdownPlanValidate: options and deps are checked before the plan
+// exists, so nothing can run.
+func TestShutdownPlanValidate(t *testing.T) {
+	fleet := &fakeFleet{}
+	kube := fake.NewClientset(clusterNodes()...)
+	tests := []struct {
+		name    string
+		deps    Deps
+		opts    ShutdownOptions
+		wantErr []error
+	}{
+		{"neither backup nor override", Deps{Kube: kube, Hosts: fleet.hosts}, ShutdownOptions{}, []error{ErrInvalidOptions, ErrNoRecentBackup}},
+		{"no kube client", Deps{Hosts: fleet.hosts}, ShutdownOptions{Override: "x"}, []error{ErrInvalidOptions}},
+		{"no hosts", Deps{Kube: kube}, ShutdownOptions{Override: "x"}, []error{ErrInvalidOptions}},
+		{"negative parallelism", Deps{Kube: kube, Hosts: fleet.hosts}, ShutdownOptions{Override: "x", MaxParallel: -1}, []error{ErrInvalidOptions}},
+		{"negative planned duration", Deps{Kube: kube, Hosts: fleet.hosts}, ShutdownOptions{Override: "x", PlannedDuration: -time.Hour}, []error{ErrInvalidOptions}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := ShutdownPlan(tc.deps, tc.opts)
+			for _, want := range tc.wantErr {
+				if !errors.Is(err, want) {
+					t.Errorf("err = %v, want errors.Is %v", err, want)
+				}
+			}
+			if p != nil {
+				t.Error("a plan was built from invalid options")
+			}
+		})
+	}
+	if len(fleet.shutdowns) != 0 {
+		t.Errorf("shutdowns %v", fleet.shutdowns)
+	}
+}
+
+// TestShutdownDryRunFillsResult: a dry run lists what it would do per
+// node, on the result and as events, and touches neither nodes nor hosts.
+func TestShutdownDryRunFillsResult(t *testing.T) {
+	kube := fake.NewClientset(clusterNodes()...)
+	var patches int
+	kube.PrependReactor("patch", "nodes", func(k8stesting.Action) (bool, runtime.Object, error) { patches++; return false, nil, nil })
+	fleet := &fakeFleet{}
+	var would []string
+	res, err := runShutdown(context.Background(), kube, fleet.hosts, ShutdownOptions{Override: "x", DrainWorkers: true}, true, func(e plan.Event) {
+		if e.Status == plan.WouldRun {
+			would = append(would, e.Step.ID)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(would)
+	if got := strings.Join(would, ","); got != "cordon,drain/worker-0,drain/worker-1,shutdown/master-0,shutdown/master-1,shutdown/master-2,shutdown/worker-0,shutdown/worker-1" {
+		t.Errorf("would run %s", got)
+	}
+	if got := strings.Join(res.Cordoned(), ","); got != "master-1,master-2,worker-0,worker-1" || !res.DryRun {
+		t.Errorf("Cordoned() = %s, DryRun %v", got, res.DryRun)
+	}
+	if patches != 0 || len(fleet.shutdowns) != 0 {
+		t.Errorf("%d node patches, shutdowns %v in a dry run", patches, fleet.shutdowns)
 	}
 }
 

@@ -455,7 +455,7 @@ func (r *replacement) waitRevision(ctx context.Context, progress func(string)) e
 		}
 	}
 	rev, err := lifecycle.WaitAllNodesAtLatestRevision(ctx, r.deps.Operator, lifecycle.Etcd,
-		lifecycle.WaitOptions{AfterRevision: rec.AfterRevision, Reason: rec.Reason, Progress: progress, Logger: r.o.Logger})
+		lifecycle.WaitOptions{After: rec, Logger: r.o.Logger}) // progress: the step's events, through ctx
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,12 @@
 // data reports its bytes with [ReportBytes]; they arrive as
 // [Event.BytesDone] and [Event.BytesTotal] on Progress events.
 //
+// With [RunOptions.DryRun] only the steps marked [Step.ReadOnly] run;
+// the others are reported as [WouldRun], with what they would do when
+// they can tell ([Step.DryRun]). A [Step.Fanout] step runs sub-steps in
+// parallel, at most [Step.MaxParallel] at once, each with its own events
+// (a shutdown of N nodes).
+//
 // A [State] makes a plan resumable: the restore procedure records each
 // finished step on the recovery host, and a second run after a crash or a
 // cancel starts at the first unfinished step.

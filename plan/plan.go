@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
-// Step is one idempotent action of a procedure.
+// Step is one idempotent action of a procedure. A step sets Run, or
+// Fanout for a set of sub-steps known only when the plan runs.
 type Step struct {
 	// ID is stable across runs ("stop-static-pods/master-1"); it is what a
 	// State records, so a resumed run knows the step finished.
@@ -20,6 +20,28 @@ type Step struct {
 	// wrapping ErrSkipped reports the step as skipped (nothing to do).
 	// progress reports what the step is waiting for; it may be ignored.
 	Run func(ctx context.Context, progress func(msg string)) error
+	// ReadOnly marks a step that changes nothing (a check, a listing): it
+	// runs in a dry run too, and its failure fails the dry run.
+	ReadOnly bool
+	// DryRun, when set on a step that is not ReadOnly, runs in a dry run
+	// instead of Run and returns what the step would do (the message of
+	// its WouldRun event, e.g. which CSRs it would approve). It must only
+	// read. Its error fails the dry run. Without it a dry run reports the
+	// step as WouldRun with no message.
+	DryRun func(ctx context.Context, progress func(msg string)) (string, error)
+	// Fanout, set instead of Run, returns the sub-steps of a parallel
+	// step when it runs (for example one per node, listed from the API).
+	// It must only read: it runs in a dry run too, whose sub-steps are
+	// then reported as WouldRun. Sub-steps run concurrently, at most
+	// MaxParallel at once, each reported with its own events (same
+	// Index as the parent); every sub-step runs even when another fails,
+	// and the parent then fails with a *FanoutError. Sub-step IDs must
+	// be unique within the plan; a State records each one, so a resumed
+	// run repeats only the sub-steps that did not finish.
+	Fanout func(ctx context.Context) ([]Step, error)
+	// MaxParallel bounds how many sub-steps of a Fanout step run at once;
+	// zero or less runs them all at once.
+	MaxParallel int
 }
 
 // ErrSkipped, wrapped by a step's error, reports that the step had nothing
@@ -45,9 +67,14 @@ const (
 	Done     Status = "done"
 	Skipped  Status = "skipped"
 	Failed   Status = "failed"
+	// WouldRun: a dry run did not run the step; Message says what it
+	// would do when the step can tell (Step.DryRun).
+	WouldRun Status = "would run"
 )
 
-// Event reports the progress of one step.
+// Event reports the progress of one step. It is the one event type of
+// every lifeboat procedure: a program renders all of them with one
+// function (examples/internal/cli does).
 type Event struct {
 	Plan    string
 	Step    Step
@@ -120,6 +147,10 @@ type RunOptions struct {
 	State State
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// DryRun runs only the steps marked ReadOnly (and the DryRun and
+	// Fanout listings of the others, which only read) and reports every
+	// other step as WouldRun; State is read but never written.
+	DryRun bool
 }
 
 // StepError is returned by Run when a step fails.
@@ -134,78 +165,3 @@ func (e *StepError) Error() string {
 }
 
 func (e *StepError) Unwrap() error { return e.Err }
-
-// Describe lists the steps, one per line, without running anything.
-func (p *Plan) Describe() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s (%d steps)\n", p.Name, len(p.Steps))
-	for i, s := range p.Steps {
-		fmt.Fprintf(&b, "%3d. %-40s %s\n", i+1, s.ID, s.Description)
-	}
-	return b.String()
-}
-
-// Run executes the steps in order and stops at the first failure, which it
-// returns as a *StepError. Steps recorded as finished in opts.State are
-// reported as skipped and not run again. Run stops before the next step when
-// ctx is cancelled.
-func (p *Plan) Run(ctx context.Context, opts RunOptions) error {
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
-	report := func(e Event) {
-		if opts.Report != nil {
-			e.Plan, e.Total, e.Time = p.Name, len(p.Steps), now()
-			opts.Report(e)
-		}
-	}
-	finished := map[string]bool{}
-	if opts.State != nil {
-		f, err := opts.State.Finished(ctx)
-		if err != nil {
-			return fmt.Errorf("%s: reading plan state: %w", p.Name, err)
-		}
-		finished = f
-	}
-	for i, s := range p.Steps {
-		ev := Event{Step: s, Index: i + 1}
-		if finished[s.ID] {
-			ev.Status, ev.Message = Skipped, "finished in an earlier run"
-			report(ev)
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			return &StepError{Plan: p.Name, Step: s.ID, Err: err}
-		}
-		ev.Status = Started
-		report(ev)
-		sctx := context.WithValue(ctx, bytesKey{}, bytesReporter(func(msg string, done, total int64) {
-			pe := ev
-			pe.Status, pe.Message, pe.BytesDone, pe.BytesTotal = Progress, msg, done, total
-			report(pe)
-		}))
-		err := s.Run(sctx, func(msg string) {
-			pe := ev
-			pe.Status, pe.Message = Progress, msg
-			report(pe)
-		})
-		switch {
-		case err == nil:
-			ev.Status = Done
-		case errors.Is(err, ErrSkipped):
-			ev.Status, ev.Message = Skipped, strings.TrimPrefix(err.Error(), ErrSkipped.Error()+": ")
-		default:
-			ev.Status, ev.Err = Failed, err
-			report(ev)
-			return &StepError{Plan: p.Name, Step: s.ID, Err: err}
-		}
-		if opts.State != nil {
-			if err := opts.State.MarkFinished(ctx, s.ID); err != nil {
-				return &StepError{Plan: p.Name, Step: s.ID, Err: fmt.Errorf("recording step as finished: %w", err)}
-			}
-		}
-		report(ev)
-	}
-	return nil
-}

@@ -224,8 +224,8 @@ func (r *runner) waitRollout(ctx context.Context, op lifecycle.Operator, progres
 	ctx, cancel := context.WithTimeout(ctx, r.opts.RolloutTimeout)
 	defer cancel()
 	rev, err := lifecycle.WaitAllNodesAtLatestRevision(ctx, r.opts.Operator, op, lifecycle.WaitOptions{
-		AfterRevision: d.Rollouts[string(op)], Reason: d.Redeploys[string(op)].Reason,
-		StallTimeout: r.opts.RolloutStallTimeout, Progress: progress, Logger: r.log,
+		After:        lifecycle.RedeployRecord{AfterRevision: d.Rollouts[string(op)], Reason: d.Redeploys[string(op)].Reason},
+		StallTimeout: r.opts.RolloutStallTimeout, Logger: r.log, // progress: the step's events, through ctx
 	})
 	if err != nil {
 		return err

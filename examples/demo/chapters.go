@@ -141,8 +141,12 @@ func (d *demo) chapter34(ctx context.Context, dir string) error {
 		return err
 	}
 	nodes := append(d.c.Masters(), d.c.Workers()...)
-	res, err := lifecycle.Shutdown(ctx, d.c.Kube, d.hosts, lifecycle.ShutdownOptions{BackupDir: d.backup, Logger: d.logger})
+	res := &lifecycle.ShutdownResult{}
+	p, err := lifecycle.ShutdownPlan(lifecycle.Deps{Kube: d.c.Kube, Hosts: d.hosts}, lifecycle.ShutdownOptions{BackupDir: d.backup, Logger: d.logger, Result: res})
 	if err != nil {
+		return err
+	}
+	if err := p.Run(ctx, plan.RunOptions{Report: d.report}); err != nil {
 		return err
 	}
 	d.say("shutdown -h 1 sent to %d nodes; reminder: %s", len(res.Nodes), lifecycle.SchedulableReminder)
@@ -188,12 +192,16 @@ func (d *demo) chapter34(ctx context.Context, dir string) error {
 		return true, nil
 	})
 	d.verify("machines started; every node NotReady, its kubelet client certificate expired", err)
-	rr, err := lifecycle.Restart(ctx, d.c.Kube, d.c.Config, d.c.Machine, lifecycle.RestartOptions{
+	rr := &lifecycle.RestartResult{}
+	p, err = lifecycle.RestartPlan(lifecycle.Deps{Kube: d.c.Kube, Config: d.c.Config, Machine: d.c.Machine}, lifecycle.RestartOptions{
 		Interval: 200 * time.Millisecond, MastersTimeout: 3 * time.Minute, WorkersTimeout: 3 * time.Minute, OperatorsTimeout: 3 * time.Minute,
-		Progress: func(m string) { d.say("%s", m) }, Logger: d.logger,
+		Logger: d.logger, Result: rr,
 	})
+	if err == nil {
+		err = p.Run(ctx, plan.RunOptions{Report: d.report})
+	}
 	approved := 0
-	if rr != nil {
+	{
 		for _, dec := range rr.CSRs {
 			if dec.Outcome == "Approved" {
 				approved++

@@ -39,6 +39,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/examples/internal/cli"
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 func main() { os.Exit(run()) }
@@ -104,14 +105,16 @@ func run() int {
 		}
 	}
 
-	start := time.Now()
-	res, err := lifecycle.Restart(ctx, kube, config, machines, lifecycle.RestartOptions{
+	res := &lifecycle.RestartResult{}
+	p, err := lifecycle.RestartPlan(lifecycle.Deps{Kube: kube, Config: config, Machine: machines}, lifecycle.RestartOptions{
 		Interval: *interval, MastersTimeout: *mastersTimeout, WorkersTimeout: *workersTimeout, OperatorsTimeout: *operatorsTimeout,
 		SkipCSRApproval: *skipCSR, UncordonMasters: *uncordon, Uncordon: splitList(*uncordonNodes),
-		CSR:      certs.ApproveOptions{DryRun: *csrDryRun, UseNodeAddresses: *noMachineAPI},
-		Progress: func(msg string) { fmt.Printf("%s %s\n", time.Since(start).Round(time.Second), msg) },
+		CSR: certs.ApproveOptions{DryRun: *csrDryRun, UseNodeAddresses: *noMachineAPI}, Result: res,
 	})
-	if res != nil {
+	if err == nil {
+		err = p.Run(ctx, plan.RunOptions{Report: cli.Report(os.Stdout)})
+	}
+	{
 		for _, o := range res.Operators {
 			if !o.OK() {
 				fmt.Printf("operator %s Available=%v Degraded=%v %s\n", o.Name, o.Available, o.Degraded, o.Message)

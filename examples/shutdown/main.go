@@ -36,6 +36,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/examples/internal/cli"
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 func main() { os.Exit(run()) }
@@ -102,23 +103,26 @@ func run() int {
 		return h, nil
 	}
 
+	res := &lifecycle.ShutdownResult{}
 	opts := lifecycle.ShutdownOptions{
 		BackupDir: *backupDir, MaxBackupAge: *maxAge, Override: *override,
-		DryRun: *dryRun, MaxParallel: *parallel, Delay: *delay,
+		MaxParallel: *parallel, Delay: *delay, Result: res,
 		PlannedDuration: *planned, IgnoreSignerExpiry: *ignoreSigner, Cordon: *cordon, DrainWorkers: *drainWorkers,
-		Report: func(n lifecycle.NodeShutdown) { fmt.Println("====", n) },
 	}
 	if *delay == 0 {
 		opts.Delay = -1 // at once
 	}
-	res, err := lifecycle.Shutdown(ctx, kube, hosts, opts)
-	if res != nil && res.Backup != nil {
+	p, err := lifecycle.ShutdownPlan(lifecycle.Deps{Kube: kube, Hosts: hosts}, opts)
+	if err == nil {
+		err = p.Run(ctx, plan.RunOptions{DryRun: *dryRun, Report: cli.Report(os.Stdout)})
+	}
+	if res.Backup != nil {
 		fmt.Printf("backup %s (%s, revision %d) verified\n", res.Backup.Timestamp, res.Backup.Dir, res.Backup.Revision)
 	}
-	if res != nil && res.Override != "" {
+	if res.Override != "" {
 		fmt.Printf("WARNING: no backup check, overridden: %s\n", res.Override)
 	}
-	if res != nil && !res.SignerNotAfter.IsZero() {
+	if !res.SignerNotAfter.IsZero() {
 		fmt.Printf("kubelet signer expires %s: restart the cluster before then\n", res.SignerNotAfter.UTC().Format(time.RFC3339))
 	}
 	switch {

@@ -1,6 +1,11 @@
 package cli
 
-import "github.com/lifeboat-dev/lifeboat/plan"
+import (
+	"fmt"
+	"io"
+
+	"github.com/lifeboat-dev/lifeboat/plan"
+)
 
 // PlanReport is a plan.RunOptions.Report that draws the bytes steps
 // report (plan.ReportBytes: a download, a snapshot) as progress, one
@@ -19,4 +24,12 @@ func (p *Progress) PlanReport(next func(plan.Event)) func(plan.Event) {
 			next(e)
 		}
 	}
+}
+
+// Report is the one renderer the example programs give every procedure's
+// plan.RunOptions.Report: each event on a line of w ("[3/7] shutdown/
+// worker-0 done"), and the bytes steps report as a bar or progress lines
+// (Progress).
+func Report(w io.Writer) func(plan.Event) {
+	return NewProgress(w, ProgressOptions{}).PlanReport(func(e plan.Event) { fmt.Fprintln(w, e.String()) })
 }

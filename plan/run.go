@@ -1,0 +1,161 @@
+package plan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ErrInvalidPlan is wrapped by the error Run returns, before running
+// anything, for a plan whose steps cannot run: a step with neither Run
+// nor Fanout, or two steps with one ID.
+var ErrInvalidPlan = errors.New("invalid plan")
+
+// Describe lists the steps, one per line, without running anything. A
+// Fanout step is one line: its sub-steps are known only when it runs (a
+// dry run, RunOptions.DryRun, lists them).
+func (p *Plan) Describe() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s (%d steps)\n", p.Name, len(p.Steps))
+	for i, s := range p.Steps {
+		fmt.Fprintf(&b, "%3d. %-40s %s\n", i+1, s.ID, s.Description)
+	}
+	return b.String()
+}
+
+// Validate checks that every step can run: Run or Fanout set (not both),
+// IDs unique. Run calls it before anything else.
+func (p *Plan) Validate() error {
+	seen := map[string]bool{}
+	for i, s := range p.Steps {
+		switch {
+		case s.ID == "":
+			return fmt.Errorf("%w: %s: step %d has no ID", ErrInvalidPlan, p.Name, i+1)
+		case seen[s.ID]:
+			return fmt.Errorf("%w: %s: two steps %q", ErrInvalidPlan, p.Name, s.ID)
+		case (s.Run == nil) == (s.Fanout == nil):
+			return fmt.Errorf("%w: %s: step %q must set exactly one of Run and Fanout", ErrInvalidPlan, p.Name, s.ID)
+		}
+		seen[s.ID] = true
+	}
+	return nil
+}
+
+// runner is one Run of a plan.
+type runner struct {
+	p        *Plan
+	opts     RunOptions
+	now      func() time.Time
+	mu       sync.Mutex // serialises reports and State writes of parallel sub-steps
+	finished map[string]bool
+}
+
+func (r *runner) report(e Event) {
+	if r.opts.Report == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e.Plan, e.Total, e.Time = r.p.Name, len(r.p.Steps), r.now()
+	r.opts.Report(e)
+}
+
+// Run executes the steps in order and stops at the first failure, which it
+// returns as a *StepError. Steps recorded as finished in opts.State are
+// reported as skipped and not run again. Run stops before the next step when
+// ctx is cancelled. With opts.DryRun only ReadOnly steps run (see
+// RunOptions.DryRun). A plan that fails Validate runs nothing.
+func (p *Plan) Run(ctx context.Context, opts RunOptions) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	r := &runner{p: p, opts: opts, now: opts.Now, finished: map[string]bool{}}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if opts.State != nil {
+		f, err := opts.State.Finished(ctx)
+		if err != nil {
+			return fmt.Errorf("%s: reading plan state: %w", p.Name, err)
+		}
+		r.finished = f
+	}
+	for i, s := range p.Steps {
+		if err := r.step(ctx, s, i+1); err != nil {
+			return &StepError{Plan: p.Name, Step: s.ID, Err: err}
+		}
+	}
+	return nil
+}
+
+// step runs one step (or sub-step) with its events and records it.
+func (r *runner) step(ctx context.Context, s Step, index int) error {
+	ev := Event{Step: s, Index: index}
+	if r.finished[s.ID] {
+		ev.Status, ev.Message = Skipped, "finished in an earlier run"
+		r.report(ev)
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if r.opts.DryRun && !s.ReadOnly && s.Fanout == nil {
+		ev.Status = WouldRun
+		if s.DryRun != nil {
+			msg, err := s.DryRun(ctx, r.progress(ev))
+			if err != nil {
+				ev.Status, ev.Err = Failed, err
+				r.report(ev)
+				return err
+			}
+			ev.Message = msg
+		}
+		r.report(ev)
+		return nil
+	}
+	ev.Status = Started
+	r.report(ev)
+	var err error
+	if s.Fanout != nil {
+		err = r.fanout(ctx, s, index)
+	} else {
+		progress := r.progress(ev)
+		sctx := context.WithValue(ctx, bytesKey{}, bytesReporter(func(msg string, done, total int64) {
+			pe := ev
+			pe.Status, pe.Message, pe.BytesDone, pe.BytesTotal = Progress, msg, done, total
+			r.report(pe)
+		}))
+		err = s.Run(sctx, progress)
+	}
+	switch {
+	case err == nil:
+		ev.Status = Done
+	case errors.Is(err, ErrSkipped):
+		ev.Status, ev.Message = Skipped, strings.TrimPrefix(err.Error(), ErrSkipped.Error()+": ")
+	default:
+		ev.Status, ev.Err = Failed, err
+		r.report(ev)
+		return err
+	}
+	if r.opts.State != nil && !r.opts.DryRun {
+		r.mu.Lock()
+		err := r.opts.State.MarkFinished(ctx, s.ID)
+		r.mu.Unlock()
+		if err != nil {
+			return fmt.Errorf("recording step %s as finished: %w", s.ID, err)
+		}
+	}
+	r.report(ev)
+	return nil
+}
+
+func (r *runner) progress(ev Event) func(string) {
+	return func(msg string) {
+		pe := ev
+		pe.Status, pe.Message = Progress, msg
+		r.report(pe)
+	}
+}
