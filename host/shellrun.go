@@ -84,7 +84,11 @@ func (h *shellHost) run(ctx context.Context, op, line string, stdin io.Reader, w
 	}
 	h.log.Debug("shell", "op", op, "line", line)
 	marker := newRunMarker()
-	code, err = h.t.runLine(ctx, "export LIFEBOAT_RUN="+marker+"; : "+marker+"; "+pidPrefix+line, gIn, gOut, gErr)
+	// A command whose cancellation overtook its start (a loaded kubelet
+	// may start an exec after its stream closed) finds its tombstone,
+	// written by stopRemote, and does not run.
+	tomb := cancelledPath(marker)
+	code, err = h.t.runLine(ctx, "export LIFEBOAT_RUN="+marker+"; if [ -e "+tomb+" ]; then rm -f "+tomb+"; exit 130; fi; : "+marker+"; "+pidPrefix+line, gIn, gOut, gErr)
 	if err != nil && ctx.Err() != nil {
 		h.stopRemote(ctx, pids.get(), marker)
 	}
@@ -217,6 +221,14 @@ const stopTree = `t() { kill -STOP "$1" 2>/dev/null; for c in $(pgrep -P "$1"); 
 // when the PID report never arrived.
 const runMarkerPrefix = "lifeboat-run-"
 
+// A cancelled command's tombstone: cancelledDir/<marker>cancelledSuffix.
+const (
+	cancelledDir    = "/tmp"
+	cancelledSuffix = ".cancelled"
+)
+
+func cancelledPath(marker string) string { return cancelledDir + "/" + marker + cancelledSuffix }
+
 func newRunMarker() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
@@ -240,7 +252,16 @@ func (h *shellHost) stopRemote(ctx context.Context, pid int, marker string) {
 	case strings.HasPrefix(marker, runMarkerPrefix) && len(marker) > len(runMarkerPrefix)+1:
 		i := len(runMarkerPrefix)
 		pat := marker[:i] + "[" + marker[i:i+1] + "]" + marker[i+1:]
-		line = stopTree + fmt.Sprintf(`n=0; while [ $n -lt 10 ]; do f=; for p in $(pgrep -f '%s') $(grep -lsF 'LIFEBOAT_RUN=%s' /proc/[0-9]*/environ | cut -d/ -f3); do t "$p"; f=1; done; [ -n "$f" ] && break; n=$((n+1)); sleep 0.5; done; exit 0`, pat, marker)
+		// The tombstone first: a command not started yet will not run;
+		// one already past its check is found by the search. Its path
+		// is split so that this line's own command line does not match
+		// the search pattern. Tombstones of commands that never started
+		// are removed after an hour.
+		// The marker is never spelled out whole in this line: the
+		// search would find (and stop) the shell running it.
+		split := marker[:i] + `""` + marker[i:]
+		line = stopTree + fmt.Sprintf(`m="%s"; tomb="%s/$m%s"; : > "$tomb" 2>/dev/null; find %s -maxdepth 1 -name '%s*%s' -mmin +60 -delete 2>/dev/null; n=0; while [ $n -lt 10 ]; do f=; for p in $(pgrep -f '%s') $(grep -lsF "LIFEBOAT_RUN=$m" /proc/[0-9]*/environ | cut -d/ -f3); do [ "$p" = "$$" ] && continue; t "$p"; f=1; done; [ -n "$f" ] && break; n=$((n+1)); sleep 0.5; done; [ -n "$f" ] && rm -f "$tomb"; exit 0`,
+			split, cancelledDir, cancelledSuffix, cancelledDir, runMarkerPrefix, cancelledSuffix, pat)
 	default:
 		return
 	}
