@@ -30,7 +30,7 @@ import (
 
 type counts struct {
 	top, methods, fields int
-	names              []string
+	names                []string
 }
 
 func main() {
