@@ -16,7 +16,7 @@ import (
 // version.
 const (
 	EtcdVersion       = "v3.7.3"
-	KubernetesVersion = "v1.35.4"
+	kubernetesVersion = "v1.35.4"
 )
 
 // ErrBinariesMissing is returned (wrapped, naming the missing files) by
@@ -74,7 +74,7 @@ func FindBinaries() (Binaries, error) {
 		return Binaries{}, err
 	}
 	etcdDir := filepath.Join(cache, "etcd-"+EtcdVersion)
-	kasDir := filepath.Join(cache, "kube-apiserver-"+KubernetesVersion)
+	kasDir := filepath.Join(cache, "kube-apiserver-"+kubernetesVersion)
 	pick := func(env, def string) string {
 		if v := os.Getenv(env); v != "" {
 			return v
