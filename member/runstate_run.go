@@ -39,7 +39,7 @@ type AnotherRunError struct {
 func (e *AnotherRunError) Error() string {
 	ns, name, ok := strings.Cut(e.ConfigMap, "/")
 	if !ok {
-		ns, name = EtcdNamespace, e.ConfigMap
+		ns, name = etcdNamespace, e.ConfigMap
 	}
 	return fmt.Sprintf("%v: ConfigMap %s holds an unfinished member replacement (%s) started %s with %d steps finished; "+
 		"this run is %s (differs in %v). Finish the old run by running its plan again, or abandon it: "+
@@ -65,7 +65,7 @@ func (r *replacement) admit(ctx context.Context, progress func(string)) error {
 		return nil
 	}
 	want := ReplaceIdentity{Procedure: r.procedure, Node: r.o.Node}
-	fresh := ReplaceRunState{Identity: want, Steps: r.steps, Started: r.o.Now().UTC(), Finished: map[string]time.Time{}}
+	fresh := replaceRunState{Identity: want, Steps: r.steps, Started: r.o.Now().UTC(), Finished: map[string]time.Time{}}
 	d, exists, err := r.store.load(ctx)
 	if err != nil {
 		return err
