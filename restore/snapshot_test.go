@@ -32,16 +32,16 @@ func TestRestoreSnapshotBumpsAndCompacts(t *testing.T) {
 	}
 	res, err := RestoreSnapshot(ctx, snap, dataDir, SnapshotOptions{
 		Name: "master-0", PeerURL: peer, RevisionFile: revFile,
-		ClusterVersion: "4.5.2", BackupVersion: "v4.5.2", ClusterEtcdVersion: LibraryEtcdVersion(),
+		ClusterVersion: "4.5.2", BackupVersion: "v4.5.2", ClusterEtcdVersion: libraryEtcdVersion(),
 	})
 	if err != nil {
 		t.Fatalf("RestoreSnapshot: %v", err)
 	}
-	ci, err := SnapshotConsistentIndex(context.Background(), snap)
+	ci, err := snapshotConsistentIndex(context.Background(), snap)
 	if err != nil || ci == 0 {
 		t.Fatalf("consistent index %d, %v", ci, err)
 	}
-	wantBump := RevisionBumpFor(5000, ci)
+	wantBump := revisionBumpFor(5000, ci)
 	if res.Snapshot.Revision != rev || res.RevisionBump != wantBump || res.NewRevision != rev+int64(wantBump) {
 		t.Fatalf("result revision %d bump %d new %d; want %d, %d, %d", res.Snapshot.Revision, res.RevisionBump, res.NewRevision, rev, wantBump, rev+int64(wantBump))
 	}

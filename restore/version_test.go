@@ -6,7 +6,7 @@ import (
 )
 
 func TestDecide(t *testing.T) {
-	lib := LibraryEtcdVersion() // 3.7.x
+	lib := libraryEtcdVersion() // 3.7.x
 	cases := []struct {
 		name          string
 		storage, etcd string
@@ -54,7 +54,7 @@ func TestCheckVersions(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := CheckVersions(tc.backup, tc.cluster)
+			err := checkVersions(tc.backup, tc.cluster)
 			var vm *VersionMismatchError
 			if got := errors.As(err, &vm); got != tc.mismatch {
 				t.Fatalf("mismatch = %v (%v), want %v", got, err, tc.mismatch)
