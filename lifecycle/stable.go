@@ -66,7 +66,8 @@ func (e *NotStableError) Error() string {
 		ErrClusterNotStable, e.Waited.Round(time.Second), e.MinStablePeriod, why)
 }
 
-func (e *NotStableError) Unwrap() error { return ErrClusterNotStable }
+// Is matches ErrClusterNotStable: the kind of this error (see package lifeboat, Errors).
+func (e *NotStableError) Is(target error) bool { return target == ErrClusterNotStable }
 
 // Stable reports Available=True, Progressing=False and Degraded=False, as
 // "oc adm wait-for-stable-cluster" judges an operator.
