@@ -12,10 +12,13 @@ import (
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
-// ErrAnotherRunUnfinished: the cluster holds the unfinished state of a
-// member replacement with another identity (another node or procedure)
-// than the one asked for. Nothing was changed. See [AnotherRunError].
-var ErrAnotherRunUnfinished = errors.New("the member replacement state belongs to another, unfinished run")
+// ErrAnotherRunUnfinished: the recorded state of an unfinished run (a
+// member replacement's ConfigMap, a restore's state file on the recovery
+// host) belongs to another run than the one asked for (another node,
+// procedure, backup or hosts). Nothing was changed. It is the one sentinel
+// of this failure for every procedure: both member's [AnotherRunError] and
+// restore's *restore.AnotherRunError match it.
+var ErrAnotherRunUnfinished = errors.New("the recorded state belongs to another, unfinished run")
 
 // AnotherRunError names both runs when ReplacePlan finds the unfinished
 // state of another replacement. Finish the old run by running its plan
@@ -48,7 +51,8 @@ func (e *AnotherRunError) Error() string {
 		e.Requested, e.Differences, e.AbandonedName, ns, name)
 }
 
-func (e *AnotherRunError) Unwrap() error { return ErrAnotherRunUnfinished }
+// Is matches ErrAnotherRunUnfinished: the kind of this error (see package lifeboat, Errors).
+func (e *AnotherRunError) Is(target error) bool { return target == ErrAnotherRunUnfinished }
 
 // admit decides, before the first step runs, what to do with a state
 // already in the cluster:
