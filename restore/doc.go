@@ -146,7 +146,7 @@
 // sentinel with errors.Is: *TargetNotEmptyError (ErrTargetNotEmpty),
 // *SnapshotError (backup's type: backup.ErrHashMismatch, ErrNoHash,
 // ErrTruncated, ErrCorruptDatabase, also named here as ErrHashMismatch,
-// ErrNoHash, ErrTruncated, ErrCorruptSnapshot), *VersionMismatchError
+// ErrNoHash, ErrTruncated, backup.ErrCorruptDatabase), *VersionMismatchError
 // (ErrVersionMismatch, with both versions), *NeedsRestorePodError
 // (ErrNeedsRestorePod), ErrSnapshotTooNew, *PreflightError (its Check,
 // wrapping the sentinel of the check), *ReleaseMismatchError
@@ -156,5 +156,5 @@
 // ErrInvalidOptions, *AnotherRunError (ErrAnotherRunUnfinished, naming
 // both runs). A failed step of Run is a *plan.StepError naming the
 // step and wrapping the cause; an unsafe backup archive wraps
-// ErrUnsafeEntry.
+// backup.ErrUnsafeEntry.
 package restore

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"github.com/lifeboat-dev/lifeboat/backup"
 	"os"
 	"path/filepath"
 	"strings"
@@ -172,12 +173,12 @@ func TestPlanRefusalsTouchNothing(t *testing.T) {
 			b, _ := os.ReadFile(p)
 			b[len(b)/3] ^= 0x5a
 			os.WriteFile(p, b, 0o600)
-		}, ErrHashMismatch},
+		}, backup.ErrHashMismatch},
 		{"truncated snapshot", func(t *testing.T, f *fixture, o *Options) {
 			p := globOne(t, f.backupDir, "snapshot_*.db")
 			b, _ := os.ReadFile(p)
 			os.WriteFile(p, b[:len(b)-700], 0o600)
-		}, ErrTruncated},
+		}, backup.ErrTruncated},
 		{"backup from another z-stream", func(t *testing.T, f *fixture, o *Options) {
 			o.ClusterVersion = "4.5.3"
 		}, ErrVersionMismatch},
@@ -196,14 +197,14 @@ func TestPlanRefusalsTouchNothing(t *testing.T) {
 			tw.Close()
 			zw.Close()
 			os.WriteFile(p, buf.Bytes(), 0o600)
-		}, ErrUnsafeEntry},
+		}, backup.ErrUnsafeEntry},
 		{"archive without a component", func(t *testing.T, f *fixture, o *Options) {
 			p := globOne(t, f.backupDir, "static_kuberesources_*.tar.gz")
 			os.WriteFile(p, archive(t, map[string]string{"static-pod-resources/etcd-pod-3/etcd-pod.yaml": "x"}), 0o600)
-		}, ErrBackupIncomplete},
+		}, backup.ErrInvalidBackup},
 		{"missing snapshot", func(t *testing.T, f *fixture, o *Options) {
 			os.Remove(globOne(t, f.backupDir, "snapshot_*.db"))
-		}, ErrBackupIncomplete},
+		}, backup.ErrInvalidBackup},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -100,7 +100,7 @@ func addSat(a, b uint64) uint64 {
 // the snapshot at path (etcd 3.x stores it as "consistent_index", 8 bytes
 // big-endian, in the meta bucket; a trailing sha256 is allowed). It returns
 // 0 and no error when the snapshot has none, and an error wrapping
-// ErrCorruptSnapshot when the database is damaged. It reads through
+// backup.ErrCorruptDatabase when the database is damaged. It reads through
 // lifeboat's own structure check, so no input makes it panic.
 func snapshotConsistentIndex(ctx context.Context, path string) (uint64, error) {
 	fi, err := os.Stat(path)

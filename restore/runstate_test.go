@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/lifeboat-dev/lifeboat/member"
 	"os"
 	"path/filepath"
 	"slices"
@@ -165,7 +166,7 @@ func TestRunRefusesAnotherRunsUnfinishedState(t *testing.T) {
 			before := f.snapshotTrees(t)
 			d, err := Run(ctx, o)
 			var ae *AnotherRunError
-			if !errors.As(err, &ae) || !errors.Is(err, ErrAnotherRunUnfinished) {
+			if !errors.As(err, &ae) || !errors.Is(err, member.ErrAnotherRunUnfinished) {
 				t.Fatalf("err = %v (state %+v), want *AnotherRunError", err, d)
 			}
 			if !slices.Equal(ae.Differences, tc.differ) || ae.Unfinished == nil || ae.Unfinished.Recovery != "master-0" {

@@ -217,7 +217,7 @@ func RestoreSnapshot(ctx context.Context, snapshotPath, dataDir string, opts Sna
 func inspectSnapshot(ctx context.Context, path string, allowNoHash bool) (snapshotInfo, []byte, error) {
 	info := snapshotInfo{Path: path}
 	fail := func(err error) (snapshotInfo, []byte, error) {
-		return info, nil, &SnapshotError{Op: "check", Path: path, Err: err}
+		return info, nil, &backup.SnapshotError{Op: "check", Path: path, Err: err}
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -229,7 +229,7 @@ func inspectSnapshot(ctx context.Context, path string, allowNoHash bool) (snapsh
 		return fail(err)
 	}
 	if !fi.Mode().IsRegular() {
-		return fail(fmt.Errorf("%w: not a regular file", ErrCorruptSnapshot))
+		return fail(fmt.Errorf("%w: not a regular file", backup.ErrCorruptDatabase))
 	}
 	info.Size = fi.Size()
 	// A bolt database is a whole number of 512-byte multiples; etcd
@@ -241,7 +241,7 @@ func inspectSnapshot(ctx context.Context, path string, allowNoHash bool) (snapsh
 	}
 	trailer := make([]byte, sha256.Size)
 	if _, err := f.ReadAt(trailer, info.Size-sha256.Size); err != nil {
-		return fail(fmt.Errorf("%w: reading trailer: %v", ErrTruncated, err))
+		return fail(fmt.Errorf("%w: reading trailer: %v", backup.ErrTruncated, err))
 	}
 	if err := backup.CheckSnapshotDatabase(ctx, path, &info); err != nil {
 		if ctx.Err() != nil {

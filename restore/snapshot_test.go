@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"github.com/lifeboat-dev/lifeboat/backup"
 	"os"
 	"path/filepath"
 	"slices"
@@ -125,13 +126,13 @@ func TestRestoreSnapshotRefusals(t *testing.T) {
 			},
 			want: ErrTargetNotEmpty},
 		{name: "corrupt snapshot", snapshot: func(t *testing.T) string { return write(t, corrupt) },
-			want: ErrHashMismatch, wantType: new(*SnapshotError)},
+			want: backup.ErrHashMismatch, wantType: new(*backup.SnapshotError)},
 		{name: "truncated snapshot", snapshot: func(t *testing.T) string { return write(t, data[:len(data)-1000]) },
-			want: ErrTruncated, wantType: new(*SnapshotError)},
+			want: backup.ErrTruncated, wantType: new(*backup.SnapshotError)},
 		{name: "snapshot without trailer", snapshot: func(t *testing.T) string { return write(t, data[:len(data)-32]) },
-			want: ErrNoHash},
+			want: backup.ErrNoHash},
 		{name: "tiny file", snapshot: func(t *testing.T) string { return write(t, []byte("not a db")) },
-			want: ErrTruncated},
+			want: backup.ErrTruncated},
 		{name: "other z-stream", snapshot: func(t *testing.T) string { return snap },
 			opts: SnapshotOptions{ClusterVersion: "4.5.2", BackupVersion: "4.5.3"},
 			want: ErrVersionMismatch, wantType: new(*VersionMismatchError)},

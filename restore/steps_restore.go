@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/backup"
 	"io/fs"
 	"path"
 	"strconv"
@@ -29,7 +30,7 @@ func movedTo(d StateData, h, from string) string {
 func (r *runner) backupPodPath(d StateData, comp string) (string, error) {
 	n := d.Revisions[comp]
 	if n == 0 {
-		return "", fmt.Errorf("%w: no %s revision recorded from the archive", ErrBackupIncomplete, comp)
+		return "", fmt.Errorf("%w: no %s revision recorded from the archive", backup.ErrInvalidBackup, comp)
 	}
 	return fmt.Sprintf("%s/static-pod-resources/%s-pod-%d/%s-pod.yaml", r.opts.ConfigDir, comp, n, comp), nil
 }

@@ -2,6 +2,7 @@ package restore
 
 import (
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/backup"
 	"strconv"
 	"strings"
 
@@ -67,7 +68,7 @@ func Decide(snapshotStorageVersion, clusterEtcdVersion string) (Decision, error)
 	haveSnap, haveCluster := snapshotStorageVersion != "", clusterEtcdVersion != ""
 	if haveSnap {
 		if snap, err = majorMinor(snapshotStorageVersion); err != nil {
-			return d, fmt.Errorf("%w: snapshot storage version: %v", ErrCorruptSnapshot, err)
+			return d, fmt.Errorf("%w: snapshot storage version: %v", backup.ErrCorruptDatabase, err)
 		}
 	}
 	if haveCluster {

@@ -2,6 +2,7 @@ package restore
 
 import (
 	"errors"
+	"github.com/lifeboat-dev/lifeboat/backup"
 	"testing"
 )
 
@@ -22,7 +23,7 @@ func TestDecide(t *testing.T) {
 		{"nothing known", "", "", RestorePod, nil},
 		{"snapshot newer than cluster", "3.7.0", "3.6.9", "", ErrSnapshotTooNew},
 		{"bad cluster version", "3.7.0", "three", "", ErrInvalidOptions},
-		{"bad storage version", "x", lib, "", ErrCorruptSnapshot},
+		{"bad storage version", "x", lib, "", backup.ErrCorruptDatabase},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
