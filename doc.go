@@ -72,6 +72,28 @@
 // RedeployRecord that WaitAllNodesAtLatestRevision takes as WaitOptions.After,
 // so the wait never returns on the state from before the redeployment.
 //
+// # Errors
+//
+// Every package follows one convention, so one errors.Is / errors.As habit
+// serves them all:
+//
+//   - A failure a caller may branch on has one exported sentinel, ErrX, in
+//     the package whose API returns it, and only there: no two packages
+//     declare a sentinel for the same failure (a restore of a corrupt
+//     snapshot returns backup.ErrHashMismatch, a restore run refused for
+//     another run's state member.ErrAnotherRunUnfinished), and none lives
+//     in internal/ (backup.ErrUnsafeEntry is the archive reader's value).
+//   - Detail travels in a typed error, *XError, found with errors.As. It
+//     names its kind with an Is method that matches its sentinel, and its
+//     Unwrap returns only its causes (the I/O or API error underneath), so
+//     errors.Is matches both the kind and the cause. No typed error
+//     unwraps to its sentinel.
+//   - Everything else is wrapped with %w and names the operation and its
+//     target; Validate errors wrap the package's ErrInvalidOptions (or the
+//     package's invalid-setting sentinel) before any side effect.
+//
+// Each package's doc lists its sentinels and typed errors.
+//
 // Supporting packages: host (root access to a master over SSH, a debug pod or
 // locally), etcdconn (etcd clients from ETCDCTL_* variables or TLS files),
 // plan (dry-run, progress and resume for multi-step procedures) and

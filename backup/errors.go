@@ -3,6 +3,7 @@ package backup
 import (
 	"errors"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/internal/safetar"
 	"strings"
 )
 
@@ -78,6 +79,13 @@ var (
 	// ErrInvalidBackup is matched by every *VerifyError, whatever its
 	// problems: the backup directory is not a whole, usable backup.
 	ErrInvalidBackup = errors.New("backup is not whole")
+	// ErrUnsafeEntry: the static resources archive holds an entry that
+	// would write outside its target (an absolute name, a ".." element, a
+	// link escaping the tree, a device). Verify reports it; a restore
+	// wraps it and writes nothing of that archive. It is the value the
+	// archive reader (an internal package) wraps, exported here because
+	// backup's API returns it.
+	ErrUnsafeEntry = safetar.ErrUnsafeEntry
 )
 
 // SnapshotError is returned by [Snapshot] and [VerifySnapshot]. Op is the

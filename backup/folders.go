@@ -20,7 +20,7 @@ import (
 var ErrBackupRoot = errors.New("directory holds backup folders, not a backup")
 
 // Folder is one automated backup folder found in a root directory (see
-// AutomatedBackupPrefix for the layouts).
+// automatedBackupPrefix for the layouts).
 type Folder struct {
 	// Name is the folder's base name ("backup-nightly-2026-11-30_020000"
 	// or "2026-11-30_020000").
@@ -44,22 +44,22 @@ type FolderOptions struct {
 	BackupName string
 }
 
-// Folders lists the automated backup folders in the local directory root,
-// oldest first; it is FoldersOn with this machine as the host.
-func Folders(ctx context.Context, root string, opts FolderOptions) ([]Folder, error) {
-	list, err := FoldersOn(ctx, localHost(), absSlash(root), opts)
+// folders lists the automated backup folders in the local directory root,
+// oldest first; it is foldersOn with this machine as the host.
+func folders(ctx context.Context, root string, opts FolderOptions) ([]Folder, error) {
+	list, err := foldersOn(ctx, localHost(), absSlash(root), opts)
 	for i := range list {
 		list[i].Path = filepath.Join(root, list[i].Name)
 	}
 	return list, err
 }
 
-// FoldersOn lists the automated backup folders in the directory root of
+// foldersOn lists the automated backup folders in the directory root of
 // h, oldest first (by their stamp, then by name). Entries of other names,
 // and files, are ignored; it reads nothing inside the folders (Verify
 // does), so a folder of an interrupted run is listed too. An unreadable
 // root is an error wrapping ErrMissingFile.
-func FoldersOn(ctx context.Context, h host.Host, root string, opts FolderOptions) ([]Folder, error) {
+func foldersOn(ctx context.Context, h host.Host, root string, opts FolderOptions) ([]Folder, error) {
 	entries, err := h.ReadDir(ctx, root)
 	if err != nil {
 		return nil, fmt.Errorf("listing backup folders in %s on %s: %w: %w", root, h.Name(), ErrMissingFile, err)
@@ -108,13 +108,13 @@ func LatestFolder(ctx context.Context, root string, opts FolderOptions) (Folder,
 // running: Verify it before restoring it, and fall back to an older one
 // (Folders) if it fails.
 func LatestFolderOn(ctx context.Context, h host.Host, root string, opts FolderOptions) (Folder, error) {
-	list, err := FoldersOn(ctx, h, root, opts)
+	list, err := foldersOn(ctx, h, root, opts)
 	if err != nil {
 		return Folder{}, err
 	}
 	if len(list) == 0 {
 		return Folder{}, fmt.Errorf("%w: no automated backup folder (%s<name>-<timestamp> or <timestamp>) in %s on %s",
-			ErrMissingFile, AutomatedBackupPrefix, root, h.Name())
+			ErrMissingFile, automatedBackupPrefix, root, h.Name())
 	}
 	newest := list[len(list)-1]
 	var tied []string

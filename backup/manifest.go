@@ -77,31 +77,31 @@ func ReadManifest(dir string) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ParseManifest(b)
+	return parseManifest(b)
 }
 
-// ReadManifestOn reads dir/backup.json on h, with ReadManifest's errors.
-func ReadManifestOn(ctx context.Context, h host.Host, dir string) (*Manifest, error) {
+// readManifestOn reads dir/backup.json on h, with ReadManifest's errors.
+func readManifestOn(ctx context.Context, h host.Host, dir string) (*Manifest, error) {
 	fi, err := h.Stat(ctx, path.Join(dir, ManifestFileName))
 	if err != nil {
 		return nil, err
 	}
-	if fi.Size > MaxManifestSize {
-		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrBadManifest, fi.Size, MaxManifestSize)
+	if fi.Size > maxManifestSize {
+		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrBadManifest, fi.Size, maxManifestSize)
 	}
 	b, err := h.ReadFile(ctx, path.Join(dir, ManifestFileName))
 	if err != nil {
 		return nil, err
 	}
-	return ParseManifest(b)
+	return parseManifest(b)
 }
 
-// MaxManifestSize bounds the backup.json ReadManifestOn reads.
-const MaxManifestSize = 1 << 20
+// maxManifestSize bounds the backup.json readManifestOn reads.
+const maxManifestSize = 1 << 20
 
-// ParseManifest parses the content of a backup.json. Errors wrap
+// parseManifest parses the content of a backup.json. Errors wrap
 // ErrBadManifest.
-func ParseManifest(b []byte) (*Manifest, error) {
+func parseManifest(b []byte) (*Manifest, error) {
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadManifest, err)

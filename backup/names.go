@@ -80,7 +80,7 @@ func matchesScriptGlob(name string) bool {
 	return false
 }
 
-// Folders of the cluster's own automated backups. Each run writes a
+// folders of the cluster's own automated backups. Each run writes a
 // snapshot_<stamp>.db and static_kuberesources_<stamp>.tar.gz pair (the
 // names of cluster-backup.sh) into a folder of its own:
 //
@@ -98,16 +98,14 @@ func matchesScriptGlob(name string) bool {
 // The folder's stamp is taken when the run is requested (UTC in the
 // operator's pods), the files' when they are written: they need not match.
 const (
-	// AutomatedBackupPrefix starts the folders an EtcdBackup writes.
-	AutomatedBackupPrefix = "backup-"
-	// AutomatedBackupPVCDir is where the backup job mounts the PVC.
-	AutomatedBackupPVCDir = "/etc/kubernetes/cluster-backup"
+	// automatedBackupPrefix starts the folders an EtcdBackup writes.
+	automatedBackupPrefix = "backup-"
 	// AutomatedBackupHostDir is where etcd-backup-server writes on a master.
 	AutomatedBackupHostDir = "/var/lib/etcd-auto-backup"
 )
 
 var (
-	etcdBackupFolderRE   = regexp.MustCompile(`^` + AutomatedBackupPrefix + `([a-z0-9](?:[-a-z0-9.]*[a-z0-9])?)-(\d{4}-\d{2}-\d{2}_\d{6})$`)
+	etcdBackupFolderRE   = regexp.MustCompile(`^` + automatedBackupPrefix + `([a-z0-9](?:[-a-z0-9.]*[a-z0-9])?)-(\d{4}-\d{2}-\d{2}_\d{6})$`)
 	serverBackupFolderRE = regexp.MustCompile(`^(\d{4}-\d{2}-\d{2}_\d{6})$`)
 )
 
@@ -123,16 +121,16 @@ func parseFolder(name string) (backupName, stamp string, ok bool) {
 	return "", "", false
 }
 
-// ResourcesRoot is the directory of the archive (relative to the
+// resourcesRoot is the directory of the archive (relative to the
 // configuration directory, /etc/kubernetes) that holds the static pod
 // resources; cluster-restore.sh extracts only it.
-const ResourcesRoot = "static-pod-resources"
+const resourcesRoot = "static-pod-resources"
 
 // InResources reports whether the cleaned archive entry name lies in
-// ResourcesRoot: the entries a restore extracts.
+// resourcesRoot: the entries a restore extracts.
 func InResources(name string) bool {
-	return name == ResourcesRoot || strings.HasPrefix(name, ResourcesRoot+"/")
+	return name == resourcesRoot || strings.HasPrefix(name, resourcesRoot+"/")
 }
 
 // resourceDirRE splits "static-pod-resources/<component>-pod-<N>[/<rest>]".
-var resourceDirRE = regexp.MustCompile(`^` + ResourcesRoot + `/([a-z-]+)-pod-(\d+)(?:/(.*))?$`)
+var resourceDirRE = regexp.MustCompile(`^` + resourcesRoot + `/([a-z-]+)-pod-(\d+)(?:/(.*))?$`)

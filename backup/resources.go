@@ -67,8 +67,8 @@ type ResourceDir struct {
 
 // Revision sources.
 const (
-	SourceManifest = "manifest"
-	SourceHighest  = "highest"
+	sourceManifest = "manifest"
+	sourceHighest  = "highest"
 )
 
 // ResourcesResult describes a written static resources archive.
@@ -173,10 +173,10 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// LatestResourceDir finds the static pod resource directory the live
+// latestResourceDir finds the static pod resource directory the live
 // manifest of component references (see ArchiveStaticResources), on host
 // h whose Kubernetes configuration lives in configDir.
-func LatestResourceDir(ctx context.Context, h host.Host, configDir, component string) (ResourceDir, error) {
+func latestResourceDir(ctx context.Context, h host.Host, configDir, component string) (ResourceDir, error) {
 	resDir := path.Join(configDir, "static-pod-resources")
 	manifest := path.Join(configDir, "manifests", component+"-pod.yaml")
 	rd := ResourceDir{Component: component}
@@ -187,13 +187,13 @@ func LatestResourceDir(ctx context.Context, h host.Host, configDir, component st
 		if err != nil {
 			return rd, fmt.Errorf("%w: %s: %w", ErrResourcesMissing, manifest, err)
 		}
-		rd.Revision, rd.Source = rev, SourceManifest
+		rd.Revision, rd.Source = rev, sourceManifest
 	case errors.Is(err, fs.ErrNotExist):
 		rev, err := highestRevision(ctx, h, resDir, component)
 		if err != nil {
 			return rd, err
 		}
-		rd.Revision, rd.Source = rev, SourceHighest
+		rd.Revision, rd.Source = rev, sourceHighest
 	default:
 		return rd, fmt.Errorf("reading %s: %w", manifest, err)
 	}

@@ -154,9 +154,9 @@ func TestArchiveStaticResources(t *testing.T) {
 				if rd.Revision != tc.wantRevs[rd.Component] {
 					t.Errorf("%s: revision %d, want %d", rd.Component, rd.Revision, tc.wantRevs[rd.Component])
 				}
-				wantSource := SourceManifest
+				wantSource := sourceManifest
 				if slices.Contains(tc.fallbacks, rd.Component) {
-					wantSource = SourceHighest
+					wantSource = sourceHighest
 				}
 				if rd.Source != wantSource {
 					t.Errorf("%s: source %s, want %s", rd.Component, rd.Source, wantSource)

@@ -39,11 +39,11 @@ func ArchiveStaticResourcesTo(ctx context.Context, h host.Host, w io.Writer, opt
 // into res.Dirs (and res.Fallbacks).
 func findResourceDirs(ctx context.Context, h host.Host, cfg string, comps []string, res *ResourcesResult, log *slog.Logger) error {
 	for _, c := range comps {
-		rd, err := LatestResourceDir(ctx, h, cfg, c)
+		rd, err := latestResourceDir(ctx, h, cfg, c)
 		if err != nil {
 			return err
 		}
-		if rd.Source == SourceHighest {
+		if rd.Source == sourceHighest {
 			log.Warn("static pod manifest missing; archiving the highest revision on disk", "component", c, "path", rd.Path)
 			res.Fallbacks = append(res.Fallbacks, c)
 		}

@@ -98,17 +98,17 @@ func TestLifeboatLayoutForRestoreScripts(t *testing.T) {
 				t.Fatal("tar -tzf lists nothing")
 			}
 			for _, e := range list {
-				if top, _, _ := strings.Cut(e, "/"); top != ResourcesRoot {
-					t.Errorf("entry %s lies outside %s/", e, ResourcesRoot)
+				if top, _, _ := strings.Cut(e, "/"); top != resourcesRoot {
+					t.Errorf("entry %s lies outside %s/", e, resourcesRoot)
 				}
 			}
 			x := t.TempDir()
-			run(t, x, tarBin, "-C", x, "-xzf", arch, ResourcesRoot)
+			run(t, x, tarBin, "-C", x, "-xzf", arch, resourcesRoot)
 			man := t.TempDir()
 			for _, c := range Components {
-				member := ResourcesRoot + "/" + c + "-pod-3/" + c + "-pod.yaml"
+				member := resourcesRoot + "/" + c + "-pod-3/" + c + "-pod.yaml"
 				if _, err := os.Stat(filepath.Join(x, member)); err != nil {
-					t.Errorf("extracting %s: %v", ResourcesRoot, err)
+					t.Errorf("extracting %s: %v", resourcesRoot, err)
 				}
 				run(t, man, tarBin, "-xzf", arch, "--strip-components=2", "-C", man, member)
 				got, err := os.ReadFile(filepath.Join(man, c+"-pod.yaml"))

@@ -48,12 +48,12 @@ type ArchiveInfo struct {
 	Links []string
 	// PodManifests holds, per component, the content of
 	// static-pod-resources/<component>-pod-N/<component>-pod.yaml for the
-	// archived revision N (at most MaxPodManifestSize bytes each).
+	// archived revision N (at most maxPodManifestSize bytes each).
 	PodManifests map[string][]byte
 }
 
-// MaxPodManifestSize bounds the pod manifests Verify keeps in memory.
-const MaxPodManifestSize = 1 << 20
+// maxPodManifestSize bounds the pod manifests Verify keeps in memory.
+const maxPodManifestSize = 1 << 20
 
 // Verify checks that the backup in the local directory dir is whole and
 // returns its description; it is VerifyOn with this machine as the host.
@@ -92,7 +92,7 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Backup, error
 //     cluster-restore.sh's globs (ScriptSnapshotGlob, ScriptResourcesGlob)
 //     would take instead (ErrAmbiguous names them);
 //   - the snapshot's sha256 trailer matches and its bolt database passes
-//     its consistency check (VerifySnapshotOn);
+//     its consistency check (verifySnapshotOn);
 //   - the archive is a readable gzipped tar (its gzip checksum included)
 //     whose every entry passes the archive rules extraction applies (no
 //     absolute or escaping names or links, no special files, size limits),
@@ -104,7 +104,7 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Backup, error
 // cluster-backup.sh writes, 4.4 on, --force runs (__POSSIBLY_DIRTY__)
 // included, and "etcdctl snapshot save" beside such an archive (no
 // manifest: the revision and etcd version then come from the snapshot);
-// one folder of the cluster's automated backups (AutomatedBackupPrefix:
+// one folder of the cluster's automated backups (automatedBackupPrefix:
 // "backup-<name>-<stamp>" on an EtcdBackup's PVC, "<stamp>" under
 // /var/lib/etcd-auto-backup), whose archive may hold no directory entries.
 // A possibly dirty backup is accepted with Backup.PossiblyDirty set and
@@ -187,7 +187,7 @@ func VerifyOn(ctx context.Context, h host.Host, dir string, opts VerifyOptions) 
 
 	if snapName != "" {
 		p := path.Join(dir, snapName)
-		info, err := VerifySnapshotOn(ctx, h, p, VerifySnapshotOptions{SkipDBCheck: opts.SkipDBCheck})
+		info, err := verifySnapshotOn(ctx, h, p, VerifySnapshotOptions{SkipDBCheck: opts.SkipDBCheck})
 		if info != nil {
 			b.Snapshot = BackupFile{Name: snapName, Path: p, Size: info.Size, SHA256: info.SHA256}
 			b.SnapshotInfo = info
@@ -211,7 +211,7 @@ func VerifyOn(ctx context.Context, h host.Host, dir string, opts VerifyOptions) 
 		}
 	}
 
-	m, err := ReadManifestOn(ctx, h, dir)
+	m, err := readManifestOn(ctx, h, dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
@@ -322,13 +322,13 @@ func checkArchive(ctx context.Context, h host.Host, p string, comps []string) (i
 	ai := &ArchiveInfo{PodManifests: map[string][]byte{}}
 	onFile := func(e safetar.Entry, r io.Reader) error {
 		c, rev, rest, ok := resourcePath(e.Name)
-		if !ok || rest != c+"-pod.yaml" || e.Size > MaxPodManifestSize {
+		if !ok || rest != c+"-pod.yaml" || e.Size > maxPodManifestSize {
 			return nil
 		}
 		if fd := seen[c]; fd != nil && fd.rev > rev {
 			return nil
 		}
-		body, err := io.ReadAll(io.LimitReader(r, MaxPodManifestSize))
+		body, err := io.ReadAll(io.LimitReader(r, maxPodManifestSize))
 		if err != nil {
 			return err
 		}
@@ -364,10 +364,10 @@ func checkArchive(ctx context.Context, h host.Host, p string, comps []string) (i
 	for _, c := range comps {
 		rev, ok := newest[c]
 		if !ok {
-			errs = append(errs, fmt.Errorf("%w: no %s/%s-pod-N directory", ErrBadArchive, ResourcesRoot, c))
+			errs = append(errs, fmt.Errorf("%w: no %s/%s-pod-N directory", ErrBadArchive, resourcesRoot, c))
 			continue
 		}
-		d := fmt.Sprintf("%s/%s-pod-%d", ResourcesRoot, c, rev)
+		d := fmt.Sprintf("%s/%s-pod-%d", resourcesRoot, c, rev)
 		if fd := seen[c]; fd == nil || fd.rev != rev {
 			errs = append(errs, fmt.Errorf("%w: %s has no %s-pod.yaml", ErrBadArchive, d, c))
 		} else {

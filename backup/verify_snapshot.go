@@ -83,12 +83,12 @@ func VerifySnapshot(ctx context.Context, path string, opts VerifySnapshotOptions
 	return info, finishSnapshot(ctx, info, herr, path, opts, fail)
 }
 
-// VerifySnapshotOn is VerifySnapshot for a file on h. A file local to this
+// verifySnapshotOn is VerifySnapshot for a file on h. A file local to this
 // process (h.LocalPath) is checked in place. Otherwise the file is read
 // once through h.Open, hashed as it streams and, unless SkipDBCheck, spooled
 // into a private temporary file of this machine for the database check
 // (bolt needs random access), which is removed before it returns.
-func VerifySnapshotOn(ctx context.Context, h host.Host, p string, opts VerifySnapshotOptions) (*SnapshotInfo, error) {
+func verifySnapshotOn(ctx context.Context, h host.Host, p string, opts VerifySnapshotOptions) (*SnapshotInfo, error) {
 	if lp, ok := h.LocalPath(p); ok {
 		info, err := VerifySnapshot(ctx, lp, opts)
 		if info != nil {

@@ -170,11 +170,11 @@ func PendingCSRs(ctx context.Context, kube kubernetes.Interface) ([]certv1.Certi
 	return pending, nil
 }
 
-// LoadInventory reads the Machines (when machines is not nil) and Nodes
+// loadInventory reads the Machines (when machines is not nil) and Nodes
 // that CSRs are checked against.
-func LoadInventory(ctx context.Context, kube kubernetes.Interface, machines machineclient.Interface, opts ApproveOptions) (*Inventory, error) {
+func loadInventory(ctx context.Context, kube kubernetes.Interface, machines machineclient.Interface, opts ApproveOptions) (*inventory, error) {
 	opts = opts.withDefaults()
-	inv := &Inventory{Nodes: map[string]*corev1.Node{}, UseNodeAddresses: opts.UseNodeAddresses}
+	inv := &inventory{Nodes: map[string]*corev1.Node{}, UseNodeAddresses: opts.UseNodeAddresses}
 	if machines != nil {
 		ml, err := machines.MachineV1beta1().Machines(opts.MachineNamespace).List(ctx, metav1.ListOptions{})
 		if err != nil {
@@ -249,7 +249,7 @@ func review(ctx context.Context, kube kubernetes.Interface, machines machineclie
 	if len(pending) == 0 {
 		return nil, nil
 	}
-	inv, err := LoadInventory(ctx, kube, machines, opts)
+	inv, err := loadInventory(ctx, kube, machines, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -293,8 +293,8 @@ func logDecision(l *slog.Logger, d Decision, err error) {
 
 // decide validates one CSR and writes the approval (or denial), retrying
 // on conflict with a fresh read and a fresh validation.
-func decide(ctx context.Context, kube kubernetes.Interface, inv *Inventory, csr *certv1.CertificateSigningRequest, opts ApproveOptions, kinds []Kind) (Decision, error) {
-	v := Validate(csr, inv)
+func decide(ctx context.Context, kube kubernetes.Interface, inv *inventory, csr *certv1.CertificateSigningRequest, opts ApproveOptions, kinds []Kind) (Decision, error) {
+	v := validate(csr, inv)
 	d := Decision{Name: csr.Name, Node: v.Node, Kind: v.Kind, Policy: v.Policy, Reasons: v.Reasons, Rules: v.Rules, Outcome: Skipped}
 	inScope := false
 	for _, k := range kinds {
@@ -333,7 +333,7 @@ func decide(ctx context.Context, kube kubernetes.Interface, inv *Inventory, csr 
 			if !IsPending(cur) {
 				return nil
 			}
-			v = Validate(cur, inv)
+			v = validate(cur, inv)
 			d.Node, d.Policy, d.Reasons, d.Rules = v.Node, v.Policy, v.Reasons, v.Rules
 			if !v.Valid() && d.Outcome == Approved {
 				// The CSR changed under us and no longer passes.

@@ -14,7 +14,7 @@ import (
 // objects the requestor cannot write: a Machine's status addresses and
 // nodeRef (the machine controllers), and for an existing node the node
 // controller's verdict that it stopped reporting.
-func validateNodeClient(csr *certv1.CertificateSigningRequest, inv *Inventory, v *Validation) {
+func validateNodeClient(csr *certv1.CertificateSigningRequest, inv *inventory, v *validation) {
 	if csr.Spec.Username != NodeBootstrapperUser {
 		v.fail("requestor %q is not the node-bootstrapper (%s)", csr.Spec.Username, NodeBootstrapperUser)
 	}
@@ -22,7 +22,7 @@ func validateNodeClient(csr *certv1.CertificateSigningRequest, inv *Inventory, v
 	checkGroups(v, csr.Spec.Groups, groups, groups)
 	checkUsages(v, csr.Spec.Usages, clientUsages, "kubelet client")
 
-	req, err := ParseRequest(csr)
+	req, err := parseRequest(csr)
 	if err != nil {
 		v.fail("%v", err)
 		return
@@ -94,7 +94,7 @@ func validateNodeClient(csr *certv1.CertificateSigningRequest, inv *Inventory, v
 		if n != nil {
 			v.fail("node %s already exists but Machine %s has no nodeRef: not a new node", node, m.Name)
 		}
-		if csr.CreationTimestamp.Time.Before(m.CreationTimestamp.Add(-MachineClockSkew)) {
+		if csr.CreationTimestamp.Time.Before(m.CreationTimestamp.Add(-machineClockSkew)) {
 			v.fail("CSR created %s, before Machine %s (created %s)", csr.CreationTimestamp.UTC().Format(time.RFC3339),
 				m.Name, m.CreationTimestamp.UTC().Format(time.RFC3339))
 		}
@@ -128,7 +128,7 @@ const TaintUnreachable = "node.kubernetes.io/unreachable"
 // heartbeats stop; a kubelet that reports Ready=False is posting, so its
 // client certificate works) and the node controller's unreachable taint
 // must be there.
-func checkStoppedReporting(v *Validation, n *corev1.Node) {
+func checkStoppedReporting(v *validation, n *corev1.Node) {
 	var ready *corev1.NodeCondition
 	for i := range n.Status.Conditions {
 		if n.Status.Conditions[i].Type == corev1.NodeReady {

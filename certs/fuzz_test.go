@@ -19,7 +19,7 @@ import (
 // ordinary test; "go test -run '^$' -fuzz FuzzX -fuzztime 3m ./certs" runs
 // a fuzzer.
 
-// FuzzParseRequest feeds arbitrary bytes to ParseRequest: it returns a
+// FuzzParseRequest feeds arbitrary bytes to parseRequest: it returns a
 // request whose signature checked, or an error wrapping
 // ErrMalformedRequest, and never panics.
 func FuzzParseRequest(f *testing.F) {
@@ -29,7 +29,7 @@ func FuzzParseRequest(f *testing.F) {
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		csr := &certv1.CertificateSigningRequest{Spec: certv1.CertificateSigningRequestSpec{Request: data}}
-		r, err := ParseRequest(csr)
+		r, err := parseRequest(csr)
 		switch {
 		case err != nil && !errors.Is(err, ErrMalformedRequest):
 			t.Fatalf("error %v does not wrap ErrMalformedRequest", err)
@@ -96,21 +96,21 @@ func FuzzValidate(f *testing.F) {
 
 		peer := node("peer", true, "10.0.0.50")
 		for _, mode := range []string{"machine-api", "node-addresses", "none"} {
-			inv := &Inventory{Nodes: map[string]*corev1.Node{n.Name: &n, "peer": peer, "nil-node": nil}, Infrastructure: infra, Network: network}
+			inv := &inventory{Nodes: map[string]*corev1.Node{n.Name: &n, "peer": peer, "nil-node": nil}, Infrastructure: infra, Network: network}
 			switch mode {
 			case "machine-api":
 				inv.MachineAPI, inv.Machines = true, []machinev1beta1.Machine{m, {}}
 			case "node-addresses":
 				inv.UseNodeAddresses = true
 			}
-			v := Validate(csr, inv)
+			v := validate(csr, inv)
 			if v.Valid() != (v.Policy != "") || (v.Valid() && len(v.Reasons) != 0) {
 				t.Fatalf("%s: policy %q with reasons %q", mode, v.Policy, v.Reasons)
 			}
 			if !v.Valid() || v.Kind != KindKubeletServing || mode != "node-addresses" {
 				continue
 			}
-			r, err := ParseRequest(csr)
+			r, err := parseRequest(csr)
 			if err != nil {
 				t.Fatalf("%s: passed but ParseRequest fails: %v", mode, err)
 			}

@@ -174,9 +174,9 @@ func fixtureObjects() (machines []*machinev1beta1.Machine, nodes []*corev1.Node)
 	return machines, nodes
 }
 
-func fixtureInventory() *Inventory {
+func fixtureInventory() *inventory {
 	ms, ns := fixtureObjects()
-	inv := &Inventory{MachineAPI: true, Nodes: map[string]*corev1.Node{}}
+	inv := &inventory{MachineAPI: true, Nodes: map[string]*corev1.Node{}}
 	for _, m := range ms {
 		inv.Machines = append(inv.Machines, *m)
 	}
@@ -211,7 +211,7 @@ func clusterConfig() (*configv1.Infrastructure, *configv1.Network) {
 
 // nodeAddressInventory is the fixture without Machine API, checked against
 // Node addresses, with the cluster's config.
-func nodeAddressInventory() *Inventory {
+func nodeAddressInventory() *inventory {
 	inv := fixtureInventory()
 	inv.MachineAPI, inv.Machines, inv.UseNodeAddresses = false, nil, true
 	inv.Infrastructure, inv.Network = clusterConfig()

@@ -57,9 +57,9 @@ const (
 	RuleClusterIdentitiesUnknown Rule = "cluster-identities-unknown"
 )
 
-// ClusterDNSDomain is the DNS domain of services in OpenShift 4
+// clusterDNSDomain is the DNS domain of services in OpenShift 4
 // (kubernetes.default.svc.cluster.local); it is not configurable.
-const ClusterDNSDomain = "cluster.local"
+const clusterDNSDomain = "cluster.local"
 
 // identities are the names and addresses that belong to the cluster's own
 // services, never to one node.
@@ -84,7 +84,7 @@ func clusterIdentities(infra *configv1.Infrastructure, network *configv1.Network
 		return nil, fmt.Errorf("no Network config")
 	}
 	id := &identities{serviceNames: map[string]bool{}, apiNames: map[string]bool{}}
-	for _, n := range []string{"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc." + ClusterDNSDomain} {
+	for _, n := range []string{"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc." + clusterDNSDomain} {
 		id.serviceNames[n] = true
 	}
 	apiHosts := 0

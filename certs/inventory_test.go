@@ -12,7 +12,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 )
 
-// LoadInventory reads the Infrastructure and Network config only for
+// loadInventory reads the Infrastructure and Network config only for
 // UseNodeAddresses without Machine API; a missing object leaves the
 // cross-checks unknown (and serving CSRs refused), any other error fails.
 func TestLoadInventoryClusterConfig(t *testing.T) {
@@ -36,7 +36,7 @@ func TestLoadInventoryClusterConfig(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			inv, err := LoadInventory(context.Background(), fake.NewClientset(), nil, ApproveOptions{UseNodeAddresses: true, Config: tc.config()})
+			inv, err := loadInventory(context.Background(), fake.NewClientset(), nil, ApproveOptions{UseNodeAddresses: true, Config: tc.config()})
 			if tc.wantErr {
 				var status apierrors.APIStatus
 				if err == nil || !errors.As(err, &status) {

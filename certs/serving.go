@@ -19,7 +19,7 @@ import (
 // cluster-machine-approver's serving check that needs no Machine; it
 // renews a Machine-less node's certificate only from the node's current
 // serving certificate, which lifeboat does not read.
-func validateKubeletServing(csr *certv1.CertificateSigningRequest, inv *Inventory, v *Validation) {
+func validateKubeletServing(csr *certv1.CertificateSigningRequest, inv *inventory, v *validation) {
 	node, ok := strings.CutPrefix(csr.Spec.Username, NodeUserPrefix)
 	if !ok || node == "" {
 		v.fail("requestor %q is not a node (%s<node>)", csr.Spec.Username, NodeUserPrefix)
@@ -29,7 +29,7 @@ func validateKubeletServing(csr *certv1.CertificateSigningRequest, inv *Inventor
 	checkGroups(v, csr.Spec.Groups, []string{NodesGroup, AuthenticatedGroup}, []string{NodesGroup})
 	checkUsages(v, csr.Spec.Usages, servingUsages, "kubelet serving")
 
-	req, err := ParseRequest(csr)
+	req, err := parseRequest(csr)
 	if err != nil {
 		v.fail("%v", err)
 		return

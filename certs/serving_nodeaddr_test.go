@@ -18,7 +18,7 @@ func TestValidateServingNodeAddressRules(t *testing.T) {
 	tests := []struct {
 		name     string
 		dns, ips []string
-		inv      func(*Inventory)
+		inv      func(*inventory)
 		want     Rule // "" when the CSR must pass
 	}{
 		{name: "legitimate: own hostname and IP", dns: []string{"ghost"}, ips: []string{"10.0.0.99"}},
@@ -32,13 +32,13 @@ func TestValidateServingNodeAddressRules(t *testing.T) {
 		{name: "API internal name api-int", dns: []string{"api-int.cluster.example.com"}, want: RuleAPIServerName},
 		{name: "API name api", dns: []string{"api.cluster.example.com"}, want: RuleAPIServerName},
 		{name: "API server URL that is an IP", ips: []string{"10.0.0.7"}, want: RuleAPIServerName,
-			inv: func(inv *Inventory) { inv.Infrastructure.Status.APIServerInternalURL = "https://10.0.0.7:6443" }},
+			inv: func(inv *inventory) { inv.Infrastructure.Status.APIServerInternalURL = "https://10.0.0.7:6443" }},
 		{name: "platform API VIP", ips: []string{"10.0.0.5"}, want: RulePlatformVIP},
 		{name: "platform ingress VIP", ips: []string{"10.0.0.6"}, want: RulePlatformVIP},
 		{name: "other node's IP", ips: []string{"10.0.0.11"}, want: RuleOtherNodeAddress},
 		{name: "other node's hostname", dns: []string{"master-1"}, want: RuleOtherNodeAddress},
 		{name: "other node's name it does not report", dns: []string{"worker-9"}, want: RuleOtherNodeName,
-			inv: func(inv *Inventory) {
+			inv: func(inv *inventory) {
 				n := node("worker-9", true, "10.0.0.30")
 				n.Status.Addresses = n.Status.Addresses[:1]
 				inv.Nodes["worker-9"] = n
@@ -48,13 +48,13 @@ func TestValidateServingNodeAddressRules(t *testing.T) {
 		{name: "localhost", dns: []string{"localhost"}, want: RuleSpecialAddress},
 		{name: "wildcard", dns: []string{"*.apps.cluster.example.com"}, want: RuleWildcardName},
 		{name: "no Infrastructure", dns: []string{"ghost"}, want: RuleClusterIdentitiesUnknown,
-			inv: func(inv *Inventory) { inv.Infrastructure = nil }},
+			inv: func(inv *inventory) { inv.Infrastructure = nil }},
 		{name: "no Network", dns: []string{"ghost"}, want: RuleClusterIdentitiesUnknown,
-			inv: func(inv *Inventory) { inv.Network = nil }},
+			inv: func(inv *inventory) { inv.Network = nil }},
 		{name: "unparsable service network", dns: []string{"ghost"}, want: RuleClusterIdentitiesUnknown,
-			inv: func(inv *Inventory) { inv.Network.Spec.ServiceNetwork = []string{"172.30.0.0"} }},
+			inv: func(inv *inventory) { inv.Network.Spec.ServiceNetwork = []string{"172.30.0.0"} }},
 		{name: "Network status wins over spec", ips: []string{"172.31.0.1"}, want: RuleKubernetesServiceIP,
-			inv: func(inv *Inventory) {
+			inv: func(inv *inventory) {
 				inv.Network.Status = configv1.NetworkStatus{ServiceNetwork: []string{"172.31.0.0/16"}}
 			}},
 	}
@@ -72,7 +72,7 @@ func TestValidateServingNodeAddressRules(t *testing.T) {
 			for _, ip := range tc.ips {
 				ghost.Status.Addresses = append(ghost.Status.Addresses, corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: ip})
 			}
-			v := Validate(servingCSR(t, "s", "ghost", tc.dns, tc.ips), inv)
+			v := validate(servingCSR(t, "s", "ghost", tc.dns, tc.ips), inv)
 			if tc.want == "" {
 				if !v.Valid() || v.Policy != PolicyKubeletServingNodeAddresses {
 					t.Fatalf("refused: policy %q reasons %q", v.Policy, v.Reasons)
@@ -122,7 +122,7 @@ func TestValidateExpiredClientNeedsNodeControllerVerdict(t *testing.T) {
 			if tc.edit != nil {
 				tc.edit(inv.Nodes["master-0"])
 			}
-			v := Validate(clientCSR(t, "c", "master-0", t0.Add(3*time.Hour)), inv)
+			v := validate(clientCSR(t, "c", "master-0", t0.Add(3*time.Hour)), inv)
 			if tc.want == "" {
 				if !v.Valid() || v.Policy != PolicyExpiredClientCertificate {
 					t.Fatalf("refused: %q", v.Reasons)

@@ -32,9 +32,9 @@ const (
 	AuthenticatedGroup = "system:authenticated"
 	// DefaultMachineNamespace is where the Machine API keeps Machines.
 	DefaultMachineNamespace = "openshift-machine-api"
-	// MachineClockSkew is how much older than its Machine a new node's CSR
+	// machineClockSkew is how much older than its Machine a new node's CSR
 	// may look, to allow for clocks that disagree.
-	MachineClockSkew = 10 * time.Second
+	machineClockSkew = 10 * time.Second
 )
 
 // NodeBootstrapperGroups returns exactly the groups the node-bootstrapper
@@ -47,7 +47,7 @@ func NodeBootstrapperGroups() []string {
 	}
 }
 
-// ErrMalformedRequest is wrapped by ParseRequest when a CSR's spec.request is
+// ErrMalformedRequest is wrapped by parseRequest when a CSR's spec.request is
 // not one PEM "CERTIFICATE REQUEST" block holding a valid, self-signed
 // PKCS#10 request.
 var ErrMalformedRequest = errors.New("malformed certificate request")
@@ -101,9 +101,9 @@ func (p Policy) conditionReason() string {
 	return "Lifeboat"
 }
 
-// Inventory is what a CSR is checked against: the cluster's Machines and
+// inventory is what a CSR is checked against: the cluster's Machines and
 // Nodes, read once per review.
-type Inventory struct {
+type inventory struct {
 	// MachineAPI is false when the cluster has no Machine API (or the
 	// caller passed none); then Machines is ignored.
 	MachineAPI bool
@@ -136,7 +136,7 @@ type Inventory struct {
 // crossChecks derives, once per Inventory, the in-cluster identities and
 // the index of Node addresses. Do not change the Inventory's Nodes,
 // Infrastructure or Network after the first Validate.
-func (inv *Inventory) crossChecks() (*identities, *nodeIndex, error) {
+func (inv *inventory) crossChecks() (*identities, *nodeIndex, error) {
 	inv.once.Do(func() {
 		inv.ids, inv.idErr = clusterIdentities(inv.Infrastructure, inv.Network)
 		inv.index = newNodeIndex(inv.Nodes)
@@ -144,8 +144,8 @@ func (inv *Inventory) crossChecks() (*identities, *nodeIndex, error) {
 	return inv.ids, inv.index, inv.idErr
 }
 
-// Validation is the outcome of checking one CSR.
-type Validation struct {
+// validation is the outcome of checking one CSR.
+type validation struct {
 	Kind Kind
 	// Node is the node the CSR is for, when it names one.
 	Node string
@@ -159,23 +159,23 @@ type Validation struct {
 }
 
 // Valid reports whether the CSR passed every check.
-func (v Validation) Valid() bool { return len(v.Reasons) == 0 && v.Policy != "" }
+func (v validation) Valid() bool { return len(v.Reasons) == 0 && v.Policy != "" }
 
-func (v *Validation) fail(format string, args ...any) {
+func (v *validation) fail(format string, args ...any) {
 	v.Reasons = append(v.Reasons, fmt.Sprintf(format, args...))
 }
 
 // refuse records a failure by a cross-check rule; the reason starts with
 // "refused by rule <rule>: ".
-func (v *Validation) refuse(r Rule, format string, args ...any) {
+func (v *validation) refuse(r Rule, format string, args ...any) {
 	v.fail("refused by rule %s: %s", r, fmt.Sprintf(format, args...))
 	if !slices.Contains(v.Rules, r) {
 		v.Rules = append(v.Rules, r)
 	}
 }
 
-// KindOf classifies a CSR by its signer.
-func KindOf(csr *certv1.CertificateSigningRequest) Kind {
+// kindOf classifies a CSR by its signer.
+func kindOf(csr *certv1.CertificateSigningRequest) Kind {
 	switch csr.Spec.SignerName {
 	case certv1.KubeAPIServerClientKubeletSignerName:
 		return KindNodeClient
@@ -185,20 +185,20 @@ func KindOf(csr *certv1.CertificateSigningRequest) Kind {
 	return KindOther
 }
 
-// MaxRequestBytes bounds a CSR's spec.request: a kubelet's request is
+// maxRequestBytes bounds a CSR's spec.request: a kubelet's request is
 // under 2 KiB; a larger one is refused before it is parsed (or its
 // signature checked with a key of any size).
-const MaxRequestBytes = 64 << 10
+const maxRequestBytes = 64 << 10
 
-// ParseRequest decodes the PKCS#10 request of a CSR and checks its
+// parseRequest decodes the PKCS#10 request of a CSR and checks its
 // signature. Errors wrap ErrMalformedRequest; a panic of the decoder on a
 // corrupt request is contained and reported as ErrMalformedRequest too.
-func ParseRequest(csr *certv1.CertificateSigningRequest) (req *x509.CertificateRequest, err error) {
+func parseRequest(csr *certv1.CertificateSigningRequest) (req *x509.CertificateRequest, err error) {
 	if csr == nil {
 		return nil, fmt.Errorf("%w: no CSR", ErrMalformedRequest)
 	}
-	if n := len(csr.Spec.Request); n > MaxRequestBytes {
-		return nil, fmt.Errorf("%w: request is %d bytes, more than %d", ErrMalformedRequest, n, MaxRequestBytes)
+	if n := len(csr.Spec.Request); n > maxRequestBytes {
+		return nil, fmt.Errorf("%w: request is %d bytes, more than %d", ErrMalformedRequest, n, maxRequestBytes)
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -225,17 +225,17 @@ func ParseRequest(csr *certv1.CertificateSigningRequest) (req *x509.CertificateR
 	return req, nil
 }
 
-// Validate checks a CSR against the policies of its kind and returns every
+// validate checks a CSR against the policies of its kind and returns every
 // reason it fails. It does not look at whether the CSR is pending, except
 // that a Denied or Failed CSR always fails.
-func Validate(csr *certv1.CertificateSigningRequest, inv *Inventory) Validation {
+func validate(csr *certv1.CertificateSigningRequest, inv *inventory) validation {
 	if inv == nil {
-		inv = &Inventory{}
+		inv = &inventory{}
 	}
 	if csr == nil {
-		return Validation{Kind: KindOther, Reasons: []string{"no CSR"}}
+		return validation{Kind: KindOther, Reasons: []string{"no CSR"}}
 	}
-	v := Validation{Kind: KindOf(csr)}
+	v := validation{Kind: kindOf(csr)}
 	for _, c := range csr.Status.Conditions {
 		switch c.Type {
 		case certv1.CertificateDenied, certv1.CertificateFailed:
@@ -272,7 +272,7 @@ var (
 
 // checkUsages reports the usages that are not allowed and, when none is
 // extra, the ones missing from the smallest allowed set.
-func checkUsages(v *Validation, got []certv1.KeyUsage, allowed [][]certv1.KeyUsage, what string) {
+func checkUsages(v *validation, got []certv1.KeyUsage, allowed [][]certv1.KeyUsage, what string) {
 	gotSet := map[certv1.KeyUsage]bool{}
 	for _, u := range got {
 		gotSet[u] = true
@@ -332,14 +332,14 @@ func joinUsages(us []certv1.KeyUsage) string {
 }
 
 // checkOrganization checks that O is exactly system:nodes.
-func checkOrganization(v *Validation, req *x509.CertificateRequest) {
+func checkOrganization(v *validation, req *x509.CertificateRequest) {
 	if !slices.Equal(req.Subject.Organization, []string{NodesGroup}) {
 		v.fail("subject organization %q is not exactly [%q]", req.Subject.Organization, NodesGroup)
 	}
 }
 
 // checkGroups reports groups missing from required and groups not in allowed.
-func checkGroups(v *Validation, got, allowed, required []string) {
+func checkGroups(v *validation, got, allowed, required []string) {
 	var missing, extra []string
 	for _, g := range required {
 		if !slices.Contains(got, g) {

@@ -14,7 +14,7 @@ func TestValidate(t *testing.T) {
 	tests := []struct {
 		name string
 		csr  func(t *testing.T) *certv1.CertificateSigningRequest
-		inv  func() *Inventory
+		inv  func() *inventory
 		// wantPolicy is set when the CSR must pass.
 		wantPolicy Policy
 		wantNode   string
@@ -61,7 +61,7 @@ func TestValidate(t *testing.T) {
 		{
 			name: "expired client certificate without machine API, checked against the Node",
 			csr:  func(t *testing.T) *certv1.CertificateSigningRequest { return clientCSR(t, "c", "ghost", newCSRTime) },
-			inv: func() *Inventory {
+			inv: func() *inventory {
 				inv := fixtureInventory()
 				inv.MachineAPI, inv.Machines, inv.UseNodeAddresses = false, nil, true
 				return inv
@@ -73,7 +73,7 @@ func TestValidate(t *testing.T) {
 			csr: func(t *testing.T) *certv1.CertificateSigningRequest {
 				return clientCSR(t, "c", "worker-new", newCSRTime)
 			},
-			inv: func() *Inventory {
+			inv: func() *inventory {
 				inv := fixtureInventory()
 				inv.MachineAPI, inv.Machines, inv.UseNodeAddresses = false, nil, true
 				return inv
@@ -84,7 +84,7 @@ func TestValidate(t *testing.T) {
 		{
 			name: "client CSR without machine API and without node addresses allowed",
 			csr:  func(t *testing.T) *certv1.CertificateSigningRequest { return clientCSR(t, "c", "master-0", newCSRTime) },
-			inv: func() *Inventory {
+			inv: func() *inventory {
 				inv := fixtureInventory()
 				inv.MachineAPI, inv.Machines = false, nil
 				return inv
@@ -298,7 +298,7 @@ func TestValidate(t *testing.T) {
 			if tc.inv != nil {
 				inv = tc.inv()
 			}
-			v := Validate(tc.csr(t), inv)
+			v := validate(tc.csr(t), inv)
 			if v.Node != tc.wantNode {
 				t.Errorf("Node = %q, want %q", v.Node, tc.wantNode)
 			}
@@ -352,12 +352,12 @@ func TestParseRequestMalformed(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := good.DeepCopy()
 			c.Spec.Request = tc.request
-			if _, err := ParseRequest(c); !errors.Is(err, ErrMalformedRequest) {
+			if _, err := parseRequest(c); !errors.Is(err, ErrMalformedRequest) {
 				t.Fatalf("ParseRequest error = %v, want ErrMalformedRequest", err)
 			}
 		})
 	}
-	if _, err := ParseRequest(good); err != nil {
+	if _, err := parseRequest(good); err != nil {
 		t.Fatalf("good request: %v", err)
 	}
 }
@@ -365,7 +365,7 @@ func TestParseRequestMalformed(t *testing.T) {
 func TestValidateRSAKeyEncipherment(t *testing.T) {
 	c := clientCSR(t, "c", "worker-new", t0.Add(3*time.Hour))
 	c.Spec.Request = pemRequest(t, req{cn: "system:node:worker-new", org: []string{NodesGroup}, rsa: true})
-	if v := Validate(c, fixtureInventory()); !v.Valid() {
+	if v := validate(c, fixtureInventory()); !v.Valid() {
 		t.Fatalf("RSA client CSR with key encipherment refused: %q", v.Reasons)
 	}
 }

@@ -375,10 +375,10 @@ func (c *Cluster) APIServerURL() string { return c.apiserver.URL() }
 func (c *Cluster) APIServerRunning() bool { return c.apiserver.running() }
 
 // Masters returns the node names of the master hosts, in creation order.
-func (c *Cluster) Masters() []string { return c.nodesWithRole(RoleMaster) }
+func (c *Cluster) Masters() []string { return c.nodesWithRole(roleMaster) }
 
 // Workers returns the node names of the worker hosts, in creation order.
-func (c *Cluster) Workers() []string { return c.nodesWithRole(RoleWorker) }
+func (c *Cluster) Workers() []string { return c.nodesWithRole(roleWorker) }
 
 func (c *Cluster) nodesWithRole(role string) []string {
 	c.mu.Lock()
@@ -414,7 +414,7 @@ func (c *Cluster) allHosts() []*Host {
 func (c *Cluster) masterHosts() []*Host {
 	var out []*Host
 	for _, h := range c.allHosts() {
-		if h.role == RoleMaster {
+		if h.role == roleMaster {
 			out = append(out, h)
 		}
 	}

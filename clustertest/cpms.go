@@ -45,8 +45,8 @@ func (c *Cluster) seedControlPlaneMachineSet(ctx context.Context) error {
 	}
 	labels := map[string]string{
 		"machine.openshift.io/cluster-api-cluster":      c.name,
-		"machine.openshift.io/cluster-api-machine-role": RoleMaster,
-		"machine.openshift.io/cluster-api-machine-type": RoleMaster,
+		"machine.openshift.io/cluster-api-machine-role": roleMaster,
+		"machine.openshift.io/cluster-api-machine-type": roleMaster,
 	}
 	set := &machinev1.ControlPlaneMachineSet{
 		ObjectMeta: metav1.ObjectMeta{Name: cpmsName, Namespace: nsMachineAPI},

@@ -72,13 +72,13 @@ var (
 	openshiftAPIDirErr  error
 )
 
-// OpenShiftAPIDir returns the directory of the github.com/openshift/api
+// openShiftAPIDir returns the directory of the github.com/openshift/api
 // module this program was built with: $LIFEBOAT_OPENSHIFT_API_DIR if set;
 // else the module cache directory of the version recorded in the binary's
 // build information (GOMODCACHE, "go env GOMODCACHE", $GOPATH/pkg/mod or
 // ~/go/pkg/mod), or the replacement directory; else what
 // "go list -m github.com/openshift/api" reports in the working directory.
-func OpenShiftAPIDir() (string, error) {
+func openShiftAPIDir() (string, error) {
 	openshiftAPIDirOnce.Do(func() {
 		openshiftAPIDirVal, openshiftAPIDirErr = findOpenShiftAPIDir()
 	})
@@ -197,7 +197,7 @@ func crdFile(root string, crd openshiftCRD) (string, error) {
 
 // loadOpenShiftCRDs reads the CRDs to install.
 func loadOpenShiftCRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
-	root, err := OpenShiftAPIDir()
+	root, err := openShiftAPIDir()
 	if err != nil {
 		return nil, err
 	}

@@ -67,7 +67,7 @@ func TestCRDFileSelection(t *testing.T) {
 }
 
 func TestLoadOpenShiftCRDs(t *testing.T) {
-	dir, err := OpenShiftAPIDir()
+	dir, err := openShiftAPIDir()
 	if err != nil {
 		t.Fatal(err) // the module is a dependency of this one: it must be found
 	}

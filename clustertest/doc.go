@@ -14,7 +14,7 @@
 //     KubeControllerManager, KubeScheduler, ClusterOperator, ClusterVersion,
 //     Proxy, APIServer, Infrastructure, Network, Machine), read at run time from the
 //     github.com/openshift/api module's zz_generated.crd-manifests in the Go
-//     module cache ([OpenShiftAPIDir]);
+//     module cache ([openShiftAPIDir]);
 //   - a seeded installation: masters and workers as Nodes (roles, Ready,
 //     addresses) and Machines (providerStatus.instanceState, nodeRef,
 //     providerID, phase Running), the cluster Etcd, KubeAPIServer,

@@ -160,7 +160,7 @@ func newEtcdCluster(ctx context.Context, opts EtcdOptions) (_ *EtcdCluster, err 
 			LogFile: filepath.Join(c.dir, name+".log"),
 			cluster: c,
 		}
-		if m.ServerTLS, m.PeerTLS, err = IssueEtcdMemberCerts(c.PKI, name); err != nil {
+		if m.ServerTLS, m.PeerTLS, err = issueEtcdMemberCerts(c.PKI, name); err != nil {
 			return nil, err
 		}
 		c.Members = append(c.Members, m)
@@ -214,7 +214,7 @@ func (c *EtcdCluster) bootstrap(ctx context.Context, opts EtcdOptions) error {
 		if err := os.MkdirAll(filepath.Dir(m.DataDir), 0o700); err != nil {
 			return fmt.Errorf("clustertest: creating %s: %w", m.DataDir, err)
 		}
-		m.args = EtcdMemberArgs(EtcdMemberConfig{
+		m.args = etcdMemberArgs(etcdMemberConfig{
 			Name:              m.Name,
 			DataDir:           m.DataDir,
 			ClientURL:         m.ClientURL,

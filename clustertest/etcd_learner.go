@@ -40,7 +40,7 @@ func (c *EtcdCluster) AddLearner(ctx context.Context, name string) (*EtcdMember,
 		learner: true,
 	}
 	var err error
-	if m.ServerTLS, m.PeerTLS, err = IssueEtcdMemberCerts(c.PKI, name); err != nil {
+	if m.ServerTLS, m.PeerTLS, err = issueEtcdMemberCerts(c.PKI, name); err != nil {
 		return nil, err
 	}
 	cp, err := freePort()
@@ -97,7 +97,7 @@ func (c *EtcdCluster) AddLearner(ctx context.Context, name string) (*EtcdMember,
 			initial = append(initial, n+"="+u)
 		}
 	}
-	m.args = EtcdMemberArgs(EtcdMemberConfig{
+	m.args = etcdMemberArgs(etcdMemberConfig{
 		Name:           name,
 		DataDir:        m.DataDir,
 		ClientURL:      m.ClientURL,

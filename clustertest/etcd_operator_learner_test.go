@@ -65,7 +65,7 @@ func TestEtcdOperatorAddsLearnerThenPromotes(t *testing.T) {
 				reasons = append(reasons, e.Reason)
 			}
 		}
-		return slices.Equal(reasons, []string{EventMemberAddAsLearner, EventMemberPromote}), fmt.Sprint(reasons)
+		return slices.Equal(reasons, []string{eventMemberAddAsLearner, eventMemberPromote}), fmt.Sprint(reasons)
 	})
 	t.Logf("events for %s: %v", victim, reasons)
 }
@@ -153,7 +153,7 @@ func TestEtcdOperatorRemovesOrphanedLearner(t *testing.T) {
 			return false, err.Error()
 		}
 		for _, e := range evs.Items {
-			if e.Reason == EventMemberRemove && strings.Contains(e.Message, fmt.Sprintf("%x", orphan.Member.ID)) {
+			if e.Reason == eventMemberRemove && strings.Contains(e.Message, fmt.Sprintf("%x", orphan.Member.ID)) {
 				return true, ""
 			}
 		}

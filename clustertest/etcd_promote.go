@@ -23,10 +23,10 @@ import (
 // cluster-etcd-operator's cluster member controller does. Tests list them
 // to see the order: MemberAddAsLearner, then MemberPromote.
 const (
-	EventMemberAddAsLearner = "MemberAddAsLearner"
-	EventMemberPromote      = "MemberPromote"
-	// EventMemberRemove: a learner whose host is gone was removed.
-	EventMemberRemove = "MemberRemove"
+	eventMemberAddAsLearner = "MemberAddAsLearner"
+	eventMemberPromote      = "MemberPromote"
+	// eventMemberRemove: a learner whose host is gone was removed.
+	eventMemberRemove = "MemberRemove"
 
 	nsEtcdOperator = "openshift-etcd-operator"
 	// votersKey caches the client over the voting members' client URLs.
@@ -98,7 +98,7 @@ func (c *Cluster) removeOrphanLearners(ctx context.Context) {
 			continue
 		}
 		log.Info("orphaned etcd learner removed", "member", memberDisplayName(m), "id", fmt.Sprintf("%x", m.ID))
-		c.etcdOperatorEvent(ctx, EventMemberRemove, fmt.Sprintf("removed learner member %s (%x): no master host has its peer URL %v", memberDisplayName(m), m.ID, m.PeerURLs))
+		c.etcdOperatorEvent(ctx, eventMemberRemove, fmt.Sprintf("removed learner member %s (%x): no master host has its peer URL %v", memberDisplayName(m), m.ID, m.PeerURLs))
 	}
 }
 
@@ -130,7 +130,7 @@ func (c *Cluster) promoteLearners(ctx context.Context) {
 		switch {
 		case err == nil:
 			log.Info("etcd learner promoted", "member", m.Name, "id", fmt.Sprintf("%x", m.ID))
-			c.etcdOperatorEvent(ctx, EventMemberPromote, fmt.Sprintf("promoted learner member %s (%x) to a voting member", m.Name, m.ID))
+			c.etcdOperatorEvent(ctx, eventMemberPromote, fmt.Sprintf("promoted learner member %s (%x) to a voting member", m.Name, m.ID))
 		case errors.Is(err, rpctypes.ErrGRPCLearnerNotReady), errors.Is(err, rpctypes.ErrMemberLearnerNotReady):
 			log.Debug("etcd learner not caught up yet", "member", m.Name)
 		default:

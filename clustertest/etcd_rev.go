@@ -25,8 +25,8 @@ import (
 // directory holds a member (a data directory moved away is left alone,
 // so a restore that emptied it finds it empty).
 
-// RevisionJSONPath is where the etcd-rev container writes.
-const RevisionJSONPath = "/var/lib/etcd/revision.json"
+// revisionJSONPath is where the etcd-rev container writes.
+const revisionJSONPath = "/var/lib/etcd/revision.json"
 
 // revisionJSON is revision.json as the etcd-rev container writes it.
 type revisionJSON struct {
@@ -129,7 +129,7 @@ func (c *Cluster) writeRevisionJSON(ctx context.Context, h *Host) error {
 	if !etcdRevRunning(ctx, h) {
 		return nil
 	}
-	dst := h.path(RevisionJSONPath)
+	dst := h.path(revisionJSONPath)
 	tmp := dst + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o644); err != nil {
 		return err

@@ -79,11 +79,11 @@ func etcdSerializableReadOnce(ctx context.Context, cl *clientv3.Client) error {
 	return err
 }
 
-// IssueEtcdMemberCerts issues a member's serving certificate
+// issueEtcdMemberCerts issues a member's serving certificate
 // ("etcd-serving-<name>", server and client usage, for 127.0.0.1 and
 // localhost) and peer certificate ("etcd-peer-<name>", both usages), as the
 // etcd operator does for each master.
-func IssueEtcdMemberCerts(p *PKI, name string) (server, peer TLSFiles, err error) {
+func issueEtcdMemberCerts(p *PKI, name string) (server, peer TLSFiles, err error) {
 	sans := CertOptions{
 		CommonName: "system:etcd-server:" + name,
 		DNSNames:   []string{"localhost"},
@@ -99,8 +99,8 @@ func IssueEtcdMemberCerts(p *PKI, name string) (server, peer TLSFiles, err error
 	return server, peer, nil
 }
 
-// EtcdMemberConfig describes one member's command line (see EtcdMemberArgs).
-type EtcdMemberConfig struct {
+// etcdMemberConfig describes one member's command line (see etcdMemberArgs).
+type etcdMemberConfig struct {
 	Name, DataDir      string
 	ClientURL, PeerURL string
 	// InitialCluster is the --initial-cluster value (name=peerURL,...).
@@ -114,11 +114,11 @@ type EtcdMemberConfig struct {
 	QuotaBackendBytes int64
 }
 
-// EtcdMemberArgs returns the etcd arguments (without the binary) for a member
+// etcdMemberArgs returns the etcd arguments (without the binary) for a member
 // with TLS and client certificate authentication on client and peer URLs and
 // timing suited to loopback. The simulated kubelets run members with the same
 // flags.
-func EtcdMemberArgs(cfg EtcdMemberConfig) []string {
+func etcdMemberArgs(cfg etcdMemberConfig) []string {
 	state := "existing"
 	if cfg.InitialClusterNew {
 		state = "new"

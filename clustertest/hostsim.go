@@ -25,8 +25,8 @@ var ErrHostDown = errors.New("clustertest: host is powered off")
 
 // Roles of a host.
 const (
-	RoleMaster = "master"
-	RoleWorker = "worker"
+	roleMaster = "master"
+	roleWorker = "worker"
 )
 
 // Host is one simulated node: a directory tree with the OpenShift layout
@@ -80,7 +80,7 @@ var _ host.Host = (*Host)(nil)
 // Name is the node name.
 func (h *Host) Name() string { return h.name }
 
-// Role is RoleMaster or RoleWorker.
+// Role is roleMaster or roleWorker.
 func (h *Host) Role() string { return h.role }
 
 // IP is the node's InternalIP (10.0.x.y; not reachable, it is a name).
@@ -232,7 +232,7 @@ func (h *Host) LocalPath(p string) (string, bool) { return h.local.LocalPath(p) 
 func (c *Cluster) newHost(node, role, ip string) (*Host, error) {
 	root := filepath.Join(c.dir, "hosts", node)
 	h := &Host{c: c, name: node, role: role, ip: ip, root: root}
-	if role == RoleMaster {
+	if role == roleMaster {
 		cp, err := c.allocPort()
 		if err != nil {
 			return nil, err
@@ -256,7 +256,7 @@ func (h *Host) baseTree() error {
 			return fmt.Errorf("clustertest: host %s: %w", h.name, err)
 		}
 	}
-	if h.role == RoleMaster {
+	if h.role == roleMaster {
 		if err := os.MkdirAll(h.path(etcdDataDir), 0o700); err != nil {
 			return fmt.Errorf("clustertest: host %s: %w", h.name, err)
 		}
@@ -273,7 +273,7 @@ type memberCerts struct {
 // and writes them, with the CA bundles, into the host's etcd-certs
 // directory.
 func (c *Cluster) issueEtcdCerts(h *Host) (*memberCerts, error) {
-	server, peer, err := IssueEtcdMemberCerts(c.PKI, h.name)
+	server, peer, err := issueEtcdMemberCerts(c.PKI, h.name)
 	if err != nil {
 		return nil, err
 	}
@@ -356,7 +356,7 @@ func (c *Cluster) ensureEtcdSecrets(ctx context.Context, node string, mc *member
 // The node's IP is taken from its name (ip-10-0-X-Y...) when it has that
 // form. addHost fails if a host of that name exists.
 func (c *Cluster) addHost(ctx context.Context, node, role string) (*Host, error) {
-	if role != RoleMaster && role != RoleWorker {
+	if role != roleMaster && role != roleWorker {
 		return nil, fmt.Errorf("clustertest: adding host %s: unknown role %q", node, role)
 	}
 	c.mu.Lock()
@@ -372,7 +372,7 @@ func (c *Cluster) addHost(ctx context.Context, node, role string) (*Host, error)
 	if err := h.baseTree(); err != nil {
 		return nil, err
 	}
-	if role == RoleMaster {
+	if role == roleMaster {
 		mc, err := c.issueEtcdCerts(h)
 		if err != nil {
 			return nil, err

@@ -239,7 +239,7 @@ func (k *kubelet) stop() {
 // loop runs the pod loop (etcd) and, beside it, the mirror pod loop until
 // ctx ends, and returns once both returned. Only masters run pods.
 func (k *kubelet) loop(ctx context.Context) {
-	if k.h.role != RoleMaster {
+	if k.h.role != roleMaster {
 		<-ctx.Done()
 		return
 	}

@@ -261,11 +261,11 @@ func TestHostAddRemove(t *testing.T) {
 	c := Start(t, Options{Masters: 1, Workers: -1})
 	ctx := t.Context()
 	const node = "ip-10-0-140-7.ec2.internal"
-	h, err := c.addHost(ctx, node, RoleMaster)
+	h, err := c.addHost(ctx, node, roleMaster)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.addHost(ctx, node, RoleMaster); err == nil {
+	if _, err := c.addHost(ctx, node, roleMaster); err == nil {
 		t.Fatal("adding a host twice succeeded")
 	}
 	if h.IP() != "10.0.140.7" || c.Host(node) != h || !slices.Contains(c.Masters(), node) {
@@ -350,7 +350,7 @@ func TestEtcdManifestMapsIntoTheHost(t *testing.T) {
 	}
 	root := t.TempDir()
 	c := &Cluster{PKI: pki, dir: root, etcdToken: "tok", hosts: map[string]*Host{}, bins: Binaries{Etcd: "/bin/etcd-test"}, interval: time.Millisecond}
-	h := &Host{c: c, name: "m0", role: RoleMaster, root: filepath.Join(root, "m0"), clientURL: "https://127.0.0.1:1", peerURL: "https://127.0.0.1:2"}
+	h := &Host{c: c, name: "m0", role: roleMaster, root: filepath.Join(root, "m0"), clientURL: "https://127.0.0.1:1", peerURL: "https://127.0.0.1:2"}
 	c.hosts["m0"] = h
 	c.order = []string{"m0"}
 	c.log = slog.New(slog.DiscardHandler)

@@ -158,9 +158,9 @@ func (c *Cluster) provisionMachine(ctx context.Context, m *machinev1beta1.Machin
 // bootMachine brings up the host and Node of a provisioning Machine and
 // moves it to Running.
 func (c *Cluster) bootMachine(ctx context.Context, m *machinev1beta1.Machine, node string) error {
-	role := RoleWorker
-	if m.Labels[machineRoleLabel] == RoleMaster {
-		role = RoleMaster
+	role := roleWorker
+	if m.Labels[machineRoleLabel] == roleMaster {
+		role = roleMaster
 	}
 	h := c.Host(node)
 	if h == nil {

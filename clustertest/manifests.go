@@ -156,7 +156,7 @@ func (c *Cluster) etcdPodManifest(node string, revision int, initialCluster stri
 	}
 	peerCrt, peerKey, servingCrt, servingKey, _, _ := etcdCertPaths(node)
 	certs := func(p string) string { return etcdCertsMount + "/" + p }
-	args := EtcdMemberArgs(EtcdMemberConfig{
+	args := etcdMemberArgs(etcdMemberConfig{
 		Name:              node,
 		DataDir:           etcdDataDir,
 		ClientURL:         clientURL,

@@ -390,7 +390,7 @@ func (e *etcdInstaller) start(ctx context.Context, node string, h *Host, revisio
 		if err != nil {
 			return fmt.Errorf("adding etcd member %s (%s) as a learner: %w", node, peer, err)
 		}
-		c.etcdOperatorEvent(ctx, EventMemberAddAsLearner, fmt.Sprintf("added learner member %s (%x) with peer URL %s", node, resp.Member.ID, peer))
+		c.etcdOperatorEvent(ctx, eventMemberAddAsLearner, fmt.Sprintf("added learner member %s (%x) with peer URL %s", node, resp.Member.ID, peer))
 		h.setJoining(resp.Member.ID)
 		members = resp.Members
 	case members[mine].Name == "":

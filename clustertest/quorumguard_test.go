@@ -20,7 +20,7 @@ import (
 func TestEtcdRevWritesRevisionJSON(t *testing.T) {
 	c := Start(t, Options{Masters: 3, Interval: 50 * time.Millisecond, Release: "4.20.3"})
 	read := func(n string) (map[string]any, revisionJSON, error) {
-		b, err := os.ReadFile(c.Host(n).path(RevisionJSONPath))
+		b, err := os.ReadFile(c.Host(n).path(revisionJSONPath))
 		if err != nil {
 			return nil, revisionJSON{}, err
 		}

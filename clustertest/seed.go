@@ -79,7 +79,7 @@ func (c *Cluster) planNodes() ([]nodePlan, error) {
 			}
 			used[name] = true
 			machine := fmt.Sprintf("%s-master-%d", c.name, i)
-			if role == RoleWorker {
+			if role == roleWorker {
 				machine = fmt.Sprintf("%s-worker-%s-%s", c.name, zone, randomName(5))
 			}
 			plan = append(plan, nodePlan{name: name, role: role, ip: ip, zone: zone, machine: machine, instanceID: "i-0" + randomHex16()})
@@ -88,12 +88,12 @@ func (c *Cluster) planNodes() ([]nodePlan, error) {
 		return errors.New("clustertest: no free node name")
 	}
 	for i := range c.opts.Masters {
-		if err := add(RoleMaster, i); err != nil {
+		if err := add(roleMaster, i); err != nil {
 			return nil, err
 		}
 	}
 	for i := range c.opts.Workers {
-		if err := add(RoleWorker, i); err != nil {
+		if err := add(roleWorker, i); err != nil {
 			return nil, err
 		}
 	}
@@ -114,7 +114,7 @@ func (c *Cluster) buildHosts(plan []nodePlan) (map[string]*memberCerts, error) {
 		if err := h.baseTree(); err != nil {
 			return nil, err
 		}
-		if p.role == RoleMaster {
+		if p.role == roleMaster {
 			if certs[p.name], err = c.issueEtcdCerts(h); err != nil {
 				return nil, err
 			}
@@ -206,7 +206,7 @@ func (c *Cluster) seedNode(ctx context.Context, p nodePlan, installed metav1.Tim
 		"node-role.kubernetes.io/" + p.role:        "",
 	}
 	var taints []corev1.Taint
-	if p.role == RoleMaster {
+	if p.role == roleMaster {
 		taints = []corev1.Taint{{Key: "node-role.kubernetes.io/master", Effect: corev1.TaintEffectNoSchedule}}
 	} else {
 		labels["beta.kubernetes.io/instance-type"] = seedWorkerType
@@ -284,7 +284,7 @@ func providerID(p nodePlan) string { return "aws:///" + p.zone + "/" + p.instanc
 
 func (c *Cluster) seedMachine(ctx context.Context, p nodePlan, installed metav1.Time) error {
 	itype := seedMasterType
-	if p.role == RoleWorker {
+	if p.role == roleWorker {
 		itype = seedWorkerType
 	}
 	spec, err := json.Marshal(map[string]any{
@@ -323,7 +323,7 @@ func (c *Cluster) seedMachine(ctx context.Context, p nodePlan, installed metav1.
 			ProviderID:   ptr.To(providerID(p)),
 		},
 	}
-	if p.role == RoleWorker {
+	if p.role == roleWorker {
 		m.Labels["machine.openshift.io/cluster-api-machineset"] = strings.TrimSuffix(p.machine, p.machine[strings.LastIndex(p.machine, "-"):])
 	}
 	created, err := c.Machine.MachineV1beta1().Machines(nsMachineAPI).Create(ctx, m, metav1.CreateOptions{})

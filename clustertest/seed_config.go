@@ -78,7 +78,7 @@ func (c *Cluster) staticPodStatus(component string, plan []nodePlan, t metav1.Ti
 	rev := initialRevisions[component]
 	var nodes []operatorv1.NodeStatus
 	for _, p := range plan {
-		if p.role == RoleMaster {
+		if p.role == roleMaster {
 			nodes = append(nodes, operatorv1.NodeStatus{NodeName: p.name, CurrentRevision: int32(rev)})
 		}
 	}

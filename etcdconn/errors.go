@@ -68,14 +68,13 @@ func (e *ConfigError) Error() string {
 	return b.String()
 }
 
-// Unwrap returns the sentinel and the cause, so errors.Is matches both
+// Is matches Kind, the sentinel of this error's kind (see package
+// lifeboat, Errors); Unwrap gives the cause, so errors.Is matches both
 // (errors.Is(err, ErrCA), errors.Is(err, fs.ErrNotExist)).
-func (e *ConfigError) Unwrap() []error {
-	if e.Err == nil {
-		return []error{e.Kind}
-	}
-	return []error{e.Kind, e.Err}
-}
+func (e *ConfigError) Is(target error) bool { return e.Kind != nil && target == e.Kind }
+
+// Unwrap returns the cause (nil when there is none).
+func (e *ConfigError) Unwrap() error { return e.Err }
 
 // ConnectError reports that the client could not talk to any endpoint.
 type ConnectError struct {
@@ -104,14 +103,11 @@ func (e *ConnectError) Error() string {
 	return msg
 }
 
-// Unwrap returns ErrUnreachable, Kind and the cause.
-func (e *ConnectError) Unwrap() []error {
-	errs := []error{ErrUnreachable}
-	if e.Kind != nil {
-		errs = append(errs, e.Kind)
-	}
-	if e.Err != nil {
-		errs = append(errs, e.Err)
-	}
-	return errs
+// Is matches ErrUnreachable and Kind, this error's kinds (see package
+// lifeboat, Errors).
+func (e *ConnectError) Is(target error) bool {
+	return target == ErrUnreachable || (e.Kind != nil && target == e.Kind)
 }
+
+// Unwrap returns what the last attempt returned.
+func (e *ConnectError) Unwrap() error { return e.Err }

@@ -18,9 +18,9 @@ import (
 	"go.uber.org/zap"
 )
 
-// DefaultDialTimeout bounds connecting and the reachability check when
+// defaultDialTimeout bounds connecting and the reachability check when
 // Config.DialTimeout is zero.
-const DefaultDialTimeout = 5 * time.Second
+const defaultDialTimeout = 5 * time.Second
 
 // Config describes how to reach an etcd cluster.
 type Config struct {
@@ -34,7 +34,7 @@ type Config struct {
 	// neither. OpenShift's etcd requires a client certificate.
 	CertFile, KeyFile string
 	// DialTimeout bounds each connection attempt and the reachability check;
-	// zero means DefaultDialTimeout.
+	// zero means defaultDialTimeout.
 	DialTimeout time.Duration
 	// SkipCheck makes New return without contacting the cluster. By default
 	// New asks every endpoint for its status and fails, explaining why (TLS
@@ -130,7 +130,7 @@ func newClient(ctx context.Context, cfg Config, names settings) (*clientv3.Clien
 		return nil, &ConfigError{Setting: names.dialTimeout, Kind: ErrInvalidSetting, Err: fmt.Errorf("negative: %v", cfg.DialTimeout)}
 	}
 	if cfg.DialTimeout == 0 {
-		cfg.DialTimeout = DefaultDialTimeout
+		cfg.DialTimeout = defaultDialTimeout
 	}
 	logger := cfg.Logger
 	if logger == nil {

@@ -18,9 +18,9 @@ import (
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
-// DefaultDrainTimeout bounds the drain of one worker before a shutdown:
+// defaultDrainTimeout bounds the drain of one worker before a shutdown:
 // the "--timeout=15s" of the documented "oc adm drain" loop.
-const DefaultDrainTimeout = 15 * time.Second
+const defaultDrainTimeout = 15 * time.Second
 
 // setUnschedulable marks node (un)schedulable, what "oc adm cordon" and
 // "oc adm uncordon" do. It returns whether the node changed.

@@ -17,13 +17,13 @@ import (
 	"github.com/lifeboat-dev/lifeboat/host"
 )
 
-// LocalhostRecoveryKubeconfig is where every master keeps the kubeconfig
+// localhostRecoveryKubeconfig is where every master keeps the kubeconfig
 // of its kube-apiserver's localhost-recovery endpoint
 // ("https://localhost:6443", system:admin), the one the documentation
 // uses when the external API endpoint is down.
-const LocalhostRecoveryKubeconfig = "/etc/kubernetes/static-pod-resources/kube-apiserver-certs/secrets/node-kubeconfigs/localhost-recovery.kubeconfig"
+const localhostRecoveryKubeconfig = "/etc/kubernetes/static-pod-resources/kube-apiserver-certs/secrets/node-kubeconfigs/localhost-recovery.kubeconfig"
 
-// ErrHostCannotDial is wrapped by RecoveryConfig when the host cannot open
+// ErrHostCannotDial is wrapped by recoveryConfig when the host cannot open
 // connections from itself (it does not implement host.Dialer, as
 // host.DebugPod does not: it needs the API that is down).
 var ErrHostCannotDial = errors.New("host cannot dial (it does not implement host.Dialer)")
@@ -46,19 +46,19 @@ func (e *UnreachableError) Error() string {
 // Is makes errors.Is(err, ErrAPIUnreachable) hold.
 func (e *UnreachableError) Is(target error) bool { return target == ErrAPIUnreachable }
 
-// RecoveryConfig reads LocalhostRecoveryKubeconfig from the master h and
+// recoveryConfig reads localhostRecoveryKubeconfig from the master h and
 // returns a client configuration whose connections are opened from h
 // (host.Dialer: on the machine itself for host.Local, an SSH
 // "direct-tcpip" channel for host.SSH), so its "https://localhost:6443"
 // reaches that master's own kube-apiserver and no proxy is used. Errors
 // wrap ErrHostCannotDial, fs.ErrNotExist (no such file on h) or the
 // kubeconfig's parse error.
-func RecoveryConfig(ctx context.Context, h host.Host) (*rest.Config, error) {
+func recoveryConfig(ctx context.Context, h host.Host) (*rest.Config, error) {
 	d, ok := h.(host.Dialer)
 	if !ok {
 		return nil, fmt.Errorf("localhost-recovery kubeconfig of %s: %w", h.Name(), ErrHostCannotDial)
 	}
-	raw, err := h.ReadFile(ctx, LocalhostRecoveryKubeconfig)
+	raw, err := h.ReadFile(ctx, localhostRecoveryKubeconfig)
 	if err != nil {
 		return nil, fmt.Errorf("localhost-recovery kubeconfig of %s: %w", h.Name(), err)
 	}
@@ -82,7 +82,7 @@ type ReachableOptions struct {
 
 // ReachableConfig returns the first client configuration whose
 // kube-apiserver answers a GET of /version: primary (may be nil), else
-// each master's RecoveryConfig in the order given. endpoint says which
+// each master's recoveryConfig in the order given. endpoint says which
 // answered ("primary" or "localhost-recovery on <node>"). When none does
 // it returns an *UnreachableError (errors.Is ErrAPIUnreachable) naming
 // every attempt. Probes honour ctx.
@@ -112,7 +112,7 @@ func ReachableConfig(ctx context.Context, primary *rest.Config, masters []host.H
 			return nil, "", err
 		}
 		name := "localhost-recovery on " + h.Name()
-		c, err := RecoveryConfig(ctx, h)
+		c, err := recoveryConfig(ctx, h)
 		if err != nil {
 			attempts = append(attempts, fmt.Sprintf("%s: %v", name, err))
 			continue

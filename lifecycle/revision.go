@@ -160,8 +160,8 @@ var ErrRolloutNotFinished = errors.New("rollout not finished")
 
 // Defaults of WaitOptions.
 const (
-	DefaultStallTimeout = 10 * time.Minute
-	DefaultResync       = 15 * time.Second
+	defaultStallTimeout = 10 * time.Minute
+	defaultResync       = 15 * time.Second
 )
 
 // WaitAllNodesAtLatestRevision waits until every node of target runs the
@@ -209,13 +209,13 @@ func WaitAllNodesAtLatestRevision(ctx context.Context, ops operatorclient.Interf
 	}, ops) // fakes say they cannot stream lists
 	stall := opts.StallTimeout
 	if stall == 0 {
-		stall = DefaultStallTimeout
+		stall = defaultStallTimeout
 	}
 	after := opts.After.AfterRevision
 	watchStall := stall > 0 && (after > 0 || opts.After.Reason != "")
 	resync := opts.Resync
 	if resync <= 0 {
-		resync = DefaultResync
+		resync = defaultResync
 	}
 	var last *RevisionStatus
 	lastSummary := ""

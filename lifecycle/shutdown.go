@@ -60,7 +60,7 @@ type ShutdownOptions struct {
 	Delay time.Duration
 	// PlannedDuration is how long the cluster is planned to stay shut
 	// down. When set, the kube-apiserver-to-kubelet signer must outlast
-	// it (KubeletSignerNotAfter after Now()+PlannedDuration), or Shutdown
+	// it (kubeletSignerNotAfter after Now()+PlannedDuration), or Shutdown
 	// refuses with a *SignerExpiryError before touching anything; an
 	// unreadable expiry is refused too (ErrSignerExpiryUnknown). Zero
 	// checks nothing but still reports the expiry in the result.
@@ -81,7 +81,7 @@ type ShutdownOptions struct {
 	// is reported on its node (NodeShutdown.DrainErr) and the shutdown
 	// goes on, as the documented loop does.
 	DrainWorkers bool
-	// DrainTimeout bounds each worker's drain; DefaultDrainTimeout (15 s)
+	// DrainTimeout bounds each worker's drain; defaultDrainTimeout (15 s)
 	// when zero.
 	DrainTimeout time.Duration
 	// Result, when set, is filled as the plan runs (reset when it runs
@@ -123,7 +123,7 @@ func (o ShutdownOptions) withDefaults() ShutdownOptions {
 		o.MaxParallel = 10
 	}
 	if o.DrainTimeout <= 0 {
-		o.DrainTimeout = DefaultDrainTimeout
+		o.DrainTimeout = defaultDrainTimeout
 	}
 	if o.DrainWorkers {
 		o.Cordon = true

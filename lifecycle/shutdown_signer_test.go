@@ -71,7 +71,7 @@ func TestKubeletSignerNotAfter(t *testing.T) {
 			if tc.secret != nil {
 				objs = append(objs, tc.secret)
 			}
-			got, err := KubeletSignerNotAfter(context.Background(), fake.NewClientset(objs...))
+			got, err := kubeletSignerNotAfter(context.Background(), fake.NewClientset(objs...))
 			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)
 			}

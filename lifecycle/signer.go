@@ -53,14 +53,14 @@ func (e *SignerExpiryError) Error() string {
 // Is makes errors.Is(err, ErrSignerExpiresBeforeRestart) hold.
 func (e *SignerExpiryError) Is(target error) bool { return target == ErrSignerExpiresBeforeRestart }
 
-// KubeletSignerNotAfter returns when the kube-apiserver-to-kubelet signer
+// kubeletSignerNotAfter returns when the kube-apiserver-to-kubelet signer
 // expires: the secret's CertificateNotAfterAnnotation, as the
 // documentation's "oc -n openshift-kube-apiserver-operator get secret
 // kube-apiserver-to-kubelet-signer -o jsonpath=..." reads it, or, when the
 // annotation is missing or unparsable, the NotAfter of the first
 // certificate in the secret's tls.crt. Errors wrap ErrSignerExpiryUnknown
 // (and the API error, e.g. NotFound, when the secret could not be read).
-func KubeletSignerNotAfter(ctx context.Context, kube kubernetes.Interface) (time.Time, error) {
+func kubeletSignerNotAfter(ctx context.Context, kube kubernetes.Interface) (time.Time, error) {
 	s, err := kube.CoreV1().Secrets(KubeletSignerNamespace).Get(ctx, KubeletSignerSecret, metav1.GetOptions{})
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%w: reading %s/%s: %w", ErrSignerExpiryUnknown, KubeletSignerNamespace, KubeletSignerSecret, err)
@@ -102,7 +102,7 @@ func signerNotAfter(s *corev1.Secret) (time.Time, error) {
 // checkSigner reads the signer's expiry into res and, when a restart date
 // is planned, refuses a shutdown that outlasts it unless told to ignore it.
 func checkSigner(ctx context.Context, kube kubernetes.Interface, opts ShutdownOptions, res *ShutdownResult) error {
-	notAfter, err := KubeletSignerNotAfter(ctx, kube)
+	notAfter, err := kubeletSignerNotAfter(ctx, kube)
 	if err != nil {
 		if opts.PlannedDuration <= 0 || opts.IgnoreSignerExpiry {
 			opts.Logger.Warn("could not read the kubelet signer's expiry", "err", err)

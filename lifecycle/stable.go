@@ -20,10 +20,10 @@ import (
 // default of "oc adm wait-for-stable-cluster --minimum-stable-period".
 const DefaultMinStablePeriod = 5 * time.Minute
 
-// DefaultStableTimeout bounds WaitForStableCluster when
+// defaultStableTimeout bounds WaitForStableCluster when
 // StableOptions.Timeout is zero: one hour, the default of
 // "oc adm wait-for-stable-cluster --timeout".
-const DefaultStableTimeout = time.Hour
+const defaultStableTimeout = time.Hour
 
 // ErrClusterNotStable: the ClusterOperators did not stay stable for the
 // minimum stable period within the timeout. Matched by *NotStableError.
@@ -66,7 +66,8 @@ func (e *NotStableError) Error() string {
 		ErrClusterNotStable, e.Waited.Round(time.Second), e.MinStablePeriod, why)
 }
 
-func (e *NotStableError) Unwrap() error { return ErrClusterNotStable }
+// Is matches ErrClusterNotStable: the kind of this error (see package lifeboat, Errors).
+func (e *NotStableError) Is(target error) bool { return target == ErrClusterNotStable }
 
 // Stable reports Available=True, Progressing=False and Degraded=False, as
 // "oc adm wait-for-stable-cluster" judges an operator.
@@ -97,14 +98,14 @@ func firstLine(s string) string {
 }
 
 // StableOptions tune WaitForStableCluster. The zero value waits up to
-// DefaultStableTimeout for DefaultMinStablePeriod of stability, polling
+// defaultStableTimeout for DefaultMinStablePeriod of stability, polling
 // every 10 s.
 type StableOptions struct {
 	// MinStablePeriod is how long every ClusterOperator must be stable,
 	// continuously (any unstable look starts it again);
 	// DefaultMinStablePeriod when zero.
 	MinStablePeriod time.Duration
-	// Timeout bounds the wait; DefaultStableTimeout when zero.
+	// Timeout bounds the wait; defaultStableTimeout when zero.
 	Timeout time.Duration
 	// Interval between looks; 10 s when zero.
 	Interval time.Duration
@@ -147,7 +148,7 @@ func WaitForStableCluster(ctx context.Context, config configclient.Interface, op
 		opts.MinStablePeriod = DefaultMinStablePeriod
 	}
 	if opts.Timeout == 0 {
-		opts.Timeout = DefaultStableTimeout
+		opts.Timeout = defaultStableTimeout
 	}
 	if opts.Interval == 0 {
 		opts.Interval = 10 * time.Second

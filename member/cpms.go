@@ -15,14 +15,14 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 )
 
-// ControlPlaneMachineSetName is the one ControlPlaneMachineSet a cluster
+// controlPlaneMachineSetName is the one ControlPlaneMachineSet a cluster
 // has ("oc -n openshift-machine-api get controlplanemachineset cluster").
-const ControlPlaneMachineSetName = "cluster"
+const controlPlaneMachineSetName = "cluster"
 
-// AnnotationReplacedBy marks the saved new-master-machine.yaml of a
+// annotationReplacedBy marks the saved new-master-machine.yaml of a
 // replacement the ControlPlaneMachineSet makes: lifeboat deleted the old
 // Machine and adopts the set's new one.
-const AnnotationReplacedBy = "lifeboat.dev/replaced-by"
+const annotationReplacedBy = "lifeboat.dev/replaced-by"
 
 const replacedByCPMS = "control-plane-machine-set"
 
@@ -32,17 +32,17 @@ const (
 	masterMachineRole = "master"
 )
 
-// ActiveControlPlaneMachineSet reports whether the cluster's
+// activeControlPlaneMachineSet reports whether the cluster's
 // ControlPlaneMachineSet exists and is Active: then the current releases'
 // procedure deletes the failed master's Machine and lets the set create
 // its replacement, instead of re-creating it by hand (runbook 2.4.1 step
 // 3). A cluster without the resource type (4.5 to 4.11) or without the
 // set is not active; other API errors are returned.
-func ActiveControlPlaneMachineSet(ctx context.Context, machines machineclient.Interface, namespace string) (bool, error) {
+func activeControlPlaneMachineSet(ctx context.Context, machines machineclient.Interface, namespace string) (bool, error) {
 	if namespace == "" {
-		namespace = MachineNamespace
+		namespace = machineNamespace
 	}
-	set, err := machines.MachineV1().ControlPlaneMachineSets(namespace).Get(ctx, ControlPlaneMachineSetName, metav1.GetOptions{})
+	set, err := machines.MachineV1().ControlPlaneMachineSets(namespace).Get(ctx, controlPlaneMachineSetName, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return false, nil
 	}
@@ -64,8 +64,8 @@ func replaceThroughSet(ctx context.Context, machines machineclient.Interface, no
 	}
 	if old != nil {
 		if opts.SaveDir != "" {
-			marker := NewMachineFrom(old, old.Name)
-			marker.Annotations[AnnotationReplacedBy] = replacedByCPMS
+			marker := newMachineFrom(old, old.Name)
+			marker.Annotations[annotationReplacedBy] = replacedByCPMS
 			markerYAML, err := machineYAML(marker)
 			if err != nil {
 				return res, err
@@ -90,7 +90,7 @@ func replaceThroughSet(ctx context.Context, machines machineclient.Interface, no
 				}
 				return false, err
 			}
-			patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q,%q:%q}}}`, AnnotationReplacesMachine, oldName, AnnotationReplacesNode, node)
+			patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q,%q:%q}}}`, annotationReplacesMachine, oldName, annotationReplacesNode, node)
 			if _, err := mc.Patch(ctx, m.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 				return false, fmt.Errorf("member: annotating replacement machine %s: %w", m.Name, err)
 			}
@@ -139,7 +139,7 @@ func findSetReplacement(ctx context.Context, mc interface {
 	var candidate *machinev1beta1.Machine
 	for i := range list.Items {
 		m := &list.Items[i]
-		if m.Annotations[AnnotationReplacesNode] == node {
+		if m.Annotations[annotationReplacesNode] == node {
 			return m, nil
 		}
 		if m.Name == oldName || m.DeletionTimestamp != nil || index == "" {
@@ -164,16 +164,16 @@ func recreateThroughSet(ctx context.Context, machines machineclient.Interface, n
 			return nil, err
 		}
 	case existingNew != nil:
-		res.Resumed, res.OldName = true, existingNew.Annotations[AnnotationReplacesMachine]
+		res.Resumed, res.OldName = true, existingNew.Annotations[annotationReplacesMachine]
 	default:
 		saved, err := loadSaved(opts.SaveDir, node)
 		if err != nil {
 			return nil, err
 		}
-		if saved == nil || saved.Annotations[AnnotationReplacedBy] != replacedByCPMS {
+		if saved == nil || saved.Annotations[annotationReplacedBy] != replacedByCPMS {
 			return nil, &NoMachineError{Node: node, Namespace: opts.Namespace}
 		}
-		res.Resumed, res.OldName = true, saved.Annotations[AnnotationReplacesMachine]
+		res.Resumed, res.OldName = true, saved.Annotations[annotationReplacesMachine]
 	}
 	res, err := replaceThroughSet(ctx, machines, node, old, res.OldName, opts, log, res)
 	if err != nil {

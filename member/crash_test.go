@@ -26,7 +26,7 @@ import (
 // The crash drill of chapter 2: ReplacePlan runs in a child process that
 // kills itself with SIGKILL inside one step; a second child runs the plan
 // again (it resumes from its run state, the ConfigMap
-// DefaultStateConfigMap in openshift-etcd: finished steps are skipped, the
+// defaultStateConfigMap in openshift-etcd: finished steps are skipped, the
 // others must recognise what the first run did) and the parent checks the runbook's verification. Both
 // procedures are covered: 2.4.1 (machine stopped, Machine re-created) and
 // 2.4.2 (etcd pod crashlooping). Steps: internal/crashtest.Select; each
@@ -210,16 +210,16 @@ func crashReplaceCase(t *testing.T, cs crashtest.Case, rel string) {
 		t.Errorf("quorum guard after the resumed run: %v, %v; want no override (as before)", g, err)
 	}
 	if prefix == "2.4.1" {
-		if _, err := c.Machine.MachineV1beta1().Machines(MachineNamespace).Get(ctx, oldMachine, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		if _, err := c.Machine.MachineV1beta1().Machines(machineNamespace).Get(ctx, oldMachine, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Errorf("old machine %s: %v", oldMachine, err)
 		}
-		ms, err := c.Machine.MachineV1beta1().Machines(MachineNamespace).List(ctx, metav1.ListOptions{})
+		ms, err := c.Machine.MachineV1beta1().Machines(machineNamespace).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		replacements := 0
 		for _, m := range ms.Items {
-			if m.Annotations[AnnotationReplacesNode] == params.Node {
+			if m.Annotations[annotationReplacesNode] == params.Node {
 				replacements++
 			}
 		}
@@ -227,7 +227,7 @@ func crashReplaceCase(t *testing.T, cs crashtest.Case, rel string) {
 			t.Errorf("%d machines replace %s, want 1", replacements, params.Node)
 		}
 		for _, s := range SecretNames(params.Node) {
-			if _, err := c.Kube.CoreV1().Secrets(EtcdNamespace).Get(ctx, s, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			if _, err := c.Kube.CoreV1().Secrets(etcdNamespace).Get(ctx, s, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 				t.Errorf("secret %s of the old member: %v", s, err)
 			}
 		}
@@ -241,16 +241,16 @@ func crashReplaceCase(t *testing.T, cs crashtest.Case, rel string) {
 	}
 	// The run state was retired as finished: the next replacement starts
 	// fresh.
-	cms, err := c.Kube.CoreV1().ConfigMaps(EtcdNamespace).List(ctx, metav1.ListOptions{LabelSelector: LabelReplacementState})
+	cms, err := c.Kube.CoreV1().ConfigMaps(etcdNamespace).List(ctx, metav1.ListOptions{LabelSelector: labelReplacementState})
 	if err != nil {
 		t.Fatal(err)
 	}
 	finished := 0
 	for _, cm := range cms.Items {
 		switch {
-		case cm.Name == DefaultStateConfigMap:
+		case cm.Name == defaultStateConfigMap:
 			t.Errorf("the run state %s was not retired", cm.Name)
-		case strings.HasPrefix(cm.Name, DefaultStateConfigMap+".finished-"):
+		case strings.HasPrefix(cm.Name, defaultStateConfigMap+".finished-"):
 			finished++
 		}
 	}

@@ -8,8 +8,8 @@
 //     and checks every member's own health in parallel (through the
 //     member's client URL, HealthChecker / DialHealthChecker: a
 //     linearizable read for a voting member, a serializable one for a
-//     learner, LearnerHealthChecker), and says when the two disagree.
-//   - 2.3, the member's state: DetermineState runs the runbook's checks in
+//     learner, learnerHealthChecker), and says when the two disagree.
+//   - 2.3, the member's state: determineState runs the runbook's checks in
 //     its order (machine instanceState, node unreachable taint or NotReady,
 //     pod etcd-<node> in Error or CrashLoopBackOff, or Running between two
 //     crashes) and returns a State with
@@ -20,21 +20,21 @@
 //     "etcdctl member list -w table" does.
 //   - "remove the old secrets": DeleteMemberSecrets.
 //   - 2.4.1 step 3, "delete and recreate the master machine":
-//     RecreateMachine (NewMachineFrom builds the runbook's edited
+//     RecreateMachine (newMachineFrom builds the runbook's edited
 //     new-master-machine.yaml).
 //   - 2.4.2 step 1, "stop the crashlooping etcd pod": StopEtcdMember, on a
 //     host.Host (SSH, debug pod or clustertest), moving aside, never deleting.
 //   - The whole procedures as plans that can be listed (dry run) and run
-//     with progress: ReplacePlan, ReplaceMachinePlan (2.4.1),
-//     ReplaceCrashloopingPlan (2.4.2); their last step is Verify / WaitVerified
+//     with progress: ReplacePlan, replaceMachinePlan (2.4.1),
+//     replaceCrashloopingPlan (2.4.2); their last step is Verify / WaitVerified
 //     (exactly the expected members, started, healthy and voting, etcd pods Running
 //     on every master). The redeployment and rollout waits are
 //     lifecycle.ForceRedeploy and lifecycle.WaitAllNodesAtLatestRevision.
 //
 // # Run state
 //
-// ReplacePlan keeps the run's state (ReplaceRunState) in the cluster, in
-// the ConfigMap DefaultStateConfigMap ("lifeboat-member-replacement") of
+// ReplacePlan keeps the run's state (replaceRunState) in the cluster, in
+// the ConfigMap defaultStateConfigMap ("lifeboat-member-replacement") of
 // openshift-etcd (ReplaceOptions.StateConfigMap): the plan runs from an
 // admin machine, and 2.4.1 loses the master itself, so the cluster, which
 // keeps quorum throughout a member replacement, is where a resumed run
@@ -52,7 +52,7 @@
 // # etcd access
 //
 // The package consumes two narrow interfaces that *clientv3.Client
-// satisfies: Cluster (MemberList, MemberRemove) and Dialer (Dial, to reach
+// satisfies: Cluster (MemberList, MemberRemove) and dialer (Dial, to reach
 // one member alone for its health check).
 //
 // # Learners
@@ -71,7 +71,7 @@
 //   - ErrWouldLoseQuorum: RemoveMember refuses a removal that leaves fewer
 //     healthy members than a quorum of the rest.
 //   - ErrMemberHealthy: RemoveMember refuses to remove a healthy member.
-//   - ErrMemberNotFound: Lookup found no member of that name.
+//   - ErrMemberNotFound: lookup found no member of that name.
 //   - ErrNoUnhealthyMember: FindUnhealthyMember found nothing to replace.
 //   - ErrAnotherRunUnfinished (*AnotherRunError): another replacement's
 //     unfinished state is in the cluster; finish or abandon it.

@@ -22,15 +22,15 @@ type Cluster interface {
 	MemberRemove(ctx context.Context, id uint64) (*clientv3.MemberRemoveResponse, error)
 }
 
-// Dialer is the part of *clientv3.Client that connects to one endpoint with
+// dialer is the part of *clientv3.Client that connects to one endpoint with
 // the client's own credentials.
-type Dialer interface {
+type dialer interface {
 	Dial(ep string) (*grpc.ClientConn, error)
 }
 
 var (
 	_ Cluster = (*clientv3.Client)(nil)
-	_ Dialer  = (*clientv3.Client)(nil)
+	_ dialer  = (*clientv3.Client)(nil)
 )
 
 // HealthChecker checks one voting member, reached at one of its client
@@ -42,23 +42,23 @@ type HealthChecker interface {
 	CheckHealth(ctx context.Context, clientURL string) error
 }
 
-// LearnerHealthChecker is implemented by a HealthChecker that can also
+// learnerHealthChecker is implemented by a HealthChecker that can also
 // check a learner. A learner does not vote and refuses linearizable reads
 // ("etcdserver: rpc not supported for learner"), so its health is a
 // serializable read on its own client URL, as cluster-etcd-operator checks
-// it. CheckMembers uses CheckLearnerHealth for learners when the checker
+// it. checkMembers uses CheckLearnerHealth for learners when the checker
 // has it, and CheckHealth otherwise.
-type LearnerHealthChecker interface {
+type learnerHealthChecker interface {
 	// CheckLearnerHealth returns nil when the learner at clientURL serves
 	// a serializable read. It must return when ctx ends.
 	CheckLearnerHealth(ctx context.Context, clientURL string) error
 }
 
-// HealthCheckFunc adapts a function to HealthChecker.
-type HealthCheckFunc func(ctx context.Context, clientURL string) error
+// healthCheckFunc adapts a function to HealthChecker.
+type healthCheckFunc func(ctx context.Context, clientURL string) error
 
 // CheckHealth calls f.
-func (f HealthCheckFunc) CheckHealth(ctx context.Context, clientURL string) error {
+func (f healthCheckFunc) CheckHealth(ctx context.Context, clientURL string) error {
 	return f(ctx, clientURL)
 }
 
@@ -66,14 +66,14 @@ func (f HealthCheckFunc) CheckHealth(ctx context.Context, clientURL string) erro
 // d's credentials (a *clientv3.Client) and reading the key "health":
 // linearizably for a voting member (CheckHealth), which succeeds only when
 // the member is part of a quorum, and serializably for a learner
-// (CheckLearnerHealth; the returned checker is a LearnerHealthChecker).
-func DialHealthChecker(d Dialer) HealthChecker {
+// (CheckLearnerHealth; the returned checker is a learnerHealthChecker).
+func DialHealthChecker(d dialer) HealthChecker {
 	return dialHealthChecker{d}
 }
 
-type dialHealthChecker struct{ d Dialer }
+type dialHealthChecker struct{ d dialer }
 
-var _ LearnerHealthChecker = dialHealthChecker{}
+var _ learnerHealthChecker = dialHealthChecker{}
 
 func (h dialHealthChecker) CheckHealth(ctx context.Context, clientURL string) error {
 	return h.read(ctx, clientURL, false)
@@ -99,7 +99,7 @@ func (h dialHealthChecker) read(ctx context.Context, clientURL string, serializa
 // checkOne checks m with hc: a learner with CheckLearnerHealth when hc has
 // it.
 func checkOne(ctx context.Context, hc HealthChecker, m MemberHealth) error {
-	if lh, ok := hc.(LearnerHealthChecker); ok && m.IsLearner {
+	if lh, ok := hc.(learnerHealthChecker); ok && m.IsLearner {
 		return lh.CheckLearnerHealth(ctx, m.ClientURLs[0])
 	}
 	return hc.CheckHealth(ctx, m.ClientURLs[0])
@@ -109,7 +109,7 @@ func healthCheckerFor(h HealthChecker, c any) (HealthChecker, error) {
 	if h != nil {
 		return h, nil
 	}
-	if d, ok := c.(Dialer); ok {
+	if d, ok := c.(dialer); ok {
 		return DialHealthChecker(d), nil
 	}
 	return nil, errors.New("member: no HealthChecker given and the etcd client cannot dial single endpoints")
@@ -171,13 +171,13 @@ func (m MemberHealth) Health() string {
 	}
 }
 
-// CheckMembers checks every member in parallel, each with its own timeout,
+// checkMembers checks every member in parallel, each with its own timeout,
 // and returns the results in the order of members. Voting members get
 // hc.CheckHealth; learners get a serializable read when hc is a
-// LearnerHealthChecker (DialHealthChecker's is).
-func CheckMembers(ctx context.Context, hc HealthChecker, members []*pb.Member, timeout time.Duration) []MemberHealth {
+// learnerHealthChecker (DialHealthChecker's is).
+func checkMembers(ctx context.Context, hc HealthChecker, members []*pb.Member, timeout time.Duration) []MemberHealth {
 	if timeout <= 0 {
-		timeout = DefaultHealthTimeout
+		timeout = defaultHealthTimeout
 	}
 	out := make([]MemberHealth, len(members))
 	var wg sync.WaitGroup
@@ -205,9 +205,9 @@ func CheckMembers(ctx context.Context, hc HealthChecker, members []*pb.Member, t
 	return out
 }
 
-// DefaultHealthTimeout bounds one member's health check when the caller
+// defaultHealthTimeout bounds one member's health check when the caller
 // gives no timeout; etcdctl's default command timeout.
-const DefaultHealthTimeout = 5 * time.Second
+const defaultHealthTimeout = 5 * time.Second
 
 // quorum of n voting members.
 func quorum(n int) int { return n/2 + 1 }

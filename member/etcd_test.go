@@ -55,7 +55,7 @@ func TestRemoveMemberRealCluster(t *testing.T) {
 	ec, cli := startEtcd(t)
 	ctx := t.Context()
 	opts := RemoveOptions{HealthTimeout: 2 * time.Second, Logger: quiet}
-	m1, err := Lookup(ctx, cli, "master-1")
+	m1, err := lookup(ctx, cli, "master-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestRemoveMemberRealCluster(t *testing.T) {
 	// Removing master-1 even when forced is checked by etcd itself; we do
 	// not try it: it would lose quorum.
 
-	m0, err := Lookup(ctx, cli, "master-0")
+	m0, err := lookup(ctx, cli, "master-0")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -118,14 +118,14 @@ func notReadyNode(name string, unreachable bool) *corev1.Node {
 	n.Status.Conditions[0].Status = corev1.ConditionUnknown
 	n.Status.Conditions[0].Reason = "NodeStatusUnknown"
 	if unreachable {
-		n.Spec.Taints = []corev1.Taint{{Key: TaintUnreachable, Effect: corev1.TaintEffectNoSchedule}}
+		n.Spec.Taints = []corev1.Taint{{Key: taintUnreachable, Effect: corev1.TaintEffectNoSchedule}}
 	}
 	return n
 }
 
 func etcdPod(node string, mutate func(*corev1.PodStatus)) *corev1.Pod {
 	p := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "etcd-" + node, Namespace: EtcdNamespace, Labels: map[string]string{"app": "etcd"}},
+		ObjectMeta: metav1.ObjectMeta{Name: "etcd-" + node, Namespace: etcdNamespace, Labels: map[string]string{"app": "etcd"}},
 		Spec:       corev1.PodSpec{NodeName: node},
 		Status: corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{
 			{Name: "etcd", Ready: true, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}},
@@ -149,7 +149,7 @@ func errorExit(s *corev1.PodStatus) {
 
 func machine(name, node, state string, phase string) *machinev1beta1.Machine {
 	m := &machinev1beta1.Machine{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: MachineNamespace,
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: machineNamespace,
 			Labels:      map[string]string{"machine.openshift.io/cluster-api-machine-role": "master"},
 			Annotations: map[string]string{"machine.openshift.io/instance-state": state},
 			UID:         "a282eb70", ResourceVersion: "13291", Generation: 2},

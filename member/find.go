@@ -23,7 +23,7 @@ type Deps struct {
 	// Etcd lists and removes members; a *clientv3.Client. Required.
 	Etcd Cluster
 	// Health checks one member. nil: Etcd's own connections, when Etcd is
-	// a Dialer (a *clientv3.Client is).
+	// a dialer (a *clientv3.Client is).
 	Health HealthChecker
 	// Operator reads the etcd operator's `cluster` object. nil: the
 	// EtcdMembersAvailable condition is not consulted.
@@ -42,10 +42,10 @@ type Deps struct {
 }
 
 // FindOptions configures FindUnhealthyMember. The zero value checks every
-// member with DefaultHealthTimeout in the OpenShift namespaces.
+// member with defaultHealthTimeout in the OpenShift namespaces.
 type FindOptions struct {
 	// HealthTimeout bounds each member's health check (and the member
-	// list). DefaultHealthTimeout when zero.
+	// list). defaultHealthTimeout when zero.
 	HealthTimeout time.Duration
 	StateOptions
 	// Logger; discarded when nil.
@@ -105,7 +105,7 @@ func FindUnhealthyMember(ctx context.Context, deps Deps, opts FindOptions) (*Fin
 	}
 	timeout := opts.HealthTimeout
 	if timeout <= 0 {
-		timeout = DefaultHealthTimeout
+		timeout = defaultHealthTimeout
 	}
 	log := opts.Logger
 	if log == nil {
@@ -146,7 +146,7 @@ func FindUnhealthyMember(ctx context.Context, deps Deps, opts FindOptions) (*Fin
 		}
 		return nil, fmt.Errorf("member: %w", err)
 	}
-	f.Members = CheckMembers(ctx, hc, members, timeout)
+	f.Members = checkMembers(ctx, hc, members, timeout)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -228,7 +228,7 @@ func FindUnhealthyMember(ctx context.Context, deps Deps, opts FindOptions) (*Fin
 			f.Node = n
 		}
 	}
-	rep, err := DetermineState(ctx, deps.Kube, deps.Machine, f.Node, opts.StateOptions)
+	rep, err := determineState(ctx, deps.Kube, deps.Machine, f.Node, opts.StateOptions)
 	if err != nil {
 		return nil, err
 	}

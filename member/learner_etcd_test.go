@@ -45,7 +45,7 @@ func TestLearnerHealthAndRemoval(t *testing.T) {
 		t.Fatalf("FindUnhealthyMember with a healthy learner: finding %+v, err %v; want ErrNoUnhealthyMember", f, err)
 	}
 
-	learner, err := Lookup(ctx, cli, "master-1")
+	learner, err := lookup(ctx, cli, "master-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestLearnerHealthAndRemoval(t *testing.T) {
 	if _, err := ec.AddLearner(ctx, "master-2"); err != nil {
 		t.Fatal(err)
 	}
-	l2, err := Lookup(ctx, cli, "master-2")
+	l2, err := lookup(ctx, cli, "master-2")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,12 +26,12 @@ import (
 // Annotations RecreateMachine puts on the new Machine so that a second run
 // finds it after the old one is gone.
 const (
-	AnnotationReplacesMachine = "lifeboat.dev/replaces-machine"
-	AnnotationReplacesNode    = "lifeboat.dev/replaces-node"
+	annotationReplacesMachine = "lifeboat.dev/replaces-machine"
+	annotationReplacesNode    = "lifeboat.dev/replaces-node"
 )
 
-// NewMachineFile is the runbook's name for the edited Machine.
-const NewMachineFile = "new-master-machine.yaml"
+// newMachineFile is the runbook's name for the edited Machine.
+const newMachineFile = "new-master-machine.yaml"
 
 // RecreateOptions configures RecreateMachine. The zero value works in
 // openshift-machine-api, polls every 5 seconds, saves nothing to disk.
@@ -88,7 +88,7 @@ type RecreateResult struct {
 // replaces, so a resumed run adopts it.
 func RecreateMachine(ctx context.Context, machines machineclient.Interface, node string, opts RecreateOptions) (*RecreateResult, error) {
 	if opts.Namespace == "" {
-		opts.Namespace = MachineNamespace
+		opts.Namespace = machineNamespace
 	}
 	if opts.Interval <= 0 {
 		opts.Interval = 5 * time.Second
@@ -109,15 +109,15 @@ func RecreateMachine(ctx context.Context, machines machineclient.Interface, node
 	var old, existingNew *machinev1beta1.Machine
 	for i := range list.Items {
 		m := &list.Items[i]
-		if m.Status.NodeRef != nil && m.Status.NodeRef.Name == node && m.Annotations[AnnotationReplacesNode] != node {
+		if m.Status.NodeRef != nil && m.Status.NodeRef.Name == node && m.Annotations[annotationReplacesNode] != node {
 			old = m
 		}
-		if m.Annotations[AnnotationReplacesNode] == node {
+		if m.Annotations[annotationReplacesNode] == node {
 			existingNew = m
 		}
 	}
 
-	active, err := ActiveControlPlaneMachineSet(ctx, machines, opts.Namespace)
+	active, err := activeControlPlaneMachineSet(ctx, machines, opts.Namespace)
 	if err != nil {
 		return nil, err
 	}
@@ -133,12 +133,12 @@ func RecreateMachine(ctx context.Context, machines machineclient.Interface, node
 			return nil, err
 		}
 		if existingNew == nil {
-			desired = NewMachineFrom(old, nextMachineName(old.Name, list.Items))
+			desired = newMachineFrom(old, nextMachineName(old.Name, list.Items))
 		} else {
 			desired = existingNew
 		}
 	case existingNew != nil:
-		res.Resumed, res.OldName = true, existingNew.Annotations[AnnotationReplacesMachine]
+		res.Resumed, res.OldName = true, existingNew.Annotations[annotationReplacesMachine]
 	default:
 		saved, err := loadSaved(opts.SaveDir, node)
 		if err != nil {
@@ -147,7 +147,7 @@ func RecreateMachine(ctx context.Context, machines machineclient.Interface, node
 		if saved == nil {
 			return nil, &NoMachineError{Node: node, Namespace: opts.Namespace}
 		}
-		res.Resumed, res.OldName, desired = true, saved.Annotations[AnnotationReplacesMachine], saved
+		res.Resumed, res.OldName, desired = true, saved.Annotations[annotationReplacesMachine], saved
 	}
 	if desired != nil {
 		if res.NewYAML, err = machineYAML(desired); err != nil {
@@ -227,11 +227,11 @@ func RecreateMachine(ctx context.Context, machines machineclient.Interface, node
 	return res, nil
 }
 
-// NewMachineFrom returns the Machine the runbook's edited
+// newMachineFrom returns the Machine the runbook's edited
 // new-master-machine.yaml describes: old renamed to name, without status,
 // spec.providerID, annotations, generation, resourceVersion, uid, selfLink,
 // creationTimestamp and managedFields, annotated with what it replaces.
-func NewMachineFrom(old *machinev1beta1.Machine, name string) *machinev1beta1.Machine {
+func newMachineFrom(old *machinev1beta1.Machine, name string) *machinev1beta1.Machine {
 	m := old.DeepCopy()
 	m.TypeMeta = metav1.TypeMeta{APIVersion: "machine.openshift.io/v1beta1", Kind: "Machine"}
 	m.Name = name
@@ -241,7 +241,7 @@ func NewMachineFrom(old *machinev1beta1.Machine, name string) *machinev1beta1.Ma
 	if old.Status.NodeRef != nil {
 		node = old.Status.NodeRef.Name
 	}
-	m.Annotations = map[string]string{AnnotationReplacesMachine: old.Name, AnnotationReplacesNode: node}
+	m.Annotations = map[string]string{annotationReplacesMachine: old.Name, annotationReplacesNode: node}
 	m.Generation = 0
 	m.ResourceVersion = ""
 	m.UID = ""
@@ -304,7 +304,7 @@ func saveFiles(dir, oldName string, oldYAML, newYAML []byte) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("member: saving machines: %w", err)
 	}
-	for name, data := range map[string][]byte{oldName + ".yaml": oldYAML, NewMachineFile: newYAML} {
+	for name, data := range map[string][]byte{oldName + ".yaml": oldYAML, newMachineFile: newYAML} {
 		if err := atomicfile.WriteFile(filepath.Join(dir, name), bytes.NewReader(data), 0o600); err != nil {
 			return fmt.Errorf("member: saving %s: %w", name, err)
 		}
@@ -316,7 +316,7 @@ func loadSaved(dir, node string) (*machinev1beta1.Machine, error) {
 	if dir == "" {
 		return nil, nil
 	}
-	b, err := os.ReadFile(filepath.Join(dir, NewMachineFile))
+	b, err := os.ReadFile(filepath.Join(dir, newMachineFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -325,9 +325,9 @@ func loadSaved(dir, node string) (*machinev1beta1.Machine, error) {
 	}
 	m := &machinev1beta1.Machine{}
 	if err := yaml.Unmarshal(b, m); err != nil {
-		return nil, fmt.Errorf("member: decoding %s: %w", NewMachineFile, err)
+		return nil, fmt.Errorf("member: decoding %s: %w", newMachineFile, err)
 	}
-	if m.Annotations[AnnotationReplacesNode] != node {
+	if m.Annotations[annotationReplacesNode] != node {
 		return nil, nil
 	}
 	return m, nil
@@ -351,16 +351,16 @@ func retireSaved(dir, node string, now time.Time) error {
 	if err != nil || saved == nil {
 		return err
 	}
-	ext := filepath.Ext(NewMachineFile)
-	to := filepath.Join(dir, strings.TrimSuffix(NewMachineFile, ext)+".done-"+now.UTC().Format("20060102T150405Z")+ext)
+	ext := filepath.Ext(newMachineFile)
+	to := filepath.Join(dir, strings.TrimSuffix(newMachineFile, ext)+".done-"+now.UTC().Format("20060102T150405Z")+ext)
 	for i := 1; ; i++ {
 		if _, err := os.Stat(to); errors.Is(err, os.ErrNotExist) {
 			break
 		}
-		to = filepath.Join(dir, strings.TrimSuffix(NewMachineFile, ext)+".done-"+now.UTC().Format("20060102T150405Z")+fmt.Sprintf(".%d", i)+ext)
+		to = filepath.Join(dir, strings.TrimSuffix(newMachineFile, ext)+".done-"+now.UTC().Format("20060102T150405Z")+fmt.Sprintf(".%d", i)+ext)
 	}
-	if err := os.Rename(filepath.Join(dir, NewMachineFile), to); err != nil {
-		return fmt.Errorf("member: retiring the finished replacement's %s: %w", NewMachineFile, err)
+	if err := os.Rename(filepath.Join(dir, newMachineFile), to); err != nil {
+		return fmt.Errorf("member: retiring the finished replacement's %s: %w", newMachineFile, err)
 	}
 	return nil
 }

@@ -50,7 +50,7 @@ func (r *replacement) manualMaster(ctx context.Context, nm *NoMachineError, prog
 // replaced, once there are ExpectedMembers of them (the survivors and the
 // new one); "" before.
 func (r *replacement) newMasterNode(ctx context.Context) (string, error) {
-	list, err := r.deps.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: MasterLabel})
+	list, err := r.deps.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: masterLabel})
 	if err != nil {
 		return "", fmt.Errorf("member: listing master nodes: %w", err)
 	}

@@ -80,10 +80,10 @@ type ReplaceOptions struct {
 	RedeployStore lifecycle.RedeployStore
 
 	// StateConfigMap names the ConfigMap in openshift-etcd that keeps the
-	// run's state (ReplaceRunState): the steps finished and what they
+	// run's state (replaceRunState): the steps finished and what they
 	// learned, so that a run resumed after a crash skips the finished steps
 	// and never mistakes the new member for the one it replaces.
-	// DefaultStateConfigMap when empty. The state lives in the cluster (the
+	// defaultStateConfigMap when empty. The state lives in the cluster (the
 	// plan runs from an admin machine, and 2.4.1 loses the master itself);
 	// it is written after each step and, once the last step finished,
 	// copied to "<name>.finished-<UTC yyyymmdd-hhmmss>" and deleted.
@@ -113,7 +113,7 @@ func (o ReplaceOptions) withDefaults() ReplaceOptions {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.StateConfigMap == "" {
-		o.StateConfigMap = DefaultStateConfigMap
+		o.StateConfigMap = defaultStateConfigMap
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -136,17 +136,17 @@ func (o ReplaceOptions) withDefaults() ReplaceOptions {
 	return o
 }
 
-// ReplacePlan returns the plan for the member's state: ReplaceMachinePlan
-// for MachineNotRunning and NodeNotReady (2.4.1), ReplaceCrashloopingPlan
+// ReplacePlan returns the plan for the member's state: replaceMachinePlan
+// for MachineNotRunning and NodeNotReady (2.4.1), replaceCrashloopingPlan
 // for EtcdPodCrashlooping (2.4.2). A Healthy member needs no replacement
 // (the runbook's note in 2.3) and an Unknown state has no procedure: both
 // are errors.
 func ReplacePlan(deps Deps, opts ReplaceOptions) (*plan.Plan, error) {
 	switch opts.State {
 	case MachineNotRunning, NodeNotReady:
-		return ReplaceMachinePlan(deps, opts)
+		return replaceMachinePlan(deps, opts)
 	case EtcdPodCrashlooping:
-		return ReplaceCrashloopingPlan(deps, opts)
+		return replaceCrashloopingPlan(deps, opts)
 	case Healthy:
 		return nil, fmt.Errorf("member: %s is healthy again: it needs no replacement; the etcd cluster Operator syncs it", opts.Node)
 	}
@@ -169,7 +169,7 @@ type replacement struct {
 	// The run's persisted state (runstate.go).
 	store    *stateStore
 	steps    []string
-	state    ReplaceRunState
+	state    replaceRunState
 	admitted bool
 }
 
@@ -200,16 +200,16 @@ func newReplacement(deps Deps, opts ReplaceOptions, procedure string) (*replacem
 	if o.RedeployStore == nil {
 		o.RedeployStore = lifecycle.NewAnnotationRedeployStore(deps.Operator, "replace-"+o.Node)
 	}
-	store := &stateStore{kube: deps.Kube, namespace: EtcdNamespace, name: o.StateConfigMap}
+	store := &stateStore{kube: deps.Kube, namespace: etcdNamespace, name: o.StateConfigMap}
 	return &replacement{deps: deps, o: o, procedure: procedure, store: store}, nil
 }
 
-// ReplaceMachinePlan is runbook 2.4.1, replacing a member whose machine is
+// replaceMachinePlan is runbook 2.4.1, replacing a member whose machine is
 // not running or whose node is not ready: identify, check the backup,
 // remove the member, delete its secrets, delete and re-create the master
 // Machine, force an etcd redeployment if fewer etcd pods than masters run,
 // wait until every node is at the latest revision, verify.
-func ReplaceMachinePlan(deps Deps, opts ReplaceOptions) (*plan.Plan, error) {
+func replaceMachinePlan(deps Deps, opts ReplaceOptions) (*plan.Plan, error) {
 	r, err := newReplacement(deps, opts, "2.4.1")
 	if err != nil {
 		return nil, err
@@ -237,12 +237,12 @@ func ReplaceMachinePlan(deps Deps, opts ReplaceOptions) (*plan.Plan, error) {
 	}), nil
 }
 
-// ReplaceCrashloopingPlan is runbook 2.4.2, replacing a member whose etcd
+// replaceCrashloopingPlan is runbook 2.4.2, replacing a member whose etcd
 // pod is crashlooping: identify, check the backup, stop the pod on its host
 // (manifest and data directory moved aside), remove the member, delete its
 // secrets, force an etcd redeployment, wait until every node is at the
 // latest revision, verify.
-func ReplaceCrashloopingPlan(deps Deps, opts ReplaceOptions) (*plan.Plan, error) {
+func replaceCrashloopingPlan(deps Deps, opts ReplaceOptions) (*plan.Plan, error) {
 	r, err := newReplacement(deps, opts, "2.4.2")
 	if err != nil {
 		return nil, err
@@ -278,13 +278,13 @@ func (r *replacement) identify(ctx context.Context, progress func(string)) error
 	// joining (unstarted or a learner), which is unhealthy but not the one
 	// to replace. The old member's absence says the removal was done.
 	if r.procedure == "2.4.1" {
-		if _, lerr := Lookup(ctx, r.deps.Etcd, r.o.Node); errors.Is(lerr, ErrMemberNotFound) {
+		if _, lerr := lookup(ctx, r.deps.Etcd, r.o.Node); errors.Is(lerr, ErrMemberNotFound) {
 			return plan.Skip(r.o.Node + " is no longer a member (removed earlier)")
 		}
 	}
 	f, err := FindUnhealthyMember(ctx, r.deps, FindOptions{HealthTimeout: r.o.HealthTimeout, Logger: r.o.Logger})
 	if errors.Is(err, ErrNoUnhealthyMember) {
-		if _, lerr := Lookup(ctx, r.deps.Etcd, r.o.Node); errors.Is(lerr, ErrMemberNotFound) {
+		if _, lerr := lookup(ctx, r.deps.Etcd, r.o.Node); errors.Is(lerr, ErrMemberNotFound) {
 			return plan.Skip(r.o.Node + " is no longer a member (removed earlier)")
 		}
 		return fmt.Errorf("%s is healthy: nothing to replace: %w", r.o.Node, err)
@@ -340,7 +340,7 @@ func (r *replacement) stopEtcd(ctx context.Context, progress func(string)) error
 func (r *replacement) removeMember(ctx context.Context, progress func(string)) error {
 	id := r.memberID
 	if id == 0 {
-		m, err := Lookup(ctx, r.deps.Etcd, r.o.Node)
+		m, err := lookup(ctx, r.deps.Etcd, r.o.Node)
 		if errors.Is(err, ErrMemberNotFound) {
 			return plan.Skip(r.o.Node + " is not a member (already removed)")
 		}
@@ -369,14 +369,14 @@ func (r *replacement) deleteSecrets(ctx context.Context, progress func(string)) 
 		return plan.Skip("no secrets of " + r.o.Node + " left")
 	}
 	for _, d := range deleted {
-		progress("deleted secret " + EtcdNamespace + "/" + d)
+		progress("deleted secret " + etcdNamespace + "/" + d)
 	}
 	return nil
 }
 
 func (r *replacement) recreateMachine(ctx context.Context, progress func(string)) error {
 	if r.deps.Machine == nil {
-		return r.manualMaster(ctx, &NoMachineError{Node: r.o.Node, Namespace: MachineNamespace}, progress)
+		return r.manualMaster(ctx, &NoMachineError{Node: r.o.Node, Namespace: machineNamespace}, progress)
 	}
 	mo := r.o.Machine
 	mo.Progress = progress
@@ -395,13 +395,13 @@ func (r *replacement) recreateMachine(ctx context.Context, progress func(string)
 
 // runningEtcdPods counts master nodes with a Running etcd pod.
 func (r *replacement) runningEtcdPods(ctx context.Context) (int, error) {
-	nodes, err := r.deps.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: MasterLabel})
+	nodes, err := r.deps.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: masterLabel})
 	if err != nil {
 		return 0, err
 	}
 	running := 0
 	for _, n := range nodes.Items {
-		p, err := r.deps.Kube.CoreV1().Pods(EtcdNamespace).Get(ctx, "etcd-"+n.Name, metav1.GetOptions{})
+		p, err := r.deps.Kube.CoreV1().Pods(etcdNamespace).Get(ctx, "etcd-"+n.Name, metav1.GetOptions{})
 		if err == nil && p.Status.Phase == corev1.PodRunning {
 			if _, crashing, _ := podStatus(p, time.Time{}, 0); !crashing {
 				running++

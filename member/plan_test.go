@@ -93,7 +93,7 @@ func TestReplacePlanBadBackupChangesNothing(t *testing.T) {
 	if len(f.removed) != 0 {
 		t.Fatal("a member was removed")
 	}
-	if _, err := deps.Kube.CoreV1().Secrets(EtcdNamespace).Get(t.Context(), "etcd-peer-master-0", metav1Get); err != nil {
+	if _, err := deps.Kube.CoreV1().Secrets(etcdNamespace).Get(t.Context(), "etcd-peer-master-0", metav1Get); err != nil {
 		t.Fatalf("secret deleted: %v", err)
 	}
 }

@@ -12,14 +12,14 @@ import (
 )
 
 // RemoveOptions configures RemoveMember. The zero value refuses unsafe
-// removals and checks health with DefaultHealthTimeout.
+// removals and checks health with defaultHealthTimeout.
 type RemoveOptions struct {
 	// Force removes the member even when it is healthy or when its removal
 	// leaves fewer healthy members than a quorum. The runbook warns:
 	// removing a good member might lead to quorum loss.
 	Force bool
 	// Health checks members; nil: the cluster's own connections when it is
-	// a Dialer (a *clientv3.Client is).
+	// a dialer (a *clientv3.Client is).
 	Health HealthChecker
 	// HealthTimeout bounds each health check and each member list call.
 	HealthTimeout time.Duration
@@ -63,7 +63,7 @@ func RemoveMember(ctx context.Context, cluster Cluster, id uint64, opts RemoveOp
 	}
 	timeout := opts.HealthTimeout
 	if timeout <= 0 {
-		timeout = DefaultHealthTimeout
+		timeout = defaultHealthTimeout
 	}
 	hc, err := healthCheckerFor(opts.Health, cluster)
 	if err != nil {
@@ -77,7 +77,7 @@ func RemoveMember(ctx context.Context, cluster Cluster, id uint64, opts RemoveOp
 	res.Before = members
 	if !linearizable {
 		// Only a serializable list: the cluster may have lost quorum.
-		res.Health = CheckMembers(ctx, hc, members, timeout)
+		res.Health = checkMembers(ctx, hc, members, timeout)
 		if voting, healthy := votingHealth(res.Health); healthy < quorum(voting) {
 			return res, fmt.Errorf("member: refusing to remove %x: %w", id, quorumLost(res.Health, healthy, voting))
 		}
@@ -94,7 +94,7 @@ func RemoveMember(ctx context.Context, cluster Cluster, id uint64, opts RemoveOp
 		log.InfoContext(ctx, "etcd member already removed", "id", fmt.Sprintf("%x", id))
 		return res, nil
 	}
-	res.Health = CheckMembers(ctx, hc, members, timeout)
+	res.Health = checkMembers(ctx, hc, members, timeout)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -150,9 +150,9 @@ func RemoveMember(ctx context.Context, cluster Cluster, id uint64, opts RemoveOp
 	return res, nil
 }
 
-// Lookup returns the member named name (a node name on OpenShift), or
+// lookup returns the member named name (a node name on OpenShift), or
 // ErrMemberNotFound.
-func Lookup(ctx context.Context, cluster Cluster, name string) (*pb.Member, error) {
+func lookup(ctx context.Context, cluster Cluster, name string) (*pb.Member, error) {
 	resp, err := cluster.MemberList(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("member: listing members: %w", err)

@@ -87,11 +87,11 @@ func TestRemoveMemberRemoveFails(t *testing.T) {
 
 func TestLookup(t *testing.T) {
 	f := newFakeEtcd("a", "b")
-	m, err := Lookup(t.Context(), f, "b")
+	m, err := lookup(t.Context(), f, "b")
 	if err != nil || m.Name != "b" {
 		t.Fatalf("Lookup(b) = %v, %v", m, err)
 	}
-	if _, err := Lookup(t.Context(), f, "zz"); !errors.Is(err, ErrMemberNotFound) {
+	if _, err := lookup(t.Context(), f, "zz"); !errors.Is(err, ErrMemberNotFound) {
 		t.Fatalf("Lookup(zz) err = %v, want ErrMemberNotFound", err)
 	}
 }

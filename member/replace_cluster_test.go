@@ -145,16 +145,16 @@ func TestReplaceStoppedMachine(t *testing.T) {
 		t.Fatalf("verification: %v %q", err, v.Problems)
 	}
 	t.Log(v.Summary())
-	if _, err := c.Machine.MachineV1beta1().Machines(MachineNamespace).Get(ctx, oldMachine, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+	if _, err := c.Machine.MachineV1beta1().Machines(machineNamespace).Get(ctx, oldMachine, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("old machine %s: %v", oldMachine, err)
 	}
-	ms, err := c.Machine.MachineV1beta1().Machines(MachineNamespace).List(ctx, metav1.ListOptions{})
+	ms, err := c.Machine.MachineV1beta1().Machines(machineNamespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var newMachine string
 	for _, m := range ms.Items {
-		if m.Annotations[AnnotationReplacesNode] == victim {
+		if m.Annotations[annotationReplacesNode] == victim {
 			newMachine = m.Name
 			if m.Status.Phase == nil || *m.Status.Phase != "Running" {
 				t.Fatalf("new machine %s phase %v", m.Name, m.Status.Phase)
@@ -165,17 +165,17 @@ func TestReplaceStoppedMachine(t *testing.T) {
 		t.Fatal("no new machine")
 	}
 	for _, s := range SecretNames(victim) {
-		if _, err := c.Kube.CoreV1().Secrets(EtcdNamespace).Get(ctx, s, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		if _, err := c.Kube.CoreV1().Secrets(etcdNamespace).Get(ctx, s, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Errorf("secret %s of the old member: %v", s, err)
 		}
 	}
 	// The saved new-master-machine.yaml is kept, retired under a done-
 	// name once the replacement finished, so no later run re-creates it.
-	if _, err := os.Stat(filepath.Join(saveDir, NewMachineFile)); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("%s not retired: %v", NewMachineFile, err)
+	if _, err := os.Stat(filepath.Join(saveDir, newMachineFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s not retired: %v", newMachineFile, err)
 	}
 	if done, _ := filepath.Glob(filepath.Join(saveDir, "new-master-machine.done-*.yaml")); len(done) != 1 {
-		t.Errorf("retired %s: %q, want one", NewMachineFile, done)
+		t.Errorf("retired %s: %q, want one", newMachineFile, done)
 	}
 	checkKeys(t, ctx, cli, 50)
 }

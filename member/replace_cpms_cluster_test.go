@@ -32,7 +32,7 @@ func TestReplaceStoppedMachineWithControlPlaneMachineSet(t *testing.T) {
 	c, cli, deps := simClusterOf(t, clustertest.Options{ControlPlaneMachineSet: "Active", Release: "4.14.8"})
 	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
 	defer cancel()
-	if active, err := ActiveControlPlaneMachineSet(ctx, c.Machine, ""); err != nil || !active {
+	if active, err := activeControlPlaneMachineSet(ctx, c.Machine, ""); err != nil || !active {
 		t.Fatalf("ActiveControlPlaneMachineSet = %v, %v", active, err)
 	}
 	putKeys(t, ctx, cli, 20)
@@ -102,10 +102,10 @@ func TestReplaceStoppedMachineWithControlPlaneMachineSet(t *testing.T) {
 	if err != nil || !v.OK() {
 		t.Fatalf("verification: %v %q", err, v.Problems)
 	}
-	if _, err := c.Machine.MachineV1beta1().Machines(MachineNamespace).Get(ctx, oldMachine, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+	if _, err := c.Machine.MachineV1beta1().Machines(machineNamespace).Get(ctx, oldMachine, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("old machine %s: %v", oldMachine, err)
 	}
-	ms, err := c.Machine.MachineV1beta1().Machines(MachineNamespace).List(ctx, metav1.ListOptions{LabelSelector: machineRoleLabel + "=master"})
+	ms, err := c.Machine.MachineV1beta1().Machines(machineNamespace).List(ctx, metav1.ListOptions{LabelSelector: machineRoleLabel + "=master"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestReplaceStoppedMachineWithControlPlaneMachineSet(t *testing.T) {
 	setName := regexp.MustCompile(`^` + regexp.QuoteMeta(strings.TrimSuffix(oldMachine, "-0")) + `-[a-z0-9]{5}-0$`)
 	var adopted []string
 	for _, m := range ms.Items {
-		if m.Annotations[AnnotationReplacesNode] == victim {
+		if m.Annotations[annotationReplacesNode] == victim {
 			adopted = append(adopted, m.Name)
 			if !setName.MatchString(m.Name) {
 				t.Errorf("replacement %s was not made by the ControlPlaneMachineSet", m.Name)

@@ -14,16 +14,16 @@ import (
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
 )
 
-// DefaultStateConfigMap is the ConfigMap, in openshift-etcd, that holds the
-// run state of the member replacement in progress (ReplaceRunState, JSON,
-// under key StateConfigMapKey). There is one per cluster: the runbook
+// defaultStateConfigMap is the ConfigMap, in openshift-etcd, that holds the
+// run state of the member replacement in progress (replaceRunState, JSON,
+// under key stateConfigMapKey). There is one per cluster: the runbook
 // replaces one member at a time.
 const (
-	DefaultStateConfigMap = "lifeboat-member-replacement"
-	StateConfigMapKey     = "state.json"
-	// LabelReplacementState marks the live state ("live") and the retired
+	defaultStateConfigMap = "lifeboat-member-replacement"
+	stateConfigMapKey     = "state.json"
+	// labelReplacementState marks the live state ("live") and the retired
 	// ones ("finished", "abandoned") for listing.
-	LabelReplacementState = "lifeboat.dev/member-replacement"
+	labelReplacementState = "lifeboat.dev/member-replacement"
 )
 
 // Why a state is retired; part of the retired ConfigMap's name.
@@ -57,10 +57,10 @@ func (id ReplaceIdentity) Differences(other ReplaceIdentity) []string {
 	return out
 }
 
-// ReplaceRunState is the persisted state of one run of ReplacePlan: which
+// replaceRunState is the persisted state of one run of ReplacePlan: which
 // steps finished (and when), and what the steps learned that later steps
 // need after a crash.
-type ReplaceRunState struct {
+type replaceRunState struct {
 	Identity ReplaceIdentity `json:"identity"`
 	// Steps are the IDs of the run's plan.
 	Steps    []string             `json:"steps"`
@@ -90,7 +90,7 @@ type ReplaceRunState struct {
 }
 
 // Done reports whether every step of the run finished.
-func (d *ReplaceRunState) Done() bool {
+func (d *replaceRunState) Done() bool {
 	if !d.Completed.IsZero() {
 		return true
 	}
@@ -107,7 +107,7 @@ func (d *ReplaceRunState) Done() bool {
 
 // progressed reports whether the run changed anything in the cluster: a
 // step other than the read-only identify and check-backup finished.
-func (d *ReplaceRunState) progressed() bool {
+func (d *replaceRunState) progressed() bool {
 	for id := range d.Finished {
 		if id != "identify" && id != "check-backup" {
 			return true
@@ -116,7 +116,7 @@ func (d *ReplaceRunState) progressed() bool {
 	return false
 }
 
-// stateStore keeps a ReplaceRunState in a ConfigMap, written with the
+// stateStore keeps a replaceRunState in a ConfigMap, written with the
 // resourceVersion it read (a concurrent writer makes the write fail with a
 // conflict instead of being overwritten).
 type stateStore struct {
@@ -130,27 +130,27 @@ type stateStore struct {
 func (s *stateStore) where() string { return s.namespace + "/" + s.name }
 
 // load reads the live state; ok is false when there is none.
-func (s *stateStore) load(ctx context.Context) (ReplaceRunState, bool, error) {
+func (s *stateStore) load(ctx context.Context) (replaceRunState, bool, error) {
 	cm, err := s.kube.CoreV1().ConfigMaps(s.namespace).Get(ctx, s.name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		s.exists, s.rv = false, ""
-		return ReplaceRunState{}, false, nil
+		return replaceRunState{}, false, nil
 	}
 	if err != nil {
-		return ReplaceRunState{}, false, fmt.Errorf("member: reading the replacement state %s: %w", s.where(), err)
+		return replaceRunState{}, false, fmt.Errorf("member: reading the replacement state %s: %w", s.where(), err)
 	}
 	s.exists, s.rv = true, cm.ResourceVersion
 	d, err := decodeState(cm)
 	if err != nil {
-		return ReplaceRunState{}, false, fmt.Errorf("member: replacement state %s: %w", s.where(), err)
+		return replaceRunState{}, false, fmt.Errorf("member: replacement state %s: %w", s.where(), err)
 	}
 	return d, true, nil
 }
 
-func decodeState(cm *corev1.ConfigMap) (ReplaceRunState, error) {
-	var d ReplaceRunState
-	if err := json.Unmarshal([]byte(cm.Data[StateConfigMapKey]), &d); err != nil {
-		return ReplaceRunState{}, fmt.Errorf("key %s is not a valid state: %w", StateConfigMapKey, err)
+func decodeState(cm *corev1.ConfigMap) (replaceRunState, error) {
+	var d replaceRunState
+	if err := json.Unmarshal([]byte(cm.Data[stateConfigMapKey]), &d); err != nil {
+		return replaceRunState{}, fmt.Errorf("key %s is not a valid state: %w", stateConfigMapKey, err)
 	}
 	if d.Finished == nil {
 		d.Finished = map[string]time.Time{}
@@ -158,20 +158,20 @@ func decodeState(cm *corev1.ConfigMap) (ReplaceRunState, error) {
 	return d, nil
 }
 
-func stateConfigMap(namespace, name, label string, d ReplaceRunState) (*corev1.ConfigMap, error) {
+func stateConfigMap(namespace, name, label string, d replaceRunState) (*corev1.ConfigMap, error) {
 	b, err := json.MarshalIndent(d, "", "  ")
 	if err != nil {
 		return nil, err
 	}
 	return &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name,
-			Labels: map[string]string{"app.kubernetes.io/managed-by": "lifeboat", LabelReplacementState: label}},
-		Data: map[string]string{StateConfigMapKey: string(b) + "\n"},
+			Labels: map[string]string{"app.kubernetes.io/managed-by": "lifeboat", labelReplacementState: label}},
+		Data: map[string]string{stateConfigMapKey: string(b) + "\n"},
 	}, nil
 }
 
 // save writes d as the live state, creating the ConfigMap when absent.
-func (s *stateStore) save(ctx context.Context, d ReplaceRunState) error {
+func (s *stateStore) save(ctx context.Context, d replaceRunState) error {
 	cm, err := stateConfigMap(s.namespace, s.name, "live", d)
 	if err != nil {
 		return err
@@ -202,7 +202,7 @@ func retiredName(name, why string, t time.Time) string {
 // deletes the live state, so that the next run starts fresh. An
 // interrupted retire is finished at the name it recorded. It returns the
 // retired ConfigMap's name.
-func (s *stateStore) retire(ctx context.Context, d ReplaceRunState, why string, at time.Time) (string, error) {
+func (s *stateStore) retire(ctx context.Context, d replaceRunState, why string, at time.Time) (string, error) {
 	cms := s.kube.CoreV1().ConfigMaps(s.namespace)
 	if d.RetiredTo == "" {
 		base := retiredName(s.name, why, at)

@@ -12,10 +12,13 @@ import (
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
-// ErrAnotherRunUnfinished: the cluster holds the unfinished state of a
-// member replacement with another identity (another node or procedure)
-// than the one asked for. Nothing was changed. See [AnotherRunError].
-var ErrAnotherRunUnfinished = errors.New("the member replacement state belongs to another, unfinished run")
+// ErrAnotherRunUnfinished: the recorded state of an unfinished run (a
+// member replacement's ConfigMap, a restore's state file on the recovery
+// host) belongs to another run than the one asked for (another node,
+// procedure, backup or hosts). Nothing was changed. It is the one sentinel
+// of this failure for every procedure: both member's [AnotherRunError] and
+// restore's *restore.AnotherRunError match it.
+var ErrAnotherRunUnfinished = errors.New("the recorded state belongs to another, unfinished run")
 
 // AnotherRunError names both runs when ReplacePlan finds the unfinished
 // state of another replacement. Finish the old run by running its plan
@@ -39,7 +42,7 @@ type AnotherRunError struct {
 func (e *AnotherRunError) Error() string {
 	ns, name, ok := strings.Cut(e.ConfigMap, "/")
 	if !ok {
-		ns, name = EtcdNamespace, e.ConfigMap
+		ns, name = etcdNamespace, e.ConfigMap
 	}
 	return fmt.Sprintf("%v: ConfigMap %s holds an unfinished member replacement (%s) started %s with %d steps finished; "+
 		"this run is %s (differs in %v). Finish the old run by running its plan again, or abandon it: "+
@@ -48,7 +51,8 @@ func (e *AnotherRunError) Error() string {
 		e.Requested, e.Differences, e.AbandonedName, ns, name)
 }
 
-func (e *AnotherRunError) Unwrap() error { return ErrAnotherRunUnfinished }
+// Is matches ErrAnotherRunUnfinished: the kind of this error (see package lifeboat, Errors).
+func (e *AnotherRunError) Is(target error) bool { return target == ErrAnotherRunUnfinished }
 
 // admit decides, before the first step runs, what to do with a state
 // already in the cluster:
@@ -65,7 +69,7 @@ func (r *replacement) admit(ctx context.Context, progress func(string)) error {
 		return nil
 	}
 	want := ReplaceIdentity{Procedure: r.procedure, Node: r.o.Node}
-	fresh := ReplaceRunState{Identity: want, Steps: r.steps, Started: r.o.Now().UTC(), Finished: map[string]time.Time{}}
+	fresh := replaceRunState{Identity: want, Steps: r.steps, Started: r.o.Now().UTC(), Finished: map[string]time.Time{}}
 	d, exists, err := r.store.load(ctx)
 	if err != nil {
 		return err

@@ -37,13 +37,13 @@ func trackedPlan(t *testing.T, deps Deps, node, procedure string, abandon bool, 
 	return r.track(&plan.Plan{Name: "test " + procedure + " " + node, Steps: steps})
 }
 
-func stateCMs(t *testing.T, deps Deps) map[string]ReplaceRunState {
+func stateCMs(t *testing.T, deps Deps) map[string]replaceRunState {
 	t.Helper()
-	l, err := deps.Kube.CoreV1().ConfigMaps(EtcdNamespace).List(t.Context(), metav1.ListOptions{})
+	l, err := deps.Kube.CoreV1().ConfigMaps(etcdNamespace).List(t.Context(), metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]ReplaceRunState{}
+	out := map[string]replaceRunState{}
 	for i := range l.Items {
 		d, err := decodeState(&l.Items[i])
 		if err != nil {
@@ -64,7 +64,7 @@ func TestReplaceRunStateResumesAndRetires(t *testing.T) {
 	if err == nil {
 		t.Fatal("the crashed run succeeded")
 	}
-	live := stateCMs(t, deps)[DefaultStateConfigMap]
+	live := stateCMs(t, deps)[defaultStateConfigMap]
 	if len(live.Finished) != 3 || live.MemberID != "abc" || live.Identity != (ReplaceIdentity{"2.4.2", "m0"}) {
 		t.Fatalf("live state after the crash: %+v", live)
 	}
@@ -86,11 +86,11 @@ func TestReplaceRunStateResumesAndRetires(t *testing.T) {
 		}
 	}
 	cms := stateCMs(t, deps)
-	if _, ok := cms[DefaultStateConfigMap]; ok || len(cms) != 1 {
+	if _, ok := cms[defaultStateConfigMap]; ok || len(cms) != 1 {
 		t.Fatalf("state not retired: %v", cms)
 	}
 	for name, d := range cms {
-		if !strings.HasPrefix(name, DefaultStateConfigMap+".finished-") || !d.Done() || d.RetiredTo != name {
+		if !strings.HasPrefix(name, defaultStateConfigMap+".finished-") || !d.Done() || d.RetiredTo != name {
 			t.Fatalf("retired state %s: %+v", name, d)
 		}
 	}
@@ -104,13 +104,13 @@ func TestReplaceRunStateResumesAndRetires(t *testing.T) {
 // retired: the resumed run runs nothing and only retires the state.
 func TestReplaceRunStateCrashBeforeRetire(t *testing.T) {
 	deps := planDeps(newFakeEtcd("m0", "m1", "m2"))
-	st := &stateStore{kube: deps.Kube, namespace: EtcdNamespace, name: DefaultStateConfigMap}
+	st := &stateStore{kube: deps.Kube, namespace: etcdNamespace, name: defaultStateConfigMap}
 	fin := map[string]time.Time{}
 	steps := []string{"identify", "check-backup", "stop-etcd", "remove-member", "verify"}
 	for _, id := range steps {
 		fin[id] = time.Now()
 	}
-	if err := st.save(t.Context(), ReplaceRunState{Identity: ReplaceIdentity{"2.4.2", "m0"}, Steps: steps, Finished: fin}); err != nil {
+	if err := st.save(t.Context(), replaceRunState{Identity: ReplaceIdentity{"2.4.2", "m0"}, Steps: steps, Finished: fin}); err != nil {
 		t.Fatal(err)
 	}
 	runs := map[string]int{}
@@ -120,7 +120,7 @@ func TestReplaceRunStateCrashBeforeRetire(t *testing.T) {
 	if len(runs) != 0 {
 		t.Fatalf("steps ran again: %v", runs)
 	}
-	if _, ok := stateCMs(t, deps)[DefaultStateConfigMap]; ok {
+	if _, ok := stateCMs(t, deps)[defaultStateConfigMap]; ok {
 		t.Fatal("state not retired")
 	}
 }
@@ -149,7 +149,7 @@ func TestReplaceRunStateAnotherRun(t *testing.T) {
 			if err := trackedPlan(t, deps, "m0", "2.4.2", false, runs, tc.crashAt).Run(t.Context(), plan.RunOptions{}); err == nil {
 				t.Fatal("the crashed run succeeded")
 			}
-			before := stateCMs(t, deps)[DefaultStateConfigMap]
+			before := stateCMs(t, deps)[defaultStateConfigMap]
 			err := trackedPlan(t, deps, tc.node, tc.procedure, tc.abandon, runs, "").Run(t.Context(), plan.RunOptions{})
 			var are *AnotherRunError
 			if tc.wantRefused {
@@ -159,7 +159,7 @@ func TestReplaceRunStateAnotherRun(t *testing.T) {
 				if runs[tc.node+"/identify"] != 0 && tc.node != "m0" {
 					t.Fatal("a step of the refused run ran")
 				}
-				if after := stateCMs(t, deps)[DefaultStateConfigMap]; len(after.Finished) != len(before.Finished) || after.Identity != before.Identity {
+				if after := stateCMs(t, deps)[defaultStateConfigMap]; len(after.Finished) != len(before.Finished) || after.Identity != before.Identity {
 					t.Fatalf("old state changed: %+v", after)
 				}
 				return
@@ -192,7 +192,7 @@ func TestReplaceRunStateAbandonRestoresGuard(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := lifecycle.QuorumGuard{} // no override
-	if err := r.store.save(ctx, ReplaceRunState{Identity: ReplaceIdentity{"2.4.1", "m0"}, Steps: []string{"identify", "quorum-guard-off", "verify"},
+	if err := r.store.save(ctx, replaceRunState{Identity: ReplaceIdentity{"2.4.1", "m0"}, Steps: []string{"identify", "quorum-guard-off", "verify"},
 		Started: time.Now(), Finished: map[string]time.Time{"identify": time.Now(), "quorum-guard-off": time.Now()}, QuorumGuard: &before}); err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ func DeleteMemberSecrets(ctx context.Context, kube kubernetes.Interface, node st
 	if node == "" {
 		return nil, fmt.Errorf("member: DeleteMemberSecrets: empty node name")
 	}
-	secrets := kube.CoreV1().Secrets(EtcdNamespace)
+	secrets := kube.CoreV1().Secrets(etcdNamespace)
 	var deleted []string
 	for _, name := range SecretNames(node) {
 		err := secrets.Delete(ctx, name, metav1.DeleteOptions{})
@@ -33,7 +33,7 @@ func DeleteMemberSecrets(ctx context.Context, kube kubernetes.Interface, node st
 			deleted = append(deleted, name)
 		case apierrors.IsNotFound(err):
 		default:
-			return deleted, fmt.Errorf("member: deleting secret %s/%s: %w", EtcdNamespace, name, err)
+			return deleted, fmt.Errorf("member: deleting secret %s/%s: %w", etcdNamespace, name, err)
 		}
 	}
 	return deleted, nil

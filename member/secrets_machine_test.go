@@ -23,7 +23,7 @@ import (
 )
 
 func secret(name string) *corev1.Secret {
-	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: EtcdNamespace}, Type: corev1.SecretTypeTLS}
+	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: etcdNamespace}, Type: corev1.SecretTypeTLS}
 }
 
 func TestDeleteMemberSecrets(t *testing.T) {
@@ -48,7 +48,7 @@ func TestDeleteMemberSecrets(t *testing.T) {
 			if !slices.Equal(got, tc.want) {
 				t.Fatalf("deleted %q, want %q", got, tc.want)
 			}
-			left, _ := kube.CoreV1().Secrets(EtcdNamespace).List(t.Context(), metav1.ListOptions{})
+			left, _ := kube.CoreV1().Secrets(etcdNamespace).List(t.Context(), metav1.ListOptions{})
 			for _, s := range left.Items {
 				if strings.HasSuffix(s.Name, node) {
 					t.Errorf("secret %s still there", s.Name)
@@ -80,7 +80,7 @@ func TestNewMachineFrom(t *testing.T) {
 	if name != "clustername-8qw5l-master-3" {
 		t.Fatalf("next name %q, want clustername-8qw5l-master-3", name)
 	}
-	m := NewMachineFrom(old, name)
+	m := newMachineFrom(old, name)
 	b, err := machineYAML(m)
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +90,7 @@ func TestNewMachineFrom(t *testing.T) {
 			t.Errorf("new machine still has %s:\n%s", gone, b)
 		}
 	}
-	if m.Labels["machine.openshift.io/cluster-api-machine-role"] != "master" || m.Annotations[AnnotationReplacesMachine] != old.Name {
+	if m.Labels["machine.openshift.io/cluster-api-machine-role"] != "master" || m.Annotations[annotationReplacesMachine] != old.Name {
 		t.Errorf("labels/annotations lost: %v %v", m.Labels, m.Annotations)
 	}
 	for _, tc := range []struct{ old, want string }{{"master-7", "master-8"}, {"nonumber", "nonumber-0"}} {
@@ -142,12 +142,12 @@ func TestRecreateMachine(t *testing.T) {
 	if res.OldName != "cl-master-0" || res.New.Name != "cl-master-3" || res.NewNode != "new-node-for-cl-master-3" || res.Resumed {
 		t.Fatalf("result old %s new %s node %s resumed %v", res.OldName, res.New.Name, res.NewNode, res.Resumed)
 	}
-	if _, err := mc.MachineV1beta1().Machines(MachineNamespace).Get(ctx, "cl-master-0", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+	if _, err := mc.MachineV1beta1().Machines(machineNamespace).Get(ctx, "cl-master-0", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("old machine still there: %v", err)
 	}
 	// The finished replacement's file is kept under a name no run resumes.
-	if _, err := os.Stat(filepath.Join(dir, NewMachineFile)); !os.IsNotExist(err) {
-		t.Fatalf("%s still live after the replacement finished: %v", NewMachineFile, err)
+	if _, err := os.Stat(filepath.Join(dir, newMachineFile)); !os.IsNotExist(err) {
+		t.Fatalf("%s still live after the replacement finished: %v", newMachineFile, err)
 	}
 	done, _ := filepath.Glob(filepath.Join(dir, "new-master-machine.done-*.yaml"))
 	if len(done) != 1 {
@@ -155,7 +155,7 @@ func TestRecreateMachine(t *testing.T) {
 	}
 	saved, err := os.ReadFile(done[0])
 	if err != nil || !strings.Contains(string(saved), "name: cl-master-3") || strings.Contains(string(saved), "providerID") {
-		t.Fatalf("saved %s: %v\n%s", NewMachineFile, err, saved)
+		t.Fatalf("saved %s: %v\n%s", newMachineFile, err, saved)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "cl-master-0.yaml")); err != nil {
 		t.Fatal(err)
@@ -169,7 +169,7 @@ func TestRecreateMachine(t *testing.T) {
 	if err != nil || !again.Resumed || again.New.Name != "cl-master-3" {
 		t.Fatalf("re-run: %+v, %v", again, err)
 	}
-	list, _ := mc.MachineV1beta1().Machines(MachineNamespace).List(ctx, metav1.ListOptions{})
+	list, _ := mc.MachineV1beta1().Machines(machineNamespace).List(ctx, metav1.ListOptions{})
 	if len(list.Items) != 3 {
 		t.Fatalf("%d machines after re-run, want 3", len(list.Items))
 	}
@@ -197,14 +197,14 @@ func TestRecreateMachineDoesNotReuseFinishedRunsFile(t *testing.T) {
 	}
 	// Later the replacement is gone, and a host named node-0 again has
 	// no Machine.
-	if err := mc.MachineV1beta1().Machines(MachineNamespace).Delete(ctx, first.New.Name, metav1.DeleteOptions{}); err != nil {
+	if err := mc.MachineV1beta1().Machines(machineNamespace).Delete(ctx, first.New.Name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = RecreateMachine(ctx, mc, "node-0", opts)
 	if !errors.Is(err, ErrNoMachine) {
 		t.Fatalf("err = %v, want ErrNoMachine (not a Machine re-created from the finished run's file)", err)
 	}
-	if _, err := mc.MachineV1beta1().Machines(MachineNamespace).Get(ctx, first.New.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+	if _, err := mc.MachineV1beta1().Machines(machineNamespace).Get(ctx, first.New.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("the finished replacement's Machine was created again: %v", err)
 	}
 }
@@ -212,9 +212,9 @@ func TestRecreateMachineDoesNotReuseFinishedRunsFile(t *testing.T) {
 func TestRecreateMachineResumesFromSavedFile(t *testing.T) {
 	ctx := t.Context()
 	dir := t.TempDir()
-	desired := NewMachineFrom(machine("cl-master-0", "node-0", "stopped", "Running"), "cl-master-3")
+	desired := newMachineFrom(machine("cl-master-0", "node-0", "stopped", "Running"), "cl-master-3")
 	b, _ := yaml.Marshal(desired)
-	if err := os.WriteFile(filepath.Join(dir, NewMachineFile), b, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, newMachineFile), b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	// Crashed between delete and create: neither machine exists.

@@ -53,10 +53,10 @@ func (s State) Procedure() string {
 
 // Default namespaces.
 const (
-	MachineNamespace = "openshift-machine-api"
-	EtcdNamespace    = "openshift-etcd"
-	// TaintUnreachable is the taint the runbook greps for in 2.3 step 2.
-	TaintUnreachable = "node.kubernetes.io/unreachable"
+	machineNamespace = "openshift-machine-api"
+	etcdNamespace    = "openshift-etcd"
+	// taintUnreachable is the taint the runbook greps for in 2.3 step 2.
+	taintUnreachable = "node.kubernetes.io/unreachable"
 )
 
 // StateReport is the outcome of the runbook 2.3 checks for one node.
@@ -71,7 +71,7 @@ type StateReport struct {
 	Evidence []string
 }
 
-// StateOptions configures DetermineState. Zero values use the OpenShift
+// StateOptions configures determineState. Zero values use the OpenShift
 // namespaces.
 type StateOptions struct {
 	MachineNamespace string // "openshift-machine-api"
@@ -86,21 +86,21 @@ type StateOptions struct {
 	Now func() time.Time
 }
 
-// CrashLoopWindow is how long a restarted container must run before the
+// crashLoopWindow is how long a restarted container must run before the
 // kubelet resets its crash back-off (twice the 5-minute maximum back-off):
 // until then a container that exited with an error is still in its crash
 // loop, whatever it shows at the moment.
-const CrashLoopWindow = 10 * time.Minute
+const crashLoopWindow = 10 * time.Minute
 
 func (o StateOptions) withDefaults() StateOptions {
 	if o.MachineNamespace == "" {
-		o.MachineNamespace = MachineNamespace
+		o.MachineNamespace = machineNamespace
 	}
 	if o.EtcdNamespace == "" {
-		o.EtcdNamespace = EtcdNamespace
+		o.EtcdNamespace = etcdNamespace
 	}
 	if o.CrashLoopWindow <= 0 {
-		o.CrashLoopWindow = CrashLoopWindow
+		o.CrashLoopWindow = crashLoopWindow
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -108,12 +108,12 @@ func (o StateOptions) withDefaults() StateOptions {
 	return o
 }
 
-// DetermineState runs the checks of runbook 2.3 for node, in its order:
+// determineState runs the checks of runbook 2.3 for node, in its order:
 // is the machine running, is the node ready, is the etcd pod crashlooping.
 // machines may be nil (no Machine API): the machine check is then skipped
 // and says so. It never returns Healthy: member health is the caller's
 // (FindUnhealthyMember) to judge.
-func DetermineState(ctx context.Context, kube kubernetes.Interface, machines machineclient.Interface, node string, opts StateOptions) (*StateReport, error) {
+func determineState(ctx context.Context, kube kubernetes.Interface, machines machineclient.Interface, node string, opts StateOptions) (*StateReport, error) {
 	opts = opts.withDefaults()
 	r := &StateReport{Node: node, State: Unknown}
 	add := func(format string, a ...any) { r.Evidence = append(r.Evidence, fmt.Sprintf(format, a...)) }
@@ -157,7 +157,7 @@ func DetermineState(ctx context.Context, kube kubernetes.Interface, machines mac
 		return nil, fmt.Errorf("member: reading node %s: %w", node, err)
 	default:
 		for _, t := range n.Spec.Taints {
-			if t.Key == TaintUnreachable {
+			if t.Key == taintUnreachable {
 				nodeNotReady = true
 				add("node %s is listed with an unreachable taint (%s:%s): the node is not ready", node, t.Key, t.Effect)
 			}

@@ -34,13 +34,13 @@ func TestPodStatusCrashLoopWindow(t *testing.T) {
 		want   bool
 		status string
 	}{
-		{"running between crashes", running(30*time.Second, crashed), CrashLoopWindow, true, "Running (container etcd up 30s after exit code 2)"},
-		{"running just under the window", running(CrashLoopWindow-time.Second, crashed), CrashLoopWindow, true, "Running (container etcd up"},
-		{"running past the window", running(CrashLoopWindow+time.Second, crashed), CrashLoopWindow, false, "Running"},
-		{"restarted after a clean exit", running(30*time.Second, clean), CrashLoopWindow, false, "Running"},
-		{"never exited", running(30*time.Second, nil), CrashLoopWindow, false, "Running"},
+		{"running between crashes", running(30*time.Second, crashed), crashLoopWindow, true, "Running (container etcd up 30s after exit code 2)"},
+		{"running just under the window", running(crashLoopWindow-time.Second, crashed), crashLoopWindow, true, "Running (container etcd up"},
+		{"running past the window", running(crashLoopWindow+time.Second, crashed), crashLoopWindow, false, "Running"},
+		{"restarted after a clean exit", running(30*time.Second, clean), crashLoopWindow, false, "Running"},
+		{"never exited", running(30*time.Second, nil), crashLoopWindow, false, "Running"},
 		{"instant view (window 0)", running(30*time.Second, crashed), 0, false, "Running"},
-		{"waiting in back-off", waiting, CrashLoopWindow, true, "CrashLoopBackOff"},
+		{"waiting in back-off", waiting, crashLoopWindow, true, "CrashLoopBackOff"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

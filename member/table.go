@@ -16,12 +16,12 @@ import (
 // CLIENT ADDRS, IS LEARNER.
 func MemberTable(members []*pb.Member) string {
 	var b strings.Builder
-	_ = WriteMemberTable(&b, members)
+	_ = writeMemberTable(&b, members)
 	return b.String()
 }
 
-// WriteMemberTable writes MemberTable(members) to w.
-func WriteMemberTable(w io.Writer, members []*pb.Member) error {
+// writeMemberTable writes MemberTable(members) to w.
+func writeMemberTable(w io.Writer, members []*pb.Member) error {
 	header := []string{"ID", "STATUS", "NAME", "PEER ADDRS", "CLIENT ADDRS", "IS LEARNER"}
 	rows := make([][]string, 0, len(members))
 	for _, m := range members {

@@ -13,8 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 )
 
-// MasterLabel selects the master nodes ("oc get nodes -l node-role.kubernetes.io/master").
-const MasterLabel = "node-role.kubernetes.io/master"
+// masterLabel selects the master nodes ("oc get nodes -l node-role.kubernetes.io/master").
+const masterLabel = "node-role.kubernetes.io/master"
 
 // VerifyOptions configures Verify. The zero value expects three members.
 type VerifyOptions struct {
@@ -56,7 +56,7 @@ func Verify(ctx context.Context, deps Deps, opts VerifyOptions) (*Verification, 
 	}
 	timeout := opts.HealthTimeout
 	if timeout <= 0 {
-		timeout = DefaultHealthTimeout
+		timeout = defaultHealthTimeout
 	}
 	v := &Verification{Pods: map[string]string{}}
 	add := func(format string, a ...any) { v.Problems = append(v.Problems, fmt.Sprintf(format, a...)) }
@@ -68,7 +68,7 @@ func Verify(ctx context.Context, deps Deps, opts VerifyOptions) (*Verification, 
 		add("listing members: %v", err)
 		return v, ctx.Err()
 	}
-	v.Members = CheckMembers(ctx, hc, resp.Members, timeout)
+	v.Members = checkMembers(ctx, hc, resp.Members, timeout)
 	if len(v.Members) != opts.Expected {
 		add("%d etcd members are listed, want exactly %d", len(v.Members), opts.Expected)
 	}
@@ -87,12 +87,12 @@ func Verify(ctx context.Context, deps Deps, opts VerifyOptions) (*Verification, 
 	}
 
 	if deps.Kube != nil {
-		nodes, err := deps.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: MasterLabel})
+		nodes, err := deps.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: masterLabel})
 		if err != nil {
 			return v, fmt.Errorf("member: listing master nodes: %w", err)
 		}
 		for _, n := range nodes.Items {
-			pod, err := deps.Kube.CoreV1().Pods(EtcdNamespace).Get(ctx, "etcd-"+n.Name, metav1.GetOptions{})
+			pod, err := deps.Kube.CoreV1().Pods(etcdNamespace).Get(ctx, "etcd-"+n.Name, metav1.GetOptions{})
 			switch {
 			case apierrors.IsNotFound(err):
 				v.Pods[n.Name] = "missing"
@@ -103,7 +103,7 @@ func Verify(ctx context.Context, deps Deps, opts VerifyOptions) (*Verification, 
 				status, crashing, _ := podStatus(pod, time.Time{}, 0) // what it shows now
 				v.Pods[n.Name] = status
 				if crashing || pod.Status.Phase != corev1.PodRunning {
-					add("pod %s/etcd-%s is %s, not Running", EtcdNamespace, n.Name, status)
+					add("pod %s/etcd-%s is %s, not Running", etcdNamespace, n.Name, status)
 				}
 			}
 		}

@@ -19,14 +19,14 @@ import (
 
 var (
 	etcdOnlyHost = map[string]string{
-		EtcdManifestPath:                   etcdOnlyPod,
+		etcdManifestPath:                   etcdOnlyPod,
 		ScriptsDir + "/disable-etcd.sh":    "#!/bin/bash\n",
 		ScriptsDir + "/quorum-restore.sh":  "#!/bin/bash\n",
 		ScriptsDir + "/cluster-restore.sh": "ETCD_STATIC_POD_CONTAINERS=(\"etcd\" \"etcd-rev\")\n",
 	}
 	classicHost = map[string]string{
-		EtcdManifestPath: classicPod,
-		StaticPodResourcesDir + "/etcd-pod-3/etcd-pod.yaml": classicPod,
+		etcdManifestPath: classicPod,
+		staticPodResourcesDir + "/etcd-pod-3/etcd-pod.yaml": classicPod,
 		ScriptsDir + "/cluster-restore.sh":                  "STATIC_POD_LIST=(\"kube-apiserver-pod.yaml\")\n",
 	}
 )
@@ -95,23 +95,23 @@ func TestDetect(t *testing.T) {
 			wantGen: GenerationEtcdOnly, override: true},
 		{name: "override with nothing to read", noAPI: true, opts: Options{Version: "4.14.8"}, wantGen: GenerationClassic, wantVer: "4.14.8", override: true},
 		{name: "4.18 restore pod live, scripts show etcd-only", noAPI: true,
-			host:    map[string]string{EtcdManifestPath: restorePod, ScriptsDir + "/disable-etcd.sh": "x"},
+			host:    map[string]string{etcdManifestPath: restorePod, ScriptsDir + "/disable-etcd.sh": "x"},
 			wantGen: GenerationEtcdOnly, decided: []string{"disable-etcd.sh"}},
 		{name: "etcd pod stopped by disable-etcd.sh", noAPI: true,
-			host:    map[string]string{StoppedEtcdManifestPath: etcdOnlyPod},
+			host:    map[string]string{stoppedEtcdManifestPath: etcdOnlyPod},
 			wantGen: GenerationEtcdOnly, decided: []string{"manifests-stopped/etcd-pod.yaml"}},
 		{name: "only the newest revision directory shows etcd-rev", noAPI: true,
 			host: map[string]string{
-				StaticPodResourcesDir + "/etcd-pod-9/etcd-pod.yaml":  classicPod,
-				StaticPodResourcesDir + "/etcd-pod-12/etcd-pod.yaml": etcdOnlyPod,
+				staticPodResourcesDir + "/etcd-pod-9/etcd-pod.yaml":  classicPod,
+				staticPodResourcesDir + "/etcd-pod-12/etcd-pod.yaml": etcdOnlyPod,
 			},
 			wantGen: GenerationEtcdOnly, decided: []string{"etcd-pod-12/etcd-pod.yaml"}},
-		{name: "revision.json alone", noAPI: true, host: map[string]string{RevisionJSONPath: `{"maxRaftIndex":7}`},
+		{name: "revision.json alone", noAPI: true, host: map[string]string{revisionJSONPath: `{"maxRaftIndex":7}`},
 			wantErr: []error{ErrUndecided}},
 		{name: "classic host with the backported bump", hist: history("4.14.8"),
-			host:    map[string]string{EtcdManifestPath: classicPod, ScriptsDir + "/cluster-restore.sh": "# ETCD_ETCDCTL_RESTORE_ENABLE_BUMP - when set\n"},
+			host:    map[string]string{etcdManifestPath: classicPod, ScriptsDir + "/cluster-restore.sh": "# ETCD_ETCDCTL_RESTORE_ENABLE_BUMP - when set\n"},
 			wantGen: GenerationClassic, wantVer: "4.14.8", caps: []Capability{CapabilityRestoreBumpOptIn}},
-		{name: "manifest that is not a pod decides nothing", noAPI: true, host: map[string]string{EtcdManifestPath: "{{{"},
+		{name: "manifest that is not a pod decides nothing", noAPI: true, host: map[string]string{etcdManifestPath: "{{{"},
 			wantErr: []error{ErrUndecided}},
 	}
 	for _, tc := range tests {

@@ -53,9 +53,13 @@ func (e *UndecidedError) Error() string {
 	return b.String()
 }
 
-// Unwrap returns ErrUndecided and the read errors of the evidence.
+// Is matches ErrUndecided, the kind of this error (see package lifeboat,
+// Errors).
+func (e *UndecidedError) Is(target error) bool { return target == ErrUndecided }
+
+// Unwrap returns the read errors of the evidence, its causes.
 func (e *UndecidedError) Unwrap() []error {
-	errs := []error{ErrUndecided}
+	var errs []error
 	for _, ev := range e.Evidence {
 		if ev.Err != nil {
 			errs = append(errs, ev.Err)

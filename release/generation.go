@@ -44,14 +44,14 @@ const (
 
 // Minor versions bounding the generations within major version 4.
 const (
-	// MinSupportedMinor is the first 4.y release lifeboat supports (the
+	// minSupportedMinor is the first 4.y release lifeboat supports (the
 	// seed runbook's release).
-	MinSupportedMinor = 5
-	// EtcdOnlyMinor is the first 4.y release of GenerationEtcdOnly: the
+	minSupportedMinor = 5
+	// etcdOnlyMinor is the first 4.y release of GenerationEtcdOnly: the
 	// cluster-etcd-operator's disable-etcd.sh, quorum-restore.sh and
 	// etcd-rev ("cluster-etcd-operator rev") first ship in release-4.18
 	// and in no earlier release branch.
-	EtcdOnlyMinor = 18
+	etcdOnlyMinor = 18
 )
 
 var generationNames = map[Generation]string{
@@ -61,7 +61,7 @@ var generationNames = map[Generation]string{
 }
 
 // String returns the generation's name: "classic", "etcd-only" or
-// "unknown" (what ParseGeneration accepts); "Generation(N)" for a value
+// "unknown" (what parseGeneration accepts); "Generation(N)" for a value
 // out of range.
 func (g Generation) String() string {
 	if s, ok := generationNames[g]; ok {
@@ -75,9 +75,9 @@ func (g Generation) String() string {
 func (g Generation) Releases() string {
 	switch g {
 	case GenerationClassic:
-		return fmt.Sprintf("4.%d-4.%d", MinSupportedMinor, EtcdOnlyMinor-1)
+		return fmt.Sprintf("4.%d-4.%d", minSupportedMinor, etcdOnlyMinor-1)
 	case GenerationEtcdOnly:
-		return fmt.Sprintf("4.%d+", EtcdOnlyMinor)
+		return fmt.Sprintf("4.%d+", etcdOnlyMinor)
 	}
 	return ""
 }
@@ -94,9 +94,9 @@ func (g Generation) MarshalText() ([]byte, error) {
 	return []byte(g.String()), nil
 }
 
-// UnmarshalText implements encoding.TextUnmarshaler (see ParseGeneration).
+// UnmarshalText implements encoding.TextUnmarshaler (see parseGeneration).
 func (g *Generation) UnmarshalText(b []byte) error {
-	v, err := ParseGeneration(string(b))
+	v, err := parseGeneration(string(b))
 	if err != nil {
 		return err
 	}
@@ -104,10 +104,10 @@ func (g *Generation) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// ParseGeneration parses a generation name as String writes it ("classic",
+// parseGeneration parses a generation name as String writes it ("classic",
 // "etcd-only", "unknown"; case-insensitive). Any other text is an error
 // wrapping ErrInvalidGeneration.
-func ParseGeneration(s string) (Generation, error) {
+func parseGeneration(s string) (Generation, error) {
 	for g, name := range generationNames {
 		if strings.EqualFold(strings.TrimSpace(s), name) {
 			return g, nil
@@ -128,28 +128,28 @@ func ParseVersion(s string) (semver.Version, error) {
 	return v, nil
 }
 
-// GenerationOf returns the generation of an OpenShift release. Only the
+// generationOf returns the generation of an OpenShift release. Only the
 // major and minor versions count: every z-stream and pre-release of 4.18
 // (4.18.0-rc.1 included) is GenerationEtcdOnly. 4.5 to 4.17 is
 // GenerationClassic; 4.18 and later 4.y, and 5.y (whose
 // cluster-etcd-operator branches carry the same scripts and etcd-rev), are
 // GenerationEtcdOnly. Anything else (4.0 to 4.4, other majors) is an error
 // wrapping ErrUnsupportedRelease.
-func GenerationOf(v semver.Version) (Generation, error) {
+func generationOf(v semver.Version) (Generation, error) {
 	switch {
-	case v.Major == 4 && v.Minor >= EtcdOnlyMinor, v.Major == 5:
+	case v.Major == 4 && v.Minor >= etcdOnlyMinor, v.Major == 5:
 		return GenerationEtcdOnly, nil
-	case v.Major == 4 && v.Minor >= MinSupportedMinor:
+	case v.Major == 4 && v.Minor >= minSupportedMinor:
 		return GenerationClassic, nil
 	}
-	return GenerationUnknown, fmt.Errorf("%w: %d.%d (lifeboat knows 4.%d to 5.y)", ErrUnsupportedRelease, v.Major, v.Minor, MinSupportedMinor)
+	return GenerationUnknown, fmt.Errorf("%w: %d.%d (lifeboat knows 4.%d to 5.y)", ErrUnsupportedRelease, v.Major, v.Minor, minSupportedMinor)
 }
 
-// GenerationOfVersion is ParseVersion followed by GenerationOf.
+// GenerationOfVersion is ParseVersion followed by generationOf.
 func GenerationOfVersion(s string) (Generation, error) {
 	v, err := ParseVersion(s)
 	if err != nil {
 		return GenerationUnknown, err
 	}
-	return GenerationOf(v)
+	return generationOf(v)
 }

@@ -18,20 +18,20 @@ import (
 
 // Host paths Detect reads (all read-only).
 const (
-	// EtcdManifestPath is the live etcd static pod manifest.
-	EtcdManifestPath = "/etc/kubernetes/manifests/etcd-pod.yaml"
-	// StoppedEtcdManifestPath is where cluster-restore.sh (4.17) and
+	// etcdManifestPath is the live etcd static pod manifest.
+	etcdManifestPath = "/etc/kubernetes/manifests/etcd-pod.yaml"
+	// stoppedEtcdManifestPath is where cluster-restore.sh (4.17) and
 	// disable-etcd.sh (4.18+) move the etcd manifest to stop the pod
 	// ($ASSET_DIR/manifests-stopped in etcd-common-tools).
-	StoppedEtcdManifestPath = "/home/core/assets/manifests-stopped/etcd-pod.yaml"
-	// StaticPodResourcesDir holds etcd-pod-<N>/etcd-pod.yaml, the manifest
+	stoppedEtcdManifestPath = "/home/core/assets/manifests-stopped/etcd-pod.yaml"
+	// staticPodResourcesDir holds etcd-pod-<N>/etcd-pod.yaml, the manifest
 	// of each installed revision.
-	StaticPodResourcesDir = "/etc/kubernetes/static-pod-resources"
+	staticPodResourcesDir = "/etc/kubernetes/static-pod-resources"
 	// ScriptsDir is where the etcd pod's init container copies the
 	// operator's scripts.
 	ScriptsDir = "/usr/local/bin"
-	// RevisionJSONPath is written by the etcd-rev container (4.18+).
-	RevisionJSONPath = "/var/lib/etcd/revision.json"
+	// revisionJSONPath is written by the etcd-rev container (4.18+).
+	revisionJSONPath = "/var/lib/etcd/revision.json"
 	// EtcdRevContainer is the etcd static pod's container that keeps
 	// revision.json ("cluster-etcd-operator rev"), 4.18+.
 	EtcdRevContainer = "etcd-rev"
@@ -65,13 +65,13 @@ func fromHost(ctx context.Context, h host.Host) (hostFinding, error) {
 		return fmt.Errorf("release: %s %s: %w", op, where(p), ctx.Err())
 	}
 
-	manifests := []string{EtcdManifestPath, StoppedEtcdManifestPath}
+	manifests := []string{etcdManifestPath, stoppedEtcdManifestPath}
 	if p, err := newestEtcdRevision(ctx, h); err != nil {
 		if ctx.Err() != nil {
-			return f, stop("listing", StaticPodResourcesDir)
+			return f, stop("listing", staticPodResourcesDir)
 		}
 		if !errors.Is(err, fs.ErrNotExist) {
-			add(Evidence{Source: SourceHost, Where: where(StaticPodResourcesDir), Finding: "unreadable", Err: err})
+			add(Evidence{Source: SourceHost, Where: where(staticPodResourcesDir), Finding: "unreadable", Err: err})
 		}
 	} else if p != "" {
 		manifests = append(manifests, p)
@@ -82,7 +82,7 @@ func fromHost(ctx context.Context, h host.Host) (hostFinding, error) {
 			return f, stop("reading", p)
 		}
 		if errors.Is(err, fs.ErrNotExist) {
-			if p == EtcdManifestPath {
+			if p == etcdManifestPath {
 				add(Evidence{Source: SourceHost, Where: where(p), Finding: "absent"})
 			}
 			continue
@@ -112,20 +112,20 @@ func fromHost(ctx context.Context, h host.Host) (hostFinding, error) {
 	ev, bump := judgeRestoreScript(where(restore), data, err)
 	add(ev)
 
-	_, err = h.Stat(ctx, RevisionJSONPath)
+	_, err = h.Stat(ctx, revisionJSONPath)
 	switch {
 	case ctx.Err() != nil:
-		return f, stop("stat", RevisionJSONPath)
+		return f, stop("stat", revisionJSONPath)
 	case err == nil:
 		// Reported, never decisive: etcd-rev writes it on 4.18+, but a
 		// recovery tool (lifeboat's own restore pod among them) may leave
 		// one on an older host too.
-		add(Evidence{Source: SourceHost, Where: where(RevisionJSONPath), Finding: "present (etcd-rev writes it on 4.18+; not decisive alone)"})
+		add(Evidence{Source: SourceHost, Where: where(revisionJSONPath), Finding: "present (etcd-rev writes it on 4.18+; not decisive alone)"})
 	case errors.Is(err, fs.ErrNotExist):
 		// Absence shows nothing: a classic host has none, and neither has a
 		// 4.18 host whose etcd-rev has not written it yet.
 	default:
-		add(Evidence{Source: SourceHost, Where: where(RevisionJSONPath), Finding: "unreadable", Err: err})
+		add(Evidence{Source: SourceHost, Where: where(revisionJSONPath), Finding: "unreadable", Err: err})
 	}
 
 	f.gen = GenerationUnknown
@@ -209,7 +209,7 @@ func judgeRestoreScript(where string, data []byte, readErr error) (ev Evidence, 
 // newestEtcdRevision returns the manifest path of the highest etcd-pod-<N>
 // revision directory, "" when there is none.
 func newestEtcdRevision(ctx context.Context, h host.Host) (string, error) {
-	entries, err := h.ReadDir(ctx, StaticPodResourcesDir)
+	entries, err := h.ReadDir(ctx, staticPodResourcesDir)
 	if err != nil {
 		return "", err
 	}
@@ -226,7 +226,7 @@ func newestEtcdRevision(ctx context.Context, h host.Host) (string, error) {
 	if best < 0 {
 		return "", nil
 	}
-	return fmt.Sprintf("%s/etcd-pod-%d/etcd-pod.yaml", StaticPodResourcesDir, best), nil
+	return fmt.Sprintf("%s/etcd-pod-%d/etcd-pod.yaml", staticPodResourcesDir, best), nil
 }
 
 // readBounded reads at most maxHostFile bytes of p; a longer file is an

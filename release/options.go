@@ -10,10 +10,10 @@ import (
 	"github.com/lifeboat-dev/lifeboat/host"
 )
 
-// DefaultAPITimeout bounds the ClusterVersion read when Options.APITimeout
+// defaultAPITimeout bounds the ClusterVersion read when Options.APITimeout
 // is zero. An API server that does not answer within it counts as down and
 // the recovery host is asked instead.
-const DefaultAPITimeout = 30 * time.Second
+const defaultAPITimeout = 30 * time.Second
 
 // Deps are the sources Detect may read. Both are optional; with neither,
 // only an override decides.
@@ -28,17 +28,17 @@ type Deps struct {
 }
 
 // Options tune Detect. The zero value detects from Deps with
-// DefaultAPITimeout, applies the conflict rule (the host wins) and logs
+// defaultAPITimeout, applies the conflict rule (the host wins) and logs
 // nothing.
 type Options struct {
 	// Generation, when not GenerationUnknown, is the caller's decision; it
 	// wins over the cluster's evidence (which is still read and reported).
 	Generation Generation
 	// Version, when not "", is the caller's statement of the cluster's
-	// OpenShift version ("4.14.8"); its generation (GenerationOf) wins like
+	// OpenShift version ("4.14.8"); its generation (generationOf) wins like
 	// Generation. When both are set they must agree.
 	Version string
-	// APITimeout bounds the ClusterVersion read; 0 means DefaultAPITimeout.
+	// APITimeout bounds the ClusterVersion read; 0 means defaultAPITimeout.
 	// Negative is invalid.
 	APITimeout time.Duration
 	// RefuseConflict makes Detect return ErrConflict, instead of applying
@@ -74,7 +74,7 @@ func (o Options) Validate() error {
 
 func (o Options) apiTimeout() time.Duration {
 	if o.APITimeout == 0 {
-		return DefaultAPITimeout
+		return defaultAPITimeout
 	}
 	return o.APITimeout
 }

@@ -127,7 +127,7 @@ func TestGenerationText(t *testing.T) {
 	if _, err := Generation(9).MarshalText(); !errors.Is(err, ErrInvalidGeneration) {
 		t.Errorf("MarshalText(9): %v", err)
 	}
-	if _, err := ParseGeneration("4.18"); !errors.Is(err, ErrInvalidGeneration) {
+	if _, err := parseGeneration("4.18"); !errors.Is(err, ErrInvalidGeneration) {
 		t.Errorf("ParseGeneration(4.18): %v", err)
 	}
 	if GenerationClassic.Releases() != "4.5-4.17" || GenerationEtcdOnly.Releases() != "4.18+" {

@@ -60,7 +60,7 @@ func TestMain(m *testing.M) {
 		// Child: restore the snapshot into the directory, in process.
 		dir := os.Getenv(benchChildEnv + "_DIR")
 		_, err := RestoreSnapshot(context.Background(), snap, dir, SnapshotOptions{
-			Name: "bench", PeerURL: "http://127.0.0.1:2380", RevisionBump: DefaultRevisionBump,
+			Name: "bench", PeerURL: "http://127.0.0.1:2380", RevisionBump: defaultRevisionBump,
 		})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -167,7 +167,7 @@ func TestBenchRestoreVsEtcdutl(t *testing.T) {
 		return launch("etcdutl", nil, etcdutl, "snapshot", "restore", snap,
 			"--data-dir", out, "--name", "bench", "--initial-cluster", "bench=http://127.0.0.1:2380",
 			"--initial-advertise-peer-urls", "http://127.0.0.1:2380",
-			"--bump-revision", strconv.FormatUint(DefaultRevisionBump, 10), "--mark-compacted")
+			"--bump-revision", strconv.FormatUint(defaultRevisionBump, 10), "--mark-compacted")
 	}
 	lib := func() benchRun {
 		return launch("lifeboat", []string{benchChildEnv + "=" + snap, benchChildEnv + "_DIR=" + out}, self, "-test.run=^$")

@@ -120,9 +120,9 @@ func TestCorruptSnapshotUnderValidTrailer(t *testing.T) {
 			root := t.TempDir()
 			dataDir := filepath.Join(root, "etcd")
 			_, err = RestoreSnapshot(t.Context(), p, dataDir, SnapshotOptions{Name: "master-0", PeerURL: "https://10.0.0.1:2380", ForceInProcess: true})
-			var se *SnapshotError
-			if !errors.Is(err, ErrCorruptSnapshot) || !errors.Is(err, backup.ErrCorruptDatabase) || !errors.As(err, &se) {
-				t.Fatalf("RestoreSnapshot: err = %v, want *SnapshotError wrapping ErrCorruptSnapshot and backup.ErrCorruptDatabase", err)
+			var se *backup.SnapshotError
+			if !errors.Is(err, backup.ErrCorruptDatabase) || !errors.Is(err, backup.ErrCorruptDatabase) || !errors.As(err, &se) {
+				t.Fatalf("RestoreSnapshot: err = %v, want *backup.SnapshotError wrapping backup.ErrCorruptDatabase and backup.ErrCorruptDatabase", err)
 			}
 			if entries, _ := os.ReadDir(root); len(entries) != 0 {
 				t.Errorf("refused restore left %v in %s", entries, root)

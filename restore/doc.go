@@ -25,29 +25,29 @@
 // By default the revision is bumped and the new revision marked compacted,
 // so that watch caches and informers of the old cluster are told "too old
 // resource version" instead of being served stale objects. The bump is sized
-// from raft indexes only (RevisionBumpFor): the gap between revision.json's
+// from raft indexes only (revisionBumpFor): the gap between revision.json's
 // maxRaftIndex and the snapshot's consistent index, which bounds the
 // revisions handed out after the snapshot on restored and never-restored
 // clusters alike, plus slack for a stale revision.json, and never less than
 // the 1.2 × maxRaftIndex the cluster's restore pod adds; without a usable
-// revision.json it is DefaultRevisionBump (one billion). When the plan
-// uses the cluster's own restore pod (ClusterRestorePodPath), which bumps
+// revision.json it is defaultRevisionBump (one billion). When the plan
+// uses the cluster's own restore pod (clusterRestorePodPath), which bumps
 // by 1.2 × the maxRaftIndex of /var/lib/etcd-backup/revision.json, it
 // stages there a copy of this run's revision.json whose maxRaftIndex is
-// scaled (PodRaftIndexFor) so that the pod's bump is at least
-// RevisionBumpFor's; the copy records the original value and path, and the
+// scaled (podRaftIndexFor) so that the pod's bump is at least
+// revisionBumpFor's; the copy records the original value and path, and the
 // original is kept aside, never edited.
 //
 // # Version safety
 //
 // Decide compares the snapshot's storage version and the cluster's etcd
-// version with lifeboat's etcd libraries (LibraryEtcdVersion). When the
+// version with lifeboat's etcd libraries (libraryEtcdVersion). When the
 // cluster's etcd is older than the libraries, etcdutl might write a data
 // directory that etcd cannot read, so the plan does not restore in process:
 // it stages the snapshot in /var/lib/etcd-backup/snapshot.db and starts a
 // restore static pod that runs the cluster's own etcd image, as
 // cluster-restore.sh does: the cluster's restore-etcd-pod when the host has
-// it, else one built from the host's etcd-pod.yaml by BuildRestorePod, whose
+// it, else one built from the host's etcd-pod.yaml by buildRestorePod, whose
 // script restores with the image's etcdutl (or etcdctl) and then runs the
 // original etcd command. A snapshot newer than the cluster's etcd is refused.
 // What is tested: Decide's table; the in-process restore against a real etcd
@@ -180,7 +180,7 @@
 // sentinel with errors.Is: *TargetNotEmptyError (ErrTargetNotEmpty),
 // *SnapshotError (backup's type: backup.ErrHashMismatch, ErrNoHash,
 // ErrTruncated, ErrCorruptDatabase, also named here as ErrHashMismatch,
-// ErrNoHash, ErrTruncated, ErrCorruptSnapshot), *VersionMismatchError
+// ErrNoHash, ErrTruncated, backup.ErrCorruptDatabase), *VersionMismatchError
 // (ErrVersionMismatch, with both versions), *NeedsRestorePodError
 // (ErrNeedsRestorePod), ErrSnapshotTooNew, *PreflightError (its Check,
 // wrapping the sentinel of the check), *ReleaseMismatchError
@@ -192,5 +192,5 @@
 // (ErrNoQuorumRestore), *NotMemberDirError (ErrNotMemberDir) and
 // *OthersNotStoppedError (ErrOthersNotStopped). A failed step of Run is a *plan.StepError naming the
 // step and wrapping the cause; an unsafe backup archive wraps
-// ErrUnsafeEntry.
+// backup.ErrUnsafeEntry.
 package restore

@@ -3,40 +3,13 @@ package restore
 import (
 	"errors"
 	"fmt"
-
-	"github.com/lifeboat-dev/lifeboat/backup"
-	"github.com/lifeboat-dev/lifeboat/internal/safetar"
 )
 
-// The backup format's sentinels live in package backup, with one meaning
-// wherever a backup or a snapshot is checked; restore names the same
-// values so that callers testing the restore names keep working.
-var (
-	// Deprecated: the same value as backup.ErrHashMismatch.
-	ErrHashMismatch = backup.ErrHashMismatch
-	// Deprecated: the same value as backup.ErrNoHash (a snapshot copied
-	// from a data directory needs SnapshotOptions.SkipHashCheck).
-	ErrNoHash = backup.ErrNoHash
-	// Deprecated: the same value as backup.ErrTruncated.
-	ErrTruncated = backup.ErrTruncated
-	// Deprecated: the same value as backup.ErrCorruptDatabase.
-	ErrCorruptSnapshot = backup.ErrCorruptDatabase
-	// Deprecated: the same value as backup.ErrInvalidBackup, which every
-	// *backup.VerifyError matches.
-	ErrBackupIncomplete = backup.ErrInvalidBackup
-)
-
-// ErrUnsafeEntry is wrapped by the error of a restore whose static pod
-// resources archive holds an entry that would write outside its target
-// (an absolute name, a ".." element, a link escaping the tree, a device):
-// nothing of that archive was written. It is the same value as the one
-// the archive reader (an internal package) wraps, so errors.Is matches.
-var ErrUnsafeEntry = safetar.ErrUnsafeEntry
-
-// SnapshotError reports a snapshot that failed its checks: backup's type.
-// Err wraps backup.ErrHashMismatch, ErrNoHash, ErrTruncated,
-// ErrCorruptDatabase or an I/O error.
-type SnapshotError = backup.SnapshotError
+// The backup format's sentinels (backup.ErrHashMismatch, backup.ErrNoHash,
+// backup.ErrTruncated, backup.ErrCorruptDatabase, backup.ErrInvalidBackup,
+// backup.ErrUnsafeEntry) and *backup.SnapshotError live in package backup,
+// with one meaning wherever a backup or a snapshot is checked; restore
+// returns them unchanged.
 
 // Sentinel errors of the restore itself; the typed errors below wrap them.
 // Test with errors.Is.
@@ -72,7 +45,8 @@ func (e *TargetNotEmptyError) Error() string {
 	return fmt.Sprintf("restore target %s is not empty (holds %v); move it aside first", e.Dir, e.Entries)
 }
 
-func (e *TargetNotEmptyError) Unwrap() error { return ErrTargetNotEmpty }
+// Is matches ErrTargetNotEmpty: the kind of this error (see package lifeboat, Errors).
+func (e *TargetNotEmptyError) Is(target error) bool { return target == ErrTargetNotEmpty }
 
 // VersionMismatchError names both versions when the backup's z-stream is
 // not the cluster's. The runbook requires a backup from the same z-stream
@@ -86,7 +60,8 @@ func (e *VersionMismatchError) Error() string {
 	return fmt.Sprintf("backup was taken from cluster version %s but the cluster runs %s: restore needs a backup from the same z-stream (override with AllowVersionMismatch)", e.BackupVersion, e.ClusterVersion)
 }
 
-func (e *VersionMismatchError) Unwrap() error { return ErrVersionMismatch }
+// Is matches ErrVersionMismatch: the kind of this error (see package lifeboat, Errors).
+func (e *VersionMismatchError) Is(target error) bool { return target == ErrVersionMismatch }
 
 // NeedsRestorePodError carries the decision that refused an in-process
 // restore.
@@ -98,4 +73,5 @@ func (e *NeedsRestorePodError) Error() string {
 	return fmt.Sprintf("%v: %s", ErrNeedsRestorePod, e.Decision.Reason)
 }
 
-func (e *NeedsRestorePodError) Unwrap() error { return ErrNeedsRestorePod }
+// Is matches ErrNeedsRestorePod: the kind of this error (see package lifeboat, Errors).
+func (e *NeedsRestorePodError) Is(target error) bool { return target == ErrNeedsRestorePod }

@@ -1,17 +1,11 @@
 package restore
 
 import (
-	"errors"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/member"
 	"strings"
 	"time"
 )
-
-// ErrAnotherRunUnfinished: the recovery host holds the unfinished state of
-// a restore run with another identity (another backup, other hosts, another
-// method) than the one asked for. Nothing was changed. See
-// [AnotherRunError] for how to resume or abandon the old run.
-var ErrAnotherRunUnfinished = errors.New("the restore state belongs to another, unfinished run")
 
 // AnotherRunError names both runs when Run finds an unfinished state of
 // another run at StatePath on the recovery host. Resume the old run by
@@ -19,7 +13,7 @@ var ErrAnotherRunUnfinished = errors.New("the restore state belongs to another, 
 // Options.AbandonUnfinished (the old state is renamed AbandonedPath, kept
 // for audit, its moves still listed there for State.Undo), or move the
 // file yourself (the error message gives the command). It matches
-// ErrAnotherRunUnfinished.
+// member.ErrAnotherRunUnfinished.
 type AnotherRunError struct {
 	// Host and StatePath locate the old run's state.
 	Host      string
@@ -50,8 +44,9 @@ func (e *AnotherRunError) Error() string {
 		"this run is %s (differs in %s). Resume the old run with its own options, or abandon it: "+
 		"set Options.AbandonUnfinished (restore -abandon-unfinished), or on %s run `mv %s %s`; "+
 		"the old state keeps the list of moved files (State.Undo)",
-		ErrAnotherRunUnfinished, e.StatePath, e.Host, e.Started.UTC().Format(time.RFC3339), e.Steps, e.Moves, old,
+		member.ErrAnotherRunUnfinished, e.StatePath, e.Host, e.Started.UTC().Format(time.RFC3339), e.Steps, e.Moves, old,
 		e.Requested.String(), strings.Join(e.Differences, ", "), e.Host, e.StatePath, e.AbandonedPath)
 }
 
-func (e *AnotherRunError) Unwrap() error { return ErrAnotherRunUnfinished }
+// Is matches member.ErrAnotherRunUnfinished: the kind of this error (see package lifeboat, Errors).
+func (e *AnotherRunError) Is(target error) bool { return target == member.ErrAnotherRunUnfinished }

@@ -127,7 +127,7 @@ func TestEtcdOnlyRestore(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(f.roots[n], "etc/kubernetes/manifests/etcd-pod.yaml")); !os.IsNotExist(err) {
 			t.Errorf("%s: etcd-pod.yaml still in place (the operator's next revision puts a new one): %v", n, err)
 		}
-		if b, _ := os.ReadFile(filepath.Join(f.roots[n], DefaultAsideDir, "manifests/etcd-pod.yaml")); !strings.Contains(string(b), "--name="+n) {
+		if b, _ := os.ReadFile(filepath.Join(f.roots[n], defaultAsideDir, "manifests/etcd-pod.yaml")); !strings.Contains(string(b), "--name="+n) {
 			t.Errorf("%s: etcd-pod.yaml not kept aside: %q", n, b)
 		}
 	}
@@ -144,11 +144,11 @@ func TestEtcdOnlyRestore(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(r0, "var/lib/etcd-backup/member/snap/db")); string(b) != "old data of master-0" {
 		t.Errorf("old data dir not kept: %q", b)
 	}
-	ci, err := SnapshotConsistentIndex(t.Context(), filepath.Join(f.backupDir, "snapshot_2026-11-24_180000.db"))
+	ci, err := snapshotConsistentIndex(t.Context(), filepath.Join(f.backupDir, "snapshot_2026-11-24_180000.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := f.snapRev + int64(RevisionBumpFor(5000, ci)); d.Restore == nil || d.Restore.NewRevision != want {
+	if want := f.snapRev + int64(revisionBumpFor(5000, ci)); d.Restore == nil || d.Restore.NewRevision != want {
 		t.Errorf("restore record %+v, want new revision %d (bump from revision.json)", d.Restore, want)
 	}
 	if !w.off["wait-stable"] || w.off["verify-members"] {

@@ -270,7 +270,7 @@ func writeManifest(t *testing.T, dir, stamp, cv string, rev int64) {
 		sum := sha256.Sum256(b)
 		return backup.ManifestFile{Name: name, Size: int64(len(b)), SHA256: hex.EncodeToString(sum[:])}
 	}
-	m := &backup.Manifest{Format: backup.ManifestFormat, Timestamp: stamp, ClusterVersion: cv, EtcdVersion: LibraryEtcdVersion(), Revision: rev,
+	m := &backup.Manifest{Format: backup.ManifestFormat, Timestamp: stamp, ClusterVersion: cv, EtcdVersion: libraryEtcdVersion(), Revision: rev,
 		Snapshot: file(backup.SnapshotFileName(stamp, false)), Resources: file(backup.ResourcesFileName(stamp, false))}
 	if err := backup.WriteManifest(dir, m); err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/backup"
 	"io"
 	"io/fs"
 	"path"
@@ -229,7 +230,7 @@ func (r *runner) copyFile(ctx context.Context, from host.Host, src string, h hos
 		return fmt.Errorf("copying %s to %s on %s: %w", src, dst, h.Name(), err)
 	}
 	if copied := hex.EncodeToString(sum.Sum(nil)); copied != want {
-		return fmt.Errorf("%w: %s changed while it was copied to %s on %s (sha256 %s, then %s)", ErrHashMismatch, src, dst, h.Name(), shortHash(want), shortHash(copied))
+		return fmt.Errorf("%w: %s changed while it was copied to %s on %s (sha256 %s, then %s)", backup.ErrHashMismatch, src, dst, h.Name(), shortHash(want), shortHash(copied))
 	}
 	return nil
 }

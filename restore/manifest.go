@@ -33,32 +33,32 @@ var componentContainers = map[string][]string{
 // them).
 const (
 	DefaultManifestDir     = "/etc/kubernetes/manifests"
-	DefaultConfigDir       = backup.DefaultConfigDir // the archive's paths are relative to it
+	defaultConfigDir       = backup.DefaultConfigDir // the archive's paths are relative to it
 	DefaultEtcdDataDir     = "/var/lib/etcd"
 	DefaultEtcdBackupDir   = "/var/lib/etcd-backup"
-	DefaultRemoteBackupDir = "/home/core/backup"
-	DefaultAsideDir        = "/var/lib/lifeboat/restore-aside"
+	defaultRemoteBackupDir = "/home/core/backup"
+	defaultAsideDir        = "/var/lib/lifeboat/restore-aside"
 	DefaultStatePath       = "/var/lib/lifeboat/restore-state.json"
-	// ClusterRestorePodPath is where the cluster keeps its own restore pod
+	// clusterRestorePodPath is where the cluster keeps its own restore pod
 	// manifest (cluster-restore.sh copies it into the manifest directory).
-	ClusterRestorePodPath = "/etc/kubernetes/static-pod-resources/etcd-certs/configmaps/restore-etcd-pod/pod.yaml"
+	clusterRestorePodPath = "/etc/kubernetes/static-pod-resources/etcd-certs/configmaps/restore-etcd-pod/pod.yaml"
 )
 
-// MemberIdentity is what a restored member needs to know about itself.
-type MemberIdentity struct {
+// memberIdentity is what a restored member needs to know about itself.
+type memberIdentity struct {
 	Name    string
 	PeerURL string
 }
 
-// MemberFromEtcdPod reads the member name and peer URL from an etcd-pod.yaml:
+// memberFromEtcdPod reads the member name and peer URL from an etcd-pod.yaml:
 // the --name and --initial-advertise-peer-urls flags of the "etcd"
 // container, in its command or args, written as "--flag=value" or
 // "--flag value" (also inside a "sh -c" script), with ${VAR} and $VAR
 // expanded from the container's env.
-func MemberFromEtcdPod(manifest []byte) (MemberIdentity, error) {
+func memberFromEtcdPod(manifest []byte) (memberIdentity, error) {
 	var pod corev1.Pod
 	if err := yaml.Unmarshal(manifest, &pod); err != nil {
-		return MemberIdentity{}, fmt.Errorf("parsing etcd pod manifest: %w", err)
+		return memberIdentity{}, fmt.Errorf("parsing etcd pod manifest: %w", err)
 	}
 	var ctr *corev1.Container
 	for i := range pod.Spec.Containers {
@@ -67,7 +67,7 @@ func MemberFromEtcdPod(manifest []byte) (MemberIdentity, error) {
 		}
 	}
 	if ctr == nil {
-		return MemberIdentity{}, fmt.Errorf("etcd pod manifest has no etcd container")
+		return memberIdentity{}, fmt.Errorf("etcd pod manifest has no etcd container")
 	}
 	env := map[string]string{}
 	for _, e := range ctr.Env {
@@ -100,7 +100,7 @@ func MemberFromEtcdPod(manifest []byte) (MemberIdentity, error) {
 		}
 		return ""
 	}
-	id := MemberIdentity{Name: flag("--name"), PeerURL: flag("--initial-advertise-peer-urls")}
+	id := memberIdentity{Name: flag("--name"), PeerURL: flag("--initial-advertise-peer-urls")}
 	if id.Name == "" {
 		id.Name = env["ETCD_NAME"]
 	}
@@ -108,7 +108,7 @@ func MemberFromEtcdPod(manifest []byte) (MemberIdentity, error) {
 		id.PeerURL = id.PeerURL[:i]
 	}
 	if len(missing) > 0 {
-		return MemberIdentity{}, fmt.Errorf("etcd pod manifest: the member name or peer URL refers to %v, which the etcd container's env does not set", missing)
+		return memberIdentity{}, fmt.Errorf("etcd pod manifest: the member name or peer URL refers to %v, which the etcd container's env does not set", missing)
 	}
 	return id, nil
 }

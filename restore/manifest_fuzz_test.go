@@ -16,7 +16,7 @@ func FuzzMemberFromEtcdPod(f *testing.F) {
 	f.Add([]byte("a: &a [*a, *a]\n"))
 	f.Add([]byte("spec:\n  containers:\n  - name: etcd\n    command: [--name]\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		id, err := MemberFromEtcdPod(b)
+		id, err := memberFromEtcdPod(b)
 		if err == nil && id.PeerURL != "" && strings.Contains(id.PeerURL, ",") {
 			t.Fatalf("peer URL %q holds a list", id.PeerURL)
 		}
@@ -31,7 +31,7 @@ func FuzzParseRevisionJSON(f *testing.F) {
 	f.Add([]byte(`{"maxRaftIndex":-1}`))
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := ParseRevisionJSON(b)
+		r, err := parseRevisionJSON(b)
 		if err != nil {
 			return
 		}

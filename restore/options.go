@@ -29,7 +29,7 @@ type Options struct {
 	// It wins over BackupDir.
 	BackupOnHost string
 	// RemoteBackupDir is where BackupDir is copied on the recovery host;
-	// DefaultRemoteBackupDir ("/home/core/backup") when empty.
+	// defaultRemoteBackupDir ("/home/core/backup") when empty.
 	RemoteBackupDir string
 	// Source is a backup kept elsewhere (offsite.RestoreSource: a
 	// destination, a backup ID or the newest verified one, the age
@@ -117,8 +117,8 @@ type Options struct {
 	NoRevisionBump bool
 
 	// Host paths; the OpenShift ones when empty (DefaultManifestDir,
-	// DefaultConfigDir, DefaultEtcdDataDir, DefaultEtcdBackupDir,
-	// DefaultAsideDir, DefaultStatePath). AsideDir receives everything the
+	// defaultConfigDir, DefaultEtcdDataDir, DefaultEtcdBackupDir,
+	// defaultAsideDir, DefaultStatePath). AsideDir receives everything the
 	// restore moves out of the way on every host (a directory under
 	// /var/lib rather than the runbook's /tmp, which may be a tmpfs).
 	ManifestDir   string
@@ -227,12 +227,12 @@ func (o Options) withDefaults() (Options, error) {
 			*s = d
 		}
 	}
-	def(&o.RemoteBackupDir, DefaultRemoteBackupDir)
+	def(&o.RemoteBackupDir, defaultRemoteBackupDir)
 	def(&o.ManifestDir, DefaultManifestDir)
-	def(&o.ConfigDir, DefaultConfigDir)
+	def(&o.ConfigDir, defaultConfigDir)
 	def(&o.EtcdDataDir, DefaultEtcdDataDir)
 	def(&o.EtcdBackupDir, DefaultEtcdBackupDir)
-	def(&o.AsideDir, DefaultAsideDir)
+	def(&o.AsideDir, defaultAsideDir)
 	def(&o.StatePath, DefaultStatePath)
 	if o.Interval <= 0 {
 		o.Interval = 2 * time.Second

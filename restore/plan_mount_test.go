@@ -66,10 +66,10 @@ func TestPlanDataDirOnItsOwnDisk(t *testing.T) {
 				if err != nil || len(ents) != 1 || ents[0].Name() != "lost+found" {
 					t.Errorf("%s: the data disk holds %v (%v), want only lost+found", n, ents, err)
 				}
-				if b, _ := os.ReadFile(filepath.Join(r, DefaultAsideDir, "etcd/member/snap/db")); string(b) != "old data of "+n {
+				if b, _ := os.ReadFile(filepath.Join(r, defaultAsideDir, "etcd/member/snap/db")); string(b) != "old data of "+n {
 					t.Errorf("%s: data dir not kept aside: %q", n, b)
 				}
-				if _, err := os.Lstat(filepath.Join(r, DefaultAsideDir, "etcd/lost+found")); !errors.Is(err, fs.ErrNotExist) {
+				if _, err := os.Lstat(filepath.Join(r, defaultAsideDir, "etcd/lost+found")); !errors.Is(err, fs.ErrNotExist) {
 					t.Errorf("%s: lost+found was moved aside: %v", n, err)
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"github.com/lifeboat-dev/lifeboat/backup"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,7 +101,7 @@ func TestPlanRunResumesAfterFailure(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(r0, "etc/kubernetes/manifests/etcd-pod.yaml")); !strings.Contains(string(b), "--name=master-0") {
 		t.Errorf("etcd manifest: %q", b)
 	}
-	if b, _ := os.ReadFile(filepath.Join(r0, DefaultAsideDir, "config/static-pod-resources/kube-apiserver-pod-7/kube-apiserver-pod.yaml")); string(b) != "an older, different file\n" {
+	if b, _ := os.ReadFile(filepath.Join(r0, defaultAsideDir, "config/static-pod-resources/kube-apiserver-pod-7/kube-apiserver-pod.yaml")); string(b) != "an older, different file\n" {
 		t.Errorf("a differing static pod resource was not moved aside: %q", b)
 	}
 	for _, n := range []string{"master-1", "master-2"} {
@@ -110,18 +111,18 @@ func TestPlanRunResumesAfterFailure(t *testing.T) {
 				t.Errorf("%s: %s still in place", n, gone)
 			}
 		}
-		if b, _ := os.ReadFile(filepath.Join(r, DefaultAsideDir, "etcd/member/snap/db")); string(b) != "old data of "+n {
+		if b, _ := os.ReadFile(filepath.Join(r, defaultAsideDir, "etcd/member/snap/db")); string(b) != "old data of "+n {
 			t.Errorf("%s: data dir not kept aside: %q", n, b)
 		}
 	}
 	if d.Restore == nil || d.Restore.Method != InProcess || d.Restore.Member != "master-0" || d.Restore.PeerURL != f.peers["master-0"] {
 		t.Errorf("restore record %+v", d.Restore)
 	}
-	ci, err := SnapshotConsistentIndex(context.Background(), filepath.Join(f.backupDir, "snapshot_2026-11-24_180000.db"))
+	ci, err := snapshotConsistentIndex(context.Background(), filepath.Join(f.backupDir, "snapshot_2026-11-24_180000.db"))
 	if err != nil || ci == 0 {
 		t.Fatalf("consistent index of the backup: %d, %v", ci, err)
 	}
-	if want := f.snapRev + int64(RevisionBumpFor(5000, ci)); d.Restore.NewRevision != want {
+	if want := f.snapRev + int64(revisionBumpFor(5000, ci)); d.Restore.NewRevision != want {
 		t.Errorf("new revision %d, want %d (bump sized from revision.json)", d.Restore.NewRevision, want)
 	}
 	// The finished run's state was retired, kept for audit.
@@ -172,12 +173,12 @@ func TestPlanRefusalsTouchNothing(t *testing.T) {
 			b, _ := os.ReadFile(p)
 			b[len(b)/3] ^= 0x5a
 			os.WriteFile(p, b, 0o600)
-		}, ErrHashMismatch},
+		}, backup.ErrHashMismatch},
 		{"truncated snapshot", func(t *testing.T, f *fixture, o *Options) {
 			p := globOne(t, f.backupDir, "snapshot_*.db")
 			b, _ := os.ReadFile(p)
 			os.WriteFile(p, b[:len(b)-700], 0o600)
-		}, ErrTruncated},
+		}, backup.ErrTruncated},
 		{"backup from another z-stream", func(t *testing.T, f *fixture, o *Options) {
 			o.ClusterVersion = "4.5.3"
 		}, ErrVersionMismatch},
@@ -196,14 +197,14 @@ func TestPlanRefusalsTouchNothing(t *testing.T) {
 			tw.Close()
 			zw.Close()
 			os.WriteFile(p, buf.Bytes(), 0o600)
-		}, ErrUnsafeEntry},
+		}, backup.ErrUnsafeEntry},
 		{"archive without a component", func(t *testing.T, f *fixture, o *Options) {
 			p := globOne(t, f.backupDir, "static_kuberesources_*.tar.gz")
 			os.WriteFile(p, archive(t, map[string]string{"static-pod-resources/etcd-pod-3/etcd-pod.yaml": "x"}), 0o600)
-		}, ErrBackupIncomplete},
+		}, backup.ErrInvalidBackup},
 		{"missing snapshot", func(t *testing.T, f *fixture, o *Options) {
 			os.Remove(globOne(t, f.backupDir, "snapshot_*.db"))
-		}, ErrBackupIncomplete},
+		}, backup.ErrInvalidBackup},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -276,7 +277,7 @@ func TestPlanRestorePodPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{RestorePodAnnotation, "--name master-1", "--initial-advertise-peer-urls " + f.peers["master-1"], "--bump-revision"} {
+	for _, want := range []string{restorePodAnnotation, "--name master-1", "--initial-advertise-peer-urls " + f.peers["master-1"], "--bump-revision"} {
 		if !strings.Contains(string(m), want) {
 			t.Errorf("restore pod lacks %q", want)
 		}

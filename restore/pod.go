@@ -9,9 +9,9 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// RestorePodConfig is what BuildRestorePod bakes into the restore pod.
-type RestorePodConfig struct {
-	Member MemberIdentity
+// restorePodConfig is what buildRestorePod bakes into the restore pod.
+type restorePodConfig struct {
+	Member memberIdentity
 	// ClusterToken is the initial cluster token of the new cluster.
 	ClusterToken string
 	// RevisionBump and mark-compacted are applied when the image has
@@ -25,10 +25,10 @@ type RestorePodConfig struct {
 	DataDir string
 }
 
-// RestorePodAnnotation marks a manifest written by BuildRestorePod.
-const RestorePodAnnotation = "lifeboat.dev/restore-pod"
+// restorePodAnnotation marks a manifest written by buildRestorePod.
+const restorePodAnnotation = "lifeboat.dev/restore-pod"
 
-// BuildRestorePod turns the cluster's own etcd-pod.yaml (the backup's
+// buildRestorePod turns the cluster's own etcd-pod.yaml (the backup's
 // static-pod-resources/etcd-pod-N/etcd-pod.yaml) into a restore pod, the
 // way the cluster's restore-etcd-pod does it: the same image, volumes, env
 // and certificates, but the etcd container first restores the snapshot
@@ -42,7 +42,7 @@ const RestorePodAnnotation = "lifeboat.dev/restore-pod"
 // does not mount it. Once restored, the staged snapshot is removed (the
 // backup itself stays where it is), as the cluster's restore pod removes
 // /var/lib/etcd-backup/snapshot.db.
-func BuildRestorePod(etcdPod []byte, cfg RestorePodConfig) ([]byte, error) {
+func buildRestorePod(etcdPod []byte, cfg restorePodConfig) ([]byte, error) {
 	if cfg.Member.Name == "" || cfg.Member.PeerURL == "" || cfg.ClusterToken == "" {
 		return nil, fmt.Errorf("%w: restore pod needs the member name, peer URL and cluster token", ErrInvalidOptions)
 	}
@@ -117,7 +117,7 @@ func BuildRestorePod(etcdPod []byte, cfg RestorePodConfig) ([]byte, error) {
 	if pod.Annotations == nil {
 		pod.Annotations = map[string]string{}
 	}
-	pod.Annotations[RestorePodAnnotation] = "true"
+	pod.Annotations[restorePodAnnotation] = "true"
 	return yaml.Marshal(&pod)
 }
 

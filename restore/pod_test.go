@@ -58,17 +58,17 @@ func TestMemberFromEtcdPod(t *testing.T) {
 	cases := []struct {
 		name     string
 		manifest string
-		want     MemberIdentity
+		want     memberIdentity
 		wantErr  bool
 	}{
-		{"script with env", scriptEtcdPod, MemberIdentity{Name: "master-0", PeerURL: "https://10.0.0.3:2380"}, false},
-		{"plain command", etcdPodYAML("m1", "https://127.0.0.1:4001", 3), MemberIdentity{Name: "m1", PeerURL: "https://127.0.0.1:4001"}, false},
-		{"unresolved variable", strings.ReplaceAll(scriptEtcdPod, "NODE_master_0_IP\n      value: 10.0.0.3", "OTHER\n      value: x"), MemberIdentity{}, true},
-		{"no etcd container", "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: x\n", MemberIdentity{}, true},
+		{"script with env", scriptEtcdPod, memberIdentity{Name: "master-0", PeerURL: "https://10.0.0.3:2380"}, false},
+		{"plain command", etcdPodYAML("m1", "https://127.0.0.1:4001", 3), memberIdentity{Name: "m1", PeerURL: "https://127.0.0.1:4001"}, false},
+		{"unresolved variable", strings.ReplaceAll(scriptEtcdPod, "NODE_master_0_IP\n      value: 10.0.0.3", "OTHER\n      value: x"), memberIdentity{}, true},
+		{"no etcd container", "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: x\n", memberIdentity{}, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := MemberFromEtcdPod([]byte(tc.manifest))
+			got, err := memberFromEtcdPod([]byte(tc.manifest))
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
 			}
@@ -80,8 +80,8 @@ func TestMemberFromEtcdPod(t *testing.T) {
 }
 
 func TestBuildRestorePodManifest(t *testing.T) {
-	out, err := BuildRestorePod([]byte(scriptEtcdPod), RestorePodConfig{
-		Member:       MemberIdentity{Name: "master-0", PeerURL: "https://10.0.0.3:2380"},
+	out, err := buildRestorePod([]byte(scriptEtcdPod), restorePodConfig{
+		Member:       memberIdentity{Name: "master-0", PeerURL: "https://10.0.0.3:2380"},
 		ClusterToken: "openshift-etcd-abc", RevisionBump: 12345,
 	})
 	if err != nil {
@@ -113,7 +113,7 @@ func TestBuildRestorePodManifest(t *testing.T) {
 			t.Errorf("script lacks %q:\n%s", want, script)
 		}
 	}
-	if pod.Annotations[RestorePodAnnotation] != "true" {
+	if pod.Annotations[restorePodAnnotation] != "true" {
 		t.Error("restore pod not annotated")
 	}
 	found := false
@@ -166,8 +166,8 @@ func TestRestorePodScriptRestores(t *testing.T) {
 			base := etcdPodYAML("master-0", peer, 3)
 			// The "etcd" started after the restore is a marker here.
 			base = strings.Replace(base, "    - etcd\n", "    - touch\n    - "+filepath.Join(root, "etcd-started")+"\n    - etcd\n", 1)
-			out, err := BuildRestorePod([]byte(base), RestorePodConfig{
-				Member: MemberIdentity{Name: "master-0", PeerURL: peer}, ClusterToken: "tok", RevisionBump: 777,
+			out, err := buildRestorePod([]byte(base), restorePodConfig{
+				Member: memberIdentity{Name: "master-0", PeerURL: peer}, ClusterToken: "tok", RevisionBump: 777,
 				SnapshotPath: staged, DataDir: dataDir,
 			})
 			if err != nil {

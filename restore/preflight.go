@@ -89,7 +89,7 @@ func (r *runner) preflight(ctx context.Context, rec *BackupRecord, b *backup.Bac
 
 	// restore-snapshot: z-stream and storage version (RestoreSnapshot,
 	// Decide), then the method.
-	if err := CheckVersions(rec.ClusterVersion, r.opts.ClusterVersion); err != nil {
+	if err := checkVersions(rec.ClusterVersion, r.opts.ClusterVersion); err != nil {
 		if !r.opts.AllowVersionMismatch {
 			return &PreflightError{Check: "versions", Err: err}
 		}
@@ -120,7 +120,7 @@ func (r *runner) preflight(ctx context.Context, rec *BackupRecord, b *backup.Bac
 	}
 	progress(fmt.Sprintf("restoring as member %s (%s)", id.Name, id.PeerURL))
 	if method == InProcess && own == nil {
-		if got, err := MemberFromEtcdPod(backupEtcd); err != nil || got.Name != id.Name || got.PeerURL != id.PeerURL {
+		if got, err := memberFromEtcdPod(backupEtcd); err != nil || got.Name != id.Name || got.PeerURL != id.PeerURL {
 			return &PreflightError{Check: "member", Host: rh.Name(), Err: fmt.Errorf(
 				"%w: the recovery host has no etcd-pod.yaml and the backup's describes another member than %s: start-control-plane would have no etcd manifest", ErrInvalidOptions, id.Name)}
 		}
@@ -132,7 +132,7 @@ func (r *runner) preflight(ctx context.Context, rec *BackupRecord, b *backup.Bac
 		if b, err := readIfExists(ctx, rh, revFile); err != nil {
 			return &PreflightError{Check: "revision-file", Host: rh.Name(), Err: err}
 		} else if b != nil {
-			if _, err := ParseRevisionJSON(b); err != nil {
+			if _, err := parseRevisionJSON(b); err != nil {
 				return &PreflightError{Check: "revision-file", Host: rh.Name(), Err: fmt.Errorf("%s sizes the revision bump: %w (set RevisionBump to override)", revFile, err)}
 			}
 		}
@@ -163,8 +163,8 @@ func readIfExists(ctx context.Context, h host.Host, p string) ([]byte, error) {
 // options, else the recovery host's own etcd-pod.yaml, else the backup's
 // (its peer URL only when it names the same member); the name falls back
 // to the host's name. It is the rule of the restore-snapshot step.
-func resolveIdentity(name, peer, hostName string, sources ...[]byte) (MemberIdentity, error) {
-	id := MemberIdentity{Name: name, PeerURL: peer}
+func resolveIdentity(name, peer, hostName string, sources ...[]byte) (memberIdentity, error) {
+	id := memberIdentity{Name: name, PeerURL: peer}
 	for _, src := range sources {
 		if id.Name != "" && id.PeerURL != "" {
 			break
@@ -172,7 +172,7 @@ func resolveIdentity(name, peer, hostName string, sources ...[]byte) (MemberIden
 		if src == nil {
 			continue
 		}
-		got, err := MemberFromEtcdPod(src)
+		got, err := memberFromEtcdPod(src)
 		if err != nil {
 			continue
 		}
@@ -204,8 +204,8 @@ func validatePeerURL(u string) error {
 // checkRestorePod applies writeRestorePod's choice: the cluster's own
 // restore pod when the host has it, else the restore pod built from the
 // host's etcd-pod.yaml or the backup's, which must name an image.
-func (r *runner) checkRestorePod(ctx context.Context, own, backupEtcd []byte, id MemberIdentity) error {
-	cluster, err := readIfExists(ctx, r.opts.Recovery, ClusterRestorePodPath)
+func (r *runner) checkRestorePod(ctx context.Context, own, backupEtcd []byte, id memberIdentity) error {
+	cluster, err := readIfExists(ctx, r.opts.Recovery, clusterRestorePodPath)
 	if err != nil {
 		return err
 	}
@@ -219,7 +219,7 @@ func (r *runner) checkRestorePod(ctx context.Context, own, backupEtcd []byte, id
 	if base == nil {
 		return fmt.Errorf("%w: neither the host's etcd-pod.yaml nor the backup's is at hand", ErrRestorePodImage)
 	}
-	_, err = BuildRestorePod(base, RestorePodConfig{Member: id, ClusterToken: "openshift-etcd-preflight",
+	_, err = buildRestorePod(base, restorePodConfig{Member: id, ClusterToken: "openshift-etcd-preflight",
 		SnapshotPath: path.Join(r.opts.EtcdBackupDir, "snapshot.db"), DataDir: r.opts.EtcdDataDir})
 	return err
 }
@@ -383,14 +383,14 @@ func treeSize(ctx context.Context, h host.Host, p string, depth int) (uint64, er
 func podImage(manifest []byte) error {
 	var pod corev1.Pod
 	if err := yaml.Unmarshal(manifest, &pod); err != nil {
-		return fmt.Errorf("%w: parsing %s: %v", ErrRestorePodImage, ClusterRestorePodPath, err)
+		return fmt.Errorf("%w: parsing %s: %v", ErrRestorePodImage, clusterRestorePodPath, err)
 	}
 	if len(pod.Spec.Containers) == 0 {
-		return fmt.Errorf("%w: %s has no container", ErrRestorePodImage, ClusterRestorePodPath)
+		return fmt.Errorf("%w: %s has no container", ErrRestorePodImage, clusterRestorePodPath)
 	}
 	for _, c := range pod.Spec.Containers {
 		if c.Image == "" {
-			return fmt.Errorf("%w: container %s of %s names no image", ErrRestorePodImage, c.Name, ClusterRestorePodPath)
+			return fmt.Errorf("%w: container %s of %s names no image", ErrRestorePodImage, c.Name, clusterRestorePodPath)
 		}
 	}
 	return nil

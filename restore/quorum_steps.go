@@ -23,11 +23,11 @@ import (
 const QuorumRestorePodAnnotation = "lifeboat.dev/quorum-restore-pod"
 
 // QuorumRevisionBump is the bump quorum-restore-pod.yaml applies:
-// floor(0.2 × maxRaftIndex) of revision.json, DefaultRevisionBump when
+// floor(0.2 × maxRaftIndex) of revision.json, defaultRevisionBump when
 // there is none (maxRaftIndex 0).
 func QuorumRevisionBump(maxRaftIndex uint64) uint64 {
 	if maxRaftIndex == 0 {
-		return DefaultRevisionBump
+		return defaultRevisionBump
 	}
 	return maxRaftIndex / 5
 }
@@ -102,11 +102,11 @@ func (r *quorumRunner) checkQuorum(ctx context.Context, progress func(string)) (
 		b, err := h.ReadFile(ctx, rj)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			rec.Bump, rec.BumpSource = DefaultRevisionBump, "no "+rj+": the default bump"
+			rec.Bump, rec.BumpSource = defaultRevisionBump, "no "+rj+": the default bump"
 		case err != nil:
 			return nil, &PreflightError{Check: "revision.json", Host: h.Name(), Err: err}
 		default:
-			rv, err := ParseRevisionJSON(b)
+			rv, err := parseRevisionJSON(b)
 			if err != nil {
 				return nil, &PreflightError{Check: "revision.json", Host: h.Name(), Err: err}
 			}
@@ -243,7 +243,7 @@ func (r *quorumRunner) forceNewCluster(ctx context.Context, progress func(string
 	}
 	if d.Quorum.RevisionBefore == 0 {
 		if p, ok := h.LocalPath(path.Join(r.opts.EtcdDataDir, "member/snap/db")); ok {
-			info := SnapshotInfo{Path: p}
+			info := snapshotInfo{Path: p}
 			if fi, err := os.Stat(p); err == nil {
 				info.Size = fi.Size()
 			}

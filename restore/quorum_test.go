@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lifeboat-dev/lifeboat/member"
+
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/plan"
 	"github.com/lifeboat-dev/lifeboat/release"
@@ -65,7 +67,7 @@ func TestQuorumRevisionBump(t *testing.T) {
 		maxRaft uint64
 		want    uint64
 	}{
-		{name: "no revision.json", maxRaft: 0, want: DefaultRevisionBump},
+		{name: "no revision.json", maxRaft: 0, want: defaultRevisionBump},
 		{name: "20 percent", maxRaft: 5000, want: 1000},
 		{name: "floored", maxRaft: 12, want: 2},
 		{name: "large", maxRaft: 1 << 40, want: (1 << 40) / 5},
@@ -215,7 +217,7 @@ func TestQuorumRestoreAnotherRun(t *testing.T) {
 	before := f.snapshotTrees(t)
 	_, err := RunQuorumRestore(context.Background(), o)
 	var ar *AnotherRunError
-	if !errors.As(err, &ar) || !errors.Is(err, ErrAnotherRunUnfinished) || ar.AbandonedPath == "" || !strings.Contains(strings.Join(ar.Differences, ","), "other masters") {
+	if !errors.As(err, &ar) || !errors.Is(err, member.ErrAnotherRunUnfinished) || ar.AbandonedPath == "" || !strings.Contains(strings.Join(ar.Differences, ","), "other masters") {
 		t.Fatalf("run over another unfinished run: %v, want *AnotherRunError", err)
 	}
 	if after := f.snapshotTrees(t); after != before {

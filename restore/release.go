@@ -46,7 +46,8 @@ func (e *ReleaseMismatchError) Error() string {
 		d.Generation, d.Generation.Releases())
 }
 
-func (e *ReleaseMismatchError) Unwrap() error { return ErrProcedureNotForRelease }
+// Is matches ErrProcedureNotForRelease: the kind of this error (see package lifeboat, Errors).
+func (e *ReleaseMismatchError) Is(target error) bool { return target == ErrProcedureNotForRelease }
 
 // ReleaseRecord is the procedure generation decision of a run, as
 // verify-backup reported it; a resumed run reports the same.

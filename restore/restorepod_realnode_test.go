@@ -122,7 +122,7 @@ func TestRestorePodOnRealNode(t *testing.T) {
 	}
 
 	// restore-snapshot: the restore pod, from the moved etcd-pod.yaml.
-	id := MemberIdentity{Name: n.Name(), PeerURL: peerURL}
+	id := memberIdentity{Name: n.Name(), PeerURL: peerURL}
 	token := "openshift-etcd-" + randomHex(8)
 	if err := st.Update(ctx, func(d *StateData) {
 		d.Restore = &RestoreRecord{Method: RestorePod, Member: id.Name, PeerURL: id.PeerURL, ClusterToken: token}
@@ -178,7 +178,7 @@ func TestRestorePodOnRealNode(t *testing.T) {
 		t.Errorf("staged snapshot after the restore: %v, want it consumed", err)
 	}
 	mirror, err := c.Kube.CoreV1().Pods("openshift-etcd").Get(ctx, "etcd-"+n.Name(), metav1.GetOptions{})
-	if err != nil || mirror.Annotations[RestorePodAnnotation] != "true" {
+	if err != nil || mirror.Annotations[restorePodAnnotation] != "true" {
 		t.Errorf("mirror pod of the restore pod: %v", err)
 	}
 

@@ -22,22 +22,22 @@ func TestRevisionBumpFor(t *testing.T) {
 		want     uint64
 		coverGap bool // the bump must exceed maxRaftIndex − ci
 	}{
-		{name: "unknown record", json: `{"maxRaftIndex":0}`, ci: 100, want: DefaultRevisionBump},
-		{name: "unknown consistent index", json: `{"maxRaftIndex":5000}`, ci: 0, want: DefaultRevisionBump},
-		{name: "record predates the snapshot", json: `{"maxRaftIndex":90}`, ci: 100, want: DefaultRevisionBump},
+		{name: "unknown record", json: `{"maxRaftIndex":0}`, ci: 100, want: defaultRevisionBump},
+		{name: "unknown consistent index", json: `{"maxRaftIndex":5000}`, ci: 0, want: defaultRevisionBump},
+		{name: "record predates the snapshot", json: `{"maxRaftIndex":90}`, ci: 100, want: defaultRevisionBump},
 		{name: "restore pod amount dominates on a long-lived cluster", json: `{"maxRaftIndex":50000000}`, ci: 49000000, want: 60000000, coverGap: true},
-		{name: "restored before, as in the issue", json: `{"maxRaftIndex":353}`, ci: 160, want: 193 + MinRevisionSlack, coverGap: true},
-		{name: "old snapshot of a young cluster", json: `{"maxRaftIndex":4000000}`, ci: 10, want: 3999990 + MinRevisionSlack, coverGap: true},
-		{name: "max from raftIndex map", json: `{"raftIndex":{"a":10,"b":5000}}`, ci: 5000, want: MinRevisionSlack, coverGap: true},
+		{name: "restored before, as in the issue", json: `{"maxRaftIndex":353}`, ci: 160, want: 193 + minRevisionSlack, coverGap: true},
+		{name: "old snapshot of a young cluster", json: `{"maxRaftIndex":4000000}`, ci: 10, want: 3999990 + minRevisionSlack, coverGap: true},
+		{name: "max from raftIndex map", json: `{"raftIndex":{"a":10,"b":5000}}`, ci: 5000, want: minRevisionSlack, coverGap: true},
 		{name: "huge index saturates", json: `{"maxRaftIndex":18446744073709551000}`, ci: 1, want: 1 << 62},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			rec, err := ParseRevisionJSON([]byte(tc.json))
+			rec, err := parseRevisionJSON([]byte(tc.json))
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := RevisionBumpFor(rec.MaxRaftIndex, tc.ci)
+			got := revisionBumpFor(rec.MaxRaftIndex, tc.ci)
 			if got != tc.want {
 				t.Fatalf("bump = %d, want %d", got, tc.want)
 			}
@@ -49,7 +49,7 @@ func TestRevisionBumpFor(t *testing.T) {
 			}
 		})
 	}
-	if _, err := ParseRevisionJSON([]byte("{")); err == nil {
+	if _, err := parseRevisionJSON([]byte("{")); err == nil {
 		t.Error("bad JSON accepted")
 	}
 }
@@ -80,7 +80,7 @@ func TestRestoreSnapshotBumpHistories(t *testing.T) {
 				first, _ := makeSnapshot(t, 20)
 				dir := filepath.Join(root, "first")
 				peer := freeURL(t)
-				if _, err := RestoreSnapshot(ctx, first, dir, SnapshotOptions{Name: "m0", PeerURL: peer.String(), RevisionBump: DefaultRevisionBump}); err != nil {
+				if _, err := RestoreSnapshot(ctx, first, dir, SnapshotOptions{Name: "m0", PeerURL: peer.String(), RevisionBump: defaultRevisionBump}); err != nil {
 					t.Fatal(err)
 				}
 				src = startEmbed(t, dir, "m0", peer.String())
@@ -171,13 +171,13 @@ func writeRevisionJSON(t *testing.T, c *clientv3.Client, path string) {
 	}
 }
 
-func readRevisionJSON(t *testing.T, path string) RevisionRecord {
+func readRevisionJSON(t *testing.T, path string) revisionRecord {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := ParseRevisionJSON(b)
+	rec, err := parseRevisionJSON(b)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/lifeboat-dev/lifeboat/member"
 	"os"
 	"path/filepath"
 	"slices"
@@ -35,7 +36,7 @@ func (f *fixture) secondBackup(t *testing.T, n int) (string, int64) {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(dir, "static_kuberesources_"+stamp+".tar.gz"), string(arch))
-	writeFile(t, filepath.Join(dir, "backup.json"), `{"format":1,"clusterVersion":"4.5.2","etcdVersion":"`+LibraryEtcdVersion()+`","revision":1}`)
+	writeFile(t, filepath.Join(dir, "backup.json"), `{"format":1,"clusterVersion":"4.5.2","etcdVersion":"`+libraryEtcdVersion()+`","revision":1}`)
 	return dir, rev
 }
 
@@ -107,7 +108,7 @@ func TestPlanRestorePodRestagesStaleSnapshot(t *testing.T) {
 	if err != nil || !bytes.Equal(staged, orig) {
 		t.Fatalf("staged snapshot is not the backup's (err %v, stale one kept in place: %v)", err, bytes.Equal(staged, stale))
 	}
-	kept, err := os.ReadFile(filepath.Join(r, DefaultAsideDir, "stale/snapshot.db"))
+	kept, err := os.ReadFile(filepath.Join(r, defaultAsideDir, "stale/snapshot.db"))
 	if err != nil || !bytes.Equal(kept, stale) {
 		t.Fatalf("the stale snapshot was not kept aside: %v", err)
 	}
@@ -165,7 +166,7 @@ func TestRunRefusesAnotherRunsUnfinishedState(t *testing.T) {
 			before := f.snapshotTrees(t)
 			d, err := Run(ctx, o)
 			var ae *AnotherRunError
-			if !errors.As(err, &ae) || !errors.Is(err, ErrAnotherRunUnfinished) {
+			if !errors.As(err, &ae) || !errors.Is(err, member.ErrAnotherRunUnfinished) {
 				t.Fatalf("err = %v (state %+v), want *AnotherRunError", err, d)
 			}
 			if !slices.Equal(ae.Differences, tc.differ) || ae.Unfinished == nil || ae.Unfinished.Recovery != "master-0" {

@@ -39,7 +39,7 @@ type SnapshotOptions struct {
 	// revision is marked compacted, so that watchers and caches of the old
 	// cluster see their revisions as compacted instead of being served
 	// stale objects. 0 sizes it automatically: from RevisionFile when it
-	// exists (RevisionBumpFor), else DefaultRevisionBump.
+	// exists (revisionBumpFor), else defaultRevisionBump.
 	RevisionBump uint64
 	// NoRevisionBump restores without bumping or compacting (what
 	// cluster-restore.sh does with ETCD_ETCDCTL_RESTORE).
@@ -73,7 +73,7 @@ type SnapshotOptions struct {
 // SnapshotResult describes a finished restore.
 type SnapshotResult struct {
 	DataDir  string
-	Snapshot SnapshotInfo
+	Snapshot snapshotInfo
 	Decision Decision
 	// ClusterToken is the initial cluster token of the new cluster.
 	ClusterToken string
@@ -123,7 +123,7 @@ func RestoreSnapshot(ctx context.Context, snapshotPath, dataDir string, opts Sna
 	if err := checkEmptyTarget(dataDir); err != nil {
 		return nil, err
 	}
-	if err := CheckVersions(opts.BackupVersion, opts.ClusterVersion); err != nil && !opts.AllowVersionMismatch {
+	if err := checkVersions(opts.BackupVersion, opts.ClusterVersion); err != nil && !opts.AllowVersionMismatch {
 		return nil, err
 	} else if err != nil {
 		log.Warn("restoring a backup from another z-stream as requested", "backup", opts.BackupVersion, "cluster", opts.ClusterVersion)
@@ -214,10 +214,10 @@ func RestoreSnapshot(ctx context.Context, snapshotPath, dataDir string, opts Sna
 // checked by etcdutl in the pass that copies the database. A snapshot
 // without a trailer (SkipHashCheck) is verified here in full, since
 // nothing checks it later.
-func inspectSnapshot(ctx context.Context, path string, allowNoHash bool) (SnapshotInfo, []byte, error) {
-	info := SnapshotInfo{Path: path}
-	fail := func(err error) (SnapshotInfo, []byte, error) {
-		return info, nil, &SnapshotError{Op: "check", Path: path, Err: err}
+func inspectSnapshot(ctx context.Context, path string, allowNoHash bool) (snapshotInfo, []byte, error) {
+	info := snapshotInfo{Path: path}
+	fail := func(err error) (snapshotInfo, []byte, error) {
+		return info, nil, &backup.SnapshotError{Op: "check", Path: path, Err: err}
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -229,7 +229,7 @@ func inspectSnapshot(ctx context.Context, path string, allowNoHash bool) (Snapsh
 		return fail(err)
 	}
 	if !fi.Mode().IsRegular() {
-		return fail(fmt.Errorf("%w: not a regular file", ErrCorruptSnapshot))
+		return fail(fmt.Errorf("%w: not a regular file", backup.ErrCorruptDatabase))
 	}
 	info.Size = fi.Size()
 	// A bolt database is a whole number of 512-byte multiples; etcd
@@ -241,7 +241,7 @@ func inspectSnapshot(ctx context.Context, path string, allowNoHash bool) (Snapsh
 	}
 	trailer := make([]byte, sha256.Size)
 	if _, err := f.ReadAt(trailer, info.Size-sha256.Size); err != nil {
-		return fail(fmt.Errorf("%w: reading trailer: %v", ErrTruncated, err))
+		return fail(fmt.Errorf("%w: reading trailer: %v", backup.ErrTruncated, err))
 	}
 	if err := backup.CheckSnapshotDatabase(ctx, path, &info); err != nil {
 		if ctx.Err() != nil {
@@ -258,7 +258,7 @@ func inspectSnapshot(ctx context.Context, path string, allowNoHash bool) (Snapsh
 }
 
 // snapshotBump is the revision bump for the snapshot at path: the caller's
-// RevisionBump, else RevisionBumpFor from the maxRaftIndex of RevisionFile
+// RevisionBump, else revisionBumpFor from the maxRaftIndex of RevisionFile
 // (0 when it is not set or missing) and the snapshot's consistent index
 // (ci, read by the database check).
 func snapshotBump(ci uint64, opts SnapshotOptions) (uint64, error) {
@@ -270,7 +270,7 @@ func snapshotBump(ci uint64, opts SnapshotOptions) (uint64, error) {
 		b, err := os.ReadFile(opts.RevisionFile)
 		switch {
 		case err == nil:
-			rec, err := ParseRevisionJSON(b)
+			rec, err := parseRevisionJSON(b)
 			if err != nil {
 				return 0, fmt.Errorf("%s: %w", opts.RevisionFile, err)
 			}
@@ -280,7 +280,7 @@ func snapshotBump(ci uint64, opts SnapshotOptions) (uint64, error) {
 			return 0, fmt.Errorf("reading %s: %w", opts.RevisionFile, err)
 		}
 	}
-	return RevisionBumpFor(maxRaft, ci), nil
+	return revisionBumpFor(maxRaft, ci), nil
 }
 
 // stagePrefix names the staging directories RestoreSnapshot creates inside

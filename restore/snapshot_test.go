@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"github.com/lifeboat-dev/lifeboat/backup"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,16 +33,16 @@ func TestRestoreSnapshotBumpsAndCompacts(t *testing.T) {
 	}
 	res, err := RestoreSnapshot(ctx, snap, dataDir, SnapshotOptions{
 		Name: "master-0", PeerURL: peer, RevisionFile: revFile,
-		ClusterVersion: "4.5.2", BackupVersion: "v4.5.2", ClusterEtcdVersion: LibraryEtcdVersion(),
+		ClusterVersion: "4.5.2", BackupVersion: "v4.5.2", ClusterEtcdVersion: libraryEtcdVersion(),
 	})
 	if err != nil {
 		t.Fatalf("RestoreSnapshot: %v", err)
 	}
-	ci, err := SnapshotConsistentIndex(context.Background(), snap)
+	ci, err := snapshotConsistentIndex(context.Background(), snap)
 	if err != nil || ci == 0 {
 		t.Fatalf("consistent index %d, %v", ci, err)
 	}
-	wantBump := RevisionBumpFor(5000, ci)
+	wantBump := revisionBumpFor(5000, ci)
 	if res.Snapshot.Revision != rev || res.RevisionBump != wantBump || res.NewRevision != rev+int64(wantBump) {
 		t.Fatalf("result revision %d bump %d new %d; want %d, %d, %d", res.Snapshot.Revision, res.RevisionBump, res.NewRevision, rev, wantBump, rev+int64(wantBump))
 	}
@@ -125,13 +126,13 @@ func TestRestoreSnapshotRefusals(t *testing.T) {
 			},
 			want: ErrTargetNotEmpty},
 		{name: "corrupt snapshot", snapshot: func(t *testing.T) string { return write(t, corrupt) },
-			want: ErrHashMismatch, wantType: new(*SnapshotError)},
+			want: backup.ErrHashMismatch, wantType: new(*backup.SnapshotError)},
 		{name: "truncated snapshot", snapshot: func(t *testing.T) string { return write(t, data[:len(data)-1000]) },
-			want: ErrTruncated, wantType: new(*SnapshotError)},
+			want: backup.ErrTruncated, wantType: new(*backup.SnapshotError)},
 		{name: "snapshot without trailer", snapshot: func(t *testing.T) string { return write(t, data[:len(data)-32]) },
-			want: ErrNoHash},
+			want: backup.ErrNoHash},
 		{name: "tiny file", snapshot: func(t *testing.T) string { return write(t, []byte("not a db")) },
-			want: ErrTruncated},
+			want: backup.ErrTruncated},
 		{name: "other z-stream", snapshot: func(t *testing.T) string { return snap },
 			opts: SnapshotOptions{ClusterVersion: "4.5.2", BackupVersion: "4.5.3"},
 			want: ErrVersionMismatch, wantType: new(*VersionMismatchError)},

@@ -32,7 +32,7 @@ func TestCopyBackupReplacesStaleFileOfSameSize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	remote := filepath.Join(f.roots["master-0"], DefaultRemoteBackupDir, filepath.Base(src))
+	remote := filepath.Join(f.roots["master-0"], defaultRemoteBackupDir, filepath.Base(src))
 	writeFile(t, remote, string(flipped(orig)))
 	if _, err := Run(context.Background(), opts); err != nil {
 		t.Fatal(err)
@@ -41,7 +41,7 @@ func TestCopyBackupReplacesStaleFileOfSameSize(t *testing.T) {
 	if err != nil || !bytes.Equal(got, orig) {
 		t.Fatalf("the copy on the recovery host is not the backup's snapshot (err %v)", err)
 	}
-	kept, _ := filepath.Glob(filepath.Join(f.roots["master-0"], DefaultAsideDir, "stale", filepath.Base(src)+"*"))
+	kept, _ := filepath.Glob(filepath.Join(f.roots["master-0"], defaultAsideDir, "stale", filepath.Base(src)+"*"))
 	if len(kept) != 1 {
 		t.Fatalf("the stale file was not kept aside: %v", kept)
 	}
@@ -51,7 +51,7 @@ func TestCopyBackupReplacesStaleFileOfSameSize(t *testing.T) {
 // restore pod sizes its bump, floor(1.2 × maxRaftIndex), from
 // /var/lib/etcd-backup/revision.json. The staged file must be this run's
 // (one left there by an earlier restore gives way, kept aside), scaled so
-// that the pod's bump is at least RevisionBumpFor(maxRaftIndex, snapshot
+// that the pod's bump is at least revisionBumpFor(maxRaftIndex, snapshot
 // consistent index), or Options.RevisionBump when set; the original
 // revision.json is kept aside unchanged.
 func TestPlanClusterRestorePodGetsThisRunsRevisionJSON(t *testing.T) {
@@ -71,7 +71,7 @@ func TestPlanClusterRestorePodGetsThisRunsRevisionJSON(t *testing.T) {
 			opts.ForceRestorePod = true
 			opts.RevisionBump = tc.revisionBump
 			r := f.roots["master-1"]
-			writeFile(t, filepath.Join(r, ClusterRestorePodPath), etcdPodYAML("master-1", f.peers["master-1"], 9))
+			writeFile(t, filepath.Join(r, clusterRestorePodPath), etcdPodYAML("master-1", f.peers["master-1"], 9))
 			if tc.staleInDir {
 				writeFile(t, filepath.Join(r, DefaultEtcdBackupDir, "revision.json"), `{"maxRaftIndex":1}`)
 			}
@@ -91,11 +91,11 @@ func TestPlanClusterRestorePodGetsThisRunsRevisionJSON(t *testing.T) {
 			if err := json.Unmarshal(got, &staged); err != nil || staged.OrigMax != 5000 {
 				t.Fatalf("revision.json for the cluster's restore pod: %s (%v), want this run's (maxRaftIndex 5000) scaled", got, err)
 			}
-			ci, err := SnapshotConsistentIndex(context.Background(), globOne(t, f.backupDir, "snapshot_*.db"))
+			ci, err := snapshotConsistentIndex(context.Background(), globOne(t, f.backupDir, "snapshot_*.db"))
 			if err != nil || ci == 0 {
 				t.Fatalf("consistent index of the backup: %d, %v", ci, err)
 			}
-			want := RevisionBumpFor(5000, ci)
+			want := revisionBumpFor(5000, ci)
 			if tc.revisionBump != 0 {
 				want = tc.revisionBump
 			}
@@ -111,7 +111,7 @@ func TestPlanClusterRestorePodGetsThisRunsRevisionJSON(t *testing.T) {
 				t.Errorf("original revision.json at %s: %q %v", staged.OrigPath, b, err)
 			}
 			if tc.staleInDir {
-				kept, _ := filepath.Glob(filepath.Join(r, DefaultAsideDir, "stale", "revision.json*"))
+				kept, _ := filepath.Glob(filepath.Join(r, defaultAsideDir, "stale", "revision.json*"))
 				if len(kept) != 1 {
 					t.Fatalf("the earlier restore's revision.json was not kept aside: %v", kept)
 				} else if b, _ := os.ReadFile(kept[0]); string(b) != `{"maxRaftIndex":1}` {
@@ -138,12 +138,12 @@ func TestPodRaftIndexFor(t *testing.T) {
 		{name: "one", bump: 1},
 		{name: "multiple of six", bump: 6_000},
 		{name: "restored cluster's bump", bump: 1_000_353},
-		{name: "default bump", bump: DefaultRevisionBump},
+		{name: "default bump", bump: defaultRevisionBump},
 		{name: "large", bump: 1 << 50},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			m := PodRaftIndexFor(tc.bump)
+			m := podRaftIndexFor(tc.bump)
 			if pod := uint64(math.Floor(float64(m) * 1.2)); pod < tc.bump {
 				t.Errorf("PodRaftIndexFor(%d) = %d: the pod bumps by %d", tc.bump, m, pod)
 			}

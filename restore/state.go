@@ -85,7 +85,7 @@ type StateData struct {
 	// Redeploys holds, per operator, the forceRedeploymentReason recorded
 	// before it was set (see forceRedeploy), so a resumed run does not
 	// patch twice and waits on the revision read before the patch.
-	Redeploys map[string]Redeploy `json:"redeploys,omitempty"`
+	Redeploys map[string]redeploy `json:"redeploys,omitempty"`
 	// QuorumGuard is the etcd-only restore's record of the quorum guard,
 	// written before the guard is turned off (see GuardRecord).
 	QuorumGuard *GuardRecord `json:"quorumGuard,omitempty"`

@@ -139,9 +139,9 @@ func (r *runner) singleMemberState(ctx context.Context, minRV int64) string {
 	return ""
 }
 
-// Redeploy is a forced redeployment as the restore records it before the
+// redeploy is a forced redeployment as the restore records it before the
 // patch: the reason and the latest revision before it.
-type Redeploy = lifecycle.RedeployRecord
+type redeploy = lifecycle.RedeployRecord
 
 var _ lifecycle.RedeployStore = (*State)(nil)
 
@@ -165,7 +165,7 @@ func (s *State) SaveRedeploy(ctx context.Context, target lifecycle.Operator, rec
 			return
 		}
 		if d.Redeploys == nil {
-			d.Redeploys = map[string]Redeploy{}
+			d.Redeploys = map[string]redeploy{}
 		}
 		if d.Rollouts == nil {
 			d.Rollouts = map[string]int32{}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/backup"
 	"io/fs"
 	"path"
 	"strconv"
@@ -29,7 +30,7 @@ func movedTo(d StateData, h, from string) string {
 func (r *runner) backupPodPath(d StateData, comp string) (string, error) {
 	n := d.Revisions[comp]
 	if n == 0 {
-		return "", fmt.Errorf("%w: no %s revision recorded from the archive", ErrBackupIncomplete, comp)
+		return "", fmt.Errorf("%w: no %s revision recorded from the archive", backup.ErrInvalidBackup, comp)
 	}
 	return fmt.Sprintf("%s/static-pod-resources/%s-pod-%d/%s-pod.yaml", r.opts.ConfigDir, comp, n, comp), nil
 }
@@ -47,13 +48,13 @@ func (r *runner) ownEtcdPod(ctx context.Context, d StateData) ([]byte, error) {
 
 // memberIdentity finds the restored member's name and peer URL: the
 // options, else the recovery host's own etcd-pod.yaml, else the backup's.
-func (r *runner) memberIdentity(ctx context.Context, d StateData) (MemberIdentity, error) {
+func (r *runner) memberIdentity(ctx context.Context, d StateData) (memberIdentity, error) {
 	if r.opts.MemberName != "" && r.opts.PeerURL != "" {
-		return MemberIdentity{Name: r.opts.MemberName, PeerURL: r.opts.PeerURL}, nil
+		return memberIdentity{Name: r.opts.MemberName, PeerURL: r.opts.PeerURL}, nil
 	}
 	own, err := r.ownEtcdPod(ctx, d)
 	if err != nil {
-		return MemberIdentity{}, err
+		return memberIdentity{}, err
 	}
 	var fromBackup []byte
 	if p, err := r.backupPodPath(d, "etcd"); err == nil {
@@ -132,18 +133,18 @@ func (r *runner) restoreSnapshot(ctx context.Context, progress func(string)) err
 // writeRestorePod stages the snapshot in EtcdBackupDir/snapshot.db and
 // starts the restore pod: the cluster's own restore-etcd-pod when the host
 // has it (as cluster-restore.sh does), else one built from the host's etcd
-// pod by BuildRestorePod. A snapshot.db already staged is used only when
+// pod by buildRestorePod. A snapshot.db already staged is used only when
 // its content (sha256) is the backup's; any other one, left by an earlier
 // attempt or by cluster-restore.sh, is moved aside first. The restore pod
 // removes the staged copy once it restored it, as the cluster's does.
-func (r *runner) writeRestorePod(ctx context.Context, h host.Host, rec *BackupRecord, d StateData, id MemberIdentity, token, revJSON string, progress func(string)) error {
+func (r *runner) writeRestorePod(ctx context.Context, h host.Host, rec *BackupRecord, d StateData, id memberIdentity, token, revJSON string, progress func(string)) error {
 	step := "restore-snapshot/" + h.Name()
 	staged := path.Join(r.opts.EtcdBackupDir, "snapshot.db")
 	ownPod := false
 	var manifest []byte
-	if own, err := h.ReadFile(ctx, ClusterRestorePodPath); err == nil {
+	if own, err := h.ReadFile(ctx, clusterRestorePodPath); err == nil {
 		manifest, ownPod = own, true
-		progress("using the cluster's restore pod " + ClusterRestorePodPath)
+		progress("using the cluster's restore pod " + clusterRestorePodPath)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	} else {
@@ -167,7 +168,7 @@ func (r *runner) writeRestorePod(ctx context.Context, h host.Host, rec *BackupRe
 				var maxRaft uint64
 				if revJSON != "" {
 					if b, err := h.ReadFile(ctx, revJSON); err == nil {
-						if rec, err := ParseRevisionJSON(b); err == nil {
+						if rec, err := parseRevisionJSON(b); err == nil {
 							maxRaft = rec.MaxRaftIndex
 						}
 					}
@@ -177,12 +178,12 @@ func (r *runner) writeRestorePod(ctx context.Context, h host.Host, rec *BackupRe
 				// (a remote host) leaves it 0 and the bump at the default.
 				var ci uint64
 				if p, ok := h.LocalPath(path.Join(rec.Dir, rec.Snapshot)); ok {
-					ci, _ = SnapshotConsistentIndex(ctx, p)
+					ci, _ = snapshotConsistentIndex(ctx, p)
 				}
-				bump = RevisionBumpFor(maxRaft, ci)
+				bump = revisionBumpFor(maxRaft, ci)
 			}
 		}
-		manifest, err = BuildRestorePod(base, RestorePodConfig{Member: id, ClusterToken: token, RevisionBump: bump,
+		manifest, err = buildRestorePod(base, restorePodConfig{Member: id, ClusterToken: token, RevisionBump: bump,
 			SnapshotPath: staged, DataDir: r.opts.EtcdDataDir})
 		if err != nil {
 			return err
@@ -231,10 +232,10 @@ func (r *runner) writeRestorePod(ctx context.Context, h host.Host, rec *BackupRe
 // restore pod, which adds floor(1.2 × maxRaftIndex) read from that file to
 // the snapshot's revision. On a cluster that was restored before that is
 // too small (raft indexes restart at a restore, revisions do not; see
-// RevisionBumpFor), so the staged file is a copy of this run's revision.json
+// revisionBumpFor), so the staged file is a copy of this run's revision.json
 // (revJSON, moved out of the data directory) whose maxRaftIndex is scaled by
-// PodRaftIndexFor so that the pod's bump is at least
-// RevisionBumpFor(maxRaftIndex, the snapshot's consistent index), or
+// podRaftIndexFor so that the pod's bump is at least
+// revisionBumpFor(maxRaftIndex, the snapshot's consistent index), or
 // Options.RevisionBump when set. The copy keeps the original's other fields
 // and records the original's maxRaftIndex and path ("lifeboatOriginal...").
 // The original is never edited: when it lies at the staged path it is
@@ -269,15 +270,15 @@ func (r *runner) stageRevisionJSON(ctx context.Context, h host.Host, step string
 	}
 	var ci uint64
 	if p, ok := h.LocalPath(path.Join(rec.Dir, rec.Snapshot)); ok {
-		ci, _ = SnapshotConsistentIndex(ctx, p) // unreadable: 0, the bump of an unknown gap
+		ci, _ = snapshotConsistentIndex(ctx, p) // unreadable: 0, the bump of an unknown gap
 	}
 	want := r.opts.RevisionBump
 	if want == 0 {
-		rv, err := ParseRevisionJSON(b)
+		rv, err := parseRevisionJSON(b)
 		if err != nil {
 			return 0, fmt.Errorf("staging revision.json on %s: %s: %w", h.Name(), orig, err)
 		}
-		want = RevisionBumpFor(rv.MaxRaftIndex, ci)
+		want = revisionBumpFor(rv.MaxRaftIndex, ci)
 	}
 	staged, bump, err := scaledRevisionJSON(b, orig, want)
 	if err != nil {
@@ -347,7 +348,7 @@ func (r *runner) startComponents(ctx context.Context, step string, comps []strin
 			// etcd under the wrong name), as cluster-restore.sh puts the
 			// host's manifest back after an etcdctl restore.
 			if b, err := h.ReadFile(ctx, p); err == nil {
-				if id, err := MemberFromEtcdPod(b); err == nil && id.Name == d.Restore.Member && id.PeerURL == d.Restore.PeerURL {
+				if id, err := memberFromEtcdPod(b); err == nil && id.Name == d.Restore.Member && id.PeerURL == d.Restore.PeerURL {
 					content = b
 				}
 			}

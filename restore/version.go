@@ -2,15 +2,16 @@ package restore
 
 import (
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/backup"
 	"strconv"
 	"strings"
 
 	etcdversion "go.etcd.io/etcd/api/v3/version"
 )
 
-// LibraryEtcdVersion is the version of the etcd libraries (etcdutl) that
+// libraryEtcdVersion is the version of the etcd libraries (etcdutl) that
 // lifeboat restores with in process, e.g. "3.7.3".
-func LibraryEtcdVersion() string { return etcdversion.Version }
+func libraryEtcdVersion() string { return etcdversion.Version }
 
 // Method is how a snapshot is turned into a data directory.
 type Method string
@@ -57,9 +58,9 @@ func Decide(snapshotStorageVersion, clusterEtcdVersion string) (Decision, error)
 	d := Decision{
 		SnapshotStorageVersion: snapshotStorageVersion,
 		ClusterEtcdVersion:     clusterEtcdVersion,
-		LibraryEtcdVersion:     LibraryEtcdVersion(),
+		LibraryEtcdVersion:     libraryEtcdVersion(),
 	}
-	lib, err := majorMinor(LibraryEtcdVersion())
+	lib, err := majorMinor(libraryEtcdVersion())
 	if err != nil {
 		return d, fmt.Errorf("library etcd version: %w", err)
 	}
@@ -67,7 +68,7 @@ func Decide(snapshotStorageVersion, clusterEtcdVersion string) (Decision, error)
 	haveSnap, haveCluster := snapshotStorageVersion != "", clusterEtcdVersion != ""
 	if haveSnap {
 		if snap, err = majorMinor(snapshotStorageVersion); err != nil {
-			return d, fmt.Errorf("%w: snapshot storage version: %v", ErrCorruptSnapshot, err)
+			return d, fmt.Errorf("%w: snapshot storage version: %v", backup.ErrCorruptDatabase, err)
 		}
 	}
 	if haveCluster {
@@ -81,16 +82,16 @@ func Decide(snapshotStorageVersion, clusterEtcdVersion string) (Decision, error)
 	switch {
 	case haveCluster && !less(cluster, lib):
 		d.Method = InProcess
-		d.Reason = fmt.Sprintf("the cluster runs etcd %s, which reads data directories written by etcdutl %s", clusterEtcdVersion, LibraryEtcdVersion())
+		d.Reason = fmt.Sprintf("the cluster runs etcd %s, which reads data directories written by etcdutl %s", clusterEtcdVersion, libraryEtcdVersion())
 	case haveCluster:
 		d.Method = RestorePod
-		d.Reason = fmt.Sprintf("the cluster runs etcd %s, older than lifeboat's etcdutl %s: restore with the cluster's own etcd image", clusterEtcdVersion, LibraryEtcdVersion())
+		d.Reason = fmt.Sprintf("the cluster runs etcd %s, older than lifeboat's etcdutl %s: restore with the cluster's own etcd image", clusterEtcdVersion, libraryEtcdVersion())
 	case haveSnap && !less(snap, lib):
 		d.Method = InProcess
-		d.Reason = fmt.Sprintf("the cluster's etcd version is unknown; the snapshot's storage version %s is at least etcdutl %s", snapshotStorageVersion, LibraryEtcdVersion())
+		d.Reason = fmt.Sprintf("the cluster's etcd version is unknown; the snapshot's storage version %s is at least etcdutl %s", snapshotStorageVersion, libraryEtcdVersion())
 	case haveSnap:
 		d.Method = RestorePod
-		d.Reason = fmt.Sprintf("the cluster's etcd version is unknown and the snapshot's storage version %s is older than etcdutl %s: restore with the cluster's own etcd image", snapshotStorageVersion, LibraryEtcdVersion())
+		d.Reason = fmt.Sprintf("the cluster's etcd version is unknown and the snapshot's storage version %s is older than etcdutl %s: restore with the cluster's own etcd image", snapshotStorageVersion, libraryEtcdVersion())
 	default:
 		d.Method = RestorePod
 		d.Reason = "the snapshot records no storage version (etcd older than 3.6) and the cluster's etcd version is unknown: restore with the cluster's own etcd image"
@@ -117,10 +118,10 @@ func majorMinor(v string) ([2]int, error) {
 	return out, nil
 }
 
-// ZStream normalises an OpenShift version for the z-stream comparison:
+// zStream normalises an OpenShift version for the z-stream comparison:
 // leading "v" and build metadata ("+...") are dropped. "4.5.2" and "v4.5.2"
 // are the same z-stream; "4.5.2" and "4.5.3" are not.
-func ZStream(v string) string {
+func zStream(v string) string {
 	v = strings.TrimPrefix(strings.TrimSpace(v), "v")
 	if i := strings.IndexByte(v, '+'); i >= 0 {
 		v = v[:i]
@@ -128,14 +129,14 @@ func ZStream(v string) string {
 	return v
 }
 
-// CheckVersions returns a *VersionMismatchError when both versions are
+// checkVersions returns a *VersionMismatchError when both versions are
 // known and belong to different z-streams. An unknown version ("") passes:
 // a backup taken by the cluster's own cluster-backup.sh records none.
-func CheckVersions(backupVersion, clusterVersion string) error {
+func checkVersions(backupVersion, clusterVersion string) error {
 	if backupVersion == "" || clusterVersion == "" {
 		return nil
 	}
-	if ZStream(backupVersion) != ZStream(clusterVersion) {
+	if zStream(backupVersion) != zStream(clusterVersion) {
 		return &VersionMismatchError{BackupVersion: backupVersion, ClusterVersion: clusterVersion}
 	}
 	return nil

@@ -2,11 +2,12 @@ package restore
 
 import (
 	"errors"
+	"github.com/lifeboat-dev/lifeboat/backup"
 	"testing"
 )
 
 func TestDecide(t *testing.T) {
-	lib := LibraryEtcdVersion() // 3.7.x
+	lib := libraryEtcdVersion() // 3.7.x
 	cases := []struct {
 		name          string
 		storage, etcd string
@@ -22,7 +23,7 @@ func TestDecide(t *testing.T) {
 		{"nothing known", "", "", RestorePod, nil},
 		{"snapshot newer than cluster", "3.7.0", "3.6.9", "", ErrSnapshotTooNew},
 		{"bad cluster version", "3.7.0", "three", "", ErrInvalidOptions},
-		{"bad storage version", "x", lib, "", ErrCorruptSnapshot},
+		{"bad storage version", "x", lib, "", backup.ErrCorruptDatabase},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -54,7 +55,7 @@ func TestCheckVersions(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := CheckVersions(tc.backup, tc.cluster)
+			err := checkVersions(tc.backup, tc.cluster)
 			var vm *VersionMismatchError
 			if got := errors.As(err, &vm); got != tc.mismatch {
 				t.Fatalf("mismatch = %v (%v), want %v", got, err, tc.mismatch)

@@ -14,33 +14,33 @@ const (
 	// LastSuccessTimestamp is when the last successful backup to the
 	// destination finished. Alert on time() minus it.
 	LastSuccessTimestamp = "lifeboat_backup_last_success_timestamp_seconds"
-	// LastAttemptTimestamp is when the last attempt finished, whatever
+	// lastAttemptTimestamp is when the last attempt finished, whatever
 	// its result.
-	LastAttemptTimestamp = "lifeboat_backup_last_attempt_timestamp_seconds"
+	lastAttemptTimestamp = "lifeboat_backup_last_attempt_timestamp_seconds"
 	// LastAttemptSuccess is 1 when the last attempt succeeded, 0 when it
 	// failed.
 	LastAttemptSuccess = "lifeboat_backup_last_attempt_success"
-	// LastAttemptDuration is how long the last attempt took.
-	LastAttemptDuration = "lifeboat_backup_last_attempt_duration_seconds"
-	// LastSuccessSnapshotBytes, LastSuccessResourcesBytes and
-	// LastSuccessStoredBytes are the sizes of the last successful backup:
+	// lastAttemptDuration is how long the last attempt took.
+	lastAttemptDuration = "lifeboat_backup_last_attempt_duration_seconds"
+	// LastSuccessSnapshotBytes, lastSuccessResourcesBytes and
+	// lastSuccessStoredBytes are the sizes of the last successful backup:
 	// the etcd snapshot, the static pod resources archive (both as taken)
 	// and what the destination stores (after compression and encryption).
 	LastSuccessSnapshotBytes  = "lifeboat_backup_last_success_snapshot_bytes"
-	LastSuccessResourcesBytes = "lifeboat_backup_last_success_resources_bytes"
-	LastSuccessStoredBytes    = "lifeboat_backup_last_success_stored_bytes"
+	lastSuccessResourcesBytes = "lifeboat_backup_last_success_resources_bytes"
+	lastSuccessStoredBytes    = "lifeboat_backup_last_success_stored_bytes"
 	// AttemptsTotal and FailuresTotal count attempts and failed attempts.
 	AttemptsTotal = "lifeboat_backup_attempts_total"
 	FailuresTotal = "lifeboat_backup_failures_total"
-	// LastScrubTimestamp is when the last scrub of the destination's
+	// lastScrubTimestamp is when the last scrub of the destination's
 	// stored backups (offsite.Scrub, recorded with RecordScrub) finished;
-	// LastScrubBackups how many backups it checked and
-	// LastScrubCorruptBackups how many it found corrupt or missing. Alert
+	// lastScrubBackups how many backups it checked and
+	// lastScrubCorruptBackups how many it found corrupt or missing. Alert
 	// on the latter above 0, and on time() minus the former. None of the
 	// three is exported before a scrub is recorded.
-	LastScrubTimestamp      = "lifeboat_backup_last_scrub_timestamp_seconds"
-	LastScrubBackups        = "lifeboat_backup_last_scrub_backups"
-	LastScrubCorruptBackups = "lifeboat_backup_last_scrub_corrupt_backups"
+	lastScrubTimestamp      = "lifeboat_backup_last_scrub_timestamp_seconds"
+	lastScrubBackups        = "lifeboat_backup_last_scrub_backups"
+	lastScrubCorruptBackups = "lifeboat_backup_last_scrub_corrupt_backups"
 )
 
 // LabelDestination names the destination a series is about ("local",
@@ -74,7 +74,7 @@ func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 var metrics = []metric{
 	{LastSuccessTimestamp, "Unix time the last successful backup to the destination finished.", prometheus.GaugeValue,
 		func(s State) (float64, bool) { return unixSeconds(s.LastSuccess), !s.LastSuccess.IsZero() }},
-	{LastAttemptTimestamp, "Unix time the last backup attempt to the destination finished.", prometheus.GaugeValue,
+	{lastAttemptTimestamp, "Unix time the last backup attempt to the destination finished.", prometheus.GaugeValue,
 		func(s State) (float64, bool) { return unixSeconds(s.LastAttempt), !s.LastAttempt.IsZero() }},
 	{LastAttemptSuccess, "1 if the last backup attempt to the destination succeeded, 0 if it failed.", prometheus.GaugeValue,
 		func(s State) (float64, bool) {
@@ -83,22 +83,22 @@ var metrics = []metric{
 			}
 			return 0, !s.LastAttempt.IsZero()
 		}},
-	{LastAttemptDuration, "Duration of the last backup attempt to the destination in seconds.", prometheus.GaugeValue,
+	{lastAttemptDuration, "Duration of the last backup attempt to the destination in seconds.", prometheus.GaugeValue,
 		func(s State) (float64, bool) { return s.LastDuration.Seconds(), !s.LastAttempt.IsZero() }},
 	{LastSuccessSnapshotBytes, "Size of the etcd snapshot of the last successful backup in bytes.", prometheus.GaugeValue,
 		func(s State) (float64, bool) { return float64(s.SnapshotBytes), !s.LastSuccess.IsZero() }},
-	{LastSuccessResourcesBytes, "Size of the static pod resources archive of the last successful backup in bytes.", prometheus.GaugeValue,
+	{lastSuccessResourcesBytes, "Size of the static pod resources archive of the last successful backup in bytes.", prometheus.GaugeValue,
 		func(s State) (float64, bool) { return float64(s.ResourcesBytes), !s.LastSuccess.IsZero() }},
-	{LastSuccessStoredBytes, "Bytes the destination stores for the last successful backup (after compression and encryption).", prometheus.GaugeValue,
+	{lastSuccessStoredBytes, "Bytes the destination stores for the last successful backup (after compression and encryption).", prometheus.GaugeValue,
 		func(s State) (float64, bool) { return float64(s.StoredBytes), !s.LastSuccess.IsZero() }},
 	{AttemptsTotal, "Backup attempts to the destination.", prometheus.CounterValue,
 		func(s State) (float64, bool) { return float64(s.Attempts), true }},
 	{FailuresTotal, "Failed backup attempts to the destination.", prometheus.CounterValue,
 		func(s State) (float64, bool) { return float64(s.Failures), true }},
-	{LastScrubTimestamp, "Unix time the last scrub of the backups stored at the destination finished.", prometheus.GaugeValue,
+	{lastScrubTimestamp, "Unix time the last scrub of the backups stored at the destination finished.", prometheus.GaugeValue,
 		func(s State) (float64, bool) { return unixSeconds(s.LastScrub), !s.LastScrub.IsZero() }},
-	{LastScrubBackups, "Backups the last scrub of the destination checked.", prometheus.GaugeValue,
+	{lastScrubBackups, "Backups the last scrub of the destination checked.", prometheus.GaugeValue,
 		func(s State) (float64, bool) { return float64(s.ScrubBackups), !s.LastScrub.IsZero() }},
-	{LastScrubCorruptBackups, "Backups the last scrub of the destination found corrupt or missing.", prometheus.GaugeValue,
+	{lastScrubCorruptBackups, "Backups the last scrub of the destination found corrupt or missing.", prometheus.GaugeValue,
 		func(s State) (float64, bool) { return float64(s.ScrubCorrupt), !s.LastScrub.IsZero() }},
 }

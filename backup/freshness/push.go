@@ -11,15 +11,15 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-// DefaultJob is the Pushgateway job name when PushOptions.Job is empty.
-const DefaultJob = "lifeboat_backup"
+// defaultJob is the Pushgateway job name when PushOptions.Job is empty.
+const defaultJob = "lifeboat_backup"
 
 // PushOptions configure Push. URL is required.
 type PushOptions struct {
 	// URL is the Pushgateway's base URL, e.g. "http://pushgateway:9091",
 	// without credentials (they would show in error messages).
 	URL string
-	// Job is the job grouping label; empty means DefaultJob.
+	// Job is the job grouping label; empty means defaultJob.
 	Job string
 	// Grouping adds grouping labels (e.g. {"cluster": "prod-1"}); not
 	// "job" or "destination", nor a name of Options.ConstLabels.
@@ -77,7 +77,7 @@ func Push(ctx context.Context, r *Recorder, opts PushOptions) error {
 	}
 	job := opts.Job
 	if job == "" {
-		job = DefaultJob
+		job = defaultJob
 	}
 	for _, dest := range r.Destinations() {
 		s, _ := r.State(dest)

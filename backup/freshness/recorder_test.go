@@ -121,7 +121,7 @@ func TestRecorderNoSuccessYet(t *testing.T) {
 	if n := testutil.CollectAndCount(r, LastSuccessTimestamp, LastSuccessSnapshotBytes); n != 0 {
 		t.Errorf("%d last-success series before any success", n)
 	}
-	if n := testutil.CollectAndCount(r, LastAttemptTimestamp, LastAttemptSuccess, FailuresTotal); n != 3 {
+	if n := testutil.CollectAndCount(r, lastAttemptTimestamp, LastAttemptSuccess, FailuresTotal); n != 3 {
 		t.Errorf("%d attempt series, want 3", n)
 	}
 }

@@ -18,7 +18,7 @@ func TestRecordScrub(t *testing.T) {
 	if err := r.Record(Attempt{Destination: "s3", Finished: t1}); err != nil {
 		t.Fatal(err)
 	}
-	if n := testutil.CollectAndCount(r, LastScrubTimestamp, LastScrubBackups, LastScrubCorruptBackups); n != 0 {
+	if n := testutil.CollectAndCount(r, lastScrubTimestamp, lastScrubBackups, lastScrubCorruptBackups); n != 0 {
 		t.Errorf("%d scrub series before any scrub", n)
 	}
 	for _, s := range []Scrub{
@@ -40,7 +40,7 @@ lifeboat_backup_last_scrub_corrupt_backups{destination="s3"} 2
 # TYPE lifeboat_backup_last_scrub_timestamp_seconds gauge
 lifeboat_backup_last_scrub_timestamp_seconds{destination="s3"} 1.7960913e+09
 `
-	if err := testutil.CollectAndCompare(r, strings.NewReader(want), LastScrubTimestamp, LastScrubBackups, LastScrubCorruptBackups); err != nil {
+	if err := testutil.CollectAndCompare(r, strings.NewReader(want), lastScrubTimestamp, lastScrubBackups, lastScrubCorruptBackups); err != nil {
 		t.Error(err)
 	}
 

@@ -130,27 +130,27 @@ func setState(s *State, name string, v float64) {
 	switch name {
 	case LastSuccessTimestamp:
 		s.LastSuccess = fromSeconds(v)
-	case LastAttemptTimestamp:
+	case lastAttemptTimestamp:
 		s.LastAttempt = fromSeconds(v)
 	case LastAttemptSuccess:
 		s.LastAttemptOK = v == 1
-	case LastAttemptDuration:
+	case lastAttemptDuration:
 		s.LastDuration = time.Duration(v * float64(time.Second))
 	case LastSuccessSnapshotBytes:
 		s.SnapshotBytes = int64(v)
-	case LastSuccessResourcesBytes:
+	case lastSuccessResourcesBytes:
 		s.ResourcesBytes = int64(v)
-	case LastSuccessStoredBytes:
+	case lastSuccessStoredBytes:
 		s.StoredBytes = int64(v)
 	case AttemptsTotal:
 		s.Attempts = uint64(v)
 	case FailuresTotal:
 		s.Failures = uint64(v)
-	case LastScrubTimestamp:
+	case lastScrubTimestamp:
 		s.LastScrub = fromSeconds(v)
-	case LastScrubBackups:
+	case lastScrubBackups:
 		s.ScrubBackups = int(v)
-	case LastScrubCorruptBackups:
+	case lastScrubCorruptBackups:
 		s.ScrubCorrupt = int(v)
 	}
 }

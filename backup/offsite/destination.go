@@ -145,7 +145,7 @@ func (e *redactedError) Unwrap() error { return e.err }
 
 // openBuckets opens the primary destination and the resources one (the
 // primary again when resources is not set), and says which of them holds
-// the static pod resources (DestPrimary or DestResources). closeFn closes
+// the static pod resources (destPrimary or DestResources). closeFn closes
 // what it opened.
 func openBuckets(ctx context.Context, primary, resources *Destination) (p, res *blob.Bucket, resDest string, closeFn func(), err error) {
 	p, closePrimary, err := primary.open(ctx)
@@ -153,7 +153,7 @@ func openBuckets(ctx context.Context, primary, resources *Destination) (p, res *
 		return nil, nil, "", nil, err
 	}
 	if !resources.set() {
-		return p, p, DestPrimary, closePrimary, nil
+		return p, p, destPrimary, closePrimary, nil
 	}
 	res, closeRes, err := resources.open(ctx)
 	if err != nil {

@@ -97,14 +97,14 @@ func readManifest(ctx context.Context, bucket *blob.Bucket, id string) (*Manifes
 		return nil, &ObjectError{Op: "open", Key: key, Err: err}
 	}
 	defer r.Close()
-	body, err := io.ReadAll(io.LimitReader(r, MaxManifestSize+1))
+	body, err := io.ReadAll(io.LimitReader(r, maxManifestSize+1))
 	if err != nil {
 		return nil, &ObjectError{Op: "download", Key: key, Err: err}
 	}
-	if len(body) > MaxManifestSize {
-		return nil, &ObjectError{Op: "verify", Key: key, Err: fmt.Errorf("%w: more than %d bytes", ErrBadManifest, MaxManifestSize)}
+	if len(body) > maxManifestSize {
+		return nil, &ObjectError{Op: "verify", Key: key, Err: fmt.Errorf("%w: more than %d bytes", ErrBadManifest, maxManifestSize)}
 	}
-	m, err := ParseManifest(body)
+	m, err := parseManifest(body)
 	if err != nil {
 		return nil, &ObjectError{Op: "verify", Key: key, Err: err}
 	}

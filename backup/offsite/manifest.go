@@ -12,11 +12,11 @@ import (
 	"github.com/lifeboat-dev/lifeboat/backup"
 )
 
-// ManifestFormat is the version of the off-site manifest format.
-const ManifestFormat = 1
+// manifestFormat is the version of the off-site manifest format.
+const manifestFormat = 1
 
-// ManifestKind tells lifeboat's off-site manifests from other JSON.
-const ManifestKind = "lifeboat.offsite.backup"
+// manifestKind tells lifeboat's off-site manifests from other JSON.
+const manifestKind = "lifeboat.offsite.backup"
 
 // ManifestName is the name of the manifest object, under
 // <prefix>/<id>/. It is written last: a backup exists for readers only
@@ -26,8 +26,8 @@ const ManifestName = "lifeboat-offsite.json"
 // HeadSize is the length of the prefix of an object HeadSHA256 covers.
 const HeadSize = 512
 
-// MaxManifestSize bounds the manifest objects read.
-const MaxManifestSize = 1 << 20
+// maxManifestSize bounds the manifest objects read.
+const maxManifestSize = 1 << 20
 
 // Object roles.
 const (
@@ -38,12 +38,12 @@ const (
 // Codecs, in the order they are applied when writing.
 const (
 	CodecZstdAge = "zstd+age"
-	CodecAge     = "age"
+	codecAge     = "age"
 )
 
 // Destination names in Object.Destination.
 const (
-	DestPrimary   = "primary"
+	destPrimary   = "primary"
 	DestResources = "resources"
 )
 
@@ -98,10 +98,10 @@ type Object struct {
 	// Key is the object's key relative to its destination's prefix:
 	// "<id>/<name>.zst.age".
 	Key string `json:"key"`
-	// Destination is DestPrimary or DestResources (the other
+	// Destination is destPrimary or DestResources (the other
 	// destination, UploadOptions.Resources).
 	Destination string `json:"destination"`
-	// Codec is CodecZstdAge or CodecAge; ZstdLevel the zstd level used.
+	// Codec is CodecZstdAge or codecAge; ZstdLevel the zstd level used.
 	Codec     string `json:"codec"`
 	ZstdLevel int    `json:"zstdLevel,omitempty"`
 	// Size and SHA256 are the plaintext's (the file as cluster-backup.sh
@@ -168,16 +168,16 @@ func (m *Manifest) marshal() ([]byte, error) {
 // idRE is what an ID may be: a backup stamp, possibly forced.
 var idRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}_\d{6}(` + backup.DirtyMarker + `)?$`)
 
-// ParseManifest parses and checks a manifest object's content: format,
+// parseManifest parses and checks a manifest object's content: format,
 // kind, checksum, ID, and object entries that stay under their ID.
 // Errors wrap ErrBadManifest.
-func ParseManifest(b []byte) (*Manifest, error) {
+func parseManifest(b []byte) (*Manifest, error) {
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadManifest, err)
 	}
-	if m.Kind != ManifestKind || m.Format != ManifestFormat {
-		return nil, fmt.Errorf("%w: kind %q format %d, this lifeboat reads %q format %d", ErrBadManifest, m.Kind, m.Format, ManifestKind, ManifestFormat)
+	if m.Kind != manifestKind || m.Format != manifestFormat {
+		return nil, fmt.Errorf("%w: kind %q format %d, this lifeboat reads %q format %d", ErrBadManifest, m.Kind, m.Format, manifestKind, manifestFormat)
 	}
 	sum, err := m.checksum()
 	if err != nil {
@@ -196,9 +196,9 @@ func ParseManifest(b []byte) (*Manifest, error) {
 			return nil, fmt.Errorf("%w: object role %q unknown or repeated", ErrBadManifest, o.Role)
 		case o.Key != path.Clean(o.Key) || path.Dir(o.Key) != m.ID || o.Name == "" || o.Name != path.Base(o.Name) || o.Name[0] == '.':
 			return nil, fmt.Errorf("%w: object %q (%s) is not a file under %s/", ErrBadManifest, o.Key, o.Name, m.ID)
-		case o.Codec != CodecZstdAge && o.Codec != CodecAge:
+		case o.Codec != CodecZstdAge && o.Codec != codecAge:
 			return nil, fmt.Errorf("%w: object %s: codec %q unknown", ErrBadManifest, o.Key, o.Codec)
-		case o.Destination != DestPrimary && o.Destination != DestResources:
+		case o.Destination != destPrimary && o.Destination != DestResources:
 			return nil, fmt.Errorf("%w: object %s: destination %q unknown", ErrBadManifest, o.Key, o.Destination)
 		}
 		roles[o.Role] = true

@@ -14,8 +14,8 @@ import (
 // DefaultZstdLevel is the zstd level used when UploadOptions.ZstdLevel is 0.
 const DefaultZstdLevel = 3
 
-// NoCompression as UploadOptions.ZstdLevel stores objects encrypted only.
-const NoCompression = -1
+// noCompression as UploadOptions.ZstdLevel stores objects encrypted only.
+const noCompression = -1
 
 // UploadOptions configure Upload. Destination (with its Recipients) is
 // required; every other zero value is documented on its field.
@@ -31,7 +31,7 @@ type UploadOptions struct {
 	Resources *Destination
 	// ZstdLevel is the zstd level (1 fastest … 22 smallest, mapped to
 	// klauspost/compress's four encoder levels); 0 means DefaultZstdLevel,
-	// NoCompression stores age-encrypted plaintext.
+	// noCompression stores age-encrypted plaintext.
 	ZstdLevel int
 	// Timestamp chooses the local backup when dir holds several (see
 	// backup.VerifyOptions.Timestamp).
@@ -122,8 +122,8 @@ func (o *UploadOptions) Validate() error {
 	} else if o.Resources != nil && o.Resources.Prefix != "" {
 		return fmt.Errorf("%w: resources destination: a prefix needs its own URL or Bucket", ErrInvalidOptions)
 	}
-	if o.ZstdLevel != NoCompression && (o.ZstdLevel < 0 || o.ZstdLevel > 22) {
-		return fmt.Errorf("%w: zstd level %d (1–22, 0 for %d, %d for none)", ErrInvalidOptions, o.ZstdLevel, DefaultZstdLevel, NoCompression)
+	if o.ZstdLevel != noCompression && (o.ZstdLevel < 0 || o.ZstdLevel > 22) {
+		return fmt.Errorf("%w: zstd level %d (1–22, 0 for %d, %d for none)", ErrInvalidOptions, o.ZstdLevel, DefaultZstdLevel, noCompression)
 	}
 	if o.PartSize < 0 {
 		return fmt.Errorf("%w: negative part size", ErrInvalidOptions)

@@ -34,7 +34,7 @@ func TestUploadOptionsValidate(t *testing.T) {
 		{name: "absolute prefix", mutate: func(o *UploadOptions) { o.Destination.Prefix = "/x" }, wantErr: true},
 		{name: "escaping prefix", mutate: func(o *UploadOptions) { o.Destination.Prefix = "../x" }, wantErr: true},
 		{name: "level too high", mutate: func(o *UploadOptions) { o.ZstdLevel = 23 }, wantErr: true},
-		{name: "no compression", mutate: func(o *UploadOptions) { o.ZstdLevel = NoCompression }},
+		{name: "no compression", mutate: func(o *UploadOptions) { o.ZstdLevel = noCompression }},
 		{name: "negative retries", mutate: func(o *UploadOptions) { o.Retry.MaxAttempts = -1 }, wantErr: true},
 		{name: "resources without recipients", mutate: func(o *UploadOptions) { o.Resources = &Destination{} }, wantErr: true},
 		{name: "resources prefix without bucket", mutate: func(o *UploadOptions) {
@@ -62,15 +62,15 @@ func TestUploadOptionsValidate(t *testing.T) {
 }
 
 func TestParseManifest(t *testing.T) {
-	m := &Manifest{Format: ManifestFormat, Kind: ManifestKind, ID: "2020-03-18_220218", Objects: []Object{
-		{Role: RoleSnapshot, Name: "snapshot_2020-03-18_220218.db", Key: "2020-03-18_220218/snapshot_2020-03-18_220218.db.zst.age", Codec: CodecZstdAge, Destination: DestPrimary},
-		{Role: RoleResources, Name: "static_kuberesources_2020-03-18_220218.tar.gz", Key: "2020-03-18_220218/static_kuberesources_2020-03-18_220218.tar.gz.zst.age", Codec: CodecZstdAge, Destination: DestPrimary},
+	m := &Manifest{Format: manifestFormat, Kind: manifestKind, ID: "2020-03-18_220218", Objects: []Object{
+		{Role: RoleSnapshot, Name: "snapshot_2020-03-18_220218.db", Key: "2020-03-18_220218/snapshot_2020-03-18_220218.db.zst.age", Codec: CodecZstdAge, Destination: destPrimary},
+		{Role: RoleResources, Name: "static_kuberesources_2020-03-18_220218.tar.gz", Key: "2020-03-18_220218/static_kuberesources_2020-03-18_220218.tar.gz.zst.age", Codec: CodecZstdAge, Destination: destPrimary},
 	}}
 	good, err := m.marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ParseManifest(good); err != nil {
+	if _, err := parseManifest(good); err != nil {
 		t.Fatalf("ParseManifest: %v", err)
 	}
 	tests := map[string]func(string) string{
@@ -80,7 +80,7 @@ func TestParseManifest(t *testing.T) {
 		"key escapes its backup": func(s string) string {
 			return strings.Replace(s, `"key": "2020-03-18_220218/snapshot`, `"key": "../snapshot`, 1)
 		},
-		"other kind": func(s string) string { return strings.Replace(s, ManifestKind, "x", 1) },
+		"other kind": func(s string) string { return strings.Replace(s, manifestKind, "x", 1) },
 	}
 	// A manifest sealed with a valid checksum is still checked.
 	escaping := *m
@@ -90,12 +90,12 @@ func TestParseManifest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ParseManifest(sealed); !errors.Is(err, ErrBadManifest) || !strings.Contains(err.Error(), "not a file under") {
+	if _, err := parseManifest(sealed); !errors.Is(err, ErrBadManifest) || !strings.Contains(err.Error(), "not a file under") {
 		t.Errorf("sealed manifest with an escaping key: err = %v", err)
 	}
 	for name, alter := range tests {
 		t.Run(name, func(t *testing.T) {
-			if _, err := ParseManifest([]byte(alter(string(good)))); !errors.Is(err, ErrBadManifest) {
+			if _, err := parseManifest([]byte(alter(string(good)))); !errors.Is(err, ErrBadManifest) {
 				t.Fatalf("err = %v, want ErrBadManifest", err)
 			}
 		})

@@ -15,7 +15,7 @@ import (
 
 // objectWriter is one object being stored from a stream of plaintext:
 // Write takes plaintext, hashes and counts it, and passes it through zstd
-// (unless the codec is CodecAge) and age to the bucket's writer, whose
+// (unless the codec is codecAge) and age to the bucket's writer, whose
 // stored bytes are hashed and counted too. Nothing is visible under key
 // until commit succeeds; abort cancels the storage writer, so the storage
 // never commits a partial object.

@@ -167,7 +167,7 @@ func Stream(ctx context.Context, etcd backup.SnapshotClient, opts StreamOptions)
 	if err != nil {
 		return nil, err
 	}
-	snapObj.Role, snapObj.Destination = RoleSnapshot, DestPrimary
+	snapObj.Role, snapObj.Destination = RoleSnapshot, destPrimary
 
 	local := streamLocalManifest(b, stamp, t, opts.Force, info, sr, rr, snapObj, resObj)
 	if local.EncryptionEnabled {
@@ -185,8 +185,8 @@ func Stream(ctx context.Context, etcd backup.SnapshotClient, opts StreamOptions)
 	}
 
 	m := &Manifest{
-		Format:            ManifestFormat,
-		Kind:              ManifestKind,
+		Format:            manifestFormat,
+		Kind:              manifestKind,
 		ID:                id,
 		TakenAt:           t.UTC(),
 		ClusterVersion:    b.ClusterVersion,

@@ -32,7 +32,7 @@ const (
 //  1. backup.Verify checks the local backup (refused with its
 //     *backup.VerifyError, nothing uploaded);
 //  2. each file streams once, from disk, through zstd (unless
-//     NoCompression) and age encryption to its recipients into
+//     noCompression) and age encryption to its recipients into
 //     <prefix>/<id>/<name>.zst.age, a multipart upload for large files.
 //     The same pass hashes the plaintext (which must equal the verified
 //     sha256 and size: ErrSourceChanged otherwise), checks the snapshot's
@@ -92,8 +92,8 @@ func Upload(ctx context.Context, dir string, opts UploadOptions) (*Manifest, err
 		level = DefaultZstdLevel
 	}
 	m := &Manifest{
-		Format:          ManifestFormat,
-		Kind:            ManifestKind,
+		Format:          manifestFormat,
+		Kind:            manifestKind,
 		ID:              id,
 		TakenAt:         takenAt(b),
 		ClusterVersion:  b.ClusterVersion,
@@ -118,7 +118,7 @@ func Upload(ctx context.Context, dir string, opts UploadOptions) (*Manifest, err
 	}
 	jobs := []job{
 		{RoleResources, resDest, resBucket, b.Resources, resRcp},
-		{RoleSnapshot, DestPrimary, primary, b.Snapshot, snapRcp},
+		{RoleSnapshot, destPrimary, primary, b.Snapshot, snapRcp},
 	}
 	var written []func()
 	cleanup := func() {
@@ -170,8 +170,8 @@ type uploader struct {
 }
 
 func (u *uploader) codec() string {
-	if u.level == NoCompression {
-		return CodecAge
+	if u.level == noCompression {
+		return codecAge
 	}
 	return CodecZstdAge
 }

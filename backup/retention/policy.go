@@ -63,8 +63,8 @@ func (e *PolicyError) Error() string {
 	return fmt.Sprintf("%v: %s = %v: %s", ErrInvalidPolicy, e.Field, e.Value, e.Reason)
 }
 
-// Unwrap returns ErrInvalidPolicy.
-func (e *PolicyError) Unwrap() error { return ErrInvalidPolicy }
+// Is matches ErrInvalidPolicy: the kind of this error (see package lifeboat, Errors).
+func (e *PolicyError) Is(target error) bool { return target == ErrInvalidPolicy }
 
 // Validate reports every invalid field of p as a *PolicyError (joined with
 // errors.Join when there are several): negative counts and a negative

@@ -50,6 +50,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/examples/internal/cli"
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/member"
 	"github.com/lifeboat-dev/lifeboat/plan"
 	"github.com/lifeboat-dev/lifeboat/release"
 	"github.com/lifeboat-dev/lifeboat/restore"
@@ -194,7 +195,7 @@ func run(args []string, stdout, stderr io.Writer, dial dialFunc) int {
 		fmt.Fprintf(stdout, "restored: %s (sha256 %s), revision %d (bumped by %d); moved-aside files are listed in %s on %s\n",
 			state.Backup.Snapshot, state.Backup.SHA256, state.Restore.NewRevision, state.Restore.RevisionBump, state.RetiredTo, rec.Name())
 		return exitOK
-	case errors.Is(err, restore.ErrAnotherRunUnfinished):
+	case errors.Is(err, member.ErrAnotherRunUnfinished):
 		fmt.Fprintf(stderr, "restore: nothing changed: %v\n", err)
 		return exitOtherRun
 	case errors.Is(err, restore.ErrInvalidOptions):

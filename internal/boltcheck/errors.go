@@ -39,8 +39,8 @@ func (e *CorruptError) Error() string {
 	return s + ": " + e.Reason
 }
 
-// Unwrap returns ErrCorrupt.
-func (e *CorruptError) Unwrap() error { return ErrCorrupt }
+// Is matches ErrCorrupt: the kind of this error (see package lifeboat, Errors).
+func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
 
 func corruptf(page uint64, bucket, format string, args ...any) error {
 	return &CorruptError{Page: page, Bucket: bucket, Reason: fmt.Sprintf(format, args...)}
