@@ -63,6 +63,8 @@ func TestDebugPodCancelStopsCommandOnRealNode(t *testing.T) {
 					return
 				}
 				if time.Now().After(deadline) {
+					ps, _ := exec.Command("sh", "-c", "for p in "+string(bytes.TrimSpace(out))+"; do ps -o pid,ppid,etimes,args -p $p; tr '\\0' ' ' < /proc/$p/environ | grep -o 'LIFEBOAT_RUN=[^ ]*'; done; ls -la /tmp/*.cancelled").CombinedOutput()
+					t.Logf("survivors:\n%s", ps)
 					_ = exec.Command("pkill", "-f", "sleep "+mark).Run()
 					t.Fatalf("cancelled command still running after a minute: pids %s", bytes.TrimSpace(out))
 				}
