@@ -72,6 +72,8 @@ type EtcdCluster struct {
 	cancel  context.CancelFunc
 	clients []*clientv3.Client
 	closed  bool
+	// ports are the members' loopback ports, reserved (ports.go).
+	ports portReservations
 }
 
 // StartEtcd starts an etcd cluster for the test and registers its Close with
@@ -193,11 +195,11 @@ var errPortInUse = errors.New("address already in use")
 func (c *EtcdCluster) bootstrap(ctx context.Context, opts EtcdOptions) error {
 	var initial []string
 	for _, m := range c.Members {
-		cp, err := freePort()
+		cp, err := c.ports.alloc()
 		if err != nil {
 			return err
 		}
-		pp, err := freePort()
+		pp, err := c.ports.alloc()
 		if err != nil {
 			return err
 		}
@@ -302,6 +304,7 @@ func (c *EtcdCluster) Close() error {
 			}
 		}
 	}
+	c.ports.release()
 	if c.removeDir && !already {
 		if err := os.RemoveAll(c.dir); err != nil {
 			errs = append(errs, fmt.Errorf("clustertest: removing %s: %w", c.dir, err))

@@ -43,11 +43,11 @@ func (c *EtcdCluster) AddLearner(ctx context.Context, name string) (*EtcdMember,
 	if m.ServerTLS, m.PeerTLS, err = issueEtcdMemberCerts(c.PKI, name); err != nil {
 		return nil, err
 	}
-	cp, err := freePort()
+	cp, err := c.ports.alloc()
 	if err != nil {
 		return nil, err
 	}
-	pp, err := freePort()
+	pp, err := c.ports.alloc()
 	if err != nil {
 		return nil, err
 	}

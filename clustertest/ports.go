@@ -29,7 +29,10 @@ func portLockDir() string { return filepath.Join(os.TempDir(), "lifeboat-cluster
 
 // allocPort returns a free loopback port that no other running cluster, in
 // this process or another, holds.
-func (c *Cluster) allocPort() (int, error) {
+func (c *Cluster) allocPort() (int, error) { return c.ports.alloc() }
+
+// alloc returns a free loopback port, reserved for r's owner until release.
+func (r *portReservations) alloc() (int, error) {
 	dir := portLockDir()
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return 0, fmt.Errorf("clustertest: reserving a port: %w", err)
@@ -39,7 +42,7 @@ func (c *Cluster) allocPort() (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		ok, err := c.ports.reserve(dir, p)
+		ok, err := r.reserve(dir, p)
 		if err != nil {
 			return 0, err
 		}
@@ -76,8 +79,8 @@ func (r *portReservations) reserve(dir string, p int) (bool, error) {
 	return true, nil
 }
 
-// release drops every reservation; Close calls it once the cluster's
-// processes are gone.
+// release drops every reservation; Close (of a Cluster or an EtcdCluster)
+// calls it once the cluster's processes are gone.
 func (r *portReservations) release() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
