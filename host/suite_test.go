@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -60,6 +61,10 @@ func calls(t *testing.T, log string) []string {
 // machine's (root "/"), inside dir. Names with spaces, quotes, newlines and
 // shell metacharacters check the quoting of the remote hosts. The fake
 // commands of fakeCommands must be first on the host's PATH; log is theirs.
+// suiteCancelAfter holds, per host, when the suite cancels its long
+// commands when not after 300 ms (see RunHostSuite).
+var suiteCancelAfter sync.Map
+
 func runHostSuite(t *testing.T, h Host, dir, log string) {
 	ctx := context.Background()
 	weird := filepath.Join(dir, "it's a \"dir\" $HOME `x` \\ *")
@@ -297,7 +302,11 @@ func runHostSuite(t *testing.T, h Host, dir, log string) {
 			{[]string{"sh", "-c", "(sleep 600.4818; true) | cat"}, "sleep 600.4818"},
 		} {
 			argv, sleeper := tc.argv, tc.sleeper
-			cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+			after := 300 * time.Millisecond
+			if v, ok := suiteCancelAfter.Load(h); ok {
+				after = v.(time.Duration)
+			}
+			cctx, cancel := context.WithTimeout(ctx, after)
 			start := time.Now()
 			if _, err := h.Run(cctx, nil, argv...); !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("Run(%q) after deadline = %v", argv, err)
