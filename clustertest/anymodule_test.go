@@ -47,7 +47,8 @@ func TestBackupOnClustertest(t *testing.T) {
 // lifeboat's environment variables, starts clustertest and runs a
 // procedure: the binaries are found by version in the cache, nothing walks
 // up to lifeboat's go.mod, and no state is shared through the package. The
-// module's dependencies resolve from the module cache only (GOPROXY=off).
+// module's dependencies are lifeboat's, already in the module cache (the
+// environment's GOPROXY is kept for a cache that lacks a go.mod file).
 func TestClustertestFromAnotherModule(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs a test binary in a throwaway module")
@@ -93,7 +94,7 @@ func TestClustertestFromAnotherModule(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-v", ".")
 	cmd.Dir = mod
-	cmd.Env = append(clean, "GOFLAGS=-mod=mod", "GOPROXY=off", "GOSUMDB=off", "GOWORK=off")
+	cmd.Env = append(clean, "GOFLAGS=-mod=mod", "GOWORK=off")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("go test in the throwaway module: %v\n%s", err, out)
