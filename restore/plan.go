@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
@@ -253,12 +254,7 @@ func Run(ctx context.Context, opts Options) (*StateData, error) {
 }
 
 func (r *runner) dryRun(ctx context.Context, p *plan.Plan) error {
-	report := func(e plan.Event) {
-		if r.opts.Report != nil {
-			e.Plan, e.Total, e.Time = p.Name, len(p.Steps), r.opts.Now()
-			r.opts.Report(e)
-		}
-	}
+	report := dryRunReporter(p, r.opts.Report, r.opts.Now)
 	for i, s := range p.Steps {
 		ev := plan.Event{Step: s, Index: i + 1}
 		if s.ID == "approve-csrs" {
@@ -321,4 +317,16 @@ func (r *runner) backupDirOnRecovery() (dir string, copyNeeded bool) {
 		}
 	}
 	return r.opts.RemoteBackupDir, true
+}
+
+// dryRunReporter completes a dry run's events of p (plan name, step count,
+// time) and hands them to report; nil report discards them. The classic
+// and the quorum restore's dry runs share it.
+func dryRunReporter(p *plan.Plan, report func(plan.Event), now func() time.Time) func(plan.Event) {
+	return func(e plan.Event) {
+		if report != nil {
+			e.Plan, e.Total, e.Time = p.Name, len(p.Steps), now()
+			report(e)
+		}
+	}
 }

@@ -52,12 +52,7 @@ func (r *quorumRunner) admitQuorum(ctx context.Context) error {
 
 // dryRunQuorum runs check and reports every other step as skipped.
 func (r *quorumRunner) dryRunQuorum(ctx context.Context, p *plan.Plan) error {
-	report := func(e plan.Event) {
-		if r.opts.Report != nil {
-			e.Plan, e.Total, e.Time = p.Name, len(p.Steps), r.opts.Now()
-			r.opts.Report(e)
-		}
-	}
+	report := dryRunReporter(p, r.opts.Report, r.opts.Now)
 	for i, s := range p.Steps {
 		ev := plan.Event{Step: s, Index: i + 1}
 		if s.ID != "check" {
