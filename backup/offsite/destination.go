@@ -8,15 +8,34 @@ import (
 	"strings"
 
 	"gocloud.dev/blob"
-	// The destinations lifeboat opens by URL.
-	_ "gocloud.dev/blob/azureblob"
+	// The drivers every program that imports offsite can open by URL. The
+	// Azure and Google Cloud drivers are the application's choice (see
+	// Destination): each links its cloud's SDK, about 10 MiB of resident
+	// memory in every process that imports it, used or not.
 	_ "gocloud.dev/blob/fileblob"
-	_ "gocloud.dev/blob/gcsblob"
 	_ "gocloud.dev/blob/s3blob"
 )
 
+// optionalDrivers names the gocloud.dev/blob driver package of each URL
+// scheme offsite supports but does not link itself.
+var optionalDrivers = map[string]string{
+	"azblob": "gocloud.dev/blob/azureblob",
+	"gs":     "gocloud.dev/blob/gcsblob",
+}
+
 // Destination is a place backups are stored: a bucket, a prefix in it,
 // and (for uploads) the recipients objects are encrypted to.
+//
+// s3:// (AWS S3 and S3-compatible servers) and file:// work in every
+// program that imports offsite. azblob:// and gs:// work once the program
+// links their gocloud.dev driver, as gocloud.dev/blob documents for every
+// driver:
+//
+//	import _ "gocloud.dev/blob/azureblob" // azblob://
+//	import _ "gocloud.dev/blob/gcsblob"   // gs://
+//
+// Without it, a Destination with such a URL fails validation with
+// ErrInvalidOptions naming the import, before anything is read or written.
 //
 // Credentials come only from the destination's standard sources, never
 // from lifeboat: for s3:// the AWS SDK's chain (AWS_ACCESS_KEY_ID /
@@ -51,6 +70,11 @@ func (d *Destination) set() bool { return d != nil && (d.Bucket != nil || d.URL 
 
 // validate checks d without opening it.
 func (d *Destination) validate(what string) error {
+	return d.validateIn(blob.DefaultURLMux(), what)
+}
+
+// validateIn is validate with the schemes mux knows.
+func (d *Destination) validateIn(mux *blob.URLMux, what string) error {
 	if !d.set() {
 		return fmt.Errorf("%w: %s: URL or Bucket is required", ErrInvalidOptions, what)
 	}
@@ -59,8 +83,11 @@ func (d *Destination) validate(what string) error {
 		if err != nil {
 			return fmt.Errorf("%w: %s: URL does not parse", ErrInvalidOptions, what)
 		}
-		if !blob.DefaultURLMux().ValidBucketScheme(u.Scheme) {
-			return fmt.Errorf("%w: %s: scheme %q is not one of %v", ErrInvalidOptions, what, u.Scheme, blob.DefaultURLMux().BucketSchemes())
+		if !mux.ValidBucketScheme(u.Scheme) {
+			if pkg, ok := optionalDrivers[u.Scheme]; ok {
+				return fmt.Errorf("%w: %s: scheme %q needs its driver linked into this program: import _ %q", ErrInvalidOptions, what, u.Scheme, pkg)
+			}
+			return fmt.Errorf("%w: %s: scheme %q is not one of %v", ErrInvalidOptions, what, u.Scheme, mux.BucketSchemes())
 		}
 	}
 	if p := d.Prefix; p != "" {

@@ -39,6 +39,11 @@
 // restore (restore.Options.Source), which fetches it before it touches
 // any host.
 //
+// Drivers: s3:// and file:// are linked by offsite itself; azblob:// and
+// gs:// need the program's own blank import of gocloud.dev/blob/azureblob
+// or gocloud.dev/blob/gcsblob (see Destination). Validation names the
+// missing import before anything is touched.
+//
 // Scrub re-reads every backup at a destination on a schedule and reports
 // each as ok, corrupt or missing before a restore needs it: without keys
 // it checks every stored byte against the manifest's stored size and

@@ -9,6 +9,11 @@ import (
 	"os"
 	"strings"
 
+	// offsite opens s3:// and file:// itself; this command also takes
+	// azblob:// and gs:// destinations, so it links their drivers.
+	_ "gocloud.dev/blob/azureblob"
+	_ "gocloud.dev/blob/gcsblob"
+
 	"github.com/lifeboat-dev/lifeboat/backup/offsite"
 )
 
