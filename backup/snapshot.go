@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/lifeboat-dev/lifeboat/internal/atomicfile"
+	"github.com/lifeboat-dev/lifeboat/internal/writeback"
 )
 
 // SnapshotClient is the part of an etcd client that Snapshot uses.
@@ -322,9 +323,9 @@ func streamSnapshot(ctx context.Context, c SnapshotClient, endpoint, path string
 		return nil, &opError{"open", err}
 	}
 	defer f.Abort()
-	w := newWritebackWriter(f.File)
+	var w io.Writer = writeback.NewWriter(f.File)
 	if opts.WrapWriter != nil {
-		w = opts.WrapWriter(f)
+		w = opts.WrapWriter(w)
 	}
 	res, oerr := streamTo(ctx, c, endpoint, w, opts, log.With("path", path))
 	if oerr != nil {

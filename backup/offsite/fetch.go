@@ -17,6 +17,7 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/lifeboat-dev/lifeboat/backup"
+	"github.com/lifeboat-dev/lifeboat/internal/writeback"
 )
 
 // Fetch downloads the backup id from opts.Source into the local
@@ -286,7 +287,7 @@ func (s *fetchStream) copyTo(ctx context.Context, path, id string, progress func
 		return &ObjectError{Op: "write", Key: path, Err: err}
 	}
 	defer f.Close()
-	if err := s.verifyInto(ctx, f, path, id, "download", progress); err != nil {
+	if err := s.verifyInto(ctx, writeback.NewWriter(f), path, id, "download", progress); err != nil {
 		return err
 	}
 	if err := f.Sync(); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/internal/atomicfile"
+	"github.com/lifeboat-dev/lifeboat/internal/writeback"
 )
 
 // StreamResult describes a backup Stream stored.
@@ -273,7 +274,7 @@ func (s *streamer) attempt(ctx context.Context, bucket *blob.Bucket, key, name s
 			return Object{}, err
 		}
 		defer lf.Abort()
-		w = io.MultiWriter(lf, ow)
+		w = io.MultiWriter(writeback.NewWriter(lf.File), ow)
 	}
 	pw := &progressWriter{w: w, report: func(done, total int64) {
 		if s.opts.Progress != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +18,8 @@ import (
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/backup/offsite"
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/internal/writeback"
+	"github.com/lifeboat-dev/lifeboat/internal/writeback/writebacktest"
 )
 
 // masterRoot is a master's file system with the latest static pod
@@ -49,6 +52,7 @@ func TestStreamRoundTrip(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				u := d.start(t)
+				hints := writebacktest.Record(t, 0)
 				snapID, resID := newIdentity(t), newIdentity(t)
 				root := masterRoot(t)
 				before := tree(t, root)
@@ -110,7 +114,20 @@ func TestStreamRoundTrip(t *testing.T) {
 				if got.Snapshot.SHA256 != snap.SHA256 || got.Manifest == nil {
 					t.Errorf("fetched %+v", got)
 				}
+				// Both large files written on this machine went to the
+				// disk while they arrived (internal/writeback).
+				if got.Snapshot.Size < writeback.Chunk {
+					t.Fatalf("a snapshot of %d bytes is too small to show writeback", got.Snapshot.Size)
+				}
+				var fetched []writebacktest.Call // written in Fetch's staging directory, then renamed
+				for _, c := range hints.Calls(snap.Name) {
+					if local == "" || !strings.HasPrefix(c.File, local+string(filepath.Separator)) {
+						fetched = append(fetched, c)
+					}
+				}
+				writebacktest.Check(t, fetched, got.Snapshot.Size)
 				if tee {
+					writebacktest.Check(t, hints.Calls(filepath.Join(local, snap.Name)), got.Snapshot.Size)
 					sameFile(t, filepath.Join(local, snap.Name), got.Snapshot.Path)
 					sameFile(t, filepath.Join(local, got.Resources.Name), got.Resources.Path)
 				}
