@@ -5,8 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,6 +31,7 @@ func TestDebugPodCancelStopsCommandOnRealNode(t *testing.T) {
 	defer cancel()
 	d, err := host.NewDebugPod(ctx, c.Kube, c.RESTConfig, host.DebugPodConfig{
 		Node: n.Name(), Image: realnode.DebugImage, PollInterval: 100 * time.Millisecond, StartTimeout: 3 * time.Minute,
+		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -58,6 +62,7 @@ func TestDebugPodCancelStopsCommandOnRealNode(t *testing.T) {
 				t.Skip("known open fault: a command cancelled before its PID report may survive on a loaded real node (LIFEBOAT_REALNODE_EARLY_CANCEL=1 runs it)")
 			}
 			mark := fmt.Sprintf("%d.%d7", 600+i, time.Now().UnixNano()%1000) // an argument no other process uses
+			t.Logf("cancel at %s", time.Now().Add(tc.after).Format(time.RFC3339Nano))
 			cctx, ccancel := context.WithCancel(ctx)
 			time.AfterFunc(tc.after, ccancel)
 			if _, err := d.Run(cctx, nil, tc.argv(mark)...); !errors.Is(err, context.Canceled) {
@@ -71,12 +76,50 @@ func TestDebugPodCancelStopsCommandOnRealNode(t *testing.T) {
 					return
 				}
 				if time.Now().After(deadline) {
-					ps, _ := exec.Command("sh", "-c", "for p in "+string(bytes.TrimSpace(out))+"; do ps -o pid,ppid,etimes,args -p $p; tr '\\0' ' ' < /proc/$p/environ | grep -o 'LIFEBOAT_RUN=[^ ]*'; done; ls -la /tmp/*.cancelled").CombinedOutput()
-					t.Logf("survivors:\n%s", ps)
+					t.Logf("survivors:\n%s", describeProcs(bytes.Fields(out)))
 					_ = exec.Command("pkill", "-f", "sleep "+mark).Run()
 					t.Fatalf("cancelled command still running after a minute: pids %s", bytes.TrimSpace(out))
 				}
 			}
 		})
 	}
+}
+
+// describeProcs describes each process and its ancestors from /proc
+// (command line, state, LIFEBOAT_RUN, start time in clock ticks since
+// boot), then the tombstones, for a failure message.
+func describeProcs(pids [][]byte) string {
+	var b strings.Builder
+	for _, p := range pids {
+		for pid := string(p); pid != "" && pid != "0"; {
+			cmd, _ := os.ReadFile("/proc/" + pid + "/cmdline")
+			env, _ := os.ReadFile("/proc/" + pid + "/environ")
+			stat, _ := os.ReadFile("/proc/" + pid + "/stat")
+			run := ""
+			for _, kv := range bytes.Split(env, []byte{0}) {
+				if bytes.HasPrefix(kv, []byte("LIFEBOAT_RUN=")) {
+					run = string(kv)
+				}
+			}
+			f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+			state, ppid, start := "?", "", "?"
+			if len(f) > 19 {
+				state, ppid, start = f[0], f[1], f[19]
+			}
+			fmt.Fprintf(&b, "  pid %s ppid %s state %s start %s %s cmd %q\n", pid, ppid, state, start, run, bytes.ReplaceAll(cmd, []byte{0}, []byte{' '}))
+			if pid == "1" {
+				break
+			}
+			pid = ppid
+		}
+	}
+	tombs, _ := filepath.Glob("/tmp/*.cancelled")
+	for _, tb := range tombs {
+		if fi, err := os.Stat(tb); err == nil {
+			fmt.Fprintf(&b, "  tombstone %s %s\n", tb, fi.ModTime().Format(time.RFC3339Nano))
+		}
+	}
+	up, _ := os.ReadFile("/proc/uptime")
+	fmt.Fprintf(&b, "  now %s uptime %s", time.Now().Format(time.RFC3339Nano), up)
+	return b.String()
 }

@@ -260,14 +260,15 @@ func (h *shellHost) stopRemote(ctx context.Context, pid int, marker string) {
 		// The marker is never spelled out whole in this line: the
 		// search would find (and stop) the shell running it.
 		split := marker[:i] + `""` + marker[i:]
-		line = stopTree + fmt.Sprintf(`m="%s"; tomb="%s/$m%s"; : > "$tomb" 2>/dev/null; find %s -maxdepth 1 -name '%s*%s' -mmin +60 -delete 2>/dev/null; n=0; while [ $n -lt 10 ]; do f=; for p in $(pgrep -f '%s') $(grep -lsF "LIFEBOAT_RUN=$m" /proc/[0-9]*/environ | cut -d/ -f3); do [ "$p" = "$$" ] && continue; t "$p"; f=1; done; [ -n "$f" ] && break; n=$((n+1)); sleep 0.5; done; [ -n "$f" ] && rm -f "$tomb"; exit 0`,
+		line = stopTree + fmt.Sprintf(`m="%s"; tomb="%s/$m%s"; : > "$tomb" 2>/dev/null; find %s -maxdepth 1 -name '%s*%s' -mmin +60 -delete 2>/dev/null; n=0; while [ $n -lt 10 ]; do f=; ps=$(pgrep -f '%s') es=$(grep -lsF "LIFEBOAT_RUN=$m" /proc/[0-9]*/environ | cut -d/ -f3); echo "scan $n: $ps / $es"; for p in $ps $es; do [ "$p" = "$$" ] && continue; t "$p"; f=1; done; [ -n "$f" ] && break; n=$((n+1)); sleep 0.5; done; [ -n "$f" ] && rm -f "$tomb"; exit 0`,
 			split, cancelledDir, cancelledSuffix, cancelledDir, runMarkerPrefix, cancelledSuffix, pat)
 	default:
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
-	if _, err := h.t.runLine(ctx, line, nil, io.Discard, io.Discard); err != nil {
-		h.log.Debug("stopping cancelled command", "pid", pid, "err", err)
-	}
+	var out limitedBuffer
+	out.n = 4 << 10
+	code, err := h.t.runLine(ctx, line, nil, &out, &out)
+	h.log.Debug("stopping cancelled command", "pid", pid, "marker", marker, "code", code, "err", err, "output", out.String())
 }
