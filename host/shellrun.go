@@ -227,6 +227,9 @@ const (
 	cancelledSuffix = ".cancelled"
 )
 
+// stopDone is the last line of a stop command's output.
+const stopDone = "lifeboat-stop-done"
+
 func cancelledPath(marker string) string { return cancelledDir + "/" + marker + cancelledSuffix }
 
 func newRunMarker() string {
@@ -265,10 +268,19 @@ func (h *shellHost) stopRemote(ctx context.Context, pid int, marker string) {
 	default:
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-	defer cancel()
-	var out limitedBuffer
-	out.n = 4 << 10
-	code, err := h.t.runLine(ctx, line, nil, &out, &out)
-	h.log.Debug("stopping cancelled command", "pid", pid, "marker", marker, "code", code, "err", err, "output", out.String())
+	// The line ends by saying so: an exec stream can end "successfully"
+	// with the line never run (seen on a loaded real kubelet: code 0, no
+	// output), so a stop without that word is tried again.
+	line = strings.TrimSuffix(line, "exit 0") + "echo " + stopDone + "; exit 0"
+	for attempt := 1; attempt <= 3; attempt++ {
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		var out limitedBuffer
+		out.n = 4 << 10
+		code, err := h.t.runLine(actx, line, nil, &out, &out)
+		cancel()
+		h.log.Debug("stopping cancelled command", "pid", pid, "marker", marker, "attempt", attempt, "code", code, "err", err, "output", out.String())
+		if err != nil || code != 0 || strings.Contains(out.String(), stopDone) {
+			return // ran, or the transport failed: trying again would not help
+		}
+	}
 }
