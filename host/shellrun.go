@@ -251,7 +251,7 @@ func (h *shellHost) stopRemote(ctx context.Context, pid int, marker string) {
 	var line string
 	switch {
 	case pid > 1:
-		line = stopTree + fmt.Sprintf("t %d; exit 0", pid)
+		line = stopTree + fmt.Sprintf("t %d", pid)
 	case strings.HasPrefix(marker, runMarkerPrefix) && len(marker) > len(runMarkerPrefix)+1:
 		i := len(runMarkerPrefix)
 		pat := marker[:i] + "[" + marker[i:i+1] + "]" + marker[i+1:]
@@ -263,7 +263,7 @@ func (h *shellHost) stopRemote(ctx context.Context, pid int, marker string) {
 		// The marker is never spelled out whole in this line: the
 		// search would find (and stop) the shell running it.
 		split := marker[:i] + `""` + marker[i:]
-		line = stopTree + fmt.Sprintf(`m="%s"; tomb="%s/$m%s"; : > "$tomb" 2>/dev/null; find %s -maxdepth 1 -name '%s*%s' -mmin +60 -delete 2>/dev/null; n=0; while [ $n -lt 10 ]; do f=; ps=$(pgrep -f '%s') es=$(grep -lsF "LIFEBOAT_RUN=$m" /proc/[0-9]*/environ | cut -d/ -f3); echo "scan $n: $ps / $es"; for p in $ps $es; do [ "$p" = "$$" ] && continue; t "$p"; f=1; done; [ -n "$f" ] && break; n=$((n+1)); sleep 0.5; done; [ -n "$f" ] && rm -f "$tomb"; exit 0`,
+		line = stopTree + fmt.Sprintf(`m="%s"; tomb="%s/$m%s"; : > "$tomb" 2>/dev/null; find %s -maxdepth 1 -name '%s*%s' -mmin +60 -delete 2>/dev/null; n=0; while [ $n -lt 10 ]; do f=; ps=$(pgrep -f '%s') es=$(grep -lsF "LIFEBOAT_RUN=$m" /proc/[0-9]*/environ | cut -d/ -f3); echo "scan $n: $ps / $es"; for p in $ps $es; do [ "$p" = "$$" ] && continue; t "$p"; f=1; done; [ -n "$f" ] && break; n=$((n+1)); sleep 0.5; done; [ -n "$f" ] && rm -f "$tomb"`,
 			split, cancelledDir, cancelledSuffix, cancelledDir, runMarkerPrefix, cancelledSuffix, pat)
 	default:
 		return
@@ -271,7 +271,7 @@ func (h *shellHost) stopRemote(ctx context.Context, pid int, marker string) {
 	// The line ends by saying so: an exec stream can end "successfully"
 	// with the line never run (seen on a loaded real kubelet: code 0, no
 	// output), so a stop without that word is tried again.
-	line = strings.TrimSuffix(line, "exit 0") + "echo " + stopDone + "; exit 0"
+	line += "; echo " + stopDone + "; exit 0"
 	for attempt := 1; attempt <= 3; attempt++ {
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 		var out limitedBuffer

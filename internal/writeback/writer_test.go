@@ -11,9 +11,18 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/writeback/writebacktest"
 )
 
-// writeAll writes data through w in writes of at most step bytes.
-func writeAll(t *testing.T, w *writeback.Writer, data []byte, step int) {
+// writeThrough creates a file, writes data to it through a Writer in
+// writes of at most step bytes, and returns the writer, the open file
+// (closed at the end of the test) and its path.
+func writeThrough(t *testing.T, data []byte, step int) (*writeback.Writer, *os.File, string) {
 	t.Helper()
+	path := filepath.Join(t.TempDir(), "s.db")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	w := writeback.NewWriter(f)
 	for b := data; len(b) > 0; {
 		n, err := w.Write(b[:min(step, len(b))])
 		if err != nil {
@@ -21,6 +30,7 @@ func writeAll(t *testing.T, w *writeback.Writer, data []byte, step int) {
 		}
 		b = b[n:]
 	}
+	return w, f, path
 }
 
 func TestWriter(t *testing.T) {
@@ -45,14 +55,7 @@ func TestWriter(t *testing.T) {
 			rec := writebacktest.Record(t, tc.failAt)
 			data := make([]byte, tc.size)
 			rand.Read(data)
-			path := filepath.Join(t.TempDir(), "s.db")
-			f, err := os.Create(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			w := writeback.NewWriter(f)
-			writeAll(t, w, data, tc.write)
+			w, _, path := writeThrough(t, data, tc.write)
 			got, err := os.ReadFile(path)
 			if err != nil || !bytes.Equal(got, data) {
 				t.Fatalf("file differs from what was written (err %v)", err)
@@ -75,14 +78,7 @@ func TestWriter(t *testing.T) {
 func TestWriterPlatformHints(t *testing.T) {
 	data := make([]byte, 3*writeback.Chunk+12345)
 	rand.Read(data)
-	path := filepath.Join(t.TempDir(), "s.db")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w := writeback.NewWriter(f)
-	writeAll(t, w, data, 1<<20)
+	w, f, path := writeThrough(t, data, 1<<20)
 	if !w.Hinting() {
 		t.Logf("the platform's hints failed on %s; written plainly", t.TempDir())
 	}
