@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	machinev1 "github.com/openshift/api/machine/v1"
 	machinev1beta1 "github.com/openshift/api/machine/v1beta1"
@@ -179,7 +178,7 @@ func recreateThroughSet(ctx context.Context, machines machineclient.Interface, n
 	if err != nil {
 		return res, err
 	}
-	if err := retireSaved(opts.SaveDir, node, time.Now()); err != nil {
+	if err := retireSaved(opts.SaveDir, node, opts.now()); err != nil {
 		return res, err
 	}
 	return res, nil

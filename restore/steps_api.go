@@ -338,7 +338,7 @@ func (r *runner) recreateMachine(ctx context.Context, node string, progress func
 	err := wait.PollUntilContextCancel(ctx, r.opts.Interval, true, func(ctx context.Context) (bool, error) {
 		var err error
 		res, err = member.RecreateMachine(ctx, r.opts.Machine, node, member.RecreateOptions{
-			Interval: r.opts.Interval, Progress: progress, Logger: r.log,
+			Interval: r.opts.Interval, Progress: progress, Logger: r.log, Now: r.opts.Now,
 		})
 		var nm *member.NoMachineError
 		if errors.As(err, &nm) {
