@@ -3,6 +3,7 @@ package member
 import (
 	"context"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/internal/names"
 	"log/slog"
 
 	machinev1 "github.com/openshift/api/machine/v1"
@@ -16,7 +17,7 @@ import (
 
 // controlPlaneMachineSetName is the one ControlPlaneMachineSet a cluster
 // has ("oc -n openshift-machine-api get controlplanemachineset cluster").
-const controlPlaneMachineSetName = "cluster"
+const controlPlaneMachineSetName = names.ClusterResource
 
 // annotationReplacedBy marks the saved new-master-machine.yaml of a
 // replacement the ControlPlaneMachineSet makes: lifeboat deleted the old
