@@ -242,7 +242,7 @@ func TestVerifyClusterLayouts(t *testing.T) {
 				t.Errorf("backup: stamp %s revision %d dirty %v manifest %v; want %s, %d, %v, none",
 					b.Timestamp, b.Revision, b.PossiblyDirty, b.Manifest, stamp, rev, tc.wantDirty)
 			}
-			if b.Snapshot.Path != filepath.Join(dir, SnapshotFileName(stamp, tc.wantDirty)) || len(b.ResourceDirs) != len(Components) {
+			if b.Snapshot.Path != filepath.Join(dir, SnapshotFileName(stamp, tc.wantDirty)) || len(b.ResourceDirs) != len(Components()) {
 				t.Errorf("snapshot %s, resource dirs %v", b.Snapshot.Path, b.ResourceDirs)
 			}
 			if got := slices.Contains(b.Warnings, PossiblyDirtyWarning); got != tc.wantDirty {

@@ -14,9 +14,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// Operators are the ClusterOperators that must not be Progressing when a
-// backup is taken (cluster-backup.sh checks the same four).
-var Operators = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"}
+// Operators returns the ClusterOperators that must not be Progressing when
+// a backup is taken (cluster-backup.sh checks the same four):
+// kube-apiserver, kube-controller-manager, kube-scheduler, etcd. The slice
+// is new on each call.
+func Operators() []string {
+	return []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"}
+}
 
 // DefaultMinClusterAge is how long after installation the first
 // certificate rotation completes; a backup taken earlier holds
@@ -24,10 +28,10 @@ var Operators = []string{"kube-apiserver", "kube-controller-manager", "kube-sche
 const DefaultMinClusterAge = 24 * time.Hour
 
 // CheckOperators returns a *PrecheckError wrapping ErrOperatorProgressing
-// when one of the Operators is Progressing, or ErrOperatorStatusUnknown
+// when one of Operators() is Progressing, or ErrOperatorStatusUnknown
 // when one, or its Progressing condition, cannot be read.
 func CheckOperators(ctx context.Context, cfg configclient.Interface) error {
-	for _, name := range Operators {
+	for _, name := range Operators() {
 		co, err := cfg.ConfigV1().ClusterOperators().Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return &PrecheckError{

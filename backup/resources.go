@@ -26,9 +26,13 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/atomicfile"
 )
 
-// Components are the static pods whose latest resources a backup keeps, in
-// the order cluster-backup.sh archives them.
-var Components = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"}
+// Components returns the static pods whose latest resources a backup
+// keeps, in the order cluster-backup.sh archives them: kube-apiserver,
+// kube-controller-manager, kube-scheduler, etcd. The slice is new on each
+// call.
+func Components() []string {
+	return []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"}
+}
 
 // DefaultConfigDir is where a master keeps its static pod manifests
 // (manifests/) and resources (static-pod-resources/).
@@ -111,7 +115,7 @@ func ArchiveStaticResources(ctx context.Context, h host.Host, dir string, opts R
 	}
 	comps := opts.Components
 	if comps == nil {
-		comps = Components
+		comps = Components()
 	}
 	name := opts.Name
 	if name == "" {

@@ -68,7 +68,7 @@ spec:
 func masterTree(t testing.TB, root string) {
 	t.Helper()
 	files := map[string]string{}
-	for _, c := range Components {
+	for _, c := range Components() {
 		files["etc/kubernetes/manifests/"+c+"-pod.yaml"] = podManifest(c, 3)
 		for rev := 2; rev <= 4; rev++ {
 			d := fmt.Sprintf("etc/kubernetes/static-pod-resources/%s-pod-%d/", c, rev)

@@ -22,7 +22,7 @@ func ArchiveStaticResourcesTo(ctx context.Context, h host.Host, w io.Writer, opt
 	}
 	comps := opts.Components
 	if comps == nil {
-		comps = Components
+		comps = Components()
 	}
 	res := &ResourcesResult{}
 	if err := findResourceDirs(ctx, h, cfg, comps, res, log); err != nil {

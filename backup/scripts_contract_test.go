@@ -105,7 +105,7 @@ func TestLifeboatLayoutForRestoreScripts(t *testing.T) {
 			x := t.TempDir()
 			run(t, x, tarBin, "-C", x, "-xzf", arch, resourcesRoot)
 			man := t.TempDir()
-			for _, c := range Components {
+			for _, c := range Components() {
 				member := resourcesRoot + "/" + c + "-pod-3/" + c + "-pod.yaml"
 				if _, err := os.Stat(filepath.Join(x, member)); err != nil {
 					t.Errorf("extracting %s: %v", resourcesRoot, err)

@@ -37,7 +37,7 @@ func clusterOperator(name string, progressing configv1.ConditionStatus) *configv
 // behind a proxy, with aescbc etcd encryption.
 func healthyCluster() []runtime.Object {
 	var objs []runtime.Object
-	for _, name := range Operators {
+	for _, name := range Operators() {
 		objs = append(objs, clusterOperator(name, configv1.ConditionFalse))
 	}
 	installed := metav1.NewTime(testNow.Add(-48 * time.Hour))

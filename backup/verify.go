@@ -300,7 +300,7 @@ func choosePair(snaps, archives map[string][]string, want string, problem func(s
 // directory and pod manifest.
 func checkArchive(ctx context.Context, h host.Host, p string, comps []string) (int64, string, []ResourceDir, *ArchiveInfo, error) {
 	if comps == nil {
-		comps = Components
+		comps = Components()
 	}
 	rc, err := h.Open(ctx, p)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/internal/names"
 	"net"
 	"slices"
 	"sort"
@@ -31,7 +32,7 @@ const (
 	// AuthenticatedGroup is added by the API server to every authenticated user.
 	AuthenticatedGroup = "system:authenticated"
 	// DefaultMachineNamespace is where the Machine API keeps Machines.
-	DefaultMachineNamespace = "openshift-machine-api"
+	DefaultMachineNamespace = names.MachineAPINamespace
 	// machineClockSkew is how much older than its Machine a new node's CSR
 	// may look, to allow for clocks that disagree.
 	machineClockSkew = 10 * time.Second

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/internal/names"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -28,7 +29,7 @@ const (
 	// eventMemberRemove: a learner whose host is gone was removed.
 	eventMemberRemove = "MemberRemove"
 
-	nsEtcdOperator = "openshift-etcd-operator"
+	nsEtcdOperator = names.EtcdOperatorNamespace
 	// votersKey caches the client over the voting members' client URLs.
 	votersKey = "voters"
 )

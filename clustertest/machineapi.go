@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/internal/names"
 	"slices"
 	"strings"
 
@@ -32,7 +33,7 @@ import (
 //     member list, as on a real cluster, until someone removes it.
 
 const (
-	machineNamespace         = "openshift-machine-api"
+	machineNamespace         = names.MachineAPINamespace
 	machineFinalizer         = "machine.machine.openshift.io"
 	machineRoleLabel         = "machine.openshift.io/cluster-api-machine-role"
 	machineInstanceStateAnno = "machine.openshift.io/instance-state"
@@ -208,7 +209,7 @@ func (c *Cluster) createNode(ctx context.Context, node, role string, addrs []cor
 		n.Spec.ProviderID = *m.Spec.ProviderID
 	}
 	if role == "master" {
-		n.Spec.Taints = []corev1.Taint{{Key: "node-role.kubernetes.io/master", Effect: corev1.TaintEffectNoSchedule}}
+		n.Spec.Taints = []corev1.Taint{{Key: names.MasterLabel, Effect: corev1.TaintEffectNoSchedule}}
 	}
 	created, err := c.ctlKube().CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{})
 	if err != nil {

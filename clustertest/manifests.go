@@ -2,6 +2,7 @@ package clustertest
 
 import (
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/internal/names"
 	"os"
 	"path"
 	"path/filepath"
@@ -48,10 +49,10 @@ var staticPodComponents = []string{componentEtcd, componentKubeAPIServer, compon
 
 // Host paths of the OpenShift layout.
 const (
-	manifestsDir          = "/etc/kubernetes/manifests"
-	staticPodResourcesDir = "/etc/kubernetes/static-pod-resources"
+	manifestsDir          = names.ManifestDir
+	staticPodResourcesDir = names.StaticPodResourcesDir
 	etcdCertsDir          = staticPodResourcesDir + "/etcd-certs"
-	etcdDataDir           = "/var/lib/etcd"
+	etcdDataDir           = names.EtcdDataDir
 
 	// etcdCertsMount is where the etcd pod mounts etcdCertsDir.
 	etcdCertsMount = "/etc/kubernetes/static-pod-certs"
@@ -77,13 +78,13 @@ type componentInfo struct {
 
 var components = map[string]componentInfo{
 	componentEtcd: {
-		namespace:  "openshift-etcd",
+		namespace:  names.EtcdNamespace,
 		podName:    "etcd",
 		labels:     map[string]string{"app": "etcd", "k8s-app": "etcd", "etcd": "true"},
 		containers: []string{"etcdctl", "etcd", "etcd-metrics"},
 	},
 	componentKubeAPIServer: {
-		namespace:  "openshift-kube-apiserver",
+		namespace:  names.KubeAPIServerNamespace,
 		podName:    "kube-apiserver",
 		labels:     map[string]string{"app": "openshift-kube-apiserver", "apiserver": "true"},
 		containers: []string{"kube-apiserver", "kube-apiserver-cert-syncer", "kube-apiserver-insecure-readyz"},

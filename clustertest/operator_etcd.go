@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/internal/names"
 	"net/url"
 	"os"
 	"slices"
@@ -506,7 +507,7 @@ func moveAsideEtcdData(ctx context.Context, h *Host) error {
 	if _, err := os.Lstat(h.path(src)); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	dstDir := "/var/lib/etcd-backup"
+	dstDir := names.EtcdBackupDir
 	if err := h.local.MkdirAll(ctx, dstDir, 0o700); err != nil {
 		return fmt.Errorf("moving stale etcd data aside: %w", err)
 	}

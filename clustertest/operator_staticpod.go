@@ -3,6 +3,7 @@ package clustertest
 import (
 	"context"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/internal/names"
 	"os"
 	"path/filepath"
 	"slices"
@@ -53,7 +54,7 @@ const (
 	reasonNodeInstaller          = "NodeInstaller"
 	reasonAllNodesAtLatest       = "AllNodesAtLatestRevision"
 
-	masterRoleLabel = "node-role.kubernetes.io/master"
+	masterRoleLabel = names.MasterLabel
 )
 
 // staticPodObject is one of the four operator objects, seen through the parts

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/internal/names"
 	"strings"
 	"time"
 
@@ -25,9 +26,9 @@ import (
 
 // Namespaces of the seeded cluster.
 const (
-	nsEtcd       = "openshift-etcd"
-	nsMachineAPI = "openshift-machine-api"
-	nsConfig     = "openshift-config"
+	nsEtcd       = names.EtcdNamespace
+	nsMachineAPI = names.MachineAPINamespace
+	nsConfig     = names.ConfigNamespace
 
 	seedRegion        = "us-east-1"
 	seedKubeletVer    = "v1.18.3"
@@ -37,8 +38,8 @@ const (
 )
 
 var seedNamespaces = []string{
-	nsEtcd, "openshift-etcd-operator", nsMachineAPI, nsConfig, "openshift-config-managed",
-	"openshift-kube-apiserver", "openshift-kube-apiserver-operator",
+	nsEtcd, names.EtcdOperatorNamespace, nsMachineAPI, nsConfig, names.ConfigManagedNamespace,
+	names.KubeAPIServerNamespace, names.KubeAPIServerOperatorNamespace,
 	"openshift-kube-controller-manager", "openshift-kube-controller-manager-operator",
 	"openshift-kube-scheduler", "openshift-kube-scheduler-operator",
 	"openshift-cluster-machine-approver", "openshift-machine-config-operator",
@@ -207,7 +208,7 @@ func (c *Cluster) seedNode(ctx context.Context, p nodePlan, installed metav1.Tim
 	}
 	var taints []corev1.Taint
 	if p.role == roleMaster {
-		taints = []corev1.Taint{{Key: "node-role.kubernetes.io/master", Effect: corev1.TaintEffectNoSchedule}}
+		taints = []corev1.Taint{{Key: names.MasterLabel, Effect: corev1.TaintEffectNoSchedule}}
 	} else {
 		labels["beta.kubernetes.io/instance-type"] = seedWorkerType
 		labels["node.kubernetes.io/instance-type"] = seedWorkerType

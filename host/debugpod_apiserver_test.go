@@ -13,7 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/lifeboat-dev/lifeboat/clustertest"
-	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/debugpod"
 )
 
 // actAsKubelet marks every lifeboat debug pod in ns Running, which is what
@@ -63,7 +63,7 @@ func TestDebugPodOnAPIServer(t *testing.T) {
 		defer stop()
 		go actAsKubelet(kctx, c.Kube, "default", seen)
 
-		d, err := host.NewDebugPod(ctx, c.Kube, c.RESTConfig, host.DebugPodConfig{Node: node, PollInterval: 20 * time.Millisecond})
+		d, err := debugpod.New(ctx, c.Kube, c.RESTConfig, debugpod.Config{Node: node, PollInterval: 20 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,7 +79,7 @@ func TestDebugPodOnAPIServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		host.CheckDebugPod(t, pod, node, host.DefaultDebugImage)
+		checkDebugPod(t, pod, node, debugpod.DefaultImage)
 		if err := d.Close(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -89,11 +89,11 @@ func TestDebugPodOnAPIServer(t *testing.T) {
 	})
 
 	t.Run("never runs", func(t *testing.T) {
-		_, err := host.NewDebugPod(ctx, c.Kube, c.RESTConfig, host.DebugPodConfig{
+		_, err := debugpod.New(ctx, c.Kube, c.RESTConfig, debugpod.Config{
 			Node: node, Namespace: "kube-system", StartTimeout: time.Second, PollInterval: 50 * time.Millisecond,
 		})
-		if !errors.Is(err, host.ErrDebugPodNotRunning) {
-			t.Fatalf("NewDebugPod = %v, want ErrDebugPodNotRunning", err)
+		if !errors.Is(err, debugpod.ErrNotRunning) {
+			t.Fatalf("debugpod.New = %v, want debugpod.ErrNotRunning", err)
 		}
 		pods, err := c.Kube.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/managed-by=lifeboat"})
 		if err != nil {
@@ -105,9 +105,9 @@ func TestDebugPodOnAPIServer(t *testing.T) {
 	})
 
 	t.Run("unknown node", func(t *testing.T) {
-		_, err := host.NewDebugPod(ctx, c.Kube, c.RESTConfig, host.DebugPodConfig{Node: "no-such-node"})
+		_, err := debugpod.New(ctx, c.Kube, c.RESTConfig, debugpod.Config{Node: "no-such-node"})
 		if !apierrors.IsNotFound(err) {
-			t.Fatalf("NewDebugPod = %v, want NotFound", err)
+			t.Fatalf("debugpod.New = %v, want NotFound", err)
 		}
 	})
 }

@@ -1,4 +1,4 @@
-package host
+package host_test
 
 import (
 	"context"
@@ -20,6 +20,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/httpstream/spdy"
 	"k8s.io/apimachinery/pkg/util/remotecommand"
 	"k8s.io/client-go/rest"
+
+	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/debugpod"
 )
 
 // execServer plays the API server's pods/exec subresource, and the
@@ -63,7 +66,7 @@ func (s *execServer) serveSPDY(t *testing.T, w http.ResponseWriter, r *http.Requ
 	s.mu.Lock()
 	s.commands = append(s.commands, argv)
 	s.mu.Unlock()
-	if q.Get("container") != debugContainer || len(argv) < 3 || argv[0] != "chroot" || argv[1] != "/host" {
+	if q.Get("container") != "container-00" || len(argv) < 3 || argv[0] != "chroot" || argv[1] != "/host" {
 		http.Error(w, "unexpected exec "+r.URL.RawQuery, http.StatusBadRequest)
 		return
 	}
@@ -130,17 +133,17 @@ func (s *execServer) serveSPDY(t *testing.T, w http.ResponseWriter, r *http.Requ
 // exec subresource of a protocol-faithful fake server (execServer); the
 // pod's life cycle uses the fake clientset.
 func TestDebugPodSuite(t *testing.T) {
-	bin, log := fakeCommands(t)
+	bin, log := host.FakeCommands(t)
 	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	kube := fakeKube(corev1.PodStatus{Phase: corev1.PodRunning})
 	srv := newExecServer(t, "master-0-debug-x7k2q")
 	ctx := context.Background()
-	d, err := NewDebugPod(ctx, kube, &rest.Config{Host: srv.URL}, DebugPodConfig{Node: "master-0", PollInterval: 10 * time.Millisecond})
+	d, err := debugpod.New(ctx, kube, &rest.Config{Host: srv.URL}, debugpod.Config{Node: "master-0", PollInterval: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close(ctx)
-	runHostSuite(t, d, t.TempDir(), log)
+	host.RunSuite(t, d, t.TempDir(), log)
 
 	srv.mu.Lock()
 	defer srv.mu.Unlock()

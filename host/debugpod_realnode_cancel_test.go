@@ -15,7 +15,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/clustertest"
 	"github.com/lifeboat-dev/lifeboat/clustertest/realnode"
-	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/debugpod"
 )
 
 // TestDebugPodCancelStopsCommandOnRealNode: a Run whose ctx ends stops the
@@ -29,7 +29,7 @@ func TestDebugPodCancelStopsCommandOnRealNode(t *testing.T) {
 	n := realnode.Start(t, c, realnode.Options{Binaries: &b})
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
 	defer cancel()
-	d, err := host.NewDebugPod(ctx, c.Kube, c.RESTConfig, host.DebugPodConfig{
+	d, err := debugpod.New(ctx, c.Kube, c.RESTConfig, debugpod.Config{
 		Node: n.Name(), Image: realnode.DebugImage, PollInterval: 100 * time.Millisecond, StartTimeout: 3 * time.Minute,
 		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})

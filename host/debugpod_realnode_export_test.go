@@ -19,3 +19,7 @@ func RunHostSuite(t *testing.T, h Host, dir, log string) {
 	defer suiteCancelAfter.Delete(h)
 	runHostSuite(t, h, dir, log)
 }
+
+// RunSuite is the shared suite for the debug-pod host's tests (host_test,
+// which import host/debugpod).
+var RunSuite = runHostSuite

@@ -14,6 +14,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/clustertest"
 	"github.com/lifeboat-dev/lifeboat/clustertest/realnode"
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/debugpod"
 )
 
 // TestDebugPodOnRealNode runs host.DebugPod against a real kubelet and
@@ -32,7 +33,7 @@ func TestDebugPodOnRealNode(t *testing.T) {
 	defer cancel()
 
 	began := time.Now()
-	d, err := host.NewDebugPod(ctx, c.Kube, c.RESTConfig, host.DebugPodConfig{
+	d, err := debugpod.New(ctx, c.Kube, c.RESTConfig, debugpod.Config{
 		Node: n.Name(), Image: realnode.DebugImage, PollInterval: 100 * time.Millisecond, StartTimeout: 3 * time.Minute,
 	})
 	if err != nil {
@@ -49,7 +50,7 @@ func TestDebugPodOnRealNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	host.CheckDebugPod(t, pod, n.Name(), realnode.DebugImage)
+	checkDebugPod(t, pod, n.Name(), realnode.DebugImage)
 	if pod.Status.Phase != corev1.PodRunning {
 		t.Fatalf("debug pod is %s", pod.Status.Phase)
 	}

@@ -1,4 +1,4 @@
-package host
+package host_test
 
 import (
 	"context"
@@ -15,6 +15,8 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/rest"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/lifeboat-dev/lifeboat/host/debugpod"
 )
 
 // checkDebugPod checks that pod is what "oc debug node/<node>" creates:
@@ -60,8 +62,8 @@ func checkDebugPod(t *testing.T, pod *corev1.Pod, node, image string) {
 		t.Fatalf("containers = %d, want 1", len(s.Containers))
 	}
 	c := s.Containers[0]
-	if c.Name != debugContainer || c.Image != image {
-		t.Errorf("container = %s %s, want %s %s", c.Name, c.Image, debugContainer, image)
+	if c.Name != "container-00" || c.Image != image {
+		t.Errorf("container = %s %s, want %s %s", c.Name, c.Image, "container-00", image)
 	}
 	if !strings.Contains(strings.Join(c.Command, " "), "sleep") {
 		t.Errorf("command = %q, want a sleep", c.Command)
@@ -116,7 +118,7 @@ func podCount(t *testing.T, kube kubernetes.Interface, ns string) int {
 func TestDebugPodFake(t *testing.T) {
 	ctx := context.Background()
 	kube := fakeKube(corev1.PodStatus{Phase: corev1.PodRunning})
-	d, err := NewDebugPod(ctx, kube, fakeRESTConfig, DebugPodConfig{Node: "master-0", PollInterval: 10 * time.Millisecond})
+	d, err := debugpod.New(ctx, kube, fakeRESTConfig, debugpod.Config{Node: "master-0", PollInterval: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +130,7 @@ func TestDebugPodFake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkDebugPod(t, pod, "master-0", DefaultDebugImage)
+	checkDebugPod(t, pod, "master-0", debugpod.DefaultImage)
 	if _, ok := d.LocalPath("/etc"); ok {
 		t.Error("a debug pod host claims a local path")
 	}
@@ -150,23 +152,23 @@ func TestDebugPodDoesNotStart(t *testing.T) {
 		name     string
 		ctx      context.Context
 		status   corev1.PodStatus
-		cfg      DebugPodConfig
+		cfg      debugpod.Config
 		wantErr  error
 		wantText string
 	}{
 		{
 			name:     "pod fails",
 			status:   corev1.PodStatus{Phase: corev1.PodFailed, Reason: "DeadlineExceeded"},
-			wantErr:  ErrDebugPodNotRunning,
+			wantErr:  debugpod.ErrNotRunning,
 			wantText: "DeadlineExceeded",
 		},
 		{
 			name: "image never pulled",
 			status: corev1.PodStatus{Phase: corev1.PodPending, ContainerStatuses: []corev1.ContainerStatus{{
-				Name: debugContainer, State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff", Message: "unauthorized"}},
+				Name: "container-00", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff", Message: "unauthorized"}},
 			}}},
-			cfg:      DebugPodConfig{StartTimeout: 100 * time.Millisecond},
-			wantErr:  ErrDebugPodNotRunning,
+			cfg:      debugpod.Config{StartTimeout: 100 * time.Millisecond},
+			wantErr:  debugpod.ErrNotRunning,
 			wantText: "ImagePullBackOff",
 		},
 		{
@@ -185,9 +187,9 @@ func TestDebugPodDoesNotStart(t *testing.T) {
 			}
 			cfg := tt.cfg
 			cfg.Node, cfg.Namespace, cfg.PollInterval = "master-0", "openshift-debug", 10*time.Millisecond
-			_, err := NewDebugPod(ctx, kube, fakeRESTConfig, cfg)
+			_, err := debugpod.New(ctx, kube, fakeRESTConfig, cfg)
 			if !errors.Is(err, tt.wantErr) || !strings.Contains(err.Error(), tt.wantText) {
-				t.Fatalf("NewDebugPod = %v, want %v mentioning %q", err, tt.wantErr, tt.wantText)
+				t.Fatalf("debugpod.New = %v, want %v mentioning %q", err, tt.wantErr, tt.wantText)
 			}
 			if tt.ctx == nil {
 				if n := podCount(t, kube, "openshift-debug"); n != 0 {
@@ -200,20 +202,33 @@ func TestDebugPodDoesNotStart(t *testing.T) {
 
 func TestDebugPodUnknownNode(t *testing.T) {
 	kube := fake.NewClientset()
-	_, err := NewDebugPod(context.Background(), kube, fakeRESTConfig, DebugPodConfig{Node: "master-9"})
+	_, err := debugpod.New(context.Background(), kube, fakeRESTConfig, debugpod.Config{Node: "master-9"})
 	if !apierrors.IsNotFound(err) {
-		t.Fatalf("NewDebugPod = %v, want NotFound", err)
+		t.Fatalf("debugpod.New = %v, want NotFound", err)
 	}
 	if n := podCount(t, kube, "default"); n != 0 {
 		t.Errorf("%d pods created for a missing node", n)
 	}
 }
 
+// TestDebugPodObject checks the pod New creates for a node name too long
+// for a generateName prefix, with a custom image and lifetime.
 func TestDebugPodObject(t *testing.T) {
+	ctx := context.Background()
 	long := strings.Repeat("a", 60) + ".ec2.internal"
-	cfg := DebugPodConfig{Node: long, Image: "quay.io/example/tools:1", Lifetime: 90 * time.Second}
-	cfg.defaults()
-	pod := debugPodObject(cfg)
+	kube := fakeKube(corev1.PodStatus{Phase: corev1.PodRunning})
+	if _, err := kube.CoreV1().Nodes().Create(ctx, node(long), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := debugpod.New(ctx, kube, fakeRESTConfig, debugpod.Config{Node: long, Image: "quay.io/example/tools:1", Lifetime: 90 * time.Second, PollInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, name := d.Pod()
+	pod, err := kube.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	checkDebugPod(t, pod, long, "quay.io/example/tools:1")
 	if len(pod.GenerateName) > 63-5 {
 		t.Errorf("generateName %q too long", pod.GenerateName)

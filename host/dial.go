@@ -18,7 +18,7 @@ import (
 //
 // [Local] dials from this process (on a master, its loopback is the
 // master's); [SSH] opens a "direct-tcpip" channel on its connection, as
-// "ssh -L" does. [DebugPod] does not implement it: it needs the API that is
+// "ssh -L" does. debugpod.Host does not implement it: it needs the API that is
 // unreachable in the case Dialer exists for.
 type Dialer interface {
 	// DialContext connects to addr ("host:port") on network ("tcp") from

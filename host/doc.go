@@ -15,11 +15,14 @@
 //   - [SSH]: a remote master over SSH with key authentication, host-key
 //     checking ([KnownHosts]) and "sudo -n", as "ssh core@<node> sudo ..."
 //     does. One connection, one session per command.
-//   - [DebugPod]: a privileged pod on the node with the host filesystem at
-//     /host, commands run as "chroot /host sh -c ..." through the exec
+//   - debugpod.Host (package host/debugpod, which needs client-go): a
+//     privileged pod on the node with the host filesystem at /host,
+//     commands run as "chroot /host sh -c ..." through the exec
 //     subresource, as "oc debug node/<name>" does.
+//   - [NewShell]: any other way to run a shell line as root (a
+//     [LineRunner]); SSH and debugpod.Host are built on it.
 //
-// SSH and DebugPod carry every typed operation out as the runbook's own
+// SSH and the debug-pod host carry every typed operation out as the runbook's own
 // shell commands, built once for both: "cat" (ReadFile, Open, streamed),
 // "cat > tmp && sync && mv tmp path" (WriteFile), "mkdir -p", "mv -n" guarded
 // by "test -e" on both paths (Move), "stat -c" and "readlink" (Stat,
@@ -45,8 +48,6 @@
 //     commands behind Containers, RestartKubelet, Shutdown);
 //   - *[HostKeyError] from [NewSSH] when the server's host key is unknown
 //     or differs from known_hosts;
-//   - [ErrDebugPodNotRunning] from [NewDebugPod] when its pod does not
-//     start (the pod is deleted);
 //   - ctx.Err() when the context ends.
 //
 // # Testing
@@ -54,7 +55,8 @@
 // Local is tested on directory trees and on the real filesystem; the shell
 // commands of the remote hosts are tested by running them with the local
 // sh, and SSH against a real sshd (Debian's openssh-server) that the test
-// starts on a loopback port with generated keys. A DebugPod is tested for
+// starts on a loopback port with generated keys. The debug-pod host
+// (tested here, in host_test, because it runs the shared suite) is tested for
 // the pod it creates against a real kube-apiserver (clustertest). No
 // kubelet runs that pod there (clustertest's kubelets only run static
 // pods), so the test marks it Running itself and exec is not exercised
@@ -65,7 +67,7 @@
 // # Limitations
 //
 // Cancelling ctx stops a Local command at once (its process group is
-// killed). For SSH and DebugPod the command on the host is stopped by a
+// killed). For SSH and the debug-pod host the command on the host is stopped by a
 // second, short command (bounded to 10 seconds) that sends SIGTERM to it
 // and its children before the operation returns: every shell line reports
 // its PID first, because sshd refuses signal requests for root logins and

@@ -13,7 +13,7 @@ import (
 var ErrInvalidPath = errors.New("invalid host path")
 
 // ExitError is returned by Run when the command ran and exited non-zero.
-// Typed operations of the remote hosts ([SSH], [DebugPod]) return it too
+// Typed operations of the remote hosts ([SSH], debugpod.Host) return it too
 // when their shell command fails for a reason that has no better error
 // (fs.ErrNotExist, fs.ErrExist); Argv is then the shell command line.
 type ExitError struct {

@@ -8,9 +8,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
-
 	"github.com/lifeboat-dev/lifeboat/host"
 )
 
@@ -87,31 +84,5 @@ func ExampleNewSSH() {
 	defer h.Close()
 	if err := h.Shutdown(ctx, time.Minute); err != nil {
 		log.Fatal(err)
-	}
-}
-
-// Runbook 1.1 steps 1-2, "oc debug node/<node>" then "chroot /host": list
-// the etcd containers of a master. (Not run: it needs a real cluster.)
-func ExampleNewDebugPod() {
-	ctx := context.Background()
-	config, err := clientcmd.BuildConfigFromFlags("", os.Getenv("KUBECONFIG"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	kube, err := kubernetes.NewForConfig(config)
-	if err != nil {
-		log.Fatal(err)
-	}
-	h, err := host.NewDebugPod(ctx, kube, config, host.DebugPodConfig{Node: "master-0"})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer h.Close(ctx)
-	containers, err := h.Containers(ctx, "etcd")
-	if err != nil {
-		log.Fatal(err)
-	}
-	for _, c := range containers {
-		fmt.Println(c.Name, c.State)
 	}
 }

@@ -30,7 +30,7 @@ func TestLocalMoveAcrossMounts(t *testing.T) {
 // testMoveAcrossMounts. mv alone fails there with EBUSY on the mount point.
 func TestShellMoveAcrossMounts(t *testing.T) {
 	testMoveAcrossMounts(t, func(t *testing.T, root string) (Host, func(string) string) {
-		h := &shellHost{name: "master-0", t: execTransport{}, log: slog.New(slog.DiscardHandler)}
+		h := &shellHost{name: "master-0", t: execTransport{}.runLine, log: slog.New(slog.DiscardHandler)}
 		return h, func(p string) string { return filepath.Join(root, p) }
 	})
 }

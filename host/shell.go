@@ -32,11 +32,28 @@ const openMarker = 'L'
 
 // shellHost carries out the typed operations of Host as the runbook's own
 // shell commands (cat, mv, mkdir -p, stat, crictl, systemctl, shutdown)
-// through a shellTransport. SSH and DebugPod embed it.
+// through a LineRunner. SSH and the debug-pod host embed it.
 type shellHost struct {
 	name string
-	t    shellTransport
+	t    LineRunner
 	log  *slog.Logger
+}
+
+// NewShell returns a Host named name (the node name) that carries out
+// every typed operation as the runbook's own shell command (cat, mv, mkdir
+// -p, stat, crictl ps --name, systemctl restart kubelet, shutdown -h) run
+// as root through run, the way SSH does over "sudo -n sh -c". A cancelled
+// Run stops the line's whole process tree on the host. Package
+// host/debugpod builds its host on it. log receives a debug record per
+// command; nil discards. An empty name or a nil run is an error.
+func NewShell(name string, run LineRunner, log *slog.Logger) (Host, error) {
+	if name == "" || run == nil {
+		return nil, errors.New("host.NewShell: a name and a LineRunner are required")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &shellHost{name: name, t: run, log: log}, nil
 }
 
 // cleanAbs validates a host path and returns its clean absolute form.

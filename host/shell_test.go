@@ -36,7 +36,7 @@ func (execTransport) runLine(ctx context.Context, line string, stdin io.Reader, 
 func TestShellHostSuite(t *testing.T) {
 	bin, log := fakeCommands(t)
 	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
-	h := &shellHost{name: "master-0", t: execTransport{}, log: slog.New(slog.DiscardHandler)}
+	h := &shellHost{name: "master-0", t: execTransport{}.runLine, log: slog.New(slog.DiscardHandler)}
 	runHostSuite(t, h, t.TempDir(), log)
 }
 

@@ -15,14 +15,15 @@ import (
 	"time"
 )
 
-// A shellTransport runs one POSIX shell command line as root on a host
+// A LineRunner runs one POSIX shell command line as root on a host
 // ("sudo -n sh -c <line>" over SSH, "chroot /host sh -c <line>" in a debug
-// pod). It streams stdin and stdout, collects stderr, and returns the exit
-// code of the line. err is reserved for failures to run it at all (lost
-// connection, cancelled ctx); a non-zero exit is not an error.
-type shellTransport interface {
-	runLine(ctx context.Context, line string, stdin io.Reader, stdout, stderr io.Writer) (code int, err error)
-}
+// pod, package host/debugpod). It streams stdin (nil: none) to the line and
+// the line's standard output to stdout, writes its standard error to stderr,
+// and returns the exit code of the line. err is reserved for failures to
+// run it at all (lost connection, cancelled ctx); a non-zero exit is not an
+// error. When ctx ends it returns promptly; the Host built on it (NewShell)
+// then stops the line's process tree on the host itself.
+type LineRunner func(ctx context.Context, line string, stdin io.Reader, stdout, stderr io.Writer) (code int, err error)
 
 // stderrLimit bounds how much standard error an ExitError keeps.
 const stderrLimit = 64 << 10
@@ -88,7 +89,7 @@ func (h *shellHost) run(ctx context.Context, op, line string, stdin io.Reader, w
 	// may start an exec after its stream closed) finds its tombstone,
 	// written by stopRemote, and does not run.
 	tomb := cancelledPath(marker)
-	code, err = h.t.runLine(ctx, "export LIFEBOAT_RUN="+marker+"; if [ -e "+tomb+" ]; then rm -f "+tomb+"; exit 130; fi; : "+marker+"; "+pidPrefix+line, gIn, gOut, gErr)
+	code, err = h.t(ctx, "export LIFEBOAT_RUN="+marker+"; if [ -e "+tomb+" ]; then rm -f "+tomb+"; exit 130; fi; : "+marker+"; "+pidPrefix+line, gIn, gOut, gErr)
 	if err != nil && ctx.Err() != nil {
 		h.stopRemote(ctx, pids.get(), marker)
 	}
@@ -276,7 +277,7 @@ func (h *shellHost) stopRemote(ctx context.Context, pid int, marker string) {
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 		var out limitedBuffer
 		out.n = 4 << 10
-		code, err := h.t.runLine(actx, line, nil, &out, &out)
+		code, err := h.t(actx, line, nil, &out, &out)
 		cancel()
 		h.log.Debug("stopping cancelled command", "pid", pid, "marker", marker, "attempt", attempt, "code", code, "err", err, "output", out.String())
 		if err != nil || code != 0 || strings.Contains(out.String(), stopDone) {

@@ -150,7 +150,7 @@ func NewSSH(ctx context.Context, cfg SSHConfig) (*SSH, error) {
 		HostKeyAlgorithms: cfg.HostKeyAlgorithms,
 		Timeout:           cfg.DialTimeout,
 	}
-	s.shellHost = &shellHost{name: cfg.Name, t: s, log: log}
+	s.shellHost = &shellHost{name: cfg.Name, t: s.runLine, log: log}
 	client, err := s.dial(ctx)
 	if err != nil {
 		return nil, err

@@ -25,7 +25,7 @@ const localhostRecoveryKubeconfig = "/etc/kubernetes/static-pod-resources/kube-a
 
 // ErrHostCannotDial is wrapped by recoveryConfig when the host cannot open
 // connections from itself (it does not implement host.Dialer, as
-// host.DebugPod does not: it needs the API that is down).
+// debugpod.Host does not: it needs the API that is down).
 var ErrHostCannotDial = errors.New("host cannot dial (it does not implement host.Dialer)")
 
 // ErrAPIUnreachable is matched (errors.Is) by the *UnreachableError

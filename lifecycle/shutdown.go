@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/internal/names"
 	"log/slog"
 	"os"
 	"sort"
@@ -19,8 +20,8 @@ import (
 // MasterLabel marks master nodes (OpenShift 4.5). Nodes labelled
 // ControlPlaneLabel (later releases add it) count as masters too.
 const (
-	MasterLabel       = "node-role.kubernetes.io/master"
-	ControlPlaneLabel = "node-role.kubernetes.io/control-plane"
+	MasterLabel       = names.MasterLabel
+	ControlPlaneLabel = names.ControlPlaneLabel
 )
 
 // SchedulableReminder is the runbook's note on drained masters (chapter 3),

@@ -3,8 +3,8 @@ package member
 import (
 	"context"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/internal/names"
 	"log/slog"
-	"time"
 
 	machinev1 "github.com/openshift/api/machine/v1"
 	machinev1beta1 "github.com/openshift/api/machine/v1beta1"
@@ -17,7 +17,7 @@ import (
 
 // controlPlaneMachineSetName is the one ControlPlaneMachineSet a cluster
 // has ("oc -n openshift-machine-api get controlplanemachineset cluster").
-const controlPlaneMachineSetName = "cluster"
+const controlPlaneMachineSetName = names.ClusterResource
 
 // annotationReplacedBy marks the saved new-master-machine.yaml of a
 // replacement the ControlPlaneMachineSet makes: lifeboat deleted the old
@@ -179,7 +179,7 @@ func recreateThroughSet(ctx context.Context, machines machineclient.Interface, n
 	if err != nil {
 		return res, err
 	}
-	if err := retireSaved(opts.SaveDir, node, time.Now()); err != nil {
+	if err := retireSaved(opts.SaveDir, node, opts.now()); err != nil {
 		return res, err
 	}
 	return res, nil

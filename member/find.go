@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/internal/names"
 	"log/slog"
 	"net/url"
 	"slices"
@@ -118,7 +119,7 @@ func FindUnhealthyMember(ctx context.Context, deps Deps, opts FindOptions) (*Fin
 	if deps.Operator != nil {
 		// Best effort: without quorum the API server cannot answer.
 		octx, cancel := context.WithTimeout(ctx, timeout)
-		etcd, err := deps.Operator.OperatorV1().Etcds().Get(octx, "cluster", metav1.GetOptions{})
+		etcd, err := deps.Operator.OperatorV1().Etcds().Get(octx, names.ClusterResource, metav1.GetOptions{})
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {

@@ -50,6 +50,17 @@ type RecreateOptions struct {
 	Progress func(msg string)
 	// Logger receives what the step does; nil discards.
 	Logger *slog.Logger
+	// Now is the clock of the saved file's done-<UTC time> name; time.Now
+	// when nil.
+	Now func() time.Time
+}
+
+// now is opts.Now, or time.Now when nil.
+func (o RecreateOptions) now() time.Time {
+	if o.Now == nil {
+		return time.Now()
+	}
+	return o.Now()
 }
 
 // RecreateResult is what RecreateMachine did.
@@ -218,7 +229,7 @@ func RecreateMachine(ctx context.Context, machines machineclient.Interface, node
 	if err != nil {
 		return res, fmt.Errorf("member: waiting for machine %s to be Running: %w", newName, err)
 	}
-	if err := retireSaved(opts.SaveDir, node, time.Now()); err != nil {
+	if err := retireSaved(opts.SaveDir, node, opts.now()); err != nil {
 		return res, err
 	}
 	if res.New.Status.NodeRef != nil {

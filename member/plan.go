@@ -130,6 +130,9 @@ func (o ReplaceOptions) withDefaults() ReplaceOptions {
 	if o.Machine.Logger == nil {
 		o.Machine.Logger = o.Logger
 	}
+	if o.Machine.Now == nil {
+		o.Machine.Now = o.Now
+	}
 	if o.Stop.Logger == nil {
 		o.Stop.Logger = o.Logger
 	}

@@ -134,8 +134,9 @@ func TestRecreateMachine(t *testing.T) {
 		machine("cl-master-2", "node-2", "running", "Running"))
 	dir := t.TempDir()
 	var progress []string
+	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 	res, err := RecreateMachine(ctx, mc, "node-0", RecreateOptions{SaveDir: dir, Interval: 10 * time.Millisecond, Logger: quiet,
-		Progress: func(m string) { progress = append(progress, m) }})
+		Progress: func(m string) { progress = append(progress, m) }, Now: func() time.Time { return at }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,8 +151,8 @@ func TestRecreateMachine(t *testing.T) {
 		t.Fatalf("%s still live after the replacement finished: %v", newMachineFile, err)
 	}
 	done, _ := filepath.Glob(filepath.Join(dir, "new-master-machine.done-*.yaml"))
-	if len(done) != 1 {
-		t.Fatalf("retired saved machine: %v", done)
+	if len(done) != 1 || filepath.Base(done[0]) != "new-master-machine.done-20260304T050607Z.yaml" {
+		t.Fatalf("retired saved machine: %v, want it named by the Now clock", done)
 	}
 	saved, err := os.ReadFile(done[0])
 	if err != nil || !strings.Contains(string(saved), "name: cl-master-3") || strings.Contains(string(saved), "providerID") {

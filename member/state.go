@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/internal/names"
 	"time"
 
 	machinev1beta1 "github.com/openshift/api/machine/v1beta1"
@@ -53,8 +54,8 @@ func (s State) Procedure() string {
 
 // Default namespaces.
 const (
-	machineNamespace = "openshift-machine-api"
-	etcdNamespace    = "openshift-etcd"
+	machineNamespace = names.MachineAPINamespace
+	etcdNamespace    = names.EtcdNamespace
 	// taintUnreachable is the taint the runbook greps for in 2.3 step 2.
 	taintUnreachable = "node.kubernetes.io/unreachable"
 )

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/internal/names"
 	"io/fs"
 	"log/slog"
 	"path"
@@ -40,10 +41,10 @@ func (o StopOptions) withDefaults() StopOptions {
 		o.ManifestPath = "/etc/kubernetes/manifests/etcd-pod.yaml"
 	}
 	if o.BackupDir == "" {
-		o.BackupDir = "/var/lib/etcd-backup"
+		o.BackupDir = names.EtcdBackupDir
 	}
 	if o.DataDir == "" {
-		o.DataDir = "/var/lib/etcd"
+		o.DataDir = names.EtcdDataDir
 	}
 	if o.DataDirDest == "" {
 		o.DataDirDest = "/tmp/etcd"

@@ -3,6 +3,7 @@ package member
 import (
 	"context"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/internal/names"
 	"slices"
 	"strings"
 	"time"
@@ -14,7 +15,7 @@ import (
 )
 
 // masterLabel selects the master nodes ("oc get nodes -l node-role.kubernetes.io/master").
-const masterLabel = "node-role.kubernetes.io/master"
+const masterLabel = names.MasterLabel
 
 // VerifyOptions configures Verify. The zero value expects three members.
 type VerifyOptions struct {

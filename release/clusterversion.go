@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/internal/names"
 
 	configv1 "github.com/openshift/api/config/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // clusterVersionName is the ClusterVersion every cluster has.
-const clusterVersionName = "version"
+const clusterVersionName = names.ClusterVersionName
 
 // apiFinding is what the ClusterVersion showed.
 type apiFinding struct {

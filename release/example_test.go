@@ -15,7 +15,7 @@ import (
 // A cluster in the middle of an upgrade from 4.17.9 to 4.18.2: the
 // completed 4.17.9 decides, and the target is reported. In a real program
 // deps.Config is configclient.NewForConfig(restConfig) and deps.Host the
-// recovery host (host.NewSSH, host.NewDebugPod), which Detect asks when the
+// recovery host (host.NewSSH, debugpod.New), which Detect asks when the
 // API does not answer.
 func ExampleDetect() {
 	cv := &configv1.ClusterVersion{ObjectMeta: metav1.ObjectMeta{Name: "version"}}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/internal/names"
 	"io"
 	"io/fs"
 	"strconv"
@@ -26,7 +27,7 @@ const (
 	stoppedEtcdManifestPath = "/home/core/assets/manifests-stopped/etcd-pod.yaml"
 	// staticPodResourcesDir holds etcd-pod-<N>/etcd-pod.yaml, the manifest
 	// of each installed revision.
-	staticPodResourcesDir = "/etc/kubernetes/static-pod-resources"
+	staticPodResourcesDir = names.StaticPodResourcesDir
 	// ScriptsDir is where the etcd pod's init container copies the
 	// operator's scripts.
 	ScriptsDir = "/usr/local/bin"

@@ -60,7 +60,8 @@ func TestMain(m *testing.M) {
 		// Child: restore the snapshot into the directory, in process.
 		dir := os.Getenv(benchChildEnv + "_DIR")
 		_, err := RestoreSnapshot(context.Background(), snap, dir, SnapshotOptions{
-			Name: "bench", PeerURL: "http://127.0.0.1:2380", RevisionBump: defaultRevisionBump,
+			Writer: etcdutlWriter,
+			Name:   "bench", PeerURL: "http://127.0.0.1:2380", RevisionBump: defaultRevisionBump,
 		})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)

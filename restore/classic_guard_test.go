@@ -11,6 +11,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/release"
 	"github.com/lifeboat-dev/lifeboat/restore"
+	"github.com/lifeboat-dev/lifeboat/restore/inprocess"
 )
 
 // TestClassicPlanQuorumGuardSteps: the classic plan turns the quorum guard
@@ -36,7 +37,7 @@ func TestClassicPlanQuorumGuardSteps(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			local := func(n string) host.Host { return host.NewLocal(n, t.TempDir(), host.LocalOptions{}) }
-			o := restore.Options{BackupDir: t.TempDir(), Recovery: local("m0"), Others: []host.Host{local("m1")},
+			o := restore.Options{InProcess: inprocess.WriteDataDir, BackupDir: t.TempDir(), Recovery: local("m0"), Others: []host.Host{local("m1")},
 				Kube: kubefake.NewClientset(), Operator: operatorfake.NewClientset(),
 				ClusterVersion: tc.clusterVersion, Release: release.Options{Version: tc.stated}}
 			p, err := restore.Plan(o)

@@ -119,7 +119,7 @@ func TestCorruptSnapshotUnderValidTrailer(t *testing.T) {
 
 			root := t.TempDir()
 			dataDir := filepath.Join(root, "etcd")
-			_, err = RestoreSnapshot(t.Context(), p, dataDir, SnapshotOptions{Name: "master-0", PeerURL: "https://10.0.0.1:2380", ForceInProcess: true})
+			_, err = RestoreSnapshot(t.Context(), p, dataDir, SnapshotOptions{Writer: etcdutlWriter, Name: "master-0", PeerURL: "https://10.0.0.1:2380", ForceInProcess: true})
 			var se *backup.SnapshotError
 			if !errors.Is(err, backup.ErrCorruptDatabase) || !errors.Is(err, backup.ErrCorruptDatabase) || !errors.As(err, &se) {
 				t.Fatalf("RestoreSnapshot: err = %v, want *backup.SnapshotError wrapping backup.ErrCorruptDatabase and backup.ErrCorruptDatabase", err)
@@ -135,7 +135,7 @@ func TestCorruptSnapshotUnderValidTrailer(t *testing.T) {
 	if err != nil || info.Revision < 300 {
 		t.Fatalf("pristine snapshot: %+v, %v", info, err)
 	}
-	if _, err := RestoreSnapshot(t.Context(), snapPath, filepath.Join(t.TempDir(), "etcd"), SnapshotOptions{Name: "master-0", PeerURL: "https://10.0.0.1:2380", ForceInProcess: true}); err != nil {
+	if _, err := RestoreSnapshot(t.Context(), snapPath, filepath.Join(t.TempDir(), "etcd"), SnapshotOptions{Writer: etcdutlWriter, Name: "master-0", PeerURL: "https://10.0.0.1:2380", ForceInProcess: true}); err != nil {
 		t.Fatalf("pristine snapshot: %v", err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/internal/crashtest"
 	"github.com/lifeboat-dev/lifeboat/restore"
+	"github.com/lifeboat-dev/lifeboat/restore/inprocess"
 )
 
 // The crash drill (runbook 5.3 under SIGKILL): the restore plan runs in a
@@ -62,7 +63,7 @@ type crashStep struct {
 func planIDs(t *testing.T, lost bool) []string {
 	t.Helper()
 	local := func(n string) host.Host { return host.NewLocal(n, t.TempDir(), host.LocalOptions{}) }
-	o := restore.Options{BackupDir: t.TempDir(), Recovery: local(phRecovery), Others: []host.Host{local(phOther1), local(phOther2)},
+	o := restore.Options{InProcess: inprocess.WriteDataDir, BackupDir: t.TempDir(), Recovery: local(phRecovery), Others: []host.Host{local(phOther1), local(phOther2)},
 		Kube: kubefake.NewClientset(), Operator: operatorfake.NewClientset(), Machine: machinefake.NewClientset(),
 		ClusterVersion: "4.5.2"} // the drill's release, which the child states too
 	if lost {
@@ -103,6 +104,7 @@ func TestCrashHelper(t *testing.T) {
 	var p crashParams
 	c.Params(t, &p)
 	opts := restore.Options{
+		InProcess:      inprocess.WriteDataDir,
 		BackupDir:      p.BackupDir,
 		Recovery:       c.Host(t, p.Recovery),
 		LostMasters:    p.LostMasters,

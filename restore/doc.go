@@ -10,8 +10,12 @@
 //
 // # Restoring a snapshot
 //
-// RestoreSnapshot restores in process with etcd's etcdutl library, the code
-// behind "etcdutl snapshot restore", as a new single-member cluster (member
+// RestoreSnapshot restores in process with a DataDirWriter, normally
+// inprocess.WriteDataDir: etcd's etcdutl library, the code behind "etcdutl
+// snapshot restore", in package restore/inprocess so that importing
+// restore does not build the etcd server. Options.InProcess gives the plan
+// the same writer; without one the plan restores through the restore pod.
+// It restores a new single-member cluster (member
 // name, peer URL, a fresh "openshift-etcd-<random>" token). Before writing
 // anything it refuses a non-empty target (lost+found, as on a fresh ext4
 // mount, is tolerated), a snapshot whose size is neither a database nor a

@@ -22,6 +22,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
 	"github.com/lifeboat-dev/lifeboat/plan"
 	"github.com/lifeboat-dev/lifeboat/restore"
+	"github.com/lifeboat-dev/lifeboat/restore/inprocess"
 )
 
 // drill is the disaster the runbook's chapter 5 recovers from: an
@@ -128,6 +129,7 @@ func startDrillWith(t *testing.T, loseHosts bool, rel string, parallel bool) *dr
 
 func (d *drill) options(t *testing.T) restore.Options {
 	o := restore.Options{
+		InProcess:      inprocess.WriteDataDir,
 		BackupDir:      d.backupDir,
 		Recovery:       d.c.Host(d.recovery),
 		Kube:           d.c.Kube,

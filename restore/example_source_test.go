@@ -9,6 +9,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/backup/offsite"
 	"github.com/lifeboat-dev/lifeboat/restore"
+	"github.com/lifeboat-dev/lifeboat/restore/inprocess"
 )
 
 // Restore from a destination: the plan's verify-backup step fetches the
@@ -21,6 +22,7 @@ func ExampleRun_fromDestination() {
 		return
 	}
 	opts := restore.Options{
+		InProcess: inprocess.WriteDataDir,
 		Source: &offsite.RestoreSource{Options: offsite.FetchOptions{
 			Source:     offsite.Destination{URL: "s3://backups?region=eu-west-1", Prefix: "clusters/prod"},
 			Identities: identities,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/restore"
+	"github.com/lifeboat-dev/lifeboat/restore/inprocess"
 )
 
 // A snapshot is refused before anything is written when the target data
@@ -24,6 +25,7 @@ func ExampleRestoreSnapshot() {
 	os.MkdirAll(filepath.Join(dataDir, "member"), 0o700)
 
 	_, err := restore.RestoreSnapshot(context.Background(), filepath.Join(dir, "snapshot.db"), dataDir, restore.SnapshotOptions{
+		Writer:  inprocess.WriteDataDir,
 		Name:    "master-0",
 		PeerURL: "https://10.0.0.3:2380",
 	})
@@ -50,6 +52,7 @@ func ExamplePlan() {
 	root, _ := os.MkdirTemp("", "example")
 	defer os.RemoveAll(root)
 	p, err := restore.Plan(restore.Options{
+		InProcess: inprocess.WriteDataDir,
 		BackupDir: filepath.Join(root, "backup"),
 		Recovery:  host.NewLocal("master-0", filepath.Join(root, "master-0"), host.LocalOptions{}),
 		Others:    []host.Host{host.NewLocal("master-1", filepath.Join(root, "master-1"), host.LocalOptions{})},

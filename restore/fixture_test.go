@@ -289,6 +289,7 @@ func (f *fixture) archiveEntries() []tarEntry {
 
 func (f *fixture) options(recovery string) Options {
 	o := Options{
+		InProcess:      etcdutlWriter,
 		BackupDir:      f.backupDir,
 		Recovery:       f.hosts[recovery],
 		Kube:           f.kube,

@@ -45,7 +45,7 @@ func (r *runner) moveAside(ctx context.Context, h host.Host, step, src, dstDir s
 		if err != nil {
 			return false, err
 		}
-		rec = &Move{Host: h.Name(), From: src, To: dst, Step: step, Time: time.Now().UTC()}
+		rec = &Move{Host: h.Name(), From: src, To: dst, Step: step, Time: r.now()}
 		if err := r.state.Update(ctx, func(d *StateData) { d.Moves = append(d.Moves, *rec) }); err != nil {
 			return false, err
 		}

@@ -2,6 +2,7 @@ package restore
 
 import (
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/internal/names"
 	"os"
 	"strings"
 
@@ -32,10 +33,10 @@ var componentContainers = map[string][]string{
 // Host paths of the OpenShift layout (data, not code: Options can move
 // them).
 const (
-	DefaultManifestDir     = "/etc/kubernetes/manifests"
+	DefaultManifestDir     = names.ManifestDir
 	defaultConfigDir       = backup.DefaultConfigDir // the archive's paths are relative to it
-	DefaultEtcdDataDir     = "/var/lib/etcd"
-	DefaultEtcdBackupDir   = "/var/lib/etcd-backup"
+	DefaultEtcdDataDir     = names.EtcdDataDir
+	DefaultEtcdBackupDir   = names.EtcdBackupDir
 	defaultRemoteBackupDir = "/home/core/backup"
 	defaultAsideDir        = "/var/lib/lifeboat/restore-aside"
 	DefaultStatePath       = "/var/lib/lifeboat/restore-state.json"

@@ -104,6 +104,12 @@ type Options struct {
 	// ForceRestorePod always restores through a static pod running the
 	// cluster's etcd image, even when the in-process restore is possible.
 	ForceRestorePod bool
+	// InProcess writes the data directory in this process when Decide
+	// says InProcess and the recovery host's files are local:
+	// inprocess.WriteDataDir (package restore/inprocess, etcd's etcdutl
+	// library). nil: every restore goes through the restore pod, as with
+	// ForceRestorePod (restore does not build the etcd server itself).
+	InProcess DataDirWriter
 
 	// MemberName and PeerURL of the restored member; empty: read from the
 	// backup's etcd-pod.yaml for the recovery host (--name,

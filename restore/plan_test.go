@@ -257,32 +257,44 @@ func globOne(t *testing.T, dir, pattern string) string {
 // recovery host is remote): the snapshot is staged in /var/lib/etcd-backup
 // and etcd-pod.yaml is the restore pod built from the host's own manifest.
 func TestPlanRestorePodPath(t *testing.T) {
-	f := newFixture(t)
-	opts := f.options("master-1")
-	opts.ForceRestorePod = true
-	d, err := Run(context.Background(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d.Restore.Method != RestorePod || d.Restore.Member != "master-1" {
-		t.Fatalf("restore record %+v", d.Restore)
-	}
-	r := f.roots["master-1"]
-	staged, err := os.ReadFile(filepath.Join(r, "var/lib/etcd-backup/snapshot.db"))
-	orig, _ := os.ReadFile(globOne(t, f.backupDir, "snapshot_*.db"))
-	if err != nil || !bytes.Equal(staged, orig) {
-		t.Fatalf("snapshot not staged: %v", err)
-	}
-	m, err := os.ReadFile(filepath.Join(r, "etc/kubernetes/manifests/etcd-pod.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{restorePodAnnotation, "--name master-1", "--initial-advertise-peer-urls " + f.peers["master-1"], "--bump-revision"} {
-		if !strings.Contains(string(m), want) {
-			t.Errorf("restore pod lacks %q", want)
-		}
-	}
-	if entries, _ := os.ReadDir(filepath.Join(r, "var/lib/etcd")); len(entries) != 0 {
-		t.Errorf("the data directory must be left empty for the restore pod: %v", entries)
+	for _, tc := range []struct {
+		name string
+		set  func(*Options)
+	}{
+		{"forced", func(o *Options) { o.ForceRestorePod = true }},
+		// Without an in-process writer (restore/inprocess) the plan must
+		// not try to restore in process: the restore pod restores.
+		{"no in-process writer", func(o *Options) { o.InProcess = nil }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			opts := f.options("master-1")
+			tc.set(&opts)
+			d, err := Run(context.Background(), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Restore.Method != RestorePod || d.Restore.Member != "master-1" {
+				t.Fatalf("restore record %+v", d.Restore)
+			}
+			r := f.roots["master-1"]
+			staged, err := os.ReadFile(filepath.Join(r, "var/lib/etcd-backup/snapshot.db"))
+			orig, _ := os.ReadFile(globOne(t, f.backupDir, "snapshot_*.db"))
+			if err != nil || !bytes.Equal(staged, orig) {
+				t.Fatalf("snapshot not staged: %v", err)
+			}
+			m, err := os.ReadFile(filepath.Join(r, "etc/kubernetes/manifests/etcd-pod.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{restorePodAnnotation, "--name master-1", "--initial-advertise-peer-urls " + f.peers["master-1"], "--bump-revision"} {
+				if !strings.Contains(string(m), want) {
+					t.Errorf("restore pod lacks %q", want)
+				}
+			}
+			if entries, _ := os.ReadDir(filepath.Join(r, "var/lib/etcd")); len(entries) != 0 {
+				t.Errorf("the data directory must be left empty for the restore pod: %v", entries)
+			}
+		})
 	}
 }

@@ -86,7 +86,8 @@ func TestRestorePodOnRealNode(t *testing.T) {
 	clientURL := "http://" + net.JoinHostPort(n.IP(), strconv.Itoa(clientPort))
 	dataDir := n.Path("var/lib/etcd")
 	o := Options{
-		Recovery: h, ManifestDir: n.ManifestDir(), ConfigDir: n.Path("etc/kubernetes"), EtcdDataDir: dataDir,
+		InProcess: etcdutlWriter,
+		Recovery:  h, ManifestDir: n.ManifestDir(), ConfigDir: n.Path("etc/kubernetes"), EtcdDataDir: dataDir,
 		EtcdBackupDir: n.Path("var/lib/etcd-backup"), AsideDir: n.Path("var/lib/lifeboat-aside"),
 		Interval: 250 * time.Millisecond, ContainerTimeout: 3 * time.Minute,
 	}

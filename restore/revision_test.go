@@ -80,7 +80,7 @@ func TestRestoreSnapshotBumpHistories(t *testing.T) {
 				first, _ := makeSnapshot(t, 20)
 				dir := filepath.Join(root, "first")
 				peer := freeURL(t)
-				if _, err := RestoreSnapshot(ctx, first, dir, SnapshotOptions{Name: "m0", PeerURL: peer.String(), RevisionBump: defaultRevisionBump}); err != nil {
+				if _, err := RestoreSnapshot(ctx, first, dir, SnapshotOptions{Writer: etcdutlWriter, Name: "m0", PeerURL: peer.String(), RevisionBump: defaultRevisionBump}); err != nil {
 					t.Fatal(err)
 				}
 				src = startEmbed(t, dir, "m0", peer.String())
@@ -102,7 +102,7 @@ func TestRestoreSnapshotBumpHistories(t *testing.T) {
 			src.stop()
 
 			dataDir := filepath.Join(root, "etcd")
-			res, err := RestoreSnapshot(ctx, snap, dataDir, SnapshotOptions{Name: "m0", PeerURL: peer, RevisionFile: revJSON})
+			res, err := RestoreSnapshot(ctx, snap, dataDir, SnapshotOptions{Writer: etcdutlWriter, Name: "m0", PeerURL: peer, RevisionFile: revJSON})
 			if err != nil {
 				t.Fatal(err)
 			}

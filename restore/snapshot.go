@@ -15,16 +15,16 @@ import (
 	"strings"
 	"time"
 
-	"go.etcd.io/etcd/etcdutl/v3/snapshot"
-	"go.uber.org/zap"
-
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/internal/atomicfile"
 )
 
-// SnapshotOptions configures RestoreSnapshot. Name and PeerURL are
-// required; every other zero value is documented on its field.
+// SnapshotOptions configures RestoreSnapshot. Writer, Name and PeerURL
+// are required; every other zero value is documented on its field.
 type SnapshotOptions struct {
+	// Writer writes the data directory in process: inprocess.WriteDataDir
+	// (package restore/inprocess, etcd's etcdutl library). Required.
+	Writer DataDirWriter
 	// Name is the member name of the restored single-member cluster (the
 	// node name on OpenShift). Required.
 	Name string
@@ -86,8 +86,9 @@ type SnapshotResult struct {
 }
 
 // RestoreSnapshot turns the etcd snapshot at snapshotPath into the data
-// directory dataDir of a new single-member cluster, in process with etcd's
-// etcdutl library (the same code as "etcdutl snapshot restore").
+// directory dataDir of a new single-member cluster, in process with
+// opts.Writer (inprocess.WriteDataDir: etcd's etcdutl library, the same code
+// as "etcdutl snapshot restore").
 //
 // Before anything is written it refuses a dataDir that is not a directory
 // or holds anything but "lost+found" (*TargetNotEmptyError; a fresh ext4
@@ -115,6 +116,9 @@ func RestoreSnapshot(ctx context.Context, snapshotPath, dataDir string, opts Sna
 	}
 	if opts.Name == "" || opts.PeerURL == "" {
 		return nil, fmt.Errorf("%w: Name and PeerURL are required", ErrInvalidOptions)
+	}
+	if opts.Writer == nil {
+		return nil, fmt.Errorf("%w: a Writer is required (inprocess.WriteDataDir)", ErrInvalidOptions)
 	}
 	if u, err := url.Parse(opts.PeerURL); err != nil || u.Scheme == "" || u.Host == "" {
 		return nil, fmt.Errorf("%w: peer URL %q", ErrInvalidOptions, opts.PeerURL)
@@ -165,20 +169,18 @@ func RestoreSnapshot(ctx context.Context, snapshotPath, dataDir string, opts Sna
 	}
 	log.Info("restoring snapshot", "snapshot", snapshotPath, "dir", stage, "member", opts.Name,
 		"revision", info.Revision, "bump", res.RevisionBump)
-	cfg := snapshot.RestoreConfig{
-		SnapshotPath:        snapshotPath,
-		Name:                opts.Name,
-		OutputDataDir:       stage,
-		PeerURLs:            []string{opts.PeerURL},
-		InitialCluster:      opts.Name + "=" + opts.PeerURL,
-		InitialClusterToken: res.ClusterToken,
+	spec := DataDirSpec{
+		SnapshotPath: snapshotPath,
+		OutputDir:    stage,
+		Name:         opts.Name,
+		PeerURL:      opts.PeerURL,
+		ClusterToken: res.ClusterToken,
 		// etcdutl checks the trailer while it copies the database; a
 		// snapshot without one was accepted above (SkipHashCheck).
 		SkipHashCheck: !info.HasHash,
 		RevisionBump:  res.RevisionBump,
-		MarkCompacted: res.RevisionBump > 0,
 	}
-	if err := snapshot.NewV3(zap.NewNop()).Restore(cfg); err != nil {
+	if err := opts.Writer(ctx, spec); err != nil {
 		os.RemoveAll(stage) // our own partial output
 		if info.HasHash {
 			// Say why in lifeboat's terms: etcdutl's error is text.

@@ -32,7 +32,8 @@ func TestRestoreSnapshotBumpsAndCompacts(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := RestoreSnapshot(ctx, snap, dataDir, SnapshotOptions{
-		Name: "master-0", PeerURL: peer, RevisionFile: revFile,
+		Writer: etcdutlWriter,
+		Name:   "master-0", PeerURL: peer, RevisionFile: revFile,
 		ClusterVersion: "4.5.2", BackupVersion: "v4.5.2", ClusterEtcdVersion: libraryEtcdVersion(),
 	})
 	if err != nil {
@@ -112,6 +113,7 @@ func TestRestoreSnapshotRefusals(t *testing.T) {
 		opts     SnapshotOptions
 		want     error
 		wantType any
+		noWriter bool
 	}{
 		{name: "non-empty target", snapshot: func(t *testing.T) string { return snap },
 			target: func(t *testing.T, dir string) {
@@ -147,6 +149,8 @@ func TestRestoreSnapshotRefusals(t *testing.T) {
 		{name: "missing member name", snapshot: func(t *testing.T) string { return snap },
 			opts: SnapshotOptions{Name: "-"},
 			want: ErrInvalidOptions},
+		{name: "missing writer", snapshot: func(t *testing.T) string { return snap },
+			noWriter: true, want: ErrInvalidOptions},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -164,6 +168,9 @@ func TestRestoreSnapshotRefusals(t *testing.T) {
 				opts.Name = ""
 			}
 			opts.PeerURL = "https://10.0.0.1:2380"
+			if !tc.noWriter {
+				opts.Writer = etcdutlWriter
+			}
 			_, err := RestoreSnapshot(context.Background(), tc.snapshot(t), dataDir, opts)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
@@ -182,7 +189,8 @@ func TestRestoreSnapshotVersionOverride(t *testing.T) {
 	snap, _ := makeSnapshot(t, 3)
 	dir := filepath.Join(t.TempDir(), "etcd")
 	res, err := RestoreSnapshot(context.Background(), snap, dir, SnapshotOptions{
-		Name: "m", PeerURL: "https://10.0.0.1:2380", ClusterVersion: "4.5.2", BackupVersion: "4.5.3",
+		Writer: etcdutlWriter,
+		Name:   "m", PeerURL: "https://10.0.0.1:2380", ClusterVersion: "4.5.2", BackupVersion: "4.5.3",
 		AllowVersionMismatch: true, NoRevisionBump: true,
 	})
 	if err != nil {
@@ -275,7 +283,8 @@ func TestRestoreSnapshotIntoMountPoint(t *testing.T) {
 			before := listTree(t, dataDir)
 			peer := freeURL(t)
 			res, err := RestoreSnapshot(context.Background(), snap, dataDir, SnapshotOptions{
-				Name: "master-0", PeerURL: peer.String(), NoRevisionBump: true,
+				Writer: etcdutlWriter,
+				Name:   "master-0", PeerURL: peer.String(), NoRevisionBump: true,
 			})
 			if tc.want != nil {
 				if !errors.Is(err, tc.want) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/internal/names"
 	"reflect"
 	"sort"
 	"strconv"
@@ -23,7 +24,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
-const etcdNamespace = "openshift-etcd"
+const etcdNamespace = names.EtcdNamespace
 
 // waitSingleMember is step 9: etcd runs on the recovery host, the API
 // answers, and the etcd pod of the recovery host is Running.
@@ -237,27 +238,27 @@ func (r *runner) waitRollout(ctx context.Context, op lifecycle.Operator, progres
 // masterNodes lists the master nodes; the hosts' names when the API lists
 // none.
 func (r *runner) masterNodes(ctx context.Context) ([]string, error) {
-	var names []string
-	for _, sel := range []string{"node-role.kubernetes.io/master", "node-role.kubernetes.io/control-plane"} {
+	var nodeNames []string
+	for _, sel := range []string{names.MasterLabel, names.ControlPlaneLabel} {
 		nodes, err := r.opts.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: sel})
 		if err != nil {
 			return nil, err
 		}
 		for _, n := range nodes.Items {
-			names = append(names, n.Name)
+			nodeNames = append(nodeNames, n.Name)
 		}
-		if len(names) > 0 {
+		if len(nodeNames) > 0 {
 			break
 		}
 	}
-	if len(names) == 0 {
-		names = append(names, r.opts.Recovery.Name())
+	if len(nodeNames) == 0 {
+		nodeNames = append(nodeNames, r.opts.Recovery.Name())
 		for _, h := range r.opts.Others {
-			names = append(names, h.Name())
+			nodeNames = append(nodeNames, h.Name())
 		}
 	}
-	sort.Strings(names)
-	return names, nil
+	sort.Strings(nodeNames)
+	return nodeNames, nil
 }
 
 // waitMembers polls membersState until it reports "ok:" or timeout ends,
@@ -303,7 +304,7 @@ func (r *runner) membersState(ctx context.Context) (string, error) {
 	if len(notRunning) > 0 {
 		return "waiting for " + strings.Join(notRunning, ", ") + " to be Running", nil
 	}
-	etcd, err := r.opts.Operator.OperatorV1().Etcds().Get(ctx, "cluster", metav1.GetOptions{})
+	etcd, err := r.opts.Operator.OperatorV1().Etcds().Get(ctx, names.ClusterResource, metav1.GetOptions{})
 	if err != nil {
 		return "", err
 	}
@@ -338,7 +339,7 @@ func (r *runner) recreateMachine(ctx context.Context, node string, progress func
 	err := wait.PollUntilContextCancel(ctx, r.opts.Interval, true, func(ctx context.Context) (bool, error) {
 		var err error
 		res, err = member.RecreateMachine(ctx, r.opts.Machine, node, member.RecreateOptions{
-			Interval: r.opts.Interval, Progress: progress, Logger: r.log,
+			Interval: r.opts.Interval, Progress: progress, Logger: r.log, Now: r.opts.Now,
 		})
 		var nm *member.NoMachineError
 		if errors.As(err, &nm) {

@@ -59,10 +59,10 @@ func (r *runner) clusterEtcdVersion(rec *BackupRecord) string {
 }
 
 // method is the restore method the plan uses: the decision, turned into
-// the restore pod when forced or when the recovery host's files are not
+// the restore pod when forced, without an InProcess writer, or when the recovery host's files are not
 // local to this process.
 func (r *runner) method(d Decision) Method {
-	if r.opts.ForceRestorePod {
+	if r.opts.ForceRestorePod || r.opts.InProcess == nil {
 		return RestorePod
 	}
 	if _, ok := r.opts.Recovery.LocalPath(r.opts.EtcdDataDir); !ok {

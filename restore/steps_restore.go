@@ -94,7 +94,7 @@ func (r *runner) restoreSnapshot(ctx context.Context, progress func(string)) err
 	}
 	rr := &RestoreRecord{Method: method, Reason: dec.Reason, Member: id.Name, PeerURL: id.PeerURL, ClusterToken: token}
 	if method != dec.Method {
-		rr.Reason = "restore pod forced (ForceRestorePod, or the recovery host is remote)"
+		rr.Reason = "restore pod forced (ForceRestorePod, no InProcess writer, or the recovery host is remote)"
 	}
 	if err := r.state.Update(ctx, func(d *StateData) { d.Restore = rr }); err != nil {
 		return err
@@ -111,7 +111,8 @@ func (r *runner) restoreSnapshot(ctx context.Context, progress func(string)) err
 			revFile, _ = h.LocalPath(revJSON)
 		}
 		res, err := RestoreSnapshot(ctx, snap, dataDir, SnapshotOptions{
-			Name: id.Name, PeerURL: id.PeerURL, InitialClusterToken: token,
+			Writer: r.opts.InProcess,
+			Name:   id.Name, PeerURL: id.PeerURL, InitialClusterToken: token,
 			RevisionBump: r.opts.RevisionBump, NoRevisionBump: r.opts.NoRevisionBump, RevisionFile: revFile,
 			ClusterVersion: r.opts.ClusterVersion, BackupVersion: rec.ClusterVersion,
 			AllowVersionMismatch: r.opts.AllowVersionMismatch,

@@ -34,7 +34,7 @@ func ExampleStream() {
 	work, _ := os.MkdirTemp("", "offsite-stream")
 	defer os.RemoveAll(work)
 	root := filepath.Join(work, "master") // a master's /etc/kubernetes, revision 7
-	for _, c := range backup.Components {
+	for _, c := range backup.Components() {
 		os.MkdirAll(filepath.Join(root, "etc/kubernetes/static-pod-resources", c+"-pod-7"), 0o755)
 		os.WriteFile(filepath.Join(root, "etc/kubernetes/static-pod-resources", c+"-pod-7", c+"-pod.yaml"), []byte("kind: Pod\n"), 0o644)
 		os.MkdirAll(filepath.Join(root, "etc/kubernetes/manifests"), 0o755)

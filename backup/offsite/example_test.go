@@ -36,7 +36,7 @@ func ExampleUpload() {
 	defer os.RemoveAll(work)
 	// A master's /etc/kubernetes with revision 7 of each static pod.
 	root := filepath.Join(work, "master")
-	for _, c := range backup.Components {
+	for _, c := range backup.Components() {
 		res := filepath.Join(root, "etc/kubernetes/static-pod-resources", c+"-pod-7")
 		os.MkdirAll(res, 0o755)
 		os.WriteFile(filepath.Join(res, c+"-pod.yaml"), []byte("kind: Pod\n"), 0o644)

@@ -53,7 +53,7 @@ func realEtcd(t *testing.T, mib int) *clientv3.Client {
 func takeBackup(t *testing.T, cli *clientv3.Client, at time.Time) *backup.Backup {
 	t.Helper()
 	root := t.TempDir()
-	for _, c := range backup.Components {
+	for _, c := range backup.Components() {
 		res := filepath.Join(root, "etc/kubernetes/static-pod-resources", c+"-pod-7")
 		write(t, filepath.Join(res, c+"-pod.yaml"), "kind: Pod\n")
 		write(t, filepath.Join(res, "secrets/encryption-config/encryption-config"), "not a real key\n")
@@ -73,7 +73,7 @@ func takeBackup(t *testing.T, cli *clientv3.Client, at time.Time) *backup.Backup
 
 func healthyConfig(at time.Time) *configfake.Clientset {
 	var objs []runtime.Object
-	for _, name := range backup.Operators {
+	for _, name := range backup.Operators() {
 		co := &configv1.ClusterOperator{ObjectMeta: metav1.ObjectMeta{Name: name}}
 		co.Status.Conditions = []configv1.ClusterOperatorStatusCondition{
 			{Type: configv1.OperatorAvailable, Status: configv1.ConditionTrue},

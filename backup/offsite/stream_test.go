@@ -27,7 +27,7 @@ import (
 func masterRoot(t *testing.T) string {
 	t.Helper()
 	root := t.TempDir()
-	for _, c := range backup.Components {
+	for _, c := range backup.Components() {
 		res := filepath.Join(root, "etc/kubernetes/static-pod-resources", c+"-pod-7")
 		write(t, filepath.Join(res, c+"-pod.yaml"), "kind: Pod\n")
 		write(t, filepath.Join(res, "secrets/encryption-config/encryption-config"), "not a real key\n")

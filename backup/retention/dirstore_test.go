@@ -20,7 +20,7 @@ import (
 func masterRoot(t *testing.T) string {
 	t.Helper()
 	root := t.TempDir()
-	for _, c := range backup.Components {
+	for _, c := range backup.Components() {
 		pod := fmt.Sprintf("apiVersion: v1\nkind: Pod\nmetadata:\n  name: %[1]s\n  namespace: openshift-%[1]s\n  labels:\n    app: %[1]s\n    revision: \"3\"\nspec:\n  containers:\n  - name: %[1]s\n    image: quay.io/openshift/%[1]s\n", c)
 		files := map[string]string{
 			"etc/kubernetes/manifests/" + c + "-pod.yaml":                                       pod,

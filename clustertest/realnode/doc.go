@@ -2,7 +2,7 @@
 // kubelet -- registered with the real kube-apiserver of a [clustertest]
 // cluster, for the tests of the paths every real recovery depends on and
 // the simulated kubelets of clustertest cannot prove: the debug-pod host
-// (host.DebugPod: "oc debug node/<n>" plus "chroot /host", exec through the
+// (debugpod.Host: "oc debug node/<n>" plus "chroot /host", exec through the
 // API server and the kubelet) and the restore static pod (a manifest the
 // kubelet starts from its manifest directory and stops when it is moved
 // away, seen through crictl as a host sees it).

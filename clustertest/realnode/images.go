@@ -24,7 +24,7 @@ const (
 	// PauseImage holds /pause, a static Go binary that waits for SIGTERM.
 	PauseImage = "localhost/lifeboat/pause:realnode"
 	// DebugImage is busybox (Debian's busybox-static, every applet linked
-	// in /bin): it has sh and chroot, what host.DebugPod needs. Its PATH
+	// in /bin): it has sh and chroot, what debugpod.Host needs. Its PATH
 	// also names crictl's directory and CONTAINER_RUNTIME_ENDPOINT this
 	// node's containerd, so that "chroot /host crictl ps" works as on
 	// RHCOS, where crictl is in /usr/bin and /etc/crictl.yaml names CRI-O.

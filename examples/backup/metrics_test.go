@@ -24,7 +24,7 @@ import (
 // staticResources writes the master's static pod resources under root.
 func staticResources(t *testing.T, root string) {
 	t.Helper()
-	for _, c := range backup.Components {
+	for _, c := range backup.Components() {
 		pod := fmt.Sprintf("apiVersion: v1\nkind: Pod\nmetadata:\n  name: %[1]s\n  namespace: openshift-%[1]s\n  labels:\n    revision: \"3\"\nspec:\n  containers:\n  - name: %[1]s\n    image: quay.io/openshift/%[1]s\n", c)
 		for _, p := range []string{"etc/kubernetes/manifests/" + c + "-pod.yaml", "etc/kubernetes/static-pod-resources/" + c + "-pod-3/" + c + "-pod.yaml"} {
 			if err := os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755); err != nil {

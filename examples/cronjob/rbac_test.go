@@ -55,7 +55,7 @@ func manifests(t *testing.T) map[string][][]byte {
 func precheckCalls(t *testing.T) []grant {
 	t.Helper()
 	var objs []runtime.Object
-	for _, name := range backup.Operators {
+	for _, name := range backup.Operators() {
 		co := &configv1.ClusterOperator{ObjectMeta: metav1.ObjectMeta{Name: name}}
 		co.Status.Conditions = []configv1.ClusterOperatorStatusCondition{{Type: configv1.OperatorProgressing, Status: configv1.ConditionFalse}}
 		objs = append(objs, co)

@@ -18,6 +18,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/member"
 	"github.com/lifeboat-dev/lifeboat/plan"
 	"github.com/lifeboat-dev/lifeboat/restore"
+	"github.com/lifeboat-dev/lifeboat/restore/inprocess"
 )
 
 // The namespace an administrator will delete in chapter 5.
@@ -237,7 +238,7 @@ func (d *demo) chapter5(ctx context.Context, dir string) error {
 	}
 	d.say("lost masters %v with their disks: etcd quorum is gone", lost)
 
-	opts := restore.Options{BackupDir: d.backup, Recovery: d.c.Host(recovery), LostMasters: lost,
+	opts := restore.Options{InProcess: inprocess.WriteDataDir, BackupDir: d.backup, Recovery: d.c.Host(recovery), LostMasters: lost,
 		Kube: kube, Operator: d.c.Operator, Machine: d.c.Machine, ClusterVersion: "4.5.2",
 		Interval: 200 * time.Millisecond, APITimeout: 5 * time.Minute, ContainerTimeout: 2 * time.Minute, RolloutTimeout: 5 * time.Minute,
 		Report: d.report, Logger: d.logger}

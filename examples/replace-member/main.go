@@ -33,6 +33,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/etcdconn"
 	"github.com/lifeboat-dev/lifeboat/examples/internal/cli"
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/debugpod"
 	"github.com/lifeboat-dev/lifeboat/member"
 	"github.com/lifeboat-dev/lifeboat/plan"
 	"github.com/lifeboat-dev/lifeboat/release"
@@ -168,7 +169,7 @@ func run() int {
 func openHost(ctx context.Context, kind, node string, kube kubernetes.Interface, cfg *rest.Config, addr, user, keyFile, knownHosts string) (host.Host, error) {
 	switch kind {
 	case "debug-pod":
-		return host.NewDebugPod(ctx, kube, cfg, host.DebugPodConfig{Node: node})
+		return debugpod.New(ctx, kube, cfg, debugpod.Config{Node: node})
 	case "ssh":
 		cb, err := host.KnownHosts(knownHosts)
 		if err != nil {

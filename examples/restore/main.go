@@ -54,6 +54,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/plan"
 	"github.com/lifeboat-dev/lifeboat/release"
 	"github.com/lifeboat-dev/lifeboat/restore"
+	"github.com/lifeboat-dev/lifeboat/restore/inprocess"
 )
 
 const (
@@ -160,6 +161,7 @@ func run(args []string, stdout, stderr io.Writer, dial dialFunc) int {
 	}
 
 	opts := restore.Options{
+		InProcess: inprocess.WriteDataDir,
 		BackupDir: *backupDir, BackupOnHost: *backupOnHost,
 		Recovery: rec, Others: others,
 		Kube: kube, Operator: ops, Machine: machines, Config: config,

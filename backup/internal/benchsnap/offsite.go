@@ -39,7 +39,7 @@ func stream(ctx context.Context, cli *clientv3.Client, dest, recipient string, z
 		return err
 	}
 	defer os.RemoveAll(root)
-	for _, c := range backup.Components {
+	for _, c := range backup.Components() {
 		dir := filepath.Join(root, "etc/kubernetes/static-pod-resources", c+"-pod-1")
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err

@@ -1,4 +1,4 @@
-package host
+package debugpod
 
 import (
 	"context"
@@ -21,30 +21,31 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
 	utilexec "k8s.io/client-go/util/exec"
+
+	"github.com/lifeboat-dev/lifeboat/host"
 )
 
-// DefaultDebugImage is the image "oc debug node/<name>" falls back to.
-const DefaultDebugImage = "registry.redhat.io/rhel8/support-tools"
+// DefaultImage is the image "oc debug node/<name>" falls back to.
+const DefaultImage = "registry.redhat.io/rhel8/support-tools"
 
 // debugContainer is the name of the debug pod's only container, as oc
 // debug names it.
 const debugContainer = "container-00"
 
-// ErrDebugPodNotRunning is wrapped by NewDebugPod when the pod it created
+// ErrNotRunning is wrapped by New when the pod it created
 // did not reach Running (it failed, or StartTimeout passed). The pod has
 // been deleted.
-var ErrDebugPodNotRunning = errors.New("debug pod is not running")
+var ErrNotRunning = errors.New("debug pod is not running")
 
-// DebugPodConfig configures a [DebugPod]. Zero values are documented per
-// field.
-type DebugPodConfig struct {
+// Config configures a [Host]. Zero values are documented per field.
+type Config struct {
 	// Node is the node to debug. Required.
 	Node string
 	// Namespace of the debug pod. Empty means "default". It must allow
 	// privileged pods.
 	Namespace string
 	// Image of the debug container; it needs sh and chroot. Empty means
-	// DefaultDebugImage.
+	// DefaultImage.
 	Image string
 	// Lifetime bounds how long the pod lives if Close is never called
 	// (its sleep and activeDeadlineSeconds). Zero means 4 hours.
@@ -58,12 +59,12 @@ type DebugPodConfig struct {
 	Logger *slog.Logger
 }
 
-func (c *DebugPodConfig) defaults() {
+func (c *Config) defaults() {
 	if c.Namespace == "" {
 		c.Namespace = "default"
 	}
 	if c.Image == "" {
-		c.Image = DefaultDebugImage
+		c.Image = DefaultImage
 	}
 	if c.Lifetime == 0 {
 		c.Lifetime = 4 * time.Hour
@@ -76,19 +77,24 @@ func (c *DebugPodConfig) defaults() {
 	}
 }
 
-// DebugPod is a master reached the way the runbook's "oc debug
+// Host is a master reached the way the runbook's "oc debug
 // node/<name>" and "chroot /host" reach it: a privileged pod on the node
 // with the host's root filesystem mounted at /host, in the host's network,
 // PID and IPC namespaces. Every typed operation is one of the runbook's
 // shell commands run as "chroot /host sh -c '<command>'" through the pod's
-// exec subresource (WebSocket, falling back to SPDY). DebugPod implements
-// [Host]; Close deletes the pod.
+// exec subresource (WebSocket, falling back to SPDY), built on
+// [host.NewShell]. Host implements [host.Host]; Close deletes the pod.
 //
 // It needs a working API server and kubelet on the node: it cannot reach a
 // host whose kubelet is down, nor any host once the API server is gone
-// (runbook 5.3 therefore uses [SSH]).
-type DebugPod struct {
-	*shellHost
+// (runbook 5.3 therefore uses [host.SSH]).
+//
+// It lives in its own package because it needs client-go: importing
+// package host for host.Local or host.SSH stays light.
+type Host struct {
+	host.Host
+	name       string
+	log        *slog.Logger
 	kube       kubernetes.Interface
 	restConfig *rest.Config
 	execClient rest.Interface // core/v1 client built from restConfig, for exec
@@ -97,12 +103,12 @@ type DebugPod struct {
 	pod        string
 }
 
-var _ Host = (*DebugPod)(nil)
+var _ host.Host = (*Host)(nil)
 
-// NewDebugPod creates the debug pod for cfg.Node and waits until it runs.
+// New creates the debug pod for cfg.Node and waits until it runs.
 // restConfig is used for exec. If the pod does not start, it is deleted and
-// the error wraps ErrDebugPodNotRunning.
-func NewDebugPod(ctx context.Context, kube kubernetes.Interface, restConfig *rest.Config, cfg DebugPodConfig) (*DebugPod, error) {
+// the error wraps ErrNotRunning.
+func New(ctx context.Context, kube kubernetes.Interface, restConfig *rest.Config, cfg Config) (*Host, error) {
 	if cfg.Node == "" {
 		return nil, errors.New("debug pod: Node is required")
 	}
@@ -127,11 +133,13 @@ func NewDebugPod(ctx context.Context, kube kubernetes.Interface, restConfig *res
 	if err != nil {
 		return nil, fmt.Errorf("debug pod for %s: creating pod: %w", cfg.Node, err)
 	}
-	d := &DebugPod{kube: kube, restConfig: restConfig, execClient: execClientset.CoreV1().RESTClient(), namespace: created.Namespace, pod: created.Name}
+	d := &Host{name: cfg.Node, log: log, kube: kube, restConfig: restConfig, execClient: execClientset.CoreV1().RESTClient(), namespace: created.Namespace, pod: created.Name}
 	if d.namespace == "" {
 		d.namespace = cfg.Namespace
 	}
-	d.shellHost = &shellHost{name: cfg.Node, t: d, log: log}
+	if d.Host, err = host.NewShell(cfg.Node, d.runLine, log); err != nil {
+		return nil, err
+	}
 	log.Debug("debug pod created", "namespace", d.namespace, "pod", d.pod)
 
 	if err := d.waitRunning(ctx, cfg); err != nil {
@@ -149,7 +157,7 @@ func NewDebugPod(ctx context.Context, kube kubernetes.Interface, restConfig *res
 // debugPodObject is the pod "oc debug node/<name>" creates, plus
 // tolerations for every taint (a NotReady or unreachable master is tainted
 // NoExecute), hostIPC, and a bounded lifetime.
-func debugPodObject(cfg DebugPodConfig) *corev1.Pod {
+func debugPodObject(cfg Config) *corev1.Pod {
 	yes := true
 	root := int64(0)
 	grace := int64(0)
@@ -202,7 +210,7 @@ func debugPodObject(cfg DebugPodConfig) *corev1.Pod {
 
 // waitRunning polls the pod until it is Running, fails, or StartTimeout
 // passes.
-func (d *DebugPod) waitRunning(ctx context.Context, cfg DebugPodConfig) error {
+func (d *Host) waitRunning(ctx context.Context, cfg Config) error {
 	ctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
 	defer cancel()
 	var last *corev1.Pod
@@ -210,7 +218,7 @@ func (d *DebugPod) waitRunning(ctx context.Context, cfg DebugPodConfig) error {
 		p, err := d.kube.CoreV1().Pods(d.namespace).Get(ctx, d.pod, metav1.GetOptions{})
 		if err != nil {
 			if apierrors.IsNotFound(err) {
-				return false, fmt.Errorf("%w: pod %s/%s was deleted", ErrDebugPodNotRunning, d.namespace, d.pod)
+				return false, fmt.Errorf("%w: pod %s/%s was deleted", ErrNotRunning, d.namespace, d.pod)
 			}
 			return false, nil // transient; retry until the deadline
 		}
@@ -219,21 +227,21 @@ func (d *DebugPod) waitRunning(ctx context.Context, cfg DebugPodConfig) error {
 		case corev1.PodRunning:
 			return true, nil
 		case corev1.PodFailed, corev1.PodSucceeded:
-			return false, fmt.Errorf("%w: pod %s/%s is %s%s", ErrDebugPodNotRunning, d.namespace, d.pod, p.Status.Phase, podReason(p))
+			return false, fmt.Errorf("%w: pod %s/%s is %s%s", ErrNotRunning, d.namespace, d.pod, p.Status.Phase, podReason(p))
 		}
 		return false, nil
 	})
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, ErrDebugPodNotRunning) {
+	if errors.Is(err, ErrNotRunning) {
 		return fmt.Errorf("debug pod for %s: %w", d.name, err)
 	}
 	phase := "not found yet"
 	if last != nil {
 		phase = string(last.Status.Phase) + podReason(last)
 	}
-	return fmt.Errorf("debug pod for %s: %w: pod %s/%s is %s: %w", d.name, ErrDebugPodNotRunning, d.namespace, d.pod, phase, err)
+	return fmt.Errorf("debug pod for %s: %w: pod %s/%s is %s: %w", d.name, ErrNotRunning, d.namespace, d.pod, phase, err)
 }
 
 // podReason describes why a pod is not running, from its status.
@@ -257,11 +265,11 @@ func podReason(p *corev1.Pod) string {
 }
 
 // Pod returns the namespace and name of the debug pod.
-func (d *DebugPod) Pod() (namespace, name string) { return d.namespace, d.pod }
+func (d *Host) Pod() (namespace, name string) { return d.namespace, d.pod }
 
 // runLine runs "chroot /host sh -c <line>" in the debug container through
 // the exec subresource. ctx ending closes the stream.
-func (d *DebugPod) runLine(ctx context.Context, line string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+func (d *Host) runLine(ctx context.Context, line string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	req := d.execClient.Post().
 		Namespace(d.namespace).Resource("pods").Name(d.pod).SubResource("exec").
 		VersionedParams(&corev1.PodExecOptions{
@@ -311,7 +319,7 @@ func execResult(ctx context.Context, err error) (int, error) {
 
 // Close deletes the debug pod at once (grace period 0). Deleting a pod
 // that is already gone is not an error.
-func (d *DebugPod) Close(ctx context.Context) error {
+func (d *Host) Close(ctx context.Context) error {
 	grace := int64(0)
 	err := d.kube.CoreV1().Pods(d.namespace).Delete(ctx, d.pod, metav1.DeleteOptions{GracePeriodSeconds: &grace})
 	if err != nil && !apierrors.IsNotFound(err) {
