@@ -137,10 +137,8 @@ func TestSnapshotRealEtcd(t *testing.T) {
 		root := t.TempDir()
 		masterTree(t, root)
 		dir := filepath.Join(t.TempDir(), "assets", "backup")
-		b, err := Take(t.Context(), cli, dir, TakeOptions{
-			Host:   host.NewLocal("master-0", root, host.LocalOptions{}),
-			Config: configFakeHealthy(t),
-			Now:    func() time.Time { return testNow },
+		b, _, err := takeRun(t.Context(), TakeDeps{Etcd: cli, Host: host.NewLocal("master-0", root, host.LocalOptions{}), Config: configFakeHealthy(t)}, dir, TakeOptions{
+			Now: func() time.Time { return testNow },
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -291,7 +291,7 @@ func checkBackup(ctx context.Context, opts ShutdownOptions, res *ShutdownResult)
 		return nil
 	}
 	if opts.BackupDir == "" {
-		return fmt.Errorf("%w: no backup directory given (take one with backup.Take, or give an override reason)", ErrNoRecentBackup)
+		return fmt.Errorf("%w: no backup directory given (take one with backup.TakePlan, or give an override reason)", ErrNoRecentBackup)
 	}
 	b, err := backup.Verify(ctx, opts.BackupDir, opts.VerifyOptions)
 	if err != nil {
