@@ -158,7 +158,7 @@ func build(opts Options, gen release.Generation, version string) (*plan.Plan, *r
 			func(ctx context.Context, progress func(string)) error { return r.recreateMachine(ctx, n, progress) })
 	}
 	guard, why := classicTogglesGuard(version)
-	for _, op := range []lifecycle.Operator{lifecycle.Etcd, lifecycle.KubeAPIServer, lifecycle.KubeControllerManager, lifecycle.KubeScheduler} {
+	for _, op := range lifecycle.StaticPodOperators() {
 		op := op
 		if op == lifecycle.Etcd && guard {
 			add("quorum-guard-off", "record the etcd quorum guard override, then turn the guard off so the operator rolls a revision for one member ("+why+")", r.quorumGuardOff)

@@ -271,7 +271,7 @@ func (d *demo) chapter5(ctx context.Context, dir string) error {
 		err = errors.New("still there")
 	}
 	d.verify("the object written after the backup is gone", err)
-	for _, op := range []lifecycle.Operator{lifecycle.Etcd, lifecycle.KubeAPIServer, lifecycle.KubeControllerManager, lifecycle.KubeScheduler} {
+	for _, op := range lifecycle.StaticPodOperators() {
 		st, err := lifecycle.Revisions(ctx, d.c.Operator, op)
 		if err == nil && !st.AllAtLatest() {
 			err = errors.New(st.Summary())
