@@ -14,13 +14,14 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/lifeboat-dev/lifeboat/backup"
+	"github.com/lifeboat-dev/lifeboat/internal/controlplane"
 )
 
 // MasterLabel marks master nodes (OpenShift 4.5). Nodes labelled
 // ControlPlaneLabel (later releases add it) count as masters too.
 const (
-	MasterLabel       = "node-role.kubernetes.io/master"
-	ControlPlaneLabel = "node-role.kubernetes.io/control-plane"
+	MasterLabel       = controlplane.MasterLabel
+	ControlPlaneLabel = controlplane.ControlPlaneLabel
 )
 
 // SchedulableReminder is the runbook's note on drained masters (chapter 3),
@@ -277,11 +278,9 @@ func listNodes(ctx context.Context, kube kubernetes.Interface, res *ShutdownResu
 	return nodes, nil
 }
 
-func isMaster(n *corev1.Node) bool {
-	_, master := n.Labels[MasterLabel]
-	_, controlPlane := n.Labels[ControlPlaneLabel]
-	return master || controlPlane
-}
+// isMaster: either control-plane label (controlplane.IsNode), as member
+// and restore pick masters.
+func isMaster(n *corev1.Node) bool { return controlplane.IsNode(n) }
 
 // checkBackup enforces runbook 3.1: a verified backup younger than
 // MaxBackupAge, or an override.

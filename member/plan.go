@@ -13,6 +13,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/internal/controlplane"
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
 	"github.com/lifeboat-dev/lifeboat/plan"
 	"github.com/lifeboat-dev/lifeboat/release"
@@ -395,12 +396,12 @@ func (r *replacement) recreateMachine(ctx context.Context, progress func(string)
 
 // runningEtcdPods counts master nodes with a Running etcd pod.
 func (r *replacement) runningEtcdPods(ctx context.Context) (int, error) {
-	nodes, err := r.deps.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: masterLabel})
+	nodes, err := controlplane.Nodes(ctx, r.deps.Kube)
 	if err != nil {
 		return 0, err
 	}
 	running := 0
-	for _, n := range nodes.Items {
+	for _, n := range nodes {
 		p, err := r.deps.Kube.CoreV1().Pods(etcdNamespace).Get(ctx, "etcd-"+n.Name, metav1.GetOptions{})
 		if err == nil && p.Status.Phase == corev1.PodRunning {
 			if _, crashing, _ := podStatus(p, time.Time{}, 0); !crashing {

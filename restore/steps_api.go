@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/lifeboat-dev/lifeboat/certs"
+	"github.com/lifeboat-dev/lifeboat/internal/controlplane"
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
 	"github.com/lifeboat-dev/lifeboat/member"
 	"github.com/lifeboat-dev/lifeboat/plan"
@@ -234,21 +235,16 @@ func (r *runner) waitRollout(ctx context.Context, op lifecycle.Operator, progres
 	return nil
 }
 
-// masterNodes lists the master nodes; the hosts' names when the API lists
-// none.
+// masterNodes lists the master nodes (either control-plane label,
+// controlplane.Nodes); the hosts' names when the API lists none.
 func (r *runner) masterNodes(ctx context.Context) ([]string, error) {
+	nodes, err := controlplane.Nodes(ctx, r.opts.Kube)
+	if err != nil {
+		return nil, err
+	}
 	var names []string
-	for _, sel := range []string{"node-role.kubernetes.io/master", "node-role.kubernetes.io/control-plane"} {
-		nodes, err := r.opts.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: sel})
-		if err != nil {
-			return nil, err
-		}
-		for _, n := range nodes.Items {
-			names = append(names, n.Name)
-		}
-		if len(names) > 0 {
-			break
-		}
+	for _, n := range nodes {
+		names = append(names, n.Name)
 	}
 	if len(names) == 0 {
 		names = append(names, r.opts.Recovery.Name())
