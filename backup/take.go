@@ -247,8 +247,6 @@ func (tk *taker) snapshot(ctx context.Context, progress func(string)) error {
 	sopts.Name = SnapshotFileName(tk.b.Timestamp, tk.opts.Force)
 	sopts.Endpoint = tk.st.member.Endpoint
 	sopts.Logger = tk.log
-	total := tk.st.resp.DbSize
-	sopts.Progress = func(n int64) { plan.ReportBytes(ctx, "saving snapshot", n, total) }
 	progress("saving snapshot from " + tk.st.member.Endpoint)
 	sr, err := Snapshot(ctx, tk.deps.Etcd, tk.opts.Dir, sopts)
 	if err != nil {
