@@ -325,9 +325,7 @@ func (r *replacement) checkBackup(ctx context.Context, progress func(string)) er
 }
 
 func (r *replacement) stopEtcd(ctx context.Context, progress func(string)) error {
-	so := r.o.Stop
-	so.Progress = progress
-	res, err := StopEtcdMember(ctx, r.o.Host, so)
+	res, err := StopEtcdMember(ctx, r.o.Host, r.o.Stop) // it reports through plan.ReportProgress
 	if err != nil {
 		return err
 	}
@@ -379,9 +377,7 @@ func (r *replacement) recreateMachine(ctx context.Context, progress func(string)
 	if r.deps.Machine == nil {
 		return r.manualMaster(ctx, &NoMachineError{Node: r.o.Node, Namespace: machineNamespace}, progress)
 	}
-	mo := r.o.Machine
-	mo.Progress = progress
-	res, err := RecreateMachine(ctx, r.deps.Machine, r.o.Node, mo)
+	res, err := RecreateMachine(ctx, r.deps.Machine, r.o.Node, r.o.Machine) // it reports through plan.ReportProgress
 	var nm *NoMachineError
 	if errors.As(err, &nm) {
 		return r.manualMaster(ctx, nm, progress)

@@ -20,6 +20,8 @@ import (
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
 	"sigs.k8s.io/yaml"
+
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 func secret(name string) *corev1.Secret {
@@ -134,8 +136,8 @@ func TestRecreateMachine(t *testing.T) {
 		machine("cl-master-2", "node-2", "running", "Running"))
 	dir := t.TempDir()
 	var progress []string
-	res, err := RecreateMachine(ctx, mc, "node-0", RecreateOptions{SaveDir: dir, Interval: 10 * time.Millisecond, Logger: quiet,
-		Progress: func(m string) { progress = append(progress, m) }})
+	res, err := RecreateMachine(plan.WithReport(ctx, func(e plan.Event) { progress = append(progress, e.Message) }), mc, "node-0",
+		RecreateOptions{SaveDir: dir, Interval: 10 * time.Millisecond, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

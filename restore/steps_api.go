@@ -334,7 +334,7 @@ func (r *runner) recreateMachine(ctx context.Context, node string, progress func
 	err := wait.PollUntilContextCancel(ctx, r.opts.Interval, true, func(ctx context.Context) (bool, error) {
 		var err error
 		res, err = member.RecreateMachine(ctx, r.opts.Machine, node, member.RecreateOptions{
-			Interval: r.opts.Interval, Progress: progress, Logger: r.log,
+			Interval: r.opts.Interval, Logger: r.log, // it reports through plan.ReportProgress
 		})
 		var nm *member.NoMachineError
 		if errors.As(err, &nm) {
