@@ -66,7 +66,9 @@
 // (backup.Snapshot, member.FindUnhealthyMember, member.RemoveMember,
 // member.DeleteMemberSecrets, lifecycle.ForceRedeploy,
 // lifecycle.WaitAllNodesAtLatestRevision, certs.ApproveNodeBootstrapperCSRs)
-// report their progress through the context: as the calling step's
+// and the calls the plans' steps make (lifecycle.WaitForStableCluster,
+// member.StopEtcdMember, member.RecreateMachine) report their progress
+// through the context: as the calling step's
 // Progress events inside a plan (plan.ReportProgress, plan.ReportBytes), or
 // to plan.WithReport outside one. ForceRedeploy returns the
 // RedeployRecord that WaitAllNodesAtLatestRevision takes as WaitOptions.After,

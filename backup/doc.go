@@ -10,7 +10,7 @@
 //     HTTP_PROXY, HTTPS_PROXY and NO_PROXY entries to export.
 //   - "Do not take an etcd backup before the first certificate rotation
 //     completes": CheckCertificateRotation.
-//   - "Run the cluster-backup.sh script": Take, which runs the script's
+//   - "Run the cluster-backup.sh script": TakePlan, whose steps run the script's
 //     checks (CheckOperators: the kube-apiserver, kube-controller-manager,
 //     kube-scheduler and etcd ClusterOperators are not Progressing;
 //     skipped with Force, which marks the files __POSSIBLY_DIRTY__), checks
@@ -46,7 +46,7 @@
 //     by a member crash), ErrShortWrite, ErrNoHealthyMember,
 //     ErrCorruptDatabase, context.Canceled / DeadlineExceeded, syscall
 //     errors such as ENOSPC. No file is left behind.
-//   - *PrecheckError (Take, Check*; Check names the check, Fix the
+//   - *PrecheckError (TakePlan's precheck step, Check*; Check names the check, Fix the
 //     remedy): ErrOperatorProgressing, ErrOperatorStatusUnknown,
 //     ErrTooEarly, ErrInsufficientSpace, ErrClusterInfo.
 //   - ErrResourcesMissing (ArchiveStaticResources): a static pod resource

@@ -61,9 +61,7 @@ func TestLifeboatLayoutForRestoreScripts(t *testing.T) {
 			dir := t.TempDir()
 			root := t.TempDir()
 			masterTree(t, root)
-			b, err := Take(t.Context(), newFakeEtcd(good), dir, TakeOptions{
-				Host:      host.NewLocal("master-0", root, host.LocalOptions{}),
-				Config:    configFakeHealthy(t),
+			b, _, err := takeRun(t.Context(), TakeDeps{Etcd: newFakeEtcd(good), Host: host.NewLocal("master-0", root, host.LocalOptions{}), Config: configFakeHealthy(t)}, dir, TakeOptions{
 				Force:     tc.force,
 				Now:       func() time.Time { return testNow },
 				FreeSpace: plentyOfSpace,

@@ -16,6 +16,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/internal/atomicfile"
 	"github.com/lifeboat-dev/lifeboat/internal/writeback"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 // SnapshotClient is the part of an etcd client that Snapshot uses.
@@ -50,9 +51,6 @@ type SnapshotOptions struct {
 	// leader). Learners (masters the etcd operator is still adding) are
 	// never chosen: their data may lag behind the cluster's.
 	Endpoint string
-	// Progress, when set, is called from Snapshot's goroutine after each
-	// write with the number of bytes written so far.
-	Progress func(written int64)
 	// OnStart, when set, is called once the member is chosen, before the
 	// transfer, with that member and its database size in bytes (what
 	// the stream will carry, less the 32-byte trailer): a progress total,
@@ -137,6 +135,11 @@ const defaultBufferSize = 64 << 10
 // ([ErrHashMismatch], [ErrNoHash], [ErrTruncated], [ErrShortWrite],
 // [ErrNoHealthyMember], context.Canceled, ...).
 //
+// Its progress goes to plan.ReportBytes after each write ("saving
+// snapshot", bytes written of the member's database size): Progress
+// events of the plan step calling it, or of plan.WithReport's report
+// outside a plan.
+//
 // When c is a *clientv3.Client, the stream runs over a connection of its
 // own to the chosen member, so it cannot be balanced to another one; other
 // SnapshotClients are used through SnapshotWithVersion as they are (give
@@ -164,7 +167,7 @@ func Snapshot(ctx context.Context, c SnapshotClient, dir string, opts SnapshotOp
 			return nil, &SnapshotError{Op: "start", Member: member.String(), Path: path, Err: err}
 		}
 	}
-	res, oerr := streamSnapshot(ctx, c, member.Endpoint, path, opts, log.With("member", member.String()))
+	res, oerr := streamSnapshot(ctx, c, member.Endpoint, st.resp.DbSize, path, opts, log.With("member", member.String()))
 	if oerr != nil {
 		return nil, &SnapshotError{Op: oerr.op, Member: member.String(), Path: path, Err: oerr.err}
 	}
@@ -317,7 +320,7 @@ func openStream(ctx context.Context, c SnapshotClient, endpoint string) (*snapsh
 	return &snapshotStream{reader: resp.Snapshot, version: resp.Version, close: func() { resp.Snapshot.Close() }}, nil
 }
 
-func streamSnapshot(ctx context.Context, c SnapshotClient, endpoint, path string, opts SnapshotOptions, log *slog.Logger) (*SnapshotResult, *opError) {
+func streamSnapshot(ctx context.Context, c SnapshotClient, endpoint string, total int64, path string, opts SnapshotOptions, log *slog.Logger) (*SnapshotResult, *opError) {
 	f, err := atomicfile.Create(path, 0o600)
 	if err != nil {
 		return nil, &opError{"open", err}
@@ -327,7 +330,7 @@ func streamSnapshot(ctx context.Context, c SnapshotClient, endpoint, path string
 	if opts.WrapWriter != nil {
 		w = opts.WrapWriter(w)
 	}
-	res, oerr := streamTo(ctx, c, endpoint, w, opts, log.With("path", path))
+	res, oerr := streamTo(ctx, c, endpoint, total, w, opts, log.With("path", path))
 	if oerr != nil {
 		return nil, oerr
 	}
@@ -340,7 +343,8 @@ func streamSnapshot(ctx context.Context, c SnapshotClient, endpoint, path string
 
 // streamTo streams the member's snapshot into w, checking its sha256
 // trailer in the same pass; the result has no Path.
-func streamTo(ctx context.Context, c SnapshotClient, endpoint string, w io.Writer, opts SnapshotOptions, log *slog.Logger) (*SnapshotResult, *opError) {
+// Each write is reported with plan.ReportBytes: written of total bytes.
+func streamTo(ctx context.Context, c SnapshotClient, endpoint string, total int64, w io.Writer, opts SnapshotOptions, log *slog.Logger) (*SnapshotResult, *opError) {
 	start := time.Now()
 	// The stream gets its own cancellable context so that a failure on our
 	// side (disk full) stops the member from sending the rest.
@@ -383,9 +387,7 @@ func streamTo(ctx context.Context, c SnapshotClient, endpoint string, w io.Write
 				}
 				return nil, &opError{"write", werr}
 			}
-			if opts.Progress != nil {
-				opts.Progress(written)
-			}
+			plan.ReportBytes(ctx, "saving snapshot", written, total)
 		}
 		if c.buf != nil {
 			chunks.recycle(c.buf)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/clustertest"
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 // fillEtcd writes n keys of size bytes under prefix and returns the
@@ -137,10 +138,8 @@ func TestSnapshotRealEtcd(t *testing.T) {
 		root := t.TempDir()
 		masterTree(t, root)
 		dir := filepath.Join(t.TempDir(), "assets", "backup")
-		b, err := Take(t.Context(), cli, dir, TakeOptions{
-			Host:   host.NewLocal("master-0", root, host.LocalOptions{}),
-			Config: configFakeHealthy(t),
-			Now:    func() time.Time { return testNow },
+		b, _, err := takeRun(t.Context(), TakeDeps{Etcd: cli, Host: host.NewLocal("master-0", root, host.LocalOptions{}), Config: configFakeHealthy(t)}, dir, TakeOptions{
+			Now: func() time.Time { return testNow },
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -179,7 +178,8 @@ func TestSnapshotRealEtcd(t *testing.T) {
 		dir := t.TempDir()
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
-		_, err := Snapshot(ctx, cli, dir, SnapshotOptions{BufferSize: 64 << 10, Progress: func(int64) { cancel() }})
+		ctx = plan.WithReport(ctx, func(plan.Event) { cancel() })
+		_, err := Snapshot(ctx, cli, dir, SnapshotOptions{BufferSize: 64 << 10})
 		var se *SnapshotError
 		if !errors.Is(err, context.Canceled) || !errors.As(err, &se) {
 			t.Fatalf("err = %v, want a *SnapshotError wrapping context.Canceled", err)
@@ -201,18 +201,15 @@ func TestSnapshotRealEtcd(t *testing.T) {
 		dir := t.TempDir()
 		m := c.Members[1]
 		killed := false
-		_, err := Snapshot(t.Context(), cli, dir, SnapshotOptions{
-			Endpoint:   m.ClientURL,
-			BufferSize: 64 << 10,
-			Progress: func(int64) {
-				if !killed {
-					killed = true
-					if err := m.Kill(); err != nil {
-						t.Error(err)
-					}
+		ctx := plan.WithReport(t.Context(), func(plan.Event) {
+			if !killed {
+				killed = true
+				if err := m.Kill(); err != nil {
+					t.Error(err)
 				}
-			},
+			}
 		})
+		_, err := Snapshot(ctx, cli, dir, SnapshotOptions{Endpoint: m.ClientURL, BufferSize: 64 << 10})
 		t.Logf("killed member: %v", err)
 		var se *SnapshotError
 		if !errors.Is(err, ErrTruncated) || !errors.As(err, &se) || se.Op != "receive" {

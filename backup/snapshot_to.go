@@ -33,7 +33,7 @@ func SnapshotTo(ctx context.Context, c SnapshotClient, w io.Writer, opts Snapsho
 			return nil, &SnapshotError{Op: "start", Member: member.String(), Err: err}
 		}
 	}
-	res, oerr := streamTo(ctx, c, member.Endpoint, w, opts, log.With("member", member.String()))
+	res, oerr := streamTo(ctx, c, member.Endpoint, st.resp.DbSize, w, opts, log.With("member", member.String()))
 	if oerr != nil {
 		return nil, &SnapshotError{Op: oerr.op, Member: member.String(), Err: oerr.err}
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 func TestSnapshotTo(t *testing.T) {
@@ -32,10 +33,10 @@ func TestSnapshotTo(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
 			var started int64 = -1
-			var last int64
-			res, err := SnapshotTo(t.Context(), newFakeEtcd(tc.data), &out, SnapshotOptions{
-				OnStart:  func(_ Member, dbSize int64) error { started = dbSize; return nil },
-				Progress: func(n int64) { last = n },
+			var last, lastTotal int64
+			ctx := plan.WithReport(t.Context(), func(e plan.Event) { last, lastTotal = e.BytesDone, e.BytesTotal })
+			res, err := SnapshotTo(ctx, newFakeEtcd(tc.data), &out, SnapshotOptions{
+				OnStart: func(_ Member, dbSize int64) error { started = dbSize; return nil },
 			})
 			if started < 0 {
 				t.Error("OnStart not called")
@@ -54,8 +55,8 @@ func TestSnapshotTo(t *testing.T) {
 			if !bytes.Equal(out.Bytes(), good) || res.SHA256 != hex.EncodeToString(sum[:]) || res.Size != int64(len(good)) || res.Path != "" {
 				t.Fatalf("wrote %d bytes, result %+v; want the %d bytes of the stream", out.Len(), res, len(good))
 			}
-			if last != int64(len(good)) {
-				t.Errorf("last progress %d, want %d", last, len(good))
+			if last != int64(len(good)) || lastTotal != started {
+				t.Errorf("last progress %d of %d, want %d of the database size %d", last, lastTotal, len(good), started)
 			}
 		})
 	}

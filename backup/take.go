@@ -2,7 +2,6 @@ package backup
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -16,14 +15,9 @@ import (
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
-// TakeOptions configure TakePlan (and Take). Dir is required; every other
-// zero value is documented on its field.
+// TakeOptions configure TakePlan. Dir is required; every other zero
+// value is documented on its field.
 type TakeOptions struct {
-	// Host and Config are TakeDeps' Host and Config, for Take.
-	//
-	// Deprecated: Take only; TakePlan takes them in TakeDeps.
-	Host   host.Host
-	Config configclient.Interface
 	// Force skips the ClusterOperator check, as cluster-backup.sh --force
 	// does, and marks both files __POSSIBLY_DIRTY__. With Force, cluster
 	// information that cannot be read becomes a warning instead of an
@@ -46,31 +40,13 @@ type TakeOptions struct {
 	FreeSpace func(dir string) (uint64, error)
 	// Logger receives the procedure's records; nil discards them.
 	Logger *slog.Logger
-	// Dir is the directory the backup is written to; required by
-	// TakePlan (Take takes it as an argument).
+	// Dir is the directory the backup is written to; required.
 	Dir string
 	// Result, when set, receives the backup when a TakePlan run finishes.
 	Result *Backup
-	// Progress, when set, is told what Take is doing.
-	//
-	// Deprecated: Take only; TakePlan reports plan.Events.
-	Progress func(Event)
 	// Snapshot tunes the snapshot transfer (BufferSize, WrapWriter,
-	// StatusTimeout); Take sets its Name, Endpoint, Now, Logger and
-	// Progress.
+	// StatusTimeout); the plan sets its Name, Endpoint and Logger.
 	Snapshot SnapshotOptions
-}
-
-// Event is a progress report of Take.
-//
-// Deprecated: TakePlan reports plan.Events.
-type Event struct {
-	// Step is "precheck", "resources", "snapshot" or "manifest".
-	Step    string
-	Message string
-	// Written is the number of snapshot bytes saved so far (step
-	// "snapshot"), and Total the database size it is heading for.
-	Written, Total int64
 }
 
 // BackupFile is one file of a backup.
@@ -82,15 +58,15 @@ type BackupFile struct {
 }
 
 // Backup describes a backup directory's snapshot/archive pair: the result
-// of Take and Verify.
+// of TakePlan and Verify.
 type Backup struct {
-	// Dir is the directory holding the pair, as given to Take or Verify.
+	// Dir is the directory holding the pair, as given to TakePlan or Verify.
 	Dir string
 	// Timestamp is the pair's stamp, "2006-01-02_150405" (TimestampLayout),
 	// without DirtyMarker.
 	Timestamp string
 	// PossiblyDirty is true when the files carry DirtyMarker in their
-	// names: taken with Take's Force or cluster-backup.sh --force, without
+	// names: taken with TakeOptions.Force or cluster-backup.sh --force, without
 	// the ClusterOperator check, so possibly mid-rollout.
 	PossiblyDirty bool
 	// Snapshot and Resources are snapshot_<stamp>.db and
@@ -110,10 +86,10 @@ type Backup struct {
 	// ResourceDirs are the archived component directories.
 	ResourceDirs []ResourceDir
 	// SnapshotInfo and Archive are what Verify read in the two files
-	// (nil from Take, or when the file could not be read).
+	// (nil from TakePlan, or when the file could not be read).
 	SnapshotInfo *SnapshotInfo
 	Archive      *ArchiveInfo
-	// Proxy are the cluster-wide proxy settings Take found (export them
+	// Proxy are the cluster-wide proxy settings TakePlan found (export them
 	// with Proxy.Env() for anything run on the master).
 	Proxy Proxy
 	// Warnings are things worth knowing that did not stop the backup
@@ -174,35 +150,6 @@ func TakePlan(deps TakeDeps, opts TakeOptions) (*plan.Plan, error) {
 		{ID: "snapshot", Run: tk.snapshot, Description: "save an etcd snapshot, its sha256 verified as it streams"},
 		{ID: "manifest", Run: tk.manifest, Description: "write " + ManifestFileName},
 	}}, nil
-}
-
-// Take runs TakePlan once and returns the backup: a shortcut for callers
-// that need no plan. dir replaces opts.Dir; opts.Host and opts.Config
-// give TakeDeps; opts.Progress receives the plan's Progress events as
-// Events.
-//
-// Deprecated: use TakePlan, whose events carry the progress.
-func Take(ctx context.Context, etcd SnapshotClient, dir string, opts TakeOptions) (*Backup, error) {
-	opts.Dir = dir
-	var b Backup
-	opts.Result = &b
-	p, err := TakePlan(TakeDeps{Etcd: etcd, Host: opts.Host, Config: opts.Config}, opts)
-	if err != nil {
-		return nil, err
-	}
-	report := func(e plan.Event) {
-		if opts.Progress != nil && e.Status == plan.Progress {
-			opts.Progress(Event{Step: e.Step.ID, Message: e.Message, Written: e.BytesDone, Total: e.BytesTotal})
-		}
-	}
-	if err := p.Run(ctx, plan.RunOptions{Report: report, Now: opts.Now}); err != nil {
-		var se *plan.StepError
-		if errors.As(err, &se) {
-			return nil, se.Err // Take's callers get the step's own error, as before
-		}
-		return nil, err
-	}
-	return &b, nil
 }
 
 // taker is one run of TakePlan across its steps.
@@ -300,8 +247,6 @@ func (tk *taker) snapshot(ctx context.Context, progress func(string)) error {
 	sopts.Name = SnapshotFileName(tk.b.Timestamp, tk.opts.Force)
 	sopts.Endpoint = tk.st.member.Endpoint
 	sopts.Logger = tk.log
-	total := tk.st.resp.DbSize
-	sopts.Progress = func(n int64) { plan.ReportBytes(ctx, "saving snapshot", n, total) }
 	progress("saving snapshot from " + tk.st.member.Endpoint)
 	sr, err := Snapshot(ctx, tk.deps.Etcd, tk.opts.Dir, sopts)
 	if err != nil {

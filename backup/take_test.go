@@ -19,6 +19,7 @@ import (
 	clienttesting "k8s.io/client-go/testing"
 
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 var testNow = time.Date(2020, 3, 18, 22, 2, 18, 0, time.Local)
@@ -76,6 +77,7 @@ func TestTake(t *testing.T) {
 		config    func(*configfake.Clientset)
 		snap      []byte
 		opts      func(*TakeOptions)
+		noConfig  bool // TakeDeps.Config nil
 		wantErr   error
 		wantCheck string
 		dirty     bool
@@ -105,7 +107,7 @@ func TestTake(t *testing.T) {
 				return true, nil, errors.New("connection refused")
 			})
 		}, opts: func(o *TakeOptions) { o.Force = true }, dirty: true, warnings: 2},
-		{name: "force without an API client", opts: func(o *TakeOptions) { o.Force, o.Config = true, nil }, dirty: true, warnings: 2},
+		{name: "force without an API client", opts: func(o *TakeOptions) { o.Force = true }, noConfig: true, dirty: true, warnings: 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -135,19 +137,19 @@ func TestTake(t *testing.T) {
 			root := t.TempDir()
 			masterTree(t, root)
 			dir := filepath.Join(t.TempDir(), "backup")
-			var events []Event
+			deps := TakeDeps{Etcd: newFakeEtcd(snap), Host: host.NewLocal("master-0", root, host.LocalOptions{}), Config: cfg}
+			if tc.noConfig {
+				deps.Config = nil
+			}
 			opts := TakeOptions{
-				Host:      host.NewLocal("master-0", root, host.LocalOptions{}),
-				Config:    cfg,
 				Now:       func() time.Time { return testNow },
 				FreeSpace: plentyOfSpace,
-				Progress:  func(e Event) { events = append(events, e) },
 				Snapshot:  SnapshotOptions{BufferSize: 4096},
 			}
 			if tc.opts != nil {
 				tc.opts(&opts)
 			}
-			b, err := Take(t.Context(), newFakeEtcd(snap), dir, opts)
+			b, events, err := takeRun(t.Context(), deps, dir, opts)
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {
 					t.Fatalf("err = %v, want %v", err, tc.wantErr)
@@ -189,7 +191,7 @@ func TestTake(t *testing.T) {
 				m.EtcdVersion != "3.7.0" || m.EtcdServerVersion != "3.7.3" || m.PossiblyDirty != tc.dirty || m.Timestamp != "2020-03-18_220218" {
 				t.Errorf("manifest %+v", m)
 			}
-			if tc.config == nil && opts.Config != nil {
+			if tc.config == nil && deps.Config != nil {
 				if m.ClusterVersion != "4.5.2" || !m.EncryptionEnabled || m.Encryption != "aescbc" {
 					t.Errorf("manifest cluster info %+v", m)
 				}
@@ -197,7 +199,7 @@ func TestTake(t *testing.T) {
 					t.Errorf("proxy env %q", b.Proxy.Env())
 				}
 			}
-			if len(events) == 0 || events[len(events)-1].Step != "manifest" {
+			if len(events) == 0 || events[len(events)-1].Step.ID != "manifest" || events[len(events)-1].Status != plan.Done {
 				t.Errorf("events %+v", events)
 			}
 			v, err := Verify(context.Background(), dir, VerifyOptions{})

@@ -19,9 +19,7 @@ func takeFake(t *testing.T, dir string, at time.Time, snap []byte) *Backup {
 	root := t.TempDir()
 	masterTree(t, root)
 	cfg := configFakeHealthy(t)
-	b, err := Take(t.Context(), newFakeEtcd(snap), dir, TakeOptions{
-		Host:      host.NewLocal("master-0", root, host.LocalOptions{}),
-		Config:    cfg,
+	b, _, err := takeRun(t.Context(), TakeDeps{Etcd: newFakeEtcd(snap), Host: host.NewLocal("master-0", root, host.LocalOptions{}), Config: cfg}, dir, TakeOptions{
 		Now:       func() time.Time { return at },
 		FreeSpace: plentyOfSpace,
 	})

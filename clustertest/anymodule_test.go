@@ -20,6 +20,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/clustertest"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 func TestBackupOnClustertest(t *testing.T) {
@@ -30,9 +31,12 @@ func TestBackupOnClustertest(t *testing.T) {
 	}
 	defer etcd.Close()
 	dir := t.TempDir()
-	b, err := backup.Take(t.Context(), etcd, dir, backup.TakeOptions{
-		Host: c.Host(c.Masters()[0]), Config: c.Config, MinClusterAge: -1,
-	})
+	b := new(backup.Backup)
+	take, err := backup.TakePlan(backup.TakeDeps{Etcd: etcd, Host: c.Host(c.Masters()[0]), Config: c.Config},
+		backup.TakeOptions{Dir: dir, MinClusterAge: -1, Result: b})
+	if err == nil {
+		err = take.Run(t.Context(), plan.RunOptions{})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 
 	operatorv1 "github.com/openshift/api/operator/v1"
 	operatorclient "github.com/openshift/client-go/operator/clientset/versioned"
+	operatorv1client "github.com/openshift/client-go/operator/clientset/versioned/typed/operator/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -29,27 +30,48 @@ const ObjectName = "cluster"
 
 func (o Operator) String() string { return string(o) }
 
-// staticPodObject is the part every static-pod operator object shares.
-type staticPodObject struct {
-	Name            string
-	ResourceVersion string
-	Annotations     map[string]string
-	Spec            *operatorv1.StaticPodOperatorSpec
-	Status          *operatorv1.StaticPodOperatorStatus
+// StaticPodOperators returns the four operators in the order the runbook
+// redeploys them (5.3.1 steps 10-12): etcd, kube-apiserver,
+// kube-controller-manager, kube-scheduler. Each call returns a new slice.
+func StaticPodOperators() []Operator {
+	return []Operator{Etcd, KubeAPIServer, KubeControllerManager, KubeScheduler}
 }
 
+// operatorKinds is the one table of the static pod operators: the typed
+// operator.openshift.io/v1 client of each. Everything else in this package
+// handles the four kinds alike (clientOf, staticPodOf).
+var operatorKinds = map[Operator]func(operatorv1client.OperatorV1Interface) client{
+	Etcd:                  func(c operatorv1client.OperatorV1Interface) client { return clientOf(c.Etcds()) },
+	KubeAPIServer:         func(c operatorv1client.OperatorV1Interface) client { return clientOf(c.KubeAPIServers()) },
+	KubeControllerManager: func(c operatorv1client.OperatorV1Interface) client { return clientOf(c.KubeControllerManagers()) },
+	KubeScheduler:         func(c operatorv1client.OperatorV1Interface) client { return clientOf(c.KubeSchedulers()) },
+}
+
+// staticPodObject is the part every static-pod operator object shares:
+// its metadata and the StaticPodOperatorSpec and StaticPodOperatorStatus
+// each kind embeds inline.
+type staticPodObject struct {
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              operatorv1.StaticPodOperatorSpec   `json:"spec"`
+	Status            operatorv1.StaticPodOperatorStatus `json:"status"`
+}
+
+// staticPodOf reads the shared part of any static pod operator object
+// (typed or unstructured) by its JSON fields; false when obj is not a
+// named object (a watch's error Status) or its fields do not fit.
 func staticPodOf(obj runtime.Object) (staticPodObject, bool) {
-	switch o := obj.(type) {
-	case *operatorv1.Etcd:
-		return staticPodObject{o.Name, o.ResourceVersion, o.Annotations, &o.Spec.StaticPodOperatorSpec, &o.Status.StaticPodOperatorStatus}, true
-	case *operatorv1.KubeAPIServer:
-		return staticPodObject{o.Name, o.ResourceVersion, o.Annotations, &o.Spec.StaticPodOperatorSpec, &o.Status.StaticPodOperatorStatus}, true
-	case *operatorv1.KubeControllerManager:
-		return staticPodObject{o.Name, o.ResourceVersion, o.Annotations, &o.Spec.StaticPodOperatorSpec, &o.Status.StaticPodOperatorStatus}, true
-	case *operatorv1.KubeScheduler:
-		return staticPodObject{o.Name, o.ResourceVersion, o.Annotations, &o.Spec.StaticPodOperatorSpec, &o.Status.StaticPodOperatorStatus}, true
+	var sp staticPodObject
+	if obj == nil {
+		return sp, false
 	}
-	return staticPodObject{}, false
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return sp, false
+	}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u, &sp); err != nil || sp.Name == "" {
+		return staticPodObject{}, false
+	}
+	return sp, true
 }
 
 // client is the typed access to one operator kind, reduced to what this
@@ -71,9 +93,13 @@ type typedClient[T, L runtime.Object] interface {
 	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
 }
 
-// clientOf reduces a generated client to what this package does with the
-// operator's single object: read it, merge-patch it, list and watch it.
-func clientOf[T, L runtime.Object](c typedClient[T, L], empty T) client {
+// clientOf reduces a generated client of objects *O to what this package
+// does with the operator's single object: read it, merge-patch it, list
+// and watch it.
+func clientOf[O any, T interface {
+	*O
+	runtime.Object
+}, L runtime.Object](c typedClient[T, L]) client {
 	return client{
 		get: func(ctx context.Context) (runtime.Object, error) { return c.Get(ctx, ObjectName, metav1.GetOptions{}) },
 		patch: func(ctx context.Context, d []byte) error {
@@ -82,24 +108,18 @@ func clientOf[T, L runtime.Object](c typedClient[T, L], empty T) client {
 		},
 		list:  func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return c.List(ctx, o) },
 		watch: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) { return c.Watch(ctx, o) },
-		empty: empty,
+		empty: T(new(O)),
 	}
 }
 
+// clientFor returns the client of target from ops.
 func clientFor(ops operatorclient.Interface, target Operator) (client, error) {
 	if ops == nil {
 		return client{}, fmt.Errorf("lifecycle: %s: nil operator client", target)
 	}
-	v1 := ops.OperatorV1()
-	switch target {
-	case Etcd:
-		return clientOf(v1.Etcds(), &operatorv1.Etcd{}), nil
-	case KubeAPIServer:
-		return clientOf(v1.KubeAPIServers(), &operatorv1.KubeAPIServer{}), nil
-	case KubeControllerManager:
-		return clientOf(v1.KubeControllerManagers(), &operatorv1.KubeControllerManager{}), nil
-	case KubeScheduler:
-		return clientOf(v1.KubeSchedulers(), &operatorv1.KubeScheduler{}), nil
+	kind, ok := operatorKinds[target]
+	if !ok {
+		return client{}, fmt.Errorf("lifecycle: unknown operator %q (want etcd, kubeapiserver, kubecontrollermanager or kubescheduler)", string(target))
 	}
-	return client{}, fmt.Errorf("lifecycle: unknown operator %q (want etcd, kubeapiserver, kubecontrollermanager or kubescheduler)", string(target))
+	return kind(ops.OperatorV1()), nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/clustertest"
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 // The chapter 3 + 4 drill on the simulated cluster: take a backup, shut
@@ -36,8 +37,12 @@ func TestShutdownRestartDrillOnClusterTest(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if _, err := backup.Take(ctx, etcd, dir, backup.TakeOptions{Host: c.Host(masters[0]), Config: c.Config, MinClusterAge: -1}); err != nil {
-		t.Fatalf("backup.Take: %v", err)
+	take, err := backup.TakePlan(backup.TakeDeps{Etcd: etcd, Host: c.Host(masters[0]), Config: c.Config}, backup.TakeOptions{Dir: dir, MinClusterAge: -1})
+	if err == nil {
+		err = take.Run(ctx, plan.RunOptions{})
+	}
+	if err != nil {
+		t.Fatalf("backup: %v", err)
 	}
 	etcd.Close()
 

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/lifeboat-dev/lifeboat/backup"
+	"github.com/lifeboat-dev/lifeboat/internal/controlplane"
 )
 
 // MasterLabel marks master nodes (OpenShift 4.5). Nodes labelled
@@ -278,11 +279,9 @@ func listNodes(ctx context.Context, kube kubernetes.Interface, res *ShutdownResu
 	return nodes, nil
 }
 
-func isMaster(n *corev1.Node) bool {
-	_, master := n.Labels[MasterLabel]
-	_, controlPlane := n.Labels[ControlPlaneLabel]
-	return master || controlPlane
-}
+// isMaster: either control-plane label (controlplane.IsNode), as member
+// and restore pick masters.
+func isMaster(n *corev1.Node) bool { return controlplane.IsNode(n) }
 
 // checkBackup enforces runbook 3.1: a verified backup younger than
 // MaxBackupAge, or an override.
@@ -292,7 +291,7 @@ func checkBackup(ctx context.Context, opts ShutdownOptions, res *ShutdownResult)
 		return nil
 	}
 	if opts.BackupDir == "" {
-		return fmt.Errorf("%w: no backup directory given (take one with backup.Take, or give an override reason)", ErrNoRecentBackup)
+		return fmt.Errorf("%w: no backup directory given (take one with backup.TakePlan, or give an override reason)", ErrNoRecentBackup)
 	}
 	b, err := backup.Verify(ctx, opts.BackupDir, opts.VerifyOptions)
 	if err != nil {

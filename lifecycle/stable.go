@@ -13,6 +13,8 @@ import (
 	configclient "github.com/openshift/client-go/config/clientset/versioned"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 // DefaultMinStablePeriod is how long every ClusterOperator must stay
@@ -109,9 +111,8 @@ type StableOptions struct {
 	Timeout time.Duration
 	// Interval between looks; 10 s when zero.
 	Interval time.Duration
-	// Progress receives a line whenever what the wait sees changes.
-	Progress func(string)
-	// Logger receives the same; nil discards.
+	// Logger receives a line whenever what the wait sees changes (the
+	// same line goes to plan.ReportProgress); nil discards.
 	Logger *slog.Logger
 	// Now is the clock measuring the stable period; time.Now when nil.
 	Now func() time.Time
@@ -132,6 +133,10 @@ func (o StableOptions) Validate() error {
 // before turning the quorum guard back on). An operator missing one of the
 // three conditions is not stable; no ClusterOperator at all is not stable;
 // a failed listing restarts the period.
+//
+// Whenever what it sees changes it reports a line through
+// plan.ReportProgress: a Progress event of the plan step calling it, or
+// of plan.WithReport's report outside a plan.
 //
 // It returns the operators as last seen once stable. When Timeout passes
 // first it returns a *NotStableError (errors.Is ErrClusterNotStable)
@@ -172,9 +177,7 @@ func WaitForStableCluster(ctx context.Context, config configclient.Interface, op
 		}
 		lastLine = line
 		log.Info(line)
-		if opts.Progress != nil {
-			opts.Progress(line)
-		}
+		plan.ReportProgress(ctx, line)
 	}
 	tctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()

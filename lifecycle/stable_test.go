@@ -13,6 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clienttesting "k8s.io/client-go/testing"
+
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 func co(name string, avail, prog, deg configv1.ConditionStatus) *configv1.ClusterOperator {
@@ -71,9 +73,10 @@ func TestWaitForStableCluster(t *testing.T) {
 			cfg := configfake.NewClientset(tc.ops...)
 			clock := &stepClock{now: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC), step: time.Second}
 			var lines []string
-			_, err := WaitForStableCluster(t.Context(), cfg, StableOptions{
+			ctx := plan.WithReport(t.Context(), func(e plan.Event) { lines = append(lines, e.Message) })
+			_, err := WaitForStableCluster(ctx, cfg, StableOptions{
 				MinStablePeriod: 5 * time.Second, Timeout: 300 * time.Millisecond, Interval: 20 * time.Millisecond,
-				Now: clock.Now, Progress: func(s string) { lines = append(lines, s) },
+				Now: clock.Now,
 			})
 			if !tc.wantErr {
 				if err != nil {

@@ -13,6 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 // controlPlaneMachineSetName is the one ControlPlaneMachineSet a cluster
@@ -74,7 +76,7 @@ func replaceThroughSet(ctx context.Context, machines machineclient.Interface, no
 				return res, err
 			}
 		}
-		opts.Progress(fmt.Sprintf("deleting machine %s of node %s; the active ControlPlaneMachineSet creates its replacement", old.Name, node))
+		plan.ReportProgress(ctx, fmt.Sprintf("deleting machine %s of node %s; the active ControlPlaneMachineSet creates its replacement", old.Name, node))
 		if err := mc.Delete(ctx, old.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			return res, fmt.Errorf("member: deleting machine %s: %w", old.Name, err)
 		}
@@ -85,7 +87,7 @@ func replaceThroughSet(ctx context.Context, machines machineclient.Interface, no
 			m, err := findSetReplacement(ctx, mc, node, oldName, index)
 			if err != nil || m == nil {
 				if lastPhase == "-" {
-					opts.Progress(fmt.Sprintf("waiting for the ControlPlaneMachineSet to create the replacement of machine %s", oldName))
+					plan.ReportProgress(ctx, fmt.Sprintf("waiting for the ControlPlaneMachineSet to create the replacement of machine %s", oldName))
 					lastPhase = "waiting"
 				}
 				return false, err
@@ -105,7 +107,7 @@ func replaceThroughSet(ctx context.Context, machines machineclient.Interface, no
 		phase := deref(m.Status.Phase)
 		if phase != lastPhase {
 			lastPhase = phase
-			opts.Progress(fmt.Sprintf("machine %s is %s", newName, phaseText(phase)))
+			plan.ReportProgress(ctx, fmt.Sprintf("machine %s is %s", newName, phaseText(phase)))
 		}
 		if phase == "Failed" {
 			return false, fmt.Errorf("machine %s failed: %s", newName, deref(m.Status.ErrorMessage))

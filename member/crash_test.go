@@ -157,7 +157,12 @@ func crashReplaceCase(t *testing.T, cs crashtest.Case, rel string) {
 		params.Node = c.Masters()[0]
 		oldMachine = c.MachineName(params.Node)
 		params.BackupDir, params.SaveDir = t.TempDir(), t.TempDir()
-		if _, err := backup.Take(ctx, cli, params.BackupDir, backup.TakeOptions{Host: c.Host(c.Masters()[1]), Config: c.Config, MinClusterAge: -1, Logger: quiet}); err != nil {
+		take, err := backup.TakePlan(backup.TakeDeps{Etcd: cli, Host: c.Host(c.Masters()[1]), Config: c.Config},
+			backup.TakeOptions{Dir: params.BackupDir, MinClusterAge: -1, Logger: quiet})
+		if err == nil {
+			err = take.Run(ctx, plan.RunOptions{})
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 		if err := c.StopMachine(ctx, params.Node); err != nil {

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/lifeboat-dev/lifeboat/internal/atomicfile"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 // Annotations RecreateMachine puts on the new Machine so that a second run
@@ -46,8 +47,6 @@ type RecreateOptions struct {
 	SaveDir string
 	// Interval between status reads while waiting; 5s when zero.
 	Interval time.Duration
-	// Progress receives phase changes ("machine master-3 is Provisioning").
-	Progress func(msg string)
 	// Logger receives what the step does; nil discards.
 	Logger *slog.Logger
 	// Now is the clock of the saved file's done-<UTC time> name; time.Now
@@ -96,16 +95,15 @@ type RecreateResult struct {
 // hand: RecreateMachine deletes it, as "oc delete machine" in the current
 // procedure, and waits for the Machine the set creates for the same index
 // to be Running with a node; it annotates that Machine with what it
-// replaces, so a resumed run adopts it.
+// replaces, so a resumed run adopts it. The machine's phase changes go to
+// plan.ReportProgress (the calling step's Progress events, or
+// plan.WithReport's report outside a plan).
 func RecreateMachine(ctx context.Context, machines machineclient.Interface, node string, opts RecreateOptions) (*RecreateResult, error) {
 	if opts.Namespace == "" {
 		opts.Namespace = machineNamespace
 	}
 	if opts.Interval <= 0 {
 		opts.Interval = 5 * time.Second
-	}
-	if opts.Progress == nil {
-		opts.Progress = func(string) {}
 	}
 	log := opts.Logger
 	if log == nil {
@@ -172,7 +170,7 @@ func RecreateMachine(ctx context.Context, machines machineclient.Interface, node
 				return res, err
 			}
 		}
-		opts.Progress(fmt.Sprintf("deleting machine %s of node %s", old.Name, node))
+		plan.ReportProgress(ctx, fmt.Sprintf("deleting machine %s of node %s", old.Name, node))
 		if err := mc.Delete(ctx, old.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			return res, fmt.Errorf("member: deleting machine %s: %w", old.Name, err)
 		}
@@ -181,7 +179,7 @@ func RecreateMachine(ctx context.Context, machines machineclient.Interface, node
 			if apierrors.IsNotFound(err) {
 				return true, nil
 			}
-			opts.Progress(fmt.Sprintf("waiting for machine %s to be deleted", old.Name))
+			plan.ReportProgress(ctx, fmt.Sprintf("waiting for machine %s to be deleted", old.Name))
 			return false, err
 		})
 		if err != nil {
@@ -219,7 +217,7 @@ func RecreateMachine(ctx context.Context, machines machineclient.Interface, node
 			if phase == "" {
 				phase = "created, no phase yet"
 			}
-			opts.Progress(fmt.Sprintf("machine %s is %s", newName, phase))
+			plan.ReportProgress(ctx, fmt.Sprintf("machine %s is %s", newName, phase))
 		}
 		if m.Status.Phase != nil && *m.Status.Phase == "Failed" {
 			return false, fmt.Errorf("machine %s failed: %s", newName, deref(m.Status.ErrorMessage))

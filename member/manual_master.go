@@ -6,8 +6,9 @@ import (
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/lifeboat-dev/lifeboat/internal/controlplane"
 )
 
 // manualMaster is 2.4.1 step 3 on a cluster whose masters have no Machine:
@@ -50,12 +51,12 @@ func (r *replacement) manualMaster(ctx context.Context, nm *NoMachineError, prog
 // replaced, once there are ExpectedMembers of them (the survivors and the
 // new one); "" before.
 func (r *replacement) newMasterNode(ctx context.Context) (string, error) {
-	list, err := r.deps.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: masterLabel})
+	nodes, err := controlplane.Nodes(ctx, r.deps.Kube)
 	if err != nil {
-		return "", fmt.Errorf("member: listing master nodes: %w", err)
+		return "", fmt.Errorf("member: %w", err)
 	}
 	var ready []corev1.Node
-	for _, n := range list.Items {
+	for _, n := range nodes {
 		if c := nodeReady(&n); n.Name != r.o.Node && c != nil && c.Status == corev1.ConditionTrue {
 			ready = append(ready, n)
 		}

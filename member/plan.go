@@ -13,6 +13,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/internal/controlplane"
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
 	"github.com/lifeboat-dev/lifeboat/plan"
 	"github.com/lifeboat-dev/lifeboat/release"
@@ -327,9 +328,7 @@ func (r *replacement) checkBackup(ctx context.Context, progress func(string)) er
 }
 
 func (r *replacement) stopEtcd(ctx context.Context, progress func(string)) error {
-	so := r.o.Stop
-	so.Progress = progress
-	res, err := StopEtcdMember(ctx, r.o.Host, so)
+	res, err := StopEtcdMember(ctx, r.o.Host, r.o.Stop) // it reports through plan.ReportProgress
 	if err != nil {
 		return err
 	}
@@ -381,9 +380,7 @@ func (r *replacement) recreateMachine(ctx context.Context, progress func(string)
 	if r.deps.Machine == nil {
 		return r.manualMaster(ctx, &NoMachineError{Node: r.o.Node, Namespace: machineNamespace}, progress)
 	}
-	mo := r.o.Machine
-	mo.Progress = progress
-	res, err := RecreateMachine(ctx, r.deps.Machine, r.o.Node, mo)
+	res, err := RecreateMachine(ctx, r.deps.Machine, r.o.Node, r.o.Machine) // it reports through plan.ReportProgress
 	var nm *NoMachineError
 	if errors.As(err, &nm) {
 		return r.manualMaster(ctx, nm, progress)
@@ -398,12 +395,12 @@ func (r *replacement) recreateMachine(ctx context.Context, progress func(string)
 
 // runningEtcdPods counts master nodes with a Running etcd pod.
 func (r *replacement) runningEtcdPods(ctx context.Context) (int, error) {
-	nodes, err := r.deps.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: masterLabel})
+	nodes, err := controlplane.Nodes(ctx, r.deps.Kube)
 	if err != nil {
 		return 0, err
 	}
 	running := 0
-	for _, n := range nodes.Items {
+	for _, n := range nodes {
 		p, err := r.deps.Kube.CoreV1().Pods(etcdNamespace).Get(ctx, "etcd-"+n.Name, metav1.GetOptions{})
 		if err == nil && p.Status.Phase == corev1.PodRunning {
 			if _, crashing, _ := podStatus(p, time.Time{}, 0); !crashing {

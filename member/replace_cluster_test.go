@@ -106,7 +106,12 @@ func TestReplaceStoppedMachine(t *testing.T) {
 	oldMachine := c.MachineName(victim)
 	// Runbook 2.1: a backup first; the plan verifies it.
 	backupDir := t.TempDir()
-	if _, err := backup.Take(ctx, cli, backupDir, backup.TakeOptions{Host: c.Host(c.Masters()[1]), Config: c.Config, MinClusterAge: -1, Logger: quiet}); err != nil {
+	take, err := backup.TakePlan(backup.TakeDeps{Etcd: cli, Host: c.Host(c.Masters()[1]), Config: c.Config},
+		backup.TakeOptions{Dir: backupDir, MinClusterAge: -1, Logger: quiet})
+	if err == nil {
+		err = take.Run(ctx, plan.RunOptions{})
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := c.StopMachine(ctx, victim); err != nil {

@@ -39,7 +39,12 @@ func TestReplaceStoppedMachineWithControlPlaneMachineSet(t *testing.T) {
 	victim := c.Masters()[0]
 	oldMachine := c.MachineName(victim)
 	backupDir := t.TempDir()
-	if _, err := backup.Take(ctx, cli, backupDir, backup.TakeOptions{Host: c.Host(c.Masters()[1]), Config: c.Config, MinClusterAge: -1, Logger: quiet}); err != nil {
+	take, err := backup.TakePlan(backup.TakeDeps{Etcd: cli, Host: c.Host(c.Masters()[1]), Config: c.Config},
+		backup.TakeOptions{Dir: backupDir, MinClusterAge: -1, Logger: quiet})
+	if err == nil {
+		err = take.Run(ctx, plan.RunOptions{})
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := c.StopMachine(ctx, victim); err != nil {
@@ -67,7 +72,7 @@ func TestReplaceStoppedMachineWithControlPlaneMachineSet(t *testing.T) {
 		t.Fatal(err)
 	}
 	sawOff := false
-	err := newPlan(notADir).Run(ctx, plan.RunOptions{Report: func(e plan.Event) {
+	err = newPlan(notADir).Run(ctx, plan.RunOptions{Report: func(e plan.Event) {
 		t.Log(e.String())
 		if strings.Contains(e.Message, "etcd quorum guard turned off") {
 			sawOff = true

@@ -20,6 +20,8 @@ import (
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
 	"sigs.k8s.io/yaml"
+
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 func secret(name string) *corev1.Secret {
@@ -135,8 +137,8 @@ func TestRecreateMachine(t *testing.T) {
 	dir := t.TempDir()
 	var progress []string
 	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
-	res, err := RecreateMachine(ctx, mc, "node-0", RecreateOptions{SaveDir: dir, Interval: 10 * time.Millisecond, Logger: quiet,
-		Progress: func(m string) { progress = append(progress, m) }, Now: func() time.Time { return at }})
+	res, err := RecreateMachine(plan.WithReport(ctx, func(e plan.Event) { progress = append(progress, e.Message) }), mc, "node-0",
+		RecreateOptions{SaveDir: dir, Interval: 10 * time.Millisecond, Logger: quiet, Now: func() time.Time { return at }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 // StopOptions configures StopEtcdMember. Zero values are the runbook's
@@ -30,8 +31,6 @@ type StopOptions struct {
 	Interval time.Duration
 	// Now is the clock for timestamped names; time.Now when nil.
 	Now func() time.Time
-	// Progress receives what the step waits for; may be nil.
-	Progress func(msg string)
 	// Logger receives what the step does; nil discards.
 	Logger *slog.Logger
 }
@@ -55,9 +54,6 @@ func (o StopOptions) withDefaults() StopOptions {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.Progress == nil {
-		o.Progress = func(string) {}
-	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -80,7 +76,9 @@ type StopResult struct {
 // container (what "crictl ps --name etcd" lists, the etcd operator's own
 // containers excepted), then moves /var/lib/etcd to /tmp/etcd. Nothing is
 // deleted. Running it again after it succeeded (or failed half way) is
-// safe: moves already made are recognised.
+// safe: moves already made are recognised. What it waits for goes to
+// plan.ReportProgress (the calling step's Progress events, or
+// plan.WithReport's report outside a plan).
 func StopEtcdMember(ctx context.Context, h host.Host, opts StopOptions) (*StopResult, error) {
 	o := opts.withDefaults()
 	res := &StopResult{}
@@ -119,7 +117,7 @@ func StopEtcdMember(ctx context.Context, h host.Host, opts StopOptions) (*StopRe
 		if len(running) == 0 {
 			return true, nil
 		}
-		o.Progress(fmt.Sprintf("waiting for %d etcd containers to stop on %s: %s", len(running), h.Name(), strings.Join(running, ", ")))
+		plan.ReportProgress(ctx, fmt.Sprintf("waiting for %d etcd containers to stop on %s: %s", len(running), h.Name(), strings.Join(running, ", ")))
 		return false, nil
 	})
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/lifeboat-dev/lifeboat/host"
+
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 // kubeletRuntime runs etcd containers while the manifest is in root's
@@ -67,8 +69,9 @@ func TestStopEtcdMember(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			root, h := hostTree(t, tc.tmpTaken)
 			var progress []string
-			opts := StopOptions{Interval: time.Millisecond, Now: now, Logger: quiet, Progress: func(m string) { progress = append(progress, m) }}
-			res, err := StopEtcdMember(t.Context(), h, opts)
+			opts := StopOptions{Interval: time.Millisecond, Now: now, Logger: quiet}
+			ctx := plan.WithReport(t.Context(), func(e plan.Event) { progress = append(progress, e.Message) })
+			res, err := StopEtcdMember(ctx, h, opts)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,10 +12,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-)
 
-// masterLabel selects the master nodes ("oc get nodes -l node-role.kubernetes.io/master").
-const masterLabel = names.MasterLabel
+	"github.com/lifeboat-dev/lifeboat/internal/controlplane"
+)
 
 // VerifyOptions configures Verify. The zero value expects three members.
 type VerifyOptions struct {
@@ -88,11 +87,11 @@ func Verify(ctx context.Context, deps Deps, opts VerifyOptions) (*Verification, 
 	}
 
 	if deps.Kube != nil {
-		nodes, err := deps.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: masterLabel})
+		nodes, err := controlplane.Nodes(ctx, deps.Kube)
 		if err != nil {
-			return v, fmt.Errorf("member: listing master nodes: %w", err)
+			return v, fmt.Errorf("member: %w", err)
 		}
-		for _, n := range nodes.Items {
+		for _, n := range nodes {
 			pod, err := deps.Kube.CoreV1().Pods(etcdNamespace).Get(ctx, "etcd-"+n.Name, metav1.GetOptions{})
 			switch {
 			case apierrors.IsNotFound(err):
@@ -108,8 +107,8 @@ func Verify(ctx context.Context, deps Deps, opts VerifyOptions) (*Verification, 
 				}
 			}
 		}
-		if len(nodes.Items) != opts.Expected {
-			add("%d master nodes, want %d", len(nodes.Items), opts.Expected)
+		if len(nodes) != opts.Expected {
+			add("%d master nodes, want %d", len(nodes), opts.Expected)
 		}
 	}
 	return v, nil

@@ -98,3 +98,28 @@ func TestValidateBeforeAnyStep(t *testing.T) {
 		})
 	}
 }
+
+// TestIsDryRun: a step's context tells a dry run from a real one, so a
+// read-only check can skip recording what it found.
+func TestIsDryRun(t *testing.T) {
+	for _, dry := range []bool{false, true} {
+		var saw []bool
+		probe := func(ctx context.Context, _ func(string)) error { saw = append(saw, IsDryRun(ctx)); return nil }
+		p := &Plan{Name: "probe", Steps: []Step{
+			{ID: "check", ReadOnly: true, Run: probe},
+			{ID: "change", Run: probe, DryRun: func(ctx context.Context, _ func(string)) (string, error) {
+				saw = append(saw, IsDryRun(ctx))
+				return "", nil
+			}},
+		}}
+		if err := p.Run(t.Context(), RunOptions{DryRun: dry}); err != nil {
+			t.Fatal(err)
+		}
+		if want := []bool{dry, dry}; !slices.Equal(saw, want) {
+			t.Errorf("DryRun %v: steps saw IsDryRun %v, want %v", dry, saw, want)
+		}
+	}
+	if IsDryRun(t.Context()) {
+		t.Error("IsDryRun of a context outside any run is true")
+	}
+}

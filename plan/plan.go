@@ -20,8 +20,11 @@ type Step struct {
 	// wrapping ErrSkipped reports the step as skipped (nothing to do).
 	// progress reports what the step is waiting for; it may be ignored.
 	Run func(ctx context.Context, progress func(msg string)) error
-	// ReadOnly marks a step that changes nothing (a check, a listing): it
-	// runs in a dry run too, and its failure fails the dry run.
+	// ReadOnly marks a step that changes nothing on the cluster or its
+	// hosts (a check, a listing): it runs in a dry run too, and its
+	// failure fails the dry run. A check that records what it found in
+	// a real run (restore's verify-backup writes its run state) asks
+	// IsDryRun and records nothing in a dry run.
 	ReadOnly bool
 	// DryRun, when set on a step that is not ReadOnly, runs in a dry run
 	// instead of Run and returns what the step would do (the message of

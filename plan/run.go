@@ -44,6 +44,17 @@ func (p *Plan) Validate() error {
 	return nil
 }
 
+type dryRunKey struct{}
+
+// IsDryRun reports whether ctx is the context of a step (its Run, DryRun
+// or Fanout) that Run called with RunOptions.DryRun, or one derived from
+// it: a ReadOnly check that records its result in a real run skips the
+// record when it is true.
+func IsDryRun(ctx context.Context) bool {
+	dry, _ := ctx.Value(dryRunKey{}).(bool)
+	return dry
+}
+
 // runner is one Run of a plan.
 type runner struct {
 	p        *Plan
@@ -71,6 +82,9 @@ func (r *runner) report(e Event) {
 func (p *Plan) Run(ctx context.Context, opts RunOptions) error {
 	if err := p.Validate(); err != nil {
 		return err
+	}
+	if opts.DryRun {
+		ctx = context.WithValue(ctx, dryRunKey{}, true)
 	}
 	r := &runner{p: p, opts: opts, now: opts.Now, finished: map[string]bool{}}
 	if r.now == nil {

@@ -93,7 +93,12 @@ func startDrillWith(t *testing.T, loseHosts bool, rel string, parallel bool) *dr
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := backup.Take(ctx, etcd, d.backupDir, backup.TakeOptions{Host: c.Host(d.recovery), Config: c.Config, MinClusterAge: -1})
+	b := new(backup.Backup)
+	take, err := backup.TakePlan(backup.TakeDeps{Etcd: etcd, Host: c.Host(d.recovery), Config: c.Config},
+		backup.TakeOptions{Dir: d.backupDir, MinClusterAge: -1, Result: b})
+	if err == nil {
+		err = take.Run(ctx, plan.RunOptions{})
+	}
 	if err != nil {
 		t.Fatalf("backup: %v", err)
 	}

@@ -162,7 +162,7 @@ func (r *runner) stableWait(ctx context.Context, progress func(string)) error {
 	}
 	_, err = lifecycle.WaitForStableCluster(ctx, r.opts.Config, lifecycle.StableOptions{
 		MinStablePeriod: r.opts.StablePeriod, Timeout: max(left, r.opts.StablePeriod+r.opts.Interval), Interval: r.opts.Interval,
-		Progress: progress, Logger: r.log, Now: r.opts.Now,
+		Logger: r.log, Now: r.opts.Now, // its lines are this step's Progress events (plan.ReportProgress)
 	})
 	return err
 }

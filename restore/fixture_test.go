@@ -258,7 +258,7 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-// writeManifest writes the backup.json backup.Take would write for the
+// writeManifest writes the backup.json backup.TakePlan would write for the
 // backup of stamp in dir, from cluster version cv.
 func writeManifest(t *testing.T, dir, stamp, cv string, rev int64) {
 	t.Helper()

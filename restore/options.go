@@ -144,7 +144,8 @@ type Options struct {
 	// by default the last step approves the valid ones.
 	SkipCSRApproval bool
 	// DryRun makes Run verify the backup and list the plan without
-	// changing anything.
+	// changing anything (plan.RunOptions.DryRun: the checks run, the
+	// other steps are reported as plan.WouldRun).
 	DryRun bool
 	// AbandonUnfinished lets Run start although the recovery host holds
 	// the unfinished state of another run (another backup, other hosts or

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"strings"
-	"time"
 
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
@@ -112,7 +110,7 @@ func build(opts Options, gen release.Generation, version string) (*plan.Plan, *r
 	}
 	p := &plan.Plan{Name: PlanName}
 	add := func(id, desc string, run func(ctx context.Context, progress func(string)) error) {
-		p.Steps = append(p.Steps, plan.Step{ID: id, Description: desc, Run: run})
+		p.Steps = append(p.Steps, dryRunnable(plan.Step{ID: id, Description: desc, Run: run}, r))
 	}
 	if gen == release.GenerationEtcdOnly && !o.AllowClassicOnEtcdOnly {
 		if o.Config == nil {
@@ -160,7 +158,7 @@ func build(opts Options, gen release.Generation, version string) (*plan.Plan, *r
 			func(ctx context.Context, progress func(string)) error { return r.recreateMachine(ctx, n, progress) })
 	}
 	guard, why := classicTogglesGuard(version)
-	for _, op := range []lifecycle.Operator{lifecycle.Etcd, lifecycle.KubeAPIServer, lifecycle.KubeControllerManager, lifecycle.KubeScheduler} {
+	for _, op := range lifecycle.StaticPodOperators() {
 		op := op
 		if op == lifecycle.Etcd && guard {
 			add("quorum-guard-off", "record the etcd quorum guard override, then turn the guard off so the operator rolls a revision for one member ("+why+")", r.quorumGuardOff)
@@ -205,8 +203,11 @@ func build(opts Options, gen release.Generation, version string) (*plan.Plan, *r
 //     in the returned StateData.RetiredTo), so the next Run on the host
 //     starts fresh.
 //
-// With DryRun it runs only verify-backup (which reads) and reports every
-// other step as skipped; a conflicting state is reported, never retired.
+// With DryRun it runs the plan as a dry run (plan.RunOptions.DryRun):
+// verify-backup runs its checks and records nothing, approve-csrs lists
+// the CSRs it would approve, and every other step is reported as
+// plan.WouldRun with its description; a conflicting state is reported,
+// never retired, and no state is read or written.
 // It returns the state as the run left it (nil for a dry run or when the
 // run was refused before its first step) and the first error: a
 // *plan.StepError, an *AnotherRunError, or an error reading the state.
@@ -225,7 +226,7 @@ func Run(ctx context.Context, opts Options) (*StateData, error) {
 		return nil, err
 	}
 	if r.opts.DryRun {
-		return nil, r.dryRun(ctx, p)
+		return nil, p.Run(ctx, plan.RunOptions{Report: r.opts.Report, Now: r.opts.Now, DryRun: true})
 	}
 	report := r.opts.Report
 	if d, err := r.state.Get(ctx); err != nil {
@@ -253,50 +254,6 @@ func Run(ctx context.Context, opts Options) (*StateData, error) {
 	return &d, runErr
 }
 
-func (r *runner) dryRun(ctx context.Context, p *plan.Plan) error {
-	report := dryRunReporter(p, r.opts.Report, r.opts.Now)
-	for i, s := range p.Steps {
-		ev := plan.Event{Step: s, Index: i + 1}
-		if s.ID == "approve-csrs" {
-			// Show what would be approved, when the API answers.
-			var msgs []string
-			err := r.approve(ctx, true, func(m string) { msgs = append(msgs, m) })
-			ev.Status, ev.Message = plan.Skipped, "dry run: would "+s.Description
-			if err == nil && len(msgs) > 0 {
-				ev.Message += ": " + strings.Join(msgs, "; ")
-			}
-			report(ev)
-			continue
-		}
-		if s.ID != "verify-backup" {
-			ev.Status, ev.Message = plan.Skipped, "dry run: would "+s.Description
-			report(ev)
-			continue
-		}
-		ev.Status = plan.Started
-		report(ev)
-		progress := func(msg string) {
-			pe := ev
-			pe.Status, pe.Message = plan.Progress, msg
-			report(pe)
-		}
-		var rec *BackupRecord
-		var revs map[string]int
-		err := r.checkRelease(ctx, progress)
-		if err == nil {
-			rec, revs, err = r.checkBackup(ctx, progress)
-		}
-		if err != nil {
-			ev.Status, ev.Err = plan.Failed, err
-			report(ev)
-			return &plan.StepError{Plan: p.Name, Step: s.ID, Err: err}
-		}
-		ev.Status, ev.Message = plan.Done, fmt.Sprintf("%s (revision %d, cluster %s, etcd %s, static pods %v)", rec.Snapshot, rec.Revision, orUnknown(rec.ClusterVersion), orUnknown(rec.EtcdVersion), revs)
-		report(ev)
-	}
-	return nil
-}
-
 func orUnknown(s string) string {
 	if s == "" {
 		return "unknown"
@@ -317,16 +274,4 @@ func (r *runner) backupDirOnRecovery() (dir string, copyNeeded bool) {
 		}
 	}
 	return r.opts.RemoteBackupDir, true
-}
-
-// dryRunReporter completes a dry run's events of p (plan name, step count,
-// time) and hands them to report; nil report discards them. The classic
-// and the quorum restore's dry runs share it.
-func dryRunReporter(p *plan.Plan, report func(plan.Event), now func() time.Time) func(plan.Event) {
-	return func(e plan.Event) {
-		if report != nil {
-			e.Plan, e.Total, e.Time = p.Name, len(p.Steps), now()
-			report(e)
-		}
-	}
 }

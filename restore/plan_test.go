@@ -238,7 +238,7 @@ func TestDryRunTouchesNothing(t *testing.T) {
 		t.Fatal("dry run changed a host")
 	}
 	st := statuses(evs)
-	if st["verify-backup"] != plan.Done || st["restore-snapshot/master-0"] != plan.Skipped {
+	if st["verify-backup"] != plan.Done || st["restore-snapshot/master-0"] != plan.WouldRun {
 		t.Fatalf("dry run statuses %v", st)
 	}
 }

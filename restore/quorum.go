@@ -74,8 +74,9 @@ type QuorumRestoreOptions struct {
 	AsideDir    string
 	StatePath   string
 
-	// DryRun runs only the check step (it reads) and reports every other
-	// step as skipped.
+	// DryRun runs the plan as a dry run (plan.RunOptions.DryRun): the
+	// check step runs and records nothing; every other step is reported
+	// as plan.WouldRun with its description.
 	DryRun bool
 	// AbandonUnfinished lets the run start although StatePath holds the
 	// unfinished state of another quorum restore (other hosts or
@@ -211,7 +212,7 @@ func buildQuorum(q QuorumRestoreOptions) (*plan.Plan, *quorumRunner, error) {
 		local: host.NewLocal("local", "/", host.LocalOptions{Logger: o.Logger}), gen: release.GenerationEtcdOnly}, q: q}
 	p := &plan.Plan{Name: QuorumPlanName}
 	add := func(id, desc string, run func(ctx context.Context, progress func(string)) error) {
-		p.Steps = append(p.Steps, plan.Step{ID: id, Description: desc, Run: run})
+		p.Steps = append(p.Steps, dryRunnable(plan.Step{ID: id, Description: desc, Run: run}, r.runner))
 	}
 	rec := o.Recovery
 	add("check", "decide the procedure generation, check the member directory "+o.EtcdDataDir+" on "+rec.Name()+
@@ -276,7 +277,7 @@ func RunQuorumRestore(ctx context.Context, opts QuorumRestoreOptions) (*StateDat
 		r.decided = &decided{d: d, err: err}
 	}
 	if r.opts.DryRun {
-		return nil, r.dryRunQuorum(ctx, p)
+		return nil, p.Run(ctx, plan.RunOptions{Report: r.opts.Report, Now: r.opts.Now, DryRun: true})
 	}
 	report := r.opts.Report
 	if d, err := r.state.Get(ctx); err != nil {

@@ -3,8 +3,6 @@ package restore
 import (
 	"context"
 	"fmt"
-
-	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 // admitQuorum resumes a state of the same run, retires a finished one,
@@ -48,32 +46,4 @@ func (r *quorumRunner) admitQuorum(ctx context.Context) error {
 		e.Differences = d.Identity.Differences(want)
 	}
 	return e
-}
-
-// dryRunQuorum runs check and reports every other step as skipped.
-func (r *quorumRunner) dryRunQuorum(ctx context.Context, p *plan.Plan) error {
-	report := dryRunReporter(p, r.opts.Report, r.opts.Now)
-	for i, s := range p.Steps {
-		ev := plan.Event{Step: s, Index: i + 1}
-		if s.ID != "check" {
-			ev.Status, ev.Message = plan.Skipped, "dry run: would "+s.Description
-			report(ev)
-			continue
-		}
-		ev.Status = plan.Started
-		report(ev)
-		rec, err := r.checkQuorum(ctx, func(msg string) {
-			pe := ev
-			pe.Status, pe.Message = plan.Progress, msg
-			report(pe)
-		})
-		if err != nil {
-			ev.Status, ev.Err = plan.Failed, err
-			report(ev)
-			return &plan.StepError{Plan: p.Name, Step: s.ID, Err: err}
-		}
-		ev.Status, ev.Message = plan.Done, fmt.Sprintf("%s; revision bump %d (%s)", r.release.Line, rec.Bump, rec.BumpSource)
-		report(ev)
-	}
-	return nil
 }

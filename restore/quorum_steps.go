@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/lifeboat-dev/lifeboat/backup"
+	"github.com/lifeboat-dev/lifeboat/plan"
 	"github.com/lifeboat-dev/lifeboat/release"
 )
 
@@ -37,6 +38,10 @@ func (r *quorumRunner) check(ctx context.Context, progress func(string)) error {
 	rec, err := r.checkQuorum(ctx, progress)
 	if err != nil {
 		return err
+	}
+	progress(fmt.Sprintf("%s; revision bump %d (%s)", r.release.Line, rec.Bump, rec.BumpSource))
+	if plan.IsDryRun(ctx) {
+		return nil
 	}
 	id := RunIdentity{Recovery: r.opts.Recovery.Name(), Method: ForceNewCluster}
 	for _, h := range r.opts.Others {

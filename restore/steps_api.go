@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/lifeboat-dev/lifeboat/certs"
+	"github.com/lifeboat-dev/lifeboat/internal/controlplane"
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
 	"github.com/lifeboat-dev/lifeboat/member"
 	"github.com/lifeboat-dev/lifeboat/plan"
@@ -235,21 +236,16 @@ func (r *runner) waitRollout(ctx context.Context, op lifecycle.Operator, progres
 	return nil
 }
 
-// masterNodes lists the master nodes; the hosts' names when the API lists
-// none.
+// masterNodes lists the master nodes (either control-plane label,
+// controlplane.Nodes); the hosts' names when the API lists none.
 func (r *runner) masterNodes(ctx context.Context) ([]string, error) {
+	nodes, err := controlplane.Nodes(ctx, r.opts.Kube)
+	if err != nil {
+		return nil, err
+	}
 	var nodeNames []string
-	for _, sel := range []string{names.MasterLabel, names.ControlPlaneLabel} {
-		nodes, err := r.opts.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: sel})
-		if err != nil {
-			return nil, err
-		}
-		for _, n := range nodes.Items {
-			nodeNames = append(nodeNames, n.Name)
-		}
-		if len(nodeNames) > 0 {
-			break
-		}
+	for _, n := range nodes {
+		nodeNames = append(nodeNames, n.Name)
 	}
 	if len(nodeNames) == 0 {
 		nodeNames = append(nodeNames, r.opts.Recovery.Name())
@@ -339,7 +335,7 @@ func (r *runner) recreateMachine(ctx context.Context, node string, progress func
 	err := wait.PollUntilContextCancel(ctx, r.opts.Interval, true, func(ctx context.Context) (bool, error) {
 		var err error
 		res, err = member.RecreateMachine(ctx, r.opts.Machine, node, member.RecreateOptions{
-			Interval: r.opts.Interval, Progress: progress, Logger: r.log, Now: r.opts.Now,
+			Interval: r.opts.Interval, Logger: r.log, Now: r.opts.Now, // it reports through plan.ReportProgress
 		})
 		var nm *member.NoMachineError
 		if errors.As(err, &nm) {

@@ -79,6 +79,10 @@ func (r *runner) verifyBackup(ctx context.Context, progress func(string)) error 
 	if err != nil {
 		return err
 	}
+	progress(fmt.Sprintf("%s (revision %d, cluster %s, etcd %s, static pods %v)", rec.Snapshot, rec.Revision, orUnknown(rec.ClusterVersion), orUnknown(rec.EtcdVersion), revs))
+	if plan.IsDryRun(ctx) {
+		return nil
+	}
 	// The first write of the state: a backup that fails its checks leaves
 	// every host as it was.
 	id, err := r.identityOf(rec)

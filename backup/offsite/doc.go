@@ -4,7 +4,7 @@
 // back for a restore.
 //
 // A backup is a local directory in the cluster-backup.sh layout, written
-// by backup.Take and checked by backup.Verify. Upload streams each of its
+// by backup.TakePlan and checked by backup.Verify. Upload streams each of its
 // files once through zstd (github.com/klauspost/compress/zstd) and then
 // age (filippo.io/age, to X25519 or SSH recipients) into a
 // gocloud.dev/blob bucket:
@@ -21,7 +21,7 @@
 // sha256s, the recipients' fingerprints and the cluster and etcd versions.
 //
 // Stream takes the backup straight to the bucket, with nothing staged on
-// the master's disk: backup.Take's pre-checks, then the static resources
+// the master's disk: backup.TakePlan's pre-checks, then the static resources
 // archive (backup.ArchiveStaticResourcesTo) and the etcd snapshot stream
 // (backup.SnapshotTo, its sha256 trailer verified on the uncompressed
 // bytes as they pass) each go through zstd and age into a multipart

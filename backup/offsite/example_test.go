@@ -13,6 +13,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/backup/offsite"
 	"github.com/lifeboat-dev/lifeboat/clustertest"
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 // Take a backup, upload it compressed and encrypted to a file:// bucket
@@ -44,11 +45,16 @@ func ExampleUpload() {
 		os.WriteFile(filepath.Join(root, "etc/kubernetes/manifests", c+"-pod.yaml"),
 			[]byte("kind: Pod\nmetadata:\n  labels:\n    revision: \"7\"\n"), 0o644)
 	}
-	b, err := backup.Take(ctx, cli, filepath.Join(work, "backup"), backup.TakeOptions{
-		Host:  host.NewLocal("master-0", root, host.LocalOptions{}),
-		Force: true, // no Kubernetes API in this example
-		Now:   func() time.Time { return time.Date(2020, 3, 18, 22, 2, 18, 0, time.Local) },
+	b := new(backup.Backup)
+	take, err := backup.TakePlan(backup.TakeDeps{Etcd: cli, Host: host.NewLocal("master-0", root, host.LocalOptions{})}, backup.TakeOptions{
+		Dir:    filepath.Join(work, "backup"),
+		Force:  true, // no Kubernetes API in this example
+		Now:    func() time.Time { return time.Date(2020, 3, 18, 22, 2, 18, 0, time.Local) },
+		Result: b,
 	})
+	if err == nil {
+		err = take.Run(ctx, plan.RunOptions{})
+	}
 	if err != nil {
 		fmt.Println(err)
 		return

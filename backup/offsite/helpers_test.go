@@ -19,6 +19,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/clustertest"
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 // realEtcd starts a one-member etcd holding about mib MiB of random
@@ -48,7 +49,7 @@ func realEtcd(t *testing.T, mib int) *clientv3.Client {
 	return cli
 }
 
-// takeBackup runs backup.Take on cli with a fake healthy 4.5.2 cluster
+// takeBackup runs backup.TakePlan on cli with a fake healthy 4.5.2 cluster
 // and a master tree, at the time at, into a new directory.
 func takeBackup(t *testing.T, cli *clientv3.Client, at time.Time) *backup.Backup {
 	t.Helper()
@@ -60,11 +61,12 @@ func takeBackup(t *testing.T, cli *clientv3.Client, at time.Time) *backup.Backup
 		write(t, filepath.Join(root, "etc/kubernetes/manifests", c+"-pod.yaml"), "kind: Pod\nmetadata:\n  labels:\n    revision: \"7\"\n")
 	}
 	dir := filepath.Join(t.TempDir(), "backup")
-	b, err := backup.Take(t.Context(), cli, dir, backup.TakeOptions{
-		Host:   host.NewLocal("master-0", root, host.LocalOptions{}),
-		Config: healthyConfig(at),
-		Now:    func() time.Time { return at },
-	})
+	b := new(backup.Backup)
+	take, err := backup.TakePlan(backup.TakeDeps{Etcd: cli, Host: host.NewLocal("master-0", root, host.LocalOptions{}), Config: healthyConfig(at)},
+		backup.TakeOptions{Dir: dir, Now: func() time.Time { return at }, Result: b})
+	if err == nil {
+		err = take.Run(t.Context(), plan.RunOptions{})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

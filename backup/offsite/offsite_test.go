@@ -58,7 +58,7 @@ func sshIdentity(t *testing.T) (string, age.Identity) {
 	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(spk))), id
 }
 
-// A backup taken by backup.Take on a real etcd, uploaded compressed and
+// A backup taken by backup.TakePlan on a real etcd, uploaded compressed and
 // encrypted (snapshot to an age key and an SSH key, the static resources
 // to another key under another prefix), listed without keys, fetched
 // back and verified byte-identical.

@@ -8,7 +8,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/backup"
 )
 
-// streamPrechecks makes backup.Take's pre-checks and fills b's cluster
+// streamPrechecks makes backup.TakePlan's pre-checks and fills b's cluster
 // fields; it returns the cluster information (nil without Config).
 func streamPrechecks(ctx context.Context, opts *StreamOptions, t time.Time, b *backup.Backup, warn func(string, ...any)) (*backup.ClusterInfo, error) {
 	if opts.Force {

@@ -22,7 +22,7 @@ type StreamOptions struct {
 	// runbook's "oc debug node/<master>; chroot /host"). Required.
 	Host host.Host
 	// Config reads the ClusterOperators, ClusterVersion, Proxy and
-	// APIServer objects for the pre-checks backup.Take makes. Required
+	// APIServer objects for the pre-checks backup.TakePlan makes. Required
 	// unless Force; with Force, nil leaves the cluster information out.
 	Config configclient.Interface
 	// Force skips the ClusterOperator check, as cluster-backup.sh --force

@@ -20,7 +20,7 @@ import (
 type StreamResult struct {
 	// Manifest is the off-site manifest, as written.
 	Manifest *Manifest
-	// Backup describes the backup as backup.Take would: stamp, files
+	// Backup describes the backup as backup.TakePlan would: stamp, files
 	// (their Path set only with LocalDir), revision, versions, proxy and
 	// warnings; Backup.Manifest is its backup.json content (stored in
 	// Manifest.Local, and written to LocalDir with LocalDir).
@@ -32,7 +32,7 @@ type StreamResult struct {
 // the cluster, and nothing staged on the master's disk unless
 // StreamOptions.LocalDir asks for a local copy too.
 //
-//  1. the pre-checks of backup.Take (ClusterOperators not Progressing
+//  1. the pre-checks of backup.TakePlan (ClusterOperators not Progressing
 //     unless Force, the cluster past its first certificate rotation, the
 //     cluster version, proxy and encryption settings read; with
 //     LocalDir, twice the database size free there);
@@ -62,7 +62,7 @@ type StreamResult struct {
 // source from the start: a new snapshot of etcd (a later revision,
 // another blocking transfer on the member) or a new archive. The
 // manifest records what the successful attempt stored. Who needs the
-// transfer from etcd to happen exactly once should use backup.Take and
+// transfer from etcd to happen exactly once should use backup.TakePlan and
 // then Upload, which retries from the local files.
 //
 // When Stream fails, the objects it wrote are deleted (best effort), no

@@ -26,7 +26,7 @@ const (
 )
 
 // Upload copies the verified local backup in dir (the cluster-backup.sh
-// layout, as backup.Take writes it) to the destination, off the cluster,
+// layout, as backup.TakePlan writes it) to the destination, off the cluster,
 // as the runbook advises:
 //
 //  1. backup.Verify checks the local backup (refused with its

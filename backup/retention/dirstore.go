@@ -15,7 +15,7 @@ import (
 )
 
 // DirStore is a Store over a local directory that holds one subdirectory
-// per backup, each what backup.Take wrote (snapshot_<stamp>.db,
+// per backup, each what backup.TakePlan wrote (snapshot_<stamp>.db,
 // static_kuberesources_<stamp>.tar.gz and backup.json). Only
 // subdirectories with a readable backup.json are lifeboat's backups:
 // files, symbolic links, hidden entries ("." prefix) and directories

@@ -14,9 +14,10 @@ import (
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/clustertest"
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
-// masterRoot writes the static pod resources backup.Take archives.
+// masterRoot writes the static pod resources backup.TakePlan archives.
 func masterRoot(t *testing.T) string {
 	t.Helper()
 	root := t.TempDir()
@@ -40,7 +41,7 @@ func masterRoot(t *testing.T) string {
 	return root
 }
 
-// takeBackups runs backup.Take against a real etcd member once per time,
+// takeBackups runs backup.TakePlan against a real etcd member once per time,
 // each into root/<id>, and returns the IDs.
 func takeBackups(t *testing.T, root string, times []time.Time) []string {
 	t.Helper()
@@ -56,8 +57,8 @@ func takeBackups(t *testing.T, root string, times []time.Time) []string {
 			t.Fatal(err)
 		}
 		id := "etcd-" + backup.Timestamp(ts)
-		_, err := backup.Take(t.Context(), cli, filepath.Join(root, id), backup.TakeOptions{
-			Host: host.NewLocal("master-0", master, host.LocalOptions{}),
+		take, err := backup.TakePlan(backup.TakeDeps{Etcd: cli, Host: host.NewLocal("master-0", master, host.LocalOptions{})}, backup.TakeOptions{
+			Dir: filepath.Join(root, id),
 			// No API server here: Force leaves the cluster checks out.
 			Force:         true,
 			Endpoint:      etcd.Endpoints()[0],
@@ -65,8 +66,11 @@ func takeBackups(t *testing.T, root string, times []time.Time) []string {
 			Now:           func() time.Time { return ts },
 			FreeSpace:     func(string) (uint64, error) { return 1 << 40, nil },
 		})
+		if err == nil {
+			err = take.Run(t.Context(), plan.RunOptions{})
+		}
 		if err != nil {
-			t.Fatalf("backup.Take %s: %v", id, err)
+			t.Fatalf("backup %s: %v", id, err)
 		}
 		ids = append(ids, id)
 	}

@@ -8,7 +8,7 @@
 // which to delete, each with the rules that decided, newest first. That
 // result is the dry run. Apply lists a Store, calls Select and deletes
 // what it chose, oldest first, with progress, logging and cancellation.
-// DirStore is the Store of a local directory of backup.Take outputs.
+// DirStore is the Store of a local directory of backup.TakePlan outputs.
 // lifeboat has no Store for object storage yet (backup/offsite lists but
 // does not delete): implement Store over offsite.List and the bucket to
 // apply a policy there.

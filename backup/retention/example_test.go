@@ -44,14 +44,14 @@ func ExampleSelect() {
 	// delete 2026-11-23 [expired]
 }
 
-// A dry run over a directory holding one backup.Take output per
+// A dry run over a directory holding one backup.TakePlan output per
 // subdirectory (and other things, which are left alone).
 func ExampleApply() {
 	root, _ := os.MkdirTemp("", "backups")
 	defer os.RemoveAll(root)
 	for d := 1; d <= 4; d++ {
 		taken := time.Date(2026, 11, d, 2, 15, 0, 0, time.UTC)
-		writeBackup(root, taken) // what backup.Take writes
+		writeBackup(root, taken) // what backup.TakePlan writes
 	}
 	_ = os.WriteFile(filepath.Join(root, "README"), []byte("not a backup"), 0o600)
 
@@ -71,7 +71,7 @@ func ExampleApply() {
 	// would delete 2026-11-01_021500 [expired]
 }
 
-// writeBackup stands in for backup.Take: the two files and backup.json.
+// writeBackup stands in for backup.TakePlan: the two files and backup.json.
 func writeBackup(root string, taken time.Time) {
 	stamp := backup.Timestamp(taken)
 	dir := filepath.Join(root, stamp)

@@ -55,6 +55,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/backup/offsite"
 	"github.com/lifeboat-dev/lifeboat/examples/internal/cli"
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 const (
@@ -197,22 +198,21 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		}
 		return code
 	}
-	b, err := backup.Take(ctx, etcd, dir, backup.TakeOptions{
-		Host:          h,
-		Config:        cfg,
+	b := new(backup.Backup)
+	take, err := backup.TakePlan(backup.TakeDeps{Etcd: etcd, Host: h, Config: cfg}, backup.TakeOptions{
+		Dir:           dir,
 		Force:         *force,
 		MinClusterAge: *minAge,
 		Endpoint:      *member,
 		Logger:        log,
-		Progress: func(e backup.Event) {
-			if e.Step != "snapshot" || e.Written == 0 {
-				fmt.Fprintf(stdout, "%-9s %s\n", e.Step, e.Message)
-				return
-			}
-			prog.Update("snapshot", e.Written, e.Total)
-		},
+		Result:        b,
 	})
-	prog.Done("snapshot")
+	if err != nil {
+		fmt.Fprintf(stderr, "backup: %v\n", err)
+		return exitUsage
+	}
+	// The snapshot's bytes draw the progress bar; every other event is a line.
+	err = take.Run(ctx, plan.RunOptions{Report: prog.PlanReport(func(e plan.Event) { fmt.Fprintln(stdout, e.String()) })})
 	if err != nil {
 		fmt.Fprintf(stderr, "backup: %v\n", err)
 		if pe := (*backup.PrecheckError)(nil); errors.As(err, &pe) {

@@ -34,7 +34,7 @@ func poll(ctx context.Context, timeout time.Duration, cond func(context.Context)
 func (d *demo) takeBackup(ctx context.Context, root string) error {
 	d.backups++
 	dir := filepath.Join(root, fmt.Sprintf("backup-%d", d.backups))
-	// backup.Take refuses while an operator rolls out (its pre-check, as
+	// backup.TakePlan's precheck refuses while an operator rolls out (its pre-check, as
 	// cluster-backup.sh's); after a member replacement or a restart the
 	// etcd operator may still be installing the revision that follows the
 	// new membership. Wait as "oc adm wait-for-stable-cluster" would.
@@ -49,16 +49,20 @@ func (d *demo) takeBackup(ctx context.Context, root string) error {
 	}
 	defer etcd.Close()
 	from := d.c.Masters()[0]
-	b, err := backup.Take(ctx, etcd, dir, backup.TakeOptions{Host: d.c.Host(from), Config: d.c.Config,
-		MinClusterAge: -1, Logger: d.logger}) // the simulated cluster was installed seconds ago
+	b := new(backup.Backup)
+	take, err := backup.TakePlan(backup.TakeDeps{Etcd: etcd, Host: d.c.Host(from), Config: d.c.Config},
+		backup.TakeOptions{Dir: dir, MinClusterAge: -1, Logger: d.logger, Result: b}) // the simulated cluster was installed seconds ago
+	if err == nil {
+		err = take.Run(ctx, plan.RunOptions{})
+	}
 	if err != nil {
-		return fmt.Errorf("backup.Take: %w", err)
+		return fmt.Errorf("backup: %w", err)
 	}
 	d.say("backup from %s: %s (%d bytes, revision %d, etcd %s, cluster %s) and %s",
 		from, b.Snapshot.Name, b.Snapshot.Size, b.Revision, b.EtcdVersion, b.ClusterVersion, b.Resources.Name)
 	v, err := backup.Verify(ctx, dir, backup.VerifyOptions{Timestamp: b.Timestamp})
 	if err == nil && v.Snapshot.SHA256 != b.Snapshot.SHA256 {
-		err = errors.New("Verify read another snapshot than Take wrote")
+		err = errors.New("Verify read another snapshot than TakePlan wrote")
 	}
 	if d.verify("the backup is whole: sha256 trailer, bolt database, archive with the 4 component directories, manifest checksums", err) {
 		d.backup = dir
@@ -268,7 +272,7 @@ func (d *demo) chapter5(ctx context.Context, dir string) error {
 		err = errors.New("still there")
 	}
 	d.verify("the object written after the backup is gone", err)
-	for _, op := range []lifecycle.Operator{lifecycle.Etcd, lifecycle.KubeAPIServer, lifecycle.KubeControllerManager, lifecycle.KubeScheduler} {
+	for _, op := range lifecycle.StaticPodOperators() {
 		st, err := lifecycle.Revisions(ctx, d.c.Operator, op)
 		if err == nil && !st.AllAtLatest() {
 			err = errors.New(st.Summary())

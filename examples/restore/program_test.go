@@ -14,6 +14,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/clustertest"
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 // TestRestoreProgram runs the program against the simulated cluster, its
@@ -43,7 +44,11 @@ func TestRestoreProgram(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if _, err := backup.Take(ctx, etcd, dir, backup.TakeOptions{Host: c.Host(masters[0]), Config: c.Config, MinClusterAge: -1}); err != nil {
+	take, err := backup.TakePlan(backup.TakeDeps{Etcd: etcd, Host: c.Host(masters[0]), Config: c.Config}, backup.TakeOptions{Dir: dir, MinClusterAge: -1})
+	if err == nil {
+		err = take.Run(ctx, plan.RunOptions{})
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	etcd.Close()

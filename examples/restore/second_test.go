@@ -14,6 +14,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/clustertest"
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 // TestRestoreProgramSecondRecoveryRestoresNewBackup is fault 1 of issue
@@ -50,7 +51,12 @@ func TestRestoreProgramSecondRecoveryRestoresNewBackup(t *testing.T) {
 			t.Fatal(err)
 		}
 		dir := t.TempDir()
-		b, err := backup.Take(ctx, etcd, dir, backup.TakeOptions{Host: c.Host(masters[0]), Config: c.Config, MinClusterAge: -1})
+		b := new(backup.Backup)
+		take, err := backup.TakePlan(backup.TakeDeps{Etcd: etcd, Host: c.Host(masters[0]), Config: c.Config},
+			backup.TakeOptions{Dir: dir, MinClusterAge: -1, Result: b})
+		if err == nil {
+			err = take.Run(ctx, plan.RunOptions{})
+		}
 		etcd.Close()
 		if err != nil {
 			t.Fatal(err)
