@@ -7,6 +7,8 @@ import (
 	"path"
 	"strings"
 
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
+
 	"gocloud.dev/blob"
 	// The destinations lifeboat opens by URL.
 	_ "gocloud.dev/blob/azureblob"
@@ -52,20 +54,20 @@ func (d *Destination) set() bool { return d != nil && (d.Bucket != nil || d.URL 
 // validate checks d without opening it.
 func (d *Destination) validate(what string) error {
 	if !d.set() {
-		return fmt.Errorf("%w: %s: URL or Bucket is required", ErrInvalidOptions, what)
+		return opterr.New("", "%s: URL or Bucket is required", what)
 	}
 	if d.Bucket == nil {
 		u, err := url.Parse(d.URL)
 		if err != nil {
-			return fmt.Errorf("%w: %s: URL does not parse", ErrInvalidOptions, what)
+			return opterr.New("", "%s: URL does not parse", what)
 		}
 		if !blob.DefaultURLMux().ValidBucketScheme(u.Scheme) {
-			return fmt.Errorf("%w: %s: scheme %q is not one of %v", ErrInvalidOptions, what, u.Scheme, blob.DefaultURLMux().BucketSchemes())
+			return opterr.New("", "%s: scheme %q is not one of %v", what, u.Scheme, blob.DefaultURLMux().BucketSchemes())
 		}
 	}
 	if p := d.Prefix; p != "" {
 		if strings.HasPrefix(p, "/") || path.Clean(p) != strings.TrimSuffix(p, "/") || strings.HasPrefix(path.Clean(p), "..") || path.Clean(p) == "." {
-			return fmt.Errorf("%w: %s: prefix %q must be a relative, clean path", ErrInvalidOptions, what, p)
+			return opterr.New("", "%s: prefix %q must be a relative, clean path", what, p)
 		}
 	}
 	return nil
