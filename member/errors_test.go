@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"testing"
-
 )
 
 // TestSentinelsAreDistinct pins every exported sentinel of the package:
@@ -69,4 +68,3 @@ func TestTypedErrors(t *testing.T) {
 		})
 	}
 }
-
