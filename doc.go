@@ -90,11 +90,17 @@
 //     Unwrap returns only its causes (the I/O or API error underneath), so
 //     errors.Is matches both the kind and the cause. No typed error
 //     unwraps to its sentinel.
+//   - Options and dependencies the caller got wrong have one kind for
+//     every package: ErrInvalidOptions, declared here, carried by an
+//     *OptionsError that names the option and the reason. Every Validate
+//     method, XPlan builder and single call returns it before any side
+//     effect, nil clients and hosts included; no input makes a call panic.
 //   - Everything else is wrapped with %w and names the operation and its
-//     target; Validate errors wrap the package's ErrInvalidOptions (or the
-//     package's invalid-setting sentinel) before any side effect.
+//     target.
 //
-// Each package's doc lists its sentinels and typed errors.
+// Each package's doc lists its sentinels and typed errors, and its
+// errors_test.go produces each of them and checks it with errors.Is or
+// errors.As (TestEveryErrorTargetIsPinned fails for one left out).
 //
 // Supporting packages: host (root access to a master over SSH, a debug pod or
 // locally), etcdconn (etcd clients from ETCDCTL_* variables or TLS files),

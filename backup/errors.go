@@ -3,16 +3,14 @@ package backup
 import (
 	"errors"
 	"fmt"
-	"github.com/lifeboat-dev/lifeboat/internal/safetar"
 	"strings"
+
+	"github.com/lifeboat-dev/lifeboat/internal/safetar"
 )
 
 // Sentinel errors. Functions wrap them in typed errors ([*SnapshotError],
 // [*PrecheckError], [*VerifyError]); test them with errors.Is.
 var (
-	// ErrInvalidOptions: TakePlan's deps or options cannot be used (a
-	// required client, host or directory missing); nothing was touched.
-	ErrInvalidOptions = errors.New("backup: invalid options")
 	// ErrHashMismatch: the sha256 etcd appended to the snapshot does not
 	// match the data received (or stored), or a file does not match the
 	// checksum recorded in the backup manifest.

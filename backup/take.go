@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
+
 	configclient "github.com/openshift/client-go/config/clientset/versioned"
 
 	"github.com/lifeboat-dev/lifeboat/host"
@@ -131,16 +133,16 @@ type TakeDeps struct {
 //
 // opts.Result, when set, receives the backup once the run finished. A
 // dry run (plan.RunOptions.DryRun) runs the pre-checks only. It returns an
-// error wrapping ErrInvalidOptions (a required dependency or Dir missing)
+// error wrapping lifeboat.ErrInvalidOptions (a required dependency or Dir missing)
 // before building anything.
 func TakePlan(deps TakeDeps, opts TakeOptions) (*plan.Plan, error) {
 	switch {
 	case deps.Etcd == nil || deps.Host == nil:
-		return nil, fmt.Errorf("%w: TakePlan needs TakeDeps.Etcd and TakeDeps.Host", ErrInvalidOptions)
+		return nil, opterr.New("", "TakePlan needs TakeDeps.Etcd and TakeDeps.Host")
 	case deps.Config == nil && !opts.Force:
-		return nil, fmt.Errorf("%w: TakeDeps.Config is required unless Force is set", ErrInvalidOptions)
+		return nil, opterr.New("TakeDeps.Config", "is required unless Force is set")
 	case opts.Dir == "":
-		return nil, fmt.Errorf("%w: TakeOptions.Dir is required", ErrInvalidOptions)
+		return nil, opterr.New("TakeOptions.Dir", "is required")
 	}
 	tk := &taker{deps: deps, opts: opts, log: logger(opts.Logger)}
 	return &plan.Plan{Name: "backup", Steps: []plan.Step{

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
@@ -37,8 +38,8 @@ func TestTakePlan(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			o := base
 			o.Dir = tc.dir
-			if p, err := TakePlan(tc.deps, o); !errors.Is(err, ErrInvalidOptions) || p != nil {
-				t.Fatalf("plan %v, err = %v, want ErrInvalidOptions", p, err)
+			if p, err := TakePlan(tc.deps, o); !errors.Is(err, lifeboat.ErrInvalidOptions) || p != nil {
+				t.Fatalf("plan %v, err = %v, want lifeboat.ErrInvalidOptions", p, err)
 			}
 		})
 	}

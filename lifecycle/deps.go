@@ -1,19 +1,12 @@
 package lifecycle
 
 import (
-	"errors"
-
 	configclient "github.com/openshift/client-go/config/clientset/versioned"
 	machineclient "github.com/openshift/client-go/machine/clientset/versioned"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/lifeboat-dev/lifeboat/host"
 )
-
-// ErrInvalidOptions is wrapped by the error of ShutdownPlan and
-// RestartPlan (and of the options' Validate) when Deps or Options cannot
-// be used. Nothing was touched.
-var ErrInvalidOptions = errors.New("lifecycle: invalid options")
 
 // HostFunc returns the host of a node, for example an SSH connection to it.
 type HostFunc func(node string) (host.Host, error)

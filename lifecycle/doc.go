@@ -62,7 +62,7 @@
 // unanswered (no new revision, no progress) for WaitOptions.StallTimeout, a
 // *RolloutStalledError (errors.Is ErrRolloutStalled) naming the reason.
 //
-// Errors of ShutdownPlan and RestartPlan: ErrInvalidOptions (before the
+// Errors of ShutdownPlan and RestartPlan: lifeboat.ErrInvalidOptions (before the
 // plan is built), then, from the run, ErrNoRecentBackup (no verified backup
 // recent enough, and no override; wraps the *backup.VerifyError when the
 // backup does not verify), ErrShutdownIncomplete (some hosts refused or

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
+
 	configv1 "github.com/openshift/api/config/v1"
 	configclient "github.com/openshift/client-go/config/clientset/versioned"
 	machineclient "github.com/openshift/client-go/machine/clientset/versioned"
@@ -87,12 +89,12 @@ type RestartOptions struct {
 }
 
 // Validate reports options RestartPlan cannot use, wrapping
-// ErrInvalidOptions.
+// lifeboat.ErrInvalidOptions.
 func (o RestartOptions) Validate() error {
 	for name, d := range map[string]time.Duration{"Interval": o.Interval, "MastersTimeout": o.MastersTimeout,
 		"WorkersTimeout": o.WorkersTimeout, "OperatorsTimeout": o.OperatorsTimeout} {
 		if d < 0 {
-			return fmt.Errorf("%w: %s %s is negative", ErrInvalidOptions, name, d)
+			return opterr.New("", "%s %s is negative", name, d)
 		}
 	}
 	return nil

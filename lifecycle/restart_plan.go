@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/lifeboat-dev/lifeboat/certs"
@@ -39,11 +41,11 @@ import (
 // where the nodes stand and which pending CSRs would be approved, and
 // approves and uncordons nothing.
 //
-// It returns an error wrapping ErrInvalidOptions (deps.Kube nil, or
+// It returns an error wrapping lifeboat.ErrInvalidOptions (deps.Kube nil, or
 // opts.Validate failing) before building anything.
 func RestartPlan(deps Deps, opts RestartOptions) (*plan.Plan, error) {
 	if deps.Kube == nil {
-		return nil, fmt.Errorf("%w: RestartPlan needs Deps.Kube", ErrInvalidOptions)
+		return nil, opterr.New("", "RestartPlan needs Deps.Kube")
 	}
 	if err := opts.Validate(); err != nil {
 		return nil, err

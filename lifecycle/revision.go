@@ -65,6 +65,9 @@ func (s *RevisionStatus) AllAtLatest() bool {
 // revision 7", with "; 0 nodes have achieved new revision 8" while no node
 // has reached the latest available revision.
 func (s *RevisionStatus) Summary() string {
+	if s == nil {
+		return "no status seen"
+	}
 	counts := map[int32]int{}
 	for _, n := range s.Nodes {
 		counts[n.CurrentRevision]++
@@ -327,8 +330,12 @@ type RolloutStalledError struct {
 }
 
 func (e *RolloutStalledError) Error() string {
+	var latest int32
+	if e.Status != nil {
+		latest = e.Status.LatestAvailableRevision
+	}
 	msg := fmt.Sprintf("lifecycle: %s/%s: forceRedeploymentReason %q was not acted upon: no revision after %d and no rollout progress for %s (latest available revision %d, %s)",
-		e.Operator, ObjectName, e.Reason, e.AfterRevision, e.Waited.Round(time.Second), e.Status.LatestAvailableRevision, e.Status.Summary())
+		e.Operator, ObjectName, e.Reason, e.AfterRevision, e.Waited.Round(time.Second), latest, e.Status.Summary())
 	if e.CurrentReason != e.Reason {
 		msg += fmt.Sprintf("; the object now carries forceRedeploymentReason %q", e.CurrentReason)
 	}

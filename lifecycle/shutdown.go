@@ -10,6 +10,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -99,20 +101,20 @@ type ShutdownOptions struct {
 }
 
 // Validate reports options ShutdownPlan cannot use, wrapping
-// ErrInvalidOptions, or ErrNoRecentBackup when neither BackupDir nor
+// lifeboat.ErrInvalidOptions, or ErrNoRecentBackup when neither BackupDir nor
 // Override is given.
 func (o ShutdownOptions) Validate() error {
 	switch {
 	case o.BackupDir == "" && o.Override == "":
-		return fmt.Errorf("%w: %w: no backup directory given (take one with backup.TakePlan, or give an override reason)", ErrInvalidOptions, ErrNoRecentBackup)
+		return opterr.New("", "%w: no backup directory given (take one with backup.TakePlan, or give an override reason)", ErrNoRecentBackup)
 	case o.MaxBackupAge < 0:
-		return fmt.Errorf("%w: MaxBackupAge %s is negative", ErrInvalidOptions, o.MaxBackupAge)
+		return opterr.New("MaxBackupAge", "%s is negative", o.MaxBackupAge)
 	case o.MaxParallel < 0:
-		return fmt.Errorf("%w: MaxParallel %d is negative", ErrInvalidOptions, o.MaxParallel)
+		return opterr.New("MaxParallel", "%d is negative", o.MaxParallel)
 	case o.PlannedDuration < 0:
-		return fmt.Errorf("%w: PlannedDuration %s is negative", ErrInvalidOptions, o.PlannedDuration)
+		return opterr.New("PlannedDuration", "%s is negative", o.PlannedDuration)
 	case o.DrainTimeout < 0:
-		return fmt.Errorf("%w: DrainTimeout %s is negative", ErrInvalidOptions, o.DrainTimeout)
+		return opterr.New("DrainTimeout", "%s is negative", o.DrainTimeout)
 	}
 	return nil
 }

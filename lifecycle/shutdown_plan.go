@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
+
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/lifeboat-dev/lifeboat/plan"
@@ -43,11 +45,11 @@ import (
 // replaces the first). The caller shuts off the cluster's dependencies
 // (runbook step 2) itself.
 //
-// It returns an error wrapping ErrInvalidOptions (deps.Kube or deps.Hosts
+// It returns an error wrapping lifeboat.ErrInvalidOptions (deps.Kube or deps.Hosts
 // nil, or opts.Validate failing) before building anything.
 func ShutdownPlan(deps Deps, opts ShutdownOptions) (*plan.Plan, error) {
 	if deps.Kube == nil || deps.Hosts == nil {
-		return nil, fmt.Errorf("%w: ShutdownPlan needs Deps.Kube and Deps.Hosts", ErrInvalidOptions)
+		return nil, opterr.New("", "ShutdownPlan needs Deps.Kube and Deps.Hosts")
 	}
 	if err := opts.Validate(); err != nil {
 		return nil, err

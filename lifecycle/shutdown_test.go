@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/plan"
@@ -301,11 +302,11 @@ func TestShutdownPlanValidate(t *testing.T) {
 		opts    ShutdownOptions
 		wantErr []error
 	}{
-		{"neither backup nor override", Deps{Kube: kube, Hosts: fleet.hosts}, ShutdownOptions{}, []error{ErrInvalidOptions, ErrNoRecentBackup}},
-		{"no kube client", Deps{Hosts: fleet.hosts}, ShutdownOptions{Override: "x"}, []error{ErrInvalidOptions}},
-		{"no hosts", Deps{Kube: kube}, ShutdownOptions{Override: "x"}, []error{ErrInvalidOptions}},
-		{"negative parallelism", Deps{Kube: kube, Hosts: fleet.hosts}, ShutdownOptions{Override: "x", MaxParallel: -1}, []error{ErrInvalidOptions}},
-		{"negative planned duration", Deps{Kube: kube, Hosts: fleet.hosts}, ShutdownOptions{Override: "x", PlannedDuration: -time.Hour}, []error{ErrInvalidOptions}},
+		{"neither backup nor override", Deps{Kube: kube, Hosts: fleet.hosts}, ShutdownOptions{}, []error{lifeboat.ErrInvalidOptions, ErrNoRecentBackup}},
+		{"no kube client", Deps{Hosts: fleet.hosts}, ShutdownOptions{Override: "x"}, []error{lifeboat.ErrInvalidOptions}},
+		{"no hosts", Deps{Kube: kube}, ShutdownOptions{Override: "x"}, []error{lifeboat.ErrInvalidOptions}},
+		{"negative parallelism", Deps{Kube: kube, Hosts: fleet.hosts}, ShutdownOptions{Override: "x", MaxParallel: -1}, []error{lifeboat.ErrInvalidOptions}},
+		{"negative planned duration", Deps{Kube: kube, Hosts: fleet.hosts}, ShutdownOptions{Override: "x", PlannedDuration: -time.Hour}, []error{lifeboat.ErrInvalidOptions}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

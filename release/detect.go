@@ -36,7 +36,7 @@ import (
 // release). With Options.RefuseConflict, Detect returns ErrConflict
 // instead.
 //
-// Errors: the options' (ErrInvalidOptions, before any I/O),
+// Errors: the options' (lifeboat.ErrInvalidOptions, before any I/O),
 // ErrUnsupportedRelease, ErrConflict, an *UndecidedError (ErrUndecided)
 // when nothing decides, or ctx's error wrapped. The Decision returned with
 // an error still carries the evidence gathered.

@@ -53,7 +53,7 @@
 //
 // # Errors
 //
-// ErrInvalidOptions (Validate, before any I/O; with ErrInvalidVersion,
+// lifeboat.ErrInvalidOptions (Validate, before any I/O; with ErrInvalidVersion,
 // ErrInvalidGeneration or ErrUnsupportedRelease for a bad override),
 // ErrUnsupportedRelease (the cluster's completed version is before 4.5),
 // ErrConflict, *UndecidedError matching ErrUndecided (nothing decides; it

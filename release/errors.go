@@ -6,10 +6,6 @@ import (
 )
 
 var (
-	// ErrInvalidOptions: Options or Deps cannot be used; returned by
-	// Validate and by Detect before any I/O.
-	ErrInvalidOptions = errors.New("release: invalid options")
-
 	// ErrInvalidVersion: a version string is not an OpenShift version.
 	ErrInvalidVersion = errors.New("release: invalid version")
 

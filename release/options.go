@@ -1,9 +1,10 @@
 package release
 
 import (
-	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 
 	configclient "github.com/openshift/client-go/config/clientset/versioned"
 
@@ -51,23 +52,23 @@ type Options struct {
 }
 
 // Validate checks the options without any I/O. Errors wrap
-// ErrInvalidOptions (and ErrInvalidGeneration, ErrInvalidVersion or
+// lifeboat.ErrInvalidOptions (and ErrInvalidGeneration, ErrInvalidVersion or
 // ErrUnsupportedRelease for the overrides).
 func (o Options) Validate() error {
 	if o.Generation != GenerationUnknown && !o.Generation.Valid() {
-		return fmt.Errorf("%w: Generation: %w: %d", ErrInvalidOptions, ErrInvalidGeneration, int(o.Generation))
+		return opterr.New("Generation", "%w: %d", ErrInvalidGeneration, int(o.Generation))
 	}
 	if o.Version != "" {
 		g, err := GenerationOfVersion(o.Version)
 		if err != nil {
-			return fmt.Errorf("%w: Version: %w", ErrInvalidOptions, err)
+			return opterr.New("Version", "%w", err)
 		}
 		if o.Generation != GenerationUnknown && g != o.Generation {
-			return fmt.Errorf("%w: Version %s is generation %s, Generation says %s", ErrInvalidOptions, o.Version, g, o.Generation)
+			return opterr.New("Version", "%s is generation %s, Generation says %s", o.Version, g, o.Generation)
 		}
 	}
 	if o.APITimeout < 0 {
-		return fmt.Errorf("%w: APITimeout %v is negative", ErrInvalidOptions, o.APITimeout)
+		return opterr.New("APITimeout", "%v is negative", o.APITimeout)
 	}
 	return nil
 }

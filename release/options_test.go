@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/lifeboat-dev/lifeboat"
 )
 
 func TestOptionsValidate(t *testing.T) {
@@ -25,12 +27,12 @@ func TestOptionsValidate(t *testing.T) {
 		{name: "version override", opts: Options{Version: "4.20.3"}},
 		{name: "generation override", opts: Options{Generation: GenerationEtcdOnly}},
 		{name: "agreeing overrides", opts: Options{Version: "v4.14", Generation: GenerationClassic}},
-		{name: "disagreeing overrides", opts: Options{Version: "4.14.8", Generation: GenerationEtcdOnly}, want: []error{ErrInvalidOptions}},
-		{name: "unparsable version", opts: Options{Version: "four"}, want: []error{ErrInvalidOptions, ErrInvalidVersion}},
-		{name: "unsupported version", opts: Options{Version: "4.2.0"}, want: []error{ErrInvalidOptions, ErrUnsupportedRelease}},
-		{name: "unknown major", opts: Options{Version: "3.11.0"}, want: []error{ErrInvalidOptions, ErrUnsupportedRelease}},
-		{name: "out-of-range generation", opts: Options{Generation: Generation(7)}, want: []error{ErrInvalidOptions, ErrInvalidGeneration}},
-		{name: "negative timeout", opts: Options{APITimeout: -time.Second}, want: []error{ErrInvalidOptions}},
+		{name: "disagreeing overrides", opts: Options{Version: "4.14.8", Generation: GenerationEtcdOnly}, want: []error{lifeboat.ErrInvalidOptions}},
+		{name: "unparsable version", opts: Options{Version: "four"}, want: []error{lifeboat.ErrInvalidOptions, ErrInvalidVersion}},
+		{name: "unsupported version", opts: Options{Version: "4.2.0"}, want: []error{lifeboat.ErrInvalidOptions, ErrUnsupportedRelease}},
+		{name: "unknown major", opts: Options{Version: "3.11.0"}, want: []error{lifeboat.ErrInvalidOptions, ErrUnsupportedRelease}},
+		{name: "out-of-range generation", opts: Options{Generation: Generation(7)}, want: []error{lifeboat.ErrInvalidOptions, ErrInvalidGeneration}},
+		{name: "negative timeout", opts: Options{APITimeout: -time.Second}, want: []error{lifeboat.ErrInvalidOptions}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -56,8 +58,8 @@ func TestDetectValidatesBeforeIO(t *testing.T) {
 		return false, nil, nil
 	})
 	_, err := Detect(t.Context(), Deps{Config: cs}, Options{Version: "nope"})
-	if !errors.Is(err, ErrInvalidOptions) {
-		t.Fatalf("error %v, want ErrInvalidOptions", err)
+	if !errors.Is(err, lifeboat.ErrInvalidOptions) {
+		t.Fatalf("error %v, want lifeboat.ErrInvalidOptions", err)
 	}
 }
 

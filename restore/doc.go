@@ -191,7 +191,7 @@
 // (ErrProcedureNotForRelease, with the release.Decision; in a
 // *PreflightError of check "release", as are release.ErrConflict and
 // release.ErrUnsupportedRelease), ErrRestorePodImage,
-// ErrInvalidOptions, *AnotherRunError (ErrAnotherRunUnfinished, naming
+// lifeboat.ErrInvalidOptions, *AnotherRunError (ErrAnotherRunUnfinished, naming
 // both runs), and for RunQuorumRestore *QuorumRestoreReleaseError
 // (ErrNoQuorumRestore), *NotMemberDirError (ErrNotMemberDir) and
 // *OthersNotStoppedError (ErrOthersNotStopped). A failed step of Run is a *plan.StepError naming the

@@ -27,8 +27,6 @@ var (
 	// the cluster's etcd may not read; restore with the cluster's own etcd
 	// image instead ([WriteRestorePod]). See [Decide].
 	ErrNeedsRestorePod = errors.New("restore must run in the cluster's etcd image")
-	// ErrInvalidOptions: an option is missing or malformed.
-	ErrInvalidOptions = errors.New("invalid restore options")
 	// ErrRestorePodImage: the restore must run in the cluster's etcd image
 	// and no etcd pod manifest at hand (the cluster's restore pod, the
 	// recovery host's etcd-pod.yaml, the backup's) names one.

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
 	"github.com/lifeboat-dev/lifeboat/plan"
 	"github.com/lifeboat-dev/lifeboat/release"
@@ -291,7 +292,7 @@ func TestEtcdOnlyClassicPlanRefuses(t *testing.T) {
 	// Without a config client the etcd-only plan cannot wait for the
 	// ClusterOperators: refused before anything runs.
 	o.Config = nil
-	if _, err := Plan(o); !errors.Is(err, ErrInvalidOptions) {
-		t.Errorf("etcd-only plan without Config: %v, want ErrInvalidOptions", err)
+	if _, err := Plan(o); !errors.Is(err, lifeboat.ErrInvalidOptions) {
+		t.Errorf("etcd-only plan without Config: %v, want lifeboat.ErrInvalidOptions", err)
 	}
 }

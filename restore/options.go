@@ -2,9 +2,10 @@ package restore
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 
 	configclient "github.com/openshift/client-go/config/clientset/versioned"
 	machineclient "github.com/openshift/client-go/machine/clientset/versioned"
@@ -196,36 +197,36 @@ type Options struct {
 
 func (o Options) withDefaults() (Options, error) {
 	if o.Recovery == nil {
-		return o, fmt.Errorf("%w: Recovery host is required", ErrInvalidOptions)
+		return o, opterr.New("", "Recovery host is required")
 	}
 	if o.Kube == nil || o.Operator == nil {
-		return o, fmt.Errorf("%w: Kube and Operator clients are required", ErrInvalidOptions)
+		return o, opterr.New("", "Kube and Operator clients are required")
 	}
 	if o.BackupDir == "" && o.BackupOnHost == "" && o.Source == nil && !o.noBackup {
-		return o, fmt.Errorf("%w: BackupDir, BackupOnHost or Source is required", ErrInvalidOptions)
+		return o, opterr.New("", "BackupDir, BackupOnHost or Source is required")
 	}
 	if err := validateSource(o); err != nil {
 		return o, err
 	}
 	if err := o.Release.Validate(); err != nil {
-		return o, fmt.Errorf("%w: Release: %w", ErrInvalidOptions, err)
+		return o, opterr.New("Release", "%w", err)
 	}
 	if len(o.LostMasters) > 0 && o.Machine == nil {
-		return o, fmt.Errorf("%w: LostMasters needs the Machine client", ErrInvalidOptions)
+		return o, opterr.New("", "LostMasters needs the Machine client")
 	}
 	seen := map[string]bool{o.Recovery.Name(): true}
 	for _, h := range o.Others {
 		if h == nil {
-			return o, fmt.Errorf("%w: nil host in Others", ErrInvalidOptions)
+			return o, opterr.New("", "nil host in Others")
 		}
 		if seen[h.Name()] {
-			return o, fmt.Errorf("%w: host %s given twice", ErrInvalidOptions, h.Name())
+			return o, opterr.New("", "host %s given twice", h.Name())
 		}
 		seen[h.Name()] = true
 	}
 	for _, n := range o.LostMasters {
 		if seen[n] {
-			return o, fmt.Errorf("%w: lost master %s is also given as a host", ErrInvalidOptions, n)
+			return o, opterr.New("", "lost master %s is also given as a host", n)
 		}
 		seen[n] = true
 	}
@@ -254,7 +255,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.RolloutTimeout = 30 * time.Minute
 	}
 	if o.StablePeriod < 0 || o.StableTimeout < 0 {
-		return o, fmt.Errorf("%w: StablePeriod and StableTimeout must not be negative", ErrInvalidOptions)
+		return o, opterr.New("", "StablePeriod and StableTimeout must not be negative")
 	}
 	if o.StablePeriod == 0 {
 		o.StablePeriod = lifecycle.DefaultMinStablePeriod

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"path/filepath"
 
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
+
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
 	"github.com/lifeboat-dev/lifeboat/plan"
@@ -114,8 +116,8 @@ func build(opts Options, gen release.Generation, version string) (*plan.Plan, *r
 	}
 	if gen == release.GenerationEtcdOnly && !o.AllowClassicOnEtcdOnly {
 		if o.Config == nil {
-			return nil, nil, fmt.Errorf("%w: the etcd-only restore (%s) waits for the ClusterOperators to be stable: the Config client is required",
-				ErrInvalidOptions, release.GenerationEtcdOnly.Releases())
+			return nil, nil, opterr.New("Config", "the etcd-only restore (%s) waits for the ClusterOperators to be stable: the Config client is required",
+				release.GenerationEtcdOnly.Releases())
 		}
 		r.gen = gen
 		r.etcdOnlySteps(add)

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
+
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -44,7 +46,7 @@ const restorePodAnnotation = "lifeboat.dev/restore-pod"
 // /var/lib/etcd-backup/snapshot.db.
 func buildRestorePod(etcdPod []byte, cfg restorePodConfig) ([]byte, error) {
 	if cfg.Member.Name == "" || cfg.Member.PeerURL == "" || cfg.ClusterToken == "" {
-		return nil, fmt.Errorf("%w: restore pod needs the member name, peer URL and cluster token", ErrInvalidOptions)
+		return nil, opterr.New("", "restore pod needs the member name, peer URL and cluster token")
 	}
 	if cfg.SnapshotPath == "" {
 		cfg.SnapshotPath = DefaultEtcdBackupDir + "/snapshot.db"

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
+
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
@@ -32,7 +34,7 @@ import (
 // (Options.Source's fetch refused the backup; Err wraps its error). Host is
 // the host concerned ("" for none); Err wraps the sentinel (ErrLinksUnsupported
 // of the archive rules, backup.ErrInsufficientSpace, ErrVersionMismatch,
-// ErrSnapshotTooNew, ErrInvalidOptions, ErrRestorePodImage) or the cause.
+// ErrSnapshotTooNew, lifeboat.ErrInvalidOptions, ErrRestorePodImage) or the cause.
 type PreflightError struct {
 	Check string
 	Host  string
@@ -121,8 +123,8 @@ func (r *runner) preflight(ctx context.Context, rec *BackupRecord, b *backup.Bac
 	progress(fmt.Sprintf("restoring as member %s (%s)", id.Name, id.PeerURL))
 	if method == InProcess && own == nil {
 		if got, err := memberFromEtcdPod(backupEtcd); err != nil || got.Name != id.Name || got.PeerURL != id.PeerURL {
-			return &PreflightError{Check: "member", Host: rh.Name(), Err: fmt.Errorf(
-				"%w: the recovery host has no etcd-pod.yaml and the backup's describes another member than %s: start-control-plane would have no etcd manifest", ErrInvalidOptions, id.Name)}
+			return &PreflightError{Check: "member", Host: rh.Name(), Err: opterr.New("",
+				"the recovery host has no etcd-pod.yaml and the backup's describes another member than %s: start-control-plane would have no etcd manifest", id.Name)}
 		}
 	}
 
@@ -187,7 +189,7 @@ func resolveIdentity(name, peer, hostName string, sources ...[]byte) (memberIden
 		id.Name = hostName
 	}
 	if id.PeerURL == "" {
-		return id, fmt.Errorf("%w: the peer URL of member %s is not in its etcd-pod.yaml; set Options.PeerURL", ErrInvalidOptions, id.Name)
+		return id, opterr.New("", "the peer URL of member %s is not in its etcd-pod.yaml; set Options.PeerURL", id.Name)
 	}
 	return id, nil
 }
@@ -196,7 +198,7 @@ func resolveIdentity(name, peer, hostName string, sources ...[]byte) (memberIden
 // host.
 func validatePeerURL(u string) error {
 	if p, err := url.Parse(u); err != nil || p.Scheme == "" || p.Host == "" {
-		return fmt.Errorf("%w: peer URL %q", ErrInvalidOptions, u)
+		return opterr.New("", "peer URL %q", u)
 	}
 	return nil
 }

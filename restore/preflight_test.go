@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/internal/safetar"
@@ -102,7 +103,7 @@ func TestPreflightRefusalsTouchNothing(t *testing.T) {
 			noPeer := strings.Replace(etcdPodYAML("master-1", f.peers["master-1"], 4), "    - --initial-advertise-peer-urls="+f.peers["master-1"]+"\n", "", 1)
 			writeFile(t, filepath.Join(f.roots["master-1"], "etc/kubernetes/manifests/etcd-pod.yaml"), noPeer)
 			*o = f.options("master-1")
-		}, ErrInvalidOptions, "member"},
+		}, lifeboat.ErrInvalidOptions, "member"},
 		{"unreadable revision.json", func(t *testing.T, f *fixture, o *Options) {
 			writeFile(t, filepath.Join(f.roots["master-0"], "var/lib/etcd/revision.json"), "{not json")
 		}, nil, "revision-file"},

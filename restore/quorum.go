@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
+
 	configclient "github.com/openshift/client-go/config/clientset/versioned"
 	operatorclient "github.com/openshift/client-go/operator/clientset/versioned"
 	"k8s.io/client-go/kubernetes"
@@ -102,7 +104,7 @@ type QuorumRestoreOptions struct {
 	Now func() time.Time
 }
 
-// Validate checks the options without I/O. Errors wrap ErrInvalidOptions.
+// Validate checks the options without I/O. Errors wrap lifeboat.ErrInvalidOptions.
 func (q QuorumRestoreOptions) Validate() error {
 	_, err := q.options()
 	return err
@@ -111,11 +113,11 @@ func (q QuorumRestoreOptions) Validate() error {
 // options turns q into the runner's Options, defaults applied.
 func (q QuorumRestoreOptions) options() (Options, error) {
 	if q.Config == nil {
-		return Options{}, fmt.Errorf("%w: the quorum restore waits for the ClusterOperators to be stable: the Config client is required", ErrInvalidOptions)
+		return Options{}, opterr.New("", "the quorum restore waits for the ClusterOperators to be stable: the Config client is required")
 	}
 	for _, d := range []time.Duration{q.Interval, q.ContainerTimeout, q.APITimeout} {
 		if d < 0 {
-			return Options{}, fmt.Errorf("%w: negative duration %s", ErrInvalidOptions, d)
+			return Options{}, opterr.New("", "negative duration %s", d)
 		}
 	}
 	names := map[string]bool{}
@@ -129,10 +131,10 @@ func (q QuorumRestoreOptions) options() (Options, error) {
 	}
 	for n, why := range q.Unreachable {
 		if n == "" || why == "" {
-			return Options{}, fmt.Errorf("%w: Unreachable needs a node name and the evidence that it is stopped (%q: %q)", ErrInvalidOptions, n, why)
+			return Options{}, opterr.New("", "Unreachable needs a node name and the evidence that it is stopped (%q: %q)", n, why)
 		}
 		if names[n] {
-			return Options{}, fmt.Errorf("%w: %s is both a host to use and attested unreachable", ErrInvalidOptions, n)
+			return Options{}, opterr.New("", "%s is both a host to use and attested unreachable", n)
 		}
 	}
 	state := q.StatePath

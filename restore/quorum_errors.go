@@ -41,7 +41,7 @@ func (e *NotMemberDirError) Error() string {
 		ErrNotMemberDir, e.Host, e.Dir, strings.Join(e.Missing, ", "))
 }
 
-func (e *NotMemberDirError) Unwrap() error { return ErrNotMemberDir }
+func (e *NotMemberDirError) Is(target error) bool { return target == ErrNotMemberDir }
 
 // OthersNotStoppedError names every other control-plane host the plan
 // cannot prove stopped, and why. It matches ErrOthersNotStopped.
@@ -64,7 +64,7 @@ func (e *OthersNotStoppedError) Error() string {
 		ErrOthersNotStopped, strings.Join(parts, "; "))
 }
 
-func (e *OthersNotStoppedError) Unwrap() error { return ErrOthersNotStopped }
+func (e *OthersNotStoppedError) Is(target error) bool { return target == ErrOthersNotStopped }
 
 // QuorumRestoreReleaseError refuses the quorum restore on a release
 // without it, naming the decision and the alternative. It matches
@@ -80,4 +80,4 @@ func (e *QuorumRestoreReleaseError) Error() string {
 		ErrNoQuorumRestore, e.Decision.String(), orUnknown(e.Decision.Version), release.GenerationClassic.Releases())
 }
 
-func (e *QuorumRestoreReleaseError) Unwrap() error { return ErrNoQuorumRestore }
+func (e *QuorumRestoreReleaseError) Is(target error) bool { return target == ErrNoQuorumRestore }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/member"
 
 	"github.com/lifeboat-dev/lifeboat/host"
@@ -51,8 +52,8 @@ func TestQuorumRestoreOptionsValidate(t *testing.T) {
 			o := ok
 			tc.mutate(&o)
 			err := o.Validate()
-			if tc.ok != (err == nil) || (err != nil && !errors.Is(err, ErrInvalidOptions)) {
-				t.Fatalf("Validate() = %v, want ok %v or ErrInvalidOptions", err, tc.ok)
+			if tc.ok != (err == nil) || (err != nil && !errors.Is(err, lifeboat.ErrInvalidOptions)) {
+				t.Fatalf("Validate() = %v, want ok %v or lifeboat.ErrInvalidOptions", err, tc.ok)
 			}
 			if _, perr := QuorumRestorePlan(o); (perr == nil) != (err == nil) {
 				t.Errorf("QuorumRestorePlan() = %v, Validate() = %v", perr, err)

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/plan"
 	"github.com/lifeboat-dev/lifeboat/release"
 )
@@ -318,7 +319,7 @@ func TestReleaseInvalidOptions(t *testing.T) {
 	f := newFixture(t)
 	o := f.options("master-0")
 	o.Release = release.Options{Version: "four"}
-	if _, err := Plan(o); !errors.Is(err, ErrInvalidOptions) || !errors.Is(err, release.ErrInvalidVersion) {
-		t.Fatalf("Plan: %v, want ErrInvalidOptions and release.ErrInvalidVersion", err)
+	if _, err := Plan(o); !errors.Is(err, lifeboat.ErrInvalidOptions) || !errors.Is(err, release.ErrInvalidVersion) {
+		t.Fatalf("Plan: %v, want lifeboat.ErrInvalidOptions and release.ErrInvalidVersion", err)
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
+
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/internal/atomicfile"
 )
@@ -115,13 +117,13 @@ func RestoreSnapshot(ctx context.Context, snapshotPath, dataDir string, opts Sna
 		log = slog.New(slog.DiscardHandler)
 	}
 	if opts.Name == "" || opts.PeerURL == "" {
-		return nil, fmt.Errorf("%w: Name and PeerURL are required", ErrInvalidOptions)
+		return nil, opterr.New("", "Name and PeerURL are required")
 	}
 	if opts.Writer == nil {
-		return nil, fmt.Errorf("%w: a Writer is required (inprocess.WriteDataDir)", ErrInvalidOptions)
+		return nil, opterr.New("Writer", "a Writer is required (inprocess.WriteDataDir)")
 	}
 	if u, err := url.Parse(opts.PeerURL); err != nil || u.Scheme == "" || u.Host == "" {
-		return nil, fmt.Errorf("%w: peer URL %q", ErrInvalidOptions, opts.PeerURL)
+		return nil, opterr.New("", "peer URL %q", opts.PeerURL)
 	}
 	dataDir = filepath.Clean(dataDir)
 	if err := checkEmptyTarget(dataDir); err != nil {

@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
-	"github.com/lifeboat-dev/lifeboat/backup"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/lifeboat-dev/lifeboat"
+	"github.com/lifeboat-dev/lifeboat/backup"
 
 	bolt "go.etcd.io/bbolt"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -148,9 +150,9 @@ func TestRestoreSnapshotRefusals(t *testing.T) {
 			want: ErrSnapshotTooNew},
 		{name: "missing member name", snapshot: func(t *testing.T) string { return snap },
 			opts: SnapshotOptions{Name: "-"},
-			want: ErrInvalidOptions},
+			want: lifeboat.ErrInvalidOptions},
 		{name: "missing writer", snapshot: func(t *testing.T) string { return snap },
-			noWriter: true, want: ErrInvalidOptions},
+			noWriter: true, want: lifeboat.ErrInvalidOptions},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
+
 	"github.com/lifeboat-dev/lifeboat/backup"
 )
 
@@ -41,15 +43,15 @@ type Source interface {
 func validateSource(o Options) error {
 	if o.Source == nil {
 		if o.FetchDir != "" {
-			return fmt.Errorf("%w: FetchDir is only used with a Source", ErrInvalidOptions)
+			return opterr.New("FetchDir", "is only used with a Source")
 		}
 		return nil
 	}
 	if o.BackupDir != "" || o.BackupOnHost != "" {
-		return fmt.Errorf("%w: Source excludes BackupDir and BackupOnHost (one backup per restore)", ErrInvalidOptions)
+		return opterr.New("", "Source excludes BackupDir and BackupOnHost (one backup per restore)")
 	}
 	if err := o.Source.Validate(); err != nil {
-		return fmt.Errorf("%w: Source: %w", ErrInvalidOptions, err)
+		return opterr.New("Source", "%w", err)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"filippo.io/age"
 	"gocloud.dev/blob"
 
+	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/backup/offsite"
 	"github.com/lifeboat-dev/lifeboat/internal/s3test"
 	"github.com/lifeboat-dev/lifeboat/plan"
@@ -296,11 +297,11 @@ func TestSourceOptions(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			o := f.options("master-0")
 			tc.modify(&o)
-			if _, err := Plan(o); !errors.Is(err, ErrInvalidOptions) {
-				t.Errorf("Plan: %v, want ErrInvalidOptions", err)
+			if _, err := Plan(o); !errors.Is(err, lifeboat.ErrInvalidOptions) {
+				t.Errorf("Plan: %v, want lifeboat.ErrInvalidOptions", err)
 			}
-			if _, err := Run(context.Background(), o); !errors.Is(err, ErrInvalidOptions) {
-				t.Errorf("Run: %v, want ErrInvalidOptions", err)
+			if _, err := Run(context.Background(), o); !errors.Is(err, lifeboat.ErrInvalidOptions) {
+				t.Errorf("Run: %v, want lifeboat.ErrInvalidOptions", err)
 			}
 		})
 	}

@@ -2,9 +2,11 @@ package restore
 
 import (
 	"fmt"
-	"github.com/lifeboat-dev/lifeboat/backup"
 	"strconv"
 	"strings"
+
+	"github.com/lifeboat-dev/lifeboat/backup"
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 
 	etcdversion "go.etcd.io/etcd/api/v3/version"
 )
@@ -73,7 +75,7 @@ func Decide(snapshotStorageVersion, clusterEtcdVersion string) (Decision, error)
 	}
 	if haveCluster {
 		if cluster, err = majorMinor(clusterEtcdVersion); err != nil {
-			return d, fmt.Errorf("%w: cluster etcd version: %v", ErrInvalidOptions, err)
+			return d, opterr.New("", "cluster etcd version: %v", err)
 		}
 	}
 	if haveSnap && haveCluster && less(cluster, snap) {

@@ -2,8 +2,10 @@ package restore
 
 import (
 	"errors"
-	"github.com/lifeboat-dev/lifeboat/backup"
 	"testing"
+
+	"github.com/lifeboat-dev/lifeboat"
+	"github.com/lifeboat-dev/lifeboat/backup"
 )
 
 func TestDecide(t *testing.T) {
@@ -22,7 +24,7 @@ func TestDecide(t *testing.T) {
 		{"unknown cluster, 3.6 snapshot", "3.6.0", "", RestorePod, nil},
 		{"nothing known", "", "", RestorePod, nil},
 		{"snapshot newer than cluster", "3.7.0", "3.6.9", "", ErrSnapshotTooNew},
-		{"bad cluster version", "3.7.0", "three", "", ErrInvalidOptions},
+		{"bad cluster version", "3.7.0", "three", "", lifeboat.ErrInvalidOptions},
 		{"bad storage version", "x", lib, "", backup.ErrCorruptDatabase},
 	}
 	for _, tc := range cases {

@@ -26,7 +26,7 @@
 //
 // Validate methods, NewRecorder, Record, WriteTextfile's file name check
 // and a nil *Recorder given to Push, WriteTextfile or ReadTextfile return
-// errors wrapping ErrInvalid; Push and the textfile
+// errors wrapping lifeboat.ErrInvalidOptions; Push and the textfile
 // functions wrap the I/O error with the operation and target. Destination
 // names become label values: never put a URL with credentials in them.
 package freshness

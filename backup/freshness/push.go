@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
+
 	"github.com/prometheus/client_golang/prometheus/push"
 	"github.com/prometheus/common/model"
 )
@@ -34,23 +36,23 @@ type PushOptions struct {
 	Replace bool
 }
 
-// Validate checks the options; errors wrap ErrInvalid.
+// Validate checks the options; errors wrap lifeboat.ErrInvalidOptions.
 func (o PushOptions) Validate() error {
 	var errs []error
 	if u, err := url.Parse(o.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("%w: PushOptions.URL is not an http(s) URL", ErrInvalid))
+		errs = append(errs, opterr.New("PushOptions.URL", "is not an http(s) URL"))
 	} else if u.User != nil {
 		// Error messages carry the URL: credentials go in Client.
-		errs = append(errs, fmt.Errorf("%w: PushOptions.URL carries credentials; give them to Client's transport", ErrInvalid))
+		errs = append(errs, opterr.New("PushOptions.URL", "carries credentials; give them to Client's transport"))
 	}
 	for name, value := range o.Grouping {
 		switch {
 		case !model.LegacyValidation.IsValidLabelName(name):
-			errs = append(errs, fmt.Errorf("%w: Grouping: %q is not a label name", ErrInvalid, name))
+			errs = append(errs, opterr.New("Grouping", "%q is not a label name", name))
 		case name == "job" || name == LabelDestination:
-			errs = append(errs, fmt.Errorf("%w: Grouping: label %q is set by Push", ErrInvalid, name))
+			errs = append(errs, opterr.New("Grouping", "label %q is set by Push", name))
 		case value == "":
-			errs = append(errs, fmt.Errorf("%w: Grouping: label %q has an empty value", ErrInvalid, name))
+			errs = append(errs, opterr.New("Grouping", "label %q has an empty value", name))
 		}
 	}
 	return errors.Join(errs...)
@@ -61,18 +63,18 @@ func (o PushOptions) Validate() error {
 // client_golang's push package in its default protobuf format. A
 // destination's group holds only its own series, so pushing one
 // destination never drops another's. It stops at the first error and
-// honours ctx. Errors: opts.Validate's and a nil r (ErrInvalid, before any
+// honours ctx. Errors: opts.Validate's and a nil r (lifeboat.ErrInvalidOptions, before any
 // request), or the first push's, naming its destination.
 func Push(ctx context.Context, r *Recorder, opts PushOptions) error {
 	if err := opts.Validate(); err != nil {
 		return err
 	}
 	if r == nil {
-		return fmt.Errorf("%w: nil Recorder", ErrInvalid)
+		return opterr.New("", "nil Recorder")
 	}
 	for name := range opts.Grouping {
 		if _, ok := r.constLabels[name]; ok {
-			return fmt.Errorf("%w: Grouping: label %q is also a constant label", ErrInvalid, name)
+			return opterr.New("Grouping", "label %q is also a constant label", name)
 		}
 	}
 	job := opts.Job

@@ -16,6 +16,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/lifeboat-dev/lifeboat"
 )
 
 // gateway is a stand-in for the Pushgateway's push API (the real one is
@@ -214,7 +216,7 @@ func TestPushOptionsValidate(t *testing.T) {
 		"empty grouping value": {URL: "http://gw:9091", Grouping: map[string]string{"cluster": ""}},
 	} {
 		err := o.Validate()
-		if !errors.Is(err, ErrInvalid) {
+		if !errors.Is(err, lifeboat.ErrInvalidOptions) {
 			t.Errorf("%s: %v", name, err)
 		}
 		if err != nil && strings.Contains(err.Error(), "secret") {
@@ -225,7 +227,7 @@ func TestPushOptionsValidate(t *testing.T) {
 		t.Error(err)
 	}
 	r := newRecorder(t, Options{ConstLabels: map[string]string{"cluster": "a"}})
-	if err := Push(t.Context(), r, PushOptions{URL: "http://127.0.0.1:1", Grouping: map[string]string{"cluster": "a"}}); !errors.Is(err, ErrInvalid) {
+	if err := Push(t.Context(), r, PushOptions{URL: "http://127.0.0.1:1", Grouping: map[string]string{"cluster": "a"}}); !errors.Is(err, lifeboat.ErrInvalidOptions) {
 		t.Errorf("grouping label that is also a constant label: %v", err)
 	}
 }

@@ -2,12 +2,13 @@ package freshness
 
 import (
 	"errors"
-	"fmt"
 	"maps"
 	"slices"
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
@@ -23,23 +24,19 @@ type Options struct {
 	ConstLabels map[string]string
 }
 
-// ErrInvalid is wrapped by the errors of Validate methods and of Record
-// for an invalid Attempt.
-var ErrInvalid = errors.New("invalid freshness option")
-
 // Validate checks the constant labels.
 func (o Options) Validate() error {
 	var errs []error
 	for name, value := range o.ConstLabels {
 		switch {
 		case !model.LegacyValidation.IsValidLabelName(name):
-			errs = append(errs, fmt.Errorf("%w: ConstLabels: %q is not a label name", ErrInvalid, name))
+			errs = append(errs, opterr.New("ConstLabels", "%q is not a label name", name))
 		case name == LabelDestination || name == "job" || name == "instance" || len(name) > 1 && name[:2] == "__":
-			errs = append(errs, fmt.Errorf("%w: ConstLabels: label %q is reserved", ErrInvalid, name))
+			errs = append(errs, opterr.New("ConstLabels", "label %q is reserved", name))
 		case value == "":
-			errs = append(errs, fmt.Errorf("%w: ConstLabels: label %q has an empty value", ErrInvalid, name))
+			errs = append(errs, opterr.New("ConstLabels", "label %q has an empty value", name))
 		case !utf8.ValidString(value):
-			errs = append(errs, fmt.Errorf("%w: ConstLabels: label %q: value is not valid UTF-8", ErrInvalid, name))
+			errs = append(errs, opterr.New("ConstLabels", "label %q: value is not valid UTF-8", name))
 		}
 	}
 	return errors.Join(errs...)
@@ -97,7 +94,7 @@ type Recorder struct {
 	state map[string]State
 }
 
-// NewRecorder returns an empty Recorder; errors wrap ErrInvalid.
+// NewRecorder returns an empty Recorder; errors wrap lifeboat.ErrInvalidOptions.
 func NewRecorder(opts Options) (*Recorder, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -113,21 +110,21 @@ func NewRecorder(opts Options) (*Recorder, error) {
 // Record adds an attempt: it becomes the destination's last attempt, and
 // its last success if Err is nil, unless an attempt (a success) that
 // finished later is already recorded, as when runs overlap or state was
-// restored from a later file. Errors wrap ErrInvalid (nil Recorder, no
+// restored from a later file. Errors wrap lifeboat.ErrInvalidOptions (nil Recorder, no
 // destination or one that is not valid UTF-8, no Finished time, negative
 // sizes); nothing is recorded then.
 func (r *Recorder) Record(a Attempt) error {
 	switch {
 	case r == nil:
-		return fmt.Errorf("%w: nil Recorder", ErrInvalid)
+		return opterr.New("", "nil Recorder")
 	case a.Destination == "":
-		return fmt.Errorf("%w: Attempt.Destination is empty", ErrInvalid)
+		return opterr.New("Attempt.Destination", "is empty")
 	case !utf8.ValidString(a.Destination):
-		return fmt.Errorf("%w: Attempt.Destination is not valid UTF-8", ErrInvalid)
+		return opterr.New("Attempt.Destination", "is not valid UTF-8")
 	case a.Finished.IsZero():
-		return fmt.Errorf("%w: Attempt.Finished is zero", ErrInvalid)
+		return opterr.New("Attempt.Finished", "is zero")
 	case a.SnapshotBytes < 0 || a.ResourcesBytes < 0 || a.StoredBytes < 0:
-		return fmt.Errorf("%w: negative size in %+v", ErrInvalid, a)
+		return opterr.New("", "negative size in %+v", a)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -9,6 +9,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/lifeboat-dev/lifeboat"
 )
 
 var (
@@ -150,7 +152,7 @@ func TestRecorderRefuses(t *testing.T) {
 		{"destination": "x"}, {"job": "x"}, {"instance": "x"}, {"__name__": "x"}, {"bad-name": "x"}, {"cluster": ""},
 		{"cluster": "prod-\xff"},
 	} {
-		if _, err := NewRecorder(Options{ConstLabels: labels}); !errors.Is(err, ErrInvalid) {
+		if _, err := NewRecorder(Options{ConstLabels: labels}); !errors.Is(err, lifeboat.ErrInvalidOptions) {
 			t.Errorf("ConstLabels %v: %v", labels, err)
 		}
 	}
@@ -162,7 +164,7 @@ func TestRecorderRefuses(t *testing.T) {
 		// A label value Collect could not emit: every scrape would fail.
 		"destination not UTF-8": {Destination: "s3-\xff", Finished: t1},
 	} {
-		if err := r.Record(a); !errors.Is(err, ErrInvalid) {
+		if err := r.Record(a); !errors.Is(err, lifeboat.ErrInvalidOptions) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -171,7 +173,7 @@ func TestRecorderRefuses(t *testing.T) {
 	}
 }
 
-// TestNilRecorder: a nil *Recorder is refused with ErrInvalid, not a panic
+// TestNilRecorder: a nil *Recorder is refused with lifeboat.ErrInvalidOptions, not a panic
 // (WriteTextfile's would be in a registry goroutine, beyond recover).
 func TestNilRecorder(t *testing.T) {
 	dir := t.TempDir()
@@ -182,8 +184,8 @@ func TestNilRecorder(t *testing.T) {
 		"Push":          func() error { return Push(t.Context(), nil, PushOptions{URL: "http://127.0.0.1:1"}) },
 	} {
 		t.Run(name, func(t *testing.T) {
-			if err := call(); !errors.Is(err, ErrInvalid) {
-				t.Fatalf("%s(nil) = %v, want ErrInvalid", name, err)
+			if err := call(); !errors.Is(err, lifeboat.ErrInvalidOptions) {
+				t.Fatalf("%s(nil) = %v, want lifeboat.ErrInvalidOptions", name, err)
 			}
 		})
 	}

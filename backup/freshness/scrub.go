@@ -1,9 +1,10 @@
 package freshness
 
 import (
-	"fmt"
 	"time"
 	"unicode/utf8"
+
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 )
 
 // Scrub is one scrub of the backups stored at a destination, as
@@ -26,22 +27,22 @@ type Scrub struct {
 }
 
 // RecordScrub records a scrub as the destination's last one, unless a
-// scrub that finished later is already recorded. Errors wrap ErrInvalid
+// scrub that finished later is already recorded. Errors wrap lifeboat.ErrInvalidOptions
 // (nil Recorder, no destination or one that is not valid UTF-8, no
 // Finished time, negative counts or more corrupt than checked); nothing
 // is recorded then.
 func (r *Recorder) RecordScrub(s Scrub) error {
 	switch {
 	case r == nil:
-		return fmt.Errorf("%w: nil Recorder", ErrInvalid)
+		return opterr.New("", "nil Recorder")
 	case s.Destination == "":
-		return fmt.Errorf("%w: Scrub.Destination is empty", ErrInvalid)
+		return opterr.New("Scrub.Destination", "is empty")
 	case !utf8.ValidString(s.Destination):
-		return fmt.Errorf("%w: Scrub.Destination is not valid UTF-8", ErrInvalid)
+		return opterr.New("Scrub.Destination", "is not valid UTF-8")
 	case s.Finished.IsZero():
-		return fmt.Errorf("%w: Scrub.Finished is zero", ErrInvalid)
+		return opterr.New("Scrub.Finished", "is zero")
 	case s.Backups < 0 || s.Corrupt < 0 || s.Corrupt > s.Backups:
-		return fmt.Errorf("%w: Scrub counts: %d corrupt of %d backups", ErrInvalid, s.Corrupt, s.Backups)
+		return opterr.New("", "Scrub counts: %d corrupt of %d backups", s.Corrupt, s.Backups)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/lifeboat-dev/lifeboat"
 )
 
 // TestRecordScrub: the scrub series appear once a scrub is recorded, the
@@ -64,15 +66,15 @@ lifeboat_backup_last_scrub_timestamp_seconds{destination="s3"} 1.7960913e+09
 		{Destination: "s3", Finished: t2.Add(time.Hour), Backups: -1},
 		{Destination: "s3", Finished: t2.Add(time.Hour), Backups: 1, Corrupt: 2},
 	} {
-		if err := r.RecordScrub(bad); !errors.Is(err, ErrInvalid) {
-			t.Errorf("RecordScrub(%+v) = %v, want ErrInvalid", bad, err)
+		if err := r.RecordScrub(bad); !errors.Is(err, lifeboat.ErrInvalidOptions) {
+			t.Errorf("RecordScrub(%+v) = %v, want lifeboat.ErrInvalidOptions", bad, err)
 		}
 	}
 	if after, _ := r.State("s3"); after != before {
 		t.Errorf("a refused scrub changed the state: %+v", after)
 	}
 	var nilRec *Recorder
-	if err := nilRec.RecordScrub(Scrub{Destination: "s3", Finished: t2}); !errors.Is(err, ErrInvalid) {
+	if err := nilRec.RecordScrub(Scrub{Destination: "s3", Finished: t2}); !errors.Is(err, lifeboat.ErrInvalidOptions) {
 		t.Errorf("nil Recorder: %v", err)
 	}
 }

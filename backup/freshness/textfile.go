@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
+
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -29,7 +31,7 @@ func WriteTextfile(path string, r *Recorder) error {
 		return err
 	}
 	if r == nil {
-		return fmt.Errorf("%w: nil Recorder", ErrInvalid)
+		return opterr.New("", "nil Recorder")
 	}
 	reg := prometheus.NewPedanticRegistry()
 	if err := reg.Register(r); err != nil {
@@ -41,11 +43,11 @@ func WriteTextfile(path string, r *Recorder) error {
 	return nil
 }
 
-// CheckTextfileName returns an error wrapping ErrInvalid unless path ends
+// CheckTextfileName returns an error wrapping lifeboat.ErrInvalidOptions unless path ends
 // in ".prom", the only files node-exporter's textfile collector reads.
 func CheckTextfileName(path string) error {
 	if !strings.HasSuffix(path, ".prom") {
-		return fmt.Errorf("%w: textfile %q: node-exporter reads only *.prom files", ErrInvalid, path)
+		return opterr.New("", "textfile %q: node-exporter reads only *.prom files", path)
 	}
 	return nil
 }
@@ -58,7 +60,7 @@ func CheckTextfileName(path string) error {
 // error and restores nothing.
 func ReadTextfile(path string, r *Recorder) error {
 	if r == nil {
-		return fmt.Errorf("%w: nil Recorder", ErrInvalid)
+		return opterr.New("", "nil Recorder")
 	}
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/lifeboat-dev/lifeboat"
 )
 
 func TestWriteTextfile(t *testing.T) {
@@ -62,7 +64,7 @@ func TestWriteTextfile(t *testing.T) {
 		t.Errorf("directory holds %v", entries)
 	}
 
-	if err := WriteTextfile(filepath.Join(dir, "metrics.txt"), r); !errors.Is(err, ErrInvalid) {
+	if err := WriteTextfile(filepath.Join(dir, "metrics.txt"), r); !errors.Is(err, lifeboat.ErrInvalidOptions) {
 		t.Errorf("a name node-exporter ignores: %v", err)
 	}
 	if err := WriteTextfile(filepath.Join(dir, "missing", "x.prom"), r); err == nil {

@@ -7,6 +7,8 @@ import (
 	"path"
 	"strings"
 
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
+
 	"gocloud.dev/blob"
 	// The drivers every program that imports offsite can open by URL. The
 	// Azure and Google Cloud drivers are the application's choice (see
@@ -35,7 +37,7 @@ var optionalDrivers = map[string]string{
 //	import _ "gocloud.dev/blob/gcsblob"   // gs://
 //
 // Without it, a Destination with such a URL fails validation with
-// ErrInvalidOptions naming the import, before anything is read or written.
+// lifeboat.ErrInvalidOptions naming the import, before anything is read or written.
 //
 // Credentials come only from the destination's standard sources, never
 // from lifeboat: for s3:// the AWS SDK's chain (AWS_ACCESS_KEY_ID /
@@ -76,23 +78,23 @@ func (d *Destination) validate(what string) error {
 // validateIn is validate with the schemes mux knows.
 func (d *Destination) validateIn(mux *blob.URLMux, what string) error {
 	if !d.set() {
-		return fmt.Errorf("%w: %s: URL or Bucket is required", ErrInvalidOptions, what)
+		return opterr.New("", "%s: URL or Bucket is required", what)
 	}
 	if d.Bucket == nil {
 		u, err := url.Parse(d.URL)
 		if err != nil {
-			return fmt.Errorf("%w: %s: URL does not parse", ErrInvalidOptions, what)
+			return opterr.New("", "%s: URL does not parse", what)
 		}
 		if !mux.ValidBucketScheme(u.Scheme) {
 			if pkg, ok := optionalDrivers[u.Scheme]; ok {
-				return fmt.Errorf("%w: %s: scheme %q needs its driver linked into this program: import _ %q", ErrInvalidOptions, what, u.Scheme, pkg)
+				return opterr.New("", "%s: scheme %q needs its driver linked into this program: import _ %q", what, u.Scheme, pkg)
 			}
-			return fmt.Errorf("%w: %s: scheme %q is not one of %v", ErrInvalidOptions, what, u.Scheme, mux.BucketSchemes())
+			return opterr.New("", "%s: scheme %q is not one of %v", what, u.Scheme, mux.BucketSchemes())
 		}
 	}
 	if p := d.Prefix; p != "" {
 		if strings.HasPrefix(p, "/") || path.Clean(p) != strings.TrimSuffix(p, "/") || strings.HasPrefix(path.Clean(p), "..") || path.Clean(p) == "." {
-			return fmt.Errorf("%w: %s: prefix %q must be a relative, clean path", ErrInvalidOptions, what, p)
+			return opterr.New("", "%s: prefix %q must be a relative, clean path", what, p)
 		}
 	}
 	return nil

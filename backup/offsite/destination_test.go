@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"gocloud.dev/blob"
+
+	"github.com/lifeboat-dev/lifeboat"
 )
 
 // A scheme offsite supports but does not link is refused before any I/O,
@@ -24,8 +26,8 @@ func TestDestinationNamesMissingDriver(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			d := &Destination{URL: tc.url}
 			err := d.validateIn(mux, "destination")
-			if !errors.Is(err, ErrInvalidOptions) {
-				t.Fatalf("validate %s: got %v, want ErrInvalidOptions", tc.url, err)
+			if !errors.Is(err, lifeboat.ErrInvalidOptions) {
+				t.Fatalf("validate %s: got %v, want lifeboat.ErrInvalidOptions", tc.url, err)
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("validate %s: %q does not say %q", tc.url, err, tc.want)

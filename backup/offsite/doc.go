@@ -50,7 +50,7 @@
 // sha256, with the identities it also decrypts and checks what Fetch
 // checks; freshness.Recorder.RecordScrub exports the result for alerts.
 //
-// Errors: ErrInvalidOptions (before any I/O), ErrWrongIdentity,
+// Errors: lifeboat.ErrInvalidOptions (before any I/O), ErrWrongIdentity,
 // ErrCorrupt, ErrTruncated, ErrMismatch, ErrBadManifest, ErrNotFound,
 // ErrMissing (Scrub), ErrExists and ErrSourceChanged, carried by
 // *ObjectError (which names the object key, never a URL with its query)

@@ -8,8 +8,6 @@ import (
 // Sentinels for the refusals callers branch on; every error of this
 // package that is one of these matches it with errors.Is.
 var (
-	// ErrInvalidOptions: options failed Validate; nothing was done.
-	ErrInvalidOptions = errors.New("invalid off-site options")
 	// ErrWrongIdentity: none of the identities given opens the object
 	// (it was encrypted to other recipients).
 	ErrWrongIdentity = errors.New("no identity opens the object")

@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
+
 	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
 	"gocloud.dev/blob"
@@ -25,7 +27,7 @@ import (
 // static_kuberesources_<stamp>.tar.gz, and backup.json when the backup
 // had one), the form restore and cluster-restore.sh read. An empty id
 // means the newest backup List reports as verified; any other id must be
-// a backup stamp (Listed.ID), and dir must not be "" (ErrInvalidOptions,
+// a backup stamp (Listed.ID), and dir must not be "" (lifeboat.ErrInvalidOptions,
 // before any I/O).
 //
 // Everything is checked before anything is written to dir:
@@ -52,17 +54,17 @@ import (
 // are refused (ErrExists) before any download.
 //
 // Errors are *ObjectError (Key names the object) wrapping the sentinels,
-// ErrInvalidOptions (bad options, id or dir), ErrNotFound without an
+// lifeboat.ErrInvalidOptions (bad options, id or dir), ErrNotFound without an
 // object when id is "" and no verified backup exists, or ctx's error.
 func Fetch(ctx context.Context, id, dir string, opts FetchOptions) (*backup.Backup, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
 	if id != "" && !idRE.MatchString(id) {
-		return nil, fmt.Errorf("%w: backup ID %q is not a backup stamp (YYYY-MM-DD_HHMMSS)", ErrInvalidOptions, id)
+		return nil, opterr.New("", "backup ID %q is not a backup stamp (YYYY-MM-DD_HHMMSS)", id)
 	}
 	if dir == "" {
-		return nil, fmt.Errorf("%w: no target directory", ErrInvalidOptions)
+		return nil, opterr.New("", "no target directory")
 	}
 	log := logger(opts.Logger)
 	src, closeSrc, err := opts.Source.open(ctx)
@@ -91,8 +93,8 @@ func Fetch(ctx context.Context, id, dir string, opts FetchOptions) (*backup.Back
 	}
 	resBucket := src
 	if m.Object(RoleResources).Destination == DestResources && !opts.Resources.set() {
-		return nil, &ObjectError{Op: "open", Key: m.Object(RoleResources).Key, Err: fmt.Errorf(
-			"%w: the archive was stored at the resources destination; set FetchOptions.Resources", ErrInvalidOptions)}
+		return nil, &ObjectError{Op: "open", Key: m.Object(RoleResources).Key, Err: opterr.New("FetchOptions.Resources",
+			"the archive was stored at the resources destination; set it")}
 	}
 	if m.Object(RoleResources).Destination == DestResources {
 		rb, closeRes, err := opts.Resources.open(ctx)

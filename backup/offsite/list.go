@@ -41,7 +41,7 @@ type ListOptions struct{}
 // that never finished (no manifest) and other files are not listed, so
 // what retention deletes is only ever lifeboat's own backups. A manifest
 // that fails its checks is listed with Err set. The error is for the
-// listing itself (ErrInvalidOptions, storage errors).
+// listing itself (lifeboat.ErrInvalidOptions, storage errors).
 func List(ctx context.Context, dest Destination, _ ListOptions) ([]Listed, error) {
 	if err := dest.validate("destination"); err != nil {
 		return nil, err

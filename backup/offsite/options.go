@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
+
 	"filippo.io/age"
 
 	"github.com/lifeboat-dev/lifeboat/backup"
@@ -91,7 +93,7 @@ func (r RetryOptions) withDefaults() RetryOptions {
 
 func (r RetryOptions) validate() error {
 	if r.MaxAttempts < 0 || r.InitialInterval < 0 || r.MaxInterval < 0 {
-		return fmt.Errorf("%w: retry options must not be negative", ErrInvalidOptions)
+		return opterr.New("", "retry options must not be negative")
 	}
 	return nil
 }
@@ -109,10 +111,10 @@ type Progress struct {
 }
 
 // Validate checks the options without any I/O; errors wrap
-// ErrInvalidOptions.
+// lifeboat.ErrInvalidOptions.
 func (o *UploadOptions) Validate() error {
 	if o == nil {
-		return fmt.Errorf("%w: nil UploadOptions", ErrInvalidOptions)
+		return opterr.New("", "nil UploadOptions")
 	}
 	_, _, err := o.recipients()
 	if err != nil {
@@ -126,13 +128,13 @@ func (o *UploadOptions) Validate() error {
 			return err
 		}
 	} else if o.Resources != nil && o.Resources.Prefix != "" {
-		return fmt.Errorf("%w: resources destination: a prefix needs its own URL or Bucket", ErrInvalidOptions)
+		return opterr.New("", "resources destination: a prefix needs its own URL or Bucket")
 	}
 	if o.ZstdLevel != noCompression && (o.ZstdLevel < 0 || o.ZstdLevel > 22) {
-		return fmt.Errorf("%w: zstd level %d (1–22, 0 for %d, %d for none)", ErrInvalidOptions, o.ZstdLevel, DefaultZstdLevel, noCompression)
+		return opterr.New("", "zstd level %d (1–22, 0 for %d, %d for none)", o.ZstdLevel, DefaultZstdLevel, noCompression)
 	}
 	if o.PartSize < 0 {
-		return fmt.Errorf("%w: negative part size", ErrInvalidOptions)
+		return opterr.New("", "negative part size")
 	}
 	return o.Retry.validate()
 }
@@ -181,10 +183,10 @@ type FetchOptions struct {
 }
 
 // Validate checks the options without any I/O; errors wrap
-// ErrInvalidOptions.
+// lifeboat.ErrInvalidOptions.
 func (o *FetchOptions) Validate() error {
 	if o == nil {
-		return fmt.Errorf("%w: nil FetchOptions", ErrInvalidOptions)
+		return opterr.New("", "nil FetchOptions")
 	}
 	if err := o.Source.validate("source"); err != nil {
 		return err
@@ -195,14 +197,14 @@ func (o *FetchOptions) Validate() error {
 		}
 	}
 	if len(o.Identities) == 0 {
-		return fmt.Errorf("%w: no identities to decrypt with", ErrInvalidOptions)
+		return opterr.New("", "no identities to decrypt with")
 	}
 	if err := o.Retry.validate(); err != nil {
 		return err
 	}
 	for i, id := range o.Identities {
 		if id == nil {
-			return fmt.Errorf("%w: identity %d is nil", ErrInvalidOptions, i)
+			return opterr.New("", "identity %d is nil", i)
 		}
 	}
 	return nil

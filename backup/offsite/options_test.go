@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"filippo.io/age"
+
+	"github.com/lifeboat-dev/lifeboat"
 )
 
 func TestUploadOptionsValidate(t *testing.T) {
@@ -51,8 +53,8 @@ func TestUploadOptionsValidate(t *testing.T) {
 				tc.mutate(&o)
 			}
 			err := o.Validate()
-			if (err != nil) != tc.wantErr || (err != nil && !errors.Is(err, ErrInvalidOptions)) {
-				t.Fatalf("Validate() = %v, want error %v (ErrInvalidOptions)", err, tc.wantErr)
+			if (err != nil) != tc.wantErr || (err != nil && !errors.Is(err, lifeboat.ErrInvalidOptions)) {
+				t.Fatalf("Validate() = %v, want error %v (lifeboat.ErrInvalidOptions)", err, tc.wantErr)
 			}
 			if err != nil && strings.Contains(err.Error(), "AGE-SECRET-KEY") {
 				t.Errorf("error quotes a secret key: %v", err)
@@ -103,7 +105,7 @@ func TestParseManifest(t *testing.T) {
 }
 
 // TestFetchRefusesBeforeIO: bad options, a malformed ID or no target
-// directory fail with ErrInvalidOptions before the bucket is opened (the
+// directory fail with lifeboat.ErrInvalidOptions before the bucket is opened (the
 // bucket URL names a directory that does not exist and is not created).
 func TestFetchRefusesBeforeIO(t *testing.T) {
 	id, err := age.GenerateX25519Identity()
@@ -128,17 +130,17 @@ func TestFetchRefusesBeforeIO(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Fetch(t.Context(), tc.id, tc.dir, tc.opts)
-			if !errors.Is(err, ErrInvalidOptions) {
-				t.Fatalf("Fetch = %v, want ErrInvalidOptions", err)
+			if !errors.Is(err, lifeboat.ErrInvalidOptions) {
+				t.Fatalf("Fetch = %v, want lifeboat.ErrInvalidOptions", err)
 			}
 		})
 	}
 	var nilOpts *FetchOptions
-	if err := nilOpts.Validate(); !errors.Is(err, ErrInvalidOptions) {
-		t.Errorf("nil FetchOptions: Validate = %v, want ErrInvalidOptions", err)
+	if err := nilOpts.Validate(); !errors.Is(err, lifeboat.ErrInvalidOptions) {
+		t.Errorf("nil FetchOptions: Validate = %v, want lifeboat.ErrInvalidOptions", err)
 	}
 	var nilUp *UploadOptions
-	if err := nilUp.Validate(); !errors.Is(err, ErrInvalidOptions) {
-		t.Errorf("nil UploadOptions: Validate = %v, want ErrInvalidOptions", err)
+	if err := nilUp.Validate(); !errors.Is(err, lifeboat.ErrInvalidOptions) {
+		t.Errorf("nil UploadOptions: Validate = %v, want lifeboat.ErrInvalidOptions", err)
 	}
 }

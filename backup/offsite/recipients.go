@@ -2,8 +2,9 @@ package offsite
 
 import (
 	"bytes"
-	"fmt"
 	"strings"
+
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 
 	"filippo.io/age"
 	"filippo.io/age/agessh"
@@ -32,7 +33,7 @@ type parsedRecipients struct {
 // keys ("ssh-ed25519 AAAA…", "ssh-rsa AAAA…", as in authorized_keys).
 func parseRecipients(keys []string) (*parsedRecipients, error) {
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("%w: no recipients (at least one age or SSH public key is required)", ErrInvalidOptions)
+		return nil, opterr.New("", "no recipients (at least one age or SSH public key is required)")
 	}
 	p := &parsedRecipients{}
 	for i, k := range keys {
@@ -41,23 +42,23 @@ func parseRecipients(keys []string) (*parsedRecipients, error) {
 		case strings.HasPrefix(k, "age1"):
 			r, err := age.ParseX25519Recipient(k)
 			if err != nil {
-				return nil, fmt.Errorf("%w: recipient %d: %w", ErrInvalidOptions, i, err)
+				return nil, opterr.New("", "recipient %d: %w", i, err)
 			}
 			p.age = append(p.age, r)
 			p.desc = append(p.desc, Recipient{Type: "X25519", Fingerprint: r.String()})
 		case strings.HasPrefix(k, "ssh-"):
 			r, err := agessh.ParseRecipient(k)
 			if err != nil {
-				return nil, fmt.Errorf("%w: recipient %d: %w", ErrInvalidOptions, i, err)
+				return nil, opterr.New("", "recipient %d: %w", i, err)
 			}
 			pk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(k))
 			if err != nil {
-				return nil, fmt.Errorf("%w: recipient %d: %w", ErrInvalidOptions, i, err)
+				return nil, opterr.New("", "recipient %d: %w", i, err)
 			}
 			p.age = append(p.age, r)
 			p.desc = append(p.desc, Recipient{Type: pk.Type(), Fingerprint: ssh.FingerprintSHA256(pk)})
 		default:
-			return nil, fmt.Errorf("%w: recipient %d is neither an age X25519 key (age1…) nor an SSH public key (ssh-…)", ErrInvalidOptions, i)
+			return nil, opterr.New("", "recipient %d is neither an age X25519 key (age1…) nor an SSH public key (ssh-…)", i)
 		}
 	}
 	return p, nil
@@ -71,14 +72,14 @@ func ParseIdentities(data []byte) ([]age.Identity, error) {
 	if bytes.Contains(data, []byte("PRIVATE KEY-----")) {
 		id, err := agessh.ParseIdentity(data)
 		if err != nil {
-			return nil, fmt.Errorf("%w: SSH identity: %w", ErrInvalidOptions, err)
+			return nil, opterr.New("", "SSH identity: %w", err)
 		}
 		return []age.Identity{id}, nil
 	}
 	ids, err := age.ParseIdentities(bytes.NewReader(data))
 	if err != nil {
 		// age's parse errors do not echo the key material.
-		return nil, fmt.Errorf("%w: age identities: %w", ErrInvalidOptions, err)
+		return nil, opterr.New("", "age identities: %w", err)
 	}
 	return ids, nil
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
+
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 
@@ -54,7 +56,7 @@ func (s *RetentionStore) List(ctx context.Context) ([]retention.Backup, error) {
 // half-way) has them removed.
 func (s *RetentionStore) Delete(ctx context.Context, id string) error {
 	if !idRE.MatchString(id) {
-		return fmt.Errorf("offsite: delete %q: %w: not a backup ID", id, ErrInvalidOptions)
+		return opterr.New("", "offsite: delete %q: not a backup ID", id)
 	}
 	if err := s.Destination.validate("destination"); err != nil {
 		return err

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/lifeboat-dev/lifeboat"
+
 	"github.com/cenkalti/backoff/v5"
 	"gocloud.dev/gcerrors"
 
@@ -43,7 +45,7 @@ func transient(ctx context.Context, err error) bool {
 	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
 		return false
 	}
-	for _, perm := range []error{ErrInvalidOptions, ErrSourceChanged, ErrExists, backup.ErrHashMismatch,
+	for _, perm := range []error{lifeboat.ErrInvalidOptions, ErrSourceChanged, ErrExists, backup.ErrHashMismatch,
 		backup.ErrTruncated, backup.ErrNoHash, backup.ErrInvalidBackup} {
 		if errors.Is(err, perm) {
 			return false

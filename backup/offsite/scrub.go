@@ -11,6 +11,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
+
 	"filippo.io/age"
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
@@ -74,10 +76,10 @@ type ScrubOptions struct {
 }
 
 // Validate checks the options without any I/O; errors wrap
-// ErrInvalidOptions.
+// lifeboat.ErrInvalidOptions.
 func (o *ScrubOptions) Validate() error {
 	if o == nil {
-		return fmt.Errorf("%w: nil ScrubOptions", ErrInvalidOptions)
+		return opterr.New("", "nil ScrubOptions")
 	}
 	if o.Resources != nil {
 		if err := o.Resources.validate("resources destination"); err != nil {
@@ -86,12 +88,12 @@ func (o *ScrubOptions) Validate() error {
 	}
 	for i, id := range o.Identities {
 		if id == nil {
-			return fmt.Errorf("%w: identity %d is nil", ErrInvalidOptions, i)
+			return opterr.New("", "identity %d is nil", i)
 		}
 	}
 	for _, id := range o.IDs {
 		if !idRE.MatchString(id) {
-			return fmt.Errorf("%w: backup ID %q is not a backup stamp (YYYY-MM-DD_HHMMSS)", ErrInvalidOptions, id)
+			return opterr.New("", "backup ID %q is not a backup stamp (YYYY-MM-DD_HHMMSS)", id)
 		}
 	}
 	return nil
@@ -164,7 +166,7 @@ func (r *ScrubReport) Err() error {
 // ScrubOptions.Identities). Nothing is written.
 //
 // The verdicts are in the report (see ScrubReport.Err); the error is for
-// the scrub itself: ErrInvalidOptions before any I/O, a listing that
+// the scrub itself: lifeboat.ErrInvalidOptions before any I/O, a listing that
 // fails, or ctx's error (the report then holds the backups done).
 func Scrub(ctx context.Context, dest Destination, opts ScrubOptions) (*ScrubReport, error) {
 	if err := opts.Validate(); err != nil {

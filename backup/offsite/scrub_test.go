@@ -10,6 +10,7 @@ import (
 	"filippo.io/age"
 	"gocloud.dev/blob"
 
+	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/backup/offsite"
 )
@@ -199,13 +200,13 @@ func TestScrubOptions(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			rep, err := offsite.Scrub(t.Context(), tc.dest, tc.opts)
-			if !errors.Is(err, offsite.ErrInvalidOptions) || rep != nil {
-				t.Errorf("Scrub: %v, %v; want ErrInvalidOptions", rep, err)
+			if !errors.Is(err, lifeboat.ErrInvalidOptions) || rep != nil {
+				t.Errorf("Scrub: %v, %v; want lifeboat.ErrInvalidOptions", rep, err)
 			}
 		})
 	}
 	var nilOpts *offsite.ScrubOptions
-	if err := nilOpts.Validate(); !errors.Is(err, offsite.ErrInvalidOptions) {
+	if err := nilOpts.Validate(); !errors.Is(err, lifeboat.ErrInvalidOptions) {
 		t.Errorf("nil options: %v", err)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
+
 	"github.com/lifeboat-dev/lifeboat/backup"
 )
 
@@ -23,16 +25,16 @@ type RestoreSource struct {
 }
 
 // Validate checks the source without any I/O (FetchOptions.Validate and
-// the ID); errors wrap ErrInvalidOptions.
+// the ID); errors wrap lifeboat.ErrInvalidOptions.
 func (s *RestoreSource) Validate() error {
 	if s == nil {
-		return fmt.Errorf("%w: nil RestoreSource", ErrInvalidOptions)
+		return opterr.New("", "nil RestoreSource")
 	}
 	if err := s.Options.Validate(); err != nil {
 		return err
 	}
 	if s.ID != "" && !idRE.MatchString(s.ID) {
-		return fmt.Errorf("%w: backup ID %q is not a backup stamp (YYYY-MM-DD_HHMMSS)", ErrInvalidOptions, s.ID)
+		return opterr.New("", "backup ID %q is not a backup stamp (YYYY-MM-DD_HHMMSS)", s.ID)
 	}
 	return nil
 }

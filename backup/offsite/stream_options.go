@@ -1,9 +1,10 @@
 package offsite
 
 import (
-	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 
 	configclient "github.com/openshift/client-go/config/clientset/versioned"
 
@@ -108,19 +109,19 @@ func (o *StreamOptions) upload() UploadOptions {
 }
 
 // Validate checks the options without any I/O; errors wrap
-// ErrInvalidOptions.
+// lifeboat.ErrInvalidOptions.
 func (o *StreamOptions) Validate() error {
 	if o == nil {
-		return fmt.Errorf("%w: nil StreamOptions", ErrInvalidOptions)
+		return opterr.New("", "nil StreamOptions")
 	}
 	if o.Host == nil {
-		return fmt.Errorf("%w: Host is required (the master whose static pod resources are archived)", ErrInvalidOptions)
+		return opterr.New("", "Host is required (the master whose static pod resources are archived)")
 	}
 	if o.Config == nil && !o.Force {
-		return fmt.Errorf("%w: Config is required unless Force is set", ErrInvalidOptions)
+		return opterr.New("", "Config is required unless Force is set")
 	}
 	if o.Concurrency < 0 {
-		return fmt.Errorf("%w: negative concurrency", ErrInvalidOptions)
+		return opterr.New("", "negative concurrency")
 	}
 	u := o.upload()
 	return u.Validate()

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
+
 	"gocloud.dev/blob"
 
 	"github.com/lifeboat-dev/lifeboat/backup"
@@ -68,7 +70,7 @@ type StreamResult struct {
 // When Stream fails, the objects it wrote are deleted (best effort), no
 // manifest exists and, with LocalDir, no local file is left behind.
 //
-// Errors: ErrInvalidOptions (before any I/O), the *backup.PrecheckError
+// Errors: lifeboat.ErrInvalidOptions (before any I/O), the *backup.PrecheckError
 // of a failed pre-check, a *backup.SnapshotError for the etcd side
 // (backup.ErrHashMismatch, backup.ErrTruncated, backup.ErrNoHealthyMember,
 // ...), backup's errors for the archive, ErrExists when the destination
@@ -79,7 +81,7 @@ func Stream(ctx context.Context, etcd backup.SnapshotClient, opts StreamOptions)
 		return nil, err
 	}
 	if etcd == nil {
-		return nil, fmt.Errorf("%w: nil etcd client", ErrInvalidOptions)
+		return nil, opterr.New("", "nil etcd client")
 	}
 	uo := opts.upload()
 	snapRcp, resRcp, _ := uo.recipients()

@@ -15,6 +15,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/backup/offsite"
 	"github.com/lifeboat-dev/lifeboat/host"
@@ -236,11 +237,11 @@ func TestStreamRefusals(t *testing.T) {
 		mutate  func(o *offsite.StreamOptions)
 		wantErr error
 	}{
-		{name: "no host", mutate: func(o *offsite.StreamOptions) { o.Host = nil }, wantErr: offsite.ErrInvalidOptions},
-		{name: "no config without force", mutate: func(o *offsite.StreamOptions) { o.Config = nil }, wantErr: offsite.ErrInvalidOptions},
-		{name: "no recipients", mutate: func(o *offsite.StreamOptions) { o.Destination.Recipients = nil }, wantErr: offsite.ErrInvalidOptions},
-		{name: "bad zstd level", mutate: func(o *offsite.StreamOptions) { o.ZstdLevel = 23 }, wantErr: offsite.ErrInvalidOptions},
-		{name: "negative concurrency", mutate: func(o *offsite.StreamOptions) { o.Concurrency = -1 }, wantErr: offsite.ErrInvalidOptions},
+		{name: "no host", mutate: func(o *offsite.StreamOptions) { o.Host = nil }, wantErr: lifeboat.ErrInvalidOptions},
+		{name: "no config without force", mutate: func(o *offsite.StreamOptions) { o.Config = nil }, wantErr: lifeboat.ErrInvalidOptions},
+		{name: "no recipients", mutate: func(o *offsite.StreamOptions) { o.Destination.Recipients = nil }, wantErr: lifeboat.ErrInvalidOptions},
+		{name: "bad zstd level", mutate: func(o *offsite.StreamOptions) { o.ZstdLevel = 23 }, wantErr: lifeboat.ErrInvalidOptions},
+		{name: "negative concurrency", mutate: func(o *offsite.StreamOptions) { o.Concurrency = -1 }, wantErr: lifeboat.ErrInvalidOptions},
 		{name: "operator progressing", mutate: func(o *offsite.StreamOptions) { o.Config = progressing }, wantErr: backup.ErrOperatorProgressing},
 		{name: "cluster too young", mutate: func(o *offsite.StreamOptions) { o.MinClusterAge = 100 * time.Hour }, wantErr: backup.ErrTooEarly},
 	}

@@ -55,7 +55,7 @@ const (
 // already records the same files is returned as is (uploading twice is
 // harmless); one recording other files is ErrExists.
 //
-// Errors: ErrInvalidOptions, the local *backup.VerifyError,
+// Errors: lifeboat.ErrInvalidOptions, the local *backup.VerifyError,
 // ErrSourceChanged, ErrExists, and *ObjectError wrapping the storage's
 // error (gcerrors codes) or an integrity sentinel.
 func Upload(ctx context.Context, dir string, opts UploadOptions) (*Manifest, error) {

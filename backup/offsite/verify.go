@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
+
 	"github.com/lifeboat-dev/lifeboat/backup"
 )
 
@@ -17,14 +19,14 @@ import (
 // directory. Scrub with Identities applies the same checks but the bolt
 // check, streaming, without any disk.
 //
-// Errors are Fetch's: ErrInvalidOptions before any I/O, else an
+// Errors are Fetch's: lifeboat.ErrInvalidOptions before any I/O, else an
 // *ObjectError wrapping the sentinels, or ctx's error.
 func Verify(ctx context.Context, id, tempDir string, opts FetchOptions) (*backup.Backup, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
 	if id != "" && !idRE.MatchString(id) {
-		return nil, fmt.Errorf("%w: backup ID %q is not a backup stamp (YYYY-MM-DD_HHMMSS)", ErrInvalidOptions, id)
+		return nil, opterr.New("", "backup ID %q is not a backup stamp (YYYY-MM-DD_HHMMSS)", id)
 	}
 	dir, err := os.MkdirTemp(tempDir, "lifeboat-verify-")
 	if err != nil {

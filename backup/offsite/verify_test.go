@@ -9,6 +9,7 @@ import (
 	"filippo.io/age"
 	"gocloud.dev/blob"
 
+	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/backup/offsite"
 )
 
@@ -60,7 +61,7 @@ func TestVerify(t *testing.T) {
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {
 		t.Errorf("Verify left %v", left)
 	}
-	if _, err := offsite.Verify(t.Context(), "../x", tmp, opts); !errors.Is(err, offsite.ErrInvalidOptions) {
+	if _, err := offsite.Verify(t.Context(), "../x", tmp, opts); !errors.Is(err, lifeboat.ErrInvalidOptions) {
 		t.Errorf("bad ID: %v", err)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 )
 
 // Store is where backups live: the local backup directory (DirStore), or
@@ -27,10 +29,6 @@ type Store interface {
 // ErrNotFound is wrapped by Store.Delete when the backup is already gone;
 // Apply counts it as deleted (deleting is idempotent).
 var ErrNotFound = errors.New("backup not found")
-
-// ErrInvalidOptions: Apply was called without a Store. Nothing was read
-// or deleted.
-var ErrInvalidOptions = errors.New("invalid retention options")
 
 // ApplyOptions configure Apply. The zero value deletes what Select
 // chooses under Options' zero value, without logging or progress.
@@ -78,7 +76,7 @@ type Report struct {
 // it stops after Select.
 //
 // Errors, each wrapped with the operation: p.Validate's *PolicyError and
-// opts.Validate's before any store call; ErrInvalidOptions for a nil
+// opts.Validate's before any store call; lifeboat.ErrInvalidOptions for a nil
 // store; the store's List error; Select's
 // ErrInvalidBackup (nothing is deleted); the first Delete error other than
 // ErrNotFound (Apply stops there; the Report says what was deleted
@@ -90,7 +88,7 @@ func Apply(ctx context.Context, store Store, p Policy, opts ApplyOptions) (*Repo
 		return rep, fmt.Errorf("retention: %w", err)
 	}
 	if store == nil {
-		return rep, fmt.Errorf("retention: nil Store: %w", ErrInvalidOptions)
+		return rep, opterr.New("", "nil Store")
 	}
 	log := opts.Logger
 	if log == nil {

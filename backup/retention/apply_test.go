@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"testing"
+
+	"github.com/lifeboat-dev/lifeboat"
 )
 
 // memStore is an in-memory Store: backups it lists, and other objects it
@@ -221,11 +223,11 @@ func (s *dupStore) List(ctx context.Context) ([]Backup, error) {
 	return append(bs, bs[0]), err
 }
 
-// TestApplyRefusesNilStore: a nil Store is ErrInvalidOptions, with an
+// TestApplyRefusesNilStore: a nil Store is lifeboat.ErrInvalidOptions, with an
 // empty Report, before anything is read.
 func TestApplyRefusesNilStore(t *testing.T) {
 	rep, err := Apply(context.Background(), nil, Policy{KeepLast: 1}, ApplyOptions{})
-	if !errors.Is(err, ErrInvalidOptions) || rep == nil {
-		t.Fatalf("Apply(nil store) = %v, %v; want ErrInvalidOptions and a Report", rep, err)
+	if !errors.Is(err, lifeboat.ErrInvalidOptions) || rep == nil {
+		t.Fatalf("Apply(nil store) = %v, %v; want lifeboat.ErrInvalidOptions and a Report", rep, err)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
+
 	"github.com/lifeboat-dev/lifeboat/clustertest"
 )
 
@@ -65,14 +67,14 @@ type Node struct {
 // Node is Ready. It waits for any other node on this machine to close
 // first (Options.LockTimeout). When the machine cannot run a node the
 // error wraps ErrUnavailable and nothing was changed; options out of range
-// wrap ErrInvalidOptions. On any other failure what was done is undone
+// wrap lifeboat.ErrInvalidOptions. On any other failure what was done is undone
 // before New returns. ctx bounds the bring-up, not the node's life.
 func New(ctx context.Context, c *clustertest.Cluster, opts Options) (_ *Node, err error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
 	if c == nil {
-		return nil, fmt.Errorf("%w: a cluster is required", ErrInvalidOptions)
+		return nil, opterr.New("", "a cluster is required")
 	}
 	opts.defaults()
 	var bins Binaries

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/clustertest"
 	"github.com/lifeboat-dev/lifeboat/clustertest/realnode"
 )
@@ -37,8 +38,8 @@ func TestOptionsValidate(t *testing.T) {
 			if tc.ok && err != nil {
 				t.Fatalf("Validate: %v", err)
 			}
-			if !tc.ok && !errors.Is(err, realnode.ErrInvalidOptions) {
-				t.Fatalf("Validate = %v, want ErrInvalidOptions", err)
+			if !tc.ok && !errors.Is(err, lifeboat.ErrInvalidOptions) {
+				t.Fatalf("Validate = %v, want lifeboat.ErrInvalidOptions", err)
 			}
 		})
 	}
@@ -48,8 +49,8 @@ func TestOptionsValidate(t *testing.T) {
 // the lock is taken) for options out of range.
 func TestNewRefusesInvalidOptions(t *testing.T) {
 	_, err := realnode.New(t.Context(), nil, realnode.Options{NodeIP: "127.0.0.1"})
-	if !errors.Is(err, realnode.ErrInvalidOptions) {
-		t.Fatalf("New = %v, want ErrInvalidOptions", err)
+	if !errors.Is(err, lifeboat.ErrInvalidOptions) {
+		t.Fatalf("New = %v, want lifeboat.ErrInvalidOptions", err)
 	}
 }
 

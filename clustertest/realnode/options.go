@@ -1,14 +1,14 @@
 package realnode
 
 import (
-	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 )
 
 // DefaultNodeIP is the address [New] adds to "lo" for the node when
@@ -19,10 +19,6 @@ const DefaultNodeIP = "10.254.254.1"
 
 // DefaultNodeName is the node's name when Options.Name is empty.
 const DefaultNodeName = "lifeboat-realnode"
-
-// ErrInvalidOptions is wrapped by Options.Validate (and so by New) when an
-// option is out of range. Nothing has been done to the machine then.
-var ErrInvalidOptions = errors.New("realnode: invalid options")
 
 // Options configure a [Node]. The zero value is usable.
 type Options struct {
@@ -56,24 +52,24 @@ type Options struct {
 var dnsSubdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 
 // Validate checks the options without touching the machine. Errors wrap
-// ErrInvalidOptions.
+// lifeboat.ErrInvalidOptions.
 func (o Options) Validate() error {
 	if o.Name != "" && (len(o.Name) > 63 || !dnsSubdomain.MatchString(o.Name)) {
-		return fmt.Errorf("%w: Name %q is not a DNS-1123 name of at most 63 characters", ErrInvalidOptions, o.Name)
+		return opterr.New("Name", "%q is not a DNS-1123 name of at most 63 characters", o.Name)
 	}
 	if o.NodeIP != "" {
 		ip := net.ParseIP(o.NodeIP)
 		if ip == nil || ip.To4() == nil || ip.IsLoopback() || ip.IsUnspecified() {
-			return fmt.Errorf("%w: NodeIP %q must be an IPv4 address outside 127.0.0.0/8", ErrInvalidOptions, o.NodeIP)
+			return opterr.New("NodeIP", "%q must be an IPv4 address outside 127.0.0.0/8", o.NodeIP)
 		}
 	}
 	for _, d := range o.DebugImagePath {
 		if !filepath.IsAbs(d) || strings.ContainsAny(d, ":\n") {
-			return fmt.Errorf("%w: DebugImagePath %q is not an absolute path without ':'", ErrInvalidOptions, d)
+			return opterr.New("DebugImagePath", "%q is not an absolute path without ':'", d)
 		}
 	}
 	if o.StartTimeout < 0 || o.LockTimeout < 0 {
-		return fmt.Errorf("%w: negative timeout", ErrInvalidOptions)
+		return opterr.New("", "negative timeout")
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/backup/offsite"
 	"github.com/lifeboat-dev/lifeboat/examples/internal/cli"
@@ -56,7 +57,7 @@ func streamBackup(ctx context.Context, etcd backup.SnapshotClient, opts offsite.
 		switch {
 		case errors.As(err, &pe):
 			return nil, exitPrecheck
-		case errors.Is(err, offsite.ErrInvalidOptions):
+		case errors.Is(err, lifeboat.ErrInvalidOptions):
 			return nil, exitUsage
 		}
 		return nil, exitFailed

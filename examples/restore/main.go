@@ -48,6 +48,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/examples/internal/cli"
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/member"
@@ -200,7 +201,7 @@ func run(args []string, stdout, stderr io.Writer, dial dialFunc) int {
 	case errors.Is(err, member.ErrAnotherRunUnfinished):
 		fmt.Fprintf(stderr, "restore: nothing changed: %v\n", err)
 		return exitOtherRun
-	case errors.Is(err, restore.ErrInvalidOptions):
+	case errors.Is(err, lifeboat.ErrInvalidOptions):
 		fmt.Fprintf(stderr, "restore: %v\n", err)
 		return exitUsage
 	case errors.As(err, &se) && se.Step == "verify-backup":

@@ -1,0 +1,90 @@
+package offsite
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"testing"
+
+	"github.com/lifeboat-dev/lifeboat"
+)
+
+// TestSentinelsAreDistinct pins every exported sentinel of the package:
+// each one is its own failure kind (no two match each other with
+// errors.Is) and survives %w wrapping with an operation and target.
+func TestSentinelsAreDistinct(t *testing.T) {
+	sentinels := map[string]error{
+		"ErrBadManifest": ErrBadManifest, "ErrCorrupt": ErrCorrupt, "ErrExists": ErrExists, "ErrMismatch": ErrMismatch, "ErrMissing": ErrMissing,
+		"ErrNotFound": ErrNotFound, "ErrSourceChanged": ErrSourceChanged, "ErrTruncated": ErrTruncated, "ErrWrongIdentity": ErrWrongIdentity,
+	}
+	for name, s := range sentinels {
+		if s == nil || s.Error() == "" {
+			t.Errorf("%s is nil or has no text", name)
+			continue
+		}
+		if w := fmt.Errorf("op target: %w", s); !errors.Is(w, s) {
+			t.Errorf("%s does not survive wrapping", name)
+		}
+		for other, o := range sentinels {
+			if other != name && errors.Is(s, o) {
+				t.Errorf("errors.Is(%s, %s): two sentinels for one failure", name, other)
+			}
+		}
+	}
+}
+
+// TestTypedErrors pins every exported *Error type: found with errors.As
+// through a %w wrap, matching its kind (when it has one) and its cause.
+func TestTypedErrors(t *testing.T) {
+	cause := fs.ErrPermission
+	_ = cause
+	for _, tc := range []struct {
+		name  string
+		err   error
+		as    func(error) bool
+		kinds []error
+		not   []error
+	}{
+		{"ObjectError", &ObjectError{Op: "verify", Key: "k", Err: fmt.Errorf("%w: short", ErrTruncated)}, func(err error) bool { var e *ObjectError; return errors.As(err, &e) }, []error{ErrTruncated}, []error{ErrCorrupt}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := fmt.Errorf("op target: %w", tc.err)
+			if !tc.as(w) {
+				t.Errorf("errors.As(%v) finds no %s", w, tc.name)
+			}
+			for _, k := range tc.kinds {
+				if !errors.Is(w, k) {
+					t.Errorf("errors.Is(%v, %v) = false", w, k)
+				}
+			}
+			for _, k := range tc.not {
+				if errors.Is(w, k) {
+					t.Errorf("errors.Is(%v, %v) = true", w, k)
+				}
+			}
+			if tc.err.Error() == "" {
+				t.Error("empty message")
+			}
+		})
+	}
+}
+
+// TestValidateRefusesBadOptions produces the one invalid-options kind
+// through the options' Validate methods, before any I/O.
+func TestValidateRefusesBadOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		validate func() error
+	}{
+		{"nil UploadOptions", func() error { var o *UploadOptions; return o.Validate() }},
+		{"nil FetchOptions", func() error { var o *FetchOptions; return o.Validate() }},
+		{"FetchOptions without identities", func() error { return (&FetchOptions{}).Validate() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var oe *lifeboat.OptionsError
+			if err := tc.validate(); !errors.Is(err, lifeboat.ErrInvalidOptions) || !errors.As(err, &oe) {
+				t.Fatalf("Validate = %v, want a *lifeboat.OptionsError", err)
+			}
+		})
+	}
+}
