@@ -14,7 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 
-	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 	"github.com/lifeboat-dev/lifeboat/plan"
 	"github.com/lifeboat-dev/lifeboat/release"
 )
@@ -34,7 +34,7 @@ func stepIDs(p *plan.Plan) string {
 
 func TestReplacePlanChoosesProcedure(t *testing.T) {
 	deps := planDeps(newFakeEtcd("master-0", "master-1", "master-2"))
-	h := host.NewLocal("master-0", t.TempDir(), host.LocalOptions{})
+	h := hosttest.NewDir("master-0", t.TempDir(), hosttest.DirOptions{})
 	tests := []struct {
 		name    string
 		opts    ReplaceOptions
