@@ -172,6 +172,17 @@ func (c *Cluster) Member(name string) *pb.Member {
 	return nil
 }
 
+// Members returns copies of the current members, in order.
+func (c *Cluster) Members() []*pb.Member {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*pb.Member
+	for _, m := range c.members {
+		out = append(out, clone(m.pb))
+	}
+	return out
+}
+
 // Removed returns the IDs MemberRemove removed, in order.
 func (c *Cluster) Removed() []uint64 {
 	c.mu.Lock()
