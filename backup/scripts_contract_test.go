@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 )
 
 // TestLifeboatLayoutForRestoreScripts checks, with bash and GNU tar as the
@@ -62,7 +62,7 @@ func TestLifeboatLayoutForRestoreScripts(t *testing.T) {
 			root := t.TempDir()
 			masterTree(t, root)
 			b, err := Take(t.Context(), newFakeEtcd(good), dir, TakeOptions{
-				Host:      host.NewLocal("master-0", root, host.LocalOptions{}),
+				Host:      hosttest.NewDir("master-0", root, hosttest.DirOptions{}),
 				Config:    configFakeHealthy(t),
 				Force:     tc.force,
 				Now:       func() time.Time { return testNow },

@@ -20,7 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/lifeboat-dev/lifeboat/clustertest"
-	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 )
 
 // fillEtcd writes n keys of size bytes under prefix and returns the
@@ -120,7 +120,7 @@ func TestSnapshotRealEtcd(t *testing.T) {
 		}
 		root := t.TempDir()
 		masterTree(t, root)
-		if _, err := ArchiveStaticResources(t.Context(), host.NewLocal("master-0", root, host.LocalOptions{}), dir,
+		if _, err := ArchiveStaticResources(t.Context(), hosttest.NewDir("master-0", root, hosttest.DirOptions{}), dir,
 			ResourcesOptions{Name: ResourcesFileName(stamp, false)}); err != nil {
 			t.Fatal(err)
 		}
@@ -138,7 +138,7 @@ func TestSnapshotRealEtcd(t *testing.T) {
 		masterTree(t, root)
 		dir := filepath.Join(t.TempDir(), "assets", "backup")
 		b, err := Take(t.Context(), cli, dir, TakeOptions{
-			Host:   host.NewLocal("master-0", root, host.LocalOptions{}),
+			Host:   hosttest.NewDir("master-0", root, hosttest.DirOptions{}),
 			Config: configFakeHealthy(t),
 			Now:    func() time.Time { return testNow },
 		})

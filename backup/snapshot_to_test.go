@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 )
 
 func TestSnapshotTo(t *testing.T) {
@@ -76,7 +76,7 @@ func TestSnapshotToWriterFails(t *testing.T) {
 func TestArchiveStaticResourcesToMatchesFile(t *testing.T) {
 	root := t.TempDir()
 	masterTree(t, root)
-	h := host.NewLocal("master-0", root, host.LocalOptions{})
+	h := hosttest.NewDir("master-0", root, hosttest.DirOptions{})
 	out := t.TempDir()
 	file, err := ArchiveStaticResources(t.Context(), h, out, ResourcesOptions{Name: "r.tar.gz"})
 	if err != nil {

@@ -18,7 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	clienttesting "k8s.io/client-go/testing"
 
-	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 )
 
 var testNow = time.Date(2020, 3, 18, 22, 2, 18, 0, time.Local)
@@ -137,7 +137,7 @@ func TestTake(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "backup")
 			var events []Event
 			opts := TakeOptions{
-				Host:      host.NewLocal("master-0", root, host.LocalOptions{}),
+				Host:      hosttest.NewDir("master-0", root, hosttest.DirOptions{}),
 				Config:    cfg,
 				Now:       func() time.Time { return testNow },
 				FreeSpace: plentyOfSpace,

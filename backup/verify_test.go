@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 )
 
 // takeFake takes a backup of a fake cluster into dir at stamp time t.
@@ -20,7 +20,7 @@ func takeFake(t *testing.T, dir string, at time.Time, snap []byte) *Backup {
 	masterTree(t, root)
 	cfg := configFakeHealthy(t)
 	b, err := Take(t.Context(), newFakeEtcd(snap), dir, TakeOptions{
-		Host:      host.NewLocal("master-0", root, host.LocalOptions{}),
+		Host:      hosttest.NewDir("master-0", root, hosttest.DirOptions{}),
 		Config:    cfg,
 		Now:       func() time.Time { return at },
 		FreeSpace: plentyOfSpace,

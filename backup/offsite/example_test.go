@@ -12,7 +12,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/backup/offsite"
 	"github.com/lifeboat-dev/lifeboat/clustertest"
-	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 )
 
 // Take a backup, upload it compressed and encrypted to a file:// bucket
@@ -45,7 +45,7 @@ func ExampleUpload() {
 			[]byte("kind: Pod\nmetadata:\n  labels:\n    revision: \"7\"\n"), 0o644)
 	}
 	b, err := backup.Take(ctx, cli, filepath.Join(work, "backup"), backup.TakeOptions{
-		Host:  host.NewLocal("master-0", root, host.LocalOptions{}),
+		Host:  hosttest.NewDir("master-0", root, hosttest.DirOptions{}),
 		Force: true, // no Kubernetes API in this example
 		Now:   func() time.Time { return time.Date(2020, 3, 18, 22, 2, 18, 0, time.Local) },
 	})

@@ -18,7 +18,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/clustertest"
-	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 )
 
 // realEtcd starts a one-member etcd holding about mib MiB of random
@@ -61,7 +61,7 @@ func takeBackup(t *testing.T, cli *clientv3.Client, at time.Time) *backup.Backup
 	}
 	dir := filepath.Join(t.TempDir(), "backup")
 	b, err := backup.Take(t.Context(), cli, dir, backup.TakeOptions{
-		Host:   host.NewLocal("master-0", root, host.LocalOptions{}),
+		Host:   hosttest.NewDir("master-0", root, hosttest.DirOptions{}),
 		Config: healthyConfig(at),
 		Now:    func() time.Time { return at },
 	})

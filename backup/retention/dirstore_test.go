@@ -13,7 +13,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/clustertest"
-	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 )
 
 // masterRoot writes the static pod resources backup.Take archives.
@@ -57,7 +57,7 @@ func takeBackups(t *testing.T, root string, times []time.Time) []string {
 		}
 		id := "etcd-" + backup.Timestamp(ts)
 		_, err := backup.Take(t.Context(), cli, filepath.Join(root, id), backup.TakeOptions{
-			Host: host.NewLocal("master-0", master, host.LocalOptions{}),
+			Host: hosttest.NewDir("master-0", master, hosttest.DirOptions{}),
 			// No API server here: Force leaves the cluster checks out.
 			Force:         true,
 			Endpoint:      etcd.Endpoints()[0],
