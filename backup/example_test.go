@@ -9,7 +9,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/clustertest"
-	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 )
 
 // Snapshot one member of a real 3-member TLS etcd cluster (started by
@@ -77,7 +77,7 @@ func ExampleVerify() {
 		os.WriteFile(filepath.Join(root, "etc/kubernetes/manifests", c+"-pod.yaml"),
 			[]byte("kind: Pod\nmetadata:\n  labels:\n    revision: \"7\"\n"), 0o644)
 	}
-	master := host.NewLocal("master-0", root, host.LocalOptions{})
+	master := hosttest.NewDir("master-0", root, hosttest.DirOptions{})
 
 	dir, _ := os.MkdirTemp("", "backup")
 	defer os.RemoveAll(dir)

@@ -10,92 +10,34 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/lifeboat-dev/lifeboat/etcdtest"
+
 	bolt "go.etcd.io/bbolt"
-	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// fakeEtcd is a SnapshotClient serving a fixed byte stream, with hooks to
-// break it.
-type fakeEtcd struct {
-	endpoints []string
-	// status per endpoint; a missing endpoint answers statusErr.
-	status    map[string]*clientv3.StatusResponse
-	statusErr error
-	members   []*pb.Member
-	version   string
-	// stream returns the reader served for a snapshot; nil serves data.
-	stream func(ctx context.Context) io.Reader
-	data   []byte
+// newFakeEtcd serves snap from a 3-member cluster (master-0 leads) at
+// revision 42.
+func newFakeEtcd(snap []byte) *etcdtest.Cluster {
+	return etcdtest.NewCluster("master-0", "master-1", "master-2").SetRevision(42).SetSnapshot(snap, "")
 }
 
-func (f *fakeEtcd) Endpoints() []string { return f.endpoints }
-
-func (f *fakeEtcd) Status(ctx context.Context, ep string) (*clientv3.StatusResponse, error) {
-	if s, ok := f.status[ep]; ok {
-		return s, nil
+// streaming serves the reader stream returns instead of c's snapshot
+// (nil stream: c's).
+func streaming(c *etcdtest.Cluster, stream func(ctx context.Context) io.Reader) etcdtest.Client {
+	if stream == nil {
+		return c
 	}
-	if f.statusErr != nil {
-		return nil, f.statusErr
-	}
-	return nil, errors.New("connection refused")
-}
-
-func (f *fakeEtcd) MemberList(ctx context.Context, _ ...clientv3.OpOption) (*clientv3.MemberListResponse, error) {
-	return &clientv3.MemberListResponse{Members: f.members}, nil
-}
-
-func (f *fakeEtcd) SnapshotWithVersion(ctx context.Context) (*clientv3.SnapshotResponse, error) {
-	var r io.Reader
-	if f.stream != nil {
-		r = f.stream(ctx)
-	} else {
-		r = &chunkReader{data: f.data, chunk: 32 << 10}
-	}
-	return &clientv3.SnapshotResponse{Snapshot: io.NopCloser(r), Version: f.version}, nil
-}
-
-// chunkReader hands out data in chunks, as the gRPC stream does, then err
-// (io.EOF when nil).
-type chunkReader struct {
-	data  []byte
-	chunk int
-	err   error
-}
-
-func (r *chunkReader) Read(p []byte) (int, error) {
-	if len(r.data) == 0 {
-		if r.err != nil {
-			return 0, r.err
-		}
-		return 0, io.EOF
-	}
-	n := min(len(p), r.chunk, len(r.data))
-	copy(p, r.data[:n])
-	r.data = r.data[n:]
-	return n, nil
-}
-
-// newFakeEtcd serves snap from a 3-member cluster whose first endpoint is
-// the leader.
-func newFakeEtcd(snap []byte) *fakeEtcd {
-	f := &fakeEtcd{
-		endpoints: []string{"https://10.0.0.1:2379", "https://10.0.0.2:2379", "https://10.0.0.3:2379"},
-		status:    map[string]*clientv3.StatusResponse{},
-		version:   "3.7.0",
-		data:      snap,
-	}
-	for i, ep := range f.endpoints {
-		id := uint64(i + 1)
-		f.status[ep] = &clientv3.StatusResponse{
-			Header:  &pb.ResponseHeader{MemberId: id, Revision: 42},
-			Leader:  1,
-			Version: "3.7.3",
-			DbSize:  int64(len(snap)),
-		}
-		f.members = append(f.members, &pb.Member{ID: id, Name: "master-" + string(rune('0'+i)), ClientURLs: []string{ep}})
-	}
-	return f
+	return etcdtest.Wrap(c, etcdtest.Funcs{
+		SnapshotWithVersion: func(ctx context.Context, next etcdtest.Client) (*clientv3.SnapshotResponse, error) {
+			resp, err := next.SnapshotWithVersion(ctx)
+			if err != nil {
+				return nil, err
+			}
+			resp.Snapshot = io.NopCloser(stream(ctx))
+			return resp, nil
+		},
+	})
 }
 
 // makeBoltDB writes a small etcd-shaped bolt database (buckets "key" and

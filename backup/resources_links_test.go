@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 	"github.com/lifeboat-dev/lifeboat/internal/safetar"
 )
 
@@ -51,7 +52,7 @@ func TestArchiveStaticResourcesLinks(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			h := host.NewLocal("m", root, host.LocalOptions{})
+			h := hosttest.NewDir("m", root, hosttest.DirOptions{})
 			out := t.TempDir()
 			stamp := "2026-11-24_180000"
 			res, err := ArchiveStaticResources(t.Context(), h, out, ResourcesOptions{Name: ResourcesFileName(stamp, false)})

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 )
 
 // writeTree creates files (path → content) under root; a content of
@@ -133,7 +133,7 @@ func TestArchiveStaticResources(t *testing.T) {
 			if tc.setup != nil {
 				tc.setup(t, root)
 			}
-			h := host.NewLocal("master-0", root, host.LocalOptions{})
+			h := hosttest.NewDir("master-0", root, hosttest.DirOptions{})
 			out := t.TempDir()
 			res, err := ArchiveStaticResources(t.Context(), h, out, ResourcesOptions{Name: "r.tar.gz"})
 			if tc.wantErr != nil {
@@ -217,7 +217,7 @@ func TestArchiveReadByGNUTar(t *testing.T) {
 	root := t.TempDir()
 	masterTree(t, root)
 	out := t.TempDir()
-	res, err := ArchiveStaticResources(t.Context(), host.NewLocal("m", root, host.LocalOptions{}), out, ResourcesOptions{Name: "r.tar.gz"})
+	res, err := ArchiveStaticResources(t.Context(), hosttest.NewDir("m", root, hosttest.DirOptions{}), out, ResourcesOptions{Name: "r.tar.gz"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 )
 
 // TestLifeboatLayoutForRestoreScripts checks, with bash and GNU tar as the
@@ -61,7 +61,7 @@ func TestLifeboatLayoutForRestoreScripts(t *testing.T) {
 			dir := t.TempDir()
 			root := t.TempDir()
 			masterTree(t, root)
-			b, _, err := takeRun(t.Context(), TakeDeps{Etcd: newFakeEtcd(good), Host: host.NewLocal("master-0", root, host.LocalOptions{}), Config: configFakeHealthy(t)}, dir, TakeOptions{
+			b, _, err := takeRun(t.Context(), TakeDeps{Etcd: newFakeEtcd(good), Host: hosttest.NewDir("master-0", root, hosttest.DirOptions{}), Config: configFakeHealthy(t)}, dir, TakeOptions{
 				Force:     tc.force,
 				Now:       func() time.Time { return testNow },
 				FreeSpace: plentyOfSpace,

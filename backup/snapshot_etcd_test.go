@@ -22,6 +22,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/clustertest"
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/plan"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 )
 
 // fillEtcd writes n keys of size bytes under prefix and returns the
@@ -121,7 +122,7 @@ func TestSnapshotRealEtcd(t *testing.T) {
 		}
 		root := t.TempDir()
 		masterTree(t, root)
-		if _, err := ArchiveStaticResources(t.Context(), host.NewLocal("master-0", root, host.LocalOptions{}), dir,
+		if _, err := ArchiveStaticResources(t.Context(), hosttest.NewDir("master-0", root, hosttest.DirOptions{}), dir,
 			ResourcesOptions{Name: ResourcesFileName(stamp, false)}); err != nil {
 			t.Fatal(err)
 		}
@@ -138,7 +139,7 @@ func TestSnapshotRealEtcd(t *testing.T) {
 		root := t.TempDir()
 		masterTree(t, root)
 		dir := filepath.Join(t.TempDir(), "assets", "backup")
-		b, _, err := takeRun(t.Context(), TakeDeps{Etcd: cli, Host: host.NewLocal("master-0", root, host.LocalOptions{}), Config: configFakeHealthy(t)}, dir, TakeOptions{
+		b, _, err := takeRun(t.Context(), TakeDeps{Etcd: cli, Host: hosttest.NewDir("master-0", root, hosttest.DirOptions{}), Config: configFakeHealthy(t)}, dir, TakeOptions{
 			Now: func() time.Time { return testNow },
 		})
 		if err != nil {

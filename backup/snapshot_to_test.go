@@ -11,6 +11,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/plan"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 )
 
 func TestSnapshotTo(t *testing.T) {
@@ -77,7 +78,7 @@ func TestSnapshotToWriterFails(t *testing.T) {
 func TestArchiveStaticResourcesToMatchesFile(t *testing.T) {
 	root := t.TempDir()
 	masterTree(t, root)
-	h := host.NewLocal("master-0", root, host.LocalOptions{})
+	h := hosttest.NewDir("master-0", root, hosttest.DirOptions{})
 	out := t.TempDir()
 	file, err := ArchiveStaticResources(t.Context(), h, out, ResourcesOptions{Name: "r.tar.gz"})
 	if err != nil {

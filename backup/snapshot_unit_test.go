@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/etcdtest"
 	"io"
 	"os"
 	"path/filepath"
@@ -62,15 +63,14 @@ func TestSnapshotFaults(t *testing.T) {
 		{name: "without sha256", data: db, wantErr: ErrNoHash, wantOp: "verify"},
 		{name: "empty stream", data: []byte{}, wantErr: ErrTruncated, wantOp: "verify"},
 		{name: "stream broken", stream: func(context.Context) io.Reader {
-			return &chunkReader{data: good[:8192], chunk: 4096, err: errors.New("rpc error: code = Unavailable")}
+			return &etcdtest.ChunkReader{Data: good[:8192], Chunk: 4096, Err: errors.New("rpc error: code = Unavailable")}
 		}, wantErr: ErrTruncated, wantOp: "receive"},
 		{name: "disk full", data: good, wrap: func(w io.Writer) io.Writer { return &limitWriter{w: w, left: 10000} }, wantErr: ErrShortWrite, wantOp: "write"},
 		{name: "write error", data: good, wrap: func(w io.Writer) io.Writer { return &limitWriter{w: w, left: 5000, err: errNoSpace} }, wantErr: errNoSpace, wantOp: "write"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFakeEtcd(tc.data)
-			f.stream = tc.stream
+			f := streaming(newFakeEtcd(tc.data), tc.stream)
 			dir := t.TempDir()
 			res, err := Snapshot(t.Context(), f, dir, SnapshotOptions{Name: "s.db", BufferSize: 4096, WrapWriter: tc.wrap})
 			if err == nil {
@@ -107,11 +107,10 @@ func (l *limitWriter) Write(p []byte) (int, error) {
 
 func TestSnapshotCancelled(t *testing.T) {
 	good := withTrailer(makeBoltDB(t, 10))
-	f := newFakeEtcd(good)
 	started := make(chan struct{})
-	f.stream = func(ctx context.Context) io.Reader {
+	f := streaming(newFakeEtcd(good), func(ctx context.Context) io.Reader {
 		return &blockingReader{ctx: ctx, first: good[:4096], started: started}
-	}
+	})
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() { <-started; cancel() }()
 	dir := t.TempDir()
@@ -145,21 +144,18 @@ func TestSnapshotChoosesMember(t *testing.T) {
 	good := withTrailer(makeBoltDB(t, 10))
 	tests := []struct {
 		name     string
-		setup    func(f *fakeEtcd)
+		setup    func(f *etcdtest.Cluster)
 		endpoint string
 		want     string // "" accepts either follower
 		wantErr  error
 	}{
 		{name: "a healthy follower"},
-		{name: "follower down", setup: func(f *fakeEtcd) { delete(f.status, "https://10.0.0.2:2379") }, want: "https://10.0.0.3:2379"},
-		{name: "follower with errors", setup: func(f *fakeEtcd) { f.status["https://10.0.0.2:2379"].Errors = []string{"NOSPACE"} }, want: "https://10.0.0.3:2379"},
-		{name: "leader only", setup: func(f *fakeEtcd) {
-			delete(f.status, "https://10.0.0.2:2379")
-			delete(f.status, "https://10.0.0.3:2379")
-		}, want: "https://10.0.0.1:2379"},
+		{name: "follower down", setup: func(f *etcdtest.Cluster) { f.Down("master-1") }, want: "https://10.0.0.3:2379"},
+		{name: "follower with errors", setup: func(f *etcdtest.Cluster) { f.SetStatusErrors("master-1", "NOSPACE") }, want: "https://10.0.0.3:2379"},
+		{name: "leader only", setup: func(f *etcdtest.Cluster) { f.Down("master-1", "master-2") }, want: "https://10.0.0.1:2379"},
 		{name: "caller's endpoint", endpoint: "https://10.0.0.1:2379", want: "https://10.0.0.1:2379"},
 		{name: "caller's endpoint down", endpoint: "https://10.0.0.9:2379", wantErr: ErrNoHealthyMember},
-		{name: "all down", setup: func(f *fakeEtcd) { clear(f.status) }, wantErr: ErrNoHealthyMember},
+		{name: "all down", setup: func(f *etcdtest.Cluster) { f.Down("master-0", "master-1", "master-2") }, wantErr: ErrNoHealthyMember},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
@@ -20,7 +21,7 @@ func TestTakePlan(t *testing.T) {
 	snap := withTrailer(makeBoltDB(t, 120))
 	root := t.TempDir()
 	masterTree(t, root)
-	h := host.NewLocal("master-0", root, host.LocalOptions{})
+	h := hosttest.NewDir("master-0", root, hosttest.DirOptions{})
 	deps := TakeDeps{Etcd: newFakeEtcd(snap), Host: h, Config: configFakeHealthy(t)}
 	base := TakeOptions{Now: func() time.Time { return testNow }, FreeSpace: plentyOfSpace, Snapshot: SnapshotOptions{BufferSize: 4096}}
 

@@ -20,6 +20,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/plan"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 )
 
 var testNow = time.Date(2020, 3, 18, 22, 2, 18, 0, time.Local)
@@ -137,7 +138,7 @@ func TestTake(t *testing.T) {
 			root := t.TempDir()
 			masterTree(t, root)
 			dir := filepath.Join(t.TempDir(), "backup")
-			deps := TakeDeps{Etcd: newFakeEtcd(snap), Host: host.NewLocal("master-0", root, host.LocalOptions{}), Config: cfg}
+			deps := TakeDeps{Etcd: newFakeEtcd(snap), Host: hosttest.NewDir("master-0", root, hosttest.DirOptions{}), Config: cfg}
 			if tc.noConfig {
 				deps.Config = nil
 			}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 )
 
 // takeFake takes a backup of a fake cluster into dir at stamp time t.
@@ -19,7 +19,7 @@ func takeFake(t *testing.T, dir string, at time.Time, snap []byte) *Backup {
 	root := t.TempDir()
 	masterTree(t, root)
 	cfg := configFakeHealthy(t)
-	b, _, err := takeRun(t.Context(), TakeDeps{Etcd: newFakeEtcd(snap), Host: host.NewLocal("master-0", root, host.LocalOptions{}), Config: cfg}, dir, TakeOptions{
+	b, _, err := takeRun(t.Context(), TakeDeps{Etcd: newFakeEtcd(snap), Host: hosttest.NewDir("master-0", root, hosttest.DirOptions{}), Config: cfg}, dir, TakeOptions{
 		Now:       func() time.Time { return at },
 		FreeSpace: plentyOfSpace,
 	})

@@ -3,7 +3,6 @@ package lifecycle_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
@@ -14,28 +13,21 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
-// powerSwitch is a host.Runtime that records "shutdown -h" in a shared
-// log instead of halting anything.
-type powerSwitch struct {
-	node string
-	log  *haltLog
-}
-
+// haltLog records "shutdown -h" per node instead of halting anything.
 type haltLog struct {
 	mu     sync.Mutex
 	halted map[string]time.Duration
 }
 
-func (p powerSwitch) Containers(context.Context, string) ([]host.Container, error) { return nil, nil }
-func (p powerSwitch) RestartKubelet(context.Context) error                         { return nil }
-func (p powerSwitch) Shutdown(_ context.Context, delay time.Duration) error {
-	p.log.mu.Lock()
-	defer p.log.mu.Unlock()
-	p.log.halted[p.node] = delay
+func (l *haltLog) shutdown(_ context.Context, h host.Host, delay time.Duration) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.halted[h.Name()] = delay
 	return nil
 }
 
@@ -49,7 +41,7 @@ func exampleNode(name, role string, unschedulable bool) *corev1.Node {
 
 // Runbook chapter 3 with an override instead of a backup directory (a real
 // caller passes BackupDir, checked with backup.Verify). The hosts here are
-// local directory trees whose runtime only records the shutdown; on a real
+// fakes (hosttest) that only record the shutdown; on a real
 // cluster HostFunc returns host.NewSSH connections.
 func ExampleShutdownPlan() {
 	ctx := context.Background()
@@ -60,7 +52,7 @@ func ExampleShutdownPlan() {
 	)
 	log := &haltLog{halted: map[string]time.Duration{}}
 	hosts := func(name string) (host.Host, error) {
-		return host.NewLocal(name, os.TempDir(), host.LocalOptions{Runtime: powerSwitch{node: name, log: log}}), nil
+		return hosttest.Wrap(hosttest.Unimplemented(name), hosttest.Funcs{Shutdown: log.shutdown}), nil
 	}
 
 	res := &lifecycle.ShutdownResult{}

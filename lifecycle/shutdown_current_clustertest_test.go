@@ -17,6 +17,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/clustertest"
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
 )
 
@@ -58,7 +59,7 @@ func setSignerExpiry(ctx context.Context, t *testing.T, kube kubernetes.Interfac
 }
 
 // noDial hides a host's DialContext.
-type noDial struct{ host.Host }
+func noDial(h host.Host) host.Host { return hosttest.Wrap(h, hosttest.Funcs{NoDialer: true}) }
 
 // checkRecoveryFallback: with the external endpoint unreachable,
 // ReachableConfig skips a master it cannot dial from and answers through
@@ -69,7 +70,7 @@ func checkRecoveryFallback(ctx context.Context, t *testing.T, c *clustertest.Clu
 	dead := rest.CopyConfig(c.RESTConfig)
 	dead.Host = "https://127.0.0.1:1"
 	m := c.Masters()
-	cfg, endpoint, err := lifecycle.ReachableConfig(ctx, dead, []host.Host{noDial{c.Host(m[0])}, c.Host(m[1])}, lifecycle.ReachableOptions{ProbeTimeout: 5 * time.Second})
+	cfg, endpoint, err := lifecycle.ReachableConfig(ctx, dead, []host.Host{noDial(c.Host(m[0])), c.Host(m[1])}, lifecycle.ReachableOptions{ProbeTimeout: 5 * time.Second})
 	if err != nil || endpoint != "localhost-recovery on "+m[1] {
 		t.Fatalf("ReachableConfig = %q, %v", endpoint, err)
 	}
@@ -80,7 +81,7 @@ func checkRecoveryFallback(ctx context.Context, t *testing.T, c *clustertest.Clu
 	if list, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err != nil || len(list.Items) == 0 {
 		t.Fatalf("listing nodes through the recovery kubeconfig: %v", err)
 	}
-	_, _, err = lifecycle.ReachableConfig(ctx, dead, []host.Host{noDial{c.Host(m[0])}}, lifecycle.ReachableOptions{ProbeTimeout: 5 * time.Second})
+	_, _, err = lifecycle.ReachableConfig(ctx, dead, []host.Host{noDial(c.Host(m[0]))}, lifecycle.ReachableOptions{ProbeTimeout: 5 * time.Second})
 	var ue *lifecycle.UnreachableError
 	if !errors.Is(err, lifecycle.ErrAPIUnreachable) || !errors.As(err, &ue) || len(ue.Attempts) != 2 || !errors.Is(err, lifecycle.ErrAPIUnreachable) {
 		t.Fatalf("ReachableConfig with no route = %v", err)

@@ -20,20 +20,13 @@ import (
 	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
-// fakeHost is a host.Host whose Shutdown is recorded; other methods panic.
-type fakeHost struct {
-	host.Host
-	name  string
-	fleet *fakeFleet
-}
-
-func (h *fakeHost) Name() string { return h.name }
-
-func (h *fakeHost) Shutdown(ctx context.Context, delay time.Duration) error {
-	f := h.fleet
+// shutdown records a host's Shutdown in the fleet, after holding it for
+// f.hold, and fails it with f.fail[name].
+func (f *fakeFleet) shutdown(ctx context.Context, h host.Host, delay time.Duration) error {
 	f.mu.Lock()
 	f.running++
 	if f.running > f.maxRunning {
@@ -44,10 +37,10 @@ func (h *fakeHost) Shutdown(ctx context.Context, delay time.Duration) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.running--
-	if err := f.fail[h.name]; err != nil {
+	if err := f.fail[h.Name()]; err != nil {
 		return err
 	}
-	f.shutdowns = append(f.shutdowns, fmt.Sprintf("%s/%s", h.name, delay))
+	f.shutdowns = append(f.shutdowns, fmt.Sprintf("%s/%s", h.Name(), delay))
 	return nil
 }
 
@@ -65,7 +58,9 @@ func (f *fakeFleet) hosts(node string) (host.Host, error) {
 	if f.unknown[node] {
 		return nil, fmt.Errorf("no SSH address for %s", node)
 	}
-	return &fakeHost{name: node, fleet: f}, nil
+	// A host that only shuts down: any other operation fails the test
+	// with hosttest.ErrUnimplemented.
+	return hosttest.Wrap(hosttest.Unimplemented(node), hosttest.Funcs{Shutdown: f.shutdown}), nil
 }
 
 func testNode(name string, master, ready, unschedulable bool) *corev1.Node {

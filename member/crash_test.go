@@ -17,7 +17,9 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/clustertest"
+	"github.com/lifeboat-dev/lifeboat/etcdtest"
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 	"github.com/lifeboat-dev/lifeboat/internal/crashtest"
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
 	"github.com/lifeboat-dev/lifeboat/plan"
@@ -50,10 +52,10 @@ var memberProcedures = []struct {
 // replacement plans, from the plans themselves.
 func memberCrashSteps(t *testing.T) []string {
 	t.Helper()
-	deps := Deps{Etcd: newFakeEtcd("m0", "m1", "m2"), Kube: kubefake.NewClientset(), Operator: operatorfake.NewClientset(), Machine: machinefake.NewClientset()}
+	deps := Deps{Etcd: etcdtest.NewCluster("m0", "m1", "m2"), Kube: kubefake.NewClientset(), Operator: operatorfake.NewClientset(), Machine: machinefake.NewClientset()}
 	var out []string
 	for _, pr := range memberProcedures {
-		p, err := ReplacePlan(deps, ReplaceOptions{Node: "m0", State: pr.state, SkipBackupCheck: true, Host: host.NewLocal("m0", t.TempDir(), host.LocalOptions{})})
+		p, err := ReplacePlan(deps, ReplaceOptions{Node: "m0", State: pr.state, SkipBackupCheck: true, Host: hosttest.NewDir("m0", t.TempDir(), hosttest.DirOptions{})})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,48 +10,25 @@ import (
 	operatorv1 "github.com/openshift/api/operator/v1"
 	operatorfake "github.com/openshift/client-go/operator/clientset/versioned/fake"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
-	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 
+	"github.com/lifeboat-dev/lifeboat/etcdtest"
 	"github.com/lifeboat-dev/lifeboat/member"
 )
 
-// exampleEtcd stands in for a *clientv3.Client: three members, one of
-// which (ip-10-0-131-183) does not answer.
-type exampleEtcd struct{ members []*pb.Member }
-
-func newExampleEtcd() *exampleEtcd {
+// newExampleEtcd stands in for a *clientv3.Client (etcdtest): three
+// members, one of which (ip-10-0-131-183) does not answer.
+func newExampleEtcd() *etcdtest.Cluster {
 	m := func(id uint64, name, ip string) *pb.Member {
 		return &pb.Member{ID: id, Name: name, PeerURLs: []string{"https://" + ip + ":2380"}, ClientURLs: []string{"https://" + ip + ":2379"}}
 	}
-	return &exampleEtcd{members: []*pb.Member{
-		m(0x6fc1e7c9db35841d, "ip-10-0-131-183.ec2.internal", "10.0.131.183"),
-		m(0x757b6793e2408b6c, "ip-10-0-164-97.ec2.internal", "10.0.164.97"),
-		m(0xca8c2990a0aa29d1, "ip-10-0-154-204.ec2.internal", "10.0.154.204"),
-	}}
-}
-
-func (e *exampleEtcd) MemberList(context.Context, ...clientv3.OpOption) (*clientv3.MemberListResponse, error) {
-	return &clientv3.MemberListResponse{Members: e.members}, nil
-}
-
-func (e *exampleEtcd) MemberRemove(_ context.Context, id uint64) (*clientv3.MemberRemoveResponse, error) {
-	for i, m := range e.members {
-		if m.ID == id {
-			e.members = append(e.members[:i], e.members[i+1:]...)
-		}
-	}
-	return &clientv3.MemberRemoveResponse{}, nil
-}
-
-// CheckHealth: the member on 10.0.131.183 is down.
-func (e *exampleEtcd) CheckHealth(_ context.Context, url string) error {
-	if url == "https://10.0.131.183:2379" {
-		return errors.New("context deadline exceeded")
-	}
-	return nil
+	return etcdtest.NewCluster().
+		Add(m(0x6fc1e7c9db35841d, "ip-10-0-131-183.ec2.internal", "10.0.131.183")).
+		Add(m(0x757b6793e2408b6c, "ip-10-0-164-97.ec2.internal", "10.0.164.97")).
+		Add(m(0xca8c2990a0aa29d1, "ip-10-0-154-204.ec2.internal", "10.0.154.204")).
+		Down("ip-10-0-131-183.ec2.internal")
 }
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))

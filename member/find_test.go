@@ -1,13 +1,16 @@
 package member
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
 
+	"github.com/lifeboat-dev/lifeboat/etcdtest"
 	machinefake "github.com/openshift/client-go/machine/clientset/versioned/fake"
 	operatorfake "github.com/openshift/client-go/operator/clientset/versioned/fake"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	kubefake "k8s.io/client-go/kubernetes/fake"
@@ -48,10 +51,9 @@ func TestFindUnhealthyMember(t *testing.T) {
 		}
 		return o
 	}
-	unstarted := func() *fakeEtcd {
-		f := newFakeEtcd("master-1", "master-2")
-		f.members = append(f.members, &pb.Member{ID: 0x9, PeerURLs: []string{"https://10.0.0.9:2380"}})
-		return f
+	unstarted := func() *etcdtest.Cluster {
+		f := etcdtest.NewCluster("master-1", "master-2")
+		return f.Add(&pb.Member{ID: 0x9, PeerURLs: []string{"https://10.0.0.9:2380"}})
 	}
 	nodeWithAddr := func() *corev1.Node {
 		n := notReadyNode("master-9", false)
@@ -61,7 +63,7 @@ func TestFindUnhealthyMember(t *testing.T) {
 
 	tests := []struct {
 		name         string
-		etcd         *fakeEtcd
+		etcd         etcdtest.Client
 		condition    string
 		kube         []runtime.Object
 		machines     []runtime.Object // nil: no Machine API client
@@ -73,7 +75,7 @@ func TestFindUnhealthyMember(t *testing.T) {
 		evidence     []string
 	}{
 		{
-			name: "machine not running", etcd: newFakeEtcd(masters...).down("master-0"),
+			name: "machine not running", etcd: etcdtest.NewCluster(masters...).Down("master-0"),
 			condition: "2 of 3 members are available, master-0 is unhealthy",
 			kube:      with(allReady(), notReadyNode("master-0", true)), machines: runningMachines("master-0"),
 			wantMember: "master-0", wantState: MachineNotRunning,
@@ -81,67 +83,67 @@ func TestFindUnhealthyMember(t *testing.T) {
 				"node master-0 is listed with an unreachable taint", "https://10.0.0.1:2379 is unhealthy"},
 		},
 		{
-			name: "node unreachable, machine running", etcd: newFakeEtcd(masters...).down("master-1"),
+			name: "node unreachable, machine running", etcd: etcdtest.NewCluster(masters...).Down("master-1"),
 			condition: "2 of 3 members are available, master-1 is unhealthy",
 			kube:      with(allReady(), notReadyNode("master-1", true)), machines: runningMachines(""),
 			wantMember: "master-1", wantState: NodeNotReady,
 			evidence: []string{"machine cluster-master-1 of node master-1 is running", "unreachable taint (node.kubernetes.io/unreachable:NoSchedule): the node is not ready"},
 		},
 		{
-			name: "node NotReady without taint", etcd: newFakeEtcd(masters...).down("master-2"),
+			name: "node NotReady without taint", etcd: etcdtest.NewCluster(masters...).Down("master-2"),
 			condition: "2 of 3 members are available, master-2 is unhealthy",
 			kube:      with(allReady(), notReadyNode("master-2", false)), machines: runningMachines(""),
 			wantMember: "master-2", wantState: NodeNotReady,
 			evidence: []string{"node master-2 is listed as NotReady (Ready=Unknown NodeStatusUnknown): the node is not ready"},
 		},
 		{
-			name: "node object gone", etcd: newFakeEtcd(masters...).down("master-2"),
+			name: "node object gone", etcd: etcdtest.NewCluster(masters...).Down("master-2"),
 			condition:  "2 of 3 members are available, master-2 is unhealthy",
 			kube:       []runtime.Object{readyNode("master-0"), readyNode("master-1")},
 			wantMember: "master-2", wantState: NodeNotReady,
 			evidence: []string{"machine check skipped: no Machine API client", "node master-2 does not exist: the node is not ready"},
 		},
 		{
-			name: "etcd pod CrashLoopBackOff", etcd: newFakeEtcd(masters...).down("master-0"),
+			name: "etcd pod CrashLoopBackOff", etcd: etcdtest.NewCluster(masters...).Down("master-0"),
 			condition: "2 of 3 members are available, master-0 is unhealthy",
 			kube:      with(allReady(), etcdPod("master-0", crashLoop)), machines: runningMachines(""),
 			wantMember: "master-0", wantState: EtcdPodCrashlooping,
 			evidence: []string{"node master-0 is Ready", "pod openshift-etcd/etcd-master-0 status is CrashLoopBackOff (7 restarts): the etcd pod is crashlooping"},
 		},
 		{
-			name: "etcd pod Error", etcd: newFakeEtcd(masters...).down("master-0"),
+			name: "etcd pod Error", etcd: etcdtest.NewCluster(masters...).Down("master-0"),
 			condition:  "2 of 3 members are available, master-0 is unhealthy",
 			kube:       with(allReady(), etcdPod("master-0", errorExit)),
 			wantMember: "master-0", wantState: EtcdPodCrashlooping,
 			evidence: []string{"status is Error (7 restarts): the etcd pod is crashlooping"},
 		},
 		{
-			name: "healthy again", etcd: newFakeEtcd(masters...),
+			name: "healthy again", etcd: etcdtest.NewCluster(masters...),
 			condition: "2 of 3 members are available, master-0 is unhealthy", kube: allReady(),
 			wantMember: "master-0", wantState: Healthy,
 			disagreement: "names master-0, but it answers its health check now",
 			evidence:     []string{"needs no replacement"},
 		},
 		{
-			name: "condition lags: says all available", etcd: newFakeEtcd(masters...).down("master-1"),
+			name: "condition lags: says all available", etcd: etcdtest.NewCluster(masters...).Down("master-1"),
 			condition: "3 members are available", kube: with(allReady(), etcdPod("master-1", crashLoop)),
 			wantMember: "master-1", wantState: EtcdPodCrashlooping,
 			disagreement: "reports every member available, but the health checks find master-1 unhealthy",
 		},
 		{
-			name: "condition names another member", etcd: newFakeEtcd(masters...).down("master-1"),
+			name: "condition names another member", etcd: etcdtest.NewCluster(masters...).Down("master-1"),
 			condition: "2 of 3 members are available, master-0 is unhealthy", kube: with(allReady(), notReadyNode("master-1", true)),
 			wantMember: "master-1", wantState: NodeNotReady,
 			disagreement: "names master-0, but the health checks find master-1 unhealthy",
 		},
 		{
-			name: "no condition", etcd: newFakeEtcd(masters...).down("master-1"),
+			name: "no condition", etcd: etcdtest.NewCluster(masters...).Down("master-1"),
 			kube:       with(allReady(), notReadyNode("master-1", true)),
 			wantMember: "master-1", wantState: NodeNotReady,
 			evidence: []string{"EtcdMembersAvailable condition not set"},
 		},
 		{
-			name: "unhealthy but every check passes", etcd: newFakeEtcd(masters...).down("master-2"),
+			name: "unhealthy but every check passes", etcd: etcdtest.NewCluster(masters...).Down("master-2"),
 			condition: "2 of 3 members are available, master-2 is unhealthy", kube: allReady(), machines: runningMachines(""),
 			wantMember: "master-2", wantState: Unknown,
 			evidence: []string{"pod openshift-etcd/etcd-master-2 status is Running"},
@@ -154,23 +156,27 @@ func TestFindUnhealthyMember(t *testing.T) {
 			evidence: []string{"10.0.0.9 (9) has not started"},
 		},
 		{
-			name: "two of three down: quorum lost", etcd: newFakeEtcd(masters...).down("master-0", "master-1"),
+			name: "two of three down: quorum lost", etcd: etcdtest.NewCluster(masters...).Down("master-0", "master-1"),
 			condition: "1 of 3 members are available, master-0 is unhealthy, master-1 is unhealthy", kube: allReady(),
 			wantErr: ErrQuorumLost,
 		},
 		{
 			name: "member list unavailable, condition says quorum lost",
-			etcd: func() *fakeEtcd {
-				f := newFakeEtcd(masters...)
-				f.listErr = errors.New("etcdserver: request timed out")
-				f.members = nil
-				return f
-			}(),
+			// A linearizable list times out; a serializable one knows no
+			// member.
+			etcd: etcdtest.Wrap(etcdtest.NewCluster(), etcdtest.Funcs{
+				MemberList: func(ctx context.Context, next etcdtest.Client, opts ...clientv3.OpOption) (*clientv3.MemberListResponse, error) {
+					if len(opts) == 0 {
+						return nil, errors.New("etcdserver: request timed out")
+					}
+					return next.MemberList(ctx, opts...)
+				},
+			}),
 			condition: "1 of 3 members are available, master-0 is unhealthy, master-1 is unhealthy",
 			wantErr:   ErrQuorumLost,
 		},
 		{
-			name: "all healthy", etcd: newFakeEtcd(masters...), condition: "3 members are available", kube: allReady(),
+			name: "all healthy", etcd: etcdtest.NewCluster(masters...), condition: "3 members are available", kube: allReady(),
 			wantErr: ErrNoUnhealthyMember,
 		},
 	}
@@ -253,7 +259,7 @@ func TestStateProcedure(t *testing.T) {
 // Five members, two down: quorum holds; the first one both sources name is
 // returned, the other is listed for a later replacement.
 func TestFindUnhealthyMemberSeveral(t *testing.T) {
-	f := newFakeEtcd("m0", "m1", "m2", "m3", "m4").down("m1", "m3")
+	f := etcdtest.NewCluster("m0", "m1", "m2", "m3", "m4").Down("m1", "m3")
 	var kube []runtime.Object
 	for _, n := range []string{"m0", "m2", "m4"} {
 		kube = append(kube, readyNode(n))

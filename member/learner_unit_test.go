@@ -2,6 +2,7 @@ package member
 
 import (
 	"errors"
+	"github.com/lifeboat-dev/lifeboat/etcdtest"
 	"strings"
 	"testing"
 )
@@ -22,8 +23,8 @@ func TestLearnerChoiceAndVerify(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFakeEtcd("a", "b", "c", "d").down(tc.down...)
-			f.byName(tc.learner).IsLearner = true
+			f := etcdtest.NewCluster("a", "b", "c", "d").Down(tc.down...)
+			f.SetLearner(tc.learner, true)
 			deps := Deps{Etcd: f, Health: f}
 			got, err := FindUnhealthyMember(t.Context(), deps, FindOptions{Logger: quiet})
 			if tc.wantErr != nil {

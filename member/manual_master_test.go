@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lifeboat-dev/lifeboat/etcdtest"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
@@ -39,7 +40,7 @@ func TestManualMasterStep(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			deps := planDeps(newFakeEtcd("master-1", "master-2"), append(tc.nodes, notReadyNode("master-0", true))...)
+			deps := planDeps(etcdtest.NewCluster("master-1", "master-2"), append(tc.nodes, notReadyNode("master-0", true))...)
 			r, err := newReplacement(deps, ReplaceOptions{Node: "master-0", State: MachineNotRunning, SkipBackupCheck: true,
 				Interval: 10 * time.Millisecond, WaitForNewMaster: tc.wait}, "2.4.1")
 			if err != nil {

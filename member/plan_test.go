@@ -14,12 +14,13 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 
-	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/etcdtest"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 	"github.com/lifeboat-dev/lifeboat/plan"
 	"github.com/lifeboat-dev/lifeboat/release"
 )
 
-func planDeps(f *fakeEtcd, kube ...runtime.Object) Deps {
+func planDeps(f *etcdtest.Cluster, kube ...runtime.Object) Deps {
 	return Deps{Etcd: f, Health: f, Operator: operatorfake.NewClientset(etcdOperator("2 of 3 members are available, master-0 is unhealthy")),
 		Kube: kubefake.NewClientset(kube...)}
 }
@@ -33,8 +34,8 @@ func stepIDs(p *plan.Plan) string {
 }
 
 func TestReplacePlanChoosesProcedure(t *testing.T) {
-	deps := planDeps(newFakeEtcd("master-0", "master-1", "master-2"))
-	h := host.NewLocal("master-0", t.TempDir(), host.LocalOptions{})
+	deps := planDeps(etcdtest.NewCluster("master-0", "master-1", "master-2"))
+	h := hosttest.NewDir("master-0", t.TempDir(), hosttest.DirOptions{})
 	tests := []struct {
 		name    string
 		opts    ReplaceOptions
@@ -78,7 +79,7 @@ func TestReplacePlanChoosesProcedure(t *testing.T) {
 
 // A backup that does not verify stops the plan before anything changes.
 func TestReplacePlanBadBackupChangesNothing(t *testing.T) {
-	f := newFakeEtcd("master-0", "master-1", "master-2").down("master-0")
+	f := etcdtest.NewCluster("master-0", "master-1", "master-2").Down("master-0")
 	deps := planDeps(f, notReadyNode("master-0", true), readyNode("master-1"), readyNode("master-2"), secret("etcd-peer-master-0"))
 	p, err := ReplacePlan(deps, ReplaceOptions{Node: "master-0", State: NodeNotReady, BackupDir: "/backup", Logger: quiet,
 		VerifyBackup: func(context.Context, string) error { return errors.New("snapshot sha256 mismatch") }})
@@ -90,7 +91,7 @@ func TestReplacePlanBadBackupChangesNothing(t *testing.T) {
 	if !errors.As(err, &se) || se.Step != "check-backup" || !strings.Contains(err.Error(), "sha256 mismatch") {
 		t.Fatalf("err = %v, want a check-backup failure", err)
 	}
-	if len(f.removed) != 0 {
+	if len(f.Removed()) != 0 {
 		t.Fatal("a member was removed")
 	}
 	if _, err := deps.Kube.CoreV1().Secrets(etcdNamespace).Get(t.Context(), "etcd-peer-master-0", metav1Get); err != nil {
@@ -103,20 +104,20 @@ func TestReplacePlanBadBackupChangesNothing(t *testing.T) {
 func TestReplacePlanIdentifyRefuses(t *testing.T) {
 	tests := []struct {
 		name    string
-		etcd    *fakeEtcd
+		etcd    *etcdtest.Cluster
 		kube    []runtime.Object
 		opts    ReplaceOptions
 		wantErr string
 	}{
-		{"another member is unhealthy", newFakeEtcd("master-0", "master-1", "master-2").down("master-1"),
+		{"another member is unhealthy", etcdtest.NewCluster("master-0", "master-1", "master-2").Down("master-1"),
 			[]runtime.Object{readyNode("master-0"), notReadyNode("master-1", true)},
 			ReplaceOptions{Node: "master-0", State: NodeNotReady}, "the unhealthy member is master-1"},
-		{"state needs 2.4.2", newFakeEtcd("master-0", "master-1", "master-2").down("master-0"),
+		{"state needs 2.4.2", etcdtest.NewCluster("master-0", "master-1", "master-2").Down("master-0"),
 			[]runtime.Object{readyNode("master-0"), etcdPod("master-0", crashLoop)},
 			ReplaceOptions{Node: "master-0", State: NodeNotReady}, "needs \"2.4.2\""},
-		{"healthy again", newFakeEtcd("master-0", "master-1", "master-2"), nil,
+		{"healthy again", etcdtest.NewCluster("master-0", "master-1", "master-2"), nil,
 			ReplaceOptions{Node: "master-0", State: NodeNotReady}, "healthy again"},
-		{"quorum lost", newFakeEtcd("master-0", "master-1", "master-2").down("master-0", "master-1"), nil,
+		{"quorum lost", etcdtest.NewCluster("master-0", "master-1", "master-2").Down("master-0", "master-1"), nil,
 			ReplaceOptions{Node: "master-0", State: NodeNotReady}, "restore.Plan"},
 	}
 	for _, tc := range tests {
@@ -130,7 +131,7 @@ func TestReplacePlanIdentifyRefuses(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("err = %v, want %q", err, tc.wantErr)
 			}
-			if len(tc.etcd.removed) != 0 {
+			if len(tc.etcd.Removed()) != 0 {
 				t.Fatal("a member was removed")
 			}
 		})
@@ -150,7 +151,7 @@ func TestCrashloopingPlanRerunAfterStop(t *testing.T) {
 	if err := os.Rename(filepath.Join(root, "etc/kubernetes/manifests/etcd-pod.yaml"), filepath.Join(root, "var/lib/etcd-backup/etcd-pod.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	f := newFakeEtcd("master-0", "master-1", "master-2").down("master-0")
+	f := etcdtest.NewCluster("master-0", "master-1", "master-2").Down("master-0")
 	deps := planDeps(f, readyNode("master-0"), readyNode("master-1"), readyNode("master-2"), secret("etcd-peer-master-0"))
 	p, err := ReplacePlan(deps, ReplaceOptions{Node: "master-0", State: EtcdPodCrashlooping, Host: h, SkipBackupCheck: true, Logger: quiet,
 		Stop: StopOptions{Interval: time.Millisecond}})
@@ -175,8 +176,8 @@ func TestCrashloopingPlanRerunAfterStop(t *testing.T) {
 	if !errors.As(err, &se) || se.Step != "wait-revision" {
 		t.Fatalf("err = %v; events %q", err, events)
 	}
-	if len(f.removed) != 1 {
-		t.Fatalf("removed %x; events %q", f.removed, events)
+	if len(f.Removed()) != 1 {
+		t.Fatalf("removed %x; events %q", f.Removed(), events)
 	}
 	if _, err := os.Stat(filepath.Join(root, "tmp/etcd/member/snap/db")); err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clienttesting "k8s.io/client-go/testing"
 
+	"github.com/lifeboat-dev/lifeboat/etcdtest"
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
@@ -31,7 +32,7 @@ func TestCrashloopingPlanResumedAfterRedeployPatch(t *testing.T) {
 	if err := os.Rename(filepath.Join(root, "etc/kubernetes/manifests/etcd-pod.yaml"), filepath.Join(root, "var/lib/etcd-backup/etcd-pod.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	f := newFakeEtcd("master-0", "master-1", "master-2").down("master-0")
+	f := etcdtest.NewCluster("master-0", "master-1", "master-2").Down("master-0")
 	deps := planDeps(f, readyNode("master-0"), readyNode("master-1"), readyNode("master-2"), secret("etcd-peer-master-0"))
 	ops := deps.Operator.(*operatorfake.Clientset)
 	before, err := lifecycle.Revisions(t.Context(), ops, lifecycle.Etcd)

@@ -1,17 +1,20 @@
 package member
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
 
+	"github.com/lifeboat-dev/lifeboat/etcdtest"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 func TestRemoveMember(t *testing.T) {
 	tests := []struct {
 		name        string
-		etcd        *fakeEtcd
+		etcd        *etcdtest.Cluster
 		target      string
 		id          uint64 // when target is ""
 		force       bool
@@ -19,22 +22,21 @@ func TestRemoveMember(t *testing.T) {
 		wantRemoved bool
 		wantAbsent  bool
 	}{
-		{name: "unhealthy member of three", etcd: newFakeEtcd("a", "b", "c").down("a"), target: "a", wantRemoved: true},
-		{name: "healthy member refused", etcd: newFakeEtcd("a", "b", "c"), target: "b", wantErr: ErrMemberHealthy},
-		{name: "healthy member forced", etcd: newFakeEtcd("a", "b", "c"), target: "b", force: true, wantRemoved: true},
-		{name: "two down: removal would lose quorum", etcd: newFakeEtcd("a", "b", "c").down("a", "b"), target: "a", wantErr: ErrWouldLoseQuorum},
-		{name: "two down forced", etcd: newFakeEtcd("a", "b", "c").down("a", "b"), target: "a", force: true, wantRemoved: true},
-		{name: "five members, two down, remove one", etcd: newFakeEtcd("a", "b", "c", "d", "e").down("a", "b"), target: "a", wantRemoved: true},
-		{name: "five members, three down", etcd: newFakeEtcd("a", "b", "c", "d", "e").down("a", "b", "c"), target: "a", wantErr: ErrWouldLoseQuorum},
-		{name: "two members, one down: quorum already lost", etcd: newFakeEtcd("a", "b").down("a"), target: "a", wantErr: ErrQuorumLost},
-		{name: "two of three down also says quorum lost", etcd: newFakeEtcd("a", "b", "c").down("a", "b"), target: "a", wantErr: ErrQuorumLost},
-		{name: "absent member is success", etcd: newFakeEtcd("a", "b", "c"), id: 0xdead, wantAbsent: true},
+		{name: "unhealthy member of three", etcd: etcdtest.NewCluster("a", "b", "c").Down("a"), target: "a", wantRemoved: true},
+		{name: "healthy member refused", etcd: etcdtest.NewCluster("a", "b", "c"), target: "b", wantErr: ErrMemberHealthy},
+		{name: "healthy member forced", etcd: etcdtest.NewCluster("a", "b", "c"), target: "b", force: true, wantRemoved: true},
+		{name: "two down: removal would lose quorum", etcd: etcdtest.NewCluster("a", "b", "c").Down("a", "b"), target: "a", wantErr: ErrWouldLoseQuorum},
+		{name: "two down forced", etcd: etcdtest.NewCluster("a", "b", "c").Down("a", "b"), target: "a", force: true, wantRemoved: true},
+		{name: "five members, two down, remove one", etcd: etcdtest.NewCluster("a", "b", "c", "d", "e").Down("a", "b"), target: "a", wantRemoved: true},
+		{name: "five members, three down", etcd: etcdtest.NewCluster("a", "b", "c", "d", "e").Down("a", "b", "c"), target: "a", wantErr: ErrWouldLoseQuorum},
+		{name: "two members, one down: quorum already lost", etcd: etcdtest.NewCluster("a", "b").Down("a"), target: "a", wantErr: ErrQuorumLost},
+		{name: "two of three down also says quorum lost", etcd: etcdtest.NewCluster("a", "b", "c").Down("a", "b"), target: "a", wantErr: ErrQuorumLost},
+		{name: "absent member is success", etcd: etcdtest.NewCluster("a", "b", "c"), id: 0xdead, wantAbsent: true},
 		{
 			name: "unstarted member",
-			etcd: func() *fakeEtcd {
-				f := newFakeEtcd("b", "c")
-				f.members = append(f.members, &pb.Member{ID: 0x77, PeerURLs: []string{"https://10.0.0.9:2380"}})
-				return f
+			etcd: func() *etcdtest.Cluster {
+				f := etcdtest.NewCluster("b", "c")
+				return f.Add(&pb.Member{ID: 0x77, PeerURLs: []string{"https://10.0.0.9:2380"}})
 			}(),
 			id: 0x77, wantRemoved: true,
 		},
@@ -43,16 +45,16 @@ func TestRemoveMember(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			id := tc.id
 			if tc.target != "" {
-				id = tc.etcd.byName(tc.target).ID
+				id = tc.etcd.Member(tc.target).ID
 			}
-			before := len(tc.etcd.members)
+			before := len(tc.etcd.Members())
 			res, err := RemoveMember(t.Context(), tc.etcd, id, RemoveOptions{Force: tc.force, Health: tc.etcd, Logger: quiet})
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {
 					t.Fatalf("err = %v, want %v", err, tc.wantErr)
 				}
-				if len(tc.etcd.removed) != 0 || len(tc.etcd.members) != before {
-					t.Fatalf("a refused removal removed %x", tc.etcd.removed)
+				if len(tc.etcd.Removed()) != 0 || len(tc.etcd.Members()) != before {
+					t.Fatalf("a refused removal removed %x", tc.etcd.Removed())
 				}
 				return
 			}
@@ -63,8 +65,8 @@ func TestRemoveMember(t *testing.T) {
 				t.Fatalf("AlreadyAbsent %v Removed %v, want %v %v", res.AlreadyAbsent, res.Removed, tc.wantAbsent, tc.wantRemoved)
 			}
 			if tc.wantRemoved {
-				if len(res.After) != before-1 || len(tc.etcd.removed) != 1 || tc.etcd.removed[0] != id {
-					t.Fatalf("after %d members, removed %x", len(res.After), tc.etcd.removed)
+				if len(res.After) != before-1 || len(tc.etcd.Removed()) != 1 || tc.etcd.Removed()[0] != id {
+					t.Fatalf("after %d members, removed %x", len(res.After), tc.etcd.Removed())
 				}
 				// Idempotent: a second call finds it gone.
 				again, err := RemoveMember(t.Context(), tc.etcd, id, RemoveOptions{Health: tc.etcd, Logger: quiet})
@@ -77,16 +79,20 @@ func TestRemoveMember(t *testing.T) {
 }
 
 func TestRemoveMemberRemoveFails(t *testing.T) {
-	f := newFakeEtcd("a", "b", "c").down("a")
-	f.removeErr = errors.New("etcdserver: unhealthy cluster")
-	_, err := RemoveMember(t.Context(), f, f.byName("a").ID, RemoveOptions{Health: f, Logger: quiet})
+	c := etcdtest.NewCluster("a", "b", "c").Down("a")
+	f := etcdtest.Wrap(c, etcdtest.Funcs{
+		MemberRemove: func(context.Context, etcdtest.Client, uint64) (*clientv3.MemberRemoveResponse, error) {
+			return nil, errors.New("etcdserver: unhealthy cluster")
+		},
+	})
+	_, err := RemoveMember(t.Context(), f, c.Member("a").ID, RemoveOptions{Health: f, Logger: quiet})
 	if err == nil || !strings.Contains(err.Error(), "unhealthy cluster") {
 		t.Fatalf("err = %v", err)
 	}
 }
 
 func TestLookup(t *testing.T) {
-	f := newFakeEtcd("a", "b")
+	f := etcdtest.NewCluster("a", "b")
 	m, err := lookup(t.Context(), f, "b")
 	if err != nil || m.Name != "b" {
 		t.Fatalf("Lookup(b) = %v, %v", m, err)

@@ -9,6 +9,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/lifeboat-dev/lifeboat/etcdtest"
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
@@ -58,7 +59,7 @@ func stateCMs(t *testing.T, deps Deps) map[string]replaceRunState {
 // finished, restores what they learned, and retires the state once the
 // last step finished.
 func TestReplaceRunStateResumesAndRetires(t *testing.T) {
-	deps := planDeps(newFakeEtcd("m0", "m1", "m2"))
+	deps := planDeps(etcdtest.NewCluster("m0", "m1", "m2"))
 	runs := map[string]int{}
 	err := trackedPlan(t, deps, "m0", "2.4.2", false, runs, "remove-member").Run(t.Context(), plan.RunOptions{})
 	if err == nil {
@@ -103,7 +104,7 @@ func TestReplaceRunStateResumesAndRetires(t *testing.T) {
 // Killed after the last step was recorded but before the state was
 // retired: the resumed run runs nothing and only retires the state.
 func TestReplaceRunStateCrashBeforeRetire(t *testing.T) {
-	deps := planDeps(newFakeEtcd("m0", "m1", "m2"))
+	deps := planDeps(etcdtest.NewCluster("m0", "m1", "m2"))
 	st := &stateStore{kube: deps.Kube, namespace: etcdNamespace, name: defaultStateConfigMap}
 	fin := map[string]time.Time{}
 	steps := []string{"identify", "check-backup", "stop-etcd", "remove-member", "verify"}
@@ -144,7 +145,7 @@ func TestReplaceRunStateAnotherRun(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			deps := planDeps(newFakeEtcd("m0", "m1", "m2"))
+			deps := planDeps(etcdtest.NewCluster("m0", "m1", "m2"))
 			runs := map[string]int{}
 			if err := trackedPlan(t, deps, "m0", "2.4.2", false, runs, tc.crashAt).Run(t.Context(), plan.RunOptions{}); err == nil {
 				t.Fatal("the crashed run succeeded")
@@ -185,7 +186,7 @@ func TestReplaceRunStateAnotherRun(t *testing.T) {
 // records the guard as it found it) has the guard put back before its
 // state is retired.
 func TestReplaceRunStateAbandonRestoresGuard(t *testing.T) {
-	deps := planDeps(newFakeEtcd("m0", "m1", "m2"))
+	deps := planDeps(etcdtest.NewCluster("m0", "m1", "m2"))
 	ctx := t.Context()
 	r, err := newReplacement(deps, ReplaceOptions{Node: "m0", SkipBackupCheck: true, Logger: quiet}, "2.4.1")
 	if err != nil {

@@ -9,27 +9,31 @@ import (
 	"time"
 
 	"github.com/lifeboat-dev/lifeboat/host"
-
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
-// kubeletRuntime runs etcd containers while the manifest is in root's
-// manifest directory, plus the etcd operator's container always.
-type kubeletRuntime struct {
-	root  string
-	calls int
+// slowKubelet wraps a hosttest.Dir whose kubelet runs the etcd pod while
+// its manifest is in place: the etcd operator's container runs always,
+// and the pod's containers stop two checks after the manifest leaves.
+func slowKubelet(d *hosttest.Dir) host.Host {
+	calls := 0
+	return hosttest.Wrap(d, hosttest.Funcs{
+		Containers: func(ctx context.Context, next host.Host, name string) ([]host.Container, error) {
+			calls++
+			cs, err := next.Containers(ctx, name)
+			if err != nil {
+				return nil, err
+			}
+			if len(cs) == 0 && calls < 3 {
+				for _, c := range hosttest.StaticPods()["etcd-pod.yaml"] {
+					cs = append(cs, host.Container{ID: c, Name: c, Pod: "etcd-" + next.Name(), State: "Running"})
+				}
+			}
+			return append(cs, host.Container{ID: "op", Name: "etcd-operator", State: "Running"}), nil
+		},
+	})
 }
-
-func (k *kubeletRuntime) Containers(ctx context.Context, name string) ([]host.Container, error) {
-	k.calls++
-	cs := []host.Container{{ID: "op", Name: "etcd-operator", State: "Running"}}
-	if _, err := os.Stat(filepath.Join(k.root, "etc/kubernetes/manifests/etcd-pod.yaml")); err == nil || k.calls < 3 {
-		cs = append(cs, host.Container{ID: "1", Name: "etcd", State: "Running"}, host.Container{ID: "2", Name: "etcd-metrics", State: "Running"})
-	}
-	return cs, nil
-}
-func (k *kubeletRuntime) RestartKubelet(context.Context) error          { return nil }
-func (k *kubeletRuntime) Shutdown(context.Context, time.Duration) error { return nil }
 
 func hostTree(t *testing.T, withTmpEtcd bool) (string, host.Host) {
 	t.Helper()
@@ -52,7 +56,7 @@ func hostTree(t *testing.T, withTmpEtcd bool) (string, host.Host) {
 		}
 		write("tmp/etcd/other", "someone else's")
 	}
-	return root, host.NewLocal("master-0", root, host.LocalOptions{Runtime: &kubeletRuntime{root: root}})
+	return root, slowKubelet(hosttest.NewDir("master-0", root, hosttest.DirOptions{}))
 }
 
 func TestStopEtcdMember(t *testing.T) {
@@ -109,7 +113,12 @@ func TestStopEtcdMember(t *testing.T) {
 
 func TestStopEtcdMemberHonoursContext(t *testing.T) {
 	root, _ := hostTree(t, false)
-	h := host.NewLocal("master-0", root, host.LocalOptions{Runtime: &stuckRuntime{}})
+	// The etcd pod never stops.
+	h := hosttest.Wrap(hosttest.NewDir("master-0", root, hosttest.DirOptions{}), hosttest.Funcs{
+		Containers: func(context.Context, host.Host, string) ([]host.Container, error) {
+			return []host.Container{{Name: "etcd", State: "Running"}}, nil
+		},
+	})
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
 	_, err := StopEtcdMember(ctx, h, StopOptions{Interval: time.Millisecond, Logger: quiet})
@@ -119,10 +128,4 @@ func TestStopEtcdMemberHonoursContext(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "var/lib/etcd/member/snap/db")); err != nil {
 		t.Fatalf("data dir moved while etcd still ran: %v", err)
 	}
-}
-
-type stuckRuntime struct{ kubeletRuntime }
-
-func (*stuckRuntime) Containers(context.Context, string) ([]host.Container, error) {
-	return []host.Container{{Name: "etcd", State: "Running"}}, nil
 }

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 )
 
 // entry is a status.history entry: "4.14.8" Completed, "4.18.2~" Partial.
@@ -67,7 +68,7 @@ func hostTree(t *testing.T, files map[string]string) host.Host {
 			t.Fatal(err)
 		}
 	}
-	return host.NewLocal("master-0", root, host.LocalOptions{})
+	return hosttest.NewDir("master-0", root, hosttest.DirOptions{})
 }
 
 // decided returns the Where of every deciding piece of evidence.

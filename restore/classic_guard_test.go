@@ -9,6 +9,7 @@ import (
 	operatorfake "github.com/openshift/client-go/operator/clientset/versioned/fake"
 
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 	"github.com/lifeboat-dev/lifeboat/release"
 	"github.com/lifeboat-dev/lifeboat/restore"
 	"github.com/lifeboat-dev/lifeboat/restore/inprocess"
@@ -36,7 +37,8 @@ func TestClassicPlanQuorumGuardSteps(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			local := func(n string) host.Host { return host.NewLocal(n, t.TempDir(), host.LocalOptions{}) }
+			// Building a plan touches no host: any host operation would fail.
+			local := func(n string) host.Host { return hosttest.Unimplemented(n) }
 			o := restore.Options{InProcess: inprocess.WriteDataDir, BackupDir: t.TempDir(), Recovery: local("m0"), Others: []host.Host{local("m1")},
 				Kube: kubefake.NewClientset(), Operator: operatorfake.NewClientset(),
 				ClusterVersion: tc.clusterVersion, Release: release.Options{Version: tc.stated}}

@@ -14,6 +14,7 @@ import (
 	kubefake "k8s.io/client-go/kubernetes/fake"
 
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 	"github.com/lifeboat-dev/lifeboat/internal/crashtest"
 	"github.com/lifeboat-dev/lifeboat/restore"
 	"github.com/lifeboat-dev/lifeboat/restore/inprocess"
@@ -62,7 +63,8 @@ type crashStep struct {
 // placeholder host names; lost: the plan with a lost master (5.2).
 func planIDs(t *testing.T, lost bool) []string {
 	t.Helper()
-	local := func(n string) host.Host { return host.NewLocal(n, t.TempDir(), host.LocalOptions{}) }
+	// Building a plan touches no host: any host operation would fail.
+	local := func(n string) host.Host { return hosttest.Unimplemented(n) }
 	o := restore.Options{InProcess: inprocess.WriteDataDir, BackupDir: t.TempDir(), Recovery: local(phRecovery), Others: []host.Host{local(phOther1), local(phOther2)},
 		Kube: kubefake.NewClientset(), Operator: operatorfake.NewClientset(), Machine: machinefake.NewClientset(),
 		ClusterVersion: "4.5.2"} // the drill's release, which the child states too

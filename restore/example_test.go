@@ -12,6 +12,7 @@ import (
 	operatorfake "github.com/openshift/client-go/operator/clientset/versioned/fake"
 
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 	"github.com/lifeboat-dev/lifeboat/restore"
 	"github.com/lifeboat-dev/lifeboat/restore/inprocess"
 )
@@ -47,15 +48,15 @@ func ExampleDecide() {
 	// 3.4.9 restore-pod
 }
 
-// Plan lists the steps without touching anything: a dry run.
+// Plan lists the steps without touching anything: the hosts here fail
+// every operation (hosttest.Unimplemented), and building the plan calls
+// none.
 func ExamplePlan() {
-	root, _ := os.MkdirTemp("", "example")
-	defer os.RemoveAll(root)
 	p, err := restore.Plan(restore.Options{
 		InProcess: inprocess.WriteDataDir,
-		BackupDir: filepath.Join(root, "backup"),
-		Recovery:  host.NewLocal("master-0", filepath.Join(root, "master-0"), host.LocalOptions{}),
-		Others:    []host.Host{host.NewLocal("master-1", filepath.Join(root, "master-1"), host.LocalOptions{})},
+		BackupDir: "/srv/backups/2026-11-24",
+		Recovery:  hosttest.Unimplemented("master-0"),
+		Others:    []host.Host{hosttest.Unimplemented("master-1")},
 		Kube:      kubefake.NewClientset(),
 		Operator:  operatorfake.NewClientset(),
 	})

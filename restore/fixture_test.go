@@ -26,58 +26,24 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 	"github.com/lifeboat-dev/lifeboat/release"
 )
-
-// fakeKubelet is a host.Runtime that "runs" the containers of every
-// manifest present in the host's manifest directory.
-type fakeKubelet struct {
-	root string
-
-	mu           sync.Mutex
-	restarts     int
-	failRestarts int // fail this many restarts first
-}
-
-func (k *fakeKubelet) Containers(ctx context.Context, name string) ([]host.Container, error) {
-	var out []host.Container
-	for comp, ctrs := range componentContainers {
-		if _, err := os.Stat(filepath.Join(k.root, "etc/kubernetes/manifests", comp+"-pod.yaml")); err != nil {
-			continue
-		}
-		for _, c := range ctrs {
-			if strings.Contains(c, name) {
-				out = append(out, host.Container{ID: comp + "/" + c, Name: c, Pod: comp, State: "Running"})
-			}
-		}
-	}
-	return out, nil
-}
-
-func (k *fakeKubelet) RestartKubelet(ctx context.Context) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.failRestarts > 0 {
-		k.failRestarts--
-		return errors.New("injected: kubelet restart failed")
-	}
-	k.restarts++
-	return nil
-}
-
-func (k *fakeKubelet) Shutdown(ctx context.Context, d time.Duration) error { return nil }
 
 type fixture struct {
 	backupDir string
 	roots     map[string]string
-	kubelets  map[string]*fakeKubelet
-	hosts     map[string]*host.Local
-	kube      *kubefake.Clientset
-	ops       *operatorfake.Clientset
-	peers     map[string]string
-	snapRev   int64
-	stamp     string            // of the backup
-	files     map[string]string // the archive's files
+	kubelets  map[string]*hosttest.Kubelet // each master's, running its static pods
+	hosts     map[string]host.Host
+	// failRestarts makes the next n kubelet restarts of a master fail.
+	failMu       sync.Mutex
+	failRestarts map[string]int
+	kube         *kubefake.Clientset
+	ops          *operatorfake.Clientset
+	peers        map[string]string
+	snapRev      int64
+	stamp        string            // of the backup
+	files        map[string]string // the archive's files
 }
 
 var fixtureMasters = []string{"master-0", "master-1", "master-2"}
@@ -138,18 +104,33 @@ func writeFile(t *testing.T, p, body string) {
 	}
 }
 
+// restartKubelet fails while f.failRestarts counts down for the host.
+func (f *fixture) restartKubelet(ctx context.Context, h host.Host) error {
+	f.failMu.Lock()
+	fail := f.failRestarts[h.Name()] > 0
+	if fail {
+		f.failRestarts[h.Name()]--
+	}
+	f.failMu.Unlock()
+	if fail {
+		return errors.New("injected: kubelet restart failed")
+	}
+	return h.RestartKubelet(ctx)
+}
+
 // newFixture lays out three master trees, a backup taken "from 4.5.2",
 // and fake API clients with a fake operator that completes rollouts.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	snap, rev := makeSnapshot(t, 10)
 	f := &fixture{
-		backupDir: filepath.Join(t.TempDir(), "backup"),
-		roots:     map[string]string{},
-		kubelets:  map[string]*fakeKubelet{},
-		hosts:     map[string]*host.Local{},
-		peers:     map[string]string{},
-		snapRev:   rev,
+		backupDir:    filepath.Join(t.TempDir(), "backup"),
+		roots:        map[string]string{},
+		kubelets:     map[string]*hosttest.Kubelet{},
+		hosts:        map[string]host.Host{},
+		failRestarts: map[string]int{},
+		peers:        map[string]string{},
+		snapRev:      rev,
 	}
 	stamp := "2026-11-24_180000"
 	snapBytes, err := os.ReadFile(snap)
@@ -185,9 +166,9 @@ func newFixture(t *testing.T) *fixture {
 		writeFile(t, filepath.Join(root, "etc/kubernetes/static-pod-resources/kube-apiserver-pod-7/kube-apiserver-pod.yaml"), "an older, different file\n")
 		writeFile(t, filepath.Join(root, "var/lib/etcd/member/snap/db"), "old data of "+n)
 		writeFile(t, filepath.Join(root, "var/lib/etcd/revision.json"), `{"maxRaftIndex":5000}`)
-		k := &fakeKubelet{root: root}
-		f.kubelets[n] = k
-		f.hosts[n] = host.NewLocal(n, root, host.LocalOptions{Runtime: k})
+		d := hosttest.NewDir(n, root, hosttest.DirOptions{})
+		f.kubelets[n] = d.Kubelet()
+		f.hosts[n] = hosttest.Wrap(d, hosttest.Funcs{RestartKubelet: f.restartKubelet})
 	}
 
 	var objs []runtime.Object

@@ -52,7 +52,7 @@ func TestPlanRunResumesAfterFailure(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	opts := f.options("master-0")
-	f.kubelets["master-1"].failRestarts = 1 // the second kubelet restart fails once
+	f.failRestarts["master-1"] = 1 // the second kubelet restart fails once
 	var ev1 []plan.Event
 	opts.Report = collect(&ev1)
 	_, err := Run(ctx, opts)
@@ -83,8 +83,8 @@ func TestPlanRunResumesAfterFailure(t *testing.T) {
 	if st2["restart-kubelet/master-1"] != plan.Done || st2["verify-members"] != plan.Done || st2["wait-rollout/etcd"] != plan.Done {
 		t.Fatalf("second run statuses: %v", st2)
 	}
-	if f.kubelets["master-0"].restarts != 1 || f.kubelets["master-1"].restarts != 1 {
-		t.Errorf("kubelet restarts: master-0 %d, master-1 %d; want 1 each", f.kubelets["master-0"].restarts, f.kubelets["master-1"].restarts)
+	if f.kubelets["master-0"].Restarts() != 1 || f.kubelets["master-1"].Restarts() != 1 {
+		t.Errorf("kubelet restarts: master-0 %d, master-1 %d; want 1 each", f.kubelets["master-0"].Restarts(), f.kubelets["master-1"].Restarts())
 	}
 
 	// The end state on the hosts.

@@ -16,6 +16,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 	"github.com/lifeboat-dev/lifeboat/internal/safetar"
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
@@ -59,17 +60,18 @@ func replaceArchive(t *testing.T, f *fixture, b []byte) {
 }
 
 // downHost is a master that no longer answers (powered off, unreachable).
-type downHost struct{ host.Host }
+func downHost(h host.Host) host.Host {
+	return hosttest.Wrap(h, hosttest.Funcs{
+		Stat: func(_ context.Context, h host.Host, p string) (host.FileInfo, error) {
+			return host.FileInfo{}, fmt.Errorf("stat %s on %s: %w", p, h.Name(), errDown)
+		},
+		Containers: func(context.Context, host.Host, string) ([]host.Container, error) {
+			return nil, errDown
+		},
+	})
+}
 
 var errDown = errors.New("injected: host does not answer")
-
-func (d downHost) Stat(ctx context.Context, p string) (host.FileInfo, error) {
-	return host.FileInfo{}, fmt.Errorf("stat %s on %s: %w", p, d.Name(), errDown)
-}
-
-func (d downHost) Containers(ctx context.Context, name string) ([]host.Container, error) {
-	return nil, errDown
-}
 
 // TestPreflightRefusalsTouchNothing is fault 4 of issue 10: every check a
 // later step of the plan applies is applied by verify-backup, so a backup
@@ -108,7 +110,7 @@ func TestPreflightRefusalsTouchNothing(t *testing.T) {
 			writeFile(t, filepath.Join(f.roots["master-0"], "var/lib/etcd/revision.json"), "{not json")
 		}, nil, "revision-file"},
 		{"another master does not answer", func(t *testing.T, f *fixture, o *Options) {
-			o.Others[1] = downHost{o.Others[1]}
+			o.Others[1] = downHost(o.Others[1])
 		}, errDown, "hosts"},
 	}
 	for _, tc := range cases {

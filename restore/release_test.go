@@ -282,7 +282,7 @@ func TestReleaseResumedReportsRecorded(t *testing.T) {
 	o.Release = release.Options{}
 	o.Config = clusterVersionClient("4.14.8")
 	o.ClusterVersion = ""
-	f.kubelets["master-1"].failRestarts = 1
+	f.failRestarts["master-1"] = 1
 	var ev1 []plan.Event
 	o.Report = collect(&ev1)
 	os.Remove(filepath.Join(f.roots["master-0"], "var/lib/etcd/revision.json"))

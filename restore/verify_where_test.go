@@ -12,14 +12,15 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 // remoteView is a host whose files are not local to this process (as an
 // SSH or debug-pod host): every read goes through the host interface.
-type remoteView struct{ host.Host }
-
-func (remoteView) LocalPath(string) (string, bool) { return "", false }
+func remoteView(h host.Host) host.Host {
+	return hosttest.Wrap(h, hosttest.Funcs{LocalPath: func(host.Host, string) (string, bool) { return "", false }})
+}
 
 // copyDir copies the regular files of src, and its directories, into dst.
 func copyDir(t *testing.T, src, dst string) {
@@ -130,7 +131,7 @@ func TestVerifyBackupSameWhereverItLies(t *testing.T) {
 				"BackupDir":    func(o *Options) {},
 				"BackupOnHost": func(o *Options) { o.BackupOnHost = onHost },
 				"BackupOnHost remote": func(o *Options) {
-					o.BackupOnHost, o.Recovery = onHost, remoteView{o.Recovery}
+					o.BackupOnHost, o.Recovery = onHost, remoteView(o.Recovery)
 					// Run of a test host runs here, not in its tree.
 					o.FreeSpace = func(context.Context, host.Host, string) (FreeSpace, error) {
 						return FreeSpace{Bytes: 1 << 40, Filesystem: "fs"}, nil

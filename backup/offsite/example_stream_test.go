@@ -12,7 +12,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/backup/offsite"
 	"github.com/lifeboat-dev/lifeboat/clustertest"
-	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 )
 
 // Stream a backup straight from etcd to a file:// bucket (s3://,
@@ -46,7 +46,7 @@ func ExampleStream() {
 	bucket := "file://" + filepath.Join(work, "bucket") + "?create_dir=1"
 	var streamed int64
 	res, err := offsite.Stream(ctx, cli, offsite.StreamOptions{
-		Host:        host.NewLocal("master-0", root, host.LocalOptions{}),
+		Host:        hosttest.NewDir("master-0", root, hosttest.DirOptions{}),
 		Force:       true, // no Kubernetes API in this example
 		Destination: offsite.Destination{URL: bucket, Prefix: "prod", Recipients: []string{key.Recipient().String()}},
 		Now:         func() time.Time { return time.Date(2020, 3, 18, 22, 2, 18, 0, time.Local) },

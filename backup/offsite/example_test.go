@@ -14,6 +14,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/clustertest"
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/plan"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 )
 
 // Take a backup, upload it compressed and encrypted to a file:// bucket
@@ -46,7 +47,7 @@ func ExampleUpload() {
 			[]byte("kind: Pod\nmetadata:\n  labels:\n    revision: \"7\"\n"), 0o644)
 	}
 	b := new(backup.Backup)
-	take, err := backup.TakePlan(backup.TakeDeps{Etcd: cli, Host: host.NewLocal("master-0", root, host.LocalOptions{})}, backup.TakeOptions{
+	take, err := backup.TakePlan(backup.TakeDeps{Etcd: cli, Host: hosttest.NewDir("master-0", root, hosttest.DirOptions{})}, backup.TakeOptions{
 		Dir:    filepath.Join(work, "backup"),
 		Force:  true, // no Kubernetes API in this example
 		Now:    func() time.Time { return time.Date(2020, 3, 18, 22, 2, 18, 0, time.Local) },

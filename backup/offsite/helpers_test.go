@@ -20,6 +20,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/clustertest"
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/plan"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 )
 
 // realEtcd starts a one-member etcd holding about mib MiB of random
@@ -62,7 +63,7 @@ func takeBackup(t *testing.T, cli *clientv3.Client, at time.Time) *backup.Backup
 	}
 	dir := filepath.Join(t.TempDir(), "backup")
 	b := new(backup.Backup)
-	take, err := backup.TakePlan(backup.TakeDeps{Etcd: cli, Host: host.NewLocal("master-0", root, host.LocalOptions{}), Config: healthyConfig(at)},
+	take, err := backup.TakePlan(backup.TakeDeps{Etcd: cli, Host: hosttest.NewDir("master-0", root, hosttest.DirOptions{}), Config: healthyConfig(at)},
 		backup.TakeOptions{Dir: dir, Now: func() time.Time { return at }, Result: b})
 	if err == nil {
 		err = take.Run(t.Context(), plan.RunOptions{})

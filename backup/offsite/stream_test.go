@@ -21,6 +21,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/internal/writeback"
 	"github.com/lifeboat-dev/lifeboat/internal/writeback/writebacktest"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 )
 
 // masterRoot is a master's file system with the latest static pod
@@ -63,7 +64,7 @@ func TestStreamRoundTrip(t *testing.T) {
 				}
 				var events []offsite.Progress
 				res, err := offsite.Stream(t.Context(), cli, offsite.StreamOptions{
-					Host:        host.NewLocal("master-0", root, host.LocalOptions{}),
+					Host:        hosttest.NewDir("master-0", root, hosttest.DirOptions{}),
 					Config:      healthyConfig(testNow),
 					Destination: offsite.Destination{URL: u, Prefix: "prod", Recipients: []string{snapID.Recipient().String()}},
 					Resources:   &offsite.Destination{URL: u, Prefix: "keys", Recipients: []string{resID.Recipient().String()}},
@@ -135,7 +136,7 @@ func TestStreamRoundTrip(t *testing.T) {
 
 				// The same stamp again is refused, and touches nothing.
 				_, err = offsite.Stream(t.Context(), cli, offsite.StreamOptions{
-					Host:        host.NewLocal("master-0", root, host.LocalOptions{}),
+					Host:        hosttest.NewDir("master-0", root, hosttest.DirOptions{}),
 					Config:      healthyConfig(testNow),
 					Destination: offsite.Destination{URL: u, Prefix: "prod", Recipients: []string{snapID.Recipient().String()}},
 					Now:         func() time.Time { return testNow },
@@ -160,7 +161,7 @@ func TestStreamServerFailsMidUpload(t *testing.T) {
 	root := masterRoot(t)
 	opts := func(local string, r offsite.RetryOptions, at time.Time, progress func(offsite.Progress)) offsite.StreamOptions {
 		return offsite.StreamOptions{
-			Host: host.NewLocal("master-0", root, host.LocalOptions{}), Config: healthyConfig(at),
+			Host: hosttest.NewDir("master-0", root, hosttest.DirOptions{}), Config: healthyConfig(at),
 			Destination: dest, PartSize: 5 << 20, Concurrency: 1, Retry: r, LocalDir: local,
 			Now: func() time.Time { return at }, Progress: progress,
 		}
@@ -222,7 +223,7 @@ func TestStreamServerFailsMidUpload(t *testing.T) {
 func TestStreamRefusals(t *testing.T) {
 	key := newIdentity(t).Recipient().String()
 	root := masterRoot(t)
-	h := host.NewLocal("master-0", root, host.LocalOptions{})
+	h := hosttest.NewDir("master-0", root, hosttest.DirOptions{})
 	progressing := healthyConfig(testNow)
 	co, err := progressing.ConfigV1().ClusterOperators().Get(t.Context(), "etcd", metav1.GetOptions{})
 	if err != nil {

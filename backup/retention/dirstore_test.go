@@ -15,6 +15,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/clustertest"
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/plan"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 )
 
 // masterRoot writes the static pod resources backup.TakePlan archives.
@@ -57,7 +58,7 @@ func takeBackups(t *testing.T, root string, times []time.Time) []string {
 			t.Fatal(err)
 		}
 		id := "etcd-" + backup.Timestamp(ts)
-		take, err := backup.TakePlan(backup.TakeDeps{Etcd: cli, Host: host.NewLocal("master-0", master, host.LocalOptions{})}, backup.TakeOptions{
+		take, err := backup.TakePlan(backup.TakeDeps{Etcd: cli, Host: hosttest.NewDir("master-0", master, hosttest.DirOptions{})}, backup.TakeOptions{
 			Dir: filepath.Join(root, id),
 			// No API server here: Force leaves the cluster checks out.
 			Force:         true,

@@ -16,11 +16,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
-	configclient "github.com/openshift/client-go/config/clientset/versioned"
 	machineclient "github.com/openshift/client-go/machine/clientset/versioned"
 	"k8s.io/client-go/kubernetes"
 
@@ -31,7 +28,8 @@ import (
 func main() { os.Exit(run()) }
 
 func run() int {
-	kubeconfig := flag.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig file; empty means in-cluster configuration")
+	var kubeFlags cli.KubeFlags
+	kubeFlags.Register(flag.CommandLine)
 	kind := flag.String("kind", "bootstrapper", "which CSRs to approve: bootstrapper (5.4), serving, or all (chapter 4)")
 	dryRun := flag.Bool("dry-run", false, "decide and print, approve nothing")
 	deny := flag.Bool("deny", false, "deny the CSRs of the chosen kind that fail validation")
@@ -40,40 +38,31 @@ func run() int {
 	verbose := flag.Bool("v", false, "log each decision as structured records on stderr")
 	flag.Parse()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := cli.Context()
 	defer stop()
 
-	cfg, err := cli.RestConfig(*kubeconfig)
+	cfg, err := cli.RestConfig(kubeFlags.Kubeconfig)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "approve-csrs:", err)
 		return 1
 	}
 	cfg.QPS, cfg.Burst = 50, 100 // one approval write per CSR
-	kube, err := kubernetes.NewForConfig(cfg)
+	api, err := cli.NewClients(cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "approve-csrs:", err)
 		return 1
 	}
-	var machines machineclient.Interface
-	if !*noMachineAPI {
-		if machines, err = machineclient.NewForConfig(cfg); err != nil {
-			fmt.Fprintln(os.Stderr, "approve-csrs:", err)
-			return 1
-		}
-	}
+	kube, machines := api.Kube, api.Machine
 	opts := certs.ApproveOptions{DryRun: *dryRun, Deny: *deny, UseNodeAddresses: *noMachineAPI}
 	if *noMachineAPI {
 		// The Infrastructure and Network config name what no node may claim.
-		if opts.Config, err = configclient.NewForConfig(cfg); err != nil {
-			fmt.Fprintln(os.Stderr, "approve-csrs:", err)
-			return 1
-		}
+		machines, opts.Config = nil, api.Config
 	}
 	if *names != "" {
 		opts.Names = strings.Split(*names, ",")
 	}
 	if *verbose {
-		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		opts.Logger = cli.Logger(os.Stderr, false, slog.LevelInfo)
 	}
 
 	approve := map[string]func(context.Context, kubernetes.Interface, machineclient.Interface, certs.ApproveOptions) ([]certs.Decision, error){

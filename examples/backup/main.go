@@ -38,16 +38,12 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
-	"strings"
-	"syscall"
 
 	configclient "github.com/openshift/client-go/config/clientset/versioned"
 
@@ -71,25 +67,23 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		kubeconfig = fs.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig file; empty means the in-cluster configuration")
-		endpoints  = fs.String("endpoints", "", "comma-separated etcd client URLs; empty means $ETCDCTL_ENDPOINTS and the other ETCDCTL_* variables")
-		cacert     = fs.String("cacert", "", "etcd CA bundle (with -endpoints)")
-		cert       = fs.String("cert", "", "etcd client certificate (with -endpoints)")
-		key        = fs.String("key", "", "etcd client key (with -endpoints)")
 		member     = fs.String("member", "", "client URL of the member to snapshot; empty means the first healthy follower")
 		hostRoot   = fs.String("host-root", "/", "where the master's file system is mounted (\"/host\" in an oc debug pod without chroot)")
 		node       = fs.String("node", "", "node name of the master (for messages); empty means the host name")
 		minAge     = fs.Duration("min-cluster-age", backup.DefaultMinClusterAge, "refuse to back up a cluster younger than this (its first certificate rotation); negative disables the check")
 		force      = fs.Bool("force", false, "skip the ClusterOperator check and mark the files __POSSIBLY_DIRTY__ (cluster-backup.sh --force)")
 		verbose    = fs.Bool("v", false, "log debug records")
-		textfile   = fs.String("metrics-textfile", "", "write backup freshness metrics to this *.prom file for node-exporter's textfile collector")
-		pushgw     = fs.String("pushgateway", "", "push backup freshness metrics to this Pushgateway URL (http://host:9091)")
-		metricDest = fs.String("metrics-destination", "local", "the destination label of the freshness metrics (\"offsite\" by default with -destination)")
 		progress   = fs.String("progress", "auto", "progress display: auto (a bar on a terminal, plain lines otherwise), bar, plain")
 		progEvery  = fs.Duration("progress-interval", cli.DefaultProgressInterval, "time between plain progress lines")
 		off        offsiteFlags
+		kube       cli.KubeFlags
+		etcdFlags  cli.EtcdFlags
+		metricFlag metricsFlags
 	)
+	kube.Register(fs)
+	etcdFlags.Register(fs, "")
 	off.register(fs)
+	metricFlag.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: backup [flags] <backup-dir>\n       backup [flags] -destination URL -recipient KEY [<backup-dir>]")
 		fs.PrintDefaults()
@@ -106,39 +100,23 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		fmt.Fprintf(stderr, "backup: %s is a file, not a directory\n", dir)
 		return exitUsage
 	}
-	var dest offsite.Destination
-	var resDest *offsite.Destination
-	if off.set() {
-		var err error
-		if dest, resDest, err = off.options(); err == nil {
-			uo := offsite.UploadOptions{Destination: dest, Resources: resDest, ZstdLevel: off.zstdLevel, PartSize: off.partSizeMiB << 20}
-			err = uo.Validate()
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "backup: %v\n", err)
-			return exitUsage
-		}
+	dest, resDest, err := off.validated()
+	if err != nil {
+		fmt.Fprintf(stderr, "backup: %v\n", err)
+		return exitUsage
 	}
 	prog, err := newProgress(stdout, *progress, *progEvery)
 	if err != nil {
 		fmt.Fprintf(stderr, "backup: %v\n", err)
 		return exitUsage
 	}
-	if off.set() && !flagSet(fs, "metrics-destination") {
-		*metricDest = "offsite"
-	}
-	metrics, err := newMetrics(*textfile, *pushgw, *metricDest)
+	metrics, err := metricFlag.build(fs, off.set())
 	if err != nil {
 		fmt.Fprintf(stderr, "backup: %v\n", err)
 		return exitUsage
 	}
-	level := slog.LevelInfo
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	log := cli.Logger(stderr, *verbose, slog.LevelInfo)
+	ctx, stop := cli.Context()
 	defer stop()
 
 	// From here on the run is a backup attempt: report how it ended.
@@ -154,7 +132,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		}()
 	}
 
-	etcd, err := cli.EtcdClient(ctx, *endpoints, *cacert, *cert, *key)
+	etcd, err := etcdFlags.Client(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "backup: connecting to etcd: %v\n", err)
 		return exitFailed
@@ -162,9 +140,9 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	defer etcd.Close()
 
 	var cfg configclient.Interface
-	restCfg, err := cli.RestConfig(*kubeconfig)
+	api, err := kube.Clients()
 	if err == nil {
-		cfg, err = configclient.NewForConfig(restCfg)
+		cfg = api.Config
 	}
 	if err != nil && !*force {
 		fmt.Fprintf(stderr, "backup: Kubernetes API configuration: %v (use -force to back up without the API)\n", err)
@@ -220,31 +198,6 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		}
 		return exitFailed
 	}
-	if b.Proxy.Enabled() {
-		fmt.Fprintf(stdout, "cluster-wide proxy: export %s\n", strings.Join(b.Proxy.Env(), " "))
-	}
-	for _, w := range b.Warnings {
-		fmt.Fprintf(stdout, "warning: %s\n", w)
-	}
-
-	fmt.Fprintf(stdout, "verifying %s\n", dir)
-	if _, err := backup.Verify(ctx, dir, backup.VerifyOptions{Timestamp: b.Timestamp, Logger: log}); err != nil {
-		fmt.Fprintf(stderr, "backup: %v\n", err)
-		return exitFailed
-	}
-	fmt.Fprintf(stdout, "snapshot  %s (%d bytes, revision %d, etcd %s, sha256 %s)\n", b.Snapshot.Path, b.Snapshot.Size, b.Revision, b.EtcdVersion, b.Snapshot.SHA256)
-	fmt.Fprintf(stdout, "resources %s (sha256 %s)\n", b.Resources.Path, b.Resources.SHA256)
-	if b.ClusterVersion != "" {
-		fmt.Fprintf(stdout, "cluster version %s: restore this backup on %s only\n", b.ClusterVersion, b.ClusterVersion)
-	}
-	fmt.Fprintf(stdout, "snapshot db and kube resources are successfully saved to %s\n", dir)
 	taken = b
-	return exitOK
-}
-
-// flagSet reports whether the flag name was given.
-func flagSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
+	return reportLocal(ctx, b, dir, log, stdout, stderr)
 }

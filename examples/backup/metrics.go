@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -22,6 +23,28 @@ type metrics struct {
 }
 
 // newMetrics checks the flags; it returns nil when neither output is set.
+// metricsFlags are the flags of the backup freshness metrics.
+type metricsFlags struct{ textfile, pushgateway, destination string }
+
+func (m *metricsFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&m.textfile, "metrics-textfile", "", "write backup freshness metrics to this *.prom file for node-exporter's textfile collector")
+	fs.StringVar(&m.pushgateway, "pushgateway", "", "push backup freshness metrics to this Pushgateway URL (http://host:9091)")
+	fs.StringVar(&m.destination, "metrics-destination", "local", "the destination label of the freshness metrics (\"offsite\" by default with -destination)")
+}
+
+// build returns the reporter the flags ask for (nil for none); offsite
+// makes "offsite" the destination label unless -metrics-destination is
+// given.
+func (m *metricsFlags) build(fs *flag.FlagSet, offsite bool) (*metrics, error) {
+	dest := m.destination
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "metrics-destination" })
+	if offsite && !given {
+		dest = "offsite"
+	}
+	return newMetrics(m.textfile, m.pushgateway, dest)
+}
+
 func newMetrics(textfile, pushgateway, destination string) (*metrics, error) {
 	if textfile == "" && pushgateway == "" {
 		return nil, nil

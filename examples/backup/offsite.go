@@ -48,6 +48,19 @@ func (o *offsiteFlags) register(fs *flag.FlagSet) {
 // set reports whether an off-site backup was asked for.
 func (o *offsiteFlags) set() bool { return o.destination != "" }
 
+// validated returns the destinations when set, checked as the upload will
+// check them; nothing when the flags are not set.
+func (o *offsiteFlags) validated() (dest offsite.Destination, res *offsite.Destination, err error) {
+	if !o.set() {
+		return dest, nil, nil
+	}
+	if dest, res, err = o.options(); err != nil {
+		return dest, nil, err
+	}
+	uo := offsite.UploadOptions{Destination: dest, Resources: res, ZstdLevel: o.zstdLevel, PartSize: o.partSizeMiB << 20}
+	return dest, res, uo.Validate()
+}
+
 // options turns the flags into the destinations of offsite.Stream.
 func (o *offsiteFlags) options() (dest offsite.Destination, res *offsite.Destination, err error) {
 	rcp := o.recipients

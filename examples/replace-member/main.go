@@ -19,18 +19,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"strings"
-	"syscall"
 	"time"
 
-	configclient "github.com/openshift/client-go/config/clientset/versioned"
-	machineclient "github.com/openshift/client-go/machine/clientset/versioned"
-	operatorclient "github.com/openshift/client-go/operator/clientset/versioned"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-
-	"github.com/lifeboat-dev/lifeboat/etcdconn"
 	"github.com/lifeboat-dev/lifeboat/examples/internal/cli"
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/host/debugpod"
@@ -42,19 +32,19 @@ import (
 func main() { os.Exit(run()) }
 
 func run() int {
-	kubeconfig := flag.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig file; empty means in-cluster configuration")
-	endpoints := flag.String("etcd-endpoints", "", "etcd client URLs, comma separated (default $ETCDCTL_ENDPOINTS)")
-	cacert := flag.String("etcd-cacert", "", "etcd CA bundle (default $ETCDCTL_CACERT)")
-	cert := flag.String("etcd-cert", "", "etcd client certificate (default $ETCDCTL_CERT)")
-	key := flag.String("etcd-key", "", "etcd client key (default $ETCDCTL_KEY)")
+	var (
+		kube      cli.KubeFlags
+		etcdFlags cli.EtcdFlags
+		ssh       cli.SSHFlags
+	)
+	kube.Register(flag.CommandLine)
+	etcdFlags.Register(flag.CommandLine, "etcd-")
+	ssh.Register(flag.CommandLine, "ssh-user")
 	backupDir := flag.String("backup-dir", "", "etcd backup taken before the replacement (runbook 2.1), verified first")
 	skipBackup := flag.Bool("skip-backup-check", false, "proceed without a verified backup (not recommended)")
 	dryRun := flag.Bool("dry-run", false, "identify the member and list the steps; change nothing")
 	hostKind := flag.String("host", "debug-pod", "how to reach the crashlooping master for 2.4.2: debug-pod or ssh")
 	sshAddr := flag.String("ssh-addr", "", "ssh: host[:port] of the crashlooping master (default: its node name)")
-	sshUser := flag.String("ssh-user", "core", "ssh: login user (commands run under sudo)")
-	sshKey := flag.String("ssh-key", os.ExpandEnv("$HOME/.ssh/id_rsa"), "ssh: private key file")
-	knownHosts := flag.String("known-hosts", os.ExpandEnv("$HOME/.ssh/known_hosts"), "ssh: known_hosts file")
 	saveDir := flag.String("save-dir", ".", "2.4.1: where the old Machine and new-master-machine.yaml are saved")
 	healthTimeout := flag.Duration("health-timeout", 5*time.Second, "timeout of each member health check")
 	interval := flag.Duration("interval", 5*time.Second, "time between status checks")
@@ -62,43 +52,20 @@ func run() int {
 	waitMaster := flag.Duration("wait-new-master", 0, "2.4.1 without Machine API: how long to wait for the new master you create by hand")
 	flag.Parse()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := cli.Context()
 	defer stop()
 	fail := func(code int, err error) int { fmt.Fprintln(os.Stderr, "replace-member:", err); return code }
 
-	cfg, err := cli.RestConfig(*kubeconfig)
+	api, err := kube.Clients()
 	if err != nil {
 		return fail(1, err)
 	}
-	kube, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return fail(1, err)
-	}
-	ops, err := operatorclient.NewForConfig(cfg)
-	if err != nil {
-		return fail(1, err)
-	}
-	machines, err := machineclient.NewForConfig(cfg)
-	if err != nil {
-		return fail(1, err)
-	}
-	ec, err := etcdconn.ConfigFromEnv()
-	if *endpoints != "" {
-		ec, err = etcdconn.Config{Endpoints: strings.Split(*endpoints, ","), CAFile: *cacert, CertFile: *cert, KeyFile: *key}, nil
-	}
+	etcd, err := etcdFlags.Client(ctx)
 	if err != nil {
 		return fail(1, fmt.Errorf("etcd connection: %w (use -etcd-endpoints or ETCDCTL_ENDPOINTS)", err))
 	}
-	etcd, err := etcdconn.New(ctx, ec)
-	if err != nil {
-		return fail(1, err)
-	}
 	defer etcd.Close()
-	config, err := configclient.NewForConfig(cfg)
-	if err != nil {
-		return fail(1, err)
-	}
-	deps := member.Deps{Etcd: etcd, Operator: ops, Kube: kube, Machine: machines, Config: config}
+	deps := member.Deps{Etcd: etcd, Operator: api.Operator, Kube: api.Kube, Machine: api.Machine, Config: api.Config}
 
 	// 2.2 and 2.3.
 	f, err := member.FindUnhealthyMember(ctx, deps, member.FindOptions{HealthTimeout: *healthTimeout})
@@ -135,7 +102,7 @@ func run() int {
 	if f.State == member.EtcdPodCrashlooping {
 		if *dryRun { // listed only, never run: no debug pod, no ssh session
 			opts.Host = host.NewLocal(f.Node, "/nonexistent", host.LocalOptions{})
-		} else if opts.Host, err = openHost(ctx, *hostKind, f.Node, kube, cfg, *sshAddr, *sshUser, *sshKey, *knownHosts); err != nil {
+		} else if opts.Host, err = openHost(ctx, *hostKind, f.Node, api, *sshAddr, ssh); err != nil {
 			return fail(1, err)
 		}
 		if c, ok := opts.Host.(interface{ Close() error }); ok {
@@ -166,19 +133,19 @@ func run() int {
 	return 0
 }
 
-func openHost(ctx context.Context, kind, node string, kube kubernetes.Interface, cfg *rest.Config, addr, user, keyFile, knownHosts string) (host.Host, error) {
+func openHost(ctx context.Context, kind, node string, api *cli.Clients, addr string, ssh cli.SSHFlags) (host.Host, error) {
 	switch kind {
 	case "debug-pod":
-		return debugpod.New(ctx, kube, cfg, debugpod.Config{Node: node})
+		return debugpod.New(ctx, api.Kube, api.REST, debugpod.Config{Node: node})
 	case "ssh":
-		cb, err := host.KnownHosts(knownHosts)
+		dial, err := ssh.Dialer(nil)
 		if err != nil {
 			return nil, err
 		}
 		if addr == "" {
 			addr = node
 		}
-		return host.NewSSH(ctx, host.SSHConfig{Name: node, Addr: addr, User: user, KeyFile: keyFile, HostKeyCallback: cb})
+		return dial(ctx, node, addr)
 	}
 	return nil, fmt.Errorf("-host %q: want debug-pod or ssh", kind)
 }

@@ -19,21 +19,12 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
-	"os/signal"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
-
-	configclient "github.com/openshift/client-go/config/clientset/versioned"
-	machineclient "github.com/openshift/client-go/machine/clientset/versioned"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/lifeboat-dev/lifeboat/certs"
 	"github.com/lifeboat-dev/lifeboat/examples/internal/cli"
@@ -45,7 +36,12 @@ import (
 func main() { os.Exit(run()) }
 
 func run() int {
-	kubeconfig := flag.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig file; empty means in-cluster configuration")
+	var (
+		kubeFlags cli.KubeFlags
+		ssh       cli.SSHFlags // -recovery-masters
+	)
+	kubeFlags.Register(flag.CommandLine)
+	ssh.Register(flag.CommandLine, "")
 	interval := flag.Duration("interval", 10*time.Second, "time between checks")
 	mastersTimeout := flag.Duration("masters-timeout", 20*time.Minute, "how long masters may take to be Ready")
 	workersTimeout := flag.Duration("workers-timeout", 20*time.Minute, "how long workers may take to be Ready")
@@ -56,27 +52,24 @@ func run() int {
 	noMachineAPI := flag.Bool("no-machine-api", false, "cluster without Machine API: check serving CSRs against Node addresses")
 	uncordonNodes := flag.String("uncordon", "", "comma-separated nodes to mark schedulable once all are Ready (shutdown -cordon prints them)")
 	recovery := flag.String("recovery-masters", "", "comma-separated master addresses whose localhost-recovery kubeconfig to use, over SSH, when the API endpoint is down")
-	home, _ := os.UserHomeDir()
-	sshKey := flag.String("ssh-key", filepath.Join(home, ".ssh", "id_ed25519"), "SSH private key (-recovery-masters)")
-	knownHosts := flag.String("known-hosts", filepath.Join(home, ".ssh", "known_hosts"), "known_hosts file (-recovery-masters)")
 	flag.Parse()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := cli.Context()
 	defer stop()
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, "restart:", err); return 1 }
 
-	cfg, err := cli.RestConfig(*kubeconfig)
+	cfg, err := cli.RestConfig(kubeFlags.Kubeconfig)
 	if err != nil {
 		return fail(err)
 	}
 	if *recovery != "" {
+		dial, err := ssh.Dialer(nil)
+		if err != nil {
+			return fail(err)
+		}
 		var masters []host.Host
 		for _, addr := range strings.Split(*recovery, ",") {
-			keys, err := host.KnownHosts(*knownHosts)
-			if err != nil {
-				return fail(err)
-			}
-			h, err := host.NewSSH(ctx, host.SSHConfig{Name: addr, Addr: net.JoinHostPort(addr, "22"), User: "core", KeyFile: *sshKey, HostKeyCallback: keys})
+			h, err := dial(ctx, addr, addr)
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "restart: no SSH to", addr+":", err)
 				continue
@@ -90,23 +83,17 @@ func run() int {
 		}
 		fmt.Println("kube-apiserver reached through", endpoint)
 	}
-	kube, err := kubernetes.NewForConfig(cfg)
+	api, err := cli.NewClients(cfg)
 	if err != nil {
 		return fail(err)
 	}
-	config, err := configclient.NewForConfig(cfg)
-	if err != nil {
-		return fail(err)
-	}
-	var machines machineclient.Interface
-	if !*noMachineAPI {
-		if machines, err = machineclient.NewForConfig(cfg); err != nil {
-			return fail(err)
-		}
+	machines := api.Machine
+	if *noMachineAPI {
+		machines = nil
 	}
 
 	res := &lifecycle.RestartResult{}
-	p, err := lifecycle.RestartPlan(lifecycle.Deps{Kube: kube, Config: config, Machine: machines}, lifecycle.RestartOptions{
+	p, err := lifecycle.RestartPlan(lifecycle.Deps{Kube: api.Kube, Config: api.Config, Machine: machines}, lifecycle.RestartOptions{
 		Interval: *interval, MastersTimeout: *mastersTimeout, WorkersTimeout: *workersTimeout, OperatorsTimeout: *operatorsTimeout,
 		SkipCSRApproval: *skipCSR, UncordonMasters: *uncordon, Uncordon: splitList(*uncordonNodes),
 		CSR: certs.ApproveOptions{DryRun: *csrDryRun, UseNodeAddresses: *noMachineAPI}, Result: res,

@@ -38,15 +38,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
-
-	configclient "github.com/openshift/client-go/config/clientset/versioned"
-	machineclient "github.com/openshift/client-go/machine/clientset/versioned"
-	operatorclient "github.com/openshift/client-go/operator/clientset/versioned"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/examples/internal/cli"
@@ -82,10 +74,6 @@ func run(args []string, stdout, stderr io.Writer, dial dialFunc) int {
 		backupOnHost = fs.String("backup-on-host", "", "backup directory already on the recovery host (instead of -backup)")
 		recovery     = fs.String("recovery", "", "recovery master: addr or node=addr")
 		masters      = fs.String("masters", "", "the other surviving masters, comma-separated addr or node=addr (none when they are lost)")
-		user         = fs.String("user", "core", "SSH user (commands run under sudo)")
-		keyFile      = fs.String("ssh-key", "", "SSH private key")
-		knownHosts   = fs.String("known-hosts", os.ExpandEnv("$HOME/.ssh/known_hosts"), "known_hosts file with the masters' host keys")
-		kubeconfig   = fs.String("kubeconfig", os.Getenv("KUBECONFIG"), "admin kubeconfig (the API through its load balancer)")
 		clusterVer   = fs.String("cluster-version", "", "OpenShift version the cluster runs, checked against the backup's z-stream")
 		allowVer     = fs.Bool("allow-version-mismatch", false, "restore a backup from another z-stream")
 		releaseVer   = fs.String("release", "", "state the cluster's OpenShift version for the procedure generation instead of detecting it")
@@ -96,7 +84,11 @@ func run(args []string, stdout, stderr io.Writer, dial dialFunc) int {
 		abandon      = fs.Bool("abandon-unfinished", false, "set aside (keep) the unfinished state of another restore on the recovery host and start afresh")
 		interval     = fs.Duration("interval", 0, "how often waits poll (0: the library's 2s)")
 		verbose      = fs.Bool("v", false, "log every action")
+		kube         cli.KubeFlags
+		ssh          cli.SSHFlags
 	)
+	kube.Register(fs)
+	ssh.Register(fs, "user")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -105,36 +97,22 @@ func run(args []string, stdout, stderr io.Writer, dial dialFunc) int {
 		fs.PrintDefaults()
 		return exitUsage
 	}
-	level := slog.LevelWarn
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	log := cli.Logger(stderr, *verbose, slog.LevelWarn)
+	ctx, stop := cli.Context()
 	defer stop()
 
-	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
+	api, err := kube.Clients()
 	if err != nil {
 		fmt.Fprintf(stderr, "restore: kubeconfig: %v\n", err)
 		return exitUsage
 	}
-	kube, err1 := kubernetes.NewForConfig(cfg)
-	ops, err2 := operatorclient.NewForConfig(cfg)
-	machines, err3 := machineclient.NewForConfig(cfg)
-	config, err4 := configclient.NewForConfig(cfg)
-	if err := errors.Join(err1, err2, err3, err4); err != nil {
-		fmt.Fprintf(stderr, "restore: API clients: %v\n", err)
-		return exitUsage
-	}
 	if dial == nil {
-		hostKeys, err := host.KnownHosts(*knownHosts)
+		sshDial, err := ssh.Dialer(log)
 		if err != nil {
 			fmt.Fprintf(stderr, "restore: %v\n", err)
 			return exitUsage
 		}
-		dial = func(ctx context.Context, name, addr string) (host.Host, error) {
-			return host.NewSSH(ctx, host.SSHConfig{Name: name, Addr: addr, User: *user, KeyFile: *keyFile, HostKeyCallback: hostKeys, Logger: log})
-		}
+		dial = func(ctx context.Context, name, addr string) (host.Host, error) { return sshDial(ctx, name, addr) }
 	}
 	connect := func(spec string) (host.Host, error) {
 		name, addr, ok := strings.Cut(spec, "=")
@@ -165,7 +143,7 @@ func run(args []string, stdout, stderr io.Writer, dial dialFunc) int {
 		InProcess: inprocess.WriteDataDir,
 		BackupDir: *backupDir, BackupOnHost: *backupOnHost,
 		Recovery: rec, Others: others,
-		Kube: kube, Operator: ops, Machine: machines, Config: config,
+		Kube: api.Kube, Operator: api.Operator, Machine: api.Machine, Config: api.Config,
 		Release: release.Options{Version: *releaseVer}, AllowClassicOnEtcdOnly: *allowClassic,
 		ClusterVersion: *clusterVer, AllowVersionMismatch: *allowVer,
 		ForceRestorePod: *restorePod, SkipCSRApproval: *noCSR, DryRun: *dryRun,
@@ -173,7 +151,7 @@ func run(args []string, stdout, stderr io.Writer, dial dialFunc) int {
 		Interval:          *interval,
 		Logger:            log,
 		// Steps that move data (plan.ReportBytes) get a progress bar.
-		Report: cli.NewProgress(stdout, cli.ProgressOptions{}).PlanReport(func(e plan.Event) { fmt.Fprintln(stdout, e.String()) }),
+		Report: cli.Report(stdout),
 	}
 	if *dryRun {
 		p, err := restore.Plan(opts)

@@ -20,13 +20,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
-	"os/signal"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -42,17 +38,18 @@ import (
 func main() { os.Exit(run()) }
 
 func run() int {
-	home, _ := os.UserHomeDir()
-	kubeconfig := flag.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig file; empty means in-cluster configuration")
+	var (
+		kubeFlags cli.KubeFlags
+		ssh       cli.SSHFlags
+	)
+	kubeFlags.Register(flag.CommandLine)
+	ssh.Register(flag.CommandLine, "ssh-user")
 	backupDir := flag.String("backup-dir", "", "directory of the etcd backup taken before the shutdown (verified)")
 	maxAge := flag.Duration("max-backup-age", 24*time.Hour, "how old the backup may be")
 	override := flag.String("override", "", "reason to shut down without a verified backup")
 	dryRun := flag.Bool("dry-run", false, "check the backup and list the nodes, touch no host")
 	parallel := flag.Int("parallel", 10, "hosts told to shut down at once")
 	delay := flag.Duration("delay", time.Minute, "delay before the hosts halt (shutdown -h 1); 0 halts at once")
-	user := flag.String("ssh-user", "core", "SSH login user")
-	key := flag.String("ssh-key", filepath.Join(home, ".ssh", "id_ed25519"), "SSH private key")
-	knownHosts := flag.String("known-hosts", filepath.Join(home, ".ssh", "known_hosts"), "known_hosts file with the nodes' host keys")
 	byIP := flag.Bool("ssh-internal-ip", false, "connect to each node's InternalIP instead of its name")
 	planned := flag.Duration("planned-duration", 0, "how long the cluster stays off; refused if the kubelet signer expires before the restart")
 	ignoreSigner := flag.Bool("ignore-signer-expiry", false, "shut down even if the kubelet signer expires before the planned restart")
@@ -60,18 +57,15 @@ func run() int {
 	drainWorkers := flag.Bool("drain", false, "cordon every node and evict the workers' pods before the shutdown")
 	flag.Parse()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := cli.Context()
 	defer stop()
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, "shutdown:", err); return 1 }
 
-	cfg, err := cli.RestConfig(*kubeconfig)
+	api, err := kubeFlags.Clients()
 	if err != nil {
 		return fail(err)
 	}
-	kube, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return fail(err)
-	}
+	kube := api.Kube
 
 	var (
 		mu    sync.Mutex
@@ -83,7 +77,7 @@ func run() int {
 		}
 	}()
 	hosts := func(node string) (host.Host, error) {
-		hostKeys, err := host.KnownHosts(*knownHosts)
+		dial, err := ssh.Dialer(nil) // known_hosts is read when a host is needed: a dry run needs none
 		if err != nil {
 			return nil, err
 		}
@@ -93,7 +87,7 @@ func run() int {
 				return nil, err
 			}
 		}
-		h, err := host.NewSSH(ctx, host.SSHConfig{Name: node, Addr: net.JoinHostPort(addr, "22"), User: *user, KeyFile: *key, HostKeyCallback: hostKeys})
+		h, err := dial(ctx, node, addr)
 		if err != nil {
 			return nil, err
 		}
