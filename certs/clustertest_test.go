@@ -78,6 +78,7 @@ func pemCSR(t testing.TB, tmpl *x509.CertificateRequest) []byte {
 // CSRs, and ApproveNodeBootstrapperCSRs approves exactly the valid ones
 // through the approval subresource; then the serving CSRs the nodes file.
 func TestApproveOnClusterTest(t *testing.T) {
+	t.Parallel() // its own cluster
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	c := clustertest.Start(t, clustertest.Options{})

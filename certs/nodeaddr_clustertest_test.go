@@ -26,6 +26,7 @@ import (
 // one must stay pending with a reason naming the rule that refused it; a
 // CSR for worker-0's own addresses is still approved.
 func TestApproveServingNodeAddressesRefusesForeignNamesOnClusterTest(t *testing.T) {
+	t.Parallel() // its own cluster
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	c := clustertest.Start(t, clustertest.Options{})

@@ -383,7 +383,9 @@ func (a *apiServer) waitReady(ctx context.Context, p *process) error {
 			return false, fmt.Errorf("clustertest: kube-apiserver exited with code %d; log %s:\n%s", p.exitCode(), a.logPath, tailFile(a.logPath, 15))
 		default:
 		}
-		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		// A starved kube-apiserver can take seconds to answer; this bounds
+		// one request, not the wait.
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		body, err := rc.Get().AbsPath("/readyz").DoRaw(rctx)
 		if err != nil {

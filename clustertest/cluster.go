@@ -126,7 +126,9 @@ func Start(t testing.TB, opts Options) *Cluster {
 	if opts.Dir == "" {
 		opts.Dir = t.TempDir()
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	// The deadline catches a hang: a cluster starts in 10-30s on a quiet
+	// machine, and minutes when other tests keep every core busy.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
 	defer cancel()
 	c, err := New(ctx, opts)
 	if err != nil {
@@ -190,6 +192,11 @@ func New(ctx context.Context, opts Options) (_ *Cluster, err error) {
 			return nil, fmt.Errorf("%w: %s %s: %v", ErrBinariesMissing, b.name, b.path, err)
 		}
 	}
+	freeSlot, err := acquireStartSlot(ctx, startSlotDir(), startSlotCount())
+	if err != nil {
+		return nil, err
+	}
+	defer freeSlot()
 	crds, err := loadOpenShiftCRDs()
 	if err != nil {
 		return nil, err

@@ -34,6 +34,7 @@ func requireBinaries(t testing.TB) {
 }
 
 func TestStartSeedsAHealthyCluster(t *testing.T) {
+	t.Parallel() // its own cluster
 	requireBinaries(t)
 	c := Start(t, Options{})
 	ctx := t.Context()
@@ -326,6 +327,7 @@ func processAlive(pid int) bool {
 }
 
 func TestCloseLeavesNoProcess(t *testing.T) {
+	t.Parallel() // its own cluster
 	requireBinaries(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()

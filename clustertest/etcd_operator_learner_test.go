@@ -23,6 +23,7 @@ import (
 // MemberPromote, for that node; the rollout completes only once the member
 // votes; and no learner is left.
 func TestEtcdOperatorAddsLearnerThenPromotes(t *testing.T) {
+	t.Parallel() // its own cluster
 	c := Start(t, fastOptions())
 	ctx := t.Context()
 	victim := c.Masters()[2]
@@ -92,6 +93,7 @@ func compareResourceVersion(a, b string) int {
 // the replacement joins as a learner, is promoted, and the rollout
 // completes with three voters.
 func TestEtcdOperatorRemovesOrphanedLearner(t *testing.T) {
+	t.Parallel() // its own cluster
 	c := Start(t, fastOptions())
 	ctx := t.Context()
 	victim := c.Masters()[2]

@@ -141,6 +141,7 @@ func (r *logRecorder) Logf(format string, args ...any) {
 }
 
 func TestEtcdLogTails(t *testing.T) {
+	t.Parallel() // its own cluster
 	requireEtcd(t)
 	c := StartEtcd(t, EtcdOptions{})
 	rec := &logRecorder{TB: t}
@@ -170,6 +171,7 @@ func mustBinaries(t *testing.T) Binaries {
 }
 
 func TestEtcdKillMember(t *testing.T) {
+	t.Parallel() // its own cluster
 	requireEtcd(t)
 	c := StartEtcd(t, EtcdOptions{})
 	ctx := t.Context()
@@ -225,6 +227,7 @@ func TestEtcdKillMember(t *testing.T) {
 }
 
 func TestEtcdStopStartMember(t *testing.T) {
+	t.Parallel() // its own cluster
 	requireEtcd(t)
 	c := StartEtcd(t, EtcdOptions{})
 	ctx := t.Context()

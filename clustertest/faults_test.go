@@ -66,6 +66,7 @@ func machineState(ctx context.Context, c *Cluster, node string) (string, string,
 }
 
 func TestStopAndStartMachine(t *testing.T) {
+	t.Parallel() // its own cluster
 	c := Start(t, fastOptions())
 	ctx := t.Context()
 	victim := c.Masters()[2]
@@ -124,6 +125,7 @@ func TestStopAndStartMachine(t *testing.T) {
 }
 
 func TestExpireNodeCertificates(t *testing.T) {
+	t.Parallel() // its own cluster
 	c := Start(t, fastOptions())
 	ctx := t.Context()
 	node := c.Workers()[0]

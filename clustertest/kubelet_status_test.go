@@ -58,6 +58,7 @@ func (a *hangingAPI) client(t *testing.T) kubernetes.Interface {
 // restore, moving etcd-pod.yaml away still stops the member and moving it
 // back still starts it; once the API answers again the mirror pod follows.
 func TestKubeletStopsEtcdWhileTheAPIHangs(t *testing.T) {
+	t.Parallel() // its own cluster
 	requireBinaries(t)
 	c := Start(t, Options{Workers: -1, Interval: 50 * time.Millisecond})
 	ctx := t.Context()

@@ -90,6 +90,7 @@ func memberAnswers(ctx context.Context, c *Cluster, h *Host) bool {
 // TestKubelet runs the simulated kubelets through what the runbook does to
 // them, on one cluster.
 func TestKubelet(t *testing.T) {
+	t.Parallel() // its own cluster
 	requireBinaries(t)
 	c := Start(t, Options{Workers: -1, Interval: 50 * time.Millisecond})
 	ctx := t.Context()
@@ -257,6 +258,7 @@ func sortedNames(s []string) []string {
 
 // TestHostAddRemove covers addHost and removeHost, used by the machine API.
 func TestHostAddRemove(t *testing.T) {
+	t.Parallel() // its own cluster
 	requireBinaries(t)
 	c := Start(t, Options{Masters: 1, Workers: -1})
 	ctx := t.Context()

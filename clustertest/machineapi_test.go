@@ -17,6 +17,7 @@ import (
 // member of a stopped master, delete its Machine, re-create it under a new
 // name, and a new member joins.
 func TestReplaceMasterMachine(t *testing.T) {
+	t.Parallel() // its own cluster
 	c := Start(t, fastOptions())
 	ctx := t.Context()
 	victim := c.Masters()[0]

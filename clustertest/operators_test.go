@@ -140,6 +140,7 @@ func waitAllAtRevision(t *testing.T, c *Cluster, resource string, before int32, 
 }
 
 func TestStaticPodOperators(t *testing.T) {
+	t.Parallel() // its own cluster
 	c := Start(t, fastOptions())
 	ctx := t.Context()
 	masters := c.Masters()
@@ -297,6 +298,7 @@ func TestEtcdMembersMessage(t *testing.T) {
 // member and its secrets are removed, and a forced redeployment adds it back
 // as a new member with new secrets.
 func TestCrashloopingMemberReplaced(t *testing.T) {
+	t.Parallel() // its own cluster
 	c := Start(t, fastOptions())
 	ctx := t.Context()
 	victim := c.Masters()[1]

@@ -18,6 +18,7 @@ import (
 // real shape: a raftIndex per endpoint, maxRaftIndex their maximum, the
 // cluster ID and the creation time; it grows as the cluster writes.
 func TestEtcdRevWritesRevisionJSON(t *testing.T) {
+	t.Parallel() // its own cluster
 	c := Start(t, Options{Masters: 3, Interval: 50 * time.Millisecond, Release: "4.20.3"})
 	read := func(n string) (map[string]any, revisionJSON, error) {
 		b, err := os.ReadFile(c.Host(n).path(revisionJSONPath))
@@ -87,6 +88,7 @@ func TestEtcdRevWritesRevisionJSON(t *testing.T) {
 // through and the member comes back; removing the override clears the
 // condition.
 func TestQuorumGuardHoldsRevision(t *testing.T) {
+	t.Parallel() // its own cluster
 	c := Start(t, Options{Masters: 3, Interval: 50 * time.Millisecond, Release: "4.20.3"})
 	ctx := t.Context()
 	victim := c.Masters()[2]

@@ -15,6 +15,7 @@ import (
 // operators tick slowly here, so that state lasts: a wait ignoring the
 // record returns the old revision.
 func TestRedeployThenWaitOnClustertest(t *testing.T) {
+	t.Parallel() // its own cluster
 	c := clustertest.Start(t, clustertest.Options{Workers: -1, Interval: 500 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()

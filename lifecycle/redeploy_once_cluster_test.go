@@ -52,6 +52,7 @@ func (c *crashAfterPatch) RoundTrip(r *http.Request) (*http.Response, error) {
 // recorded before the patch, and the operator rolls out exactly one new
 // revision.
 func TestForceRedeployOnceCrashOnClustertest(t *testing.T) {
+	t.Parallel() // its own cluster
 	c := clustertest.Start(t, clustertest.Options{Workers: -1})
 	for _, target := range []Operator{Etcd, KubeAPIServer, KubeControllerManager, KubeScheduler} {
 		t.Run(string(target), func(t *testing.T) {

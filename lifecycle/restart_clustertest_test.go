@@ -25,6 +25,7 @@ import (
 // node-bootstrapper CSRs, Restart approves them, every node is Ready and no
 // ClusterOperator is degraded.
 func TestShutdownRestartDrillOnClusterTest(t *testing.T) {
+	t.Parallel() // its own cluster
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	c := clustertest.Start(t, clustertest.Options{})
@@ -181,6 +182,7 @@ func TestShutdownRestartDrillOnClusterTest(t *testing.T) {
 // gives up after its timeout with a RecoveryError naming the master and
 // pointing to the restore procedure.
 func TestRestartDidNotRecoverOnClusterTest(t *testing.T) {
+	t.Parallel() // its own cluster
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c := clustertest.Start(t, clustertest.Options{Workers: -1})

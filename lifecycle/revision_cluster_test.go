@@ -18,6 +18,7 @@ import (
 // node) and checks that the wait returns the new revision, and only once
 // the operator object says every node runs it.
 func TestRolloutOnClustertest(t *testing.T) {
+	t.Parallel() // its own cluster
 	c := clustertest.Start(t, clustertest.Options{Workers: -1})
 	for _, target := range []Operator{Etcd, KubeAPIServer, KubeControllerManager, KubeScheduler} {
 		t.Run(string(target), func(t *testing.T) {

@@ -33,6 +33,7 @@ func TestDetectOnClustertest(t *testing.T) {
 		{"4.20.3", release.GenerationEtcdOnly, []string{"etcdctl", "etcd", "etcd-metrics", "etcd-readyz", "etcd-rev"}},
 	} {
 		t.Run(tc.release, func(t *testing.T) {
+			t.Parallel() // each release on its own cluster
 			c := clustertest.Start(t, clustertest.Options{Release: tc.release, Workers: -1})
 			ctx := t.Context()
 
