@@ -113,7 +113,7 @@ func (e *SnapshotError) Error() string {
 
 func (e *SnapshotError) Unwrap() error { return e.Err }
 
-// PrecheckError is a failed pre-check of [Take]. Check names it
+// PrecheckError is a failed pre-check of [TakePlan]. Check names it
 // ("operators", "certificate-rotation", "free-space", "cluster-info"),
 // Reason says what was found and Fix what to do about it. Err wraps one of
 // [ErrOperatorProgressing], [ErrOperatorStatusUnknown], [ErrTooEarly],

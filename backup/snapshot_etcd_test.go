@@ -20,9 +20,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/lifeboat-dev/lifeboat/clustertest"
-	"github.com/lifeboat-dev/lifeboat/host"
-	"github.com/lifeboat-dev/lifeboat/plan"
 	"github.com/lifeboat-dev/lifeboat/host/hosttest"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 // fillEtcd writes n keys of size bytes under prefix and returns the

@@ -9,9 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/lifeboat-dev/lifeboat/host"
-	"github.com/lifeboat-dev/lifeboat/plan"
 	"github.com/lifeboat-dev/lifeboat/host/hosttest"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 func TestSnapshotTo(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-dev/lifeboat"
-	"github.com/lifeboat-dev/lifeboat/host"
+
 	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 	"github.com/lifeboat-dev/lifeboat/plan"
 )

@@ -18,9 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	clienttesting "k8s.io/client-go/testing"
 
-	"github.com/lifeboat-dev/lifeboat/host"
-	"github.com/lifeboat-dev/lifeboat/plan"
 	"github.com/lifeboat-dev/lifeboat/host/hosttest"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 var testNow = time.Date(2020, 3, 18, 22, 2, 18, 0, time.Local)

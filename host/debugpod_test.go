@@ -113,7 +113,7 @@ func podCount(t *testing.T, kube kubernetes.Interface, ns string) int {
 	return len(pods.Items)
 }
 
-// TestDebugPodFake checks the pod NewDebugPod creates and its life cycle
+// TestDebugPodFake checks the pod debugpod.New creates and its life cycle
 // with client-go's fake clientset (no kubelet: exec is not exercised).
 func TestDebugPodFake(t *testing.T) {
 	ctx := context.Background()

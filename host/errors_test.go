@@ -12,7 +12,7 @@ import (
 // errors.Is) and survives %w wrapping with an operation and target.
 func TestSentinelsAreDistinct(t *testing.T) {
 	sentinels := map[string]error{
-		"ErrDebugPodNotRunning": ErrDebugPodNotRunning, "ErrInvalidPath": ErrInvalidPath,
+		"ErrInvalidPath": ErrInvalidPath,
 	}
 	for name, s := range sentinels {
 		if s == nil || s.Error() == "" {

@@ -6,6 +6,7 @@ import (
 
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/lifeboat-dev/lifeboat/etcdtest"
 	"github.com/lifeboat-dev/lifeboat/internal/controlplane"
 )
 
@@ -21,7 +22,7 @@ func TestVerifyCountsEitherControlPlaneLabel(t *testing.T) {
 	w := readyNode("w")
 	w.Labels = map[string]string{"node-role.kubernetes.io/worker": ""}
 	kube := fake.NewClientset(a, b, c, w, etcdPod("a", nil), etcdPod("b", nil), etcdPod("c", nil))
-	f := newFakeEtcd("a", "b", "c")
+	f := etcdtest.NewCluster("a", "b", "c")
 	v, err := Verify(t.Context(), Deps{Etcd: f, Health: f, Kube: kube}, VerifyOptions{Expected: 3})
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package member
 import (
 	"context"
 	"fmt"
-	"github.com/lifeboat-dev/lifeboat/internal/names"
 	"slices"
 	"strings"
 	"time"

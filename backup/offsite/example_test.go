@@ -12,9 +12,8 @@ import (
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/backup/offsite"
 	"github.com/lifeboat-dev/lifeboat/clustertest"
-	"github.com/lifeboat-dev/lifeboat/host"
-	"github.com/lifeboat-dev/lifeboat/plan"
 	"github.com/lifeboat-dev/lifeboat/host/hosttest"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 // Take a backup, upload it compressed and encrypted to a file:// bucket

@@ -18,10 +18,9 @@ import (
 	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/backup/offsite"
-	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 	"github.com/lifeboat-dev/lifeboat/internal/writeback"
 	"github.com/lifeboat-dev/lifeboat/internal/writeback/writebacktest"
-	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 )
 
 // masterRoot is a master's file system with the latest static pod

@@ -13,9 +13,8 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/clustertest"
-	"github.com/lifeboat-dev/lifeboat/host"
-	"github.com/lifeboat-dev/lifeboat/plan"
 	"github.com/lifeboat-dev/lifeboat/host/hosttest"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 // masterRoot writes the static pod resources backup.TakePlan archives.
