@@ -102,9 +102,12 @@
 // errors_test.go produces each of them and checks it with errors.Is or
 // errors.As (TestEveryErrorTargetIsPinned fails for one left out).
 //
-// Supporting packages: host (root access to a master over SSH, a debug pod or
-// locally), etcdconn (etcd clients from ETCDCTL_* variables or TLS files),
-// plan (dry-run, progress and resume for multi-step procedures) and
-// clustertest (a simulated OpenShift control plane on real etcd and a real
-// kube-apiserver, for lifeboat's tests and yours).
+// Supporting packages: host (root access to a master over SSH or
+// locally) and host/debugpod (through a debug pod), etcdconn (etcd clients
+// from ETCDCTL_* variables or TLS files), plan (dry-run, progress and
+// resume for multi-step procedures), restore/inprocess (the in-process
+// snapshot restore, kept apart so printing a plan stays light), and for
+// tests: clustertest (a simulated OpenShift control plane on real etcd and
+// a real kube-apiserver, for lifeboat's tests and yours), host/hosttest and
+// etcdtest (fakes of the host and etcd interfaces for unit tests of logic).
 package lifeboat

@@ -62,7 +62,13 @@
 // pods), so the test marks it Running itself and exec is not exercised
 // against the real API server; the exec path is tested instead against a
 // test server speaking the API server's SPDY remote command protocol,
-// which runs every typed operation.
+// which runs every typed operation; the real-node tier
+// (clustertest/realnode) runs the shared suite through a real kubelet.
+//
+// Embedders testing their own code against [Host] use package
+// host/hosttest: a directory-backed master with a simulated kubelet
+// (hosttest.NewDir) and a struct-of-functions wrapper (hosttest.Wrap)
+// whose nil fields delegate to a real host.
 //
 // # Limitations
 //
