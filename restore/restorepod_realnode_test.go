@@ -90,6 +90,7 @@ func TestRestorePodOnRealNode(t *testing.T) {
 		Recovery:  h, ManifestDir: n.ManifestDir(), ConfigDir: n.Path("etc/kubernetes"), EtcdDataDir: dataDir,
 		EtcdBackupDir: n.Path("var/lib/etcd-backup"), AsideDir: n.Path("var/lib/lifeboat-aside"),
 		Interval: 250 * time.Millisecond, ContainerTimeout: 3 * time.Minute,
+		Now: time.Now, // the runner is built here, not by Plan, which sets the defaults
 	}
 	st := NewState(h, n.Path("var/lib/lifeboat-state.json"))
 	st.now = time.Now
