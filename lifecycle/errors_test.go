@@ -2,11 +2,11 @@ package lifecycle
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"testing"
 
 	"github.com/lifeboat-dev/lifeboat"
+	"github.com/lifeboat-dev/lifeboat/internal/errtest"
 )
 
 // TestSentinelsAreDistinct pins every exported sentinel of the package:
@@ -19,60 +19,20 @@ func TestSentinelsAreDistinct(t *testing.T) {
 		"ErrReasonAlreadySet": ErrReasonAlreadySet, "ErrRolloutNotFinished": ErrRolloutNotFinished, "ErrRolloutStalled": ErrRolloutStalled,
 		"ErrShutdownIncomplete": ErrShutdownIncomplete, "ErrSignerExpiresBeforeRestart": ErrSignerExpiresBeforeRestart, "ErrSignerExpiryUnknown": ErrSignerExpiryUnknown,
 	}
-	for name, s := range sentinels {
-		if s == nil || s.Error() == "" {
-			t.Errorf("%s is nil or has no text", name)
-			continue
-		}
-		if w := fmt.Errorf("op target: %w", s); !errors.Is(w, s) {
-			t.Errorf("%s does not survive wrapping", name)
-		}
-		for other, o := range sentinels {
-			if other != name && errors.Is(s, o) {
-				t.Errorf("errors.Is(%s, %s): two sentinels for one failure", name, other)
-			}
-		}
-	}
+	errtest.Sentinels(t, sentinels)
 }
 
 // TestTypedErrors pins every exported *Error type: found with errors.As
 // through a %w wrap, matching its kind (when it has one) and its cause.
 func TestTypedErrors(t *testing.T) {
 	cause := fs.ErrPermission
-	_ = cause
-	for _, tc := range []struct {
-		name  string
-		err   error
-		as    func(error) bool
-		kinds []error
-		not   []error
-	}{
-		{"NotStableError", &NotStableError{NoOperators: true}, func(err error) bool { var e *NotStableError; return errors.As(err, &e) }, []error{ErrClusterNotStable}, nil},
-		{"RecoveryError", &RecoveryError{Phase: "nodes", NotReady: []string{"master-0"}, Err: cause}, func(err error) bool { var e *RecoveryError; return errors.As(err, &e) }, []error{ErrClusterDidNotRecover, cause}, nil},
-		{"RolloutStalledError", &RolloutStalledError{Reason: "r", CurrentReason: "r"}, func(err error) bool { var e *RolloutStalledError; return errors.As(err, &e) }, []error{ErrRolloutStalled}, []error{ErrRolloutNotFinished}},
-		{"SignerExpiryError", &SignerExpiryError{}, func(err error) bool { var e *SignerExpiryError; return errors.As(err, &e) }, []error{ErrSignerExpiresBeforeRestart}, []error{ErrSignerExpiryUnknown}},
-		{"UnreachableError", &UnreachableError{Attempts: []string{"https://api:6443: refused"}}, func(err error) bool { var e *UnreachableError; return errors.As(err, &e) }, []error{ErrAPIUnreachable}, nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			w := fmt.Errorf("op target: %w", tc.err)
-			if !tc.as(w) {
-				t.Errorf("errors.As(%v) finds no %s", w, tc.name)
-			}
-			for _, k := range tc.kinds {
-				if !errors.Is(w, k) {
-					t.Errorf("errors.Is(%v, %v) = false", w, k)
-				}
-			}
-			for _, k := range tc.not {
-				if errors.Is(w, k) {
-					t.Errorf("errors.Is(%v, %v) = true", w, k)
-				}
-			}
-			if tc.err.Error() == "" {
-				t.Error("empty message")
-			}
-		})
-	}
+	errtest.TypedErrors(t, []errtest.Typed{
+		{Name: "NotStableError", Err: &NotStableError{NoOperators: true}, As: errtest.As[*NotStableError], Kinds: []error{ErrClusterNotStable}},
+		{Name: "RecoveryError", Err: &RecoveryError{Phase: "nodes", NotReady: []string{"master-0"}, Err: cause}, As: errtest.As[*RecoveryError], Kinds: []error{ErrClusterDidNotRecover, cause}},
+		{Name: "RolloutStalledError", Err: &RolloutStalledError{Reason: "r", CurrentReason: "r"}, As: errtest.As[*RolloutStalledError], Kinds: []error{ErrRolloutStalled}, Not: []error{ErrRolloutNotFinished}},
+		{Name: "SignerExpiryError", Err: &SignerExpiryError{}, As: errtest.As[*SignerExpiryError], Kinds: []error{ErrSignerExpiresBeforeRestart}, Not: []error{ErrSignerExpiryUnknown}},
+		{Name: "UnreachableError", Err: &UnreachableError{Attempts: []string{"https://api:6443: refused"}}, As: errtest.As[*UnreachableError], Kinds: []error{ErrAPIUnreachable}},
+	})
 }
 
 // TestPlanBuildersRefuseBadDeps: the plan builders and Validate return

@@ -1,10 +1,9 @@
 package member
 
 import (
-	"errors"
-	"fmt"
-	"io/fs"
 	"testing"
+
+	"github.com/lifeboat-dev/lifeboat/internal/errtest"
 )
 
 // TestSentinelsAreDistinct pins every exported sentinel of the package:
@@ -15,56 +14,15 @@ func TestSentinelsAreDistinct(t *testing.T) {
 		"ErrAnotherRunUnfinished": ErrAnotherRunUnfinished, "ErrMemberHealthy": ErrMemberHealthy, "ErrMemberNotFound": ErrMemberNotFound,
 		"ErrNoMachine": ErrNoMachine, "ErrNoUnhealthyMember": ErrNoUnhealthyMember, "ErrQuorumLost": ErrQuorumLost, "ErrWouldLoseQuorum": ErrWouldLoseQuorum,
 	}
-	for name, s := range sentinels {
-		if s == nil || s.Error() == "" {
-			t.Errorf("%s is nil or has no text", name)
-			continue
-		}
-		if w := fmt.Errorf("op target: %w", s); !errors.Is(w, s) {
-			t.Errorf("%s does not survive wrapping", name)
-		}
-		for other, o := range sentinels {
-			if other != name && errors.Is(s, o) {
-				t.Errorf("errors.Is(%s, %s): two sentinels for one failure", name, other)
-			}
-		}
-	}
+	errtest.Sentinels(t, sentinels)
 }
 
 // TestTypedErrors pins every exported *Error type: found with errors.As
 // through a %w wrap, matching its kind (when it has one) and its cause.
 func TestTypedErrors(t *testing.T) {
-	cause := fs.ErrPermission
-	_ = cause
-	for _, tc := range []struct {
-		name  string
-		err   error
-		as    func(error) bool
-		kinds []error
-		not   []error
-	}{
-		{"QuorumLostError", &QuorumLostError{Healthy: 1, Voting: 3, Unhealthy: []string{"a", "b"}, Source: "member health checks"}, func(err error) bool { var e *QuorumLostError; return errors.As(err, &e) }, []error{ErrQuorumLost}, []error{ErrWouldLoseQuorum}},
-		{"NoMachineError", &NoMachineError{Node: "master-0", Namespace: "openshift-machine-api"}, func(err error) bool { var e *NoMachineError; return errors.As(err, &e) }, []error{ErrNoMachine}, nil},
-		{"AnotherRunError", &AnotherRunError{ConfigMap: "cm", Differences: []string{"member"}}, func(err error) bool { var e *AnotherRunError; return errors.As(err, &e) }, []error{ErrAnotherRunUnfinished}, nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			w := fmt.Errorf("op target: %w", tc.err)
-			if !tc.as(w) {
-				t.Errorf("errors.As(%v) finds no %s", w, tc.name)
-			}
-			for _, k := range tc.kinds {
-				if !errors.Is(w, k) {
-					t.Errorf("errors.Is(%v, %v) = false", w, k)
-				}
-			}
-			for _, k := range tc.not {
-				if errors.Is(w, k) {
-					t.Errorf("errors.Is(%v, %v) = true", w, k)
-				}
-			}
-			if tc.err.Error() == "" {
-				t.Error("empty message")
-			}
-		})
-	}
+	errtest.TypedErrors(t, []errtest.Typed{
+		{Name: "QuorumLostError", Err: &QuorumLostError{Healthy: 1, Voting: 3, Unhealthy: []string{"a", "b"}, Source: "member health checks"}, As: errtest.As[*QuorumLostError], Kinds: []error{ErrQuorumLost}, Not: []error{ErrWouldLoseQuorum}},
+		{Name: "NoMachineError", Err: &NoMachineError{Node: "master-0", Namespace: "openshift-machine-api"}, As: errtest.As[*NoMachineError], Kinds: []error{ErrNoMachine}},
+		{Name: "AnotherRunError", Err: &AnotherRunError{ConfigMap: "cm", Differences: []string{"member"}}, As: errtest.As[*AnotherRunError], Kinds: []error{ErrAnotherRunUnfinished}},
+	})
 }

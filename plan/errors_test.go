@@ -3,9 +3,10 @@ package plan
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"testing"
+
+	"github.com/lifeboat-dev/lifeboat/internal/errtest"
 )
 
 // TestSentinelsAreDistinct pins every exported sentinel of the package:
@@ -15,57 +16,17 @@ func TestSentinelsAreDistinct(t *testing.T) {
 	sentinels := map[string]error{
 		"ErrInvalidPlan": ErrInvalidPlan, "ErrSkipped": ErrSkipped,
 	}
-	for name, s := range sentinels {
-		if s == nil || s.Error() == "" {
-			t.Errorf("%s is nil or has no text", name)
-			continue
-		}
-		if w := fmt.Errorf("op target: %w", s); !errors.Is(w, s) {
-			t.Errorf("%s does not survive wrapping", name)
-		}
-		for other, o := range sentinels {
-			if other != name && errors.Is(s, o) {
-				t.Errorf("errors.Is(%s, %s): two sentinels for one failure", name, other)
-			}
-		}
-	}
+	errtest.Sentinels(t, sentinels)
 }
 
 // TestTypedErrors pins every exported *Error type: found with errors.As
 // through a %w wrap, matching its kind (when it has one) and its cause.
 func TestTypedErrors(t *testing.T) {
 	cause := fs.ErrPermission
-	_ = cause
-	for _, tc := range []struct {
-		name  string
-		err   error
-		as    func(error) bool
-		kinds []error
-		not   []error
-	}{
-		{"FanoutError", &FanoutError{Step: "s", Failed: []string{"h1"}, Errs: []error{cause}}, func(err error) bool { var e *FanoutError; return errors.As(err, &e) }, []error{cause}, nil},
-		{"StepError", &StepError{Plan: "p", Step: "s", Err: cause}, func(err error) bool { var e *StepError; return errors.As(err, &e) }, []error{cause}, nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			w := fmt.Errorf("op target: %w", tc.err)
-			if !tc.as(w) {
-				t.Errorf("errors.As(%v) finds no %s", w, tc.name)
-			}
-			for _, k := range tc.kinds {
-				if !errors.Is(w, k) {
-					t.Errorf("errors.Is(%v, %v) = false", w, k)
-				}
-			}
-			for _, k := range tc.not {
-				if errors.Is(w, k) {
-					t.Errorf("errors.Is(%v, %v) = true", w, k)
-				}
-			}
-			if tc.err.Error() == "" {
-				t.Error("empty message")
-			}
-		})
-	}
+	errtest.TypedErrors(t, []errtest.Typed{
+		{Name: "FanoutError", Err: &FanoutError{Step: "s", Failed: []string{"h1"}, Errs: []error{cause}}, As: errtest.As[*FanoutError], Kinds: []error{cause}},
+		{Name: "StepError", Err: &StepError{Plan: "p", Step: "s", Err: cause}, As: errtest.As[*StepError], Kinds: []error{cause}},
+	})
 }
 
 // TestValidateRefusesBadPlans produces ErrInvalidPlan through Validate.

@@ -2,11 +2,11 @@ package restore
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"testing"
 
 	"github.com/lifeboat-dev/lifeboat"
+	"github.com/lifeboat-dev/lifeboat/internal/errtest"
 	"github.com/lifeboat-dev/lifeboat/member"
 )
 
@@ -19,64 +19,24 @@ func TestSentinelsAreDistinct(t *testing.T) {
 		"ErrOthersNotStopped": ErrOthersNotStopped, "ErrProcedureNotForRelease": ErrProcedureNotForRelease, "ErrRestorePodImage": ErrRestorePodImage,
 		"ErrSnapshotTooNew": ErrSnapshotTooNew, "ErrTargetNotEmpty": ErrTargetNotEmpty, "ErrVersionMismatch": ErrVersionMismatch,
 	}
-	for name, s := range sentinels {
-		if s == nil || s.Error() == "" {
-			t.Errorf("%s is nil or has no text", name)
-			continue
-		}
-		if w := fmt.Errorf("op target: %w", s); !errors.Is(w, s) {
-			t.Errorf("%s does not survive wrapping", name)
-		}
-		for other, o := range sentinels {
-			if other != name && errors.Is(s, o) {
-				t.Errorf("errors.Is(%s, %s): two sentinels for one failure", name, other)
-			}
-		}
-	}
+	errtest.Sentinels(t, sentinels)
 }
 
 // TestTypedErrors pins every exported *Error type: found with errors.As
 // through a %w wrap, matching its kind (when it has one) and its cause.
 func TestTypedErrors(t *testing.T) {
 	cause := fs.ErrPermission
-	_ = cause
-	for _, tc := range []struct {
-		name  string
-		err   error
-		as    func(error) bool
-		kinds []error
-		not   []error
-	}{
-		{"AnotherRunError", &AnotherRunError{Host: "master-0", StatePath: "/var/lib/x"}, func(err error) bool { var e *AnotherRunError; return errors.As(err, &e) }, []error{member.ErrAnotherRunUnfinished}, nil},
-		{"NeedsRestorePodError", &NeedsRestorePodError{}, func(err error) bool { var e *NeedsRestorePodError; return errors.As(err, &e) }, []error{ErrNeedsRestorePod}, nil},
-		{"NotMemberDirError", &NotMemberDirError{Host: "h", Dir: "/var/lib/etcd", Missing: []string{"member/snap/db"}}, func(err error) bool { var e *NotMemberDirError; return errors.As(err, &e) }, []error{ErrNotMemberDir}, nil},
-		{"OthersNotStoppedError", &OthersNotStoppedError{Hosts: map[string]string{"h": "etcd running"}}, func(err error) bool { var e *OthersNotStoppedError; return errors.As(err, &e) }, []error{ErrOthersNotStopped}, nil},
-		{"PreflightError", &PreflightError{Check: "member", Host: "h", Err: cause}, func(err error) bool { var e *PreflightError; return errors.As(err, &e) }, []error{cause}, nil},
-		{"QuorumRestoreReleaseError", &QuorumRestoreReleaseError{}, func(err error) bool { var e *QuorumRestoreReleaseError; return errors.As(err, &e) }, []error{ErrNoQuorumRestore}, nil},
-		{"ReleaseMismatchError", &ReleaseMismatchError{}, func(err error) bool { var e *ReleaseMismatchError; return errors.As(err, &e) }, []error{ErrProcedureNotForRelease}, nil},
-		{"TargetNotEmptyError", &TargetNotEmptyError{Dir: "/d", Entries: []string{"x"}}, func(err error) bool { var e *TargetNotEmptyError; return errors.As(err, &e) }, []error{ErrTargetNotEmpty}, nil},
-		{"VersionMismatchError", &VersionMismatchError{BackupVersion: "4.14.1", ClusterVersion: "4.14.2"}, func(err error) bool { var e *VersionMismatchError; return errors.As(err, &e) }, []error{ErrVersionMismatch}, nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			w := fmt.Errorf("op target: %w", tc.err)
-			if !tc.as(w) {
-				t.Errorf("errors.As(%v) finds no %s", w, tc.name)
-			}
-			for _, k := range tc.kinds {
-				if !errors.Is(w, k) {
-					t.Errorf("errors.Is(%v, %v) = false", w, k)
-				}
-			}
-			for _, k := range tc.not {
-				if errors.Is(w, k) {
-					t.Errorf("errors.Is(%v, %v) = true", w, k)
-				}
-			}
-			if tc.err.Error() == "" {
-				t.Error("empty message")
-			}
-		})
-	}
+	errtest.TypedErrors(t, []errtest.Typed{
+		{Name: "AnotherRunError", Err: &AnotherRunError{Host: "master-0", StatePath: "/var/lib/x"}, As: errtest.As[*AnotherRunError], Kinds: []error{member.ErrAnotherRunUnfinished}},
+		{Name: "NeedsRestorePodError", Err: &NeedsRestorePodError{}, As: errtest.As[*NeedsRestorePodError], Kinds: []error{ErrNeedsRestorePod}},
+		{Name: "NotMemberDirError", Err: &NotMemberDirError{Host: "h", Dir: "/var/lib/etcd", Missing: []string{"member/snap/db"}}, As: errtest.As[*NotMemberDirError], Kinds: []error{ErrNotMemberDir}},
+		{Name: "OthersNotStoppedError", Err: &OthersNotStoppedError{Hosts: map[string]string{"h": "etcd running"}}, As: errtest.As[*OthersNotStoppedError], Kinds: []error{ErrOthersNotStopped}},
+		{Name: "PreflightError", Err: &PreflightError{Check: "member", Host: "h", Err: cause}, As: errtest.As[*PreflightError], Kinds: []error{cause}},
+		{Name: "QuorumRestoreReleaseError", Err: &QuorumRestoreReleaseError{}, As: errtest.As[*QuorumRestoreReleaseError], Kinds: []error{ErrNoQuorumRestore}},
+		{Name: "ReleaseMismatchError", Err: &ReleaseMismatchError{}, As: errtest.As[*ReleaseMismatchError], Kinds: []error{ErrProcedureNotForRelease}},
+		{Name: "TargetNotEmptyError", Err: &TargetNotEmptyError{Dir: "/d", Entries: []string{"x"}}, As: errtest.As[*TargetNotEmptyError], Kinds: []error{ErrTargetNotEmpty}},
+		{Name: "VersionMismatchError", Err: &VersionMismatchError{BackupVersion: "4.14.1", ClusterVersion: "4.14.2"}, As: errtest.As[*VersionMismatchError], Kinds: []error{ErrVersionMismatch}},
+	})
 }
 
 // TestPlanRefusesMissingDeps: Plan returns the one invalid-options kind,

@@ -2,11 +2,10 @@ package realnode
 
 import (
 	"errors"
-	"fmt"
-	"io/fs"
 	"testing"
 
 	"github.com/lifeboat-dev/lifeboat"
+	"github.com/lifeboat-dev/lifeboat/internal/errtest"
 )
 
 // TestSentinelsAreDistinct pins every exported sentinel of the package:
@@ -16,54 +15,7 @@ func TestSentinelsAreDistinct(t *testing.T) {
 	sentinels := map[string]error{
 		"ErrNotRestored": ErrNotRestored, "ErrUnavailable": ErrUnavailable,
 	}
-	for name, s := range sentinels {
-		if s == nil || s.Error() == "" {
-			t.Errorf("%s is nil or has no text", name)
-			continue
-		}
-		if w := fmt.Errorf("op target: %w", s); !errors.Is(w, s) {
-			t.Errorf("%s does not survive wrapping", name)
-		}
-		for other, o := range sentinels {
-			if other != name && errors.Is(s, o) {
-				t.Errorf("errors.Is(%s, %s): two sentinels for one failure", name, other)
-			}
-		}
-	}
-}
-
-// TestTypedErrors pins every exported *Error type: found with errors.As
-// through a %w wrap, matching its kind (when it has one) and its cause.
-func TestTypedErrors(t *testing.T) {
-	cause := fs.ErrPermission
-	_ = cause
-	for _, tc := range []struct {
-		name  string
-		err   error
-		as    func(error) bool
-		kinds []error
-		not   []error
-	}{} {
-		t.Run(tc.name, func(t *testing.T) {
-			w := fmt.Errorf("op target: %w", tc.err)
-			if !tc.as(w) {
-				t.Errorf("errors.As(%v) finds no %s", w, tc.name)
-			}
-			for _, k := range tc.kinds {
-				if !errors.Is(w, k) {
-					t.Errorf("errors.Is(%v, %v) = false", w, k)
-				}
-			}
-			for _, k := range tc.not {
-				if errors.Is(w, k) {
-					t.Errorf("errors.Is(%v, %v) = true", w, k)
-				}
-			}
-			if tc.err.Error() == "" {
-				t.Error("empty message")
-			}
-		})
-	}
+	errtest.Sentinels(t, sentinels)
 }
 
 // TestValidateRefusesBadOptions: Options.Validate returns the one

@@ -1,0 +1,83 @@
+// Package errtest holds the checks every package's errors_test.go applies
+// to its documented errors.Is and errors.As targets (the convention in the
+// root package's doc, "Errors"), so each package lists its targets and
+// the checks are written once.
+package errtest
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+)
+
+// Sentinels checks a package's exported sentinels, keyed by name: each has
+// text, survives %w wrapping with an operation and target, and is its own
+// failure kind (no two match each other with errors.Is).
+func Sentinels(t *testing.T, sentinels map[string]error) {
+	t.Helper()
+	if len(sentinels) == 0 {
+		t.Fatal("no sentinels listed: a package without sentinels has no such test")
+	}
+	for name, s := range sentinels {
+		if s == nil || s.Error() == "" {
+			t.Errorf("%s is nil or has no text", name)
+			continue
+		}
+		if w := fmt.Errorf("op target: %w", s); !errors.Is(w, s) {
+			t.Errorf("%s does not survive wrapping", name)
+		}
+		for other, o := range sentinels {
+			if other != name && o != nil && errors.Is(s, o) {
+				t.Errorf("errors.Is(%s, %s): two sentinels for one failure", name, other)
+			}
+		}
+	}
+}
+
+// Typed is one exported typed error: a value of it (Err), the errors.As
+// check that must find it (As, usually As[*T]), the sentinels and causes
+// it must match with errors.Is (Kinds) and those it must not (Not).
+type Typed struct {
+	Name  string
+	Err   error
+	As    func(error) bool
+	Kinds []error
+	Not   []error
+}
+
+// As reports whether errors.As finds a T in err.
+func As[T error](err error) bool {
+	var e T
+	return errors.As(err, &e)
+}
+
+// TypedErrors checks each case through a %w wrap: errors.As finds it, it
+// matches each of Kinds and none of Not, and its message is not empty. Each
+// case is a subtest named by its Name.
+func TypedErrors(t *testing.T, cases []Typed) {
+	t.Helper()
+	if len(cases) == 0 {
+		t.Fatal("no typed errors listed: a package without typed errors has no such test")
+	}
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			w := fmt.Errorf("op target: %w", tc.Err)
+			if tc.As == nil || !tc.As(w) {
+				t.Errorf("errors.As(%v) finds no %s", w, tc.Name)
+			}
+			for _, k := range tc.Kinds {
+				if !errors.Is(w, k) {
+					t.Errorf("errors.Is(%v, %v) = false", w, k)
+				}
+			}
+			for _, k := range tc.Not {
+				if errors.Is(w, k) {
+					t.Errorf("errors.Is(%v, %v) = true", w, k)
+				}
+			}
+			if tc.Err.Error() == "" {
+				t.Error("empty message")
+			}
+		})
+	}
+}
