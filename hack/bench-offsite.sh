@@ -4,7 +4,7 @@
 # Starts one etcd member (TLS on loopback) on a cached data set of
 # BENCH_BYTES (built once by "benchsnap fill" and kept under
 # $LIFEBOAT_CACHE/bench/), and a SeaweedFS S3 gateway (weed mini, from
-# hack/tools.sh s3) on loopback. Then, each step a child process timed by
+# hack/tools.sh s3) on loopback, over https unless BENCH_S3_TLS=0. Then, each step a child process timed by
 # GNU time (wall clock, peak RSS, CPU), ROUNDS times in alternating order:
 #
 #   etcdctl   = "etcdctl snapshot save" to local disk
@@ -141,7 +141,18 @@ fi
 mkdir -p "$work/weed"
 S3_BUCKET=lifeboat "$LIFEBOAT_WEED" "${weed_args[@]}" >"$work/weed.log" 2>&1 &
 weed_pid=$!
-"$work/benchsnap" s3wait -dest "$dest" || { tail -20 "$work/weed.log" >&2; exit 1; }
+# Wait for the bucket, but not for a gateway that exited (a port taken
+# between port() and its bind, on a busy machine).
+"$work/benchsnap" s3wait -dest "$dest" &
+wait_pid=$!
+while kill -0 "$wait_pid" 2>/dev/null; do
+  if ! kill -0 "$weed_pid" 2>/dev/null; then
+    kill "$wait_pid" 2>/dev/null || true
+    echo "bench-offsite: the S3 gateway exited:" >&2; tail -20 "$work/weed.log" >&2; exit 1
+  fi
+  sleep 0.5
+done
+wait "$wait_pid" || { tail -20 "$work/weed.log" >&2; exit 1; }
 recipient=$("$work/benchsnap" agekey)
 certs=(-endpoint "$ep" -cacert "$pki/ca.crt" -cert "$pki/client.crt" -key "$pki/client.key")
 
