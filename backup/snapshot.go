@@ -141,7 +141,9 @@ const defaultBufferSize = 64 << 10
 // outside a plan.
 //
 // When c is a *clientv3.Client, the stream runs over a connection of its
-// own to the chosen member, so it cannot be balanced to another one; other
+// own to the chosen member, so it cannot be balanced to another one (with
+// the client's dial options: a client from etcdconn receives with large
+// flow-control windows, see its package documentation); other
 // SnapshotClients are used through SnapshotWithVersion as they are (give
 // them a single endpoint).
 func Snapshot(ctx context.Context, c SnapshotClient, dir string, opts SnapshotOptions) (*SnapshotResult, error) {

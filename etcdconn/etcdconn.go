@@ -148,6 +148,7 @@ func newClient(ctx context.Context, cfg Config, names settings) (*clientv3.Clien
 		TLS:         tc,
 		DialTimeout: cfg.DialTimeout,
 		Logger:      zap.NewNop(),
+		DialOptions: dialOptions(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("etcdconn: creating client for %s: %w", strings.Join(eps, ","), err)

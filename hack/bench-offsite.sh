@@ -4,7 +4,7 @@
 # Starts one etcd member (TLS on loopback) on a cached data set of
 # BENCH_BYTES (built once by "benchsnap fill" and kept under
 # $LIFEBOAT_CACHE/bench/), and a SeaweedFS S3 gateway (weed mini, from
-# hack/tools.sh s3) on loopback. Then, each step a child process timed by
+# hack/tools.sh s3) on loopback, over https unless BENCH_S3_TLS=0. Then, each step a child process timed by
 # GNU time (wall clock, peak RSS, CPU), ROUNDS times in alternating order:
 #
 #   etcdctl   = "etcdctl snapshot save" to local disk
@@ -125,11 +125,34 @@ weed_args=(mini -dir="$work/weed" -ip=127.0.0.1 -ip.bind=127.0.0.1 -bucket=lifeb
 for p in master.port master.port.grpc volume.port volume.port.grpc filer.port filer.port.grpc s3.port.grpc admin.port admin.port.grpc; do
   weed_args+=("-$p=$(port)")
 done
+# BENCH_S3_TLS=1 (the default): the gateway serves https with the bench
+# CA's server certificate (SAN 127.0.0.1), trusted through the AWS SDK's
+# AWS_CA_BUNDLE, the shape of a real S3 endpoint. Over https the SDK sends
+# UNSIGNED-PAYLOAD with a trailing CRC32; over plain http (BENCH_S3_TLS=0)
+# it must sign every part's payload sha256, work a real endpoint never
+# asks for.
+if [ "${BENCH_S3_TLS:-1}" = 1 ]; then
+  weed_args+=(-s3.cert.file="$pki/server.crt" -s3.key.file="$pki/server.key")
+  export AWS_CA_BUNDLE=$pki/ca.crt
+  dest="s3://lifeboat?endpoint=https%3A%2F%2F127.0.0.1%3A$s3port&region=us-east-1&use_path_style=true"
+else
+  dest="s3://lifeboat?endpoint=http%3A%2F%2F127.0.0.1%3A$s3port&region=us-east-1&use_path_style=true&disable_https=true"
+fi
 mkdir -p "$work/weed"
 S3_BUCKET=lifeboat "$LIFEBOAT_WEED" "${weed_args[@]}" >"$work/weed.log" 2>&1 &
 weed_pid=$!
-dest="s3://lifeboat?endpoint=http%3A%2F%2F127.0.0.1%3A$s3port&region=us-east-1&use_path_style=true&disable_https=true"
-"$work/benchsnap" s3wait -dest "$dest" || { tail -20 "$work/weed.log" >&2; exit 1; }
+# Wait for the bucket, but not for a gateway that exited (a port taken
+# between port() and its bind, on a busy machine).
+"$work/benchsnap" s3wait -dest "$dest" &
+wait_pid=$!
+while kill -0 "$wait_pid" 2>/dev/null; do
+  if ! kill -0 "$weed_pid" 2>/dev/null; then
+    kill "$wait_pid" 2>/dev/null || true
+    echo "bench-offsite: the S3 gateway exited:" >&2; tail -20 "$work/weed.log" >&2; exit 1
+  fi
+  sleep 0.5
+done
+wait "$wait_pid" || { tail -20 "$work/weed.log" >&2; exit 1; }
 recipient=$("$work/benchsnap" agekey)
 certs=(-endpoint "$ep" -cacert "$pki/ca.crt" -cert "$pki/client.crt" -key "$pki/client.key")
 
