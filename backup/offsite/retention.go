@@ -67,7 +67,7 @@ func (s *RetentionStore) Delete(ctx context.Context, id string) error {
 	}
 	defer closeFn()
 	m, merr := readManifest(ctx, bucket, id)
-	manifestGone := errors.Is(merr, ErrNotFound)
+	manifestGone := errors.Is(merr, retention.ErrNotFound)
 	if !manifestGone {
 		// Damaged or not, the manifest goes first.
 		if err := bucket.Delete(ctx, manifestKey(id)); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
