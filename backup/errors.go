@@ -13,15 +13,18 @@ import (
 var (
 	// ErrHashMismatch: the sha256 etcd appended to the snapshot does not
 	// match the data received (or stored), or a file does not match the
-	// checksum recorded in the backup manifest.
+	// checksum recorded in the backup manifest, or (backup/offsite) a
+	// stored object does not match the size and sha256 its manifest
+	// records or fails age's authentication: the bytes were altered.
 	ErrHashMismatch = errors.New("sha256 mismatch")
 	// ErrNoHash: the snapshot ends without etcd's 32-byte sha256 trailer
 	// (its size is a multiple of 512 bytes), so it cannot be checked.
 	ErrNoHash = errors.New("snapshot has no sha256 trailer")
 	// ErrTruncated: the snapshot stream or file ended early (its size is
 	// neither a whole database nor a database plus trailer), or the stream
-	// broke before etcd finished sending it.
-	ErrTruncated = errors.New("snapshot truncated")
+	// broke before etcd finished sending it, or (backup/offsite) a stored
+	// object is shorter than its manifest records.
+	ErrTruncated = errors.New("backup data truncated")
 	// ErrNoHealthyMember: no etcd endpoint answered a status request
 	// without errors.
 	ErrNoHealthyMember = errors.New("no healthy etcd member")
@@ -58,7 +61,8 @@ var (
 	ErrUnsafeResource = errors.New("static pod resource link leaves its directory")
 
 	// ErrMissingFile: a backup directory lacks the snapshot or the static
-	// resources archive.
+	// resources archive, or (backup/offsite) an object its manifest lists
+	// is not at its destination.
 	ErrMissingFile = errors.New("backup file missing")
 	// ErrAmbiguous: a backup directory holds several backups and none was
 	// chosen.
@@ -72,7 +76,9 @@ var (
 	// ErrBadArchive: the static resources archive cannot be read, or lacks
 	// a component directory.
 	ErrBadArchive = errors.New("static resources archive invalid")
-	// ErrBadManifest: backup.json cannot be parsed.
+	// ErrBadManifest: backup.json, or an off-site backup's manifest
+	// (backup/offsite), cannot be parsed, is of an unknown format, or
+	// fails its checksum.
 	ErrBadManifest = errors.New("backup manifest invalid")
 	// ErrInvalidBackup is matched by every *VerifyError, whatever its
 	// problems: the backup directory is not a whole, usable backup.

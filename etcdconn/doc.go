@@ -36,11 +36,18 @@
 //
 // # Errors
 //
-// Problems with the settings are *ConfigError, naming the variable (FromEnv)
-// or Config field (New) and the file, wrapping one of:
+// Settings wrong in themselves are lifeboat.ErrInvalidOptions, the kind
+// every lifeboat package uses for the caller's options, carried by a
+// *lifeboat.OptionsError whose Option names the variable (FromEnv,
+// "ETCDCTL_DIAL_TIMEOUT") or Config field (New,
+// "etcdconn.Config.DialTimeout"), returned before any file is read: no
+// endpoint (ETCDCTL_ENDPOINTS unset or empty; its cause is
+// ErrNoEndpoints), a dial timeout that does not parse, is not positive
+// (ETCDCTL_DIAL_TIMEOUT) or is negative (Config.DialTimeout).
 //
-//   - ErrNoEndpoints: ETCDCTL_ENDPOINTS is unset or empty.
-//   - ErrInvalidSetting: ETCDCTL_DIAL_TIMEOUT does not parse.
+// Files that cannot be used are *ConfigError, naming the variable or
+// Config field and the file, matching one of:
+//
 //   - ErrCA: the CA bundle is unreadable or holds no certificate.
 //   - ErrKeyPair: the client certificate or key is unreadable, they do not
 //     match, only one is set, or the certificate has expired.

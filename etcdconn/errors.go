@@ -6,15 +6,17 @@ import (
 	"strings"
 )
 
-// Sentinels for the ways building a client fails. Errors returned by New and
-// FromEnv wrap one of them; check with errors.Is. Configuration problems are
-// also a *ConfigError (naming the setting and file), connection problems a
-// *ConnectError (naming the endpoints).
+// Sentinels for the ways building a client fails; check with errors.Is.
+// Settings wrong in themselves (none, or one that does not parse) are the
+// one invalid-options kind of every package, lifeboat.ErrInvalidOptions
+// carried by a *lifeboat.OptionsError naming the variable or Config field.
+// Unusable files are a *ConfigError (naming the setting and file),
+// connection problems a *ConnectError (naming the endpoints).
 var (
-	// ErrNoEndpoints: no endpoint was given (ETCDCTL_ENDPOINTS unset or empty).
+	// ErrNoEndpoints: no endpoint was given (ETCDCTL_ENDPOINTS unset or
+	// empty). It is the cause of a *lifeboat.OptionsError: errors.Is
+	// matches both it and lifeboat.ErrInvalidOptions.
 	ErrNoEndpoints = errors.New("no etcd endpoints")
-	// ErrInvalidSetting: a value cannot be parsed (e.g. ETCDCTL_DIAL_TIMEOUT).
-	ErrInvalidSetting = errors.New("invalid setting")
 	// ErrCA: the CA bundle cannot be read or holds no PEM certificate.
 	ErrCA = errors.New("unusable CA bundle")
 	// ErrKeyPair: the client certificate or key cannot be read, does not
@@ -45,8 +47,7 @@ type ConfigError struct {
 	Setting string
 	// Path is the file involved, if any.
 	Path string
-	// Kind is the sentinel: ErrNoEndpoints, ErrInvalidSetting, ErrCA or
-	// ErrKeyPair.
+	// Kind is the sentinel: ErrCA or ErrKeyPair.
 	Kind error
 	// Err is the underlying cause (may be nil).
 	Err error

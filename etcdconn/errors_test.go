@@ -12,7 +12,7 @@ import (
 // errors.Is) and survives %w wrapping with an operation and target.
 func TestSentinelsAreDistinct(t *testing.T) {
 	sentinels := map[string]error{
-		"ErrCA": ErrCA, "ErrClientRejected": ErrClientRejected, "ErrInvalidSetting": ErrInvalidSetting, "ErrKeyPair": ErrKeyPair,
+		"ErrCA": ErrCA, "ErrClientRejected": ErrClientRejected, "ErrKeyPair": ErrKeyPair,
 		"ErrNoEndpoints": ErrNoEndpoints, "ErrOnlyLearners": ErrOnlyLearners, "ErrServerUntrusted": ErrServerUntrusted, "ErrUnreachable": ErrUnreachable,
 	}
 	for name, s := range sentinels {

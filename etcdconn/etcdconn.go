@@ -16,6 +16,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 )
 
 // defaultDialTimeout bounds connecting and the reachability check when
@@ -58,13 +60,25 @@ var (
 	envSettings    = settings{"ETCDCTL_ENDPOINTS", "ETCDCTL_CACERT", "ETCDCTL_CERT", "ETCDCTL_KEY", "ETCDCTL_DIAL_TIMEOUT"}
 )
 
+// optionName is a setting as *lifeboat.OptionsError names it: a Config
+// field qualified by its package ("etcdconn.Config.Endpoints"), or the
+// environment variable.
+func optionName(setting string) string {
+	if strings.HasPrefix(setting, "Config.") {
+		return "etcdconn." + setting
+	}
+	return setting
+}
+
 // New returns a client for the cluster cfg describes. Unless cfg.SkipCheck
 // is set it first makes sure at least one endpoint answers (see Config),
 // within ctx and cfg.DialTimeout. The client is not bound to ctx; the caller
 // closes it.
 //
-// Errors are *ConfigError (wrapping ErrNoEndpoints, ErrInvalidSetting, ErrCA
-// or ErrKeyPair) for settings that cannot be used, and *ConnectError
+// Errors are a *lifeboat.OptionsError (lifeboat.ErrInvalidOptions) for
+// settings wrong in themselves, before any file is read: no endpoint
+// (also matching ErrNoEndpoints) or a negative DialTimeout; a *ConfigError
+// (ErrCA or ErrKeyPair) for files that cannot be used; and *ConnectError
 // (wrapping ErrUnreachable, and ErrServerUntrusted or ErrClientRejected when
 // TLS explains it) when no endpoint answers.
 func New(ctx context.Context, cfg Config) (*clientv3.Client, error) {
@@ -76,7 +90,8 @@ func New(ctx context.Context, cfg Config) (*clientv3.Client, error) {
 // ETCDCTL_CERT, ETCDCTL_KEY and ETCDCTL_DIAL_TIMEOUT (a Go duration such as
 // "10s"). It checks reachability as New does; errors name the variable at
 // fault. Unlike etcdctl it has no default endpoint: an unset
-// ETCDCTL_ENDPOINTS is ErrNoEndpoints. Other ETCDCTL_* variables (ETCDCTL_API,
+// ETCDCTL_ENDPOINTS is refused (lifeboat.ErrInvalidOptions, with
+// ErrNoEndpoints as its cause). Other ETCDCTL_* variables (ETCDCTL_API,
 // user/password, insecure modes) are ignored.
 func FromEnv(ctx context.Context) (*clientv3.Client, error) {
 	cfg, err := ConfigFromEnv()
@@ -101,7 +116,7 @@ func ConfigFromEnv() (Config, error) {
 			err = errors.New("must be positive")
 		}
 		if err != nil {
-			return Config{}, &ConfigError{Setting: "ETCDCTL_DIAL_TIMEOUT", Kind: ErrInvalidSetting, Err: fmt.Errorf("%q: %w", v, err)}
+			return Config{}, opterr.New("ETCDCTL_DIAL_TIMEOUT", "%q: %w", v, err)
 		}
 		cfg.DialTimeout = d
 	}
@@ -124,10 +139,10 @@ func newClient(ctx context.Context, cfg Config, names settings) (*clientv3.Clien
 		eps = append(eps, splitEndpoints(e)...)
 	}
 	if len(eps) == 0 {
-		return nil, &ConfigError{Setting: names.endpoints, Kind: ErrNoEndpoints}
+		return nil, opterr.New(optionName(names.endpoints), "is required: %w", ErrNoEndpoints)
 	}
 	if cfg.DialTimeout < 0 {
-		return nil, &ConfigError{Setting: names.dialTimeout, Kind: ErrInvalidSetting, Err: fmt.Errorf("negative: %v", cfg.DialTimeout)}
+		return nil, opterr.New(optionName(names.dialTimeout), "%v is negative", cfg.DialTimeout)
 	}
 	if cfg.DialTimeout == 0 {
 		cfg.DialTimeout = defaultDialTimeout

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/clustertest"
 	"github.com/lifeboat-dev/lifeboat/etcdconn"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -69,9 +70,6 @@ func TestNewConfigErrors(t *testing.T) {
 		setting string // ConfigError.Setting
 		mention string // must appear in the message
 	}{
-		{name: "no endpoints", cfg: etcdconn.Config{CAFile: f.ca}, kind: etcdconn.ErrNoEndpoints, setting: "Config.Endpoints"},
-		{name: "blank endpoints", cfg: etcdconn.Config{Endpoints: []string{" ", ","}}, kind: etcdconn.ErrNoEndpoints, setting: "Config.Endpoints"},
-		{name: "negative dial timeout", cfg: etcdconn.Config{Endpoints: ep, DialTimeout: -time.Second}, kind: etcdconn.ErrInvalidSetting, setting: "Config.DialTimeout"},
 		{name: "missing CA", cfg: etcdconn.Config{Endpoints: ep, CAFile: f.missing}, kind: etcdconn.ErrCA, also: fs.ErrNotExist, setting: "Config.CAFile", mention: f.missing},
 		{name: "CA not PEM", cfg: etcdconn.Config{Endpoints: ep, CAFile: f.notPEM}, kind: etcdconn.ErrCA, setting: "Config.CAFile", mention: "no PEM CERTIFICATE"},
 		{name: "CA corrupt", cfg: etcdconn.Config{Endpoints: ep, CAFile: f.badPEM}, kind: etcdconn.ErrCA, setting: "Config.CAFile", mention: f.badPEM},
@@ -109,6 +107,44 @@ func TestNewConfigErrors(t *testing.T) {
 	}
 }
 
+// TestNewRefusesOptions: settings wrong in themselves (none given, a
+// negative timeout) are the one invalid-options kind of every package,
+// a *lifeboat.OptionsError naming the Config field, refused before any
+// file is read or endpoint dialled; no endpoints also matches the more
+// precise ErrNoEndpoints.
+func TestNewRefusesOptions(t *testing.T) {
+	ep := []string{"https://127.0.0.1:1"}
+	for _, tt := range []struct {
+		name   string
+		cfg    etcdconn.Config
+		option string
+		also   error
+	}{
+		{name: "no endpoints", cfg: etcdconn.Config{CAFile: "/nonexistent/ca"}, option: "etcdconn.Config.Endpoints", also: etcdconn.ErrNoEndpoints},
+		{name: "blank endpoints", cfg: etcdconn.Config{Endpoints: []string{" ", ","}}, option: "etcdconn.Config.Endpoints", also: etcdconn.ErrNoEndpoints},
+		{name: "negative dial timeout", cfg: etcdconn.Config{Endpoints: ep, DialTimeout: -time.Second}, option: "etcdconn.Config.DialTimeout"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cli, err := etcdconn.New(t.Context(), tt.cfg)
+			if err == nil {
+				cli.Close()
+				t.Fatal("New succeeded")
+			}
+			var oe *lifeboat.OptionsError
+			if !errors.Is(err, lifeboat.ErrInvalidOptions) || !errors.As(err, &oe) || oe.Option != tt.option {
+				t.Fatalf("err = %v, want a *lifeboat.OptionsError for %s", err, tt.option)
+			}
+			if tt.also != nil && !errors.Is(err, tt.also) {
+				t.Errorf("err = %v, want it to match %v too", err, tt.also)
+			}
+			var ce *etcdconn.ConfigError
+			if errors.As(err, &ce) {
+				t.Errorf("err = %v is also a *ConfigError: one kind per failure", err)
+			}
+		})
+	}
+}
+
 func TestConfigFromEnv(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -129,8 +165,8 @@ func TestConfigFromEnv(t *testing.T) {
 			},
 		},
 		{name: "nothing set", env: map[string]string{}, want: etcdconn.Config{}},
-		{name: "bad dial timeout", env: map[string]string{"ETCDCTL_DIAL_TIMEOUT": "soon"}, wantErr: etcdconn.ErrInvalidSetting},
-		{name: "zero dial timeout", env: map[string]string{"ETCDCTL_DIAL_TIMEOUT": "0s"}, wantErr: etcdconn.ErrInvalidSetting},
+		{name: "bad dial timeout", env: map[string]string{"ETCDCTL_DIAL_TIMEOUT": "soon"}, wantErr: lifeboat.ErrInvalidOptions},
+		{name: "zero dial timeout", env: map[string]string{"ETCDCTL_DIAL_TIMEOUT": "0s"}, wantErr: lifeboat.ErrInvalidOptions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,8 +175,9 @@ func TestConfigFromEnv(t *testing.T) {
 			}
 			got, err := etcdconn.ConfigFromEnv()
 			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) || !strings.Contains(err.Error(), "ETCDCTL_DIAL_TIMEOUT") {
-					t.Fatalf("err = %v, want %v naming ETCDCTL_DIAL_TIMEOUT", err, tt.wantErr)
+				var oe *lifeboat.OptionsError
+				if !errors.Is(err, tt.wantErr) || !errors.As(err, &oe) || oe.Option != "ETCDCTL_DIAL_TIMEOUT" {
+					t.Fatalf("err = %v, want a *lifeboat.OptionsError for ETCDCTL_DIAL_TIMEOUT", err)
 				}
 				return
 			}
@@ -164,7 +201,7 @@ func TestFromEnvErrorsNameVariables(t *testing.T) {
 		kind    error
 		mention string
 	}{
-		{name: "endpoints unset", env: map[string]string{"ETCDCTL_CACERT": f.ca}, kind: etcdconn.ErrNoEndpoints, mention: "ETCDCTL_ENDPOINTS"},
+		{name: "endpoints unset", env: map[string]string{"ETCDCTL_CACERT": f.ca}, kind: lifeboat.ErrInvalidOptions, mention: "ETCDCTL_ENDPOINTS"},
 		{name: "CA missing", env: map[string]string{"ETCDCTL_ENDPOINTS": "https://127.0.0.1:1", "ETCDCTL_CACERT": f.missing}, kind: etcdconn.ErrCA, mention: "ETCDCTL_CACERT (" + f.missing + ")"},
 		{name: "key missing", env: map[string]string{"ETCDCTL_ENDPOINTS": "https://127.0.0.1:1", "ETCDCTL_CERT": f.cert}, kind: etcdconn.ErrKeyPair, mention: "ETCDCTL_KEY"},
 		{

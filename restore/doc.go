@@ -169,8 +169,10 @@
 // wrong identity, an altered, truncated or swapped object or a damaged
 // manifest is refused there, before any host is touched, with a
 // *PreflightError of check "source" wrapping offsite's *ObjectError and
-// sentinel (offsite.ErrWrongIdentity, ErrCorrupt, ErrTruncated,
-// ErrMismatch, ErrBadManifest, ErrNotFound). The fetched copy is removed
+// sentinel (offsite.ErrWrongIdentity, offsite.ErrMismatch,
+// backup.ErrHashMismatch, backup.ErrTruncated, backup.ErrBadManifest,
+// retention.ErrNotFound). The download's bytes are verify-backup's
+// Progress events (plan.ReportBytes). The fetched copy is removed
 // when Run returns; a resumed run fetches again to compare identities.
 //
 // # Errors

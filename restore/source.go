@@ -21,17 +21,20 @@ type Source interface {
 	// Run call it with the other options, before any side effect.
 	Validate() error
 	// Fetch downloads the backup into dir, an existing empty local
-	// directory, telling progress (when not nil) what it does in short
-	// lines (bytes done), in the cluster-backup.sh layout (snapshot_<stamp>.db,
+	// directory, reporting the bytes it moves through ctx
+	// (plan.ReportBytes: the step's Progress events) and, when progress is
+	// not nil, may tell it other short lines, in the cluster-backup.sh
+	// layout (snapshot_<stamp>.db,
 	// static_kuberesources_<stamp>.tar.gz and backup.json when the backup
 	// has one), and returns backup's description of it. It must verify
 	// everything it downloads (decryption, checksums, the snapshot's
 	// sha256 trailer) and leave dir without the backup's files when
 	// anything fails; its error is returned wrapped by a
 	// *PreflightError of Check "source", so its own typed errors (for
-	// offsite: ErrWrongIdentity, ErrCorrupt, ErrTruncated, ErrMismatch,
-	// ErrBadManifest, ErrNotFound in an *offsite.ObjectError) match with
-	// errors.Is and errors.As. It honours ctx.
+	// offsite: an *offsite.ObjectError with offsite.ErrWrongIdentity or
+	// ErrMismatch, backup.ErrHashMismatch, ErrTruncated or ErrBadManifest,
+	// retention.ErrNotFound) match with errors.Is and errors.As. It
+	// honours ctx.
 	Fetch(ctx context.Context, dir string, progress func(string)) (*backup.Backup, error)
 	// String names the source in messages; never a secret (a URL's
 	// query, a key).

@@ -11,10 +11,12 @@ import (
 
 	"filippo.io/age"
 	"gocloud.dev/blob"
+
+	"github.com/lifeboat-dev/lifeboat/backup"
 )
 
-// probeSize bounds what altered reads: an age header and the first
-// payload chunk (64 KiB and its tag) fit in it.
+// probeSize bounds what altered reads: an age header and the first payload
+// chunk (64 KiB and its tag) fit in it.
 const probeSize = 1 << 20
 
 // altered says what an object whose first HeadSize bytes are not the
@@ -23,17 +25,17 @@ const probeSize = 1 << 20
 //   - an age object that ids open and whose first chunk authenticates is
 //     intact but another one (another backup's, or another file's):
 //     ErrMismatch;
-//   - anything else was damaged: ErrTruncated when it is shorter than
-//     the manifest records (size < StoredSize), else ErrCorrupt. A header
-//     none of ids opens counts as damaged: a flipped byte in a recipient
-//     stanza reads as another recipient, and an object encrypted to other
-//     keys is not the one stored either.
+//   - anything else was damaged: backup.ErrTruncated when it is shorter
+//     than the manifest records (size < StoredSize), else
+//     backup.ErrHashMismatch. A header none of ids opens counts as damaged:
+//     a flipped byte in a recipient stanza reads as another recipient, and
+//     an object encrypted to other keys is not the one stored either.
 //
 // A storage error while reading is returned as it is.
 func altered(ctx context.Context, b *blob.Bucket, o *Object, size int64, ids []age.Identity) error {
-	damaged := ErrCorrupt
+	damaged := backup.ErrHashMismatch
 	if size < o.StoredSize {
-		damaged = ErrTruncated
+		damaged = backup.ErrTruncated
 	}
 	r, err := b.NewRangeReader(ctx, o.Key, 0, probeSize, nil)
 	if err != nil {
@@ -87,8 +89,9 @@ func headerWithin(b []byte) bool {
 }
 
 // checkStoredSum reads the whole object and returns an error wrapping
-// ErrCorrupt when its size or sha256 is not the manifest's (ErrTruncated
-// when shorter), nil when they match, or the storage error.
+// backup.ErrHashMismatch when its size or sha256 is not the manifest's
+// (backup.ErrTruncated when shorter), nil when they match, or the storage
+// error.
 func checkStoredSum(ctx context.Context, b *blob.Bucket, o *Object) error {
 	r, err := b.NewReader(ctx, o.Key, nil)
 	if err != nil {
@@ -103,9 +106,9 @@ func checkStoredSum(ctx context.Context, b *blob.Bucket, o *Object) error {
 	got := hex.EncodeToString(sum.Sum(nil))
 	switch {
 	case n < o.StoredSize:
-		return fmt.Errorf("%w: %d of %d bytes", ErrTruncated, n, o.StoredSize)
+		return fmt.Errorf("%w: %d of %d bytes", backup.ErrTruncated, n, o.StoredSize)
 	case n != o.StoredSize || got != o.StoredSHA256:
-		return fmt.Errorf("%w: no identity opens it and its stored sha256 %s is not the manifest's %s: its header was damaged", ErrCorrupt, got, o.StoredSHA256)
+		return fmt.Errorf("%w: no identity opens it and its stored sha256 %s is not the manifest's %s: its header was damaged", backup.ErrHashMismatch, got, o.StoredSHA256)
 	}
 	return nil
 }

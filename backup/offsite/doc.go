@@ -50,14 +50,27 @@
 // sha256, with the identities it also decrypts and checks what Fetch
 // checks; freshness.Recorder.RecordScrub exports the result for alerts.
 //
-// Errors: lifeboat.ErrInvalidOptions (before any I/O), ErrWrongIdentity,
-// ErrCorrupt, ErrTruncated, ErrMismatch, ErrBadManifest, ErrNotFound,
-// ErrMissing (Scrub), ErrExists and ErrSourceChanged, carried by
-// *ObjectError (which names the object key, never a URL with its query)
-// or returned from Validate; a
-// local backup that fails verification is refused with backup's
-// *backup.VerifyError. Storage errors keep their gocloud.dev/gcerrors
-// code.
+// Progress: Upload, Stream, Fetch, Verify and Scrub report the bytes of
+// each object through their context with plan.ReportBytes, as every
+// lifeboat call does (Progress events of the plan step calling them, or
+// of plan.WithReport's report outside a plan): one transfer per object,
+// named in the event's message ("uploading <name>", "reading back
+// <name>", "streaming <name>", "downloading <name>", "scrubbing <key>",
+// with " (attempt N)" on a retry), at most one event per MiB, the last
+// one with BytesDone == BytesTotal. Stream reports the snapshot once:
+// backup.SnapshotTo's own reports are not passed on.
+//
+// Errors: lifeboat.ErrInvalidOptions (before any I/O); offsite's own
+// sentinels ErrWrongIdentity, ErrMismatch, ErrExists and
+// ErrSourceChanged; and, for the failures an off-site backup shares with
+// a local one, the backup family's: backup.ErrHashMismatch (an altered
+// object), backup.ErrTruncated, backup.ErrBadManifest,
+// backup.ErrMissingFile (an object gone, Scrub's ScrubMissing),
+// retention.ErrNotFound (no backup with that ID at the destination). They
+// are carried by *ObjectError (which names the object key, never a URL
+// with its query) or returned from Validate; a local backup that fails
+// verification is refused with backup's *backup.VerifyError. Storage
+// errors keep their gocloud.dev/gcerrors code.
 //
 // Heavy dependencies (gocloud.dev and the cloud SDKs) live here only;
 // package backup does not import them.

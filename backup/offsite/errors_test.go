@@ -1,23 +1,32 @@
 package offsite
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"testing"
 
 	"github.com/lifeboat-dev/lifeboat"
+	"github.com/lifeboat-dev/lifeboat/backup"
+	"github.com/lifeboat-dev/lifeboat/backup/retention"
 )
 
 // TestSentinelsAreDistinct pins every exported sentinel of the package:
-// each one is its own failure kind (no two match each other with
-// errors.Is) and survives %w wrapping with an operation and target.
+// each one is its own failure kind, distinct (by errors.Is and by text)
+// from the others and from the backup family's sentinels offsite returns
+// for the failures it shares with a local backup, and survives %w
+// wrapping with an operation and target.
 func TestSentinelsAreDistinct(t *testing.T) {
-	sentinels := map[string]error{
-		"ErrBadManifest": ErrBadManifest, "ErrCorrupt": ErrCorrupt, "ErrExists": ErrExists, "ErrMismatch": ErrMismatch, "ErrMissing": ErrMissing,
-		"ErrNotFound": ErrNotFound, "ErrSourceChanged": ErrSourceChanged, "ErrTruncated": ErrTruncated, "ErrWrongIdentity": ErrWrongIdentity,
+	own := map[string]error{
+		"ErrExists": ErrExists, "ErrMismatch": ErrMismatch, "ErrSourceChanged": ErrSourceChanged, "ErrWrongIdentity": ErrWrongIdentity,
 	}
-	for name, s := range sentinels {
+	family := map[string]error{
+		"backup.ErrHashMismatch": backup.ErrHashMismatch, "backup.ErrTruncated": backup.ErrTruncated, "backup.ErrBadManifest": backup.ErrBadManifest,
+		"backup.ErrMissingFile": backup.ErrMissingFile, "backup.ErrNoHash": backup.ErrNoHash, "backup.ErrInvalidBackup": backup.ErrInvalidBackup,
+		"retention.ErrNotFound": retention.ErrNotFound, "retention.ErrNotBackup": retention.ErrNotBackup, "lifeboat.ErrInvalidOptions": lifeboat.ErrInvalidOptions,
+	}
+	for name, s := range own {
 		if s == nil || s.Error() == "" {
 			t.Errorf("%s is nil or has no text", name)
 			continue
@@ -25,19 +34,19 @@ func TestSentinelsAreDistinct(t *testing.T) {
 		if w := fmt.Errorf("op target: %w", s); !errors.Is(w, s) {
 			t.Errorf("%s does not survive wrapping", name)
 		}
-		for other, o := range sentinels {
-			if other != name && errors.Is(s, o) {
-				t.Errorf("errors.Is(%s, %s): two sentinels for one failure", name, other)
+		for _, others := range []map[string]error{own, family} {
+			for other, o := range others {
+				if other != name && (errors.Is(s, o) || errors.Is(o, s) || s.Error() == o.Error()) {
+					t.Errorf("%s and %s: two sentinels for one failure", name, other)
+				}
 			}
 		}
 	}
 }
 
 // TestTypedErrors pins every exported *Error type: found with errors.As
-// through a %w wrap, matching its kind (when it has one) and its cause.
+// through a %w wrap, matching its kind and its cause.
 func TestTypedErrors(t *testing.T) {
-	cause := fs.ErrPermission
-	_ = cause
 	for _, tc := range []struct {
 		name  string
 		err   error
@@ -45,12 +54,17 @@ func TestTypedErrors(t *testing.T) {
 		kinds []error
 		not   []error
 	}{
-		{"ObjectError", &ObjectError{Op: "verify", Key: "k", Err: fmt.Errorf("%w: short", ErrTruncated)}, func(err error) bool { var e *ObjectError; return errors.As(err, &e) }, []error{ErrTruncated}, []error{ErrCorrupt}},
+		{"ObjectError truncated", &ObjectError{Op: "verify", Key: "k", Err: fmt.Errorf("%w: short", backup.ErrTruncated)},
+			func(err error) bool { var e *ObjectError; return errors.As(err, &e) }, []error{backup.ErrTruncated}, []error{backup.ErrHashMismatch, ErrMismatch}},
+		{"ObjectError stored mismatch", &ObjectError{Op: "verify", Key: "k", Err: storedMismatch("storage holds %d bytes", 3)},
+			func(err error) bool { var e *ObjectError; return errors.As(err, &e) }, []error{backup.ErrHashMismatch}, []error{backup.ErrTruncated}},
+		{"ObjectError storage", &ObjectError{Op: "open", Key: "k", Err: fs.ErrPermission},
+			func(err error) bool { var e *ObjectError; return errors.As(err, &e) }, []error{fs.ErrPermission}, []error{backup.ErrMissingFile}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := fmt.Errorf("op target: %w", tc.err)
 			if !tc.as(w) {
-				t.Errorf("errors.As(%v) finds no %s", w, tc.name)
+				t.Errorf("errors.As(%v) finds no ObjectError", w)
 			}
 			for _, k := range tc.kinds {
 				if !errors.Is(w, k) {
@@ -62,8 +76,28 @@ func TestTypedErrors(t *testing.T) {
 					t.Errorf("errors.Is(%v, %v) = true", w, k)
 				}
 			}
-			if tc.err.Error() == "" {
-				t.Error("empty message")
+		})
+	}
+}
+
+// TestTransient: what storage holds right after an upload may be cured
+// by another attempt; a damaged source or a refusal may not.
+func TestTransient(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"stored size differs", &ObjectError{Op: "verify", Key: "k", Err: storedMismatch("storage holds 1 bytes, 2 were written")}, true},
+		{"snapshot trailer mismatch", &ObjectError{Op: "verify", Key: "k", Err: fmt.Errorf("trailer: %w", backup.ErrHashMismatch)}, false},
+		{"source changed", &ObjectError{Op: "verify", Key: "k", Err: ErrSourceChanged}, false},
+		{"exists", ErrExists, false},
+		{"broken connection", errors.New("connection reset by peer"), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := transient(ctx, tc.err); got != tc.want {
+				t.Errorf("transient(%v) = %v, want %v", tc.err, got, tc.want)
 			}
 		})
 	}

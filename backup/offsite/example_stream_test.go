@@ -13,6 +13,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/backup/offsite"
 	"github.com/lifeboat-dev/lifeboat/clustertest"
 	"github.com/lifeboat-dev/lifeboat/host/hosttest"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 // Stream a backup straight from etcd to a file:// bucket (s3://,
@@ -44,17 +45,19 @@ func ExampleStream() {
 
 	key, _ := age.GenerateX25519Identity() // keep its String() somewhere safe, off the cluster
 	bucket := "file://" + filepath.Join(work, "bucket") + "?create_dir=1"
+	// Progress goes through the context, as for every lifeboat call: here
+	// the bytes of each object, named in the event's message.
 	var streamed int64
-	res, err := offsite.Stream(ctx, cli, offsite.StreamOptions{
+	report := func(e plan.Event) {
+		if e.Message == "streaming snapshot_2020-03-18_220218__POSSIBLY_DIRTY__.db" {
+			streamed = e.BytesDone
+		}
+	}
+	res, err := offsite.Stream(plan.WithReport(ctx, report), cli, offsite.StreamOptions{
 		Host:        hosttest.NewDir("master-0", root, hosttest.DirOptions{}),
 		Force:       true, // no Kubernetes API in this example
 		Destination: offsite.Destination{URL: bucket, Prefix: "prod", Recipients: []string{key.Recipient().String()}},
 		Now:         func() time.Time { return time.Date(2020, 3, 18, 22, 2, 18, 0, time.Local) },
-		Progress: func(p offsite.Progress) {
-			if p.Name == "snapshot_2020-03-18_220218__POSSIBLY_DIRTY__.db" {
-				streamed = p.Done
-			}
-		},
 	})
 	if err != nil {
 		fmt.Println(err)

@@ -9,6 +9,7 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/lifeboat-dev/lifeboat/backup/offsite"
+	"github.com/lifeboat-dev/lifeboat/backup/retention"
 )
 
 // A server that fails in the middle of a multipart upload (500s injected
@@ -51,7 +52,7 @@ func TestUploadServerFailsMidUpload(t *testing.T) {
 		if ok, err := bucket.Exists(t.Context(), b.Timestamp+"/"+offsite.ManifestName); ok || err != nil {
 			t.Fatalf("manifest exists: %v, %v", ok, err)
 		}
-		if _, err := offsite.Fetch(t.Context(), b.Timestamp, t.TempDir(), offsite.FetchOptions{Source: direct, Identities: []age.Identity{key}}); !errors.Is(err, offsite.ErrNotFound) {
+		if _, err := offsite.Fetch(t.Context(), b.Timestamp, t.TempDir(), offsite.FetchOptions{Source: direct, Identities: []age.Identity{key}}); !errors.Is(err, retention.ErrNotFound) {
 			t.Fatalf("Fetch of the failed upload: %v, want ErrNotFound", err)
 		}
 	})

@@ -19,43 +19,46 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/lifeboat-dev/lifeboat/backup"
+	"github.com/lifeboat-dev/lifeboat/backup/retention"
 	"github.com/lifeboat-dev/lifeboat/internal/writeback"
 )
 
-// Fetch downloads the backup id from opts.Source into the local
-// directory dir, in the cluster-backup.sh layout (snapshot_<stamp>.db,
-// static_kuberesources_<stamp>.tar.gz, and backup.json when the backup
-// had one), the form restore and cluster-restore.sh read. An empty id
-// means the newest backup List reports as verified; any other id must be
-// a backup stamp (Listed.ID), and dir must not be "" (lifeboat.ErrInvalidOptions,
+// Fetch downloads the backup id from opts.Source into the local directory
+// dir, in the cluster-backup.sh layout (snapshot_<stamp>.db,
+// static_kuberesources_<stamp>.tar.gz, and backup.json when the backup had
+// one), the form restore and cluster-restore.sh read. An empty id means the
+// newest backup List reports as verified; any other id must be a backup
+// stamp (Listed.ID), and dir must not be "" (lifeboat.ErrInvalidOptions,
 // before any I/O).
 //
 // Everything is checked before anything is written to dir:
 //
-//   - the manifest's checksum (ErrBadManifest; none: ErrNotFound);
-//   - each object's lifeboat metadata and first bytes (another backup's
-//     or file's: ErrMismatch; first bytes damaged: ErrCorrupt, or
-//     ErrTruncated when the object is also short), then its stored size
-//     (shorter: ErrTruncated; longer: ErrCorrupt);
+//   - the manifest's checksum (backup.ErrBadManifest; none:
+//     retention.ErrNotFound);
+//   - each object's lifeboat metadata and first bytes (another backup's or
+//     file's: ErrMismatch; first bytes damaged: backup.ErrHashMismatch, or
+//     backup.ErrTruncated when the object is also short), then its stored
+//     size (shorter: backup.ErrTruncated; longer: backup.ErrHashMismatch);
 //   - the age header against opts.Identities (ErrWrongIdentity).
 //
-// Then each object streams once through age decryption, zstd
-// decompression and the checks of both sha256s (stored and plaintext)
-// and of the snapshot's etcd sha256 trailer, into a staging directory
+// Then each object streams once through age decryption, zstd decompression
+// and the checks of both sha256s (stored and plaintext) and of the
+// snapshot's etcd sha256 trailer, into a staging directory
 // dir/.lifeboat-fetch-<id>.part (a download that fails on a transient
-// storage error, such as a broken connection, starts the object again,
-// up to opts.Retry's attempts); an altered object fails age's
-// authentication (ErrCorrupt), an intact object of another backup fails
-// the plaintext sha256 (ErrMismatch). backup.Verify then checks the
-// staged backup as a whole (archive rules, the bolt database unless
-// SkipDBCheck, the backup's own manifest), and only then are the files
-// renamed into dir. On any error the staging directory is removed, dir
-// is left as it was, and files already in dir with the backup's names
-// are refused (ErrExists) before any download.
+// storage error, such as a broken connection, starts the object again, up
+// to opts.Retry's attempts); an altered object fails age's authentication
+// (backup.ErrHashMismatch), an intact object of another backup fails the
+// plaintext sha256 (ErrMismatch). backup.Verify then checks the staged
+// backup as a whole (archive rules, the bolt database unless SkipDBCheck,
+// the backup's own manifest), and only then are the files renamed into dir.
+// On any error the staging directory is removed, dir is left as it was, and
+// files already in dir with the backup's names are refused (ErrExists)
+// before any download.
 //
 // Errors are *ObjectError (Key names the object) wrapping the sentinels,
-// lifeboat.ErrInvalidOptions (bad options, id or dir), ErrNotFound without an
-// object when id is "" and no verified backup exists, or ctx's error.
+// lifeboat.ErrInvalidOptions (bad options, id or dir),
+// retention.ErrNotFound without an object when id is "" and no verified
+// backup exists, or ctx's error.
 func Fetch(ctx context.Context, id, dir string, opts FetchOptions) (*backup.Backup, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -84,7 +87,7 @@ func Fetch(ctx context.Context, id, dir string, opts FetchOptions) (*backup.Back
 			}
 		}
 		if id == "" {
-			return nil, fmt.Errorf("offsite: %w: no verified backup at %s", ErrNotFound, opts.Source.String())
+			return nil, fmt.Errorf("offsite: %w: no verified backup at %s", retention.ErrNotFound, opts.Source.String())
 		}
 	}
 	m, err := readManifest(ctx, src, id)
@@ -167,7 +170,10 @@ func Fetch(ctx context.Context, id, dir string, opts FetchOptions) (*backup.Back
 	}
 	b, err := backup.Verify(ctx, stage, backup.VerifyOptions{SkipDBCheck: opts.SkipDBCheck, Logger: log})
 	if err != nil {
-		return refuse(&ObjectError{Op: "verify", Key: m.ID, Err: fmt.Errorf("%w: %w", ErrCorrupt, err)})
+		// Every object matched the manifest, yet the backup is not whole
+		// (the bolt check, the archive's rules): backup's *VerifyError says
+		// which problem (backup.ErrInvalidBackup).
+		return refuse(&ObjectError{Op: "verify", Key: m.ID, Err: err})
 	}
 	if m.Local != nil && b.Manifest == nil {
 		return refuse(&ObjectError{Op: "verify", Key: m.ID, Err: fmt.Errorf("%w: the backup's own manifest does not describe its files", ErrMismatch)})
@@ -211,8 +217,8 @@ type fetchStream struct {
 
 func (s *fetchStream) close() { s.r.Close() }
 
-// openStream checks an object's size and metadata and opens its age
-// header with ids.
+// openStream checks an object's size and metadata and opens its age header
+// with ids.
 func openStream(ctx context.Context, b *blob.Bucket, m *Manifest, o *Object, ids []age.Identity) (*fetchStream, error) {
 	fail := func(op string, err error) (*fetchStream, error) {
 		return nil, &ObjectError{Op: op, Key: o.Key, Err: err}
@@ -241,14 +247,14 @@ func openStream(ctx context.Context, b *blob.Bucket, m *Manifest, o *Object, ids
 		// Another object, or this one damaged in its first bytes.
 		err := altered(ctx, b, o, attrs.Size, ids)
 		op := "download"
-		if errors.Is(err, ErrMismatch) || errors.Is(err, ErrCorrupt) || errors.Is(err, ErrTruncated) {
+		if errors.Is(err, ErrMismatch) || errors.Is(err, backup.ErrHashMismatch) || errors.Is(err, backup.ErrTruncated) {
 			op = "verify"
 		}
 		return fail(op, err)
 	case attrs.Size < o.StoredSize:
-		return fail("verify", fmt.Errorf("%w: %d of %d bytes", ErrTruncated, attrs.Size, o.StoredSize))
+		return fail("verify", fmt.Errorf("%w: %d of %d bytes", backup.ErrTruncated, attrs.Size, o.StoredSize))
 	case attrs.Size > o.StoredSize:
-		return fail("verify", fmt.Errorf("%w: %d bytes, the manifest records %d", ErrCorrupt, attrs.Size, o.StoredSize))
+		return fail("verify", fmt.Errorf("%w: %d bytes, the manifest records %d", backup.ErrHashMismatch, attrs.Size, o.StoredSize))
 	}
 	r, err := b.NewReader(ctx, o.Key, nil)
 	if err != nil {
@@ -265,10 +271,10 @@ func openStream(ctx context.Context, b *blob.Bucket, m *Manifest, o *Object, ids
 		var nim *age.NoIdentityMatchError
 		if errors.As(err, &nim) {
 			if !headerWithin(hd.b) {
-				// HeadSHA256 does not cover the whole header (many or
-				// large recipients, e.g. ssh-rsa): a damaged stanza reads
-				// as another recipient. The stored sha256 tells.
-				if err := checkStoredSum(ctx, b, o); errors.Is(err, ErrCorrupt) || errors.Is(err, ErrTruncated) {
+				// HeadSHA256 does not cover the whole header (many or large
+				// recipients, e.g. ssh-rsa): a damaged stanza reads as
+				// another recipient. The stored sha256 tells.
+				if err := checkStoredSum(ctx, b, o); errors.Is(err, backup.ErrHashMismatch) || errors.Is(err, backup.ErrTruncated) {
 					return fail("verify", err)
 				} else if err != nil {
 					return fail("download", err)
@@ -276,20 +282,21 @@ func openStream(ctx context.Context, b *blob.Bucket, m *Manifest, o *Object, ids
 			}
 			return fail("verify", fmt.Errorf("%w: encrypted to %d recipient(s) (%v), none of the %d identities given", ErrWrongIdentity, len(o.Recipients), o.Recipients, len(ids)))
 		}
-		return fail("verify", fmt.Errorf("%w: age header: %w", ErrCorrupt, err))
+		return fail("verify", fmt.Errorf("%w: age header: %w", backup.ErrHashMismatch, err))
 	}
 	s.plain = plain
 	return s, nil
 }
 
-// copyTo decrypts, decompresses and verifies the object into path.
-func (s *fetchStream) copyTo(ctx context.Context, path, id string, progress func(Progress)) error {
+// copyTo decrypts, decompresses and verifies the object into path; its
+// stored bytes are reported as "downloading <name>".
+func (s *fetchStream) copyTo(ctx context.Context, path string, attempt int) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return &ObjectError{Op: "write", Key: path, Err: err}
 	}
 	defer f.Close()
-	if err := s.verifyInto(ctx, writeback.NewWriter(f), path, id, "download", progress); err != nil {
+	if err := s.verifyInto(ctx, writeback.NewWriter(f), path, "downloading "+s.obj.Name, attempt); err != nil {
 		return err
 	}
 	if err := f.Sync(); err != nil {
@@ -298,11 +305,11 @@ func (s *fetchStream) copyTo(ctx context.Context, path, id string, progress func
 	return nil
 }
 
-// verifyInto decrypts, decompresses and verifies the object into w
-// (path names w in write errors), reporting progress as op: the stored
-// size and both sha256s, the plaintext size, the snapshot's etcd sha256
-// trailer.
-func (s *fetchStream) verifyInto(ctx context.Context, w io.Writer, path, id, op string, progress func(Progress)) error {
+// verifyInto decrypts, decompresses and verifies the object into w (path
+// names w in write errors): the stored size and both sha256s, the plaintext
+// size, the snapshot's etcd sha256 trailer. The stored bytes read are
+// reported with plan.ReportBytes as msg.
+func (s *fetchStream) verifyInto(ctx context.Context, w io.Writer, path, msg string, attempt int) error {
 	fail := func(err error) error { return &ObjectError{Op: "verify", Key: s.key, Err: err} }
 	src := s.plain
 	if s.obj.Codec == CodecZstdAge {
@@ -320,11 +327,8 @@ func (s *fetchStream) verifyInto(ctx context.Context, w io.Writer, path, id, op 
 		snap = backup.NewSnapshotHasher()
 		sinks = append(sinks, snap)
 	}
-	n, err := copyProgress(ctx, io.MultiWriter(sinks...), src, func(int64) {
-		if progress != nil {
-			progress(Progress{Op: op, ID: id, Name: s.obj.Name, Done: s.n.n, Total: s.obj.StoredSize, Attempt: 1})
-		}
-	})
+	rep := newByteReport(ctx, msg, s.obj.StoredSize, attempt)
+	n, err := copyProgress(ctx, io.MultiWriter(sinks...), src, func(int64) { rep.update(s.n.n) })
 	if err != nil {
 		if ctx.Err() != nil {
 			return fail(err)
@@ -338,28 +342,30 @@ func (s *fetchStream) verifyInto(ctx context.Context, w io.Writer, path, id, op 
 		}
 		// The size was checked: a stream that does not decrypt or
 		// decompress was altered.
-		return fail(fmt.Errorf("%w: %w", ErrCorrupt, err))
+		return fail(fmt.Errorf("%w: %w", backup.ErrHashMismatch, err))
 	}
 	storedSHA := hex.EncodeToString(s.stored.Sum(nil))
 	plainSHA := hex.EncodeToString(plainSum.Sum(nil))
 	switch {
 	case s.n.n < s.obj.StoredSize:
-		return fail(fmt.Errorf("%w: read %d of %d bytes", ErrTruncated, s.n.n, s.obj.StoredSize))
+		return fail(fmt.Errorf("%w: read %d of %d bytes", backup.ErrTruncated, s.n.n, s.obj.StoredSize))
 	case n != s.obj.Size || plainSHA != s.obj.SHA256:
 		return fail(fmt.Errorf("%w: decrypts to %d bytes sha256 %s, the manifest records %d bytes sha256 %s", ErrMismatch, n, plainSHA, s.obj.Size, s.obj.SHA256))
 	case storedSHA != s.obj.StoredSHA256:
-		return fail(fmt.Errorf("%w: stored sha256 %s, the manifest records %s", ErrCorrupt, storedSHA, s.obj.StoredSHA256))
+		return fail(fmt.Errorf("%w: stored sha256 %s, the manifest records %s", backup.ErrHashMismatch, storedSHA, s.obj.StoredSHA256))
 	}
 	if snap != nil {
 		if _, err := snap.Sum(false); err != nil {
-			return fail(fmt.Errorf("%w: %w", ErrCorrupt, err))
+			// backup.ErrHashMismatch, ErrNoHash or ErrTruncated.
+			return fail(fmt.Errorf("the snapshot's etcd sha256 trailer: %w", err))
 		}
 	}
+	rep.finish(s.n.n)
 	return nil
 }
 
-// mkdirAllReport creates dir like os.MkdirAll (mode 0700) and returns
-// the topmost directory it created ("" when dir existed).
+// mkdirAllReport creates dir like os.MkdirAll (mode 0700) and returns the
+// topmost directory it created ("" when dir existed).
 func mkdirAllReport(dir string) (string, error) {
 	dir = filepath.Clean(dir)
 	top := ""

@@ -14,6 +14,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/backup/offsite"
 )
 
@@ -101,7 +102,7 @@ func TestDownloadFailureIsNotCorruption(t *testing.T) {
 		if !errors.As(err, &oe) || oe.Op != "download" {
 			t.Errorf("err = %v, want an *ObjectError of op download", err)
 		}
-		for _, s := range []error{offsite.ErrCorrupt, offsite.ErrTruncated, offsite.ErrMismatch} {
+		for _, s := range []error{backup.ErrHashMismatch, backup.ErrTruncated, offsite.ErrMismatch} {
 			if errors.Is(err, s) {
 				t.Errorf("err = %v matches %v", err, s)
 			}

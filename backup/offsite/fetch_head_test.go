@@ -14,13 +14,14 @@ import (
 	"gocloud.dev/blob"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/backup/offsite"
 )
 
 // Damage inside an object's first HeadSize bytes (its age header and the
 // start of its first chunk) is corruption or truncation, not "another
-// backup's object": only an intact object that is not the one recorded
-// is ErrMismatch. Fetch and Scrub (with and without identities) agree.
+// backup's object": only an intact object that is not the one recorded is
+// ErrMismatch. Fetch and Scrub (with and without identities) agree.
 func TestDamageInTheHead(t *testing.T) {
 	cli := realEtcd(t, 0)
 	a := takeBackup(t, cli, testNow)
@@ -59,11 +60,11 @@ func TestDamageInTheHead(t *testing.T) {
 		body []byte
 		want error
 	}{
-		{"flipped byte in the age intro line", flip(3), offsite.ErrCorrupt},
-		{"flipped byte in the recipient stanza", flip(40), offsite.ErrCorrupt},
-		{"flipped byte in the header MAC", flip(bytes.Index(orig, []byte("\n--- ")) + 6), offsite.ErrCorrupt},
-		{"flipped byte at the start of the payload", flip(offsite.HeadSize - 10), offsite.ErrCorrupt},
-		{"truncated inside the head", orig[:offsite.HeadSize/2], offsite.ErrTruncated},
+		{"flipped byte in the age intro line", flip(3), backup.ErrHashMismatch},
+		{"flipped byte in the recipient stanza", flip(40), backup.ErrHashMismatch},
+		{"flipped byte in the header MAC", flip(bytes.Index(orig, []byte("\n--- ")) + 6), backup.ErrHashMismatch},
+		{"flipped byte at the start of the payload", flip(offsite.HeadSize - 10), backup.ErrHashMismatch},
+		{"truncated inside the head", orig[:offsite.HeadSize/2], backup.ErrTruncated},
 		{"another backup's object in its place", otherBody, offsite.ErrMismatch},
 	}
 	for _, tc := range cases {
@@ -81,7 +82,7 @@ func TestDamageInTheHead(t *testing.T) {
 			if !errors.Is(err, tc.want) || !errors.As(err, &oe) || oe.Key != snapKey {
 				t.Fatalf("Fetch: err = %v, want an *ObjectError on %s matching %v", err, snapKey, tc.want)
 			}
-			for _, other := range []error{offsite.ErrCorrupt, offsite.ErrTruncated, offsite.ErrMismatch} {
+			for _, other := range []error{backup.ErrHashMismatch, backup.ErrTruncated, offsite.ErrMismatch} {
 				if other != tc.want && errors.Is(err, other) {
 					t.Errorf("Fetch: err = %v also matches %v", err, other)
 				}
@@ -90,10 +91,10 @@ func TestDamageInTheHead(t *testing.T) {
 	}
 }
 
-// With recipients whose stanzas do not fit in the first HeadSize bytes
-// (an ssh-rsa key), a damaged stanza of the caller's identity beyond them
-// is ErrCorrupt (the stored sha256 tells), while a key that is really not
-// a recipient of the intact object stays ErrWrongIdentity.
+// With recipients whose stanzas do not fit in the first HeadSize bytes (an
+// ssh-rsa key), a damaged stanza of the caller's identity beyond them is
+// backup.ErrHashMismatch (the stored sha256 tells), while a key that is
+// really not a recipient of the intact object stays ErrWrongIdentity.
 func TestDamagedStanzaBeyondTheHead(t *testing.T) {
 	cli := realEtcd(t, 0)
 	b := takeBackup(t, cli, testNow)
@@ -123,8 +124,8 @@ func TestDamagedStanzaBeyondTheHead(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A character in the middle of the X25519 stanza's body (the wrapped
-	// file key), the line before the header's MAC line, replaced by
-	// another base64 character: the header still parses.
+	// file key), the line before the header's MAC line, replaced by another
+	// base64 character: the header still parses.
 	at := bytes.Index(orig, []byte("\n--- ")) - 20
 	if at < offsite.HeadSize {
 		t.Fatalf("the header ends at %d, within the first %d bytes: the test needs a longer one", at, offsite.HeadSize)
@@ -143,8 +144,8 @@ func TestDamagedStanzaBeyondTheHead(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = offsite.Fetch(t.Context(), m.ID, t.TempDir(), opts)
-	if !errors.Is(err, offsite.ErrCorrupt) || errors.Is(err, offsite.ErrWrongIdentity) {
-		t.Errorf("damaged stanza at byte %d: %v, want ErrCorrupt", at, err)
+	if !errors.Is(err, backup.ErrHashMismatch) || errors.Is(err, offsite.ErrWrongIdentity) {
+		t.Errorf("damaged stanza at byte %d: %v, want backup.ErrHashMismatch", at, err)
 	}
 	rep, err := offsite.Scrub(t.Context(), opts.Source, offsite.ScrubOptions{Identities: opts.Identities})
 	if err != nil || rep.Corrupt != 1 {

@@ -20,7 +20,7 @@ func fetchObject(ctx context.Context, s **fetchStream, path string, m *Manifest,
 	eb := backoff.NewExponentialBackOff()
 	eb.InitialInterval, eb.MaxInterval = r.InitialInterval, r.MaxInterval
 	for attempt := 1; ; attempt++ {
-		err := (*s).copyTo(ctx, path, m.ID, opts.Progress)
+		err := (*s).copyTo(ctx, path, attempt)
 		var oe *ObjectError
 		if err == nil || attempt >= r.MaxAttempts || !errors.As(err, &oe) || oe.Op != "download" || !transient(ctx, err) {
 			return err

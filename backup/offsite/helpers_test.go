@@ -143,3 +143,59 @@ func tree(t *testing.T, dir string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// byteEvents collects the byte reports of the offsite call run with the
+// context it returns (plan.WithReport), keyed by transfer: the message.
+type byteEvents struct {
+	order  []string
+	events map[string][]plan.Event
+	other  []plan.Event
+}
+
+func collectBytes(t *testing.T) (*byteEvents, func(plan.Event)) {
+	t.Helper()
+	b := &byteEvents{events: map[string][]plan.Event{}}
+	return b, func(e plan.Event) {
+		if e.BytesDone == 0 && e.BytesTotal == 0 {
+			b.other = append(b.other, e)
+			return
+		}
+		if _, ok := b.events[e.Message]; !ok {
+			b.order = append(b.order, e.Message)
+		}
+		b.events[e.Message] = append(b.events[e.Message], e)
+	}
+}
+
+// check asserts that the transfers reported are exactly want (message →
+// final size in bytes), each once: Progress events whose bytes never go
+// back, the last one done == total == its size, and at most one event per
+// MiB and two more (a transfer reported twice, or per small write, fails).
+func (b *byteEvents) check(t *testing.T, want map[string]int64) {
+	t.Helper()
+	for _, msg := range b.order {
+		if _, ok := want[msg]; !ok {
+			t.Errorf("unexpected transfer %q (%d events)", msg, len(b.events[msg]))
+		}
+	}
+	for msg, size := range want {
+		evs := b.events[msg]
+		if len(evs) == 0 {
+			t.Errorf("no byte event for %q; transfers reported: %q", msg, b.order)
+			continue
+		}
+		prev := int64(-1)
+		for _, e := range evs {
+			if e.Status != plan.Progress || e.BytesDone < prev {
+				t.Errorf("%q: event %+v after %d bytes", msg, e, prev)
+			}
+			prev = e.BytesDone
+		}
+		if last := evs[len(evs)-1]; last.BytesDone != size || last.BytesTotal != size {
+			t.Errorf("%q: last event %d of %d bytes, want %d of %d", msg, last.BytesDone, last.BytesTotal, size, size)
+		}
+		if max := size>>20 + 2; int64(len(evs)) > max {
+			t.Errorf("%q: %d events for %d bytes, want at most %d", msg, len(evs), size, max)
+		}
+	}
+}

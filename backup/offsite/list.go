@@ -11,6 +11,9 @@ import (
 
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
+
+	"github.com/lifeboat-dev/lifeboat/backup"
+	"github.com/lifeboat-dev/lifeboat/backup/retention"
 )
 
 // Listed is one backup found at a destination, from its manifest alone
@@ -28,7 +31,7 @@ type Listed struct {
 	Verified bool
 	// Manifest is the parsed manifest; nil when Err is set.
 	Manifest *Manifest
-	// Err is why the manifest could not be used (wrapping ErrBadManifest
+	// Err is why the manifest could not be used (wrapping backup.ErrBadManifest
 	// or a storage error); such a backup is listed, not trusted.
 	Err error
 }
@@ -66,7 +69,7 @@ func List(ctx context.Context, dest Destination, _ ListOptions) ([]Listed, error
 			continue
 		}
 		m, err := readManifest(ctx, bucket, id)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, retention.ErrNotFound) {
 			continue
 		}
 		l := Listed{ID: id, Manifest: m, Err: err}
@@ -86,12 +89,12 @@ func List(ctx context.Context, dest Destination, _ ListOptions) ([]Listed, error
 }
 
 // readManifest reads and checks <id>/lifeboat-offsite.json. A missing
-// one is ErrNotFound; errors are *ObjectError.
+// one is retention.ErrNotFound; errors are *ObjectError.
 func readManifest(ctx context.Context, bucket *blob.Bucket, id string) (*Manifest, error) {
 	key := manifestKey(id)
 	r, err := bucket.NewReader(ctx, key, nil)
 	if gcerrors.Code(err) == gcerrors.NotFound {
-		return nil, &ObjectError{Op: "open", Key: key, Err: fmt.Errorf("%w: %w", ErrNotFound, err)}
+		return nil, &ObjectError{Op: "open", Key: key, Err: fmt.Errorf("%w: %w", retention.ErrNotFound, err)}
 	}
 	if err != nil {
 		return nil, &ObjectError{Op: "open", Key: key, Err: err}
@@ -102,14 +105,14 @@ func readManifest(ctx context.Context, bucket *blob.Bucket, id string) (*Manifes
 		return nil, &ObjectError{Op: "download", Key: key, Err: err}
 	}
 	if len(body) > maxManifestSize {
-		return nil, &ObjectError{Op: "verify", Key: key, Err: fmt.Errorf("%w: more than %d bytes", ErrBadManifest, maxManifestSize)}
+		return nil, &ObjectError{Op: "verify", Key: key, Err: fmt.Errorf("%w: more than %d bytes", backup.ErrBadManifest, maxManifestSize)}
 	}
 	m, err := parseManifest(body)
 	if err != nil {
 		return nil, &ObjectError{Op: "verify", Key: key, Err: err}
 	}
 	if m.ID != id {
-		return nil, &ObjectError{Op: "verify", Key: key, Err: fmt.Errorf("%w: manifest of %s stored under %s", ErrBadManifest, m.ID, id)}
+		return nil, &ObjectError{Op: "verify", Key: key, Err: fmt.Errorf("%w: manifest of %s stored under %s", backup.ErrBadManifest, m.ID, id)}
 	}
 	return m, nil
 }

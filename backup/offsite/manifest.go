@@ -52,7 +52,7 @@ const (
 // of its objects, holds no secret, and is written only after every byte
 // of the objects was verified. Checksum is the sha256 of the manifest's
 // JSON with Checksum empty: a manifest damaged or edited in place is
-// refused with ErrBadManifest.
+// refused with backup.ErrBadManifest.
 type Manifest struct {
 	Format int    `json:"format"`
 	Kind   string `json:"kind"`
@@ -170,41 +170,41 @@ var idRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}_\d{6}(` + backup.DirtyMarker +
 
 // parseManifest parses and checks a manifest object's content: format,
 // kind, checksum, ID, and object entries that stay under their ID.
-// Errors wrap ErrBadManifest.
+// Errors wrap backup.ErrBadManifest.
 func parseManifest(b []byte) (*Manifest, error) {
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadManifest, err)
+		return nil, fmt.Errorf("%w: %w", backup.ErrBadManifest, err)
 	}
 	if m.Kind != manifestKind || m.Format != manifestFormat {
-		return nil, fmt.Errorf("%w: kind %q format %d, this lifeboat reads %q format %d", ErrBadManifest, m.Kind, m.Format, manifestKind, manifestFormat)
+		return nil, fmt.Errorf("%w: kind %q format %d, this lifeboat reads %q format %d", backup.ErrBadManifest, m.Kind, m.Format, manifestKind, manifestFormat)
 	}
 	sum, err := m.checksum()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadManifest, err)
+		return nil, fmt.Errorf("%w: %w", backup.ErrBadManifest, err)
 	}
 	if sum != m.Checksum {
-		return nil, fmt.Errorf("%w: checksum %s recorded, content hashes to %s", ErrBadManifest, m.Checksum, sum)
+		return nil, fmt.Errorf("%w: checksum %s recorded, content hashes to %s", backup.ErrBadManifest, m.Checksum, sum)
 	}
 	if !idRE.MatchString(m.ID) {
-		return nil, fmt.Errorf("%w: id %q is not a backup stamp", ErrBadManifest, m.ID)
+		return nil, fmt.Errorf("%w: id %q is not a backup stamp", backup.ErrBadManifest, m.ID)
 	}
 	roles := map[string]bool{}
 	for _, o := range m.Objects {
 		switch {
 		case o.Role != RoleSnapshot && o.Role != RoleResources, roles[o.Role]:
-			return nil, fmt.Errorf("%w: object role %q unknown or repeated", ErrBadManifest, o.Role)
+			return nil, fmt.Errorf("%w: object role %q unknown or repeated", backup.ErrBadManifest, o.Role)
 		case o.Key != path.Clean(o.Key) || path.Dir(o.Key) != m.ID || o.Name == "" || o.Name != path.Base(o.Name) || o.Name[0] == '.':
-			return nil, fmt.Errorf("%w: object %q (%s) is not a file under %s/", ErrBadManifest, o.Key, o.Name, m.ID)
+			return nil, fmt.Errorf("%w: object %q (%s) is not a file under %s/", backup.ErrBadManifest, o.Key, o.Name, m.ID)
 		case o.Codec != CodecZstdAge && o.Codec != codecAge:
-			return nil, fmt.Errorf("%w: object %s: codec %q unknown", ErrBadManifest, o.Key, o.Codec)
+			return nil, fmt.Errorf("%w: object %s: codec %q unknown", backup.ErrBadManifest, o.Key, o.Codec)
 		case o.Destination != destPrimary && o.Destination != DestResources:
-			return nil, fmt.Errorf("%w: object %s: destination %q unknown", ErrBadManifest, o.Key, o.Destination)
+			return nil, fmt.Errorf("%w: object %s: destination %q unknown", backup.ErrBadManifest, o.Key, o.Destination)
 		}
 		roles[o.Role] = true
 	}
 	if !roles[RoleSnapshot] || !roles[RoleResources] {
-		return nil, fmt.Errorf("%w: a backup needs a snapshot and a resources object", ErrBadManifest)
+		return nil, fmt.Errorf("%w: a backup needs a snapshot and a resources object", backup.ErrBadManifest)
 	}
 	return &m, nil
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/backup/offsite"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 var testNow = time.Date(2020, 3, 18, 22, 2, 18, 0, time.Local)
@@ -71,14 +72,13 @@ func TestUploadFetchRoundTrip(t *testing.T) {
 			snapID := newIdentity(t)
 			sshPub, sshID := sshIdentity(t)
 			resID := newIdentity(t)
-			var uploaded []offsite.Progress
-			m, err := offsite.Upload(t.Context(), b.Dir, offsite.UploadOptions{
+			uploaded, report := collectBytes(t)
+			m, err := offsite.Upload(plan.WithReport(t.Context(), report), b.Dir, offsite.UploadOptions{
 				Destination: offsite.Destination{URL: u, Prefix: "clusters/prod", Recipients: []string{snapID.Recipient().String(), sshPub}},
 				Resources:   &offsite.Destination{URL: u, Prefix: "keys/prod", Recipients: []string{resID.Recipient().String()}},
 				PartSize:    5 << 20,
 				ReadBack:    true,
 				Now:         func() time.Time { return testNow.Add(time.Minute) },
-				Progress:    func(p offsite.Progress) { uploaded = append(uploaded, p) },
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -93,9 +93,10 @@ func TestUploadFetchRoundTrip(t *testing.T) {
 			if !m.EncryptionEnabled || m.Local == nil || !m.TakenAt.Equal(testNow) {
 				t.Errorf("manifest does not carry the local backup's: %+v", m)
 			}
-			if len(uploaded) == 0 || uploaded[len(uploaded)-1].Op != "readback" {
-				t.Errorf("progress: %d events", len(uploaded))
-			}
+			uploaded.check(t, map[string]int64{
+				"uploading " + snap.Name: snap.Size, "reading back " + snap.Name: snap.StoredSize,
+				"uploading " + res.Name: res.Size, "reading back " + res.Name: res.StoredSize,
+			})
 			// The 12 MiB of random values do not compress; the rest does.
 			t.Logf("snapshot %d bytes stored as %d (ratio %.2f)", snap.Size, snap.StoredSize, float64(snap.Size)/float64(snap.StoredSize))
 
@@ -121,7 +122,8 @@ func TestUploadFetchRoundTrip(t *testing.T) {
 
 			for name, ids := range map[string][]age.Identity{"age": {snapID, resID}, "ssh": {resID, sshID}} {
 				dir := filepath.Join(t.TempDir(), "restore", name)
-				got, err := offsite.Fetch(t.Context(), "", dir, offsite.FetchOptions{
+				fetched, report := collectBytes(t)
+				got, err := offsite.Fetch(plan.WithReport(t.Context(), report), "", dir, offsite.FetchOptions{
 					Source:     offsite.Destination{URL: u, Prefix: "clusters/prod"},
 					Resources:  &offsite.Destination{URL: u, Prefix: "keys/prod"},
 					Identities: ids,
@@ -129,6 +131,7 @@ func TestUploadFetchRoundTrip(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Fetch with %s identity: %v", name, err)
 				}
+				fetched.check(t, map[string]int64{"downloading " + snap.Name: snap.StoredSize, "downloading " + res.Name: res.StoredSize})
 				sameFile(t, b.Snapshot.Path, filepath.Join(dir, b.Snapshot.Name))
 				sameFile(t, b.Resources.Path, filepath.Join(dir, b.Resources.Name))
 				sameFile(t, filepath.Join(b.Dir, backup.ManifestFileName), filepath.Join(dir, backup.ManifestFileName))
@@ -203,11 +206,11 @@ func TestFetchRefusals(t *testing.T) {
 					body := slices.Clone(original[snapKey])
 					body[len(body)/2] ^= 0x10
 					put(t, snapKey, body)
-				}, wantErr: offsite.ErrCorrupt},
+				}, wantErr: backup.ErrHashMismatch},
 				{name: "truncated object", alter: func(t *testing.T) {
 					body := original[snapKey]
 					put(t, snapKey, body[:len(body)-100<<10])
-				}, wantErr: offsite.ErrTruncated},
+				}, wantErr: backup.ErrTruncated},
 				{name: "object swapped with another backup's", alter: func(t *testing.T) {
 					if err := bucket.Copy(t.Context(), snapKey, other.Timestamp+"/"+other.Snapshot.Name+".zst.age", nil); err != nil {
 						t.Fatal(err)
@@ -230,7 +233,7 @@ func TestFetchRefusals(t *testing.T) {
 					m["revision"] = m["revision"].(float64) + 1
 					body, _ := json.Marshal(m)
 					put(t, manifestKey, body)
-				}, wantErr: offsite.ErrBadManifest},
+				}, wantErr: backup.ErrBadManifest},
 			}
 			for _, tc := range tests {
 				t.Run(tc.name, func(t *testing.T) {

@@ -63,8 +63,6 @@ type UploadOptions struct {
 	// Logger receives the procedure's records (never a key nor a URL's
 	// query); nil discards them.
 	Logger *slog.Logger
-	// Progress, when set, is told the bytes read of each file.
-	Progress func(Progress)
 }
 
 // RetryOptions bound the retries of a transient storage failure (a 5xx,
@@ -96,18 +94,6 @@ func (r RetryOptions) validate() error {
 		return opterr.New("", "retry options must not be negative")
 	}
 	return nil
-}
-
-// Progress reports bytes of one file moving through Upload or Fetch.
-type Progress struct {
-	// Op is "upload", "readback" or "download".
-	Op string
-	// ID is the backup, Name the file (cluster-backup.sh name).
-	ID, Name string
-	// Done of Total plaintext bytes ("download": stored bytes).
-	Done, Total int64
-	// Attempt counts from 1.
-	Attempt int
 }
 
 // Validate checks the options without any I/O; errors wrap
@@ -177,9 +163,6 @@ type FetchOptions struct {
 	Retry RetryOptions
 	// Logger receives the procedure's records; nil discards them.
 	Logger *slog.Logger
-	// Progress, when set, is told the stored bytes read of each object
-	// (Attempt is always 1; a retried object starts again from 0).
-	Progress func(Progress)
 }
 
 // Validate checks the options without any I/O; errors wrap

@@ -8,6 +8,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/lifeboat-dev/lifeboat"
+	"github.com/lifeboat-dev/lifeboat/backup"
 )
 
 func TestUploadOptionsValidate(t *testing.T) {
@@ -92,13 +93,13 @@ func TestParseManifest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := parseManifest(sealed); !errors.Is(err, ErrBadManifest) || !strings.Contains(err.Error(), "not a file under") {
+	if _, err := parseManifest(sealed); !errors.Is(err, backup.ErrBadManifest) || !strings.Contains(err.Error(), "not a file under") {
 		t.Errorf("sealed manifest with an escaping key: err = %v", err)
 	}
 	for name, alter := range tests {
 		t.Run(name, func(t *testing.T) {
-			if _, err := parseManifest([]byte(alter(string(good)))); !errors.Is(err, ErrBadManifest) {
-				t.Fatalf("err = %v, want ErrBadManifest", err)
+			if _, err := parseManifest([]byte(alter(string(good)))); !errors.Is(err, backup.ErrBadManifest) {
+				t.Fatalf("err = %v, want backup.ErrBadManifest", err)
 			}
 		})
 	}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/lifeboat-dev/lifeboat/internal/opterr"
-
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 
@@ -50,13 +48,15 @@ func (s *RetentionStore) List(ctx context.Context) ([]retention.Backup, error) {
 	return out, nil
 }
 
-// Delete implements retention.Store. A backup with neither a manifest nor
-// objects returns an error wrapping retention.ErrNotFound; one whose
+// Delete implements retention.Store. An id that is not a backup stamp
+// returns an error wrapping retention.ErrNotBackup before any I/O, a
+// backup with neither a manifest nor objects one wrapping
+// retention.ErrNotFound; one whose
 // manifest is gone but whose objects remain (a Delete that failed
 // half-way) has them removed.
 func (s *RetentionStore) Delete(ctx context.Context, id string) error {
 	if !idRE.MatchString(id) {
-		return opterr.New("", "offsite: delete %q: not a backup ID", id)
+		return fmt.Errorf("offsite: delete %q: %w: not a backup stamp", id, retention.ErrNotBackup)
 	}
 	if err := s.Destination.validate("destination"); err != nil {
 		return err
@@ -67,7 +67,7 @@ func (s *RetentionStore) Delete(ctx context.Context, id string) error {
 	}
 	defer closeFn()
 	m, merr := readManifest(ctx, bucket, id)
-	manifestGone := errors.Is(merr, ErrNotFound)
+	manifestGone := errors.Is(merr, retention.ErrNotFound)
 	if !manifestGone {
 		// Damaged or not, the manifest goes first.
 		if err := bucket.Delete(ctx, manifestKey(id)); err != nil && gcerrors.Code(err) != gcerrors.NotFound {

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/backup/offsite"
 	"github.com/lifeboat-dev/lifeboat/backup/retention"
 )
@@ -81,7 +80,9 @@ func TestRetentionStore(t *testing.T) {
 	if entries, _ := os.ReadDir(filepath.Join(root, "keys", ids[2])); len(entries) > 0 {
 		t.Errorf("keys/%s still holds %d objects", ids[2], len(entries))
 	}
-	if err := store.Delete(t.Context(), "../etc"); !errors.Is(err, lifeboat.ErrInvalidOptions) {
-		t.Errorf("delete of a bad ID = %v", err)
+	// The same refusal as retention.DirStore's, so one errors.Is serves
+	// every Store.
+	if err := store.Delete(t.Context(), "../etc"); !errors.Is(err, retention.ErrNotBackup) {
+		t.Errorf("delete of a bad ID = %v, want retention.ErrNotBackup", err)
 	}
 }

@@ -45,6 +45,10 @@ func transient(ctx context.Context, err error) bool {
 	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
 		return false
 	}
+	var r *retryable
+	if errors.As(err, &r) {
+		return true
+	}
 	for _, perm := range []error{lifeboat.ErrInvalidOptions, ErrSourceChanged, ErrExists, backup.ErrHashMismatch,
 		backup.ErrTruncated, backup.ErrNoHash, backup.ErrInvalidBackup} {
 		if errors.Is(err, perm) {

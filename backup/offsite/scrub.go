@@ -11,15 +11,14 @@ import (
 	"slices"
 	"time"
 
-	"github.com/lifeboat-dev/lifeboat/internal/opterr"
-
 	"filippo.io/age"
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
-)
 
-// ErrMissing: an object the manifest lists is not at its destination.
-var ErrMissing = errors.New("stored object missing")
+	"github.com/lifeboat-dev/lifeboat/backup"
+	"github.com/lifeboat-dev/lifeboat/backup/retention"
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
+)
 
 // ScrubStatus is the verdict on one backup or object.
 type ScrubStatus string
@@ -34,10 +33,12 @@ const (
 	// ScrubFailed: the check could not be made (a storage error, no
 	// identity opens the object); the backup may be intact.
 	ScrubFailed ScrubStatus = "failed"
-	// ScrubMissing: an object of the backup is gone (ErrMissing).
+	// ScrubMissing: an object of the backup is gone
+	// (backup.ErrMissingFile).
 	ScrubMissing ScrubStatus = "missing"
 	// ScrubCorrupt: the manifest or an object is damaged, truncated or
-	// replaced (ErrBadManifest, ErrCorrupt, ErrTruncated, ErrMismatch).
+	// replaced (backup.ErrBadManifest, backup.ErrHashMismatch,
+	// backup.ErrTruncated, ErrMismatch).
 	ScrubCorrupt ScrubStatus = "corrupt"
 )
 
@@ -49,30 +50,25 @@ func (s ScrubStatus) rank() int {
 // ScrubOptions configure Scrub. The zero value checks every backup at the
 // destination without keys.
 type ScrubOptions struct {
-	// Resources is where archives stored at the resources destination
-	// are (see UploadOptions.Resources); nil: those objects are
-	// ScrubSkipped.
+	// Resources is where archives stored at the resources destination are
+	// (see UploadOptions.Resources); nil: those objects are ScrubSkipped.
 	Resources *Destination
 	// Identities, when set, make the check complete: each object is also
-	// decrypted and decompressed, and its plaintext size and sha256 and
-	// the snapshot's etcd sha256 trailer are checked, as Fetch does,
-	// without writing anything (the bolt check of backup.Verify is left
-	// out: Fetch does it). Without them every stored byte is still read
-	// and checked against the manifest's stored size and sha256, which
-	// the upload computed over the bytes it wrote.
+	// decrypted and decompressed, and its plaintext size and sha256 and the
+	// snapshot's etcd sha256 trailer are checked, as Fetch does, without
+	// writing anything (the bolt check of backup.Verify is left out: Fetch
+	// does it). Without them every stored byte is still read and checked
+	// against the manifest's stored size and sha256, which the upload
+	// computed over the bytes it wrote.
 	Identities []age.Identity
-	// IDs limits the scrub to these backups (Listed.ID); empty means
-	// every backup listed. An ID without a manifest is reported
-	// ScrubMissing.
+	// IDs limits the scrub to these backups (Listed.ID); empty means every
+	// backup listed. An ID without a manifest is reported ScrubMissing.
 	IDs []string
 	// Now is the clock for the report's times; nil means time.Now.
 	Now func() time.Time
-	// Logger receives a record per backup (never a key nor a URL's
-	// query); nil discards them.
+	// Logger receives a record per backup (never a key nor a URL's query);
+	// nil discards them.
 	Logger *slog.Logger
-	// Progress, when set, is told the stored bytes read of each object
-	// (Op "scrub").
-	Progress func(Progress)
 }
 
 // Validate checks the options without any I/O; errors wrap
@@ -106,8 +102,9 @@ type ScrubbedObject struct {
 	Role, Name, Key string
 	Status          ScrubStatus
 	// Err is why the status is not ScrubOK nor ScrubSkipped: an
-	// *ObjectError wrapping ErrMissing, ErrCorrupt, ErrTruncated,
-	// ErrMismatch, ErrWrongIdentity or a storage error.
+	// *ObjectError wrapping backup.ErrMissingFile, backup.ErrHashMismatch,
+	// backup.ErrTruncated, ErrMismatch, ErrWrongIdentity or a storage
+	// error.
 	Err error
 	// Bytes is the number of stored bytes read.
 	Bytes int64
@@ -120,8 +117,8 @@ type ScrubbedBackup struct {
 	Status   ScrubStatus
 	Manifest *Manifest
 	Objects  []ScrubbedObject
-	// Err joins the objects' errors (or is the manifest's); nil when
-	// Status is ScrubOK or ScrubSkipped.
+	// Err joins the objects' errors (or is the manifest's); nil when Status
+	// is ScrubOK or ScrubSkipped.
 	Err error
 }
 
@@ -155,19 +152,19 @@ func (r *ScrubReport) Err() error {
 
 // Scrub re-reads every lifeboat backup at dest (those with a manifest,
 // found as List finds them; other objects are ignored) and checks every
-// stored byte against the manifest, so that corruption at rest is found
-// on a schedule rather than on the day of the restore. For each object
-// it checks, in order: presence (ErrMissing), the lifeboat metadata
-// (ErrMismatch), the stored size (ErrTruncated, ErrCorrupt), then reads
-// the whole object once for the stored sha256 (ErrCorrupt; damage in the
-// first HeadSize bytes is told from another object put in its place,
-// ErrMismatch, with Identities). With Identities, the same read also
-// decrypts, decompresses and checks what Fetch checks (see
-// ScrubOptions.Identities). Nothing is written.
+// stored byte against the manifest, so that corruption at rest is found on
+// a schedule rather than on the day of the restore. For each object it
+// checks, in order: presence (backup.ErrMissingFile), the lifeboat metadata
+// (ErrMismatch), the stored size (backup.ErrTruncated,
+// backup.ErrHashMismatch), then reads the whole object once for the stored
+// sha256 (backup.ErrHashMismatch; damage in the first HeadSize bytes is
+// told from another object put in its place, ErrMismatch, with Identities).
+// With Identities, the same read also decrypts, decompresses and checks
+// what Fetch checks (see ScrubOptions.Identities). Nothing is written.
 //
 // The verdicts are in the report (see ScrubReport.Err); the error is for
-// the scrub itself: lifeboat.ErrInvalidOptions before any I/O, a listing that
-// fails, or ctx's error (the report then holds the backups done).
+// the scrub itself: lifeboat.ErrInvalidOptions before any I/O, a listing
+// that fails, or ctx's error (the report then holds the backups done).
 func Scrub(ctx context.Context, dest Destination, opts ScrubOptions) (*ScrubReport, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -200,7 +197,7 @@ func Scrub(ctx context.Context, dest Destination, opts ScrubOptions) (*ScrubRepo
 		for _, id := range opts.IDs {
 			i := slices.IndexFunc(listed, func(l Listed) bool { return l.ID == id })
 			if i < 0 {
-				sel = append(sel, Listed{ID: id, Err: &ObjectError{Op: "open", Key: manifestKey(id), Err: fmt.Errorf("%w: no manifest", ErrMissing)}})
+				sel = append(sel, Listed{ID: id, Err: &ObjectError{Op: "open", Key: manifestKey(id), Err: fmt.Errorf("%w: no manifest", retention.ErrNotFound)}})
 				continue
 			}
 			sel = append(sel, listed[i])
@@ -214,9 +211,9 @@ func Scrub(ctx context.Context, dest Destination, opts ScrubOptions) (*ScrubRepo
 		}
 		sb := ScrubbedBackup{ID: l.ID, Manifest: l.Manifest}
 		switch {
-		case l.Err != nil && errors.Is(l.Err, ErrMissing):
+		case l.Err != nil && (errors.Is(l.Err, retention.ErrNotFound) || errors.Is(l.Err, backup.ErrMissingFile)):
 			sb.Status, sb.Err = ScrubMissing, l.Err
-		case l.Err != nil && errors.Is(l.Err, ErrBadManifest):
+		case l.Err != nil && errors.Is(l.Err, backup.ErrBadManifest):
 			sb.Status, sb.Err = ScrubCorrupt, l.Err
 		case l.Err != nil:
 			sb.Status, sb.Err = ScrubFailed, l.Err
@@ -275,9 +272,9 @@ func scrubObject(ctx context.Context, b *blob.Bucket, m *Manifest, o *Object, op
 	verdict := func(err error) ScrubbedObject {
 		so.Err = err
 		switch {
-		case errors.Is(err, ErrMissing):
+		case errors.Is(err, backup.ErrMissingFile):
 			so.Status = ScrubMissing
-		case errors.Is(err, ErrCorrupt), errors.Is(err, ErrTruncated), errors.Is(err, ErrMismatch):
+		case errors.Is(err, backup.ErrHashMismatch), errors.Is(err, backup.ErrTruncated), errors.Is(err, backup.ErrNoHash), errors.Is(err, ErrMismatch):
 			so.Status = ScrubCorrupt
 		default:
 			so.Status = ScrubFailed
@@ -290,7 +287,7 @@ func scrubObject(ctx context.Context, b *blob.Bucket, m *Manifest, o *Object, op
 			return verdict(missing(err))
 		}
 		defer s.close()
-		err = s.verifyInto(ctx, io.Discard, "", m.ID, "scrub", opts.Progress)
+		err = s.verifyInto(ctx, io.Discard, "", "scrubbing "+o.Key, 1)
 		so.Bytes = s.n.n
 		if err != nil {
 			return verdict(err)
@@ -323,11 +320,11 @@ func scrubObject(ctx context.Context, b *blob.Bucket, m *Manifest, o *Object, op
 		same := hd.sum() == o.HeadSHA256
 		switch {
 		case attrs.Size < o.StoredSize && (same || attrs.Size < HeadSize):
-			return fail("verify", fmt.Errorf("%w: %d of %d bytes", ErrTruncated, attrs.Size, o.StoredSize))
+			return fail("verify", fmt.Errorf("%w: %d of %d bytes", backup.ErrTruncated, attrs.Size, o.StoredSize))
 		case same:
-			return fail("verify", fmt.Errorf("%w: %d bytes, the manifest records %d", ErrCorrupt, attrs.Size, o.StoredSize))
+			return fail("verify", fmt.Errorf("%w: %d bytes, the manifest records %d", backup.ErrHashMismatch, attrs.Size, o.StoredSize))
 		default:
-			return fail("verify", fmt.Errorf("%w: %d bytes, the manifest records %d, and its first %d bytes differ (damaged, or another object in its place: scrub with identities to tell)", ErrCorrupt, attrs.Size, o.StoredSize, HeadSize))
+			return fail("verify", fmt.Errorf("%w: %d bytes, the manifest records %d, and its first %d bytes differ (damaged, or another object in its place: scrub with identities to tell)", backup.ErrHashMismatch, attrs.Size, o.StoredSize, HeadSize))
 		}
 	}
 	r, err := b.NewReader(ctx, o.Key, nil)
@@ -336,11 +333,8 @@ func scrubObject(ctx context.Context, b *blob.Bucket, m *Manifest, o *Object, op
 	}
 	defer r.Close()
 	sum, hd := sha256.New(), &head{}
-	n, err := copyProgress(ctx, io.MultiWriter(sum, hd), r, func(n int64) {
-		if opts.Progress != nil {
-			opts.Progress(Progress{Op: "scrub", ID: m.ID, Name: o.Name, Done: n, Total: o.StoredSize, Attempt: 1})
-		}
-	})
+	rep := newByteReport(ctx, "scrubbing "+o.Key, o.StoredSize, 1)
+	n, err := copyProgress(ctx, io.MultiWriter(sum, hd), r, rep.update)
 	so.Bytes = n
 	if err != nil {
 		return fail("download", err)
@@ -348,20 +342,21 @@ func scrubObject(ctx context.Context, b *blob.Bucket, m *Manifest, o *Object, op
 	got := hex.EncodeToString(sum.Sum(nil))
 	switch {
 	case n != o.StoredSize:
-		return fail("verify", fmt.Errorf("%w: read %d of %d bytes", ErrTruncated, n, o.StoredSize))
+		return fail("verify", fmt.Errorf("%w: read %d of %d bytes", backup.ErrTruncated, n, o.StoredSize))
 	case got != o.StoredSHA256 && hd.sum() != o.HeadSHA256:
-		return fail("verify", fmt.Errorf("%w: stored sha256 %s, the manifest records %s; its first %d bytes differ too (damaged there, or another object: scrub with identities to tell)", ErrCorrupt, got, o.StoredSHA256, HeadSize))
+		return fail("verify", fmt.Errorf("%w: stored sha256 %s, the manifest records %s; its first %d bytes differ too (damaged there, or another object: scrub with identities to tell)", backup.ErrHashMismatch, got, o.StoredSHA256, HeadSize))
 	case got != o.StoredSHA256:
-		return fail("verify", fmt.Errorf("%w: stored sha256 %s, the manifest records %s", ErrCorrupt, got, o.StoredSHA256))
+		return fail("verify", fmt.Errorf("%w: stored sha256 %s, the manifest records %s", backup.ErrHashMismatch, got, o.StoredSHA256))
 	}
+	rep.finish(n)
 	return so
 }
 
-// missing turns a storage NotFound of an object into ErrMissing.
+// missing turns a storage NotFound of an object into backup.ErrMissingFile.
 func missing(err error) error {
 	var oe *ObjectError
 	if gcerrors.Code(err) == gcerrors.NotFound && errors.As(err, &oe) {
-		return &ObjectError{Op: oe.Op, Key: oe.Key, Err: fmt.Errorf("%w: %w", ErrMissing, oe.Err)}
+		return &ObjectError{Op: oe.Op, Key: oe.Key, Err: fmt.Errorf("%w: %w", backup.ErrMissingFile, oe.Err)}
 	}
 	return err
 }

@@ -13,6 +13,9 @@ import (
 	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/backup/offsite"
+	"github.com/lifeboat-dev/lifeboat/backup/retention"
+	"github.com/lifeboat-dev/lifeboat/plan"
+	"strings"
 )
 
 // TestScrub: five backups at a real S3 server (and the filesystem)
@@ -102,19 +105,18 @@ func TestScrub(t *testing.T) {
 			}{
 				{"stored sha256 only", nil,
 					map[string]offsite.ScrubStatus{"flipped": offsite.ScrubCorrupt, "intact": offsite.ScrubOK, "missing": offsite.ScrubMissing, "manifest": offsite.ScrubCorrupt, "swapped": offsite.ScrubCorrupt},
-					map[string]error{"flipped": offsite.ErrCorrupt, "missing": offsite.ErrMissing, "manifest": offsite.ErrBadManifest, "swapped": offsite.ErrCorrupt}},
+					map[string]error{"flipped": backup.ErrHashMismatch, "missing": backup.ErrMissingFile, "manifest": backup.ErrBadManifest, "swapped": backup.ErrHashMismatch}},
 				{"full, with identities", []age.Identity{key},
 					map[string]offsite.ScrubStatus{"flipped": offsite.ScrubCorrupt, "intact": offsite.ScrubOK, "missing": offsite.ScrubMissing, "manifest": offsite.ScrubCorrupt, "swapped": offsite.ScrubCorrupt},
-					map[string]error{"flipped": offsite.ErrCorrupt, "missing": offsite.ErrMissing, "manifest": offsite.ErrBadManifest, "swapped": offsite.ErrMismatch}},
+					map[string]error{"flipped": backup.ErrHashMismatch, "missing": backup.ErrMissingFile, "manifest": backup.ErrBadManifest, "swapped": offsite.ErrMismatch}},
 			}
 			for _, tc := range tests {
 				t.Run(tc.name, func(t *testing.T) {
-					var progress []offsite.Progress
+					progress, report := collectBytes(t)
 					at := testNow.Add(48 * time.Hour)
-					rep, err := offsite.Scrub(t.Context(), offsite.Destination{URL: u}, offsite.ScrubOptions{
+					rep, err := offsite.Scrub(plan.WithReport(t.Context(), report), offsite.Destination{URL: u}, offsite.ScrubOptions{
 						Identities: tc.ids,
 						Now:        func() time.Time { return at },
-						Progress:   func(p offsite.Progress) { progress = append(progress, p) },
 					})
 					if err != nil {
 						t.Fatal(err)
@@ -140,7 +142,7 @@ func TestScrub(t *testing.T) {
 						}
 						t.Logf("%s: %s %v", n, b.Status, b.Err)
 					}
-					if err := rep.Err(); !errors.Is(err, offsite.ErrCorrupt) || !errors.Is(err, offsite.ErrMissing) {
+					if err := rep.Err(); !errors.Is(err, backup.ErrHashMismatch) || !errors.Is(err, backup.ErrMissingFile) {
 						t.Errorf("Err() = %v", err)
 					}
 					// Every stored byte was read, except the deleted archive's
@@ -154,18 +156,31 @@ func TestScrub(t *testing.T) {
 					if rep.Bytes != want && (tc.ids == nil || rep.Bytes < want/2 || rep.Bytes > want) {
 						t.Errorf("read %d stored bytes, want %d", rep.Bytes, want)
 					}
-					if len(progress) == 0 || progress[0].Op != "scrub" {
-						t.Errorf("progress: %+v", progress)
+					// The intact backup's objects are reported whole, each
+					// once; damaged ones stop where their check failed.
+					intact := map[string]int64{}
+					for _, o := range m["intact"].Objects {
+						intact["scrubbing "+o.Key] = o.StoredSize
 					}
+					whole := &byteEvents{events: map[string][]plan.Event{}}
+					for _, msg := range progress.order {
+						if !strings.HasPrefix(msg, "scrubbing ") {
+							t.Errorf("unexpected transfer %q", msg)
+						}
+						if _, ok := intact[msg]; ok {
+							whole.order = append(whole.order, msg)
+							whole.events[msg] = progress.events[msg]
+						}
+					}
+					whole.check(t, intact)
 				})
 			}
 
 			t.Run("cancelled", func(t *testing.T) {
 				ctx, cancel := context.WithCancel(t.Context())
 				defer cancel()
-				rep, err := offsite.Scrub(ctx, offsite.Destination{URL: u}, offsite.ScrubOptions{
-					Progress: func(offsite.Progress) { cancel() },
-				})
+				ctx = plan.WithReport(ctx, func(plan.Event) { cancel() })
+				rep, err := offsite.Scrub(ctx, offsite.Destination{URL: u}, offsite.ScrubOptions{})
 				if !errors.Is(err, context.Canceled) || rep == nil || len(rep.Backups) >= len(names) {
 					t.Errorf("cancelled scrub: %v, %+v", err, rep)
 				}
@@ -176,7 +191,7 @@ func TestScrub(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if len(rep.Backups) != 2 || rep.Backups[0].Status != offsite.ScrubOK || rep.Backups[1].Status != offsite.ScrubMissing || !errors.Is(rep.Backups[1].Err, offsite.ErrMissing) {
+				if len(rep.Backups) != 2 || rep.Backups[0].Status != offsite.ScrubOK || rep.Backups[1].Status != offsite.ScrubMissing || !errors.Is(rep.Backups[1].Err, retention.ErrNotFound) {
 					t.Errorf("report: %+v", rep.Backups)
 				}
 			})
@@ -249,7 +264,7 @@ func TestScrubResourcesElsewhere(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rep.Missing != 1 || archive(rep).Status != offsite.ScrubMissing || !errors.Is(rep.Err(), offsite.ErrMissing) {
+		if rep.Missing != 1 || archive(rep).Status != offsite.ScrubMissing || !errors.Is(rep.Err(), backup.ErrMissingFile) {
 			t.Errorf("with Resources (identities %d): %+v", len(ids), rep.Backups)
 		}
 	}

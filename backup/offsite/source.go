@@ -2,7 +2,6 @@ package offsite
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 
@@ -40,36 +39,18 @@ func (s *RestoreSource) Validate() error {
 }
 
 // Fetch is Fetch(ctx, s.ID, dir, s.Options): see there for the checks,
-// done before anything is written to dir, and the errors. progress, when
-// not nil, is told each tenth of each object downloaded
-// ("snapshot_<stamp>.db: 40% (12 MiB of 30 MiB stored)"), besides
-// s.Options.Progress.
-func (s *RestoreSource) Fetch(ctx context.Context, dir string, progress func(string)) (*backup.Backup, error) {
+// done before anything is written to dir, and the errors. Its progress
+// goes through ctx, as Fetch's does: plan.ReportBytes, one transfer per
+// object ("downloading snapshot_<stamp>.db", stored bytes), which are
+// Progress events with bytes of the restore's verify-backup step. The
+// progress lines restore.Source offers are left to the restore's own
+// messages, so every byte is reported once.
+func (s *RestoreSource) Fetch(ctx context.Context, dir string, _ func(string)) (*backup.Backup, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	opts := s.Options
-	if progress != nil {
-		user := opts.Progress
-		told := map[string]int64{}
-		opts.Progress = func(p Progress) {
-			if user != nil {
-				user(p)
-			}
-			if p.Total <= 0 {
-				return
-			}
-			if tenth := min(p.Done*10/p.Total, 10); tenth > told[p.Name] {
-				told[p.Name] = tenth
-				progress(fmt.Sprintf("%s: %d%% (%s of %s stored)", p.Name, tenth*10, mib(p.Done), mib(p.Total)))
-			}
-		}
-	}
-	return Fetch(ctx, s.ID, dir, opts)
+	return Fetch(ctx, s.ID, dir, s.Options)
 }
-
-// mib formats a byte count in MiB.
-func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 // String names the backup and its destination (never a URL's query).
 func (s *RestoreSource) String() string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"hash"
 	"io"
 
@@ -140,7 +139,7 @@ func (o *objectWriter) commit(ctx context.Context, bucket *blob.Bucket, readBack
 		return o.obj, &ObjectError{Op: "verify", Key: o.key, Err: err}
 	}
 	if attrs.Size != o.obj.StoredSize {
-		return o.obj, &ObjectError{Op: "verify", Key: o.key, Err: fmt.Errorf("%w: storage holds %d bytes, %d were written", ErrCorrupt, attrs.Size, o.obj.StoredSize)}
+		return o.obj, &ObjectError{Op: "verify", Key: o.key, Err: storedMismatch("storage holds %d bytes, %d were written", attrs.Size, o.obj.StoredSize)}
 	}
 	if readBack != nil {
 		if err := readBack(o.obj); err != nil {

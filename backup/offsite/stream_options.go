@@ -86,11 +86,6 @@ type StreamOptions struct {
 	// Logger receives the procedure's records (never a key nor a URL's
 	// query); nil discards them.
 	Logger *slog.Logger
-	// Progress, when set, is told the plaintext bytes streamed of each
-	// file (Op "stream"; Total is the etcd database size for the
-	// snapshot, 0 for the archive, whose size is known only at its end),
-	// and of read-backs (Op "readback").
-	Progress func(Progress)
 }
 
 // upload is the part of o that UploadOptions describes.
@@ -104,7 +99,6 @@ func (o *StreamOptions) upload() UploadOptions {
 		PartSize:    o.PartSize,
 		Now:         o.Now,
 		Logger:      o.Logger,
-		Progress:    o.Progress,
 	}
 }
 

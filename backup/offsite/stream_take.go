@@ -14,8 +14,10 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/lifeboat-dev/lifeboat/backup"
+	"github.com/lifeboat-dev/lifeboat/backup/retention"
 	"github.com/lifeboat-dev/lifeboat/internal/atomicfile"
 	"github.com/lifeboat-dev/lifeboat/internal/writeback"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 // StreamResult describes a backup Stream stored.
@@ -107,7 +109,7 @@ func Stream(ctx context.Context, etcd backup.SnapshotClient, opts StreamOptions)
 	defer closeBuckets()
 	if _, err := readManifest(ctx, primary, id); err == nil {
 		return nil, &ObjectError{Op: "upload", Key: manifestKey(id), Err: fmt.Errorf("%w: the destination already holds a backup stamped %s", ErrExists, id)}
-	} else if !errors.Is(err, ErrNotFound) {
+	} else if !errors.Is(err, retention.ErrNotFound) {
 		return nil, err
 	}
 	if opts.LocalDir != "" {
@@ -149,7 +151,11 @@ func Stream(ctx context.Context, etcd backup.SnapshotClient, opts StreamOptions)
 	var sr *backup.SnapshotResult
 	snapName := backup.SnapshotFileName(stamp, opts.Force)
 	snapObj, err := s.object(ctx, primary, snapName, snapRcp, func(w io.Writer, total func(int64)) (int64, string, error) {
-		r, err := backup.SnapshotTo(ctx, etcd, w, backup.SnapshotOptions{
+		// backup.SnapshotTo reports the bytes it writes to w ("saving
+		// snapshot"): this stream reports them itself, once, named
+		// after the object, so SnapshotTo's go nowhere.
+		quiet := plan.WithReport(ctx, func(plan.Event) {})
+		r, err := backup.SnapshotTo(quiet, etcd, w, backup.SnapshotOptions{
 			Endpoint: opts.Endpoint,
 			Logger:   log,
 			OnStart: func(from backup.Member, dbSize int64) error {
@@ -278,12 +284,8 @@ func (s *streamer) attempt(ctx context.Context, bucket *blob.Bucket, key, name s
 		defer lf.Abort()
 		w = io.MultiWriter(writeback.NewWriter(lf.File), ow)
 	}
-	pw := &progressWriter{w: w, report: func(done, total int64) {
-		if s.opts.Progress != nil {
-			s.opts.Progress(Progress{Op: "stream", ID: s.u.id, Name: name, Done: done, Total: total, Attempt: attempt})
-		}
-	}}
-	size, sum, err := produce(pw, func(total int64) { pw.total = total })
+	pw := &progressWriter{w: w, rep: newByteReport(ctx, "streaming "+name, 0, attempt)}
+	size, sum, err := produce(pw, func(total int64) { pw.rep.total = total })
 	if err != nil {
 		return Object{}, err
 	}
@@ -291,9 +293,10 @@ func (s *streamer) attempt(ctx context.Context, bucket *blob.Bucket, key, name s
 	// pass (backup.SnapshotTo checks its trailer on them): that is the
 	// plaintext's sha256, no second hash needed.
 	if ow.n != size {
-		return Object{}, &ObjectError{Op: "verify", Key: key, Err: fmt.Errorf("%w: %d bytes streamed, the source produced %d", ErrCorrupt, ow.n, size)}
+		return Object{}, &ObjectError{Op: "verify", Key: key, Err: fmt.Errorf("%w: %d bytes streamed, the source produced %d", backup.ErrHashMismatch, ow.n, size)}
 	}
 	ow.obj.SHA256 = sum
+	pw.rep.finish(size)
 	var readBack func(Object) error
 	if s.opts.ReadBack {
 		readBack = func(o Object) error { return s.u.readBack(ctx, bucket, o, attempt) }
@@ -314,15 +317,14 @@ func (s *streamer) attempt(ctx context.Context, bucket *blob.Bucket, key, name s
 
 // progressWriter counts what goes through it and reports it.
 type progressWriter struct {
-	w      io.Writer
-	n      int64
-	total  int64
-	report func(done, total int64)
+	w   io.Writer
+	n   int64
+	rep *byteReport
 }
 
 func (p *progressWriter) Write(b []byte) (int, error) {
 	n, err := p.w.Write(b)
 	p.n += int64(n)
-	p.report(p.n, p.total)
+	p.rep.update(p.n)
 	return n, err
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 	"github.com/lifeboat-dev/lifeboat/internal/writeback"
 	"github.com/lifeboat-dev/lifeboat/internal/writeback/writebacktest"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 // masterRoot is a master's file system with the latest static pod
@@ -61,8 +62,8 @@ func TestStreamRoundTrip(t *testing.T) {
 				if tee {
 					local = filepath.Join(t.TempDir(), "backup")
 				}
-				var events []offsite.Progress
-				res, err := offsite.Stream(t.Context(), cli, offsite.StreamOptions{
+				streamed, report := collectBytes(t)
+				res, err := offsite.Stream(plan.WithReport(t.Context(), report), cli, offsite.StreamOptions{
 					Host:        hosttest.NewDir("master-0", root, hosttest.DirOptions{}),
 					Config:      healthyConfig(testNow),
 					Destination: offsite.Destination{URL: u, Prefix: "prod", Recipients: []string{snapID.Recipient().String()}},
@@ -70,7 +71,6 @@ func TestStreamRoundTrip(t *testing.T) {
 					PartSize:    5 << 20,
 					LocalDir:    local,
 					Now:         func() time.Time { return testNow },
-					Progress:    func(p offsite.Progress) { events = append(events, p) },
 				})
 				if err != nil {
 					t.Fatal(err)
@@ -86,9 +86,12 @@ func TestStreamRoundTrip(t *testing.T) {
 				if slices.Equal(tree(t, root), before) == false {
 					t.Errorf("the master's tree changed:\n%v\nwant\n%v", tree(t, root), before)
 				}
-				last := events[len(events)-1]
-				if last.Op != "stream" || last.Name != snap.Name || last.Done != snap.Size || last.Total < 12<<20 || last.Attempt != 1 {
-					t.Errorf("last progress %+v, want the whole snapshot", last)
+				// Each file once, named after its object: the snapshot's
+				// bytes are not reported by backup.SnapshotTo too.
+				resObj := m.Object(offsite.RoleResources)
+				streamed.check(t, map[string]int64{"streaming " + snap.Name: snap.Size, "streaming " + resObj.Name: resObj.Size})
+				if first := streamed.events["streaming "+snap.Name][0]; first.BytesTotal < 12<<20 {
+					t.Errorf("first snapshot event %+v: want the database size as its total", first)
 				}
 				if tee {
 					v, err := backup.Verify(t.Context(), local, backup.VerifyOptions{})
@@ -158,11 +161,11 @@ func TestStreamServerFailsMidUpload(t *testing.T) {
 	key := newIdentity(t)
 	dest := offsite.Destination{URL: s3.URL(proxy.URL), Recipients: []string{key.Recipient().String()}}
 	root := masterRoot(t)
-	opts := func(local string, r offsite.RetryOptions, at time.Time, progress func(offsite.Progress)) offsite.StreamOptions {
+	opts := func(local string, r offsite.RetryOptions, at time.Time) offsite.StreamOptions {
 		return offsite.StreamOptions{
 			Host: hosttest.NewDir("master-0", root, hosttest.DirOptions{}), Config: healthyConfig(at),
 			Destination: dest, PartSize: 5 << 20, Concurrency: 1, Retry: r, LocalDir: local,
-			Now: func() time.Time { return at }, Progress: progress,
+			Now: func() time.Time { return at },
 		}
 	}
 
@@ -170,7 +173,7 @@ func TestStreamServerFailsMidUpload(t *testing.T) {
 		proxy.bytes.Store(0)
 		proxy.failAfter.Store(7 << 20)
 		local := filepath.Join(t.TempDir(), "backup")
-		_, err := offsite.Stream(t.Context(), cli, opts(local, offsite.RetryOptions{MaxAttempts: 1}, testNow, nil))
+		_, err := offsite.Stream(t.Context(), cli, opts(local, offsite.RetryOptions{MaxAttempts: 1}, testNow))
 		var oe *offsite.ObjectError
 		if err == nil || !errors.As(err, &oe) {
 			t.Fatalf("err = %v, want an *ObjectError", err)
@@ -194,13 +197,14 @@ func TestStreamServerFailsMidUpload(t *testing.T) {
 		proxy.failures.Store(0)
 		proxy.healAfter.Store(3)
 		proxy.failAfter.Store(7 << 20)
-		var attempts []int
-		res, err := offsite.Stream(t.Context(), cli, opts("", offsite.RetryOptions{MaxAttempts: 5, InitialInterval: 100 * time.Millisecond, MaxInterval: time.Second}, at,
-			func(p offsite.Progress) {
-				if p.Name == backup.SnapshotFileName(backup.Timestamp(at), false) && !slices.Contains(attempts, p.Attempt) {
-					attempts = append(attempts, p.Attempt)
-				}
-			}))
+		var attempts []string
+		snapName := backup.SnapshotFileName(backup.Timestamp(at), false)
+		ctx := plan.WithReport(t.Context(), func(e plan.Event) {
+			if strings.HasPrefix(e.Message, "streaming "+snapName) && !slices.Contains(attempts, e.Message) {
+				attempts = append(attempts, e.Message)
+			}
+		})
+		res, err := offsite.Stream(ctx, cli, opts("", offsite.RetryOptions{MaxAttempts: 5, InitialInterval: 100 * time.Millisecond, MaxInterval: time.Second}, at))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 	"gocloud.dev/gcerrors"
 
 	"github.com/lifeboat-dev/lifeboat/backup"
+	"github.com/lifeboat-dev/lifeboat/backup/retention"
 )
 
 // Object metadata lifeboat sets on every object it stores; Fetch refuses
@@ -83,7 +84,7 @@ func Upload(ctx context.Context, dir string, opts UploadOptions) (*Manifest, err
 			return m, nil
 		}
 		return nil, &ObjectError{Op: "upload", Key: manifestKey(id), Err: fmt.Errorf("%w: a manifest for %s records other files", ErrExists, id)}
-	} else if !errors.Is(err, ErrNotFound) {
+	} else if !errors.Is(err, retention.ErrNotFound) {
 		return nil, err
 	}
 
@@ -207,11 +208,8 @@ func (u *uploader) put(ctx context.Context, bucket *blob.Bucket, key string, fil
 		snap = backup.NewSnapshotHasher()
 		w = io.MultiWriter(ow, snap)
 	}
-	n, err := copyProgress(ctx, w, f, func(done int64) {
-		if u.opts.Progress != nil {
-			u.opts.Progress(Progress{Op: "upload", ID: u.id, Name: file.Name, Done: done, Total: file.Size, Attempt: attempt})
-		}
-	})
+	rep := newByteReport(ctx, "uploading "+file.Name, file.Size, attempt)
+	n, err := copyProgress(ctx, w, f, rep.update)
 	if err != nil {
 		return fail("upload", err)
 	}
@@ -224,6 +222,7 @@ func (u *uploader) put(ctx context.Context, bucket *blob.Bucket, key string, fil
 			return fail("verify", fmt.Errorf("%w: %w", ErrSourceChanged, err))
 		}
 	}
+	rep.finish(n)
 	var readBack func(Object) error
 	if u.opts.ReadBack {
 		readBack = func(o Object) error { return u.readBack(ctx, bucket, o, attempt) }
@@ -244,17 +243,15 @@ func (u *uploader) readBack(ctx context.Context, bucket *blob.Bucket, obj Object
 	}
 	defer r.Close()
 	sum := sha256.New()
-	n, err := copyProgress(ctx, sum, r, func(done int64) {
-		if u.opts.Progress != nil {
-			u.opts.Progress(Progress{Op: "readback", ID: u.id, Name: obj.Name, Done: done, Total: obj.StoredSize, Attempt: attempt})
-		}
-	})
+	rep := newByteReport(ctx, "reading back "+obj.Name, obj.StoredSize, attempt)
+	n, err := copyProgress(ctx, sum, r, rep.update)
 	if err != nil {
 		return err
 	}
 	if got := hex.EncodeToString(sum.Sum(nil)); n != obj.StoredSize || got != obj.StoredSHA256 {
-		return fmt.Errorf("%w: read back %d bytes sha256 %s, wrote %d bytes sha256 %s", ErrCorrupt, n, got, obj.StoredSize, obj.StoredSHA256)
+		return storedMismatch("read back %d bytes sha256 %s, wrote %d bytes sha256 %s", n, got, obj.StoredSize, obj.StoredSHA256)
 	}
+	rep.finish(n)
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/lifeboat-dev/lifeboat"
+	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/backup/offsite"
 )
 
@@ -55,8 +56,8 @@ func TestVerify(t *testing.T) {
 	if err := bucket.WriteAll(t.Context(), k, bad, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := offsite.Verify(t.Context(), m.ID, tmp, opts); !errors.Is(err, offsite.ErrCorrupt) {
-		t.Errorf("Verify of a damaged archive: %v, want ErrCorrupt", err)
+	if _, err := offsite.Verify(t.Context(), m.ID, tmp, opts); !errors.Is(err, backup.ErrHashMismatch) {
+		t.Errorf("Verify of a damaged archive: %v, want backup.ErrHashMismatch", err)
 	}
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {
 		t.Errorf("Verify left %v", left)

@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/lifeboat-dev/lifeboat/internal/opterr"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 // Store is where backups live: the local backup directory (DirStore), or
@@ -21,17 +22,24 @@ type Store interface {
 	List(ctx context.Context) ([]Backup, error)
 	// Delete removes the backup with this ID, all of it or, on error, so
 	// that List no longer reports it as verified. A backup already gone
-	// returns an error wrapping ErrNotFound. It stops when ctx is
-	// cancelled.
+	// returns an error wrapping ErrNotFound; an ID that cannot name one of
+	// lifeboat's backups in this store (a path, a hidden name, something
+	// without a manifest) one wrapping ErrNotBackup, and nothing is
+	// deleted. It stops when ctx is cancelled.
 	Delete(ctx context.Context, id string) error
 }
 
-// ErrNotFound is wrapped by Store.Delete when the backup is already gone;
-// Apply counts it as deleted (deleting is idempotent).
-var ErrNotFound = errors.New("backup not found")
+// ErrNotFound: the store holds no backup with that ID (a local backup
+// directory, an off-site destination: for backup/offsite, no manifest
+// under the ID, so a backup whose upload never finished is not found).
+// Store.Delete wraps it for a backup already gone, and Apply counts that
+// as deleted (deleting is idempotent); offsite.Fetch, Verify and Scrub
+// return it for an ID the destination does not hold. A backup that is
+// there but lacks one of its files is backup.ErrMissingFile instead.
+var ErrNotFound = errors.New("no backup with that ID in the store")
 
 // ApplyOptions configure Apply. The zero value deletes what Select
-// chooses under Options' zero value, without logging or progress.
+// chooses under Options' zero value, without logging.
 type ApplyOptions struct {
 	// Options are Select's (clock, calendar zone, DeleteUnverified).
 	Options
@@ -40,8 +48,6 @@ type ApplyOptions struct {
 	DryRun bool
 	// Logger receives one record per decision and deletion; nil discards.
 	Logger *slog.Logger
-	// Progress, when set, is called before and after each deletion.
-	Progress func(Event)
 }
 
 // Validate checks the options; Apply calls it, with the policy's, before
@@ -49,16 +55,6 @@ type ApplyOptions struct {
 // Location and nil Logger have documented defaults), so it returns nil;
 // it is the place for checks of fields to come.
 func (o ApplyOptions) Validate() error { return nil }
-
-// Event reports Apply's progress.
-type Event struct {
-	// ID is the backup being deleted.
-	ID string
-	// Done is false before the deletion, true after it succeeded.
-	Done bool
-	// N is the deletion's rank (1-based) and Total the number planned.
-	N, Total int
-}
 
 // Report is what Apply did.
 type Report struct {
@@ -75,10 +71,15 @@ type Report struct {
 // backup taken after the listing is not seen, so not deleted. With DryRun
 // it stops after Select.
 //
-// Errors, each wrapped with the operation: p.Validate's *PolicyError and
-// opts.Validate's before any store call; lifeboat.ErrInvalidOptions for a nil
-// store; the store's List error; Select's
-// ErrInvalidBackup (nothing is deleted); the first Delete error other than
+// Its progress goes to plan.ReportProgress, one event before and one
+// after each deletion ("deleting backup <id> (2 of 5)", "deleted backup
+// <id> (2 of 5)"): Progress events of the plan step calling it, or of
+// plan.WithReport's report outside a plan.
+//
+// Errors, each wrapped with the operation: lifeboat.ErrInvalidOptions
+// (p.Validate's and opts.Validate's *lifeboat.OptionsError, a nil store)
+// before any store call; the store's List error; Select's
+// ErrBadListing (nothing is deleted); the first Delete error other than
 // ErrNotFound (Apply stops there; the Report says what was deleted
 // before); ctx.Err() when cancelled between deletions. The Report is
 // never nil.
@@ -88,7 +89,7 @@ func Apply(ctx context.Context, store Store, p Policy, opts ApplyOptions) (*Repo
 		return rep, fmt.Errorf("retention: %w", err)
 	}
 	if store == nil {
-		return rep, opterr.New("", "nil Store")
+		return rep, opterr.Nil("retention.Apply store")
 	}
 	log := opts.Logger
 	if log == nil {
@@ -114,11 +115,6 @@ func Apply(ctx context.Context, store Store, p Policy, opts ApplyOptions) (*Repo
 	if opts.DryRun {
 		return rep, nil
 	}
-	progress := func(e Event) {
-		if opts.Progress != nil {
-			opts.Progress(e)
-		}
-	}
 	del := slices.Clone(res.Delete)
 	slices.Reverse(del) // oldest first: an interrupted run leaves the newest
 	for i, d := range del {
@@ -126,7 +122,7 @@ func Apply(ctx context.Context, store Store, p Policy, opts ApplyOptions) (*Repo
 			return rep, fmt.Errorf("retention: stopped before deleting %s: %w", d.Backup.ID, err)
 		}
 		id := d.Backup.ID
-		progress(Event{ID: id, N: i + 1, Total: len(del)})
+		plan.ReportProgress(ctx, fmt.Sprintf("deleting backup %s (%d of %d)", id, i+1, len(del)))
 		err := store.Delete(ctx, id)
 		switch {
 		case errors.Is(err, ErrNotFound):
@@ -137,7 +133,7 @@ func Apply(ctx context.Context, store Store, p Policy, opts ApplyOptions) (*Repo
 			log.Info("backup deleted", "id", id, "taken", d.Backup.Taken, "reason", d.Reasons[0].String())
 		}
 		rep.Deleted = append(rep.Deleted, id)
-		progress(Event{ID: id, Done: true, N: i + 1, Total: len(del)})
+		plan.ReportProgress(ctx, fmt.Sprintf("deleted backup %s (%d of %d)", id, i+1, len(del)))
 	}
 	return rep, nil
 }

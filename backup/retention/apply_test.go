@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/lifeboat-dev/lifeboat"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 // memStore is an in-memory Store: backups it lists, and other objects it
@@ -89,10 +90,9 @@ func TestApply(t *testing.T) {
 
 	t.Run("deletes what Select chose, oldest first", func(t *testing.T) {
 		s := sixDays()
-		var events []Event
-		o := opts
-		o.Progress = func(e Event) { events = append(events, e) }
-		rep, err := Apply(t.Context(), s, policy, o)
+		var events []plan.Event
+		ctx := plan.WithReport(t.Context(), func(e plan.Event) { events = append(events, e) })
+		rep, err := Apply(ctx, s, policy, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -102,8 +102,20 @@ func TestApply(t *testing.T) {
 		if want := []string{"b0", "b1", "b2", "u"}; !slices.Equal(s.ids(), want) {
 			t.Errorf("left %v, want %v", s.ids(), want)
 		}
-		if len(events) != 6 || events[0] != (Event{ID: "b5", N: 1, Total: 3}) || events[5] != (Event{ID: "b3", Done: true, N: 3, Total: 3}) {
-			t.Errorf("events %v", events)
+		var msgs []string
+		for _, e := range events {
+			if e.Status != plan.Progress {
+				t.Errorf("event %v is not a Progress event", e)
+			}
+			msgs = append(msgs, e.Message)
+		}
+		want := []string{
+			"deleting backup b5 (1 of 3)", "deleted backup b5 (1 of 3)",
+			"deleting backup b4 (2 of 3)", "deleted backup b4 (2 of 3)",
+			"deleting backup b3 (3 of 3)", "deleted backup b3 (3 of 3)",
+		}
+		if !slices.Equal(msgs, want) {
+			t.Errorf("progress %q, want %q", msgs, want)
 		}
 	})
 	t.Run("dry run deletes nothing and returns the plan", func(t *testing.T) {
@@ -133,9 +145,9 @@ func TestApply(t *testing.T) {
 		s := sixDays()
 		s.listErr = errors.New("List must not be called")
 		_, err := Apply(t.Context(), s, Policy{KeepDaily: -1}, opts)
-		var pe *PolicyError
-		if !errors.As(err, &pe) {
-			t.Fatalf("err %v, want *PolicyError", err)
+		var oe *lifeboat.OptionsError
+		if !errors.Is(err, lifeboat.ErrInvalidOptions) || !errors.As(err, &oe) || oe.Option != "retention.Policy.KeepDaily" {
+			t.Fatalf("err %v, want a *lifeboat.OptionsError for retention.Policy.KeepDaily", err)
 		}
 	})
 	t.Run("list error", func(t *testing.T) {
@@ -147,7 +159,7 @@ func TestApply(t *testing.T) {
 	})
 	t.Run("duplicate listing deletes nothing", func(t *testing.T) {
 		s := &dupStore{sixDays()}
-		if _, err := Apply(t.Context(), s, policy, opts); !errors.Is(err, ErrInvalidBackup) || len(s.deleted) != 0 {
+		if _, err := Apply(t.Context(), s, policy, opts); !errors.Is(err, ErrBadListing) || len(s.deleted) != 0 {
 			t.Fatalf("err %v, deleted %v", err, s.deleted)
 		}
 	})

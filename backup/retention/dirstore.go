@@ -99,10 +99,13 @@ func (s *DirStore) List(ctx context.Context) ([]Backup, error) {
 	return bs, nil
 }
 
-// ErrNotBackup is returned by DirStore.Delete for an ID that does not name
-// one of lifeboat's backups (a path, a hidden name, a directory without a
-// manifest).
-var ErrNotBackup = errors.New("not a lifeboat backup")
+// ErrNotBackup: Store.Delete refused an ID that cannot name one of
+// lifeboat's backups in the store (a path, a hidden name, a file, a
+// directory without a manifest; for backup/offsite, anything but a backup
+// stamp), and deleted nothing. It guards what is not lifeboat's, so it is
+// distinct from ErrNotFound (nothing there) and from backup's errors about
+// a backup's content.
+var ErrNotBackup = errors.New("not one of lifeboat's backups: refused to delete")
 
 // trashPrefix names a backup directory being deleted: hidden, so List
 // skips it from the moment of the rename.

@@ -8,10 +8,8 @@
 // which to delete, each with the rules that decided, newest first. That
 // result is the dry run. Apply lists a Store, calls Select and deletes
 // what it chose, oldest first, with progress, logging and cancellation.
-// DirStore is the Store of a local directory of backup.TakePlan outputs.
-// lifeboat has no Store for object storage yet (backup/offsite lists but
-// does not delete): implement Store over offsite.List and the bucket to
-// apply a policy there.
+// DirStore is the Store of a local directory of backup.TakePlan outputs;
+// offsite.RetentionStore is the Store of an off-site destination.
 //
 // Policy rules (keep last N, keep within a duration, keep N hourly, daily,
 // weekly, monthly, yearly) follow restic's "forget --keep-*": each rule
@@ -30,12 +28,17 @@
 //
 // # Errors
 //
-//   - *PolicyError (errors.Is ErrInvalidPolicy): Policy.Validate refused a
-//     field (a negative count or duration); nothing was listed.
-//   - ErrInvalidBackup: a Store listed a backup without an ID or one ID
+//   - lifeboat.ErrInvalidOptions (a *lifeboat.OptionsError naming the
+//     field, e.g. "retention.Policy.KeepDaily"): Policy.Validate refused a
+//     negative count or duration, or Apply got no store; nothing was
+//     listed.
+//   - ErrBadListing: a Store listed a backup without an ID or one ID
 //     twice; nothing was deleted.
-//   - ErrNotFound: Store.Delete found the backup gone (Apply counts it as
-//     deleted).
-//   - ErrNotBackup: DirStore.Delete was asked to delete something that is
-//     not one of lifeboat's backup directories.
+//   - ErrNotFound: the store holds no backup with that ID; Store.Delete
+//     wraps it for a backup already gone (Apply counts it as deleted), and
+//     backup/offsite returns it for an ID its destination does not hold.
+//   - ErrNotBackup: Store.Delete refused an ID that cannot name one of
+//     lifeboat's backups in the store.
+//
+// Apply reports its deletions through plan.ReportProgress (see Apply).
 package retention

@@ -3,18 +3,21 @@ package retention
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/lifeboat-dev/lifeboat"
 )
 
 // TestSentinelsAreDistinct pins every exported sentinel of the package:
-// each one is its own failure kind (no two match each other with
-// errors.Is) and survives %w wrapping with an operation and target.
+// each one is its own failure kind (no two match each other, nor any of
+// the backup family's or lifeboat.ErrInvalidOptions, with errors.Is) and
+// survives %w wrapping with an operation and target.
 func TestSentinelsAreDistinct(t *testing.T) {
 	sentinels := map[string]error{
-		"ErrInvalidBackup": ErrInvalidBackup, "ErrInvalidPolicy": ErrInvalidPolicy, "ErrNotBackup": ErrNotBackup, "ErrNotFound": ErrNotFound,
+		"ErrBadListing": ErrBadListing, "ErrNotBackup": ErrNotBackup, "ErrNotFound": ErrNotFound,
+		"lifeboat.ErrInvalidOptions": lifeboat.ErrInvalidOptions,
 	}
 	for name, s := range sentinels {
 		if s == nil || s.Error() == "" {
@@ -25,54 +28,28 @@ func TestSentinelsAreDistinct(t *testing.T) {
 			t.Errorf("%s does not survive wrapping", name)
 		}
 		for other, o := range sentinels {
-			if other != name && errors.Is(s, o) {
-				t.Errorf("errors.Is(%s, %s): two sentinels for one failure", name, other)
+			if other != name && (errors.Is(s, o) || s.Error() == o.Error()) {
+				t.Errorf("%s and %s: two sentinels for one failure", name, other)
 			}
 		}
 	}
 }
 
-// TestTypedErrors pins every exported *Error type: found with errors.As
-// through a %w wrap, matching its kind (when it has one) and its cause.
-func TestTypedErrors(t *testing.T) {
-	cause := fs.ErrPermission
-	_ = cause
-	for _, tc := range []struct {
-		name  string
-		err   error
-		as    func(error) bool
-		kinds []error
-		not   []error
-	}{
-		{"PolicyError", &PolicyError{Field: "KeepLast", Value: -1, Reason: "negative"}, func(err error) bool { var e *PolicyError; return errors.As(err, &e) }, []error{ErrInvalidPolicy}, nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			w := fmt.Errorf("op target: %w", tc.err)
-			if !tc.as(w) {
-				t.Errorf("errors.As(%v) finds no %s", w, tc.name)
-			}
-			for _, k := range tc.kinds {
-				if !errors.Is(w, k) {
-					t.Errorf("errors.Is(%v, %v) = false", w, k)
-				}
-			}
-			for _, k := range tc.not {
-				if errors.Is(w, k) {
-					t.Errorf("errors.Is(%v, %v) = true", w, k)
-				}
-			}
-			if tc.err.Error() == "" {
-				t.Error("empty message")
-			}
-		})
+// TestPolicyValidate: a refused Policy field is the one invalid-options
+// kind, a *lifeboat.OptionsError naming the field.
+func TestPolicyValidate(t *testing.T) {
+	var oe *lifeboat.OptionsError
+	err := (Policy{KeepLast: -1}).Validate()
+	if !errors.Is(err, lifeboat.ErrInvalidOptions) || !errors.As(err, &oe) || oe.Option != "retention.Policy.KeepLast" {
+		t.Fatalf("Validate = %v, want a *lifeboat.OptionsError for retention.Policy.KeepLast", err)
 	}
 }
 
-// TestPolicyValidate produces *PolicyError through Policy.Validate.
-func TestPolicyValidate(t *testing.T) {
-	var pe *PolicyError
-	if err := (Policy{KeepLast: -1}).Validate(); !errors.As(err, &pe) || pe.Field != "KeepLast" {
-		t.Fatalf("Validate = %v, want a *PolicyError for KeepLast", err)
+// TestSelectRefusesBadListing produces ErrBadListing through Select.
+func TestSelectRefusesBadListing(t *testing.T) {
+	_, err := Select([]Backup{{ID: "a"}, {ID: "a"}}, Policy{KeepLast: 1}, Options{})
+	if !errors.Is(err, ErrBadListing) {
+		t.Fatalf("Select = %v, want ErrBadListing", err)
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 )
 
 // Policy says which backups to keep. Every rule keeps what it selects; a
@@ -46,29 +48,11 @@ type Policy struct {
 // IsZero reports whether p has no rule: such a policy deletes nothing.
 func (p Policy) IsZero() bool { return p == Policy{} }
 
-// ErrInvalidPolicy is wrapped by every *PolicyError.
-var ErrInvalidPolicy = errors.New("invalid retention policy")
-
-// PolicyError is a Policy field Validate refused.
-type PolicyError struct {
-	// Field is the Policy field's name, e.g. "KeepDaily".
-	Field string
-	// Value is the refused value.
-	Value any
-	// Reason says what is wrong with it.
-	Reason string
-}
-
-func (e *PolicyError) Error() string {
-	return fmt.Sprintf("%v: %s = %v: %s", ErrInvalidPolicy, e.Field, e.Value, e.Reason)
-}
-
-// Is matches ErrInvalidPolicy: the kind of this error (see package lifeboat, Errors).
-func (e *PolicyError) Is(target error) bool { return target == ErrInvalidPolicy }
-
-// Validate reports every invalid field of p as a *PolicyError (joined with
-// errors.Join when there are several): negative counts and a negative
-// KeepWithin.
+// Validate reports every invalid field of p, a negative count or a
+// negative KeepWithin, as a *lifeboat.OptionsError naming the field
+// ("retention.Policy.KeepDaily"), joined with errors.Join when there are
+// several: errors.Is(err, lifeboat.ErrInvalidOptions) holds, as for every
+// option of every lifeboat package.
 func (p Policy) Validate() error {
 	var errs []error
 	for _, c := range []struct {
@@ -79,11 +63,11 @@ func (p Policy) Validate() error {
 		{"KeepWeekly", p.KeepWeekly}, {"KeepMonthly", p.KeepMonthly}, {"KeepYearly", p.KeepYearly},
 	} {
 		if c.n < 0 {
-			errs = append(errs, &PolicyError{Field: c.field, Value: c.n, Reason: "must not be negative (0 disables the rule)"})
+			errs = append(errs, opterr.New("retention.Policy."+c.field, "%d must not be negative (0 disables the rule)", c.n))
 		}
 	}
 	if p.KeepWithin < 0 {
-		errs = append(errs, &PolicyError{Field: "KeepWithin", Value: p.KeepWithin, Reason: "must not be negative (0 disables the rule)"})
+		errs = append(errs, opterr.New("retention.Policy.KeepWithin", "%v must not be negative (0 disables the rule)", p.KeepWithin))
 	}
 	return errors.Join(errs...)
 }

@@ -111,8 +111,11 @@ type Options struct {
 	DeleteUnverified bool
 }
 
-// ErrInvalidBackup is wrapped by Select's errors about its input list.
-var ErrInvalidBackup = errors.New("invalid backup list")
+// ErrBadListing: a Store listed a backup without an ID, or one ID twice,
+// so Select (and Apply) trust none of its listing and delete nothing. It
+// is about the listing, not a backup's content: a backup that is not
+// whole is backup.ErrInvalidBackup, which a Store reports as unverified.
+var ErrBadListing = errors.New("store listing has an empty or repeated backup ID")
 
 // Select decides which backups to keep and which to delete under p. It
 // does no I/O; its Result is the dry run. The input may be in any order
@@ -131,8 +134,8 @@ var ErrInvalidBackup = errors.New("invalid backup list")
 //   - an empty Policy deletes nothing.
 //
 // The Policy rules apply to the verified backups with a known time (see
-// Policy for the calendar). Errors: a *PolicyError (wrapping
-// ErrInvalidPolicy) from p.Validate, or ErrInvalidBackup for an empty or
+// Policy for the calendar). Errors: p.Validate's *lifeboat.OptionsError
+// (lifeboat.ErrInvalidOptions), or ErrBadListing for an empty or
 // repeated ID (a store that lists one backup twice is not trusted to
 // delete any).
 func Select(backups []Backup, p Policy, opts Options) (*Result, error) {
@@ -142,10 +145,10 @@ func Select(backups []Backup, p Policy, opts Options) (*Result, error) {
 	seen := make(map[string]bool, len(backups))
 	for i, b := range backups {
 		if b.ID == "" {
-			return nil, fmt.Errorf("%w: backup %d has no ID", ErrInvalidBackup, i)
+			return nil, fmt.Errorf("%w: backup %d has no ID", ErrBadListing, i)
 		}
 		if seen[b.ID] {
-			return nil, fmt.Errorf("%w: ID %q listed twice", ErrInvalidBackup, b.ID)
+			return nil, fmt.Errorf("%w: ID %q listed twice", ErrBadListing, b.ID)
 		}
 		seen[b.ID] = true
 	}

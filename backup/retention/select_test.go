@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/lifeboat-dev/lifeboat"
 )
 
 var t0 = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
@@ -175,11 +177,11 @@ func TestSelectRefuses(t *testing.T) {
 		want    error
 		field   string
 	}{
-		{name: "negative count", backups: ok, policy: Policy{KeepDaily: -1}, want: ErrInvalidPolicy, field: "KeepDaily"},
-		{name: "negative last", backups: ok, policy: Policy{KeepLast: -3}, want: ErrInvalidPolicy, field: "KeepLast"},
-		{name: "negative within", backups: ok, policy: Policy{KeepWithin: -time.Second}, want: ErrInvalidPolicy, field: "KeepWithin"},
-		{name: "empty ID", backups: []Backup{{Taken: at(0)}}, policy: Policy{KeepLast: 1}, want: ErrInvalidBackup},
-		{name: "duplicate ID", backups: []Backup{{ID: "a", Taken: at(0)}, {ID: "a", Taken: at(-1), Verified: true}}, policy: Policy{KeepLast: 1}, want: ErrInvalidBackup},
+		{name: "negative count", backups: ok, policy: Policy{KeepDaily: -1}, want: lifeboat.ErrInvalidOptions, field: "retention.Policy.KeepDaily"},
+		{name: "negative last", backups: ok, policy: Policy{KeepLast: -3}, want: lifeboat.ErrInvalidOptions, field: "retention.Policy.KeepLast"},
+		{name: "negative within", backups: ok, policy: Policy{KeepWithin: -time.Second}, want: lifeboat.ErrInvalidOptions, field: "retention.Policy.KeepWithin"},
+		{name: "empty ID", backups: []Backup{{Taken: at(0)}}, policy: Policy{KeepLast: 1}, want: ErrBadListing},
+		{name: "duplicate ID", backups: []Backup{{ID: "a", Taken: at(0)}, {ID: "a", Taken: at(-1), Verified: true}}, policy: Policy{KeepLast: 1}, want: ErrBadListing},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -188,16 +190,16 @@ func TestSelectRefuses(t *testing.T) {
 				t.Fatalf("got %v, %v; want %v", res, err, tc.want)
 			}
 			if tc.field != "" {
-				var pe *PolicyError
-				if !errors.As(err, &pe) || pe.Field != tc.field {
-					t.Errorf("error %v: want a *PolicyError for %s", err, tc.field)
+				var oe *lifeboat.OptionsError
+				if !errors.As(err, &oe) || oe.Option != tc.field {
+					t.Errorf("error %v: want a *lifeboat.OptionsError for %s", err, tc.field)
 				}
 			}
 		})
 	}
 	err := Policy{KeepHourly: -1, KeepYearly: -2}.Validate()
-	var pe *PolicyError
-	if !errors.As(err, &pe) || len(err.(interface{ Unwrap() []error }).Unwrap()) != 2 {
+	var oe *lifeboat.OptionsError
+	if !errors.As(err, &oe) || len(err.(interface{ Unwrap() []error }).Unwrap()) != 2 {
 		t.Errorf("two bad fields: %v", err)
 	}
 	if err := (Policy{}).Validate(); err != nil {

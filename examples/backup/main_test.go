@@ -88,7 +88,7 @@ func TestBackupProgram(t *testing.T) {
 		if code != exitOK {
 			t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
 		}
-		if !regexp.MustCompile(`(?m)^snapshot_\S+\.db: .* of .*\(100%\).*done in`).MatchString(out.String()) ||
+		if !regexp.MustCompile(`(?m)^streaming snapshot_\S+\.db: .* of .*\(100%\).*done in`).MatchString(out.String()) ||
 			!strings.Contains(out.String(), "is stored and verified at file://") {
 			t.Errorf("output lacks the progress lines or the result:\n%s", out.String())
 		}

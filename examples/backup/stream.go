@@ -12,6 +12,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/backup/offsite"
 	"github.com/lifeboat-dev/lifeboat/examples/internal/cli"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 // newProgress is the progress display the -progress flag asks for.
@@ -31,21 +32,20 @@ func newProgress(w io.Writer, mode string, every time.Duration) (*cli.Progress, 
 // streamBackup runs offsite.Stream with progress and prints what it
 // stored; it returns the result (nil on failure) and the exit code.
 func streamBackup(ctx context.Context, etcd backup.SnapshotClient, opts offsite.StreamOptions, prog *cli.Progress, stdout, stderr io.Writer) (*offsite.StreamResult, int) {
+	// Stream reports its bytes through ctx (plan.ReportBytes), one
+	// transfer per object, named in the message ("streaming
+	// snapshot_<stamp>.db", "reading back ...", "(attempt 2)").
 	var current string
-	opts.Progress = func(p offsite.Progress) {
-		name := p.Name
-		if p.Op == "readback" {
-			name = "read back " + p.Name
+	ctx = plan.WithReport(ctx, func(e plan.Event) {
+		if e.BytesDone == 0 && e.BytesTotal == 0 {
+			return
 		}
-		if p.Attempt > 1 {
-			name = fmt.Sprintf("%s (attempt %d)", name, p.Attempt)
-		}
-		if name != current && current != "" {
+		if e.Message != current && current != "" {
 			prog.Done(current)
 		}
-		current = name
-		prog.Update(name, p.Done, p.Total)
-	}
+		current = e.Message
+		prog.Update(e.Message, e.BytesDone, e.BytesTotal)
+	})
 	fmt.Fprintf(stdout, "streaming the backup to %s\n", opts.Destination.String())
 	res, err := offsite.Stream(ctx, etcd, opts)
 	if current != "" {
