@@ -17,12 +17,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"gocloud.dev/blob"
+
 	// The drivers of the URLs this package hands out.
 	_ "gocloud.dev/blob/azureblob"
 	_ "gocloud.dev/blob/s3blob"
@@ -91,8 +93,12 @@ func (s *Server) URL(endpoint string) string {
 // one process) on free loopback ports with the bucket "lifeboat", sets
 // the test credentials in the AWS environment variables of both the
 // server and this process (t.Setenv: not for parallel tests), and waits
-// (up to 3 minutes) until an object can be written. The server stops
-// when the test ends; its log tail is printed when the test failed.
+// (up to 3 minutes) until an object can be written. A port is free when
+// picked but may be taken before weed binds it (another test's server, or
+// the source port of any outgoing connection on a busy machine): when weed
+// exits before it serves, it is started again on new ports, up to
+// startAttempts times. The server stops when the test ends; its log tail
+// is printed when the test failed.
 func StartWeed(t testing.TB) *Server {
 	t.Helper()
 	weed := Binary(t, "LIFEBOAT_WEED", "LIFEBOAT_REQUIRE_S3", "run hack/tools.sh s3")
@@ -100,6 +106,26 @@ func StartWeed(t testing.TB) *Server {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", SecretKey)
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	var exits []string
+	for attempt := 1; attempt <= startAttempts; attempt++ {
+		s, exit := startWeedOnce(t, weed)
+		if exit == "" {
+			return s
+		}
+		exits = append(exits, fmt.Sprintf("attempt %d: %s", attempt, exit))
+	}
+	t.Fatalf("weed exited before serving, %d times:\n%s", startAttempts, strings.Join(exits, "\n"))
+	return nil
+}
+
+// startAttempts is how many times StartWeed starts weed on new ports.
+const startAttempts = 3
+
+// startWeedOnce starts weed on new ports and waits until it serves. It
+// returns the server, or (nil, why) when weed exited first (the tail of its
+// log). It fails t when weed runs but never serves.
+func startWeedOnce(t testing.TB, weed string) (*Server, string) {
+	t.Helper()
 	dir := t.TempDir()
 	s3Port := FreePort(t)
 	ports := map[string]int{}
@@ -126,23 +152,28 @@ func StartWeed(t testing.TB) *Server {
 		cancel()
 		t.Fatal(err)
 	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	logs := func() string { b, _ := os.ReadFile(logf.Name()); return string(Tail(b, 4000)) }
+	stop := func() { cancel(); <-exited; logf.Close() }
+	s := &Server{Endpoint: "http://127.0.0.1:" + strconv.Itoa(s3Port), Bucket: "lifeboat"}
+	if !waitWritable(t, s.URL(""), 3*time.Minute, exited, logs) {
+		stop()
+		return nil, logs()
+	}
 	t.Cleanup(func() {
-		cancel()
-		cmd.Wait()
-		logf.Close()
+		stop()
 		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			t.Logf("weed log (tail):\n%s", Tail(b, 4000))
+			t.Logf("weed log (tail):\n%s", logs())
 		}
 	})
-	s := &Server{Endpoint: "http://127.0.0.1:" + strconv.Itoa(s3Port), Bucket: "lifeboat"}
-	WaitWritable(t, s.URL(""), 3*time.Minute, func() string { b, _ := os.ReadFile(logf.Name()); return string(Tail(b, 4000)) })
-	return s
+	return s, ""
 }
 
-// WaitWritable waits up to d until an object can be written to the
-// bucket at u, failing the test with logs() after that.
-func WaitWritable(t testing.TB, u string, d time.Duration, logs func() string) {
+// waitWritable waits up to d until an object can be written to the
+// bucket at u, failing the test with logs() after that. It returns false
+// as soon as exited is closed (the server process ended).
+func waitWritable(t testing.TB, u string, d time.Duration, exited <-chan struct{}, logs func() string) bool {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	var last error
@@ -158,12 +189,17 @@ func WaitWritable(t testing.TB, u string, d time.Duration, logs func() string) {
 		}
 		cancel()
 		if err == nil {
-			return
+			return true
 		}
 		last = err
-		time.Sleep(500 * time.Millisecond)
+		select {
+		case <-exited:
+			return false
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
 	t.Fatalf("storage not writable after %v: %v\n%s", d, last, logs())
+	return false
 }
 
 // Tail is the last n bytes of b.
@@ -176,10 +212,31 @@ func Tail(b []byte, n int) []byte {
 
 // StartAzurite starts Azurite's blob service on a free loopback port with
 // the container "lifeboat", and points the AZURE_STORAGE_* variables at
-// it (t.Setenv). It returns the azblob:// URL of the container.
+// it (t.Setenv). It returns the azblob:// URL of the container. Like
+// StartWeed, it starts Azurite again on a new port when it exits before
+// serving (the port was taken), up to startAttempts times.
 func StartAzurite(t testing.TB) string {
 	t.Helper()
 	bin := Binary(t, "LIFEBOAT_AZURITE", "LIFEBOAT_REQUIRE_AZURITE", "run hack/tools.sh azurite")
+	t.Setenv("AZURE_STORAGE_ACCOUNT", AzuriteAccount)
+	t.Setenv("AZURE_STORAGE_KEY", AzuriteKey)
+	var exits []string
+	for attempt := 1; attempt <= startAttempts; attempt++ {
+		u, exit := startAzuriteOnce(t, bin)
+		if exit == "" {
+			return u
+		}
+		exits = append(exits, fmt.Sprintf("attempt %d: %s", attempt, exit))
+	}
+	t.Fatalf("azurite exited before serving, %d times:\n%s", startAttempts, strings.Join(exits, "\n"))
+	return ""
+}
+
+// startAzuriteOnce starts Azurite on a new port and creates the container.
+// It returns the container's URL, or ("", why) when Azurite exited first.
+// It fails t when Azurite runs but never serves.
+func startAzuriteOnce(t testing.TB, bin string) (string, string) {
+	t.Helper()
 	port := FreePort(t)
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -194,17 +251,10 @@ func StartAzurite(t testing.TB) string {
 		cancel()
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		cancel()
-		cmd.Wait()
-		if t.Failed() {
-			mu.Lock()
-			t.Logf("azurite log:\n%s", Tail(logs.Bytes(), 4000))
-			mu.Unlock()
-		}
-	})
-	t.Setenv("AZURE_STORAGE_ACCOUNT", AzuriteAccount)
-	t.Setenv("AZURE_STORAGE_KEY", AzuriteKey)
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	out := func() string { mu.Lock(); defer mu.Unlock(); return string(Tail(logs.Bytes(), 4000)) }
+	stop := func() { cancel(); <-exited }
 	domain := "127.0.0.1:" + strconv.Itoa(port)
 	conn := fmt.Sprintf("DefaultEndpointsProtocol=http;AccountName=%s;AccountKey=%s;BlobEndpoint=http://%s/%s;", AzuriteAccount, AzuriteKey, domain, AzuriteAccount)
 	deadline := time.Now().Add(2 * time.Minute)
@@ -217,14 +267,22 @@ func StartAzurite(t testing.TB) string {
 			break
 		}
 		if time.Now().After(deadline) {
-			mu.Lock()
-			out := logs.String()
-			mu.Unlock()
-			t.Fatalf("azurite: creating the container: %v\n%s", err, out)
+			stop()
+			t.Fatalf("azurite: creating the container: %v\n%s", err, out())
 		}
-		time.Sleep(300 * time.Millisecond)
+		select {
+		case <-exited:
+			return "", out()
+		case <-time.After(300 * time.Millisecond):
+		}
 	}
-	return "azblob://lifeboat?protocol=http&domain=" + domain
+	t.Cleanup(func() {
+		stop()
+		if t.Failed() {
+			t.Logf("azurite log:\n%s", out())
+		}
+	})
+	return "azblob://lifeboat?protocol=http&domain=" + domain, ""
 }
 
 type writerFunc func([]byte) (int, error)
