@@ -38,7 +38,6 @@ func fakeWeed(t *testing.T, fails int, real string) string {
 	return p
 }
 
-
 // A weed that loses a port race is started again on new ports: once
 // losing still serves; always losing fails at once with every attempt's
 // log, instead of waiting out the 3 minutes for a server that is gone.
