@@ -2,11 +2,10 @@ package backup
 
 import (
 	"errors"
-	"fmt"
-	"io/fs"
 	"testing"
 
 	"github.com/lifeboat-dev/lifeboat"
+	"github.com/lifeboat-dev/lifeboat/internal/errtest"
 )
 
 // TestSentinelsAreDistinct pins every exported sentinel of the package:
@@ -21,58 +20,17 @@ func TestSentinelsAreDistinct(t *testing.T) {
 		"ErrShortWrite": ErrShortWrite, "ErrTimestampMismatch": ErrTimestampMismatch, "ErrTooEarly": ErrTooEarly, "ErrTruncated": ErrTruncated,
 		"ErrUnsafeEntry": ErrUnsafeEntry, "ErrUnsafeResource": ErrUnsafeResource,
 	}
-	for name, s := range sentinels {
-		if s == nil || s.Error() == "" {
-			t.Errorf("%s is nil or has no text", name)
-			continue
-		}
-		if w := fmt.Errorf("op target: %w", s); !errors.Is(w, s) {
-			t.Errorf("%s does not survive wrapping", name)
-		}
-		for other, o := range sentinels {
-			if other != name && errors.Is(s, o) {
-				t.Errorf("errors.Is(%s, %s): two sentinels for one failure", name, other)
-			}
-		}
-	}
+	errtest.Sentinels(t, sentinels)
 }
 
 // TestTypedErrors pins every exported *Error type: found with errors.As
 // through a %w wrap, matching its kind (when it has one) and its cause.
 func TestTypedErrors(t *testing.T) {
-	cause := fs.ErrPermission
-	_ = cause
-	for _, tc := range []struct {
-		name  string
-		err   error
-		as    func(error) bool
-		kinds []error
-		not   []error
-	}{
-		{"PrecheckError", &PrecheckError{Check: "space", Reason: "full", Err: ErrInsufficientSpace}, func(err error) bool { var e *PrecheckError; return errors.As(err, &e) }, []error{ErrInsufficientSpace}, nil},
-		{"SnapshotError", &SnapshotError{Op: "receive", Member: "m", Path: "/p", Err: ErrTruncated}, func(err error) bool { var e *SnapshotError; return errors.As(err, &e) }, []error{ErrTruncated}, []error{ErrHashMismatch}},
-		{"VerifyError", &VerifyError{Dir: "/d", Problems: []Problem{{File: "snapshot.db", Err: ErrHashMismatch}}}, func(err error) bool { var e *VerifyError; return errors.As(err, &e) }, []error{ErrInvalidBackup, ErrHashMismatch}, []error{ErrTruncated}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			w := fmt.Errorf("op target: %w", tc.err)
-			if !tc.as(w) {
-				t.Errorf("errors.As(%v) finds no %s", w, tc.name)
-			}
-			for _, k := range tc.kinds {
-				if !errors.Is(w, k) {
-					t.Errorf("errors.Is(%v, %v) = false", w, k)
-				}
-			}
-			for _, k := range tc.not {
-				if errors.Is(w, k) {
-					t.Errorf("errors.Is(%v, %v) = true", w, k)
-				}
-			}
-			if tc.err.Error() == "" {
-				t.Error("empty message")
-			}
-		})
-	}
+	errtest.TypedErrors(t, []errtest.Typed{
+		{Name: "PrecheckError", Err: &PrecheckError{Check: "space", Reason: "full", Err: ErrInsufficientSpace}, As: errtest.As[*PrecheckError], Kinds: []error{ErrInsufficientSpace}},
+		{Name: "SnapshotError", Err: &SnapshotError{Op: "receive", Member: "m", Path: "/p", Err: ErrTruncated}, As: errtest.As[*SnapshotError], Kinds: []error{ErrTruncated}, Not: []error{ErrHashMismatch}},
+		{Name: "VerifyError", Err: &VerifyError{Dir: "/d", Problems: []Problem{{File: "snapshot.db", Err: ErrHashMismatch}}}, As: errtest.As[*VerifyError], Kinds: []error{ErrInvalidBackup, ErrHashMismatch}, Not: []error{ErrTruncated}},
+	})
 }
 
 // TestVerifyEmptyDirectory produces ErrInvalidBackup and ErrMissingFile

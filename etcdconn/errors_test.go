@@ -1,10 +1,10 @@
 package etcdconn
 
 import (
-	"errors"
-	"fmt"
 	"io/fs"
 	"testing"
+
+	"github.com/lifeboat-dev/lifeboat/internal/errtest"
 )
 
 // TestSentinelsAreDistinct pins every exported sentinel of the package:
@@ -15,55 +15,15 @@ func TestSentinelsAreDistinct(t *testing.T) {
 		"ErrCA": ErrCA, "ErrClientRejected": ErrClientRejected, "ErrKeyPair": ErrKeyPair,
 		"ErrNoEndpoints": ErrNoEndpoints, "ErrOnlyLearners": ErrOnlyLearners, "ErrServerUntrusted": ErrServerUntrusted, "ErrUnreachable": ErrUnreachable,
 	}
-	for name, s := range sentinels {
-		if s == nil || s.Error() == "" {
-			t.Errorf("%s is nil or has no text", name)
-			continue
-		}
-		if w := fmt.Errorf("op target: %w", s); !errors.Is(w, s) {
-			t.Errorf("%s does not survive wrapping", name)
-		}
-		for other, o := range sentinels {
-			if other != name && errors.Is(s, o) {
-				t.Errorf("errors.Is(%s, %s): two sentinels for one failure", name, other)
-			}
-		}
-	}
+	errtest.Sentinels(t, sentinels)
 }
 
 // TestTypedErrors pins every exported *Error type: found with errors.As
 // through a %w wrap, matching its kind (when it has one) and its cause.
 func TestTypedErrors(t *testing.T) {
 	cause := fs.ErrPermission
-	_ = cause
-	for _, tc := range []struct {
-		name  string
-		err   error
-		as    func(error) bool
-		kinds []error
-		not   []error
-	}{
-		{"ConfigError", &ConfigError{Setting: "ETCDCTL_CACERT", Path: "/ca", Kind: ErrCA, Err: cause}, func(err error) bool { var e *ConfigError; return errors.As(err, &e) }, []error{ErrCA, cause}, []error{ErrKeyPair}},
-		{"ConnectError", &ConnectError{Endpoints: []string{"https://127.0.0.1:1"}, Kind: ErrOnlyLearners, Err: cause}, func(err error) bool { var e *ConnectError; return errors.As(err, &e) }, []error{ErrUnreachable, ErrOnlyLearners, cause}, []error{ErrCA}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			w := fmt.Errorf("op target: %w", tc.err)
-			if !tc.as(w) {
-				t.Errorf("errors.As(%v) finds no %s", w, tc.name)
-			}
-			for _, k := range tc.kinds {
-				if !errors.Is(w, k) {
-					t.Errorf("errors.Is(%v, %v) = false", w, k)
-				}
-			}
-			for _, k := range tc.not {
-				if errors.Is(w, k) {
-					t.Errorf("errors.Is(%v, %v) = true", w, k)
-				}
-			}
-			if tc.err.Error() == "" {
-				t.Error("empty message")
-			}
-		})
-	}
+	errtest.TypedErrors(t, []errtest.Typed{
+		{Name: "ConfigError", Err: &ConfigError{Setting: "ETCDCTL_CACERT", Path: "/ca", Kind: ErrCA, Err: cause}, As: errtest.As[*ConfigError], Kinds: []error{ErrCA, cause}, Not: []error{ErrKeyPair}},
+		{Name: "ConnectError", Err: &ConnectError{Endpoints: []string{"https://127.0.0.1:1"}, Kind: ErrOnlyLearners, Err: cause}, As: errtest.As[*ConnectError], Kinds: []error{ErrUnreachable, ErrOnlyLearners, cause}, Not: []error{ErrCA}},
+	})
 }

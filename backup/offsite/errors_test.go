@@ -10,6 +10,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/backup/retention"
+	"github.com/lifeboat-dev/lifeboat/internal/errtest"
 )
 
 // TestSentinelsAreDistinct pins every exported sentinel of the package:
@@ -26,58 +27,20 @@ func TestSentinelsAreDistinct(t *testing.T) {
 		"backup.ErrMissingFile": backup.ErrMissingFile, "backup.ErrNoHash": backup.ErrNoHash, "backup.ErrInvalidBackup": backup.ErrInvalidBackup,
 		"retention.ErrNotFound": retention.ErrNotFound, "retention.ErrNotBackup": retention.ErrNotBackup, "lifeboat.ErrInvalidOptions": lifeboat.ErrInvalidOptions,
 	}
-	for name, s := range own {
-		if s == nil || s.Error() == "" {
-			t.Errorf("%s is nil or has no text", name)
-			continue
-		}
-		if w := fmt.Errorf("op target: %w", s); !errors.Is(w, s) {
-			t.Errorf("%s does not survive wrapping", name)
-		}
-		for _, others := range []map[string]error{own, family} {
-			for other, o := range others {
-				if other != name && (errors.Is(s, o) || errors.Is(o, s) || s.Error() == o.Error()) {
-					t.Errorf("%s and %s: two sentinels for one failure", name, other)
-				}
-			}
-		}
-	}
+	errtest.Sentinels(t, own, family)
 }
 
 // TestTypedErrors pins every exported *Error type: found with errors.As
 // through a %w wrap, matching its kind and its cause.
 func TestTypedErrors(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		err   error
-		as    func(error) bool
-		kinds []error
-		not   []error
-	}{
-		{"ObjectError truncated", &ObjectError{Op: "verify", Key: "k", Err: fmt.Errorf("%w: short", backup.ErrTruncated)},
-			func(err error) bool { var e *ObjectError; return errors.As(err, &e) }, []error{backup.ErrTruncated}, []error{backup.ErrHashMismatch, ErrMismatch}},
-		{"ObjectError stored mismatch", &ObjectError{Op: "verify", Key: "k", Err: storedMismatch("storage holds %d bytes", 3)},
-			func(err error) bool { var e *ObjectError; return errors.As(err, &e) }, []error{backup.ErrHashMismatch}, []error{backup.ErrTruncated}},
-		{"ObjectError storage", &ObjectError{Op: "open", Key: "k", Err: fs.ErrPermission},
-			func(err error) bool { var e *ObjectError; return errors.As(err, &e) }, []error{fs.ErrPermission}, []error{backup.ErrMissingFile}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			w := fmt.Errorf("op target: %w", tc.err)
-			if !tc.as(w) {
-				t.Errorf("errors.As(%v) finds no ObjectError", w)
-			}
-			for _, k := range tc.kinds {
-				if !errors.Is(w, k) {
-					t.Errorf("errors.Is(%v, %v) = false", w, k)
-				}
-			}
-			for _, k := range tc.not {
-				if errors.Is(w, k) {
-					t.Errorf("errors.Is(%v, %v) = true", w, k)
-				}
-			}
-		})
-	}
+	errtest.TypedErrors(t, []errtest.Typed{
+		{Name: "ObjectError truncated", Err: &ObjectError{Op: "verify", Key: "k", Err: fmt.Errorf("%w: short", backup.ErrTruncated)},
+			As: errtest.As[*ObjectError], Kinds: []error{backup.ErrTruncated}, Not: []error{backup.ErrHashMismatch, ErrMismatch}},
+		{Name: "ObjectError stored mismatch", Err: &ObjectError{Op: "verify", Key: "k", Err: storedMismatch("storage holds %d bytes", 3)},
+			As: errtest.As[*ObjectError], Kinds: []error{backup.ErrHashMismatch}, Not: []error{backup.ErrTruncated}},
+		{Name: "ObjectError storage", Err: &ObjectError{Op: "open", Key: "k", Err: fs.ErrPermission},
+			As: errtest.As[*ObjectError], Kinds: []error{fs.ErrPermission}, Not: []error{backup.ErrMissingFile}},
+	})
 }
 
 // TestTransient: what storage holds right after an upload may be cured

@@ -2,12 +2,12 @@ package retention
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/lifeboat-dev/lifeboat"
+	"github.com/lifeboat-dev/lifeboat/internal/errtest"
 )
 
 // TestSentinelsAreDistinct pins every exported sentinel of the package:
@@ -19,20 +19,7 @@ func TestSentinelsAreDistinct(t *testing.T) {
 		"ErrBadListing": ErrBadListing, "ErrNotBackup": ErrNotBackup, "ErrNotFound": ErrNotFound,
 		"lifeboat.ErrInvalidOptions": lifeboat.ErrInvalidOptions,
 	}
-	for name, s := range sentinels {
-		if s == nil || s.Error() == "" {
-			t.Errorf("%s is nil or has no text", name)
-			continue
-		}
-		if w := fmt.Errorf("op target: %w", s); !errors.Is(w, s) {
-			t.Errorf("%s does not survive wrapping", name)
-		}
-		for other, o := range sentinels {
-			if other != name && (errors.Is(s, o) || s.Error() == o.Error()) {
-				t.Errorf("%s and %s: two sentinels for one failure", name, other)
-			}
-		}
-	}
+	errtest.Sentinels(t, sentinels)
 }
 
 // TestPolicyValidate: a refused Policy field is the one invalid-options

@@ -12,8 +12,10 @@ import (
 
 // Sentinels checks a package's exported sentinels, keyed by name: each has
 // text, survives %w wrapping with an operation and target, and is its own
-// failure kind (no two match each other with errors.Is).
-func Sentinels(t *testing.T, sentinels map[string]error) {
+// failure kind: no two match each other with errors.Is or have the same
+// text, and none matches or is worded like any of others (other packages'
+// sentinels of related failures, keyed by qualified name).
+func Sentinels(t *testing.T, sentinels map[string]error, others ...map[string]error) {
 	t.Helper()
 	if len(sentinels) == 0 {
 		t.Fatal("no sentinels listed: a package without sentinels has no such test")
@@ -26,9 +28,11 @@ func Sentinels(t *testing.T, sentinels map[string]error) {
 		if w := fmt.Errorf("op target: %w", s); !errors.Is(w, s) {
 			t.Errorf("%s does not survive wrapping", name)
 		}
-		for other, o := range sentinels {
-			if other != name && o != nil && errors.Is(s, o) {
-				t.Errorf("errors.Is(%s, %s): two sentinels for one failure", name, other)
+		for _, set := range append([]map[string]error{sentinels}, others...) {
+			for other, o := range set {
+				if other != name && o != nil && (errors.Is(s, o) || errors.Is(o, s) || s.Error() == o.Error()) {
+					t.Errorf("%s and %s: two sentinels for one failure", name, other)
+				}
 			}
 		}
 	}
