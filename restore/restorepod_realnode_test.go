@@ -91,7 +91,7 @@ func TestRestorePodOnRealNode(t *testing.T) {
 		EtcdBackupDir: n.Path("var/lib/etcd-backup"), AsideDir: n.Path("var/lib/lifeboat-aside"),
 		Interval: 250 * time.Millisecond, ContainerTimeout: 3 * time.Minute,
 	}
-	st := NewState(h, n.Path("var/lib/lifeboat-state.json"))
+	st := newState(h, n.Path("var/lib/lifeboat-state.json"))
 	st.now = time.Now
 	r := &runner{opts: o, state: st, log: slog.New(slog.DiscardHandler), local: h}
 	progress := func(s string) { t.Log(s) }
