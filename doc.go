@@ -42,7 +42,7 @@
 //     path); restore.Plan, which does no I/O, builds the etcd-only plan
 //     when restore.Options.Release states a 4.18+ version.
 //   - member.ReplacePlan's "release" step reads the ClusterVersion
-//     (member.Deps.Config): from 4.11 (member.QuorumGuardSince) on it turns the
+//     (member.Deps.Config): from 4.11 on it turns the
 //     quorum guard off after removing the member and back on before the
 //     verification, and (2.4.1) deletes the failed node; an Active
 //     ControlPlaneMachineSet re-creates the master on any release.

@@ -93,7 +93,7 @@ type ApproveOptions struct {
 	Logger *slog.Logger
 	// Now is the clock for condition times; time.Now when nil.
 	Now func() time.Time
-	// MachineNamespace holds the Machines; DefaultMachineNamespace when empty.
+	// MachineNamespace holds the Machines; openshift-machine-api when empty.
 	MachineNamespace string
 	// UseNodeAddresses, when machines is nil (no Machine API), checks CSRs
 	// against the Nodes instead (see Inventory.UseNodeAddresses).
@@ -121,7 +121,7 @@ func (o ApproveOptions) withDefaults() ApproveOptions {
 		o.Now = time.Now
 	}
 	if o.MachineNamespace == "" {
-		o.MachineNamespace = DefaultMachineNamespace
+		o.MachineNamespace = defaultMachineNamespace
 	}
 	if o.Parallel <= 0 {
 		o.Parallel = 8
@@ -145,7 +145,7 @@ func IsPending(csr *certv1.CertificateSigningRequest) bool {
 }
 
 // IsApproved reports whether the CSR has an Approved condition that is True.
-func IsApproved(csr *certv1.CertificateSigningRequest) bool {
+func isApproved(csr *certv1.CertificateSigningRequest) bool {
 	for _, c := range csr.Status.Conditions {
 		if c.Type == certv1.CertificateApproved && c.Status != corev1.ConditionFalse {
 			return true
@@ -374,7 +374,7 @@ func decide(ctx context.Context, kube kubernetes.Interface, inv *inventory, csr 
 	}
 	if !IsPending(cur) && len(cur.Status.Conditions) > 0 && !hasOurCondition(cur, d) {
 		// Someone else decided between our read and our write.
-		if IsApproved(cur) {
+		if isApproved(cur) {
 			d.Outcome, d.Note = Approved, "already approved by someone else"
 		} else {
 			d.Outcome, d.Note = Skipped, "already decided by someone else"

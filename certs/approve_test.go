@@ -123,8 +123,8 @@ func TestApproveNodeBootstrapperCSRs(t *testing.T) {
 			t.Errorf("%s: reasons %q lack %q", name, d.Reasons, w.reason)
 		}
 		c := getCSR(t, kube, name)
-		if (w.outcome == Approved) != IsApproved(c) {
-			t.Errorf("%s: approved in the API = %v, want %v", name, IsApproved(c), w.outcome == Approved)
+		if (w.outcome == Approved) != isApproved(c) {
+			t.Errorf("%s: approved in the API = %v, want %v", name, isApproved(c), w.outcome == Approved)
 		}
 	}
 	c := getCSR(t, kube, "expired").Status.Conditions[0]
@@ -171,7 +171,7 @@ func TestApproveKubeletServingCSRs(t *testing.T) {
 		t.Errorf("evil: %v", d)
 	}
 	for _, n := range []string{"new-node", "expired"} {
-		if d := got[n]; d.Outcome != Skipped || IsApproved(getCSR(t, kube, n)) {
+		if d := got[n]; d.Outcome != Skipped || isApproved(getCSR(t, kube, n)) {
 			t.Errorf("%s approved by the serving review: %v", n, d)
 		}
 	}
@@ -294,8 +294,8 @@ func TestApproveRetriesOnConflict(t *testing.T) {
 				t.Errorf("%d approval writes, want %d", w, tc.wantWrites)
 			}
 			c := getCSR(t, kube, "new-node")
-			if IsApproved(c) != tc.wantApproved {
-				t.Errorf("approved = %v, want %v", IsApproved(c), tc.wantApproved)
+			if isApproved(c) != tc.wantApproved {
+				t.Errorf("approved = %v, want %v", isApproved(c), tc.wantApproved)
 			}
 			if tc.wantApproved && c.Status.Conditions[0].Reason != tc.wantReason {
 				t.Errorf("reason %q, want %q", c.Status.Conditions[0].Reason, tc.wantReason)

@@ -27,9 +27,9 @@ func validateNodeClient(csr *certv1.CertificateSigningRequest, inv *inventory, v
 		v.fail("%v", err)
 		return
 	}
-	node, ok := strings.CutPrefix(req.Subject.CommonName, NodeUserPrefix)
+	node, ok := strings.CutPrefix(req.Subject.CommonName, nodeUserPrefix)
 	if !ok || node == "" {
-		v.fail("subject common name %q is not %s<node>", req.Subject.CommonName, NodeUserPrefix)
+		v.fail("subject common name %q is not %s<node>", req.Subject.CommonName, nodeUserPrefix)
 	} else {
 		v.Node = node
 	}

@@ -23,8 +23,8 @@ import (
 // request whose signature checked, or an error wrapping
 // ErrMalformedRequest, and never panics.
 func FuzzParseRequest(f *testing.F) {
-	f.Add(pemRequest(f, req{cn: NodeUserPrefix + "master-0", org: []string{NodesGroup}, dns: []string{"master-0"}, ips: []string{"10.0.0.10"}}))
-	f.Add(pemRequest(f, req{cn: NodeUserPrefix + "master-0", org: []string{NodesGroup}, rsa: true}))
+	f.Add(pemRequest(f, req{cn: nodeUserPrefix + "master-0", org: []string{nodesGroup}, dns: []string{"master-0"}, ips: []string{"10.0.0.10"}}))
+	f.Add(pemRequest(f, req{cn: nodeUserPrefix + "master-0", org: []string{nodesGroup}, rsa: true}))
 	f.Add([]byte("-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----\n"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -59,13 +59,13 @@ func FuzzValidate(f *testing.F) {
 	n := node("master-0", true, "10.0.0.10")
 	nodeJSON, _ := json.Marshal(n)
 	notReady, _ := json.Marshal(node("master-0", false, "10.0.0.10"))
-	serving := pemRequest(f, req{cn: NodeUserPrefix + "master-0", org: []string{NodesGroup}, dns: []string{"master-0"}, ips: []string{"10.0.0.10"}})
-	client := pemRequest(f, req{cn: NodeUserPrefix + "master-0", org: []string{NodesGroup}})
+	serving := pemRequest(f, req{cn: nodeUserPrefix + "master-0", org: []string{nodesGroup}, dns: []string{"master-0"}, ips: []string{"10.0.0.10"}})
+	client := pemRequest(f, req{cn: nodeUserPrefix + "master-0", org: []string{nodesGroup}})
 	servingUsages := "digital signature,key encipherment,server auth"
 	clientUsages := "digital signature,key encipherment,client auth"
-	f.Add(serving, certv1.KubeletServingSignerName, NodeUserPrefix+"master-0", servingUsages, nodeJSON, machineJSON, infraJSON, networkJSON)
+	f.Add(serving, certv1.KubeletServingSignerName, nodeUserPrefix+"master-0", servingUsages, nodeJSON, machineJSON, infraJSON, networkJSON)
 	f.Add(client, certv1.KubeAPIServerClientKubeletSignerName, NodeBootstrapperUser, clientUsages, notReady, machineJSON, infraJSON, networkJSON)
-	f.Add(serving, certv1.KubeletServingSignerName, NodeUserPrefix+"master-0", servingUsages, []byte(`{"metadata":{"name":"master-0"},"status":{"addresses":[{"type":"Hostname","address":"kubernetes"}]}}`),
+	f.Add(serving, certv1.KubeletServingSignerName, nodeUserPrefix+"master-0", servingUsages, []byte(`{"metadata":{"name":"master-0"},"status":{"addresses":[{"type":"Hostname","address":"kubernetes"}]}}`),
 		[]byte(`{}`), []byte(`{"status":{"apiServerURL":"::"}}`), []byte(`{"spec":{"serviceNetwork":["172.30.0.0/16"],"clusterNetwork":[{"cidr":"x"}]}}`))
 	f.Add([]byte("not pem"), "example.com/x", "", "", []byte("null"), []byte("null"), []byte("null"), []byte("null"))
 
@@ -74,7 +74,7 @@ func FuzzValidate(f *testing.F) {
 			ObjectMeta: metav1.ObjectMeta{Name: "fuzz", CreationTimestamp: metav1.NewTime(t0.Add(time.Hour))},
 			Spec: certv1.CertificateSigningRequestSpec{
 				Request: request, SignerName: signer, Username: username,
-				Groups: []string{NodesGroup, AuthenticatedGroup},
+				Groups: []string{nodesGroup, authenticatedGroup},
 			},
 		}
 		if strings.HasPrefix(username, "system:serviceaccount:") {

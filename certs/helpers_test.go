@@ -97,11 +97,11 @@ func clientCSR(t testing.TB, name, node string, created time.Time) *certv1.Certi
 	return &certv1.CertificateSigningRequest{
 		ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: metav1.NewTime(created)},
 		Spec: certv1.CertificateSigningRequestSpec{
-			Request:    pemRequest(t, req{cn: NodeUserPrefix + node, org: []string{NodesGroup}}),
+			Request:    pemRequest(t, req{cn: nodeUserPrefix + node, org: []string{nodesGroup}}),
 			SignerName: certv1.KubeAPIServerClientKubeletSignerName,
 			Usages:     append([]certv1.KeyUsage(nil), clientSet...),
 			Username:   NodeBootstrapperUser,
-			Groups:     []string{"system:serviceaccounts", "system:serviceaccounts:openshift-machine-config-operator", AuthenticatedGroup},
+			Groups:     []string{"system:serviceaccounts", "system:serviceaccounts:openshift-machine-config-operator", authenticatedGroup},
 		},
 	}
 }
@@ -112,18 +112,18 @@ func servingCSR(t testing.TB, name, node string, dns, ips []string) *certv1.Cert
 	return &certv1.CertificateSigningRequest{
 		ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: metav1.NewTime(t0.Add(time.Hour))},
 		Spec: certv1.CertificateSigningRequestSpec{
-			Request:    pemRequest(t, req{cn: NodeUserPrefix + node, org: []string{NodesGroup}, dns: dns, ips: ips}),
+			Request:    pemRequest(t, req{cn: nodeUserPrefix + node, org: []string{nodesGroup}, dns: dns, ips: ips}),
 			SignerName: certv1.KubeletServingSignerName,
 			Usages:     append([]certv1.KeyUsage(nil), servingSet...),
-			Username:   NodeUserPrefix + node,
-			Groups:     []string{NodesGroup, AuthenticatedGroup},
+			Username:   nodeUserPrefix + node,
+			Groups:     []string{nodesGroup, authenticatedGroup},
 		},
 	}
 }
 
 func machine(name, node string, nodeRef bool, created time.Time, ip string) *machinev1beta1.Machine {
 	m := &machinev1beta1.Machine{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: DefaultMachineNamespace, CreationTimestamp: metav1.NewTime(created)},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: defaultMachineNamespace, CreationTimestamp: metav1.NewTime(created)},
 		Status: machinev1beta1.MachineStatus{Addresses: []corev1.NodeAddress{
 			{Type: corev1.NodeInternalIP, Address: ip},
 			{Type: corev1.NodeInternalDNS, Address: node},

@@ -20,13 +20,13 @@ import (
 // renews a Machine-less node's certificate only from the node's current
 // serving certificate, which lifeboat does not read.
 func validateKubeletServing(csr *certv1.CertificateSigningRequest, inv *inventory, v *validation) {
-	node, ok := strings.CutPrefix(csr.Spec.Username, NodeUserPrefix)
+	node, ok := strings.CutPrefix(csr.Spec.Username, nodeUserPrefix)
 	if !ok || node == "" {
-		v.fail("requestor %q is not a node (%s<node>)", csr.Spec.Username, NodeUserPrefix)
+		v.fail("requestor %q is not a node (%s<node>)", csr.Spec.Username, nodeUserPrefix)
 	} else {
 		v.Node = node
 	}
-	checkGroups(v, csr.Spec.Groups, []string{NodesGroup, AuthenticatedGroup}, []string{NodesGroup})
+	checkGroups(v, csr.Spec.Groups, []string{nodesGroup, authenticatedGroup}, []string{nodesGroup})
 	checkUsages(v, csr.Spec.Usages, servingUsages, "kubelet serving")
 
 	req, err := parseRequest(csr)

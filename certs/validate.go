@@ -24,15 +24,15 @@ const (
 	// NodeBootstrapperUser is the requestor of a node's first (or, after
 	// section 5.4, renewed) client certificate.
 	NodeBootstrapperUser = "system:serviceaccount:openshift-machine-config-operator:node-bootstrapper"
-	// NodeUserPrefix prefixes a node's user name and certificate CN.
-	NodeUserPrefix = "system:node:"
-	// NodesGroup is the group of every node and the only organisation a
+	// nodeUserPrefix prefixes a node's user name and certificate CN.
+	nodeUserPrefix = "system:node:"
+	// nodesGroup is the group of every node and the only organisation a
 	// kubelet certificate carries.
-	NodesGroup = "system:nodes"
-	// AuthenticatedGroup is added by the API server to every authenticated user.
-	AuthenticatedGroup = "system:authenticated"
-	// DefaultMachineNamespace is where the Machine API keeps Machines.
-	DefaultMachineNamespace = names.MachineAPINamespace
+	nodesGroup = "system:nodes"
+	// authenticatedGroup is added by the API server to every authenticated user.
+	authenticatedGroup = "system:authenticated"
+	// defaultMachineNamespace is where the Machine API keeps Machines.
+	defaultMachineNamespace = names.MachineAPINamespace
 	// machineClockSkew is how much older than its Machine a new node's CSR
 	// may look, to allow for clocks that disagree.
 	machineClockSkew = 10 * time.Second
@@ -42,7 +42,7 @@ const (
 // service account authenticates with (a new slice on each call).
 func NodeBootstrapperGroups() []string {
 	return []string{
-		AuthenticatedGroup,
+		authenticatedGroup,
 		"system:serviceaccounts",
 		"system:serviceaccounts:openshift-machine-config-operator",
 	}
@@ -334,8 +334,8 @@ func joinUsages(us []certv1.KeyUsage) string {
 
 // checkOrganization checks that O is exactly system:nodes.
 func checkOrganization(v *validation, req *x509.CertificateRequest) {
-	if !slices.Equal(req.Subject.Organization, []string{NodesGroup}) {
-		v.fail("subject organization %q is not exactly [%q]", req.Subject.Organization, NodesGroup)
+	if !slices.Equal(req.Subject.Organization, []string{nodesGroup}) {
+		v.fail("subject organization %q is not exactly [%q]", req.Subject.Organization, nodesGroup)
 	}
 }
 

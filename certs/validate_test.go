@@ -123,7 +123,7 @@ func TestValidate(t *testing.T) {
 			name: "client CSR from the node itself (a renewal kube-controller-manager handles)",
 			csr: func(t *testing.T) *certv1.CertificateSigningRequest {
 				c := clientCSR(t, "c", "master-0", newCSRTime)
-				c.Spec.Username, c.Spec.Groups = NodeUserPrefix+"master-0", []string{NodesGroup, AuthenticatedGroup}
+				c.Spec.Username, c.Spec.Groups = nodeUserPrefix+"master-0", []string{nodesGroup, authenticatedGroup}
 				return c
 			},
 			wantNode: "master-0",
@@ -165,7 +165,7 @@ func TestValidate(t *testing.T) {
 			name: "serving CSR whose CN does not match the requestor",
 			csr: func(t *testing.T) *certv1.CertificateSigningRequest {
 				c := servingCSR(t, "s", "master-0", []string{"master-0"}, nil)
-				c.Spec.Request = pemRequest(t, req{cn: "system:node:master-1", org: []string{NodesGroup}, dns: []string{"master-0"}})
+				c.Spec.Request = pemRequest(t, req{cn: "system:node:master-1", org: []string{nodesGroup}, dns: []string{"master-0"}})
 				return c
 			},
 			wantNode:    "master-0",
@@ -175,7 +175,7 @@ func TestValidate(t *testing.T) {
 			name: "client CSR whose CN is not a node",
 			csr: func(t *testing.T) *certv1.CertificateSigningRequest {
 				c := clientCSR(t, "c", "worker-new", newCSRTime)
-				c.Spec.Request = pemRequest(t, req{cn: "system:admin", org: []string{NodesGroup}})
+				c.Spec.Request = pemRequest(t, req{cn: "system:admin", org: []string{nodesGroup}})
 				return c
 			},
 			wantReasons: []string{`subject common name "system:admin" is not system:node:<node>`},
@@ -184,7 +184,7 @@ func TestValidate(t *testing.T) {
 			name: "client CSR whose O has a second organisation",
 			csr: func(t *testing.T) *certv1.CertificateSigningRequest {
 				c := clientCSR(t, "c", "worker-new", newCSRTime)
-				c.Spec.Request = pemRequest(t, req{cn: "system:node:worker-new", org: []string{NodesGroup, "system:masters"}})
+				c.Spec.Request = pemRequest(t, req{cn: "system:node:worker-new", org: []string{nodesGroup, "system:masters"}})
 				return c
 			},
 			wantNode:    "worker-new",
@@ -194,7 +194,7 @@ func TestValidate(t *testing.T) {
 			name: "client CSR with SANs of every kind",
 			csr: func(t *testing.T) *certv1.CertificateSigningRequest {
 				c := clientCSR(t, "c", "worker-new", newCSRTime)
-				c.Spec.Request = pemRequest(t, req{cn: "system:node:worker-new", org: []string{NodesGroup},
+				c.Spec.Request = pemRequest(t, req{cn: "system:node:worker-new", org: []string{nodesGroup},
 					dns: []string{"worker-new"}, ips: []string{"10.0.0.20"}, emails: []string{"a@example.com"}, uris: []string{"spiffe://x/y"}})
 				return c
 			},
@@ -283,7 +283,7 @@ func TestValidate(t *testing.T) {
 				c.Spec.Username = "mallory"
 				c.Spec.Groups = append(c.Spec.Groups, "system:masters")
 				c.Spec.Usages = append(c.Spec.Usages, certv1.UsageServerAuth)
-				c.Spec.Request = pemRequest(t, req{cn: "system:node:worker-new", org: []string{NodesGroup, "x"}, dns: []string{"evil"}})
+				c.Spec.Request = pemRequest(t, req{cn: "system:node:worker-new", org: []string{nodesGroup, "x"}, dns: []string{"evil"}})
 				c.Status.Conditions = []certv1.CertificateSigningRequestCondition{{Type: certv1.CertificateFailed, Status: "True", Reason: "SignerFailed"}}
 				return c
 			},
@@ -364,7 +364,7 @@ func TestParseRequestMalformed(t *testing.T) {
 
 func TestValidateRSAKeyEncipherment(t *testing.T) {
 	c := clientCSR(t, "c", "worker-new", t0.Add(3*time.Hour))
-	c.Spec.Request = pemRequest(t, req{cn: "system:node:worker-new", org: []string{NodesGroup}, rsa: true})
+	c.Spec.Request = pemRequest(t, req{cn: "system:node:worker-new", org: []string{nodesGroup}, rsa: true})
 	if v := validate(c, fixtureInventory()); !v.Valid() {
 		t.Fatalf("RSA client CSR with key encipherment refused: %q", v.Reasons)
 	}

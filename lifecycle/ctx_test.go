@@ -65,7 +65,7 @@ func TestCallsHonourContext(t *testing.T) {
 	conflicting := func(t *testing.T) operatorclient.Interface {
 		ops := operatorfake.NewClientset(operatorObjects()...)
 		ops.PrependReactor("patch", "*", func(a clienttesting.Action) (bool, runtime.Object, error) {
-			return true, nil, apierrors.NewConflict(schema.GroupResource{Group: "operator.openshift.io", Resource: "etcds"}, ObjectName, errors.New("injected"))
+			return true, nil, apierrors.NewConflict(schema.GroupResource{Group: "operator.openshift.io", Resource: "etcds"}, objectName, errors.New("injected"))
 		})
 		return ops
 	}

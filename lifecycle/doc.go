@@ -37,7 +37,7 @@
 //
 // The rollout targets are the Operator constants Etcd, KubeAPIServer,
 // KubeControllerManager and KubeScheduler, each naming the operator.openshift.io/v1
-// object ObjectName ("cluster"). Revisions reads where a rollout stands
+// object named "cluster". Revisions reads where a rollout stands
 // (RevisionStatus.Summary speaks the operator's words: "2 nodes are at
 // revision 6; 1 nodes are at revision 7"). ForceRedeploy returns a
 // RedeployRecord (the reason and the revision of the object it patched);

@@ -44,14 +44,14 @@ func setRollout(ctx context.Context, ops *operatorfake.Clientset, latest int32, 
 	for i, c := range current {
 		e.Status.NodeStatuses = append(e.Status.NodeStatuses, operatorv1.NodeStatus{NodeName: fmt.Sprintf("master-%d", i), CurrentRevision: c})
 	}
-	e.Status.Conditions = []operatorv1.OperatorCondition{{Type: lifecycle.NodeInstallerProgressing, Status: "True", Reason: reason}}
+	e.Status.Conditions = []operatorv1.OperatorCondition{{Type: "NodeInstallerProgressing", Status: "True", Reason: reason}}
 	ops.OperatorV1().Etcds().UpdateStatus(ctx, e, metav1.UpdateOptions{})
 }
 
 func ExampleWaitAllNodesAtLatestRevision() {
 	ctx := context.Background()
 	ops := operatorfake.NewClientset(&operatorv1.Etcd{ObjectMeta: metav1.ObjectMeta{Name: "cluster"}})
-	setRollout(ctx, ops, 6, lifecycle.AllNodesAtLatestRevision, 6, 6, 6)
+	setRollout(ctx, ops, 6, "AllNodesAtLatestRevision", 6, 6, 6)
 
 	// ForceRedeploy returns the reason and the revision before it: given
 	// to the wait, it cannot return on the old, complete state.
@@ -65,7 +65,7 @@ func ExampleWaitAllNodesAtLatestRevision() {
 		setRollout(ctx, ops, 7, "NodeInstaller", 6, 6, 6)
 		setRollout(ctx, ops, 7, "NodeInstaller", 7, 6, 6)
 		setRollout(ctx, ops, 7, "NodeInstaller", 7, 7, 6)
-		setRollout(ctx, ops, 7, lifecycle.AllNodesAtLatestRevision, 7, 7, 7)
+		setRollout(ctx, ops, 7, "AllNodesAtLatestRevision", 7, 7, 7)
 	}
 	var once sync.Once
 	ops.PrependWatchReactor("etcds", func(a clienttesting.Action) (bool, watch.Interface, error) {
@@ -79,7 +79,7 @@ func ExampleWaitAllNodesAtLatestRevision() {
 	// inside a plan step it is that step's Progress events.
 	ctx = plan.WithReport(ctx, func(e plan.Event) { fmt.Println(e.Message) })
 	rev, err := lifecycle.WaitAllNodesAtLatestRevision(ctx, ops, lifecycle.Etcd, lifecycle.WaitOptions{After: rec, Logger: discard})
-	fmt.Println(lifecycle.AllNodesAtLatestRevision, rev, err)
+	fmt.Println("AllNodesAtLatestRevision", rev, err)
 	// Output:
 	// 3 nodes are at revision 6
 	// 3 nodes are at revision 6; 0 nodes have achieved new revision 7

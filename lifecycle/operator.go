@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/lifeboat-dev/lifeboat/internal/names"
 )
 
 // Operator names one of the static-pod operators whose `cluster` object in
@@ -25,8 +27,8 @@ const (
 	KubeScheduler         Operator = "kubescheduler"
 )
 
-// ObjectName is the name of the single operator object of each kind.
-const ObjectName = "cluster"
+// objectName is the name of the single operator object of each kind.
+const objectName = names.ClusterResource
 
 func (o Operator) String() string { return string(o) }
 
@@ -101,9 +103,9 @@ func clientOf[O any, T interface {
 	runtime.Object
 }, L runtime.Object](c typedClient[T, L]) client {
 	return client{
-		get: func(ctx context.Context) (runtime.Object, error) { return c.Get(ctx, ObjectName, metav1.GetOptions{}) },
+		get: func(ctx context.Context) (runtime.Object, error) { return c.Get(ctx, objectName, metav1.GetOptions{}) },
 		patch: func(ctx context.Context, d []byte) error {
-			_, err := c.Patch(ctx, ObjectName, types.MergePatchType, d, metav1.PatchOptions{})
+			_, err := c.Patch(ctx, objectName, types.MergePatchType, d, metav1.PatchOptions{})
 			return err
 		},
 		list:  func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return c.List(ctx, o) },

@@ -22,7 +22,7 @@ func staticPodStatus() operatorv1.StaticPodOperatorStatus {
 // waits read from a watch), and the table names exactly the four
 // operators StaticPodOperators lists.
 func TestOperatorKindsAlike(t *testing.T) {
-	meta := metav1.ObjectMeta{Name: ObjectName, ResourceVersion: "12", Annotations: map[string]string{"k": "v"}}
+	meta := metav1.ObjectMeta{Name: objectName, ResourceVersion: "12", Annotations: map[string]string{"k": "v"}}
 	spec := operatorv1.StaticPodOperatorSpec{ForceRedeploymentReason: "recovery-1"}
 	objects := map[Operator]runtime.Object{
 		Etcd: &operatorv1.Etcd{ObjectMeta: meta, Spec: operatorv1.EtcdSpec{StaticPodOperatorSpec: spec},
@@ -52,7 +52,7 @@ func TestOperatorKindsAlike(t *testing.T) {
 				t.Errorf("Revisions %+v", s)
 			}
 			sp, ok := staticPodOf(objects[op])
-			if !ok || sp.Name != ObjectName || sp.ResourceVersion != "12" || sp.Annotations["k"] != "v" ||
+			if !ok || sp.Name != objectName || sp.ResourceVersion != "12" || sp.Annotations["k"] != "v" ||
 				sp.Spec.ForceRedeploymentReason != "recovery-1" || sp.Status.LatestAvailableRevision != 7 {
 				t.Errorf("staticPodOf = %+v, %v", sp, ok)
 			}

@@ -86,13 +86,13 @@ func ReadQuorumGuard(ctx context.Context, ops operatorclient.Interface) (QuorumG
 }
 
 func readQuorumGuard(ctx context.Context, ops operatorclient.Interface) (QuorumGuard, string, error) {
-	etcd, err := ops.OperatorV1().Etcds().Get(ctx, ObjectName, metav1.GetOptions{})
+	etcd, err := ops.OperatorV1().Etcds().Get(ctx, objectName, metav1.GetOptions{})
 	if err != nil {
-		return QuorumGuard{}, "", fmt.Errorf("reading the quorum guard of etcds/%s: %w", ObjectName, err)
+		return QuorumGuard{}, "", fmt.Errorf("reading the quorum guard of etcds/%s: %w", objectName, err)
 	}
 	g, err := parseQuorumGuard(etcd.Spec.UnsupportedConfigOverrides.Raw)
 	if err != nil {
-		return QuorumGuard{}, "", fmt.Errorf("reading the quorum guard of etcds/%s: %w", ObjectName, err)
+		return QuorumGuard{}, "", fmt.Errorf("reading the quorum guard of etcds/%s: %w", objectName, err)
 	}
 	return g, etcd.ResourceVersion, nil
 }
@@ -160,7 +160,7 @@ func DisableQuorumGuard(ctx context.Context, ops operatorclient.Interface, opts 
 		return nil
 	})
 	if err != nil {
-		return prev, false, fmt.Errorf("turning the quorum guard of etcds/%s off: %w", ObjectName, err)
+		return prev, false, fmt.Errorf("turning the quorum guard of etcds/%s off: %w", objectName, err)
 	}
 	return prev, patched, nil
 }
@@ -193,7 +193,7 @@ func RestoreQuorumGuard(ctx context.Context, ops operatorclient.Interface, prev 
 		return nil
 	})
 	if err != nil {
-		return false, fmt.Errorf("restoring the quorum guard of etcds/%s (%s): %w", ObjectName, prev, err)
+		return false, fmt.Errorf("restoring the quorum guard of etcds/%s (%s): %w", objectName, prev, err)
 	}
 	return patched, nil
 }
@@ -210,7 +210,7 @@ func patchGuard(ctx context.Context, ops operatorclient.Interface, resourceVersi
 	if err != nil {
 		return err
 	}
-	_, err = ops.OperatorV1().Etcds().Patch(ctx, ObjectName, types.MergePatchType, patch, metav1.PatchOptions{})
+	_, err = ops.OperatorV1().Etcds().Patch(ctx, objectName, types.MergePatchType, patch, metav1.PatchOptions{})
 	return err
 }
 

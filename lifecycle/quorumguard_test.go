@@ -17,7 +17,7 @@ import (
 )
 
 func etcdWithOverrides(raw string) *operatorv1.Etcd {
-	e := &operatorv1.Etcd{ObjectMeta: metav1.ObjectMeta{Name: ObjectName, ResourceVersion: "7"}}
+	e := &operatorv1.Etcd{ObjectMeta: metav1.ObjectMeta{Name: objectName, ResourceVersion: "7"}}
 	if raw != "" {
 		e.Spec.UnsupportedConfigOverrides = runtime.RawExtension{Raw: []byte(raw)}
 	}
@@ -26,7 +26,7 @@ func etcdWithOverrides(raw string) *operatorv1.Etcd {
 
 func overridesOf(t *testing.T, ctx context.Context, ops *operatorfake.Clientset) map[string]any {
 	t.Helper()
-	e, err := ops.OperatorV1().Etcds().Get(ctx, ObjectName, metav1.GetOptions{})
+	e, err := ops.OperatorV1().Etcds().Get(ctx, objectName, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func TestQuorumGuardErrors(t *testing.T) {
 		ops.PrependReactor("patch", "etcds", func(a clienttesting.Action) (bool, runtime.Object, error) {
 			if conflicts > 0 {
 				conflicts--
-				return true, nil, apierrors.NewConflict(schema.GroupResource{Group: "operator.openshift.io", Resource: "etcds"}, ObjectName, errors.New("changed"))
+				return true, nil, apierrors.NewConflict(schema.GroupResource{Group: "operator.openshift.io", Resource: "etcds"}, objectName, errors.New("changed"))
 			}
 			return false, nil, nil
 		})

@@ -106,7 +106,7 @@ func ForceRedeploy(ctx context.Context, ops operatorclient.Interface, target Ope
 		return c.patch(ctx, patch)
 	})
 	if err != nil {
-		return RedeployRecord{}, fmt.Errorf("lifecycle: force redeployment of %s/%s: %w", target, ObjectName, err)
+		return RedeployRecord{}, fmt.Errorf("lifecycle: force redeployment of %s/%s: %w", target, objectName, err)
 	}
 	log.InfoContext(ctx, "forced redeployment", "operator", string(target), "forceRedeploymentReason", rec.Reason, "afterRevision", rec.AfterRevision)
 	return rec, nil

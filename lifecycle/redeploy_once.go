@@ -63,11 +63,11 @@ func ForceRedeployOnce(ctx context.Context, ops operatorclient.Interface, target
 		return RedeployRecord{}, false, err
 	}
 	if store == nil {
-		return RedeployRecord{}, false, fmt.Errorf("lifecycle: force redeployment of %s/%s: nil RedeployStore", target, ObjectName)
+		return RedeployRecord{}, false, fmt.Errorf("lifecycle: force redeployment of %s/%s: nil RedeployStore", target, objectName)
 	}
 	prior, havePrior, err := store.LoadRedeploy(ctx, target)
 	if err != nil {
-		return RedeployRecord{}, false, fmt.Errorf("lifecycle: force redeployment of %s/%s: loading the record: %w", target, ObjectName, err)
+		return RedeployRecord{}, false, fmt.Errorf("lifecycle: force redeployment of %s/%s: loading the record: %w", target, objectName, err)
 	}
 	backoff := opts.Backoff
 	if backoff.Steps == 0 {
@@ -85,7 +85,7 @@ func ForceRedeployOnce(ctx context.Context, ops operatorclient.Interface, target
 		return nil
 	})
 	if err != nil {
-		return RedeployRecord{}, false, fmt.Errorf("lifecycle: force redeployment of %s/%s: reading it: %w", target, ObjectName, err)
+		return RedeployRecord{}, false, fmt.Errorf("lifecycle: force redeployment of %s/%s: reading it: %w", target, objectName, err)
 	}
 	if havePrior && prior.Reason != "" && prior.Reason == current {
 		return prior, false, nil // patched by an earlier run
@@ -96,7 +96,7 @@ func ForceRedeployOnce(ctx context.Context, ops operatorclient.Interface, target
 	case havePrior && prior.Reason != "":
 		rec.Reason = prior.Reason
 	case rec.Reason != "" && rec.Reason == current:
-		return RedeployRecord{}, false, fmt.Errorf("lifecycle: force redeployment of %s/%s: reason %q: %w", target, ObjectName, rec.Reason, ErrReasonAlreadySet)
+		return RedeployRecord{}, false, fmt.Errorf("lifecycle: force redeployment of %s/%s: reason %q: %w", target, objectName, rec.Reason, ErrReasonAlreadySet)
 	case rec.Reason == "":
 		now := opts.Now
 		if now == nil {
@@ -109,7 +109,7 @@ func ForceRedeployOnce(ctx context.Context, ops operatorclient.Interface, target
 		rec.Reason = uniqueReason(prefix, now(), current)
 	}
 	if err := store.SaveRedeploy(ctx, target, rec); err != nil {
-		return RedeployRecord{}, false, fmt.Errorf("lifecycle: force redeployment of %s/%s: recording reason %q: %w", target, ObjectName, rec.Reason, err)
+		return RedeployRecord{}, false, fmt.Errorf("lifecycle: force redeployment of %s/%s: recording reason %q: %w", target, objectName, rec.Reason, err)
 	}
 	opts.Reason = rec.Reason
 	patched, err := ForceRedeploy(ctx, ops, target, opts)
@@ -123,7 +123,7 @@ func ForceRedeployOnce(ctx context.Context, ops operatorclient.Interface, target
 		// A revision appeared between the read and the patch: it predates
 		// the reason, so the wait must look past it too.
 		if err := store.SaveRedeploy(ctx, target, patched); err != nil {
-			return RedeployRecord{}, false, fmt.Errorf("lifecycle: force redeployment of %s/%s: recording revision %d: %w", target, ObjectName, patched.AfterRevision, err)
+			return RedeployRecord{}, false, fmt.Errorf("lifecycle: force redeployment of %s/%s: recording revision %d: %w", target, objectName, patched.AfterRevision, err)
 		}
 		rec = patched
 	}
@@ -170,7 +170,7 @@ func (s *AnnotationRedeployStore) LoadRedeploy(ctx context.Context, target Opera
 	}
 	obj, err := c.get(ctx)
 	if err != nil {
-		return RedeployRecord{}, false, fmt.Errorf("reading %s/%s: %w", target, ObjectName, err)
+		return RedeployRecord{}, false, fmt.Errorf("reading %s/%s: %w", target, objectName, err)
 	}
 	sp, _ := staticPodOf(obj)
 	v, ok := sp.Annotations[s.key]
@@ -205,7 +205,7 @@ func (s *AnnotationRedeployStore) SaveRedeploy(ctx context.Context, target Opera
 		return err
 	}
 	if err := c.patch(ctx, patch); err != nil {
-		return fmt.Errorf("annotating %s/%s with %s: %w", target, ObjectName, s.key, err)
+		return fmt.Errorf("annotating %s/%s with %s: %w", target, objectName, s.key, err)
 	}
 	return nil
 }

@@ -19,14 +19,14 @@ import (
 // etcdAt is the etcd operator object at revision rev on three nodes,
 // carrying reason.
 func etcdAt(rev int32, reason string) *operatorv1.Etcd {
-	o := &operatorv1.Etcd{ObjectMeta: metav1.ObjectMeta{Name: ObjectName}}
+	o := &operatorv1.Etcd{ObjectMeta: metav1.ObjectMeta{Name: objectName}}
 	o.Spec.ForceRedeploymentReason = reason
 	st := &o.Status.StaticPodOperatorStatus
 	st.LatestAvailableRevision = rev
 	for _, n := range []string{"master-0", "master-1", "master-2"} {
 		st.NodeStatuses = append(st.NodeStatuses, operatorv1.NodeStatus{NodeName: n, CurrentRevision: rev})
 	}
-	st.Conditions = []operatorv1.OperatorCondition{{Type: NodeInstallerProgressing, Status: operatorv1.ConditionFalse, Reason: AllNodesAtLatestRevision}}
+	st.Conditions = []operatorv1.OperatorCondition{{Type: nodeInstallerProgressing, Status: operatorv1.ConditionFalse, Reason: allNodesAtLatestRevision}}
 	return o
 }
 

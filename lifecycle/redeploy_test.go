@@ -22,7 +22,7 @@ import (
 func fixedClock(t time.Time) func() time.Time { return func() time.Time { return t } }
 
 func operatorObjects() []runtime.Object {
-	meta := metav1.ObjectMeta{Name: ObjectName}
+	meta := metav1.ObjectMeta{Name: objectName}
 	return []runtime.Object{
 		&operatorv1.Etcd{ObjectMeta: meta},
 		&operatorv1.KubeAPIServer{ObjectMeta: meta},
@@ -113,7 +113,7 @@ func TestForceRedeployRetriesConflict(t *testing.T) {
 	ops.PrependReactor("patch", "etcds", func(a clienttesting.Action) (bool, runtime.Object, error) {
 		if conflicts > 0 {
 			conflicts--
-			return true, nil, apierrors.NewConflict(schema.GroupResource{Group: "operator.openshift.io", Resource: "etcds"}, ObjectName, errors.New("changed"))
+			return true, nil, apierrors.NewConflict(schema.GroupResource{Group: "operator.openshift.io", Resource: "etcds"}, objectName, errors.New("changed"))
 		}
 		return false, nil, nil
 	})
@@ -142,7 +142,7 @@ func TestForceRedeployErrors(t *testing.T) {
 		{"forbidden is not retried", func() *operatorfake.Clientset {
 			ops := operatorfake.NewClientset(operatorObjects()...)
 			ops.PrependReactor("patch", "kubeapiservers", func(clienttesting.Action) (bool, runtime.Object, error) {
-				return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "kubeapiservers"}, ObjectName, errors.New("no"))
+				return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "kubeapiservers"}, objectName, errors.New("no"))
 			})
 			return ops
 		}(), KubeAPIServer, apierrors.IsForbidden},
@@ -166,7 +166,7 @@ func TestForceRedeployRevisionOfThePatchedObject(t *testing.T) {
 	ops := operatorfake.NewClientset(etcdAt(6, "old"))
 	bumped := false
 	ops.PrependReactor("patch", "etcds", func(a clienttesting.Action) (bool, runtime.Object, error) {
-		obj, err := ops.Tracker().Get(a.GetResource(), "", ObjectName)
+		obj, err := ops.Tracker().Get(a.GetResource(), "", objectName)
 		if err != nil {
 			return true, nil, err
 		}
@@ -190,7 +190,7 @@ func TestForceRedeployRevisionOfThePatchedObject(t *testing.T) {
 			return true, nil, err
 		}
 		if patch.Metadata.ResourceVersion != e.ResourceVersion {
-			return true, nil, apierrors.NewConflict(schema.GroupResource{Group: "operator.openshift.io", Resource: "etcds"}, ObjectName,
+			return true, nil, apierrors.NewConflict(schema.GroupResource{Group: "operator.openshift.io", Resource: "etcds"}, objectName,
 				fmt.Errorf("resourceVersion %q, object at %q", patch.Metadata.ResourceVersion, e.ResourceVersion))
 		}
 		return false, nil, nil

@@ -30,6 +30,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/lifeboat-dev/lifeboat/certs"
+	"github.com/lifeboat-dev/lifeboat/internal/names"
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
@@ -62,7 +63,7 @@ func bootstrapCSR(t *testing.T, name, node string, extraOrg ...string) *certv1.C
 
 func testMachine(node string) *machinev1beta1.Machine {
 	return &machinev1beta1.Machine{
-		ObjectMeta: metav1.ObjectMeta{Name: "m-" + node, Namespace: certs.DefaultMachineNamespace, CreationTimestamp: metav1.NewTime(time.Now().Add(-time.Hour))},
+		ObjectMeta: metav1.ObjectMeta{Name: "m-" + node, Namespace: names.MachineAPINamespace, CreationTimestamp: metav1.NewTime(time.Now().Add(-time.Hour))},
 		Status: machinev1beta1.MachineStatus{
 			NodeRef:   &corev1.ObjectReference{Kind: "Node", Name: node},
 			Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalDNS, Address: node}},

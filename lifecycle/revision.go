@@ -19,13 +19,14 @@ import (
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
 
+	"github.com/lifeboat-dev/lifeboat/internal/names"
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 // Condition type and reason the runbook checks (5.3.1 step 11).
 const (
-	NodeInstallerProgressing = "NodeInstallerProgressing"
-	AllNodesAtLatestRevision = "AllNodesAtLatestRevision"
+	nodeInstallerProgressing = names.NodeInstallerProgressing
+	allNodesAtLatestRevision = names.AllNodesAtLatestRevision
 )
 
 // NodeRevision is one entry of status.nodeStatuses.
@@ -49,7 +50,7 @@ type RevisionStatus struct {
 // node, every node's currentRevision equals latestAvailableRevision and the
 // NodeInstallerProgressing reason is AllNodesAtLatestRevision.
 func (s *RevisionStatus) AllAtLatest() bool {
-	if len(s.Nodes) == 0 || s.Condition == nil || s.Condition.Reason != AllNodesAtLatestRevision {
+	if len(s.Nodes) == 0 || s.Condition == nil || s.Condition.Reason != allNodesAtLatestRevision {
 		return false
 	}
 	for _, n := range s.Nodes {
@@ -104,7 +105,7 @@ func revisionStatusOf(target Operator, obj runtime.Object) (*RevisionStatus, boo
 		s.Nodes = append(s.Nodes, NodeRevision{Node: n.NodeName, CurrentRevision: n.CurrentRevision, TargetRevision: n.TargetRevision})
 	}
 	for i := range sp.Status.Conditions {
-		if sp.Status.Conditions[i].Type == NodeInstallerProgressing {
+		if sp.Status.Conditions[i].Type == nodeInstallerProgressing {
 			c := sp.Status.Conditions[i]
 			s.Condition = &c
 		}
@@ -122,7 +123,7 @@ func Revisions(ctx context.Context, ops operatorclient.Interface, target Operato
 	}
 	obj, err := c.get(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("lifecycle: reading %s/%s: %w", target, ObjectName, err)
+		return nil, fmt.Errorf("lifecycle: reading %s/%s: %w", target, objectName, err)
 	}
 	s, _ := revisionStatusOf(target, obj)
 	return s, nil
@@ -199,7 +200,7 @@ func WaitAllNodesAtLatestRevision(ctx context.Context, ops operatorclient.Interf
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	selector := fields.OneTermEqualSelector("metadata.name", ObjectName).String()
+	selector := fields.OneTermEqualSelector("metadata.name", objectName).String()
 	lw := cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.FieldSelector = selector
@@ -234,7 +235,7 @@ func WaitAllNodesAtLatestRevision(ctx context.Context, ops operatorclient.Interf
 		if !ok {
 			return false, nil
 		}
-		if sp, _ := staticPodOf(ev.Object); sp.Name != ObjectName {
+		if sp, _ := staticPodOf(ev.Object); sp.Name != objectName {
 			return false, nil
 		}
 		last = s
@@ -285,7 +286,7 @@ func WaitAllNodesAtLatestRevision(ctx context.Context, ops operatorclient.Interf
 		if last != nil {
 			state = fmt.Sprintf("latest available revision %d, %s", last.LatestAvailableRevision, last.Summary())
 			if last.Condition != nil {
-				state += fmt.Sprintf(", %s reason %s", NodeInstallerProgressing, last.Condition.Reason)
+				state += fmt.Sprintf(", %s reason %s", nodeInstallerProgressing, last.Condition.Reason)
 			}
 		}
 		if ctx.Err() != nil {
@@ -335,7 +336,7 @@ func (e *RolloutStalledError) Error() string {
 		latest = e.Status.LatestAvailableRevision
 	}
 	msg := fmt.Sprintf("lifecycle: %s/%s: forceRedeploymentReason %q was not acted upon: no revision after %d and no rollout progress for %s (latest available revision %d, %s)",
-		e.Operator, ObjectName, e.Reason, e.AfterRevision, e.Waited.Round(time.Second), latest, e.Status.Summary())
+		e.Operator, objectName, e.Reason, e.AfterRevision, e.Waited.Round(time.Second), latest, e.Status.Summary())
 	if e.CurrentReason != e.Reason {
 		msg += fmt.Sprintf("; the object now carries forceRedeploymentReason %q", e.CurrentReason)
 	}

@@ -19,7 +19,7 @@ import (
 // NodeInstallerProgressing reason the way the operator does.
 func setEtcdStatus(t *testing.T, ctx context.Context, ops *operatorfake.Clientset, latest int32, reason string, current ...int32) {
 	t.Helper()
-	e, err := ops.OperatorV1().Etcds().Get(ctx, ObjectName, metav1.GetOptions{})
+	e, err := ops.OperatorV1().Etcds().Get(ctx, objectName, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,8 +29,8 @@ func setEtcdStatus(t *testing.T, ctx context.Context, ops *operatorfake.Clientse
 	for i, c := range current {
 		st.NodeStatuses = append(st.NodeStatuses, operatorv1.NodeStatus{NodeName: []string{"master-0", "master-1", "master-2"}[i], CurrentRevision: c})
 	}
-	st.Conditions = []operatorv1.OperatorCondition{{Type: NodeInstallerProgressing, Status: operatorv1.ConditionTrue, Reason: reason}}
-	if reason == AllNodesAtLatestRevision {
+	st.Conditions = []operatorv1.OperatorCondition{{Type: nodeInstallerProgressing, Status: operatorv1.ConditionTrue, Reason: reason}}
+	if reason == allNodesAtLatestRevision {
 		st.Conditions[0].Status = operatorv1.ConditionFalse
 	}
 	if _, err := ops.OperatorV1().Etcds().UpdateStatus(ctx, e, metav1.UpdateOptions{}); err != nil {
@@ -45,12 +45,12 @@ func TestRevisionSummary(t *testing.T) {
 		want   string
 		done   bool
 	}{
-		{"all at latest", RevisionStatus{LatestAvailableRevision: 7, Nodes: nodes(7, 7, 7), Condition: &operatorv1.OperatorCondition{Reason: AllNodesAtLatestRevision}}, "3 nodes are at revision 7", true},
+		{"all at latest", RevisionStatus{LatestAvailableRevision: 7, Nodes: nodes(7, 7, 7), Condition: &operatorv1.OperatorCondition{Reason: allNodesAtLatestRevision}}, "3 nodes are at revision 7", true},
 		{"rolling", RevisionStatus{LatestAvailableRevision: 7, Nodes: nodes(6, 7, 6), Condition: &operatorv1.OperatorCondition{Reason: "NodeInstaller"}}, "2 nodes are at revision 6; 1 nodes are at revision 7", false},
-		{"new revision not started", RevisionStatus{LatestAvailableRevision: 8, Nodes: nodes(7, 7, 7), Condition: &operatorv1.OperatorCondition{Reason: AllNodesAtLatestRevision}}, "3 nodes are at revision 7; 0 nodes have achieved new revision 8", false},
+		{"new revision not started", RevisionStatus{LatestAvailableRevision: 8, Nodes: nodes(7, 7, 7), Condition: &operatorv1.OperatorCondition{Reason: allNodesAtLatestRevision}}, "3 nodes are at revision 7; 0 nodes have achieved new revision 8", false},
 		{"condition lags behind nodes", RevisionStatus{LatestAvailableRevision: 7, Nodes: nodes(7, 7, 7), Condition: &operatorv1.OperatorCondition{Reason: "NodeInstaller"}}, "3 nodes are at revision 7", false},
 		{"no condition", RevisionStatus{LatestAvailableRevision: 7, Nodes: nodes(7, 7, 7)}, "3 nodes are at revision 7", false},
-		{"no nodes", RevisionStatus{Condition: &operatorv1.OperatorCondition{Reason: AllNodesAtLatestRevision}}, "no node statuses reported", false},
+		{"no nodes", RevisionStatus{Condition: &operatorv1.OperatorCondition{Reason: allNodesAtLatestRevision}}, "no node statuses reported", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -77,7 +77,7 @@ func nodes(revs ...int32) []NodeRevision {
 func TestWaitCannotReturnOnOldRevision(t *testing.T) {
 	ctx := t.Context()
 	ops := operatorfake.NewClientset(operatorObjects()...)
-	setEtcdStatus(t, ctx, ops, 6, AllNodesAtLatestRevision, 6, 6, 6)
+	setEtcdStatus(t, ctx, ops, 6, allNodesAtLatestRevision, 6, 6, 6)
 
 	progress := make(chan string, 100)
 	type result struct {
@@ -115,10 +115,10 @@ func TestWaitCannotReturnOnOldRevision(t *testing.T) {
 	expect("3 nodes are at revision 7") // nodes done, condition not yet
 	select {
 	case r := <-done:
-		t.Fatalf("returned (%d, %v) before the condition said %s", r.rev, r.err, AllNodesAtLatestRevision)
+		t.Fatalf("returned (%d, %v) before the condition said %s", r.rev, r.err, allNodesAtLatestRevision)
 	case <-time.After(100 * time.Millisecond):
 	}
-	setEtcdStatus(t, ctx, ops, 7, AllNodesAtLatestRevision, 7, 7, 7)
+	setEtcdStatus(t, ctx, ops, 7, allNodesAtLatestRevision, 7, 7, 7)
 	select {
 	case r := <-done:
 		if r.err != nil || r.rev != 7 {
@@ -132,7 +132,7 @@ func TestWaitCannotReturnOnOldRevision(t *testing.T) {
 func TestWaitReturnsOnCurrentStateWithoutAfterRevision(t *testing.T) {
 	ctx := t.Context()
 	ops := operatorfake.NewClientset(operatorObjects()...)
-	setEtcdStatus(t, ctx, ops, 3, AllNodesAtLatestRevision, 3, 3, 3)
+	setEtcdStatus(t, ctx, ops, 3, allNodesAtLatestRevision, 3, 3, 3)
 	rev, err := WaitAllNodesAtLatestRevision(ctx, ops, Etcd, WaitOptions{})
 	if err != nil || rev != 3 {
 		t.Fatalf("wait = (%d, %v), want (3, nil)", rev, err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/lifeboat-dev/lifeboat/internal/names"
 	"log/slog"
 	"os"
 	"sort"
@@ -18,13 +17,6 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/internal/controlplane"
-)
-
-// MasterLabel marks master nodes (OpenShift 4.5). Nodes labelled
-// ControlPlaneLabel (later releases add it) count as masters too.
-const (
-	MasterLabel       = names.MasterLabel
-	ControlPlaneLabel = names.ControlPlaneLabel
 )
 
 // SchedulableReminder is the runbook's note on drained masters (chapter 3),

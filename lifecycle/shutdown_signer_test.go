@@ -38,9 +38,9 @@ func certPEM(t *testing.T, notAfter time.Time) []byte {
 }
 
 func signerSecret(annotation string, crt []byte) *corev1.Secret {
-	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: KubeletSignerSecret, Namespace: KubeletSignerNamespace}}
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: kubeletSignerSecret, Namespace: kubeletSignerNamespace}}
 	if annotation != "" {
-		s.Annotations = map[string]string{CertificateNotAfterAnnotation: annotation}
+		s.Annotations = map[string]string{certificateNotAfterAnnotation: annotation}
 	}
 	if crt != nil {
 		s.Data = map[string][]byte{corev1.TLSCertKey: crt}

@@ -21,6 +21,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/host/hosttest"
+	"github.com/lifeboat-dev/lifeboat/internal/names"
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
@@ -66,7 +67,7 @@ func (f *fakeFleet) hosts(node string) (host.Host, error) {
 func testNode(name string, master, ready, unschedulable bool) *corev1.Node {
 	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{}}}
 	if master {
-		n.Labels[MasterLabel] = ""
+		n.Labels[names.MasterLabel] = ""
 	} else {
 		n.Labels["node-role.kubernetes.io/worker"] = ""
 	}
@@ -355,8 +356,8 @@ func TestIsMaster(t *testing.T) {
 		labels map[string]string
 		want   bool
 	}{
-		{"master label", map[string]string{MasterLabel: ""}, true},
-		{"control-plane label", map[string]string{ControlPlaneLabel: ""}, true},
+		{"master label", map[string]string{names.MasterLabel: ""}, true},
+		{"control-plane label", map[string]string{names.ControlPlaneLabel: ""}, true},
 		{"worker", map[string]string{"node-role.kubernetes.io/worker": ""}, false},
 		{"no labels", nil, false},
 	}

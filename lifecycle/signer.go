@@ -18,10 +18,10 @@ import (
 // annotation that "Shutting down the cluster gracefully" (4.6 and later)
 // tells the administrator to read before a long shutdown.
 const (
-	KubeletSignerNamespace = "openshift-kube-apiserver-operator"
-	KubeletSignerSecret    = "kube-apiserver-to-kubelet-signer"
-	// CertificateNotAfterAnnotation holds the signer's expiry, RFC 3339.
-	CertificateNotAfterAnnotation = "auth.openshift.io/certificate-not-after"
+	kubeletSignerNamespace = "openshift-kube-apiserver-operator"
+	kubeletSignerSecret    = "kube-apiserver-to-kubelet-signer"
+	// certificateNotAfterAnnotation holds the signer's expiry, RFC 3339.
+	certificateNotAfterAnnotation = "auth.openshift.io/certificate-not-after"
 )
 
 // ErrSignerExpiresBeforeRestart is matched (errors.Is) by the
@@ -46,7 +46,7 @@ type SignerExpiryError struct {
 
 func (e *SignerExpiryError) Error() string {
 	return fmt.Sprintf("%v: %s/%s expires %s, the cluster is planned to restart by %s: restart it before %s, or set IgnoreSignerExpiry and be ready to approve the kubelets' CSRs by hand",
-		ErrSignerExpiresBeforeRestart, KubeletSignerNamespace, KubeletSignerSecret,
+		ErrSignerExpiresBeforeRestart, kubeletSignerNamespace, kubeletSignerSecret,
 		e.NotAfter.UTC().Format(time.RFC3339), e.RestartBy.UTC().Format(time.RFC3339), e.NotAfter.UTC().Format(time.RFC3339))
 }
 
@@ -61,21 +61,21 @@ func (e *SignerExpiryError) Is(target error) bool { return target == ErrSignerEx
 // certificate in the secret's tls.crt. Errors wrap ErrSignerExpiryUnknown
 // (and the API error, e.g. NotFound, when the secret could not be read).
 func kubeletSignerNotAfter(ctx context.Context, kube kubernetes.Interface) (time.Time, error) {
-	s, err := kube.CoreV1().Secrets(KubeletSignerNamespace).Get(ctx, KubeletSignerSecret, metav1.GetOptions{})
+	s, err := kube.CoreV1().Secrets(kubeletSignerNamespace).Get(ctx, kubeletSignerSecret, metav1.GetOptions{})
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%w: reading %s/%s: %w", ErrSignerExpiryUnknown, KubeletSignerNamespace, KubeletSignerSecret, err)
+		return time.Time{}, fmt.Errorf("%w: reading %s/%s: %w", ErrSignerExpiryUnknown, kubeletSignerNamespace, kubeletSignerSecret, err)
 	}
 	return signerNotAfter(s)
 }
 
 func signerNotAfter(s *corev1.Secret) (time.Time, error) {
 	var annErr error
-	if v, ok := s.Annotations[CertificateNotAfterAnnotation]; ok {
+	if v, ok := s.Annotations[certificateNotAfterAnnotation]; ok {
 		t, err := time.Parse(time.RFC3339, v)
 		if err == nil {
 			return t, nil
 		}
-		annErr = fmt.Errorf("annotation %s=%q: %w", CertificateNotAfterAnnotation, v, err)
+		annErr = fmt.Errorf("annotation %s=%q: %w", certificateNotAfterAnnotation, v, err)
 	}
 	rest := s.Data[corev1.TLSCertKey]
 	for len(rest) > 0 {
@@ -94,7 +94,7 @@ func signerNotAfter(s *corev1.Secret) (time.Time, error) {
 		return cert.NotAfter, nil
 	}
 	if annErr == nil {
-		annErr = fmt.Errorf("no annotation %s and no certificate in %s", CertificateNotAfterAnnotation, corev1.TLSCertKey)
+		annErr = fmt.Errorf("no annotation %s and no certificate in %s", certificateNotAfterAnnotation, corev1.TLSCertKey)
 	}
 	return time.Time{}, fmt.Errorf("%w: %s/%s: %w", ErrSignerExpiryUnknown, s.Namespace, s.Name, annErr)
 }

@@ -5,11 +5,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/lifeboat-dev/lifeboat/internal/names"
 )
 
 // EtcdMembersAvailable is the etcd operator condition the runbook reads in
 // 2.2 (the runbook misspells it "EtcdbMembersAvailable").
-const EtcdMembersAvailable = "EtcdMembersAvailable"
+const etcdMembersAvailable = names.EtcdMembersAvailable
 
 // Availability is a parsed EtcdMembersAvailable message, for example
 // "2 of 3 members are available, ip-10-0-131-183.ec2.internal is unhealthy"
@@ -44,7 +46,7 @@ func ParseMembersAvailable(msg string) (Availability, error) {
 		a.Available, _ = strconv.Atoi(m[1])
 		a.Total = a.Available
 	} else {
-		return a, fmt.Errorf("member: unrecognised %s message %q", EtcdMembersAvailable, msg)
+		return a, fmt.Errorf("member: unrecognised %s message %q", etcdMembersAvailable, msg)
 	}
 	for _, p := range parts[1:] {
 		switch {
@@ -53,7 +55,7 @@ func ParseMembersAvailable(msg string) (Availability, error) {
 		case strings.HasSuffix(p, " has not started"):
 			a.NotStarted = append(a.NotStarted, strings.TrimSuffix(p, " has not started"))
 		default:
-			return a, fmt.Errorf("member: unrecognised entry %q in %s message %q", p, EtcdMembersAvailable, msg)
+			return a, fmt.Errorf("member: unrecognised entry %q in %s message %q", p, etcdMembersAvailable, msg)
 		}
 	}
 	return a, nil

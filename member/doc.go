@@ -6,7 +6,7 @@
 //   - 2.2, identifying an unhealthy member: FindUnhealthyMember reads the
 //     etcd operator's EtcdMembersAvailable condition (ParseMembersAvailable)
 //     and checks every member's own health in parallel (through the
-//     member's client URL, HealthChecker / DialHealthChecker: a
+//     member's client URL, HealthChecker: a
 //     linearizable read for a voting member, a serializable one for a
 //     learner, learnerHealthChecker), and says when the two disagree.
 //   - 2.3, the member's state: determineState runs the runbook's checks in

@@ -62,12 +62,12 @@ func (f healthCheckFunc) CheckHealth(ctx context.Context, clientURL string) erro
 	return f(ctx, clientURL)
 }
 
-// DialHealthChecker checks a member by dialing its client URL alone with
+// newDialHealthChecker checks a member by dialing its client URL alone with
 // d's credentials (a *clientv3.Client) and reading the key "health":
 // linearizably for a voting member (CheckHealth), which succeeds only when
 // the member is part of a quorum, and serializably for a learner
 // (CheckLearnerHealth; the returned checker is a learnerHealthChecker).
-func DialHealthChecker(d dialer) HealthChecker {
+func newDialHealthChecker(d dialer) HealthChecker {
 	return dialHealthChecker{d}
 }
 
@@ -110,7 +110,7 @@ func healthCheckerFor(h HealthChecker, c any) (HealthChecker, error) {
 		return h, nil
 	}
 	if d, ok := c.(dialer); ok {
-		return DialHealthChecker(d), nil
+		return newDialHealthChecker(d), nil
 	}
 	return nil, errors.New("member: no HealthChecker given and the etcd client cannot dial single endpoints")
 }
@@ -174,7 +174,7 @@ func (m MemberHealth) Health() string {
 // checkMembers checks every member in parallel, each with its own timeout,
 // and returns the results in the order of members. Voting members get
 // hc.CheckHealth; learners get a serializable read when hc is a
-// learnerHealthChecker (DialHealthChecker's is).
+// learnerHealthChecker (newDialHealthChecker's is).
 func checkMembers(ctx context.Context, hc HealthChecker, members []*pb.Member, timeout time.Duration) []MemberHealth {
 	if timeout <= 0 {
 		timeout = defaultHealthTimeout

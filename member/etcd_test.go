@@ -108,7 +108,7 @@ func TestRemoveMemberRealCluster(t *testing.T) {
 	t.Log(err)
 }
 
-// TestFindUnhealthyMemberRealHealth uses DialHealthChecker through the real
+// TestFindUnhealthyMemberRealHealth uses newDialHealthChecker through the real
 // client: a killed member is found, and with two killed the result is
 // ErrQuorumLost.
 func TestFindUnhealthyMemberRealHealth(t *testing.T) {

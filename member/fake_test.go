@@ -16,7 +16,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 func etcdOperator(msg string) *operatorv1.Etcd {
 	e := &operatorv1.Etcd{ObjectMeta: metav1.ObjectMeta{Name: "cluster"}}
 	if msg != "" {
-		e.Status.Conditions = []operatorv1.OperatorCondition{{Type: EtcdMembersAvailable, Status: operatorv1.ConditionTrue, Message: msg}}
+		e.Status.Conditions = []operatorv1.OperatorCondition{{Type: etcdMembersAvailable, Status: operatorv1.ConditionTrue, Message: msg}}
 	}
 	return e
 }

@@ -125,17 +125,17 @@ func FindUnhealthyMember(ctx context.Context, deps Deps, opts FindOptions) (*Fin
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			f.Evidence = append(f.Evidence, fmt.Sprintf("reading etcd/cluster for %s failed: %v", EtcdMembersAvailable, err))
-		} else if c := findCondition(etcd.Status.Conditions, EtcdMembersAvailable); c != nil {
+			f.Evidence = append(f.Evidence, fmt.Sprintf("reading etcd/cluster for %s failed: %v", etcdMembersAvailable, err))
+		} else if c := findCondition(etcd.Status.Conditions, etcdMembersAvailable); c != nil {
 			f.Condition = c.Message
-			f.Evidence = append(f.Evidence, fmt.Sprintf("%s: %s", EtcdMembersAvailable, c.Message))
+			f.Evidence = append(f.Evidence, fmt.Sprintf("%s: %s", etcdMembersAvailable, c.Message))
 			if a, err := ParseMembersAvailable(c.Message); err == nil {
 				avail = &a
 			} else {
 				f.Evidence = append(f.Evidence, err.Error())
 			}
 		} else {
-			f.Evidence = append(f.Evidence, EtcdMembersAvailable+" condition not set on etcd/cluster")
+			f.Evidence = append(f.Evidence, etcdMembersAvailable+" condition not set on etcd/cluster")
 		}
 	}
 
@@ -143,7 +143,7 @@ func FindUnhealthyMember(ctx context.Context, deps Deps, opts FindOptions) (*Fin
 	members, _, err := listMembers(ctx, deps.Etcd, timeout)
 	if err != nil {
 		if avail != nil && avail.QuorumLost() {
-			return nil, &QuorumLostError{Healthy: avail.Available, Voting: avail.Total, Unhealthy: avail.Names(), Source: EtcdMembersAvailable + " (the member list is unavailable)"}
+			return nil, &QuorumLostError{Healthy: avail.Available, Voting: avail.Total, Unhealthy: avail.Names(), Source: etcdMembersAvailable + " (the member list is unavailable)"}
 		}
 		return nil, fmt.Errorf("member: %w", err)
 	}
@@ -196,21 +196,21 @@ func FindUnhealthyMember(ctx context.Context, deps Deps, opts FindOptions) (*Fin
 		case avail == nil:
 		case len(named) == 0:
 			f.Disagreement = fmt.Sprintf("%s reports every member available, but the health checks find %s unhealthy (the condition may lag behind)",
-				EtcdMembersAvailable, strings.Join(unhealthyNames, ", "))
+				etcdMembersAvailable, strings.Join(unhealthyNames, ", "))
 		case !sameSet(named, unhealthy):
 			f.Disagreement = fmt.Sprintf("%s names %s, but the health checks find %s unhealthy",
-				EtcdMembersAvailable, strings.Join(named, ", "), strings.Join(unhealthyNames, ", "))
+				etcdMembersAvailable, strings.Join(named, ", "), strings.Join(unhealthyNames, ", "))
 		}
 	case len(named) > 0:
 		idx := slices.IndexFunc(f.Members, isNamed)
 		if idx < 0 {
 			return nil, fmt.Errorf("%w: %s names %s, which is no longer a member; every member is healthy",
-				ErrNoUnhealthyMember, EtcdMembersAvailable, strings.Join(named, ", "))
+				ErrNoUnhealthyMember, etcdMembersAvailable, strings.Join(named, ", "))
 		}
 		f.Member = f.Members[idx]
 		f.Node = nodeName(f.Member)
 		f.State = Healthy
-		f.Disagreement = fmt.Sprintf("%s names %s, but it answers its health check now", EtcdMembersAvailable, f.Member.DisplayName())
+		f.Disagreement = fmt.Sprintf("%s names %s, but it answers its health check now", etcdMembersAvailable, f.Member.DisplayName())
 		f.Evidence = append(f.Evidence, fmt.Sprintf("member %s is healthy again: it needs no replacement; the etcd cluster Operator syncs it once its machine and node are healthy", f.Member.DisplayName()))
 		return f, nil
 	default:

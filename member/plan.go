@@ -14,6 +14,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/internal/controlplane"
+	"github.com/lifeboat-dev/lifeboat/internal/names"
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
 	"github.com/lifeboat-dev/lifeboat/plan"
 	"github.com/lifeboat-dev/lifeboat/release"
@@ -45,7 +46,7 @@ type ReplaceOptions struct {
 	Machine RecreateOptions
 	// Release overrides or tunes the release detection (release.Detect
 	// over Deps.Config) that chooses the procedure: releases from
-	// QuorumGuardSince on run the current documentation's procedure (the
+	// 4.11 on run the current documentation's procedure (the
 	// etcd quorum guard turned off after the member is removed and back
 	// on before the verification, on every exit path; for 2.4.1 also "oc
 	// delete node" of the failed node), earlier ones and an unknown
@@ -465,7 +466,7 @@ func (r *replacement) waitRevision(ctx context.Context, progress func(string)) e
 		}
 		r.redeploy = lifecycle.RedeployRecord{}
 	}
-	progress(fmt.Sprintf("%s: all nodes are at revision %d", lifecycle.AllNodesAtLatestRevision, rev))
+	progress(fmt.Sprintf("%s: all nodes are at revision %d", names.AllNodesAtLatestRevision, rev))
 	return nil
 }
 

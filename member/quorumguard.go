@@ -15,14 +15,14 @@ import (
 	"github.com/lifeboat-dev/lifeboat/release"
 )
 
-// QuorumGuardSince is the first OpenShift minor release (4.y) whose
+// quorumGuardSince is the first OpenShift minor release (4.y) whose
 // member replacement procedure turns the etcd quorum guard off after the
 // member is removed and back on at the end, and (machine not running)
 // deletes the failed node. Earlier releases, and a cluster whose release
 // is unknown, follow the 4.5 runbook. The cluster-etcd-operator honours
 // the override since 4.4, so the toggle is harmless on any release that
 // has it; the line is where the documentation added the steps.
-const QuorumGuardSince = 11
+const quorumGuardSince = 11
 
 // guardRestoreTimeout bounds putting the guard back after a failure or
 // a cancel, when the run's own context may be gone.
@@ -89,7 +89,7 @@ func currentProcedure(d release.Decision) bool {
 	if err != nil {
 		return false
 	}
-	return v.Major > 4 || (v.Major == 4 && v.Minor >= QuorumGuardSince)
+	return v.Major > 4 || (v.Major == 4 && v.Minor >= quorumGuardSince)
 }
 
 // guardOff records the guard as it is, then turns it off. A resumed run

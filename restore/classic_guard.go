@@ -6,7 +6,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/release"
 )
 
-// ClassicGuardMinor is the first OpenShift 4 minor release whose classic
+// classicGuardMinor is the first OpenShift 4 minor release whose classic
 // "Restoring to a previous cluster state" turns the etcd quorum guard off
 // around the forced etcd redeployment. The documentation added the two
 // steps for 4.11 (openshift-docs #56622, "add quorum guard instructions
@@ -18,11 +18,11 @@ import (
 // the forced etcd redeployment, then the override removed again. Without
 // it the operator of those releases makes no new etcd revision for a
 // cluster of one member, and the restore stalls at its etcd rollout.
-const ClassicGuardMinor = 11
+const classicGuardMinor = 11
 
 // classicTogglesGuard decides whether the classic plan for a cluster of
 // version turns the quorum guard off around its etcd rollout, and says
-// why. Only a version known to be older than 4.ClassicGuardMinor (the 4.5
+// why. Only a version known to be older than 4.classicGuardMinor (the 4.5
 // runbook's releases, whose procedure has no such step) leaves the guard
 // alone. An unknown version (the API is down during most restores and
 // nothing stated one) toggles it: every supported release's operator
@@ -37,10 +37,10 @@ func classicTogglesGuard(version string) (bool, string) {
 	if err != nil {
 		return true, fmt.Sprintf("release %q unparsable: the quorum guard is turned off around the etcd rollout", version)
 	}
-	if v.Major == 4 && v.Minor < ClassicGuardMinor {
+	if v.Major == 4 && v.Minor < classicGuardMinor {
 		return false, fmt.Sprintf("release %s: its procedure has no quorum guard step", version)
 	}
-	return true, fmt.Sprintf("release %s: the quorum guard is turned off around the etcd rollout, as the 4.%d-4.17 procedure does", version, ClassicGuardMinor)
+	return true, fmt.Sprintf("release %s: the quorum guard is turned off around the etcd rollout, as the 4.%d-4.17 procedure does", version, classicGuardMinor)
 }
 
 // planVersion is the version Plan, which does no I/O, builds for:

@@ -79,7 +79,7 @@
 // which does no I/O, builds the etcd-only plan only when Options.Release
 // states such a release.
 //
-// The classic plan of 4.11-4.17 (ClassicGuardMinor; and of a release
+// The classic plan of 4.11-4.17 (and of a release
 // nothing names, since the API is down during most restores) turns the
 // quorum guard off before the forced etcd redeployment and back on once
 // that rollout completed, as the documentation of those releases does;
@@ -104,7 +104,7 @@
 // *PreflightError). The survivor's member is then started from its data
 // directory, nothing in it moved or deleted, by its own etcd pod with
 // ETCD_FORCE_NEW_CLUSTER=true and ETCD_FORCE_NEW_CLUSTER_BUMP_AMOUNT set to
-// QuorumRevisionBump (0.2 × maxRaftIndex of revision.json, 1e9 without),
+// floor(0.2 × maxRaftIndex) of revision.json (1e9 without),
 // the flags of the cluster's quorum-restore-pod.yaml given as etcd's
 // environment so that any command form takes them; once it serves the API
 // its own pod is put back, and the quorum guard / stable wait / guard
@@ -130,8 +130,8 @@
 // # The plan
 //
 // Plan lists the runbook's steps (see Plan for the list); Run executes them,
-// reporting each start, progress message and end, and keeps a State as JSON
-// on the recovery host (DefaultStatePath), written atomically after every
+// reporting each start, progress message and end, and keeps its state as JSON
+// on the recovery host (Options.StatePath), written atomically after every
 // step, so that a run stopped by a crash or a cancelled context resumes at
 // the step that was interrupted. The state records the run's identity
 // (RunIdentity: the backup snapshot's sha256, the recovery host, the other

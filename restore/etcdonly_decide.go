@@ -51,7 +51,7 @@ func decideForRun(ctx context.Context, opts Options) (release.Generation, string
 		return planVersion(o)
 	}
 	if !o.AbandonUnfinished {
-		st := NewState(o.Recovery, o.StatePath)
+		st := newState(o.Recovery, o.StatePath)
 		d, exists, err := st.peek(ctx)
 		if err != nil {
 			return 0, "", nil, err

@@ -150,7 +150,7 @@ func (r *runner) restoreGuardOnExit(ctx context.Context) error {
 	if r.opts.Report != nil {
 		say = func(msg string) {
 			r.log.Info(msg, "step", "quorum-guard-on")
-			r.opts.Report(plan.Event{Plan: PlanName, Step: plan.Step{ID: "quorum-guard-on"}, Status: plan.Progress, Message: msg, Time: r.opts.Now()})
+			r.opts.Report(plan.Event{Plan: planName, Step: plan.Step{ID: "quorum-guard-on"}, Status: plan.Progress, Message: msg, Time: r.opts.Now()})
 		}
 	}
 	say("the run stopped with the quorum guard off: putting it back (" + d.QuorumGuard.Previous.String() + ")")

@@ -33,13 +33,13 @@ var componentContainers = map[string][]string{
 // Host paths of the OpenShift layout (data, not code: Options can move
 // them).
 const (
-	DefaultManifestDir     = names.ManifestDir
+	defaultManifestDir     = names.ManifestDir
 	defaultConfigDir       = backup.DefaultConfigDir // the archive's paths are relative to it
-	DefaultEtcdDataDir     = names.EtcdDataDir
-	DefaultEtcdBackupDir   = names.EtcdBackupDir
+	defaultEtcdDataDir     = names.EtcdDataDir
+	defaultEtcdBackupDir   = names.EtcdBackupDir
 	defaultRemoteBackupDir = "/home/core/backup"
 	defaultAsideDir        = "/var/lib/lifeboat/restore-aside"
-	DefaultStatePath       = "/var/lib/lifeboat/restore-state.json"
+	defaultStatePath       = "/var/lib/lifeboat/restore-state.json"
 	// clusterRestorePodPath is where the cluster keeps its own restore pod
 	// manifest (cluster-restore.sh copies it into the manifest directory).
 	clusterRestorePodPath = "/etc/kubernetes/static-pod-resources/etcd-certs/configmaps/restore-etcd-pod/pod.yaml"

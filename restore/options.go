@@ -123,9 +123,9 @@ type Options struct {
 	RevisionBump   uint64
 	NoRevisionBump bool
 
-	// Host paths; the OpenShift ones when empty (DefaultManifestDir,
-	// defaultConfigDir, DefaultEtcdDataDir, DefaultEtcdBackupDir,
-	// defaultAsideDir, DefaultStatePath). AsideDir receives everything the
+	// Host paths; the OpenShift ones when empty (/etc/kubernetes/manifests,
+	// /etc/kubernetes, /var/lib/etcd, /var/lib/etcd-backup,
+	// /var/lib/lifeboat/restore-aside, /var/lib/lifeboat/restore-state.json). AsideDir receives everything the
 	// restore moves out of the way on every host (a directory under
 	// /var/lib rather than the runbook's /tmp, which may be a tmpfs).
 	ManifestDir   string
@@ -236,12 +236,12 @@ func (o Options) withDefaults() (Options, error) {
 		}
 	}
 	def(&o.RemoteBackupDir, defaultRemoteBackupDir)
-	def(&o.ManifestDir, DefaultManifestDir)
+	def(&o.ManifestDir, defaultManifestDir)
 	def(&o.ConfigDir, defaultConfigDir)
-	def(&o.EtcdDataDir, DefaultEtcdDataDir)
-	def(&o.EtcdBackupDir, DefaultEtcdBackupDir)
+	def(&o.EtcdDataDir, defaultEtcdDataDir)
+	def(&o.EtcdBackupDir, defaultEtcdBackupDir)
 	def(&o.AsideDir, defaultAsideDir)
-	def(&o.StatePath, DefaultStatePath)
+	def(&o.StatePath, defaultStatePath)
 	if o.Interval <= 0 {
 		o.Interval = 2 * time.Second
 	}

@@ -14,15 +14,15 @@ import (
 	"github.com/lifeboat-dev/lifeboat/release"
 )
 
-// PlanName names the restore plan in events and errors.
-const PlanName = "restore-to-previous-cluster-state"
+// planName names the restore plan in events and errors.
+const planName = "restore-to-previous-cluster-state"
 
 // runner carries what the steps share. Everything a step needs from an
 // earlier step is read back from the state, so a resumed run whose
 // earlier steps are skipped has it too.
 type runner struct {
 	opts  Options
-	state *State
+	state *state
 	log   *slog.Logger
 	local host.Host // the machine running lifeboat, for BackupDir
 	// steps are the plan's step IDs, and previous where admit retired
@@ -72,8 +72,8 @@ type runner struct {
 //	verify-members                     an etcd pod Running on every master, EtcdMembersAvailable (13)
 //	approve-csrs                       pending node-bootstrapper CSRs approved (5.4)
 //
-// The quorum guard steps follow the 4.11-4.17 documentation
-// (ClassicGuardMinor), which turns the guard off after the single member
+// The quorum guard steps follow the 4.11-4.17 documentation,
+// which turns the guard off after the single member
 // serves the API and back on after the forced etcd redeployment. The
 // documentation turns it back on right after the patch; the plan waits
 // until the etcd rollout that patch started is complete, so the guard
@@ -100,16 +100,16 @@ func build(opts Options, gen release.Generation, version string) (*plan.Plan, *r
 	if err != nil {
 		return nil, nil, err
 	}
-	st := NewState(o.Recovery, o.StatePath)
+	st := newState(o.Recovery, o.StatePath)
 	st.now = o.Now
 	r := &runner{
 		opts:  o,
 		state: st,
-		log:   o.Logger.With("plan", PlanName),
+		log:   o.Logger.With("plan", planName),
 		local: host.NewLocal("local", "/", host.LocalOptions{Logger: o.Logger}),
 		gen:   release.GenerationClassic,
 	}
-	p := &plan.Plan{Name: PlanName}
+	p := &plan.Plan{Name: planName}
 	add := func(id, desc string, run func(ctx context.Context, progress func(string)) error) {
 		p.Steps = append(p.Steps, dryRunnable(plan.Step{ID: id, Description: desc, Run: run}, r))
 	}

@@ -126,7 +126,7 @@ func TestPlanRunResumesAfterFailure(t *testing.T) {
 		t.Errorf("new revision %d, want %d (bump sized from revision.json)", d.Restore.NewRevision, want)
 	}
 	// The finished run's state was retired, kept for audit.
-	undo, err := NewState(f.hosts["master-0"], d.RetiredTo).Undo(ctx)
+	undo, err := newState(f.hosts["master-0"], d.RetiredTo).Undo(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,8 +134,8 @@ func TestPlanRunResumesAfterFailure(t *testing.T) {
 		t.Errorf("undo lists %d moves: %+v", len(undo), undo)
 	}
 
-	if _, err := os.Stat(filepath.Join(r0, DefaultStatePath)); !os.IsNotExist(err) {
-		t.Errorf("the finished run's state is still live at %s: %v", DefaultStatePath, err)
+	if _, err := os.Stat(filepath.Join(r0, defaultStatePath)); !os.IsNotExist(err) {
+		t.Errorf("the finished run's state is still live at %s: %v", defaultStatePath, err)
 	}
 }
 

@@ -19,11 +19,11 @@ type restorePodConfig struct {
 	// RevisionBump and mark-compacted are applied when the image has
 	// etcdutl (etcd 3.5 and later); etcdctl of older images cannot.
 	RevisionBump uint64
-	// SnapshotPath is the snapshot inside the pod; DefaultEtcdBackupDir +
-	// "/snapshot.db" when empty.
+	// SnapshotPath is the snapshot inside the pod; /var/lib/etcd-backup/snapshot.db when
+	// empty.
 	SnapshotPath string
-	// DataDir is the data directory inside the pod; DefaultEtcdDataDir
-	// when empty.
+	// DataDir is the data directory inside the pod; /var/lib/etcd when
+	// empty.
 	DataDir string
 }
 
@@ -40,7 +40,7 @@ const restorePodAnnotation = "lifeboat.dev/restore-pod"
 // lifeboat's libraries are.
 //
 // The snapshot must be at cfg.SnapshotPath inside the pod; a hostPath
-// volume for its directory (DefaultEtcdBackupDir) is added when the pod
+// volume for its directory (/var/lib/etcd-backup) is added when the pod
 // does not mount it. Once restored, the staged snapshot is removed (the
 // backup itself stays where it is), as the cluster's restore pod removes
 // /var/lib/etcd-backup/snapshot.db.
@@ -49,10 +49,10 @@ func buildRestorePod(etcdPod []byte, cfg restorePodConfig) ([]byte, error) {
 		return nil, opterr.New("", "restore pod needs the member name, peer URL and cluster token")
 	}
 	if cfg.SnapshotPath == "" {
-		cfg.SnapshotPath = DefaultEtcdBackupDir + "/snapshot.db"
+		cfg.SnapshotPath = defaultEtcdBackupDir + "/snapshot.db"
 	}
 	if cfg.DataDir == "" {
-		cfg.DataDir = DefaultEtcdDataDir
+		cfg.DataDir = defaultEtcdDataDir
 	}
 	var pod corev1.Pod
 	if err := yaml.Unmarshal(etcdPod, &pod); err != nil {

@@ -19,12 +19,12 @@ import (
 	"github.com/lifeboat-dev/lifeboat/release"
 )
 
-// QuorumPlanName names the quorum restore plan in events and errors.
-const QuorumPlanName = "restore-etcd-quorum"
+// quorumPlanName names the quorum restore plan in events and errors.
+const quorumPlanName = "restore-etcd-quorum"
 
-// DefaultQuorumStatePath is where RunQuorumRestore keeps its state on the
+// defaultQuorumStatePath is where RunQuorumRestore keeps its state on the
 // recovery host (beside, never in place of, the backup restore's).
-const DefaultQuorumStatePath = "/var/lib/lifeboat/quorum-restore-state.json"
+const defaultQuorumStatePath = "/var/lib/lifeboat/quorum-restore-state.json"
 
 // ForceNewCluster is the RunIdentity method of a quorum restore.
 const ForceNewCluster Method = "force-new-cluster"
@@ -69,8 +69,9 @@ type QuorumRestoreOptions struct {
 	// computes it.
 	RevisionBump uint64
 
-	// Host paths; DefaultManifestDir, DefaultEtcdDataDir, DefaultAsideDir
-	// and DefaultQuorumStatePath when empty.
+	// Host paths; /etc/kubernetes/manifests, /var/lib/etcd,
+	// /var/lib/lifeboat/restore-aside and
+	// /var/lib/lifeboat/quorum-restore-state.json when empty.
 	ManifestDir string
 	EtcdDataDir string
 	AsideDir    string
@@ -139,7 +140,7 @@ func (q QuorumRestoreOptions) options() (Options, error) {
 	}
 	state := q.StatePath
 	if state == "" {
-		state = DefaultQuorumStatePath
+		state = defaultQuorumStatePath
 	}
 	o := Options{
 		Recovery: q.Recovery, Others: q.Others, Kube: q.Kube, Operator: q.Operator, Config: q.Config,
@@ -208,11 +209,11 @@ func buildQuorum(q QuorumRestoreOptions) (*plan.Plan, *quorumRunner, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	st := NewState(o.Recovery, o.StatePath)
+	st := newState(o.Recovery, o.StatePath)
 	st.now = o.Now
-	r := &quorumRunner{runner: &runner{opts: o, state: st, log: o.Logger.With("plan", QuorumPlanName),
+	r := &quorumRunner{runner: &runner{opts: o, state: st, log: o.Logger.With("plan", quorumPlanName),
 		local: host.NewLocal("local", "/", host.LocalOptions{Logger: o.Logger}), gen: release.GenerationEtcdOnly}, q: q}
-	p := &plan.Plan{Name: QuorumPlanName}
+	p := &plan.Plan{Name: quorumPlanName}
 	add := func(id, desc string, run func(ctx context.Context, progress func(string)) error) {
 		p.Steps = append(p.Steps, dryRunnable(plan.Step{ID: id, Description: desc, Run: run}, r.runner))
 	}

@@ -19,14 +19,14 @@ import (
 	"github.com/lifeboat-dev/lifeboat/release"
 )
 
-// QuorumRestorePodAnnotation marks the forced pod written by the quorum
+// quorumRestorePodAnnotation marks the forced pod written by the quorum
 // restore.
-const QuorumRestorePodAnnotation = "lifeboat.dev/quorum-restore-pod"
+const quorumRestorePodAnnotation = "lifeboat.dev/quorum-restore-pod"
 
-// QuorumRevisionBump is the bump quorum-restore-pod.yaml applies:
+// quorumRevisionBump is the bump quorum-restore-pod.yaml applies:
 // floor(0.2 × maxRaftIndex) of revision.json, defaultRevisionBump when
 // there is none (maxRaftIndex 0).
-func QuorumRevisionBump(maxRaftIndex uint64) uint64 {
+func quorumRevisionBump(maxRaftIndex uint64) uint64 {
 	if maxRaftIndex == 0 {
 		return defaultRevisionBump
 	}
@@ -53,7 +53,7 @@ func (r *quorumRunner) check(ctx context.Context, progress func(string)) error {
 	id.Others, id.LostMasters = sortedCopy(id.Others), sortedCopy(id.LostMasters)
 	return r.state.Update(ctx, func(d *StateData) {
 		if d.Plan == "" {
-			d.Plan, d.Started = QuorumPlanName, r.opts.Now().UTC()
+			d.Plan, d.Started = quorumPlanName, r.opts.Now().UTC()
 		}
 		d.Release, d.Quorum = r.release, rec
 		r.recordRun(d, id)
@@ -115,7 +115,7 @@ func (r *quorumRunner) checkQuorum(ctx context.Context, progress func(string)) (
 			if err != nil {
 				return nil, &PreflightError{Check: "revision.json", Host: h.Name(), Err: err}
 			}
-			rec.Bump = QuorumRevisionBump(rv.MaxRaftIndex)
+			rec.Bump = quorumRevisionBump(rv.MaxRaftIndex)
 			rec.BumpSource = fmt.Sprintf("0.2 × maxRaftIndex %d of %s", rv.MaxRaftIndex, rj)
 		}
 	}
@@ -303,7 +303,7 @@ func forcedEtcdPod(etcdPod []byte, bump uint64) ([]byte, error) {
 	if pod.Annotations == nil {
 		pod.Annotations = map[string]string{}
 	}
-	pod.Annotations[QuorumRestorePodAnnotation] = "true"
+	pod.Annotations[quorumRestorePodAnnotation] = "true"
 	return yaml.Marshal(&pod)
 }
 

@@ -75,7 +75,7 @@ func TestQuorumRevisionBump(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := QuorumRevisionBump(tc.maxRaft); got != tc.want {
+			if got := quorumRevisionBump(tc.maxRaft); got != tc.want {
 				t.Errorf("QuorumRevisionBump(%d) = %d, want %d", tc.maxRaft, got, tc.want)
 			}
 		})
@@ -91,7 +91,7 @@ func TestForcedEtcdPod(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := string(out)
-	for _, want := range []string{"ETCD_FORCE_NEW_CLUSTER\n      value: \"true\"", "ETCD_FORCE_NEW_CLUSTER_BUMP_AMOUNT\n      value: \"1234\"", "ETCD_NODE_NAME", QuorumRestorePodAnnotation, "--initial-cluster-state=existing"} {
+	for _, want := range []string{"ETCD_FORCE_NEW_CLUSTER\n      value: \"true\"", "ETCD_FORCE_NEW_CLUSTER_BUMP_AMOUNT\n      value: \"1234\"", "ETCD_NODE_NAME", quorumRestorePodAnnotation, "--initial-cluster-state=existing"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("forced pod lacks %q:\n%s", want, s)
 		}
@@ -206,9 +206,9 @@ func TestQuorumRestoreAnotherRun(t *testing.T) {
 	writeFile(t, filepath.Join(f.roots["master-0"], "var/lib/etcd/member/wal/0.wal"), "wal")
 	o := quorumOptions(f, "4.20.3")
 	o.Others = []host.Host{f.hosts["master-1"]}
-	st := NewState(f.hosts["master-0"], DefaultQuorumStatePath)
+	st := newState(f.hosts["master-0"], defaultQuorumStatePath)
 	if err := st.Update(context.Background(), func(d *StateData) {
-		d.Plan, d.Started = QuorumPlanName, time.Now().UTC()
+		d.Plan, d.Started = quorumPlanName, time.Now().UTC()
 		d.Identity = &RunIdentity{Recovery: "master-0", Method: ForceNewCluster, Others: []string{"master-2"}}
 		d.Finished["check"], d.Finished["stop-etcd/master-2"] = time.Now(), time.Now()
 		d.Moves = []Move{{Host: "master-2", From: "/etc/kubernetes/manifests/etcd-pod.yaml", To: "/x", Step: "stop-etcd/master-2", Done: true}}

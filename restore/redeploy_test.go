@@ -106,7 +106,7 @@ func TestForceRedeployResumedAfterCrash(t *testing.T) {
 	if _, err := Run(runCtx, opts); !errors.Is(err, context.Canceled) {
 		t.Fatalf("crashed run: err = %v, want it cancelled at force-redeploy/etcd", err)
 	}
-	if d, _ := NewState(f.hosts["master-0"], "").Get(ctx); d.Finished["wait-single-member"].IsZero() || !d.Finished["force-redeploy/etcd"].IsZero() {
+	if d, _ := newState(f.hosts["master-0"], "").Get(ctx); d.Finished["wait-single-member"].IsZero() || !d.Finished["force-redeploy/etcd"].IsZero() {
 		t.Fatalf("the crash did not happen at force-redeploy/etcd: finished %v", d.Finished)
 	}
 	final, err := Run(ctx, opts)
@@ -131,7 +131,7 @@ func TestForceRedeployResumedAfterCrash(t *testing.T) {
 	if final.RetiredTo == "" {
 		t.Fatal("the resumed run finished but did not retire its state")
 	}
-	d, err := NewState(f.hosts["master-0"], final.RetiredTo).Get(ctx)
+	d, err := newState(f.hosts["master-0"], final.RetiredTo).Get(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

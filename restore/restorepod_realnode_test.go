@@ -92,7 +92,7 @@ func TestRestorePodOnRealNode(t *testing.T) {
 		Interval: 250 * time.Millisecond, ContainerTimeout: 3 * time.Minute,
 		Now: time.Now, // the runner is built here, not by Plan, which sets the defaults
 	}
-	st := NewState(h, n.Path("var/lib/lifeboat-state.json"))
+	st := newState(h, n.Path("var/lib/lifeboat-state.json"))
 	st.now = time.Now
 	r := &runner{opts: o, state: st, log: slog.New(slog.DiscardHandler), local: h}
 	progress := func(s string) { t.Log(s) }

@@ -25,7 +25,7 @@ func retiredName(p, why string, t time.Time) string {
 }
 
 // peek reads the state afresh and reports whether the file exists.
-func (s *State) peek(ctx context.Context) (StateData, bool, error) {
+func (s *state) peek(ctx context.Context) (StateData, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.loaded = false
@@ -46,7 +46,7 @@ func (s *State) peek(ctx context.Context) (StateData, bool, error) {
 // first (RetiredTo), and leaves the state empty, so that the next run
 // starts fresh. It returns the new path. A state already renamed by an
 // interrupted Retire is found at its recorded name.
-func (s *State) Retire(ctx context.Context, why string, at time.Time) (string, error) {
+func (s *state) Retire(ctx context.Context, why string, at time.Time) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.loaded = false

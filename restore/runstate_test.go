@@ -172,7 +172,7 @@ func TestRunRefusesAnotherRunsUnfinishedState(t *testing.T) {
 			if !slices.Equal(ae.Differences, tc.differ) || ae.Unfinished == nil || ae.Unfinished.Recovery != "master-0" {
 				t.Errorf("error %+v, want differences %v", ae, tc.differ)
 			}
-			for _, want := range []string{ae.Unfinished.String(), ae.Requested.String(), "AbandonUnfinished", "mv " + DefaultStatePath + " /var/lib/lifeboat/restore-state.abandoned-"} {
+			for _, want := range []string{ae.Unfinished.String(), ae.Requested.String(), "AbandonUnfinished", "mv " + defaultStatePath + " /var/lib/lifeboat/restore-state.abandoned-"} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("message lacks %q:\n%v", want, err)
 				}
@@ -193,7 +193,7 @@ func TestRunRefusesAnotherRunsUnfinishedState(t *testing.T) {
 	if d.Backup.Snapshot != "snapshot_2026-12-20_090000.db" || !strings.Contains(d.Previous, ".abandoned-") {
 		t.Fatalf("new run: backup %+v, previous %q", d.Backup, d.Previous)
 	}
-	old, err := NewState(f.hosts["master-0"], d.Previous).Get(ctx)
+	old, err := newState(f.hosts["master-0"], d.Previous).Get(ctx)
 	if err != nil || old.Identity == nil || old.Identity.Snapshot != "snapshot_2026-11-24_180000.db" || len(old.Moves) == 0 {
 		t.Fatalf("abandoned state %+v: %v", old, err)
 	}
@@ -243,10 +243,10 @@ func TestRunRetiresFinishedState(t *testing.T) {
 		t.Fatalf("retired to %q at %v, want %q at %v", d.RetiredTo, d.Completed, want, finish)
 	}
 	r := f.roots["master-2"]
-	if _, err := os.Stat(filepath.Join(r, DefaultStatePath)); !os.IsNotExist(err) {
-		t.Fatalf("live state still at %s: %v", DefaultStatePath, err)
+	if _, err := os.Stat(filepath.Join(r, defaultStatePath)); !os.IsNotExist(err) {
+		t.Fatalf("live state still at %s: %v", defaultStatePath, err)
 	}
-	kept, err := NewState(f.hosts["master-2"], want).Get(ctx)
+	kept, err := newState(f.hosts["master-2"], want).Get(ctx)
 	if err != nil || kept.Identity == nil || kept.Identity.Recovery != "master-2" || !kept.Done() || len(kept.Moves) == 0 {
 		t.Fatalf("retired state %+v: %v", kept, err)
 	}

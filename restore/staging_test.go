@@ -73,13 +73,13 @@ func TestPlanClusterRestorePodGetsThisRunsRevisionJSON(t *testing.T) {
 			r := f.roots["master-1"]
 			writeFile(t, filepath.Join(r, clusterRestorePodPath), etcdPodYAML("master-1", f.peers["master-1"], 9))
 			if tc.staleInDir {
-				writeFile(t, filepath.Join(r, DefaultEtcdBackupDir, "revision.json"), `{"maxRaftIndex":1}`)
+				writeFile(t, filepath.Join(r, defaultEtcdBackupDir, "revision.json"), `{"maxRaftIndex":1}`)
 			}
 			d, err := Run(context.Background(), opts)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := os.ReadFile(filepath.Join(r, DefaultEtcdBackupDir, "revision.json"))
+			got, err := os.ReadFile(filepath.Join(r, defaultEtcdBackupDir, "revision.json"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -118,7 +118,7 @@ func TestPlanClusterRestorePodGetsThisRunsRevisionJSON(t *testing.T) {
 					t.Errorf("kept aside: %q", b)
 				}
 			}
-			staged2, err := os.ReadFile(filepath.Join(r, DefaultEtcdBackupDir, "snapshot.db"))
+			staged2, err := os.ReadFile(filepath.Join(r, defaultEtcdBackupDir, "snapshot.db"))
 			orig, _ := os.ReadFile(globOne(t, f.backupDir, "snapshot_*.db"))
 			if err != nil || !bytes.Equal(staged2, orig) {
 				t.Fatalf("snapshot not staged: %v", err)

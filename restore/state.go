@@ -95,7 +95,7 @@ type StateData struct {
 
 // State is the restore's plan.State, kept as a JSON file on the recovery
 // host and rewritten atomically (host.WriteFile) after every change.
-type State struct {
+type state struct {
 	h    host.Host
 	path string
 	now  func() time.Time
@@ -105,21 +105,21 @@ type State struct {
 	loaded bool
 }
 
-var _ plan.State = (*State)(nil)
+var _ plan.State = (*state)(nil)
 
-// NewState returns the state stored at statePath on h (DefaultStatePath
+// newState returns the state stored at statePath on h (defaultStatePath
 // when empty). Nothing is read until first use.
-func NewState(h host.Host, statePath string) *State {
+func newState(h host.Host, statePath string) *state {
 	if statePath == "" {
-		statePath = DefaultStatePath
+		statePath = defaultStatePath
 	}
-	return &State{h: h, path: statePath, now: time.Now}
+	return &state{h: h, path: statePath, now: time.Now}
 }
 
 // Path is where the state lives on the host.
-func (s *State) Path() string { return s.path }
+func (s *state) Path() string { return s.path }
 
-func (s *State) load(ctx context.Context) error {
+func (s *state) load(ctx context.Context) error {
 	if s.loaded {
 		return nil
 	}
@@ -143,7 +143,7 @@ func (s *State) load(ctx context.Context) error {
 	return nil
 }
 
-func (s *State) save(ctx context.Context) error {
+func (s *state) save(ctx context.Context) error {
 	b, err := json.MarshalIndent(s.data, "", "  ")
 	if err != nil {
 		return err
@@ -158,7 +158,7 @@ func (s *State) save(ctx context.Context) error {
 }
 
 // Update applies fn to the state and saves it.
-func (s *State) Update(ctx context.Context, fn func(d *StateData)) error {
+func (s *state) Update(ctx context.Context, fn func(d *StateData)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.load(ctx); err != nil {
@@ -169,7 +169,7 @@ func (s *State) Update(ctx context.Context, fn func(d *StateData)) error {
 }
 
 // Get returns a copy of the state.
-func (s *State) Get(ctx context.Context) (StateData, error) {
+func (s *state) Get(ctx context.Context) (StateData, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.load(ctx); err != nil {
@@ -181,7 +181,7 @@ func (s *State) Get(ctx context.Context) (StateData, error) {
 }
 
 // Finished implements plan.State. It reads the file afresh.
-func (s *State) Finished(ctx context.Context) (map[string]bool, error) {
+func (s *state) Finished(ctx context.Context) (map[string]bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.loaded = false
@@ -197,7 +197,7 @@ func (s *State) Finished(ctx context.Context) (map[string]bool, error) {
 
 // MarkFinished implements plan.State. Marking the last of the recorded
 // Steps also records the run as Completed, in the same write.
-func (s *State) MarkFinished(ctx context.Context, id string) error {
+func (s *state) MarkFinished(ctx context.Context, id string) error {
 	return s.Update(ctx, func(d *StateData) {
 		now := s.now().UTC()
 		d.Finished[id] = now
@@ -246,7 +246,7 @@ func (d *StateData) progressed() bool {
 
 // Undo lists, newest first, the moves to reverse to put every displaced
 // file back where it was (mv To From on Host). It changes nothing.
-func (s *State) Undo(ctx context.Context) ([]Move, error) {
+func (s *state) Undo(ctx context.Context) ([]Move, error) {
 	d, err := s.Get(ctx)
 	if err != nil {
 		return nil, err

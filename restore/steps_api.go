@@ -145,10 +145,10 @@ func (r *runner) singleMemberState(ctx context.Context, minRV int64) string {
 // patch: the reason and the latest revision before it.
 type redeploy = lifecycle.RedeployRecord
 
-var _ lifecycle.RedeployStore = (*State)(nil)
+var _ lifecycle.RedeployStore = (*state)(nil)
 
 // LoadRedeploy implements lifecycle.RedeployStore from StateData.Redeploys.
-func (s *State) LoadRedeploy(ctx context.Context, target lifecycle.Operator) (lifecycle.RedeployRecord, bool, error) {
+func (s *state) LoadRedeploy(ctx context.Context, target lifecycle.Operator) (lifecycle.RedeployRecord, bool, error) {
 	d, err := s.Get(ctx)
 	if err != nil {
 		return lifecycle.RedeployRecord{}, false, err
@@ -160,7 +160,7 @@ func (s *State) LoadRedeploy(ctx context.Context, target lifecycle.Operator) (li
 // SaveRedeploy implements lifecycle.RedeployStore: the record is written
 // to the state file before it returns, and StateData.Rollouts gets its
 // AfterRevision for the wait.
-func (s *State) SaveRedeploy(ctx context.Context, target lifecycle.Operator, rec lifecycle.RedeployRecord) error {
+func (s *state) SaveRedeploy(ctx context.Context, target lifecycle.Operator, rec lifecycle.RedeployRecord) error {
 	return s.Update(ctx, func(d *StateData) {
 		if rec == (lifecycle.RedeployRecord{}) {
 			delete(d.Redeploys, string(target))
@@ -305,7 +305,7 @@ func (r *runner) membersState(ctx context.Context) (string, error) {
 		return "", err
 	}
 	for _, c := range etcd.Status.Conditions {
-		if c.Type == member.EtcdMembersAvailable {
+		if c.Type == names.EtcdMembersAvailable {
 			if c.Status != "True" {
 				return "waiting for EtcdMembersAvailable: " + c.Message, nil
 			}

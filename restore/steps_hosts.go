@@ -91,7 +91,7 @@ func (r *runner) verifyBackup(ctx context.Context, progress func(string)) error 
 	}
 	return r.state.Update(ctx, func(d *StateData) {
 		if d.Plan == "" {
-			d.Plan, d.Started = PlanName, r.opts.Now().UTC()
+			d.Plan, d.Started = planName, r.opts.Now().UTC()
 		}
 		d.Backup, d.Revisions, d.Release = rec, revs, r.release
 		r.recordRun(d, id)

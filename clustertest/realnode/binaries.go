@@ -16,18 +16,18 @@ import (
 // Versions of the binaries hack/tools.sh realnode builds (the kubelet from
 // the kube-apiserver tools module, so at clustertest.KubernetesVersion).
 const (
-	KubeletVersion = clustertest.KubernetesVersion
-	CrictlVersion  = "v1.37.0"
+	kubeletVersion = clustertest.KubernetesVersion
+	crictlVersion  = "v1.37.0"
 )
 
-// ErrUnavailable is wrapped by New (and FindBinaries) when this machine
+// ErrUnavailable is wrapped by New (and SkipUnavailable) when this machine
 // cannot run a real node: not Linux, not root, or a program missing. The
 // message names every missing piece and how to get it.
 var ErrUnavailable = errors.New("realnode: this machine cannot run a real node")
 
-// EnvRequire is the environment variable that, set to 1, makes Start fail
+// envRequire is the environment variable that, set to 1, makes Start fail
 // instead of skip when the machine cannot run a real node.
-const EnvRequire = "LIFEBOAT_REQUIRE_REALNODE"
+const envRequire = "LIFEBOAT_REQUIRE_REALNODE"
 
 // Binaries are the programs a node runs.
 type Binaries struct {
@@ -49,10 +49,10 @@ type Binaries struct {
 	Etcd, Etcdctl, Etcdutl string
 }
 
-// FindBinaries locates the programs a node runs. The paths are returned
+// findBinaries locates the programs a node runs. The paths are returned
 // even when some are missing, with an error wrapping ErrUnavailable that
 // names every missing one.
-func FindBinaries() (Binaries, error) {
+func findBinaries() (Binaries, error) {
 	var missing []string
 	if runtime.GOOS != "linux" {
 		return Binaries{}, fmt.Errorf("%w: needs Linux, not %s", ErrUnavailable, runtime.GOOS)
@@ -71,8 +71,8 @@ func FindBinaries() (Binaries, error) {
 		return def
 	}
 	b := Binaries{
-		Kubelet: pick("LIFEBOAT_KUBELET", filepath.Join(cache, "bin", "kubelet-"+KubeletVersion, "kubelet")),
-		Crictl:  pick("LIFEBOAT_CRICTL", filepath.Join(cache, "bin", "crictl-"+CrictlVersion, "crictl")),
+		Kubelet: pick("LIFEBOAT_KUBELET", filepath.Join(cache, "bin", "kubelet-"+kubeletVersion, "kubelet")),
+		Crictl:  pick("LIFEBOAT_CRICTL", filepath.Join(cache, "bin", "crictl-"+crictlVersion, "crictl")),
 		CNIDir:  "/usr/lib/cni",
 		Busybox: "/bin/busybox",
 	}

@@ -98,7 +98,7 @@ func (n *Node) Close() error {
 		}
 	}
 	if n.before.Sysctls != nil {
-		after, err := Snapshot()
+		after, err := snapshot()
 		note(err)
 		if err == nil {
 			if d := n.before.Diff(after); len(d) > 0 {

@@ -52,7 +52,7 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
     bin_dir = %s
     conf_dir = %s
 `, q(n.path("containerd/root")), q(n.path("containerd/state")), q(n.Socket()), q(n.Socket()+".ttrpc"),
-		q(PauseImage), q(n.bins.Runc), q(n.path("runc")), q(n.bins.CNIDir), q(n.path("cni")))
+		q(pauseImage), q(n.bins.Runc), q(n.path("runc")), q(n.bins.CNIDir), q(n.path("cni")))
 }
 
 // cniConfig is a loopback-only network: the node becomes Ready (the

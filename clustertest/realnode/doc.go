@@ -53,8 +53,8 @@
 // mount under [Node.Root] (the kubelet bind-mounts its root dir; sandboxes
 // mount shm; containerd mounts each rootfs), and every process
 // (containerd, its shims, the containers, the kubelet). The Node object is
-// deleted from the API. [Snapshot] captures the same facts; Close compares
-// the machine with the snapshot New took and fails with [ErrNotRestored]
+// deleted from the API. Close compares the machine with the record of
+// these facts New took and fails with [ErrNotRestored]
 // when it differs, so every test of the tier asserts the machine is as it
 // was.
 //

@@ -21,8 +21,8 @@ import (
 // imagePullPolicy IfNotPresent or Never (the default for a tag that is not
 // "latest").
 const (
-	// PauseImage holds /pause, a static Go binary that waits for SIGTERM.
-	PauseImage = "localhost/lifeboat/pause:realnode"
+	// pauseImage holds /pause, a static Go binary that waits for SIGTERM.
+	pauseImage = "localhost/lifeboat/pause:realnode"
 	// DebugImage is busybox (Debian's busybox-static, every applet linked
 	// in /bin): it has sh and chroot, what debugpod.Host needs. Its PATH
 	// also names crictl's directory and CONTAINER_RUNTIME_ENDPOINT this

@@ -36,9 +36,9 @@ var (
 // kubepods tree goes below it.
 const cgroupPrefix = "lifeboat-realnode"
 
-// MachineState is what a node could change on the machine outside its
-// root directory. Snapshot reads it; Diff compares two.
-type MachineState struct {
+// machineState is what a node could change on the machine outside its
+// root directory. snapshot reads it; Diff compares two.
+type machineState struct {
 	// Sysctls by /proc/sys path.
 	Sysctls map[string]string
 	// LoAddrs are the addresses on "lo" (CIDR notation).
@@ -54,9 +54,9 @@ type MachineState struct {
 	Paths map[string]bool
 }
 
-// Snapshot reads the machine's state as far as a node could change it.
-func Snapshot() (MachineState, error) {
-	s := MachineState{Sysctls: map[string]string{}, Paths: map[string]bool{}}
+// snapshot reads the machine's state as far as a node could change it.
+func snapshot() (machineState, error) {
+	s := machineState{Sysctls: map[string]string{}, Paths: map[string]bool{}}
 	for _, k := range kernelSettings {
 		b, err := os.ReadFile(filepath.Join("/proc/sys", k))
 		if err != nil {
@@ -90,7 +90,7 @@ func Snapshot() (MachineState, error) {
 
 // Diff lists how after differs from s, one line per difference (empty
 // when the machine is as it was).
-func (s MachineState) Diff(after MachineState) []string {
+func (s machineState) Diff(after machineState) []string {
 	var d []string
 	for _, k := range kernelSettings {
 		if s.Sysctls[k] != after.Sysctls[k] {

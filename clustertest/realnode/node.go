@@ -51,7 +51,7 @@ type Node struct {
 	cgroupName  string
 	kubeletPort int
 	lock        *machineLock
-	before      MachineState
+	before      machineState
 	addedAddr   bool
 	madeCgroups []string
 	timings     Timings
@@ -80,7 +80,7 @@ func New(ctx context.Context, c *clustertest.Cluster, opts Options) (_ *Node, er
 	var bins Binaries
 	if opts.Binaries != nil {
 		bins = *opts.Binaries
-	} else if bins, err = FindBinaries(); err != nil {
+	} else if bins, err = findBinaries(); err != nil {
 		return nil, err
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
@@ -104,7 +104,7 @@ func New(ctx context.Context, c *clustertest.Cluster, opts Options) (_ *Node, er
 	if _, err := recoverStale(ctx, n); err != nil {
 		return n, err
 	}
-	if n.before, err = Snapshot(); err != nil {
+	if n.before, err = snapshot(); err != nil {
 		return n, err
 	}
 	if n.dir, err = os.MkdirTemp("", rootPrefix); err != nil {
@@ -251,7 +251,7 @@ func (n *Node) importImages(ctx context.Context) error {
 	}
 	stdPath := "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 	for _, spec := range []imageSpec{
-		{ref: PauseImage, files: []imageFile{{path: "pause", src: pause}}, entrypoint: []string{"/pause"}},
+		{ref: pauseImage, files: []imageFile{{path: "pause", src: pause}}, entrypoint: []string{"/pause"}},
 		{ref: DebugImage, files: bb, env: n.debugEnv(), cmd: []string{"/bin/sh"}},
 		{ref: EtcdImage, files: etcdFiles, env: []string{stdPath}, cmd: []string{"/bin/sh"}},
 	} {

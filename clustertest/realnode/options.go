@@ -11,24 +11,26 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 )
 
-// DefaultNodeIP is the address [New] adds to "lo" for the node when
+// defaultNodeIP is the address [New] adds to "lo" for the node when
 // Options.NodeIP is empty. The kubelet refuses loopback addresses as its
 // node IP, so the node needs one of its own; a /32 on lo reaches nothing
 // beyond this machine.
-const DefaultNodeIP = "10.254.254.1"
+const defaultNodeIP = "10.254.254.1"
 
-// DefaultNodeName is the node's name when Options.Name is empty.
-const DefaultNodeName = "lifeboat-realnode"
+// defaultNodeName is the node's name when Options.Name is empty.
+const defaultNodeName = "lifeboat-realnode"
 
 // Options configure a [Node]. The zero value is usable.
 type Options struct {
 	// Name is the Node's name (a DNS-1123 subdomain). Empty means
-	// DefaultNodeName.
+	// "lifeboat-realnode".
 	Name string
 	// NodeIP is the IPv4 address added to "lo" as the node's InternalIP
-	// (not a loopback address). Empty means DefaultNodeIP.
+	// (not a loopback address). Empty means 10.254.254.1 (a /32 on lo:
+	// the kubelet refuses a loopback address as its node IP).
 	NodeIP string
-	// Binaries are the programs the node runs. Nil means FindBinaries().
+	// Binaries are the programs the node runs. Nil means the ones
+	// [SkipUnavailable] finds.
 	Binaries *Binaries
 	// DebugImagePath are directories put first on DebugImage's PATH (and
 	// so on the PATH of "chroot /host" commands run in it): a test's fake
@@ -76,10 +78,10 @@ func (o Options) Validate() error {
 
 func (o *Options) defaults() {
 	if o.Name == "" {
-		o.Name = DefaultNodeName
+		o.Name = defaultNodeName
 	}
 	if o.NodeIP == "" {
-		o.NodeIP = DefaultNodeIP
+		o.NodeIP = defaultNodeIP
 	}
 	if o.StartTimeout == 0 {
 		o.StartTimeout = 3 * time.Minute

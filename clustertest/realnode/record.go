@@ -22,7 +22,7 @@ import (
 // containerd and the kubelet with their parent; shims, containers,
 // mounts, cgroups, the lo address and kernel settings stay until then.
 type record struct {
-	Before     MachineState `json:"before"`
+	Before     machineState `json:"before"`
 	Dir        string       `json:"dir"`
 	CgroupName string       `json:"cgroupName"`
 	NodeIP     string       `json:"nodeIP"`

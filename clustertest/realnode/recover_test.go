@@ -14,7 +14,7 @@ import (
 // the first node.
 func TestRecoversFromDeadProcess(t *testing.T) {
 	b := SkipUnavailable(t)
-	before, err := Snapshot()
+	before, err := snapshot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestRecoversFromDeadProcess(t *testing.T) {
 	if err := n2.Close(); err != nil {
 		t.Fatal(err)
 	}
-	after, err := Snapshot()
+	after, err := snapshot()
 	if err != nil {
 		t.Fatal(err)
 	}

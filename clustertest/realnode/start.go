@@ -10,22 +10,22 @@ import (
 	"github.com/lifeboat-dev/lifeboat/clustertest"
 )
 
-// Required reports whether LIFEBOAT_REQUIRE_REALNODE=1 asks for the real
+// required reports whether LIFEBOAT_REQUIRE_REALNODE=1 asks for the real
 // node tier (CI sets it once the packages are installed).
-func Required() bool { return os.Getenv(EnvRequire) == "1" }
+func required() bool { return os.Getenv(envRequire) == "1" }
 
 // SkipUnavailable skips t, naming what is missing, when this machine
-// cannot run a real node -- or fails it when Required. It returns the
+// cannot run a real node -- or fails it when LIFEBOAT_REQUIRE_REALNODE=1. It returns the
 // binaries otherwise. Call it before starting a cluster so that a machine
 // without the tier pays nothing.
 func SkipUnavailable(t testing.TB) Binaries {
 	t.Helper()
-	b, err := FindBinaries()
+	b, err := findBinaries()
 	if err != nil {
-		if Required() {
-			t.Fatalf("%v (%s=1)", err, EnvRequire)
+		if required() {
+			t.Fatalf("%v (%s=1)", err, envRequire)
 		}
-		t.Skipf("%v (set %s=1 to fail instead)", err, EnvRequire)
+		t.Skipf("%v (set %s=1 to fail instead)", err, envRequire)
 	}
 	return b
 }
@@ -45,8 +45,8 @@ func Start(t testing.TB, c *clustertest.Cluster, opts Options) *Node {
 	defer cancel()
 	n, err := New(ctx, c, opts)
 	if err != nil {
-		if errors.Is(err, ErrUnavailable) && !Required() {
-			t.Skipf("%v (set %s=1 to fail instead)", err, EnvRequire)
+		if errors.Is(err, ErrUnavailable) && !required() {
+			t.Skipf("%v (set %s=1 to fail instead)", err, envRequire)
 		}
 		t.Fatalf("starting a real node: %v", err)
 	}

@@ -11,11 +11,12 @@ import (
 	"time"
 
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/internal/names"
 )
 
-// DefaultManifestDir is where a master's kubelet reads static pod
+// defaultManifestDir is where a master's kubelet reads static pod
 // manifests.
-const DefaultManifestDir = "/etc/kubernetes/manifests"
+const defaultManifestDir = names.ManifestDir
 
 // StaticPods returns the containers of the control plane's static pods,
 // by manifest file name, as "crictl ps" names them on a master: the etcd
@@ -46,7 +47,7 @@ type Kubelet struct {
 	// Node names the pods ("etcd-<Node>"); empty leaves the suffix off.
 	Node string
 	// ManifestDir is the host path of the manifest directory; empty means
-	// DefaultManifestDir.
+	// /etc/kubernetes/manifests.
 	ManifestDir string
 	// Pods maps a manifest file name to the containers its pod runs; nil
 	// means StaticPods(). A manifest not in the map runs nothing.
@@ -68,7 +69,7 @@ func (k *Kubelet) Containers(ctx context.Context, name string) ([]host.Container
 	}
 	dir := k.ManifestDir
 	if dir == "" {
-		dir = DefaultManifestDir
+		dir = defaultManifestDir
 	}
 	pods := k.Pods
 	if pods == nil {

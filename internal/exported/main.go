@@ -13,6 +13,14 @@
 //	fields  exported fields of exported struct types (embedded types count)
 //
 // and a total line. With -v it lists every top-level identifier counted.
+// With -unused it lists them too, each with who outside its package names
+// it (pkg.Name through an import, in any .go file of the module, tests and
+// examples included): the using directories ("(test)" when only in test
+// files), "example" when the package's example_test.go does, "own-test"
+// when only the package's external tests do, "-" for nobody. Those are the
+// candidates for unexporting (issue 12 item 5); a name that appears in an
+// exported signature or that the package documents for callers (an error
+// to match, an option's type) stays exported even when nobody names it yet.
 package main
 
 import (
@@ -35,15 +43,27 @@ type counts struct {
 
 func main() {
 	verbose := flag.Bool("v", false, "list the top-level identifiers counted")
+	unused := flag.Bool("unused", false, "list the top-level identifiers with who outside their package names them (- for nobody)")
 	root := flag.String("root", ".", "module root")
 	flag.Parse()
-	if err := run(*root, *verbose); err != nil {
+	if err := run(*root, *verbose, *unused); err != nil {
 		fmt.Fprintln(os.Stderr, "exported:", err)
 		os.Exit(1)
 	}
 }
 
-func run(root string, verbose bool) error {
+func run(root string, verbose, unused bool) error {
+	var uses map[string]map[string][]user
+	var module string
+	if unused {
+		var err error
+		if module, err = moduleName(root); err != nil {
+			return err
+		}
+		if uses, err = usesByImport(root, module); err != nil {
+			return err
+		}
+	}
 	dirs := map[string]bool{}
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -86,7 +106,9 @@ func run(root string, verbose bool) error {
 			rel = "(root)"
 		}
 		fmt.Printf("%-28s %5d %7d %6d\n", rel, c.top, c.methods, c.fields)
-		if verbose {
+		if unused {
+			reportUnused(root, d, c, uses, module)
+		} else if verbose {
 			for _, n := range c.names {
 				fmt.Printf("    %s\n", n)
 			}

@@ -1,8 +1,9 @@
 // Package names is the one place lifeboat spells the names OpenShift
 // gives its control plane: namespaces, labels, resource names and the
-// paths on a master. Packages take them from here (their exported
-// defaults, such as restore.DefaultManifestDir or lifecycle.MasterLabel,
-// are these constants), so that no two packages spell one name.
+// paths on a master, and the operator conditions the runbook reads.
+// Packages take them from here (their documented defaults, such as the
+// manifest directory of restore.Options, are these constants), so that no
+// two packages spell one name.
 package names
 
 // Namespaces (OpenShift 4).
@@ -36,4 +37,14 @@ const (
 	StaticPodResourcesDir = "/etc/kubernetes/static-pod-resources"
 	EtcdDataDir           = "/var/lib/etcd"
 	EtcdBackupDir         = "/var/lib/etcd-backup"
+)
+
+// Operator condition types and reasons the runbook reads: the static pod
+// operators' NodeInstallerProgressing (reason AllNodesAtLatestRevision
+// once every node runs the latest revision) and the etcd operator's
+// EtcdMembersAvailable.
+const (
+	NodeInstallerProgressing = "NodeInstallerProgressing"
+	AllNodesAtLatestRevision = "AllNodesAtLatestRevision"
+	EtcdMembersAvailable     = "EtcdMembersAvailable"
 )
