@@ -44,22 +44,22 @@ type FolderOptions struct {
 	BackupName string
 }
 
-// folders lists the automated backup folders in the local directory root,
-// oldest first; it is foldersOn with this machine as the host.
-func folders(ctx context.Context, root string, opts FolderOptions) ([]Folder, error) {
-	list, err := foldersOn(ctx, localHost(), absSlash(root), opts)
+// Folders lists the automated backup folders in the local directory root,
+// oldest first; it is FoldersOn with this machine as the host.
+func Folders(ctx context.Context, root string, opts FolderOptions) ([]Folder, error) {
+	list, err := FoldersOn(ctx, localHost(), absSlash(root), opts)
 	for i := range list {
 		list[i].Path = filepath.Join(root, list[i].Name)
 	}
 	return list, err
 }
 
-// foldersOn lists the automated backup folders in the directory root of
+// FoldersOn lists the automated backup folders in the directory root of
 // h, oldest first (by their stamp, then by name). Entries of other names,
 // and files, are ignored; it reads nothing inside the folders (Verify
 // does), so a folder of an interrupted run is listed too. An unreadable
 // root is an error wrapping ErrMissingFile.
-func foldersOn(ctx context.Context, h host.Host, root string, opts FolderOptions) ([]Folder, error) {
+func FoldersOn(ctx context.Context, h host.Host, root string, opts FolderOptions) ([]Folder, error) {
 	entries, err := h.ReadDir(ctx, root)
 	if err != nil {
 		return nil, fmt.Errorf("listing backup folders in %s on %s: %w: %w", root, h.Name(), ErrMissingFile, err)
@@ -108,7 +108,7 @@ func LatestFolder(ctx context.Context, root string, opts FolderOptions) (Folder,
 // running: Verify it before restoring it, and fall back to an older one
 // (Folders) if it fails.
 func LatestFolderOn(ctx context.Context, h host.Host, root string, opts FolderOptions) (Folder, error) {
-	list, err := foldersOn(ctx, h, root, opts)
+	list, err := FoldersOn(ctx, h, root, opts)
 	if err != nil {
 		return Folder{}, err
 	}

@@ -54,7 +54,7 @@ func TestLatestFolder(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			list, err := folders(t.Context(), root, tc.opts)
+			list, err := Folders(t.Context(), root, tc.opts)
 			if err != nil {
 				t.Fatal(err)
 			}

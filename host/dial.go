@@ -14,7 +14,7 @@ import (
 // host's own loopback: what "ssh -L" or running a command on the master
 // would reach. lifeboat uses it to talk to a master's kube-apiserver
 // through the master's localhost-recovery.kubeconfig when the cluster's
-// external API endpoint does not answer (lifecycle.RecoveryConfig).
+// external API endpoint does not answer (lifecycle.ReachableConfig).
 //
 // [Local] dials from this process (on a master, its loopback is the
 // master's); [SSH] opens a "direct-tcpip" channel on its connection, as
