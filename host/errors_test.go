@@ -13,6 +13,7 @@ import (
 func TestSentinelsAreDistinct(t *testing.T) {
 	sentinels := map[string]error{
 		"ErrInvalidPath": ErrInvalidPath,
+		"ErrIncomplete":  ErrIncomplete,
 	}
 	for name, s := range sentinels {
 		if s == nil || s.Error() == "" {
