@@ -52,13 +52,19 @@ type IncompleteError struct {
 	// Completed: the record arrived, but with LineCode, not Code.
 	Completed bool
 	LineCode  int
+	// Stderr is what arrived of the line's standard error (bounded).
+	Stderr []byte
 }
 
 func (e *IncompleteError) Error() string {
 	if e.Completed {
 		return fmt.Sprintf("host %s: %s: %v: the transport reported exit code %d, the command %d", e.Host, e.Op, ErrIncomplete, e.Code, e.LineCode)
 	}
-	return fmt.Sprintf("host %s: %s: %v: the stream ended (exit code %d) before the command said it finished", e.Host, e.Op, ErrIncomplete, e.Code)
+	msg := strings.TrimSpace(string(e.Stderr))
+	if len(msg) > 512 {
+		msg = msg[:512] + "..."
+	}
+	return fmt.Sprintf("host %s: %s: %v: the stream ended (exit code %d) before the command said it finished: %s", e.Host, e.Op, ErrIncomplete, e.Code, msg)
 }
 
 // Is matches ErrIncomplete.

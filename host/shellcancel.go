@@ -31,7 +31,7 @@ import (
 // tombstone existed, so its check sees the tombstone; if the wrapper does
 // not see the tombstone, its PGID was written before the stopper looked.
 // Either way the command does not survive, whatever the latency of either
-// exec. The wrapper runs in a new session (setsid), so the group holds the
+// exec. The wrapper leads a process group of its own, so the group holds the
 // line and every descendant that does not leave it; a tree walk from the
 // group leader catches those that do.
 
@@ -67,8 +67,11 @@ func newRunMarker() string {
 	return runMarkerPrefix + hex.EncodeToString(b)
 }
 
-// wrapLine wraps line for the transport: in a new session (setsid -w, so
-// that the exit code comes back; plain sh where the host has no setsid),
+// wrapLine wraps line for the transport: in a process group of its own
+// (the shell the transport started when it leads its group already, as
+// runc's exec does; otherwise a new session by setsid, which then does not
+// fork, so the PID, the streams and the exit code stay; plain sh on a host
+// without setsid, where only the tree walk reaches descendants),
 // the shell writes its PID (its process group) to the PGID file, exits 130
 // if the tombstone exists (removing both), reports its PID on the first
 // line of standard error (pidPrefix), runs line in a subshell, removes the
@@ -81,7 +84,8 @@ func wrapLine(marker, line string) string {
 		pidPrefix + "(" + line + "\n); c=$?; rm -f " + pf + "; " +
 		`echo "` + exitTrailer + " " + marker + ` $c" >&2; exit $c`
 	return "export LIFEBOAT_RUN=" + marker + "; w=" + quote(inner) + "; " +
-		`if command -v setsid >/dev/null 2>&1; then exec setsid -w sh -c "$w"; fi; exec sh -c "$w"`
+		`g=; read -r _ _ _ _ g _ < /proc/$$/stat 2>/dev/null; ` +
+		`if [ "$g" != "$$" ] && command -v setsid >/dev/null 2>&1; then exec setsid sh -c "$w"; fi; exec sh -c "$w"`
 }
 
 // stopTree is a shell function that stops the process $1 and all its

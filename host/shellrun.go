@@ -103,7 +103,7 @@ func (h *shellHost) run(ctx context.Context, op, line string, stdin io.Reader, w
 	if !done || trailerCode != code {
 		// The stream ended "normally" without the line saying it finished
 		// (seen on a loaded real kubelet: code 0, no output at all).
-		ie := &IncompleteError{Host: h.name, Op: op, Code: code, Completed: done, LineCode: trailerCode}
+		ie := &IncompleteError{Host: h.name, Op: op, Code: code, Completed: done, LineCode: trailerCode, Stderr: errBuf.Bytes()}
 		return out.Bytes(), -1, errBuf.Bytes(), ie
 	}
 	return out.Bytes(), code, errBuf.Bytes(), nil
