@@ -55,7 +55,7 @@ const stopDone = "lifeboat-stop-done"
 // stop line with its own timeout, detached from the cancelled ctx.
 const (
 	stopAttempts = 3
-	stopTimeout  = 30 * time.Second
+	stopTimeout  = 15 * time.Second
 )
 
 func cancelledPath(marker string) string { return handshakeDir + "/" + marker + cancelledSuffix }
@@ -81,7 +81,7 @@ func wrapLine(marker, line string) string {
 	pf, tomb := pgidPath(marker), cancelledPath(marker)
 	inner := "{ echo $$ > " + pf + "; } 2>/dev/null; " +
 		"if [ -e " + tomb + " ]; then rm -f " + tomb + " " + pf + "; exit 130; fi; " +
-		pidPrefix + "(" + line + "\n); c=$?; rm -f " + pf + "; " +
+		pidPrefix + "(" + line + "); c=$?; rm -f " + pf + "; " +
 		`echo "` + exitTrailer + " " + marker + ` $c" >&2; exit $c`
 	return "export LIFEBOAT_RUN=" + marker + "; w=" + quote(inner) + "; " +
 		`g=; read -r _ _ _ _ g _ < /proc/$$/stat 2>/dev/null; ` +
@@ -120,10 +120,11 @@ func stopLine(pid int, marker string) string {
 }
 
 // stopRemote runs stopLine for a cancelled run, detached from the
-// cancelled ctx. An attempt that fails in transport or ends without
-// stopDone (an exec stream can end "successfully" with the line never
-// run) is tried again, up to stopAttempts times, each bounded by
-// stopTimeout; the line is idempotent.
+// cancelled ctx. An attempt that ends "successfully" without stopDone (an
+// exec stream can end so with the line never run) is tried again, up to
+// stopAttempts times, each bounded by stopTimeout; the line is idempotent.
+// A transport failure ends it (the host is unreachable: the caller must
+// not wait on it).
 func (h *shellHost) stopRemote(ctx context.Context, pid int, marker string) {
 	line := stopLine(pid, marker)
 	for attempt := 1; attempt <= stopAttempts; attempt++ {
@@ -135,7 +136,10 @@ func (h *shellHost) stopRemote(ctx context.Context, pid int, marker string) {
 		if err == nil && strings.Contains(out.String(), stopDone) {
 			return
 		}
+		if err != nil {
+			break // the transport fails: trying again would not help
+		}
 	}
 	h.log.Warn("a cancelled command may still run on the host", "host", h.name, "marker", marker,
-		"tombstone", cancelledPath(marker), "attempts", stopAttempts)
+		"tombstone", cancelledPath(marker))
 }
