@@ -30,3 +30,42 @@ func (e *ExitError) Error() string {
 	}
 	return fmt.Sprintf("host %s: %s: exit status %d: %s", e.Host, strings.Join(e.Argv, " "), e.Code, msg)
 }
+
+// ErrIncomplete is matched by *IncompleteError: the transport reported a
+// shell line finished, but the line's completion record never arrived.
+var ErrIncomplete = errors.New("the command's completion was not received")
+
+// IncompleteError is returned by every operation of a shell-based host
+// ([NewShell], [SSH], debugpod.Host) whose transport ended the line's
+// stream without a failure, yet without the completion record the line
+// writes as its last act (seen on a loaded kubelet: an exec stream ending
+// with code 0 and no output at all). It is a transport failure, not the
+// command's result: the command may not have run, may have run in part,
+// or may have finished with its result lost. The host does not retry it
+// (Run's command may not be idempotent); a caller may retry an idempotent
+// operation (Stat, ReadFile, ReadDir, MkdirAll, WriteFile, Containers). It
+// matches ErrIncomplete.
+type IncompleteError struct {
+	Host, Op string
+	// Code is the exit code the transport reported.
+	Code int
+	// Completed: the record arrived, but with LineCode, not Code.
+	Completed bool
+	LineCode  int
+	// Stderr is what arrived of the line's standard error (bounded).
+	Stderr []byte
+}
+
+func (e *IncompleteError) Error() string {
+	if e.Completed {
+		return fmt.Sprintf("host %s: %s: %v: the transport reported exit code %d, the command %d", e.Host, e.Op, ErrIncomplete, e.Code, e.LineCode)
+	}
+	msg := strings.TrimSpace(string(e.Stderr))
+	if len(msg) > 512 {
+		msg = msg[:512] + "..."
+	}
+	return fmt.Sprintf("host %s: %s: %v: the stream ended (exit code %d) before the command said it finished: %s", e.Host, e.Op, ErrIncomplete, e.Code, msg)
+}
+
+// Is matches ErrIncomplete.
+func (e *IncompleteError) Is(target error) bool { return target == ErrIncomplete }

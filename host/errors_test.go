@@ -13,6 +13,7 @@ import (
 func TestSentinelsAreDistinct(t *testing.T) {
 	sentinels := map[string]error{
 		"ErrInvalidPath": ErrInvalidPath,
+		"ErrIncomplete":  ErrIncomplete,
 	}
 	errtest.Sentinels(t, sentinels)
 }

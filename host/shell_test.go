@@ -12,15 +12,23 @@ import (
 )
 
 // execTransport runs shell lines with the local sh: the shell commands of
-// the remote hosts without the remote part.
+// the remote hosts without the remote part. Like a kubelet's exec stream
+// or an SSH session, it signals nothing when ctx ends: it returns at once
+// and leaves the line running, for the shell host to stop.
 type execTransport struct{}
 
 func (execTransport) runLine(ctx context.Context, line string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
-	cmd := exec.CommandContext(ctx, "sh", "-c", line)
+	cmd := exec.Command("sh", "-c", line)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
-	killProcessGroup(cmd)
-	err := cmd.Run()
-	if ctx.Err() != nil {
+	if err := cmd.Start(); err != nil {
+		return -1, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
 		return -1, ctx.Err()
 	}
 	var ee *exec.ExitError

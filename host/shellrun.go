@@ -3,8 +3,6 @@ package host
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // A LineRunner runs one POSIX shell command line as root on a host
@@ -75,7 +72,9 @@ func (h *shellHost) run(ctx context.Context, op, line string, stdin io.Reader, w
 		w = &out
 	}
 	errBuf := &limitedBuffer{n: stderrLimit}
-	pids := &pidFilter{w: errBuf}
+	marker := newRunMarker()
+	tail := &trailerFilter{w: errBuf, prefix: exitTrailer + " " + marker + " "}
+	pids := &pidFilter{w: tail}
 	// A transport may still be copying when it returns after ctx ended:
 	// the gates cut it off from the caller's reader and writers.
 	gOut, gErr := &gatedWriter{w: w}, &gatedWriter{w: pids}
@@ -83,13 +82,8 @@ func (h *shellHost) run(ctx context.Context, op, line string, stdin io.Reader, w
 	if stdin != nil {
 		gIn = &gatedReader{r: stdin}
 	}
-	h.log.Debug("shell", "op", op, "line", line)
-	marker := newRunMarker()
-	// A command whose cancellation overtook its start (a loaded kubelet
-	// may start an exec after its stream closed) finds its tombstone,
-	// written by stopRemote, and does not run.
-	tomb := cancelledPath(marker)
-	code, err = h.t(ctx, "export LIFEBOAT_RUN="+marker+"; if [ -e "+tomb+" ]; then rm -f "+tomb+"; exit 130; fi; : "+marker+"; "+pidPrefix+line, gIn, gOut, gErr)
+	h.log.Debug("shell", "op", op, "line", line, "marker", marker)
+	code, err = h.t(ctx, wrapLine(marker, line), gIn, gOut, gErr)
 	if err != nil && ctx.Err() != nil {
 		h.stopRemote(ctx, pids.get(), marker)
 	}
@@ -99,11 +93,18 @@ func (h *shellHost) run(ctx context.Context, op, line string, stdin io.Reader, w
 		gIn.(*gatedReader).closed.Store(true)
 	}
 	pids.flush()
+	done, trailerCode := tail.finish()
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
 			err = fmt.Errorf("%w (%v)", ctxErr, err)
 		}
 		return out.Bytes(), code, errBuf.Bytes(), fmt.Errorf("host %s: %s: %w", h.name, op, err)
+	}
+	if !done || trailerCode != code {
+		// The stream ended "normally" without the line saying it finished
+		// (seen on a loaded real kubelet: code 0, no output at all).
+		ie := &IncompleteError{Host: h.name, Op: op, Code: code, Completed: done, LineCode: trailerCode, Stderr: errBuf.Bytes()}
+		return out.Bytes(), -1, errBuf.Bytes(), ie
 	}
 	return out.Bytes(), code, errBuf.Bytes(), nil
 }
@@ -205,83 +206,4 @@ func (f *pidFilter) get() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.pid
-}
-
-// stopTree is a shell function that stops the process $1 and all its
-// descendants, not only its children: each is frozen (SIGSTOP) before its
-// children are listed, so none forks behind the walk, then sent SIGTERM
-// and thawed. A pipeline or subshell in the line runs in grandchildren of
-// the shell; a real kubelet's exec, like sshd, kills none of them when the
-// stream closes.
-const stopTree = `t() { kill -STOP "$1" 2>/dev/null; for c in $(pgrep -P "$1"); do t "$c"; done; kill -TERM "$1" 2>/dev/null; kill -CONT "$1" 2>/dev/null; }; `
-
-// runMarkerPrefix begins every marker: "export LIFEBOAT_RUN=<marker>; :
-// <marker>; " leads each line, so the shell running it can be found by
-// its command line (pgrep -f) and, once it has exec'd its last command
-// (sh does), that command and every descendant by their environment,
-// when the PID report never arrived.
-const runMarkerPrefix = "lifeboat-run-"
-
-// A cancelled command's tombstone: cancelledDir/<marker>cancelledSuffix.
-const (
-	cancelledDir    = "/tmp"
-	cancelledSuffix = ".cancelled"
-)
-
-// stopDone is the last line of a stop command's output.
-const stopDone = "lifeboat-stop-done"
-
-func cancelledPath(marker string) string { return cancelledDir + "/" + marker + cancelledSuffix }
-
-func newRunMarker() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return runMarkerPrefix + hex.EncodeToString(b)
-}
-
-// stopRemote terminates a cancelled command and its descendants on the
-// host, with a separate short command, because neither transport reliably
-// signals the command when its stream is closed (sshd refuses signals for
-// root logins; exec streams carry none). With the command's PID it stops
-// that tree. Without it -- ctx ended before the PID report arrived, and
-// the command may start only after the stream closed (a loaded kubelet) --
-// it looks for the shell by its marker for up to five seconds and stops
-// what it finds (the pattern's bracket keeps pgrep from matching the stop
-// command itself).
-func (h *shellHost) stopRemote(ctx context.Context, pid int, marker string) {
-	var line string
-	switch {
-	case pid > 1:
-		line = stopTree + fmt.Sprintf("t %d", pid)
-	case strings.HasPrefix(marker, runMarkerPrefix) && len(marker) > len(runMarkerPrefix)+1:
-		i := len(runMarkerPrefix)
-		pat := marker[:i] + "[" + marker[i:i+1] + "]" + marker[i+1:]
-		// The tombstone first: a command not started yet will not run;
-		// one already past its check is found by the search. Its path
-		// is split so that this line's own command line does not match
-		// the search pattern. Tombstones of commands that never started
-		// are removed after an hour.
-		// The marker is never spelled out whole in this line: the
-		// search would find (and stop) the shell running it.
-		split := marker[:i] + `""` + marker[i:]
-		line = stopTree + fmt.Sprintf(`m="%s"; tomb="%s/$m%s"; : > "$tomb" 2>/dev/null; find %s -maxdepth 1 -name '%s*%s' -mmin +60 -delete 2>/dev/null; n=0; while [ $n -lt 10 ]; do f=; ps=$(pgrep -f '%s') es=$(grep -lsF "LIFEBOAT_RUN=$m" /proc/[0-9]*/environ | cut -d/ -f3); echo "scan $n: $ps / $es"; for p in $ps $es; do [ "$p" = "$$" ] && continue; t "$p"; f=1; done; [ -n "$f" ] && break; n=$((n+1)); sleep 0.5; done; [ -n "$f" ] && rm -f "$tomb"`,
-			split, cancelledDir, cancelledSuffix, cancelledDir, runMarkerPrefix, cancelledSuffix, pat)
-	default:
-		return
-	}
-	// The line ends by saying so: an exec stream can end "successfully"
-	// with the line never run (seen on a loaded real kubelet: code 0, no
-	// output), so a stop without that word is tried again.
-	line += "; echo " + stopDone + "; exit 0"
-	for attempt := 1; attempt <= 3; attempt++ {
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-		var out limitedBuffer
-		out.n = 4 << 10
-		code, err := h.t(actx, line, nil, &out, &out)
-		cancel()
-		h.log.Debug("stopping cancelled command", "pid", pid, "marker", marker, "attempt", attempt, "code", code, "err", err, "output", out.String())
-		if err != nil || code != 0 || strings.Contains(out.String(), stopDone) {
-			return // ran, or the transport failed: trying again would not help
-		}
-	}
 }

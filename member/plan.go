@@ -165,7 +165,9 @@ type replacement struct {
 	procedure string
 	memberID  uint64
 	newNode   string
-	redeploy  lifecycle.RedeployRecord
+	// newMemberID: the member verify found in the replaced one's place.
+	newMemberID uint64
+	redeploy    lifecycle.RedeployRecord
 	// current: the release runs the current procedure (guard toggled);
 	// decided by the release step, kept in the run state.
 	current  bool
@@ -176,6 +178,9 @@ type replacement struct {
 	steps    []string
 	state    replaceRunState
 	admitted bool
+	// adopted: the state is a finished run's, already retired
+	// (finishedRun); nothing runs and nothing is written.
+	adopted bool
 }
 
 // track wraps every step of p with the run state (replacement.tracked).
@@ -480,6 +485,15 @@ func (r *replacement) verify(ctx context.Context, progress func(string)) error {
 	v, err := WaitVerified(ctx, r.deps, VerifyOptions{Expected: r.o.ExpectedMembers, Gone: gone, HealthTimeout: r.o.HealthTimeout}, r.o.Interval, progress)
 	if err != nil {
 		return err
+	}
+	name := r.o.Node
+	if gone != "" && r.newNode != "" {
+		name = r.newNode
+	}
+	for _, m := range v.Members {
+		if m.Name == name && m.ID != r.memberID {
+			r.newMemberID = m.ID // recorded with the step (markFinished)
+		}
 	}
 	progress(v.Summary())
 	return nil

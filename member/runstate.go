@@ -72,6 +72,12 @@ type replaceRunState struct {
 	// the one member remove-member removes, also after a crash, and never
 	// the new member that joins later under the same name.
 	MemberID string `json:"memberID,omitempty"`
+	// NewMemberID is the etcd member ID (hex) the verify step found in the
+	// replaced member's place (named Node for 2.4.2, NewNode for 2.4.1):
+	// with MemberID, what lets a run started again after the state was
+	// retired recognise that this replacement already finished
+	// (runstate_finished.go).
+	NewMemberID string `json:"newMemberID,omitempty"`
 	// NewNode is the node of the re-created Machine (2.4.1).
 	NewNode string `json:"newNode,omitempty"`
 	// Release is the release step's decision, one line; Current says it

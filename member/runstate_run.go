@@ -56,8 +56,11 @@ func (e *AnotherRunError) Is(target error) bool { return target == ErrAnotherRun
 
 // admit decides, before the first step runs, what to do with a state
 // already in the cluster:
-//   - none: the run starts fresh (the state is written when its first
-//     step finishes);
+//   - none: when the newest state retired as finished is this identity's
+//     and the cluster still shows its end state (finishedRun), the
+//     replacement is done and every step is skipped (a run killed after
+//     its last step, run again); otherwise the run starts fresh (the
+//     state is written when its first step finishes);
 //   - the same identity: resume it; finished steps are skipped and what
 //     they learned (the member ID, the new node) is taken from it;
 //   - another identity, finished or with nothing changed yet: retire it
@@ -121,6 +124,16 @@ func (r *replacement) admit(ctx context.Context, progress func(string)) error {
 		progress(fmt.Sprintf("the %s state of another run (%s) was moved to ConfigMap %s/%s (kept for audit)", why, d.Identity, r.store.namespace, to))
 		fresh.Previous = to
 	}
+	if !exists {
+		done, name, ok, err := r.finishedRun(ctx, want)
+		if err != nil {
+			return err
+		}
+		if ok {
+			r.adoptFinished(done, name, progress)
+			return nil
+		}
+	}
 	r.state, r.admitted = fresh, true
 	return nil
 }
@@ -132,12 +145,19 @@ func (r *replacement) admit(ctx context.Context, progress func(string)) error {
 func (r *replacement) tracked(id string, run func(context.Context, func(string)) error) func(context.Context, func(string)) error {
 	return func(ctx context.Context, progress func(string)) error {
 		if len(r.steps) > 0 && r.steps[0] == id {
-			r.admitted = false // each Run of the plan reads the state afresh
+			r.admitted, r.adopted = false, false // each Run of the plan reads the state afresh
 		}
 		if err := r.admit(ctx, progress); err != nil {
 			return err
 		}
 		last := len(r.steps) > 0 && r.steps[len(r.steps)-1] == id
+		if r.adopted {
+			if last {
+				r.admitted, r.adopted = false, false
+			}
+			return plan.Skip(fmt.Sprintf("this replacement already finished at %s (state in ConfigMap %s/%s)",
+				r.state.Completed.UTC().Format(time.RFC3339), r.store.namespace, r.state.RetiredTo))
+		}
 		if at, ok := r.state.Finished[id]; ok {
 			if last {
 				if err := r.complete(ctx, progress); err != nil {
@@ -175,6 +195,9 @@ func (r *replacement) markFinished(ctx context.Context, id string) error {
 	}
 	if r.newNode != "" {
 		d.NewNode = r.newNode
+	}
+	if r.newMemberID != 0 {
+		d.NewMemberID = strconv.FormatUint(r.newMemberID, 16)
 	}
 	if r.decision != "" {
 		d.Release, d.Current = r.decision, r.current
