@@ -198,8 +198,8 @@ func TestSSHSuite(t *testing.T) {
 	if _, err := h.Run(ctx, nil, "true"); err != nil {
 		t.Fatal(err)
 	}
-	if got := calls(t, d.Log); len(got) != 1 || !strings.HasPrefix(got[0], "sudo -n sh -c ") || !strings.HasSuffix(got[0], "; true") {
-		t.Errorf("commands = %q, want one sudo -n sh -c '...; true'", got)
+	if got := calls(t, d.Log); len(got) != 1 || !strings.HasPrefix(got[0], "sudo -n sh -c ") || !strings.Contains(got[0], "(true)") || !strings.Contains(got[0], exitTrailer) {
+		t.Errorf("commands = %q, want one sudo -n sh -c '...' running (true) in the wrapper that writes the %s trailer", got, exitTrailer)
 	}
 
 	cfg := d.config(t)
