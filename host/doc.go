@@ -73,11 +73,19 @@
 // # Limitations
 //
 // Cancelling ctx stops a Local command at once (its process group is
-// killed). For SSH and the debug-pod host the command on the host is stopped by a
-// second, short command (bounded to 10 seconds) that sends SIGTERM to it
-// and its children before the operation returns: every shell line reports
-// its PID first, because sshd refuses signal requests for root logins and
-// exec streams carry no signals. Grandchildren of a cancelled command may
-// run on. Modification times read over SSH or a debug pod have a
-// resolution of one second.
+// killed). SSH and exec streams carry no signals (sshd refuses signal
+// requests for root logins), so for SSH and the debug-pod host every shell
+// line runs in a wrapper that leads its own process group, writes the
+// group's id to /tmp/<marker>.pid and only then checks for the tombstone
+// /tmp/<marker>.cancelled; a cancel runs a second, short command that
+// writes the tombstone first and then stops the group named in the pid
+// file (SIGTERM, SIGKILL after 2 seconds). With that order a command whose
+// exec starts late is stopped too: either the wrapper sees the tombstone
+// and never runs the line, or the stopper sees the group. A descendant
+// that leaves the group (setsid) may run on; the host needs a writable
+// /tmp. A stream that ends without the wrapper's completion record (code
+// 0 and no output included) is an *[IncompleteError], never success; the
+// host does not retry it, since a command need not be idempotent.
+// Modification times read over SSH or a debug pod have a resolution of
+// one second.
 package host
