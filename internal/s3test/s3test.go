@@ -106,20 +106,30 @@ func StartWeed(t testing.TB) *Server {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", SecretKey)
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	return startRetrying(t, "weed", func() (*Server, string) { return startWeedOnce(t, weed) })
+}
+
+// startAttempts is how many times a server that exits before serving is
+// started on new ports.
+const startAttempts = 3
+
+// startRetrying calls once until it returns a server (exit "") or
+// startAttempts calls reported the server exiting before it served, then
+// fails t with each attempt's reason.
+func startRetrying[S any](t testing.TB, what string, once func() (S, string)) S {
+	t.Helper()
 	var exits []string
 	for attempt := 1; attempt <= startAttempts; attempt++ {
-		s, exit := startWeedOnce(t, weed)
+		s, exit := once()
 		if exit == "" {
 			return s
 		}
 		exits = append(exits, fmt.Sprintf("attempt %d: %s", attempt, exit))
 	}
-	t.Fatalf("weed exited before serving, %d times:\n%s", startAttempts, strings.Join(exits, "\n"))
-	return nil
+	t.Fatalf("%s exited before serving, %d times:\n%s", what, startAttempts, strings.Join(exits, "\n"))
+	var zero S
+	return zero
 }
-
-// startAttempts is how many times StartWeed starts weed on new ports.
-const startAttempts = 3
 
 // startWeedOnce starts weed on new ports and waits until it serves. It
 // returns the server, or (nil, why) when weed exited first (the tail of its
@@ -220,16 +230,7 @@ func StartAzurite(t testing.TB) string {
 	bin := Binary(t, "LIFEBOAT_AZURITE", "LIFEBOAT_REQUIRE_AZURITE", "run hack/tools.sh azurite")
 	t.Setenv("AZURE_STORAGE_ACCOUNT", AzuriteAccount)
 	t.Setenv("AZURE_STORAGE_KEY", AzuriteKey)
-	var exits []string
-	for attempt := 1; attempt <= startAttempts; attempt++ {
-		u, exit := startAzuriteOnce(t, bin)
-		if exit == "" {
-			return u
-		}
-		exits = append(exits, fmt.Sprintf("attempt %d: %s", attempt, exit))
-	}
-	t.Fatalf("azurite exited before serving, %d times:\n%s", startAttempts, strings.Join(exits, "\n"))
-	return ""
+	return startRetrying(t, "azurite", func() (string, string) { return startAzuriteOnce(t, bin) })
 }
 
 // startAzuriteOnce starts Azurite on a new port and creates the container.
