@@ -25,5 +25,7 @@ func TestTypedErrors(t *testing.T) {
 	errtest.TypedErrors(t, []errtest.Typed{
 		{Name: "ExitError", Err: &ExitError{Host: "master-0", Argv: []string{"false"}, Code: 1}, As: errtest.As[*ExitError]},
 		{Name: "HostKeyError", Err: &HostKeyError{Addr: "10.0.0.1:22", Fingerprint: "SHA256:x", Err: cause}, As: errtest.As[*HostKeyError], Kinds: []error{cause}},
+		{Name: "IncompleteError", Err: &IncompleteError{Host: "master-0", Op: "run"}, As: errtest.As[*IncompleteError], Kinds: []error{ErrIncomplete}, Not: []error{ErrInvalidPath}},
+		{Name: "IncompleteError completed with another code", Err: &IncompleteError{Host: "master-0", Op: "run", Completed: true, LineCode: 1}, As: errtest.As[*IncompleteError], Kinds: []error{ErrIncomplete}},
 	})
 }
