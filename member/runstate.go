@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -201,6 +202,35 @@ func (s *stateStore) save(ctx context.Context, d replaceRunState) error {
 // why at t: "lifeboat-member-replacement.finished-20261130-095501".
 func retiredName(name, why string, t time.Time) string {
 	return name + "." + why + "-" + t.UTC().Format("20060102-150405")
+}
+
+// newestRetired returns the newest finished state (by Completed) that
+// was retired from this store for why with the identity want, and its
+// ConfigMap's name ("" when there is none). Retired states of other
+// StateConfigMaps, other identities and damaged records (audit only) are
+// passed over.
+func (s *stateStore) newestRetired(ctx context.Context, why string, want ReplaceIdentity) (replaceRunState, string, error) {
+	cms, err := s.kube.CoreV1().ConfigMaps(s.namespace).List(ctx, metav1.ListOptions{LabelSelector: labelReplacementState + "=" + why})
+	if err != nil {
+		return replaceRunState{}, "", fmt.Errorf("member: listing the %s replacement states in %s: %w", why, s.namespace, err)
+	}
+	prefix := s.name + "." + why + "-" // retiredName's form
+	var newest replaceRunState
+	name := ""
+	for i := range cms.Items {
+		cm := &cms.Items[i]
+		if !strings.HasPrefix(cm.Name, prefix) {
+			continue
+		}
+		c, derr := decodeState(cm)
+		if derr != nil || c.Identity != want || !c.Done() {
+			continue
+		}
+		if name == "" || c.Completed.After(newest.Completed) {
+			newest, name = c, cm.Name
+		}
+	}
+	return newest, name, nil
 }
 
 // retire copies the live state d to a ConfigMap named for why and at

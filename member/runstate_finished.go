@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // A run killed after its last step finished (the verification passed and
@@ -28,22 +26,9 @@ import (
 // is replaced afresh. The check lists members and checks one member's
 // health, each bounded by ReplaceOptions.HealthTimeout.
 func (r *replacement) finishedRun(ctx context.Context, want ReplaceIdentity) (d replaceRunState, name string, ok bool, err error) {
-	cms, err := r.deps.Kube.CoreV1().ConfigMaps(r.store.namespace).List(ctx, metav1.ListOptions{LabelSelector: labelReplacementState + "=" + retiredFinished})
+	d, name, err = r.store.newestRetired(ctx, retiredFinished, want)
 	if err != nil {
-		return replaceRunState{}, "", false, fmt.Errorf("member: listing the finished replacement states in %s: %w", r.store.namespace, err)
-	}
-	for i := range cms.Items {
-		cm := &cms.Items[i]
-		if !strings.HasPrefix(cm.Name, r.store.name+"."+retiredFinished+"-") {
-			continue // another StateConfigMap's history
-		}
-		c, derr := decodeState(cm)
-		if derr != nil || c.Identity != want || !c.Done() {
-			continue // not this replacement's (a damaged record is audit only)
-		}
-		if name == "" || c.Completed.After(d.Completed) {
-			d, name = c, cm.Name
-		}
+		return replaceRunState{}, "", false, err
 	}
 	if name == "" || d.MemberID == "" || d.NewMemberID == "" {
 		return replaceRunState{}, "", false, nil
