@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,21 +58,34 @@ func startEmbedWith(t *testing.T, dir, name, peer string, quota int64) *testEtcd
 	cfg.Name = name
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	cfg.LogLevel = "error"
-	pu := freeURL(t)
-	if peer != "" {
-		u, err := url.Parse(peer)
-		if err != nil {
-			t.Fatal(err)
+	// A port picked free may be taken before etcd binds it (another
+	// test's server, an outgoing connection's source port): etcd then
+	// fails to listen and touches nothing in dir, so it is started again
+	// on new ports (a given peer URL stays).
+	var e *embed.Etcd
+	var pu, cu url.URL
+	for attempt := 1; ; attempt++ {
+		pu = freeURL(t)
+		if peer != "" {
+			u, err := url.Parse(peer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pu = *u
 		}
-		pu = *u
-	}
-	cu := freeURL(t)
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
-	cfg.InitialCluster = name + "=" + pu.String()
-	cfg.InitialClusterToken = "test-" + name
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
+		cu = freeURL(t)
+		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
+		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
+		cfg.InitialCluster = name + "=" + pu.String()
+		cfg.InitialClusterToken = "test-" + name
+		var err error
+		e, err = embed.StartEtcd(cfg)
+		if err == nil {
+			break
+		}
+		if attempt < 3 && strings.Contains(err.Error(), "address already in use") {
+			continue
+		}
 		t.Fatalf("starting etcd on %s: %v", dir, err)
 	}
 	select {
