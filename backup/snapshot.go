@@ -136,9 +136,10 @@ const defaultBufferSize = 64 << 10
 // [ErrNoHealthyMember], context.Canceled, ...).
 //
 // Its progress goes to plan.ReportBytes after each write ("saving
-// snapshot", bytes written of the member's database size): Progress
-// events of the plan step calling it, or of plan.WithReport's report
-// outside a plan.
+// snapshot", bytes written of the member's database size, and written of
+// written once the trailer verified; plan passes on about one per MiB):
+// Progress events of the plan step calling it, or of plan.WithReport's
+// report outside a plan.
 //
 // When c is a *clientv3.Client, the stream runs over a connection of its
 // own to the chosen member, so it cannot be balanced to another one (with
@@ -345,7 +346,10 @@ func streamSnapshot(ctx context.Context, c SnapshotClient, endpoint string, tota
 
 // streamTo streams the member's snapshot into w, checking its sha256
 // trailer in the same pass; the result has no Path.
-// Each write is reported with plan.ReportBytes: written of total bytes.
+// Each write is reported with plan.ReportBytes (which passes on about
+// one per MiB): written of total bytes, where total is the member's
+// database size when known; the verified end is reported as written of
+// written bytes.
 func streamTo(ctx context.Context, c SnapshotClient, endpoint string, total int64, w io.Writer, opts SnapshotOptions, log *slog.Logger) (*SnapshotResult, *opError) {
 	start := time.Now()
 	// The stream gets its own cancellable context so that a failure on our
@@ -413,6 +417,7 @@ func streamTo(ctx context.Context, c SnapshotClient, endpoint string, total int6
 	if err != nil {
 		return nil, &opError{"verify", err}
 	}
+	plan.ReportBytes(ctx, "saving snapshot", written, written)
 	return &SnapshotResult{
 		Size:        tr.Size,
 		EtcdVersion: stream.version,

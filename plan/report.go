@@ -12,8 +12,8 @@ import (
 // Run gave the step or derived from it, or one from WithReport; with any
 // other context it does nothing.
 func ReportProgress(ctx context.Context, msg string) {
-	if r, ok := ctx.Value(bytesKey{}).(bytesReporter); ok {
-		r(msg, 0, 0)
+	if r, ok := ctx.Value(bytesKey{}).(reporter); ok {
+		r.emit(msg, 0, 0)
 	}
 }
 
@@ -22,7 +22,7 @@ func ReportProgress(ctx context.Context, msg string) {
 // no Step, for a caller that runs a single call outside a plan. report
 // is called synchronously from the call's goroutine.
 func WithReport(ctx context.Context, report func(Event)) context.Context {
-	return context.WithValue(ctx, bytesKey{}, bytesReporter(func(msg string, done, total int64) {
+	return context.WithValue(ctx, bytesKey{}, newReporter(func(msg string, done, total int64) {
 		report(Event{Status: Progress, Message: msg, BytesDone: done, BytesTotal: total, Time: time.Now()})
 	}))
 }

@@ -137,7 +137,7 @@ func (r *runner) step(ctx context.Context, s Step, index int) error {
 		err = r.fanout(ctx, s, index)
 	} else {
 		progress := r.progress(ev)
-		sctx := context.WithValue(ctx, bytesKey{}, bytesReporter(func(msg string, done, total int64) {
+		sctx := context.WithValue(ctx, bytesKey{}, newReporter(func(msg string, done, total int64) {
 			pe := ev
 			pe.Status, pe.Message, pe.BytesDone, pe.BytesTotal = Progress, msg, done, total
 			r.report(pe)
