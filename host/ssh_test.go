@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -87,43 +88,100 @@ func startSSHD(t *testing.T) *testSSHD {
 			t.Fatal(err)
 		}
 	}
+	bin, log := fakeCommands(t)
+	addr := runSSHD(t, dir, func(port string) string {
+		return strings.Join([]string{
+			"Port " + port,
+			"ListenAddress 127.0.0.1",
+			"HostKey " + filepath.Join(dir, "host_key"),
+			"PidFile " + filepath.Join(dir, "sshd.pid"),
+			"AuthorizedKeysFile " + filepath.Join(dir, "authorized_keys"),
+			"StrictModes no",
+			"PermitRootLogin yes",
+			"UsePAM no",
+			"PasswordAuthentication no",
+			"KbdInteractiveAuthentication no",
+			"PubkeyAuthentication yes",
+			"AllowUsers " + u.Username,
+			// SHLVL=1: sshd runs every command through the user's login shell,
+			// and Debian's bash, run by sshd at shell level 1, sources the
+			// user's ~/.bashrc first (SSH_SOURCE_BASHRC), whatever it does
+			// (pyenv, nvm: seconds per command on a busy machine). At level 2
+			// it does not, so the suite does not depend on the dotfiles of
+			// whoever runs it. The commands themselves run unchanged.
+			"SetEnv PATH=" + bin + ":/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin SHLVL=1",
+			"LogLevel VERBOSE",
+			"",
+		}, "\n")
+	})
+	kh := filepath.Join(dir, "known_hosts")
+	line := knownhosts.Line([]string{knownhosts.Normalize(addr)}, hostSigner.PublicKey())
+	if err := os.WriteFile(kh, []byte(line+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &testSSHD{
+		Addr: addr, HostKey: hostSigner.PublicKey(), UserSigner: userSigner,
+		UserKey: filepath.Join(dir, "user_key"), KnownHosts: kh, User: u.Username,
+		Bin: bin, Log: log,
+	}
+}
+
+// sshdAttempts is how many ports runSSHD tries: a port picked free can
+// be taken (by another test's server, or as the source port of an
+// outgoing connection) before sshd binds it, on a busy machine.
+const sshdAttempts = 3
+
+// runSSHD starts sshd in the foreground with the config that config
+// returns for a port, on a loopback port picked free, and returns its
+// address once sshd itself says it listens there ("Server listening on"
+// in its log: a successful dial could reach whoever took the port). When
+// sshd exits first because the port was taken, it starts again on
+// another port, up to sshdAttempts times; any other exit fails the test
+// with sshd's log. sshd is killed when the test ends.
+func runSSHD(t *testing.T, dir string, config func(port string) string) string {
+	t.Helper()
+	return runSSHDOn(t, dir, pickLoopbackPort, config)
+}
+
+// pickLoopbackPort returns a loopback port that was free a moment ago.
+func pickLoopbackPort(t *testing.T) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
-	_, port, _ := net.SplitHostPort(addr)
+	defer l.Close()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port
+}
 
-	bin, log := fakeCommands(t)
-	config := strings.Join([]string{
-		"Port " + port,
-		"ListenAddress 127.0.0.1",
-		"HostKey " + filepath.Join(dir, "host_key"),
-		"PidFile " + filepath.Join(dir, "sshd.pid"),
-		"AuthorizedKeysFile " + filepath.Join(dir, "authorized_keys"),
-		"StrictModes no",
-		"PermitRootLogin yes",
-		"UsePAM no",
-		"PasswordAuthentication no",
-		"KbdInteractiveAuthentication no",
-		"PubkeyAuthentication yes",
-		"AllowUsers " + u.Username,
-		// SHLVL=1: sshd runs every command through the user's login shell,
-		// and Debian's bash, run by sshd at shell level 1, sources the
-		// user's ~/.bashrc first (SSH_SOURCE_BASHRC), whatever it does
-		// (pyenv, nvm: seconds per command on a busy machine). At level 2
-		// it does not, so the suite does not depend on the dotfiles of
-		// whoever runs it. The commands themselves run unchanged.
-		"SetEnv PATH=" + bin + ":/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin SHLVL=1",
-		"LogLevel VERBOSE",
-		"",
-	}, "\n")
-	configPath := filepath.Join(dir, "sshd_config")
-	if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
+// runSSHDOn is runSSHD with the port picker given (a test makes it
+// return a taken port).
+func runSSHDOn(t *testing.T, dir string, pick func(*testing.T) string, config func(port string) string) string {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		addr, lost := trySSHD(t, dir, attempt, pick(t), config)
+		if !lost {
+			return addr
+		}
+		if attempt == sshdAttempts {
+			t.Fatalf("sshd lost its picked port %d times in a row", sshdAttempts)
+		}
+		t.Logf("sshd: port %s was taken before sshd bound it; trying another", addr)
+	}
+}
+
+// trySSHD is one attempt of runSSHD: the address and whether sshd lost
+// the port (it then exited, and nothing is left running).
+func trySSHD(t *testing.T, dir string, attempt int, port string, config func(port string) string) (addr string, lost bool) {
+	t.Helper()
+	addr = net.JoinHostPort("127.0.0.1", port)
+	configPath := filepath.Join(dir, fmt.Sprintf("sshd_config.%d", attempt))
+	if err := os.WriteFile(configPath, []byte(config(port)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logFile, err := os.Create(filepath.Join(dir, "sshd.log"))
+	logPath := filepath.Join(dir, fmt.Sprintf("sshd.%d.log", attempt))
+	logFile, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,42 +193,38 @@ func startSSHD(t *testing.T) *testSSHD {
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			b, _ := os.ReadFile(logFile.Name())
-			t.Logf("sshd log:\n%s", b)
-		}
-	})
-	deadline := time.Now().Add(15 * time.Second)
+	listening := "Server listening on 127.0.0.1 port " + port
+	deadline := time.Now().Add(30 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
+		b, _ := os.ReadFile(logPath)
+		if strings.Contains(string(b), listening) {
 			break
 		}
 		select {
 		case <-exited:
-			b, _ := os.ReadFile(logFile.Name())
+			b, _ := os.ReadFile(logPath)
+			if strings.Contains(string(b), "Address already in use") {
+				return addr, true
+			}
 			t.Fatalf("sshd exited: %s", b)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("sshd did not listen on %s: %v", addr, err)
+			cmd.Process.Kill()
+			<-exited
+			t.Fatalf("sshd did not say it listens on %s within 30s; its log:\n%s", addr, b)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	kh := filepath.Join(dir, "known_hosts")
-	line := knownhosts.Line([]string{knownhosts.Normalize(addr)}, hostSigner.PublicKey())
-	if err := os.WriteFile(kh, []byte(line+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return &testSSHD{
-		Addr: addr, HostKey: hostSigner.PublicKey(), UserSigner: userSigner,
-		UserKey: filepath.Join(dir, "user_key"), KnownHosts: kh, User: u.Username,
-		Bin: bin, Log: log,
-	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("sshd log:\n%s", b)
+		}
+	})
+	return addr, false
 }
 
 func (d *testSSHD) config(t *testing.T) SSHConfig {
@@ -375,5 +429,58 @@ func TestSSHSessionHonoursContext(t *testing.T) {
 		if d := time.Since(start); d > 30*time.Second {
 			t.Errorf("call %d: Run returned after %v", i, d)
 		}
+	}
+}
+
+// TestSSHDStartRetriesTakenPort: the test sshd whose picked port was
+// taken before it bound it starts again on another port (the kind: a
+// server started on a port picked earlier can lose it on a busy machine),
+// and the address returned is sshd's own, not the taker's.
+func TestSSHDStartRetriesTakenPort(t *testing.T) {
+	if _, err := os.Stat(sshdPath); err != nil {
+		if os.Getenv("LIFEBOAT_REQUIRE_SSHD") == "1" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+		t.Skip(err)
+	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	_, takenPort, _ := net.SplitHostPort(taken.Addr().String())
+	dir := t.TempDir()
+	_, hostPEM := newEd25519(t)
+	if err := os.WriteFile(filepath.Join(dir, "host_key"), hostPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	picks := 0
+	pick := func(t *testing.T) string {
+		picks++
+		if picks == 1 {
+			return takenPort
+		}
+		return pickLoopbackPort(t)
+	}
+	addr := runSSHDOn(t, dir, pick, func(port string) string {
+		return strings.Join([]string{"Port " + port, "ListenAddress 127.0.0.1",
+			"HostKey " + filepath.Join(dir, "host_key"), "PidFile " + filepath.Join(dir, "sshd.pid"),
+			"UsePAM no", "LogLevel VERBOSE", ""}, "\n")
+	})
+	if picks != 2 || addr == taken.Addr().String() {
+		t.Fatalf("sshd at %s after %d picks, want a second port after the taken %s", addr, picks, takenPort)
+	}
+	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	banner := make([]byte, 8)
+	if _, err := io.ReadFull(c, banner); err != nil || string(banner) != "SSH-2.0-" {
+		t.Fatalf("%s answered %q, %v; want sshd's banner", addr, banner, err)
 	}
 }
