@@ -10,6 +10,11 @@
 #   -k                 keep going after a failed run (default: stop at the
 #                      first failure, as "N green runs in a row" requires)
 #
+# Every run is a real one: GOFLAGS gets -count=1 for the command, so "go
+# test" (hack/test.sh) runs each test again instead of printing the result
+# it cached from the run before (a second run would otherwise "pass" in
+# seconds). A -count already in GOFLAGS is kept.
+#
 # Each run prints "run i/N: PASS (Ts)" or "run i/N: FAIL (Ts, exit E)" and the
 # last 40 lines of its output on failure; the full output of run i is kept in
 # $LOAD_LOG_DIR/run-i.log (a temporary directory by default). A summary line
@@ -31,7 +36,7 @@ while getopts "n:j:kh" opt; do
 	j) busy=$OPTARG ;;
 	k) keep=1 ;;
 	h)
-		sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*) exit 2 ;;
@@ -45,6 +50,11 @@ if [ $# -eq 0 ]; then
 fi
 case $runs in '' | *[!0-9]*) echo "load: -n wants a number, got '$runs'" >&2; exit 2 ;; esac
 case $busy in '' | *[!0-9]*) echo "load: -j wants a number, got '$busy'" >&2; exit 2 ;; esac
+
+case " ${GOFLAGS:-} " in
+*" -count="*) ;;
+*) export GOFLAGS="${GOFLAGS:+$GOFLAGS }-count=1" ;;
+esac
 
 logdir=${LOAD_LOG_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/lifeboat-load.XXXXXX")}
 mkdir -p "$logdir"
@@ -64,7 +74,7 @@ for ((i = 0; i < busy; i++)); do
 	pids+=("$!")
 done
 echo "load: $busy busy processes (pids ${pids[*]:-none}); $runs runs of: $*"
-echo "load: logs in $logdir"
+echo "load: logs in $logdir; GOFLAGS=$GOFLAGS"
 
 passed=0
 failed=0
