@@ -90,6 +90,13 @@
 //     Unwrap returns only its causes (the I/O or API error underneath), so
 //     errors.Is matches both the kind and the cause. No typed error
 //     unwraps to its sentinel.
+//   - An error that says where rather than what, such as
+//     *offsite.ObjectError (the operation and the object key), has the
+//     shape of *fs.PathError: it is not a kind of its own and has no
+//     sentinel; its Unwrap returns the error underneath, which carries
+//     the kind (backup.ErrHashMismatch, offsite.ErrWrongIdentity, a
+//     storage error), so errors.Is finds the kind through it and
+//     errors.As finds the place.
 //   - Options and dependencies the caller got wrong have one kind for
 //     every package: ErrInvalidOptions, declared here, carried by an
 //     *OptionsError that names the option and the reason. Every Validate

@@ -53,6 +53,9 @@ var (
 // object key (never a URL, which may carry parameters). It unwraps to
 // its cause: one of the sentinels above or of the backup family's listed
 // with them, and the storage error underneath (see gocloud.dev/gcerrors).
+// It says where, not what: like *fs.PathError it has no sentinel of its
+// own (the root package's error convention), so match the kind with
+// errors.Is and the place with errors.As.
 type ObjectError struct {
 	Op  string
 	Key string
