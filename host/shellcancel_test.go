@@ -105,17 +105,57 @@ func TestShellCancelHandshake(t *testing.T) {
 			return func(run func() *exec.Cmd, stopped <-chan struct{}) {
 				cmd := run()
 				// Freeze the wrapper's group as soon as its PGID file
-				// exists: before, at or after its tombstone check.
+				// exists: before, at or after its tombstone check. The
+				// freeze stands for a wrapper descheduled there, so it
+				// ends: once the stop line finished, the group (if the
+				// stopper left it alive) runs on. On a loaded machine the
+				// stop line may have finished before the PGID file was
+				// written; the thawed wrapper must then find the
+				// tombstone. (Frozen for good, it would stand for no real
+				// process, and its own command line matches waitGone's
+				// search.)
 				for i := 0; i < 2000; i++ {
 					if b, err := os.ReadFile(pgidPath(marker())); err == nil && len(b) > 0 {
 						var g int
 						fmt.Sscan(string(b), &g)
 						syscall.Kill(-g, syscall.SIGSTOP)
+						<-stopped
+						syscall.Kill(-g, syscall.SIGCONT)
 						return
 					}
 					time.Sleep(time.Millisecond)
 				}
-				t.Errorf("no PGID file from %v", cmd)
+				// Never saw it: the wrapper went past both flags (and
+				// the stopper or the tombstone ended it) between two
+				// looks; waitGone still checks the outcome. No t call
+				// here: the subtest may have ended already.
+				_ = cmd
+			}
+		}},
+		// The order the loaded machine produced: the stop line finished
+		// (no PGID file yet: it left the tombstone) before the wrapper
+		// wrote its PGID, and the wrapper was then descheduled between
+		// its flags for a while.
+		{"frozen between its flags after the stop", func(t *testing.T, marker func() string) func(func() *exec.Cmd, <-chan struct{}) {
+			return func(run func() *exec.Cmd, stopped <-chan struct{}) {
+				<-stopped
+				cmd := run()
+				for i := 0; i < 2000; i++ {
+					if b, err := os.ReadFile(pgidPath(marker())); err == nil && len(b) > 0 {
+						var g int
+						fmt.Sscan(string(b), &g)
+						syscall.Kill(-g, syscall.SIGSTOP)
+						time.Sleep(200 * time.Millisecond)
+						syscall.Kill(-g, syscall.SIGCONT)
+						return
+					}
+					time.Sleep(time.Millisecond)
+				}
+				// Never saw it: the wrapper went past both flags (and
+				// the stopper or the tombstone ended it) between two
+				// looks; waitGone still checks the outcome. No t call
+				// here: the subtest may have ended already.
+				_ = cmd
 			}
 		}},
 	}

@@ -19,34 +19,35 @@ type reporter struct {
 }
 
 func newReporter(emit func(msg string, done, total int64)) reporter {
-	return reporter{emit: emit, throttle: &byteThrottle{last: map[string]int64{}}}
+	return reporter{emit: emit, throttle: &byteThrottle{last: map[string][2]int64{}}}
 }
 
-// byteThrottle remembers, per transfer (its message), the bytes last
+// byteThrottle remembers, per transfer (its message), the report last
 // passed on. It is shared by every goroutine of one step.
 type byteThrottle struct {
 	mu   sync.Mutex
-	last map[string]int64
+	last map[string][2]int64 // done, total
 }
 
 // due says whether a report of done of total bytes for msg is passed on:
 // the first of a transfer, one at least reportStep past the last one
-// passed on, the completing one (done == total), and one that went back
-// (a transfer started again under the same message). A repeat of the
-// last report is not.
+// passed on, the completing one (done == total, also when the total
+// changed to it: a step whose total was an estimate reports done of done
+// at its end), and one that went back (a transfer started again under
+// the same message). A repeat of the last report is not.
 func (t *byteThrottle) due(msg string, done, total int64) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	last, seen := t.last[msg]
 	switch {
-	case !seen || done < last:
-	case done == last:
+	case !seen || done < last[0]:
+	case done == last[0] && total == last[1]:
 		return false
-	case total > 0 && done >= total, done-last >= reportStep:
+	case total > 0 && done == total, done-last[0] >= reportStep:
 	default:
 		return false
 	}
-	t.last[msg] = done
+	t.last[msg] = [2]int64{done, total}
 	return true
 }
 

@@ -24,6 +24,14 @@ func TestReportBytesThrottle(t *testing.T) {
 		ReportBytes(ctx, "b", size, size)
 		ReportBytes(ctx, "b", size, size) // a repeat
 		ReportBytes(ctx, "a", 64<<10, size)
+		// c: the total was an estimate 32 bytes short (a snapshot's
+		// database size, before its sha256 trailer): going past it is an
+		// ordinary report, and the end is reported done of done.
+		for done := int64(0); done < size; {
+			done = min(done+32<<10, size)
+			ReportBytes(ctx, "c", done, size-32)
+		}
+		ReportBytes(ctx, "c", size, size)
 		var wg sync.WaitGroup
 		for g := range 4 {
 			wg.Go(func() {
@@ -57,6 +65,18 @@ func TestReportBytesThrottle(t *testing.T) {
 	wantB := []int64{32 << 10, 32<<10 + 1<<20, 32<<10 + 2<<20, 32<<10 + 3<<20, 32<<10 + 4<<20, size}
 	if fmt.Sprint(per["b"]) != fmt.Sprint(wantB) {
 		t.Errorf("transfer b reported %v, want %v", per["b"], wantB)
+	}
+	wantC := fmt.Sprint([]int64{32 << 10, 32<<10 + 1<<20, 32<<10 + 2<<20, 32<<10 + 3<<20, 32<<10 + 4<<20, size})
+	if got := fmt.Sprint(per["c"]); got != wantC {
+		t.Errorf("transfer c reported %v, want %v", got, wantC)
+	}
+	for i := len(events) - 1; i >= 0; i-- {
+		if e := events[i]; e.Message == "c" {
+			if e.BytesDone != size || e.BytesTotal != size {
+				t.Errorf("transfer c ended with %d of %d bytes, want %d of %d", e.BytesDone, e.BytesTotal, size, size)
+			}
+			break
+		}
 	}
 	for g := range 4 {
 		if n := len(per[fmt.Sprint("g", g)]); n != 100 {
