@@ -92,11 +92,13 @@ func TypedErrors(t *testing.T, cases []Typed) {
 // Option is one refusal of a caller's options: the error a Validate
 // method, XPlan builder or single call returned (Err) and the option its
 // *lifeboat.OptionsError must name (Want, in the form the root package's
-// OptionsError documents, e.g. "backup.TakeOptions.Dir").
+// OptionsError documents, e.g. "backup.TakeOptions.Dir"; "" for a
+// combination of fields, each of which Fields lists and the reason names).
 type Option struct {
-	Name string
-	Err  error
-	Want string
+	Name   string
+	Err    error
+	Want   string
+	Fields []string
 }
 
 // OptionNames checks each case through a %w wrap: errors.As finds a
@@ -123,6 +125,14 @@ func OptionNames(t *testing.T, cases []Option) {
 			}
 			if !strings.Contains(oe.Error(), tc.Want) {
 				t.Errorf("message %q does not name %q", oe.Error(), tc.Want)
+			}
+			if tc.Want == "" && len(tc.Fields) < 2 {
+				t.Errorf("a refusal of a combination lists its fields (got %q)", tc.Fields)
+			}
+			for _, f := range tc.Fields {
+				if !strings.Contains(oe.Reason, f) {
+					t.Errorf("reason %q does not name %q", oe.Reason, f)
+				}
 			}
 		})
 	}
