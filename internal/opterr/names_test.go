@@ -20,6 +20,9 @@ import (
 var (
 	qualifiedName = regexp.MustCompile(`^[a-z][a-z0-9]*(\.[A-Z][A-Za-z0-9]*)+( [a-z][A-Za-z0-9]*)?$`)
 	envName       = regexp.MustCompile(`^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$`)
+	// qualifiedField finds the fields a reason names, e.g.
+	// "restore.Options.BackupDir".
+	qualifiedField = regexp.MustCompile(`\b[a-z][a-z0-9]*(\.[A-Z][A-Za-z0-9]*){2,}`)
 	// qualifiedPrefix is the literal left of a "+" that builds a name,
 	// e.g. "retention.Policy."+field.
 	qualifiedPrefix = regexp.MustCompile(`^[a-z][a-z0-9]*(\.[A-Z][A-Za-z0-9]*)*\.$`)
@@ -129,6 +132,11 @@ func TestOptionNamesInTheModule(t *testing.T) {
 				if err != nil || !validName(s, sel.Sel.Name == "New") {
 					t.Errorf("%s: %s.%s(%s): not an option name in the documented form (pkg.Struct.Field, pkg.Struct, \"pkg.Func arg\", an env var; \"\" in New for a combination named in the reason)",
 						pos, local, sel.Sel.Name, a.Value)
+				}
+				if s == "" && len(call.Args) > 1 {
+					if f, ok := call.Args[1].(*ast.BasicLit); ok && len(qualifiedField.FindAllString(f.Value, -1)) < 2 {
+						t.Errorf("%s: %s.New(\"\", %s): a refusal of a combination names every field of it, qualified (pkg.Struct.Field)", pos, local, f.Value)
+					}
 				}
 			case *ast.BinaryExpr:
 				if l, ok := a.X.(*ast.BasicLit); ok && a.Op == token.ADD {
