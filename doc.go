@@ -102,6 +102,13 @@
 //     *OptionsError that names the option and the reason. Every Validate
 //     method, XPlan builder and single call returns it before any side
 //     effect, nil clients and hosts included; no input makes a call panic.
+//     Its Option is qualified by the struct the caller fills in
+//     ("backup.TakeOptions.Dir", "member.Deps.Etcd",
+//     "offsite.UploadOptions.Destination.URL"), by the function for an
+//     argument ("retention.Apply store"), or is an environment variable
+//     ("ETCDCTL_DIAL_TIMEOUT"); it is "" only for a combination of fields,
+//     all named in the reason. The message reads "invalid options:
+//     backup.TakeOptions.Dir: is required".
 //   - Everything else is wrapped with %w and names the operation and its
 //     target.
 //

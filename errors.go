@@ -18,10 +18,15 @@ var ErrInvalidOptions = errors.New("invalid options")
 // parse error underneath, or a more precise sentinel such as
 // release.ErrInvalidVersion), never ErrInvalidOptions itself.
 type OptionsError struct {
-	// Option is the option or dependency at fault, qualified by its
-	// struct, e.g. "backup.TakeOptions.Dir" or "member.Deps.Etcd"; ""
-	// when the refusal concerns no single field (an argument, or a
-	// combination of fields, named in Reason).
+	// Option is the option or dependency at fault, qualified by the
+	// exported struct the caller fills in: "pkg.Struct.Field", e.g.
+	// "backup.TakeOptions.Dir" or "member.Deps.Etcd" (deeper for a field
+	// of a field, "offsite.UploadOptions.Destination.URL"); "pkg.Struct"
+	// for a nil options struct or receiver ("offsite.UploadOptions");
+	// "pkg.Func arg" for an argument of a function ("retention.Apply
+	// store"); an environment variable's name ("ETCDCTL_DIAL_TIMEOUT").
+	// It is "" only when the refusal concerns a combination of fields,
+	// every one of them named in Reason.
 	Option string
 	// Reason says what is wrong, e.g. "is required" or "-1s is negative".
 	Reason string

@@ -15,7 +15,7 @@ import (
 // error matches the kind and its cause, never unwraps to the kind, and
 // names the option.
 func TestOptionsError(t *testing.T) {
-	e := &lifeboat.OptionsError{Option: "TakeOptions.Dir", Reason: "is required", Err: fs.ErrNotExist}
+	e := &lifeboat.OptionsError{Option: "backup.TakeOptions.Dir", Reason: "is required", Err: fs.ErrNotExist}
 	w := fmt.Errorf("backup: take plan: %w", e)
 	var oe *lifeboat.OptionsError
 	if !errors.Is(w, lifeboat.ErrInvalidOptions) || !errors.Is(w, fs.ErrNotExist) || !errors.As(w, &oe) {
@@ -24,7 +24,7 @@ func TestOptionsError(t *testing.T) {
 	if errors.Unwrap(e) == lifeboat.ErrInvalidOptions {
 		t.Error("OptionsError unwraps to its sentinel")
 	}
-	if got, want := e.Error(), "invalid options: TakeOptions.Dir: is required: file does not exist"; got != want {
+	if got, want := e.Error(), "invalid options: backup.TakeOptions.Dir: is required: file does not exist"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
 }

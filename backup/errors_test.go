@@ -5,7 +5,9 @@ import (
 	"testing"
 
 	"github.com/lifeboat-dev/lifeboat"
+	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/internal/errtest"
+	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
 // TestSentinelsAreDistinct pins every exported sentinel of the package:
@@ -51,4 +53,22 @@ func TestTakePlanRefusesMissingDeps(t *testing.T) {
 	if !errors.Is(err, lifeboat.ErrInvalidOptions) || !errors.As(err, &oe) {
 		t.Fatalf("TakePlan(no deps) = %v, want a *lifeboat.OptionsError", err)
 	}
+}
+
+// someSnapshotClient is a non-nil SnapshotClient for the refusals that
+// happen before any call to it.
+type someSnapshotClient struct{ SnapshotClient }
+
+// TestOptionsErrorNamesTheOption: each refusal of TakePlan names the
+// dependency or option at fault, qualified by its struct.
+func TestOptionsErrorNamesTheOption(t *testing.T) {
+	h := host.NewLocal("master-0", t.TempDir(), host.LocalOptions{})
+	etcd := someSnapshotClient{}
+	build := func(_ *plan.Plan, err error) error { return err }
+	errtest.OptionNames(t, []errtest.Option{
+		{Name: "no etcd", Err: build(TakePlan(TakeDeps{Host: h}, TakeOptions{Dir: "/backup"})), Want: "backup.TakeDeps.Etcd"},
+		{Name: "no host", Err: build(TakePlan(TakeDeps{Etcd: etcd}, TakeOptions{Dir: "/backup"})), Want: "backup.TakeDeps.Host"},
+		{Name: "no config without Force", Err: build(TakePlan(TakeDeps{Etcd: etcd, Host: h}, TakeOptions{Dir: "/backup"})), Want: "backup.TakeDeps.Config"},
+		{Name: "no directory", Err: build(TakePlan(TakeDeps{Etcd: etcd, Host: h}, TakeOptions{Force: true})), Want: "backup.TakeOptions.Dir"},
+	})
 }

@@ -137,12 +137,14 @@ type TakeDeps struct {
 // before building anything.
 func TakePlan(deps TakeDeps, opts TakeOptions) (*plan.Plan, error) {
 	switch {
-	case deps.Etcd == nil || deps.Host == nil:
-		return nil, opterr.New("", "TakePlan needs TakeDeps.Etcd and TakeDeps.Host")
+	case deps.Etcd == nil:
+		return nil, opterr.Nil("backup.TakeDeps.Etcd")
+	case deps.Host == nil:
+		return nil, opterr.Nil("backup.TakeDeps.Host")
 	case deps.Config == nil && !opts.Force:
-		return nil, opterr.New("TakeDeps.Config", "is required unless Force is set")
+		return nil, opterr.New("backup.TakeDeps.Config", "is required unless TakeOptions.Force is set")
 	case opts.Dir == "":
-		return nil, opterr.New("TakeOptions.Dir", "is required")
+		return nil, opterr.Nil("backup.TakeOptions.Dir")
 	}
 	tk := &taker{deps: deps, opts: opts, log: logger(opts.Logger)}
 	return &plan.Plan{Name: "backup", Steps: []plan.Step{

@@ -18,6 +18,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
+
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 )
 
 // Outcome is what happened to a CSR.
@@ -156,6 +158,9 @@ func isApproved(csr *certv1.CertificateSigningRequest) bool {
 
 // PendingCSRs lists the pending CSRs (see IsPending), sorted by name.
 func PendingCSRs(ctx context.Context, kube kubernetes.Interface) ([]certv1.CertificateSigningRequest, error) {
+	if kube == nil {
+		return nil, opterr.Nil("certs.PendingCSRs kube")
+	}
 	list, err := kube.CertificatesV1().CertificateSigningRequests().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("listing certificate signing requests: %w", err)
@@ -213,23 +218,30 @@ func loadInventory(ctx context.Context, kube kubernetes.Interface, machines mach
 // PolicyNewNode or PolicyExpiredClientCertificate. It returns a Decision for
 // every pending CSR: kubelet serving CSRs are skipped as out of scope, other
 // signers as never approved. A CSR that fails validation is not an error.
+// A nil kube is refused with a *lifeboat.OptionsError
+// (lifeboat.ErrInvalidOptions) before any call.
 func ApproveNodeBootstrapperCSRs(ctx context.Context, kube kubernetes.Interface, machines machineclient.Interface, opts ApproveOptions) ([]Decision, error) {
-	return review(ctx, kube, machines, opts, KindNodeClient)
+	return review(ctx, "certs.ApproveNodeBootstrapperCSRs", kube, machines, opts, KindNodeClient)
 }
 
 // ApproveKubeletServingCSRs is ApproveNodeBootstrapperCSRs for kubelet
 // serving CSRs (PolicyKubeletServing).
 func ApproveKubeletServingCSRs(ctx context.Context, kube kubernetes.Interface, machines machineclient.Interface, opts ApproveOptions) ([]Decision, error) {
-	return review(ctx, kube, machines, opts, KindKubeletServing)
+	return review(ctx, "certs.ApproveKubeletServingCSRs", kube, machines, opts, KindKubeletServing)
 }
 
 // ApprovePendingCSRs approves the valid CSRs of both kinds, what runbook
 // chapter 4 steps 4 and 6 ask ("approve each valid CSR").
 func ApprovePendingCSRs(ctx context.Context, kube kubernetes.Interface, machines machineclient.Interface, opts ApproveOptions) ([]Decision, error) {
-	return review(ctx, kube, machines, opts, KindNodeClient, KindKubeletServing)
+	return review(ctx, "certs.ApprovePendingCSRs", kube, machines, opts, KindNodeClient, KindKubeletServing)
 }
 
-func review(ctx context.Context, kube kubernetes.Interface, machines machineclient.Interface, opts ApproveOptions, kinds ...Kind) ([]Decision, error) {
+// review is the Approve functions' body; fn names the one called, for
+// the error refusing a nil kube.
+func review(ctx context.Context, fn string, kube kubernetes.Interface, machines machineclient.Interface, opts ApproveOptions, kinds ...Kind) ([]Decision, error) {
+	if kube == nil {
+		return nil, opterr.Nil(fn + " kube")
+	}
 	opts = opts.withDefaults()
 	pending, err := PendingCSRs(ctx, kube)
 	if err != nil {

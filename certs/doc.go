@@ -63,7 +63,9 @@
 // pending CSRs of 500 nodes are reviewed and approved in about 5 s with
 // 1,003 API calls (BenchmarkApprovePendingCSRsOnClusterTest).
 //
-// Errors: ErrMalformedRequest (wrapped) when a CSR's request cannot be
-// parsed; API errors are wrapped with the operation and the CSR name. A CSR
+// Errors: lifeboat.ErrInvalidOptions (a *lifeboat.OptionsError naming the
+// argument, e.g. "certs.ApproveNodeBootstrapperCSRs kube") for a nil
+// client, before any call; ErrMalformedRequest (wrapped) when a CSR's
+// request cannot be parsed; API errors are wrapped with the operation and the CSR name. A CSR
 // that fails validation is not an error: its Decision carries the reasons.
 package certs

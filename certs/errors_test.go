@@ -15,3 +15,15 @@ func TestSentinelsAreDistinct(t *testing.T) {
 	}
 	errtest.Sentinels(t, sentinels)
 }
+
+// TestOptionsErrorNamesTheOption: a nil client is refused, not a panic,
+// with a *lifeboat.OptionsError naming the argument of the function called.
+func TestOptionsErrorNamesTheOption(t *testing.T) {
+	call := func(_ any, err error) error { return err }
+	errtest.OptionNames(t, []errtest.Option{
+		{Name: "pending without kube", Err: call(PendingCSRs(t.Context(), nil)), Want: "certs.PendingCSRs kube"},
+		{Name: "bootstrapper without kube", Err: call(ApproveNodeBootstrapperCSRs(t.Context(), nil, nil, ApproveOptions{})), Want: "certs.ApproveNodeBootstrapperCSRs kube"},
+		{Name: "serving without kube", Err: call(ApproveKubeletServingCSRs(t.Context(), nil, nil, ApproveOptions{})), Want: "certs.ApproveKubeletServingCSRs kube"},
+		{Name: "both without kube", Err: call(ApprovePendingCSRs(t.Context(), nil, nil, ApproveOptions{})), Want: "certs.ApprovePendingCSRs kube"},
+	})
+}

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 )
 
 // Exit codes the shell lines use to report conditions that map to typed
@@ -47,8 +49,11 @@ type shellHost struct {
 // host/debugpod builds its host on it. log receives a debug record per
 // command; nil discards. An empty name or a nil run is an error.
 func NewShell(name string, run LineRunner, log *slog.Logger) (Host, error) {
-	if name == "" || run == nil {
-		return nil, errors.New("host.NewShell: a name and a LineRunner are required")
+	if name == "" {
+		return nil, opterr.Nil("host.NewShell name")
+	}
+	if run == nil {
+		return nil, opterr.Nil("host.NewShell run")
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -13,6 +13,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 )
 
 // SSHConfig configures an [SSH] host. Zero values are documented per field.
@@ -102,13 +104,13 @@ var _ Host = (*SSH)(nil)
 // once if it was lost; Close ends it.
 func NewSSH(ctx context.Context, cfg SSHConfig) (*SSH, error) {
 	if cfg.Addr == "" {
-		return nil, errors.New("ssh: Addr is required")
+		return nil, opterr.Nil("host.SSHConfig.Addr")
 	}
 	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
 		cfg.Addr = net.JoinHostPort(cfg.Addr, "22")
 	}
 	if cfg.HostKeyCallback == nil {
-		return nil, fmt.Errorf("ssh %s: HostKeyCallback is required (see host.KnownHosts)", cfg.Addr)
+		return nil, opterr.New("host.SSHConfig.HostKeyCallback", "is required (see host.KnownHosts) to reach %s", cfg.Addr)
 	}
 	if cfg.Name == "" {
 		cfg.Name, _, _ = net.SplitHostPort(cfg.Addr)
@@ -122,7 +124,7 @@ func NewSSH(ctx context.Context, cfg SSHConfig) (*SSH, error) {
 	signer := cfg.Signer
 	if signer == nil {
 		if cfg.KeyFile == "" {
-			return nil, fmt.Errorf("ssh %s: Signer or KeyFile is required", cfg.Addr)
+			return nil, opterr.New("", "one of host.SSHConfig.Signer or host.SSHConfig.KeyFile is required to reach %s", cfg.Addr)
 		}
 		pem, err := os.ReadFile(cfg.KeyFile)
 		if err != nil {

@@ -315,7 +315,7 @@ func TestSSHRefusesHostKey(t *testing.T) {
 	t.Run("no callback", func(t *testing.T) {
 		cfg := d.config(t)
 		cfg.HostKeyCallback = nil
-		if _, err := NewSSH(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "HostKeyCallback is required") {
+		if _, err := NewSSH(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "host.SSHConfig.HostKeyCallback: is required") {
 			t.Errorf("NewSSH without HostKeyCallback = %v", err)
 		}
 	})

@@ -62,8 +62,9 @@
 // unanswered (no new revision, no progress) for WaitOptions.StallTimeout, a
 // *RolloutStalledError (errors.Is ErrRolloutStalled) naming the reason.
 //
-// Errors of ShutdownPlan and RestartPlan: lifeboat.ErrInvalidOptions (before the
-// plan is built), then, from the run, ErrNoRecentBackup (no verified backup
+// Errors of ShutdownPlan and RestartPlan: lifeboat.ErrInvalidOptions (a
+// *lifeboat.OptionsError naming the option, e.g. "lifecycle.Deps.Kube" or
+// "lifecycle.ShutdownOptions.MaxParallel", before the plan is built), then, from the run, ErrNoRecentBackup (no verified backup
 // recent enough, and no override; wraps the *backup.VerifyError when the
 // backup does not verify), ErrShutdownIncomplete (some hosts refused or
 // were unreachable: ShutdownResult.Nodes says which), and *RecoveryError,

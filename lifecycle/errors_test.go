@@ -4,6 +4,9 @@ import (
 	"errors"
 	"io/fs"
 	"testing"
+	"time"
+
+	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/internal/errtest"
@@ -55,4 +58,27 @@ func TestPlanBuildersRefuseBadDeps(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOptionsErrorNamesTheOption: each refusal names the option or
+// dependency at fault, qualified by its struct (or its function, for an
+// argument).
+func TestOptionsErrorNamesTheOption(t *testing.T) {
+	build := func(p any, err error) error { return err }
+	_, noConfig := WaitForStableCluster(t.Context(), nil, StableOptions{})
+	errtest.OptionNames(t, []errtest.Option{
+		{Name: "shutdown without a backup", Err: ShutdownOptions{}.Validate(), Want: "lifecycle.ShutdownOptions.BackupDir"},
+		{Name: "negative backup age", Err: ShutdownOptions{Override: "x", MaxBackupAge: -time.Second}.Validate(), Want: "lifecycle.ShutdownOptions.MaxBackupAge"},
+		{Name: "negative parallelism", Err: ShutdownOptions{Override: "x", MaxParallel: -1}.Validate(), Want: "lifecycle.ShutdownOptions.MaxParallel"},
+		{Name: "negative planned duration", Err: ShutdownOptions{Override: "x", PlannedDuration: -time.Second}.Validate(), Want: "lifecycle.ShutdownOptions.PlannedDuration"},
+		{Name: "negative drain timeout", Err: ShutdownOptions{Override: "x", DrainTimeout: -time.Second}.Validate(), Want: "lifecycle.ShutdownOptions.DrainTimeout"},
+		{Name: "shutdown without Kube", Err: build(ShutdownPlan(Deps{}, ShutdownOptions{Override: "x"})), Want: "lifecycle.Deps.Kube"},
+		{Name: "shutdown without Hosts", Err: build(ShutdownPlan(Deps{Kube: fake.NewClientset()}, ShutdownOptions{Override: "x"})), Want: "lifecycle.Deps.Hosts"},
+		{Name: "restart without Kube", Err: build(RestartPlan(Deps{}, RestartOptions{})), Want: "lifecycle.Deps.Kube"},
+		{Name: "negative restart interval", Err: RestartOptions{Interval: -time.Second}.Validate(), Want: "lifecycle.RestartOptions.Interval"},
+		{Name: "negative operators timeout", Err: RestartOptions{OperatorsTimeout: -time.Second}.Validate(), Want: "lifecycle.RestartOptions.OperatorsTimeout"},
+		{Name: "negative stable period", Err: StableOptions{MinStablePeriod: -time.Second}.Validate(), Want: "lifecycle.StableOptions.MinStablePeriod"},
+		{Name: "negative stable interval", Err: StableOptions{Interval: -time.Second}.Validate(), Want: "lifecycle.StableOptions.Interval"},
+		{Name: "stable wait without config", Err: noConfig, Want: "lifecycle.WaitForStableCluster config"},
+	})
 }

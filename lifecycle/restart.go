@@ -91,10 +91,12 @@ type RestartOptions struct {
 // Validate reports options RestartPlan cannot use, wrapping
 // lifeboat.ErrInvalidOptions.
 func (o RestartOptions) Validate() error {
-	for name, d := range map[string]time.Duration{"Interval": o.Interval, "MastersTimeout": o.MastersTimeout,
-		"WorkersTimeout": o.WorkersTimeout, "OperatorsTimeout": o.OperatorsTimeout} {
-		if d < 0 {
-			return opterr.New("", "%s %s is negative", name, d)
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"Interval", o.Interval}, {"MastersTimeout", o.MastersTimeout}, {"WorkersTimeout", o.WorkersTimeout}, {"OperatorsTimeout", o.OperatorsTimeout}} {
+		if f.d < 0 {
+			return opterr.New("lifecycle.RestartOptions."+f.name, "%s is negative", f.d)
 		}
 	}
 	return nil

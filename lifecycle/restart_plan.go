@@ -45,7 +45,7 @@ import (
 // opts.Validate failing) before building anything.
 func RestartPlan(deps Deps, opts RestartOptions) (*plan.Plan, error) {
 	if deps.Kube == nil {
-		return nil, opterr.New("", "RestartPlan needs Deps.Kube")
+		return nil, opterr.Nil("lifecycle.Deps.Kube")
 	}
 	if err := opts.Validate(); err != nil {
 		return nil, err

@@ -98,15 +98,15 @@ type ShutdownOptions struct {
 func (o ShutdownOptions) Validate() error {
 	switch {
 	case o.BackupDir == "" && o.Override == "":
-		return opterr.New("", "%w: no backup directory given (take one with backup.TakePlan, or give an override reason)", ErrNoRecentBackup)
+		return opterr.New("lifecycle.ShutdownOptions.BackupDir", "%w: none given (take a backup with backup.TakePlan, or give an Override reason)", ErrNoRecentBackup)
 	case o.MaxBackupAge < 0:
-		return opterr.New("MaxBackupAge", "%s is negative", o.MaxBackupAge)
+		return opterr.New("lifecycle.ShutdownOptions.MaxBackupAge", "%s is negative", o.MaxBackupAge)
 	case o.MaxParallel < 0:
-		return opterr.New("MaxParallel", "%d is negative", o.MaxParallel)
+		return opterr.New("lifecycle.ShutdownOptions.MaxParallel", "%d is negative", o.MaxParallel)
 	case o.PlannedDuration < 0:
-		return opterr.New("PlannedDuration", "%s is negative", o.PlannedDuration)
+		return opterr.New("lifecycle.ShutdownOptions.PlannedDuration", "%s is negative", o.PlannedDuration)
 	case o.DrainTimeout < 0:
-		return opterr.New("DrainTimeout", "%s is negative", o.DrainTimeout)
+		return opterr.New("lifecycle.ShutdownOptions.DrainTimeout", "%s is negative", o.DrainTimeout)
 	}
 	return nil
 }

@@ -48,8 +48,11 @@ import (
 // It returns an error wrapping lifeboat.ErrInvalidOptions (deps.Kube or deps.Hosts
 // nil, or opts.Validate failing) before building anything.
 func ShutdownPlan(deps Deps, opts ShutdownOptions) (*plan.Plan, error) {
-	if deps.Kube == nil || deps.Hosts == nil {
-		return nil, opterr.New("", "ShutdownPlan needs Deps.Kube and Deps.Hosts")
+	if deps.Kube == nil {
+		return nil, opterr.Nil("lifecycle.Deps.Kube")
+	}
+	if deps.Hosts == nil {
+		return nil, opterr.Nil("lifecycle.Deps.Hosts")
 	}
 	if err := opts.Validate(); err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
@@ -118,10 +119,16 @@ type StableOptions struct {
 	Now func() time.Time
 }
 
-// Validate checks the options: no duration may be negative.
+// Validate checks the options: no duration may be negative. Errors are a
+// *lifeboat.OptionsError (lifeboat.ErrInvalidOptions) naming the field.
 func (o StableOptions) Validate() error {
-	if o.MinStablePeriod < 0 || o.Timeout < 0 || o.Interval < 0 {
-		return fmt.Errorf("lifecycle: StableOptions: negative duration (MinStablePeriod %s, Timeout %s, Interval %s)", o.MinStablePeriod, o.Timeout, o.Interval)
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"MinStablePeriod", o.MinStablePeriod}, {"Timeout", o.Timeout}, {"Interval", o.Interval}} {
+		if f.d < 0 {
+			return opterr.New("lifecycle.StableOptions."+f.name, "%s is negative", f.d)
+		}
 	}
 	return nil
 }
@@ -141,13 +148,14 @@ func (o StableOptions) Validate() error {
 // It returns the operators as last seen once stable. When Timeout passes
 // first it returns a *NotStableError (errors.Is ErrClusterNotStable)
 // naming the unstable operators and their conditions; when ctx ends first,
-// an error wrapping ctx.Err() with the same description.
+// an error wrapping ctx.Err() with the same description. Invalid options
+// and a nil config are a *lifeboat.OptionsError, before any API call.
 func WaitForStableCluster(ctx context.Context, config configclient.Interface, opts StableOptions) ([]OperatorState, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
 	if config == nil {
-		return nil, errors.New("lifecycle: WaitForStableCluster: nil config client")
+		return nil, opterr.Nil("lifecycle.WaitForStableCluster config")
 	}
 	if opts.MinStablePeriod == 0 {
 		opts.MinStablePeriod = DefaultMinStablePeriod

@@ -65,6 +65,11 @@
 //
 // # Errors
 //
+//   - lifeboat.ErrInvalidOptions (a *lifeboat.OptionsError naming the
+//     option, e.g. "member.ReplaceOptions.BackupDir", "member.Deps.Kube"
+//     or "member.RemoveMember cluster"): ReplacePlan, FindUnhealthyMember,
+//     Verify and the single calls refused their options or a nil client or
+//     host, before any I/O.
 //   - ErrQuorumLost (*QuorumLostError): a majority of voting members is down;
 //     replacing one member cannot help, restore from a backup instead
 //     (restore.Plan, runbook 5.3).

@@ -11,6 +11,8 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
+
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 )
 
 // Cluster is the part of *clientv3.Client that lists and removes members.
@@ -105,14 +107,17 @@ func checkOne(ctx context.Context, hc HealthChecker, m MemberHealth) error {
 	return hc.CheckHealth(ctx, m.ClientURLs[0])
 }
 
-func healthCheckerFor(h HealthChecker, c any) (HealthChecker, error) {
+// healthCheckerFor returns h, or a checker dialing through c when h is
+// nil; option names h in the error when neither can check (e.g.
+// "member.Deps.Health").
+func healthCheckerFor(option string, h HealthChecker, c any) (HealthChecker, error) {
 	if h != nil {
 		return h, nil
 	}
 	if d, ok := c.(dialer); ok {
 		return newDialHealthChecker(d), nil
 	}
-	return nil, errors.New("member: no HealthChecker given and the etcd client cannot dial single endpoints")
+	return nil, opterr.New(option, "is required: the etcd client cannot dial single endpoints")
 }
 
 // MemberHealth is one member and the result of its health check.

@@ -2,7 +2,6 @@ package member
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"github.com/lifeboat-dev/lifeboat/internal/names"
 	"log/slog"
@@ -17,6 +16,8 @@ import (
 	operatorclient "github.com/openshift/client-go/operator/clientset/versioned"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 )
 
 // Deps are the clients FindUnhealthyMember and the replacement plans use.
@@ -98,9 +99,9 @@ type Finding struct {
 //   - otherwise a Finding whose State says which procedure applies.
 func FindUnhealthyMember(ctx context.Context, deps Deps, opts FindOptions) (*Finding, error) {
 	if deps.Etcd == nil {
-		return nil, errors.New("member: FindUnhealthyMember: Deps.Etcd is required")
+		return nil, opterr.Nil("member.Deps.Etcd")
 	}
-	hc, err := healthCheckerFor(deps.Health, deps.Etcd)
+	hc, err := healthCheckerFor("member.Deps.Health", deps.Health, deps.Etcd)
 	if err != nil {
 		return nil, err
 	}

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/lifeboat-dev/lifeboat/internal/atomicfile"
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
@@ -99,6 +100,12 @@ type RecreateResult struct {
 // plan.ReportProgress (the calling step's Progress events, or
 // plan.WithReport's report outside a plan).
 func RecreateMachine(ctx context.Context, machines machineclient.Interface, node string, opts RecreateOptions) (*RecreateResult, error) {
+	if machines == nil {
+		return nil, opterr.Nil("member.RecreateMachine machines")
+	}
+	if node == "" {
+		return nil, opterr.Nil("member.RecreateMachine node")
+	}
 	if opts.Namespace == "" {
 		opts.Namespace = machineNamespace
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/internal/controlplane"
 	"github.com/lifeboat-dev/lifeboat/internal/names"
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
 	"github.com/lifeboat-dev/lifeboat/plan"
 	"github.com/lifeboat-dev/lifeboat/release"
@@ -145,7 +146,9 @@ func (o ReplaceOptions) withDefaults() ReplaceOptions {
 // for MachineNotRunning and NodeNotReady (2.4.1), replaceCrashloopingPlan
 // for EtcdPodCrashlooping (2.4.2). A Healthy member needs no replacement
 // (the runbook's note in 2.3) and an Unknown state has no procedure: both
-// are errors.
+// are refused. Every refusal, before any I/O, is a *lifeboat.OptionsError
+// (lifeboat.ErrInvalidOptions) naming the option, e.g.
+// "member.ReplaceOptions.State" or "member.Deps.Kube".
 func ReplacePlan(deps Deps, opts ReplaceOptions) (*plan.Plan, error) {
 	switch opts.State {
 	case MachineNotRunning, NodeNotReady:
@@ -153,9 +156,9 @@ func ReplacePlan(deps Deps, opts ReplaceOptions) (*plan.Plan, error) {
 	case EtcdPodCrashlooping:
 		return replaceCrashloopingPlan(deps, opts)
 	case Healthy:
-		return nil, fmt.Errorf("member: %s is healthy again: it needs no replacement; the etcd cluster Operator syncs it", opts.Node)
+		return nil, opterr.New("member.ReplaceOptions.State", "%s is healthy again: it needs no replacement; the etcd cluster Operator syncs it", opts.Node)
 	}
-	return nil, fmt.Errorf("member: no procedure of chapter 2 applies to %s in state %q", opts.Node, opts.State)
+	return nil, opterr.New("member.ReplaceOptions.State", "%q: no procedure of chapter 2 applies to %s", opts.State, opts.Node)
 }
 
 // replacement carries what steps learn for later steps.
@@ -194,17 +197,20 @@ func (r *replacement) track(p *plan.Plan) *plan.Plan {
 }
 
 func newReplacement(deps Deps, opts ReplaceOptions, procedure string) (*replacement, error) {
-	if opts.Node == "" {
-		return nil, errors.New("member: ReplaceOptions.Node is required")
-	}
-	if deps.Etcd == nil || deps.Kube == nil || deps.Operator == nil {
-		return nil, errors.New("member: the replacement needs Deps.Etcd, Deps.Kube and Deps.Operator")
-	}
-	if opts.BackupDir == "" && !opts.SkipBackupCheck {
-		return nil, errors.New("member: take an etcd backup first (runbook 2.1): set ReplaceOptions.BackupDir, or SkipBackupCheck to proceed without one")
+	switch {
+	case opts.Node == "":
+		return nil, opterr.Nil("member.ReplaceOptions.Node")
+	case deps.Etcd == nil:
+		return nil, opterr.Nil("member.Deps.Etcd")
+	case deps.Kube == nil:
+		return nil, opterr.Nil("member.Deps.Kube")
+	case deps.Operator == nil:
+		return nil, opterr.Nil("member.Deps.Operator")
+	case opts.BackupDir == "" && !opts.SkipBackupCheck:
+		return nil, opterr.New("member.ReplaceOptions.BackupDir", "is required: take an etcd backup first (runbook 2.1), or set SkipBackupCheck to proceed without one")
 	}
 	if err := opts.Release.Validate(); err != nil {
-		return nil, fmt.Errorf("member: ReplaceOptions.Release: %w", err)
+		return nil, opterr.Under("member.ReplaceOptions.Release", "release.Options", err)
 	}
 	o := opts.withDefaults()
 	if o.RedeployStore == nil {
@@ -258,7 +264,7 @@ func replaceCrashloopingPlan(deps Deps, opts ReplaceOptions) (*plan.Plan, error)
 		return nil, err
 	}
 	if opts.Host == nil {
-		return nil, errors.New("member: 2.4.2 needs ReplaceOptions.Host, the crashlooping master")
+		return nil, opterr.New("member.ReplaceOptions.Host", "is required by 2.4.2 (the crashlooping master's host)")
 	}
 	if r.o.RedeployPrefix == "" {
 		r.o.RedeployPrefix = "single-master-recovery-"

@@ -48,12 +48,12 @@ func TestReplacePlanChoosesProcedure(t *testing.T) {
 			"identify,check-backup,release,remove-member,quorum-guard-off,delete-node,delete-secrets,recreate-machine,force-redeploy,wait-revision,quorum-guard-on,verify", ""},
 		{"crashlooping", ReplaceOptions{Node: "master-0", State: EtcdPodCrashlooping, BackupDir: "/backup", Host: h},
 			"identify,check-backup,release,stop-etcd,remove-member,quorum-guard-off,delete-secrets,force-redeploy,wait-revision,quorum-guard-on,verify", ""},
-		{"crashlooping without host", ReplaceOptions{Node: "master-0", State: EtcdPodCrashlooping, BackupDir: "/b"}, "", "needs ReplaceOptions.Host"},
+		{"crashlooping without host", ReplaceOptions{Node: "master-0", State: EtcdPodCrashlooping, BackupDir: "/b"}, "", "member.ReplaceOptions.Host: is required by 2.4.2"},
 		{"healthy again", ReplaceOptions{Node: "master-0", State: Healthy, BackupDir: "/b"}, "", "needs no replacement"},
 		{"unknown", ReplaceOptions{Node: "master-0", State: Unknown, BackupDir: "/b"}, "", "no procedure"},
 		{"no backup", ReplaceOptions{Node: "master-0", State: NodeNotReady}, "", "take an etcd backup first"},
-		{"no node", ReplaceOptions{State: NodeNotReady, BackupDir: "/b"}, "", "Node is required"},
-		{"bad release override", ReplaceOptions{Node: "master-0", State: NodeNotReady, BackupDir: "/b", Release: release.Options{Version: "four"}}, "", "ReplaceOptions.Release"},
+		{"no node", ReplaceOptions{State: NodeNotReady, BackupDir: "/b"}, "", "member.ReplaceOptions.Node: is required"},
+		{"bad release override", ReplaceOptions{Node: "master-0", State: NodeNotReady, BackupDir: "/b", Release: release.Options{Version: "four"}}, "", "member.ReplaceOptions.Release.Version"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

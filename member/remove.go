@@ -9,6 +9,8 @@ import (
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 )
 
 // RemoveOptions configures RemoveMember. The zero value refuses unsafe
@@ -57,6 +59,9 @@ type RemoveResult struct {
 // unless opts.Force. Afterwards it lists the members again (step 1e) and
 // fails if the member is still there.
 func RemoveMember(ctx context.Context, cluster Cluster, id uint64, opts RemoveOptions) (*RemoveResult, error) {
+	if cluster == nil {
+		return nil, opterr.Nil("member.RemoveMember cluster")
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -65,7 +70,7 @@ func RemoveMember(ctx context.Context, cluster Cluster, id uint64, opts RemoveOp
 	if timeout <= 0 {
 		timeout = defaultHealthTimeout
 	}
-	hc, err := healthCheckerFor(opts.Health, cluster)
+	hc, err := healthCheckerFor("member.RemoveOptions.Health", opts.Health, cluster)
 	if err != nil {
 		return nil, err
 	}

@@ -38,7 +38,7 @@ func (r *replacement) finishedRun(ctx context.Context, want ReplaceIdentity) (d 
 	if err1 != nil || err2 != nil || oldID == newID {
 		return replaceRunState{}, "", false, nil
 	}
-	hc, err := healthCheckerFor(r.deps.Health, r.deps.Etcd)
+	hc, err := healthCheckerFor("member.Deps.Health", r.deps.Health, r.deps.Etcd)
 	if err != nil {
 		return replaceRunState{}, "", false, err
 	}

@@ -7,6 +7,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 )
 
 // SecretNames returns the names of the peer, serving and serving-metrics
@@ -21,8 +23,11 @@ func SecretNames(node string) []string {
 // the member that replaces it. Secrets already gone count as deleted; the
 // result lists the ones that existed and were deleted by this call.
 func DeleteMemberSecrets(ctx context.Context, kube kubernetes.Interface, node string) ([]string, error) {
+	if kube == nil {
+		return nil, opterr.Nil("member.DeleteMemberSecrets kube")
+	}
 	if node == "" {
-		return nil, fmt.Errorf("member: DeleteMemberSecrets: empty node name")
+		return nil, opterr.Nil("member.DeleteMemberSecrets node")
 	}
 	secrets := kube.CoreV1().Secrets(etcdNamespace)
 	var deleted []string

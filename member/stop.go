@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
@@ -80,6 +81,9 @@ type StopResult struct {
 // plan.ReportProgress (the calling step's Progress events, or
 // plan.WithReport's report outside a plan).
 func StopEtcdMember(ctx context.Context, h host.Host, opts StopOptions) (*StopResult, error) {
+	if h == nil {
+		return nil, opterr.Nil("member.StopEtcdMember h")
+	}
 	o := opts.withDefaults()
 	res := &StopResult{}
 	fail := func(what string, err error) (*StopResult, error) {

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/lifeboat-dev/lifeboat/internal/controlplane"
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 )
 
 // VerifyOptions configures Verify. The zero value expects three members.
@@ -46,10 +47,13 @@ func (v *Verification) OK() bool { return len(v.Problems) == 0 }
 // returns an error only when it cannot look; what is wrong is listed in
 // Verification.Problems.
 func Verify(ctx context.Context, deps Deps, opts VerifyOptions) (*Verification, error) {
+	if deps.Etcd == nil {
+		return nil, opterr.Nil("member.Deps.Etcd")
+	}
 	if opts.Expected <= 0 {
 		opts.Expected = 3
 	}
-	hc, err := healthCheckerFor(deps.Health, deps.Etcd)
+	hc, err := healthCheckerFor("member.Deps.Health", deps.Health, deps.Etcd)
 	if err != nil {
 		return nil, err
 	}

@@ -53,7 +53,10 @@
 //
 // # Errors
 //
-// lifeboat.ErrInvalidOptions (Validate, before any I/O; with ErrInvalidVersion,
+// lifeboat.ErrInvalidOptions (Validate, before any I/O: a
+// *lifeboat.OptionsError naming the field, e.g. "release.Options.Version";
+// embedded in another package's options it is named under that field, e.g.
+// "restore.Options.Release.Version"; with ErrInvalidVersion,
 // ErrInvalidGeneration or ErrUnsupportedRelease for a bad override),
 // ErrUnsupportedRelease (the cluster's completed version is before 4.5),
 // ErrConflict, *UndecidedError matching ErrUndecided (nothing decides; it

@@ -3,6 +3,7 @@ package release
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/internal/errtest"
@@ -52,4 +53,15 @@ func TestValidateErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOptionsErrorNamesTheOption: each refusal of Options.Validate names
+// the field at fault, qualified by its struct.
+func TestOptionsErrorNamesTheOption(t *testing.T) {
+	errtest.OptionNames(t, []errtest.Option{
+		{Name: "generation out of range", Err: Options{Generation: Generation(7)}.Validate(), Want: "release.Options.Generation"},
+		{Name: "unparsable version", Err: Options{Version: "four"}.Validate(), Want: "release.Options.Version"},
+		{Name: "version of another generation", Err: Options{Version: "4.14.8", Generation: GenerationEtcdOnly}.Validate(), Want: "release.Options.Version"},
+		{Name: "negative API timeout", Err: Options{APITimeout: -time.Second}.Validate(), Want: "release.Options.APITimeout"},
+	})
 }

@@ -56,19 +56,19 @@ type Options struct {
 // ErrUnsupportedRelease for the overrides).
 func (o Options) Validate() error {
 	if o.Generation != GenerationUnknown && !o.Generation.Valid() {
-		return opterr.New("Generation", "%w: %d", ErrInvalidGeneration, int(o.Generation))
+		return opterr.New("release.Options.Generation", "%w: %d", ErrInvalidGeneration, int(o.Generation))
 	}
 	if o.Version != "" {
 		g, err := GenerationOfVersion(o.Version)
 		if err != nil {
-			return opterr.New("Version", "%w", err)
+			return opterr.New("release.Options.Version", "%w", err)
 		}
 		if o.Generation != GenerationUnknown && g != o.Generation {
-			return opterr.New("Version", "%s is generation %s, Generation says %s", o.Version, g, o.Generation)
+			return opterr.New("release.Options.Version", "%s is generation %s, Generation says %s", o.Version, g, o.Generation)
 		}
 	}
 	if o.APITimeout < 0 {
-		return opterr.New("APITimeout", "%v is negative", o.APITimeout)
+		return opterr.New("release.Options.APITimeout", "%v is negative", o.APITimeout)
 	}
 	return nil
 }

@@ -193,7 +193,9 @@
 // (ErrProcedureNotForRelease, with the release.Decision; in a
 // *PreflightError of check "release", as are release.ErrConflict and
 // release.ErrUnsupportedRelease), ErrRestorePodImage,
-// lifeboat.ErrInvalidOptions, *AnotherRunError (ErrAnotherRunUnfinished, naming
+// lifeboat.ErrInvalidOptions (a *lifeboat.OptionsError naming the option,
+// e.g. "restore.Options.Kube" or "restore.QuorumRestoreOptions.Config"),
+// *AnotherRunError (ErrAnotherRunUnfinished, naming
 // both runs), and for RunQuorumRestore *QuorumRestoreReleaseError
 // (ErrNoQuorumRestore), *NotMemberDirError (ErrNotMemberDir) and
 // *OthersNotStoppedError (ErrOthersNotStopped). A failed step of Run is a *plan.StepError naming the

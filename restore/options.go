@@ -195,38 +195,52 @@ type Options struct {
 	noBackup bool
 }
 
+// opt names field of the options the caller filled in, for an
+// *lifeboat.OptionsError: "restore.Options.<field>", or
+// "restore.QuorumRestoreOptions.<field>" for the options a quorum restore
+// was given (see QuorumRestoreOptions.options).
+func (o Options) opt(field string) string {
+	if o.noBackup {
+		return "restore.QuorumRestoreOptions." + field
+	}
+	return "restore.Options." + field
+}
+
 func (o Options) withDefaults() (Options, error) {
 	if o.Recovery == nil {
-		return o, opterr.New("", "Recovery host is required")
+		return o, opterr.Nil(o.opt("Recovery"))
 	}
-	if o.Kube == nil || o.Operator == nil {
-		return o, opterr.New("", "Kube and Operator clients are required")
+	if o.Kube == nil {
+		return o, opterr.Nil(o.opt("Kube"))
+	}
+	if o.Operator == nil {
+		return o, opterr.Nil(o.opt("Operator"))
 	}
 	if o.BackupDir == "" && o.BackupOnHost == "" && o.Source == nil && !o.noBackup {
-		return o, opterr.New("", "BackupDir, BackupOnHost or Source is required")
+		return o, opterr.New("", "one of restore.Options.BackupDir, restore.Options.BackupOnHost or restore.Options.Source is required")
 	}
 	if err := validateSource(o); err != nil {
 		return o, err
 	}
 	if err := o.Release.Validate(); err != nil {
-		return o, opterr.New("Release", "%w", err)
+		return o, opterr.Under(o.opt("Release"), "release.Options", err)
 	}
 	if len(o.LostMasters) > 0 && o.Machine == nil {
-		return o, opterr.New("", "LostMasters needs the Machine client")
+		return o, opterr.New(o.opt("Machine"), "is required when LostMasters are given")
 	}
 	seen := map[string]bool{o.Recovery.Name(): true}
-	for _, h := range o.Others {
+	for i, h := range o.Others {
 		if h == nil {
-			return o, opterr.New("", "nil host in Others")
+			return o, opterr.New(o.opt("Others"), "[%d] is nil", i)
 		}
 		if seen[h.Name()] {
-			return o, opterr.New("", "host %s given twice", h.Name())
+			return o, opterr.New(o.opt("Others"), "host %s is given twice (or is the Recovery host)", h.Name())
 		}
 		seen[h.Name()] = true
 	}
 	for _, n := range o.LostMasters {
 		if seen[n] {
-			return o, opterr.New("", "lost master %s is also given as a host", n)
+			return o, opterr.New(o.opt("LostMasters"), "%s is also given as a host (Recovery or Others) or twice", n)
 		}
 		seen[n] = true
 	}
@@ -254,8 +268,11 @@ func (o Options) withDefaults() (Options, error) {
 	if o.RolloutTimeout <= 0 {
 		o.RolloutTimeout = 30 * time.Minute
 	}
-	if o.StablePeriod < 0 || o.StableTimeout < 0 {
-		return o, opterr.New("", "StablePeriod and StableTimeout must not be negative")
+	if o.StablePeriod < 0 {
+		return o, opterr.New(o.opt("StablePeriod"), "%s is negative", o.StablePeriod)
+	}
+	if o.StableTimeout < 0 {
+		return o, opterr.New(o.opt("StableTimeout"), "%s is negative", o.StableTimeout)
 	}
 	if o.StablePeriod == 0 {
 		o.StablePeriod = lifecycle.DefaultMinStablePeriod

@@ -115,7 +115,7 @@ func build(opts Options, gen release.Generation, version string) (*plan.Plan, *r
 	}
 	if gen == release.GenerationEtcdOnly && !o.AllowClassicOnEtcdOnly {
 		if o.Config == nil {
-			return nil, nil, opterr.New("Config", "the etcd-only restore (%s) waits for the ClusterOperators to be stable: the Config client is required",
+			return nil, nil, opterr.New("restore.Options.Config", "is required: the etcd-only restore (%s) waits for the ClusterOperators to be stable",
 				release.GenerationEtcdOnly.Releases())
 		}
 		r.gen = gen

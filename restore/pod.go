@@ -46,7 +46,7 @@ const restorePodAnnotation = "lifeboat.dev/restore-pod"
 // /var/lib/etcd-backup/snapshot.db.
 func buildRestorePod(etcdPod []byte, cfg restorePodConfig) ([]byte, error) {
 	if cfg.Member.Name == "" || cfg.Member.PeerURL == "" || cfg.ClusterToken == "" {
-		return nil, opterr.New("", "restore pod needs the member name, peer URL and cluster token")
+		return nil, opterr.New("", "the restore pod needs the member's name and peer URL (restore.Options.MemberName, restore.Options.PeerURL, or the etcd-pod.yaml) and the cluster token")
 	}
 	if cfg.SnapshotPath == "" {
 		cfg.SnapshotPath = defaultEtcdBackupDir + "/snapshot.db"

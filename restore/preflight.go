@@ -124,7 +124,7 @@ func (r *runner) preflight(ctx context.Context, rec *BackupRecord, b *backup.Bac
 	if method == InProcess && own == nil {
 		if got, err := memberFromEtcdPod(backupEtcd); err != nil || got.Name != id.Name || got.PeerURL != id.PeerURL {
 			return &PreflightError{Check: "member", Host: rh.Name(), Err: opterr.New("",
-				"the recovery host has no etcd-pod.yaml and the backup's describes another member than %s: start-control-plane would have no etcd manifest", id.Name)}
+				"the in-process restore (restore.Options.InProcess) of member %s (restore.Options.MemberName, restore.Options.PeerURL): the recovery host has no etcd-pod.yaml and the backup's describes another member; start-control-plane would have no etcd manifest", id.Name)}
 		}
 	}
 
@@ -189,7 +189,7 @@ func resolveIdentity(name, peer, hostName string, sources ...[]byte) (memberIden
 		id.Name = hostName
 	}
 	if id.PeerURL == "" {
-		return id, opterr.New("", "the peer URL of member %s is not in its etcd-pod.yaml; set Options.PeerURL", id.Name)
+		return id, opterr.New("restore.Options.PeerURL", "is required: the peer URL of member %s is not in its etcd-pod.yaml", id.Name)
 	}
 	return id, nil
 }
@@ -198,7 +198,7 @@ func resolveIdentity(name, peer, hostName string, sources ...[]byte) (memberIden
 // host.
 func validatePeerURL(u string) error {
 	if p, err := url.Parse(u); err != nil || p.Scheme == "" || p.Host == "" {
-		return opterr.New("", "peer URL %q", u)
+		return opterr.New("restore.Options.PeerURL", "%q is not an absolute URL with a host", u)
 	}
 	return nil
 }

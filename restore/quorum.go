@@ -114,11 +114,14 @@ func (q QuorumRestoreOptions) Validate() error {
 // options turns q into the runner's Options, defaults applied.
 func (q QuorumRestoreOptions) options() (Options, error) {
 	if q.Config == nil {
-		return Options{}, opterr.New("", "the quorum restore waits for the ClusterOperators to be stable: the Config client is required")
+		return Options{}, opterr.New("restore.QuorumRestoreOptions.Config", "is required: the quorum restore waits for the ClusterOperators to be stable")
 	}
-	for _, d := range []time.Duration{q.Interval, q.ContainerTimeout, q.APITimeout} {
-		if d < 0 {
-			return Options{}, opterr.New("", "negative duration %s", d)
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"Interval", q.Interval}, {"ContainerTimeout", q.ContainerTimeout}, {"APITimeout", q.APITimeout}} {
+		if f.d < 0 {
+			return Options{}, opterr.New("restore.QuorumRestoreOptions."+f.name, "%s is negative", f.d)
 		}
 	}
 	names := map[string]bool{}
@@ -132,10 +135,10 @@ func (q QuorumRestoreOptions) options() (Options, error) {
 	}
 	for n, why := range q.Unreachable {
 		if n == "" || why == "" {
-			return Options{}, opterr.New("", "Unreachable needs a node name and the evidence that it is stopped (%q: %q)", n, why)
+			return Options{}, opterr.New("restore.QuorumRestoreOptions.Unreachable", "needs a node name and the evidence that it is stopped (%q: %q)", n, why)
 		}
 		if names[n] {
-			return Options{}, opterr.New("", "%s is both a host to use and attested unreachable", n)
+			return Options{}, opterr.New("", "%s is both a host to use (restore.QuorumRestoreOptions.Recovery or restore.QuorumRestoreOptions.Others) and attested unreachable (restore.QuorumRestoreOptions.Unreachable)", n)
 		}
 	}
 	state := q.StatePath

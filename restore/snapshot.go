@@ -116,14 +116,17 @@ func RestoreSnapshot(ctx context.Context, snapshotPath, dataDir string, opts Sna
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if opts.Name == "" || opts.PeerURL == "" {
-		return nil, opterr.New("", "Name and PeerURL are required")
+	if opts.Name == "" {
+		return nil, opterr.Nil("restore.SnapshotOptions.Name")
+	}
+	if opts.PeerURL == "" {
+		return nil, opterr.Nil("restore.SnapshotOptions.PeerURL")
 	}
 	if opts.Writer == nil {
-		return nil, opterr.New("Writer", "a Writer is required (inprocess.WriteDataDir)")
+		return nil, opterr.New("restore.SnapshotOptions.Writer", "is required (inprocess.WriteDataDir)")
 	}
 	if u, err := url.Parse(opts.PeerURL); err != nil || u.Scheme == "" || u.Host == "" {
-		return nil, opterr.New("", "peer URL %q", opts.PeerURL)
+		return nil, opterr.New("restore.SnapshotOptions.PeerURL", "%q is not an absolute URL with a host", opts.PeerURL)
 	}
 	dataDir = filepath.Clean(dataDir)
 	if err := checkEmptyTarget(dataDir); err != nil {

@@ -46,15 +46,15 @@ type Source interface {
 func validateSource(o Options) error {
 	if o.Source == nil {
 		if o.FetchDir != "" {
-			return opterr.New("FetchDir", "is only used with a Source")
+			return opterr.New(o.opt("FetchDir"), "is only used with a Source")
 		}
 		return nil
 	}
 	if o.BackupDir != "" || o.BackupOnHost != "" {
-		return opterr.New("", "Source excludes BackupDir and BackupOnHost (one backup per restore)")
+		return opterr.New("", "restore.Options.Source excludes restore.Options.BackupDir and restore.Options.BackupOnHost (one backup per restore)")
 	}
 	if err := o.Source.Validate(); err != nil {
-		return opterr.New("Source", "%w", err)
+		return opterr.New(o.opt("Source"), "%w", err)
 	}
 	return nil
 }

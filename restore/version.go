@@ -75,7 +75,7 @@ func Decide(snapshotStorageVersion, clusterEtcdVersion string) (Decision, error)
 	}
 	if haveCluster {
 		if cluster, err = majorMinor(clusterEtcdVersion); err != nil {
-			return d, opterr.New("", "cluster etcd version: %v", err)
+			return d, opterr.New("restore.Decide clusterEtcdVersion", "%q: %v", clusterEtcdVersion, err)
 		}
 	}
 	if haveSnap && haveCluster && less(cluster, snap) {

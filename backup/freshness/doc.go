@@ -26,7 +26,8 @@
 //
 // Validate methods, NewRecorder, Record, WriteTextfile's file name check
 // and a nil *Recorder given to Push, WriteTextfile or ReadTextfile return
-// errors wrapping lifeboat.ErrInvalidOptions; Push and the textfile
+// a *lifeboat.OptionsError (lifeboat.ErrInvalidOptions) naming the field or
+// argument, e.g. "freshness.Attempt.Destination" or "freshness.Push r"; Push and the textfile
 // functions wrap the I/O error with the operation and target. Destination
 // names become label values: never put a URL with credentials in them.
 package freshness

@@ -40,19 +40,19 @@ type PushOptions struct {
 func (o PushOptions) Validate() error {
 	var errs []error
 	if u, err := url.Parse(o.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, opterr.New("PushOptions.URL", "is not an http(s) URL"))
+		errs = append(errs, opterr.New("freshness.PushOptions.URL", "is not an http(s) URL"))
 	} else if u.User != nil {
 		// Error messages carry the URL: credentials go in Client.
-		errs = append(errs, opterr.New("PushOptions.URL", "carries credentials; give them to Client's transport"))
+		errs = append(errs, opterr.New("freshness.PushOptions.URL", "carries credentials; give them to Client's transport"))
 	}
 	for name, value := range o.Grouping {
 		switch {
 		case !model.LegacyValidation.IsValidLabelName(name):
-			errs = append(errs, opterr.New("Grouping", "%q is not a label name", name))
+			errs = append(errs, opterr.New("freshness.PushOptions.Grouping", "%q is not a label name", name))
 		case name == "job" || name == LabelDestination:
-			errs = append(errs, opterr.New("Grouping", "label %q is set by Push", name))
+			errs = append(errs, opterr.New("freshness.PushOptions.Grouping", "label %q is set by Push", name))
 		case value == "":
-			errs = append(errs, opterr.New("Grouping", "label %q has an empty value", name))
+			errs = append(errs, opterr.New("freshness.PushOptions.Grouping", "label %q has an empty value", name))
 		}
 	}
 	return errors.Join(errs...)
@@ -70,11 +70,11 @@ func Push(ctx context.Context, r *Recorder, opts PushOptions) error {
 		return err
 	}
 	if r == nil {
-		return opterr.New("", "nil Recorder")
+		return opterr.Nil("freshness.Push r")
 	}
 	for name := range opts.Grouping {
 		if _, ok := r.constLabels[name]; ok {
-			return opterr.New("Grouping", "label %q is also a constant label", name)
+			return opterr.New("freshness.PushOptions.Grouping", "label %q is also a constant label", name)
 		}
 	}
 	job := opts.Job

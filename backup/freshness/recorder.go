@@ -30,13 +30,13 @@ func (o Options) Validate() error {
 	for name, value := range o.ConstLabels {
 		switch {
 		case !model.LegacyValidation.IsValidLabelName(name):
-			errs = append(errs, opterr.New("ConstLabels", "%q is not a label name", name))
+			errs = append(errs, opterr.New("freshness.Options.ConstLabels", "%q is not a label name", name))
 		case name == LabelDestination || name == "job" || name == "instance" || len(name) > 1 && name[:2] == "__":
-			errs = append(errs, opterr.New("ConstLabels", "label %q is reserved", name))
+			errs = append(errs, opterr.New("freshness.Options.ConstLabels", "label %q is reserved", name))
 		case value == "":
-			errs = append(errs, opterr.New("ConstLabels", "label %q has an empty value", name))
+			errs = append(errs, opterr.New("freshness.Options.ConstLabels", "label %q has an empty value", name))
 		case !utf8.ValidString(value):
-			errs = append(errs, opterr.New("ConstLabels", "label %q: value is not valid UTF-8", name))
+			errs = append(errs, opterr.New("freshness.Options.ConstLabels", "label %q: value is not valid UTF-8", name))
 		}
 	}
 	return errors.Join(errs...)
@@ -116,15 +116,19 @@ func NewRecorder(opts Options) (*Recorder, error) {
 func (r *Recorder) Record(a Attempt) error {
 	switch {
 	case r == nil:
-		return opterr.New("", "nil Recorder")
+		return opterr.Nil("freshness.Recorder")
 	case a.Destination == "":
-		return opterr.New("Attempt.Destination", "is empty")
+		return opterr.Nil("freshness.Attempt.Destination")
 	case !utf8.ValidString(a.Destination):
-		return opterr.New("Attempt.Destination", "is not valid UTF-8")
+		return opterr.New("freshness.Attempt.Destination", "is not valid UTF-8")
 	case a.Finished.IsZero():
-		return opterr.New("Attempt.Finished", "is zero")
-	case a.SnapshotBytes < 0 || a.ResourcesBytes < 0 || a.StoredBytes < 0:
-		return opterr.New("", "negative size in %+v", a)
+		return opterr.New("freshness.Attempt.Finished", "is zero")
+	case a.SnapshotBytes < 0:
+		return opterr.New("freshness.Attempt.SnapshotBytes", "%d is negative", a.SnapshotBytes)
+	case a.ResourcesBytes < 0:
+		return opterr.New("freshness.Attempt.ResourcesBytes", "%d is negative", a.ResourcesBytes)
+	case a.StoredBytes < 0:
+		return opterr.New("freshness.Attempt.StoredBytes", "%d is negative", a.StoredBytes)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -34,15 +34,19 @@ type Scrub struct {
 func (r *Recorder) RecordScrub(s Scrub) error {
 	switch {
 	case r == nil:
-		return opterr.New("", "nil Recorder")
+		return opterr.Nil("freshness.Recorder")
 	case s.Destination == "":
-		return opterr.New("Scrub.Destination", "is empty")
+		return opterr.Nil("freshness.Scrub.Destination")
 	case !utf8.ValidString(s.Destination):
-		return opterr.New("Scrub.Destination", "is not valid UTF-8")
+		return opterr.New("freshness.Scrub.Destination", "is not valid UTF-8")
 	case s.Finished.IsZero():
-		return opterr.New("Scrub.Finished", "is zero")
-	case s.Backups < 0 || s.Corrupt < 0 || s.Corrupt > s.Backups:
-		return opterr.New("", "Scrub counts: %d corrupt of %d backups", s.Corrupt, s.Backups)
+		return opterr.New("freshness.Scrub.Finished", "is zero")
+	case s.Backups < 0:
+		return opterr.New("freshness.Scrub.Backups", "%d is negative", s.Backups)
+	case s.Corrupt < 0:
+		return opterr.New("freshness.Scrub.Corrupt", "%d is negative", s.Corrupt)
+	case s.Corrupt > s.Backups:
+		return opterr.New("", "freshness.Scrub.Corrupt (%d) is more than freshness.Scrub.Backups (%d)", s.Corrupt, s.Backups)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -31,7 +31,7 @@ func WriteTextfile(path string, r *Recorder) error {
 		return err
 	}
 	if r == nil {
-		return opterr.New("", "nil Recorder")
+		return opterr.Nil("freshness.WriteTextfile r")
 	}
 	reg := prometheus.NewPedanticRegistry()
 	if err := reg.Register(r); err != nil {
@@ -43,11 +43,13 @@ func WriteTextfile(path string, r *Recorder) error {
 	return nil
 }
 
-// CheckTextfileName returns an error wrapping lifeboat.ErrInvalidOptions unless path ends
-// in ".prom", the only files node-exporter's textfile collector reads.
+// CheckTextfileName returns the *lifeboat.OptionsError WriteTextfile
+// returns for path (lifeboat.ErrInvalidOptions, naming "freshness.WriteTextfile
+// path") unless path ends in ".prom", the only files node-exporter's
+// textfile collector reads.
 func CheckTextfileName(path string) error {
 	if !strings.HasSuffix(path, ".prom") {
-		return opterr.New("", "textfile %q: node-exporter reads only *.prom files", path)
+		return opterr.New("freshness.WriteTextfile path", "%q: node-exporter reads only *.prom files", path)
 	}
 	return nil
 }
@@ -60,7 +62,7 @@ func CheckTextfileName(path string) error {
 // error and restores nothing.
 func ReadTextfile(path string, r *Recorder) error {
 	if r == nil {
-		return opterr.New("", "nil Recorder")
+		return opterr.Nil("freshness.ReadTextfile r")
 	}
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {

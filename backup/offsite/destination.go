@@ -70,31 +70,36 @@ type Destination struct {
 // set reports whether d names a bucket.
 func (d *Destination) set() bool { return d != nil && (d.Bucket != nil || d.URL != "") }
 
-// validate checks d without opening it.
-func (d *Destination) validate(what string) error {
-	return d.validateIn(blob.DefaultURLMux(), what)
+// validate checks d without opening it. option names d in the errors,
+// qualified by the struct the caller filled in (e.g.
+// "offsite.UploadOptions.Destination"; "offsite.Destination" for an
+// argument).
+func (d *Destination) validate(option string) error {
+	return d.validateIn(blob.DefaultURLMux(), option)
 }
 
 // validateIn is validate with the schemes mux knows.
-func (d *Destination) validateIn(mux *blob.URLMux, what string) error {
+func (d *Destination) validateIn(mux *blob.URLMux, option string) error {
 	if !d.set() {
-		return opterr.New("", "%s: URL or Bucket is required", what)
+		return opterr.New(option, "URL or Bucket is required")
 	}
 	if d.Bucket == nil {
+		// The URL is not quoted: its query may carry parameters a
+		// caller considers private.
 		u, err := url.Parse(d.URL)
 		if err != nil {
-			return opterr.New("", "%s: URL does not parse", what)
+			return opterr.New(option+".URL", "does not parse")
 		}
 		if !mux.ValidBucketScheme(u.Scheme) {
 			if pkg, ok := optionalDrivers[u.Scheme]; ok {
-				return opterr.New("", "%s: scheme %q needs its driver linked into this program: import _ %q", what, u.Scheme, pkg)
+				return opterr.New(option+".URL", "scheme %q needs its driver linked into this program: import _ %q", u.Scheme, pkg)
 			}
-			return opterr.New("", "%s: scheme %q is not one of %v", what, u.Scheme, mux.BucketSchemes())
+			return opterr.New(option+".URL", "scheme %q is not one of %v", u.Scheme, mux.BucketSchemes())
 		}
 	}
 	if p := d.Prefix; p != "" {
 		if strings.HasPrefix(p, "/") || path.Clean(p) != strings.TrimSuffix(p, "/") || strings.HasPrefix(path.Clean(p), "..") || path.Clean(p) == "." {
-			return opterr.New("", "%s: prefix %q must be a relative, clean path", what, p)
+			return opterr.New(option+".Prefix", "%q must be a relative, clean path", p)
 		}
 	}
 	return nil

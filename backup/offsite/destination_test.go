@@ -25,9 +25,13 @@ func TestDestinationNamesMissingDriver(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := &Destination{URL: tc.url}
-			err := d.validateIn(mux, "destination")
-			if !errors.Is(err, lifeboat.ErrInvalidOptions) {
-				t.Fatalf("validate %s: got %v, want lifeboat.ErrInvalidOptions", tc.url, err)
+			err := d.validateIn(mux, "offsite.UploadOptions.Destination")
+			var oe *lifeboat.OptionsError
+			if !errors.Is(err, lifeboat.ErrInvalidOptions) || !errors.As(err, &oe) {
+				t.Fatalf("validate %s: got %v, want a *lifeboat.OptionsError", tc.url, err)
+			}
+			if oe.Option != "offsite.UploadOptions.Destination.URL" {
+				t.Errorf("validate %s: Option = %q, want the URL's", tc.url, oe.Option)
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("validate %s: %q does not say %q", tc.url, err, tc.want)

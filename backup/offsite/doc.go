@@ -60,7 +60,10 @@
 // one with BytesDone == BytesTotal. Stream reports the snapshot once:
 // backup.SnapshotTo's own reports are not passed on.
 //
-// Errors: lifeboat.ErrInvalidOptions (before any I/O); offsite's own
+// Errors: lifeboat.ErrInvalidOptions (before any I/O, a
+// *lifeboat.OptionsError naming the field, a destination's under the
+// option holding it, e.g. "offsite.UploadOptions.Destination.URL");
+// offsite's own
 // sentinels ErrWrongIdentity, ErrMismatch, ErrExists and
 // ErrSourceChanged; and, for the failures an off-site backup shares with
 // a local one, the backup family's: backup.ErrHashMismatch (an altered

@@ -64,10 +64,10 @@ func Fetch(ctx context.Context, id, dir string, opts FetchOptions) (*backup.Back
 		return nil, err
 	}
 	if id != "" && !idRE.MatchString(id) {
-		return nil, opterr.New("", "backup ID %q is not a backup stamp (YYYY-MM-DD_HHMMSS)", id)
+		return nil, opterr.New("offsite.Fetch id", "%q is not a backup stamp (YYYY-MM-DD_HHMMSS)", id)
 	}
 	if dir == "" {
-		return nil, opterr.New("", "no target directory")
+		return nil, opterr.Nil("offsite.Fetch dir")
 	}
 	log := logger(opts.Logger)
 	src, closeSrc, err := opts.Source.open(ctx)
@@ -96,7 +96,7 @@ func Fetch(ctx context.Context, id, dir string, opts FetchOptions) (*backup.Back
 	}
 	resBucket := src
 	if m.Object(RoleResources).Destination == DestResources && !opts.Resources.set() {
-		return nil, &ObjectError{Op: "open", Key: m.Object(RoleResources).Key, Err: opterr.New("FetchOptions.Resources",
+		return nil, &ObjectError{Op: "open", Key: m.Object(RoleResources).Key, Err: opterr.New("offsite.FetchOptions.Resources",
 			"the archive was stored at the resources destination; set it")}
 	}
 	if m.Object(RoleResources).Destination == DestResources {

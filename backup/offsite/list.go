@@ -46,7 +46,7 @@ type ListOptions struct{}
 // that fails its checks is listed with Err set. The error is for the
 // listing itself (lifeboat.ErrInvalidOptions, storage errors).
 func List(ctx context.Context, dest Destination, _ ListOptions) ([]Listed, error) {
-	if err := dest.validate("destination"); err != nil {
+	if err := dest.validate("offsite.Destination"); err != nil {
 		return nil, err
 	}
 	bucket, closeFn, err := dest.open(ctx)

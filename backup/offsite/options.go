@@ -1,7 +1,6 @@
 package offsite
 
 import (
-	"fmt"
 	"io"
 	"log/slog"
 	"time"
@@ -89,53 +88,69 @@ func (r RetryOptions) withDefaults() RetryOptions {
 	return r
 }
 
-func (r RetryOptions) validate() error {
-	if r.MaxAttempts < 0 || r.InitialInterval < 0 || r.MaxInterval < 0 {
-		return opterr.New("", "retry options must not be negative")
+// validate checks r; option names it in the errors (e.g.
+// "offsite.UploadOptions.Retry").
+func (r RetryOptions) validate(option string) error {
+	for _, f := range []struct {
+		name string
+		bad  bool
+		v    any
+	}{{"MaxAttempts", r.MaxAttempts < 0, r.MaxAttempts}, {"InitialInterval", r.InitialInterval < 0, r.InitialInterval}, {"MaxInterval", r.MaxInterval < 0, r.MaxInterval}} {
+		if f.bad {
+			return opterr.New(option+"."+f.name, "%v is negative", f.v)
+		}
 	}
 	return nil
 }
 
-// Validate checks the options without any I/O; errors wrap
-// lifeboat.ErrInvalidOptions.
+// Validate checks the options without any I/O; errors are a
+// *lifeboat.OptionsError (lifeboat.ErrInvalidOptions) naming the field,
+// e.g. "offsite.UploadOptions.Destination.URL".
 func (o *UploadOptions) Validate() error {
 	if o == nil {
-		return opterr.New("", "nil UploadOptions")
+		return opterr.Nil("offsite.UploadOptions")
 	}
-	_, _, err := o.recipients()
+	return o.validate("offsite.UploadOptions")
+}
+
+// validate is Validate naming the options option (the struct the caller
+// filled in: UploadOptions, or StreamOptions whose fields these are).
+func (o *UploadOptions) validate(option string) error {
+	_, _, err := o.recipients(option)
 	if err != nil {
 		return err
 	}
-	if err := o.Destination.validate("destination"); err != nil {
+	if err := o.Destination.validate(option + ".Destination"); err != nil {
 		return err
 	}
 	if o.Resources.set() {
-		if err := o.Resources.validate("resources destination"); err != nil {
+		if err := o.Resources.validate(option + ".Resources"); err != nil {
 			return err
 		}
 	} else if o.Resources != nil && o.Resources.Prefix != "" {
-		return opterr.New("", "resources destination: a prefix needs its own URL or Bucket")
+		return opterr.New(option+".Resources", "a Prefix needs its own URL or Bucket")
 	}
 	if o.ZstdLevel != noCompression && (o.ZstdLevel < 0 || o.ZstdLevel > 22) {
-		return opterr.New("", "zstd level %d (1–22, 0 for %d, %d for none)", o.ZstdLevel, DefaultZstdLevel, noCompression)
+		return opterr.New(option+".ZstdLevel", "%d is out of range (1–22, 0 for %d, %d for none)", o.ZstdLevel, DefaultZstdLevel, noCompression)
 	}
 	if o.PartSize < 0 {
-		return opterr.New("", "negative part size")
+		return opterr.New(option+".PartSize", "%d is negative", o.PartSize)
 	}
-	return o.Retry.validate()
+	return o.Retry.validate(option + ".Retry")
 }
 
-// recipients parses the snapshot's and the archive's recipients.
-func (o *UploadOptions) recipients() (snap, res *parsedRecipients, err error) {
-	snap, err = parseRecipients(o.Destination.Recipients)
+// recipients parses the snapshot's and the archive's recipients; option
+// names the options in the errors, as in validate.
+func (o *UploadOptions) recipients(option string) (snap, res *parsedRecipients, err error) {
+	snap, err = parseRecipients(option+".Destination.Recipients", o.Destination.Recipients)
 	if err != nil {
-		return nil, nil, fmt.Errorf("destination: %w", err)
+		return nil, nil, err
 	}
 	res = snap
 	if o.Resources != nil {
-		res, err = parseRecipients(o.Resources.Recipients)
+		res, err = parseRecipients(option+".Resources.Recipients", o.Resources.Recipients)
 		if err != nil {
-			return nil, nil, fmt.Errorf("resources destination: %w", err)
+			return nil, nil, err
 		}
 	}
 	return snap, res, nil
@@ -165,29 +180,36 @@ type FetchOptions struct {
 	Logger *slog.Logger
 }
 
-// Validate checks the options without any I/O; errors wrap
-// lifeboat.ErrInvalidOptions.
+// Validate checks the options without any I/O; errors are a
+// *lifeboat.OptionsError (lifeboat.ErrInvalidOptions) naming the field,
+// e.g. "offsite.FetchOptions.Identities".
 func (o *FetchOptions) Validate() error {
 	if o == nil {
-		return opterr.New("", "nil FetchOptions")
+		return opterr.Nil("offsite.FetchOptions")
 	}
-	if err := o.Source.validate("source"); err != nil {
+	return o.validate("offsite.FetchOptions")
+}
+
+// validate is Validate naming the options option (the struct the caller
+// filled in: FetchOptions, or the RestoreSource field holding them).
+func (o *FetchOptions) validate(option string) error {
+	if err := o.Source.validate(option + ".Source"); err != nil {
 		return err
 	}
 	if o.Resources != nil {
-		if err := o.Resources.validate("resources source"); err != nil {
+		if err := o.Resources.validate(option + ".Resources"); err != nil {
 			return err
 		}
 	}
 	if len(o.Identities) == 0 {
-		return opterr.New("", "no identities to decrypt with")
+		return opterr.New(option+".Identities", "is required (no identity to decrypt with)")
 	}
-	if err := o.Retry.validate(); err != nil {
+	if err := o.Retry.validate(option + ".Retry"); err != nil {
 		return err
 	}
 	for i, id := range o.Identities {
 		if id == nil {
-			return opterr.New("", "identity %d is nil", i)
+			return opterr.New(option+".Identities", "[%d] is nil", i)
 		}
 	}
 	return nil

@@ -31,9 +31,11 @@ type parsedRecipients struct {
 
 // parseRecipients parses age X25519 public keys ("age1…") and SSH public
 // keys ("ssh-ed25519 AAAA…", "ssh-rsa AAAA…", as in authorized_keys).
-func parseRecipients(keys []string) (*parsedRecipients, error) {
+// option names the keys in the errors (e.g.
+// "offsite.UploadOptions.Destination.Recipients").
+func parseRecipients(option string, keys []string) (*parsedRecipients, error) {
 	if len(keys) == 0 {
-		return nil, opterr.New("", "no recipients (at least one age or SSH public key is required)")
+		return nil, opterr.New(option, "is required (at least one age or SSH public key)")
 	}
 	p := &parsedRecipients{}
 	for i, k := range keys {
@@ -42,23 +44,23 @@ func parseRecipients(keys []string) (*parsedRecipients, error) {
 		case strings.HasPrefix(k, "age1"):
 			r, err := age.ParseX25519Recipient(k)
 			if err != nil {
-				return nil, opterr.New("", "recipient %d: %w", i, err)
+				return nil, opterr.New(option, "[%d]: %w", i, err)
 			}
 			p.age = append(p.age, r)
 			p.desc = append(p.desc, Recipient{Type: "X25519", Fingerprint: r.String()})
 		case strings.HasPrefix(k, "ssh-"):
 			r, err := agessh.ParseRecipient(k)
 			if err != nil {
-				return nil, opterr.New("", "recipient %d: %w", i, err)
+				return nil, opterr.New(option, "[%d]: %w", i, err)
 			}
 			pk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(k))
 			if err != nil {
-				return nil, opterr.New("", "recipient %d: %w", i, err)
+				return nil, opterr.New(option, "[%d]: %w", i, err)
 			}
 			p.age = append(p.age, r)
 			p.desc = append(p.desc, Recipient{Type: pk.Type(), Fingerprint: ssh.FingerprintSHA256(pk)})
 		default:
-			return nil, opterr.New("", "recipient %d is neither an age X25519 key (age1…) nor an SSH public key (ssh-…)", i)
+			return nil, opterr.New(option, "[%d] is neither an age X25519 key (age1…) nor an SSH public key (ssh-…)", i)
 		}
 	}
 	return p, nil
@@ -72,14 +74,14 @@ func ParseIdentities(data []byte) ([]age.Identity, error) {
 	if bytes.Contains(data, []byte("PRIVATE KEY-----")) {
 		id, err := agessh.ParseIdentity(data)
 		if err != nil {
-			return nil, opterr.New("", "SSH identity: %w", err)
+			return nil, opterr.New("offsite.ParseIdentities data", "SSH identity: %w", err)
 		}
 		return []age.Identity{id}, nil
 	}
 	ids, err := age.ParseIdentities(bytes.NewReader(data))
 	if err != nil {
 		// age's parse errors do not echo the key material.
-		return nil, opterr.New("", "age identities: %w", err)
+		return nil, opterr.New("offsite.ParseIdentities data", "age identities: %w", err)
 	}
 	return ids, nil
 }

@@ -58,7 +58,7 @@ func (s *RetentionStore) Delete(ctx context.Context, id string) error {
 	if !idRE.MatchString(id) {
 		return fmt.Errorf("offsite: delete %q: %w: not a backup stamp", id, retention.ErrNotBackup)
 	}
-	if err := s.Destination.validate("destination"); err != nil {
+	if err := s.Destination.validate("offsite.RetentionStore.Destination"); err != nil {
 		return err
 	}
 	bucket, closeFn, err := s.Destination.open(ctx)
@@ -79,7 +79,7 @@ func (s *RetentionStore) Delete(ctx context.Context, id string) error {
 		return err
 	}
 	if s.Resources.set() && (m == nil || m.objectIn(DestResources)) {
-		if err := s.Resources.validate("resources destination"); err != nil {
+		if err := s.Resources.validate("offsite.RetentionStore.Resources"); err != nil {
 			return err
 		}
 		rb, rclose, err := s.Resources.open(ctx)

@@ -75,21 +75,21 @@ type ScrubOptions struct {
 // lifeboat.ErrInvalidOptions.
 func (o *ScrubOptions) Validate() error {
 	if o == nil {
-		return opterr.New("", "nil ScrubOptions")
+		return opterr.Nil("offsite.ScrubOptions")
 	}
 	if o.Resources != nil {
-		if err := o.Resources.validate("resources destination"); err != nil {
+		if err := o.Resources.validate("offsite.ScrubOptions.Resources"); err != nil {
 			return err
 		}
 	}
 	for i, id := range o.Identities {
 		if id == nil {
-			return opterr.New("", "identity %d is nil", i)
+			return opterr.New("offsite.ScrubOptions.Identities", "[%d] is nil", i)
 		}
 	}
 	for _, id := range o.IDs {
 		if !idRE.MatchString(id) {
-			return opterr.New("", "backup ID %q is not a backup stamp (YYYY-MM-DD_HHMMSS)", id)
+			return opterr.New("offsite.ScrubOptions.IDs", "%q is not a backup stamp (YYYY-MM-DD_HHMMSS)", id)
 		}
 	}
 	return nil
@@ -169,7 +169,7 @@ func Scrub(ctx context.Context, dest Destination, opts ScrubOptions) (*ScrubRepo
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	if err := dest.validate("destination"); err != nil {
+	if err := dest.validate("offsite.Destination"); err != nil {
 		return nil, err
 	}
 	log := logger(opts.Logger)

@@ -27,13 +27,13 @@ type RestoreSource struct {
 // the ID); errors wrap lifeboat.ErrInvalidOptions.
 func (s *RestoreSource) Validate() error {
 	if s == nil {
-		return opterr.New("", "nil RestoreSource")
+		return opterr.Nil("offsite.RestoreSource")
 	}
-	if err := s.Options.Validate(); err != nil {
+	if err := s.Options.validate("offsite.RestoreSource.Options"); err != nil {
 		return err
 	}
 	if s.ID != "" && !idRE.MatchString(s.ID) {
-		return opterr.New("", "backup ID %q is not a backup stamp (YYYY-MM-DD_HHMMSS)", s.ID)
+		return opterr.New("offsite.RestoreSource.ID", "%q is not a backup stamp (YYYY-MM-DD_HHMMSS)", s.ID)
 	}
 	return nil
 }

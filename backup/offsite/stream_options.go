@@ -106,17 +106,17 @@ func (o *StreamOptions) upload() UploadOptions {
 // lifeboat.ErrInvalidOptions.
 func (o *StreamOptions) Validate() error {
 	if o == nil {
-		return opterr.New("", "nil StreamOptions")
+		return opterr.Nil("offsite.StreamOptions")
 	}
 	if o.Host == nil {
-		return opterr.New("", "Host is required (the master whose static pod resources are archived)")
+		return opterr.New("offsite.StreamOptions.Host", "is required (the master whose static pod resources are archived)")
 	}
 	if o.Config == nil && !o.Force {
-		return opterr.New("", "Config is required unless Force is set")
+		return opterr.New("offsite.StreamOptions.Config", "is required unless StreamOptions.Force is set")
 	}
 	if o.Concurrency < 0 {
-		return opterr.New("", "negative concurrency")
+		return opterr.New("offsite.StreamOptions.Concurrency", "%d is negative", o.Concurrency)
 	}
 	u := o.upload()
-	return u.Validate()
+	return u.validate("offsite.StreamOptions")
 }

@@ -83,10 +83,10 @@ func Stream(ctx context.Context, etcd backup.SnapshotClient, opts StreamOptions)
 		return nil, err
 	}
 	if etcd == nil {
-		return nil, opterr.New("", "nil etcd client")
+		return nil, opterr.Nil("offsite.Stream etcd")
 	}
 	uo := opts.upload()
-	snapRcp, resRcp, _ := uo.recipients()
+	snapRcp, resRcp, _ := uo.recipients("offsite.StreamOptions")
 	log := logger(opts.Logger)
 	t := now(opts.Now)
 	stamp := backup.Timestamp(t)

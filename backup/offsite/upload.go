@@ -63,7 +63,7 @@ func Upload(ctx context.Context, dir string, opts UploadOptions) (*Manifest, err
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	snapRcp, resRcp, _ := opts.recipients()
+	snapRcp, resRcp, _ := opts.recipients("offsite.UploadOptions")
 	log := logger(opts.Logger)
 
 	b, err := backup.Verify(ctx, dir, backup.VerifyOptions{Timestamp: opts.Timestamp, SkipDBCheck: opts.SkipDBCheck, Logger: log})

@@ -26,7 +26,7 @@ func Verify(ctx context.Context, id, tempDir string, opts FetchOptions) (*backup
 		return nil, err
 	}
 	if id != "" && !idRE.MatchString(id) {
-		return nil, opterr.New("", "backup ID %q is not a backup stamp (YYYY-MM-DD_HHMMSS)", id)
+		return nil, opterr.New("offsite.Verify id", "%q is not a backup stamp (YYYY-MM-DD_HHMMSS)", id)
 	}
 	dir, err := os.MkdirTemp(tempDir, "lifeboat-verify-")
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/internal/errtest"
@@ -65,4 +66,17 @@ func TestDirStoreDeleteErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOptionsErrorNamesTheOption: each refusal names the rule or argument
+// at fault, qualified by its struct or function.
+func TestOptionsErrorNamesTheOption(t *testing.T) {
+	_, noStore := Apply(t.Context(), nil, Policy{KeepLast: 1}, ApplyOptions{})
+	_, badPolicy := Apply(t.Context(), nil, Policy{KeepDaily: -1}, ApplyOptions{})
+	errtest.OptionNames(t, []errtest.Option{
+		{Name: "negative count", Err: Policy{KeepWeekly: -1}.Validate(), Want: "retention.Policy.KeepWeekly"},
+		{Name: "negative window", Err: Policy{KeepWithin: -time.Hour}.Validate(), Want: "retention.Policy.KeepWithin"},
+		{Name: "apply without store", Err: noStore, Want: "retention.Apply store"},
+		{Name: "apply with a bad policy", Err: badPolicy, Want: "retention.Policy.KeepDaily"},
+	})
 }

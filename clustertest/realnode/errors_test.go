@@ -3,6 +3,7 @@ package realnode
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/internal/errtest"
@@ -35,4 +36,18 @@ func TestValidateRefusesBadOptions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOptionsErrorNamesTheOption: each refusal names the option or
+// argument at fault, qualified by its struct or function.
+func TestOptionsErrorNamesTheOption(t *testing.T) {
+	_, noCluster := New(t.Context(), nil, Options{})
+	errtest.OptionNames(t, []errtest.Option{
+		{Name: "bad name", Err: Options{Name: "Not_A_Name"}.Validate(), Want: "realnode.Options.Name"},
+		{Name: "loopback node IP", Err: Options{NodeIP: "127.0.0.2"}.Validate(), Want: "realnode.Options.NodeIP"},
+		{Name: "relative debug image", Err: Options{DebugImagePath: []string{"images/x.tar"}}.Validate(), Want: "realnode.Options.DebugImagePath"},
+		{Name: "negative start timeout", Err: Options{StartTimeout: -time.Second}.Validate(), Want: "realnode.Options.StartTimeout"},
+		{Name: "negative lock timeout", Err: Options{LockTimeout: -time.Second}.Validate(), Want: "realnode.Options.LockTimeout"},
+		{Name: "no cluster", Err: noCluster, Want: "realnode.New c"},
+	})
 }

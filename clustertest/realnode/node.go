@@ -74,7 +74,7 @@ func New(ctx context.Context, c *clustertest.Cluster, opts Options) (_ *Node, er
 		return nil, err
 	}
 	if c == nil {
-		return nil, opterr.New("", "a cluster is required")
+		return nil, opterr.Nil("realnode.New c")
 	}
 	opts.defaults()
 	var bins Binaries

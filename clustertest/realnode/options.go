@@ -57,21 +57,24 @@ var dnsSubdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]
 // lifeboat.ErrInvalidOptions.
 func (o Options) Validate() error {
 	if o.Name != "" && (len(o.Name) > 63 || !dnsSubdomain.MatchString(o.Name)) {
-		return opterr.New("Name", "%q is not a DNS-1123 name of at most 63 characters", o.Name)
+		return opterr.New("realnode.Options.Name", "%q is not a DNS-1123 name of at most 63 characters", o.Name)
 	}
 	if o.NodeIP != "" {
 		ip := net.ParseIP(o.NodeIP)
 		if ip == nil || ip.To4() == nil || ip.IsLoopback() || ip.IsUnspecified() {
-			return opterr.New("NodeIP", "%q must be an IPv4 address outside 127.0.0.0/8", o.NodeIP)
+			return opterr.New("realnode.Options.NodeIP", "%q must be an IPv4 address outside 127.0.0.0/8", o.NodeIP)
 		}
 	}
 	for _, d := range o.DebugImagePath {
 		if !filepath.IsAbs(d) || strings.ContainsAny(d, ":\n") {
-			return opterr.New("DebugImagePath", "%q is not an absolute path without ':'", d)
+			return opterr.New("realnode.Options.DebugImagePath", "%q is not an absolute path without ':'", d)
 		}
 	}
-	if o.StartTimeout < 0 || o.LockTimeout < 0 {
-		return opterr.New("", "negative timeout")
+	if o.StartTimeout < 0 {
+		return opterr.New("realnode.Options.StartTimeout", "%v is negative", o.StartTimeout)
+	}
+	if o.LockTimeout < 0 {
+		return opterr.New("realnode.Options.LockTimeout", "%v is negative", o.LockTimeout)
 	}
 	return nil
 }

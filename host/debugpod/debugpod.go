@@ -23,6 +23,7 @@ import (
 	utilexec "k8s.io/client-go/util/exec"
 
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 )
 
 // DefaultImage is the image "oc debug node/<name>" falls back to.
@@ -109,11 +110,14 @@ var _ host.Host = (*Host)(nil)
 // restConfig is used for exec. If the pod does not start, it is deleted and
 // the error wraps ErrNotRunning.
 func New(ctx context.Context, kube kubernetes.Interface, restConfig *rest.Config, cfg Config) (*Host, error) {
+	if kube == nil {
+		return nil, opterr.Nil("debugpod.New kube")
+	}
 	if cfg.Node == "" {
-		return nil, errors.New("debug pod: Node is required")
+		return nil, opterr.Nil("debugpod.Config.Node")
 	}
 	if restConfig == nil {
-		return nil, fmt.Errorf("debug pod for %s: a rest.Config is required for exec", cfg.Node)
+		return nil, opterr.New("debugpod.New restConfig", "is required for exec on %s", cfg.Node)
 	}
 	cfg.defaults()
 	execClientset, err := kubernetes.NewForConfig(restConfig)

@@ -7,7 +7,10 @@ package errtest
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
+
+	"github.com/lifeboat-dev/lifeboat"
 )
 
 // Sentinels checks a package's exported sentinels, keyed by name: each has
@@ -81,6 +84,55 @@ func TypedErrors(t *testing.T, cases []Typed) {
 			}
 			if tc.Err.Error() == "" {
 				t.Error("empty message")
+			}
+		})
+	}
+}
+
+// Option is one refusal of a caller's options: the error a Validate
+// method, XPlan builder or single call returned (Err) and the option its
+// *lifeboat.OptionsError must name (Want, in the form the root package's
+// OptionsError documents, e.g. "backup.TakeOptions.Dir"; "" for a
+// combination of fields, each of which Fields lists and the reason names).
+type Option struct {
+	Name   string
+	Err    error
+	Want   string
+	Fields []string
+}
+
+// OptionNames checks each case through a %w wrap: errors.As finds a
+// *lifeboat.OptionsError, it matches lifeboat.ErrInvalidOptions, its Option
+// is Want, and its message names that option. Each case is a subtest
+// named by its Name.
+func OptionNames(t *testing.T, cases []Option) {
+	t.Helper()
+	if len(cases) == 0 {
+		t.Fatal("no refusals listed")
+	}
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			w := fmt.Errorf("op target: %w", tc.Err)
+			var oe *lifeboat.OptionsError
+			if !errors.As(w, &oe) {
+				t.Fatalf("errors.As(%v) finds no *lifeboat.OptionsError", w)
+			}
+			if !errors.Is(w, lifeboat.ErrInvalidOptions) {
+				t.Errorf("errors.Is(%v, lifeboat.ErrInvalidOptions) = false", w)
+			}
+			if oe.Option != tc.Want {
+				t.Errorf("Option = %q, want %q (error %v)", oe.Option, tc.Want, oe)
+			}
+			if !strings.Contains(oe.Error(), tc.Want) {
+				t.Errorf("message %q does not name %q", oe.Error(), tc.Want)
+			}
+			if tc.Want == "" && len(tc.Fields) < 2 {
+				t.Errorf("a refusal of a combination lists its fields (got %q)", tc.Fields)
+			}
+			for _, f := range tc.Fields {
+				if !strings.Contains(oe.Reason, f) {
+					t.Errorf("reason %q does not name %q", oe.Reason, f)
+				}
 			}
 		})
 	}

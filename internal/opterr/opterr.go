@@ -5,13 +5,17 @@ package opterr
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/lifeboat-dev/lifeboat"
 )
 
-// New returns a *lifeboat.OptionsError for option (qualified by its
-// struct, e.g. "backup.TakeOptions.Dir"; "" for none) with the reason
-// formatted as by fmt.Errorf: every %w operand becomes the error's cause.
+// New returns a *lifeboat.OptionsError for option (in one of the forms
+// lifeboat.OptionsError.Option documents, e.g. "backup.TakeOptions.Dir";
+// "" only for a combination of fields, each named in the reason) with the
+// reason formatted as by fmt.Errorf: every %w operand becomes the error's
+// cause. The reason does not repeat the option's name. The module's
+// names_test.go checks every literal name.
 func New(option, format string, args ...any) error {
 	reason := fmt.Errorf(format, args...)
 	var cause error
@@ -28,4 +32,31 @@ func New(option, format string, args ...any) error {
 // or empty, e.g. Nil("member.Deps.Etcd").
 func Nil(option string) error {
 	return &lifeboat.OptionsError{Option: option, Reason: "is required"}
+}
+
+// Under re-qualifies the option names in err for options the caller gave
+// inside another struct: a name that is inner or starts with inner+"."
+// gets outer in its place, e.g. Under("restore.Options.Release",
+// "release.Options", err) turns "release.Options.Version" into
+// "restore.Options.Release.Version". It rewrites an *lifeboat.OptionsError
+// and each error of an errors.Join; any other error is returned as it is.
+// err itself is not modified.
+func Under(outer, inner string, err error) error {
+	switch e := err.(type) {
+	case *lifeboat.OptionsError:
+		if e.Option == inner || strings.HasPrefix(e.Option, inner+".") {
+			c := *e
+			c.Option = outer + strings.TrimPrefix(e.Option, inner)
+			return &c
+		}
+		return e
+	case interface{ Unwrap() []error }:
+		errs := e.Unwrap()
+		out := make([]error, len(errs))
+		for i, x := range errs {
+			out[i] = Under(outer, inner, x)
+		}
+		return errors.Join(out...)
+	}
+	return err
 }
