@@ -24,6 +24,13 @@ func (m *docModule) resolve(r docRef) (hint string, ok bool) {
 	if a == nil {
 		return "", false
 	}
+	if r.local && !a.types[r.name] {
+		lower := strings.ToLower(r.name[:1]) + r.name[1:]
+		if a.types[lower] {
+			return "unexported: " + lower, false
+		}
+		return "", true // not a type of this package: another's, or prose
+	}
 	if !a.exported[r.name] {
 		return m.nameHint(a, r), false
 	}

@@ -28,8 +28,12 @@ type docRef struct {
 	pkg  string // package name; "" for an unqualified doc link
 	dir  string // the dir whose API an unqualified link names
 	test bool   // the link is in a test file
-	name string
-	mem  string // member of name, or ""
+	// local: an unqualified Type.Member in prose, checked only when Type
+	// is a type of the package (exported, or unexported since: State.Undo
+	// after State became state).
+	local bool
+	name  string
+	mem   string // member of name, or ""
 }
 
 // TestDocsNameExistingAPI fails when README.md, a doc comment (package,
@@ -100,6 +104,10 @@ func qualifiedRefPattern(m *docModule) *regexp.Regexp {
 	return regexp.MustCompile(`(?:^|[^\w.])(` + strings.Join(names, "|") + `)\.([A-Z]\w*)(?:\.([A-Z]\w*))?\b`)
 }
 
+// localRefPattern matches an unqualified Type.Member in prose (not in a
+// doc link, not after a package or a selector).
+var localRefPattern = regexp.MustCompile(`(?:^|[^\w.\[*])([A-Z]\w*)\.([A-Z]\w*)\b`)
+
 func qualifiedRefs(pos, line string, re *regexp.Regexp) []docRef {
 	var out []docRef
 	for _, s := range re.FindAllStringSubmatch(line, -1) {
@@ -151,7 +159,7 @@ func docGroups(f srcFile) []*ast.CommentGroup {
 			fields(d.Type)
 			if f.test && strings.HasPrefix(d.Name.Name, "Example") && d.Body != nil {
 				for _, g := range f.ast.Comments {
-					if g.Pos() > d.Body.Lbrace && g.End() < d.Body.Rbrace && !isOutput(g) {
+					if g.Pos() > d.Body.Lbrace && g.End() < d.Body.Rbrace {
 						add(g)
 					}
 				}
@@ -164,11 +172,11 @@ func docGroups(f srcFile) []*ast.CommentGroup {
 	return out
 }
 
-// isOutput reports whether g is an example's output block.
-func isOutput(g *ast.CommentGroup) bool {
-	first, _, _ := strings.Cut(strings.TrimSpace(g.Text()), "\n")
-	first = strings.ToLower(first)
-	return strings.HasPrefix(first, "output:") || strings.HasPrefix(first, "unordered output:")
+// isOutput reports whether a comment line starts an example's output
+// block, which is program output, not documentation.
+func isOutput(line string) bool {
+	l := strings.ToLower(strings.TrimSpace(line))
+	return strings.HasPrefix(l, "output:") || strings.HasPrefix(l, "unordered output:")
 }
 
 // groupRefs returns the qualified references and doc links in g.
@@ -178,6 +186,7 @@ func (m *docModule) groupRefs(f srcFile, g *ast.CommentGroup, qualified *regexp.
 		text string
 	}
 	var lines []rawLine
+	output := false // the rest of g is an example's output
 	for _, c := range g.List {
 		text := c.Text
 		if strings.HasPrefix(text, "//") {
@@ -187,13 +196,29 @@ func (m *docModule) groupRefs(f srcFile, g *ast.CommentGroup, qualified *regexp.
 		}
 		start := m.fset.Position(c.Pos()).Line
 		for i, l := range strings.Split(text, "\n") {
+			if f.test && isOutput(l) {
+				output = true
+				break
+			}
 			lines = append(lines, rawLine{start + i, l})
 		}
+		if output {
+			break
+		}
+	}
+	if len(lines) == 0 {
+		return nil
 	}
 	pos := func(line int) string { return fmt.Sprintf("%s:%d", f.rel, line) }
 	var out []docRef
 	for _, l := range lines {
 		out = append(out, qualifiedRefs(pos(l.line), l.text, qualified)...)
+		if f.test {
+			continue
+		}
+		for _, s := range localRefPattern.FindAllStringSubmatch(l.text, -1) {
+			out = append(out, docRef{pos: pos(l.line), text: s[1] + "." + s[2], dir: f.dir, local: true, name: s[1], mem: s[2]})
+		}
 	}
 	// Doc links as go doc finds them: every [Name] or [Name.Member] is
 	// taken for a link (LookupSym says yes) so that one naming nothing
@@ -207,7 +232,11 @@ func (m *docModule) groupRefs(f srcFile, g *ast.CommentGroup, qualified *regexp.
 		},
 		LookupSym: func(recv, name string) bool { return true },
 	}
-	for _, l := range docLinks(p.Parse(g.Text())) {
+	var text strings.Builder
+	for _, l := range lines {
+		text.WriteString(strings.TrimPrefix(l.text, " ") + "\n")
+	}
+	for _, l := range docLinks(p.Parse(text.String())) {
 		if l.Name == "" {
 			continue // a link to a package, [backup]: LookupPackage found it
 		}
