@@ -46,7 +46,9 @@ type Decision struct {
 	// Reasons lists every check the CSR failed (empty when it passed), or
 	// why it was out of scope.
 	Reasons []string
-	// Rules are the cross-check rules among Reasons (see Validation.Rules).
+	// Rules lists, once each, the cross-check rules (see Rule) that refused
+	// a name or address: a subset of what Reasons says, for callers that
+	// branch.
 	Rules []Rule
 	// DryRun is true when Outcome was decided but not written.
 	DryRun bool
@@ -98,7 +100,12 @@ type ApproveOptions struct {
 	// MachineNamespace holds the Machines; openshift-machine-api when empty.
 	MachineNamespace string
 	// UseNodeAddresses, when machines is nil (no Machine API), checks CSRs
-	// against the Nodes instead (see Inventory.UseNodeAddresses).
+	// against the Nodes instead: a serving CSR's names against its Node's
+	// own status addresses (PolicyKubeletServingNodeAddresses), and a
+	// node-bootstrapper CSR only for a Node that exists and is not Ready
+	// (PolicyExpiredClientCertificate; a new node is never approved this
+	// way). Node addresses are reported by the kubelet itself, so a
+	// serving CSR's names must also pass the cross-checks of Rule.
 	UseNodeAddresses bool
 	// Config reads the Infrastructure and Network config objects
 	// ("cluster") that name the in-cluster identities a serving CSR checked

@@ -130,7 +130,7 @@ func (c *Cluster) CrashloopEtcd(ctx context.Context, node string) error {
 }
 
 // KillEtcd kills node's etcd member with SIGKILL. The member stays down (its
-// pod shows Error) until the kubelet restarts (host.RestartKubelet, a power
+// pod shows Error) until the kubelet restarts (host.Host.RestartKubelet, a power
 // cycle) or its etcd-pod.yaml changes; the data directory is kept, so it
 // rejoins as the same member.
 func (c *Cluster) KillEtcd(ctx context.Context, node string) error {

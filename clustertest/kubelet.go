@@ -57,7 +57,7 @@ const (
 	// streams; the kubelet's real grace period would let it, the simulation
 	// does not wait (a SIGKILL loses nothing: the page cache survives).
 	etcdStopGrace = 2 * time.Second
-	// shutdownTicksPerMinute scales host.Shutdown delays: one minute is
+	// shutdownTicksPerMinute scales host.Host.Shutdown delays: one minute is
 	// this many ticks.
 	shutdownTicksPerMinute = 10
 	// crashFlag is appended to the etcd command line of a member made to

@@ -17,7 +17,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/host/debugpod"
 )
 
-// TestDebugPodOnRealNode runs host.DebugPod against a real kubelet and
+// TestDebugPodOnRealNode runs debugpod.Host against a real kubelet and
 // containerd: the pod "oc debug node" creates, every typed operation and
 // Run (the shared host suite) through API server → kubelet → containerd
 // exec, and Containers through the node's real crictl. The runtime

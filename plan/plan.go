@@ -131,8 +131,8 @@ func byteCount(n int64) string {
 // a crash or a cancel resumes where the first stopped. A State belongs to
 // one run of one procedure: an implementation that persists it must record
 // what identifies the run (its inputs) and must not answer for a run with
-// other inputs, nor outlive the run once it finished (restore.State records
-// a RunIdentity and is retired when the run completes).
+// other inputs, nor outlive the run once it finished (restore's state records
+// a restore.RunIdentity and is retired when the run completes).
 type State interface {
 	// Finished returns the IDs of the steps recorded as finished.
 	Finished(ctx context.Context) (map[string]bool, error)

@@ -146,7 +146,7 @@
 // deleted: manifests, data directories and static pod resources in the way
 // are moved aside (into Options.AsideDir, or /var/lib/etcd-backup for the
 // recovery host's data as cluster-restore.sh does), each move recorded in
-// the state before it is made; State.Undo lists them to be put back. A
+// the state before it is made; StateData.Moves lists them to be put back. A
 // backup that fails its checks stops the plan before anything is written on
 // any host, and so does any check a later step would apply (the hosts
 // answer, the archive's links, free space, versions, the restored member,

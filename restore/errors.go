@@ -25,7 +25,7 @@ var (
 	ErrSnapshotTooNew = errors.New("snapshot storage version is newer than the cluster's etcd")
 	// ErrNeedsRestorePod: restoring in process would write a data directory
 	// the cluster's etcd may not read; restore with the cluster's own etcd
-	// image instead ([WriteRestorePod]). See [Decide].
+	// image instead ([RestorePod]). See [Decide].
 	ErrNeedsRestorePod = errors.New("restore must run in the cluster's etcd image")
 	// ErrRestorePodImage: the restore must run in the cluster's etcd image
 	// and no etcd pod manifest at hand (the cluster's restore pod, the

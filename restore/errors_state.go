@@ -11,7 +11,7 @@ import (
 // another run at StatePath on the recovery host. Resume the old run by
 // calling Run with its options again, or abandon it: set
 // Options.AbandonUnfinished (the old state is renamed AbandonedPath, kept
-// for audit, its moves still listed there for State.Undo), or move the
+// for audit, its moves still listed there, as StateData.Moves), or move the
 // file yourself (the error message gives the command). It matches
 // member.ErrAnotherRunUnfinished.
 type AnotherRunError struct {
@@ -43,7 +43,7 @@ func (e *AnotherRunError) Error() string {
 	return fmt.Sprintf("%v: %s on %s holds an unfinished restore started %s (%d steps finished, %d files moved aside): %s; "+
 		"this run is %s (differs in %s). Resume the old run with its own options, or abandon it: "+
 		"set Options.AbandonUnfinished (restore -abandon-unfinished), or on %s run `mv %s %s`; "+
-		"the old state keeps the list of moved files (State.Undo)",
+		"the old state keeps the list of moved files (its \"moves\")",
 		member.ErrAnotherRunUnfinished, e.StatePath, e.Host, e.Started.UTC().Format(time.RFC3339), e.Steps, e.Moves, old,
 		e.Requested.String(), strings.Join(e.Differences, ", "), e.Host, e.StatePath, e.AbandonedPath)
 }

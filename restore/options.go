@@ -152,7 +152,7 @@ type Options struct {
 	// the unfinished state of another run (another backup, other hosts or
 	// another method; see RunIdentity): that state is renamed
 	// "<StatePath without .json>.abandoned-<UTC time>.json", kept for audit
-	// with its list of moved files (State.Undo), and nothing the old run
+	// with its list of moved files (StateData.Moves), and nothing the old run
 	// did is undone. False: Run refuses with *AnotherRunError. A state of
 	// the same run is always resumed.
 	AbandonUnfinished bool
@@ -170,7 +170,7 @@ type Options struct {
 	// RolloutStallTimeout is how long an operator may leave a forced
 	// redeployment unanswered (no new revision, no rollout progress)
 	// before its wait fails with lifecycle.ErrRolloutStalled instead of
-	// waiting out RolloutTimeout; lifecycle.DefaultStallTimeout when zero,
+	// waiting out RolloutTimeout; 10 minutes (lifecycle's default) when zero,
 	// never when negative.
 	RolloutStallTimeout time.Duration
 

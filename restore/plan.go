@@ -198,7 +198,7 @@ func build(opts Options, gen release.Generation, version string) (*plan.Plan, *r
 //     nothing and returns *AnotherRunError (ErrAnotherRunUnfinished),
 //     naming both runs; Options.AbandonUnfinished retires the old state
 //     instead ("<name>.abandoned-<UTC time>.json" beside it, kept for
-//     audit and State.Undo) and starts afresh;
+//     audit with its StateData.Moves) and starts afresh;
 //   - when every step finished, the state is retired to
 //     "<name>.finished-<UTC finish time>.json" beside StatePath (recorded
 //     in the returned StateData.RetiredTo), so the next Run on the host

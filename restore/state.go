@@ -16,7 +16,8 @@ import (
 )
 
 // Move is one file or directory the restore moved aside. Nothing the
-// restore displaces is deleted: Undo lists the moves to put back.
+// restore displaces is deleted: StateData.Moves lists the moves to put
+// back.
 type Move struct {
 	Host string `json:"host"`
 	From string `json:"from"`
@@ -93,8 +94,8 @@ type StateData struct {
 	Quorum *QuorumRecord `json:"quorum,omitempty"`
 }
 
-// State is the restore's plan.State, kept as a JSON file on the recovery
-// host and rewritten atomically (host.WriteFile) after every change.
+// state is the restore's plan.State, kept as a JSON file on the recovery
+// host and rewritten atomically (host.Host.WriteFile) after every change.
 type state struct {
 	h    host.Host
 	path string

@@ -23,7 +23,7 @@ const (
 	// ([RestoreSnapshot]).
 	InProcess Method = "in-process"
 	// RestorePod: a static pod running the cluster's own etcd image writes
-	// it, as cluster-restore.sh does ([WriteRestorePod]).
+	// it, as cluster-restore.sh does.
 	RestorePod Method = "restore-pod"
 )
 

@@ -36,7 +36,7 @@ type Funcs struct {
 	// host does not.
 	DialContext func(ctx context.Context, next host.Dialer, network, addr string) (net.Conn, error)
 	// NoDialer hides the wrapped host's DialContext: the wrapping host
-	// does not implement host.Dialer (as a host.DebugPod does not),
+	// does not implement host.Dialer (as a *debugpod.Host does not),
 	// unless DialContext is set.
 	NoDialer bool
 }
