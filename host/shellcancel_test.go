@@ -79,6 +79,29 @@ func waitGone(t *testing.T, mark string) {
 	}
 }
 
+// freezeAtPGID freezes the wrapper's group (SIGSTOP) as soon as its PGID
+// file for marker exists (before, at or after its tombstone check), then
+// thaws it (SIGCONT) once hold returns. Frozen for good it would stand
+// for no real process, and its own command line matches waitGone's
+// search; on a loaded machine the stop line may have finished before the
+// PGID file was written, and the thawed wrapper must then find the
+// tombstone. When the file never shows (the wrapper went past both flags
+// between two looks) it does nothing: waitGone still checks the outcome.
+// It calls no t method: the subtest may have ended already.
+func freezeAtPGID(marker string, hold func()) {
+	for i := 0; i < 2000; i++ {
+		if b, err := os.ReadFile(pgidPath(marker)); err == nil && len(b) > 0 {
+			var g int
+			fmt.Sscan(string(b), &g)
+			syscall.Kill(-g, syscall.SIGSTOP)
+			hold()
+			syscall.Kill(-g, syscall.SIGCONT)
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // The handshake of a cancelled Run whose command starts late (after the
 // cancel, with no PID report) over a local runner: the command never
 // survives, whether it starts after the stop line finished (it finds the
@@ -103,33 +126,11 @@ func TestShellCancelHandshake(t *testing.T) {
 		}},
 		{"frozen between its flags", func(t *testing.T, marker func() string) func(func() *exec.Cmd, <-chan struct{}) {
 			return func(run func() *exec.Cmd, stopped <-chan struct{}) {
-				cmd := run()
-				// Freeze the wrapper's group as soon as its PGID file
-				// exists: before, at or after its tombstone check. The
-				// freeze stands for a wrapper descheduled there, so it
-				// ends: once the stop line finished, the group (if the
-				// stopper left it alive) runs on. On a loaded machine the
-				// stop line may have finished before the PGID file was
-				// written; the thawed wrapper must then find the
-				// tombstone. (Frozen for good, it would stand for no real
-				// process, and its own command line matches waitGone's
-				// search.)
-				for i := 0; i < 2000; i++ {
-					if b, err := os.ReadFile(pgidPath(marker())); err == nil && len(b) > 0 {
-						var g int
-						fmt.Sscan(string(b), &g)
-						syscall.Kill(-g, syscall.SIGSTOP)
-						<-stopped
-						syscall.Kill(-g, syscall.SIGCONT)
-						return
-					}
-					time.Sleep(time.Millisecond)
-				}
-				// Never saw it: the wrapper went past both flags (and
-				// the stopper or the tombstone ended it) between two
-				// looks; waitGone still checks the outcome. No t call
-				// here: the subtest may have ended already.
-				_ = cmd
+				run()
+				// The freeze stands for a wrapper descheduled between its
+				// flags, so it ends: once the stop line finished, the
+				// group (if the stopper left it alive) runs on.
+				freezeAtPGID(marker(), func() { <-stopped })
 			}
 		}},
 		// The order the loaded machine produced: the stop line finished
@@ -139,23 +140,8 @@ func TestShellCancelHandshake(t *testing.T) {
 		{"frozen between its flags after the stop", func(t *testing.T, marker func() string) func(func() *exec.Cmd, <-chan struct{}) {
 			return func(run func() *exec.Cmd, stopped <-chan struct{}) {
 				<-stopped
-				cmd := run()
-				for i := 0; i < 2000; i++ {
-					if b, err := os.ReadFile(pgidPath(marker())); err == nil && len(b) > 0 {
-						var g int
-						fmt.Sscan(string(b), &g)
-						syscall.Kill(-g, syscall.SIGSTOP)
-						time.Sleep(200 * time.Millisecond)
-						syscall.Kill(-g, syscall.SIGCONT)
-						return
-					}
-					time.Sleep(time.Millisecond)
-				}
-				// Never saw it: the wrapper went past both flags (and
-				// the stopper or the tombstone ended it) between two
-				// looks; waitGone still checks the outcome. No t call
-				// here: the subtest may have ended already.
-				_ = cmd
+				run()
+				freezeAtPGID(marker(), func() { time.Sleep(200 * time.Millisecond) })
 			}
 		}},
 	}
