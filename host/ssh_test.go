@@ -53,9 +53,11 @@ func newEd25519(t *testing.T) (ssh.Signer, []byte) {
 	return signer, pem.EncodeToMemory(block)
 }
 
-// startSSHD starts sshd for the test, or skips when it is not installed
-// (fails instead when LIFEBOAT_REQUIRE_SSHD=1, as CI sets).
-func startSSHD(t *testing.T) *testSSHD {
+// requireSSHD skips the test when sshd is not installed (fails instead
+// when LIFEBOAT_REQUIRE_SSHD=1, as CI sets), makes the privilege
+// separation directory sshd started as root wants (Debian's service unit
+// normally creates it), and returns the user sshd will accept.
+func requireSSHD(t *testing.T) *user.User {
 	t.Helper()
 	if _, err := os.Stat(sshdPath); err != nil {
 		msg := fmt.Sprintf("%s not installed (Debian: apt-get install openssh-server): %v", sshdPath, err)
@@ -69,12 +71,18 @@ func startSSHD(t *testing.T) *testSSHD {
 		t.Fatal(err)
 	}
 	if u.Uid == "0" {
-		// sshd started as root wants its privilege separation directory,
-		// which Debian's service unit normally creates.
 		if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return u
+}
+
+// startSSHD starts sshd for the test, or skips when it is not installed
+// (fails instead when LIFEBOAT_REQUIRE_SSHD=1, as CI sets).
+func startSSHD(t *testing.T) *testSSHD {
+	t.Helper()
+	u := requireSSHD(t)
 	dir := t.TempDir()
 	hostSigner, hostPEM := newEd25519(t)
 	userSigner, userPEM := newEd25519(t)
@@ -437,15 +445,7 @@ func TestSSHSessionHonoursContext(t *testing.T) {
 // server started on a port picked earlier can lose it on a busy machine),
 // and the address returned is sshd's own, not the taker's.
 func TestSSHDStartRetriesTakenPort(t *testing.T) {
-	if _, err := os.Stat(sshdPath); err != nil {
-		if os.Getenv("LIFEBOAT_REQUIRE_SSHD") == "1" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-		t.Skip(err)
-	}
+	requireSSHD(t)
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
