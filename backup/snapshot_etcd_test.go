@@ -313,7 +313,26 @@ func smallTmpfs(t *testing.T, size int) string {
 
 // restoreAndRead restores snapshot with etcdutl into a new data dir, runs
 // a single etcd on it and returns the keys under prefix and the revision.
+//
+// A port picked free may be taken before etcd binds it (another test's
+// server, an outgoing connection's source port): etcd then exits, and the
+// restore is made again on new ports, up to 3 times.
 func restoreAndRead(t *testing.T, bin clustertest.Binaries, snapshot, prefix string) (map[string]string, int64) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		got, rev, lost := restoreAndReadOnce(t, bin, snapshot, prefix)
+		if !lost {
+			return got, rev
+		}
+		if attempt == 3 {
+			t.Fatalf("the restored etcd lost its picked ports %d times in a row", attempt)
+		}
+	}
+}
+
+// restoreAndReadOnce is one attempt of restoreAndRead; lost says etcd
+// exited because a port it was given was taken.
+func restoreAndReadOnce(t *testing.T, bin clustertest.Binaries, snapshot, prefix string) (map[string]string, int64, bool) {
 	t.Helper()
 	dataDir := filepath.Join(t.TempDir(), "restored")
 	peer, client := freeAddr(t), freeAddr(t)
@@ -336,7 +355,9 @@ func restoreAndRead(t *testing.T, bin clustertest.Binaries, snapshot, prefix str
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	defer func() { cmd.Process.Kill(); <-exited }()
 	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{"http://" + client}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
@@ -347,18 +368,28 @@ func restoreAndRead(t *testing.T, bin clustertest.Binaries, snapshot, prefix str
 		rctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		resp, err = cli.Get(rctx, prefix, clientv3.WithPrefix())
+		select {
+		case <-exited:
+			return false, errEtcdExited
+		default:
+		}
 		return err == nil, nil
 	})
 	if err != nil {
 		b, _ := os.ReadFile(log.Name())
+		if errors.Is(err, errEtcdExited) && strings.Contains(string(b), "address already in use") {
+			return nil, 0, true
+		}
 		t.Fatalf("restored etcd did not serve: %v\n%s", err, lastLines(b, 10))
 	}
 	got := map[string]string{}
 	for _, kv := range resp.Kvs {
 		got[string(kv.Key)] = string(kv.Value)
 	}
-	return got, resp.Header.Revision
+	return got, resp.Header.Revision, false
 }
+
+var errEtcdExited = errors.New("etcd exited")
 
 func lastLines(b []byte, n int) string {
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")

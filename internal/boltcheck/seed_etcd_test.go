@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,12 +92,26 @@ func realSnapshot(t *testing.T) []byte {
 	cfg.Name = "seed"
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	cfg.LogLevel = "error"
-	pu, cu := free(), free()
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
-	cfg.InitialCluster = "seed=" + pu.String()
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
+	// A port picked free may be taken before etcd binds it (the kind
+	// restore's startEmbedWith and the test servers handle): etcd then
+	// fails to listen, touching nothing in its fresh directory, and is
+	// started again on new ports, up to 3 times.
+	var e *embed.Etcd
+	var cu url.URL
+	for attempt := 1; ; attempt++ {
+		var pu url.URL
+		pu, cu = free(), free()
+		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
+		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
+		cfg.InitialCluster = "seed=" + pu.String()
+		var err error
+		e, err = embed.StartEtcd(cfg)
+		if err == nil {
+			break
+		}
+		if attempt < 3 && strings.Contains(err.Error(), "address already in use") {
+			continue
+		}
 		t.Fatal(err)
 	}
 	defer func() { e.Close(); <-e.Server.StopNotify() }()
