@@ -3,6 +3,7 @@ package backup
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/host"
@@ -70,5 +71,7 @@ func TestOptionsErrorNamesTheOption(t *testing.T) {
 		{Name: "no host", Err: build(TakePlan(TakeDeps{Etcd: etcd}, TakeOptions{Dir: "/backup"})), Want: "backup.TakeDeps.Host"},
 		{Name: "no config without Force", Err: build(TakePlan(TakeDeps{Etcd: etcd, Host: h}, TakeOptions{Dir: "/backup"})), Want: "backup.TakeDeps.Config"},
 		{Name: "no directory", Err: build(TakePlan(TakeDeps{Etcd: etcd, Host: h}, TakeOptions{Force: true})), Want: "backup.TakeOptions.Dir"},
+		{Name: "negative buffer", Err: build(TakePlan(TakeDeps{Etcd: etcd, Host: h}, TakeOptions{Dir: "/backup", Force: true, Snapshot: SnapshotOptions{BufferSize: -1}})), Want: "backup.TakeOptions.Snapshot.BufferSize"},
+		{Name: "validate alone", Err: TakeOptions{Dir: "/backup", Snapshot: SnapshotOptions{StatusTimeout: -time.Second}}.Validate(), Want: "backup.TakeOptions.Snapshot.StatusTimeout"},
 	})
 }

@@ -99,6 +99,25 @@ type Backup struct {
 	Warnings []string
 }
 
+// Validate reports options TakePlan cannot use, before anything is built
+// or touched; each refusal is a *lifeboat.OptionsError
+// (lifeboat.ErrInvalidOptions) naming the field: Dir is required, and
+// Snapshot.BufferSize and Snapshot.StatusTimeout must not be negative
+// (zero takes their defaults). A negative MinClusterAge is valid: it
+// disables the certificate-rotation check. TakeDeps are checked by
+// TakePlan.
+func (o TakeOptions) Validate() error {
+	switch {
+	case o.Dir == "":
+		return opterr.Nil("backup.TakeOptions.Dir")
+	case o.Snapshot.BufferSize < 0:
+		return opterr.New("backup.TakeOptions.Snapshot.BufferSize", "%d is negative", o.Snapshot.BufferSize)
+	case o.Snapshot.StatusTimeout < 0:
+		return opterr.New("backup.TakeOptions.Snapshot.StatusTimeout", "%s is negative", o.Snapshot.StatusTimeout)
+	}
+	return nil
+}
+
 // TakeDeps are what TakePlan acts through; the plan keeps them and does
 // no I/O until it runs.
 type TakeDeps struct {
@@ -136,6 +155,9 @@ type TakeDeps struct {
 // error wrapping lifeboat.ErrInvalidOptions (a required dependency or Dir missing)
 // before building anything.
 func TakePlan(deps TakeDeps, opts TakeOptions) (*plan.Plan, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
 	switch {
 	case deps.Etcd == nil:
 		return nil, opterr.Nil("backup.TakeDeps.Etcd")
@@ -143,8 +165,6 @@ func TakePlan(deps TakeDeps, opts TakeOptions) (*plan.Plan, error) {
 		return nil, opterr.Nil("backup.TakeDeps.Host")
 	case deps.Config == nil && !opts.Force:
 		return nil, opterr.New("backup.TakeDeps.Config", "is required unless TakeOptions.Force is set")
-	case opts.Dir == "":
-		return nil, opterr.Nil("backup.TakeOptions.Dir")
 	}
 	tk := &taker{deps: deps, opts: opts, log: logger(opts.Logger)}
 	return &plan.Plan{Name: "backup", Steps: []plan.Step{

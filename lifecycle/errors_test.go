@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	operatorfake "github.com/openshift/client-go/operator/clientset/versioned/fake"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/lifeboat-dev/lifeboat"
@@ -80,5 +81,23 @@ func TestOptionsErrorNamesTheOption(t *testing.T) {
 		{Name: "negative stable period", Err: StableOptions{MinStablePeriod: -time.Second}.Validate(), Want: "lifecycle.StableOptions.MinStablePeriod"},
 		{Name: "negative stable interval", Err: StableOptions{Interval: -time.Second}.Validate(), Want: "lifecycle.StableOptions.Interval"},
 		{Name: "stable wait without config", Err: noConfig, Want: "lifecycle.WaitForStableCluster config"},
+		{Name: "redeploy without ops", Err: build(ForceRedeploy(t.Context(), nil, Etcd, ForceRedeployOptions{})), Want: "lifecycle.ForceRedeploy ops"},
+		{Name: "redeploy of an unknown operator", Err: build(ForceRedeploy(t.Context(), operatorfake.NewClientset(), Operator("openshiftapiserver"), ForceRedeployOptions{})), Want: "lifecycle.ForceRedeploy target"},
+		{Name: "redeploy once without store", Err: func() error {
+			_, _, err := ForceRedeployOnce(t.Context(), operatorfake.NewClientset(), Etcd, nil, ForceRedeployOptions{})
+			return err
+		}(), Want: "lifecycle.ForceRedeployOnce store"},
+		{Name: "wait without ops", Err: build(WaitAllNodesAtLatestRevision(t.Context(), nil, KubeAPIServer, WaitOptions{})), Want: "lifecycle.WaitAllNodesAtLatestRevision ops"},
+		{Name: "revisions without ops", Err: build(Revisions(t.Context(), nil, Etcd)), Want: "lifecycle.Revisions ops"},
+		{Name: "read guard without ops", Err: build(ReadQuorumGuard(t.Context(), nil)), Want: "lifecycle.ReadQuorumGuard ops"},
+		{Name: "disable guard without ops", Err: func() error {
+			_, _, err := DisableQuorumGuard(t.Context(), nil, QuorumGuardOptions{})
+			return err
+		}(), Want: "lifecycle.DisableQuorumGuard ops"},
+		{Name: "restore guard without ops", Err: build(RestoreQuorumGuard(t.Context(), nil, QuorumGuard{}, QuorumGuardOptions{})), Want: "lifecycle.RestoreQuorumGuard ops"},
+		{Name: "annotation store without ops", Err: func() error {
+			_, _, err := NewAnnotationRedeployStore(nil, "k").LoadRedeploy(t.Context(), Etcd)
+			return err
+		}(), Want: "lifecycle.NewAnnotationRedeployStore ops"},
 	})
 }

@@ -2,7 +2,6 @@ package lifecycle
 
 import (
 	"context"
-	"fmt"
 
 	operatorv1 "github.com/openshift/api/operator/v1"
 	operatorclient "github.com/openshift/client-go/operator/clientset/versioned"
@@ -13,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/lifeboat-dev/lifeboat/internal/names"
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 )
 
 // Operator names one of the static-pod operators whose `cluster` object in
@@ -114,14 +114,17 @@ func clientOf[O any, T interface {
 	}
 }
 
-// clientFor returns the client of target from ops.
-func clientFor(ops operatorclient.Interface, target Operator) (client, error) {
+// clientFor returns the client of target from ops. fn names the exported
+// function whose arguments ops and target are ("ForceRedeploy"): a nil
+// ops or an unknown target is a *lifeboat.OptionsError naming
+// "lifecycle.<fn> ops" or "lifecycle.<fn> target".
+func clientFor(fn string, ops operatorclient.Interface, target Operator) (client, error) {
 	if ops == nil {
-		return client{}, fmt.Errorf("lifecycle: %s: nil operator client", target)
+		return client{}, opterr.Nil("lifecycle." + fn + " ops")
 	}
 	kind, ok := operatorKinds[target]
 	if !ok {
-		return client{}, fmt.Errorf("lifecycle: unknown operator %q (want etcd, kubeapiserver, kubecontrollermanager or kubescheduler)", string(target))
+		return client{}, opterr.New("lifecycle."+fn+" target", "unknown operator %q (want etcd, kubeapiserver, kubecontrollermanager or kubescheduler)", string(target))
 	}
 	return kind(ops.OperatorV1()), nil
 }

@@ -56,7 +56,7 @@ func TestOperatorKindsAlike(t *testing.T) {
 				sp.Spec.ForceRedeploymentReason != "recovery-1" || sp.Status.LatestAvailableRevision != 7 {
 				t.Errorf("staticPodOf = %+v, %v", sp, ok)
 			}
-			c, err := clientFor(ops, op)
+			c, err := clientFor("test", ops, op)
 			if err != nil {
 				t.Fatal(err)
 			}

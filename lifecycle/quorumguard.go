@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
+
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 )
 
 // QuorumGuardOverride is the key of the Etcd operator object's
@@ -81,6 +83,9 @@ func (g QuorumGuard) String() string {
 // ReadQuorumGuard reads the override from the Etcd object "cluster".
 // Errors wrap the API error, or ErrInvalidOverrides.
 func ReadQuorumGuard(ctx context.Context, ops operatorclient.Interface) (QuorumGuard, error) {
+	if ops == nil {
+		return QuorumGuard{}, opterr.Nil("lifecycle.ReadQuorumGuard ops")
+	}
 	g, _, err := readQuorumGuard(ctx, ops)
 	return g, err
 }
@@ -144,6 +149,9 @@ func (o QuorumGuardOptions) backoff() wait.Backoff {
 // not what a later call returns (which, after the crash, finds the guard
 // already off). Errors wrap the API error, or ErrInvalidOverrides.
 func DisableQuorumGuard(ctx context.Context, ops operatorclient.Interface, opts QuorumGuardOptions) (prev QuorumGuard, patched bool, err error) {
+	if ops == nil {
+		return QuorumGuard{}, false, opterr.Nil("lifecycle.DisableQuorumGuard ops")
+	}
 	err = retryConflict(ctx, opts.backoff(), func(ctx context.Context) error {
 		g, rv, err := readQuorumGuard(ctx, ops)
 		if err != nil {
@@ -173,6 +181,9 @@ func DisableQuorumGuard(ctx context.Context, ops operatorclient.Interface, opts 
 // reports whether it did. Errors wrap the API error, or
 // ErrInvalidOverrides.
 func RestoreQuorumGuard(ctx context.Context, ops operatorclient.Interface, prev QuorumGuard, opts QuorumGuardOptions) (patched bool, err error) {
+	if ops == nil {
+		return false, opterr.Nil("lifecycle.RestoreQuorumGuard ops")
+	}
 	want := json.RawMessage("null") // merge patch: remove the key
 	if prev.Set {
 		want = prev.Value

@@ -60,7 +60,7 @@ type ForceRedeployOptions struct {
 // A procedure that may be resumed after a crash uses ForceRedeployOnce,
 // which records the reason before the patch.
 func ForceRedeploy(ctx context.Context, ops operatorclient.Interface, target Operator, opts ForceRedeployOptions) (RedeployRecord, error) {
-	c, err := clientFor(ops, target)
+	c, err := clientFor("ForceRedeploy", ops, target)
 	if err != nil {
 		return RedeployRecord{}, err
 	}

@@ -13,6 +13,8 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	operatorclient "github.com/openshift/client-go/operator/clientset/versioned"
+
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 )
 
 // RedeployRecord is a forced redeployment, what ForceRedeploy and
@@ -58,12 +60,12 @@ type RedeployStore interface {
 // opts.Reason is already set and no record says it was this procedure's.
 // It returns promptly when ctx ends.
 func ForceRedeployOnce(ctx context.Context, ops operatorclient.Interface, target Operator, store RedeployStore, opts ForceRedeployOptions) (RedeployRecord, bool, error) {
-	c, err := clientFor(ops, target)
+	c, err := clientFor("ForceRedeployOnce", ops, target)
 	if err != nil {
 		return RedeployRecord{}, false, err
 	}
 	if store == nil {
-		return RedeployRecord{}, false, fmt.Errorf("lifecycle: force redeployment of %s/%s: nil RedeployStore", target, objectName)
+		return RedeployRecord{}, false, opterr.Nil("lifecycle.ForceRedeployOnce store")
 	}
 	prior, havePrior, err := store.LoadRedeploy(ctx, target)
 	if err != nil {
@@ -164,7 +166,7 @@ func redeployAnnotation(key string) string {
 
 // LoadRedeploy implements RedeployStore.
 func (s *AnnotationRedeployStore) LoadRedeploy(ctx context.Context, target Operator) (RedeployRecord, bool, error) {
-	c, err := clientFor(s.ops, target)
+	c, err := clientFor("NewAnnotationRedeployStore", s.ops, target)
 	if err != nil {
 		return RedeployRecord{}, false, err
 	}
@@ -188,7 +190,7 @@ func (s *AnnotationRedeployStore) LoadRedeploy(ctx context.Context, target Opera
 // SaveRedeploy implements RedeployStore with a merge patch of the
 // annotation (removing it for a zero rec).
 func (s *AnnotationRedeployStore) SaveRedeploy(ctx context.Context, target Operator, rec RedeployRecord) error {
-	c, err := clientFor(s.ops, target)
+	c, err := clientFor("NewAnnotationRedeployStore", s.ops, target)
 	if err != nil {
 		return err
 	}

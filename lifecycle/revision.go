@@ -117,7 +117,7 @@ func revisionStatusOf(target Operator, obj runtime.Object) (*RevisionStatus, boo
 // LatestAvailableRevision, read before ForceRedeploy, is the AfterRevision
 // to give WaitAllNodesAtLatestRevision.
 func Revisions(ctx context.Context, ops operatorclient.Interface, target Operator) (*RevisionStatus, error) {
-	c, err := clientFor(ops, target)
+	c, err := clientFor("Revisions", ops, target)
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +192,7 @@ const (
 // changes nothing for WaitOptions.StallTimeout ends the wait early with a
 // *RolloutStalledError (errors.Is ErrRolloutStalled) naming the reason.
 func WaitAllNodesAtLatestRevision(ctx context.Context, ops operatorclient.Interface, target Operator, opts WaitOptions) (int32, error) {
-	c, err := clientFor(ops, target)
+	c, err := clientFor("WaitAllNodesAtLatestRevision", ops, target)
 	if err != nil {
 		return 0, err
 	}

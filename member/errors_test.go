@@ -2,6 +2,7 @@ package member
 
 import (
 	"testing"
+	"time"
 
 	machinefake "github.com/openshift/client-go/machine/clientset/versioned/fake"
 	kubefake "k8s.io/client-go/kubernetes/fake"
@@ -54,6 +55,10 @@ func TestOptionsErrorNamesTheOption(t *testing.T) {
 		{Name: "crashlooping without host", Err: replace(func(_ *Deps, o *ReplaceOptions) { o.State = EtcdPodCrashlooping }), Want: "member.ReplaceOptions.Host"},
 		{Name: "healthy", Err: replace(func(_ *Deps, o *ReplaceOptions) { o.State = Healthy }), Want: "member.ReplaceOptions.State"},
 		{Name: "unknown state", Err: replace(func(_ *Deps, o *ReplaceOptions) { o.State = Unknown }), Want: "member.ReplaceOptions.State"},
+		{Name: "negative members", Err: replace(func(_ *Deps, o *ReplaceOptions) { o.ExpectedMembers = -1 }), Want: "member.ReplaceOptions.ExpectedMembers"},
+		{Name: "negative interval", Err: replace(func(_ *Deps, o *ReplaceOptions) { o.Interval = -time.Second }), Want: "member.ReplaceOptions.Interval"},
+		{Name: "negative stop interval", Err: replace(func(_ *Deps, o *ReplaceOptions) { o.Stop.Interval = -time.Second }), Want: "member.ReplaceOptions.Stop.Interval"},
+		{Name: "validate alone", Err: ReplaceOptions{Node: "master-0", State: NodeNotReady, BackupDir: "/backup", VerifyTimeout: -time.Minute}.Validate(), Want: "member.ReplaceOptions.VerifyTimeout"},
 		{Name: "find without etcd", Err: call(FindUnhealthyMember(t.Context(), Deps{}, FindOptions{})), Want: "member.Deps.Etcd"},
 		{Name: "find without health", Err: call(FindUnhealthyMember(t.Context(), Deps{Etcd: f}, FindOptions{})), Want: "member.Deps.Health"},
 		{Name: "verify without etcd", Err: call(Verify(t.Context(), Deps{}, VerifyOptions{})), Want: "member.Deps.Etcd"},

@@ -150,15 +150,61 @@ func (o ReplaceOptions) withDefaults() ReplaceOptions {
 // (lifeboat.ErrInvalidOptions) naming the option, e.g.
 // "member.ReplaceOptions.State" or "member.Deps.Kube".
 func ReplacePlan(deps Deps, opts ReplaceOptions) (*plan.Plan, error) {
-	switch opts.State {
-	case MachineNotRunning, NodeNotReady:
-		return replaceMachinePlan(deps, opts)
-	case EtcdPodCrashlooping:
-		return replaceCrashloopingPlan(deps, opts)
-	case Healthy:
-		return nil, opterr.New("member.ReplaceOptions.State", "%s is healthy again: it needs no replacement; the etcd cluster Operator syncs it", opts.Node)
+	if err := opts.Validate(); err != nil {
+		return nil, err
 	}
-	return nil, opterr.New("member.ReplaceOptions.State", "%q: no procedure of chapter 2 applies to %s", opts.State, opts.Node)
+	if opts.State == EtcdPodCrashlooping {
+		return replaceCrashloopingPlan(deps, opts)
+	}
+	return replaceMachinePlan(deps, opts)
+}
+
+// Validate reports options ReplacePlan cannot use, before anything is
+// built or touched; each refusal is a *lifeboat.OptionsError
+// (lifeboat.ErrInvalidOptions) naming the field, e.g.
+// "member.ReplaceOptions.Node". It checks that Node is set; that State
+// has a procedure (MachineNotRunning and NodeNotReady: 2.4.1;
+// EtcdPodCrashlooping: 2.4.2, which also needs Host); that BackupDir is
+// set unless SkipBackupCheck (runbook 2.1); that Release is valid; and
+// that no count or duration is negative (zero takes the documented
+// default). Deps are checked by ReplacePlan.
+func (o ReplaceOptions) Validate() error {
+	if o.Node == "" {
+		return opterr.Nil("member.ReplaceOptions.Node")
+	}
+	switch o.State {
+	case MachineNotRunning, NodeNotReady:
+	case EtcdPodCrashlooping:
+		if o.Host == nil {
+			return opterr.New("member.ReplaceOptions.Host", "is required by 2.4.2 (the crashlooping master's host)")
+		}
+	case Healthy:
+		return opterr.New("member.ReplaceOptions.State", "%s is healthy again: it needs no replacement; the etcd cluster Operator syncs it", o.Node)
+	default:
+		return opterr.New("member.ReplaceOptions.State", "%q: no procedure of chapter 2 applies to %s", o.State, o.Node)
+	}
+	if o.BackupDir == "" && !o.SkipBackupCheck {
+		return opterr.New("member.ReplaceOptions.BackupDir", "is required: take an etcd backup first (runbook 2.1), or set SkipBackupCheck to proceed without one")
+	}
+	if err := o.Release.Validate(); err != nil {
+		return opterr.Under("member.ReplaceOptions.Release", "release.Options", err)
+	}
+	if o.ExpectedMembers < 0 {
+		return opterr.New("member.ReplaceOptions.ExpectedMembers", "%d is negative", o.ExpectedMembers)
+	}
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"WaitForNewMaster", o.WaitForNewMaster}, {"HealthTimeout", o.HealthTimeout},
+		{"Interval", o.Interval}, {"VerifyTimeout", o.VerifyTimeout},
+		{"Stop.Interval", o.Stop.Interval}, {"Machine.Interval", o.Machine.Interval},
+	} {
+		if f.d < 0 {
+			return opterr.New("member.ReplaceOptions."+f.name, "%s is negative", f.d)
+		}
+	}
+	return nil
 }
 
 // replacement carries what steps learn for later steps.
@@ -197,20 +243,14 @@ func (r *replacement) track(p *plan.Plan) *plan.Plan {
 }
 
 func newReplacement(deps Deps, opts ReplaceOptions, procedure string) (*replacement, error) {
+	// The options were validated by ReplacePlan; the deps are checked here.
 	switch {
-	case opts.Node == "":
-		return nil, opterr.Nil("member.ReplaceOptions.Node")
 	case deps.Etcd == nil:
 		return nil, opterr.Nil("member.Deps.Etcd")
 	case deps.Kube == nil:
 		return nil, opterr.Nil("member.Deps.Kube")
 	case deps.Operator == nil:
 		return nil, opterr.Nil("member.Deps.Operator")
-	case opts.BackupDir == "" && !opts.SkipBackupCheck:
-		return nil, opterr.New("member.ReplaceOptions.BackupDir", "is required: take an etcd backup first (runbook 2.1), or set SkipBackupCheck to proceed without one")
-	}
-	if err := opts.Release.Validate(); err != nil {
-		return nil, opterr.Under("member.ReplaceOptions.Release", "release.Options", err)
 	}
 	o := opts.withDefaults()
 	if o.RedeployStore == nil {
@@ -262,9 +302,6 @@ func replaceCrashloopingPlan(deps Deps, opts ReplaceOptions) (*plan.Plan, error)
 	r, err := newReplacement(deps, opts, "2.4.2")
 	if err != nil {
 		return nil, err
-	}
-	if opts.Host == nil {
-		return nil, opterr.New("member.ReplaceOptions.Host", "is required by 2.4.2 (the crashlooping master's host)")
 	}
 	if r.o.RedeployPrefix == "" {
 		r.o.RedeployPrefix = "single-master-recovery-"
