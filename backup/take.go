@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -107,15 +108,13 @@ type Backup struct {
 // disables the certificate-rotation check. TakeDeps are checked by
 // TakePlan.
 func (o TakeOptions) Validate() error {
-	switch {
-	case o.Dir == "":
+	if o.Dir == "" {
 		return opterr.Nil("backup.TakeOptions.Dir")
-	case o.Snapshot.BufferSize < 0:
-		return opterr.New("backup.TakeOptions.Snapshot.BufferSize", "%d is negative", o.Snapshot.BufferSize)
-	case o.Snapshot.StatusTimeout < 0:
-		return opterr.New("backup.TakeOptions.Snapshot.StatusTimeout", "%s is negative", o.Snapshot.StatusTimeout)
 	}
-	return nil
+	return cmp.Or(
+		opterr.Negative("backup.TakeOptions.Snapshot.BufferSize", o.Snapshot.BufferSize),
+		opterr.Negative("backup.TakeOptions.Snapshot.StatusTimeout", o.Snapshot.StatusTimeout),
+	)
 }
 
 // TakeDeps are what TakePlan acts through; the plan keeps them and does

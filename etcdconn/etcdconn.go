@@ -141,8 +141,8 @@ func newClient(ctx context.Context, cfg Config, names settings) (*clientv3.Clien
 	if len(eps) == 0 {
 		return nil, opterr.New(optionName(names.endpoints), "is required: %w", ErrNoEndpoints)
 	}
-	if cfg.DialTimeout < 0 {
-		return nil, opterr.New(optionName(names.dialTimeout), "%v is negative", cfg.DialTimeout)
+	if err := opterr.Negative(optionName(names.dialTimeout), cfg.DialTimeout); err != nil {
+		return nil, err
 	}
 	if cfg.DialTimeout == 0 {
 		cfg.DialTimeout = defaultDialTimeout

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -91,15 +92,12 @@ type RestartOptions struct {
 // Validate reports options RestartPlan cannot use, wrapping
 // lifeboat.ErrInvalidOptions.
 func (o RestartOptions) Validate() error {
-	for _, f := range []struct {
-		name string
-		d    time.Duration
-	}{{"Interval", o.Interval}, {"MastersTimeout", o.MastersTimeout}, {"WorkersTimeout", o.WorkersTimeout}, {"OperatorsTimeout", o.OperatorsTimeout}} {
-		if f.d < 0 {
-			return opterr.New("lifecycle.RestartOptions."+f.name, "%s is negative", f.d)
-		}
-	}
-	return nil
+	return cmp.Or(
+		opterr.Negative("lifecycle.RestartOptions.Interval", o.Interval),
+		opterr.Negative("lifecycle.RestartOptions.MastersTimeout", o.MastersTimeout),
+		opterr.Negative("lifecycle.RestartOptions.WorkersTimeout", o.WorkersTimeout),
+		opterr.Negative("lifecycle.RestartOptions.OperatorsTimeout", o.OperatorsTimeout),
+	)
 }
 
 func (o RestartOptions) withDefaults() RestartOptions {

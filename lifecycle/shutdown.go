@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -96,19 +97,15 @@ type ShutdownOptions struct {
 // lifeboat.ErrInvalidOptions, or ErrNoRecentBackup when neither BackupDir nor
 // Override is given.
 func (o ShutdownOptions) Validate() error {
-	switch {
-	case o.BackupDir == "" && o.Override == "":
+	if o.BackupDir == "" && o.Override == "" {
 		return opterr.New("lifecycle.ShutdownOptions.BackupDir", "%w: none given (take a backup with backup.TakePlan, or give an Override reason)", ErrNoRecentBackup)
-	case o.MaxBackupAge < 0:
-		return opterr.New("lifecycle.ShutdownOptions.MaxBackupAge", "%s is negative", o.MaxBackupAge)
-	case o.MaxParallel < 0:
-		return opterr.New("lifecycle.ShutdownOptions.MaxParallel", "%d is negative", o.MaxParallel)
-	case o.PlannedDuration < 0:
-		return opterr.New("lifecycle.ShutdownOptions.PlannedDuration", "%s is negative", o.PlannedDuration)
-	case o.DrainTimeout < 0:
-		return opterr.New("lifecycle.ShutdownOptions.DrainTimeout", "%s is negative", o.DrainTimeout)
 	}
-	return nil
+	return cmp.Or(
+		opterr.Negative("lifecycle.ShutdownOptions.MaxBackupAge", o.MaxBackupAge),
+		opterr.Negative("lifecycle.ShutdownOptions.MaxParallel", o.MaxParallel),
+		opterr.Negative("lifecycle.ShutdownOptions.PlannedDuration", o.PlannedDuration),
+		opterr.Negative("lifecycle.ShutdownOptions.DrainTimeout", o.DrainTimeout),
+	)
 }
 
 func (o ShutdownOptions) withDefaults() ShutdownOptions {

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -122,15 +123,11 @@ type StableOptions struct {
 // Validate checks the options: no duration may be negative. Errors are a
 // *lifeboat.OptionsError (lifeboat.ErrInvalidOptions) naming the field.
 func (o StableOptions) Validate() error {
-	for _, f := range []struct {
-		name string
-		d    time.Duration
-	}{{"MinStablePeriod", o.MinStablePeriod}, {"Timeout", o.Timeout}, {"Interval", o.Interval}} {
-		if f.d < 0 {
-			return opterr.New("lifecycle.StableOptions."+f.name, "%s is negative", f.d)
-		}
-	}
-	return nil
+	return cmp.Or(
+		opterr.Negative("lifecycle.StableOptions.MinStablePeriod", o.MinStablePeriod),
+		opterr.Negative("lifecycle.StableOptions.Timeout", o.Timeout),
+		opterr.Negative("lifecycle.StableOptions.Interval", o.Interval),
+	)
 }
 
 // WaitForStableCluster waits until every ClusterOperator has been

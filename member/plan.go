@@ -1,6 +1,7 @@
 package member
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -189,22 +190,15 @@ func (o ReplaceOptions) Validate() error {
 	if err := o.Release.Validate(); err != nil {
 		return opterr.Under("member.ReplaceOptions.Release", "release.Options", err)
 	}
-	if o.ExpectedMembers < 0 {
-		return opterr.New("member.ReplaceOptions.ExpectedMembers", "%d is negative", o.ExpectedMembers)
-	}
-	for _, f := range []struct {
-		name string
-		d    time.Duration
-	}{
-		{"WaitForNewMaster", o.WaitForNewMaster}, {"HealthTimeout", o.HealthTimeout},
-		{"Interval", o.Interval}, {"VerifyTimeout", o.VerifyTimeout},
-		{"Stop.Interval", o.Stop.Interval}, {"Machine.Interval", o.Machine.Interval},
-	} {
-		if f.d < 0 {
-			return opterr.New("member.ReplaceOptions."+f.name, "%s is negative", f.d)
-		}
-	}
-	return nil
+	return cmp.Or(
+		opterr.Negative("member.ReplaceOptions.ExpectedMembers", o.ExpectedMembers),
+		opterr.Negative("member.ReplaceOptions.WaitForNewMaster", o.WaitForNewMaster),
+		opterr.Negative("member.ReplaceOptions.HealthTimeout", o.HealthTimeout),
+		opterr.Negative("member.ReplaceOptions.Interval", o.Interval),
+		opterr.Negative("member.ReplaceOptions.VerifyTimeout", o.VerifyTimeout),
+		opterr.Negative("member.ReplaceOptions.Stop.Interval", o.Stop.Interval),
+		opterr.Negative("member.ReplaceOptions.Machine.Interval", o.Machine.Interval),
+	)
 }
 
 // replacement carries what steps learn for later steps.

@@ -67,10 +67,7 @@ func (o Options) Validate() error {
 			return opterr.New("release.Options.Version", "%s is generation %s, Generation says %s", o.Version, g, o.Generation)
 		}
 	}
-	if o.APITimeout < 0 {
-		return opterr.New("release.Options.APITimeout", "%v is negative", o.APITimeout)
-	}
-	return nil
+	return opterr.Negative("release.Options.APITimeout", o.APITimeout)
 }
 
 func (o Options) apiTimeout() time.Duration {

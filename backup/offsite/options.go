@@ -1,6 +1,7 @@
 package offsite
 
 import (
+	"cmp"
 	"io"
 	"log/slog"
 	"time"
@@ -91,16 +92,11 @@ func (r RetryOptions) withDefaults() RetryOptions {
 // validate checks r; option names it in the errors (e.g.
 // "offsite.UploadOptions.Retry").
 func (r RetryOptions) validate(option string) error {
-	for _, f := range []struct {
-		name string
-		bad  bool
-		v    any
-	}{{"MaxAttempts", r.MaxAttempts < 0, r.MaxAttempts}, {"InitialInterval", r.InitialInterval < 0, r.InitialInterval}, {"MaxInterval", r.MaxInterval < 0, r.MaxInterval}} {
-		if f.bad {
-			return opterr.New(option+"."+f.name, "%v is negative", f.v)
-		}
-	}
-	return nil
+	return cmp.Or(
+		opterr.Negative(option+".MaxAttempts", r.MaxAttempts),
+		opterr.Negative(option+".InitialInterval", r.InitialInterval),
+		opterr.Negative(option+".MaxInterval", r.MaxInterval),
+	)
 }
 
 // Validate checks the options without any I/O; errors are a
@@ -133,10 +129,7 @@ func (o *UploadOptions) validate(option string) error {
 	if o.ZstdLevel != noCompression && (o.ZstdLevel < 0 || o.ZstdLevel > 22) {
 		return opterr.New(option+".ZstdLevel", "%d is out of range (1–22, 0 for %d, %d for none)", o.ZstdLevel, DefaultZstdLevel, noCompression)
 	}
-	if o.PartSize < 0 {
-		return opterr.New(option+".PartSize", "%d is negative", o.PartSize)
-	}
-	return o.Retry.validate(option + ".Retry")
+	return cmp.Or(opterr.Negative(option+".PartSize", o.PartSize), o.Retry.validate(option+".Retry"))
 }
 
 // recipients parses the snapshot's and the archive's recipients; option

@@ -114,8 +114,8 @@ func (o *StreamOptions) Validate() error {
 	if o.Config == nil && !o.Force {
 		return opterr.New("offsite.StreamOptions.Config", "is required unless StreamOptions.Force is set")
 	}
-	if o.Concurrency < 0 {
-		return opterr.New("offsite.StreamOptions.Concurrency", "%d is negative", o.Concurrency)
+	if err := opterr.Negative("offsite.StreamOptions.Concurrency", o.Concurrency); err != nil {
+		return err
 	}
 	u := o.upload()
 	return u.validate("offsite.StreamOptions")

@@ -1,6 +1,7 @@
 package realnode
 
 import (
+	"cmp"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -70,13 +71,10 @@ func (o Options) Validate() error {
 			return opterr.New("realnode.Options.DebugImagePath", "%q is not an absolute path without ':'", d)
 		}
 	}
-	if o.StartTimeout < 0 {
-		return opterr.New("realnode.Options.StartTimeout", "%v is negative", o.StartTimeout)
-	}
-	if o.LockTimeout < 0 {
-		return opterr.New("realnode.Options.LockTimeout", "%v is negative", o.LockTimeout)
-	}
-	return nil
+	return cmp.Or(
+		opterr.Negative("realnode.Options.StartTimeout", o.StartTimeout),
+		opterr.Negative("realnode.Options.LockTimeout", o.LockTimeout),
+	)
 }
 
 func (o *Options) defaults() {

@@ -73,7 +73,8 @@ func TestValidName(t *testing.T) {
 }
 
 // TestOptionNamesInTheModule parses every non-test Go file of the module
-// and checks the option name of each opterr.New and opterr.Nil call given
+// and checks the option name of each opterr.New, opterr.Nil and
+// opterr.Negative call given
 // as a string literal (or a literal prefix joined with "+"), so that the
 // form documented on lifeboat.OptionsError cannot drift.
 func TestOptionNamesInTheModule(t *testing.T) {
@@ -121,7 +122,7 @@ func TestOptionNamesInTheModule(t *testing.T) {
 			if !ok {
 				return true
 			}
-			if id, ok := sel.X.(*ast.Ident); !ok || id.Name != local || (sel.Sel.Name != "New" && sel.Sel.Name != "Nil") {
+			if id, ok := sel.X.(*ast.Ident); !ok || id.Name != local || (sel.Sel.Name != "New" && sel.Sel.Name != "Nil" && sel.Sel.Name != "Negative") {
 				return true
 			}
 			calls++

@@ -34,6 +34,19 @@ func Nil(option string) error {
 	return &lifeboat.OptionsError{Option: option, Reason: "is required"}
 }
 
+// Negative returns the error for option when v is negative ("-1s is
+// negative"), and nil when it is zero or more: the check of every count,
+// size and duration whose zero value takes a default. Validate methods
+// chain them with cmp.Or, which returns the first refusal:
+//
+//	return cmp.Or(opterr.Negative("lifecycle.RestartOptions.Interval", o.Interval), ...)
+func Negative[T interface{ ~int | ~int64 }](option string, v T) error {
+	if v >= 0 {
+		return nil
+	}
+	return &lifeboat.OptionsError{Option: option, Reason: fmt.Sprintf("%v is negative", v)}
+}
+
 // Under re-qualifies the option names in err for options the caller gave
 // inside another struct: a name that is inner or starts with inner+"."
 // gets outer in its place, e.g. Under("restore.Options.Release",

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/internal/opterr"
@@ -51,5 +52,34 @@ func TestUnder(t *testing.T) {
 	_ = opterr.Under("restore.Options.Release", "release.Options", orig)
 	if oe := orig.(*lifeboat.OptionsError); oe.Option != "release.Options.Version" {
 		t.Errorf("Under modified its argument: %q", oe.Option)
+	}
+}
+
+// TestNegative: zero and positive values pass; a negative one is the
+// invalid-options kind naming the option, with the value as its type
+// prints it (a duration as "-1s", a count as "-3").
+func TestNegative(t *testing.T) {
+	if err := opterr.Negative("pkg.Options.Interval", time.Duration(0)); err != nil {
+		t.Errorf("Negative(0) = %v, want nil", err)
+	}
+	if err := opterr.Negative("pkg.Options.Count", 7); err != nil {
+		t.Errorf("Negative(7) = %v, want nil", err)
+	}
+	for _, tc := range []struct {
+		err    error
+		option string
+		reason string
+	}{
+		{opterr.Negative("pkg.Options.Interval", -time.Second), "pkg.Options.Interval", "-1s is negative"},
+		{opterr.Negative("pkg.Options.Count", -3), "pkg.Options.Count", "-3 is negative"},
+		{opterr.Negative("pkg.Options.Size", int64(-1)), "pkg.Options.Size", "-1 is negative"},
+	} {
+		var oe *lifeboat.OptionsError
+		if !errors.Is(tc.err, lifeboat.ErrInvalidOptions) || !errors.As(tc.err, &oe) {
+			t.Fatalf("%v: not a *lifeboat.OptionsError", tc.err)
+		}
+		if oe.Option != tc.option || oe.Reason != tc.reason {
+			t.Errorf("Option, Reason = %q, %q; want %q, %q", oe.Option, oe.Reason, tc.option, tc.reason)
+		}
 	}
 }
