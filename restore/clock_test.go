@@ -12,8 +12,8 @@ func TestRunRecordsTimesByItsClock(t *testing.T) {
 	f := newFixture(t)
 	opts := f.options("master-0")
 	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
-	opts.Now = func() time.Time { return at }
-	d, err := Run(context.Background(), opts)
+	opts.Options.Now = func() time.Time { return at }
+	d, err := runJob(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,9 +42,9 @@ func TestTypedErrors(t *testing.T) {
 // TestPlanRefusesMissingDeps: Plan returns the one invalid-options kind,
 // never a panic, when the hosts and clients are missing.
 func TestPlanRefusesMissingDeps(t *testing.T) {
-	_, err := Plan(Options{})
+	_, err := Plan(Deps{}, Options{BackupDir: "/home/core/backup"})
 	var oe *lifeboat.OptionsError
 	if !errors.Is(err, lifeboat.ErrInvalidOptions) || !errors.As(err, &oe) {
-		t.Fatalf("Plan(Options{}) = %v, want a *lifeboat.OptionsError", err)
+		t.Fatalf("Plan(Deps{}, Options{BackupDir}) = %v, want a *lifeboat.OptionsError", err)
 	}
 }

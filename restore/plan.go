@@ -215,9 +215,9 @@ func build(deps Deps, opts Options, gen release.Generation, version string) (*pl
 //     starts fresh.
 //
 // Run validates opts and checks deps as Plan does, before anything is
-// read. It honours run.Report (the plan's events), run.Now (their clock;
-// also the state's when Options.Now is nil, else Options.Now stamps the
-// events too) and run.DryRun; run.State must be nil (the run keeps its
+// read. It honours run.Report (the plan's events), run.Now (the events'
+// clock, and the state's when Options.Now is nil; when run.Now is nil,
+// Options.Now stamps the events too) and run.DryRun; run.State must be nil (the run keeps its
 // own state at Options.StatePath on the recovery host): a non-nil one is
 // refused with a *lifeboat.OptionsError naming "plan.RunOptions.State".
 //

@@ -124,7 +124,7 @@ func (r *runner) preflight(ctx context.Context, rec *BackupRecord, b *backup.Bac
 	if method == InProcess && own == nil {
 		if got, err := memberFromEtcdPod(backupEtcd); err != nil || got.Name != id.Name || got.PeerURL != id.PeerURL {
 			return &PreflightError{Check: "member", Host: rh.Name(), Err: opterr.New("",
-				"the in-process restore (restore.Options.InProcess) of member %s (restore.Options.MemberName, restore.Options.PeerURL): the recovery host has no etcd-pod.yaml and the backup's describes another member; start-control-plane would have no etcd manifest", id.Name)}
+				"the in-process restore (restore.Deps.InProcess) of member %s (restore.Options.MemberName, restore.Options.PeerURL): the recovery host has no etcd-pod.yaml and the backup's describes another member; start-control-plane would have no etcd manifest", id.Name)}
 		}
 	}
 

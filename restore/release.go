@@ -83,7 +83,7 @@ func releaseLine(d release.Decision, accepted bool) string {
 }
 
 // checkRelease is verify-backup's first check: it decides the cluster's
-// procedure generation (release.Detect, from Options.Config and the
+// procedure generation (release.Detect, from Deps.Config and the
 // recovery host, both read only), reports it, and refuses a generation
 // other than classic unless Options.AllowClassicOnEtcdOnly. An
 // unsupported release or a refused conflict are refused too. When nothing
