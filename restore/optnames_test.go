@@ -6,10 +6,9 @@ import (
 	"testing"
 	"time"
 
+	machinefake "github.com/openshift/client-go/machine/clientset/versioned/fake"
 	operatorfake "github.com/openshift/client-go/operator/clientset/versioned/fake"
 	kubefake "k8s.io/client-go/kubernetes/fake"
-
-	machinefake "github.com/openshift/client-go/machine/clientset/versioned/fake"
 
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/host"

@@ -26,25 +26,31 @@ func quorumOptions(f *fixture, version string) quorumJob {
 	}
 }
 
+// TestQuorumRestoreOptionsValidate: Validate refuses bad options alone,
+// without the Deps; QuorumRestorePlan refuses those and, on top, Deps
+// that cannot carry the options out. Every refusal is
+// lifeboat.ErrInvalidOptions.
 func TestQuorumRestoreOptionsValidate(t *testing.T) {
 	f := newFixture(t)
 	ok := quorumOptions(f, "4.20.3")
 	tests := []struct {
 		name   string
 		mutate func(o *quorumJob)
-		ok     bool
+		// validOpts: Validate accepts (the options alone are fine);
+		// planOK: QuorumRestorePlan accepts (the deps fit too).
+		validOpts, planOK bool
 	}{
-		{name: "valid", mutate: func(o *quorumJob) {}, ok: true},
-		{name: "no recovery host", mutate: func(o *quorumJob) { o.Recovery = nil }},
-		{name: "no config client", mutate: func(o *quorumJob) { o.Config = nil }},
-		{name: "no operator client", mutate: func(o *quorumJob) { o.Operator = nil }},
+		{name: "valid", mutate: func(o *quorumJob) {}, validOpts: true, planOK: true},
+		{name: "no recovery host", mutate: func(o *quorumJob) { o.Recovery = nil }, validOpts: true},
+		{name: "no config client", mutate: func(o *quorumJob) { o.Config = nil }, validOpts: true},
+		{name: "no operator client", mutate: func(o *quorumJob) { o.Operator = nil }, validOpts: true},
 		{name: "attestation without evidence", mutate: func(o *quorumJob) { o.Unreachable = map[string]string{"master-2": ""} }},
 		{name: "attested host also given", mutate: func(o *quorumJob) {
 			o.Others = []host.Host{f.hosts["master-1"]}
 			o.Unreachable = map[string]string{"master-1": "powered off"}
-		}},
-		{name: "recovery attested", mutate: func(o *quorumJob) { o.Unreachable = map[string]string{"master-0": "powered off"} }},
-		{name: "host given twice", mutate: func(o *quorumJob) { o.Others = []host.Host{f.hosts["master-1"], f.hosts["master-1"]} }},
+		}, validOpts: true},
+		{name: "recovery attested", mutate: func(o *quorumJob) { o.Unreachable = map[string]string{"master-0": "powered off"} }, validOpts: true},
+		{name: "host given twice", mutate: func(o *quorumJob) { o.Others = []host.Host{f.hosts["master-1"], f.hosts["master-1"]} }, validOpts: true},
 		{name: "negative interval", mutate: func(o *quorumJob) { o.Interval = -time.Second }},
 		{name: "negative stable period", mutate: func(o *quorumJob) { o.StablePeriod = -time.Second }},
 		{name: "invalid release", mutate: func(o *quorumJob) { o.Release.Version = "four" }},
@@ -54,11 +60,12 @@ func TestQuorumRestoreOptionsValidate(t *testing.T) {
 			o := ok
 			tc.mutate(&o)
 			err := o.Validate()
-			if tc.ok != (err == nil) || (err != nil && !errors.Is(err, lifeboat.ErrInvalidOptions)) {
-				t.Fatalf("Validate() = %v, want ok %v or lifeboat.ErrInvalidOptions", err, tc.ok)
+			if tc.validOpts != (err == nil) || (err != nil && !errors.Is(err, lifeboat.ErrInvalidOptions)) {
+				t.Fatalf("Validate() = %v, want ok %v or lifeboat.ErrInvalidOptions", err, tc.validOpts)
 			}
-			if _, perr := quorumPlanJob(o); (perr == nil) != (err == nil) {
-				t.Errorf("quorumPlanJob() = %v, Validate() = %v", perr, err)
+			_, perr := quorumPlanJob(o)
+			if tc.planOK != (perr == nil) || (perr != nil && !errors.Is(perr, lifeboat.ErrInvalidOptions)) {
+				t.Errorf("QuorumRestorePlan() = %v, want ok %v or lifeboat.ErrInvalidOptions", perr, tc.planOK)
 			}
 		})
 	}
