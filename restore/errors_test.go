@@ -48,3 +48,17 @@ func TestPlanRefusesMissingDeps(t *testing.T) {
 		t.Fatalf("Plan(Deps{}, Options{BackupDir}) = %v, want a *lifeboat.OptionsError", err)
 	}
 }
+
+// TestOptionsValidateNeedsNoDeps: Validate judges the options alone, so
+// options that are fine pass it without any host or client, and the plan
+// builder then refuses the missing Deps.
+func TestOptionsValidateNeedsNoDeps(t *testing.T) {
+	opts := Options{BackupDir: "/home/core/backup", ClusterEtcdVersion: "v3.5.9", LostMasters: []string{"master-2"}}
+	if err := opts.Validate(); err != nil {
+		t.Fatalf("Validate() = %v, want nil", err)
+	}
+	var oe *lifeboat.OptionsError
+	if _, err := Plan(Deps{}, opts); !errors.As(err, &oe) || oe.Option != "restore.Deps.Recovery" {
+		t.Fatalf("Plan(Deps{}, opts) = %v, want a *lifeboat.OptionsError naming restore.Deps.Recovery", err)
+	}
+}
