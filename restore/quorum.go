@@ -183,7 +183,7 @@ type quorumRunner struct {
 //
 //	check                           the generation (etcd-only only) and its evidence; the recovery host's
 //	                                member directory (member/snap/db, member/wal); every other master named
-//	                                by the recovery host's etcd-pod.yaml either answers (Others) or is
+//	                                by the recovery host's etcd-pod.yaml either answers (Deps.Others) or is
 //	                                attested stopped (Unreachable); the revision bump sized
 //	stop-etcd/<other>               etcd-pod.yaml moved aside, no etcd container left: proven stopped
 //	stop-etcd/<recovery>            the same on the recovery host (quorum-restore.sh)
