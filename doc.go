@@ -56,13 +56,19 @@
 // *plan.Plan without any I/O (clients and hosts in a Deps struct, tunables
 // with documented zero values in an Options struct whose Validate runs
 // before anything is built: backup.TakePlan, lifecycle.ShutdownPlan,
-// lifecycle.RestartPlan, member.ReplacePlan, restore.Plan); Describe lists
+// lifecycle.RestartPlan, member.ReplacePlan, restore.Plan,
+// restore.QuorumRestorePlan); Describe lists
 // it, and Run(ctx, plan.RunOptions) runs it with one event type
 // (plan.Event: step, status, message, bytes done and total), a dry run
 // (RunOptions.DryRun: read-only steps run, the others report what they
 // would do), resume from a State, and parallel fan-out (a shutdown tells
 // N hosts at once, each with its own events). A plan's typed outcome, when
-// it has one, goes to Options.Result. The runbook card's single calls
+// it has one, goes to Options.Result. restore.Run and
+// restore.RunQuorumRestore, which decide the release before they build
+// and keep their state on the recovery host, take the same deps and
+// options and a plan.RunOptions (DryRun, Report, Now; no State):
+// restore.Run(ctx, restore.Deps{...}, restore.Options{...},
+// plan.RunOptions{DryRun: true}). The runbook card's single calls
 // (backup.Snapshot, member.FindUnhealthyMember, member.RemoveMember,
 // member.DeleteMemberSecrets, lifecycle.ForceRedeploy,
 // lifecycle.WaitAllNodesAtLatestRevision, certs.ApproveNodeBootstrapperCSRs)

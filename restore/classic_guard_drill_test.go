@@ -8,7 +8,6 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
 	"github.com/lifeboat-dev/lifeboat/plan"
-	"github.com/lifeboat-dev/lifeboat/restore"
 )
 
 // TestDrillClassicQuorumGuardRelease is the DR drill (namespace deleted,
@@ -43,7 +42,7 @@ func TestDrillClassicQuorumGuardRelease(t *testing.T) {
 			t.Errorf("dry run of quorum-guard-off does not name the release: %s", e.Message)
 		}
 	}
-	if _, err := restore.Run(t.Context(), dry); err != nil {
+	if _, err := runRestore(t.Context(), dry); err != nil {
 		t.Fatalf("dry run: %v", err)
 	}
 	off, on := slices.Index(ids, "quorum-guard-off"), slices.Index(ids, "quorum-guard-on")
@@ -69,7 +68,7 @@ func TestDrillClassicQuorumGuardRelease(t *testing.T) {
 			guardOnBeforeAPI = err == nil && !g.Disabled()
 		}
 	}
-	state, err := restore.Run(t.Context(), opts)
+	state, err := runRestore(t.Context(), opts)
 	if err != nil {
 		d.dumpEtcdOperator(t)
 		t.Fatalf("restore: %v", err)

@@ -39,10 +39,10 @@ func TestClassicPlanQuorumGuardSteps(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			// Building a plan touches no host: any host operation would fail.
 			local := func(n string) host.Host { return hosttest.Unimplemented(n) }
-			o := restore.Options{InProcess: inprocess.WriteDataDir, BackupDir: t.TempDir(), Recovery: local("m0"), Others: []host.Host{local("m1")},
-				Kube: kubefake.NewClientset(), Operator: operatorfake.NewClientset(),
-				ClusterVersion: tc.clusterVersion, Release: release.Options{Version: tc.stated}}
-			p, err := restore.Plan(o)
+			deps := restore.Deps{InProcess: inprocess.WriteDataDir, Recovery: local("m0"), Others: []host.Host{local("m1")},
+				Kube: kubefake.NewClientset(), Operator: operatorfake.NewClientset()}
+			o := restore.Options{BackupDir: t.TempDir(), ClusterVersion: tc.clusterVersion, Release: release.Options{Version: tc.stated}}
+			p, err := restore.Plan(deps, o)
 			if err != nil {
 				t.Fatal(err)
 			}

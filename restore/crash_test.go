@@ -16,6 +16,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 	"github.com/lifeboat-dev/lifeboat/internal/crashtest"
+	"github.com/lifeboat-dev/lifeboat/plan"
 	"github.com/lifeboat-dev/lifeboat/restore"
 	"github.com/lifeboat-dev/lifeboat/restore/inprocess"
 )
@@ -65,13 +66,13 @@ func planIDs(t *testing.T, lost bool) []string {
 	t.Helper()
 	// Building a plan touches no host: any host operation would fail.
 	local := func(n string) host.Host { return hosttest.Unimplemented(n) }
-	o := restore.Options{InProcess: inprocess.WriteDataDir, BackupDir: t.TempDir(), Recovery: local(phRecovery), Others: []host.Host{local(phOther1), local(phOther2)},
-		Kube: kubefake.NewClientset(), Operator: operatorfake.NewClientset(), Machine: machinefake.NewClientset(),
-		ClusterVersion: "4.5.2"} // the drill's release, which the child states too
+	deps := restore.Deps{InProcess: inprocess.WriteDataDir, Recovery: local(phRecovery), Others: []host.Host{local(phOther1), local(phOther2)},
+		Kube: kubefake.NewClientset(), Operator: operatorfake.NewClientset(), Machine: machinefake.NewClientset()}
+	o := restore.Options{BackupDir: t.TempDir(), ClusterVersion: "4.5.2"} // the drill's release, which the child states too
 	if lost {
-		o.Others, o.LostMasters = []host.Host{local(phOther2)}, []string{phOther1}
+		deps.Others, o.LostMasters = []host.Host{local(phOther2)}, []string{phOther1}
 	}
-	p, err := restore.Plan(o)
+	p, err := restore.Plan(deps, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,35 +106,37 @@ func TestCrashHelper(t *testing.T) {
 	c := crashtest.OpenChild(t)
 	var p crashParams
 	c.Params(t, &p)
+	deps := restore.Deps{
+		InProcess: inprocess.WriteDataDir,
+		Recovery:  c.Host(t, p.Recovery),
+		Kube:      c.Kube,
+		Operator:  c.Operator,
+		Machine:   c.Machine,
+	}
 	opts := restore.Options{
-		InProcess:      inprocess.WriteDataDir,
 		BackupDir:      p.BackupDir,
-		Recovery:       c.Host(t, p.Recovery),
 		LostMasters:    p.LostMasters,
-		Kube:           c.Kube,
-		Operator:       c.Operator,
-		Machine:        c.Machine,
 		ClusterVersion: p.ClusterVersion,
 		Interval:       200 * time.Millisecond,
 		APITimeout:     3 * time.Minute, ContainerTimeout: time.Minute, RolloutTimeout: 3 * time.Minute,
-		Report: c.Report,
 	}
+	run := plan.RunOptions{Report: c.Report}
 	for _, n := range p.Others {
-		opts.Others = append(opts.Others, c.Host(t, n))
+		deps.Others = append(deps.Others, c.Host(t, n))
 	}
 	if p.DetectRelease {
-		opts.Config, opts.StablePeriod = c.Config, p.StablePeriod
+		deps.Config, opts.StablePeriod = c.Config, p.StablePeriod
 	}
 	if p.Quorum {
-		q := restore.QuorumRestoreOptions{Recovery: opts.Recovery, Others: opts.Others, Kube: c.Kube, Operator: c.Operator, Config: c.Config,
-			Interval: opts.Interval, APITimeout: opts.APITimeout, ContainerTimeout: opts.ContainerTimeout,
-			StablePeriod: p.StablePeriod, StableTimeout: 4 * time.Minute, Report: c.Report}
-		if _, err := restore.RunQuorumRestore(t.Context(), q); err != nil {
+		deps.Config = c.Config
+		q := restore.QuorumRestoreOptions{Interval: opts.Interval, APITimeout: opts.APITimeout, ContainerTimeout: opts.ContainerTimeout,
+			StablePeriod: p.StablePeriod, StableTimeout: 4 * time.Minute}
+		if _, err := restore.RunQuorumRestore(t.Context(), deps, q, run); err != nil {
 			t.Fatalf("quorum restore: %v", err)
 		}
 		return
 	}
-	if _, err := restore.Run(t.Context(), opts); err != nil {
+	if _, err := restore.Run(t.Context(), deps, opts, run); err != nil {
 		t.Fatalf("restore: %v", err)
 	}
 }

@@ -3,7 +3,7 @@
 // multi-host procedure of section 5.3, "Restoring to a previous cluster
 // state", as a plan that can be printed, run, interrupted and resumed
 // (Plan, Run). Section 5.2 (lost master hosts) is the same plan with the
-// survivors only (Options.Others may be empty) and the lost masters' Machines
+// survivors only (Deps.Others may be empty) and the lost masters' Machines
 // re-created (Options.LostMasters); section 5.4 (expired control-plane
 // certificates) is its last step, the approval of pending node-bootstrapper
 // CSRs through certs.ApproveNodeBootstrapperCSRs.
@@ -13,7 +13,7 @@
 // RestoreSnapshot restores in process with a DataDirWriter, normally
 // inprocess.WriteDataDir: etcd's etcdutl library, the code behind "etcdutl
 // snapshot restore", in package restore/inprocess so that importing
-// restore does not build the etcd server. Options.InProcess gives the plan
+// restore does not build the etcd server. Deps.InProcess gives the plan
 // the same writer; without one the plan restores through the restore pod.
 // It restores a new single-member cluster (member
 // name, peer URL, a fresh "openshift-etcd-<random>" token). Before writing
@@ -64,7 +64,7 @@
 // # The procedure generation
 //
 // Run decides the cluster's generation before it builds its plan, with
-// release.Detect: from ClusterVersion "version" through Options.Config
+// release.Detect: from ClusterVersion "version" through Deps.Config
 // (bounded by Options.Release.APITimeout), and from the recovery host's
 // etcd static pod and /usr/local/bin scripts when the API does not answer
 // (the normal case during a restore); Options.Release states the release
@@ -96,7 +96,7 @@
 // without the procedure (*QuorumRestoreReleaseError, ErrNoQuorumRestore:
 // on 4.5-4.17 restore a backup with Run), a recovery host without
 // member/snap/db and member/wal (*NotMemberDirError, ErrNotMemberDir), and
-// any other master that neither answers (QuorumRestoreOptions.Others: its
+// any other master that neither answers (Deps.Others: its
 // etcd is stopped and proven stopped by its containers being gone) nor is
 // attested stopped (Unreachable, recorded in the state and reported as
 // unsafe), including every member the survivor's etcd-pod.yaml names
@@ -128,6 +128,14 @@
 // etcd-rev container or scripts.
 //
 // # The plan
+//
+// Every procedure here has lifeboat's one shape: Plan(deps, opts) and
+// QuorumRestorePlan(deps, opts) build without I/O from Deps (the hosts,
+// the API clients, the in-process writer) and the procedure's options
+// (Options, QuorumRestoreOptions: tunables with documented zero values,
+// checked by their Validate before anything is read), and Run and
+// RunQuorumRestore take the same two plus plan.RunOptions (DryRun,
+// Report, Now; State must be nil, the run keeping its own).
 //
 // Plan lists the runbook's steps (see Plan for the list); Run executes them,
 // reporting each start, progress message and end, and keeps its state as JSON
@@ -194,7 +202,8 @@
 // *PreflightError of check "release", as are release.ErrConflict and
 // release.ErrUnsupportedRelease), ErrRestorePodImage,
 // lifeboat.ErrInvalidOptions (a *lifeboat.OptionsError naming the option,
-// e.g. "restore.Options.Kube" or "restore.QuorumRestoreOptions.Config"),
+// e.g. "restore.Options.BackupDir", "restore.Deps.Kube" or
+// "restore.QuorumRestoreOptions.Unreachable"),
 // *AnotherRunError (ErrAnotherRunUnfinished, naming
 // both runs), and for RunQuorumRestore *QuorumRestoreReleaseError
 // (ErrNoQuorumRestore), *NotMemberDirError (ErrNotMemberDir) and

@@ -13,7 +13,6 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/plan"
-	"github.com/lifeboat-dev/lifeboat/restore"
 )
 
 // TestDrillClusterBackupLayouts is item 3 of issue 14 on the simulated
@@ -32,11 +31,11 @@ func TestDrillClusterBackupLayouts(t *testing.T) {
 		// relayout turns lifeboat's backup (of stamp, in d.backupDir) into
 		// the cluster's layout, finds it with LatestFolder(On) as an
 		// administrator would, and points opts at it.
-		relayout  func(t *testing.T, d *drill, stamp string, opts *restore.Options)
+		relayout  func(t *testing.T, d *drill, stamp string, opts *job)
 		wantDirty bool
 	}{
 		{name: "EtcdBackup on 4.14: cluster-backup.sh --force in backup-<name>-<stamp> on the PVC", wantDirty: true,
-			relayout: func(t *testing.T, d *drill, stamp string, opts *restore.Options) {
+			relayout: func(t *testing.T, d *drill, stamp string, opts *job) {
 				root := t.TempDir()
 				dir := filepath.Join(root, "backup-nightly-29012345-2026-11-30_020000")
 				moveAs(t, filepath.Join(d.backupDir, backup.SnapshotFileName(stamp, false)), filepath.Join(dir, backup.SnapshotFileName(stamp, true)))
@@ -53,7 +52,7 @@ func TestDrillClusterBackupLayouts(t *testing.T) {
 				opts.BackupDir = f.Path
 			}},
 		{name: "default Backup on 4.18+: etcd-backup-server's <stamp> folder on the recovery master, the operator's archive",
-			relayout: func(t *testing.T, d *drill, stamp string, opts *restore.Options) {
+			relayout: func(t *testing.T, d *drill, stamp string, opts *job) {
 				h := d.c.Host(d.recovery)
 				dir := backup.AutomatedBackupHostDir + "/2026-11-30_020000"
 				for _, p := range []string{dir, backup.AutomatedBackupHostDir + "/2026-11-29_020000"} {
@@ -98,7 +97,7 @@ func TestDrillClusterBackupLayouts(t *testing.T) {
 				messages = append(messages, e.Message)
 				mu.Unlock()
 			}
-			state, err := restore.Run(t.Context(), opts)
+			state, err := runRestore(t.Context(), opts)
 			if err != nil {
 				d.c.LogTails(t, 40)
 				t.Fatalf("restore: %v", err)

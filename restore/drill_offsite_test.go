@@ -11,7 +11,6 @@ import (
 	"github.com/lifeboat-dev/lifeboat/backup/offsite"
 	"github.com/lifeboat-dev/lifeboat/internal/s3test"
 	"github.com/lifeboat-dev/lifeboat/plan"
-	"github.com/lifeboat-dev/lifeboat/restore"
 )
 
 // TestDrillRestoreFromDestination is the runbook's disaster recovered
@@ -83,7 +82,7 @@ func drillFromDestination(t *testing.T, u string) {
 		}
 	}
 	t0 := time.Now()
-	state, err := restore.Run(t.Context(), opts)
+	state, err := runRestore(t.Context(), opts)
 	if err != nil {
 		d.c.LogTails(t, 40)
 		t.Fatalf("restore from the destination: %v", err)

@@ -132,18 +132,35 @@ func startDrillWith(t *testing.T, loseHosts bool, rel string, parallel bool) *dr
 	return d
 }
 
-func (d *drill) options(t *testing.T) restore.Options {
-	o := restore.Options{
-		InProcess:      inprocess.WriteDataDir,
-		BackupDir:      d.backupDir,
-		Recovery:       d.c.Host(d.recovery),
-		Kube:           d.c.Kube,
-		Operator:       d.c.Operator,
-		Machine:        d.c.Machine,
-		ClusterVersion: "4.5.2",
-		Interval:       200 * time.Millisecond,
-		APITimeout:     3 * time.Minute, ContainerTimeout: time.Minute, RolloutTimeout: 3 * time.Minute,
-		Report: func(e plan.Event) { t.Log(e.String()) },
+// job is one call of restore.Run as the drills build it, field by field:
+// its deps, options and run options, embedded so that a drill sets
+// o.Others, o.LostMasters or o.Report alike.
+type job struct {
+	restore.Deps
+	restore.Options
+	plan.RunOptions
+}
+
+func runRestore(ctx context.Context, j job) (*restore.StateData, error) {
+	return restore.Run(ctx, j.Deps, j.Options, j.RunOptions)
+}
+
+func (d *drill) options(t *testing.T) job {
+	o := job{
+		Deps: restore.Deps{
+			InProcess: inprocess.WriteDataDir,
+			Recovery:  d.c.Host(d.recovery),
+			Kube:      d.c.Kube,
+			Operator:  d.c.Operator,
+			Machine:   d.c.Machine,
+		},
+		Options: restore.Options{
+			BackupDir:      d.backupDir,
+			ClusterVersion: "4.5.2",
+			Interval:       200 * time.Millisecond,
+			APITimeout:     3 * time.Minute, ContainerTimeout: time.Minute, RolloutTimeout: 3 * time.Minute,
+		},
+		RunOptions: plan.RunOptions{Report: func(e plan.Event) { t.Log(e.String()) }},
 	}
 	for _, n := range d.others {
 		o.Others = append(o.Others, d.c.Host(n))
@@ -242,7 +259,7 @@ func TestDrillRestoreToPreviousState(t *testing.T) {
 	d := startDrill(t, false)
 	setup := time.Since(d.began)
 	t0 := time.Now()
-	state, err := restore.Run(t.Context(), d.options(t))
+	state, err := runRestore(t.Context(), d.options(t))
 	if err != nil {
 		d.c.LogTails(t, 40)
 		t.Fatalf("restore: %v", err)
@@ -269,12 +286,12 @@ func TestDrillCancelledAndResumed(t *testing.T) {
 			cancel()
 		}
 	}
-	_, err := restore.Run(ctx, opts)
+	_, err := runRestore(ctx, opts)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled run: %v", err)
 	}
 	opts.Report = report
-	if _, err := restore.Run(t.Context(), opts); err != nil {
+	if _, err := runRestore(t.Context(), opts); err != nil {
 		d.c.LogTails(t, 40)
 		t.Fatalf("resumed run: %v", err)
 	}
@@ -293,7 +310,7 @@ func TestDrillLostMasters(t *testing.T) {
 	lost := d.others[0]
 	opts := d.options(t)
 	opts.Others, opts.LostMasters = []host.Host{d.c.Host(d.others[1])}, []string{lost}
-	if _, err := restore.Run(t.Context(), opts); err != nil {
+	if _, err := runRestore(t.Context(), opts); err != nil {
 		d.c.LogTails(t, 40)
 		t.Fatalf("restore: %v", err)
 	}

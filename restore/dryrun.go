@@ -8,7 +8,7 @@ import (
 )
 
 // dryRunnable readies a step of the restore plans for a dry run
-// (plan.RunOptions.DryRun, what Options.DryRun asks of Run): the checks
+// (plan.RunOptions.DryRun given to Run or RunQuorumRestore): the checks
 // that open a plan (verify-backup, the quorum restore's check) are read
 // only and run, recording nothing (plan.IsDryRun); approve-csrs lists
 // what it would approve; every other step reports its description as

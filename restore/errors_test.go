@@ -42,9 +42,23 @@ func TestTypedErrors(t *testing.T) {
 // TestPlanRefusesMissingDeps: Plan returns the one invalid-options kind,
 // never a panic, when the hosts and clients are missing.
 func TestPlanRefusesMissingDeps(t *testing.T) {
-	_, err := Plan(Options{})
+	_, err := Plan(Deps{}, Options{BackupDir: "/home/core/backup"})
 	var oe *lifeboat.OptionsError
 	if !errors.Is(err, lifeboat.ErrInvalidOptions) || !errors.As(err, &oe) {
-		t.Fatalf("Plan(Options{}) = %v, want a *lifeboat.OptionsError", err)
+		t.Fatalf("Plan(Deps{}, Options{BackupDir}) = %v, want a *lifeboat.OptionsError", err)
+	}
+}
+
+// TestOptionsValidateNeedsNoDeps: Validate judges the options alone, so
+// options that are fine pass it without any host or client, and the plan
+// builder then refuses the missing Deps.
+func TestOptionsValidateNeedsNoDeps(t *testing.T) {
+	opts := Options{BackupDir: "/home/core/backup", ClusterEtcdVersion: "v3.5.9", LostMasters: []string{"master-2"}}
+	if err := opts.Validate(); err != nil {
+		t.Fatalf("Validate() = %v, want nil", err)
+	}
+	var oe *lifeboat.OptionsError
+	if _, err := Plan(Deps{}, opts); !errors.As(err, &oe) || oe.Option != "restore.Deps.Recovery" {
+		t.Fatalf("Plan(Deps{}, opts) = %v, want a *lifeboat.OptionsError naming restore.Deps.Recovery", err)
 	}
 }

@@ -52,10 +52,10 @@ import (
 // resumed after a crash finishes with quorum-guard-on.
 func (r *runner) etcdOnlySteps(add func(id, desc string, run func(ctx context.Context, progress func(string)) error)) {
 	o := r.opts
-	rec := o.Recovery
+	rec := r.deps.Recovery
 	add("verify-backup", "decide the procedure generation, verify the backup: snapshot sha256, static pod resources archive, cluster and etcd versions", r.verifyBackup)
 	add("copy-backup", "copy the backup directory to "+o.RemoteBackupDir+" on "+rec.Name(), r.copyBackup)
-	for _, h := range append(append([]host.Host{}, o.Others...), rec) {
+	for _, h := range append(append([]host.Host{}, r.deps.Others...), rec) {
 		h := h
 		id := "stop-etcd/" + h.Name()
 		add(id, "move etcd-pod.yaml out of "+o.ManifestDir+" on "+h.Name()+" and wait for etcd, etcdctl, etcd-metrics, etcd-readyz and etcd-rev to stop (disable-etcd.sh)",
@@ -89,7 +89,7 @@ func (r *runner) etcdOnlySteps(add func(id, desc string, run func(ctx context.Co
 // (the original stays in EtcdBackupDir); the restore pod starts etcd by
 // itself.
 func (r *runner) startEtcd(ctx context.Context, progress func(string)) error {
-	h := r.opts.Recovery
+	h := r.deps.Recovery
 	d, err := r.state.Get(ctx)
 	if err != nil {
 		return err
@@ -160,7 +160,7 @@ func (r *runner) stableWait(ctx context.Context, progress func(string)) error {
 	if left <= 0 {
 		left = r.opts.Interval // the members took it all: one look
 	}
-	_, err = lifecycle.WaitForStableCluster(ctx, r.opts.Config, lifecycle.StableOptions{
+	_, err = lifecycle.WaitForStableCluster(ctx, r.deps.Config, lifecycle.StableOptions{
 		MinStablePeriod: r.opts.StablePeriod, Timeout: max(left, r.opts.StablePeriod+r.opts.Interval), Interval: r.opts.Interval,
 		Logger: r.log, Now: r.opts.Now, // its lines are this step's Progress events (plan.ReportProgress)
 	})

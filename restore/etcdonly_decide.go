@@ -39,8 +39,8 @@ func statedGeneration(o Options) release.Generation {
 // classic one (whose verify-backup says why). It also returns the version
 // the classic plan's quorum guard steps are decided by (the recorded or
 // detected one, else planVersion; "" when none is known).
-func decideForRun(ctx context.Context, opts Options) (release.Generation, string, *decided, error) {
-	o, err := opts.withDefaults()
+func decideForRun(ctx context.Context, deps Deps, opts Options) (release.Generation, string, *decided, error) {
+	o, err := validated(deps, opts)
 	if err != nil {
 		return 0, "", nil, err
 	}
@@ -51,7 +51,7 @@ func decideForRun(ctx context.Context, opts Options) (release.Generation, string
 		return planVersion(o)
 	}
 	if !o.AbandonUnfinished {
-		st := newState(o.Recovery, o.StatePath)
+		st := newState(deps.Recovery, o.StatePath)
 		d, exists, err := st.peek(ctx)
 		if err != nil {
 			return 0, "", nil, err
@@ -66,7 +66,7 @@ func decideForRun(ctx context.Context, opts Options) (release.Generation, string
 	if g := statedGeneration(o); g != release.GenerationUnknown {
 		return g, or(""), nil, nil
 	}
-	d, err := release.Detect(ctx, release.Deps{Config: o.Config, Host: o.Recovery}, o.Release)
+	d, err := release.Detect(ctx, release.Deps{Config: deps.Config, Host: deps.Recovery}, o.Release)
 	if ctx.Err() != nil {
 		return 0, "", nil, ctx.Err()
 	}
@@ -80,5 +80,5 @@ func (r *runner) detect(ctx context.Context) (release.Decision, error) {
 		r.decided = nil
 		return p.d, p.err
 	}
-	return release.Detect(ctx, release.Deps{Config: r.opts.Config, Host: r.opts.Recovery}, r.opts.Release)
+	return release.Detect(ctx, release.Deps{Config: r.deps.Config, Host: r.deps.Recovery}, r.opts.Release)
 }

@@ -27,7 +27,7 @@ const etcdOnlyRelease = "4.20.3"
 // etcdOnlyOptions are the drill's options for the etcd-only restore: the
 // config client (the ClusterVersion decides, the ClusterOperators are
 // waited for) and a short stable period.
-func (d *drill) etcdOnlyOptions(t *testing.T) restore.Options {
+func (d *drill) etcdOnlyOptions(t *testing.T) job {
 	o := d.options(t)
 	o.ClusterVersion = etcdOnlyRelease
 	o.Config = d.c.Config
@@ -115,7 +115,7 @@ func TestDrillEtcdOnlyRelease(t *testing.T) {
 			lines = append(lines, e.Message)
 		}
 	}
-	if _, err := restore.Run(t.Context(), dry); err != nil {
+	if _, err := runRestore(t.Context(), dry); err != nil {
 		// The API is down (quorum lost): the recovery host decides.
 		t.Fatalf("dry run: %v", err)
 	}
@@ -144,7 +144,7 @@ func TestDrillEtcdOnlyRelease(t *testing.T) {
 			guardAtWait = err == nil && g.Disabled()
 		}
 	}
-	state, err := restore.Run(t.Context(), opts)
+	state, err := runRestore(t.Context(), opts)
 	if err != nil {
 		d.dumpEtcdOperator(t)
 		t.Fatalf("restore: %v", err)

@@ -43,7 +43,7 @@ func (r *runner) quorumGuardOff(ctx context.Context, progress func(string)) erro
 			found = rec.Previous // put back by an exit path: what was found first stays the truth
 		} else if err := r.retryAPI(ctx, "reading the quorum guard", progress, func(ctx context.Context) error {
 			var err error
-			found, err = lifecycle.ReadQuorumGuard(ctx, r.opts.Operator)
+			found, err = lifecycle.ReadQuorumGuard(ctx, r.deps.Operator)
 			return err
 		}); err != nil {
 			return err
@@ -59,7 +59,7 @@ func (r *runner) quorumGuardOff(ctx context.Context, progress func(string)) erro
 	var patched bool
 	if err := r.retryAPI(ctx, "turning the quorum guard off", progress, func(ctx context.Context) error {
 		var err error
-		_, patched, err = lifecycle.DisableQuorumGuard(ctx, r.opts.Operator, lifecycle.QuorumGuardOptions{})
+		_, patched, err = lifecycle.DisableQuorumGuard(ctx, r.deps.Operator, lifecycle.QuorumGuardOptions{})
 		return err
 	}); err != nil {
 		return err
@@ -107,7 +107,7 @@ func (r *runner) putGuardBack(ctx context.Context, rec GuardRecord, by string, p
 	var patched bool
 	if err := r.retryAPI(ctx, "putting the quorum guard back", progress, func(ctx context.Context) error {
 		var err error
-		patched, err = lifecycle.RestoreQuorumGuard(ctx, r.opts.Operator, rec.Previous, lifecycle.QuorumGuardOptions{})
+		patched, err = lifecycle.RestoreQuorumGuard(ctx, r.deps.Operator, rec.Previous, lifecycle.QuorumGuardOptions{})
 		return err
 	}); err != nil {
 		return false, err
@@ -147,10 +147,10 @@ func (r *runner) restoreGuardOnExit(ctx context.Context) error {
 	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(guardExitTimeout, r.opts.APITimeout))
 	defer cancel()
 	say := func(msg string) { r.log.Info(msg, "step", "quorum-guard-on") }
-	if r.opts.Report != nil {
+	if r.report != nil {
 		say = func(msg string) {
 			r.log.Info(msg, "step", "quorum-guard-on")
-			r.opts.Report(plan.Event{Plan: planName, Step: plan.Step{ID: "quorum-guard-on"}, Status: plan.Progress, Message: msg, Time: r.opts.Now()})
+			r.report(plan.Event{Plan: planName, Step: plan.Step{ID: "quorum-guard-on"}, Status: plan.Progress, Message: msg, Time: r.opts.Now()})
 		}
 	}
 	say("the run stopped with the quorum guard off: putting it back (" + d.QuorumGuard.Previous.String() + ")")

@@ -25,7 +25,7 @@ import (
 // etcd pod has etcd-rev, the ClusterVersion says 4.20.3, the
 // ClusterOperators are as stable says, and the Etcd object carries an
 // unrelated override key that must survive the guard's toggling.
-func etcdOnlyFixture(t *testing.T, stable bool) (*fixture, Options, *configfake.Clientset) {
+func etcdOnlyFixture(t *testing.T, stable bool) (*fixture, job, *configfake.Clientset) {
 	t.Helper()
 	f := newFixture(t)
 	etcdOnlyHost(t, f, "master-0")
@@ -109,7 +109,7 @@ func TestEtcdOnlyRestore(t *testing.T) {
 	var evs []plan.Event
 	w := &guardWatch{}
 	o.Report = w.report(t, f, collect(&evs))
-	d, err := Run(t.Context(), o)
+	d, err := runJob(t.Context(), o)
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
@@ -175,7 +175,7 @@ func TestEtcdOnlyGuardRestoredOnFailure(t *testing.T) {
 	f, o, cfg := etcdOnlyFixture(t, false)
 	var evs []plan.Event
 	o.Report = collect(&evs)
-	d, err := Run(t.Context(), o)
+	d, err := runJob(t.Context(), o)
 	var se *plan.StepError
 	if !errors.As(err, &se) || se.Step != "wait-stable" || !errors.Is(err, lifecycle.ErrClusterNotStable) {
 		t.Fatalf("err = %v, want wait-stable failing with ErrClusterNotStable", err)
@@ -217,7 +217,7 @@ func TestEtcdOnlyGuardRestoredOnFailure(t *testing.T) {
 	}
 	w := &guardWatch{}
 	o.Report = w.report(t, f, nil)
-	if _, err := Run(t.Context(), o); err != nil {
+	if _, err := runJob(t.Context(), o); err != nil {
 		t.Fatalf("resumed run: %v", err)
 	}
 	if !w.off["wait-stable"] {
@@ -251,7 +251,7 @@ func TestEtcdOnlyGuardRestoredOnCancel(t *testing.T) {
 					cancel()
 				}
 			}
-			_, err := Run(ctx, o)
+			_, err := runJob(ctx, o)
 			if !errors.Is(err, context.Canceled) {
 				t.Fatalf("err = %v, want context.Canceled", err)
 			}
@@ -268,7 +268,7 @@ func TestEtcdOnlyGuardRestoredOnCancel(t *testing.T) {
 // refuses with the typed error, telling how to get the etcd-only plan.
 func TestEtcdOnlyClassicPlanRefuses(t *testing.T) {
 	_, o, _ := etcdOnlyFixture(t, true)
-	p, err := Plan(o)
+	p, err := planJob(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +282,7 @@ func TestEtcdOnlyClassicPlanRefuses(t *testing.T) {
 	}
 	// Stated, Plan builds the etcd-only plan.
 	o.Release.Version = "4.20.3"
-	p, err = Plan(o)
+	p, err = planJob(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +292,7 @@ func TestEtcdOnlyClassicPlanRefuses(t *testing.T) {
 	// Without a config client the etcd-only plan cannot wait for the
 	// ClusterOperators: refused before anything runs.
 	o.Config = nil
-	if _, err := Plan(o); !errors.Is(err, lifeboat.ErrInvalidOptions) {
+	if _, err := planJob(o); !errors.Is(err, lifeboat.ErrInvalidOptions) {
 		t.Errorf("etcd-only plan without Config: %v, want lifeboat.ErrInvalidOptions", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/lifeboat-dev/lifeboat/backup/offsite"
+	"github.com/lifeboat-dev/lifeboat/plan"
 	"github.com/lifeboat-dev/lifeboat/restore"
 	"github.com/lifeboat-dev/lifeboat/restore/inprocess"
 )
@@ -21,14 +22,16 @@ func ExampleRun_fromDestination() {
 		fmt.Println(err)
 		return
 	}
-	opts := restore.Options{
+	deps := restore.Deps{
 		InProcess: inprocess.WriteDataDir,
+		// Recovery, Others, Kube, Operator, ... as for any restore.
+	}
+	opts := restore.Options{
 		Source: &offsite.RestoreSource{Options: offsite.FetchOptions{
 			Source:     offsite.Destination{URL: "s3://backups?region=eu-west-1", Prefix: "clusters/prod"},
 			Identities: identities,
 		}},
-		// Recovery, Others, Kube, Operator, ... as for any restore.
 	}
-	_, err = restore.Run(context.Background(), opts)
+	_, err = restore.Run(context.Background(), deps, opts, plan.RunOptions{})
 	fmt.Println(err)
 }

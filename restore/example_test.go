@@ -52,13 +52,14 @@ func ExampleDecide() {
 // every operation (hosttest.Unimplemented), and building the plan calls
 // none.
 func ExamplePlan() {
-	p, err := restore.Plan(restore.Options{
-		InProcess: inprocess.WriteDataDir,
-		BackupDir: "/srv/backups/2026-11-24",
+	p, err := restore.Plan(restore.Deps{
 		Recovery:  hosttest.Unimplemented("master-0"),
 		Others:    []host.Host{hosttest.Unimplemented("master-1")},
 		Kube:      kubefake.NewClientset(),
 		Operator:  operatorfake.NewClientset(),
+		InProcess: inprocess.WriteDataDir,
+	}, restore.Options{
+		BackupDir: "/srv/backups/2026-11-24",
 	})
 	if err != nil {
 		fmt.Println(err)

@@ -27,6 +27,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/host/hosttest"
+	"github.com/lifeboat-dev/lifeboat/plan"
 	"github.com/lifeboat-dev/lifeboat/release"
 )
 
@@ -268,13 +269,46 @@ func (f *fixture) archiveEntries() []tarEntry {
 	return out
 }
 
-func (f *fixture) options(recovery string) Options {
-	o := Options{
-		InProcess:      etcdutlWriter,
+// job is one call of Run or Plan as the tests build it, field by field:
+// the deps, the options and the run options, embedded so that a test sets
+// o.Kube, o.BackupDir or o.Report alike (the clocks: o.Options.Now,
+// o.RunOptions.Now).
+type job struct {
+	Deps
+	Options
+	plan.RunOptions
+}
+
+func runJob(ctx context.Context, j job) (*StateData, error) {
+	return Run(ctx, j.Deps, j.Options, j.RunOptions)
+}
+
+func planJob(j job) (*plan.Plan, error) { return Plan(j.Deps, j.Options) }
+
+// quorumJob is job for the quorum restore.
+type quorumJob struct {
+	Deps
+	QuorumRestoreOptions
+	plan.RunOptions
+}
+
+func runQuorumJob(ctx context.Context, j quorumJob) (*StateData, error) {
+	return RunQuorumRestore(ctx, j.Deps, j.QuorumRestoreOptions, j.RunOptions)
+}
+
+func quorumPlanJob(j quorumJob) (*plan.Plan, error) {
+	return QuorumRestorePlan(j.Deps, j.QuorumRestoreOptions)
+}
+
+func (f *fixture) options(recovery string) job {
+	o := job{Deps: Deps{
+		InProcess: etcdutlWriter,
+		Recovery:  f.hosts[recovery],
+		Kube:      f.kube,
+		Operator:  f.ops,
+	}}
+	o.Options = Options{
 		BackupDir:      f.backupDir,
-		Recovery:       f.hosts[recovery],
-		Kube:           f.kube,
-		Operator:       f.ops,
 		ClusterVersion: "4.5.2",
 		// The hosts carry revision.json (it sizes the bump), which only
 		// 4.18+'s etcd-rev writes: the fixture states its release.

@@ -64,18 +64,18 @@ func sortedCopy(s []string) []string {
 
 // identityOf is the identity of this run with the verified backup rec.
 func (r *runner) identityOf(rec *BackupRecord) (RunIdentity, error) {
-	d, err := Decide(rec.StorageVersion, r.clusterEtcdVersion(rec))
+	d, err := r.decide(rec)
 	if err != nil {
 		return RunIdentity{}, err
 	}
 	id := RunIdentity{
 		BackupSHA256: rec.SHA256,
 		Snapshot:     rec.Snapshot,
-		Recovery:     r.opts.Recovery.Name(),
+		Recovery:     r.deps.Recovery.Name(),
 		LostMasters:  sortedCopy(r.opts.LostMasters),
 		Method:       r.method(d),
 	}
-	for _, h := range r.opts.Others {
+	for _, h := range r.deps.Others {
 		id.Others = append(id.Others, h.Name())
 	}
 	slices.Sort(id.Others)
@@ -88,7 +88,7 @@ func (r *runner) identityOf(rec *BackupRecord) (RunIdentity, error) {
 func (r *runner) requestedIdentity(ctx context.Context) (RunIdentity, error) {
 	rec, _, err := r.checkBackup(ctx, func(msg string) { r.log.Debug("checking the backup against the recorded run", "msg", msg) })
 	if err != nil {
-		return RunIdentity{}, fmt.Errorf("verifying the backup to compare it with the state on %s: %w", r.opts.Recovery.Name(), err)
+		return RunIdentity{}, fmt.Errorf("verifying the backup to compare it with the state on %s: %w", r.deps.Recovery.Name(), err)
 	}
 	return r.identityOf(rec)
 }

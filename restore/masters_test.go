@@ -29,7 +29,7 @@ func TestMasterNodesEitherLabel(t *testing.T) {
 		node("master-2", controlplane.MasterLabel, controlplane.ControlPlaneLabel),
 		node("worker-0", "node-role.kubernetes.io/worker"),
 	)
-	r := &runner{opts: Options{Kube: kube, Recovery: host.NewLocal("master-0", t.TempDir(), host.LocalOptions{})}}
+	r := &runner{deps: Deps{Kube: kube, Recovery: host.NewLocal("master-0", t.TempDir(), host.LocalOptions{})}}
 	got, err := r.masterNodes(t.Context())
 	if err != nil {
 		t.Fatal(err)

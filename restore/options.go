@@ -7,20 +7,16 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 
-	configclient "github.com/openshift/client-go/config/clientset/versioned"
-	machineclient "github.com/openshift/client-go/machine/clientset/versioned"
-	operatorclient "github.com/openshift/client-go/operator/clientset/versioned"
-	"k8s.io/client-go/kubernetes"
-
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
-	"github.com/lifeboat-dev/lifeboat/plan"
 	"github.com/lifeboat-dev/lifeboat/release"
 )
 
-// Options configures Plan and Run. Recovery, Kube and Operator are
-// required, and one of BackupDir, BackupOnHost or Source; every other zero
-// value is documented on its field.
+// Options configures Plan and Run: the tunables of the procedure, its
+// hosts and clients being in Deps. One of BackupDir, BackupOnHost or
+// Source is required; every other zero value is documented on its field.
+// Validate checks them; Plan and Run call it before anything is read or
+// changed.
 type Options struct {
 	// BackupDir is a backup directory on the machine running lifeboat; it
 	// is copied to RemoteBackupDir on the recovery host (runbook step 3)
@@ -47,34 +43,18 @@ type Options struct {
 	// uncompressed backup.
 	FetchDir string
 
-	// Recovery is the control-plane host the backup is restored on.
-	Recovery host.Host
-	// Others are the other masters that are still there. Lost masters
-	// (section 5.2) are simply left out: zero others is valid.
-	Others []host.Host
-
 	// LostMasters are the node names of masters whose hosts are gone
 	// (section 5.2). After the single member is up, each one's Machine is
 	// deleted and re-created (member.RecreateMachine), so the forced etcd
 	// rollout that follows adds the new masters as members. Requires
-	// Machine. Empty: the restore leaves the Machines alone, and
-	// replacement masters can join later the chapter 2 way.
+	// Deps.Machine. No name may appear twice or name a host of Deps.
+	// Empty: the restore leaves the Machines alone, and replacement
+	// masters can join later the chapter 2 way.
 	LostMasters []string
 
-	// Kube, Operator and Machine reach the API (through its load
-	// balancer): Kube and Operator are required; Machine is used to check
-	// node-bootstrapper CSRs against Machines and may be nil.
-	Kube     kubernetes.Interface
-	Operator operatorclient.Interface
-	Machine  machineclient.Interface
-
-	// Config reads ClusterVersion "version", the first evidence of the
-	// cluster's procedure generation (release.Detect); nil: the recovery
-	// host alone decides. During a restore the API is usually down: the
-	// read is bounded by Release.APITimeout and the host decides then.
-	Config configclient.Interface
-	// Release tunes that decision (release.Options): the zero value
-	// detects from Config and the recovery host; Release.Version or
+	// Release tunes the decision of the cluster's procedure generation
+	// (release.Options): the zero value detects from Deps.Config and the
+	// recovery host; Release.Version or
 	// Release.Generation states the release instead (the evidence is still
 	// read and reported). Release.Logger nil: Logger. verify-backup
 	// decides first, before any other check, in a dry run too, and
@@ -82,7 +62,7 @@ type Options struct {
 	// the run's state records it (StateData.Release). Run builds the plan
 	// of the decided generation: the classic procedure for 4.5-4.17 (and
 	// when nothing decides), the etcd-only restore for 4.18+ (which needs
-	// Config, to wait for the ClusterOperators). Plan builds the etcd-only
+	// Deps.Config, to wait for the ClusterOperators). Plan builds the etcd-only
 	// one only when Release states it; a classic plan on an etcd-only
 	// cluster is refused with a *PreflightError (Check "release").
 	Release release.Options
@@ -98,19 +78,16 @@ type Options struct {
 	// cluster-backup.sh records no version either).
 	ClusterVersion       string
 	AllowVersionMismatch bool
-	// ClusterEtcdVersion is the etcd version the cluster runs; "" takes
-	// the backup's (same z-stream, same etcd). It chooses between an
-	// in-process restore and the restore pod (Decide).
+	// ClusterEtcdVersion is the etcd version the cluster runs
+	// (major.minor[.patch], "v" allowed: "3.5.9", "v3.6.0"); "" takes the
+	// backup's (same z-stream, same etcd). It chooses between an
+	// in-process restore and the restore pod (Decide). Validate refuses
+	// one that does not parse.
 	ClusterEtcdVersion string
 	// ForceRestorePod always restores through a static pod running the
-	// cluster's etcd image, even when the in-process restore is possible.
+	// cluster's etcd image, even when the in-process restore is possible
+	// (Deps.InProcess given).
 	ForceRestorePod bool
-	// InProcess writes the data directory in this process when Decide
-	// says InProcess and the recovery host's files are local:
-	// inprocess.WriteDataDir (package restore/inprocess, etcd's etcdutl
-	// library). nil: every restore goes through the restore pod, as with
-	// ForceRestorePod (restore does not build the etcd server itself).
-	InProcess DataDirWriter
 
 	// MemberName and PeerURL of the restored member; empty: read from the
 	// backup's etcd-pod.yaml for the recovery host (--name,
@@ -144,10 +121,6 @@ type Options struct {
 	// SkipCSRApproval leaves pending node-bootstrapper CSRs alone (5.4);
 	// by default the last step approves the valid ones.
 	SkipCSRApproval bool
-	// DryRun makes Run verify the backup and list the plan without
-	// changing anything (plan.RunOptions.DryRun: the checks run, the
-	// other steps are reported as plan.WouldRun).
-	DryRun bool
 	// AbandonUnfinished lets Run start although the recovery host holds
 	// the unfinished state of another run (another backup, other hosts or
 	// another method; see RunIdentity): that state is renamed
@@ -186,9 +159,10 @@ type Options struct {
 
 	// Logger receives records of every action; nil discards them.
 	Logger *slog.Logger
-	// Report receives the plan's progress events (Run only).
-	Report func(plan.Event)
-	// Now is the clock; time.Now when nil.
+	// Now is the clock of the run's state (its start, moves, finish and
+	// retired names) and of its waits; plan.RunOptions.Now when nil,
+	// else time.Now. Run stamps the plan's events with
+	// plan.RunOptions.Now, or this clock when that is nil.
 	Now func() time.Time
 
 	// noBackup: the options of a quorum restore, which uses no backup.
@@ -206,16 +180,22 @@ func (o Options) opt(field string) string {
 	return "restore.Options." + field
 }
 
+// Validate checks the options alone, without I/O and without Deps (Plan
+// and Run then check the Deps against them): one of BackupDir,
+// BackupOnHost or Source (Source's own Validate included), Release,
+// LostMasters named once each, ClusterEtcdVersion parsable, StablePeriod
+// and StableTimeout not negative. Each refusal is a
+// *lifeboat.OptionsError (wrapping lifeboat.ErrInvalidOptions) naming
+// "restore.Options.<Field>", or, for a combination, every field in its
+// reason.
+func (o Options) Validate() error {
+	_, err := o.withDefaults()
+	return err
+}
+
+// withDefaults validates o (Validate) and fills in the documented
+// defaults.
 func (o Options) withDefaults() (Options, error) {
-	if o.Recovery == nil {
-		return o, opterr.Nil(o.opt("Recovery"))
-	}
-	if o.Kube == nil {
-		return o, opterr.Nil(o.opt("Kube"))
-	}
-	if o.Operator == nil {
-		return o, opterr.Nil(o.opt("Operator"))
-	}
 	if o.BackupDir == "" && o.BackupOnHost == "" && o.Source == nil && !o.noBackup {
 		return o, opterr.New("", "one of restore.Options.BackupDir, restore.Options.BackupOnHost or restore.Options.Source is required")
 	}
@@ -225,24 +205,17 @@ func (o Options) withDefaults() (Options, error) {
 	if err := o.Release.Validate(); err != nil {
 		return o, opterr.Under(o.opt("Release"), "release.Options", err)
 	}
-	if len(o.LostMasters) > 0 && o.Machine == nil {
-		return o, opterr.New(o.opt("Machine"), "is required when LostMasters are given")
-	}
-	seen := map[string]bool{o.Recovery.Name(): true}
-	for i, h := range o.Others {
-		if h == nil {
-			return o, opterr.New(o.opt("Others"), "[%d] is nil", i)
-		}
-		if seen[h.Name()] {
-			return o, opterr.New(o.opt("Others"), "host %s is given twice (or is the Recovery host)", h.Name())
-		}
-		seen[h.Name()] = true
-	}
+	seen := map[string]bool{}
 	for _, n := range o.LostMasters {
-		if seen[n] {
-			return o, opterr.New(o.opt("LostMasters"), "%s is also given as a host (Recovery or Others) or twice", n)
+		if n == "" || seen[n] {
+			return o, opterr.New(o.opt("LostMasters"), "%q is empty or given twice", n)
 		}
 		seen[n] = true
+	}
+	if o.ClusterEtcdVersion != "" {
+		if _, err := majorMinor(o.ClusterEtcdVersion); err != nil {
+			return o, opterr.New(o.opt("ClusterEtcdVersion"), "%v", err)
+		}
 	}
 	def := func(s *string, d string) {
 		if *s == "" {

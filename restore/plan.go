@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 
@@ -21,10 +22,14 @@ const planName = "restore-to-previous-cluster-state"
 // earlier step is read back from the state, so a resumed run whose
 // earlier steps are skipped has it too.
 type runner struct {
+	deps  Deps
 	opts  Options
 	state *state
-	log   *slog.Logger
-	local host.Host // the machine running lifeboat, for BackupDir
+	// report receives the events of the run (plan.RunOptions.Report);
+	// nil for a plan built by Plan, whose caller runs it.
+	report func(plan.Event)
+	log    *slog.Logger
+	local  host.Host // the machine running lifeboat, for BackupDir
 	// steps are the plan's step IDs, and previous where admit retired
 	// the state of an earlier run; both are recorded by verify-backup.
 	steps    []string
@@ -83,26 +88,31 @@ type runner struct {
 // the 4.5 runbook's steps unchanged. The guard is put back on every exit
 // path, as in the etcd-only plan.
 //
+// Plan calls opts.Validate, then checks deps against opts; each refusal
+// is a *lifeboat.OptionsError naming the field at fault
+// ("restore.Options.<Field>", "restore.Deps.<Field>").
+//
 // When Options.Release states an etcd-only release (4.18+, by Version or
 // Generation) and AllowClassicOnEtcdOnly is false, Plan builds the etcd-only
 // procedure instead (see etcdOnlySteps). Plan does no I/O, so without such
 // a statement it builds the classic plan; Run decides from the cluster
 // first (release.Detect) and builds the plan of the decided generation.
-func Plan(opts Options) (*plan.Plan, error) {
-	p, _, err := build(opts, statedGeneration(opts), planVersion(opts))
+func Plan(deps Deps, opts Options) (*plan.Plan, error) {
+	p, _, err := build(deps, opts, statedGeneration(opts), planVersion(opts))
 	return p, err
 }
 
 // build lists the steps of gen's plan; version (possibly "") decides
 // whether the classic plan toggles the quorum guard (classicTogglesGuard).
-func build(opts Options, gen release.Generation, version string) (*plan.Plan, *runner, error) {
-	o, err := opts.withDefaults()
+func build(deps Deps, opts Options, gen release.Generation, version string) (*plan.Plan, *runner, error) {
+	o, err := validated(deps, opts)
 	if err != nil {
 		return nil, nil, err
 	}
-	st := newState(o.Recovery, o.StatePath)
+	st := newState(deps.Recovery, o.StatePath)
 	st.now = o.Now
 	r := &runner{
+		deps:  deps,
 		opts:  o,
 		state: st,
 		log:   o.Logger.With("plan", planName),
@@ -114,8 +124,8 @@ func build(opts Options, gen release.Generation, version string) (*plan.Plan, *r
 		p.Steps = append(p.Steps, dryRunnable(plan.Step{ID: id, Description: desc, Run: run}, r))
 	}
 	if gen == release.GenerationEtcdOnly && !o.AllowClassicOnEtcdOnly {
-		if o.Config == nil {
-			return nil, nil, opterr.New("restore.Options.Config", "is required: the etcd-only restore (%s) waits for the ClusterOperators to be stable",
+		if deps.Config == nil {
+			return nil, nil, opterr.New("restore.Deps.Config", "is required: the etcd-only restore (%s) waits for the ClusterOperators to be stable",
 				release.GenerationEtcdOnly.Releases())
 		}
 		r.gen = gen
@@ -123,10 +133,10 @@ func build(opts Options, gen release.Generation, version string) (*plan.Plan, *r
 		r.steps = stepIDs(p)
 		return p, r, nil
 	}
-	rec := o.Recovery
+	rec := deps.Recovery
 	add("verify-backup", "decide the procedure generation, verify the backup: snapshot sha256, static pod resources archive, cluster and etcd versions", r.verifyBackup)
 	add("copy-backup", "copy the backup directory to "+o.RemoteBackupDir+" on "+rec.Name(), r.copyBackup)
-	for _, h := range o.Others {
+	for _, h := range deps.Others {
 		h := h
 		add("stop-etcd/"+h.Name(), "move etcd-pod.yaml out of "+o.ManifestDir+" on "+h.Name()+" and wait for the etcd containers to stop",
 			func(ctx context.Context, progress func(string)) error {
@@ -147,7 +157,7 @@ func build(opts Options, gen release.Generation, version string) (*plan.Plan, *r
 	add("extract-resources/"+rec.Name(), "extract the backup's static-pod-resources into "+o.ConfigDir+" on "+rec.Name(), r.extractResources)
 	add("restore-snapshot/"+rec.Name(), "restore the snapshot into "+o.EtcdDataDir+" on "+rec.Name()+" as a single-member cluster", r.restoreSnapshot)
 	add("start-control-plane/"+rec.Name(), "put the etcd, kube-apiserver, kube-controller-manager and kube-scheduler manifests of the backup's revisions into "+o.ManifestDir+" on "+rec.Name(), r.startControlPlane)
-	for _, h := range append([]host.Host{rec}, o.Others...) {
+	for _, h := range append([]host.Host{rec}, deps.Others...) {
 		h := h
 		add("restart-kubelet/"+h.Name(), "restart the kubelet on "+h.Name(),
 			func(ctx context.Context, progress func(string)) error { return h.RestartKubelet(ctx) })
@@ -204,7 +214,14 @@ func build(opts Options, gen release.Generation, version string) (*plan.Plan, *r
 //     in the returned StateData.RetiredTo), so the next Run on the host
 //     starts fresh.
 //
-// With DryRun it runs the plan as a dry run (plan.RunOptions.DryRun):
+// Run validates opts and checks deps as Plan does, before anything is
+// read. It honours run.Report (the plan's events), run.Now (the events'
+// clock, and the state's when Options.Now is nil; when run.Now is nil,
+// Options.Now stamps the events too) and run.DryRun; run.State must be nil (the run keeps its
+// own state at Options.StatePath on the recovery host): a non-nil one is
+// refused with a *lifeboat.OptionsError naming "plan.RunOptions.State".
+//
+// With run.DryRun it runs the plan as a dry run (plan.RunOptions.DryRun):
 // verify-backup runs its checks and records nothing, approve-csrs lists
 // the CSRs it would approve, and every other step is reported as
 // plan.WouldRun with its description; a conflicting state is reported,
@@ -212,31 +229,36 @@ func build(opts Options, gen release.Generation, version string) (*plan.Plan, *r
 // It returns the state as the run left it (nil for a dry run or when the
 // run was refused before its first step) and the first error: a
 // *plan.StepError, an *AnotherRunError, or an error reading the state.
-func Run(ctx context.Context, opts Options) (*StateData, error) {
-	gen, version, pre, err := decideForRun(ctx, opts)
+func Run(ctx context.Context, deps Deps, opts Options, run plan.RunOptions) (*StateData, error) {
+	run, err := settleRun(&opts.Now, run)
 	if err != nil {
 		return nil, err
 	}
-	p, r, err := build(opts, gen, version)
+	gen, version, pre, err := decideForRun(ctx, deps, opts)
+	if err != nil {
+		return nil, err
+	}
+	p, r, err := build(deps, opts, gen, version)
 	if err != nil {
 		return nil, err
 	}
 	defer r.removeFetched()
 	r.decided = pre
-	if err := r.admit(ctx, r.opts.DryRun); err != nil {
+	r.report = run.Report
+	if err := r.admit(ctx, run.DryRun); err != nil {
 		return nil, err
 	}
-	if r.opts.DryRun {
-		return nil, p.Run(ctx, plan.RunOptions{Report: r.opts.Report, Now: r.opts.Now, DryRun: true})
+	if run.DryRun {
+		return nil, p.Run(ctx, plan.RunOptions{Report: run.Report, Now: run.Now, DryRun: true})
 	}
-	report := r.opts.Report
+	report := run.Report
 	if d, err := r.state.Get(ctx); err != nil {
 		return nil, err
 	} else if d.Release != nil {
 		r.log.Info("resuming with the recorded procedure generation", "decision", d.Release.Line)
 		report = resumedReport(report, d.Release)
 	}
-	runErr := p.Run(ctx, plan.RunOptions{Report: report, State: r.state, Now: r.opts.Now})
+	runErr := p.Run(ctx, plan.RunOptions{Report: report, State: r.state, Now: run.Now})
 	if runErr != nil {
 		// Failure or cancel: the quorum guard goes back as it was found
 		// (nothing to do when the state records no guard change).
@@ -255,6 +277,34 @@ func Run(ctx context.Context, opts Options) (*StateData, error) {
 	return &d, runErr
 }
 
+// validated is opts with its defaults once opts.Validate passed and deps
+// were checked against it: what every plan builder and Run check first,
+// before anything is read.
+func validated(deps Deps, opts Options) (Options, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return o, err
+	}
+	return o, deps.check(o)
+}
+
+// settleRun refuses run.State (a restore keeps its own state, at
+// StatePath on the recovery host) and settles the clocks: a nil *now
+// takes run.Now, and a nil run.Now takes *now (both possibly still nil:
+// time.Now, their default).
+func settleRun(now *func() time.Time, run plan.RunOptions) (plan.RunOptions, error) {
+	if run.State != nil {
+		return run, opterr.New("plan.RunOptions.State", "must be nil: a restore keeps its own state on the recovery host (StatePath)")
+	}
+	if *now == nil {
+		*now = run.Now
+	}
+	if run.Now == nil {
+		run.Now = *now
+	}
+	return run, nil
+}
+
 func orUnknown(s string) string {
 	if s == "" {
 		return "unknown"
@@ -268,7 +318,7 @@ func (r *runner) backupDirOnRecovery() (dir string, copyNeeded bool) {
 	if r.opts.BackupOnHost != "" {
 		return r.opts.BackupOnHost, false
 	}
-	if lp, ok := r.opts.Recovery.LocalPath(r.opts.RemoteBackupDir); ok {
+	if lp, ok := r.deps.Recovery.LocalPath(r.opts.RemoteBackupDir); ok {
 		a, _ := filepath.Abs(r.opts.BackupDir)
 		if filepath.Clean(lp) == a {
 			return r.opts.RemoteBackupDir, false

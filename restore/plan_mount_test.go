@@ -42,7 +42,7 @@ func TestPlanDataDirOnItsOwnDisk(t *testing.T) {
 			}
 			opts := f.options("master-0")
 			opts.ForceRestorePod = tc.restorePod
-			if _, err := Run(context.Background(), opts); err != nil {
+			if _, err := runJob(context.Background(), opts); err != nil {
 				t.Fatalf("Run: %v", err)
 			}
 			r0 := f.roots["master-0"]

@@ -31,7 +31,7 @@ func statuses(events []plan.Event) map[string]plan.Status {
 
 func TestPlanDescribe(t *testing.T) {
 	f := newFixture(t)
-	p, err := Plan(f.options("master-1"))
+	p, err := planJob(f.options("master-1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestPlanRunResumesAfterFailure(t *testing.T) {
 	f.failRestarts["master-1"] = 1 // the second kubelet restart fails once
 	var ev1 []plan.Event
 	opts.Report = collect(&ev1)
-	_, err := Run(ctx, opts)
+	_, err := runJob(ctx, opts)
 	var se *plan.StepError
 	if !errors.As(err, &se) || se.Step != "restart-kubelet/master-1" {
 		t.Fatalf("first run: err = %v, want a failure of restart-kubelet/master-1", err)
@@ -67,7 +67,7 @@ func TestPlanRunResumesAfterFailure(t *testing.T) {
 
 	var ev2 []plan.Event
 	opts.Report = collect(&ev2)
-	d, err := Run(ctx, opts)
+	d, err := runJob(ctx, opts)
 	if err != nil {
 		t.Fatalf("second run: %v", err)
 	}
@@ -148,12 +148,12 @@ func TestPlanCancelledThenResumed(t *testing.T) {
 			cancel()
 		}
 	}
-	_, err := Run(ctx, opts)
+	_, err := runJob(ctx, opts)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled run: %v", err)
 	}
 	opts.Report = nil
-	d, err := Run(context.Background(), opts)
+	d, err := runJob(context.Background(), opts)
 	if err != nil {
 		t.Fatalf("resumed run: %v", err)
 	}
@@ -165,24 +165,24 @@ func TestPlanCancelledThenResumed(t *testing.T) {
 func TestPlanRefusalsTouchNothing(t *testing.T) {
 	cases := []struct {
 		name   string
-		modify func(t *testing.T, f *fixture, o *Options)
+		modify func(t *testing.T, f *fixture, o *job)
 		want   error
 	}{
-		{"corrupt snapshot", func(t *testing.T, f *fixture, o *Options) {
+		{"corrupt snapshot", func(t *testing.T, f *fixture, o *job) {
 			p := globOne(t, f.backupDir, "snapshot_*.db")
 			b, _ := os.ReadFile(p)
 			b[len(b)/3] ^= 0x5a
 			os.WriteFile(p, b, 0o600)
 		}, backup.ErrHashMismatch},
-		{"truncated snapshot", func(t *testing.T, f *fixture, o *Options) {
+		{"truncated snapshot", func(t *testing.T, f *fixture, o *job) {
 			p := globOne(t, f.backupDir, "snapshot_*.db")
 			b, _ := os.ReadFile(p)
 			os.WriteFile(p, b[:len(b)-700], 0o600)
 		}, backup.ErrTruncated},
-		{"backup from another z-stream", func(t *testing.T, f *fixture, o *Options) {
+		{"backup from another z-stream", func(t *testing.T, f *fixture, o *job) {
 			o.ClusterVersion = "4.5.3"
 		}, ErrVersionMismatch},
-		{"archive with a ../ entry", func(t *testing.T, f *fixture, o *Options) {
+		{"archive with a ../ entry", func(t *testing.T, f *fixture, o *job) {
 			p := globOne(t, f.backupDir, "static_kuberesources_*.tar.gz")
 			var buf bytes.Buffer
 			zw := gzip.NewWriter(&buf)
@@ -198,11 +198,21 @@ func TestPlanRefusalsTouchNothing(t *testing.T) {
 			zw.Close()
 			os.WriteFile(p, buf.Bytes(), 0o600)
 		}, backup.ErrUnsafeEntry},
-		{"archive without a component", func(t *testing.T, f *fixture, o *Options) {
+		{"archive without a component", func(t *testing.T, f *fixture, o *job) {
 			p := globOne(t, f.backupDir, "static_kuberesources_*.tar.gz")
 			os.WriteFile(p, archive(t, map[string]string{"static-pod-resources/etcd-pod-3/etcd-pod.yaml": "x"}), 0o600)
 		}, backup.ErrInvalidBackup},
-		{"missing snapshot", func(t *testing.T, f *fixture, o *Options) {
+		{"backup records an unparsable etcd version", func(t *testing.T, f *fixture, o *job) {
+			m, err := backup.ReadManifest(f.backupDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.EtcdVersion = "three"
+			if err := backup.WriteManifest(f.backupDir, m); err != nil {
+				t.Fatal(err)
+			}
+		}, backup.ErrBadManifest},
+		{"missing snapshot", func(t *testing.T, f *fixture, o *job) {
 			os.Remove(globOne(t, f.backupDir, "snapshot_*.db"))
 		}, backup.ErrInvalidBackup},
 	}
@@ -212,7 +222,7 @@ func TestPlanRefusalsTouchNothing(t *testing.T) {
 			opts := f.options("master-0")
 			tc.modify(t, f, &opts)
 			before := f.snapshotTrees(t)
-			_, err := Run(context.Background(), opts)
+			_, err := runJob(context.Background(), opts)
 			var se *plan.StepError
 			if !errors.As(err, &se) || se.Step != "verify-backup" || !errors.Is(err, tc.want) {
 				t.Fatalf("err = %v, want verify-backup to fail with %v", err, tc.want)
@@ -231,7 +241,7 @@ func TestDryRunTouchesNothing(t *testing.T) {
 	var evs []plan.Event
 	opts.Report = collect(&evs)
 	before := f.snapshotTrees(t)
-	if _, err := Run(context.Background(), opts); err != nil {
+	if _, err := runJob(context.Background(), opts); err != nil {
 		t.Fatal(err)
 	}
 	if after := f.snapshotTrees(t); after != before {
@@ -259,18 +269,18 @@ func globOne(t *testing.T, dir, pattern string) string {
 func TestPlanRestorePodPath(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		set  func(*Options)
+		set  func(*job)
 	}{
-		{"forced", func(o *Options) { o.ForceRestorePod = true }},
+		{"forced", func(o *job) { o.ForceRestorePod = true }},
 		// Without an in-process writer (restore/inprocess) the plan must
 		// not try to restore in process: the restore pod restores.
-		{"no in-process writer", func(o *Options) { o.InProcess = nil }},
+		{"no in-process writer", func(o *job) { o.InProcess = nil }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
 			opts := f.options("master-1")
 			tc.set(&opts)
-			d, err := Run(context.Background(), opts)
+			d, err := runJob(context.Background(), opts)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -69,10 +69,10 @@ const walMargin = 80 << 20
 // later step of the plan applies (see Plan for the list, step by step).
 // b is backup's description of the verified backup.
 func (r *runner) preflight(ctx context.Context, rec *BackupRecord, b *backup.Backup, progress func(string)) error {
-	rh := r.opts.Recovery
+	rh := r.deps.Recovery
 	// stop-*, move-*, restart-kubelet: every host answers the operations
 	// those steps use.
-	for _, h := range append([]host.Host{rh}, r.opts.Others...) {
+	for _, h := range append([]host.Host{rh}, r.deps.Others...) {
 		if _, err := h.Stat(ctx, r.opts.ManifestDir); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return &PreflightError{Check: "hosts", Host: h.Name(), Err: err}
 		}
@@ -99,7 +99,7 @@ func (r *runner) preflight(ctx context.Context, rec *BackupRecord, b *backup.Bac
 	} else if rec.ClusterVersion == "" || r.opts.ClusterVersion == "" {
 		progress(fmt.Sprintf("z-stream not checked: backup version %s, cluster version %s", orUnknown(rec.ClusterVersion), orUnknown(r.opts.ClusterVersion)))
 	}
-	d, err := Decide(rec.StorageVersion, r.clusterEtcdVersion(rec))
+	d, err := r.decide(rec)
 	if err != nil {
 		return &PreflightError{Check: "versions", Err: err}
 	}
@@ -124,7 +124,7 @@ func (r *runner) preflight(ctx context.Context, rec *BackupRecord, b *backup.Bac
 	if method == InProcess && own == nil {
 		if got, err := memberFromEtcdPod(backupEtcd); err != nil || got.Name != id.Name || got.PeerURL != id.PeerURL {
 			return &PreflightError{Check: "member", Host: rh.Name(), Err: opterr.New("",
-				"the in-process restore (restore.Options.InProcess) of member %s (restore.Options.MemberName, restore.Options.PeerURL): the recovery host has no etcd-pod.yaml and the backup's describes another member; start-control-plane would have no etcd manifest", id.Name)}
+				"the in-process restore (restore.Deps.InProcess) of member %s (restore.Options.MemberName, restore.Options.PeerURL): the recovery host has no etcd-pod.yaml and the backup's describes another member; start-control-plane would have no etcd manifest", id.Name)}
 		}
 	}
 
@@ -207,7 +207,7 @@ func validatePeerURL(u string) error {
 // restore pod when the host has it, else the restore pod built from the
 // host's etcd-pod.yaml or the backup's, which must name an image.
 func (r *runner) checkRestorePod(ctx context.Context, own, backupEtcd []byte, id memberIdentity) error {
-	cluster, err := readIfExists(ctx, r.opts.Recovery, clusterRestorePodPath)
+	cluster, err := readIfExists(ctx, r.deps.Recovery, clusterRestorePodPath)
 	if err != nil {
 		return err
 	}
@@ -250,7 +250,7 @@ func (r *runner) checkFreeSpace(ctx context.Context, b *backup.Backup, method Me
 		needs[k].what = append(needs[k].what, fmt.Sprintf("%s %s (%d bytes)", what, p, n))
 		return nil
 	}
-	rh := r.opts.Recovery
+	rh := r.deps.Recovery
 	snap := uint64(b.Snapshot.Size)
 	dst, copyNeeded := r.backupDirOnRecovery()
 	if copyNeeded {
@@ -274,7 +274,7 @@ func (r *runner) checkFreeSpace(ctx context.Context, b *backup.Backup, method Me
 		h        host.Host
 		from, to string
 	}{{rh, r.opts.EtcdDataDir, r.opts.EtcdBackupDir}}
-	for _, h := range r.opts.Others {
+	for _, h := range r.deps.Others {
 		moves = append(moves, struct {
 			h        host.Host
 			from, to string

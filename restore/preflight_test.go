@@ -81,35 +81,35 @@ var errDown = errors.New("injected: host does not answer")
 func TestPreflightRefusalsTouchNothing(t *testing.T) {
 	cases := []struct {
 		name   string
-		modify func(t *testing.T, f *fixture, o *Options)
+		modify func(t *testing.T, f *fixture, o *job)
 		want   error
 		check  string // the PreflightError's Check, when one
 	}{
-		{"archive with an in-tree symlink", func(t *testing.T, f *fixture, o *Options) {
+		{"archive with an in-tree symlink", func(t *testing.T, f *fixture, o *job) {
 			replaceArchive(t, f, archiveWith(t, f, tarEntry{name: "static-pod-resources/etcd-pod-3/secrets/peer-link.crt", link: "etcd-all-peer/peer.crt"}))
 		}, safetar.ErrLinksUnsupported, "archive-links"},
-		{"no room for the restored data", func(t *testing.T, f *fixture, o *Options) {
+		{"no room for the restored data", func(t *testing.T, f *fixture, o *job) {
 			o.FreeSpace = func(ctx context.Context, h host.Host, p string) (FreeSpace, error) {
 				return FreeSpace{Bytes: 1 << 10, Filesystem: "one"}, nil
 			}
 		}, backup.ErrInsufficientSpace, "free-space"},
-		{"snapshot newer than the cluster's etcd", func(t *testing.T, f *fixture, o *Options) {
+		{"snapshot newer than the cluster's etcd", func(t *testing.T, f *fixture, o *job) {
 			o.ClusterEtcdVersion = "3.4.0"
 		}, ErrSnapshotTooNew, "versions"},
-		{"restore pod image unknown", func(t *testing.T, f *fixture, o *Options) {
+		{"restore pod image unknown", func(t *testing.T, f *fixture, o *job) {
 			o.ForceRestorePod = true
 			noImage := strings.Replace(etcdPodYAML("master-0", f.peers["master-0"], 4), "    image: quay.io/example/etcd@sha256:abc\n", "", 1)
 			writeFile(t, filepath.Join(f.roots["master-0"], "etc/kubernetes/manifests/etcd-pod.yaml"), noImage)
 		}, ErrRestorePodImage, "restore-pod"},
-		{"peer URL of the restored member unknown", func(t *testing.T, f *fixture, o *Options) {
+		{"peer URL of the restored member unknown", func(t *testing.T, f *fixture, o *job) {
 			noPeer := strings.Replace(etcdPodYAML("master-1", f.peers["master-1"], 4), "    - --initial-advertise-peer-urls="+f.peers["master-1"]+"\n", "", 1)
 			writeFile(t, filepath.Join(f.roots["master-1"], "etc/kubernetes/manifests/etcd-pod.yaml"), noPeer)
 			*o = f.options("master-1")
 		}, lifeboat.ErrInvalidOptions, "member"},
-		{"unreadable revision.json", func(t *testing.T, f *fixture, o *Options) {
+		{"unreadable revision.json", func(t *testing.T, f *fixture, o *job) {
 			writeFile(t, filepath.Join(f.roots["master-0"], "var/lib/etcd/revision.json"), "{not json")
 		}, nil, "revision-file"},
-		{"another master does not answer", func(t *testing.T, f *fixture, o *Options) {
+		{"another master does not answer", func(t *testing.T, f *fixture, o *job) {
 			o.Others[1] = downHost(o.Others[1])
 		}, errDown, "hosts"},
 	}
@@ -119,7 +119,7 @@ func TestPreflightRefusalsTouchNothing(t *testing.T) {
 			opts := f.options("master-0")
 			tc.modify(t, f, &opts)
 			before := f.snapshotTrees(t)
-			_, err := Run(context.Background(), opts)
+			_, err := runJob(context.Background(), opts)
 			var se *plan.StepError
 			if !errors.As(err, &se) || se.Step != "verify-backup" {
 				t.Fatalf("err = %v, want verify-backup to fail", err)
@@ -146,7 +146,7 @@ func TestPreflightAcceptsWhatTheStepsAccept(t *testing.T) {
 	opts.DryRun = true
 	var evs []plan.Event
 	opts.Report = collect(&evs)
-	if _, err := Run(context.Background(), opts); err != nil {
+	if _, err := runJob(context.Background(), opts); err != nil {
 		t.Fatal(err)
 	}
 	var msgs []string

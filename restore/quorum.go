@@ -9,10 +9,6 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 
-	configclient "github.com/openshift/client-go/config/clientset/versioned"
-	operatorclient "github.com/openshift/client-go/operator/clientset/versioned"
-	"k8s.io/client-go/kubernetes"
-
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
 	"github.com/lifeboat-dev/lifeboat/plan"
@@ -29,19 +25,15 @@ const defaultQuorumStatePath = "/var/lib/lifeboat/quorum-restore-state.json"
 // ForceNewCluster is the RunIdentity method of a quorum restore.
 const ForceNewCluster Method = "force-new-cluster"
 
-// QuorumRestoreOptions configures QuorumRestorePlan and RunQuorumRestore.
-// Recovery, Kube, Operator and Config are required; every other zero
-// value is documented on its field. Validate checks them before anything
-// is read or changed.
+// QuorumRestoreOptions configures QuorumRestorePlan and RunQuorumRestore:
+// the tunables of the procedure, its hosts and clients being in Deps
+// (Deps.Recovery is the host whose etcd member's data directory survived,
+// Deps.Others the other control-plane hosts that still answer, whose etcd
+// is stopped and proven stopped before the recovery host's member is
+// forced into a new cluster; Deps.Config is required). Every zero value
+// is documented on its field. Validate checks them before anything is
+// read or changed.
 type QuorumRestoreOptions struct {
-	// Recovery is the control-plane host whose etcd member's data
-	// directory survived; quorum is restored from it. Required.
-	Recovery host.Host
-	// Others are the other control-plane hosts that still answer: etcd is
-	// stopped on each (etcd-pod.yaml moved aside) and proven stopped (no
-	// etcd container left) before the recovery host's member is forced
-	// into a new cluster. Their data directories are left alone.
-	Others []host.Host
 	// Unreachable attests, per node name, that a control-plane host that
 	// cannot be reached runs no etcd member (the value is the evidence:
 	// "machine powered off in the console at 09:12", "disk destroyed").
@@ -49,17 +41,13 @@ type QuorumRestoreOptions struct {
 	// running can keep (or regain) quorum with another one beside the
 	// forced cluster, a split brain that loses writes. Each attestation is
 	// recorded in the run's state and reported. A master named in the
-	// recovery host's etcd-pod.yaml that is neither in Others nor here
-	// makes the plan refuse (*OthersNotStoppedError).
+	// recovery host's etcd-pod.yaml that is neither in Deps.Others nor
+	// here makes the plan refuse (*OthersNotStoppedError). A name may not
+	// be a host of Deps.
 	Unreachable map[string]string
 
-	// Kube, Operator and Config reach the API once the forced member
-	// serves it: the etcd pod, the quorum guard, the ClusterOperators.
-	Kube     kubernetes.Interface
-	Operator operatorclient.Interface
-	Config   configclient.Interface
-	// Release tunes the generation decision (release.Detect from Config
-	// and the recovery host); the quorum restore exists only for the
+	// Release tunes the generation decision (release.Detect from
+	// Deps.Config and the recovery host); the quorum restore exists only for the
 	// etcd-only generation (4.18+), else *QuorumRestoreReleaseError.
 	Release release.Options
 
@@ -77,10 +65,6 @@ type QuorumRestoreOptions struct {
 	AsideDir    string
 	StatePath   string
 
-	// DryRun runs the plan as a dry run (plan.RunOptions.DryRun): the
-	// check step runs and records nothing; every other step is reported
-	// as plan.WouldRun with its description.
-	DryRun bool
 	// AbandonUnfinished lets the run start although StatePath holds the
 	// unfinished state of another quorum restore (other hosts or
 	// attestations): its quorum guard change is put back and the state is
@@ -99,13 +83,17 @@ type QuorumRestoreOptions struct {
 
 	// Logger receives records of every action; nil discards them.
 	Logger *slog.Logger
-	// Report receives the plan's progress events.
-	Report func(plan.Event)
-	// Now is the clock; time.Now when nil.
+	// Now is the clock of the run's state and of its waits, as
+	// Options.Now: plan.RunOptions.Now when nil, else time.Now.
 	Now func() time.Time
 }
 
-// Validate checks the options without I/O. Errors wrap lifeboat.ErrInvalidOptions.
+// Validate checks the options alone, without I/O and without Deps
+// (QuorumRestorePlan and RunQuorumRestore then check the Deps against
+// them): durations not negative, Release, each Unreachable entry naming a
+// node and its evidence. Each refusal is a *lifeboat.OptionsError
+// (wrapping lifeboat.ErrInvalidOptions) naming
+// "restore.QuorumRestoreOptions.<Field>".
 func (q QuorumRestoreOptions) Validate() error {
 	_, err := q.options()
 	return err
@@ -113,9 +101,6 @@ func (q QuorumRestoreOptions) Validate() error {
 
 // options turns q into the runner's Options, defaults applied.
 func (q QuorumRestoreOptions) options() (Options, error) {
-	if q.Config == nil {
-		return Options{}, opterr.New("restore.QuorumRestoreOptions.Config", "is required: the quorum restore waits for the ClusterOperators to be stable")
-	}
 	for _, f := range []struct {
 		name string
 		d    time.Duration
@@ -124,21 +109,9 @@ func (q QuorumRestoreOptions) options() (Options, error) {
 			return Options{}, opterr.New("restore.QuorumRestoreOptions."+f.name, "%s is negative", f.d)
 		}
 	}
-	names := map[string]bool{}
-	if q.Recovery != nil {
-		names[q.Recovery.Name()] = true
-	}
-	for _, h := range q.Others {
-		if h != nil {
-			names[h.Name()] = true
-		}
-	}
 	for n, why := range q.Unreachable {
 		if n == "" || why == "" {
 			return Options{}, opterr.New("restore.QuorumRestoreOptions.Unreachable", "needs a node name and the evidence that it is stopped (%q: %q)", n, why)
-		}
-		if names[n] {
-			return Options{}, opterr.New("", "%s is both a host to use (restore.QuorumRestoreOptions.Recovery or restore.QuorumRestoreOptions.Others) and attested unreachable (restore.QuorumRestoreOptions.Unreachable)", n)
 		}
 	}
 	state := q.StatePath
@@ -146,14 +119,35 @@ func (q QuorumRestoreOptions) options() (Options, error) {
 		state = defaultQuorumStatePath
 	}
 	o := Options{
-		Recovery: q.Recovery, Others: q.Others, Kube: q.Kube, Operator: q.Operator, Config: q.Config,
 		Release: q.Release, ManifestDir: q.ManifestDir, EtcdDataDir: q.EtcdDataDir, AsideDir: q.AsideDir,
-		StatePath: state, SkipCSRApproval: true, DryRun: q.DryRun,
+		StatePath: state, SkipCSRApproval: true,
 		Interval: q.Interval, ContainerTimeout: q.ContainerTimeout, APITimeout: q.APITimeout,
 		StablePeriod: q.StablePeriod, StableTimeout: q.StableTimeout,
-		Logger: q.Logger, Report: q.Report, Now: q.Now, noBackup: true,
+		Logger: q.Logger, Now: q.Now, noBackup: true,
 	}
 	return o.withDefaults()
+}
+
+// checkQuorumDeps checks deps against q (Validate has passed): the hosts
+// and clients of Deps.check, Deps.Config (the quorum restore waits for
+// the ClusterOperators), and no Unreachable node that is also a host.
+func checkQuorumDeps(deps Deps, q QuorumRestoreOptions, o Options) error {
+	if err := deps.check(o); err != nil {
+		return err
+	}
+	if deps.Config == nil {
+		return opterr.New("restore.Deps.Config", "is required: the quorum restore waits for the ClusterOperators to be stable")
+	}
+	names := map[string]bool{deps.Recovery.Name(): true}
+	for _, h := range deps.Others {
+		names[h.Name()] = true
+	}
+	for n := range q.Unreachable {
+		if names[n] {
+			return opterr.New("", "%s is both a host to use (restore.Deps.Recovery or restore.Deps.Others) and attested unreachable (restore.QuorumRestoreOptions.Unreachable)", n)
+		}
+	}
+	return nil
 }
 
 // QuorumRecord is the quorum restore's record in its state.
@@ -183,11 +177,13 @@ type quorumRunner struct {
 // quorum for high availability clusters" (4.18+, quorum-restore.sh): a
 // majority of members is lost, no backup is used, and quorum comes back
 // from the recovery host's surviving data directory. Print it with a dry
-// run (RunQuorumRestore with DryRun) or run it with RunQuorumRestore.
+// run (RunQuorumRestore with plan.RunOptions.DryRun) or run it with
+// RunQuorumRestore. It calls opts.Validate, then checks deps against
+// opts (Deps.Config required; Deps.Machine and Deps.InProcess unused).
 //
 //	check                           the generation (etcd-only only) and its evidence; the recovery host's
 //	                                member directory (member/snap/db, member/wal); every other master named
-//	                                by the recovery host's etcd-pod.yaml either answers (Others) or is
+//	                                by the recovery host's etcd-pod.yaml either answers (Deps.Others) or is
 //	                                attested stopped (Unreachable); the revision bump sized
 //	stop-etcd/<other>               etcd-pod.yaml moved aside, no etcd container left: proven stopped
 //	stop-etcd/<recovery>            the same on the recovery host (quorum-restore.sh)
@@ -202,28 +198,31 @@ type quorumRunner struct {
 //	wait-stable                     the operator adds the other members back (learners, promoted)
 //	quorum-guard-on                 put back as found, on every exit path
 //	verify-members                  an etcd pod Running on every master, all members available
-func QuorumRestorePlan(opts QuorumRestoreOptions) (*plan.Plan, error) {
-	p, _, err := buildQuorum(opts)
+func QuorumRestorePlan(deps Deps, opts QuorumRestoreOptions) (*plan.Plan, error) {
+	p, _, err := buildQuorum(deps, opts)
 	return p, err
 }
 
-func buildQuorum(q QuorumRestoreOptions) (*plan.Plan, *quorumRunner, error) {
+func buildQuorum(deps Deps, q QuorumRestoreOptions) (*plan.Plan, *quorumRunner, error) {
 	o, err := q.options()
 	if err != nil {
 		return nil, nil, err
 	}
-	st := newState(o.Recovery, o.StatePath)
+	if err := checkQuorumDeps(deps, q, o); err != nil {
+		return nil, nil, err
+	}
+	st := newState(deps.Recovery, o.StatePath)
 	st.now = o.Now
-	r := &quorumRunner{runner: &runner{opts: o, state: st, log: o.Logger.With("plan", quorumPlanName),
+	r := &quorumRunner{runner: &runner{deps: deps, opts: o, state: st, log: o.Logger.With("plan", quorumPlanName),
 		local: host.NewLocal("local", "/", host.LocalOptions{Logger: o.Logger}), gen: release.GenerationEtcdOnly}, q: q}
 	p := &plan.Plan{Name: quorumPlanName}
 	add := func(id, desc string, run func(ctx context.Context, progress func(string)) error) {
 		p.Steps = append(p.Steps, dryRunnable(plan.Step{ID: id, Description: desc, Run: run}, r.runner))
 	}
-	rec := o.Recovery
+	rec := deps.Recovery
 	add("check", "decide the procedure generation, check the member directory "+o.EtcdDataDir+" on "+rec.Name()+
 		", prove every other master stoppable or attested stopped, size the revision bump", r.check)
-	for _, h := range append(append([]host.Host{}, o.Others...), rec) {
+	for _, h := range append(append([]host.Host{}, deps.Others...), rec) {
 		h := h
 		id := "stop-etcd/" + h.Name()
 		add(id, "move etcd-pod.yaml out of "+o.ManifestDir+" on "+h.Name()+" and wait until no etcd container runs (proven stopped)",
@@ -265,33 +264,44 @@ func buildQuorum(q QuorumRestoreOptions) (*plan.Plan, *quorumRunner, error) {
 // attestations) skips the finished steps and ends with the guard on. A
 // state of another unfinished run is refused with *AnotherRunError. It
 // returns the state as the run left it (nil for a dry run).
-func RunQuorumRestore(ctx context.Context, opts QuorumRestoreOptions) (*StateData, error) {
-	p, r, err := buildQuorum(opts)
+//
+// It validates opts and checks deps as QuorumRestorePlan does, before
+// anything is read, and honours run as Run does: run.Report, run.Now,
+// run.DryRun (the check step runs and records nothing; every other step
+// is reported as plan.WouldRun), and a non-nil run.State is refused
+// ("plan.RunOptions.State"; the state is kept at StatePath).
+func RunQuorumRestore(ctx context.Context, deps Deps, opts QuorumRestoreOptions, run plan.RunOptions) (*StateData, error) {
+	run, err := settleRun(&opts.Now, run)
 	if err != nil {
 		return nil, err
 	}
-	if !r.opts.DryRun {
+	p, r, err := buildQuorum(deps, opts)
+	if err != nil {
+		return nil, err
+	}
+	r.report = run.Report
+	if !run.DryRun {
 		if err := r.admitQuorum(ctx); err != nil {
 			return nil, err
 		}
 	}
 	if st := statedGeneration(r.opts); st == release.GenerationUnknown {
-		d, err := release.Detect(ctx, release.Deps{Config: r.opts.Config, Host: r.opts.Recovery}, r.opts.Release)
+		d, err := release.Detect(ctx, release.Deps{Config: r.deps.Config, Host: r.deps.Recovery}, r.opts.Release)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		r.decided = &decided{d: d, err: err}
 	}
-	if r.opts.DryRun {
-		return nil, p.Run(ctx, plan.RunOptions{Report: r.opts.Report, Now: r.opts.Now, DryRun: true})
+	if run.DryRun {
+		return nil, p.Run(ctx, plan.RunOptions{Report: run.Report, Now: run.Now, DryRun: true})
 	}
-	report := r.opts.Report
+	report := run.Report
 	if d, err := r.state.Get(ctx); err != nil {
 		return nil, err
 	} else if d.Release != nil {
 		report = resumedReport(report, d.Release)
 	}
-	runErr := p.Run(ctx, plan.RunOptions{Report: report, State: r.state, Now: r.opts.Now})
+	runErr := p.Run(ctx, plan.RunOptions{Report: report, State: r.state, Now: run.Now})
 	if runErr != nil {
 		if err := r.restoreGuardOnExit(ctx); err != nil {
 			runErr = errors.Join(runErr, err)

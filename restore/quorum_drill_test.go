@@ -56,14 +56,14 @@ func TestDrillQuorumRestore(t *testing.T) {
 	ctx := t.Context()
 	const ns = "lifeboat-quorum"
 
+	deps := restore.Deps{Recovery: c.Host(recovery), Kube: c.Kube, Operator: c.Operator, Config: c.Config}
 	opts := restore.QuorumRestoreOptions{
-		Recovery: c.Host(recovery), Kube: c.Kube, Operator: c.Operator, Config: c.Config,
 		Interval: 200 * time.Millisecond, APITimeout: 3 * time.Minute, ContainerTimeout: time.Minute,
 		StablePeriod: 5 * time.Second, StableTimeout: 4 * time.Minute,
-		Report: func(e plan.Event) { t.Log(e.String()) },
 	}
+	logged := plan.RunOptions{Report: func(e plan.Event) { t.Log(e.String()) }}
 	for _, n := range others {
-		opts.Others = append(opts.Others, c.Host(n))
+		deps.Others = append(deps.Others, c.Host(n))
 	}
 	manifest := func(n string) string {
 		b, _ := c.Host(n).ReadFile(ctx, restore.DefaultManifestDir+"/etcd-pod.yaml")
@@ -73,16 +73,14 @@ func TestDrillQuorumRestore(t *testing.T) {
 	// Dry run: generation, evidence, bump, steps; nothing changed.
 	var lines []string
 	steps := map[string]bool{}
-	dry := opts
-	dry.DryRun = true
-	dry.Report = func(e plan.Event) {
+	dry := plan.RunOptions{DryRun: true, Report: func(e plan.Event) {
 		t.Log(e.String())
 		steps[e.Step.ID] = true
 		if e.Step.ID == "check" && (e.Status == plan.Progress || e.Status == plan.Done) {
 			lines = append(lines, e.Message)
 		}
-	}
-	if _, err := restore.RunQuorumRestore(ctx, dry); err != nil {
+	}}
+	if _, err := restore.RunQuorumRestore(ctx, deps, opts, dry); err != nil {
 		t.Fatalf("dry run: %v", err)
 	}
 	all := strings.Join(lines, "\n")
@@ -100,9 +98,9 @@ func TestDrillQuorumRestore(t *testing.T) {
 	// Refusal: one other master left out (its etcd-pod.yaml is named by
 	// the survivor's) and not attested: nothing is touched.
 	before := manifest(others[1])
-	refused := opts
-	refused.Others = opts.Others[:1]
-	_, err := restore.RunQuorumRestore(ctx, refused)
+	refused := deps
+	refused.Others = deps.Others[:1]
+	_, err := restore.RunQuorumRestore(ctx, refused, opts, logged)
 	var nse *restore.OthersNotStoppedError
 	if !errors.As(err, &nse) || !errors.Is(err, restore.ErrOthersNotStopped) || nse.Hosts[others[1]] == "" {
 		t.Fatalf("run without %s: %v, want *OthersNotStoppedError naming it", others[1], err)
@@ -113,8 +111,7 @@ func TestDrillQuorumRestore(t *testing.T) {
 
 	// Cancelled with the guard off: the guard goes back.
 	cctx, cancel := context.WithCancel(ctx)
-	cancelled := opts
-	cancelled.Report = func(e plan.Event) {
+	cancelled := plan.RunOptions{Report: func(e plan.Event) {
 		t.Log(e.String())
 		if e.Step.ID == "wait-stable" && e.Status == plan.Started {
 			if g, err := lifecycle.ReadQuorumGuard(ctx, c.Operator); err != nil || !g.Disabled() {
@@ -122,8 +119,8 @@ func TestDrillQuorumRestore(t *testing.T) {
 			}
 			cancel()
 		}
-	}
-	if _, err := restore.RunQuorumRestore(cctx, cancelled); !errors.Is(err, context.Canceled) {
+	}}
+	if _, err := restore.RunQuorumRestore(cctx, deps, opts, cancelled); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled run: %v", err)
 	}
 	if g, err := lifecycle.ReadQuorumGuard(ctx, c.Operator); err != nil || g.Disabled() {
@@ -131,7 +128,7 @@ func TestDrillQuorumRestore(t *testing.T) {
 	}
 
 	// Resumed: it finishes.
-	state, err := restore.RunQuorumRestore(ctx, opts)
+	state, err := restore.RunQuorumRestore(ctx, deps, opts, logged)
 	if err != nil {
 		t.Fatalf("resumed run: %v", err)
 	}

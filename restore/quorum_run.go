@@ -14,8 +14,8 @@ func (r *quorumRunner) admitQuorum(ctx context.Context) error {
 	if err != nil || !exists {
 		return err
 	}
-	want := RunIdentity{Recovery: r.opts.Recovery.Name(), Method: ForceNewCluster}
-	for _, h := range r.opts.Others {
+	want := RunIdentity{Recovery: r.deps.Recovery.Name(), Method: ForceNewCluster}
+	for _, h := range r.deps.Others {
 		want.Others = append(want.Others, h.Name())
 	}
 	for n := range r.q.Unreachable {
@@ -39,7 +39,7 @@ func (r *quorumRunner) admitQuorum(ctx context.Context) error {
 		r.previous = to
 		return err
 	}
-	e := &AnotherRunError{Host: r.opts.Recovery.Name(), StatePath: r.state.Path(), Unfinished: d.Identity,
+	e := &AnotherRunError{Host: r.deps.Recovery.Name(), StatePath: r.state.Path(), Unfinished: d.Identity,
 		Started: d.Started, Steps: len(d.Finished), Moves: len(d.Moves), Requested: want,
 		AbandonedPath: retiredName(r.state.Path(), retiredAbandoned, r.opts.Now())}
 	if d.Identity != nil {

@@ -43,8 +43,8 @@ func (r *quorumRunner) check(ctx context.Context, progress func(string)) error {
 	if plan.IsDryRun(ctx) {
 		return nil
 	}
-	id := RunIdentity{Recovery: r.opts.Recovery.Name(), Method: ForceNewCluster}
-	for _, h := range r.opts.Others {
+	id := RunIdentity{Recovery: r.deps.Recovery.Name(), Method: ForceNewCluster}
+	for _, h := range r.deps.Others {
 		id.Others = append(id.Others, h.Name())
 	}
 	for n := range r.q.Unreachable {
@@ -62,7 +62,7 @@ func (r *quorumRunner) check(ctx context.Context, progress func(string)) error {
 
 // checkQuorum applies every check before any host is touched.
 func (r *quorumRunner) checkQuorum(ctx context.Context, progress func(string)) (*QuorumRecord, error) {
-	h := r.opts.Recovery
+	h := r.deps.Recovery
 	d, err := r.detect(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -129,8 +129,8 @@ func (r *quorumRunner) checkQuorum(ctx context.Context, progress func(string)) (
 // the recovery host, in Others, or attested in Unreachable.
 func (r *quorumRunner) checkOthers(ctx context.Context, progress func(string)) error {
 	bad := map[string]string{}
-	known := map[string]bool{r.opts.Recovery.Name(): true}
-	for _, h := range r.opts.Others {
+	known := map[string]bool{r.deps.Recovery.Name(): true}
+	for _, h := range r.deps.Others {
 		known[h.Name()] = true
 		if _, err := h.Containers(ctx, "etcd"); err != nil {
 			if ctx.Err() != nil {
@@ -168,7 +168,7 @@ func (r *quorumRunner) checkOthers(ctx context.Context, progress func(string)) e
 // (its --initial-cluster, or NODE_<name>_ETCD_NAME variables), reading
 // the copy stop-etcd moved aside on a resumed run.
 func (r *quorumRunner) namedMembers(ctx context.Context) ([]string, string, error) {
-	h := r.opts.Recovery
+	h := r.deps.Recovery
 	p := path.Join(r.opts.ManifestDir, "etcd-pod.yaml")
 	b, err := h.ReadFile(ctx, p)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -229,7 +229,7 @@ func (r *quorumRunner) namedMembers(ctx context.Context) ([]string, string, erro
 // forceNewCluster writes the forced pod: the host's own etcd-pod.yaml
 // (moved aside by stop-etcd) with ETCD_FORCE_NEW_CLUSTER and the bump.
 func (r *quorumRunner) forceNewCluster(ctx context.Context, progress func(string)) error {
-	h := r.opts.Recovery
+	h := r.deps.Recovery
 	step := "force-new-cluster/" + h.Name()
 	d, err := r.state.Get(ctx)
 	if err != nil {
@@ -321,7 +321,7 @@ func (r *quorumRunner) waitForced(ctx context.Context, progress func(string)) er
 	if before == 0 {
 		return nil
 	}
-	list, err := r.opts.Kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{Limit: 1})
+	list, err := r.deps.Kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{Limit: 1})
 	if err != nil {
 		return err
 	}
@@ -338,7 +338,7 @@ func (r *quorumRunner) waitForced(ctx context.Context, progress func(string)) er
 // restoreEtcdPod puts the host's own etcd-pod.yaml back (a copy: the one
 // moved aside stays); the forced pod is moved aside by putManifest.
 func (r *quorumRunner) restoreEtcdPod(ctx context.Context, progress func(string)) error {
-	h := r.opts.Recovery
+	h := r.deps.Recovery
 	d, err := r.state.Get(ctx)
 	if err != nil {
 		return err

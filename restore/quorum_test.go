@@ -16,47 +16,56 @@ import (
 	"github.com/lifeboat-dev/lifeboat/release"
 )
 
-func quorumOptions(f *fixture, version string) QuorumRestoreOptions {
-	return QuorumRestoreOptions{
-		Recovery: f.hosts["master-0"], Kube: f.kube, Operator: f.ops, Config: clusterVersionClient(version),
-		Release:  release.Options{Version: version},
-		Interval: 10 * time.Millisecond, APITimeout: time.Minute, ContainerTimeout: time.Minute,
+func quorumOptions(f *fixture, version string) quorumJob {
+	return quorumJob{
+		Deps: Deps{Recovery: f.hosts["master-0"], Kube: f.kube, Operator: f.ops, Config: clusterVersionClient(version)},
+		QuorumRestoreOptions: QuorumRestoreOptions{
+			Release:  release.Options{Version: version},
+			Interval: 10 * time.Millisecond, APITimeout: time.Minute, ContainerTimeout: time.Minute,
+		},
 	}
 }
 
+// TestQuorumRestoreOptionsValidate: Validate refuses bad options alone,
+// without the Deps; QuorumRestorePlan refuses those and, on top, Deps
+// that cannot carry the options out. Every refusal is
+// lifeboat.ErrInvalidOptions.
 func TestQuorumRestoreOptionsValidate(t *testing.T) {
 	f := newFixture(t)
 	ok := quorumOptions(f, "4.20.3")
 	tests := []struct {
 		name   string
-		mutate func(o *QuorumRestoreOptions)
-		ok     bool
+		mutate func(o *quorumJob)
+		// validOpts: Validate accepts (the options alone are fine);
+		// planOK: QuorumRestorePlan accepts (the deps fit too).
+		validOpts, planOK bool
 	}{
-		{name: "valid", mutate: func(o *QuorumRestoreOptions) {}, ok: true},
-		{name: "no recovery host", mutate: func(o *QuorumRestoreOptions) { o.Recovery = nil }},
-		{name: "no config client", mutate: func(o *QuorumRestoreOptions) { o.Config = nil }},
-		{name: "no operator client", mutate: func(o *QuorumRestoreOptions) { o.Operator = nil }},
-		{name: "attestation without evidence", mutate: func(o *QuorumRestoreOptions) { o.Unreachable = map[string]string{"master-2": ""} }},
-		{name: "attested host also given", mutate: func(o *QuorumRestoreOptions) {
+		{name: "valid", mutate: func(o *quorumJob) {}, validOpts: true, planOK: true},
+		{name: "no recovery host", mutate: func(o *quorumJob) { o.Recovery = nil }, validOpts: true},
+		{name: "no config client", mutate: func(o *quorumJob) { o.Config = nil }, validOpts: true},
+		{name: "no operator client", mutate: func(o *quorumJob) { o.Operator = nil }, validOpts: true},
+		{name: "attestation without evidence", mutate: func(o *quorumJob) { o.Unreachable = map[string]string{"master-2": ""} }},
+		{name: "attested host also given", mutate: func(o *quorumJob) {
 			o.Others = []host.Host{f.hosts["master-1"]}
 			o.Unreachable = map[string]string{"master-1": "powered off"}
-		}},
-		{name: "recovery attested", mutate: func(o *QuorumRestoreOptions) { o.Unreachable = map[string]string{"master-0": "powered off"} }},
-		{name: "host given twice", mutate: func(o *QuorumRestoreOptions) { o.Others = []host.Host{f.hosts["master-1"], f.hosts["master-1"]} }},
-		{name: "negative interval", mutate: func(o *QuorumRestoreOptions) { o.Interval = -time.Second }},
-		{name: "negative stable period", mutate: func(o *QuorumRestoreOptions) { o.StablePeriod = -time.Second }},
-		{name: "invalid release", mutate: func(o *QuorumRestoreOptions) { o.Release.Version = "four" }},
+		}, validOpts: true},
+		{name: "recovery attested", mutate: func(o *quorumJob) { o.Unreachable = map[string]string{"master-0": "powered off"} }, validOpts: true},
+		{name: "host given twice", mutate: func(o *quorumJob) { o.Others = []host.Host{f.hosts["master-1"], f.hosts["master-1"]} }, validOpts: true},
+		{name: "negative interval", mutate: func(o *quorumJob) { o.Interval = -time.Second }},
+		{name: "negative stable period", mutate: func(o *quorumJob) { o.StablePeriod = -time.Second }},
+		{name: "invalid release", mutate: func(o *quorumJob) { o.Release.Version = "four" }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			o := ok
 			tc.mutate(&o)
 			err := o.Validate()
-			if tc.ok != (err == nil) || (err != nil && !errors.Is(err, lifeboat.ErrInvalidOptions)) {
-				t.Fatalf("Validate() = %v, want ok %v or lifeboat.ErrInvalidOptions", err, tc.ok)
+			if tc.validOpts != (err == nil) || (err != nil && !errors.Is(err, lifeboat.ErrInvalidOptions)) {
+				t.Fatalf("Validate() = %v, want ok %v or lifeboat.ErrInvalidOptions", err, tc.validOpts)
 			}
-			if _, perr := QuorumRestorePlan(o); (perr == nil) != (err == nil) {
-				t.Errorf("QuorumRestorePlan() = %v, Validate() = %v", perr, err)
+			_, perr := quorumPlanJob(o)
+			if tc.planOK != (perr == nil) || (perr != nil && !errors.Is(perr, lifeboat.ErrInvalidOptions)) {
+				t.Errorf("QuorumRestorePlan() = %v, want ok %v or lifeboat.ErrInvalidOptions", perr, tc.planOK)
 			}
 		})
 	}
@@ -112,7 +121,7 @@ func TestQuorumRestoreRefusals(t *testing.T) {
 		name    string
 		version string
 		wal     bool
-		mutate  func(f *fixture, o *QuorumRestoreOptions)
+		mutate  func(f *fixture, o *quorumJob)
 		want    error
 		check   func(t *testing.T, err error)
 	}{
@@ -138,11 +147,11 @@ func TestQuorumRestoreRefusals(t *testing.T) {
 				}
 			}},
 		{name: "attested unreachable", version: "4.20.3", wal: true,
-			mutate: func(f *fixture, o *QuorumRestoreOptions) {
+			mutate: func(f *fixture, o *quorumJob) {
 				o.Unreachable = map[string]string{"master-1": "powered off in the console"}
 			}},
 		{name: "reachable other", version: "4.20.3", wal: true,
-			mutate: func(f *fixture, o *QuorumRestoreOptions) { o.Others = []host.Host{f.hosts["master-1"]} }},
+			mutate: func(f *fixture, o *quorumJob) { o.Others = []host.Host{f.hosts["master-1"]} }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -158,7 +167,7 @@ func TestQuorumRestoreRefusals(t *testing.T) {
 			var evs []plan.Event
 			dry := o
 			dry.DryRun, dry.Report = true, collect(&evs)
-			_, err := RunQuorumRestore(context.Background(), dry)
+			_, err := runQuorumJob(context.Background(), dry)
 			if tc.want == nil {
 				if err != nil {
 					t.Fatalf("dry run: %v", err)
@@ -183,7 +192,7 @@ func TestQuorumRestoreRefusals(t *testing.T) {
 				}
 				tc.check(t, err)
 				o.Report = nil
-				state, err := RunQuorumRestore(context.Background(), o)
+				state, err := runQuorumJob(context.Background(), o)
 				if !errors.Is(err, tc.want) {
 					t.Fatalf("run: %v, want %v", err, tc.want)
 				}
@@ -216,7 +225,7 @@ func TestQuorumRestoreAnotherRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := f.snapshotTrees(t)
-	_, err := RunQuorumRestore(context.Background(), o)
+	_, err := runQuorumJob(context.Background(), o)
 	var ar *AnotherRunError
 	if !errors.As(err, &ar) || !errors.Is(err, member.ErrAnotherRunUnfinished) || ar.AbandonedPath == "" || !strings.Contains(strings.Join(ar.Differences, ","), "other masters") {
 		t.Fatalf("run over another unfinished run: %v, want *AnotherRunError", err)

@@ -103,13 +103,13 @@ func TestForceRedeployResumedAfterCrash(t *testing.T) {
 		crash()
 		return true, nil, errors.New("injected: process killed after the patch was applied")
 	})
-	if _, err := Run(runCtx, opts); !errors.Is(err, context.Canceled) {
+	if _, err := runJob(runCtx, opts); !errors.Is(err, context.Canceled) {
 		t.Fatalf("crashed run: err = %v, want it cancelled at force-redeploy/etcd", err)
 	}
 	if d, _ := newState(f.hosts["master-0"], "").Get(ctx); d.Finished["wait-single-member"].IsZero() || !d.Finished["force-redeploy/etcd"].IsZero() {
 		t.Fatalf("the crash did not happen at force-redeploy/etcd: finished %v", d.Finished)
 	}
-	final, err := Run(ctx, opts)
+	final, err := runJob(ctx, opts)
 	if err != nil {
 		t.Fatalf("resumed run: %v", err)
 	}

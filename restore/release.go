@@ -83,7 +83,7 @@ func releaseLine(d release.Decision, accepted bool) string {
 }
 
 // checkRelease is verify-backup's first check: it decides the cluster's
-// procedure generation (release.Detect, from Options.Config and the
+// procedure generation (release.Detect, from Deps.Config and the
 // recovery host, both read only), reports it, and refuses a generation
 // other than classic unless Options.AllowClassicOnEtcdOnly. An
 // unsupported release or a refused conflict are refused too. When nothing
@@ -112,7 +112,7 @@ func (r *runner) checkRelease(ctx context.Context, progress func(string)) error 
 		if ctx.Err() != nil {
 			return fmt.Errorf("deciding the procedure generation: %w", err)
 		}
-		return &PreflightError{Check: "release", Host: r.opts.Recovery.Name(), Err: fmt.Errorf(
+		return &PreflightError{Check: "release", Host: r.deps.Recovery.Name(), Err: fmt.Errorf(
 			"%w; state the cluster's release with Options.Release.Version (\"4.14.8\") or Options.Release.Generation", err)}
 	}
 	accepted := r.gen == release.GenerationClassic && d.Generation != release.GenerationClassic && r.opts.AllowClassicOnEtcdOnly

@@ -65,7 +65,7 @@ func TestReleaseDecision(t *testing.T) {
 	manifest := "from host " + rec + ":/etc/kubernetes/manifests/etcd-pod.yaml"
 	cases := []struct {
 		name  string
-		setup func(t *testing.T, f *fixture, o *Options)
+		setup func(t *testing.T, f *fixture, o *job)
 		// line are substrings of the release progress line.
 		line []string
 		// refuse is what the refusal matches; nil: the dry run passes.
@@ -75,76 +75,76 @@ func TestReleaseDecision(t *testing.T) {
 		etcdOnly bool
 	}{
 		{name: "classic host, no API client",
-			setup: func(t *testing.T, f *fixture, o *Options) {},
+			setup: func(t *testing.T, f *fixture, o *job) {},
 			line:  []string{"release unknown: generation classic (4.5-4.17)", manifest, "(no etcd-rev)"}},
 		{name: "ClusterVersion 4.14.8 decides",
-			setup: func(t *testing.T, f *fixture, o *Options) { o.Config = clusterVersionClient("4.14.8") },
+			setup: func(t *testing.T, f *fixture, o *job) { o.Config = clusterVersionClient("4.14.8") },
 			line:  []string{"release 4.14.8: generation classic (4.5-4.17), from ClusterVersion clusterversion/version", "completed version 4.14.8"}},
 		{name: "API down, the host decides",
-			setup: func(t *testing.T, f *fixture, o *Options) { o.Config = apiDownClient() },
+			setup: func(t *testing.T, f *fixture, o *job) { o.Config = apiDownClient() },
 			line:  []string{"release unknown: generation classic", manifest}},
 		{name: "ClusterVersion 4.20.3: the etcd-only plan",
-			setup: func(t *testing.T, f *fixture, o *Options) {
+			setup: func(t *testing.T, f *fixture, o *job) {
 				o.Config = clusterVersionClient("4.20.3")
 				etcdOnlyHost(t, f, rec)
 			},
 			line:     []string{"release 4.20.3: generation etcd-only (4.18+), from ClusterVersion", "completed version 4.20.3"},
 			etcdOnly: true},
 		{name: "API down, the host's etcd-rev: the etcd-only plan",
-			setup: func(t *testing.T, f *fixture, o *Options) {
+			setup: func(t *testing.T, f *fixture, o *job) {
 				o.Config = apiDownClient()
 				etcdOnlyHost(t, f, rec)
 			},
 			line:     []string{"generation etcd-only (4.18+)", manifest, "etcd-rev"},
 			etcdOnly: true},
 		{name: "revision.json beside a classic manifest decides nothing",
-			setup: func(t *testing.T, f *fixture, o *Options) {
+			setup: func(t *testing.T, f *fixture, o *job) {
 				writeFile(t, filepath.Join(f.roots[rec], "var/lib/etcd/revision.json"), `{"maxRaftIndex":5000}`)
 			},
 			line: []string{"generation classic", manifest}},
 		{name: "conflict: ClusterVersion 4.17.9, host etcd-only: the host wins",
-			setup: func(t *testing.T, f *fixture, o *Options) {
+			setup: func(t *testing.T, f *fixture, o *job) {
 				o.Config = clusterVersionClient("4.17.9")
 				etcdOnlyHost(t, f, rec)
 			},
 			line:     []string{"release 4.17.9: generation etcd-only", "disagree"},
 			etcdOnly: true},
 		{name: "conflict refused by Release.RefuseConflict",
-			setup: func(t *testing.T, f *fixture, o *Options) {
+			setup: func(t *testing.T, f *fixture, o *job) {
 				o.Config = clusterVersionClient("4.17.9")
 				o.Release.RefuseConflict = true
 				etcdOnlyHost(t, f, rec)
 			},
 			refuse: release.ErrConflict},
 		{name: "ClusterVersion 4.20.3 accepted by AllowClassicOnEtcdOnly",
-			setup: func(t *testing.T, f *fixture, o *Options) {
+			setup: func(t *testing.T, f *fixture, o *job) {
 				o.Config = clusterVersionClient("4.20.3")
 				o.AllowClassicOnEtcdOnly = true
 				etcdOnlyHost(t, f, rec)
 			},
 			line: []string{"release 4.20.3: generation etcd-only (4.18+)", "runs anyway, as Options.AllowClassicOnEtcdOnly asks"}},
 		{name: "Release.Generation classic overrides the host",
-			setup: func(t *testing.T, f *fixture, o *Options) {
+			setup: func(t *testing.T, f *fixture, o *job) {
 				o.Release.Generation = release.GenerationClassic
 				etcdOnlyHost(t, f, rec)
 			},
 			line: []string{"generation classic (4.5-4.17), from override Options.Generation"}},
 		{name: "Release.Version 4.19.1: the etcd-only plan",
-			setup: func(t *testing.T, f *fixture, o *Options) {
+			setup: func(t *testing.T, f *fixture, o *job) {
 				o.Release.Version = "4.19.1"
 				o.Config = apiDownClient()
 			},
 			line:     []string{"release 4.19.1: generation etcd-only (4.18+), from override Options.Version"},
 			etcdOnly: true},
 		{name: "nothing decides: the classic procedure, said so",
-			setup: func(t *testing.T, f *fixture, o *Options) {
+			setup: func(t *testing.T, f *fixture, o *job) {
 				if err := os.Remove(filepath.Join(f.roots[rec], "etc/kubernetes/manifests/etcd-pod.yaml")); err != nil {
 					t.Fatal(err)
 				}
 			},
 			line: []string{"release unknown: nothing decided", "the classic procedure (4.5-4.17) runs", "state the release"}},
 		{name: "unsupported release",
-			setup:  func(t *testing.T, f *fixture, o *Options) { o.Config = clusterVersionClient("4.4.9") },
+			setup:  func(t *testing.T, f *fixture, o *job) { o.Config = clusterVersionClient("4.4.9") },
 			refuse: release.ErrUnsupportedRelease},
 	}
 	for _, tc := range cases {
@@ -162,7 +162,7 @@ func TestReleaseDecision(t *testing.T) {
 			o.Report = collect(&evs)
 			before := f.snapshotTrees(t)
 
-			_, err := Run(context.Background(), o)
+			_, err := runJob(context.Background(), o)
 			line := releaseLineOf(evs)
 			t.Logf("dry run: %s; err %v", line, err)
 			for _, want := range tc.line {
@@ -181,7 +181,7 @@ func TestReleaseDecision(t *testing.T) {
 
 			// The run is refused the same way, touching nothing.
 			o.DryRun, o.Report = false, nil
-			state, err := Run(context.Background(), o)
+			state, err := runJob(context.Background(), o)
 			checkReleaseRefusal(t, err, tc.refuse, tc.wantGen)
 			if state != nil && (state.Release != nil || len(state.Finished) > 0) {
 				t.Errorf("refused run recorded %+v", state)
@@ -257,7 +257,7 @@ func TestReleaseAcceptedRecorded(t *testing.T) {
 	o.Config = clusterVersionClient("4.20.3")
 	o.ClusterVersion = "" // the backup says 4.5.2: the run is about the generation only
 	o.AllowClassicOnEtcdOnly = true
-	d, err := Run(context.Background(), o)
+	d, err := runJob(context.Background(), o)
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
@@ -286,7 +286,7 @@ func TestReleaseResumedReportsRecorded(t *testing.T) {
 	var ev1 []plan.Event
 	o.Report = collect(&ev1)
 	os.Remove(filepath.Join(f.roots["master-0"], "var/lib/etcd/revision.json"))
-	if _, err := Run(ctx, o); err == nil {
+	if _, err := runJob(ctx, o); err == nil {
 		t.Fatal("first run did not fail")
 	}
 	first := releaseLineOf(ev1)
@@ -297,7 +297,7 @@ func TestReleaseResumedReportsRecorded(t *testing.T) {
 	o.Config = apiDownClient()
 	var ev2 []plan.Event
 	o.Report = collect(&ev2)
-	d, err := Run(ctx, o)
+	d, err := runJob(ctx, o)
 	if err != nil {
 		t.Fatalf("resumed run: %v", err)
 	}
@@ -319,7 +319,7 @@ func TestReleaseInvalidOptions(t *testing.T) {
 	f := newFixture(t)
 	o := f.options("master-0")
 	o.Release = release.Options{Version: "four"}
-	if _, err := Plan(o); !errors.Is(err, lifeboat.ErrInvalidOptions) || !errors.Is(err, release.ErrInvalidVersion) {
+	if _, err := planJob(o); !errors.Is(err, lifeboat.ErrInvalidOptions) || !errors.Is(err, release.ErrInvalidVersion) {
 		t.Fatalf("Plan: %v, want lifeboat.ErrInvalidOptions and release.ErrInvalidVersion", err)
 	}
 }

@@ -86,15 +86,14 @@ func TestRestorePodOnRealNode(t *testing.T) {
 	clientURL := "http://" + net.JoinHostPort(n.IP(), strconv.Itoa(clientPort))
 	dataDir := n.Path("var/lib/etcd")
 	o := Options{
-		InProcess: etcdutlWriter,
-		Recovery:  h, ManifestDir: n.ManifestDir(), ConfigDir: n.Path("etc/kubernetes"), EtcdDataDir: dataDir,
+		ManifestDir: n.ManifestDir(), ConfigDir: n.Path("etc/kubernetes"), EtcdDataDir: dataDir,
 		EtcdBackupDir: n.Path("var/lib/etcd-backup"), AsideDir: n.Path("var/lib/lifeboat-aside"),
 		Interval: 250 * time.Millisecond, ContainerTimeout: 3 * time.Minute,
 		Now: time.Now, // the runner is built here, not by Plan, which sets the defaults
 	}
 	st := newState(h, n.Path("var/lib/lifeboat-state.json"))
 	st.now = time.Now
-	r := &runner{opts: o, state: st, log: slog.New(slog.DiscardHandler), local: h}
+	r := &runner{deps: Deps{InProcess: etcdutlWriter, Recovery: h}, opts: o, state: st, log: slog.New(slog.DiscardHandler), local: h}
 	progress := func(s string) { t.Log(s) }
 
 	etcdPod := etcdPodManifest(t, n.Name(), dataDir, peerURL, clientURL)

@@ -25,7 +25,7 @@ func (r *runner) admit(ctx context.Context, dryRun bool) error {
 	if err != nil || !exists {
 		return err
 	}
-	note := func(msg string) { r.log.Info(msg, "host", r.opts.Recovery.Name(), "state", r.state.Path()) }
+	note := func(msg string) { r.log.Info(msg, "host", r.deps.Recovery.Name(), "state", r.state.Path()) }
 	var want RunIdentity
 	if d.Identity != nil || (d.progressed() && !d.Done()) {
 		if want, err = r.requestedIdentity(ctx); err != nil {
@@ -44,7 +44,7 @@ func (r *runner) admit(ctx context.Context, dryRun bool) error {
 		// Only verify-backup ran: nothing on any host to account for.
 	case !r.opts.AbandonUnfinished:
 		e := &AnotherRunError{
-			Host: r.opts.Recovery.Name(), StatePath: r.state.Path(), Unfinished: d.Identity,
+			Host: r.deps.Recovery.Name(), StatePath: r.state.Path(), Unfinished: d.Identity,
 			Started: d.Started, Steps: len(d.Finished), Moves: len(d.Moves), Requested: want,
 			AbandonedPath: retiredName(r.state.Path(), retiredAbandoned, r.opts.Now()),
 		}

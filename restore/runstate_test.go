@@ -48,7 +48,7 @@ func TestRunAfterFinishedRunRestoresNewBackup(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	opts := patient(f.options("master-0"))
-	first, err := Run(ctx, opts)
+	first, err := runJob(ctx, opts)
 	if err != nil {
 		t.Fatalf("first run: %v", err)
 	}
@@ -57,7 +57,7 @@ func TestRunAfterFinishedRunRestoresNewBackup(t *testing.T) {
 	opts.BackupDir = dir2
 	var evs []plan.Event
 	opts.Report = collect(&evs)
-	second, err := Run(ctx, opts)
+	second, err := runJob(ctx, opts)
 	if err != nil {
 		t.Fatalf("second run: %v", err)
 	}
@@ -101,7 +101,7 @@ func TestPlanRestorePodRestagesStaleSnapshot(t *testing.T) {
 	}
 	r := f.roots["master-1"]
 	writeFile(t, filepath.Join(r, "var/lib/etcd-backup/snapshot.db"), string(stale))
-	if _, err := Run(context.Background(), opts); err != nil {
+	if _, err := runJob(context.Background(), opts); err != nil {
 		t.Fatal(err)
 	}
 	staged, err := os.ReadFile(filepath.Join(r, "var/lib/etcd-backup/snapshot.db"))
@@ -115,14 +115,14 @@ func TestPlanRestorePodRestagesStaleSnapshot(t *testing.T) {
 }
 
 // patient gives the fixture's waits room on a loaded machine.
-func patient(o Options) Options {
+func patient(o job) job {
 	o.APITimeout, o.ContainerTimeout, o.RolloutTimeout = 2*time.Minute, time.Minute, 2*time.Minute
 	return o
 }
 
 // interrupted runs opts until step id is done, then cancels: the state is
 // left unfinished with moves recorded.
-func interrupted(t *testing.T, opts Options, id string) {
+func interrupted(t *testing.T, opts job, id string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -131,7 +131,7 @@ func interrupted(t *testing.T, opts Options, id string) {
 			cancel()
 		}
 	}
-	if _, err := Run(ctx, opts); !errors.Is(err, context.Canceled) {
+	if _, err := runJob(ctx, opts); !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted run: %v", err)
 	}
 }
@@ -149,22 +149,22 @@ func TestRunRefusesAnotherRunsUnfinishedState(t *testing.T) {
 
 	cases := []struct {
 		name   string
-		modify func(o *Options)
+		modify func(o *job)
 		differ []string
 	}{
-		{"another backup", func(o *Options) { o.BackupDir = dir2 }, []string{"backup sha256"}},
-		{"other masters", func(o *Options) { o.Others = o.Others[:1] }, []string{"other masters"}},
-		{"lost masters", func(o *Options) {
+		{"another backup", func(o *job) { o.BackupDir = dir2 }, []string{"backup sha256"}},
+		{"other masters", func(o *job) { o.Others = o.Others[:1] }, []string{"other masters"}},
+		{"lost masters", func(o *job) {
 			o.Others, o.LostMasters, o.Machine = o.Others[:1], []string{"master-2"}, machinefake.NewClientset()
 		}, []string{"other masters", "lost masters"}},
-		{"another method", func(o *Options) { o.ForceRestorePod = true }, []string{"method"}},
+		{"another method", func(o *job) { o.ForceRestorePod = true }, []string{"method"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			o := opts
 			tc.modify(&o)
 			before := f.snapshotTrees(t)
-			d, err := Run(ctx, o)
+			d, err := runJob(ctx, o)
 			var ae *AnotherRunError
 			if !errors.As(err, &ae) || !errors.Is(err, member.ErrAnotherRunUnfinished) {
 				t.Fatalf("err = %v (state %+v), want *AnotherRunError", err, d)
@@ -186,7 +186,7 @@ func TestRunRefusesAnotherRunsUnfinishedState(t *testing.T) {
 	// Abandoning the old run: its state is kept beside, the new run goes.
 	o := opts
 	o.BackupDir, o.AbandonUnfinished = dir2, true
-	d, err := Run(ctx, o)
+	d, err := runJob(ctx, o)
 	if err != nil {
 		t.Fatalf("run abandoning the old state: %v", err)
 	}
@@ -210,7 +210,7 @@ func TestRunSameIdentityResumes(t *testing.T) {
 	o.Others = []host.Host{opts.Others[1], opts.Others[0]}
 	var evs []plan.Event
 	o.Report = collect(&evs)
-	d, err := Run(context.Background(), o)
+	d, err := runJob(context.Background(), o)
 	if err != nil {
 		t.Fatalf("resumed run: %v", err)
 	}
@@ -233,8 +233,8 @@ func TestRunRetiresFinishedState(t *testing.T) {
 	ctx := context.Background()
 	finish := time.Date(2026, 12, 1, 8, 30, 15, 0, time.UTC)
 	opts := patient(f.options("master-2"))
-	opts.Now = func() time.Time { return finish }
-	d, err := Run(ctx, opts)
+	opts.Options.Now = func() time.Time { return finish }
+	d, err := runJob(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,7 +78,7 @@ func newOffsiteFixture(t *testing.T) *offsiteFixture {
 
 // sourceOptions restore the fixture backup from the destination (id ""
 // is the newest verified) into master-0, fetching under fetchDir.
-func (of *offsiteFixture) sourceOptions(id, fetchDir string, ids ...age.Identity) Options {
+func (of *offsiteFixture) sourceOptions(id, fetchDir string, ids ...age.Identity) job {
 	o := of.options("master-0")
 	o.BackupDir = ""
 	if ids == nil {
@@ -176,7 +176,7 @@ func TestSourceRefusalsTouchNoHost(t *testing.T) {
 				opts := of.sourceOptions(of.stamp, fetchDir, tc.ids...)
 				opts.DryRun = dry
 				before := of.snapshotTrees(t)
-				_, err := Run(t.Context(), opts)
+				_, err := runJob(t.Context(), opts)
 				var se *plan.StepError
 				var pe *PreflightError
 				var oe *offsite.ObjectError
@@ -214,7 +214,7 @@ func TestSourceRestore(t *testing.T) {
 	opts.DryRun = true
 	var evs []plan.Event
 	opts.Report = collect(&evs)
-	if _, err := Run(t.Context(), opts); err != nil {
+	if _, err := runJob(t.Context(), opts); err != nil {
 		t.Fatalf("dry run: %v", err)
 	}
 	var msgs []string
@@ -230,7 +230,7 @@ func TestSourceRestore(t *testing.T) {
 	}
 
 	opts = of.sourceOptions(of.stamp, fetchDir)
-	d, err := Run(t.Context(), opts)
+	d, err := runJob(t.Context(), opts)
 	if err != nil {
 		t.Fatalf("restore from S3: %v", err)
 	}
@@ -273,36 +273,36 @@ func TestSourceOptions(t *testing.T) {
 	}
 	cases := []struct {
 		name   string
-		modify func(o *Options)
+		modify func(o *job)
 	}{
-		{"source and BackupDir", func(o *Options) { o.Source = good() }},
-		{"source and BackupOnHost", func(o *Options) { o.BackupDir, o.BackupOnHost, o.Source = "", "/home/core/backup", good() }},
-		{"source without identities", func(o *Options) {
+		{"source and BackupDir", func(o *job) { o.Source = good() }},
+		{"source and BackupOnHost", func(o *job) { o.BackupDir, o.BackupOnHost, o.Source = "", "/home/core/backup", good() }},
+		{"source without identities", func(o *job) {
 			s := good()
 			s.Options.Identities = nil
 			o.BackupDir, o.Source = "", s
 		}},
-		{"source with a bad ID", func(o *Options) {
+		{"source with a bad ID", func(o *job) {
 			s := good()
 			s.ID = "../x"
 			o.BackupDir, o.Source = "", s
 		}},
-		{"source with an unknown scheme", func(o *Options) {
+		{"source with an unknown scheme", func(o *job) {
 			s := good()
 			s.Options.Source.URL = "ftp://host/x"
 			o.BackupDir, o.Source = "", s
 		}},
-		{"nil source pointer", func(o *Options) { o.BackupDir, o.Source = "", (*offsite.RestoreSource)(nil) }},
-		{"FetchDir without a source", func(o *Options) { o.FetchDir = t.TempDir() }},
+		{"nil source pointer", func(o *job) { o.BackupDir, o.Source = "", (*offsite.RestoreSource)(nil) }},
+		{"FetchDir without a source", func(o *job) { o.FetchDir = t.TempDir() }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			o := f.options("master-0")
 			tc.modify(&o)
-			if _, err := Plan(o); !errors.Is(err, lifeboat.ErrInvalidOptions) {
+			if _, err := planJob(o); !errors.Is(err, lifeboat.ErrInvalidOptions) {
 				t.Errorf("Plan: %v, want lifeboat.ErrInvalidOptions", err)
 			}
-			if _, err := Run(context.Background(), o); !errors.Is(err, lifeboat.ErrInvalidOptions) {
+			if _, err := runJob(context.Background(), o); !errors.Is(err, lifeboat.ErrInvalidOptions) {
 				t.Errorf("Run: %v, want lifeboat.ErrInvalidOptions", err)
 			}
 		})
@@ -323,7 +323,7 @@ func TestSourceCancelledThenResumed(t *testing.T) {
 			cancel()
 		}
 	}
-	if _, err := Run(ctx, opts); !errors.Is(err, context.Canceled) {
+	if _, err := runJob(ctx, opts); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled run: %v", err)
 	}
 	if left, _ := os.ReadDir(fetchDir); len(left) != 0 {
@@ -331,7 +331,7 @@ func TestSourceCancelledThenResumed(t *testing.T) {
 	}
 	var evs []plan.Event
 	opts.Report = collect(&evs)
-	d, err := Run(t.Context(), opts)
+	d, err := runJob(t.Context(), opts)
 	if err != nil {
 		t.Fatalf("resumed run: %v", err)
 	}

@@ -34,7 +34,7 @@ func TestCopyBackupReplacesStaleFileOfSameSize(t *testing.T) {
 	}
 	remote := filepath.Join(f.roots["master-0"], defaultRemoteBackupDir, filepath.Base(src))
 	writeFile(t, remote, string(flipped(orig)))
-	if _, err := Run(context.Background(), opts); err != nil {
+	if _, err := runJob(context.Background(), opts); err != nil {
 		t.Fatal(err)
 	}
 	got, err := os.ReadFile(remote)
@@ -75,7 +75,7 @@ func TestPlanClusterRestorePodGetsThisRunsRevisionJSON(t *testing.T) {
 			if tc.staleInDir {
 				writeFile(t, filepath.Join(r, defaultEtcdBackupDir, "revision.json"), `{"maxRaftIndex":1}`)
 			}
-			d, err := Run(context.Background(), opts)
+			d, err := runJob(context.Background(), opts)
 			if err != nil {
 				t.Fatal(err)
 			}

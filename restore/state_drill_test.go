@@ -53,7 +53,7 @@ func TestDrillAnotherRunRefusedSameRunResumes(t *testing.T) {
 			cancel()
 		}
 	}
-	if _, err := restore.Run(ctx, opts); !errors.Is(err, context.Canceled) {
+	if _, err := runRestore(ctx, opts); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled run: %v", err)
 	}
 	opts.Report = report
@@ -61,7 +61,7 @@ func TestDrillAnotherRunRefusedSameRunResumes(t *testing.T) {
 	other := opts
 	other.Others = opts.Others[:1]
 	before := d.hostListing(t)
-	_, err := restore.Run(t.Context(), other)
+	_, err := runRestore(t.Context(), other)
 	var ae *restore.AnotherRunError
 	if !errors.As(err, &ae) || len(ae.Differences) != 1 || ae.Differences[0] != "other masters" {
 		t.Fatalf("run with other hosts: %v, want *AnotherRunError on other masters", err)
@@ -71,7 +71,7 @@ func TestDrillAnotherRunRefusedSameRunResumes(t *testing.T) {
 		t.Fatalf("the refused run moved files:\nbefore %s\nafter  %s", before, after)
 	}
 
-	state, err := restore.Run(t.Context(), opts)
+	state, err := runRestore(t.Context(), opts)
 	if err != nil {
 		d.c.LogTails(t, 40)
 		t.Fatalf("resumed run: %v", err)

@@ -45,7 +45,7 @@ func (r *runner) waitSingleMember(ctx context.Context, progress func(string)) er
 // recovery host, the API serves at least revision minRV (0: any), and the
 // host's etcd pod is Running, three answers in a row.
 func (r *runner) waitMemberServing(ctx context.Context, minRV int64, progress func(string)) error {
-	h := r.opts.Recovery
+	h := r.deps.Recovery
 	last := ""
 	ok := 0
 	err := r.poll(ctx, r.opts.APITimeout, func(ctx context.Context) (bool, error) {
@@ -105,7 +105,7 @@ func serverVersion(ctx context.Context, kube kubernetes.Interface) (*version.Inf
 
 // singleMemberState says what is still missing ("" when nothing).
 func (r *runner) singleMemberState(ctx context.Context, minRV int64) string {
-	h := r.opts.Recovery
+	h := r.deps.Recovery
 	running, err := runningContainers(ctx, h, []string{"etcd"})
 	if err != nil {
 		return err.Error()
@@ -119,19 +119,19 @@ func (r *runner) singleMemberState(ctx context.Context, minRV int64) string {
 	if !etcdUp {
 		return "waiting for the etcd container on " + h.Name()
 	}
-	if _, err := serverVersion(ctx, r.opts.Kube); err != nil {
+	if _, err := serverVersion(ctx, r.deps.Kube); err != nil {
 		return "waiting for the API server: " + err.Error()
 	}
 	// A list's resourceVersion is the etcd revision behind the API: at
 	// least the bumped revision once it serves the restored member.
-	list, err := r.opts.Kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{Limit: 1})
+	list, err := r.deps.Kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{Limit: 1})
 	if err != nil {
 		return "waiting for the API server: " + err.Error()
 	}
 	if rv, err := strconv.ParseInt(list.ResourceVersion, 10, 64); err == nil && rv < minRV {
 		return fmt.Sprintf("waiting for the API server to serve the restored etcd (resourceVersion %d, restored revision %d)", rv, minRV)
 	}
-	pod, err := r.opts.Kube.CoreV1().Pods(etcdNamespace).Get(ctx, "etcd-"+h.Name(), metav1.GetOptions{})
+	pod, err := r.deps.Kube.CoreV1().Pods(etcdNamespace).Get(ctx, "etcd-"+h.Name(), metav1.GetOptions{})
 	if err != nil {
 		return "waiting for pod etcd-" + h.Name() + ": " + err.Error()
 	}
@@ -188,7 +188,7 @@ func (r *runner) forceRedeploy(ctx context.Context, op lifecycle.Operator, progr
 	// The API may still be settling after the restore: retry.
 	err := r.poll(ctx, r.opts.APITimeout, func(ctx context.Context) (bool, error) {
 		var err error
-		rec, patched, err = lifecycle.ForceRedeployOnce(ctx, r.opts.Operator, op, r.state, lifecycle.ForceRedeployOptions{Logger: r.log, Now: r.opts.Now})
+		rec, patched, err = lifecycle.ForceRedeployOnce(ctx, r.deps.Operator, op, r.state, lifecycle.ForceRedeployOptions{Logger: r.log, Now: r.opts.Now})
 		if err == nil {
 			return true, nil
 		}
@@ -225,7 +225,7 @@ func (r *runner) waitRollout(ctx context.Context, op lifecycle.Operator, progres
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.opts.RolloutTimeout)
 	defer cancel()
-	rev, err := lifecycle.WaitAllNodesAtLatestRevision(ctx, r.opts.Operator, op, lifecycle.WaitOptions{
+	rev, err := lifecycle.WaitAllNodesAtLatestRevision(ctx, r.deps.Operator, op, lifecycle.WaitOptions{
 		After:        lifecycle.RedeployRecord{AfterRevision: d.Rollouts[string(op)], Reason: d.Redeploys[string(op)].Reason},
 		StallTimeout: r.opts.RolloutStallTimeout, Logger: r.log, // progress: the step's events, through ctx
 	})
@@ -239,7 +239,7 @@ func (r *runner) waitRollout(ctx context.Context, op lifecycle.Operator, progres
 // masterNodes lists the master nodes (either control-plane label,
 // controlplane.Nodes); the hosts' names when the API lists none.
 func (r *runner) masterNodes(ctx context.Context) ([]string, error) {
-	nodes, err := controlplane.Nodes(ctx, r.opts.Kube)
+	nodes, err := controlplane.Nodes(ctx, r.deps.Kube)
 	if err != nil {
 		return nil, err
 	}
@@ -248,8 +248,8 @@ func (r *runner) masterNodes(ctx context.Context) ([]string, error) {
 		nodeNames = append(nodeNames, n.Name)
 	}
 	if len(nodeNames) == 0 {
-		nodeNames = append(nodeNames, r.opts.Recovery.Name())
-		for _, h := range r.opts.Others {
+		nodeNames = append(nodeNames, r.deps.Recovery.Name())
+		for _, h := range r.deps.Others {
 			nodeNames = append(nodeNames, h.Name())
 		}
 	}
@@ -292,7 +292,7 @@ func (r *runner) membersState(ctx context.Context) (string, error) {
 	}
 	var notRunning []string
 	for _, n := range masters {
-		pod, err := r.opts.Kube.CoreV1().Pods(etcdNamespace).Get(ctx, "etcd-"+n, metav1.GetOptions{})
+		pod, err := r.deps.Kube.CoreV1().Pods(etcdNamespace).Get(ctx, "etcd-"+n, metav1.GetOptions{})
 		if err != nil || pod.Status.Phase != corev1.PodRunning {
 			notRunning = append(notRunning, "etcd-"+n)
 		}
@@ -300,7 +300,7 @@ func (r *runner) membersState(ctx context.Context) (string, error) {
 	if len(notRunning) > 0 {
 		return "waiting for " + strings.Join(notRunning, ", ") + " to be Running", nil
 	}
-	etcd, err := r.opts.Operator.OperatorV1().Etcds().Get(ctx, names.ClusterResource, metav1.GetOptions{})
+	etcd, err := r.deps.Operator.OperatorV1().Etcds().Get(ctx, names.ClusterResource, metav1.GetOptions{})
 	if err != nil {
 		return "", err
 	}
@@ -334,7 +334,7 @@ func (r *runner) recreateMachine(ctx context.Context, node string, progress func
 	var lastErr error
 	err := wait.PollUntilContextCancel(ctx, r.opts.Interval, true, func(ctx context.Context) (bool, error) {
 		var err error
-		res, err = member.RecreateMachine(ctx, r.opts.Machine, node, member.RecreateOptions{
+		res, err = member.RecreateMachine(ctx, r.deps.Machine, node, member.RecreateOptions{
 			Interval: r.opts.Interval, Logger: r.log, Now: r.opts.Now, // it reports through plan.ReportProgress
 		})
 		var nm *member.NoMachineError
@@ -370,7 +370,7 @@ func (r *runner) approveCSRs(ctx context.Context, progress func(string)) error {
 }
 
 func (r *runner) approve(ctx context.Context, dryRun bool, progress func(string)) error {
-	decisions, err := certs.ApproveNodeBootstrapperCSRs(ctx, r.opts.Kube, r.opts.Machine, certs.ApproveOptions{DryRun: dryRun, Logger: r.log})
+	decisions, err := certs.ApproveNodeBootstrapperCSRs(ctx, r.deps.Kube, r.deps.Machine, certs.ApproveOptions{DryRun: dryRun, Logger: r.log})
 	if err != nil {
 		return err
 	}

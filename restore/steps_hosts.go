@@ -29,7 +29,7 @@ func (r *runner) checkBackup(ctx context.Context, progress func(string)) (*Backu
 	}
 	h, dir := r.local, r.opts.BackupDir
 	if r.opts.BackupOnHost != "" {
-		h, dir = r.opts.Recovery, r.opts.BackupOnHost
+		h, dir = r.deps.Recovery, r.opts.BackupOnHost
 	} else if abs, err := filepath.Abs(dir); err == nil {
 		dir = filepath.ToSlash(abs)
 	}
@@ -51,21 +51,41 @@ func short(s string) string {
 	return s
 }
 
-func (r *runner) clusterEtcdVersion(rec *BackupRecord) string {
+// clusterEtcdVersion is the etcd version the cluster runs, for Decide:
+// Options.ClusterEtcdVersion (which Validate parsed), else the one the
+// backup records (same z-stream, same etcd; "" when it records none). A
+// recorded version that does not parse makes the backup unusable: an
+// error wrapping backup.ErrBadManifest.
+func (r *runner) clusterEtcdVersion(rec *BackupRecord) (string, error) {
 	if r.opts.ClusterEtcdVersion != "" {
-		return r.opts.ClusterEtcdVersion
+		return r.opts.ClusterEtcdVersion, nil
 	}
-	return rec.EtcdVersion
+	if rec.EtcdVersion != "" {
+		if _, err := majorMinor(rec.EtcdVersion); err != nil {
+			return "", fmt.Errorf("%w: backup %s: etcd version: %v", backup.ErrBadManifest, rec.Snapshot, err)
+		}
+	}
+	return rec.EtcdVersion, nil
+}
+
+// decide is Decide for the backup rec and the cluster's etcd version
+// (clusterEtcdVersion).
+func (r *runner) decide(rec *BackupRecord) (Decision, error) {
+	v, err := r.clusterEtcdVersion(rec)
+	if err != nil {
+		return Decision{}, err
+	}
+	return Decide(rec.StorageVersion, v)
 }
 
 // method is the restore method the plan uses: the decision, turned into
 // the restore pod when forced, without an InProcess writer, or when the recovery host's files are not
 // local to this process.
 func (r *runner) method(d Decision) Method {
-	if r.opts.ForceRestorePod || r.opts.InProcess == nil {
+	if r.opts.ForceRestorePod || r.deps.InProcess == nil {
 		return RestorePod
 	}
-	if _, ok := r.opts.Recovery.LocalPath(r.opts.EtcdDataDir); !ok {
+	if _, ok := r.deps.Recovery.LocalPath(r.opts.EtcdDataDir); !ok {
 		return RestorePod
 	}
 	return d.Method
@@ -116,13 +136,13 @@ func (r *runner) copyBackup(ctx context.Context, progress func(string)) error {
 	}
 	dst, needed := r.backupDirOnRecovery()
 	if !needed {
-		return plan.Skip("the backup is already on " + r.opts.Recovery.Name() + " at " + dst)
+		return plan.Skip("the backup is already on " + r.deps.Recovery.Name() + " at " + dst)
 	}
 	rec, _, err := r.backup(ctx)
 	if err != nil {
 		return err
 	}
-	h := r.opts.Recovery
+	h := r.deps.Recovery
 	if err := h.MkdirAll(ctx, dst, 0o700); err != nil {
 		return err
 	}
@@ -186,7 +206,7 @@ func (r *runner) moveOtherData(ctx context.Context, h host.Host, progress func(s
 // for the restore. A lost+found stays: it belongs to the filesystem when
 // the data directory is its own disk, and RestoreSnapshot tolerates it.
 func (r *runner) moveRecoveryData(ctx context.Context, progress func(string)) error {
-	h := r.opts.Recovery
+	h := r.deps.Recovery
 	step := "move-etcd-data/" + h.Name()
 	d, err := r.state.Get(ctx)
 	if err != nil {
@@ -228,7 +248,7 @@ func (r *runner) extractResources(ctx context.Context, progress func(string)) er
 	if err != nil {
 		return err
 	}
-	h := r.opts.Recovery
+	h := r.deps.Recovery
 	step := "extract-resources/" + h.Name()
 	archive := path.Join(rec.Dir, rec.Archive)
 	open := func() (io.ReadCloser, error) { return h.Open(ctx, archive) }

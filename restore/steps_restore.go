@@ -38,7 +38,7 @@ func (r *runner) backupPodPath(d StateData, comp string) (string, error) {
 // ownEtcdPod returns the recovery host's own etcd-pod.yaml, as moved aside
 // by stop-static-pods (nil when it had none).
 func (r *runner) ownEtcdPod(ctx context.Context, d StateData) ([]byte, error) {
-	h := r.opts.Recovery
+	h := r.deps.Recovery
 	p := movedTo(d, h.Name(), path.Join(r.opts.ManifestDir, "etcd-pod.yaml"))
 	if p == "" {
 		return nil, nil
@@ -58,9 +58,9 @@ func (r *runner) memberIdentity(ctx context.Context, d StateData) (memberIdentit
 	}
 	var fromBackup []byte
 	if p, err := r.backupPodPath(d, "etcd"); err == nil {
-		fromBackup, _ = r.opts.Recovery.ReadFile(ctx, p)
+		fromBackup, _ = r.deps.Recovery.ReadFile(ctx, p)
 	}
-	return resolveIdentity(r.opts.MemberName, r.opts.PeerURL, r.opts.Recovery.Name(), own, fromBackup)
+	return resolveIdentity(r.opts.MemberName, r.opts.PeerURL, r.deps.Recovery.Name(), own, fromBackup)
 }
 
 func (r *runner) restoreSnapshot(ctx context.Context, progress func(string)) error {
@@ -68,8 +68,8 @@ func (r *runner) restoreSnapshot(ctx context.Context, progress func(string)) err
 	if err != nil {
 		return err
 	}
-	h := r.opts.Recovery
-	dec, err := Decide(rec.StorageVersion, r.clusterEtcdVersion(rec))
+	h := r.deps.Recovery
+	dec, err := r.decide(rec)
 	if err != nil {
 		return err
 	}
@@ -111,12 +111,12 @@ func (r *runner) restoreSnapshot(ctx context.Context, progress func(string)) err
 			revFile, _ = h.LocalPath(revJSON)
 		}
 		res, err := RestoreSnapshot(ctx, snap, dataDir, SnapshotOptions{
-			Writer: r.opts.InProcess,
+			Writer: r.deps.InProcess,
 			Name:   id.Name, PeerURL: id.PeerURL, InitialClusterToken: token,
 			RevisionBump: r.opts.RevisionBump, NoRevisionBump: r.opts.NoRevisionBump, RevisionFile: revFile,
 			ClusterVersion: r.opts.ClusterVersion, BackupVersion: rec.ClusterVersion,
 			AllowVersionMismatch: r.opts.AllowVersionMismatch,
-			ClusterEtcdVersion:   r.clusterEtcdVersion(rec),
+			ClusterEtcdVersion:   dec.ClusterEtcdVersion,
 			Logger:               r.log,
 		})
 		if err != nil {
@@ -320,7 +320,7 @@ func (r *runner) putManifest(ctx context.Context, h host.Host, step, comp string
 }
 
 func (r *runner) startControlPlane(ctx context.Context, progress func(string)) error {
-	return r.startComponents(ctx, "start-control-plane/"+r.opts.Recovery.Name(), startOrder, progress)
+	return r.startComponents(ctx, "start-control-plane/"+r.deps.Recovery.Name(), startOrder, progress)
 }
 
 // startComponents puts the manifests of comps (in startOrder's order) into
@@ -333,7 +333,7 @@ func (r *runner) startComponents(ctx context.Context, step string, comps []strin
 	if d.Restore == nil {
 		return errors.New("the state records no restore: run restore-snapshot first")
 	}
-	h := r.opts.Recovery
+	h := r.deps.Recovery
 	for _, comp := range comps {
 		var content []byte
 		p, err := r.backupPodPath(d, comp)

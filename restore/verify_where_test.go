@@ -127,10 +127,10 @@ func TestVerifyBackupSameWhereverItLies(t *testing.T) {
 			onHost := "/home/core/backup-from-elsewhere"
 			copyDir(t, f.backupDir, filepath.Join(f.roots["master-0"], onHost))
 
-			where := map[string]func(o *Options){
-				"BackupDir":    func(o *Options) {},
-				"BackupOnHost": func(o *Options) { o.BackupOnHost = onHost },
-				"BackupOnHost remote": func(o *Options) {
+			where := map[string]func(o *job){
+				"BackupDir":    func(o *job) {},
+				"BackupOnHost": func(o *job) { o.BackupOnHost = onHost },
+				"BackupOnHost remote": func(o *job) {
 					o.BackupOnHost, o.Recovery = onHost, remoteView(o.Recovery)
 					// Run of a test host runs here, not in its tree.
 					o.FreeSpace = func(context.Context, host.Host, string) (FreeSpace, error) {
@@ -143,7 +143,7 @@ func TestVerifyBackupSameWhereverItLies(t *testing.T) {
 				opts.DryRun = true
 				set(&opts)
 				before := f.snapshotTrees(t)
-				_, err := Run(context.Background(), opts)
+				_, err := runJob(context.Background(), opts)
 				var se *plan.StepError
 				if !errors.As(err, &se) || se.Step != "verify-backup" || !errors.Is(err, tc.want) {
 					t.Errorf("%s: err = %v, want verify-backup to fail with %v", w, err, tc.want)

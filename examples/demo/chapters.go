@@ -242,16 +242,17 @@ func (d *demo) chapter5(ctx context.Context, dir string) error {
 	}
 	d.say("lost masters %v with their disks: etcd quorum is gone", lost)
 
-	opts := restore.Options{InProcess: inprocess.WriteDataDir, BackupDir: d.backup, Recovery: d.c.Host(recovery), LostMasters: lost,
-		Kube: kube, Operator: d.c.Operator, Machine: d.c.Machine, ClusterVersion: "4.5.2",
+	rdeps := restore.Deps{Recovery: d.c.Host(recovery), Kube: kube, Operator: d.c.Operator, Machine: d.c.Machine,
+		InProcess: inprocess.WriteDataDir}
+	opts := restore.Options{BackupDir: d.backup, LostMasters: lost, ClusterVersion: "4.5.2",
 		Interval: 200 * time.Millisecond, APITimeout: 5 * time.Minute, ContainerTimeout: 2 * time.Minute, RolloutTimeout: 5 * time.Minute,
-		Report: d.report, Logger: d.logger}
-	p, err := restore.Plan(opts)
+		Logger: d.logger}
+	p, err := restore.Plan(rdeps, opts)
 	if err != nil {
 		return err
 	}
 	d.say("the plan (dry run):\n%s", indent(p.Describe()))
-	if _, err := restore.Run(ctx, opts); err != nil {
+	if _, err := restore.Run(ctx, rdeps, opts, plan.RunOptions{Report: d.report}); err != nil {
 		return err
 	}
 

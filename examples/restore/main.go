@@ -139,29 +139,31 @@ func run(args []string, stdout, stderr io.Writer, dial dialFunc) int {
 		others = append(others, h)
 	}
 
-	opts := restore.Options{
-		InProcess: inprocess.WriteDataDir,
-		BackupDir: *backupDir, BackupOnHost: *backupOnHost,
+	deps := restore.Deps{
 		Recovery: rec, Others: others,
 		Kube: api.Kube, Operator: api.Operator, Machine: api.Machine, Config: api.Config,
+		InProcess: inprocess.WriteDataDir,
+	}
+	opts := restore.Options{
+		BackupDir: *backupDir, BackupOnHost: *backupOnHost,
 		Release: release.Options{Version: *releaseVer}, AllowClassicOnEtcdOnly: *allowClassic,
 		ClusterVersion: *clusterVer, AllowVersionMismatch: *allowVer,
-		ForceRestorePod: *restorePod, SkipCSRApproval: *noCSR, DryRun: *dryRun,
+		ForceRestorePod: *restorePod, SkipCSRApproval: *noCSR,
 		AbandonUnfinished: *abandon,
 		Interval:          *interval,
 		Logger:            log,
-		// Steps that move data (plan.ReportBytes) get a progress bar.
-		Report: cli.Report(stdout),
 	}
+	// Steps that move data (plan.ReportBytes) get a progress bar.
+	run := plan.RunOptions{DryRun: *dryRun, Report: cli.Report(stdout)}
 	if *dryRun {
-		p, err := restore.Plan(opts)
+		p, err := restore.Plan(deps, opts)
 		if err != nil {
 			fmt.Fprintf(stderr, "restore: %v\n", err)
 			return exitUsage
 		}
 		fmt.Fprint(stdout, p.Describe())
 	}
-	state, err := restore.Run(ctx, opts)
+	state, err := restore.Run(ctx, deps, opts, run)
 	var se *plan.StepError
 	switch {
 	case err == nil && *dryRun:

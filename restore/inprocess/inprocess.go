@@ -4,7 +4,7 @@
 //
 // It is the heavy half of package restore's in-process restore, kept apart
 // so that importing restore does not build the etcd server: pass
-// [WriteDataDir] as restore.Options.InProcess (the plan) or
+// [WriteDataDir] as restore.Deps.InProcess (the plan) or
 // restore.SnapshotOptions.Writer (restore.RestoreSnapshot). Without it the
 // plan restores through the restore pod, with the cluster's own etcd image.
 //
