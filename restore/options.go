@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"time"
@@ -131,6 +132,8 @@ type Options struct {
 	AbandonUnfinished bool
 
 	// Interval is the polling interval of every wait; 2s when zero.
+	// Negative is invalid, as for every timeout below but
+	// RolloutStallTimeout.
 	Interval time.Duration
 	// ContainerTimeout bounds each wait for containers to stop or start;
 	// 10 minutes when zero.
@@ -183,8 +186,9 @@ func (o Options) opt(field string) string {
 // Validate checks the options alone, without I/O and without Deps (Plan
 // and Run then check the Deps against them): one of BackupDir,
 // BackupOnHost or Source (Source's own Validate included), Release,
-// LostMasters named once each, ClusterEtcdVersion parsable, StablePeriod
-// and StableTimeout not negative. Each refusal is a
+// LostMasters named once each, ClusterEtcdVersion parsable, Interval,
+// ContainerTimeout, APITimeout, RolloutTimeout, StablePeriod and
+// StableTimeout not negative. Each refusal is a
 // *lifeboat.OptionsError (wrapping lifeboat.ErrInvalidOptions) naming
 // "restore.Options.<Field>", or, for a combination, every field in its
 // reason.
@@ -217,6 +221,16 @@ func (o Options) withDefaults() (Options, error) {
 			return o, opterr.New(o.opt("ClusterEtcdVersion"), "%v", err)
 		}
 	}
+	if err := cmp.Or(
+		opterr.Negative(o.opt("Interval"), o.Interval),
+		opterr.Negative(o.opt("ContainerTimeout"), o.ContainerTimeout),
+		opterr.Negative(o.opt("APITimeout"), o.APITimeout),
+		opterr.Negative(o.opt("RolloutTimeout"), o.RolloutTimeout),
+		opterr.Negative(o.opt("StablePeriod"), o.StablePeriod),
+		opterr.Negative(o.opt("StableTimeout"), o.StableTimeout),
+	); err != nil {
+		return o, err
+	}
 	def := func(s *string, d string) {
 		if *s == "" {
 			*s = d
@@ -229,23 +243,17 @@ func (o Options) withDefaults() (Options, error) {
 	def(&o.EtcdBackupDir, defaultEtcdBackupDir)
 	def(&o.AsideDir, defaultAsideDir)
 	def(&o.StatePath, defaultStatePath)
-	if o.Interval <= 0 {
+	if o.Interval == 0 {
 		o.Interval = 2 * time.Second
 	}
-	if o.ContainerTimeout <= 0 {
+	if o.ContainerTimeout == 0 {
 		o.ContainerTimeout = 10 * time.Minute
 	}
-	if o.APITimeout <= 0 {
+	if o.APITimeout == 0 {
 		o.APITimeout = 20 * time.Minute
 	}
-	if o.RolloutTimeout <= 0 {
+	if o.RolloutTimeout == 0 {
 		o.RolloutTimeout = 30 * time.Minute
-	}
-	if o.StablePeriod < 0 {
-		return o, opterr.New(o.opt("StablePeriod"), "%s is negative", o.StablePeriod)
-	}
-	if o.StableTimeout < 0 {
-		return o, opterr.New(o.opt("StableTimeout"), "%s is negative", o.StableTimeout)
 	}
 	if o.StablePeriod == 0 {
 		o.StablePeriod = lifecycle.DefaultMinStablePeriod

@@ -97,6 +97,8 @@ func TestOptionsErrorNamesTheOption(t *testing.T) {
 		{Name: "recovery host among others", Err: plan(func(o *job) { o.Others = []host.Host{m0} }), Want: "restore.Deps.Others"},
 		{Name: "cluster etcd version", Err: plan(func(o *job) { o.ClusterEtcdVersion = "three" }), Want: "restore.Options.ClusterEtcdVersion"},
 		{Name: "validate cluster etcd version", Err: validate(Options{BackupDir: "/b", ClusterEtcdVersion: "3"}), Want: "restore.Options.ClusterEtcdVersion"},
+		{Name: "negative interval", Err: validate(Options{BackupDir: "/b", Interval: -time.Second}), Want: "restore.Options.Interval"},
+		{Name: "negative rollout timeout", Err: plan(func(o *job) { o.RolloutTimeout = -time.Minute }), Want: "restore.Options.RolloutTimeout"},
 		{Name: "validate stable period", Err: validate(Options{BackupDir: "/b", StablePeriod: -time.Second}), Want: "restore.Options.StablePeriod"},
 		{Name: "stable period", Err: plan(func(o *job) { o.StablePeriod = -time.Second }), Want: "restore.Options.StablePeriod"},
 		{Name: "stable timeout", Err: plan(func(o *job) { o.StableTimeout = -time.Second }), Want: "restore.Options.StableTimeout"},

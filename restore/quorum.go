@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -101,13 +102,12 @@ func (q QuorumRestoreOptions) Validate() error {
 
 // options turns q into the runner's Options, defaults applied.
 func (q QuorumRestoreOptions) options() (Options, error) {
-	for _, f := range []struct {
-		name string
-		d    time.Duration
-	}{{"Interval", q.Interval}, {"ContainerTimeout", q.ContainerTimeout}, {"APITimeout", q.APITimeout}} {
-		if f.d < 0 {
-			return Options{}, opterr.New("restore.QuorumRestoreOptions."+f.name, "%s is negative", f.d)
-		}
+	if err := cmp.Or(
+		opterr.Negative("restore.QuorumRestoreOptions.Interval", q.Interval),
+		opterr.Negative("restore.QuorumRestoreOptions.ContainerTimeout", q.ContainerTimeout),
+		opterr.Negative("restore.QuorumRestoreOptions.APITimeout", q.APITimeout),
+	); err != nil {
+		return Options{}, err
 	}
 	for n, why := range q.Unreachable {
 		if n == "" || why == "" {
