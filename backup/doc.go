@@ -23,8 +23,8 @@
 //     taken by the script restores with lifeboat.
 //   - Before a restore (chapter 5.3), "the backup must be whole": Verify
 //     (a local directory) and VerifyOn (a directory on any host.Host, read
-//     as a stream), VerifySnapshot and verifySnapshotOn: the one verifier of
-//     the backup format, which package restore uses wherever the backup lies.
+//     as a stream) and VerifySnapshot (a local snapshot file): the one verifier
+//     of the backup format, which package restore uses wherever the backup lies.
 //     It accepts what the cluster wrote too: every release's
 //     cluster-backup.sh (forced runs reported possibly dirty) and one folder
 //     of its automated backups, which Folders and LatestFolder (and their

@@ -20,7 +20,7 @@ import (
 var ErrBackupRoot = errors.New("directory holds backup folders, not a backup")
 
 // Folder is one automated backup folder found in a root directory (see
-// automatedBackupPrefix for the layouts).
+// AutomatedBackupHostDir for the layouts).
 type Folder struct {
 	// Name is the folder's base name ("backup-nightly-2026-11-30_020000"
 	// or "2026-11-30_020000").

@@ -80,7 +80,8 @@ func matchesScriptGlob(name string) bool {
 	return false
 }
 
-// folders of the cluster's own automated backups. Each run writes a
+// The layouts of the folders of the cluster's own automated backups
+// (Folders, LatestFolder, Verify accept them). Each run writes a
 // snapshot_<stamp>.db and static_kuberesources_<stamp>.tar.gz pair (the
 // names of cluster-backup.sh) into a folder of its own:
 //
@@ -127,7 +128,8 @@ func parseFolder(name string) (backupName, stamp string, ok bool) {
 const resourcesRoot = "static-pod-resources"
 
 // InResources reports whether the cleaned archive entry name lies in
-// resourcesRoot: the entries a restore extracts.
+// "static-pod-resources" (the directory itself or below it): the entries a
+// restore extracts.
 func InResources(name string) bool {
 	return name == resourcesRoot || strings.HasPrefix(name, resourcesRoot+"/")
 }

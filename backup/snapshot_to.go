@@ -16,8 +16,9 @@ import (
 // error: a hash mismatch, a missing trailer or a broken stream is found
 // at the end, after w has seen the data, so a writer that publishes
 // must publish only after SnapshotTo returned nil. opts.Name, BufferSize
-// and WrapWriter are ignored (w is the writer); Progress, OnStart, Logger
-// and StatusTimeout apply. The result has no Path.
+// and WrapWriter are ignored (w is the writer); OnStart, Logger and
+// StatusTimeout apply, and progress goes to plan.ReportBytes as for
+// Snapshot. The result has no Path.
 //
 // Errors are a *SnapshotError as for Snapshot; a failing w is Op "write".
 func SnapshotTo(ctx context.Context, c SnapshotClient, w io.Writer, opts SnapshotOptions) (*SnapshotResult, error) {

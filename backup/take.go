@@ -43,7 +43,9 @@ type TakeOptions struct {
 	FreeSpace func(dir string) (uint64, error)
 	// Logger receives the procedure's records; nil discards them.
 	Logger *slog.Logger
-	// Dir is the directory the backup is written to; required.
+	// Dir is the directory the backup is written to, on the machine running
+	// this process (not on Host: run the program on the master for the
+	// runbook's /home/core/assets/backup); required.
 	Dir string
 	// Result, when set, receives the backup when a TakePlan run finishes.
 	Result *Backup
@@ -133,7 +135,8 @@ type TakeDeps struct {
 
 // TakePlan is runbook chapter 1, "Backing up etcd data", the way
 // cluster-backup.sh does it, as a plan built without I/O that writes the
-// backup into opts.Dir (required):
+// backup into opts.Dir (required; a directory of the machine running the
+// plan, not of deps.Host):
 //
 //  1. "precheck" (read-only): each failure a *PrecheckError naming its
 //     fix: the kube-apiserver, kube-controller-manager, kube-scheduler and

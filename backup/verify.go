@@ -48,7 +48,7 @@ type ArchiveInfo struct {
 	Links []string
 	// PodManifests holds, per component, the content of
 	// static-pod-resources/<component>-pod-N/<component>-pod.yaml for the
-	// archived revision N (at most maxPodManifestSize bytes each).
+	// archived revision N (at most 1 MiB each).
 	PodManifests map[string][]byte
 }
 
@@ -92,7 +92,7 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Backup, error
 //     cluster-restore.sh's globs (ScriptSnapshotGlob, ScriptResourcesGlob)
 //     would take instead (ErrAmbiguous names them);
 //   - the snapshot's sha256 trailer matches and its bolt database passes
-//     its consistency check (verifySnapshotOn);
+//     its consistency check (as VerifySnapshot checks it);
 //   - the archive is a readable gzipped tar (its gzip checksum included)
 //     whose every entry passes the archive rules extraction applies (no
 //     absolute or escaping names or links, no special files, size limits),
@@ -104,8 +104,7 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Backup, error
 // cluster-backup.sh writes, 4.4 on, --force runs (__POSSIBLY_DIRTY__)
 // included, and "etcdctl snapshot save" beside such an archive (no
 // manifest: the revision and etcd version then come from the snapshot);
-// one folder of the cluster's automated backups (automatedBackupPrefix:
-// "backup-<name>-<stamp>" on an EtcdBackup's PVC, "<stamp>" under
+// one folder of the cluster's automated backups ("backup-<name>-<stamp>" on an EtcdBackup's PVC, "<stamp>" under
 // /var/lib/etcd-auto-backup), whose archive may hold no directory entries.
 // A possibly dirty backup is accepted with Backup.PossiblyDirty set and
 // PossiblyDirtyWarning among the warnings. The root holding such folders

@@ -36,7 +36,7 @@ type Config struct {
 	// neither. OpenShift's etcd requires a client certificate.
 	CertFile, KeyFile string
 	// DialTimeout bounds each connection attempt and the reachability check;
-	// zero means defaultDialTimeout.
+	// zero means 5 s. Negative is invalid.
 	DialTimeout time.Duration
 	// SkipCheck makes New return without contacting the cluster. By default
 	// New asks every endpoint for its status and fails, explaining why (TLS

@@ -8,9 +8,9 @@
 //     and checks every member's own health in parallel (through the
 //     member's client URL, HealthChecker: a
 //     linearizable read for a voting member, a serializable one for a
-//     learner, learnerHealthChecker), and says when the two disagree.
-//   - 2.3, the member's state: determineState runs the runbook's checks in
-//     its order (machine instanceState, node unreachable taint or NotReady,
+//     learner), and says when the two disagree.
+//   - 2.3, the member's state: FindUnhealthyMember runs the runbook's
+//     checks in its order (machine instanceState, node unreachable taint or NotReady,
 //     pod etcd-<node> in Error or CrashLoopBackOff, or Running between two
 //     crashes) and returns a State with
 //     evidence in the runbook's words; State.Procedure names 2.4.1 or 2.4.2.
@@ -20,21 +20,21 @@
 //     "etcdctl member list -w table" does.
 //   - "remove the old secrets": DeleteMemberSecrets.
 //   - 2.4.1 step 3, "delete and recreate the master machine":
-//     RecreateMachine (newMachineFrom builds the runbook's edited
-//     new-master-machine.yaml).
+//     RecreateMachine (it builds the runbook's edited
+//     new-master-machine.yaml itself).
 //   - 2.4.2 step 1, "stop the crashlooping etcd pod": StopEtcdMember, on a
 //     host.Host (SSH, debug pod or clustertest), moving aside, never deleting.
 //   - The whole procedures as plans that can be listed (dry run) and run
-//     with progress: ReplacePlan, replaceMachinePlan (2.4.1),
-//     replaceCrashloopingPlan (2.4.2); their last step is Verify / WaitVerified
+//     with progress: ReplacePlan (2.4.1 or 2.4.2, chosen by
+//     ReplaceOptions.State); its last step is Verify / WaitVerified
 //     (exactly the expected members, started, healthy and voting, etcd pods Running
 //     on every master). The redeployment and rollout waits are
 //     lifecycle.ForceRedeploy and lifecycle.WaitAllNodesAtLatestRevision.
 //
 // # Run state
 //
-// ReplacePlan keeps the run's state (replaceRunState) in the cluster, in
-// the ConfigMap defaultStateConfigMap ("lifeboat-member-replacement") of
+// ReplacePlan keeps the run's state (JSON) in the cluster, in the
+// ConfigMap "lifeboat-member-replacement" (by default) of
 // openshift-etcd (ReplaceOptions.StateConfigMap): the plan runs from an
 // admin machine, and 2.4.1 loses the master itself, so the cluster, which
 // keeps quorum throughout a member replacement, is where a resumed run
@@ -52,8 +52,9 @@
 // # etcd access
 //
 // The package consumes two narrow interfaces that *clientv3.Client
-// satisfies: Cluster (MemberList, MemberRemove) and dialer (Dial, to reach
-// one member alone for its health check).
+// satisfies: Cluster (MemberList, MemberRemove) and, unexported, Dial, to
+// reach one member alone for its health check (give Deps.Health instead
+// when Etcd is not a *clientv3.Client).
 //
 // # Learners
 //

@@ -44,10 +44,10 @@ type Deps struct {
 }
 
 // FindOptions configures FindUnhealthyMember. The zero value checks every
-// member with defaultHealthTimeout in the OpenShift namespaces.
+// member with a 5 s health timeout in the OpenShift namespaces.
 type FindOptions struct {
 	// HealthTimeout bounds each member's health check (and the member
-	// list). defaultHealthTimeout when zero.
+	// list); 5 s when zero.
 	HealthTimeout time.Duration
 	StateOptions
 	// Logger; discarded when nil.

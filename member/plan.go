@@ -66,7 +66,7 @@ type ReplaceOptions struct {
 
 	// ExpectedMembers is the member count at the end; 3 when zero.
 	ExpectedMembers int
-	// HealthTimeout bounds each member health check.
+	// HealthTimeout bounds each member health check; 5 s when zero.
 	HealthTimeout time.Duration
 	// Interval between polls (machine phase, verification); 5s when zero.
 	Interval time.Duration
@@ -84,10 +84,10 @@ type ReplaceOptions struct {
 	RedeployStore lifecycle.RedeployStore
 
 	// StateConfigMap names the ConfigMap in openshift-etcd that keeps the
-	// run's state (replaceRunState): the steps finished and what they
+	// run's state (JSON): the steps finished and what they
 	// learned, so that a run resumed after a crash skips the finished steps
 	// and never mistakes the new member for the one it replaces.
-	// defaultStateConfigMap when empty. The state lives in the cluster (the
+	// "lifeboat-member-replacement" when empty. The state lives in the cluster (the
 	// plan runs from an admin machine, and 2.4.1 loses the master itself);
 	// it is written after each step and, once the last step finished,
 	// copied to "<name>.finished-<UTC yyyymmdd-hhmmss>" and deleted.
@@ -143,9 +143,9 @@ func (o ReplaceOptions) withDefaults() ReplaceOptions {
 	return o
 }
 
-// ReplacePlan returns the plan for the member's state: replaceMachinePlan
-// for MachineNotRunning and NodeNotReady (2.4.1), replaceCrashloopingPlan
-// for EtcdPodCrashlooping (2.4.2). A Healthy member needs no replacement
+// ReplacePlan returns the plan for the member's state: runbook 2.4.1
+// (replacing the machine) for MachineNotRunning and NodeNotReady, 2.4.2
+// (replacing the member on its running machine) for EtcdPodCrashlooping. A Healthy member needs no replacement
 // (the runbook's note in 2.3) and an Unknown state has no procedure: both
 // are refused. Every refusal, before any I/O, is a *lifeboat.OptionsError
 // (lifeboat.ErrInvalidOptions) naming the option, e.g.

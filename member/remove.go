@@ -14,7 +14,7 @@ import (
 )
 
 // RemoveOptions configures RemoveMember. The zero value refuses unsafe
-// removals and checks health with defaultHealthTimeout.
+// removals and checks health with a 5 s timeout.
 type RemoveOptions struct {
 	// Force removes the member even when it is healthy or when its removal
 	// leaves fewer healthy members than a quorum. The runbook warns:
@@ -23,7 +23,8 @@ type RemoveOptions struct {
 	// Health checks members; nil: the cluster's own connections when it is
 	// a dialer (a *clientv3.Client is).
 	Health HealthChecker
-	// HealthTimeout bounds each health check and each member list call.
+	// HealthTimeout bounds each health check and each member list call;
+	// 5 s when zero.
 	HealthTimeout time.Duration
 	// Logger; discarded when nil.
 	Logger *slog.Logger

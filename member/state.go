@@ -72,15 +72,16 @@ type StateReport struct {
 	Evidence []string
 }
 
-// StateOptions configures determineState. Zero values use the OpenShift
+// StateOptions configures the runbook 2.3 checks FindUnhealthyMember makes
+// (FindOptions.StateOptions). Zero values use the OpenShift
 // namespaces.
 type StateOptions struct {
 	MachineNamespace string // "openshift-machine-api"
 	EtcdNamespace    string // "openshift-etcd"
 	// CrashLoopWindow: an etcd container that is running again after it
 	// exited with an error counts as crashlooping until it has run this
-	// long; CrashLoopWindow (10 minutes, when the kubelet forgets a
-	// container's back-off) when zero. A crashlooping pod shows Running
+	// long; 10 minutes (when the kubelet forgets a container's back-off)
+	// when zero or negative. A crashlooping pod shows Running
 	// between its crashes; read at that instant it is still in the loop.
 	CrashLoopWindow time.Duration
 	// Now is the clock the window is measured with; time.Now when nil.

@@ -22,7 +22,7 @@ type VerifyOptions struct {
 	Expected int
 	// Gone names a member (the replaced one) that must not be listed.
 	Gone string
-	// HealthTimeout bounds each member's health check.
+	// HealthTimeout bounds each member's health check; 5 s when zero.
 	HealthTimeout time.Duration
 }
 

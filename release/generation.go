@@ -61,7 +61,7 @@ var generationNames = map[Generation]string{
 }
 
 // String returns the generation's name: "classic", "etcd-only" or
-// "unknown" (what parseGeneration accepts); "Generation(N)" for a value
+// "unknown" (what UnmarshalText accepts); "Generation(N)" for a value
 // out of range.
 func (g Generation) String() string {
 	if s, ok := generationNames[g]; ok {
@@ -94,7 +94,9 @@ func (g Generation) MarshalText() ([]byte, error) {
 	return []byte(g.String()), nil
 }
 
-// UnmarshalText implements encoding.TextUnmarshaler (see parseGeneration).
+// UnmarshalText implements encoding.TextUnmarshaler: "classic",
+// "etcd-only" or "unknown", case-insensitive; any other text is an error
+// wrapping ErrInvalidGeneration.
 func (g *Generation) UnmarshalText(b []byte) error {
 	v, err := parseGeneration(string(b))
 	if err != nil {
@@ -145,7 +147,11 @@ func generationOf(v semver.Version) (Generation, error) {
 	return GenerationUnknown, fmt.Errorf("%w: %d.%d (lifeboat knows 4.%d to 5.y)", ErrUnsupportedRelease, v.Major, v.Minor, minSupportedMinor)
 }
 
-// GenerationOfVersion is ParseVersion followed by generationOf.
+// GenerationOfVersion returns the generation of an OpenShift version
+// (ParseVersion's forms). Only major.minor counts: 4.5 to 4.17 is
+// GenerationClassic; 4.18 and later 4.y (pre-releases included) and 5.y
+// are GenerationEtcdOnly; anything else is an error wrapping
+// ErrUnsupportedRelease.
 func GenerationOfVersion(s string) (Generation, error) {
 	v, err := ParseVersion(s)
 	if err != nil {

@@ -28,18 +28,18 @@ type Deps struct {
 	Host host.Host
 }
 
-// Options tune Detect. The zero value detects from Deps with
-// defaultAPITimeout, applies the conflict rule (the host wins) and logs
+// Options tune Detect. The zero value detects from Deps with a 30 s
+// API timeout, applies the conflict rule (the host wins) and logs
 // nothing.
 type Options struct {
 	// Generation, when not GenerationUnknown, is the caller's decision; it
 	// wins over the cluster's evidence (which is still read and reported).
 	Generation Generation
 	// Version, when not "", is the caller's statement of the cluster's
-	// OpenShift version ("4.14.8"); its generation (generationOf) wins like
+	// OpenShift version ("4.14.8"); its generation (GenerationOfVersion) wins like
 	// Generation. When both are set they must agree.
 	Version string
-	// APITimeout bounds the ClusterVersion read; 0 means defaultAPITimeout.
+	// APITimeout bounds the ClusterVersion read; 0 means 30 s.
 	// Negative is invalid.
 	APITimeout time.Duration
 	// RefuseConflict makes Detect return ErrConflict, instead of applying

@@ -96,12 +96,13 @@ type Object struct {
 	// Name is the file's name in the cluster-backup.sh layout.
 	Name string `json:"name"`
 	// Key is the object's key relative to its destination's prefix:
-	// "<id>/<name>.zst.age".
+	// "<id>/<name>.zst.age" ("<id>/<name>.age" without compression).
 	Key string `json:"key"`
-	// Destination is destPrimary or DestResources (the other
-	// destination, UploadOptions.Resources).
+	// Destination is "primary" (UploadOptions.Destination) or
+	// DestResources (the other destination, UploadOptions.Resources).
 	Destination string `json:"destination"`
-	// Codec is CodecZstdAge or codecAge; ZstdLevel the zstd level used.
+	// Codec is CodecZstdAge, or "age" for an object stored without
+	// compression (ZstdLevel -1); ZstdLevel the zstd level used.
 	Codec     string `json:"codec"`
 	ZstdLevel int    `json:"zstdLevel,omitempty"`
 	// Size and SHA256 are the plaintext's (the file as cluster-backup.sh

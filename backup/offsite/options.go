@@ -39,7 +39,8 @@ type UploadOptions struct {
 	Resources *Destination
 	// ZstdLevel is the zstd level (1 fastest … 22 smallest, mapped to
 	// klauspost/compress's four encoder levels); 0 means DefaultZstdLevel,
-	// noCompression stores age-encrypted plaintext.
+	// -1 stores age-encrypted plaintext (codec "age", key
+	// "<id>/<name>.age"). Validate refuses anything else.
 	ZstdLevel int
 	// Timestamp chooses the local backup when dir holds several (see
 	// backup.VerifyOptions.Timestamp).

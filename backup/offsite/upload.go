@@ -33,7 +33,7 @@ const (
 //  1. backup.Verify checks the local backup (refused with its
 //     *backup.VerifyError, nothing uploaded);
 //  2. each file streams once, from disk, through zstd (unless
-//     noCompression) and age encryption to its recipients into
+//     ZstdLevel is -1) and age encryption to its recipients into
 //     <prefix>/<id>/<name>.zst.age, a multipart upload for large files.
 //     The same pass hashes the plaintext (which must equal the verified
 //     sha256 and size: ErrSourceChanged otherwise), checks the snapshot's
