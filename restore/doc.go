@@ -29,29 +29,30 @@
 // By default the revision is bumped and the new revision marked compacted,
 // so that watch caches and informers of the old cluster are told "too old
 // resource version" instead of being served stale objects. The bump is sized
-// from raft indexes only (revisionBumpFor): the gap between revision.json's
+// from raft indexes only: the gap between revision.json's
 // maxRaftIndex and the snapshot's consistent index, which bounds the
 // revisions handed out after the snapshot on restored and never-restored
 // clusters alike, plus slack for a stale revision.json, and never less than
 // the 1.2 × maxRaftIndex the cluster's restore pod adds; without a usable
-// revision.json it is defaultRevisionBump (one billion). When the plan
-// uses the cluster's own restore pod (clusterRestorePodPath), which bumps
+// revision.json it is one billion. When the plan uses the cluster's own
+// restore pod (the restore-etcd-pod/pod.yaml of
+// /etc/kubernetes/static-pod-resources/etcd-certs/configmaps), which bumps
 // by 1.2 × the maxRaftIndex of /var/lib/etcd-backup/revision.json, it
 // stages there a copy of this run's revision.json whose maxRaftIndex is
-// scaled (podRaftIndexFor) so that the pod's bump is at least
-// revisionBumpFor's; the copy records the original value and path, and the
-// original is kept aside, never edited.
+// scaled so that the pod's bump is at least the one sized above; the copy
+// records the original value and path, and the original is kept aside,
+// never edited.
 //
 // # Version safety
 //
 // Decide compares the snapshot's storage version and the cluster's etcd
-// version with lifeboat's etcd libraries (libraryEtcdVersion). When the
+// version with lifeboat's etcd libraries (Decision.LibraryEtcdVersion). When the
 // cluster's etcd is older than the libraries, etcdutl might write a data
 // directory that etcd cannot read, so the plan does not restore in process:
 // it stages the snapshot in /var/lib/etcd-backup/snapshot.db and starts a
 // restore static pod that runs the cluster's own etcd image, as
 // cluster-restore.sh does: the cluster's restore-etcd-pod when the host has
-// it, else one built from the host's etcd-pod.yaml by buildRestorePod, whose
+// it, else one lifeboat builds from the host's etcd-pod.yaml, whose
 // script restores with the image's etcdutl (or etcdctl) and then runs the
 // original etcd command. A snapshot newer than the cluster's etcd is refused.
 // What is tested: Decide's table; the in-process restore against a real etcd
@@ -72,7 +73,7 @@
 // (StateData.Release; mid-restore the host's manifests are moved aside).
 // OpenShift 4.5 to 4.17 (GenerationClassic) gets the classic procedure of
 // the 4.5 runbook; 4.18 and later (GenerationEtcdOnly) the etcd-only
-// restore (see the file etcdonly.go and GuardRecord): only etcd is stopped
+// restore (see Plan and GuardRecord): only etcd is stopped
 // and restored, kube-apiserver, kube-controller-manager and kube-scheduler
 // keep running, and the quorum guard is off while the operator brings the
 // other members back, then put back as found, on every exit path. Plan,
@@ -193,8 +194,8 @@
 // ErrBadArchive, ...). Typed errors callers branch on, all matching their
 // sentinel with errors.Is: *TargetNotEmptyError (ErrTargetNotEmpty),
 // *SnapshotError (backup's type: backup.ErrHashMismatch, ErrNoHash,
-// ErrTruncated, ErrCorruptDatabase, also named here as ErrHashMismatch,
-// ErrNoHash, ErrTruncated, backup.ErrCorruptDatabase), *VersionMismatchError
+// ErrTruncated, ErrCorruptDatabase; restore declares none of them),
+// *VersionMismatchError
 // (ErrVersionMismatch, with both versions), *NeedsRestorePodError
 // (ErrNeedsRestorePod), ErrSnapshotTooNew, *PreflightError (its Check,
 // wrapping the sentinel of the check), *ReleaseMismatchError

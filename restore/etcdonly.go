@@ -29,7 +29,7 @@ import (
 //	                               EtcdBackupDir: the directory is left empty, nothing deleted
 //	extract-resources/<recovery>   the archive's static-pod-resources (cluster-restore.sh does too)
 //	restore-snapshot/<recovery>    --mark-compacted and a bump sized from the moved revision.json
-//	                               (defaultRevisionBump without one): the cluster's restore pod with
+//	                               (one billion without one): the cluster's restore pod with
 //	                               revision.json staged beside the snapshot, lifeboat's restore pod,
 //	                               or in process (see Decide)
 //	start-etcd/<recovery>          the restore pod runs etcd; after an in-process restore the host's

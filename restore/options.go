@@ -27,7 +27,7 @@ type Options struct {
 	// It wins over BackupDir.
 	BackupOnHost string
 	// RemoteBackupDir is where BackupDir is copied on the recovery host;
-	// defaultRemoteBackupDir ("/home/core/backup") when empty.
+	// "/home/core/backup" when empty.
 	RemoteBackupDir string
 	// Source is a backup kept elsewhere (offsite.RestoreSource: a
 	// destination, a backup ID or the newest verified one, the age

@@ -55,7 +55,7 @@ type runner struct {
 //	                                   (backup.VerifyOn, wherever it lies), then every check a
 //	                                   later step applies: hosts answer, archive links, free space,
 //	                                   z-stream and etcd versions, member identity, restore pod image,
-//	                                   revision.json (see preflight)
+//	                                   revision.json (refused as a *PreflightError)
 //	copy-backup                        to RemoteBackupDir on the recovery host (step 3)
 //	stop-etcd/<other>                  move etcd-pod.yaml aside, wait for its containers to stop (4b, 4c)
 //	stop-kube-apiserver/<other>        the same for kube-apiserver-pod.yaml (4d, 4e)
@@ -94,9 +94,33 @@ type runner struct {
 //
 // When Options.Release states an etcd-only release (4.18+, by Version or
 // Generation) and AllowClassicOnEtcdOnly is false, Plan builds the etcd-only
-// procedure instead (see etcdOnlySteps). Plan does no I/O, so without such
-// a statement it builds the classic plan; Run decides from the cluster
-// first (release.Detect) and builds the plan of the decided generation.
+// procedure instead (4.18+ "Restoring to a previous cluster state": only
+// etcd is stopped and restored; kube-apiserver, kube-controller-manager and
+// kube-scheduler keep running):
+//
+//	verify-backup                  the generation and its evidence, the backup, every pre-flight check
+//	copy-backup                    to RemoteBackupDir on the recovery host
+//	stop-etcd/<other>              move etcd-pod.yaml aside, wait until etcd, etcdctl, etcd-metrics,
+//	                               etcd-readyz and etcd-rev are gone (disable-etcd.sh)
+//	stop-etcd/<recovery>           the same on the recovery host
+//	move-etcd-data/<recovery>      the data directory's content, revision.json too, to EtcdBackupDir
+//	extract-resources/<recovery>   the archive's static-pod-resources
+//	restore-snapshot/<recovery>    --mark-compacted and a bump sized from the moved revision.json
+//	start-etcd/<recovery>          the restore pod runs etcd, or the host's own etcd-pod.yaml goes back
+//	wait-single-member             etcd on the recovery host, the API serving the restored revision
+//	recreate-machine/<lost>        as above (Options.LostMasters)
+//	quorum-guard-off               the override recorded as found, then set (GuardRecord)
+//	wait-stable                    every ClusterOperator stable for StablePeriod (a forced etcd
+//	                               redeployment only when it does not settle within StableTimeout)
+//	quorum-guard-on                the override put back exactly as found
+//	verify-members                 an etcd pod Running on every master, all members available
+//	approve-csrs                   pending node-bootstrapper CSRs (unless SkipCSRApproval)
+//
+// Plan does no I/O, so without such a statement it builds
+// the classic plan even for a 4.18+ cluster: to print the plan a 4.18+
+// cluster will run, state its version in Options.Release, or read the
+// events of a dry run of Run, which decides from the cluster first
+// (release.Detect) and builds the plan of the decided generation.
 func Plan(deps Deps, opts Options) (*plan.Plan, error) {
 	p, _, err := build(deps, opts, statedGeneration(opts), planVersion(opts))
 	return p, err

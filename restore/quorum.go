@@ -54,7 +54,7 @@ type QuorumRestoreOptions struct {
 
 	// RevisionBump is what the forced member adds to its revision;
 	// 0: floor(0.2 × maxRaftIndex) of the data directory's revision.json,
-	// defaultRevisionBump (1e9) without one, as quorum-restore-pod.yaml
+	// 1e9 without one, as quorum-restore-pod.yaml
 	// computes it.
 	RevisionBump uint64
 

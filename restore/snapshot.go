@@ -41,7 +41,9 @@ type SnapshotOptions struct {
 	// revision is marked compacted, so that watchers and caches of the old
 	// cluster see their revisions as compacted instead of being served
 	// stale objects. 0 sizes it automatically: from RevisionFile when it
-	// exists (revisionBumpFor), else defaultRevisionBump.
+	// exists (the gap between its maxRaftIndex and the snapshot's
+	// consistent index, plus slack, at least 1.2 × maxRaftIndex), else one
+	// billion.
 	RevisionBump uint64
 	// NoRevisionBump restores without bumping or compacting (what
 	// cluster-restore.sh does with ETCD_ETCDCTL_RESTORE).
@@ -74,8 +76,9 @@ type SnapshotOptions struct {
 
 // SnapshotResult describes a finished restore.
 type SnapshotResult struct {
-	DataDir  string
-	Snapshot snapshotInfo
+	DataDir string
+	// Snapshot is the snapshot as checked before the restore.
+	Snapshot backup.SnapshotInfo
 	Decision Decision
 	// ClusterToken is the initial cluster token of the new cluster.
 	ClusterToken string

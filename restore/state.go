@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/lifecycle"
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
@@ -84,9 +85,9 @@ type StateData struct {
 	// redeployment, for the wait after it.
 	Rollouts map[string]int32 `json:"rollouts,omitempty"`
 	// Redeploys holds, per operator, the forceRedeploymentReason recorded
-	// before it was set (see forceRedeploy), so a resumed run does not
-	// patch twice and waits on the revision read before the patch.
-	Redeploys map[string]redeploy `json:"redeploys,omitempty"`
+	// before it was set, so a resumed run does not patch twice and waits
+	// on the revision read before the patch.
+	Redeploys map[string]lifecycle.RedeployRecord `json:"redeploys,omitempty"`
 	// QuorumGuard is the etcd-only restore's record of the quorum guard,
 	// written before the guard is turned off (see GuardRecord).
 	QuorumGuard *GuardRecord `json:"quorumGuard,omitempty"`
