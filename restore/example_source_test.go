@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 
-	"filippo.io/age"
-
 	"github.com/lifeboat-dev/lifeboat/backup/offsite"
 	"github.com/lifeboat-dev/lifeboat/plan"
 	"github.com/lifeboat-dev/lifeboat/restore"
@@ -17,7 +15,14 @@ import (
 // newest verified backup, decrypted and verified, before it touches any
 // host. The other options are those of a restore from a local directory.
 func ExampleRun_fromDestination() {
-	identities, err := age.ParseIdentities(os.Stdin) // e.g. the key file, kept off the cluster
+	// The age identity file or unencrypted OpenSSH private key, kept off
+	// the cluster; offsite.ParseIdentities reads both forms.
+	key, err := os.ReadFile("backup-identity.txt")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	identities, err := offsite.ParseIdentities(key)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -19,10 +19,14 @@
 // time, so the next restore on the host starts fresh.
 //
 // The restore first decides the cluster's procedure generation from the
-// ClusterVersion, else from the recovery host, and prints it; it refuses a
-// 4.18+ (etcd-only) cluster, whose own restore stops only etcd, unless
-// -allow-classic-on-etcd-only; -release states the version when the
-// evidence is wrong or missing.
+// ClusterVersion, else from the recovery host, and prints it: 4.5-4.17 get
+// the classic restore, 4.18+ the etcd-only one, which stops and restores
+// only etcd (-allow-classic-on-etcd-only runs the classic one there
+// instead); -release states the version when the evidence is wrong or
+// missing. The plan -dry-run prints first is built without reading the
+// cluster, so it is the classic one unless -release states a 4.18+
+// version; the dry run's events that follow are those of the plan the
+// decided generation runs.
 //
 // Exit codes: 0 restored, 1 failed (run again to resume), 2 bad usage,
 // 3 the backup was refused (nothing was changed), 4 another restore's
@@ -160,6 +164,9 @@ func run(args []string, stdout, stderr io.Writer, dial dialFunc) int {
 		if err != nil {
 			fmt.Fprintf(stderr, "restore: %v\n", err)
 			return exitUsage
+		}
+		if *releaseVer == "" {
+			fmt.Fprintln(stdout, "the classic (4.5-4.17) plan; a 4.18+ cluster runs the etcd-only one (see the dry run below, or state -release):")
 		}
 		fmt.Fprint(stdout, p.Describe())
 	}
