@@ -27,10 +27,14 @@ type Deps struct {
 	// Health checks one member. nil: Etcd's own connections, when Etcd is
 	// a dialer (a *clientv3.Client is).
 	Health HealthChecker
-	// Operator reads the etcd operator's `cluster` object. nil: the
-	// EtcdMembersAvailable condition is not consulted.
+	// Operator reads the etcd operator's `cluster` object. Required by
+	// ReplacePlan (forced redeployment, quorum guard). nil for
+	// FindUnhealthyMember: the EtcdMembersAvailable condition is not
+	// consulted.
 	Operator operatorclient.Interface
-	// Kube reads nodes, pods and secrets. Required for the state checks.
+	// Kube reads nodes, pods and secrets. Required by ReplacePlan. nil for
+	// FindUnhealthyMember: the runbook 2.3 checks are skipped and the
+	// Finding's State is Unknown.
 	Kube kubernetes.Interface
 	// Machine reads and re-creates Machines. nil: the cluster has no Machine
 	// API (user-provisioned); machine checks are skipped.

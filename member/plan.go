@@ -145,11 +145,16 @@ func (o ReplaceOptions) withDefaults() ReplaceOptions {
 
 // ReplacePlan returns the plan for the member's state: runbook 2.4.1
 // (replacing the machine) for MachineNotRunning and NodeNotReady, 2.4.2
-// (replacing the member on its running machine) for EtcdPodCrashlooping. A Healthy member needs no replacement
-// (the runbook's note in 2.3) and an Unknown state has no procedure: both
-// are refused. Every refusal, before any I/O, is a *lifeboat.OptionsError
-// (lifeboat.ErrInvalidOptions) naming the option, e.g.
-// "member.ReplaceOptions.State" or "member.Deps.Kube".
+// (replacing the member on its running machine) for EtcdPodCrashlooping.
+// A Healthy member needs no replacement (the runbook's note in 2.3) and an
+// Unknown state has no procedure: both are refused. Every refusal, before
+// any I/O, is a *lifeboat.OptionsError (lifeboat.ErrInvalidOptions) naming
+// the option, e.g. "member.ReplaceOptions.State" or "member.Deps.Kube"
+// (Deps.Etcd, Kube and Operator are required).
+//
+// No step of the plan is read-only: a dry run (plan.RunOptions.DryRun)
+// reports every step as plan.WouldRun and checks nothing; ChooseProcedure
+// names the release decision without running the plan.
 func ReplacePlan(deps Deps, opts ReplaceOptions) (*plan.Plan, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
