@@ -49,8 +49,10 @@
 //   - lifecycle.ShutdownPlan's current-release checks (kubelet signer expiry,
 //     cordon, drain) are options that work on every release.
 //
-// Each plan names the decision and its evidence in its first step and in
-// its dry run.
+// The restore plans name the decision and its evidence in their first step
+// and in their dry run; member.ReplacePlan in its "release" step, which its
+// dry run does not run (member.ChooseProcedure names the choice without
+// running anything).
 //
 // One shape for every procedure: a builder XPlan(deps, opts) returns a
 // *plan.Plan without any I/O (clients and hosts in a Deps struct, tunables
