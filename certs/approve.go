@@ -139,8 +139,12 @@ func (o ApproveOptions) withDefaults() ApproveOptions {
 }
 
 // IsPending reports whether nobody decided on the CSR yet: it has no
-// Approved, Denied or Failed condition and no certificate.
+// Approved, Denied or Failed condition and no certificate. A nil csr is
+// not pending.
 func IsPending(csr *certv1.CertificateSigningRequest) bool {
+	if csr == nil {
+		return false
+	}
 	if len(csr.Status.Certificate) > 0 {
 		return false
 	}

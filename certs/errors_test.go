@@ -27,3 +27,10 @@ func TestOptionsErrorNamesTheOption(t *testing.T) {
 		{Name: "both without kube", Err: call(ApprovePendingCSRs(t.Context(), nil, nil, ApproveOptions{})), Want: "certs.ApprovePendingCSRs kube"},
 	})
 }
+
+// TestIsPendingNil: a nil CSR is not pending (IsPending panicked).
+func TestIsPendingNil(t *testing.T) {
+	if IsPending(nil) {
+		t.Error("IsPending(nil) = true")
+	}
+}
