@@ -14,6 +14,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/internal/atomicfile"
+	"github.com/lifeboat-dev/lifeboat/internal/jsonkeys"
 	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 )
 
@@ -133,7 +134,7 @@ func parseManifest(b []byte) (*Manifest, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadManifest, err)
 	}
-	if err := noDuplicateKeys(json.NewDecoder(bytes.NewReader(b))); err != nil {
+	if err := jsonkeys.Unique(b); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadManifest, err)
 	}
 	if m.Format != ManifestFormat {
@@ -148,44 +149,6 @@ func parseManifest(b []byte) (*Manifest, error) {
 		}
 	}
 	return &m, nil
-}
-
-// noDuplicateKeys reads one JSON value from d (already known to be valid)
-// and refuses an object that gives one key twice.
-func noDuplicateKeys(d *json.Decoder) error {
-	t, err := d.Token()
-	if err != nil {
-		return err
-	}
-	switch t {
-	case json.Delim('{'):
-		seen := map[string]bool{}
-		for d.More() {
-			k, err := d.Token()
-			if err != nil {
-				return err
-			}
-			key, _ := k.(string)
-			if seen[key] {
-				return fmt.Errorf("key %q given twice", key)
-			}
-			seen[key] = true
-			if err := noDuplicateKeys(d); err != nil {
-				return err
-			}
-		}
-		_, err = d.Token() // '}'
-		return err
-	case json.Delim('['):
-		for d.More() {
-			if err := noDuplicateKeys(d); err != nil {
-				return err
-			}
-		}
-		_, err = d.Token() // ']'
-		return err
-	}
-	return nil
 }
 
 const modulePath = "github.com/lifeboat-dev/lifeboat"

@@ -2,9 +2,11 @@ package offsite
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
+	"github.com/lifeboat-dev/lifeboat/backup"
 	"github.com/lifeboat-dev/lifeboat/internal/errtest"
 )
 
@@ -41,6 +43,39 @@ func TestDestinationRefusesMisleadingURLs(t *testing.T) {
 	for _, ok := range []string{"file:///", "file:///var/backups/etcd", "file:///var/backups/etcd/", "s3://bucket?region=us-east-1", "azblob://container"} {
 		if err := (&Destination{URL: ok}).validate("offsite.Destination"); err != nil {
 			t.Errorf("validate(%q) = %v, want nil", ok, err)
+		}
+	}
+}
+
+// TestParseManifestRefusesRepeatedKeysAndNegativeSizes: a manifest object
+// sealed with a valid checksum that gives a key twice (the checksum is of
+// the value encoding/json kept, so it still matches) or records a
+// negative size is refused with backup.ErrBadManifest.
+func TestParseManifestRefusesRepeatedKeysAndNegativeSizes(t *testing.T) {
+	m := &Manifest{Format: manifestFormat, Kind: manifestKind, ID: "2020-03-18_220218", Objects: []Object{
+		{Role: RoleSnapshot, Name: "snapshot_2020-03-18_220218.db", Key: "2020-03-18_220218/snapshot_2020-03-18_220218.db.zst.age", Codec: CodecZstdAge, Destination: destPrimary, Size: 10, StoredSize: 12},
+		{Role: RoleResources, Name: "static_kuberesources_2020-03-18_220218.tar.gz", Key: "2020-03-18_220218/static_kuberesources_2020-03-18_220218.tar.gz.zst.age", Codec: CodecZstdAge, Destination: destPrimary},
+	}}
+	good, err := m.marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The checksum covers the last "size": a reader keeping the first
+	// would see 999.
+	repeated := strings.Replace(string(good), `"size": 10,`, `"size": 999, "size": 10,`, 1)
+	if repeated == string(good) {
+		t.Fatal("test manifest has no size 10")
+	}
+	neg := *m
+	neg.Objects = append([]Object(nil), m.Objects...)
+	neg.Objects[0].StoredSize = -1
+	sealedNeg, err := neg.marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{"repeated key": []byte(repeated), "negative stored size": sealedNeg} {
+		if _, err := parseManifest(b); !errors.Is(err, backup.ErrBadManifest) {
+			t.Errorf("%s: parseManifest = %v, want backup.ErrBadManifest", name, err)
 		}
 	}
 }
