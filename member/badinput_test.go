@@ -39,3 +39,22 @@ func TestDeleteMemberSecretsBadInput(t *testing.T) {
 		t.Errorf("refused node names made %d API calls", n)
 	}
 }
+
+// TestRecreateMachineCancelled: a context cancelled before the call
+// deletes and creates no Machine (with a client that ignores ctx, the
+// master's Machine was deleted and its replacement created).
+func TestRecreateMachineCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	mc := fakeMachineAPI(t,
+		machine("cl-master-0", "node-0", "stopped", "Running"),
+		machine("cl-master-1", "node-1", "running", "Running"),
+		machine("cl-master-2", "node-2", "running", "Running"))
+	mc.ClearActions()
+	if _, err := RecreateMachine(ctx, mc, "node-0", RecreateOptions{Logger: quiet}); !errors.Is(err, context.Canceled) {
+		t.Errorf("RecreateMachine(cancelled) = %v, want context.Canceled", err)
+	}
+	if n := len(mc.Actions()); n != 0 {
+		t.Errorf("RecreateMachine(cancelled) made %d API calls: %v", n, mc.Actions())
+	}
+}
