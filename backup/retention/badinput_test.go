@@ -10,7 +10,7 @@ import (
 )
 
 // TestDirStoreRefusesBadArguments: an empty root and a nil manifest are
-// *lifeboat.OptionsErrors naming the argument, not an os error about ""
+// *lifeboat.OptionsError each, naming the argument, not an os error about ""
 // or a panic.
 func TestDirStoreRefusesBadArguments(t *testing.T) {
 	_, noRoot := NewDirStore("", DirStoreOptions{})
