@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 )
 
 // ErrBackupRoot: the directory given as a backup holds no backup files but
@@ -60,6 +61,9 @@ func Folders(ctx context.Context, root string, opts FolderOptions) ([]Folder, er
 // does), so a folder of an interrupted run is listed too. An unreadable
 // root is an error wrapping ErrMissingFile.
 func FoldersOn(ctx context.Context, h host.Host, root string, opts FolderOptions) ([]Folder, error) {
+	if h == nil {
+		return nil, opterr.Nil("backup.FoldersOn h")
+	}
 	entries, err := h.ReadDir(ctx, root)
 	if err != nil {
 		return nil, fmt.Errorf("listing backup folders in %s on %s: %w: %w", root, h.Name(), ErrMissingFile, err)
@@ -108,6 +112,9 @@ func LatestFolder(ctx context.Context, root string, opts FolderOptions) (Folder,
 // running: Verify it before restoring it, and fall back to an older one
 // (Folders) if it fails.
 func LatestFolderOn(ctx context.Context, h host.Host, root string, opts FolderOptions) (Folder, error) {
+	if h == nil {
+		return Folder{}, opterr.Nil("backup.LatestFolderOn h")
+	}
 	list, err := FoldersOn(ctx, h, root, opts)
 	if err != nil {
 		return Folder{}, err

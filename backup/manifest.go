@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/internal/atomicfile"
+	"github.com/lifeboat-dev/lifeboat/internal/jsonkeys"
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 )
 
 // ManifestFormat is the version of the backup.json format.
@@ -61,8 +64,15 @@ type ManifestFile struct {
 	DBSHA256 string `json:"dbSHA256,omitempty"`
 }
 
-// WriteManifest writes m as dir/backup.json, mode 0600, atomically.
+// WriteManifest writes m as dir/backup.json, mode 0600, atomically. An
+// empty dir or a nil m is a *lifeboat.OptionsError (nothing is written).
 func WriteManifest(dir string, m *Manifest) error {
+	switch {
+	case dir == "":
+		return opterr.Nil("backup.WriteManifest dir")
+	case m == nil:
+		return opterr.Nil("backup.WriteManifest m")
+	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
@@ -71,11 +81,27 @@ func WriteManifest(dir string, m *Manifest) error {
 }
 
 // ReadManifest reads dir/backup.json. A missing file is an error wrapping
-// fs.ErrNotExist; a malformed one wraps ErrBadManifest.
+// fs.ErrNotExist; a malformed one, or one that is not a regular file or
+// is larger than 1 MiB, wraps ErrBadManifest.
 func ReadManifest(dir string) (*Manifest, error) {
-	b, err := os.ReadFile(filepath.Join(dir, ManifestFileName))
+	p := filepath.Join(dir, ManifestFileName)
+	// Stat before opening: opening a FIFO would block until a writer came.
+	if fi, err := os.Stat(p); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is not a regular file (%s)", ErrBadManifest, p, fi.Mode().Type())
+	}
+	f, err := os.Open(p)
 	if err != nil {
 		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxManifestSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxManifestSize {
+		return nil, fmt.Errorf("%w: %s is more than %d bytes", ErrBadManifest, f.Name(), maxManifestSize)
 	}
 	return parseManifest(b)
 }
@@ -100,14 +126,27 @@ func readManifestOn(ctx context.Context, h host.Host, dir string) (*Manifest, er
 const maxManifestSize = 1 << 20
 
 // parseManifest parses the content of a backup.json. Errors wrap
-// ErrBadManifest.
+// ErrBadManifest: malformed JSON, a value of the wrong type, a key given
+// twice in one object (which readers would resolve differently), another
+// format, or a negative size or revision.
 func parseManifest(b []byte) (*Manifest, error) {
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadManifest, err)
 	}
+	if err := jsonkeys.Unique(b); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadManifest, err)
+	}
 	if m.Format != ManifestFormat {
 		return nil, fmt.Errorf("%w: format %d, this lifeboat reads %d", ErrBadManifest, m.Format, ManifestFormat)
+	}
+	for _, v := range []struct {
+		name string
+		n    int64
+	}{{"revision", m.Revision}, {"dbSize", m.DBSize}, {"snapshot.size", m.Snapshot.Size}, {"resources.size", m.Resources.Size}} {
+		if v.n < 0 {
+			return nil, fmt.Errorf("%w: %s %d is negative", ErrBadManifest, v.name, v.n)
+		}
 	}
 	return &m, nil
 }

@@ -12,6 +12,8 @@ import (
 	configclient "github.com/openshift/client-go/config/clientset/versioned"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 )
 
 // Operators returns the ClusterOperators that must not be Progressing when
@@ -31,6 +33,9 @@ const DefaultMinClusterAge = 24 * time.Hour
 // when one of Operators() is Progressing, or ErrOperatorStatusUnknown
 // when one, or its Progressing condition, cannot be read.
 func CheckOperators(ctx context.Context, cfg configclient.Interface) error {
+	if cfg == nil {
+		return opterr.Nil("backup.CheckOperators cfg")
+	}
 	for _, name := range Operators() {
 		co, err := cfg.ConfigV1().ClusterOperators().Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
@@ -114,6 +119,9 @@ func (ci *ClusterInfo) EncryptionEnabled() bool {
 // APIServer "cluster". A missing Proxy or APIServer means no proxy and no
 // encryption; any other failure is a *PrecheckError wrapping ErrClusterInfo.
 func ReadClusterInfo(ctx context.Context, cfg configclient.Interface) (*ClusterInfo, error) {
+	if cfg == nil {
+		return nil, opterr.Nil("backup.ReadClusterInfo cfg")
+	}
 	info := &ClusterInfo{}
 	cv, err := cfg.ConfigV1().ClusterVersions().Get(ctx, "version", metav1.GetOptions{})
 	if err != nil {
@@ -182,6 +190,9 @@ func clusterVersion(cv *configv1.ClusterVersion) (string, time.Time) {
 // CheckCertificateRotation returns a *PrecheckError wrapping ErrTooEarly
 // when the cluster was installed less than minAge (0: 24 h) before now.
 func CheckCertificateRotation(info *ClusterInfo, now time.Time, minAge time.Duration) error {
+	if info == nil {
+		return opterr.Nil("backup.CheckCertificateRotation info")
+	}
 	if minAge == 0 {
 		minAge = DefaultMinClusterAge
 	}

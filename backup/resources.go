@@ -24,6 +24,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/internal/atomicfile"
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 )
 
 // Components returns the static pods whose latest resources a backup
@@ -108,6 +109,15 @@ type ResourcesResult struct {
 // warning and reported in Fallbacks. A referenced directory that does not
 // exist is an error wrapping [ErrResourcesMissing].
 func ArchiveStaticResources(ctx context.Context, h host.Host, dir string, opts ResourcesOptions) (*ResourcesResult, error) {
+	switch {
+	case h == nil:
+		return nil, opterr.Nil("backup.ArchiveStaticResources h")
+	case dir == "":
+		return nil, opterr.Nil("backup.ArchiveStaticResources dir")
+	}
+	if err := plainName("backup.ResourcesOptions.Name", opts.Name); err != nil {
+		return nil, err
+	}
 	log := logger(opts.Logger)
 	cfg := opts.ConfigDir
 	if cfg == "" {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 )
 
 // ArchiveStaticResourcesTo writes the archive ArchiveStaticResources
@@ -15,6 +16,12 @@ import (
 // on the master's disk). opts.Name and Now are ignored; the result has no
 // Path. Errors are those of ArchiveStaticResources, and w's.
 func ArchiveStaticResourcesTo(ctx context.Context, h host.Host, w io.Writer, opts ResourcesOptions) (*ResourcesResult, error) {
+	switch {
+	case h == nil:
+		return nil, opterr.Nil("backup.ArchiveStaticResourcesTo h")
+	case w == nil:
+		return nil, opterr.Nil("backup.ArchiveStaticResourcesTo w")
+	}
 	log := logger(opts.Logger)
 	cfg := opts.ConfigDir
 	if cfg == "" {

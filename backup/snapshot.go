@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/lifeboat-dev/lifeboat/internal/atomicfile"
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 	"github.com/lifeboat-dev/lifeboat/internal/writeback"
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
@@ -148,6 +149,15 @@ const defaultBufferSize = 64 << 10
 // SnapshotClients are used through SnapshotWithVersion as they are (give
 // them a single endpoint).
 func Snapshot(ctx context.Context, c SnapshotClient, dir string, opts SnapshotOptions) (*SnapshotResult, error) {
+	switch {
+	case c == nil:
+		return nil, opterr.Nil("backup.Snapshot c")
+	case dir == "":
+		return nil, opterr.Nil("backup.Snapshot dir")
+	}
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
 	log := logger(opts.Logger)
 	name := opts.Name
 	if name == "" {

@@ -3,6 +3,8 @@ package backup
 import (
 	"context"
 	"io"
+
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 )
 
 // SnapshotTo streams a snapshot of one healthy etcd member into w, the
@@ -22,6 +24,15 @@ import (
 //
 // Errors are a *SnapshotError as for Snapshot; a failing w is Op "write".
 func SnapshotTo(ctx context.Context, c SnapshotClient, w io.Writer, opts SnapshotOptions) (*SnapshotResult, error) {
+	switch {
+	case c == nil:
+		return nil, opterr.Nil("backup.SnapshotTo c")
+	case w == nil:
+		return nil, opterr.Nil("backup.SnapshotTo w")
+	}
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
 	log := logger(opts.Logger)
 	st, err := chooseMember(ctx, c, opts.Endpoint, opts.StatusTimeout, log)
 	if err != nil {

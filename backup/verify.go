@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 	"github.com/lifeboat-dev/lifeboat/internal/safetar"
 )
 
@@ -116,6 +117,9 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Backup, error
 // entry, to the archive rule's error. The returned Backup describes what
 // was found even when err is not nil; it is never nil.
 func VerifyOn(ctx context.Context, h host.Host, dir string, opts VerifyOptions) (*Backup, error) {
+	if h == nil {
+		return &Backup{Dir: dir}, opterr.Nil("backup.VerifyOn h")
+	}
 	log := logger(opts.Logger)
 	b := &Backup{Dir: dir}
 	verr := &VerifyError{Dir: h.Name() + ":" + dir}

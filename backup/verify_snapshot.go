@@ -10,6 +10,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/internal/boltcheck"
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 )
 
 // SnapshotInfo describes a snapshot file checked by VerifySnapshot.
@@ -63,7 +64,13 @@ const minDBSize = 4 * 512
 // page by page through ordinary reads (no memory map) within a 64 MiB
 // budget, whatever the file's size.
 func VerifySnapshot(ctx context.Context, path string, opts VerifySnapshotOptions) (*SnapshotInfo, error) {
+	if path == "" {
+		return nil, opterr.Nil("backup.VerifySnapshot path")
+	}
 	fail := func(op string, err error) error { return &SnapshotError{Op: op, Path: path, Err: err} }
+	if err := ctx.Err(); err != nil {
+		return nil, fail("open", err)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fail("open", err)
@@ -160,14 +167,22 @@ func finishSnapshot(ctx context.Context, info *SnapshotInfo, herr error, dbPath 
 
 // SnapshotHasher hashes a snapshot as it streams by (an io.Writer that
 // never fails), so a caller copying a snapshot checks its trailer in the
-// same pass. Sum gives the result.
+// same pass. Sum gives the result. The zero value is an empty hasher, as
+// NewSnapshotHasher returns.
 type SnapshotHasher struct{ t *trailerHasher }
+
+func (s *SnapshotHasher) hasher() *trailerHasher {
+	if s.t == nil {
+		s.t = newTrailerHasher()
+	}
+	return s.t
+}
 
 // NewSnapshotHasher returns an empty hasher.
 func NewSnapshotHasher() *SnapshotHasher { return &SnapshotHasher{t: newTrailerHasher()} }
 
 // Write hashes p.
-func (s *SnapshotHasher) Write(p []byte) (int, error) { return s.t.Write(p) }
+func (s *SnapshotHasher) Write(p []byte) (int, error) { return s.hasher().Write(p) }
 
 // Sum returns size and digests of what was written and checks it is a
 // whole snapshot: an error wrapping ErrTruncated (shorter than any
@@ -175,7 +190,7 @@ func (s *SnapshotHasher) Write(p []byte) (int, error) { return s.t.Write(p) }
 // trailer), ErrHashMismatch, or ErrNoHash unless allowNoHash. Revision
 // and storage version are left to the database check.
 func (s *SnapshotHasher) Sum(allowNoHash bool) (*SnapshotInfo, error) {
-	tr, err := s.t.Finish()
+	tr, err := s.hasher().Finish()
 	info := &SnapshotInfo{Size: tr.Size, SHA256: tr.FileSHA, DBSHA256: tr.DBSHA, HasHash: tr.HasHash}
 	db := tr.Size
 	if tr.HasHash {
@@ -260,7 +275,17 @@ func checkBolt(ctx context.Context, path string, info *SnapshotInfo, skipCheck b
 // panics; a damaged database is an error wrapping ErrCorruptDatabase. It
 // lets a caller that checks the sha256 trailer elsewhere (etcdutl's
 // restore checks it while it copies) still keep corrupt pages away from
-// code that asserts on them.
+// code that asserts on them. An empty path or a nil info is a
+// *lifeboat.OptionsError; a cancelled ctx stops it before the file is opened.
 func CheckSnapshotDatabase(ctx context.Context, path string, info *SnapshotInfo) error {
+	switch {
+	case path == "":
+		return opterr.Nil("backup.CheckSnapshotDatabase path")
+	case info == nil:
+		return opterr.Nil("backup.CheckSnapshotDatabase info")
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("checking snapshot database %s: %w", path, err)
+	}
 	return checkDatabase(ctx, path, info, false)
 }

@@ -139,8 +139,12 @@ func (o ApproveOptions) withDefaults() ApproveOptions {
 }
 
 // IsPending reports whether nobody decided on the CSR yet: it has no
-// Approved, Denied or Failed condition and no certificate.
+// Approved, Denied or Failed condition and no certificate. A nil csr is
+// not pending.
 func IsPending(csr *certv1.CertificateSigningRequest) bool {
+	if csr == nil {
+		return false
+	}
 	if len(csr.Status.Certificate) > 0 {
 		return false
 	}
@@ -250,6 +254,9 @@ func review(ctx context.Context, fn string, kube kubernetes.Interface, machines 
 		return nil, opterr.Nil(fn + " kube")
 	}
 	opts = opts.withDefaults()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("reviewing certificate signing requests: %w", err)
+	}
 	pending, err := PendingCSRs(ctx, kube)
 	if err != nil {
 		return nil, err
@@ -364,6 +371,11 @@ func decide(ctx context.Context, kube kubernetes.Interface, inv *inventory, csr 
 			}
 		}
 		first = false
+		// A cancelled ctx writes no decision, whatever the client does
+		// with one.
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		cur.Status.Conditions = append(cur.Status.Conditions, condition(d, opts.Now()))
 		_, err := csrs.UpdateApproval(ctx, cur.Name, cur, metav1.UpdateOptions{})
 		return err

@@ -1,6 +1,8 @@
 package certs
 
 import (
+	"context"
+	"errors"
 	"testing"
 
 	"github.com/lifeboat-dev/lifeboat/internal/errtest"
@@ -26,4 +28,27 @@ func TestOptionsErrorNamesTheOption(t *testing.T) {
 		{Name: "serving without kube", Err: call(ApproveKubeletServingCSRs(t.Context(), nil, nil, ApproveOptions{})), Want: "certs.ApproveKubeletServingCSRs kube"},
 		{Name: "both without kube", Err: call(ApprovePendingCSRs(t.Context(), nil, nil, ApproveOptions{})), Want: "certs.ApprovePendingCSRs kube"},
 	})
+}
+
+// TestIsPendingNil: a nil CSR is not pending (IsPending panicked).
+func TestIsPendingNil(t *testing.T) {
+	if IsPending(nil) {
+		t.Error("IsPending(nil) = true")
+	}
+}
+
+// TestCancelledContextApprovesNothing: a context cancelled before the
+// call makes no API call and approves nothing (with a client that ignores
+// ctx, as the fake does, every valid CSR was approved and nil returned).
+func TestCancelledContextApprovesNothing(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	kube, machines := fakes(t, mixedCSRs(t)...)
+	kube.ClearActions()
+	if _, err := ApproveNodeBootstrapperCSRs(ctx, kube, machines, ApproveOptions{Now: fixedNow}); !errors.Is(err, context.Canceled) {
+		t.Errorf("ApproveNodeBootstrapperCSRs(cancelled) = %v, want context.Canceled", err)
+	}
+	if n := len(kube.Actions()); n != 0 {
+		t.Errorf("ApproveNodeBootstrapperCSRs(cancelled) made %d API calls: %v", n, kube.Actions())
+	}
 }

@@ -1,6 +1,7 @@
 package clustertest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +21,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 )
 
 // Options configure a simulated cluster. The zero value is a 4.5.2 cluster
@@ -149,22 +152,30 @@ func Start(t testing.TB, opts Options) *Cluster {
 // are established, the installation is seeded, every etcd member is
 // healthy and its pod Running. ctx bounds the start only; the cluster runs
 // until Close, which the caller must call.
+//
+// Options it cannot use (a negative Masters or Interval, an unknown
+// ControlPlaneMachineSet or one with other than 3 or 5 masters, Release
+// and ClusterVersion that differ or do not parse) are a
+// *lifeboat.OptionsError, before anything is started or written.
 func New(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	began := time.Now()
+	if err := cmp.Or(
+		opterr.Negative("clustertest.Options.Masters", opts.Masters),
+		opterr.Negative("clustertest.Options.Interval", opts.Interval),
+	); err != nil {
+		return nil, err
+	}
 	if opts.Masters == 0 {
 		opts.Masters = 3
-	}
-	if opts.Masters < 0 {
-		return nil, fmt.Errorf("clustertest: invalid master count %d", opts.Masters)
 	}
 	switch opts.ControlPlaneMachineSet {
 	case "":
 	case "Active", "Inactive":
 		if opts.Masters != 3 && opts.Masters != 5 {
-			return nil, fmt.Errorf("clustertest: a control plane machine set needs 3 or 5 masters, not %d", opts.Masters)
+			return nil, opterr.New("", "clustertest.Options.ControlPlaneMachineSet needs 3 or 5 clustertest.Options.Masters, not %d", opts.Masters)
 		}
 	default:
-		return nil, fmt.Errorf("clustertest: ControlPlaneMachineSet %q: want \"Active\", \"Inactive\" or \"\"", opts.ControlPlaneMachineSet)
+		return nil, opterr.New("clustertest.Options.ControlPlaneMachineSet", "%q: want \"Active\", \"Inactive\" or \"\"", opts.ControlPlaneMachineSet)
 	}
 	switch {
 	case opts.Workers == 0:

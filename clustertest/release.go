@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 	"github.com/lifeboat-dev/lifeboat/release"
 )
 
@@ -50,12 +51,12 @@ func resolveRelease(opts *Options) (release.Generation, error) {
 	case opts.Release == "":
 		opts.Release = opts.ClusterVersion
 	case opts.ClusterVersion != "" && opts.ClusterVersion != opts.Release:
-		return 0, fmt.Errorf("clustertest: Release %q and ClusterVersion %q differ; set one", opts.Release, opts.ClusterVersion)
+		return 0, opterr.New("", "clustertest.Options.Release %q and clustertest.Options.ClusterVersion %q differ; set one", opts.Release, opts.ClusterVersion)
 	}
 	opts.ClusterVersion = opts.Release
 	g, err := release.GenerationOfVersion(opts.Release)
 	if err != nil {
-		return 0, fmt.Errorf("clustertest: Release: %w", err)
+		return 0, opterr.New("clustertest.Options.Release", "%w", err)
 	}
 	return g, nil
 }

@@ -60,8 +60,10 @@ func (e *ConfigError) Error() string {
 	if e.Path != "" {
 		fmt.Fprintf(&b, " (%s)", e.Path)
 	}
-	b.WriteString(": ")
-	b.WriteString(e.Kind.Error())
+	if e.Kind != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Kind.Error())
+	}
 	if e.Err != nil {
 		b.WriteString(": ")
 		b.WriteString(e.Err.Error())

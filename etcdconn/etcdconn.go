@@ -123,6 +123,44 @@ func ConfigFromEnv() (Config, error) {
 	return cfg, nil
 }
 
+// checkEndpoint refuses an endpoint the client would only fail to reach
+// after the dial timeout, as "unreachable": a URL whose scheme is not
+// http, https, unix or unixs, that has no host, or a path, query or
+// fragment; a host:port pair without a port; spaces or control
+// characters. An endpoint with user information is refused without being
+// quoted (etcd takes no credentials from it, and errors would show them).
+func checkEndpoint(e string) error {
+	if strings.ContainsFunc(e, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return errors.New("has spaces or control characters")
+	}
+	if !strings.Contains(e, "://") {
+		if host, port, err := net.SplitHostPort(e); err != nil || host == "" || port == "" {
+			return fmt.Errorf("%q is neither a client URL (https://host:port) nor host:port", e)
+		}
+		return nil
+	}
+	u, err := url.Parse(e)
+	switch {
+	case err != nil && strings.Contains(e, "@"):
+		return errors.New("does not parse")
+	case err != nil:
+		return fmt.Errorf("%q does not parse", e)
+	case u.User != nil:
+		return errors.New("carries user information (user:password@); etcd takes none from the URL")
+	}
+	switch u.Scheme {
+	case "unix", "unixs":
+		return nil
+	case "http", "https":
+	default:
+		return fmt.Errorf("%q: scheme %q is not http, https, unix or unixs", e, u.Scheme)
+	}
+	if u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%q is not a client URL (scheme://host:port)", e)
+	}
+	return nil
+}
+
 func splitEndpoints(s string) []string {
 	var eps []string
 	for _, e := range strings.Split(s, ",") {
@@ -140,6 +178,11 @@ func newClient(ctx context.Context, cfg Config, names settings) (*clientv3.Clien
 	}
 	if len(eps) == 0 {
 		return nil, opterr.New(optionName(names.endpoints), "is required: %w", ErrNoEndpoints)
+	}
+	for i, e := range eps {
+		if err := checkEndpoint(e); err != nil {
+			return nil, opterr.New(optionName(names.endpoints), "[%d]: %w", i, err)
+		}
 	}
 	if err := opterr.Negative(optionName(names.dialTimeout), cfg.DialTimeout); err != nil {
 		return nil, err

@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 )
 
 // Runtime is the part of a host that is not its filesystem: the container
@@ -99,7 +101,21 @@ func (l *Local) LocalPath(p string) (string, bool) {
 	return filepath.Join(l.root, filepath.FromSlash(rel)), true
 }
 
+// logger is l's logger; a Local not made by NewLocal logs nothing.
+func (l *Local) logger() *slog.Logger {
+	if l.log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l.log
+}
+
+// openFS opens the root. A Local not made by NewLocal has none: its file
+// operations are refused (a *lifeboat.OptionsError for "host.Local"),
+// never taken to the working directory or "/".
 func (l *Local) openFS() (fsys, error) {
+	if l.root == "" {
+		return nil, opterr.New("host.Local", "has no root: make it with NewLocal")
+	}
 	if l.root == "/" {
 		return realFS{}, nil
 	}
@@ -218,7 +234,7 @@ func (l *Local) WriteFile(ctx context.Context, p string, r io.Reader, perm fs.Fi
 	if err := syncDir(fsys, path.Dir(rel)); err != nil {
 		return l.wrap("write", p, err)
 	}
-	l.log.Debug("wrote file", "path", p, "mode", perm.Perm())
+	l.logger().Debug("wrote file", "path", p, "mode", perm.Perm())
 	return nil
 }
 
@@ -336,7 +352,7 @@ func (l *Local) Move(ctx context.Context, src, dst string) error {
 	}
 	switch {
 	case !srcExists && dstExists:
-		l.log.Debug("already moved", "src", src, "dst", dst)
+		l.logger().Debug("already moved", "src", src, "dst", dst)
 		return nil
 	case !srcExists:
 		return l.wrap("move", src, fs.ErrNotExist)
@@ -344,7 +360,7 @@ func (l *Local) Move(ctx context.Context, src, dst string) error {
 		if done, err := mountMoved(fsys, srcRel); err != nil {
 			return l.wrap("move", src, err)
 		} else if done {
-			l.log.Debug("already moved (the mount point stays)", "src", src, "dst", dst)
+			l.logger().Debug("already moved (the mount point stays)", "src", src, "dst", dst)
 			return nil
 		}
 		return l.wrap("move", dst, fs.ErrExist)
@@ -359,7 +375,7 @@ func (l *Local) Move(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return fmt.Errorf("host %s: move %s to %s: %w", l.name, src, dst, unwrapPathError(err))
 	}
-	l.log.Debug("moved", "src", src, "dst", dst)
+	l.logger().Debug("moved", "src", src, "dst", dst)
 	return nil
 }
 

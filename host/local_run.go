@@ -68,7 +68,7 @@ func (l *Local) Run(ctx context.Context, stdin io.Reader, argv ...string) ([]byt
 	// Children that keep the output pipes open must not hold Run forever
 	// after the command was killed.
 	cmd.WaitDelay = 2 * time.Second
-	l.log.Debug("run", "argv", argv)
+	l.logger().Debug("run", "argv", argv)
 	err := cmd.Run()
 	if ctxErr := ctx.Err(); ctxErr != nil && err != nil {
 		return stdout.Bytes(), fmt.Errorf("host %s: run %s: %w", l.name, argv[0], ctxErr)

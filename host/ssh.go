@@ -72,10 +72,15 @@ func (e *HostKeyError) Unwrap() error { return e.Err }
 // KnownHosts returns a HostKeyCallback that accepts only the keys listed
 // for the host in the given OpenSSH known_hosts files (hashed entries and
 // "[host]:port" forms included). A refused key makes NewSSH return a
-// *HostKeyError.
+// *HostKeyError. No file, or an empty name, is a *lifeboat.OptionsError.
 func KnownHosts(files ...string) (ssh.HostKeyCallback, error) {
 	if len(files) == 0 {
-		return nil, errors.New("ssh: no known_hosts file given")
+		return nil, opterr.Nil("host.KnownHosts files")
+	}
+	for i, f := range files {
+		if f == "" {
+			return nil, opterr.New("host.KnownHosts files", "[%d] is empty", i)
+		}
 	}
 	cb, err := knownhosts.New(files...)
 	if err != nil {
@@ -101,10 +106,16 @@ var _ Host = (*SSH)(nil)
 
 // NewSSH connects to cfg.Addr, checks its host key and authenticates with
 // the key. The connection is reused for every operation and re-established
-// once if it was lost; Close ends it.
+// once if it was lost; Close ends it. Options it cannot use (no Addr, no
+// HostKeyCallback, no key, a KeyFile that is encrypted or no private key,
+// a negative DialTimeout) are a *lifeboat.OptionsError, before any
+// connection.
 func NewSSH(ctx context.Context, cfg SSHConfig) (*SSH, error) {
 	if cfg.Addr == "" {
 		return nil, opterr.Nil("host.SSHConfig.Addr")
+	}
+	if err := opterr.Negative("host.SSHConfig.DialTimeout", cfg.DialTimeout); err != nil {
+		return nil, err
 	}
 	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
 		cfg.Addr = net.JoinHostPort(cfg.Addr, "22")
@@ -133,10 +144,10 @@ func NewSSH(ctx context.Context, cfg SSHConfig) (*SSH, error) {
 		signer, err = ssh.ParsePrivateKey(pem)
 		var missing *ssh.PassphraseMissingError
 		if errors.As(err, &missing) {
-			return nil, fmt.Errorf("ssh %s: key %s is encrypted; pass a decrypted Signer", cfg.Addr, cfg.KeyFile)
+			return nil, opterr.New("host.SSHConfig.KeyFile", "%s is encrypted; pass a decrypted Signer", cfg.KeyFile)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("ssh %s: parsing key %s: %w", cfg.Addr, cfg.KeyFile, err)
+			return nil, opterr.New("host.SSHConfig.KeyFile", "%s: %w", cfg.KeyFile, err)
 		}
 	}
 	log := cfg.Logger

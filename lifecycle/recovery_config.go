@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 )
 
 // localhostRecoveryKubeconfig is where every master keeps the kubeconfig
@@ -85,8 +86,21 @@ type ReachableOptions struct {
 // each master's recoveryConfig in the order given. endpoint says which
 // answered ("primary" or "localhost-recovery on <node>"). When none does
 // it returns an *UnreachableError (errors.Is ErrAPIUnreachable) naming
-// every attempt. Probes honour ctx.
+// every attempt. Probes honour ctx. Nothing to probe (primary nil and no
+// masters), a nil master and a negative ProbeTimeout are refused with a
+// *lifeboat.OptionsError before any probe.
 func ReachableConfig(ctx context.Context, primary *rest.Config, masters []host.Host, opts ReachableOptions) (cfg *rest.Config, endpoint string, err error) {
+	if primary == nil && len(masters) == 0 {
+		return nil, "", opterr.New("lifecycle.ReachableConfig masters", "is empty and primary is nil: nothing to probe")
+	}
+	for i, h := range masters {
+		if h == nil {
+			return nil, "", opterr.New("lifecycle.ReachableConfig masters", "[%d] is nil", i)
+		}
+	}
+	if err := opterr.Negative("lifecycle.ReachableOptions.ProbeTimeout", opts.ProbeTimeout); err != nil {
+		return nil, "", err
+	}
 	if opts.ProbeTimeout <= 0 {
 		opts.ProbeTimeout = 10 * time.Second
 	}

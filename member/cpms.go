@@ -77,6 +77,9 @@ func replaceThroughSet(ctx context.Context, machines machineclient.Interface, no
 			}
 		}
 		plan.ReportProgress(ctx, fmt.Sprintf("deleting machine %s of node %s; the active ControlPlaneMachineSet creates its replacement", old.Name, node))
+		if err := ctx.Err(); err != nil {
+			return res, fmt.Errorf("member: deleting machine %s: %w", old.Name, err)
+		}
 		if err := mc.Delete(ctx, old.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			return res, fmt.Errorf("member: deleting machine %s: %w", old.Name, err)
 		}

@@ -116,6 +116,9 @@ func RecreateMachine(ctx context.Context, machines machineclient.Interface, node
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("member: re-creating the machine of node %s: %w", node, err)
+	}
 	mc := machines.MachineV1beta1().Machines(opts.Namespace)
 	list, err := mc.List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -178,6 +181,9 @@ func RecreateMachine(ctx context.Context, machines machineclient.Interface, node
 			}
 		}
 		plan.ReportProgress(ctx, fmt.Sprintf("deleting machine %s of node %s", old.Name, node))
+		if err := ctx.Err(); err != nil {
+			return res, fmt.Errorf("member: deleting machine %s: %w", old.Name, err)
+		}
 		if err := mc.Delete(ctx, old.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			return res, fmt.Errorf("member: deleting machine %s: %w", old.Name, err)
 		}
@@ -197,6 +203,9 @@ func RecreateMachine(ctx context.Context, machines machineclient.Interface, node
 	if existingNew != nil {
 		newName = existingNew.Name
 	} else {
+		if err := ctx.Err(); err != nil {
+			return res, fmt.Errorf("member: creating machine %s: %w", desired.Name, err)
+		}
 		created, err := mc.Create(ctx, desired, metav1.CreateOptions{})
 		if apierrors.IsAlreadyExists(err) {
 			created, err = mc.Get(ctx, desired.Name, metav1.GetOptions{})

@@ -40,6 +40,19 @@ func (r *runner) fanout(ctx context.Context, s Step, index int) error {
 	if err := sub.Validate(); err != nil {
 		return err
 	}
+	// A State records sub-steps by ID beside the plan's steps: a reused
+	// ID would mark another step finished and skip it on resume.
+	r.mu.Lock()
+	for _, c := range subs {
+		if r.ids[c.ID] {
+			r.mu.Unlock()
+			return fmt.Errorf("%w: %s: sub-step %q of %q has the ID of another step", ErrInvalidPlan, r.p.Name, c.ID, s.ID)
+		}
+	}
+	for _, c := range subs {
+		r.ids[c.ID] = true
+	}
+	r.mu.Unlock()
 	limit := s.MaxParallel
 	if limit <= 0 || limit > len(subs) {
 		limit = len(subs)

@@ -10,14 +10,19 @@ import (
 )
 
 // ErrInvalidPlan is wrapped by the error Run returns, before running
-// anything, for a plan whose steps cannot run: a step with neither Run
-// nor Fanout, or two steps with one ID.
+// anything, for a plan whose steps cannot run: a nil plan, a step with
+// neither Run nor Fanout, or two steps with one ID. A Fanout step whose
+// sub-steps reuse an ID of the plan (or of another step's sub-steps)
+// fails with it before any of its sub-steps runs.
 var ErrInvalidPlan = errors.New("invalid plan")
 
 // Describe lists the steps, one per line, without running anything. A
 // Fanout step is one line: its sub-steps are known only when it runs (a
 // dry run, RunOptions.DryRun, lists them).
 func (p *Plan) Describe() string {
+	if p == nil {
+		return "<nil plan>\n"
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s (%d steps)\n", p.Name, len(p.Steps))
 	for i, s := range p.Steps {
@@ -29,6 +34,9 @@ func (p *Plan) Describe() string {
 // Validate checks that every step can run: Run or Fanout set (not both),
 // IDs unique. Run calls it before anything else.
 func (p *Plan) Validate() error {
+	if p == nil {
+		return fmt.Errorf("%w: nil plan", ErrInvalidPlan)
+	}
 	seen := map[string]bool{}
 	for i, s := range p.Steps {
 		switch {
@@ -62,6 +70,7 @@ type runner struct {
 	now      func() time.Time
 	mu       sync.Mutex // serialises reports and State writes of parallel sub-steps
 	finished map[string]bool
+	ids      map[string]bool // the IDs of the plan's steps and of the sub-steps listed so far, under mu
 }
 
 func (r *runner) report(e Event) {
@@ -86,7 +95,10 @@ func (p *Plan) Run(ctx context.Context, opts RunOptions) error {
 	if opts.DryRun {
 		ctx = context.WithValue(ctx, dryRunKey{}, true)
 	}
-	r := &runner{p: p, opts: opts, now: opts.Now, finished: map[string]bool{}}
+	r := &runner{p: p, opts: opts, now: opts.Now, finished: map[string]bool{}, ids: map[string]bool{}}
+	for _, s := range p.Steps {
+		r.ids[s.ID] = true
+	}
 	if r.now == nil {
 		r.now = time.Now
 	}

@@ -84,7 +84,8 @@ type Attempt struct {
 // exposes it as a prometheus.Collector. It has no package-level state:
 // create one with NewRecorder and register it (prometheus.Register, or a
 // registry of your own), or write it with WriteTextfile or Push. It is
-// safe for concurrent use.
+// safe for concurrent use. A zero Recorder (declared, not made) is the
+// one NewRecorder(Options{}) returns.
 type Recorder struct {
 	constLabels prometheus.Labels
 	labeled     []*prometheus.Desc // with the destination label
@@ -99,12 +100,25 @@ func NewRecorder(opts Options) (*Recorder, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	r := &Recorder{constLabels: prometheus.Labels(maps.Clone(opts.ConstLabels)), state: map[string]State{}}
+	r := &Recorder{constLabels: prometheus.Labels(maps.Clone(opts.ConstLabels))}
+	r.initLocked()
+	return r, nil
+}
+
+// initLocked makes the descriptions and the state map of a Recorder that
+// has none (NewRecorder's, or a zero Recorder at its first use). r.mu is
+// held, or r not shared yet.
+func (r *Recorder) initLocked() {
+	if r.state == nil {
+		r.state = map[string]State{}
+	}
+	if r.labeled != nil {
+		return
+	}
 	for _, m := range metrics {
 		r.labeled = append(r.labeled, prometheus.NewDesc(m.name, m.help, []string{LabelDestination}, r.constLabels))
 		r.unlabeled = append(r.unlabeled, prometheus.NewDesc(m.name, m.help, nil, r.constLabels))
 	}
-	return r, nil
 }
 
 // Record adds an attempt: it becomes the destination's last attempt, and
@@ -132,6 +146,7 @@ func (r *Recorder) Record(a Attempt) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.initLocked()
 	s := r.state[a.Destination]
 	s.Attempts++
 	if a.Err != nil {
@@ -168,6 +183,7 @@ func (r *Recorder) State(dest string) (State, bool) {
 func (r *Recorder) Restore(dest string, s State) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.initLocked()
 	r.state[dest] = s
 }
 
@@ -175,11 +191,15 @@ func (r *Recorder) Restore(dest string, s State) {
 func (r *Recorder) Destinations() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.initLocked()
 	return slices.Sorted(maps.Keys(r.state))
 }
 
 // Describe implements prometheus.Collector.
 func (r *Recorder) Describe(ch chan<- *prometheus.Desc) {
+	r.mu.Lock()
+	r.initLocked()
+	r.mu.Unlock()
 	for _, d := range r.labeled {
 		ch <- d
 	}
@@ -189,6 +209,7 @@ func (r *Recorder) Describe(ch chan<- *prometheus.Desc) {
 // destination; the last_success metrics only once a success is known.
 func (r *Recorder) Collect(ch chan<- prometheus.Metric) {
 	r.mu.Lock()
+	r.initLocked()
 	states := maps.Clone(r.state)
 	r.mu.Unlock()
 	for _, dest := range slices.Sorted(maps.Keys(states)) {

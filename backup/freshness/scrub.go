@@ -50,6 +50,7 @@ func (r *Recorder) RecordScrub(s Scrub) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.initLocked()
 	st := r.state[s.Destination]
 	if !s.Finished.Before(st.LastScrub) {
 		st.LastScrub, st.ScrubBackups, st.ScrubCorrupt = s.Finished, s.Backups, s.Corrupt

@@ -2,6 +2,7 @@ package offsite
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"path"
@@ -96,11 +97,37 @@ func (d *Destination) validateIn(mux *blob.URLMux, option string) error {
 			}
 			return opterr.New(option+".URL", "scheme %q is not one of %v", u.Scheme, mux.BucketSchemes())
 		}
+		if err := checkURLShape(u); err != nil {
+			return opterr.New(option+".URL", "%w", err)
+		}
 	}
 	if p := d.Prefix; p != "" {
 		if strings.HasPrefix(p, "/") || path.Clean(p) != strings.TrimSuffix(p, "/") || strings.HasPrefix(path.Clean(p), "..") || path.Clean(p) == "." {
 			return opterr.New(option+".Prefix", "%q must be a relative, clean path", p)
 		}
+	}
+	return nil
+}
+
+// checkURLShape refuses a bucket URL the drivers would open as something
+// else than the caller meant, before anything is opened: credentials in
+// it (the drivers ignore them; they come from the destination's standard
+// sources), no bucket name ("s3://", "s3:///x"), and a file:// URL
+// without an absolute, clean path ("file://relative" and "file:relative"
+// open the working directory or "/"; "file:///a/../b" is not where it
+// seems). The errors never quote the URL.
+func checkURLShape(u *url.URL) error {
+	switch {
+	case u.User != nil:
+		return errors.New("carries user information (user:password@); credentials come from the destination's standard sources, never from the URL")
+	case u.Opaque != "":
+		return fmt.Errorf("is not of the form %s://...", u.Scheme)
+	case u.Scheme == "file":
+		if u.Host != "" || !path.IsAbs(u.Path) || path.Clean(u.Path) != strings.TrimSuffix(u.Path, "/") && u.Path != "/" {
+			return errors.New("a file URL names an absolute, clean directory: file:///dir")
+		}
+	case u.Host == "":
+		return fmt.Errorf("names no bucket: %s://<bucket>", u.Scheme)
 	}
 	return nil
 }

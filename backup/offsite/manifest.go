@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-dev/lifeboat/backup"
+	"github.com/lifeboat-dev/lifeboat/internal/jsonkeys"
 )
 
 // manifestFormat is the version of the off-site manifest format.
@@ -170,11 +171,15 @@ func (m *Manifest) marshal() ([]byte, error) {
 var idRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}_\d{6}(` + backup.DirtyMarker + `)?$`)
 
 // parseManifest parses and checks a manifest object's content: format,
-// kind, checksum, ID, and object entries that stay under their ID.
-// Errors wrap backup.ErrBadManifest.
+// kind, checksum, ID, no key given twice, and object entries that stay
+// under their ID with sizes that are not negative. Errors wrap
+// backup.ErrBadManifest.
 func parseManifest(b []byte) (*Manifest, error) {
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%w: %w", backup.ErrBadManifest, err)
+	}
+	if err := jsonkeys.Unique(b); err != nil {
 		return nil, fmt.Errorf("%w: %w", backup.ErrBadManifest, err)
 	}
 	if m.Kind != manifestKind || m.Format != manifestFormat {
@@ -201,6 +206,8 @@ func parseManifest(b []byte) (*Manifest, error) {
 			return nil, fmt.Errorf("%w: object %s: codec %q unknown", backup.ErrBadManifest, o.Key, o.Codec)
 		case o.Destination != destPrimary && o.Destination != DestResources:
 			return nil, fmt.Errorf("%w: object %s: destination %q unknown", backup.ErrBadManifest, o.Key, o.Destination)
+		case o.Size < 0 || o.StoredSize < 0:
+			return nil, fmt.Errorf("%w: object %s: size %d, stored size %d", backup.ErrBadManifest, o.Key, o.Size, o.StoredSize)
 		}
 		roles[o.Role] = true
 	}

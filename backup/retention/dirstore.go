@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/lifeboat-dev/lifeboat/backup"
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 )
 
 // DirStore is a Store over a local directory that holds one subdirectory
@@ -38,8 +39,12 @@ type DirStoreOptions struct {
 
 // NewDirStore returns a DirStore over root, which must be an existing
 // directory: otherwise the error wraps os.Stat's (fs.ErrNotExist for a
-// missing root) or fs.ErrInvalid when root is not a directory. It reads nothing else.
+// missing root) or fs.ErrInvalid when root is not a directory; an empty
+// root is a *lifeboat.OptionsError. It reads nothing else.
 func NewDirStore(root string, opts DirStoreOptions) (*DirStore, error) {
+	if root == "" {
+		return nil, opterr.Nil("retention.NewDirStore root")
+	}
 	fi, err := os.Stat(root)
 	if err != nil {
 		return nil, fmt.Errorf("retention: backup directory: %w", err)
@@ -64,6 +69,9 @@ func (s *DirStore) Dir(id string) string { return filepath.Join(s.root, id) }
 // A manifest that cannot be parsed leaves its directory out (logged): it
 // may be lifeboat's, but nothing proves it.
 func (s *DirStore) List(ctx context.Context) ([]Backup, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("listing %s: %w", s.root, err)
+	}
 	entries, err := os.ReadDir(s.root)
 	if err != nil {
 		return nil, fmt.Errorf("listing %s: %w", s.root, err)
@@ -161,8 +169,11 @@ func syncDir(dir string) {
 
 // QuickCheck is DirStore's default verification: the manifest names two
 // plain files in dir, both regular files of the sizes it records. It reads
-// no content; VerifyFull does.
+// no content; VerifyFull does. A nil m is a *lifeboat.OptionsError.
 func QuickCheck(ctx context.Context, dir string, m *backup.Manifest) error {
+	if m == nil {
+		return opterr.Nil("retention.QuickCheck m")
+	}
 	for _, f := range []backup.ManifestFile{m.Snapshot, m.Resources} {
 		if f.Name == "" || filepath.Base(f.Name) != f.Name || strings.HasPrefix(f.Name, ".") {
 			return fmt.Errorf("%s: manifest names file %q", dir, f.Name)
@@ -180,8 +191,11 @@ func QuickCheck(ctx context.Context, dir string, m *backup.Manifest) error {
 
 // VerifyFull verifies the backup with backup.Verify (every byte read,
 // sha256s and the bolt database checked): as sure as it gets, and as slow
-// as reading every backup.
+// as reading every backup. A nil m is a *lifeboat.OptionsError.
 func VerifyFull(ctx context.Context, dir string, m *backup.Manifest) error {
+	if m == nil {
+		return opterr.Nil("retention.VerifyFull m")
+	}
 	_, err := backup.Verify(ctx, dir, backup.VerifyOptions{Timestamp: m.Timestamp})
 	return err
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-dev/lifeboat/host"
+	"github.com/lifeboat-dev/lifeboat/internal/opterr"
 )
 
 // RunFunc carries out [host.Host.Run] for a [Dir]: argv as the runbook
@@ -67,49 +68,98 @@ func NewDir(name, root string, opts DirOptions) *Dir {
 	return d
 }
 
+// loc is the Local carrying out d's operations. A Dir not made by NewDir
+// has none: its operations are refused with a *lifeboat.OptionsError
+// (never carried out on this machine, as a Local without a runtime
+// would carry out Shutdown).
+func (d *Dir) loc() (*host.Local, error) {
+	if d.local == nil {
+		return nil, opterr.New("hosttest.Dir", "is not from NewDir")
+	}
+	return d.local, nil
+}
+
 // Root returns the directory that is "/" for this host.
-func (d *Dir) Root() string { return d.local.Root() }
+func (d *Dir) Root() string {
+	if d.local == nil {
+		return ""
+	}
+	return d.local.Root()
+}
 
 // Kubelet returns the default runtime, or nil when [DirOptions.Runtime]
 // was set.
 func (d *Dir) Kubelet() *Kubelet { return d.kubelet }
 
 // Name returns the node name.
-func (d *Dir) Name() string { return d.local.Name() }
+func (d *Dir) Name() string {
+	if d.local == nil {
+		return ""
+	}
+	return d.local.Name()
+}
 
 // ReadFile implements host.Host.
 func (d *Dir) ReadFile(ctx context.Context, p string) ([]byte, error) {
-	return d.local.ReadFile(ctx, p)
+	l, err := d.loc()
+	if err != nil {
+		return nil, err
+	}
+	return l.ReadFile(ctx, p)
 }
 
 // Open implements host.Host.
 func (d *Dir) Open(ctx context.Context, p string) (io.ReadCloser, error) {
-	return d.local.Open(ctx, p)
+	l, err := d.loc()
+	if err != nil {
+		return nil, err
+	}
+	return l.Open(ctx, p)
 }
 
 // WriteFile implements host.Host.
 func (d *Dir) WriteFile(ctx context.Context, p string, r io.Reader, perm fs.FileMode) error {
-	return d.local.WriteFile(ctx, p, r, perm)
+	l, err := d.loc()
+	if err != nil {
+		return err
+	}
+	return l.WriteFile(ctx, p, r, perm)
 }
 
 // Stat implements host.Host.
 func (d *Dir) Stat(ctx context.Context, p string) (host.FileInfo, error) {
-	return d.local.Stat(ctx, p)
+	l, err := d.loc()
+	if err != nil {
+		return host.FileInfo{}, err
+	}
+	return l.Stat(ctx, p)
 }
 
 // ReadDir implements host.Host.
 func (d *Dir) ReadDir(ctx context.Context, p string) ([]host.FileInfo, error) {
-	return d.local.ReadDir(ctx, p)
+	l, err := d.loc()
+	if err != nil {
+		return nil, err
+	}
+	return l.ReadDir(ctx, p)
 }
 
 // MkdirAll implements host.Host.
 func (d *Dir) MkdirAll(ctx context.Context, p string, perm fs.FileMode) error {
-	return d.local.MkdirAll(ctx, p, perm)
+	l, err := d.loc()
+	if err != nil {
+		return err
+	}
+	return l.MkdirAll(ctx, p, perm)
 }
 
 // Move implements host.Host.
 func (d *Dir) Move(ctx context.Context, src, dst string) error {
-	return d.local.Move(ctx, src, dst)
+	l, err := d.loc()
+	if err != nil {
+		return err
+	}
+	return l.Move(ctx, src, dst)
 }
 
 // Containers implements host.Host through the runtime.
@@ -117,7 +167,11 @@ func (d *Dir) Containers(ctx context.Context, name string) ([]host.Container, er
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("host %s: crictl ps: %w", d.Name(), err)
 	}
-	return d.local.Containers(ctx, name)
+	l, err := d.loc()
+	if err != nil {
+		return nil, err
+	}
+	return l.Containers(ctx, name)
 }
 
 // RestartKubelet implements host.Host through the runtime.
@@ -125,7 +179,11 @@ func (d *Dir) RestartKubelet(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("host %s: restart kubelet: %w", d.Name(), err)
 	}
-	return d.local.RestartKubelet(ctx)
+	l, err := d.loc()
+	if err != nil {
+		return err
+	}
+	return l.RestartKubelet(ctx)
 }
 
 // Shutdown implements host.Host through the runtime.
@@ -133,7 +191,11 @@ func (d *Dir) Shutdown(ctx context.Context, delay time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("host %s: shutdown: %w", d.Name(), err)
 	}
-	return d.local.Shutdown(ctx, delay)
+	l, err := d.loc()
+	if err != nil {
+		return err
+	}
+	return l.Shutdown(ctx, delay)
 }
 
 // Run implements host.Host with [DirOptions.Run], or refuses the command
@@ -150,4 +212,9 @@ func (d *Dir) Run(ctx context.Context, stdin io.Reader, argv ...string) ([]byte,
 
 // LocalPath maps a host path into the tree ("", false for a path that is
 // not absolute or contains "..").
-func (d *Dir) LocalPath(p string) (string, bool) { return d.local.LocalPath(p) }
+func (d *Dir) LocalPath(p string) (string, bool) {
+	if d.local == nil {
+		return "", false
+	}
+	return d.local.LocalPath(p)
+}
