@@ -99,8 +99,10 @@
 //     errors.Is matches both the kind and the cause. No typed error
 //     unwraps to its sentinel.
 //   - An error that says where rather than what, such as
-//     *offsite.ObjectError (the operation and the object key), has the
-//     shape of *fs.PathError: it is not a kind of its own and has no
+//     *offsite.ObjectError (the operation and the object key),
+//     *backup.SnapshotError (the phase and the member),
+//     *backup.PrecheckError and *restore.PreflightError (the check that
+//     failed), has the shape of *fs.PathError: it is not a kind of its own and has no
 //     sentinel; its Unwrap returns the error underneath, which carries
 //     the kind (backup.ErrHashMismatch, offsite.ErrWrongIdentity, a
 //     storage error), so errors.Is finds the kind through it and
