@@ -113,7 +113,8 @@ type ApproveOptions struct {
 	// UseNodeAddresses and no Machine API, every serving CSR is refused
 	// (RuleClusterIdentitiesUnknown). Not read when machines is given.
 	Config configclient.Interface
-	// Parallel is how many approvals are written at once; 8 when zero.
+	// Parallel is how many approvals are written at once; 8 when zero,
+	// negative is invalid.
 	// The client's own rate limit (rest.Config QPS, 5 by default) also
 	// bounds it: raise it to approve hundreds of CSRs quickly.
 	Parallel int
@@ -252,6 +253,9 @@ func ApprovePendingCSRs(ctx context.Context, kube kubernetes.Interface, machines
 func review(ctx context.Context, fn string, kube kubernetes.Interface, machines machineclient.Interface, opts ApproveOptions, kinds ...Kind) ([]Decision, error) {
 	if kube == nil {
 		return nil, opterr.Nil(fn + " kube")
+	}
+	if err := opterr.Negative("certs.ApproveOptions.Parallel", opts.Parallel); err != nil {
+		return nil, err
 	}
 	opts = opts.withDefaults()
 	if err := ctx.Err(); err != nil {

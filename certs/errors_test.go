@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 
+	"k8s.io/client-go/kubernetes/fake"
+
 	"github.com/lifeboat-dev/lifeboat/internal/errtest"
 )
 
@@ -27,6 +29,7 @@ func TestOptionsErrorNamesTheOption(t *testing.T) {
 		{Name: "bootstrapper without kube", Err: call(ApproveNodeBootstrapperCSRs(t.Context(), nil, nil, ApproveOptions{})), Want: "certs.ApproveNodeBootstrapperCSRs kube"},
 		{Name: "serving without kube", Err: call(ApproveKubeletServingCSRs(t.Context(), nil, nil, ApproveOptions{})), Want: "certs.ApproveKubeletServingCSRs kube"},
 		{Name: "both without kube", Err: call(ApprovePendingCSRs(t.Context(), nil, nil, ApproveOptions{})), Want: "certs.ApprovePendingCSRs kube"},
+		{Name: "negative parallel", Err: call(ApprovePendingCSRs(t.Context(), fake.NewClientset(), nil, ApproveOptions{Parallel: -1})), Want: "certs.ApproveOptions.Parallel"},
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	kubefake "k8s.io/client-go/kubernetes/fake"
 
 	"github.com/lifeboat-dev/lifeboat/etcdtest"
+	"github.com/lifeboat-dev/lifeboat/host/hosttest"
 	"github.com/lifeboat-dev/lifeboat/internal/errtest"
 )
 
@@ -69,5 +70,11 @@ func TestOptionsErrorNamesTheOption(t *testing.T) {
 		{Name: "machine without client", Err: call(RecreateMachine(t.Context(), nil, "master-0", RecreateOptions{})), Want: "member.RecreateMachine machines"},
 		{Name: "machine without node", Err: call(RecreateMachine(t.Context(), machinefake.NewClientset(), "", RecreateOptions{})), Want: "member.RecreateMachine node"},
 		{Name: "stop without host", Err: call(StopEtcdMember(t.Context(), nil, StopOptions{})), Want: "member.StopEtcdMember h"},
+		{Name: "stop with negative interval", Err: call(StopEtcdMember(t.Context(), hosttest.NewDir("master-0", t.TempDir(), hosttest.DirOptions{}), StopOptions{Interval: -time.Second})), Want: "member.StopOptions.Interval"},
+		{Name: "find with negative timeout", Err: call(FindUnhealthyMember(t.Context(), Deps{Etcd: f, Health: f}, FindOptions{HealthTimeout: -time.Second})), Want: "member.FindOptions.HealthTimeout"},
+		{Name: "find with negative window", Err: call(FindUnhealthyMember(t.Context(), Deps{Etcd: f, Health: f}, FindOptions{StateOptions: StateOptions{CrashLoopWindow: -time.Minute}})), Want: "member.FindOptions.CrashLoopWindow"},
+		{Name: "remove with negative timeout", Err: call(RemoveMember(t.Context(), f, 1, RemoveOptions{HealthTimeout: -time.Second})), Want: "member.RemoveOptions.HealthTimeout"},
+		{Name: "verify with negative count", Err: call(Verify(t.Context(), Deps{Etcd: f}, VerifyOptions{Expected: -1})), Want: "member.VerifyOptions.Expected"},
+		{Name: "machine with negative interval", Err: call(RecreateMachine(t.Context(), machinefake.NewClientset(), "master-0", RecreateOptions{Interval: -time.Second})), Want: "member.RecreateOptions.Interval"},
 	})
 }

@@ -1,6 +1,7 @@
 package member
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"github.com/lifeboat-dev/lifeboat/internal/names"
@@ -51,7 +52,7 @@ type Deps struct {
 // member with a 5 s health timeout in the OpenShift namespaces.
 type FindOptions struct {
 	// HealthTimeout bounds each member's health check (and the member
-	// list); 5 s when zero.
+	// list); 5 s when zero, negative is invalid.
 	HealthTimeout time.Duration
 	StateOptions
 	// Logger; discarded when nil.
@@ -105,12 +106,18 @@ func FindUnhealthyMember(ctx context.Context, deps Deps, opts FindOptions) (*Fin
 	if deps.Etcd == nil {
 		return nil, opterr.Nil("member.Deps.Etcd")
 	}
+	if err := cmp.Or(
+		opterr.Negative("member.FindOptions.HealthTimeout", opts.HealthTimeout),
+		opterr.Negative("member.FindOptions.CrashLoopWindow", opts.CrashLoopWindow),
+	); err != nil {
+		return nil, err
+	}
 	hc, err := healthCheckerFor("member.Deps.Health", deps.Health, deps.Etcd)
 	if err != nil {
 		return nil, err
 	}
 	timeout := opts.HealthTimeout
-	if timeout <= 0 {
+	if timeout == 0 {
 		timeout = defaultHealthTimeout
 	}
 	log := opts.Logger

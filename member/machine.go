@@ -46,7 +46,8 @@ type RecreateOptions struct {
 	// file is renamed new-master-machine.done-<UTC time>.yaml (kept), so a
 	// later replacement never takes a finished one's Machine for its own.
 	SaveDir string
-	// Interval between status reads while waiting; 5s when zero.
+	// Interval between status reads while waiting; 5s when zero,
+	// negative is invalid.
 	Interval time.Duration
 	// Logger receives what the step does; nil discards.
 	Logger *slog.Logger
@@ -105,6 +106,9 @@ func RecreateMachine(ctx context.Context, machines machineclient.Interface, node
 	}
 	if node == "" {
 		return nil, opterr.Nil("member.RecreateMachine node")
+	}
+	if err := opterr.Negative("member.RecreateOptions.Interval", opts.Interval); err != nil {
+		return nil, err
 	}
 	if opts.Namespace == "" {
 		opts.Namespace = machineNamespace

@@ -24,7 +24,7 @@ type RemoveOptions struct {
 	// a dialer (a *clientv3.Client is).
 	Health HealthChecker
 	// HealthTimeout bounds each health check and each member list call;
-	// 5 s when zero.
+	// 5 s when zero, negative is invalid.
 	HealthTimeout time.Duration
 	// Logger; discarded when nil.
 	Logger *slog.Logger
@@ -62,6 +62,9 @@ type RemoveResult struct {
 func RemoveMember(ctx context.Context, cluster Cluster, id uint64, opts RemoveOptions) (*RemoveResult, error) {
 	if cluster == nil {
 		return nil, opterr.Nil("member.RemoveMember cluster")
+	}
+	if err := opterr.Negative("member.RemoveOptions.HealthTimeout", opts.HealthTimeout); err != nil {
+		return nil, err
 	}
 	log := opts.Logger
 	if log == nil {

@@ -81,7 +81,7 @@ type StateOptions struct {
 	// CrashLoopWindow: an etcd container that is running again after it
 	// exited with an error counts as crashlooping until it has run this
 	// long; 10 minutes (when the kubelet forgets a container's back-off)
-	// when zero or negative. A crashlooping pod shows Running
+	// when zero. FindUnhealthyMember refuses a negative one. A crashlooping pod shows Running
 	// between its crashes; read at that instant it is still in the loop.
 	CrashLoopWindow time.Duration
 	// Now is the clock the window is measured with; time.Now when nil.

@@ -28,7 +28,8 @@ type StopOptions struct {
 	// different directory is already there, a timestamped name beside it
 	// is used ("/tmp/etcd-20201124-180900").
 	DataDirDest string
-	// Interval between container listings while waiting for etcd to stop.
+	// Interval between container listings while waiting for etcd to stop;
+	// 1 s when zero, negative is invalid.
 	Interval time.Duration
 	// Now is the clock for timestamped names; time.Now when nil.
 	Now func() time.Time
@@ -83,6 +84,9 @@ type StopResult struct {
 func StopEtcdMember(ctx context.Context, h host.Host, opts StopOptions) (*StopResult, error) {
 	if h == nil {
 		return nil, opterr.Nil("member.StopEtcdMember h")
+	}
+	if err := opterr.Negative("member.StopOptions.Interval", opts.Interval); err != nil {
+		return nil, err
 	}
 	o := opts.withDefaults()
 	res := &StopResult{}

@@ -1,6 +1,7 @@
 package member
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -19,6 +20,7 @@ import (
 // VerifyOptions configures Verify. The zero value expects three members.
 type VerifyOptions struct {
 	// Expected is the number of members there must be; 3 when zero.
+	// Negative Expected or HealthTimeout is invalid.
 	Expected int
 	// Gone names a member (the replaced one) that must not be listed.
 	Gone string
@@ -50,7 +52,13 @@ func Verify(ctx context.Context, deps Deps, opts VerifyOptions) (*Verification, 
 	if deps.Etcd == nil {
 		return nil, opterr.Nil("member.Deps.Etcd")
 	}
-	if opts.Expected <= 0 {
+	if err := cmp.Or(
+		opterr.Negative("member.VerifyOptions.Expected", opts.Expected),
+		opterr.Negative("member.VerifyOptions.HealthTimeout", opts.HealthTimeout),
+	); err != nil {
+		return nil, err
+	}
+	if opts.Expected == 0 {
 		opts.Expected = 3
 	}
 	hc, err := healthCheckerFor("member.Deps.Health", deps.Health, deps.Etcd)
