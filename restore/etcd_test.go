@@ -4,29 +4,21 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
+
+	"github.com/lifeboat-dev/lifeboat/internal/embedtest"
 )
 
 // freeURL returns http://127.0.0.1:<free port>.
-func freeURL(t *testing.T) url.URL {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return url.URL{Scheme: "http", Host: l.Addr().String()}
-}
+func freeURL(t *testing.T) url.URL { return embedtest.FreeURL(t) }
 
 type testEtcd struct {
 	e      *embed.Etcd
@@ -58,42 +50,8 @@ func startEmbedWith(t *testing.T, dir, name, peer string, quota int64) *testEtcd
 	cfg.Name = name
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	cfg.LogLevel = "error"
-	// A port picked free may be taken before etcd binds it (another
-	// test's server, an outgoing connection's source port): etcd then
-	// fails to listen and touches nothing in dir, so it is started again
-	// on new ports (a given peer URL stays).
-	var e *embed.Etcd
-	var pu, cu url.URL
-	for attempt := 1; ; attempt++ {
-		pu = freeURL(t)
-		if peer != "" {
-			u, err := url.Parse(peer)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pu = *u
-		}
-		cu = freeURL(t)
-		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
-		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
-		cfg.InitialCluster = name + "=" + pu.String()
-		cfg.InitialClusterToken = "test-" + name
-		var err error
-		e, err = embed.StartEtcd(cfg)
-		if err == nil {
-			break
-		}
-		if attempt < 3 && strings.Contains(err.Error(), "address already in use") {
-			continue
-		}
-		t.Fatalf("starting etcd on %s: %v", dir, err)
-	}
-	select {
-	case <-e.Server.ReadyNotify():
-	case <-time.After(2 * time.Minute): // catches a hang only
-		e.Close()
-		t.Fatal("etcd did not become ready")
-	}
+	cfg.InitialClusterToken = "test-" + name
+	e, cu, pu := embedtest.Start(t, cfg, peer, 2*time.Minute)
 	c, err := clientv3.New(clientv3.Config{Endpoints: []string{cu.String()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		e.Close()

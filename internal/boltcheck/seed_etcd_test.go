@@ -6,17 +6,16 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"net"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
+
+	"github.com/lifeboat-dev/lifeboat/internal/embedtest"
 )
 
 // etcdSnapshotFile is a real etcd v3.7 snapshot (sha256 trailer included)
@@ -79,47 +78,13 @@ func TestWriteSeedCorpus(t *testing.T) {
 
 func realSnapshot(t *testing.T) []byte {
 	t.Helper()
-	free := func() url.URL {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		return url.URL{Scheme: "http", Host: l.Addr().String()}
-	}
 	cfg := embed.NewConfig()
 	cfg.Dir = t.TempDir()
 	cfg.Name = "seed"
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	cfg.LogLevel = "error"
-	// A port picked free may be taken before etcd binds it (the kind
-	// restore's startEmbedWith and the test servers handle): etcd then
-	// fails to listen, touching nothing in its fresh directory, and is
-	// started again on new ports, up to 3 times.
-	var e *embed.Etcd
-	var cu url.URL
-	for attempt := 1; ; attempt++ {
-		var pu url.URL
-		pu, cu = free(), free()
-		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
-		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
-		cfg.InitialCluster = "seed=" + pu.String()
-		var err error
-		e, err = embed.StartEtcd(cfg)
-		if err == nil {
-			break
-		}
-		if attempt < 3 && strings.Contains(err.Error(), "address already in use") {
-			continue
-		}
-		t.Fatal(err)
-	}
+	e, cu, _ := embedtest.Start(t, cfg, "", 60*time.Second)
 	defer func() { e.Close(); <-e.Server.StopNotify() }()
-	select {
-	case <-e.Server.ReadyNotify():
-	case <-time.After(60 * time.Second):
-		t.Fatal("etcd did not become ready")
-	}
 	c, err := clientv3.New(clientv3.Config{Endpoints: []string{cu.String()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
