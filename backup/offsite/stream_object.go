@@ -75,7 +75,11 @@ func (u *uploader) newObjectWriter(ctx context.Context, bucket *blob.Bucket, key
 	}
 	o.aw, o.enc = aw, nopCloser{aw}
 	if o.obj.Codec == CodecZstdAge {
-		zw, err := zstd.NewWriter(aw, zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(u.level)))
+		zw, err := zstd.NewWriter(aw, zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(u.level)),
+			// No frame checksum: the plaintext's sha256, checked after
+			// decompression, covers what its xxhash64 would (and costs a
+			// pass less over the plaintext).
+			zstd.WithEncoderCRC(false))
 		if err != nil {
 			o.abort()
 			return nil, &ObjectError{Op: "upload", Key: key, Err: err}
