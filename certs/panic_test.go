@@ -16,7 +16,7 @@ import (
 // panicHandler is a slog.Handler whose Handle panics.
 type panicHandler struct{ slog.Handler }
 
-func (panicHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (panicHandler) Enabled(context.Context, slog.Level) bool  { return true }
 func (panicHandler) Handle(context.Context, slog.Record) error { panic("log sink broke") }
 
 // TestApproveRecoversPanics: a kube client or a logger that panics on the
