@@ -16,8 +16,8 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/internal/atomicfile"
 	"github.com/lifeboat-dev/lifeboat/internal/opterr"
-	"github.com/lifeboat-dev/lifeboat/internal/writeback"
 	"github.com/lifeboat-dev/lifeboat/internal/safego"
+	"github.com/lifeboat-dev/lifeboat/internal/writeback"
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
 
