@@ -49,3 +49,36 @@ func TestShellOpenRecoversAPanic(t *testing.T) {
 		})
 	}
 }
+
+// panicReader panics on Read.
+type panicReader struct{}
+
+func (panicReader) Read([]byte) (int, error) { panic("stdin broke") }
+
+// TestStdinPanics: a caller's stdin that panics when a transport's own
+// goroutine reads it (os/exec's for Local, the LineRunner's for a shell
+// host, as x/crypto/ssh's and client-go's copiers do) fails Run with the
+// panic instead of ending the process.
+func TestStdinPanics(t *testing.T) {
+	shell, err := NewShell("master-0", func(_ context.Context, _ string, stdin io.Reader, _, _ io.Writer) (int, error) {
+		copied := make(chan error, 1)
+		go func() {
+			_, err := io.Copy(io.Discard, stdin)
+			copied <- err
+		}()
+		return -1, <-copied
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := NewLocal("local", t.TempDir(), LocalOptions{})
+	for name, h := range map[string]Host{"shell": shell, "local": local} {
+		t.Run(name, func(t *testing.T) {
+			_, err := h.Run(t.Context(), panicReader{}, "cat")
+			var pe *lifeboat.PanicError
+			if !errors.Is(err, lifeboat.ErrPanicked) || !errors.As(err, &pe) || pe.Value != "stdin broke" {
+				t.Fatalf("Run = %v, want the reader's panic", err)
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@
 package safego
 
 import (
+	"io"
 	"runtime"
 	"strconv"
 	"strings"
@@ -59,4 +60,34 @@ func stack() string {
 		}
 	}
 	return b.String()
+}
+
+// Reader returns r with a Read that returns a panic of r.Read as a
+// *lifeboat.PanicError naming op: for a caller's reader that a goroutine
+// of another package reads (os/exec's and x/crypto/ssh's stdin copiers).
+func Reader(op string, r io.Reader) io.Reader { return &reader{op: op, r: r} }
+
+type reader struct {
+	op string
+	r  io.Reader
+}
+
+func (r *reader) Read(p []byte) (n int, err error) {
+	defer Recover(r.op, &err)
+	return r.r.Read(p)
+}
+
+// Writer returns w with a Write that returns a panic of w.Write as a
+// *lifeboat.PanicError naming op, for a caller's writer that a goroutine
+// of another package writes (a transport's stdout and stderr copiers).
+func Writer(op string, w io.Writer) io.Writer { return &writer{op: op, w: w} }
+
+type writer struct {
+	op string
+	w  io.Writer
+}
+
+func (w *writer) Write(p []byte) (n int, err error) {
+	defer Recover(w.op, &err)
+	return w.w.Write(p)
 }

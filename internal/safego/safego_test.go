@@ -80,3 +80,25 @@ func TestRecoverWithoutPanic(t *testing.T) {
 		t.Fatalf("err = %v, want %v", err, fs.ErrClosed)
 	}
 }
+
+type panicRW struct{}
+
+func (panicRW) Read([]byte) (int, error)  { panic("read broke") }
+func (panicRW) Write([]byte) (int, error) { panic("write broke") }
+
+// TestReaderWriter: a panic of the wrapped Read or Write is its error.
+func TestReaderWriter(t *testing.T) {
+	n, rerr := Reader("reading", panicRW{}).Read(make([]byte, 4))
+	_, werr := Writer("writing", panicRW{}).Write([]byte("x"))
+	var pe *lifeboat.PanicError
+	if n != 0 || !errors.As(rerr, &pe) || pe.Op != "reading" || pe.Value != "read broke" {
+		t.Errorf("Read = %d, %v", n, rerr)
+	}
+	if !errors.As(werr, &pe) || pe.Op != "writing" || pe.Value != "write broke" {
+		t.Errorf("Write = %v", werr)
+	}
+	var b strings.Builder
+	if n, err := Writer("writing", &b).Write([]byte("ok")); n != 2 || err != nil || b.String() != "ok" {
+		t.Errorf("Write = %d, %v; wrote %q", n, err, b.String())
+	}
+}
