@@ -119,6 +119,16 @@
 //     ("ETCDCTL_DIAL_TIMEOUT"); it is "" only for a combination of fields,
 //     all named in the reason. The message reads "invalid options:
 //     backup.TakeOptions.Dir: is required".
+//   - A panic of code the caller gave lifeboat (a plan step's Run, DryRun
+//     or Fanout, a Report callback or State, a client, host, checker or
+//     logger in a Deps or Options struct) never ends the caller's process
+//     where lifeboat runs it on a goroutine of its own (a plan's fan-out,
+//     backup.Snapshot's receiver, certs' parallel approvals, health
+//     checks) or runs it for a plan: it comes back as the call's error, a
+//     *PanicError of kind ErrPanicked, declared here for every package,
+//     naming what panicked (Op) and carrying the value and a short stack
+//     (Value, Stack); it unwraps to the value when that is an error. A
+//     plan step that panicked failed and runs again on resume.
 //   - Everything else is wrapped with %w and names the operation and its
 //     target.
 //

@@ -2,6 +2,7 @@ package lifeboat
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -57,3 +58,44 @@ func (e *OptionsError) Is(target error) bool { return target == ErrInvalidOption
 
 // Unwrap returns the cause (nil when there is none).
 func (e *OptionsError) Unwrap() error { return e.Err }
+
+// ErrPanicked is the one kind every package uses for "code lifeboat
+// called panicked": a plan step (its Run, DryRun or Fanout listing), a
+// RunOptions.Report or plan.State method, or a dependency a call runs on
+// a goroutine of its own (an etcd client, a host, a kube client, a
+// logger's handler). lifeboat recovers the panic where it runs that code,
+// on the caller's goroutine or on one it started, and returns it as the
+// call's error, a *PanicError, instead of letting it end the process.
+var ErrPanicked = errors.New("panicked")
+
+// PanicError is a panic lifeboat recovered. It matches ErrPanicked with
+// errors.Is; Unwrap returns the panic's value when it is an error (a
+// runtime.Error for a nil dereference), nil otherwise, never ErrPanicked
+// itself. Error() names Op and the value; the stack is in Stack only.
+type PanicError struct {
+	// Op is the code that panicked, e.g. "step stop-static-pods/master-1
+	// run" or "etcd Status of https://10.0.0.3:2379".
+	Op string
+	// Value is the value passed to panic.
+	Value any
+	// Stack is the panicking goroutine's stack from the frame that called
+	// panic outward, at most 16 frames, one "function\n\tfile:line" per
+	// frame; "" when it could not be read.
+	Stack string
+}
+
+func (e *PanicError) Error() string {
+	if e.Op == "" {
+		return fmt.Sprintf("%s: %v", ErrPanicked.Error(), e.Value)
+	}
+	return fmt.Sprintf("%s %s: %v", e.Op, ErrPanicked.Error(), e.Value)
+}
+
+// Is matches ErrPanicked, the kind of this error.
+func (e *PanicError) Is(target error) bool { return target == ErrPanicked }
+
+// Unwrap returns the panic's value when it is an error, nil otherwise.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}

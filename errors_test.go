@@ -48,3 +48,28 @@ func TestInvalidOptionsAcrossPackages(t *testing.T) {
 		})
 	}
 }
+
+// TestPanicError pins ErrPanicked and *PanicError: the typed error
+// matches its kind and, when the panic's value is an error, that error;
+// it never unwraps to its kind; Error() names the op and the value but
+// not the stack.
+func TestPanicError(t *testing.T) {
+	e := &lifeboat.PanicError{Op: "step s run", Value: fs.ErrClosed, Stack: "main.f\n\tf.go:1\n"}
+	w := fmt.Errorf("plan p: step s: %w", e)
+	var pe *lifeboat.PanicError
+	if !errors.Is(w, lifeboat.ErrPanicked) || !errors.Is(w, fs.ErrClosed) || !errors.As(w, &pe) {
+		t.Fatalf("%v does not match its kind, its cause and its type", w)
+	}
+	if errors.Is(w, lifeboat.ErrInvalidOptions) || errors.Is(&lifeboat.OptionsError{}, lifeboat.ErrPanicked) {
+		t.Error("ErrPanicked and ErrInvalidOptions match each other")
+	}
+	if errors.Unwrap(e) == lifeboat.ErrPanicked || errors.Unwrap(&lifeboat.PanicError{Value: "boom"}) != nil {
+		t.Error("PanicError unwraps to something other than its value")
+	}
+	if got, want := e.Error(), "step s run panicked: file already closed"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	if got, want := (&lifeboat.PanicError{Value: 42}).Error(), "panicked: 42"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/internal/atomicfile"
 	"github.com/lifeboat-dev/lifeboat/internal/opterr"
+	"github.com/lifeboat-dev/lifeboat/internal/safego"
 	"github.com/lifeboat-dev/lifeboat/internal/writeback"
 	"github.com/lifeboat-dev/lifeboat/plan"
 )
@@ -134,7 +135,10 @@ const defaultBufferSize = 64 << 10
 // truncated or broken stream, cancelled ctx, member gone, disk full) no
 // file is left behind and the error is a *SnapshotError wrapping the cause
 // ([ErrHashMismatch], [ErrNoHash], [ErrTruncated], [ErrShortWrite],
-// [ErrNoHealthyMember], context.Canceled, ...).
+// [ErrNoHealthyMember], context.Canceled, ...). c's Status and its
+// snapshot stream run on goroutines Snapshot starts: a panic there is
+// returned the same way, as a *lifeboat.PanicError (lifeboat.ErrPanicked)
+// in the place of the error they would have returned.
 //
 // Its progress goes to plan.ReportBytes after each write ("saving
 // snapshot", bytes written of the member's database size, and written of
@@ -230,7 +234,12 @@ func chooseMember(ctx context.Context, c SnapshotClient, want string, timeout ti
 	answers := make(chan answer, len(eps))
 	for _, ep := range eps {
 		go func() {
-			resp, err := c.Status(actx, ep)
+			var resp *clientv3.StatusResponse
+			// c is the caller's: its panic is this endpoint's error.
+			err := safego.Call("backup.SnapshotClient.Status of "+ep, func() (err error) {
+				resp, err = c.Status(actx, ep)
+				return err
+			})
 			if err == nil && len(resp.Errors) > 0 {
 				err = fmt.Errorf("member reports errors: %v", resp.Errors)
 			}
@@ -475,7 +484,11 @@ func receive(ctx context.Context, s *snapshotStream, size int) *receiver {
 			defer close(rc.full)
 			rc.full <- chunk{data: s.first, buf: s.first}
 			for {
-				resp, err := s.grpc.Recv()
+				var resp *pb.SnapshotResponse
+				err := safego.Call("receiving the snapshot stream", func() (err error) {
+					resp, err = s.grpc.Recv()
+					return err
+				})
 				var data []byte
 				if err == nil {
 					data = resp.Blob
@@ -504,7 +517,13 @@ func receive(ctx context.Context, s *snapshotStream, size int) *receiver {
 			case <-ctx.Done():
 				return
 			}
-			n, err := io.ReadFull(s.reader, buf)
+			// The reader is the caller's client's: a panic ends the
+			// transfer with it as the chunk's error.
+			var n int
+			err := safego.Call("reading the snapshot stream", func() (err error) {
+				n, err = io.ReadFull(s.reader, buf)
+				return err
+			})
 			// Never blocks: full holds more chunks than there are buffers.
 			rc.full <- chunk{data: buf[:n], buf: buf, err: err}
 			if err != nil {

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/lifeboat-dev/lifeboat/internal/opterr"
+	"github.com/lifeboat-dev/lifeboat/internal/safego"
 )
 
 // Outcome is what happened to a CSR.
@@ -231,7 +232,10 @@ func loadInventory(ctx context.Context, kube kubernetes.Interface, machines mach
 // every pending CSR: kubelet serving CSRs are skipped as out of scope, other
 // signers as never approved. A CSR that fails validation is not an error.
 // A nil kube is refused with a *lifeboat.OptionsError
-// (lifeboat.ErrInvalidOptions) before any call.
+// (lifeboat.ErrInvalidOptions) before any call. CSRs are reviewed on
+// goroutines of their own (ApproveOptions.Parallel): a panic of kube or of
+// the Logger's handler there is that CSR's error, a *lifeboat.PanicError
+// (lifeboat.ErrPanicked), its Decision left Skipped unless it was made.
 func ApproveNodeBootstrapperCSRs(ctx context.Context, kube kubernetes.Interface, machines machineclient.Interface, opts ApproveOptions) ([]Decision, error) {
 	return review(ctx, "certs.ApproveNodeBootstrapperCSRs", kube, machines, opts, KindNodeClient)
 }
@@ -292,8 +296,14 @@ func review(ctx context.Context, fn string, kube kubernetes.Interface, machines 
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			decisions[i], errs[i] = decide(ctx, kube, inv, &pending[i], opts, kinds)
-			logDecision(opts.Logger, decisions[i], errs[i])
+			// kube and the logger's handler are the caller's: a panic is
+			// this CSR's error, its decision left at Skipped.
+			decisions[i] = Decision{Name: pending[i].Name, Outcome: Skipped}
+			errs[i] = safego.Call("reviewing certificate signing request "+pending[i].Name, func() (err error) {
+				decisions[i], err = decide(ctx, kube, inv, &pending[i], opts, kinds)
+				logDecision(opts.Logger, decisions[i], err)
+				return err
+			})
 		}()
 	}
 	wg.Wait()

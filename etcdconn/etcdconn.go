@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/lifeboat-dev/lifeboat/internal/opterr"
+	"github.com/lifeboat-dev/lifeboat/internal/safego"
 )
 
 // defaultDialTimeout bounds connecting and the reachability check when
@@ -47,7 +48,9 @@ type Config struct {
 	// member management) from the client, as etcd's own client does when it
 	// syncs its endpoints; with SkipCheck the endpoints are used as given.
 	SkipCheck bool
-	// Logger receives a debug record of the check; nil discards.
+	// Logger receives a debug record of the check; nil discards. Some of
+	// its records come from goroutines New starts: a panic of its handler
+	// there fails New with a *lifeboat.PanicError (lifeboat.ErrPanicked).
 	Logger *slog.Logger
 }
 
@@ -352,15 +355,24 @@ func check(ctx context.Context, cl *clientv3.Client, eps []string, tc *tls.Confi
 		ep        string
 		err, kind error
 		learner   bool
+		panicked  bool // err is a panic of the logger's handler (Config.Logger)
 	}
 	statuses := make(chan result, len(eps))
 	for _, ep := range eps {
 		go func() {
-			resp, err := cl.Status(ctx, ep)
-			if err == nil {
-				logger.Debug("etcd endpoint answered", "endpoint", ep, "version", resp.Version, "leader", resp.Leader != 0, "learner", resp.IsLearner)
+			var r result
+			perr := safego.Call("etcdconn: checking "+ep, func() error {
+				resp, err := cl.Status(ctx, ep)
+				r = result{ep: ep, err: err, learner: err == nil && resp.IsLearner}
+				if err == nil {
+					logger.Debug("etcd endpoint answered", "endpoint", ep, "version", resp.Version, "leader", resp.Leader != 0, "learner", resp.IsLearner)
+				}
+				return nil
+			})
+			if perr != nil {
+				r = result{ep: ep, err: perr, panicked: true}
 			}
-			statuses <- result{ep: ep, err: err, learner: err == nil && resp.IsLearner}
+			statuses <- r
 		}()
 	}
 	probes := make(chan result, len(eps))
@@ -374,6 +386,9 @@ func check(ctx context.Context, cl *clientv3.Client, eps []string, tc *tls.Confi
 		select {
 		case r := <-statuses:
 			statusLeft--
+			if r.panicked {
+				return nil, r.err
+			}
 			if r.err == nil && r.learner {
 				learners = append(learners, r.ep)
 				continue

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -304,6 +305,21 @@ func TestAgainstCluster(t *testing.T) {
 		roundTrip(t, cli, "/etcdconn/one-dead")
 	})
 
+	// The check logs each answer on a goroutine New starts: a panic of
+	// the caller's log handler there is New's error, not a crash.
+	t.Run("a logger that panics", func(t *testing.T) {
+		cfg := good
+		cfg.Logger = slog.New(panicHandler{})
+		cli, err := etcdconn.New(t.Context(), cfg)
+		var pe *lifeboat.PanicError
+		if !errors.Is(err, lifeboat.ErrPanicked) || !errors.As(err, &pe) || pe.Value != "log sink broke" {
+			if cli != nil {
+				cli.Close()
+			}
+			t.Fatalf("New = %v, want the log handler's panic", err)
+		}
+	})
+
 	failures := []struct {
 		name    string
 		cfg     func() etcdconn.Config
@@ -407,3 +423,9 @@ func TestAgainstCluster(t *testing.T) {
 		cli.Close()
 	})
 }
+
+// panicHandler is a slog.Handler whose Handle panics.
+type panicHandler struct{ slog.Handler }
+
+func (panicHandler) Enabled(context.Context, slog.Level) bool  { return true }
+func (panicHandler) Handle(context.Context, slog.Record) error { panic("log sink broke") }

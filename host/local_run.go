@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"time"
+
+	"github.com/lifeboat-dev/lifeboat/internal/safego"
 )
 
 // Containers lists running containers through the Runtime, or
@@ -51,7 +54,9 @@ func (l *Local) Shutdown(ctx context.Context, delay time.Duration) error {
 // Run runs argv on this machine, as the user running this process, with
 // stdin (nil for none), and returns its standard output. A non-zero exit is
 // an *ExitError with the standard error; when ctx is cancelled the process
-// group is killed and the error wraps ctx.Err().
+// group is killed and the error wraps ctx.Err(). A panic of stdin's Read
+// (os/exec reads it on a goroutine of its own) is returned as a
+// *lifeboat.PanicError (lifeboat.ErrPanicked).
 func (l *Local) Run(ctx context.Context, stdin io.Reader, argv ...string) ([]byte, error) {
 	if len(argv) == 0 {
 		return nil, fmt.Errorf("host %s: run: empty command", l.name)
@@ -61,6 +66,11 @@ func (l *Local) Run(ctx context.Context, stdin io.Reader, argv ...string) ([]byt
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Stdin = stdin
+	if _, isFile := stdin.(*os.File); stdin != nil && !isFile {
+		// os/exec copies a reader on a goroutine of its own: its panic
+		// there is the copy's error, returned by Run.
+		cmd.Stdin = safego.Reader("host "+l.name+": run "+argv[0]+": reading its input", stdin)
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-dev/lifeboat/internal/opterr"
+	"github.com/lifeboat-dev/lifeboat/internal/safego"
 )
 
 // Exit codes the shell lines use to report conditions that map to typed
@@ -127,7 +128,9 @@ func (h *shellHost) ReadFile(ctx context.Context, p string) ([]byte, error) {
 }
 
 // Open streams the content of path ("cat <path>"). Closing the reader
-// before the end stops the remote command.
+// before the end stops the remote command. The line runs on a goroutine
+// of its own: a panic of the LineRunner there is returned by Open, or by
+// the reader's Read once content flowed, as a *lifeboat.PanicError.
 func (h *shellHost) Open(ctx context.Context, p string) (io.ReadCloser, error) {
 	abs, err := cleanAbs("open", p)
 	if err != nil {
@@ -141,10 +144,15 @@ func (h *shellHost) Open(ctx context.Context, p string) (io.ReadCloser, error) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		_, code, stderr, err := h.run(runCtx, "open "+p, line, nil, pw)
-		if err == nil {
-			err = h.pathErr("open", p, line, code, stderr)
-		}
+		// The LineRunner and the logger are the caller's: their panic on
+		// this goroutine is Open's (or the reader's) error.
+		err := safego.Call("host "+h.name+": open "+p, func() error {
+			_, code, stderr, err := h.run(runCtx, "open "+p, line, nil, pw)
+			if err == nil {
+				err = h.pathErr("open", p, line, code, stderr)
+			}
+			return err
+		})
 		pw.CloseWithError(err) // nil: the reader sees io.EOF
 		done <- err
 	}()

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/lifeboat-dev/lifeboat/internal/safego"
 )
 
 // A LineRunner runs one POSIX shell command line as root on a host
@@ -76,11 +78,13 @@ func (h *shellHost) run(ctx context.Context, op, line string, stdin io.Reader, w
 	tail := &trailerFilter{w: errBuf, prefix: exitTrailer + " " + marker + " "}
 	pids := &pidFilter{w: tail}
 	// A transport may still be copying when it returns after ctx ended:
-	// the gates cut it off from the caller's reader and writers.
-	gOut, gErr := &gatedWriter{w: w}, &gatedWriter{w: pids}
+	// the gates cut it off from the caller's reader and writers. It
+	// copies on goroutines of its own: a panic of the caller's reader or
+	// writer there is the copy's error (and so the transport's).
+	gOut, gErr := &gatedWriter{w: safego.Writer("host "+h.name+": "+op+": writing its output", w)}, &gatedWriter{w: pids}
 	var gIn io.Reader
 	if stdin != nil {
-		gIn = &gatedReader{r: stdin}
+		gIn = &gatedReader{r: safego.Reader("host "+h.name+": "+op+": reading its input", stdin)}
 	}
 	h.log.Debug("shell", "op", op, "line", line, "marker", marker)
 	code, err = h.t(ctx, wrapLine(marker, line), gIn, gOut, gErr)

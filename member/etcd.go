@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/lifeboat-dev/lifeboat/internal/opterr"
+	"github.com/lifeboat-dev/lifeboat/internal/safego"
 )
 
 // Cluster is the part of *clientv3.Client that lists and removes members.
@@ -40,7 +41,9 @@ var (
 type HealthChecker interface {
 	// CheckHealth returns nil when the member at clientURL serves a
 	// linearizable read (what "etcdctl endpoint health" does). It must
-	// return when ctx ends.
+	// return when ctx ends. lifeboat calls it on goroutines of its own; a
+	// panic fails that member's check with a *lifeboat.PanicError
+	// (errors.Is lifeboat.ErrPanicked), as a returned error would.
 	CheckHealth(ctx context.Context, clientURL string) error
 }
 
@@ -179,7 +182,9 @@ func (m MemberHealth) Health() string {
 // checkMembers checks every member in parallel, each with its own timeout,
 // and returns the results in the order of members. Voting members get
 // hc.CheckHealth; learners get a serializable read when hc is a
-// learnerHealthChecker (newDialHealthChecker's is).
+// learnerHealthChecker (newDialHealthChecker's is). A check that panics
+// (on the goroutine started here) fails that member's check with a
+// *lifeboat.PanicError, as an error it returned would.
 func checkMembers(ctx context.Context, hc HealthChecker, members []*pb.Member, timeout time.Duration) []MemberHealth {
 	if timeout <= 0 {
 		timeout = defaultHealthTimeout
@@ -201,7 +206,8 @@ func checkMembers(ctx context.Context, hc HealthChecker, members []*pb.Member, t
 			cctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
 			start := time.Now()
-			err := checkOne(cctx, hc, *r)
+			// hc is the caller's: its panic is this member's failed check.
+			err := safego.Call("member.HealthChecker check of "+r.ClientURLs[0], func() error { return checkOne(cctx, hc, *r) })
 			r.Took = time.Since(start)
 			r.Healthy, r.Err = err == nil, err
 		}(&out[i])

@@ -18,5 +18,14 @@
 //
 // Errors: a failing step is returned as a *[StepError] naming the plan and
 // the step and wrapping the step's own error; a step returning an error
-// wrapping [ErrSkipped] is reported as skipped, not failed.
+// wrapping [ErrSkipped] is reported as skipped, not failed. A step whose
+// Run, DryRun or Fanout panics, on Run's goroutine or on a fan-out's, fails
+// with a *[lifeboat.PanicError] (errors.Is [lifeboat.ErrPanicked]; its
+// Op names the field, "plan.Step.Run", its Stack where the panic came
+// from) inside the *StepError, is not recorded as finished and runs again
+// on resume; a panic of a [State] method fails Run the same way. A
+// [RunOptions.Report] that panics is not called again, and Run returns its
+// panic after the step under way instead of starting the next one. No
+// panic of a step or callback ends the embedder's process; a goroutine a
+// step starts itself is the step's to recover.
 package plan

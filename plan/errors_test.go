@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"testing"
 
+	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/internal/errtest"
 )
 
@@ -26,6 +27,12 @@ func TestTypedErrors(t *testing.T) {
 	errtest.TypedErrors(t, []errtest.Typed{
 		{Name: "FanoutError", Err: &FanoutError{Step: "s", Failed: []string{"h1"}, Errs: []error{cause}}, As: errtest.As[*FanoutError], Kinds: []error{cause}},
 		{Name: "StepError", Err: &StepError{Plan: "p", Step: "s", Err: cause}, As: errtest.As[*StepError], Kinds: []error{cause}},
+		// A step that panicked: lifeboat.ErrPanicked (declared in package
+		// lifeboat for every package) through the *StepError, never
+		// ErrSkipped even when the panic's value wraps it (TestStepPanics
+		// produces both through Run).
+		{Name: "StepError of a panic", Err: &StepError{Plan: "p", Step: "s", Err: &lifeboat.PanicError{Op: "plan.Step.Run", Value: cause}},
+			As: errtest.As[*lifeboat.PanicError], Kinds: []error{lifeboat.ErrPanicked, cause}, Not: []error{ErrSkipped, ErrInvalidPlan}},
 	})
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+
+	"github.com/lifeboat-dev/lifeboat/internal/safego"
 )
 
 // FanoutError is returned (wrapped in the *StepError) when sub-steps of a
@@ -32,7 +34,11 @@ func (e *FanoutError) Unwrap() []error { return e.Errs }
 // once, each with its own events; every sub-step runs even when another
 // fails (a shutdown tells every host it can reach).
 func (r *runner) fanout(ctx context.Context, s Step, index int) error {
-	subs, err := s.Fanout(ctx)
+	var subs []Step
+	err := safego.Call("plan.Step.Fanout", func() (err error) {
+		subs, err = s.Fanout(ctx)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("listing the sub-steps: %w", err)
 	}

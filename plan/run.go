@@ -7,6 +7,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/lifeboat-dev/lifeboat"
+	"github.com/lifeboat-dev/lifeboat/internal/safego"
 )
 
 // ErrInvalidPlan is wrapped by the error Run returns, before running
@@ -71,6 +74,9 @@ type runner struct {
 	mu       sync.Mutex // serialises reports and State writes of parallel sub-steps
 	finished map[string]bool
 	ids      map[string]bool // the IDs of the plan's steps and of the sub-steps listed so far, under mu
+	// reportErr is the panic of opts.Report (or opts.Now), under mu:
+	// Report is not called again and Run stops after the current step.
+	reportErr error
 }
 
 func (r *runner) report(e Event) {
@@ -79,8 +85,24 @@ func (r *runner) report(e Event) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	e.Plan, e.Total, e.Time = r.p.Name, len(r.p.Steps), r.now()
-	r.opts.Report(e)
+	if r.reportErr != nil {
+		return
+	}
+	err := safego.Call("plan.RunOptions.Report", func() error {
+		e.Plan, e.Total, e.Time = r.p.Name, len(r.p.Steps), r.now()
+		r.opts.Report(e)
+		return nil
+	})
+	if err != nil {
+		r.reportErr = fmt.Errorf("%s: reporting step %s %s: %w", r.p.Name, e.Step.ID, e.Status, err)
+	}
+}
+
+// reportFailure returns the panic of opts.Report, if it panicked.
+func (r *runner) reportFailure() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reportErr
 }
 
 // Run executes the steps in order and stops at the first failure, which it
@@ -88,6 +110,17 @@ func (r *runner) report(e Event) {
 // reported as skipped and not run again. Run stops before the next step when
 // ctx is cancelled. With opts.DryRun only ReadOnly steps run (see
 // RunOptions.DryRun). A plan that fails Validate runs nothing.
+//
+// A step's Run, DryRun or Fanout that panics fails the step with a
+// *lifeboat.PanicError (errors.Is lifeboat.ErrPanicked) inside the
+// *StepError, as a returned error would: the step is not recorded as
+// finished, so a resumed run runs it again. A panic of a State method is
+// returned the same way. When opts.Report (or opts.Now) panics, Report
+// is not called again, the step under way runs to its end (every
+// sub-step of a Fanout step too) and is recorded as usual, and Run
+// returns the *lifeboat.PanicError, wrapped with the event's step and
+// status, instead of running the next step (joined with the step's
+// *StepError when that step failed too).
 func (p *Plan) Run(ctx context.Context, opts RunOptions) error {
 	if err := p.Validate(); err != nil {
 		return err
@@ -103,15 +136,26 @@ func (p *Plan) Run(ctx context.Context, opts RunOptions) error {
 		r.now = time.Now
 	}
 	if opts.State != nil {
-		f, err := opts.State.Finished(ctx)
+		var f map[string]bool
+		err := safego.Call("plan.State.Finished", func() (err error) {
+			f, err = opts.State.Finished(ctx)
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("%s: reading plan state: %w", p.Name, err)
 		}
 		r.finished = f
 	}
 	for i, s := range p.Steps {
-		if err := r.step(ctx, s, i+1); err != nil {
+		err := r.step(ctx, s, i+1)
+		perr := r.reportFailure()
+		switch {
+		case err != nil && perr != nil:
+			return errors.Join(&StepError{Plan: p.Name, Step: s.ID, Err: err}, perr)
+		case err != nil:
 			return &StepError{Plan: p.Name, Step: s.ID, Err: err}
+		case perr != nil:
+			return perr
 		}
 	}
 	return nil
@@ -131,7 +175,11 @@ func (r *runner) step(ctx context.Context, s Step, index int) error {
 	if r.opts.DryRun && !s.ReadOnly && s.Fanout == nil {
 		ev.Status = WouldRun
 		if s.DryRun != nil {
-			msg, err := s.DryRun(ctx, r.progress(ev))
+			var msg string
+			err := safego.Call("plan.Step.DryRun", func() (err error) {
+				msg, err = s.DryRun(ctx, r.progress(ev))
+				return err
+			})
 			if err != nil {
 				ev.Status, ev.Err = Failed, err
 				r.report(ev)
@@ -154,12 +202,12 @@ func (r *runner) step(ctx context.Context, s Step, index int) error {
 			pe.Status, pe.Message, pe.BytesDone, pe.BytesTotal = Progress, msg, done, total
 			r.report(pe)
 		}))
-		err = s.Run(sctx, progress)
+		err = safego.Call("plan.Step.Run", func() error { return s.Run(sctx, progress) })
 	}
 	switch {
 	case err == nil:
 		ev.Status = Done
-	case errors.Is(err, ErrSkipped):
+	case errors.Is(err, ErrSkipped) && !errors.Is(err, lifeboat.ErrPanicked):
 		ev.Status, ev.Message = Skipped, strings.TrimPrefix(err.Error(), ErrSkipped.Error()+": ")
 	default:
 		ev.Status, ev.Err = Failed, err
@@ -168,7 +216,7 @@ func (r *runner) step(ctx context.Context, s Step, index int) error {
 	}
 	if r.opts.State != nil && !r.opts.DryRun {
 		r.mu.Lock()
-		err := r.opts.State.MarkFinished(ctx, s.ID)
+		err := safego.Call("plan.State.MarkFinished", func() error { return r.opts.State.MarkFinished(ctx, s.ID) })
 		r.mu.Unlock()
 		if err != nil {
 			return fmt.Errorf("recording step %s as finished: %w", s.ID, err)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/certs"
 	"github.com/lifeboat-dev/lifeboat/internal/controlplane"
+	"github.com/lifeboat-dev/lifeboat/internal/safego"
 	"github.com/lifeboat-dev/lifeboat/lifecycle"
 	"github.com/lifeboat-dev/lifeboat/member"
 	"github.com/lifeboat-dev/lifeboat/plan"
@@ -72,7 +73,8 @@ func (r *runner) waitMemberServing(ctx context.Context, minRV int64, progress fu
 // serverVersion is Discovery().ServerVersion() bound to ctx: GET /version
 // through the discovery REST client, so a server that never answers holds
 // it no longer than ctx. A client without a REST client (the fakes) is
-// asked through ServerVersion, abandoned when ctx ends.
+// asked through ServerVersion on a goroutine of its own, abandoned when
+// ctx ends; its panic there is returned as a *lifeboat.PanicError.
 func serverVersion(ctx context.Context, kube kubernetes.Interface) (*version.Info, error) {
 	d := kube.Discovery()
 	if rc := d.RESTClient(); rc != nil && !reflect.ValueOf(rc).IsNil() {
@@ -92,7 +94,12 @@ func serverVersion(ctx context.Context, kube kubernetes.Interface) (*version.Inf
 	}
 	ch := make(chan answer, 1)
 	go func() {
-		info, err := d.ServerVersion()
+		// d is the caller's: its panic is the answer's error.
+		var info *version.Info
+		err := safego.Call("restore.Deps.Kube Discovery().ServerVersion", func() (err error) {
+			info, err = d.ServerVersion()
+			return err
+		})
 		ch <- answer{info, err}
 	}()
 	select {
