@@ -28,8 +28,8 @@
 //
 // # Flow control
 //
-// The clients' gRPC connections use static flow-control windows of 2 MiB
-// per stream and 4 MiB per connection instead of gRPC's 64 KiB grown by
+// The clients' gRPC connections use static flow-control windows of 8 MiB
+// per stream and 16 MiB per connection instead of gRPC's 64 KiB grown by
 // its bandwidth-delay estimate, so that a snapshot stream (the whole
 // database in 32 KiB messages) is not acknowledged every few dozen KiB.
 // A stream whose reader falls behind holds at most its window in memory.

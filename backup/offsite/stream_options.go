@@ -61,7 +61,7 @@ type StreamOptions struct {
 	// elsewhere. S3 refuses parts under 5 MiB (but the last). Memory use is about
 	// PartSize × (Concurrency+1) plus the zstd encoder's window (8 MiB at
 	// the default level) plus, while the storage takes the data slower
-	// than etcd sends it, the etcd connection's flow-control window (2 MiB
+	// than etcd sends it, the etcd connection's flow-control window (8 MiB
 	// for a client from etcdconn), whatever the database size.
 	PartSize int
 	// Concurrency is how many parts of an object upload at once; 0 means
