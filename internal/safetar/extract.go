@@ -163,21 +163,6 @@ func Extract(ctx context.Context, open func() (io.ReadCloser, error), dst Target
 	return done, nil
 }
 
-// ExtractFile extracts the archive file at archivePath into the local
-// directory dir (created if missing) through a DirTarget.
-func ExtractFile(ctx context.Context, archivePath, dir string, opts Options) ([]Entry, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	t, err := NewDirTarget(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer t.Close()
-	open := func() (io.ReadCloser, error) { return os.Open(archivePath) }
-	return Extract(ctx, open, t, "/", opts)
-}
-
 // DirTarget is a local directory as a Target: "/" is the directory itself.
 // All access goes through an os.Root, which refuses any path or link that
 // leads outside it.
