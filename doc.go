@@ -129,6 +129,12 @@
 //     naming what panicked (Op) and carrying the value and a short stack
 //     (Value, Stack); it unwraps to the value when that is an error. A
 //     plan step that panicked failed and runs again on resume.
+//   - A procedure that stopped before it changed anything on the cluster
+//     or its hosts says so whatever the plan: its *plan.StepError matches
+//     plan.ErrNothingChanged (a failed ReadOnly check before any step that
+//     changes things, such as a restore's verify-backup refusing the
+//     backup, or any failure of a dry run), so "refused, start afresh"
+//     and "failed, resume" are one errors.Is apart.
 //   - Everything else is wrapped with %w and names the operation and its
 //     target.
 //

@@ -27,5 +27,8 @@
 // [RunOptions.Report] that panics is not called again, and Run returns its
 // panic after the step under way instead of starting the next one. No
 // panic of a step or callback ends the embedder's process; a goroutine a
-// step starts itself is the step's to recover.
+// step starts itself is the step's to recover. A *StepError of a run that
+// stopped before it changed anything (a dry run, or a failed ReadOnly
+// check before any other kind of step started, nothing finished by an
+// earlier run) has NothingChanged set and matches [ErrNothingChanged].
 package plan

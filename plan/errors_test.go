@@ -15,7 +15,7 @@ import (
 // errors.Is) and survives %w wrapping with an operation and target.
 func TestSentinelsAreDistinct(t *testing.T) {
 	sentinels := map[string]error{
-		"ErrInvalidPlan": ErrInvalidPlan, "ErrSkipped": ErrSkipped,
+		"ErrInvalidPlan": ErrInvalidPlan, "ErrSkipped": ErrSkipped, "ErrNothingChanged": ErrNothingChanged,
 	}
 	errtest.Sentinels(t, sentinels)
 }
@@ -27,6 +27,8 @@ func TestTypedErrors(t *testing.T) {
 	errtest.TypedErrors(t, []errtest.Typed{
 		{Name: "FanoutError", Err: &FanoutError{Step: "s", Failed: []string{"h1"}, Errs: []error{cause}}, As: errtest.As[*FanoutError], Kinds: []error{cause}},
 		{Name: "StepError", Err: &StepError{Plan: "p", Step: "s", Err: cause}, As: errtest.As[*StepError], Kinds: []error{cause}},
+		{Name: "StepError of a refusal", Err: &StepError{Plan: "p", Step: "s", Err: cause, NothingChanged: true}, As: errtest.As[*StepError], Kinds: []error{ErrNothingChanged, cause}},
+		{Name: "StepError after a change", Err: &StepError{Plan: "p", Step: "s", Err: cause}, As: errtest.As[*StepError], Kinds: []error{cause}, Not: []error{ErrNothingChanged}},
 		// A step that panicked: lifeboat.ErrPanicked (declared in package
 		// lifeboat for every package) through the *StepError, never
 		// ErrSkipped even when the panic's value wraps it (TestStepPanics

@@ -156,11 +156,35 @@ type RunOptions struct {
 	DryRun bool
 }
 
-// StepError is returned by Run when a step fails.
+// StepError is returned by Run when a step fails: Plan and Step name the
+// plan and the step (or Fanout sub-step: its parent's ID) that failed, Err
+// is the step's error.
 type StepError struct {
 	Plan string
 	Step string
 	Err  error
+	// NothingChanged reports that the run stopped before it changed
+	// anything on the cluster or its hosts, so it can be started afresh
+	// once the cause is fixed rather than resumed: a dry run, or a run
+	// that failed in a ReadOnly step (a check such as a restore's
+	// verify-backup) before any step that is not ReadOnly started, with
+	// no step recorded finished by an earlier run in State. A ReadOnly
+	// step may still have written the run's own State. When true, the
+	// error matches ErrNothingChanged.
+	NothingChanged bool
+}
+
+// ErrNothingChanged is matched (errors.Is) by the *StepError of a run that
+// failed before it changed anything (StepError.NothingChanged): whatever
+// the plan, "refused, nothing was changed" is one test. Refusals before a
+// plan runs (a *lifeboat.OptionsError, a plan that fails Validate) change
+// nothing either but are their own kinds.
+var ErrNothingChanged = errors.New("nothing was changed")
+
+// Is reports whether target is ErrNothingChanged and the run changed
+// nothing.
+func (e *StepError) Is(target error) bool {
+	return target == ErrNothingChanged && e.NothingChanged
 }
 
 func (e *StepError) Error() string {

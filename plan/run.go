@@ -77,6 +77,9 @@ type runner struct {
 	// reportErr is the panic of opts.Report (or opts.Now), under mu:
 	// Report is not called again and Run stops after the current step.
 	reportErr error
+	// changed: a step that is not ReadOnly started in a real run, or
+	// State recorded a step finished by an earlier run; under mu.
+	changed bool
 }
 
 func (r *runner) report(e Event) {
@@ -145,15 +148,22 @@ func (p *Plan) Run(ctx context.Context, opts RunOptions) error {
 			return fmt.Errorf("%s: reading plan state: %w", p.Name, err)
 		}
 		r.finished = f
+		r.changed = len(f) > 0
 	}
 	for i, s := range p.Steps {
 		err := r.step(ctx, s, i+1)
 		perr := r.reportFailure()
+		var se *StepError
+		if err != nil {
+			r.mu.Lock()
+			se = &StepError{Plan: p.Name, Step: s.ID, Err: err, NothingChanged: opts.DryRun || s.ReadOnly && !r.changed}
+			r.mu.Unlock()
+		}
 		switch {
 		case err != nil && perr != nil:
-			return errors.Join(&StepError{Plan: p.Name, Step: s.ID, Err: err}, perr)
+			return errors.Join(se, perr)
 		case err != nil:
-			return &StepError{Plan: p.Name, Step: s.ID, Err: err}
+			return se
 		case perr != nil:
 			return perr
 		}
@@ -189,6 +199,11 @@ func (r *runner) step(ctx context.Context, s Step, index int) error {
 		}
 		r.report(ev)
 		return nil
+	}
+	if !s.ReadOnly && !r.opts.DryRun {
+		r.mu.Lock()
+		r.changed = true
+		r.mu.Unlock()
 	}
 	ev.Status = Started
 	r.report(ev)

@@ -29,7 +29,8 @@
 // decided generation runs.
 //
 // Exit codes: 0 restored, 1 failed (run again to resume), 2 bad usage,
-// 3 the backup was refused (nothing was changed), 4 another restore's
+// 3 refused before anything was changed (the backup or a pre-flight
+// check failed, or any step of a dry run: plan.ErrNothingChanged), 4 another restore's
 // unfinished state is on the recovery host (nothing was changed),
 // 130 interrupted.
 package main
@@ -171,7 +172,6 @@ func run(args []string, stdout, stderr io.Writer, dial dialFunc) int {
 		fmt.Fprint(stdout, p.Describe())
 	}
 	state, err := restore.Run(ctx, deps, opts, run)
-	var se *plan.StepError
 	switch {
 	case err == nil && *dryRun:
 		fmt.Fprintln(stdout, "dry run: the backup is usable; nothing was changed")
@@ -191,8 +191,10 @@ func run(args []string, stdout, stderr io.Writer, dial dialFunc) int {
 	case errors.Is(err, lifeboat.ErrInvalidOptions):
 		fmt.Fprintf(stderr, "restore: %v\n", err)
 		return exitUsage
-	case errors.As(err, &se) && se.Step == "verify-backup":
-		fmt.Fprintf(stderr, "restore: backup refused, nothing changed: %v\n", err)
+	case errors.Is(err, plan.ErrNothingChanged):
+		// A check failed before any step changed anything: the backup
+		// (verify-backup), a pre-flight check, or any step of a dry run.
+		fmt.Fprintf(stderr, "restore: refused, nothing changed: %v\n", err)
 		return exitRefused
 	case ctx.Err() != nil:
 		fmt.Fprintf(stderr, "restore: interrupted: %v\nrun again with the same flags to resume\n", err)
