@@ -102,17 +102,14 @@ func (r RetryOptions) validate(option string) error {
 
 // Validate checks the options without any I/O; errors are a
 // *lifeboat.OptionsError (lifeboat.ErrInvalidOptions) naming the field,
-// e.g. "offsite.UploadOptions.Destination.URL".
-func (o *UploadOptions) Validate() error {
-	if o == nil {
-		return opterr.Nil("offsite.UploadOptions")
-	}
+// e.g. "offsite.UploadOptions.Destination.URL". Upload calls it first.
+func (o UploadOptions) Validate() error {
 	return o.validate("offsite.UploadOptions")
 }
 
 // validate is Validate naming the options option (the struct the caller
 // filled in: UploadOptions, or StreamOptions whose fields these are).
-func (o *UploadOptions) validate(option string) error {
+func (o UploadOptions) validate(option string) error {
 	_, _, err := o.recipients(option)
 	if err != nil {
 		return err
@@ -135,7 +132,7 @@ func (o *UploadOptions) validate(option string) error {
 
 // recipients parses the snapshot's and the archive's recipients; option
 // names the options in the errors, as in validate.
-func (o *UploadOptions) recipients(option string) (snap, res *parsedRecipients, err error) {
+func (o UploadOptions) recipients(option string) (snap, res *parsedRecipients, err error) {
 	snap, err = parseRecipients(option+".Destination.Recipients", o.Destination.Recipients)
 	if err != nil {
 		return nil, nil, err
@@ -176,17 +173,14 @@ type FetchOptions struct {
 
 // Validate checks the options without any I/O; errors are a
 // *lifeboat.OptionsError (lifeboat.ErrInvalidOptions) naming the field,
-// e.g. "offsite.FetchOptions.Identities".
-func (o *FetchOptions) Validate() error {
-	if o == nil {
-		return opterr.Nil("offsite.FetchOptions")
-	}
+// e.g. "offsite.FetchOptions.Identities". Fetch and Verify call it first.
+func (o FetchOptions) Validate() error {
 	return o.validate("offsite.FetchOptions")
 }
 
 // validate is Validate naming the options option (the struct the caller
 // filled in: FetchOptions, or the RestoreSource field holding them).
-func (o *FetchOptions) validate(option string) error {
+func (o FetchOptions) validate(option string) error {
 	if err := o.Source.validate(option + ".Source"); err != nil {
 		return err
 	}

@@ -136,12 +136,4 @@ func TestFetchRefusesBeforeIO(t *testing.T) {
 			}
 		})
 	}
-	var nilOpts *FetchOptions
-	if err := nilOpts.Validate(); !errors.Is(err, lifeboat.ErrInvalidOptions) {
-		t.Errorf("nil FetchOptions: Validate = %v, want lifeboat.ErrInvalidOptions", err)
-	}
-	var nilUp *UploadOptions
-	if err := nilUp.Validate(); !errors.Is(err, lifeboat.ErrInvalidOptions) {
-		t.Errorf("nil UploadOptions: Validate = %v, want lifeboat.ErrInvalidOptions", err)
-	}
 }
