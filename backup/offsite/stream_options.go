@@ -47,7 +47,7 @@ type StreamOptions struct {
 	// and, if wanted, another bucket; see UploadOptions.Resources.
 	Resources *Destination
 	// ZstdLevel is as UploadOptions.ZstdLevel: 0 means DefaultZstdLevel,
-	// -1 stores age-encrypted plaintext.
+	// NoCompression stores age-encrypted plaintext.
 	ZstdLevel int
 	// ReadBack re-reads every stored object and checks its sha256 before
 	// the manifest is written; see UploadOptions.ReadBack.
