@@ -51,20 +51,7 @@ func Detect(ctx context.Context, deps Deps, opts Options) (Decision, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	var d Decision
-
-	if opts.overridden() {
-		ev := Evidence{Source: SourceOverride, Decided: true}
-		if opts.Version != "" {
-			g, _ := GenerationOfVersion(opts.Version) // validated
-			ev.Where, ev.Finding, ev.Generation = "Options.Version", "version "+opts.Version, g
-			d.Version = opts.Version
-		} else {
-			ev.Where, ev.Finding, ev.Generation = "Options.Generation", "generation "+opts.Generation.String(), opts.Generation
-		}
-		d.Evidence = append(d.Evidence, ev)
-		d.Generation, d.Overridden = ev.Generation, true
-	}
+	d, _ := opts.Stated()
 
 	var api apiFinding
 	if deps.Config != nil {

@@ -70,11 +70,37 @@ func (o Options) Validate() error {
 	return opterr.Negative("release.Options.APITimeout", o.APITimeout)
 }
 
+// Stated returns, without any I/O, the Decision that o's override
+// (Generation, or Version) makes, and true; or the zero Decision and
+// false when o states nothing. The Decision is the one Detect starts
+// from: Overridden, one SourceOverride evidence, Version set when
+// Version is. Procedures that exist for one generation only refuse a
+// stated other one when they build, before Detect reads anything. o must
+// be valid (Validate); an invalid Version states nothing.
+func (o Options) Stated() (Decision, bool) {
+	var d Decision
+	ev := Evidence{Source: SourceOverride, Decided: true}
+	switch {
+	case o.Version != "":
+		g, err := GenerationOfVersion(o.Version)
+		if err != nil {
+			return Decision{}, false
+		}
+		ev.Where, ev.Finding, ev.Generation = "Options.Version", "version "+o.Version, g
+		d.Version = o.Version
+	case o.Generation != GenerationUnknown:
+		ev.Where, ev.Finding, ev.Generation = "Options.Generation", "generation "+o.Generation.String(), o.Generation
+	default:
+		return Decision{}, false
+	}
+	d.Evidence = append(d.Evidence, ev)
+	d.Generation, d.Overridden = ev.Generation, true
+	return d, true
+}
+
 func (o Options) apiTimeout() time.Duration {
 	if o.APITimeout == 0 {
 		return defaultAPITimeout
 	}
 	return o.APITimeout
 }
-
-func (o Options) overridden() bool { return o.Generation != GenerationUnknown || o.Version != "" }

@@ -136,3 +136,31 @@ func TestGenerationText(t *testing.T) {
 		t.Errorf("Releases: %q %q", GenerationClassic.Releases(), GenerationEtcdOnly.Releases())
 	}
 }
+
+// TestOptionsStated: Stated gives the override's decision without I/O
+// (the one Detect reports first), and nothing for options stating none.
+func TestOptionsStated(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		opts    Options
+		ok      bool
+		gen     Generation
+		version string
+	}{
+		{"nothing", Options{}, false, GenerationUnknown, ""},
+		{"version 4.16", Options{Version: "4.16"}, true, GenerationClassic, "4.16"},
+		{"version 4.18.2", Options{Version: "4.18.2"}, true, GenerationEtcdOnly, "4.18.2"},
+		{"generation", Options{Generation: GenerationEtcdOnly}, true, GenerationEtcdOnly, ""},
+		{"invalid version", Options{Version: "four"}, false, GenerationUnknown, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, ok := tc.opts.Stated()
+			if ok != tc.ok || d.Generation != tc.gen || d.Version != tc.version || d.Overridden != tc.ok {
+				t.Fatalf("Stated() = %+v, %v; want generation %s, version %q, %v", d, ok, tc.gen, tc.version, tc.ok)
+			}
+			if ok && (len(d.Evidence) != 1 || d.Evidence[0].Source != SourceOverride || !d.Evidence[0].Decided) {
+				t.Errorf("evidence %+v, want one decided override", d.Evidence)
+			}
+		})
+	}
+}

@@ -93,8 +93,11 @@
 // QuorumRestorePlan and RunQuorumRestore are 4.18's "Restoring etcd
 // quorum for high availability clusters" (quorum-restore.sh): a majority
 // of members is lost, one member's data directory survived, no backup is
-// used. Before anything is touched the check step refuses a release
-// without the procedure (*QuorumRestoreReleaseError, ErrNoQuorumRestore:
+// used. A release stated in QuorumRestoreOptions.Release without the
+// procedure is refused when the plan is built (a *lifeboat.OptionsError
+// whose cause is a *QuorumRestoreReleaseError). Before anything is
+// touched the check step refuses a detected release without the procedure
+// (*QuorumRestoreReleaseError, ErrNoQuorumRestore:
 // on 4.5-4.17 restore a backup with Run), a recovery host without
 // member/snap/db and member/wal (*NotMemberDirError, ErrNotMemberDir), and
 // any other master that neither answers (Deps.Others: its

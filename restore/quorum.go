@@ -49,7 +49,9 @@ type QuorumRestoreOptions struct {
 
 	// Release tunes the generation decision (release.Detect from
 	// Deps.Config and the recovery host); the quorum restore exists only for the
-	// etcd-only generation (4.18+), else *QuorumRestoreReleaseError.
+	// etcd-only generation (4.18+), else *QuorumRestoreReleaseError: from
+	// Validate and QuorumRestorePlan when Release states the release
+	// (Version or Generation), from the check step when it is detected.
 	Release release.Options
 
 	// RevisionBump is what the forced member adds to its revision;
@@ -94,7 +96,12 @@ type QuorumRestoreOptions struct {
 // them): durations not negative, Release, each Unreachable entry naming a
 // node and its evidence. Each refusal is a *lifeboat.OptionsError
 // (wrapping lifeboat.ErrInvalidOptions) naming
-// "restore.QuorumRestoreOptions.<Field>".
+// "restore.QuorumRestoreOptions.<Field>". A Release that states a
+// release without the quorum restore (Version "4.16.3", Generation
+// classic) is refused here, as the "Release.Version" or
+// "Release.Generation" option, with a *QuorumRestoreReleaseError as its
+// cause (errors.As finds both; it matches ErrNoQuorumRestore); a
+// release detected at run time is refused by the plan's check step.
 func (q QuorumRestoreOptions) Validate() error {
 	_, err := q.options()
 	return err
@@ -125,7 +132,18 @@ func (q QuorumRestoreOptions) options() (Options, error) {
 		StablePeriod: q.StablePeriod, StableTimeout: q.StableTimeout,
 		Logger: q.Logger, Now: q.Now, noBackup: true,
 	}
-	return o.withDefaults()
+	o, err := o.withDefaults()
+	if err != nil {
+		return Options{}, err
+	}
+	if d, ok := q.Release.Stated(); ok && d.Generation != release.GenerationEtcdOnly {
+		field := "restore.QuorumRestoreOptions.Release.Version"
+		if q.Release.Version == "" {
+			field = "restore.QuorumRestoreOptions.Release.Generation"
+		}
+		return Options{}, opterr.New(field, "%w", &QuorumRestoreReleaseError{Decision: d})
+	}
+	return o, nil
 }
 
 // checkQuorumDeps checks deps against q (Validate has passed): the hosts

@@ -68,16 +68,22 @@ func (e *OthersNotStoppedError) Is(target error) bool { return target == ErrOthe
 
 // QuorumRestoreReleaseError refuses the quorum restore on a release
 // without it, naming the decision and the alternative. It matches
-// ErrNoQuorumRestore.
+// ErrNoQuorumRestore. QuorumRestoreOptions.Validate (and so
+// QuorumRestorePlan) returns it, as the cause of a
+// *lifeboat.OptionsError, for a stated release (its Decision is Overridden);
+// the plan's check step, inside a *PreflightError, for a detected one.
 type QuorumRestoreReleaseError struct {
 	Decision release.Decision
 }
 
 func (e *QuorumRestoreReleaseError) Error() string {
-	return fmt.Sprintf("%v: lifeboat found %s (release %s); quorum-restore.sh and its force-new-cluster pod exist from 4.18 on. "+
-		"On %s restore a backup with the classic procedure (restore.Run, \"Restoring to a previous cluster state\"); "+
-		"if the evidence is wrong, state the release with Options.Release.Version",
-		ErrNoQuorumRestore, e.Decision.String(), orUnknown(e.Decision.Version), release.GenerationClassic.Releases())
+	found, fix := "lifeboat found", "if the evidence is wrong, state the release with Options.Release.Version"
+	if e.Decision.Overridden {
+		found, fix = "the options state", "state the release the cluster runs, or none to let lifeboat detect it"
+	}
+	return fmt.Sprintf("%v: %s %s (release %s); quorum-restore.sh and its force-new-cluster pod exist from 4.18 on. "+
+		"On %s restore a backup with the classic procedure (restore.Run, \"Restoring to a previous cluster state\"); %s",
+		ErrNoQuorumRestore, found, e.Decision.String(), orUnknown(e.Decision.Version), release.GenerationClassic.Releases(), fix)
 }
 
 func (e *QuorumRestoreReleaseError) Is(target error) bool { return target == ErrNoQuorumRestore }

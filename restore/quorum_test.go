@@ -125,7 +125,11 @@ func TestQuorumRestoreRefusals(t *testing.T) {
 		want    error
 		check   func(t *testing.T, err error)
 	}{
+		// The ClusterVersion says 4.14.8 and nothing is stated: the check
+		// step refuses the detected release (a stated one is refused when
+		// the plan is built: TestQuorumRestorePlanRefusesStatedRelease).
 		{name: "release without the procedure", version: "4.14.8", wal: true, want: ErrNoQuorumRestore,
+			mutate: func(f *fixture, o *quorumJob) { o.Release = release.Options{} },
 			check: func(t *testing.T, err error) {
 				var re *QuorumRestoreReleaseError
 				if !errors.As(err, &re) || !strings.Contains(err.Error(), "restore.Run") {
@@ -202,6 +206,55 @@ func TestQuorumRestoreRefusals(t *testing.T) {
 			}
 			if after := f.snapshotTrees(t); after != before {
 				t.Errorf("a refused run or a dry run changed the hosts")
+			}
+		})
+	}
+}
+
+// TestQuorumRestorePlanRefusesStatedRelease: a release stated in
+// QuorumRestoreOptions.Release is known without I/O, so one without the
+// quorum restore (4.16, generation classic) is refused by Validate and
+// QuorumRestorePlan, before a plan exists, with a *lifeboat.OptionsError
+// naming the stated field whose cause is a *QuorumRestoreReleaseError;
+// 4.18 and the etcd-only generation build.
+func TestQuorumRestorePlanRefusesStatedRelease(t *testing.T) {
+	f := newFixture(t)
+	for _, tc := range []struct {
+		name   string
+		rel    release.Options
+		refuse string // the option named, "" when the plan builds
+	}{
+		{"4.16 stated", release.Options{Version: "4.16"}, "restore.QuorumRestoreOptions.Release.Version"},
+		{"4.16.3 stated", release.Options{Version: "4.16.3"}, "restore.QuorumRestoreOptions.Release.Version"},
+		{"classic stated", release.Options{Generation: release.GenerationClassic}, "restore.QuorumRestoreOptions.Release.Generation"},
+		{"4.18 stated", release.Options{Version: "4.18"}, ""},
+		{"etcd-only stated", release.Options{Generation: release.GenerationEtcdOnly}, ""},
+		{"nothing stated", release.Options{}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := quorumOptions(f, "4.16.3") // the cluster's answer is not read when building
+			o.Release = tc.rel
+			p, err := quorumPlanJob(o)
+			verr := o.Validate()
+			if tc.refuse == "" {
+				if err != nil || p == nil || verr != nil {
+					t.Fatalf("QuorumRestorePlan = %v, %v; Validate = %v; want a plan", p, err, verr)
+				}
+				return
+			}
+			for what, err := range map[string]error{"QuorumRestorePlan": err, "Validate": verr} {
+				var oe *lifeboat.OptionsError
+				var re *QuorumRestoreReleaseError
+				if !errors.As(err, &oe) || oe.Option != tc.refuse || !errors.As(err, &re) || !errors.Is(err, ErrNoQuorumRestore) {
+					t.Fatalf("%s = %v, want a *lifeboat.OptionsError naming %s caused by a *QuorumRestoreReleaseError", what, err, tc.refuse)
+				}
+				if !re.Decision.Overridden || re.Decision.Generation != release.GenerationClassic ||
+					!strings.Contains(err.Error(), "the options state") || !strings.Contains(err.Error(), "restore.Run") {
+					t.Errorf("%s: %v: want the stated classic decision and the classic alternative", what, err)
+				}
+			}
+			if p != nil {
+				t.Errorf("a refused QuorumRestorePlan returned a plan")
 			}
 		})
 	}

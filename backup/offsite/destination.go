@@ -52,8 +52,11 @@ type Destination struct {
 	//   s3://bucket?region=us-east-1
 	//   s3://bucket?endpoint=http://127.0.0.1:8333&region=us-east-1&use_path_style=true
 	//   azblob://container   gs://bucket   file:///var/backups/etcd
-	// (see each driver's URL parameters). It is never logged nor put in
-	// errors with its query. Ignored when Bucket is set.
+	// (see each driver's URL parameters). A query parameter its driver
+	// does not accept (s3://bucket?regoin=x), or one given twice, fails
+	// validation, before anything is opened, with a *lifeboat.OptionsError
+	// naming the parameter and those accepted, never a value. It is never
+	// logged nor put in errors with its query. Ignored when Bucket is set.
 	URL string
 	// Bucket, when not nil, is used instead of URL; the caller keeps it
 	// and closes it.
@@ -98,6 +101,9 @@ func (d *Destination) validateIn(mux *blob.URLMux, option string) error {
 			return opterr.New(option+".URL", "scheme %q is not one of %v", u.Scheme, mux.BucketSchemes())
 		}
 		if err := checkURLShape(u); err != nil {
+			return opterr.New(option+".URL", "%w", err)
+		}
+		if err := checkURLQuery(u); err != nil {
 			return opterr.New(option+".URL", "%w", err)
 		}
 	}

@@ -62,7 +62,8 @@
 //
 // Errors: lifeboat.ErrInvalidOptions (before any I/O, a
 // *lifeboat.OptionsError naming the field, a destination's under the
-// option holding it, e.g. "offsite.UploadOptions.Destination.URL");
+// option holding it, e.g. "offsite.UploadOptions.Destination.URL" for
+// a URL whose driver would not accept a query parameter);
 // offsite's own
 // sentinels ErrWrongIdentity, ErrMismatch, ErrExists and
 // ErrSourceChanged; and, for the failures an off-site backup shares with

@@ -76,9 +76,10 @@ func TestValidateRefusesBadOptions(t *testing.T) {
 		name     string
 		validate func() error
 	}{
-		{"nil UploadOptions", func() error { var o *UploadOptions; return o.Validate() }},
-		{"nil FetchOptions", func() error { var o *FetchOptions; return o.Validate() }},
-		{"FetchOptions without identities", func() error { return (&FetchOptions{}).Validate() }},
+		{"UploadOptions without destination", func() error { return UploadOptions{}.Validate() }},
+		{"FetchOptions without identities", func() error { return FetchOptions{}.Validate() }},
+		{"StreamOptions without host", func() error { return StreamOptions{}.Validate() }},
+		{"ScrubOptions with a bad ID", func() error { return ScrubOptions{IDs: []string{"x"}}.Validate() }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var oe *lifeboat.OptionsError
@@ -113,12 +114,8 @@ func TestOptionsErrorNamesTheOption(t *testing.T) {
 		return o.Validate()
 	}
 	call := func(_ any, err error) error { return err }
-	var nilUpload *UploadOptions
-	var nilFetch *FetchOptions
-	var nilScrub *ScrubOptions
 	var nilSource *RestoreSource
 	errtest.OptionNames(t, []errtest.Option{
-		{Name: "nil UploadOptions", Err: nilUpload.Validate(), Want: "offsite.UploadOptions"},
 		{Name: "no recipient", Err: upload(func(o *UploadOptions) { o.Destination.Recipients = nil }), Want: "offsite.UploadOptions.Destination.Recipients"},
 		{Name: "identity as recipient", Err: upload(func(o *UploadOptions) { o.Destination.Recipients = []string{id.String()} }), Want: "offsite.UploadOptions.Destination.Recipients"},
 		{Name: "resources recipients", Err: upload(func(o *UploadOptions) { o.Resources = &Destination{URL: dest.URL} }), Want: "offsite.UploadOptions.Resources.Recipients"},
@@ -131,14 +128,12 @@ func TestOptionsErrorNamesTheOption(t *testing.T) {
 		{Name: "part size", Err: upload(func(o *UploadOptions) { o.PartSize = -1 }), Want: "offsite.UploadOptions.PartSize"},
 		{Name: "retries", Err: upload(func(o *UploadOptions) { o.Retry.MaxAttempts = -1 }), Want: "offsite.UploadOptions.Retry.MaxAttempts"},
 		{Name: "retry interval", Err: upload(func(o *UploadOptions) { o.Retry.MaxInterval = -1 }), Want: "offsite.UploadOptions.Retry.MaxInterval"},
-		{Name: "nil StreamOptions", Err: (*StreamOptions)(nil).Validate(), Want: "offsite.StreamOptions"},
 		{Name: "stream without host", Err: stream(func(o *StreamOptions) { o.Host = nil }), Want: "offsite.StreamOptions.Host"},
 		{Name: "stream without config", Err: stream(func(o *StreamOptions) { o.Force = false }), Want: "offsite.StreamOptions.Config"},
 		{Name: "stream concurrency", Err: stream(func(o *StreamOptions) { o.Concurrency = -1 }), Want: "offsite.StreamOptions.Concurrency"},
 		{Name: "stream destination", Err: stream(func(o *StreamOptions) { o.Destination.URL = "ftp://x" }), Want: "offsite.StreamOptions.Destination.URL"},
 		{Name: "stream zstd level", Err: stream(func(o *StreamOptions) { o.ZstdLevel = 23 }), Want: "offsite.StreamOptions.ZstdLevel"},
 		{Name: "stream without etcd", Err: call(Stream(t.Context(), nil, StreamOptions{Destination: dest, Host: h, Force: true})), Want: "offsite.Stream etcd"},
-		{Name: "nil FetchOptions", Err: nilFetch.Validate(), Want: "offsite.FetchOptions"},
 		{Name: "fetch without identities", Err: (&FetchOptions{Source: dest}).Validate(), Want: "offsite.FetchOptions.Identities"},
 		{Name: "fetch nil identity", Err: (&FetchOptions{Source: dest, Identities: []age.Identity{id, nil}}).Validate(), Want: "offsite.FetchOptions.Identities"},
 		{Name: "fetch source", Err: (&FetchOptions{Identities: []age.Identity{id}}).Validate(), Want: "offsite.FetchOptions.Source"},
@@ -149,7 +144,6 @@ func TestOptionsErrorNamesTheOption(t *testing.T) {
 		{Name: "nil RestoreSource", Err: nilSource.Validate(), Want: "offsite.RestoreSource"},
 		{Name: "restore source id", Err: (&RestoreSource{ID: "x", Options: fetch}).Validate(), Want: "offsite.RestoreSource.ID"},
 		{Name: "restore source options", Err: (&RestoreSource{ID: stamp, Options: FetchOptions{Source: dest}}).Validate(), Want: "offsite.RestoreSource.Options.Identities"},
-		{Name: "nil ScrubOptions", Err: nilScrub.Validate(), Want: "offsite.ScrubOptions"},
 		{Name: "scrub ids", Err: (&ScrubOptions{IDs: []string{"x"}}).Validate(), Want: "offsite.ScrubOptions.IDs"},
 		{Name: "scrub nil identity", Err: (&ScrubOptions{Identities: []age.Identity{nil}}).Validate(), Want: "offsite.ScrubOptions.Identities"},
 		{Name: "scrub resources", Err: (&ScrubOptions{Resources: &Destination{URL: "ftp://x"}}).Validate(), Want: "offsite.ScrubOptions.Resources.URL"},

@@ -103,7 +103,7 @@ type Object struct {
 	// DestResources (the other destination, UploadOptions.Resources).
 	Destination string `json:"destination"`
 	// Codec is CodecZstdAge, or "age" for an object stored without
-	// compression (ZstdLevel -1); ZstdLevel the zstd level used.
+	// compression (ZstdLevel NoCompression); ZstdLevel the zstd level used.
 	Codec     string `json:"codec"`
 	ZstdLevel int    `json:"zstdLevel,omitempty"`
 	// Size and SHA256 are the plaintext's (the file as cluster-backup.sh

@@ -22,8 +22,12 @@ import (
 // more where storage costs more than the backup's time and memory.
 const DefaultZstdLevel = 1
 
-// noCompression as UploadOptions.ZstdLevel stores objects encrypted only.
-const noCompression = -1
+// NoCompression as UploadOptions.ZstdLevel (or StreamOptions.ZstdLevel)
+// stores every object age-encrypted but not compressed: codec "age", key
+// "<id>/<name>.age", StoredSize a little over Size. For data that does
+// not compress (an etcd holding encrypted secrets) it saves the
+// encoder's CPU and memory. Named after compress/flate's NoCompression.
+const NoCompression = -1
 
 // UploadOptions configure Upload. Destination (with its Recipients) is
 // required; every other zero value is documented on its field.
@@ -39,7 +43,7 @@ type UploadOptions struct {
 	Resources *Destination
 	// ZstdLevel is the zstd level (1 fastest … 22 smallest, mapped to
 	// klauspost/compress's four encoder levels); 0 means DefaultZstdLevel,
-	// -1 stores age-encrypted plaintext (codec "age", key
+	// NoCompression (-1) stores age-encrypted plaintext (codec "age", key
 	// "<id>/<name>.age"). Validate refuses anything else.
 	ZstdLevel int
 	// Timestamp chooses the local backup when dir holds several (see
@@ -102,17 +106,14 @@ func (r RetryOptions) validate(option string) error {
 
 // Validate checks the options without any I/O; errors are a
 // *lifeboat.OptionsError (lifeboat.ErrInvalidOptions) naming the field,
-// e.g. "offsite.UploadOptions.Destination.URL".
-func (o *UploadOptions) Validate() error {
-	if o == nil {
-		return opterr.Nil("offsite.UploadOptions")
-	}
+// e.g. "offsite.UploadOptions.Destination.URL". Upload calls it first.
+func (o UploadOptions) Validate() error {
 	return o.validate("offsite.UploadOptions")
 }
 
 // validate is Validate naming the options option (the struct the caller
 // filled in: UploadOptions, or StreamOptions whose fields these are).
-func (o *UploadOptions) validate(option string) error {
+func (o UploadOptions) validate(option string) error {
 	_, _, err := o.recipients(option)
 	if err != nil {
 		return err
@@ -127,15 +128,15 @@ func (o *UploadOptions) validate(option string) error {
 	} else if o.Resources != nil && o.Resources.Prefix != "" {
 		return opterr.New(option+".Resources", "a Prefix needs its own URL or Bucket")
 	}
-	if o.ZstdLevel != noCompression && (o.ZstdLevel < 0 || o.ZstdLevel > 22) {
-		return opterr.New(option+".ZstdLevel", "%d is out of range (1–22, 0 for %d, %d for none)", o.ZstdLevel, DefaultZstdLevel, noCompression)
+	if o.ZstdLevel != NoCompression && (o.ZstdLevel < 0 || o.ZstdLevel > 22) {
+		return opterr.New(option+".ZstdLevel", "%d is out of range (1–22, 0 for DefaultZstdLevel %d, NoCompression %d)", o.ZstdLevel, DefaultZstdLevel, NoCompression)
 	}
 	return cmp.Or(opterr.Negative(option+".PartSize", o.PartSize), o.Retry.validate(option+".Retry"))
 }
 
 // recipients parses the snapshot's and the archive's recipients; option
 // names the options in the errors, as in validate.
-func (o *UploadOptions) recipients(option string) (snap, res *parsedRecipients, err error) {
+func (o UploadOptions) recipients(option string) (snap, res *parsedRecipients, err error) {
 	snap, err = parseRecipients(option+".Destination.Recipients", o.Destination.Recipients)
 	if err != nil {
 		return nil, nil, err
@@ -176,17 +177,14 @@ type FetchOptions struct {
 
 // Validate checks the options without any I/O; errors are a
 // *lifeboat.OptionsError (lifeboat.ErrInvalidOptions) naming the field,
-// e.g. "offsite.FetchOptions.Identities".
-func (o *FetchOptions) Validate() error {
-	if o == nil {
-		return opterr.Nil("offsite.FetchOptions")
-	}
+// e.g. "offsite.FetchOptions.Identities". Fetch and Verify call it first.
+func (o FetchOptions) Validate() error {
 	return o.validate("offsite.FetchOptions")
 }
 
 // validate is Validate naming the options option (the struct the caller
 // filled in: FetchOptions, or the RestoreSource field holding them).
-func (o *FetchOptions) validate(option string) error {
+func (o FetchOptions) validate(option string) error {
 	if err := o.Source.validate(option + ".Source"); err != nil {
 		return err
 	}

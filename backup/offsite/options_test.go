@@ -37,7 +37,7 @@ func TestUploadOptionsValidate(t *testing.T) {
 		{name: "absolute prefix", mutate: func(o *UploadOptions) { o.Destination.Prefix = "/x" }, wantErr: true},
 		{name: "escaping prefix", mutate: func(o *UploadOptions) { o.Destination.Prefix = "../x" }, wantErr: true},
 		{name: "level too high", mutate: func(o *UploadOptions) { o.ZstdLevel = 23 }, wantErr: true},
-		{name: "no compression", mutate: func(o *UploadOptions) { o.ZstdLevel = noCompression }},
+		{name: "no compression", mutate: func(o *UploadOptions) { o.ZstdLevel = NoCompression }},
 		{name: "negative retries", mutate: func(o *UploadOptions) { o.Retry.MaxAttempts = -1 }, wantErr: true},
 		{name: "resources without recipients", mutate: func(o *UploadOptions) { o.Resources = &Destination{} }, wantErr: true},
 		{name: "resources prefix without bucket", mutate: func(o *UploadOptions) {
@@ -135,13 +135,5 @@ func TestFetchRefusesBeforeIO(t *testing.T) {
 				t.Fatalf("Fetch = %v, want lifeboat.ErrInvalidOptions", err)
 			}
 		})
-	}
-	var nilOpts *FetchOptions
-	if err := nilOpts.Validate(); !errors.Is(err, lifeboat.ErrInvalidOptions) {
-		t.Errorf("nil FetchOptions: Validate = %v, want lifeboat.ErrInvalidOptions", err)
-	}
-	var nilUp *UploadOptions
-	if err := nilUp.Validate(); !errors.Is(err, lifeboat.ErrInvalidOptions) {
-		t.Errorf("nil UploadOptions: Validate = %v, want lifeboat.ErrInvalidOptions", err)
 	}
 }

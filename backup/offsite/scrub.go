@@ -71,12 +71,10 @@ type ScrubOptions struct {
 	Logger *slog.Logger
 }
 
-// Validate checks the options without any I/O; errors wrap
-// lifeboat.ErrInvalidOptions.
-func (o *ScrubOptions) Validate() error {
-	if o == nil {
-		return opterr.Nil("offsite.ScrubOptions")
-	}
+// Validate checks the options without any I/O; errors are a
+// *lifeboat.OptionsError (lifeboat.ErrInvalidOptions) naming the field,
+// e.g. "offsite.ScrubOptions.IDs". Scrub calls it first.
+func (o ScrubOptions) Validate() error {
 	if o.Resources != nil {
 		if err := o.Resources.validate("offsite.ScrubOptions.Resources"); err != nil {
 			return err

@@ -220,10 +220,6 @@ func TestScrubOptions(t *testing.T) {
 			}
 		})
 	}
-	var nilOpts *offsite.ScrubOptions
-	if err := nilOpts.Validate(); !errors.Is(err, lifeboat.ErrInvalidOptions) {
-		t.Errorf("nil options: %v", err)
-	}
 }
 
 // An archive stored at another destination is skipped unless

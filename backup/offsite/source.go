@@ -24,7 +24,10 @@ type RestoreSource struct {
 }
 
 // Validate checks the source without any I/O (FetchOptions.Validate and
-// the ID); errors wrap lifeboat.ErrInvalidOptions.
+// the ID); errors wrap lifeboat.ErrInvalidOptions. Unlike the options
+// structs' Validate it has a pointer receiver, as Fetch and String: a
+// *RestoreSource is what restore.Options.Source holds, and a nil one is
+// refused ("offsite.RestoreSource") rather than a panic.
 func (s *RestoreSource) Validate() error {
 	if s == nil {
 		return opterr.Nil("offsite.RestoreSource")

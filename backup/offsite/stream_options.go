@@ -47,7 +47,7 @@ type StreamOptions struct {
 	// and, if wanted, another bucket; see UploadOptions.Resources.
 	Resources *Destination
 	// ZstdLevel is as UploadOptions.ZstdLevel: 0 means DefaultZstdLevel,
-	// -1 stores age-encrypted plaintext.
+	// NoCompression stores age-encrypted plaintext.
 	ZstdLevel int
 	// ReadBack re-reads every stored object and checks its sha256 before
 	// the manifest is written; see UploadOptions.ReadBack.
@@ -89,7 +89,7 @@ type StreamOptions struct {
 }
 
 // upload is the part of o that UploadOptions describes.
-func (o *StreamOptions) upload() UploadOptions {
+func (o StreamOptions) upload() UploadOptions {
 	return UploadOptions{
 		Destination: o.Destination,
 		Resources:   o.Resources,
@@ -102,12 +102,10 @@ func (o *StreamOptions) upload() UploadOptions {
 	}
 }
 
-// Validate checks the options without any I/O; errors wrap
-// lifeboat.ErrInvalidOptions.
-func (o *StreamOptions) Validate() error {
-	if o == nil {
-		return opterr.Nil("offsite.StreamOptions")
-	}
+// Validate checks the options without any I/O; errors are a
+// *lifeboat.OptionsError (lifeboat.ErrInvalidOptions) naming the field,
+// e.g. "offsite.StreamOptions.Host". Stream calls it first.
+func (o StreamOptions) Validate() error {
 	if o.Host == nil {
 		return opterr.New("offsite.StreamOptions.Host", "is required (the master whose static pod resources are archived)")
 	}

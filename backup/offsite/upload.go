@@ -171,7 +171,7 @@ type uploader struct {
 }
 
 func (u *uploader) codec() string {
-	if u.level == noCompression {
+	if u.level == NoCompression {
 		return codecAge
 	}
 	return CodecZstdAge

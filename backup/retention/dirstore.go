@@ -22,6 +22,11 @@ import (
 // files, symbolic links, hidden entries ("." prefix) and directories
 // without a manifest (cluster-backup.sh output, other tools' data) are
 // never listed, so never deleted.
+//
+// Build it with NewDirStore: a DirStore that was not (its zero value, a
+// nil *DirStore) refuses every List and Delete with a
+// *lifeboat.OptionsError naming "retention.DirStore", before anything
+// is read or deleted.
 type DirStore struct {
 	root string
 	opts DirStoreOptions
@@ -61,14 +66,34 @@ func NewDirStore(root string, opts DirStoreOptions) (*DirStore, error) {
 	return &DirStore{root: root, opts: opts}, nil
 }
 
-// Dir returns the directory of the backup id.
-func (s *DirStore) Dir(id string) string { return filepath.Join(s.root, id) }
+// check refuses a DirStore that NewDirStore did not build: List and
+// Delete call it first, so that the zero value never reads nor deletes
+// relative to the working directory.
+func (s *DirStore) check() error {
+	if s == nil || s.root == "" || s.opts.Verify == nil || s.opts.Logger == nil {
+		return opterr.New("retention.DirStore", "has no backup directory: build it with NewDirStore")
+	}
+	return nil
+}
+
+// Dir returns the directory of the backup id; "" for a DirStore that
+// NewDirStore did not build.
+func (s *DirStore) Dir(id string) string {
+	if s.check() != nil {
+		return ""
+	}
+	return filepath.Join(s.root, id)
+}
 
 // List returns the backups under the root: ID is the subdirectory's name,
 // Taken the manifest's createdAt, Verified whether opts.Verify passed.
 // A manifest that cannot be parsed leaves its directory out (logged): it
-// may be lifeboat's, but nothing proves it.
+// may be lifeboat's, but nothing proves it. A DirStore NewDirStore did
+// not build is a *lifeboat.OptionsError.
 func (s *DirStore) List(ctx context.Context) ([]Backup, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("listing %s: %w", s.root, err)
 	}
@@ -122,8 +147,12 @@ const trashPrefix = ".deleting-"
 // Delete removes the backup directory id: it is first renamed to a hidden
 // name in the same directory (atomic: List stops reporting it at once),
 // then removed. An absent id wraps ErrNotFound; an id that is not a
-// listed backup's name wraps ErrNotBackup.
+// listed backup's name wraps ErrNotBackup. A DirStore NewDirStore did
+// not build is a *lifeboat.OptionsError, and nothing is deleted.
 func (s *DirStore) Delete(ctx context.Context, id string) error {
+	if err := s.check(); err != nil {
+		return err
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}

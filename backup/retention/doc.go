@@ -30,8 +30,9 @@
 //
 //   - lifeboat.ErrInvalidOptions (a *lifeboat.OptionsError naming the
 //     field, e.g. "retention.Policy.KeepDaily"): Policy.Validate refused a
-//     negative count or duration, or Apply got no store; nothing was
-//     listed.
+//     negative count or duration, Apply got no store, or a DirStore
+//     NewDirStore did not build ("retention.DirStore", e.g. its zero
+//     value) was used; nothing was listed nor deleted.
 //   - ErrBadListing: a Store listed a backup without an ID or one ID
 //     twice; nothing was deleted.
 //   - ErrNotFound: the store holds no backup with that ID; Store.Delete

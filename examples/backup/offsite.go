@@ -39,7 +39,7 @@ func (o *offsiteFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.resPrefix, "resources-prefix", "", "key prefix for static_kuberesources (needs -resources-destination)")
 	fs.Func("resources-recipient", "public key static_kuberesources is encrypted to instead of -recipient (repeatable)", func(s string) error { o.resRecipients = append(o.resRecipients, s); return nil })
 	fs.StringVar(&o.resRecipientsFile, "resources-recipients-file", "", "file of public keys static_kuberesources is encrypted to instead of -recipient")
-	fs.IntVar(&o.zstdLevel, "zstd-level", 0, fmt.Sprintf("zstd level 1-22 (0: %d, -1: no compression)", offsite.DefaultZstdLevel))
+	fs.IntVar(&o.zstdLevel, "zstd-level", 0, fmt.Sprintf("zstd level 1-22 (0: %d, %d: no compression)", offsite.DefaultZstdLevel, offsite.NoCompression))
 	fs.BoolVar(&o.readBack, "read-back", false, "re-read every stored object and check its sha256 before the backup is made visible")
 	fs.IntVar(&o.partSizeMiB, "part-size-mib", 0, "multipart upload part size in MiB (0: the storage driver's default)")
 	fs.IntVar(&o.uploadConcurrency, "upload-concurrency", 0, fmt.Sprintf("parts uploaded at once (0: %d)", offsite.DefaultStreamConcurrency))
