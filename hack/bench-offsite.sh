@@ -202,7 +202,7 @@ for r in $(seq "$rounds"); do
 done
 
 ratio=$(python3 -c 'import json,sys; rs=[json.loads(l)["ratio"] for l in open(sys.argv[1]) if l.startswith("{")]; print("%.2f" % (sum(rs)/len(rs)))' "$work/stream.json")
-awk -v rounds="$rounds" -v db="$dbsize" -v vs="$value_size" -v kind="$kind" -v cr="$ratio" -v hz="$hz" '
+awk -v rounds="$rounds" -v cores="$(nproc)" -v db="$dbsize" -v vs="$value_size" -v kind="$kind" -v cr="$ratio" -v hz="$hz" '
   function median(a, n,   i, j, t, b) {
     for (i = 1; i <= n; i++) b[i] = a[i]
     for (i = 2; i <= n; i++) for (j = i; j > 1 && b[j-1] > b[j]; j--) { t = b[j]; b[j] = b[j-1]; b[j-1] = t }
@@ -223,12 +223,17 @@ awk -v rounds="$rounds" -v db="$dbsize" -v vs="$value_size" -v kind="$kind" -v c
     for (i = 1; i <= rounds; i++) {
       for (k = 1; k <= 7; k++) { s = order[k]; printf "%-5d %-44s %9.2f %15.1f %8.2f %9.2f %9.2f\n", i, names[s], t[s, i], m[s, i] / 1024, c[s, i], ce[s, i], cw[s, i] }
       rp[i] = t["stream", i] / t["etcdctl", i]; rc[i] = t["snapshot", i] / t["ceiling", i]; re[i] = t["snapshot", i] / t["etcdctl", i]
+      # CPU of every process of the step (the client, etcd, the S3 server)
+      for (k = 1; k <= 4; k++) { s = order[k]; all[s, i] = c[s, i] + ce[s, i] + cw[s, i] }
+      ap[i] = all["stream", i] / all["etcdctl", i]; ac[i] = all["snapshot", i] / all["ceiling", i]
       if (m["stream", i] > peak) peak = m["stream", i]
     }
     printf "\nratios (median of rounds):\n"
     printf "  stream pipeline / etcdctl save   %5.2f   (target <= 1.10)\n", median(rp, rounds)
     printf "  backup.Snapshot / ceiling        %5.2f   (target <= 1.05)\n", median(rc, rounds)
     printf "  backup.Snapshot / etcdctl save   %5.2f   (target <= 1.00)\n", median(re, rounds)
+    printf "  (info) CPU of client, etcd and S3 server together: stream / etcdctl %.2f, snapshot / ceiling %.2f\n", median(ap, rounds), median(ac, rounds)
+    printf "         (on %d cores the wall time of a step is at least its CPU / %d)\n", cores, cores
     printf "compression ratio (plaintext / stored): %s\n", cr
     printf "peak RSS of the stream pipeline: %.1f MiB (target < 128), of which %.1f MiB the idle binary\n", peak / 1024, m["idle", 1] / 1024
   }' "$results"
