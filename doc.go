@@ -50,9 +50,9 @@
 //     cordon, drain) are options that work on every release.
 //
 // The restore plans name the decision and its evidence in their first step
-// and in their dry run; member.ReplacePlan in its "release" step, which its
-// dry run does not run (member.ChooseProcedure names the choice without
-// running anything).
+// and in their dry run; member.ReplacePlan in its "release" step, one of
+// the read-only checks its dry run runs (member.ChooseProcedure names the
+// choice without the plan).
 //
 // One shape for every procedure: a builder XPlan(deps, opts) returns a
 // *plan.Plan without any I/O (clients and hosts in a Deps struct, tunables
