@@ -125,7 +125,7 @@ func TestReplacePlanDryRunFailsOnCheck(t *testing.T) {
 		err, _ = dryRun(t, p, nil)
 		var ql *QuorumLostError
 		var se *plan.StepError
-		if !errors.As(err, &se) || se.Step != "identify" || !errors.As(err, &ql) {
+		if !errors.As(err, &se) || se.Step != "identify" || !errors.As(err, &ql) || !errors.Is(err, plan.ErrNothingChanged) {
 			t.Fatalf("err = %v, want identify failing with a *QuorumLostError", err)
 		}
 		if w := writes(deps); len(w) != 0 || len(f.Removed()) != 0 {
@@ -219,5 +219,36 @@ func TestReplacePlanDryRunAnotherRun(t *testing.T) {
 	}
 	if w := writes(deps); len(w) != 0 {
 		t.Fatalf("a dry run wrote %q", w)
+	}
+}
+
+// A real run that fails in a read-only first step changed nothing
+// (plan.ErrNothingChanged); one resumed from a state that recorded a
+// change (written before check-quorum existed) skips check-quorum.
+func TestReplacePlanCheckQuorumReal(t *testing.T) {
+	f := etcdtest.NewCluster("master-0", "master-1", "master-2").Down("master-0")
+	deps := planDeps(f, notReadyNode("master-0", true), readyNode("master-1"), readyNode("master-2"))
+	p, err := ReplacePlan(deps, ReplaceOptions{Node: "master-0", State: NodeNotReady, SkipBackupCheck: true, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.Run(t.Context(), plan.RunOptions{Report: func(e plan.Event) {
+		if e.Step.ID == "identify" && e.Status == plan.Done {
+			f.Down("master-1")
+		}
+	}})
+	var se *plan.StepError
+	if !errors.As(err, &se) || se.Step != "check-quorum" || !errors.Is(err, ErrWouldLoseQuorum) || !errors.Is(err, plan.ErrNothingChanged) {
+		t.Fatalf("err = %v, want check-quorum failing with ErrWouldLoseQuorum, nothing changed", err)
+	}
+	if len(f.Removed()) != 0 {
+		t.Fatalf("removed %x", f.Removed())
+	}
+
+	// The state of an older run that removed nothing yet but stopped
+	// etcd (2.4.2) has no check-quorum: resumed, the step is skipped.
+	r := &replacement{state: replaceRunState{Finished: map[string]time.Time{"identify": {}, "check-backup": {}, "release": {}, "stop-etcd": {}}}}
+	if err := r.checkQuorum(t.Context(), func(string) {}); !errors.Is(err, plan.ErrSkipped) {
+		t.Fatalf("resumed check-quorum: %v, want skipped", err)
 	}
 }

@@ -395,8 +395,14 @@ func (r *replacement) identify(ctx context.Context, progress func(string)) error
 // before it removes the member identify found (checkRemoval), made before
 // anything changes: the member is unhealthy, and the other voting members
 // keep a quorum without it (ErrWouldLoseQuorum, *QuorumLostError,
-// ErrMemberHealthy). It only reads: a dry run runs it.
+// ErrMemberHealthy). It only reads: a dry run runs it. A run resumed
+// from a state that recorded a change (a state written before the step
+// existed) skips it: the check is for before the first change, and
+// remove-member checks again.
 func (r *replacement) checkQuorum(ctx context.Context, progress func(string)) error {
+	if r.state.progressed() {
+		return plan.Skip("an earlier run of this replacement already changed the cluster; remove-member checks quorum itself")
+	}
 	id := r.memberID
 	if id == 0 {
 		m, err := lookup(ctx, r.deps.Etcd, r.o.Node)
