@@ -40,7 +40,9 @@
 //     etcd-only one (only etcd stopped and restored, the quorum guard off
 //     while the cluster settles, back on at the end and on every exit
 //     path); restore.Plan, which does no I/O, builds the etcd-only plan
-//     when restore.Options.Release states a 4.18+ version.
+//     when restore.Options.Release states a 4.18+ version, and
+//     restore.ResolvePlan returns the plan Run will run (deciding as Run
+//     does, reading only) with its restore.ProcedureChoice.
 //   - member.ReplacePlan's "release" step reads the ClusterVersion
 //     (member.Deps.Config): from 4.11 on it turns the
 //     quorum guard off after removing the member and back on before the
@@ -50,9 +52,9 @@
 //     cordon, drain) are options that work on every release.
 //
 // The restore plans name the decision and its evidence in their first step
-// and in their dry run; member.ReplacePlan in its "release" step, which its
-// dry run does not run (member.ChooseProcedure names the choice without
-// running anything).
+// and in their dry run; member.ReplacePlan in its "release" step, one of
+// the read-only checks its dry run runs (member.ChooseProcedure names the
+// choice without the plan).
 //
 // One shape for every procedure: a builder XPlan(deps, opts) returns a
 // *plan.Plan without any I/O (clients and hosts in a Deps struct, tunables

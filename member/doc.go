@@ -24,9 +24,10 @@
 //     new-master-machine.yaml itself).
 //   - 2.4.2 step 1, "stop the crashlooping etcd pod": StopEtcdMember, on a
 //     host.Host (SSH, debug pod or clustertest), moving aside, never deleting.
-//   - The whole procedures as plans that can be listed (dry run) and run
-//     with progress: ReplacePlan (2.4.1 or 2.4.2, chosen by
-//     ReplaceOptions.State); its last step is Verify / WaitVerified
+//   - The whole procedures as plans that can be listed, checked (a dry
+//     run runs the read-only first steps: identify, check-quorum,
+//     check-backup, release) and run with progress: ReplacePlan (2.4.1
+//     or 2.4.2, chosen by ReplaceOptions.State); its last step is Verify / WaitVerified
 //     (exactly the expected members, started, healthy and voting, etcd pods Running
 //     on every master). The redeployment and rollout waits are
 //     lifecycle.ForceRedeploy and lifecycle.WaitAllNodesAtLatestRevision.

@@ -16,7 +16,9 @@ import (
 // runs it. Its "release" step chooses between the 4.5 runbook's steps and
 // the current ones when it runs (the quorum-guard and delete-node steps
 // are skipped before 4.11); member.ChooseProcedure names that choice
-// without running anything.
+// without running anything. Its first steps (identify, check-quorum,
+// check-backup, release) only read: a dry run, plan.RunOptions{DryRun:
+// true}, runs them and changes nothing.
 func ExampleReplacePlan() {
 	deps := member.Deps{
 		Etcd:     newExampleEtcd(), // a *clientv3.Client in a real program
@@ -38,6 +40,7 @@ func ExampleReplacePlan() {
 	}
 	// Output:
 	// identify
+	// check-quorum
 	// check-backup
 	// release
 	// remove-member

@@ -152,9 +152,31 @@ func (o ReplaceOptions) withDefaults() ReplaceOptions {
 // the option, e.g. "member.ReplaceOptions.State" or "member.Deps.Kube"
 // (Deps.Etcd, Kube and Operator are required).
 //
-// No step of the plan is read-only: a dry run (plan.RunOptions.DryRun)
-// reports every step as plan.WouldRun and checks nothing; ChooseProcedure
-// names the release decision without running the plan.
+// The plan's first steps only read, and a dry run (plan.RunOptions.DryRun)
+// runs them: they are what an operator checks before touching anything.
+//
+//	identify      the member is the unhealthy one, in the state opts.State
+//	              claims (FindUnhealthyMember; a *QuorumLostError when
+//	              quorum is already lost: restore instead, runbook 5.3)
+//	check-quorum  the other voting members keep a quorum without it:
+//	              RemoveMember's guard (ErrWouldLoseQuorum, *QuorumLostError,
+//	              ErrMemberHealthy), read only
+//	check-backup  opts.VerifyBackup(BackupDir), runbook 2.1; skipped with
+//	              SkipBackupCheck
+//	release       the procedure of the cluster's release (ChooseProcedure)
+//
+// A dry run reads the run's state ConfigMap too, and fails with
+// *AnotherRunError where a real run would; it writes nothing (no state,
+// no step recorded) and reports every later step as plan.WouldRun. A step
+// that finished in an earlier run (the state) is reported as skipped; a
+// member already removed skips identify and check-quorum.
+//
+// 2.4.1 (MachineNotRunning, NodeNotReady) then runs remove-member,
+// quorum-guard-off, delete-node, delete-secrets, recreate-machine,
+// force-redeploy, wait-revision, quorum-guard-on, verify; 2.4.2
+// (EtcdPodCrashlooping) runs stop-etcd, remove-member, quorum-guard-off,
+// delete-secrets, force-redeploy, wait-revision, quorum-guard-on, verify.
+// Step IDs are stable across releases of lifeboat: the state records them.
 func ReplacePlan(deps Deps, opts ReplaceOptions) (*plan.Plan, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -226,6 +248,9 @@ type replacement struct {
 	steps    []string
 	state    replaceRunState
 	admitted bool
+	// dryRan: the last Run of the plan was a dry run; the next real one
+	// forgets what it learned.
+	dryRan bool
 	// adopted: the state is a finished run's, already retired
 	// (finishedRun); nothing runs and nothing is written.
 	adopted bool
@@ -276,9 +301,10 @@ func replaceMachinePlan(deps Deps, opts ReplaceOptions) (*plan.Plan, error) {
 	return r.track(&plan.Plan{
 		Name: "replace etcd member " + n + " (machine not running / node not ready, runbook 2.4.1)",
 		Steps: []plan.Step{
-			{ID: "identify", Description: "confirm that " + n + " is the unhealthy member and that its machine is not running or its node is not ready (2.2, 2.3)", Run: r.identify},
-			{ID: "check-backup", Description: "check that an etcd backup was taken (2.1)", Run: r.checkBackup},
-			{ID: "release", Description: "choose the procedure of the cluster's release (4.5 runbook, or the current one with the quorum guard)", Run: r.detectRelease},
+			{ID: "identify", Description: "confirm that " + n + " is the unhealthy member and that its machine is not running or its node is not ready (2.2, 2.3)", Run: r.identify, ReadOnly: true},
+			{ID: "check-quorum", Description: "check that etcd keeps its quorum without " + n + ": the guard of etcdctl member remove, read only (the other voting members healthy)", Run: r.checkQuorum, ReadOnly: true},
+			{ID: "check-backup", Description: "check that an etcd backup was taken (2.1)", Run: r.checkBackup, ReadOnly: true},
+			{ID: "release", Description: "choose the procedure of the cluster's release (4.5 runbook, or the current one with the quorum guard)", Run: r.detectRelease, ReadOnly: true},
 			{ID: "remove-member", Description: "remove the unhealthy member " + n + " (etcdctl member remove), then list the members again", Run: r.removeMember},
 			{ID: "quorum-guard-off", Description: "current releases: turn the etcd quorum guard off (unsupportedConfigOverrides." + lifecycle.QuorumGuardOverride + ": true), recording it first", Run: r.guardOff},
 			{ID: "delete-node", Description: "current releases: delete the node " + n + " (oc delete node)", Run: r.deleteNode},
@@ -309,9 +335,10 @@ func replaceCrashloopingPlan(deps Deps, opts ReplaceOptions) (*plan.Plan, error)
 	return r.track(&plan.Plan{
 		Name: "replace etcd member " + n + " (etcd pod crashlooping, runbook 2.4.2)",
 		Steps: []plan.Step{
-			{ID: "identify", Description: "confirm that " + n + " is the unhealthy member and that its etcd pod is crashlooping (2.2, 2.3)", Run: r.identify},
-			{ID: "check-backup", Description: "check that an etcd backup was taken (2.1)", Run: r.checkBackup},
-			{ID: "release", Description: "choose the procedure of the cluster's release (4.5 runbook, or the current one with the quorum guard)", Run: r.detectRelease},
+			{ID: "identify", Description: "confirm that " + n + " is the unhealthy member and that its etcd pod is crashlooping (2.2, 2.3)", Run: r.identify, ReadOnly: true},
+			{ID: "check-quorum", Description: "check that etcd keeps its quorum without " + n + ": the guard of etcdctl member remove, read only (the other voting members healthy)", Run: r.checkQuorum, ReadOnly: true},
+			{ID: "check-backup", Description: "check that an etcd backup was taken (2.1)", Run: r.checkBackup, ReadOnly: true},
+			{ID: "release", Description: "choose the procedure of the cluster's release (4.5 runbook, or the current one with the quorum guard)", Run: r.detectRelease, ReadOnly: true},
 			{ID: "stop-etcd", Description: "on " + n + ": move etcd-pod.yaml to /var/lib/etcd-backup, wait for etcd to stop, move /var/lib/etcd to /tmp", Run: r.stopEtcd},
 			{ID: "remove-member", Description: "remove the unhealthy member " + n + " (etcdctl member remove), then list the members again", Run: r.removeMember},
 			{ID: "quorum-guard-off", Description: "current releases: turn the etcd quorum guard off (unsupportedConfigOverrides." + lifecycle.QuorumGuardOverride + ": true), recording it first", Run: r.guardOff},
@@ -361,6 +388,54 @@ func (r *replacement) identify(ctx context.Context, progress func(string)) error
 		return fmt.Errorf("%s is in state %s, which procedure %s does not cover (it needs %q)", r.o.Node, f.State, r.procedure, f.State.Procedure())
 	}
 	r.memberID = f.Member.ID
+	return nil
+}
+
+// checkQuorum is the check-quorum step: what RemoveMember will check
+// before it removes the member identify found (checkRemoval), made before
+// anything changes: the member is unhealthy, and the other voting members
+// keep a quorum without it (ErrWouldLoseQuorum, *QuorumLostError,
+// ErrMemberHealthy). It only reads: a dry run runs it. A run resumed
+// from a state that recorded a change (a state written before the step
+// existed) skips it: the check is for before the first change, and
+// remove-member checks again.
+func (r *replacement) checkQuorum(ctx context.Context, progress func(string)) error {
+	if r.state.progressed() {
+		return plan.Skip("an earlier run of this replacement already changed the cluster; remove-member checks quorum itself")
+	}
+	id := r.memberID
+	if id == 0 {
+		m, err := lookup(ctx, r.deps.Etcd, r.o.Node)
+		if errors.Is(err, ErrMemberNotFound) {
+			return plan.Skip(r.o.Node + " is not a member (already removed)")
+		}
+		if err != nil {
+			return err
+		}
+		id = m.ID
+	}
+	hc, err := healthCheckerFor("member.Deps.Health", r.deps.Health, r.deps.Etcd)
+	if err != nil {
+		return err
+	}
+	timeout := cmp.Or(r.o.HealthTimeout, defaultHealthTimeout)
+	res, target, err := checkRemoval(ctx, r.deps.Etcd, hc, id, timeout, false)
+	if err != nil {
+		return err
+	}
+	if target == nil {
+		return plan.Skip(fmt.Sprintf("member %x is not listed (already removed)", id))
+	}
+	voting, healthy := 0, 0
+	for _, h := range res.Health {
+		if h.ID != id && !h.IsLearner {
+			voting++
+			if h.Healthy {
+				healthy++
+			}
+		}
+	}
+	progress(fmt.Sprintf("without %s (%x): %d of %d voting members healthy, quorum needs %d", r.o.Node, id, healthy, voting, quorum(voting)))
 	return nil
 }
 

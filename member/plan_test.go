@@ -43,11 +43,11 @@ func TestReplacePlanChoosesProcedure(t *testing.T) {
 		wantErr string
 	}{
 		{"machine not running", ReplaceOptions{Node: "master-0", State: MachineNotRunning, BackupDir: "/backup"},
-			"identify,check-backup,release,remove-member,quorum-guard-off,delete-node,delete-secrets,recreate-machine,force-redeploy,wait-revision,quorum-guard-on,verify", ""},
+			"identify,check-quorum,check-backup,release,remove-member,quorum-guard-off,delete-node,delete-secrets,recreate-machine,force-redeploy,wait-revision,quorum-guard-on,verify", ""},
 		{"node not ready", ReplaceOptions{Node: "master-0", State: NodeNotReady, SkipBackupCheck: true},
-			"identify,check-backup,release,remove-member,quorum-guard-off,delete-node,delete-secrets,recreate-machine,force-redeploy,wait-revision,quorum-guard-on,verify", ""},
+			"identify,check-quorum,check-backup,release,remove-member,quorum-guard-off,delete-node,delete-secrets,recreate-machine,force-redeploy,wait-revision,quorum-guard-on,verify", ""},
 		{"crashlooping", ReplaceOptions{Node: "master-0", State: EtcdPodCrashlooping, BackupDir: "/backup", Host: h},
-			"identify,check-backup,release,stop-etcd,remove-member,quorum-guard-off,delete-secrets,force-redeploy,wait-revision,quorum-guard-on,verify", ""},
+			"identify,check-quorum,check-backup,release,stop-etcd,remove-member,quorum-guard-off,delete-secrets,force-redeploy,wait-revision,quorum-guard-on,verify", ""},
 		{"crashlooping without host", ReplaceOptions{Node: "master-0", State: EtcdPodCrashlooping, BackupDir: "/b"}, "", "member.ReplaceOptions.Host: is required by 2.4.2"},
 		{"healthy again", ReplaceOptions{Node: "master-0", State: Healthy, BackupDir: "/b"}, "", "needs no replacement"},
 		{"unknown", ReplaceOptions{Node: "master-0", State: Unknown, BackupDir: "/b"}, "", "no procedure"},

@@ -49,8 +49,8 @@ func (c ProcedureChoice) String() string {
 
 // ChooseProcedure reads the cluster's release (release.Detect over
 // deps.Config, opts.Release overriding) and says which procedure the
-// replacement plans run: the release step does this, and a dry run can
-// call it to name the choice without running anything. An unknown release
+// replacement plans run: the release step does this (a dry run of the
+// plan runs it too), and a caller can name the choice without the plan. An unknown release
 // (no Config, no override) chooses the 4.5 runbook's and says so; other
 // errors are the detection's.
 func ChooseProcedure(ctx context.Context, deps Deps, opts ReplaceOptions) (ProcedureChoice, error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -78,62 +79,14 @@ func RemoveMember(ctx context.Context, cluster Cluster, id uint64, opts RemoveOp
 	if err != nil {
 		return nil, err
 	}
-	res := &RemoveResult{}
-	members, linearizable, err := listMembers(ctx, cluster, timeout)
-	if err != nil {
-		return nil, fmt.Errorf("member: remove %x: %w", id, err)
-	}
-	res.Before = members
-	if !linearizable {
-		// Only a serializable list: the cluster may have lost quorum.
-		res.Health = checkMembers(ctx, hc, members, timeout)
-		if voting, healthy := votingHealth(res.Health); healthy < quorum(voting) {
-			return res, fmt.Errorf("member: refusing to remove %x: %w", id, quorumLost(res.Health, healthy, voting))
+	res, target, err := checkRemoval(ctx, cluster, hc, id, timeout, opts.Force)
+	if err != nil || target == nil {
+		if res != nil && res.AlreadyAbsent {
+			log.InfoContext(ctx, "etcd member already removed", "id", fmt.Sprintf("%x", id))
 		}
-		return res, fmt.Errorf("member: remove %x: the member list is only available serializably; try again", id)
+		return res, err
 	}
-	var target *pb.Member
-	for _, m := range members {
-		if m.ID == id {
-			target = m
-		}
-	}
-	if target == nil {
-		res.AlreadyAbsent, res.After = true, members
-		log.InfoContext(ctx, "etcd member already removed", "id", fmt.Sprintf("%x", id))
-		return res, nil
-	}
-	res.Health = checkMembers(ctx, hc, members, timeout)
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	var self MemberHealth
-	var remaining []MemberHealth
-	for _, h := range res.Health {
-		if h.ID == id {
-			self = h
-		} else {
-			remaining = append(remaining, h)
-		}
-	}
-	name := self.DisplayName()
-	if !opts.Force {
-		if self.Healthy {
-			return res, fmt.Errorf("member: refusing to remove %s (%x): %w: %s; removing a good etcd member might lead to quorum loss",
-				name, id, ErrMemberHealthy, self.Health())
-		}
-		var errs []error
-		if voting, healthy := votingHealth(remaining); !self.IsLearner && healthy < quorum(voting) {
-			errs = append(errs, fmt.Errorf("%w: %d of the %d remaining voting members are healthy, quorum needs %d",
-				ErrWouldLoseQuorum, healthy, voting, quorum(voting)))
-		}
-		if voting, healthy := votingHealth(res.Health); healthy < quorum(voting) {
-			errs = append(errs, quorumLost(res.Health, healthy, voting))
-		}
-		if len(errs) > 0 {
-			return res, fmt.Errorf("member: refusing to remove %s (%x): %w", name, id, errors.Join(errs...))
-		}
-	}
+	name := res.Health[slices.IndexFunc(res.Health, func(h MemberHealth) bool { return h.ID == id })].DisplayName()
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	_, err = cluster.MemberRemove(rctx, id)
 	cancel()
@@ -157,6 +110,74 @@ func RemoveMember(ctx context.Context, cluster Cluster, id uint64, opts RemoveOp
 	}
 	log.InfoContext(ctx, "removed etcd member", "member", name, "id", fmt.Sprintf("%x", id), "members", len(after.Members))
 	return res, nil
+}
+
+// checkRemoval is what RemoveMember checks before it removes member id,
+// reading only: it lists the members (linearizably) and checks each one's
+// health. It returns the result so far and the member to remove; a nil
+// member with a nil error when id is not listed (res.AlreadyAbsent).
+// Unless force, a healthy member is refused with ErrMemberHealthy and a
+// removal that would leave fewer healthy voting members than a quorum
+// with ErrWouldLoseQuorum and/or a *QuorumLostError (learners are not
+// counted). The replacement plans' check-quorum step runs it in a dry run
+// too.
+func checkRemoval(ctx context.Context, cluster Cluster, hc HealthChecker, id uint64, timeout time.Duration, force bool) (*RemoveResult, *pb.Member, error) {
+	res := &RemoveResult{}
+	members, linearizable, err := listMembers(ctx, cluster, timeout)
+	if err != nil {
+		return nil, nil, fmt.Errorf("member: remove %x: %w", id, err)
+	}
+	res.Before = members
+	if !linearizable {
+		// Only a serializable list: the cluster may have lost quorum.
+		res.Health = checkMembers(ctx, hc, members, timeout)
+		if voting, healthy := votingHealth(res.Health); healthy < quorum(voting) {
+			return res, nil, fmt.Errorf("member: refusing to remove %x: %w", id, quorumLost(res.Health, healthy, voting))
+		}
+		return res, nil, fmt.Errorf("member: remove %x: the member list is only available serializably; try again", id)
+	}
+	var target *pb.Member
+	for _, m := range members {
+		if m.ID == id {
+			target = m
+		}
+	}
+	if target == nil {
+		res.AlreadyAbsent, res.After = true, members
+		return res, nil, nil
+	}
+	res.Health = checkMembers(ctx, hc, members, timeout)
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	var self MemberHealth
+	var remaining []MemberHealth
+	for _, h := range res.Health {
+		if h.ID == id {
+			self = h
+		} else {
+			remaining = append(remaining, h)
+		}
+	}
+	name := self.DisplayName()
+	if !force {
+		if self.Healthy {
+			return res, nil, fmt.Errorf("member: refusing to remove %s (%x): %w: %s; removing a good etcd member might lead to quorum loss",
+				name, id, ErrMemberHealthy, self.Health())
+		}
+		var errs []error
+		if voting, healthy := votingHealth(remaining); !self.IsLearner && healthy < quorum(voting) {
+			errs = append(errs, fmt.Errorf("%w: %d of the %d remaining voting members are healthy, quorum needs %d",
+				ErrWouldLoseQuorum, healthy, voting, quorum(voting)))
+		}
+		if voting, healthy := votingHealth(res.Health); healthy < quorum(voting) {
+			errs = append(errs, quorumLost(res.Health, healthy, voting))
+		}
+		if len(errs) > 0 {
+			return res, nil, fmt.Errorf("member: refusing to remove %s (%x): %w", name, id, errors.Join(errs...))
+		}
+	}
+	return res, target, nil
 }
 
 // lookup returns the member named name (a node name on OpenShift), or

@@ -113,10 +113,11 @@ func (d *replaceRunState) Done() bool {
 }
 
 // progressed reports whether the run changed anything in the cluster: a
-// step other than the read-only identify and check-backup finished.
+// step other than the read-only identify, check-quorum, check-backup and
+// release finished.
 func (d *replaceRunState) progressed() bool {
 	for id := range d.Finished {
-		if id != "identify" && id != "check-backup" {
+		if id != "identify" && id != "check-quorum" && id != "check-backup" && id != "release" {
 			return true
 		}
 	}

@@ -67,10 +67,14 @@ func (e *AnotherRunError) Is(target error) bool { return target == ErrAnotherRun
 //     and start fresh;
 //   - another identity, unfinished: refuse with *AnotherRunError, unless
 //     ReplaceOptions.AbandonUnfinished retires it as abandoned.
+//
+// In a dry run (plan.IsDryRun) it decides the same and writes nothing:
+// what it would retire or restore, it reports.
 func (r *replacement) admit(ctx context.Context, progress func(string)) error {
 	if r.admitted {
 		return nil
 	}
+	dry := plan.IsDryRun(ctx)
 	want := ReplaceIdentity{Procedure: r.procedure, Node: r.o.Node}
 	fresh := replaceRunState{Identity: want, Steps: r.steps, Started: r.o.Now().UTC(), Finished: map[string]time.Time{}}
 	d, exists, err := r.store.load(ctx)
@@ -108,7 +112,9 @@ func (r *replacement) admit(ctx context.Context, progress func(string)) error {
 				AbandonedName: retiredName(r.store.name, retiredAbandoned, at)}
 		}
 		if why == retiredAbandoned && d.QuorumGuard != nil {
-			if _, on := d.Finished["quorum-guard-on"]; !on {
+			if _, on := d.Finished["quorum-guard-on"]; !on && dry {
+				progress("the abandoned run had turned the etcd quorum guard off: a real run restores it (" + d.QuorumGuard.String() + ")")
+			} else if !on {
 				// The abandoned run turned the guard off (and crashed):
 				// put back what it recorded before leaving its state.
 				if _, err := lifecycle.RestoreQuorumGuard(ctx, r.deps.Operator, *d.QuorumGuard, lifecycle.QuorumGuardOptions{}); err != nil {
@@ -117,12 +123,16 @@ func (r *replacement) admit(ctx context.Context, progress func(string)) error {
 				progress("the abandoned run had turned the etcd quorum guard off: restored (" + d.QuorumGuard.String() + ")")
 			}
 		}
-		to, err := r.store.retire(ctx, d, why, at)
-		if err != nil {
-			return err
+		if dry {
+			progress(fmt.Sprintf("the %s state of another run (%s) in ConfigMap %s: a real run moves it aside (kept for audit)", why, d.Identity, r.store.where()))
+		} else {
+			to, err := r.store.retire(ctx, d, why, at)
+			if err != nil {
+				return err
+			}
+			progress(fmt.Sprintf("the %s state of another run (%s) was moved to ConfigMap %s/%s (kept for audit)", why, d.Identity, r.store.namespace, to))
+			fresh.Previous = to
 		}
-		progress(fmt.Sprintf("the %s state of another run (%s) was moved to ConfigMap %s/%s (kept for audit)", why, d.Identity, r.store.namespace, to))
-		fresh.Previous = to
 	}
 	if !exists {
 		done, name, ok, err := r.finishedRun(ctx, want)
@@ -141,11 +151,17 @@ func (r *replacement) admit(ctx context.Context, progress func(string)) error {
 // tracked wraps a step's Run: it admits the run's state first, skips the
 // step when the state records it as finished, records it as finished
 // (with what the run learned) when it ends without error, and, after the
-// last step, retires the state as finished.
+// last step, retires the state as finished. In a dry run (only the
+// read-only steps run) it admits without writing and records nothing.
 func (r *replacement) tracked(id string, run func(context.Context, func(string)) error) func(context.Context, func(string)) error {
 	return func(ctx context.Context, progress func(string)) error {
+		dry := plan.IsDryRun(ctx)
 		if len(r.steps) > 0 && r.steps[0] == id {
 			r.admitted, r.adopted = false, false // each Run of the plan reads the state afresh
+			if r.dryRan && !dry {
+				r.forget() // what a dry run learned is no run's
+			}
+			r.dryRan = dry
 		}
 		if err := r.admit(ctx, progress); err != nil {
 			return err
@@ -159,7 +175,7 @@ func (r *replacement) tracked(id string, run func(context.Context, func(string))
 				r.state.Completed.UTC().Format(time.RFC3339), r.store.namespace, r.state.RetiredTo))
 		}
 		if at, ok := r.state.Finished[id]; ok {
-			if last {
+			if last && !dry {
 				if err := r.complete(ctx, progress); err != nil {
 					return err
 				}
@@ -167,6 +183,9 @@ func (r *replacement) tracked(id string, run func(context.Context, func(string))
 			return plan.Skip(fmt.Sprintf("finished in an earlier run at %s", at.UTC().Format(time.RFC3339)))
 		}
 		err := run(ctx, progress)
+		if dry {
+			return err
+		}
 		if err != nil && !errors.Is(err, plan.ErrSkipped) {
 			r.restoreGuardAfterFailure(ctx, id, err, progress)
 			return err
@@ -181,6 +200,14 @@ func (r *replacement) tracked(id string, run func(context.Context, func(string))
 		}
 		return err
 	}
+}
+
+// forget drops what the steps of a run learned (admit, or the steps
+// themselves, learn it again).
+func (r *replacement) forget() {
+	r.memberID, r.newNode, r.newMemberID = 0, "", 0
+	r.redeploy = lifecycle.RedeployRecord{}
+	r.current, r.decision = false, ""
 }
 
 func (r *replacement) markFinished(ctx context.Context, id string) error {

@@ -78,7 +78,8 @@
 // keep running, and the quorum guard is off while the operator brings the
 // other members back, then put back as found, on every exit path. Plan,
 // which does no I/O, builds the etcd-only plan only when Options.Release
-// states such a release.
+// states such a release; ResolvePlan returns the plan Run will run,
+// deciding first as Run does (reading only), with its ProcedureChoice.
 //
 // The classic plan of 4.11-4.17 (and of a release
 // nothing names, since the API is down during most restores) turns the

@@ -27,7 +27,64 @@ func statedGeneration(o Options) release.Generation {
 	return release.GenerationUnknown
 }
 
-// decideForRun chooses the procedure Run builds, reading only:
+// What decided a ProcedureChoice (ProcedureChoice.DecidedBy).
+const (
+	// DecidedByState: the unfinished run on the recovery host (its state
+	// at Options.StatePath) recorded its procedure; resuming keeps it.
+	DecidedByState = "state"
+	// DecidedByOptions: Options.Release states the generation or a version.
+	DecidedByOptions = "options"
+	// DecidedByCluster: release.Detect, from the ClusterVersion
+	// (Deps.Config) and the recovery host's etcd static pod and scripts.
+	DecidedByCluster = "cluster"
+)
+
+// ProcedureChoice is which restore procedure ResolvePlan and Run build,
+// and why.
+type ProcedureChoice struct {
+	// Generation is the decided procedure generation; GenerationUnknown
+	// when release.Detect decided nothing (Err).
+	Generation release.Generation
+	// Plan is the generation of the plan built: GenerationEtcdOnly for
+	// the etcd-only restore (Generation etcd-only, AllowClassicOnEtcdOnly
+	// false), else GenerationClassic.
+	Plan release.Generation
+	// Version is the version that decides the classic plan's quorum guard
+	// steps: the recorded or detected one, else Options.Release.Version,
+	// else Options.ClusterVersion; "" when none is known.
+	Version string
+	// DecidedBy is DecidedByState, DecidedByOptions or DecidedByCluster.
+	DecidedBy string
+	// Recorded is the resumed run's recorded decision (DecidedByState).
+	Recorded *ReleaseRecord
+	// Detected is release.Detect's decision with every piece of evidence
+	// read (DecidedByCluster, when Err is nil).
+	Detected *release.Decision
+	// Err is release.Detect's error (DecidedByCluster): an
+	// *release.UndecidedError when nothing decided (the classic plan,
+	// whose verify-backup says so), or a refusal (an unsupported release,
+	// a refused conflict) that the plan's verify-backup reports as a
+	// *PreflightError.
+	Err error
+}
+
+// String is the choice on one line: "etcd-only plan: decided by cluster:
+// generation etcd-only (4.18+), from ClusterVersion ...".
+func (c ProcedureChoice) String() string {
+	s := c.Plan.String() + " plan: decided by " + c.DecidedBy + ": "
+	switch {
+	case c.Recorded != nil:
+		return s + "the unfinished run recorded " + c.Recorded.Line
+	case c.Detected != nil:
+		return s + c.Detected.String()
+	case c.Err != nil:
+		return s + "nothing decided (" + c.Err.Error() + ")"
+	}
+	return s + "generation " + c.Generation.String() + " (" + c.Generation.Releases() + "), release " + orUnknown(c.Version)
+}
+
+// decideForRun chooses the procedure Run and ResolvePlan build, reading
+// only:
 //   - an unfinished state on the recovery host that recorded a decision
 //     (a resumed run) keeps that run's procedure, unless
 //     AbandonUnfinished will retire it;
@@ -36,13 +93,25 @@ func statedGeneration(o Options) release.Generation {
 //
 // The etcd-only generation builds the etcd-only plan unless
 // AllowClassicOnEtcdOnly; everything else, including no decision, the
-// classic one (whose verify-backup says why). It also returns the version
-// the classic plan's quorum guard steps are decided by (the recorded or
-// detected one, else planVersion; "" when none is known).
-func decideForRun(ctx context.Context, deps Deps, opts Options) (release.Generation, string, *decided, error) {
+// classic one (whose verify-backup says why). The choice's Version is
+// the version the classic plan's quorum guard steps are decided by (the
+// recorded or detected one, else planVersion; "" when none is known).
+func decideForRun(ctx context.Context, deps Deps, opts Options) (ProcedureChoice, *decided, error) {
+	c, pre, err := decideGeneration(ctx, deps, opts)
+	if err != nil {
+		return ProcedureChoice{}, nil, err
+	}
+	c.Plan = release.GenerationClassic
+	if c.Generation == release.GenerationEtcdOnly && !opts.AllowClassicOnEtcdOnly {
+		c.Plan = release.GenerationEtcdOnly
+	}
+	return c, pre, nil
+}
+
+func decideGeneration(ctx context.Context, deps Deps, opts Options) (ProcedureChoice, *decided, error) {
 	o, err := validated(deps, opts)
 	if err != nil {
-		return 0, "", nil, err
+		return ProcedureChoice{}, nil, err
 	}
 	or := func(v string) string {
 		if v != "" {
@@ -54,23 +123,28 @@ func decideForRun(ctx context.Context, deps Deps, opts Options) (release.Generat
 		st := newState(deps.Recovery, o.StatePath)
 		d, exists, err := st.peek(ctx)
 		if err != nil {
-			return 0, "", nil, err
+			return ProcedureChoice{}, nil, err
 		}
 		if exists && d.Release != nil && !d.Done() {
+			c := ProcedureChoice{Generation: d.Release.Generation, Version: or(d.Release.Version), DecidedBy: DecidedByState, Recorded: d.Release}
 			if d.Release.ClassicAccepted {
-				return release.GenerationClassic, or(d.Release.Version), nil, nil
+				c.Generation = release.GenerationClassic
 			}
-			return d.Release.Generation, or(d.Release.Version), nil, nil
+			return c, nil, nil
 		}
 	}
 	if g := statedGeneration(o); g != release.GenerationUnknown {
-		return g, or(""), nil, nil
+		return ProcedureChoice{Generation: g, Version: or(""), DecidedBy: DecidedByOptions}, nil, nil
 	}
 	d, err := release.Detect(ctx, release.Deps{Config: deps.Config, Host: deps.Recovery}, o.Release)
 	if ctx.Err() != nil {
-		return 0, "", nil, ctx.Err()
+		return ProcedureChoice{}, nil, ctx.Err()
 	}
-	return d.Generation, or(d.Version), &decided{d: d, err: err}, nil
+	c := ProcedureChoice{Generation: d.Generation, Version: or(d.Version), DecidedBy: DecidedByCluster, Err: err}
+	if err == nil {
+		c.Detected = &d
+	}
+	return c, &decided{d: d, err: err}, nil
 }
 
 // detect is release.Detect for checkRelease: Run's earlier answer the

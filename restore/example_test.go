@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 
-	kubefake "k8s.io/client-go/kubernetes/fake"
-
+	configv1 "github.com/openshift/api/config/v1"
+	configfake "github.com/openshift/client-go/config/clientset/versioned/fake"
 	operatorfake "github.com/openshift/client-go/operator/clientset/versioned/fake"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kubefake "k8s.io/client-go/kubernetes/fake"
 
 	"github.com/lifeboat-dev/lifeboat/host"
 	"github.com/lifeboat-dev/lifeboat/host/hosttest"
@@ -75,4 +77,41 @@ func ExamplePlan() {
 	// stop-kube-apiserver/master-1
 	// move-etcd-data/master-1
 	// stop-static-pods/master-0
+}
+
+// ResolvePlan returns the plan Run will run: it decides the procedure
+// generation as Run does, reading only, here from the ClusterVersion of
+// a 4.20 cluster (a fake client): the etcd-only restore, without
+// Options.Release stating it. The hosts are empty directory trees.
+func ExampleResolvePlan() {
+	root, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(root)
+	cv := &configv1.ClusterVersion{ObjectMeta: metav1.ObjectMeta{Name: "version"}}
+	cv.Status.History = []configv1.UpdateHistory{{State: configv1.CompletedUpdate, Version: "4.20.3"}}
+
+	p, choice, err := restore.ResolvePlan(context.Background(), restore.Deps{
+		Recovery:  hosttest.NewDir("master-0", filepath.Join(root, "master-0"), hosttest.DirOptions{}),
+		Others:    []host.Host{hosttest.NewDir("master-1", filepath.Join(root, "master-1"), hosttest.DirOptions{})},
+		Kube:      kubefake.NewClientset(),
+		Operator:  operatorfake.NewClientset(),
+		Config:    configfake.NewClientset(cv), // the cluster's ClusterVersion
+		InProcess: inprocess.WriteDataDir,
+	}, restore.Options{
+		BackupDir: "/srv/backups/2026-11-24",
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(choice.Plan, "plan, decided by", choice.DecidedBy, "from release", choice.Version)
+	for _, s := range p.Steps[:5] {
+		fmt.Println(s.ID)
+	}
+	// Output:
+	// etcd-only plan, decided by cluster from release 4.20.3
+	// verify-backup
+	// copy-backup
+	// stop-etcd/master-1
+	// stop-etcd/master-0
+	// move-etcd-data/master-0
 }

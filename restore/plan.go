@@ -117,13 +117,40 @@ type runner struct {
 //	approve-csrs                   pending node-bootstrapper CSRs (unless SkipCSRApproval)
 //
 // Plan does no I/O, so without such a statement it builds
-// the classic plan even for a 4.18+ cluster: to print the plan a 4.18+
-// cluster will run, state its version in Options.Release, or read the
-// events of a dry run of Run, which decides from the cluster first
-// (release.Detect) and builds the plan of the decided generation.
+// the classic plan even for a 4.18+ cluster: ResolvePlan returns the plan
+// Run will run, deciding from the cluster first (reading only); or state
+// the version in Options.Release.
 func Plan(deps Deps, opts Options) (*plan.Plan, error) {
 	p, _, err := build(deps, opts, statedGeneration(opts), planVersion(opts))
 	return p, err
+}
+
+// ResolvePlan returns the plan Run will run and why: it validates opts
+// and checks deps as Plan does (a *lifeboat.OptionsError naming the
+// field), then decides the procedure generation exactly as Run does
+// (the unfinished state on the recovery host, else Options.Release,
+// else release.Detect; see ProcedureChoice), and builds the plan of the
+// decided generation: for a 4.18+ cluster the etcd-only restore without
+// Options.Release stating it. It reads the run's state at StatePath and
+// the release evidence (the ClusterVersion through Deps.Config, the
+// recovery host's etcd static pod and scripts) and changes nothing. Its
+// errors are the state's and the cancelled ctx's; a detection that
+// decides nothing or refuses is no error here (ProcedureChoice.Err):
+// the plan's verify-backup reports or refuses it when it runs.
+//
+// Print the plan with Describe; run it with Run (which decides again:
+// the plan returned is for reading, and a changed cluster or state may
+// decide otherwise).
+func ResolvePlan(ctx context.Context, deps Deps, opts Options) (*plan.Plan, *ProcedureChoice, error) {
+	choice, _, err := decideForRun(ctx, deps, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, _, err := build(deps, opts, choice.Generation, choice.Version)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, &choice, nil
 }
 
 // build lists the steps of gen's plan; version (possibly "") decides
@@ -258,11 +285,11 @@ func Run(ctx context.Context, deps Deps, opts Options, run plan.RunOptions) (*St
 	if err != nil {
 		return nil, err
 	}
-	gen, version, pre, err := decideForRun(ctx, deps, opts)
+	choice, pre, err := decideForRun(ctx, deps, opts)
 	if err != nil {
 		return nil, err
 	}
-	p, r, err := build(deps, opts, gen, version)
+	p, r, err := build(deps, opts, choice.Generation, choice.Version)
 	if err != nil {
 		return nil, err
 	}

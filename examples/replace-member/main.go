@@ -7,7 +7,7 @@
 //	    [-etcd-endpoints URLS -etcd-cacert F -etcd-cert F -etcd-key F]  (default: ETCDCTL_* variables)
 //	    [-host debug-pod | -host ssh -ssh-addr HOST -ssh-key F -known-hosts F]  (2.4.2 only)
 //
-// Exit codes: 0 replaced (or, with -dry-run, listed); 2 nothing to replace;
+// Exit codes: 0 replaced (or, with -dry-run, checked); 2 nothing to replace;
 // 3 quorum is lost: restore from a backup instead (runbook 5.3,
 // examples/restore); 4 no chapter 2 procedure applies (unknown state, or
 // masters not made by the Machine API); 1 other errors.
@@ -42,7 +42,7 @@ func run() int {
 	ssh.Register(flag.CommandLine, "ssh-user")
 	backupDir := flag.String("backup-dir", "", "etcd backup taken before the replacement (runbook 2.1), verified first")
 	skipBackup := flag.Bool("skip-backup-check", false, "proceed without a verified backup (not recommended)")
-	dryRun := flag.Bool("dry-run", false, "identify the member and list the steps; change nothing")
+	dryRun := flag.Bool("dry-run", false, "run the read-only checks (member, quorum, backup, release) and list the other steps; change nothing")
 	hostKind := flag.String("host", "debug-pod", "how to reach the crashlooping master for 2.4.2: debug-pod or ssh")
 	sshAddr := flag.String("ssh-addr", "", "ssh: host[:port] of the crashlooping master (default: its node name)")
 	saveDir := flag.String("save-dir", ".", "2.4.1: where the old Machine and new-master-machine.yaml are saved")
@@ -100,7 +100,7 @@ func run() int {
 		Release: release.Options{Version: *version}, WaitForNewMaster: *waitMaster,
 	}
 	if f.State == member.EtcdPodCrashlooping {
-		if *dryRun { // listed only, never run: no debug pod, no ssh session
+		if *dryRun { // stop-etcd is never run by a dry run: no debug pod, no ssh session
 			opts.Host = host.NewLocal(f.Node, "/nonexistent", host.LocalOptions{})
 		} else if opts.Host, err = openHost(ctx, *hostKind, f.Node, api, *sshAddr, ssh); err != nil {
 			return fail(1, err)
@@ -117,10 +117,9 @@ func run() int {
 	if choice, err := member.ChooseProcedure(ctx, deps, opts); err == nil {
 		fmt.Println("procedure:", choice)
 	}
-	if *dryRun {
-		return 0
-	}
-	err = p.Run(ctx, plan.RunOptions{Report: func(e plan.Event) { fmt.Println(time.Now().Format("15:04:05"), e) }})
+	// A dry run runs the read-only checks (identify, check-quorum,
+	// check-backup, release) and reports the other steps as "would run".
+	err = p.Run(ctx, plan.RunOptions{DryRun: *dryRun, Report: func(e plan.Event) { fmt.Println(time.Now().Format("15:04:05"), e) }})
 	switch {
 	case errors.Is(err, member.ErrQuorumLost):
 		return fail(3, err)
@@ -128,6 +127,9 @@ func run() int {
 		return fail(4, err)
 	case err != nil:
 		return fail(1, err)
+	}
+	if *dryRun {
+		return 0
 	}
 	fmt.Println("etcd member replaced")
 	return 0
