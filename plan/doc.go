@@ -31,4 +31,9 @@
 // stopped before it changed anything (a dry run, or a failed ReadOnly
 // check before any other kind of step started, nothing finished by an
 // earlier run) has NothingChanged set and matches [ErrNothingChanged].
+//
+// [Plan.Finally] runs at the end of every Run, whatever ended it (a
+// failed or panicked step, a cancel, a Report that panicked), with the
+// run's error: the one place a builder releases what its steps held or
+// undoes what a failed run left.
 package plan

@@ -59,6 +59,17 @@ func Skip(reason string) error { return fmt.Errorf("%w: %s", ErrSkipped, reason)
 type Plan struct {
 	Name  string
 	Steps []Step
+	// Finally, when set, runs once at the end of every Run of the plan
+	// that passed Validate, whatever ended it: the last step done, a step
+	// failed or panicked, ctx cancelled, State or Report failed. It gets
+	// the error Run is about to return (nil for a run that finished) and
+	// releases what the steps held or undoes what a failed run left (an
+	// off-site stream deletes the objects a run wrote before its
+	// manifest). It runs on Run's goroutine before Run returns, with a
+	// context that carries ctx's values (plan.IsDryRun) but not its
+	// cancellation, so it can clean up after a cancel; its error, or its
+	// panic as a *lifeboat.PanicError, is joined to Run's.
+	Finally func(ctx context.Context, err error) error
 }
 
 // Status is the state of a step in an Event.

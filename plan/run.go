@@ -112,7 +112,8 @@ func (r *runner) reportFailure() error {
 // returns as a *StepError. Steps recorded as finished in opts.State are
 // reported as skipped and not run again. Run stops before the next step when
 // ctx is cancelled. With opts.DryRun only ReadOnly steps run (see
-// RunOptions.DryRun). A plan that fails Validate runs nothing.
+// RunOptions.DryRun). A plan that fails Validate runs nothing; any other
+// Run ends with the plan's Finally, when set.
 //
 // A step's Run, DryRun or Fanout that panics fails the step with a
 // *lifeboat.PanicError (errors.Is lifeboat.ErrPanicked) inside the
@@ -124,12 +125,21 @@ func (r *runner) reportFailure() error {
 // returns the *lifeboat.PanicError, wrapped with the event's step and
 // status, instead of running the next step (joined with the step's
 // *StepError when that step failed too).
-func (p *Plan) Run(ctx context.Context, opts RunOptions) error {
+func (p *Plan) Run(ctx context.Context, opts RunOptions) (err error) {
 	if err := p.Validate(); err != nil {
 		return err
 	}
 	if opts.DryRun {
 		ctx = context.WithValue(ctx, dryRunKey{}, true)
+	}
+	if p.Finally != nil {
+		fctx := context.WithoutCancel(ctx)
+		defer func() {
+			ferr := safego.Call("plan.Plan.Finally", func() error { return p.Finally(fctx, err) })
+			if ferr != nil {
+				err = errors.Join(err, fmt.Errorf("%s: finally: %w", p.Name, ferr))
+			}
+		}()
 	}
 	r := &runner{p: p, opts: opts, now: opts.Now, finished: map[string]bool{}, ids: map[string]bool{}}
 	for _, s := range p.Steps {
