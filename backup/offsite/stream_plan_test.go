@@ -312,3 +312,28 @@ func TestStreamPlanRollback(t *testing.T) {
 		}
 	})
 }
+
+// finishedState is a plan.State recording some steps as finished.
+type finishedState map[string]bool
+
+func (s finishedState) Finished(context.Context) (map[string]bool, error) { return s, nil }
+func (s finishedState) MarkFinished(_ context.Context, id string) error   { s[id] = true; return nil }
+
+// A stream cannot resume: a run whose State skips the checks (so the
+// destination was not opened in this run) fails at the first step that
+// writes, with ErrStreamNotResumable, and writes nothing.
+func TestStreamPlanNotResumable(t *testing.T) {
+	store := t.TempDir()
+	p, err := offsite.StreamPlan(offsite.StreamDeps{Etcd: noEtcd{t}}, streamPlanOptions(t, store, "", newIdentity(t).Recipient().String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.Run(t.Context(), plan.RunOptions{State: finishedState{"precheck": true, "check-destination": true}})
+	var se *plan.StepError
+	if !errors.Is(err, offsite.ErrStreamNotResumable) || !errors.As(err, &se) || se.Step != "upload-resources" {
+		t.Fatalf("err = %v, want upload-resources failing with ErrStreamNotResumable", err)
+	}
+	if f := files(t, store); len(f) != 0 {
+		t.Errorf("the refused run wrote %q", f)
+	}
+}

@@ -71,6 +71,11 @@ type StreamResult struct {
 // When Stream fails, the objects it wrote are deleted (best effort), no
 // manifest exists and, with LocalDir, no local file is left behind.
 //
+// Stream builds StreamPlan (StreamDeps{Etcd: etcd}) and runs it without
+// events of its own: the bytes and progress of the calls it makes go to
+// ctx's reporter, and a failure is the failed step's error, not a
+// *plan.StepError. Use StreamPlan for a dry run or step events.
+//
 // Errors: lifeboat.ErrInvalidOptions (before any I/O), the *backup.PrecheckError
 // of a failed pre-check, a *backup.SnapshotError for the etcd side
 // (backup.ErrHashMismatch, backup.ErrTruncated, backup.ErrNoHealthyMember,
