@@ -61,7 +61,7 @@
 // with documented zero values in an Options struct whose Validate runs
 // before anything is built: backup.TakePlan, lifecycle.ShutdownPlan,
 // lifecycle.RestartPlan, member.ReplacePlan, restore.Plan,
-// restore.QuorumRestorePlan); Describe lists
+// restore.QuorumRestorePlan, offsite.StreamPlan); Describe lists
 // it, and Run(ctx, plan.RunOptions) runs it with one event type
 // (plan.Event: step, status, message, bytes done and total), a dry run
 // (RunOptions.DryRun: read-only steps run, the others report what they

@@ -30,6 +30,9 @@
 // tees the same bytes into the cluster-backup.sh layout on disk. A stream
 // cannot be re-read: a transient storage failure re-takes its source (a
 // new snapshot) after a backoff.
+// StreamPlan is the same procedure as a plan.Plan (precheck,
+// check-destination, upload-resources, upload-snapshot, publish-manifest)
+// with a dry run that checks the cluster and the destination only.
 //
 // Fetch reverses the pipeline into a local directory in the
 // cluster-backup.sh layout and refuses, before writing anything there, a

@@ -24,6 +24,7 @@ import (
 func TestSentinelsAreDistinct(t *testing.T) {
 	own := map[string]error{
 		"ErrExists": ErrExists, "ErrMismatch": ErrMismatch, "ErrSourceChanged": ErrSourceChanged, "ErrWrongIdentity": ErrWrongIdentity,
+		"ErrStreamNotResumable": ErrStreamNotResumable,
 	}
 	family := map[string]error{
 		"backup.ErrHashMismatch": backup.ErrHashMismatch, "backup.ErrTruncated": backup.ErrTruncated, "backup.ErrBadManifest": backup.ErrBadManifest,
@@ -133,6 +134,7 @@ func TestOptionsErrorNamesTheOption(t *testing.T) {
 		{Name: "stream concurrency", Err: stream(func(o *StreamOptions) { o.Concurrency = -1 }), Want: "offsite.StreamOptions.Concurrency"},
 		{Name: "stream destination", Err: stream(func(o *StreamOptions) { o.Destination.URL = "ftp://x" }), Want: "offsite.StreamOptions.Destination.URL"},
 		{Name: "stream zstd level", Err: stream(func(o *StreamOptions) { o.ZstdLevel = 23 }), Want: "offsite.StreamOptions.ZstdLevel"},
+		{Name: "stream plan without etcd", Err: call(StreamPlan(StreamDeps{}, StreamOptions{Destination: dest, Host: h, Force: true})), Want: "offsite.StreamDeps.Etcd"},
 		{Name: "stream without etcd", Err: call(Stream(t.Context(), nil, StreamOptions{Destination: dest, Host: h, Force: true})), Want: "offsite.Stream etcd"},
 		{Name: "fetch without identities", Err: (&FetchOptions{Source: dest}).Validate(), Want: "offsite.FetchOptions.Identities"},
 		{Name: "fetch nil identity", Err: (&FetchOptions{Source: dest, Identities: []age.Identity{id, nil}}).Validate(), Want: "offsite.FetchOptions.Identities"},

@@ -110,6 +110,10 @@ func (o *objectWriter) abort() {
 	}
 	o.done = true
 	o.cancel()
+	// The zstd encoder writes to bw from its own goroutine: wait for it
+	// (its flush fails or is discarded, ctx is cancelled) before bw is
+	// closed.
+	o.enc.Close()
 	o.bw.Close()
 }
 

@@ -15,7 +15,7 @@ import (
 // uploads at once when StreamOptions.Concurrency is 0.
 const DefaultStreamConcurrency = 2
 
-// StreamOptions configure Stream. Host, Destination (with its
+// StreamOptions configure Stream and StreamPlan. Host, Destination (with its
 // Recipients) and, unless Force, Config are required; every other zero
 // value is documented on its field.
 type StreamOptions struct {
@@ -79,6 +79,10 @@ type StreamOptions struct {
 	// FreeSpace measures the bytes available in LocalDir; nil means
 	// statfs. Only used with LocalDir.
 	FreeSpace func(dir string) (uint64, error)
+
+	// Result, when set, receives what was stored once a StreamPlan run
+	// published the manifest (Stream also returns it).
+	Result *StreamResult
 
 	// Now is the clock for the backup's stamp, the checks and the
 	// manifest; nil means time.Now.

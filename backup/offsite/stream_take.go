@@ -14,7 +14,6 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/lifeboat-dev/lifeboat/backup"
-	"github.com/lifeboat-dev/lifeboat/backup/retention"
 	"github.com/lifeboat-dev/lifeboat/internal/atomicfile"
 	"github.com/lifeboat-dev/lifeboat/internal/writeback"
 	"github.com/lifeboat-dev/lifeboat/plan"
@@ -72,6 +71,11 @@ type StreamResult struct {
 // When Stream fails, the objects it wrote are deleted (best effort), no
 // manifest exists and, with LocalDir, no local file is left behind.
 //
+// Stream builds StreamPlan (StreamDeps{Etcd: etcd}) and runs it without
+// events of its own: the bytes and progress of the calls it makes go to
+// ctx's reporter, and a failure is the failed step's error, not a
+// *plan.StepError. Use StreamPlan for a dry run or step events.
+//
 // Errors: lifeboat.ErrInvalidOptions (before any I/O), the *backup.PrecheckError
 // of a failed pre-check, a *backup.SnapshotError for the etcd side
 // (backup.ErrHashMismatch, backup.ErrTruncated, backup.ErrNoHealthyMember,
@@ -85,139 +89,45 @@ func Stream(ctx context.Context, etcd backup.SnapshotClient, opts StreamOptions)
 	if etcd == nil {
 		return nil, opterr.Nil("offsite.Stream etcd")
 	}
-	uo := opts.upload()
-	snapRcp, resRcp, _ := uo.recipients("offsite.StreamOptions")
-	log := logger(opts.Logger)
-	t := now(opts.Now)
-	stamp := backup.Timestamp(t)
-	b := &backup.Backup{Dir: opts.LocalDir, Timestamp: stamp, PossiblyDirty: opts.Force}
-	id := idOf(b)
-	warn := func(msg string, args ...any) {
-		b.Warnings = append(b.Warnings, fmt.Sprintf(msg, args...))
-		log.Warn(fmt.Sprintf(msg, args...))
-	}
-
-	info, err := streamPrechecks(ctx, &opts, t, b, warn)
+	// One implementation: Stream is StreamPlan run with no events of its
+	// own; the bytes (and the progress of the calls it makes) still go to
+	// ctx's reporter, as every lifeboat call's do.
+	var res StreamResult
+	o := opts
+	o.Result = &res
+	p, r, err := streamPlan(StreamDeps{Etcd: etcd}, o)
 	if err != nil {
 		return nil, err
 	}
+	r.quiet = true
+	if err := p.Run(ctx, plan.RunOptions{Report: forwardProgress(ctx)}); err != nil {
+		// The steps rolled back already; this covers a run that stopped
+		// between steps for another reason (a panicking report).
+		r.abort()
+		if se, ok := err.(*plan.StepError); ok {
+			err = se.Err
+		}
+		return nil, err
+	}
+	if opts.Result != nil {
+		*opts.Result = res
+	}
+	return &res, nil
+}
 
-	primary, resBucket, resDest, closeBuckets, err := openBuckets(ctx, &opts.Destination, opts.Resources)
-	if err != nil {
-		return nil, err
-	}
-	defer closeBuckets()
-	if _, err := readManifest(ctx, primary, id); err == nil {
-		return nil, &ObjectError{Op: "upload", Key: manifestKey(id), Err: fmt.Errorf("%w: the destination already holds a backup stamped %s", ErrExists, id)}
-	} else if !errors.Is(err, retention.ErrNotFound) {
-		return nil, err
-	}
-	if opts.LocalDir != "" {
-		if err := os.MkdirAll(opts.LocalDir, 0o700); err != nil {
-			return nil, err
+// forwardProgress passes a plan's Progress events on to ctx's reporter
+// (plan.WithReport, or the plan step running the caller), as the calls
+// the plan's steps make would report them outside a plan.
+func forwardProgress(ctx context.Context) func(plan.Event) {
+	return func(e plan.Event) {
+		switch {
+		case e.Status != plan.Progress:
+		case e.BytesDone == 0 && e.BytesTotal == 0:
+			plan.ReportProgress(ctx, e.Message)
+		default:
+			plan.ReportBytes(ctx, e.Message, e.BytesDone, e.BytesTotal)
 		}
 	}
-
-	level := opts.ZstdLevel
-	if level == 0 {
-		level = DefaultZstdLevel
-	}
-	s := &streamer{
-		u:       &uploader{opts: &uo, log: log, id: id, level: level},
-		opts:    &opts,
-		cleanup: &objectCleanup{ctx: ctx, log: log},
-	}
-	defer s.rollback()
-
-	// Static pod resources, then the snapshot, as cluster-backup.sh.
-	var rr *backup.ResourcesResult
-	resName := backup.ResourcesFileName(stamp, opts.Force)
-	resObj, err := s.object(ctx, resBucket, resName, resRcp, func(w io.Writer, _ func(int64)) (int64, string, error) {
-		r, err := backup.ArchiveStaticResourcesTo(ctx, opts.Host, w, backup.ResourcesOptions{ConfigDir: opts.ConfigDir, Logger: log})
-		if err != nil {
-			return 0, "", fmt.Errorf("archiving static pod resources: %w", err)
-		}
-		rr = r
-		return r.Size, r.SHA256, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range rr.Fallbacks {
-		warn("%s: manifest missing, archived the highest revision on disk instead of the live one", c)
-	}
-	resObj.Role, resObj.Destination = RoleResources, resDest
-
-	var sr *backup.SnapshotResult
-	snapName := backup.SnapshotFileName(stamp, opts.Force)
-	snapObj, err := s.object(ctx, primary, snapName, snapRcp, func(w io.Writer, total func(int64)) (int64, string, error) {
-		// backup.SnapshotTo reports the bytes it writes to w ("saving
-		// snapshot"): this stream reports them itself, once, named
-		// after the object, so SnapshotTo's go nowhere.
-		quiet := plan.WithReport(ctx, func(plan.Event) {})
-		r, err := backup.SnapshotTo(quiet, etcd, w, backup.SnapshotOptions{
-			Endpoint: opts.Endpoint,
-			Logger:   log,
-			OnStart: func(from backup.Member, dbSize int64) error {
-				total(dbSize)
-				log.Info("streaming snapshot", "member", from.String(), "dbSize", dbSize, "destination", opts.Destination.String())
-				if opts.LocalDir != "" {
-					return backup.CheckFreeSpace(opts.LocalDir, dbSize, opts.FreeSpace)
-				}
-				return nil
-			},
-		})
-		if err != nil {
-			return 0, "", err
-		}
-		sr = r
-		return r.Size, r.SHA256, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	snapObj.Role, snapObj.Destination = RoleSnapshot, destPrimary
-
-	local := streamLocalManifest(b, stamp, t, opts.Force, info, sr, rr, snapObj, resObj)
-	if local.EncryptionEnabled {
-		warn("etcd encryption (%s) is on: %s holds the keys; store it apart from the snapshot", local.Encryption, resName)
-	}
-	b.Manifest = local
-	if opts.LocalDir != "" {
-		if err := backup.WriteManifest(opts.LocalDir, local); err != nil {
-			// The two files are the backup; backup.json is an addition.
-			warn("writing %s: %v", backup.ManifestFileName, err)
-			b.Manifest = nil
-		} else {
-			s.local = append(s.local, filepath.Join(opts.LocalDir, backup.ManifestFileName))
-		}
-	}
-
-	m := &Manifest{
-		Format:            manifestFormat,
-		Kind:              manifestKind,
-		ID:                id,
-		TakenAt:           t.UTC(),
-		ClusterVersion:    b.ClusterVersion,
-		EtcdVersion:       sr.EtcdVersion,
-		EtcdServerVersion: sr.ServerVersion,
-		Revision:          sr.Revision,
-		PossiblyDirty:     opts.Force,
-		EncryptionEnabled: local.EncryptionEnabled,
-		LifeboatVersion:   backup.Version(),
-		Objects:           []Object{resObj, snapObj},
-		Local:             local,
-		ReadBack:          opts.ReadBack,
-		Verified:          true,
-		UploadedAt:        now(opts.Now).UTC(),
-	}
-	if err := publish(ctx, opts.Retry, log, primary, resBucket, m); err != nil {
-		return nil, err
-	}
-	s.done = true
-	size, stored := m.Size()
-	log.Info("backup streamed", "id", id, "destination", opts.Destination.String(), "bytes", size, "stored", stored)
-	return &StreamResult{Manifest: m, Backup: b}, nil
 }
 
 // streamer stores the objects of one Stream and undoes them on failure.
