@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"gocloud.dev/blob"
@@ -62,14 +61,13 @@ var ErrStreamNotResumable = errors.New("offsite: a stream cannot resume; start a
 // reports the three other steps as plan.WouldRun; it fails as a real run
 // would on a failed pre-check or an existing backup with this stamp.
 //
-// Rollback: once an upload step has started, a step that fails (or
-// panics), and a ctx cancelled during or between steps, delete the
-// objects written and the LocalDir files committed (best effort) and
-// close the buckets before the run returns: no manifest exists, so
-// List, Fetch and restore see nothing. After publish-manifest succeeded
-// nothing is undone. Not covered: a plan.RunOptions.Report that panics
-// stops the run after the step under way, leaving that step's objects
-// (without a manifest: no reader takes them) and the buckets open.
+// Rollback: the plan's Finally (plan.Plan.Finally, run by plan.Run
+// before it returns, whatever ended the run) deletes the objects written
+// and the LocalDir files committed (best effort) by a run that did not
+// publish its manifest (a step failed or panicked, ctx was cancelled
+// during or between steps, a Report panicked), and closes the buckets:
+// no manifest exists, so List, Fetch and restore see nothing. After
+// publish-manifest succeeded nothing is undone.
 //
 // opts.Result, when set, receives the StreamResult when publish-manifest
 // finishes. The plan keeps the state of its run between steps: run it
@@ -88,7 +86,7 @@ func StreamPlan(deps StreamDeps, opts StreamOptions) (*plan.Plan, error) {
 }
 
 // streamPlan builds StreamPlan's plan and returns the run state its
-// steps share (Stream needs it for abort).
+// steps share (Stream sets quiet).
 func streamPlan(deps StreamDeps, opts StreamOptions) (*plan.Plan, *streamRun, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, nil, err
@@ -103,16 +101,16 @@ func streamPlan(deps StreamDeps, opts StreamOptions) (*plan.Plan, *streamRun, er
 	}
 	r := &streamRun{etcd: deps.Etcd, opts: opts, uo: uo, snapRcp: snapRcp, resRcp: resRcp, log: logger(opts.Logger)}
 	dest := opts.Destination.String()
-	return &plan.Plan{Name: "offsite-stream", Steps: []plan.Step{
+	return &plan.Plan{Name: "offsite-stream", Finally: r.finally, Steps: []plan.Step{
 		{ID: "precheck", ReadOnly: true, Run: r.precheck,
 			Description: "check that no control-plane operator is progressing and the certificate rotation; read the cluster version, proxy and encryption settings"},
 		{ID: "check-destination", ReadOnly: true, Run: r.checkDestination,
 			Description: "open " + dest + " and check that it holds no backup with this stamp"},
-		{ID: "upload-resources", Run: r.writing(r.uploadResources, false),
+		{ID: "upload-resources", Run: r.writing(r.uploadResources),
 			Description: "archive the static pod resources of " + opts.Host.Name() + " into an encrypted object"},
-		{ID: "upload-snapshot", Run: r.writing(r.uploadSnapshot, false),
+		{ID: "upload-snapshot", Run: r.writing(r.uploadSnapshot),
 			Description: "stream an etcd snapshot into an encrypted object, its sha256 verified as it streams"},
-		{ID: "publish-manifest", Run: r.writing(r.publishManifest, true),
+		{ID: "publish-manifest", Run: r.writing(r.publishManifest),
 			Description: "write the manifest, last, which makes the backup visible"},
 	}}, r, nil
 }
@@ -136,16 +134,12 @@ type streamRun struct {
 	primary, resBucket *blob.Bucket
 	resDest            string
 	closeBuckets       func()
-	s                  *streamer
-	stopAfter          func() bool
+	s                  *streamer // nil until the destination is open
 	// upload steps
 	rr             *backup.ResourcesResult
 	sr             *backup.SnapshotResult
 	resObj, snpObj Object
-
-	mu      sync.Mutex
-	running bool // a step that writes is under way
-	ended   bool // published, or rolled back; buckets closed
+	published      bool
 }
 
 func (r *streamRun) progress(progress func(string), msg string) {
@@ -160,10 +154,8 @@ func (r *streamRun) warn(msg string, args ...any) {
 }
 
 func (r *streamRun) precheck(ctx context.Context, progress func(string)) error {
-	r.abort() // a second run of the plan starts afresh
-	r.mu.Lock()
-	r.s, r.ended, r.rr, r.sr = nil, false, nil, nil
-	r.mu.Unlock()
+	// A second run of the plan starts afresh (Finally ended the first).
+	r.s, r.rr, r.sr, r.published = nil, nil, nil, false
 	r.t = now(r.opts.Now)
 	r.b = &backup.Backup{Dir: r.opts.LocalDir, Timestamp: backup.Timestamp(r.t), PossiblyDirty: r.opts.Force}
 	r.progress(progress, "checking the control-plane operators, the certificate rotation and the cluster settings")
@@ -197,91 +189,42 @@ func (r *streamRun) checkDestination(ctx context.Context, progress func(string))
 	if level == 0 {
 		level = DefaultZstdLevel
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.primary, r.resBucket, r.resDest, r.closeBuckets = primary, resBucket, resDest, closeBuckets
 	r.s = &streamer{
 		u:       &uploader{opts: &r.uo, log: r.log, id: id, level: level},
 		opts:    &r.opts,
 		cleanup: &objectCleanup{ctx: ctx, log: r.log},
 	}
-	r.ended = false
-	// A ctx cancelled between two steps: plan.Run returns before the
-	// next one, so roll back here unless a step is under way (it rolls
-	// back itself when it returns).
-	r.stopAfter = context.AfterFunc(ctx, func() {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if !r.running {
-			r.endLocked(false)
-		}
-	})
 	return nil
 }
 
 // writing wraps a step that writes: it refuses a run that did not open
-// the destination, and rolls the run back when the step fails, panics
-// or returns with ctx cancelled; last marks publish-manifest, whose
-// success ends the run.
-func (r *streamRun) writing(step func(ctx context.Context, progress func(string)) error, last bool) func(context.Context, func(string)) error {
+// the destination in its own check-destination (a State that marked the
+// checks finished, a second plan run's steps out of order).
+func (r *streamRun) writing(step func(ctx context.Context, progress func(string)) error) func(context.Context, func(string)) error {
 	return func(ctx context.Context, progress func(string)) error {
-		r.mu.Lock()
-		if r.s == nil || r.ended {
-			r.mu.Unlock()
+		if r.s == nil {
 			return ErrStreamNotResumable
 		}
-		r.running = true
-		r.mu.Unlock()
-		returned := false
-		defer func() {
-			if !returned { // a panic: plan.Run turns it into the step's error
-				r.mu.Lock()
-				r.running = false
-				r.endLocked(false)
-				r.mu.Unlock()
-			}
-		}()
-		err := step(ctx, progress)
-		returned = true
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		r.running = false
-		switch {
-		case err == nil && last:
-			r.endLocked(true)
-			return nil
-		case err == nil:
-			err = ctx.Err()
-		}
-		if err != nil {
-			r.endLocked(false)
-		}
-		return err
+		return step(ctx, progress)
 	}
 }
 
-// endLocked ends a run that opened the destination, once: with ok the
-// backup is published; without, its objects and local files are
-// removed. The buckets are closed. r.mu is held.
-func (r *streamRun) endLocked(ok bool) {
-	if r.s == nil || r.ended {
-		return
+// finally ends a run that opened the destination (the plan's Finally):
+// a run that published keeps its backup; any other has its objects and
+// local files removed. The buckets are closed either way.
+func (r *streamRun) finally(context.Context, error) error {
+	if r.s == nil {
+		return nil
 	}
-	r.ended = true
-	r.stopAfter()
-	if ok {
+	if r.published {
 		r.s.done = true
 	} else {
 		r.s.rollback()
 	}
 	r.closeBuckets()
-}
-
-// abort rolls back a run that did not end (a no-op after its end).
-func (r *streamRun) abort() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.endLocked(false)
+	r.s = nil
+	return nil
 }
 
 func (r *streamRun) uploadResources(ctx context.Context, progress func(string)) error {
@@ -395,6 +338,7 @@ func (r *streamRun) publishManifest(ctx context.Context, progress func(string)) 
 	}
 	size, stored := m.Size()
 	r.log.Info("backup streamed", "id", id, "destination", opts.Destination.String(), "bytes", size, "stored", stored)
+	r.published = true
 	if opts.Result != nil {
 		*opts.Result = StreamResult{Manifest: m, Backup: b}
 	}

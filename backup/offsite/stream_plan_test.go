@@ -302,13 +302,30 @@ func TestStreamPlanRollback(t *testing.T) {
 		if !errors.Is(err, context.Canceled) || len(stored) == 0 {
 			t.Fatalf("err = %v, stored %q: want a cancel after the resources were stored", err, stored)
 		}
-		// The rollback runs as ctx is cancelled, maybe after Run returned.
-		deadline := time.Now().Add(10 * time.Second)
-		for len(files(t, store)) != 0 && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
+		// The plan's Finally rolled back before Run returned.
 		if f := files(t, store); len(f) != 0 {
 			t.Errorf("the cancelled run left %q at the destination", f)
+		}
+	})
+
+	t.Run("report panics", func(t *testing.T) {
+		store := t.TempDir()
+		p, err := offsite.StreamPlan(offsite.StreamDeps{Etcd: noEtcd{t}}, streamPlanOptions(t, store, "", key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stored []string
+		err = p.Run(t.Context(), plan.RunOptions{Report: func(e plan.Event) {
+			if e.Step.ID == "upload-resources" && e.Status == plan.Done {
+				stored = files(t, store)
+				panic("a renderer bug")
+			}
+		}})
+		if !errors.Is(err, lifeboat.ErrPanicked) || len(stored) == 0 {
+			t.Fatalf("err = %v, stored %q: want the report's panic after the resources were stored", err, stored)
+		}
+		if f := files(t, store); len(f) != 0 {
+			t.Errorf("the run stopped by a panicking report left %q at the destination", f)
 		}
 	})
 }

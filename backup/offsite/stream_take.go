@@ -100,10 +100,8 @@ func Stream(ctx context.Context, etcd backup.SnapshotClient, opts StreamOptions)
 		return nil, err
 	}
 	r.quiet = true
+	// The plan's Finally rolled back a run that did not publish.
 	if err := p.Run(ctx, plan.RunOptions{Report: forwardProgress(ctx)}); err != nil {
-		// The steps rolled back already; this covers a run that stopped
-		// between steps for another reason (a panicking report).
-		r.abort()
 		if se, ok := err.(*plan.StepError); ok {
 			err = se.Err
 		}
