@@ -403,16 +403,9 @@ func (r *replacement) checkQuorum(ctx context.Context, progress func(string)) er
 	if r.state.progressed() {
 		return plan.Skip("an earlier run of this replacement already changed the cluster; remove-member checks quorum itself")
 	}
-	id := r.memberID
-	if id == 0 {
-		m, err := lookup(ctx, r.deps.Etcd, r.o.Node)
-		if errors.Is(err, ErrMemberNotFound) {
-			return plan.Skip(r.o.Node + " is not a member (already removed)")
-		}
-		if err != nil {
-			return err
-		}
-		id = m.ID
+	id, err := r.currentMemberID(ctx)
+	if err != nil {
+		return err
 	}
 	hc, err := healthCheckerFor("member.Deps.Health", r.deps.Health, r.deps.Etcd)
 	if err != nil {
@@ -462,17 +455,27 @@ func (r *replacement) stopEtcd(ctx context.Context, progress func(string)) error
 	return nil
 }
 
+// currentMemberID is the ID identify recorded, else the one etcd has for
+// the node now; a plan.Skip error when the node is no longer a member
+// (an earlier run removed it).
+func (r *replacement) currentMemberID(ctx context.Context) (uint64, error) {
+	if r.memberID != 0 {
+		return r.memberID, nil
+	}
+	m, err := lookup(ctx, r.deps.Etcd, r.o.Node)
+	if errors.Is(err, ErrMemberNotFound) {
+		return 0, plan.Skip(r.o.Node + " is not a member (already removed)")
+	}
+	if err != nil {
+		return 0, err
+	}
+	return m.ID, nil
+}
+
 func (r *replacement) removeMember(ctx context.Context, progress func(string)) error {
-	id := r.memberID
-	if id == 0 {
-		m, err := lookup(ctx, r.deps.Etcd, r.o.Node)
-		if errors.Is(err, ErrMemberNotFound) {
-			return plan.Skip(r.o.Node + " is not a member (already removed)")
-		}
-		if err != nil {
-			return err
-		}
-		id = m.ID
+	id, err := r.currentMemberID(ctx)
+	if err != nil {
+		return err
 	}
 	res, err := RemoveMember(ctx, r.deps.Etcd, id, RemoveOptions{Health: r.deps.Health, HealthTimeout: r.o.HealthTimeout, Logger: r.o.Logger})
 	if err != nil {
