@@ -23,10 +23,8 @@
 // the classic restore, 4.18+ the etcd-only one, which stops and restores
 // only etcd (-allow-classic-on-etcd-only runs the classic one there
 // instead); -release states the version when the evidence is wrong or
-// missing. The plan -dry-run prints first is built without reading the
-// cluster, so it is the classic one unless -release states a 4.18+
-// version; the dry run's events that follow are those of the plan the
-// decided generation runs.
+// missing. -dry-run prints that decision and the plan it runs
+// (restore.ResolvePlan), then the dry run's events.
 //
 // Exit codes: 0 restored, 1 failed (run again to resume), 2 bad usage,
 // 3 refused before anything was changed (the backup or a pre-flight
@@ -161,14 +159,16 @@ func run(args []string, stdout, stderr io.Writer, dial dialFunc) int {
 	// Steps that move data (plan.ReportBytes) get a progress bar.
 	run := plan.RunOptions{DryRun: *dryRun, Report: cli.Report(stdout)}
 	if *dryRun {
-		p, err := restore.Plan(deps, opts)
+		// The plan Run will run, decided from the cluster (reading only).
+		p, choice, err := restore.ResolvePlan(ctx, deps, opts)
 		if err != nil {
 			fmt.Fprintf(stderr, "restore: %v\n", err)
-			return exitUsage
+			if errors.Is(err, lifeboat.ErrInvalidOptions) {
+				return exitUsage
+			}
+			return exitFailed
 		}
-		if *releaseVer == "" {
-			fmt.Fprintln(stdout, "the classic (4.5-4.17) plan; a 4.18+ cluster runs the etcd-only one (see the dry run below, or state -release):")
-		}
+		fmt.Fprintln(stdout, choice)
 		fmt.Fprint(stdout, p.Describe())
 	}
 	state, err := restore.Run(ctx, deps, opts, run)

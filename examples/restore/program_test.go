@@ -62,8 +62,8 @@ func TestRestoreProgram(t *testing.T) {
 	if code := run(append(args, "-dry-run"), &out, &errb, dial); code != exitOK {
 		t.Fatalf("dry run: exit %d\n%s%s", code, out.String(), errb.String())
 	}
-	if !strings.Contains(out.String(), "nothing was changed") {
-		t.Errorf("dry run output:\n%s", out.String())
+	if !strings.Contains(out.String(), "nothing was changed") || !strings.Contains(out.String(), "classic plan: decided by") {
+		t.Errorf("dry run output (want the decision ResolvePlan made, and nothing changed):\n%s", out.String())
 	}
 	if _, err := c.Host(masters[1]).Stat(ctx, "/etc/kubernetes/manifests/etcd-pod.yaml"); err != nil {
 		t.Fatalf("the dry run moved a manifest: %v", err)
