@@ -61,7 +61,7 @@ var ErrStreamNotResumable = errors.New("offsite: a stream cannot resume; start a
 // reports the three other steps as plan.WouldRun; it fails as a real run
 // would on a failed pre-check or an existing backup with this stamp.
 //
-// Rollback: the plan's Finally (plan.Plan.Finally, run by plan.Run
+// Rollback: the plan's Finally (plan.Plan.Finally, run by plan.Plan.Run
 // before it returns, whatever ended the run) deletes the objects written
 // and the LocalDir files committed (best effort) by a run that did not
 // publish its manifest (a step failed or panicked, ctx was cancelled
