@@ -73,8 +73,8 @@ var ErrPanicked = errors.New("panicked")
 // runtime.Error for a nil dereference), nil otherwise, never ErrPanicked
 // itself. Error() names Op and the value; the stack is in Stack only.
 type PanicError struct {
-	// Op is the code that panicked, e.g. "step stop-static-pods/master-1
-	// run" or "etcd Status of https://10.0.0.3:2379".
+	// Op is the code that panicked, e.g. "plan.Step.Run" or
+	// "backup.SnapshotClient.Status of https://10.0.0.3:2379".
 	Op string
 	// Value is the value passed to panic.
 	Value any

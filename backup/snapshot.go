@@ -234,12 +234,8 @@ func chooseMember(ctx context.Context, c SnapshotClient, want string, timeout ti
 	answers := make(chan answer, len(eps))
 	for _, ep := range eps {
 		go func() {
-			var resp *clientv3.StatusResponse
 			// c is the caller's: its panic is this endpoint's error.
-			err := safego.Call("backup.SnapshotClient.Status of "+ep, func() (err error) {
-				resp, err = c.Status(actx, ep)
-				return err
-			})
+			resp, err := safego.CallValue("backup.SnapshotClient.Status of "+ep, func() (*clientv3.StatusResponse, error) { return c.Status(actx, ep) })
 			if err == nil && len(resp.Errors) > 0 {
 				err = fmt.Errorf("member reports errors: %v", resp.Errors)
 			}
@@ -484,11 +480,7 @@ func receive(ctx context.Context, s *snapshotStream, size int) *receiver {
 			defer close(rc.full)
 			rc.full <- chunk{data: s.first, buf: s.first}
 			for {
-				var resp *pb.SnapshotResponse
-				err := safego.Call("receiving the snapshot stream", func() (err error) {
-					resp, err = s.grpc.Recv()
-					return err
-				})
+				resp, err := safego.CallValue("receiving the snapshot stream", func() (*pb.SnapshotResponse, error) { return s.grpc.Recv() })
 				var data []byte
 				if err == nil {
 					data = resp.Blob
@@ -519,11 +511,7 @@ func receive(ctx context.Context, s *snapshotStream, size int) *receiver {
 			}
 			// The reader is the caller's client's: a panic ends the
 			// transfer with it as the chunk's error.
-			var n int
-			err := safego.Call("reading the snapshot stream", func() (err error) {
-				n, err = io.ReadFull(s.reader, buf)
-				return err
-			})
+			n, err := safego.CallValue("reading the snapshot stream", func() (int, error) { return io.ReadFull(s.reader, buf) })
 			// Never blocks: full holds more chunks than there are buffers.
 			rc.full <- chunk{data: buf[:n], buf: buf, err: err}
 			if err != nil {

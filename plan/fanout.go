@@ -34,11 +34,7 @@ func (e *FanoutError) Unwrap() []error { return e.Errs }
 // once, each with its own events; every sub-step runs even when another
 // fails (a shutdown tells every host it can reach).
 func (r *runner) fanout(ctx context.Context, s Step, index int) error {
-	var subs []Step
-	err := safego.Call("plan.Step.Fanout", func() (err error) {
-		subs, err = s.Fanout(ctx)
-		return err
-	})
+	subs, err := safego.CallValue("plan.Step.Fanout", func() ([]Step, error) { return s.Fanout(ctx) })
 	if err != nil {
 		return fmt.Errorf("listing the sub-steps: %w", err)
 	}

@@ -149,11 +149,7 @@ func (p *Plan) Run(ctx context.Context, opts RunOptions) (err error) {
 		r.now = time.Now
 	}
 	if opts.State != nil {
-		var f map[string]bool
-		err := safego.Call("plan.State.Finished", func() (err error) {
-			f, err = opts.State.Finished(ctx)
-			return err
-		})
+		f, err := safego.CallValue("plan.State.Finished", func() (map[string]bool, error) { return opts.State.Finished(ctx) })
 		if err != nil {
 			return fmt.Errorf("%s: reading plan state: %w", p.Name, err)
 		}
@@ -195,11 +191,7 @@ func (r *runner) step(ctx context.Context, s Step, index int) error {
 	if r.opts.DryRun && !s.ReadOnly && s.Fanout == nil {
 		ev.Status = WouldRun
 		if s.DryRun != nil {
-			var msg string
-			err := safego.Call("plan.Step.DryRun", func() (err error) {
-				msg, err = s.DryRun(ctx, r.progress(ev))
-				return err
-			})
+			msg, err := safego.CallValue("plan.Step.DryRun", func() (string, error) { return s.DryRun(ctx, r.progress(ev)) })
 			if err != nil {
 				ev.Status, ev.Err = Failed, err
 				r.report(ev)

@@ -95,11 +95,7 @@ func serverVersion(ctx context.Context, kube kubernetes.Interface) (*version.Inf
 	ch := make(chan answer, 1)
 	go func() {
 		// d is the caller's: its panic is the answer's error.
-		var info *version.Info
-		err := safego.Call("restore.Deps.Kube Discovery().ServerVersion", func() (err error) {
-			info, err = d.ServerVersion()
-			return err
-		})
+		info, err := safego.CallValue("restore.Deps.Kube Discovery().ServerVersion", func() (*version.Info, error) { return d.ServerVersion() })
 		ch <- answer{info, err}
 	}()
 	select {

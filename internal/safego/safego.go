@@ -36,6 +36,14 @@ func Call(op string, f func() error) (err error) {
 	return f()
 }
 
+// CallValue is Call for a function that returns a value with its error:
+// the value f returned, or T's zero value with a *lifeboat.PanicError
+// naming op when f panics.
+func CallValue[T any](op string, f func() (T, error)) (v T, err error) {
+	defer Recover(op, &err)
+	return f()
+}
+
 // stack formats the panicking goroutine's frames from the one that called
 // panic (or faulted) outward, at most maxFrames of them; "" when the
 // frames do not show runtime.gopanic (not called while panicking).

@@ -102,3 +102,17 @@ func TestReaderWriter(t *testing.T) {
 		t.Errorf("Write = %d, %v; wrote %q", n, err, b.String())
 	}
 }
+
+// TestCallValue: the value and error f returned, or the zero value and a
+// *lifeboat.PanicError naming op when f panics.
+func TestCallValue(t *testing.T) {
+	v, err := CallValue("op", func() (int, error) { return 7, fs.ErrExist })
+	if v != 7 || err != fs.ErrExist {
+		t.Fatalf("CallValue = %d, %v; want 7, %v", v, err, fs.ErrExist)
+	}
+	v, err = CallValue("op", func() (int, error) { panic("boom") })
+	var pe *lifeboat.PanicError
+	if v != 0 || !errors.As(err, &pe) || pe.Op != "op" || pe.Value != "boom" {
+		t.Fatalf("CallValue of a panic = %d, %v; want 0 and a *PanicError naming op", v, err)
+	}
+}
