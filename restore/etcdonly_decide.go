@@ -13,18 +13,12 @@ type decided struct {
 	err error
 }
 
-// statedGeneration is the generation Options.Release states (Generation,
-// else Version's), GenerationUnknown when it states none. It does no I/O.
+// statedGeneration is the generation Options.Release states
+// (release.Options.Stated), GenerationUnknown when it states none. It
+// does no I/O.
 func statedGeneration(o Options) release.Generation {
-	if o.Release.Generation != release.GenerationUnknown {
-		return o.Release.Generation
-	}
-	if o.Release.Version != "" {
-		if g, err := release.GenerationOfVersion(o.Release.Version); err == nil {
-			return g
-		}
-	}
-	return release.GenerationUnknown
+	d, _ := o.Release.Stated()
+	return d.Generation
 }
 
 // What decided a ProcedureChoice (ProcedureChoice.DecidedBy).

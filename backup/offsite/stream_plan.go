@@ -217,9 +217,7 @@ func (r *streamRun) finally(context.Context, error) error {
 	if r.s == nil {
 		return nil
 	}
-	if r.published {
-		r.s.done = true
-	} else {
+	if !r.published {
 		r.s.rollback()
 	}
 	r.closeBuckets()

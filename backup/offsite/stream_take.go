@@ -134,14 +134,10 @@ type streamer struct {
 	opts    *StreamOptions
 	cleanup *objectCleanup
 	local   []string // committed local files
-	done    bool
 }
 
 // rollback deletes the objects and local files of a failed Stream.
 func (s *streamer) rollback() {
-	if s.done {
-		return
-	}
 	s.cleanup.run()
 	for _, p := range s.local {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
