@@ -35,6 +35,31 @@ func TestZeroLocal(t *testing.T) {
 	}
 }
 
+// TestZeroSSH: an SSH not made by NewSSH (its shell is nil) refuses
+// every operation with a *lifeboat.OptionsError naming "host.SSH"; Open
+// used to dereference it on a goroutine of its own, ending the process.
+func TestZeroSSH(t *testing.T) {
+	var s SSH
+	ctx := t.Context()
+	second := func(_ any, err error) error { return err }
+	errtest.OptionNames(t, []errtest.Option{
+		{Name: "read", Err: second(s.ReadFile(ctx, "/etc/hostname")), Want: "host.SSH"},
+		{Name: "open", Err: second(s.Open(ctx, "/etc/hostname")), Want: "host.SSH"},
+		{Name: "stat", Err: second(s.Stat(ctx, "/etc")), Want: "host.SSH"},
+		{Name: "readdir", Err: second(s.ReadDir(ctx, "/etc")), Want: "host.SSH"},
+		{Name: "write", Err: s.WriteFile(ctx, "/x", strings.NewReader("x"), 0o600), Want: "host.SSH"},
+		{Name: "mkdir", Err: s.MkdirAll(ctx, "/x", 0o700), Want: "host.SSH"},
+		{Name: "move", Err: s.Move(ctx, "/x", "/y"), Want: "host.SSH"},
+		{Name: "run", Err: second(s.Run(ctx, nil, "true")), Want: "host.SSH"},
+		{Name: "containers", Err: second(s.Containers(ctx, "etcd")), Want: "host.SSH"},
+		{Name: "restart kubelet", Err: s.RestartKubelet(ctx), Want: "host.SSH"},
+		{Name: "shutdown", Err: s.Shutdown(ctx, time.Minute), Want: "host.SSH"},
+	})
+	if s.Name() != "" || s.Close() != nil {
+		t.Errorf("zero SSH: Name() = %q, Close() = %v", s.Name(), s.Close())
+	}
+}
+
 // TestKnownHostsRefusesNoFile: no known_hosts file, or an empty name, is
 // a *lifeboat.OptionsError naming the argument.
 func TestKnownHostsRefusesNoFile(t *testing.T) {

@@ -100,8 +100,24 @@ func (h *shellHost) invalid(err error) error {
 	return fmt.Errorf("host %s: %w", h.name, err)
 }
 
-// Name returns the node name of the host.
-func (h *shellHost) Name() string { return h.name }
+// Name returns the node name of the host ("" for a zero SSH).
+func (h *shellHost) Name() string {
+	if h == nil {
+		return ""
+	}
+	return h.name
+}
+
+// unusable refuses a nil *shellHost, which only a zero SSH (not from
+// NewSSH) has: every method that runs a line checks it first, so a zero
+// SSH is a *lifeboat.OptionsError, never a nil dereference (Open's would
+// be on a goroutine of its own, which the caller cannot recover).
+func (h *shellHost) unusable() error {
+	if h == nil {
+		return opterr.New("host.SSH", "is not from NewSSH")
+	}
+	return nil
+}
 
 // LocalPath returns "", false: the host's files are not on this machine.
 func (h *shellHost) LocalPath(string) (string, bool) { return "", false }
@@ -132,6 +148,9 @@ func (h *shellHost) ReadFile(ctx context.Context, p string) ([]byte, error) {
 // of its own: a panic of the LineRunner there is returned by Open, or by
 // the reader's Read once content flowed, as a *lifeboat.PanicError.
 func (h *shellHost) Open(ctx context.Context, p string) (io.ReadCloser, error) {
+	if err := h.unusable(); err != nil {
+		return nil, err
+	}
 	abs, err := cleanAbs("open", p)
 	if err != nil {
 		return nil, h.invalid(err)
@@ -197,6 +216,9 @@ func (s *shellReader) Close() error {
 // "mv <tmp> <path>" and sync, with <tmp> beside path, removed on failure.
 // The parent directory must exist.
 func (h *shellHost) WriteFile(ctx context.Context, p string, r io.Reader, perm fs.FileMode) error {
+	if err := h.unusable(); err != nil {
+		return err
+	}
 	abs, err := cleanAbs("write", p)
 	if err != nil {
 		return h.invalid(err)
@@ -226,6 +248,9 @@ const statFormat = "%f %s %Y"
 
 // Stat describes path without following a final symlink ("stat -c").
 func (h *shellHost) Stat(ctx context.Context, p string) (FileInfo, error) {
+	if err := h.unusable(); err != nil {
+		return FileInfo{}, err
+	}
 	abs, err := cleanAbs("stat", p)
 	if err != nil {
 		return FileInfo{}, h.invalid(err)
@@ -257,6 +282,9 @@ func (h *shellHost) Stat(ctx context.Context, p string) (FileInfo, error) {
 // ReadDir lists the directory path, sorted by name: one "stat -c" per
 // entry, NUL-separated so that any file name survives.
 func (h *shellHost) ReadDir(ctx context.Context, p string) ([]FileInfo, error) {
+	if err := h.unusable(); err != nil {
+		return nil, err
+	}
 	abs, err := cleanAbs("readdir", p)
 	if err != nil {
 		return nil, h.invalid(err)
@@ -344,6 +372,9 @@ func unixMode(m uint32) fs.FileMode {
 
 // MkdirAll creates path and its parents ("mkdir -p -m <perm>").
 func (h *shellHost) MkdirAll(ctx context.Context, p string, perm fs.FileMode) error {
+	if err := h.unusable(); err != nil {
+		return err
+	}
 	abs, err := cleanAbs("mkdir", p)
 	if err != nil {
 		return h.invalid(err)
@@ -385,6 +416,9 @@ func (h *shellHost) Shutdown(ctx context.Context, delay time.Duration) error {
 // Run runs argv as root on the host with stdin and returns its standard
 // output; a non-zero exit is an *ExitError.
 func (h *shellHost) Run(ctx context.Context, stdin io.Reader, argv ...string) ([]byte, error) {
+	if err := h.unusable(); err != nil {
+		return nil, err
+	}
 	if len(argv) == 0 {
 		return nil, fmt.Errorf("host %s: run: empty command", h.name)
 	}

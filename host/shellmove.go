@@ -19,6 +19,9 @@ import (
 // point with dst present counts as already moved; anything else in it is
 // fs.ErrExist.
 func (h *shellHost) Move(ctx context.Context, src, dst string) error {
+	if err := h.unusable(); err != nil {
+		return err
+	}
 	s, err := cleanAbs("move", src)
 	if err != nil {
 		return h.invalid(err)

@@ -93,6 +93,8 @@ func KnownHosts(files ...string) (ssh.HostKeyCallback, error) {
 // followed by "sudo". Every typed operation is one of the runbook's shell
 // commands run as "sudo -n sh -c '<command>'" in a new session on one
 // shared connection. SSH implements [Host]; it is safe for concurrent use.
+// Make it with [NewSSH]: a zero SSH refuses every operation with a
+// *lifeboat.OptionsError naming "host.SSH".
 type SSH struct {
 	*shellHost
 	cfg    SSHConfig
